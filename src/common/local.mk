@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: MIT
+noinst_LIBRARIES += src/common/libcommon.a
+src_common_libcommon_a_SOURCES = \
+	%reldir%/compiler.h \
+	%reldir%/log.c %reldir%/log.h

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request source: I/O requests from a guest, in Xen's ioreq format,
+ * serviced and completed.  Three producers share one engine:
+ *
+ *   xen   - a real Xen IOREQ server (libxendevicemodel & co.);
+ *   shm   - a memfd-backed page with Xen's exact layout plus eventfds:
+ *           the fake ioreq page (tests, --loopback) and VMMs that forward
+ *           KVM exits the same way (see hcvsock(7), KVM attach);
+ *
+ * Devices register address ranges with a small read/write ops table and
+ * see only validated, single-element accesses (rep and data_is_ptr are
+ * expanded by the engine through guest memory).  Guest memory is reached
+ * only through struct ioreq_mem: no pointer into it escapes.
+ *
+ * Functions return 0 or a negative errno unless stated otherwise.  The
+ * engine, sources and the memory accessor are owned by one thread (the
+ * event loop); the fake guest's calls may come from any thread.
+ */
+#ifndef HCVS_IOREQ_H
+#define HCVS_IOREQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+struct notifier;
+struct ioreq_mem;
+struct ioreq_engine;
+struct ioreq_source;
+
+/* ---- Device handlers ------------------------------------------------- */
+
+enum ioreq_space {
+	IOREQ_SPACE_PIO = 0,
+	IOREQ_SPACE_MMIO = 1,
+};
+
+/*
+ * One registered range.  `off` is relative to the range start; size is
+ * 1, 2, 4 or 8 and off+size lies inside the range.  A failed read
+ * (negative return) answers all-ones; a failed write is dropped.  Either
+ * way the guest gets its answer: handlers only report.
+ *
+ * `vcpu` is the requesting vCPU (its slot index).  Handlers run on the
+ * event-loop thread, before the request is completed: a write handler
+ * that must not delay the guest records work and returns; the daemon runs
+ * it after completion (ioreq_engine_set_post_hook).
+ */
+struct ioreq_handler_ops {
+	int	(*read)(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+		    uint64_t *val);
+	int	(*write)(void *opaque, unsigned vcpu, uint64_t off,
+		    unsigned size, uint64_t val);
+};
+
+/* ---- Guest memory ----------------------------------------------------- */
+
+/*
+ * Bounds-checked copies between guest-physical memory and local buffers.
+ * -EFAULT if any byte of [gpa, gpa+len) is not guest RAM (nothing is
+ * copied then), -E2BIG if len exceeds IOREQ_MEM_MAX_COPY.
+ */
+#define IOREQ_MEM_MAX_COPY	(1u << 20)
+
+int	ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
+	    __must_check;
+int	ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf,
+	    size_t len) __must_check;
+/* Drop cached mappings (Xen INVALIDATE). No-op for memfd memory. */
+void	ioreq_mem_invalidate(struct ioreq_mem *m);
+void	ioreq_mem_free(struct ioreq_mem *m);
+
+/* memfd-backed memory: regions of fds mapped shared (fake page, KVM). */
+int	ioreq_mem_new_fd(struct ioreq_mem **mp) __must_check;
+/* Map [offset, offset+size) of fd at guest-physical gpa. fd is dup'ed. */
+int	ioreq_mem_add_region(struct ioreq_mem *m, int fd, uint64_t gpa,
+	    uint64_t size, uint64_t offset) __must_check;
+
+/* ---- The engine ------------------------------------------------------- */
+
+struct ioreq_engine_stats {
+	uint64_t	st_requests;	/* completed synchronous requests */
+	uint64_t	st_buffered;	/* buffered-ring entries consumed */
+	uint64_t	st_invalid;	/* rejected by validation */
+	uint64_t	st_unclaimed;	/* no range matched */
+	uint64_t	st_spurious;	/* event for a slot not READY */
+};
+
+/*
+ * Service one notified local port.  Returns 1 if the port belongs to the
+ * engine (a vCPU or the buffered ring) and was serviced, 0 if the port is
+ * not the engine's (the caller may own it, e.g. an async doorbell), or
+ * -errno on a failure of the notifier itself.  Guest misbehaviour is never
+ * an error here: it is logged (rate-limited), answered and counted.
+ */
+int	ioreq_engine_handle_port(struct ioreq_engine *e, uint32_t local);
+
+/*
+ * Service every slot that is READY or (after a re-attach) INPROCESS,
+ * whether or not it was notified.  Used at attach, re-attach and before
+ * teardown.  Returns the number of requests completed.
+ */
+int	ioreq_engine_service_all(struct ioreq_engine *e);
+
+/* Called after each completed request; devices run deferred work there. */
+void	ioreq_engine_set_post_hook(struct ioreq_engine *e,
+	    void (*fn)(void *arg), void *arg);
+
+void	ioreq_engine_get_stats(const struct ioreq_engine *e,
+	    struct ioreq_engine_stats *st);
+
+/* Write one line per vCPU slot (state, type, addr, port) via cb. */
+void	ioreq_engine_dump(const struct ioreq_engine *e,
+	    void (*cb)(void *arg, const char *line), void *arg);
+
+/* ---- Request sources --------------------------------------------------- */
+
+/* Host -> guest interrupts that only a source can raise. */
+struct ioreq_msi {
+	uint64_t	addr;
+	uint32_t	data;
+};
+
+/*
+ * Register a device range [start, end] (end inclusive, as Xen).  With a
+ * Xen source this also maps the range to the IOREQ server.  -EEXIST on
+ * overlap, -ENOSPC past the range limit.
+ */
+int	ioreq_source_add_range(struct ioreq_source *s, enum ioreq_space sp,
+	    uint64_t start, uint64_t end, const struct ioreq_handler_ops *ops,
+	    void *opaque) __must_check;
+
+/* Make the server live (Xen: set_ioreq_server_state 1 and bind vCPUs). */
+int	ioreq_source_enable(struct ioreq_source *s) __must_check;
+
+struct ioreq_engine *ioreq_source_engine(struct ioreq_source *s);
+struct notifier *ioreq_source_notifier(struct ioreq_source *s);
+struct ioreq_mem *ioreq_source_mem(struct ioreq_source *s);
+unsigned	ioreq_source_nr_vcpus(const struct ioreq_source *s);
+
+/* "xen" or "shm". */
+const char	*ioreq_source_kind(const struct ioreq_source *s);
+
+/*
+ * Xen: the guest is HVM (true) or PVH (false).  Line interrupts
+ * (ISA IRQ / INTx) must never be raised for a PVH guest: Xen 4.17
+ * corrupts its own memory.  shm sources report false.
+ */
+bool	ioreq_source_is_hvm(const struct ioreq_source *s);
+
+/* Inject an MSI (Xen: xendevicemodel_inject_msi). -EOPNOTSUPP for shm. */
+int	ioreq_source_inject_msi(struct ioreq_source *s, const struct ioreq_msi *msi);
+
+/* Restrict every handle to the target domain (before dropping privilege). */
+int	ioreq_source_restrict(struct ioreq_source *s);
+
+/*
+ * Orderly stop: answer every READY/INPROCESS slot, then disable.  After
+ * this the guest's further accesses block (Xen) until close.
+ */
+int	ioreq_source_quiesce(struct ioreq_source *s);
+
+/*
+ * Tear down and free.  `destroy` true: unbind, unmap, destroy the Xen
+ * server.  false: unbind and unmap but leave the server for a restarted
+ * daemon to re-attach.  NULL is a no-op.
+ */
+void	ioreq_source_close(struct ioreq_source *s, bool destroy);
+
+/* Xen server id (for the state file), or -1. */
+int	ioreq_source_server_id(const struct ioreq_source *s);
+
+/*
+ * The shm source: a memfd page holding a shared_iopage_t, optionally a
+ * buffered_iopage_t, one eventfd pair per vCPU and guest memory regions.
+ * All fds are dup'ed; the caller keeps its own.
+ */
+struct ioreq_shm_vcpu {
+	int	kick_fd;	/* guest -> server: slot became READY */
+	int	done_fd;	/* server -> guest: IORESP_READY */
+};
+
+struct ioreq_shm_region {
+	int		fd;
+	uint64_t	gpa;
+	uint64_t	size;
+	uint64_t	offset;
+};
+
+#define IOREQ_SHM_MAX_VCPUS	128
+#define IOREQ_SHM_MAX_REGIONS	16
+
+struct ioreq_shm_cfg {
+	int				 page_fd;
+	int				 bufpage_fd;	/* -1: none */
+	int				 buf_kick_fd;	/* -1: none */
+	unsigned			 nr_vcpus;
+	const struct ioreq_shm_vcpu	*vcpus;
+	unsigned			 nr_regions;
+	const struct ioreq_shm_region	*regions;
+};
+
+int	ioreq_shm_open(const struct ioreq_shm_cfg *cfg, struct ioreq_source **sp)
+	    __must_check;
+
+#endif /* HCVS_IOREQ_H */

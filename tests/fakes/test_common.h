@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* What every cmocka driver includes: cmocka itself and small helpers. */
+#ifndef HCVS_TEST_COMMON_H
+#define HCVS_TEST_COMMON_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+
+/* Exit code automake's harness reads as "skipped". */
+#define TEST_EXIT_SKIP	77
+
+/*
+ * Capture log messages: test_log_capture_start() installs a sink that
+ * keeps the last message and counts all of them.
+ */
+void		 test_log_capture_start(void);
+void		 test_log_capture_stop(void);
+const char	*test_log_last(void);
+unsigned	 test_log_count(void);
+/* True if any captured message since start contains `needle`. */
+int		 test_log_seen(const char *needle);
+
+/* Seed for randomised tests: $HCVS_SEED or time; printed once. */
+unsigned	 test_seed(void);
+
+#endif /* HCVS_TEST_COMMON_H */

@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: MIT
+# cmocka suites: one driver per module, all linked against the module
+# libraries the daemon uses.
+if HAVE_CMOCKA
+noinst_LIBRARIES += tests/libtestfakes.a
+tests_libtestfakes_a_SOURCES = %reldir%/fakes/test_common.h \
+	%reldir%/fakes/test_common.c
+tests_libtestfakes_a_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+
+TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/tests/fakes
+TEST_LIBS = tests/libtestfakes.a src/common/libcommon.a $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test_log
+tests_unit_test_log_SOURCES = %reldir%/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_log_LDADD = $(TEST_LIBS)
+endif
+
+TESTS += $(check_PROGRAMS)
