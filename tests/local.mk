@@ -16,4 +16,11 @@ tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = $(TEST_LIBS)
 endif
 
-TESTS += $(check_PROGRAMS)
+include %reldir%/notify.mk
+include %reldir%/ioreq.mk
+include %reldir%/vsock.mk
+include %reldir%/daemon.mk
+include %reldir%/kvm.mk
+include %reldir%/xen.mk
+
+TESTS += $(check_PROGRAMS) $(check_SCRIPTS)

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vsock muxer: every connection of one guest, its state machine and
+ * credit accounting, and the host AF_UNIX bridge (Firecracker's hybrid
+ * vsock convention).  It sees packets only: the device (vsock_dev.h)
+ * moves them between the guest's rings and the muxer, so the muxer never
+ * touches guest memory.
+ *
+ * Flow:
+ *   guest TX ring -> device copies one slot out, decodes the header ->
+ *     vsock_mux_from_guest()          (the muxer acts, may queue replies)
+ *   muxer has packets for the guest  -> cfg.rx_ready(arg) ->
+ *     device calls vsock_mux_to_guest() while RX slots are free.
+ *
+ * The muxer registers host sockets on the event loop it is given.  It is
+ * owned by the loop thread.  Guest errors never fail a call: they become
+ * an RST or a drop, a counter and a rate-limited log line.
+ */
+#ifndef HCVS_VSOCK_MUX_H
+#define HCVS_VSOCK_MUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "vsock/vsock_wire.h"
+
+struct loop;
+struct vsock_mux;
+
+/* Host program mapping for one guest port (explicit mapping or policy). */
+struct vsock_port_map {
+	uint32_t	pm_port;	/* guest-visible port on CID 2 */
+	char		pm_path[108];	/* AF_UNIX path, "" = <uds_path>_<port> */
+	bool		pm_allow_connect;	/* guest may connect to it */
+	bool		pm_allow_listen;	/* host may CONNECT to guest port */
+};
+
+struct vsock_mux_cfg {
+	uint64_t		 guest_cid;
+	/* "<dir>/<name>" host programs connect to; "" = no host listener. */
+	char			 uds_path[108];
+	/* Default for ports without a mapping: allow <uds_path>_<port>. */
+	bool			 default_allow;
+	const struct vsock_port_map *maps;
+	size_t			 nr_maps;
+	uint32_t		 max_conns;	/* e.g. 1023 */
+	uint32_t		 buf_alloc;	/* our per-conn rx buffer, bytes */
+	uint32_t		 close_timeout_ms;	/* e.g. 8000 */
+	bool			 send_ok_line;	/* reply "OK <port>\n" */
+	/* Called (possibly many times) when vsock_mux_to_guest() has work. */
+	void			 (*rx_ready)(void *arg);
+	void			*rx_ready_arg;
+};
+
+int	vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
+	    struct vsock_mux **mp) __must_check;
+/* Reset every connection (host peers see EOF) and free. NULL: no-op. */
+void	vsock_mux_free(struct vsock_mux *m);
+
+/*
+ * One packet from the guest: a decoded header and hdr->len bytes of
+ * payload (the device checked that len fits the slot).  Copy-once is the
+ * device's job; the muxer validates every field it uses.
+ */
+void	vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
+	    const void *payload);
+
+/*
+ * Next packet for the guest, payload at most max_payload bytes.  Returns
+ * 1 and fills *hdr and payload, or 0 if nothing is queued.
+ */
+int	vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
+	    void *payload, size_t max_payload);
+
+/* True while vsock_mux_to_guest() would return a packet. */
+bool	vsock_mux_has_rx(const struct vsock_mux *m);
+
+/*
+ * Transport reset (device RESET, re-attach after a crash): every
+ * connection is dropped, host peers see EOF, host listeners are kept.
+ */
+void	vsock_mux_reset(struct vsock_mux *m);
+
+/* Replace policy and mappings (SIGHUP). Existing connections are kept. */
+int	vsock_mux_reconfigure(struct vsock_mux *m, const struct vsock_mux_cfg *cfg);
+
+struct vsock_mux_stats {
+	uint64_t	ms_conns_open;
+	uint64_t	ms_conns_total;
+	uint64_t	ms_rst_sent;
+	uint64_t	ms_dropped;
+	uint64_t	ms_tx_bytes;	/* guest -> host */
+	uint64_t	ms_rx_bytes;	/* host -> guest */
+};
+void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
+/* One line per connection (ports, state, credit, counters) via cb. */
+void	vsock_mux_dump(const struct vsock_mux *m,
+	    void (*cb)(void *arg, const char *line), void *arg);
+
+#endif /* HCVS_VSOCK_MUX_H */
