@@ -14,6 +14,7 @@ check_PROGRAMS += tests/unit/test_log
 tests_unit_test_log_SOURCES = %reldir%/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_log
 endif
 
 include %reldir%/notify.mk
@@ -23,4 +24,3 @@ include %reldir%/daemon.mk
 include %reldir%/kvm.mk
 include %reldir%/xen.mk
 
-TESTS += $(check_PROGRAMS) $(check_SCRIPTS)
