@@ -6,7 +6,7 @@
 # the harness checks those and the guest's "(dN) HCVS-G" lines.
 GUEST=/hcvs/pvh-guest.elf
 BIN=/hcvs/bin
-CASE_TIMEOUT=${CASE_TIMEOUT:-120}
+CASE_TIMEOUT=${CASE_TIMEOUT:-90}
 
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 say() { echo "HCVS-INFO $*"; }
