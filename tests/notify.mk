@@ -9,3 +9,21 @@ tests_unit_test_notify_contract_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_notify_contract_LDADD = $(NOTIFY_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_notify_contract
 endif
+
+if HAVE_CMOCKA
+if HAVE_XEN
+if HAVE_LD_WRAP
+# The evtchn backend with libxenevtchn replaced at link time.
+check_PROGRAMS += tests/unit/test_notify_xen
+tests_unit_test_notify_xen_SOURCES = %reldir%/unit/test_notify_xen.c
+tests_unit_test_notify_xen_CFLAGS = $(TEST_CFLAGS) $(XEN_CFLAGS)
+tests_unit_test_notify_xen_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=xenevtchn_open,--wrap=xenevtchn_close,--wrap=xenevtchn_fd \
+	-Wl,--wrap=xenevtchn_bind_interdomain,--wrap=xenevtchn_unbind \
+	-Wl,--wrap=xenevtchn_pending,--wrap=xenevtchn_unmask \
+	-Wl,--wrap=xenevtchn_notify,--wrap=xenevtchn_restrict
+tests_unit_test_notify_xen_LDADD = $(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_notify_xen
+endif
+endif
+endif
