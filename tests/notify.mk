@@ -27,3 +27,16 @@ TESTS += tests/unit/test_notify_xen
 endif
 endif
 endif
+
+if HAVE_CMOCKA
+if HAVE_KVM
+# Real vCPUs: ioeventfd kicks from a native user-mode guest, irqfd into an
+# emulated real-mode one.  Exits 77 where /dev/kvm is absent.
+check_PROGRAMS += tests/unit/test_notify_kvm_vcpu
+tests_unit_test_notify_kvm_vcpu_SOURCES = %reldir%/unit/test_notify_kvm_vcpu.c \
+	%reldir%/unit/notify_kvm_guest.c
+tests_unit_test_notify_kvm_vcpu_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_notify_kvm_vcpu_LDADD = $(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_notify_kvm_vcpu
+endif
+endif
