@@ -16,8 +16,8 @@
  * or loopback channel does both.
  *
  * All functions return 0 (or a documented positive value) on success and
- * a negative errno on failure; they never exit and never log on the fast
- * path.  A notifier is not thread-safe: one thread (the event loop) owns
+ * a negative errno on failure (-EINVAL for a NULL notifier or a NULL
+ * out-pointer); they never exit and never log on the fast path.  A notifier is not thread-safe: one thread (the event loop) owns
  * it, except notifier_notify() which may be called from any thread at any
  * time before notifier_close() (a port unbound meanwhile gives -ENOENT).
  * File descriptors are opened O_CLOEXEC.
@@ -152,16 +152,18 @@ int	notifier_next(struct notifier *n, uint32_t *local, uint64_t *count)
 /*
  * Block until some port is pending or `timeout_ms` passes (-1: forever).
  * Spins up to the busy-poll window first (notifier_set_busy_poll).
- * Returns 1 if something is pending, 0 on timeout, -errno.  For loops
- * that do not use epoll (the fake guest, benchmarks).
+ * Returns 1 if something is pending, 0 on timeout, -errno (signals
+ * are retried); -EINVAL for timeout_ms < -1.  Consumes nothing: call
+ * notifier_next() afterwards.  For loops that do not use epoll (the fake
+ * guest, benchmarks).
  */
 int	notifier_wait(struct notifier *n, int timeout_ms);
 
 /*
  * Busy-poll for up to `ns` nanoseconds in notifier_wait() before
- * blocking.  0 disables (default).  -EINVAL above
- * NOTIFY_BUSY_POLL_MAX_NS; -EOPNOTSUPP for backends where polling is not
- * cheap (xen).
+ * blocking.  0 disables (default) and is accepted by every backend.
+ * -EINVAL above NOTIFY_BUSY_POLL_MAX_NS; -EOPNOTSUPP for backends where
+ * polling is not cheap (xen).
  */
 int	notifier_set_busy_poll(struct notifier *n, uint64_t ns);
 
@@ -173,8 +175,9 @@ int	notifier_notify(struct notifier *n, uint32_t local);
 
 /*
  * Restrict to one domain (Xen: IOCTL_EVTCHN_RESTRICT_DOMID).  After this,
- * binds to any other domain fail.  -EOPNOTSUPP where the backend has no
- * such notion (kvm, loop: a VM fd already confines them).
+ * binds to any other domain fail.  -EINVAL for a domid >= 0x7ff0;
+ * -EOPNOTSUPP where the backend has no such notion (kvm, loop: a VM fd
+ * already confines them).
  */
 int	notifier_restrict(struct notifier *n, uint32_t domid);
 

@@ -209,14 +209,29 @@ xen_wait(struct notifier *n, int timeout_ms)
 {
 	struct notify_xen *x = to_xen(n);
 	struct pollfd pfd = { .fd = xenevtchn_fd(x->nx_xce), .events = POLLIN };
-	int rc;
+	struct timespec ts;
+	int64_t deadline = 0, now;
+	int rc, left = timeout_ms;
 
-	do {
-		rc = poll(&pfd, 1, timeout_ms);
-	} while (rc < 0 && errno == EINTR && timeout_ms < 0);
-	if (rc < 0)
-		return errno == EINTR ? 0 : -errno;
-	return rc > 0 ? 1 : 0;
+	if (timeout_ms > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+		    timeout_ms;
+	}
+	for (;;) {
+		rc = poll(&pfd, 1, left);
+		if (rc >= 0)
+			return rc > 0 ? 1 : 0;
+		if (errno != EINTR)
+			return -errno;
+		if (timeout_ms > 0) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+			if (now >= deadline)
+				return 0;
+			left = (int)(deadline - now);
+		}
+	}
 }
 
 static int
