@@ -507,6 +507,7 @@ eventfds__validated_and_owned(void **state)
 	struct fixture *fx = *state;
 	struct notify_bind b = { .kind = NOTIFY_BIND_EVENTFDS };
 	uint32_t local, l2;
+	uint64_t count;
 	int rx, tx, pipefd[2], d;
 
 	rx = eventfd(0, EFD_CLOEXEC);
@@ -537,9 +538,14 @@ eventfds__validated_and_owned(void **state)
 	close(pipefd[0]);
 	close(pipefd[1]);
 
+	/* A kick made before the hand-over is not lost. */
+	kick(rx, 2);
 	b.rx_fd = rx;
 	b.tx_fd = tx;
 	assert_int_equal(notifier_bind(fx->n, &b, &local), 0);
+	assert_int_equal(expect_next(fx, &l2, &count), 1);
+	assert_int_equal(l2, local);
+	assert_int_equal(count, 2);
 	/* Same remote end again, by number or through a dup. */
 	assert_int_equal(notifier_bind(fx->n, &b, &l2), -EEXIST);
 	d = dup(tx);
