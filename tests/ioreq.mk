@@ -18,4 +18,24 @@ tests_unit_test_ioreq_engine_SOURCES = %reldir%/unit/test_ioreq_engine.c \
 tests_unit_test_ioreq_engine_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_ioreq_engine_LDADD = $(IOREQ_TEST_LIBS)
 TESTS += tests/unit/test_ioreq_engine
+
+check_PROGRAMS += tests/unit/test_ioreq_hostile
+tests_unit_test_ioreq_hostile_SOURCES = %reldir%/unit/test_ioreq_hostile.c \
+	$(IOREQ_TEST_HARNESS)
+tests_unit_test_ioreq_hostile_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ioreq_hostile_LDADD = $(IOREQ_TEST_LIBS)
+TESTS += tests/unit/test_ioreq_hostile
+
+check_PROGRAMS += tests/unit/test_ioreq_mem
+tests_unit_test_ioreq_mem_SOURCES = %reldir%/unit/test_ioreq_mem.c
+tests_unit_test_ioreq_mem_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ioreq_mem_LDADD = $(IOREQ_TEST_LIBS)
+TESTS += tests/unit/test_ioreq_mem
+
+check_PROGRAMS += tests/unit/test_ioreq_shm
+tests_unit_test_ioreq_shm_SOURCES = %reldir%/unit/test_ioreq_shm.c \
+	$(IOREQ_TEST_HARNESS)
+tests_unit_test_ioreq_shm_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ioreq_shm_LDADD = $(IOREQ_TEST_LIBS)
+TESTS += tests/unit/test_ioreq_shm
 endif

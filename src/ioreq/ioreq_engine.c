@@ -33,7 +33,8 @@ struct ioreq_engine {
 	void			(*e_post)(void *);
 	void			*e_post_arg;
 	struct ioreq_engine_stats e_stats;
-	struct log_ratelimit	 e_rl;
+	struct log_ratelimit	 e_rl;		/* guest misbehaviour */
+	struct log_ratelimit	 e_rl_debug;	/* unclaimed accesses */
 	/* rep / data_is_ptr bounce buffer: count * size never exceeds it. */
 	uint8_t			 e_bounce[IOREQ_MAX_COUNT * 8];
 };
@@ -99,6 +100,7 @@ ioreq_engine_new(struct ioreq *page, unsigned nr_vcpus,
 	e->e_notifier = n;
 	e->e_mem = mem;
 	e->e_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
+	e->e_rl_debug = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
 	*ep = e;
 	return 0;
 }
@@ -455,7 +457,7 @@ handle_request(struct ioreq_engine *e, unsigned vcpu, const struct ioreq *rq,
 		}
 		if (pl.range == NULL) {
 			e->e_stats.st_unclaimed++;
-			log_ratelimited(&e->e_rl, LOG_DEBUG,
+			log_ratelimited(&e->e_rl_debug, LOG_DEBUG,
 			    "ioreq: vcpu %u: unclaimed %s 0x%" PRIx64, vcpu,
 			    pl.sp == IOREQ_SPACE_PIO ? "port" : "address",
 			    rq->addr);
@@ -528,7 +530,8 @@ service_slot(struct ioreq_engine *e, unsigned vcpu, bool inprocess_ok)
 		(void)ioreq_engine_drain_buffered(e);
 
 	if (handle_request(e, vcpu, &rq, &data)) {
-		if (rq.size >= 1 && rq.size <= 8)
+		/* Bits above size read as zero (Arm relies on it). */
+		if (size_ok(rq.size, false))
 			data &= size_mask(rq.size);
 		__atomic_store_n(&slot->data, data, __ATOMIC_RELAXED);
 	}
