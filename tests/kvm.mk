@@ -1,6 +1,15 @@
 # SPDX-License-Identifier: MIT
-# The kvm area: the kvmvm mini-VM library, freestanding test guests, and
-# the tests that run them on a real vCPU (they skip without /dev/kvm).
+# The kvm area: the attach protocol's tests, the kvmvm mini-VM library,
+# freestanding test guests, and the tests that run them on a real vCPU
+# (they skip without /dev/kvm).
+if HAVE_CMOCKA
+check_PROGRAMS += tests/kvm/test_attach
+tests_kvm_test_attach_SOURCES = %reldir%/kvm/test_attach.c
+tests_kvm_test_attach_CFLAGS = $(TEST_CFLAGS)
+tests_kvm_test_attach_LDADD = src/attach/libattach.a $(TEST_LIBS)
+TESTS += tests/kvm/test_attach
+endif
+
 if HAVE_KVM
 noinst_LIBRARIES += tests/libkvmvm.a
 tests_libkvmvm_a_SOURCES = %reldir%/kvm/kvmvm.c %reldir%/kvm/kvmvm.h

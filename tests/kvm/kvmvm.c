@@ -179,7 +179,8 @@ kvmvm_new(const struct kvmvm_cfg *cfg, struct kvmvm **vmp)
 		rc = -errno;
 		goto err_free;
 	}
-	vm->vm_mem_fd = memfd_create("kvmvm-ram", MFD_CLOEXEC);
+	vm->vm_mem_fd = memfd_create("kvmvm-ram", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
 	if (vm->vm_mem_fd < 0) {
 		rc = -errno;
 		goto err_free;
@@ -187,6 +188,14 @@ kvmvm_new(const struct kvmvm_cfg *cfg, struct kvmvm **vmp)
 	rc = kvmvm_map_region(vm, 0, cfg->mem_size);
 	if (rc < 0)
 		goto err_free;
+	/*
+	 * Growing stays allowed (kvmvm_add_region); shrinking would pull
+	 * memory from under hcvsockd, which refuses unsealed memfds.
+	 */
+	if (fcntl(vm->vm_mem_fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
+		rc = -errno;
+		goto err_free;
+	}
 
 	/* The vCPUs get what KVM supports: SSE, long mode, and so on. */
 	for (n = 64; n <= 4096; n *= 2) {

@@ -78,7 +78,7 @@ int	kvmvm_new(const struct kvmvm_cfg *cfg, struct kvmvm **vmp) __must_check;
 void	kvmvm_free(struct kvmvm *vm);
 
 int	kvmvm_vm_fd(const struct kvmvm *vm);
-/* The memfd behind all guest RAM (borrowed). */
+/* The memfd behind all guest RAM (borrowed), sealed F_SEAL_SHRINK. */
 int	kvmvm_mem_fd(const struct kvmvm *vm);
 
 /*
