@@ -814,9 +814,14 @@ attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
 	memset(&he, 0, sizeof(he));
 	snprintf(he.he_name, sizeof(he.he_name), "%s", d->ad_name);
 	rc = attach_send_msg(sock, ATTACH_MSG_HELLO, &he, sizeof(he), NULL, 0);
-	if (rc < 0)
+	if (rc < 0) {
+		/* Refused at once (e.g. too many VMMs): the RESULT says why. */
+		if (vmm_wait(sock, ATTACH_MSG_RESULT, NULL, 0, timeout_ms, &res,
+		    err, errlen) == 1)
+			return vmm_result(&res, err, errlen);
 		return attach_errf(err, errlen, rc, "send HELLO: %s",
 		    strerror(-rc));
+	}
 	rc = vmm_wait(sock, ATTACH_MSG_HELLO_REPLY, &hr, sizeof(hr), timeout_ms,
 	    &res, err, errlen);
 	if (rc < 0)

@@ -5,4 +5,5 @@ src_attach_libattach_a_SOURCES = \
 	%reldir%/attach.h %reldir%/attach_impl.h \
 	%reldir%/attach_desc.c \
 	%reldir%/attach_proto.c \
-	%reldir%/attach_fwd.c
+	%reldir%/attach_fwd.c \
+	%reldir%/attach_server.c

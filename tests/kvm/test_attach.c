@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #ifdef HAVE_KVM
@@ -24,6 +25,7 @@
 #include "test_common.h"
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
+#include "common/loop.h"
 
 static unsigned
 count_fds(void)
@@ -763,6 +765,181 @@ fwd__xen_state_machine(void **state)
 	attach_fwd_free(f);
 }
 
+/* ---- The listener ------------------------------------------------------- */
+
+struct srv_state {
+	unsigned	ss_attached;
+	unsigned	ss_detached;
+	int		ss_fail;	/* attach returns this if < 0 */
+	uint64_t	ss_last_cid;
+	int		ss_guest_tag;
+};
+
+static int
+srv_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
+    size_t errlen)
+{
+	struct srv_state *ss = arg;
+
+	if (ss->ss_fail < 0) {
+		snprintf(err, errlen, "no room for cid %ju",
+		    (uintmax_t)d->ad_cid);
+		return ss->ss_fail;
+	}
+	ss->ss_attached++;
+	ss->ss_last_cid = d->ad_cid;
+	*guestp = &ss->ss_guest_tag;
+	return 0;
+}
+
+static void
+srv_detach(void *arg, void *guest)
+{
+	struct srv_state *ss = arg;
+
+	assert_ptr_equal(guest, &ss->ss_guest_tag);
+	ss->ss_detached++;
+}
+
+static const struct attach_server_ops srv_ops = {
+	.attach = srv_attach,
+	.detach = srv_detach,
+};
+
+struct vmm_conn {
+	const char		*vc_path;
+	struct attach_desc	*vc_desc;
+	int			 vc_sock;
+	int			 vc_rc;
+	char			 vc_err[256];
+	volatile bool		 vc_done;
+};
+
+static void *
+vmm_conn_main(void *arg)
+{
+	struct vmm_conn *vc = arg;
+
+	vc->vc_rc = attach_vmm_connect(vc->vc_path, &vc->vc_sock);
+	if (vc->vc_rc == 0)
+		vc->vc_rc = attach_vmm_send(vc->vc_sock, vc->vc_desc, 5000,
+		    vc->vc_err, sizeof(vc->vc_err));
+	__atomic_store_n(&vc->vc_done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void
+run_until(struct loop *l, volatile bool *flag, volatile unsigned *counter,
+    unsigned want)
+{
+	unsigned i;
+
+	for (i = 0; i < 500; i++) {
+		if (flag != NULL && __atomic_load_n(flag, __ATOMIC_ACQUIRE))
+			return;
+		if (counter != NULL && *counter >= want)
+			return;
+		assert_true(loop_run_once(l, 10) >= 0);
+	}
+	fail_msg("timed out");
+}
+
+static void
+server__attach_detach_limits(void **state)
+{
+	char dir[] = "/tmp/hcvs-attach-XXXXXX", path[100];
+	struct attach_server *srv, *srv2;
+	struct srv_state ss;
+	struct vmm_conn vc[3];
+	struct attach_desc d;
+	struct loop *l;
+	pthread_t th[3];
+	unsigned before, i;
+	int fd;
+
+	(void)state;
+	memset(&ss, 0, sizeof(ss));
+	memset(vc, 0, sizeof(vc));
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/attach.sock", dir);
+	/* A stale file from a dead daemon is replaced. */
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+		close(s);	/* bound, never listening: refused */
+	}
+	test_log_capture_start();
+	before = count_fds();
+	good_desc(&d, 2);
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(attach_server_new(l, path, 2, &srv_ops, &ss, &srv), 0);
+	/* A second daemon on the same path is turned away. */
+	assert_int_equal(attach_server_new(l, path, 2, &srv_ops, &ss, &srv2),
+	    -EADDRINUSE);
+
+	for (i = 0; i < 2; i++) {
+		vc[i].vc_path = path;
+		vc[i].vc_desc = &d;
+		vc[i].vc_sock = -1;
+		assert_int_equal(pthread_create(&th[i], NULL, vmm_conn_main,
+		    &vc[i]), 0);
+		run_until(l, &vc[i].vc_done, NULL, 0);
+		pthread_join(th[i], NULL);
+		if (vc[i].vc_rc != 0)
+			fail_msg("VMM %u: %d %s", i, vc[i].vc_rc, vc[i].vc_err);
+	}
+	assert_int_equal(ss.ss_attached, 2);
+	assert_int_equal(ss.ss_last_cid, 42);
+	assert_int_equal(attach_server_nr_guests(srv), 2);
+	assert_true(test_log_seen("attached (cid 42)"));
+
+	/* The third VMM is over the limit. */
+	vc[2].vc_path = path;
+	vc[2].vc_desc = &d;
+	vc[2].vc_sock = -1;
+	assert_int_equal(pthread_create(&th[2], NULL, vmm_conn_main, &vc[2]), 0);
+	run_until(l, &vc[2].vc_done, NULL, 0);
+	pthread_join(th[2], NULL);
+	assert_int_equal(vc[2].vc_rc, -EBUSY);
+	assert_non_null(strstr(vc[2].vc_err, "too many"));
+	close(vc[2].vc_sock);
+
+	/* A VMM that goes away detaches its guest, and only its guest. */
+	close(vc[0].vc_sock);
+	run_until(l, NULL, &ss.ss_detached, 1);
+	assert_int_equal(ss.ss_detached, 1);
+	assert_int_equal(attach_server_nr_guests(srv), 1);
+	assert_true(test_log_seen("disconnected"));
+
+	/* The daemon's refusal reaches the VMM with the daemon's reason. */
+	ss.ss_fail = -ENOSPC;
+	vc[0].vc_done = false;
+	assert_int_equal(pthread_create(&th[0], NULL, vmm_conn_main, &vc[0]), 0);
+	run_until(l, &vc[0].vc_done, NULL, 0);
+	pthread_join(th[0], NULL);
+	assert_int_equal(vc[0].vc_rc, -ENOSPC);
+	assert_non_null(strstr(vc[0].vc_err, "no room for cid 42"));
+	close(vc[0].vc_sock);
+
+	/* Freeing the server detaches the rest and removes the socket. */
+	attach_server_free(srv);
+	assert_int_equal(ss.ss_detached, 2);
+	assert_int_equal(access(path, F_OK), -1);
+	close(vc[1].vc_sock);
+	loop_free(l);
+	attach_desc_close(&d);
+	assert_int_equal(count_fds(), before);
+	test_log_capture_stop();
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -777,6 +954,7 @@ main(void)
 		cmocka_unit_test(sess__real_vm_fd_accepted),
 #endif
 		cmocka_unit_test(fwd__xen_state_machine),
+		cmocka_unit_test(server__attach_detach_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
