@@ -12,7 +12,9 @@ endif
 
 if HAVE_KVM
 noinst_LIBRARIES += tests/libkvmvm.a
-tests_libkvmvm_a_SOURCES = %reldir%/kvm/kvmvm.c %reldir%/kvm/kvmvm.h
+tests_libkvmvm_a_SOURCES = %reldir%/kvm/kvmvm.c %reldir%/kvm/kvmvm.h \
+	%reldir%/kvm/vmm.c %reldir%/kvm/vmm.h %reldir%/kvm/guest/kvmguest.h
+tests_libkvmvm_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/kvm
 
 # Freestanding guests: flat binaries loaded at KVMVM_CODE_GPA.  Built with
 # their own flags (never the sanitizer or warning flags of the host code).
@@ -43,10 +45,22 @@ tests/kvm/guest/hello.elf: $(top_srcdir)/tests/kvm/guest/hello.c $(KVM_GUEST_DEP
 tests/kvm/guest/hello.bin: tests/kvm/guest/hello.elf
 	$(AM_V_GEN)$(KVM_GUEST_BIN) tests/kvm/guest/hello.elf $@
 
-KVM_GUESTS = tests/kvm/guest/hello.bin
+tests/kvm/guest/probe.elf: $(top_srcdir)/tests/kvm/guest/probe.c $(KVM_GUEST_DEPS)
+	$(AM_V_CC)$(KVM_GUEST_LINK) $(top_srcdir)/tests/kvm/guest/probe.c $(KVM_GUEST_RT)
+tests/kvm/guest/probe.bin: tests/kvm/guest/probe.elf
+	$(AM_V_GEN)$(KVM_GUEST_BIN) tests/kvm/guest/probe.elf $@
+
+KVM_GUESTS = tests/kvm/guest/hello.bin tests/kvm/guest/probe.bin
 CLEANFILES += $(KVM_GUESTS) $(KVM_GUESTS:.bin=.elf)
-EXTRA_DIST += %reldir%/kvm/guest/guest.ld %reldir%/kvm/guest/kvmguest.h \
-	%reldir%/kvm/guest/kvmguest.c %reldir%/kvm/guest/hello.c
+EXTRA_DIST += %reldir%/kvm/guest/guest.ld %reldir%/kvm/guest/kvmguest.c \
+	%reldir%/kvm/guest/hello.c %reldir%/kvm/guest/probe.c
+
+# The reference VMM (not installed: a model for VMM authors and the tests).
+check_PROGRAMS += tests/kvm/hcvsock-vmm
+tests_kvm_hcvsock_vmm_SOURCES = %reldir%/kvm/hcvsock-vmm.c
+tests_kvm_hcvsock_vmm_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/kvm
+tests_kvm_hcvsock_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a \
+	src/common/libcommon.a
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_kvmvm
@@ -55,5 +69,12 @@ tests_kvm_test_kvmvm_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_kvmvm_LDADD = tests/libkvmvm.a $(TEST_LIBS)
 EXTRA_tests_kvm_test_kvmvm_DEPENDENCIES = tests/kvm/guest/hello.bin
 TESTS += tests/kvm/test_kvmvm
+
+check_PROGRAMS += tests/kvm/test_vmm
+tests_kvm_test_vmm_SOURCES = %reldir%/kvm/test_vmm.c
+tests_kvm_test_vmm_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
+tests_kvm_test_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a $(TEST_LIBS)
+EXTRA_tests_kvm_test_vmm_DEPENDENCIES = tests/kvm/guest/probe.bin
+TESTS += tests/kvm/test_vmm
 endif
 endif
