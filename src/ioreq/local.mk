@@ -10,4 +10,10 @@ src_ioreq_libioreq_a_SOURCES = \
 	%reldir%/ioreq_shm.c \
 	%reldir%/ioreq_fake.c %reldir%/ioreq_fake.h
 src_ioreq_libioreq_a_CFLAGS = $(AM_CFLAGS)
-# Xen files arrive with the server.
+src_ioreq_libioreq_a_SOURCES += %reldir%/ioreq_xen.h
+if HAVE_XEN
+src_ioreq_libioreq_a_SOURCES += \
+	%reldir%/ioreq_mem_xen.c \
+	%reldir%/ioreq_xen.c
+src_ioreq_libioreq_a_CFLAGS += $(XEN_CFLAGS)
+endif
