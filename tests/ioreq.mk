@@ -3,14 +3,8 @@
 # guest memory, the shm source across processes, and (with Xen and ld
 # --wrap) the Xen server against wrapped libraries.
 if HAVE_CMOCKA
-# Until src/notify lands, a loop-backend stand-in carries the doorbells.
-noinst_LIBRARIES += tests/libnotifystandin.a
-tests_libnotifystandin_a_SOURCES = %reldir%/fakes/notify_standin.c
-tests_libnotifystandin_a_CFLAGS = $(AM_CFLAGS)
-IOREQ_TEST_NOTIFY = tests/libnotifystandin.a
-
 IOREQ_TEST_HARNESS = %reldir%/unit/ioreq_harness.c %reldir%/unit/ioreq_harness.h
-IOREQ_TEST_LIBS = src/ioreq/libioreq.a $(IOREQ_TEST_NOTIFY) $(TEST_LIBS)
+IOREQ_TEST_LIBS = $(IOREQ_LIBS) $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_ioreq_engine
 tests_unit_test_ioreq_engine_SOURCES = %reldir%/unit/test_ioreq_engine.c \
@@ -72,8 +66,7 @@ check_PROGRAMS += tests/unit/test_ioreq_xen
 tests_unit_test_ioreq_xen_SOURCES = %reldir%/unit/test_ioreq_xen.c
 tests_unit_test_ioreq_xen_CFLAGS = $(TEST_CFLAGS) $(XEN_CFLAGS)
 tests_unit_test_ioreq_xen_LDFLAGS = $(AM_LDFLAGS) $(IOREQ_XEN_WRAP)
-tests_unit_test_ioreq_xen_LDADD = src/ioreq/libioreq.a $(IOREQ_TEST_NOTIFY) \
-	$(TEST_LIBS)
+tests_unit_test_ioreq_xen_LDADD = src/ioreq/libioreq.a $(TEST_LIBS)
 TESTS += tests/unit/test_ioreq_xen
 endif
 endif

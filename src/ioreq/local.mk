@@ -17,3 +17,7 @@ src_ioreq_libioreq_a_SOURCES += \
 	%reldir%/ioreq_xen.c
 src_ioreq_libioreq_a_CFLAGS += $(XEN_CFLAGS)
 endif
+
+# What a program linking libioreq.a also needs: the notifier (and with
+# Xen the Xen libraries, which NOTIFY_LIBS carries).
+IOREQ_LIBS = src/ioreq/libioreq.a $(NOTIFY_LIBS)
