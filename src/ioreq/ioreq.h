@@ -158,8 +158,11 @@ int	ioreq_source_inject_msi(struct ioreq_source *s, const struct ioreq_msi *msi)
 int	ioreq_source_restrict(struct ioreq_source *s);
 
 /*
- * Orderly stop: answer every READY/INPROCESS slot, then disable.  After
- * this the guest's further accesses block (Xen) until close.
+ * Orderly stop: answer every READY/INPROCESS slot, disable, answer what
+ * was sent meanwhile.  Afterwards Xen no longer routes accesses to the
+ * server (an x86 guest reads all-ones: the device is gone); a shm
+ * guest's further requests stay unanswered until close.  Events are
+ * counted spurious.  ioreq_source_enable() undoes it.
  */
 int	ioreq_source_quiesce(struct ioreq_source *s);
 

@@ -437,7 +437,7 @@ xen_enable(struct ioreq_source *s)
 	unsigned i;
 	int rc, err;
 
-	if (x->x_seq >= XEN_SEQ_PORTS_BOUND)
+	if (x->x_seq >= XEN_SEQ_PORTS_BOUND && !x->x_quiesced)
 		return 0;
 	if (xendevicemodel_set_ioreq_server_state(x->x_dmod, x->x_domid,
 	    x->x_id, 1) < 0) {
@@ -445,9 +445,11 @@ xen_enable(struct ioreq_source *s)
 		log_warn("dom%" PRIu32 ": enable IOREQ server", x->x_domid);
 		return -err;
 	}
-	x->x_seq = XEN_SEQ_ENABLED;
 	x->x_quiesced = false;
 	ioreq_engine_set_stopped(s->src_engine, false);
+	if (x->x_seq >= XEN_SEQ_PORTS_BOUND)
+		goto out;	/* re-enabled after a quiesce: still bound */
+	x->x_seq = XEN_SEQ_ENABLED;
 
 	/* Xen writes each vp_eport at enable; read each once. */
 	for (i = 0; i < s->src_nr_vcpus; i++) {
@@ -483,6 +485,7 @@ xen_enable(struct ioreq_source *s)
 		ioreq_engine_set_buf_port(s->src_engine, x->x_buf_local);
 	}
 	x->x_seq = XEN_SEQ_PORTS_BOUND;
+out:
 	/* After a crash the dead process's claimed slots are ours. */
 	(void)ioreq_engine_service_all(s->src_engine);
 	return 0;

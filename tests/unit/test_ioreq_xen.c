@@ -959,6 +959,13 @@ quiesce__answers_before_disable(void **state)
 	assert_int_equal(ioreq_engine_handle_port(ioreq_source_engine(s),
 	    LOCAL(EPORT(0))), 1);
 	assert_int_equal(slots()[0].state, STATE_IOREQ_READY);
+	/* Enable again: no rebinding, the waiting slot is served. */
+	X.nlog = 0;
+	assert_int_equal(ioreq_source_enable(s), 0);
+	assert_string_equal(X.log[0], "set_state 1");
+	assert_int_equal(count_log("bind"), 0);
+	assert_int_equal(slots()[0].state, STATE_IORESP_READY);
+	assert_int_equal(ioreq_source_quiesce(s), 0);
 	xen_send(0, STATE_IOREQ_NONE, 0, 0, 0);
 	X.nlog = 0;
 	ioreq_source_close(s, true);
