@@ -179,7 +179,9 @@ int	ioreq_source_server_id(const struct ioreq_source *s);
 /*
  * The shm source: a memfd page holding a shared_iopage_t, optionally a
  * buffered_iopage_t, one eventfd pair per vCPU and guest memory regions.
- * All fds are dup'ed; the caller keeps its own.
+ * All fds are dup'ed; the caller keeps its own.  The files are mapped
+ * shared: whoever hands them over guarantees they cannot shrink (memfds
+ * sealed with F_SEAL_SHRINK, as the fake page and the KVM attach check).
  */
 struct ioreq_shm_vcpu {
 	int	kick_fd;	/* guest -> server: slot became READY */
