@@ -452,7 +452,8 @@ buffered__hostile_ring(void **state)
 	b->write_pointer = b->read_pointer + 100000;
 	assert_int_equal(ioreq_engine_drain_buffered(env->eng), 0);
 	assert_int_equal(b->read_pointer, b->write_pointer);
-	assert_true(test_log_seen("inconsistent"));
+	assert_true(test_log_seen("buffered ring: buffered ring pointers "
+	    "inconsistent"));
 
 	/* Half a quad word published. */
 	slot0 = &b->buf_ioreq[b->write_pointer % IOREQ_BUFFER_SLOT_NUM];
