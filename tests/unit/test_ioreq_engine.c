@@ -67,6 +67,7 @@ sync_access(struct h_env *env, unsigned vcpu, uint8_t type, uint64_t addr,
 	struct ioreq resp;
 
 	assert_int_equal(h_do(env, vcpu, &rq, &resp), 0);
+	h_assert_only_data_written(&rq, &resp);
 	return resp.data;
 }
 

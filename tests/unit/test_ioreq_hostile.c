@@ -60,6 +60,7 @@ expect_rejected(struct h_env *env, struct ioreq rq, bool invalid)
 	struct ioreq_engine_stats st0 = h_stats(env), st1;
 
 	assert_int_equal(h_do(env, 0, &rq, &resp), 0);
+	h_assert_only_data_written(&rq, &resp);
 	if (rq.dir == IOREQ_READ && !rq.data_is_ptr)
 		assert_int_equal(resp.data, rq.size == 1 || rq.size == 2 ||
 		    rq.size == 4 ? (1ull << (8 * rq.size)) - 1 : ~0ull);
