@@ -136,8 +136,10 @@ vg_write(struct vg_conn *c, const void *p, size_t n)
 	size_t left = c->out_len - c->out_off;
 	uint8_t *nb = malloc(left + n);
 
-	memcpy(nb, c->out + c->out_off, left);
-	memcpy(nb + left, p, n);
+	if (left > 0)
+		memcpy(nb, c->out + c->out_off, left);
+	if (n > 0)
+		memcpy(nb + left, p, n);
 	free(c->out);
 	c->out = nb;
 	c->out_len = left + n;
