@@ -260,6 +260,9 @@ handle(struct vguest *g, const struct vsock_pkt_hdr *h, const uint8_t *p)
 		break;
 	case VSOCK_OP_SHUTDOWN:
 		c->shut_rcvd |= h->flags;
+		/* An echo server closes its side once the peer has. */
+		if (c->echo && (h->flags & VSOCK_SHUTDOWN_SEND))
+			c->shut_after_out = VSOCK_SHUTDOWN_SEND;
 		break;
 	case VSOCK_OP_CREDIT_UPDATE:
 		c->credit_updates_rcvd++;

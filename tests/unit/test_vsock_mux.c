@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "test_common.h"
@@ -1468,6 +1470,144 @@ dump__one_line_per_conn(void **state)
 	close(lfd);
 }
 
+/* --- socat as the host peer ---------------------------------------- */
+
+static __unused bool
+have_socat(void)
+{
+	return system("socat -V >/dev/null 2>&1") == 0;
+}
+
+/* Start argv with our pipes as its stdin/stdout (-1: /dev/null). */
+static pid_t
+spawn(char *const argv[], int *to_child, int *from_child)
+{
+	int in[2], out[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (to_child != NULL)
+		*to_child = in[1];
+	else
+		close(in[1]);
+	if (from_child != NULL)
+		*from_child = out[0];
+	else
+		close(out[0]);
+	return pid;
+}
+
+/* Pump the muxer until the child exits; its exit status. */
+static int
+reap(struct fx *f, pid_t pid)
+{
+	uint64_t end = loop_now_ms() + T_LONG;
+	int status;
+
+	while (loop_now_ms() < end) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		vg_run(&f->g, NULL, NULL, 5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	fail_msg("child %d did not exit", (int)pid);
+	return -1;
+}
+
+static void
+socat__host_initiated_connect_line__echo(void **state)
+{
+	struct fx *f = *state;
+	char arg[160], prog[] = "socat", dash[] = "-";
+	char *argv[] = { prog, dash, arg, NULL };
+	size_t n = 256 * 1024, sent = 0, got = 0, oklen = strlen("OK 1073741824\n");
+	uint8_t *data = malloc(n), *back = malloc(n + 64);
+	uint64_t end = loop_now_ms() + T_LONG;
+	int in, out;
+	pid_t pid;
+
+	f->g.listen[f->g.nlisten++] = 2000;
+	f->g.listen_echo = true;
+	snprintf(arg, sizeof(arg), "UNIX-CONNECT:%s", f->uds);
+	pid = spawn(argv, &in, &out);
+	set_nonblock(in);
+	set_nonblock(out);
+	fill_random(data, n);
+	assert_int_equal(write(in, "CONNECT 2000\n", 13), 13);
+	while (got < oklen + n && loop_now_ms() < end) {
+		ssize_t k;
+
+		if (sent < n) {
+			k = write(in, data + sent, MIN(n - sent, 4096));
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		k = read(out, back + got, n + 64 - got);
+		if (k > 0)
+			got += (size_t)k;
+		vg_run(&f->g, NULL, NULL, 1);
+	}
+	assert_int_equal(got, oklen + n);
+	assert_memory_equal(back, "OK 1073741824\n", oklen);
+	assert_true(vg_fnv(back + oklen, n) == vg_fnv(data, n));
+	assert_memory_equal(back + oklen, data, n);
+	/* stdin EOF: socat half-closes, the guest closes back, socat exits. */
+	close(in);
+	assert_int_equal(reap(f, pid), 0);
+	close(out);
+	assert_int_equal(f->g.violations, 0);
+	free(data);
+	free(back);
+}
+
+static void
+socat__guest_initiated_listen__echo(void **state)
+{
+	struct fx *f = *state;
+	char arg[160], path[140], prog[] = "socat", pipe_[] = "PIPE";
+	char *argv[] = { prog, arg, pipe_, NULL };
+	size_t n = 512 * 1024;
+	uint8_t *data = malloc(n);
+	struct vg_conn *c;
+	struct echo_ctx x;
+	struct stat st;
+	uint64_t end = loop_now_ms() + T_LONG;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s_3000", f->uds);
+	snprintf(arg, sizeof(arg), "UNIX-LISTEN:%s", path);
+	pid = spawn(argv, NULL, NULL);
+	while (stat(path, &st) != 0 && loop_now_ms() < end)
+		usleep(10000);
+	assert_int_equal(stat(path, &st), 0);
+	fill_random(data, n);
+	c = vg_connect(&f->g, 900, 3000, VSOCK_TYPE_STREAM);
+	vg_write(c, data, n);
+	x = (struct echo_ctx){ .c = c, .want = n };
+	assert_true(vg_run(&f->g, got_bytes, &x, T_LONG));
+	assert_int_equal(c->state, VG_OPEN);
+	assert_true(vg_fnv(c->in, n) == vg_fnv(data, n));
+	assert_memory_equal(c->in, data, n);
+	/* The guest shuts its side: socat sees EOF, exits, the guest gets RST. */
+	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(reap(f, pid), 0);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_int_equal(f->g.violations, 0);
+	free(data);
+}
+
 int
 main(void)
 {
@@ -1503,6 +1643,22 @@ main(void)
 		T(dump__one_line_per_conn),
 #undef T
 	};
+	const struct CMUnitTest socat_tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    socat__host_initiated_connect_line__echo, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    socat__guest_initiated_listen__echo, setup, teardown),
+	};
 
+#ifdef TEST_SOCAT
+	(void)tests;
+	if (!have_socat()) {
+		printf("SKIP: socat not found (Debian: apt-get install socat)\n");
+		return TEST_EXIT_SKIP;
+	}
+	return cmocka_run_group_tests(socat_tests, NULL, NULL);
+#else
+	(void)socat_tests;
 	return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
 }
