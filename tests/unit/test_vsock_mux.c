@@ -1572,6 +1572,14 @@ socat__host_initiated_connect_line__echo(void **state)
 	free(back);
 }
 
+static bool
+conn_is_settled(void *arg)
+{
+	struct vg_conn *c = arg;
+
+	return c->state != VG_CONNECTING;
+}
+
 static void
 socat__guest_initiated_listen__echo(void **state)
 {
@@ -1593,7 +1601,15 @@ socat__guest_initiated_listen__echo(void **state)
 		usleep(10000);
 	assert_int_equal(stat(path, &st), 0);
 	fill_random(data, n);
-	c = vg_connect(&f->g, 900, 3000, VSOCK_TYPE_STREAM);
+	/* socat binds before it listens: a refusal in between is retried. */
+	for (uint32_t port = 900;; port++) {
+		c = vg_connect(&f->g, port, 3000, VSOCK_TYPE_STREAM);
+		assert_true(vg_run(&f->g, conn_is_settled, c, T_LONG));
+		if (c->state == VG_OPEN || port == 950)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(c->state, VG_OPEN);
 	vg_write(c, data, n);
 	x = (struct echo_ctx){ .c = c, .want = n };
 	assert_true(vg_run(&f->g, got_bytes, &x, T_LONG));
