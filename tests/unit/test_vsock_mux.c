@@ -651,6 +651,74 @@ rst__never_answered(void **state)
 	close(lfd);
 }
 
+static void
+rst__crossing_rsts__none_answered_pair_reusable(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1016, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 650, 1016, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .src_port = 650, .dst_port = 1016,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST,
+	}, r;
+	struct vsock_mux_stats st;
+
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_int_equal(c->state, VG_OPEN);
+	/* The host leaves; guest data then fails to write: RST queued. */
+	f->g.rx_paused = true;
+	close(fd);
+	vg_run(&f->g, NULL, NULL, 20);
+	vg_write(c, "x", 1);
+	vg_pump(&f->g);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 1);	/* held until the RST is out */
+	assert_true(vsock_mux_has_rx(f->g.m));
+	/* The guest's own RST crosses ours: ours is withdrawn, none answers. */
+	vg_send_raw(&f->g, &h, NULL);
+	assert_false(vsock_mux_has_rx(f->g.m));
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	c->state = VG_CLOSED;
+	f->g.rx_paused = false;
+	/* The same pair works again at once. */
+	c = vg_connect(&f->g, 650, 1016, VSOCK_TYPE_STREAM);
+	fd = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_int_equal(c->state, VG_OPEN);
+	close(fd);
+	close(lfd);
+	assert_int_equal(f->g.violations, 0);
+}
+
+static void
+credit__request_answered_with_update(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1017, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 651, 1017, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .src_port = 651, .dst_port = 1017,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_CREDIT_REQUEST,
+		.buf_alloc = 65536,
+	}, r;
+
+	vg_run(&f->g, NULL, NULL, 10);
+	vg_write(c, "12345", 5);
+	vg_run(&f->g, NULL, NULL, 10);
+	vg_send_raw(&f->g, &h, NULL);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(r.op, VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(r.buf_alloc, f->cfg.buf_alloc);
+	assert_int_equal(r.fwd_cnt, 5);	/* all forwarded to the host */
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+	close(fd);
+	close(lfd);
+}
+
 /* --- credit ----------------------------------------------------------- */
 
 struct slow_ctx {
@@ -1286,6 +1354,38 @@ seqpacket__boundaries_kept_both_ways(void **state)
 	close(lfd);
 }
 
+static void
+seqpacket__oversize_messages__rst(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1018, SOCK_SEQPACKET), fd, big = 1 << 20;
+	struct vg_conn *c = vg_connect(&f->g, 660, 1018, VSOCK_TYPE_SEQPACKET);
+	uint8_t *blk = calloc(1, 200000);
+
+	/* A guest message longer than our buffer can never be delivered. */
+	fd = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 10);
+	c->msg_size = 100000;
+	c->max_pkt = 4096;
+	vg_write(c, blk, 100000);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	close(fd);
+	/* A host message above 64 KiB is refused the same way. */
+	c = vg_connect(&f->g, 661, 1018, VSOCK_TYPE_SEQPACKET);
+	fd = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big,
+	    sizeof(big)), 0);
+	assert_int_equal(send(fd, blk, 70000, 0), 70000);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	assert_int_equal(c->in_len, 0);
+	close(fd);
+	free(blk);
+	close(lfd);
+}
+
 /* --- mappings, policy, paths ---------------------------------------- */
 
 static void
@@ -1638,6 +1738,8 @@ main(void)
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(rst__unknown_port__one_rst_ports_swapped),
 		T(rst__never_answered),
+		T(rst__crossing_rsts__none_answered_pair_reusable),
+		T(credit__request_answered_with_update),
 		T(credit__slow_host_reader__bounded_and_no_storm),
 		T(credit__stalled_guest__host_blocked_then_resumes),
 		T(credit__violator_rst__others_continue),
@@ -1652,6 +1754,7 @@ main(void)
 		T(connect_line__bad_clients__dropped_no_leak),
 		T(reset__conns_dropped_listener_kept),
 		T(seqpacket__boundaries_kept_both_ways),
+		T(seqpacket__oversize_messages__rst),
 		T(policy__mappings_and_allow),
 		T(config__paths_checked),
 		T(config__stale_socket_replaced_and_unlinked),
