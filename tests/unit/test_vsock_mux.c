@@ -1541,6 +1541,102 @@ host_killed_mid_stream__no_sigpipe_next_works(void **state)
 	close(lfd);
 }
 
+/*
+ * Random packet sequences from a hostile guest over a few ports, some
+ * with host listeners that accept and then read, write or close at
+ * random: nothing crashes (ASan), every answer obeys the rules (the fake
+ * guest checks), the limit holds and a reset leaves nothing behind.
+ */
+static void
+random_packets__no_crash_limits_hold(void **state)
+{
+	struct fx *f = *state;
+	int lfd[3], hfd[64], nh = 0;
+	uint8_t payload[300];
+	struct vsock_pkt_hdr h, r;
+	struct vsock_mux_stats st;
+
+	fx_stop(f);
+	f->cfg.max_conns = 16;
+	f->cfg.buf_alloc = 4096;
+	assert_int_equal(fx_start(f), 0);
+	for (int i = 0; i < 3; i++)
+		lfd[i] = host_listen(f, 40 + (uint32_t)i,
+		    i == 2 ? SOCK_SEQPACKET : SOCK_STREAM);
+	fill_random(payload, sizeof(payload));
+	for (int it = 0; it < 20000; it++) {
+		memset(&h, 0, sizeof(h));
+		h.src_cid = rand() % 50 ? CID : (uint64_t)rand();
+		h.dst_cid = rand() % 50 ? 2 : (uint64_t)rand();
+		h.src_port = 100 + (uint32_t)(rand() % 24);
+		h.dst_port = 40 + (uint32_t)(rand() % 4);
+		h.type = rand() % 20 ? 1 + (uint16_t)(rand() % 2) :
+		    (uint16_t)rand();
+		h.op = rand() % 20 ? 1 + (uint16_t)(rand() % 7) :
+		    (uint16_t)rand();
+		h.flags = (uint32_t)rand() % 4;
+		h.len = h.op == VSOCK_OP_RW || rand() % 20 == 0 ?
+		    (uint32_t)(rand() % (int)sizeof(payload)) : 0;
+		h.buf_alloc = rand() % 4 ? 65536 : (uint32_t)rand();
+		h.fwd_cnt = rand() % 4 ? 0 : (uint32_t)rand();
+		vsock_mux_from_guest(f->g.m, &h, payload);
+		if (rand() % 3 == 0)
+			while (vg_pull(&f->g, &r, f->g.slot) == 1) {
+				assert_int_equal(r.src_cid, 2);
+				assert_int_equal(r.dst_cid, CID);
+				assert_true(r.op >= VSOCK_OP_REQUEST &&
+				    r.op <= VSOCK_OP_CREDIT_REQUEST);
+				assert_true(r.op == VSOCK_OP_RW ?
+				    r.len > 0 && r.len <= VSOCK_MAX_PAYLOAD :
+				    r.len == 0);
+			}
+		if (it % 50 == 0) {
+			(void)loop_run_once(f->l, 0);
+			for (int i = 0; i < 3 && nh < 64; i++) {
+				int fd = accept4(lfd[i], NULL, NULL, SOCK_NONBLOCK);
+
+				if (fd >= 0)
+					hfd[nh++] = fd;
+			}
+			for (int i = 0; i < nh; i++) {
+				uint8_t b[512];
+
+				switch (rand() % 4) {
+				case 0:
+					(void)recv(hfd[i], b, sizeof(b), MSG_DONTWAIT);
+					break;
+				case 1:
+					(void)send(hfd[i], payload, 1 +
+					    (size_t)(rand() % 200),
+					    MSG_DONTWAIT | MSG_NOSIGNAL);
+					break;
+				case 2:
+					if (rand() % 10 == 0) {
+						close(hfd[i]);
+						hfd[i] = hfd[--nh];
+					}
+					break;
+				default:
+					break;
+				}
+			}
+		}
+		vsock_mux_get_stats(f->g.m, &st);
+		assert_true(st.ms_conns_open <= 16);
+	}
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_true(st.ms_conns_total > 0);
+	assert_true(st.ms_rst_sent > 0);
+	vsock_mux_reset(f->g.m);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	assert_false(vsock_mux_has_rx(f->g.m));
+	for (int i = 0; i < nh; i++)
+		close(hfd[i]);
+	for (int i = 0; i < 3; i++)
+		close(lfd[i]);
+}
+
 static void
 count_line(void *arg, const char *line)
 {
@@ -1760,6 +1856,7 @@ main(void)
 		T(config__stale_socket_replaced_and_unlinked),
 		T(host_killed_mid_stream__no_sigpipe_next_works),
 		T(dump__one_line_per_conn),
+		T(random_packets__no_crash_limits_hold),
 #undef T
 	};
 	const struct CMUnitTest socat_tests[] = {
