@@ -1386,6 +1386,57 @@ seqpacket__oversize_messages__rst(void **state)
 	close(lfd);
 }
 
+static void
+guest_connect__full_backlog__rst_never_blocks(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1019, SOCK_STREAM);
+	struct vsock_mux_stats st;
+	uint64_t t0 = loop_now_ms();
+	int refused = 0;
+
+	/* Nobody accepts and the backlog is tiny. */
+	assert_int_equal(listen(lfd, 0), 0);
+	for (uint32_t i = 0; i < 20; i++) {
+		struct vg_conn *c = vg_connect(&f->g, 1100 + i, 1019,
+		    VSOCK_TYPE_STREAM);
+
+		vg_run(&f->g, NULL, NULL, 1);
+		if (c->state == VG_CLOSED)
+			refused++;
+	}
+	assert_true(refused > 0);
+	assert_true(loop_now_ms() - t0 < 2000);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_connect_failed, (uint64_t)refused);
+	close(lfd);
+}
+
+static void
+host_connect__no_ok_line__transparent(void **state)
+{
+	struct fx *f = *state;
+	struct hecho e = { .no_echo = true };
+	uint64_t end;
+
+	fx_stop(f);
+	f->cfg.send_ok_line = false;
+	assert_int_equal(fx_start(f), 0);
+	f->g.listen[f->g.nlisten++] = 2001;
+	f->g.listen_echo = true;
+	e.fd = host_dial(f);
+	assert_int_equal(send(e.fd, "CONNECT 2001\nping", 17, 0), 17);
+	end = loop_now_ms() + T_LONG;
+	while (e.total_in < 4 && loop_now_ms() < end) {
+		vg_run(&f->g, NULL, NULL, 2);
+		hecho_step(&e);
+	}
+	assert_int_equal(e.len, 4);
+	assert_memory_equal(e.buf, "ping", 4);
+	free(e.buf);
+	close(e.fd);
+}
+
 /* --- mappings, policy, paths ---------------------------------------- */
 
 static void
@@ -1851,6 +1902,8 @@ main(void)
 		T(reset__conns_dropped_listener_kept),
 		T(seqpacket__boundaries_kept_both_ways),
 		T(seqpacket__oversize_messages__rst),
+		T(guest_connect__full_backlog__rst_never_blocks),
+		T(host_connect__no_ok_line__transparent),
 		T(policy__mappings_and_allow),
 		T(config__paths_checked),
 		T(config__stale_socket_replaced_and_unlinked),
