@@ -142,7 +142,11 @@ guest_request(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 	struct vsock_conn *c;
 	int fd = -1, rc;
 
-	if (!vsock_mux_conn_room(m)) {
+	/*
+	 * Host clients still typing their CONNECT line do not count here:
+	 * idle local clients must not lock the guest out.
+	 */
+	if (m->m_nconns >= m->m_cfg.max_conns) {
 		m->m_stats.ms_connect_failed++;
 		vsock_log(m, LOG_WARNING, "vsock: guest connect %u->%u refused: "
 		    "%u connections open", h->src_port, h->dst_port, m->m_nconns);

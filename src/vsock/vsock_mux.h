@@ -83,7 +83,11 @@ struct vsock_mux_cfg {
 	const struct vsock_port_map *maps;
 	size_t			 nr_maps;
 	/* Zero fields below take the default in brackets. */
-	uint32_t		 max_conns;	/* incl. pending CONNECTs [1023] */
+	/*
+	 * Connections [1023].  Host clients still sending their CONNECT line
+	 * count against it for new host clients, not for guest REQUESTs.
+	 */
+	uint32_t		 max_conns;
 	uint32_t		 buf_alloc;	/* per-conn rx buffer [256 KiB], <= 64 MiB */
 	uint32_t		 close_timeout_ms;	/* [8000] */
 	bool			 send_ok_line;	/* reply "OK <port>\n" */

@@ -1045,7 +1045,7 @@ static void
 limit__guest_rst_host_closed_then_recovers(void **state)
 {
 	struct fx *f = *state;
-	int lfd, fds[8], hfd;
+	int lfd, fds[8], hfd, idle;
 	struct vg_conn *c[8], *extra;
 	char b;
 
@@ -1053,6 +1053,9 @@ limit__guest_rst_host_closed_then_recovers(void **state)
 	f->cfg.max_conns = 8;
 	assert_int_equal(fx_start(f), 0);
 	lfd = host_listen(f, 1009, SOCK_STREAM);
+	/* An idle host client does not lock the guest out. */
+	idle = host_dial(f);
+	vg_run(&f->g, NULL, NULL, 5);
 	for (int i = 0; i < 8; i++) {
 		c[i] = vg_connect(&f->g, 900 + (uint32_t)i, 1009,
 		    VSOCK_TYPE_STREAM);
@@ -1080,6 +1083,7 @@ limit__guest_rst_host_closed_then_recovers(void **state)
 	assert_int_equal(extra->state, VG_OPEN);
 	for (int i = 0; i < 8; i++)
 		close(fds[i]);
+	close(idle);
 	close(lfd);
 }
 
