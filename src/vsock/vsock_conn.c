@@ -414,6 +414,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	bool seq = c->c_type == VSOCK_TYPE_SEQPACKET;
 	bool eom = (h->flags & VSOCK_SEQ_EOM) != 0;
 	bool eor = (h->flags & VSOCK_SEQ_EOR) != 0;
+	bool tried = false;
 	int rc;
 
 	if (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) {
@@ -438,6 +439,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		    .iov_len = len };
 		ssize_t n;
 
+		tried = true;
 		do
 			n = send_eor(c->c_fd, &iov, 1, seq && eor);
 		while (n < 0 && errno == EINTR);
@@ -475,7 +477,8 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 				goto err;
 			}
 		}
-		rc = flush(c);
+		/* The socket just refused more: only older data may go now. */
+		rc = tried ? 0 : flush(c);
 		if (rc < 0)
 			goto err;
 	}
