@@ -268,7 +268,15 @@ vsock_conn_update_events(struct vsock_conn *c)
 		want = LOOP_OUT;
 		break;
 	case VC_ESTABLISHED:
-		if (!(c->c_pend & VC_PEND_DATA) && c->c_rxm == NULL &&
+		/*
+		 * Reading stays armed while the device keeps up, so the steady
+		 * state costs no epoll_ctl; only a second readiness report with
+		 * the first not yet pulled parks it, else a stalled guest
+		 * would make the loop spin.
+		 */
+		if (!(c->c_pend & VC_PEND_DATA))
+			c->c_in_parked = false;
+		if (!c->c_in_parked && c->c_rxm == NULL &&
 		    !(c->c_local_shut & VSOCK_SHUTDOWN_SEND) &&
 		    !(c->c_peer_shut & VSOCK_SHUTDOWN_RCV) &&
 		    vsock_conn_peer_free(c) > 0)
@@ -872,6 +880,8 @@ conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
 			}
 		}
 		if (events & LOOP_IN) {
+			if (c->c_pend & VC_PEND_DATA)
+				c->c_in_parked = true;
 			c->c_pend |= VC_PEND_DATA;
 			vsock_mux_schedule(m, c);
 		}
