@@ -1,1 +1,8 @@
 # SPDX-License-Identifier: MIT
+
+# ---- vsockdev: the guest-visible device (register window, mailbox, rings).
+# Its own archive so that the muxer's fragment stays independent.
+noinst_LIBRARIES += src/vsock/libvsockdev.a
+src_vsock_libvsockdev_a_SOURCES = \
+	%reldir%/vsock_dev.c %reldir%/vsock_dev.h \
+	%reldir%/vsock_wire.h %reldir%/vsock_mux.h
