@@ -474,6 +474,14 @@ rx_data(struct hcvg *g, struct hcvg_conn *c, const uint8_t *data, uint32_t len)
 	c->c_rx_len += len;
 }
 
+static uint32_t
+peer_free(const struct hcvg_conn *c)
+{
+	uint32_t used = c->c_tx_cnt - c->c_peer_fwd;
+
+	return used >= c->c_peer_buf ? 0 : c->c_peer_buf - used;
+}
+
 static void
 rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 {
@@ -508,6 +516,9 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 	}
 	c->c_peer_buf = h->buf_alloc;
 	c->c_peer_fwd = h->fwd_cnt;
+	/* Ask again only once the peer really gave credit back. */
+	if (peer_free(c) > 0)
+		c->c_credit_req = 0;
 	switch (h->op) {
 	case OP_RESPONSE:
 		if (c->c_state == HCVG_S_CONNECTING) {
@@ -526,7 +537,6 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 		rx_data(g, c, data, h->len);
 		break;
 	case OP_CREDIT_UPD:
-		c->c_credit_req = 0;
 		break;
 	case OP_CREDIT_REQ:
 		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
@@ -750,14 +760,6 @@ hcvg_connect(struct hcvg *g, uint32_t port, int nonblock)
 			return rc;
 		}
 	}
-}
-
-static uint32_t
-peer_free(const struct hcvg_conn *c)
-{
-	uint32_t used = c->c_tx_cnt - c->c_peer_fwd;
-
-	return used >= c->c_peer_buf ? 0 : c->c_peer_buf - used;
 }
 
 long
