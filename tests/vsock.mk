@@ -1,18 +1,36 @@
 # SPDX-License-Identifier: MIT
 # Tests of the vsock area: appended to check_PROGRAMS inside if HAVE_CMOCKA where cmocka is used.
+if HAVE_CMOCKA
+noinst_LIBRARIES += tests/libvguest.a
+tests_libvguest_a_SOURCES = %reldir%/fakes/vguest.h %reldir%/fakes/vguest.c
+tests_libvguest_a_CFLAGS = $(TEST_CFLAGS)
+
+check_PROGRAMS += tests/unit/test_vsock_connect_line
+tests_unit_test_vsock_connect_line_SOURCES = %reldir%/unit/test_vsock_connect_line.c
+tests_unit_test_vsock_connect_line_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_connect_line_LDADD = src/vsock/libvsock.a $(TEST_LIBS)
+TESTS += tests/unit/test_vsock_connect_line
+
+check_PROGRAMS += tests/unit/test_vsock_mux
+tests_unit_test_vsock_mux_SOURCES = %reldir%/unit/test_vsock_mux.c
+tests_unit_test_vsock_mux_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_mux_LDADD = tests/libvguest.a src/vsock/libvsock.a \
+	$(TEST_LIBS)
+TESTS += tests/unit/test_vsock_mux
+endif
 
 # ---- vsockdev block: the device and the guest driver ------------------------
-# Until the real muxer and ioreq memory are on main, these tests link small
-# test doubles (tests/fakes/fake_vsock_mux.c, fake_ioreq_mem.c).
+# Unit tests of the device and the guest driver use a test double of the
+# muxer (tests/fakes/fake_vsock_mux.c) and real memfd guest memory; the
+# end-to-end test runs the real muxer through the fake ioreq page.
 if HAVE_CMOCKA
 noinst_LIBRARIES += tests/libvsocktestenv.a
 tests_libvsocktestenv_a_SOURCES = %reldir%/fakes/vsock_testenv.c \
 	%reldir%/fakes/vsock_testenv.h \
-	%reldir%/fakes/fake_vsock_mux.c %reldir%/fakes/fake_vsock_mux.h \
-	%reldir%/fakes/fake_ioreq_mem.c
+	%reldir%/fakes/fake_vsock_mux.c %reldir%/fakes/fake_vsock_mux.h
 tests_libvsocktestenv_a_CFLAGS = $(TEST_CFLAGS)
 VSOCKDEV_TEST_LIBS = tests/libvsocktestenv.a src/vsock/libvsockdev.a \
-	guest/libhcvsock_guest.a $(TEST_LIBS)
+	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_vsock_dev
 tests_unit_test_vsock_dev_SOURCES = %reldir%/unit/test_vsock_dev.c
