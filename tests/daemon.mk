@@ -8,7 +8,7 @@ tests_daemon_hcvsockd_fake_SOURCES = src/daemon/main.c \
 	%reldir%/daemon/fake_service.c
 tests_daemon_hcvsockd_fake_LDADD = $(DAEMON_LIBS)
 tests_daemon_lb_guest_SOURCES = %reldir%/daemon/lb_guest.c
-tests_daemon_lb_guest_LDADD = src/daemon/libdaemon.a src/common/libcommon.a
+tests_daemon_lb_guest_LDADD = $(DAEMON_LIBS)
 
 DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/conf.test \

@@ -18,11 +18,12 @@ src_daemon_libdaemon_a_SOURCES = \
 src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) \
 	-DSYSCONFDIR='"$(sysconfdir)"'
 
-DAEMON_LIBS = src/daemon/libdaemon.a src/common/libcommon.a $(XEN_LIBS)
+DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
+	src/common/libcommon.a $(XEN_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
 hcvsockd_SOURCES = %reldir%/main.c %reldir%/service_none.c
 hcvsockd_LDADD = $(DAEMON_LIBS)
 
 hcvsockctl_SOURCES = %reldir%/hcvsockctl.c
-hcvsockctl_LDADD = src/daemon/libdaemon.a src/common/libcommon.a
+hcvsockctl_LDADD = $(DAEMON_LIBS)

@@ -127,8 +127,9 @@ service_open(struct loop *l, const struct conf *c,
 			return rc;
 		}
 		s->s_have_guest = true;
-		ev("guest vcpus=%u regions=%u", s->s_guest.lg_cfg.nr_vcpus,
-		    s->s_guest.lg_cfg.nr_regions);
+		ev("guest vcpus=%u regions=%u",
+		    loopback_shm_cfg(&s->s_guest)->nr_vcpus,
+		    loopback_shm_cfg(&s->s_guest)->nr_regions);
 		rc = loop_add_fd(l, s->s_guest.lg_sock, LOOP_IN, guest_io, s);
 		if (rc < 0)
 			goto err;
