@@ -26,8 +26,9 @@ check_PROGRAMS += tests/unit/test_conf tests/unit/test_daemon
 tests_unit_test_conf_SOURCES = %reldir%/unit/test_conf.c
 tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_conf_LDADD = src/daemon/libdaemon.a $(TEST_LIBS)
-tests_unit_test_daemon_SOURCES = %reldir%/unit/test_daemon.c
+tests_unit_test_daemon_SOURCES = %reldir%/unit/test_daemon.c \
+	%reldir%/daemon/fake_service.c
 tests_unit_test_daemon_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_daemon_LDADD = src/daemon/libdaemon.a $(TEST_LIBS) $(XEN_LIBS)
+tests_unit_test_daemon_LDADD = $(DAEMON_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_conf tests/unit/test_daemon
 endif

@@ -19,6 +19,10 @@ prepare(const char *path, uid_t uid, gid_t gid, mode_t mode, bool want_dir)
 
 	if (uid == (uid_t)-1)
 		return 0;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
 	/* O_NOFOLLOW + fchown: a swapped-in symlink cannot redirect us. */
 	fd = open(path, (want_dir ? O_DIRECTORY : O_PATH) | O_NOFOLLOW |
 	    O_CLOEXEC | (want_dir ? O_RDONLY : 0));
