@@ -76,5 +76,12 @@ tests_kvm_test_vmm_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a $(TEST_LIBS)
 EXTRA_tests_kvm_test_vmm_DEPENDENCIES = tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_vmm
+
+check_PROGRAMS += tests/kvm/test_attach_guest
+tests_kvm_test_attach_guest_SOURCES = %reldir%/kvm/test_attach_guest.c
+tests_kvm_test_attach_guest_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
+tests_kvm_test_attach_guest_LDADD = tests/libkvmvm.a $(ATTACH_LIBS) $(TEST_LIBS)
+EXTRA_tests_kvm_test_attach_guest_DEPENDENCIES = tests/kvm/guest/probe.bin
+TESTS += tests/kvm/test_attach_guest
 endif
 endif

@@ -356,6 +356,21 @@ vmm_run_vcpu(struct vmm *m, unsigned idx, unsigned timeout_ms, uint32_t *code)
 	return kvmvm_run_simple(v, vmm_exit, &m->m_ctx[idx], timeout_ms, code);
 }
 
+int
+vmm_run_vcpu_real(struct vmm *m, unsigned idx, uint16_t cs, uint16_t ip,
+    uint16_t sp, unsigned timeout_ms, uint32_t *code)
+{
+	struct kvmvm_vcpu *v = vmm_vcpu(m, idx);
+	int rc;
+
+	if (v == NULL)
+		return -EINVAL;
+	rc = kvmvm_vcpu_setup_real(v, cs, ip, sp);
+	if (rc < 0)
+		return rc;
+	return kvmvm_run_simple(v, vmm_exit, &m->m_ctx[idx], timeout_ms, code);
+}
+
 void
 vmm_get_stats(const struct vmm *m, struct vmm_stats *st)
 {
