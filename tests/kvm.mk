@@ -30,6 +30,7 @@ KVM_GUEST_CCFLAGS = -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-O2 -Wall -Wextra -I$(top_srcdir)/tests/kvm/guest \
 	-I$(top_srcdir)/guest/include
 KVM_GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
+	-Wl,--no-warn-rwx-segments \
 	-Wl,-T,$(top_srcdir)/tests/kvm/guest/guest.ld
 KVM_GUEST_DEPS = $(top_srcdir)/tests/kvm/guest/guest.ld \
 	$(top_srcdir)/tests/kvm/guest/kvmguest.h \
