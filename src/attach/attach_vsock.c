@@ -13,6 +13,7 @@
 
 struct attach_vsock {
 	struct attach_guest	*av_guest;
+	char			 av_name[ATTACH_NAME_MAX];
 	struct vsock_dev	*av_dev;
 	struct vsock_mux	*av_mux;
 	uint64_t		 av_cid;
@@ -76,6 +77,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	if (av == NULL)
 		return -ENOMEM;
 	av->av_cid = d->ad_cid;
+	snprintf(av->av_name, sizeof(av->av_name), "%s", d->ad_name);
 	rc = attach_guest_new(cfg->loop, d, &av->av_guest, err, errlen);
 	if (rc < 0)
 		goto err_free;
@@ -201,6 +203,9 @@ vs_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
 	vs->vs_guests = av;
 	vs->vs_nr++;
 	*guestp = av;
+	if (vs->vs_cfg.on_attach != NULL)
+		vs->vs_cfg.on_attach(vs->vs_cfg.hook_arg, av->av_name,
+		    av->av_cid);
 	return 0;
 }
 
@@ -208,16 +213,21 @@ static void
 vs_detach(void *arg, void *guest)
 {
 	struct attach_vsock_server *vs = arg;
-	struct attach_vsock **pp;
+	struct attach_vsock **pp, *av = guest;
+	char name[ATTACH_NAME_MAX];
+	uint64_t cid = av->av_cid;
 
 	for (pp = &vs->vs_guests; *pp != NULL; pp = &(*pp)->av_next) {
-		if (*pp == guest) {
-			*pp = (*pp)->av_next;
+		if (*pp == av) {
+			*pp = av->av_next;
 			vs->vs_nr--;
 			break;
 		}
 	}
-	attach_vsock_free(guest);
+	memcpy(name, av->av_name, sizeof(name));
+	attach_vsock_free(av);
+	if (vs->vs_cfg.on_detach != NULL)
+		vs->vs_cfg.on_detach(vs->vs_cfg.hook_arg, name, cid);
 }
 
 static const struct attach_server_ops vs_ops = {
@@ -259,6 +269,37 @@ unsigned
 attach_vsock_nr_guests(const struct attach_vsock_server *vs)
 {
 	return vs->vs_nr;
+}
+
+int
+attach_vsock_reconfigure(struct attach_vsock_server *vs,
+    const struct vsock_mux_cfg *mux)
+{
+	struct attach_vsock *av;
+	int rc, first = 0;
+
+	vs->vs_cfg.mux = *mux;
+	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
+		struct vsock_mux_cfg mcfg = *mux;
+
+		mcfg.guest_cid = av->av_cid;
+		mcfg.rx_ready = vsock_dev_rx_ready;
+		mcfg.rx_ready_arg = av->av_dev;
+		if (vs->vs_cfg.uds_per_cid && mcfg.uds_path[0] != '\0') {
+			int n = snprintf(mcfg.uds_path, sizeof(mcfg.uds_path),
+			    "%s.%" PRIu64, mux->uds_path, av->av_cid);
+
+			if (n < 0 || (size_t)n >= sizeof(mcfg.uds_path)) {
+				if (first == 0)
+					first = -ENAMETOOLONG;
+				continue;
+			}
+		}
+		rc = vsock_mux_reconfigure(av->av_mux, &mcfg);
+		if (rc < 0 && first == 0)
+			first = rc;
+	}
+	return first;
 }
 
 void

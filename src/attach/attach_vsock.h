@@ -34,6 +34,15 @@ struct attach_vsock_cfg {
 	struct vsock_mux_cfg	 mux;
 	bool			 uds_per_cid;
 	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
+	/*
+	 * Listener only (may be NULL): a guest went live / was detached
+	 * (its VMM disconnected or broke the protocol, or unlisten).
+	 */
+	void			(*on_attach)(void *arg, const char *name,
+				    uint64_t cid);
+	void			(*on_detach)(void *arg, const char *name,
+				    uint64_t cid);
+	void			*hook_arg;
 };
 
 /* Build the device for a checked description (fds dup'ed). */
@@ -60,6 +69,13 @@ int	attach_vsock_listen(const struct attach_vsock_cfg *cfg, const char *path,
 /* Detach every guest, stop listening.  NULL is a no-op. */
 void	attach_vsock_unlisten(struct attach_vsock_server *s);
 unsigned attach_vsock_nr_guests(const struct attach_vsock_server *s);
+/*
+ * New host-side policy and mappings (SIGHUP): future guests get them,
+ * attached guests' muxers are reconfigured (connections are kept).
+ * Returns the first error of a muxer, after trying all.
+ */
+int	attach_vsock_reconfigure(struct attach_vsock_server *s,
+	    const struct vsock_mux_cfg *mux);
 /* Per guest: name, CID, forwarded requests, kicks, irqs, then the device. */
 void	attach_vsock_dump(const struct attach_vsock_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);

@@ -152,7 +152,30 @@ struct fixture {
 	char				 fx_attach[100];
 	char				 fx_uds[100];
 	char				 fx_echo[112];
+	unsigned			 fx_attached;	/* hooks */
+	unsigned			 fx_detached;
+	uint64_t			 fx_last_cid;
 };
+
+static void
+fx_on_attach(void *arg, const char *name, uint64_t cid)
+{
+	struct fixture *fx = arg;
+
+	assert_string_equal(name, "e2e");
+	fx->fx_attached++;
+	fx->fx_last_cid = cid;
+}
+
+static void
+fx_on_detach(void *arg, const char *name, uint64_t cid)
+{
+	struct fixture *fx = arg;
+
+	assert_string_equal(name, "e2e");
+	assert_int_equal(cid, fx->fx_last_cid);
+	fx->fx_detached++;
+}
 
 static void *
 fx_main(void *arg)
@@ -190,6 +213,9 @@ setup(void **state)
 	cfg.mux.buf_alloc = 256u << 10;
 	cfg.mux.close_timeout_ms = 2000;
 	cfg.mux.send_ok_line = true;
+	cfg.on_attach = fx_on_attach;
+	cfg.on_detach = fx_on_detach;
+	cfg.hook_arg = fx;
 	assert_int_equal(attach_vsock_listen(&cfg, fx->fx_attach, 4,
 	    &fx->fx_srv), 0);
 	assert_int_equal(pthread_create(&fx->fx_thread, NULL, fx_main, fx), 0);
@@ -707,6 +733,21 @@ vmm_disconnect__host_peer_sees_eof(void **state)
 		usleep(1000);
 	}
 	assert_int_equal(ds.ds_guests, 0);
+	pthread_mutex_lock(&fx->fx_lock);
+	assert_int_equal(fx->fx_attached, 1);
+	assert_int_equal(fx->fx_detached, 1);
+	assert_int_equal(fx->fx_last_cid, E2E_CID);
+	/* New policy reaches later guests; nothing attached now. */
+	{
+		struct vsock_mux_cfg mux;
+
+		memset(&mux, 0, sizeof(mux));
+		snprintf(mux.uds_path, sizeof(mux.uds_path), "%s", fx->fx_uds);
+		mux.max_conns = 8;
+		mux.buf_alloc = 65536;
+		assert_int_equal(attach_vsock_reconfigure(fx->fx_srv, &mux), 0);
+	}
+	pthread_mutex_unlock(&fx->fx_lock);
 	vmm_free(m);
 }
 
