@@ -340,6 +340,13 @@ int	attach_server_new(struct loop *l, const char *path,
 	    void *arg, struct attach_server **sp) __must_check;
 /* Detach every guest, close every session, unlink the path.  NULL: no-op. */
 void	attach_server_free(struct attach_server *s);
+
+/*
+ * A VMM must reach START within this many ms of connecting, else it is
+ * refused with -ETIMEDOUT (default ATTACH_HANDSHAKE_MS; 0 restores it).
+ */
+#define ATTACH_HANDSHAKE_MS	10000u
+void	attach_server_set_timeout(struct attach_server *s, unsigned ms);
 unsigned attach_server_nr_guests(const struct attach_server *s);
 
 #endif /* HCVS_ATTACH_H */
