@@ -98,6 +98,9 @@ log_msg(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void log_verrno(int prio, int err, const char *fmt, va_list ap)
+    __printf(3, 0);
+
 static void
 log_verrno(int prio, int err, const char *fmt, va_list ap)
 {

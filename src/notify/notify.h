@@ -16,10 +16,16 @@
  * or loopback channel does both.
  *
  * All functions return 0 (or a documented positive value) on success and
- * a negative errno on failure; they never exit and never log on the fast
- * path.  A notifier is not thread-safe: one thread (the event loop) owns
- * it, except notifier_notify() which may be called from any thread.
+ * a negative errno on failure (-EINVAL for a NULL notifier or a NULL
+ * out-pointer); they never exit and never log on the fast path.  A notifier is not thread-safe: one thread (the event loop) owns
+ * it, except notifier_notify() which may be called from any thread at any
+ * time before notifier_close() (a port unbound meanwhile gives -ENOENT).
  * File descriptors are opened O_CLOEXEC.
+ *
+ * Ordering: the eventfd backends (kvm, loop) report pending ports in the
+ * order they were first kicked since they were last reported, so a port
+ * kicked without pause cannot be reported twice while another waits.  Xen
+ * reports them in the order the kernel's evtchn ring holds them.
  */
 #ifndef HCVS_NOTIFY_H
 #define HCVS_NOTIFY_H
@@ -33,18 +39,35 @@ struct notifier;
 
 #define NOTIFY_PORT_INVALID	UINT32_MAX
 
+/* Largest busy-poll window notifier_set_busy_poll() accepts: 1 s. */
+#define NOTIFY_BUSY_POLL_MAX_NS	1000000000ULL
+
 enum notify_bind_kind {
 	/* Xen: interdomain bind to remote evtchn `port` of the target. */
 	NOTIFY_BIND_EVTCHN,
-	/* KVM: ioeventfd on a guest PIO or MMIO address; receive only. */
+	/*
+	 * KVM: ioeventfd on a guest PIO or MMIO address; receive only.  The
+	 * remote end is (is_mmio, addr, len, datamatch or any): a second bind
+	 * that KVM would treat as the same trigger is -EEXIST.  PIO needs
+	 * len 1, 2, 4 or 8 and addr + len <= 0x10000; len 0 (any width) is
+	 * MMIO only and excludes datamatch; a datamatch wider than len is
+	 * -EINVAL.  Unbind deassigns it (KVM_IOEVENTFD_FLAG_DEASSIGN).
+	 */
 	NOTIFY_BIND_IOEVENTFD,
-	/* KVM: irqfd on `gsi`; notify only. */
+	/*
+	 * KVM: irqfd on `gsi`; notify only.  One port per GSI (-EEXIST).  The
+	 * VM needs an in-kernel irqchip (KVM_CREATE_IRQCHIP) first, else
+	 * KVM's error is returned.  Unbind deassigns it.
+	 */
 	NOTIFY_BIND_IRQFD,
 	/*
 	 * kvm/loop: ready-made eventfds.  `rx_fd` is signalled by the remote
 	 * end (its kick), `tx_fd` is signalled by notifier_notify().  Either
-	 * may be -1 for a one-way port.  The notifier takes ownership of both
-	 * fds on success (and only on success).
+	 * may be -1 for a one-way port, not both; they must be distinct
+	 * eventfds (-EINVAL otherwise) not already bound here, under any fd
+	 * number (-EEXIST).  The notifier takes ownership of both fds on
+	 * success (and only on success) and sets O_NONBLOCK and FD_CLOEXEC on
+	 * them; O_NONBLOCK is shared with any dup of the same open file.
 	 */
 	NOTIFY_BIND_EVENTFDS,
 	/*
@@ -73,10 +96,12 @@ struct notify_bind {
 
 /*
  * Open a notifier.  `backend` is "xen", "kvm" or "loop".  `target` is the
- * Xen domid for "xen", the KVM VM fd for "kvm" (borrowed, not closed; -1
- * if only NOTIFY_BIND_EVENTFDS will be used), ignored for "loop".
+ * Xen domid for "xen" (0 to 0x7fef), the KVM VM fd for "kvm" (borrowed,
+ * not closed, and it must outlive the notifier; -1 if only
+ * NOTIFY_BIND_EVENTFDS will be used), ignored for "loop".
  * Returns 0 and *np, or -ENOENT (backend not built), -ENODEV (no
- * /dev/xen/evtchn), -errno from the system.
+ * /dev/xen/evtchn), -EINVAL (target out of range or not a KVM VM fd),
+ * -errno from the system.
  */
 int	notifier_open(const char *backend, int64_t target, struct notifier **np)
 	    __must_check;
@@ -90,8 +115,11 @@ const char *notifier_backend(const struct notifier *n);
 /*
  * Bind a remote end.  On success *local is the new local port.
  * -EINVAL: malformed request (bad size, kind not supported by this
- * backend, bad fd); -EEXIST: that remote end is already bound;
- * -EBADF/-ENOENT from the backend for an unknown remote port.
+ * backend, bad fd, IOEVENTFD/IRQFD on a "kvm" notifier opened with -1);
+ * -EEXIST: that remote end is already bound; -ENOSPC: the eventfd
+ * backends hold at most 4096 ports; -EBADF/-ENOENT/-EINVAL from the
+ * backend (Xen, KVM) for a remote end it refuses.  Eventfd backends hand
+ * out the lowest free port number, Xen its evtchn port.
  */
 int	notifier_bind(struct notifier *n, const struct notify_bind *b,
 	    uint32_t *local) __must_check;
@@ -124,34 +152,42 @@ int	notifier_next(struct notifier *n, uint32_t *local, uint64_t *count)
 /*
  * Block until some port is pending or `timeout_ms` passes (-1: forever).
  * Spins up to the busy-poll window first (notifier_set_busy_poll).
- * Returns 1 if something is pending, 0 on timeout, -errno.  For loops
- * that do not use epoll (the fake guest, benchmarks).
+ * Returns 1 if something is pending, 0 on timeout, -errno (signals
+ * are retried); -EINVAL for timeout_ms < -1.  Consumes nothing: call
+ * notifier_next() afterwards.  For loops that do not use epoll (the fake
+ * guest, benchmarks).
  */
 int	notifier_wait(struct notifier *n, int timeout_ms);
 
 /*
  * Busy-poll for up to `ns` nanoseconds in notifier_wait() before
- * blocking.  0 disables (default).  -EOPNOTSUPP for backends where
+ * blocking.  0 disables (default) and is accepted by every backend.
+ * -EINVAL above NOTIFY_BUSY_POLL_MAX_NS; -EOPNOTSUPP for backends where
  * polling is not cheap (xen).
  */
 int	notifier_set_busy_poll(struct notifier *n, uint64_t ns);
 
-/* Signal the remote end of `local`.  -ENOENT unbound; -EINVAL receive-only. */
+/*
+ * Signal the remote end of `local`.  -ENOENT unbound; -EINVAL receive-only.
+ * Eventfd signals coalesce until the remote end reads them.
+ */
 int	notifier_notify(struct notifier *n, uint32_t local);
 
 /*
  * Restrict to one domain (Xen: IOCTL_EVTCHN_RESTRICT_DOMID).  After this,
- * binds to any other domain fail.  -EOPNOTSUPP where the backend has no
- * such notion (kvm, loop: a VM fd already confines them).
+ * binds to any other domain fail.  -EINVAL for a domid >= 0x7ff0;
+ * -EOPNOTSUPP where the backend has no such notion (kvm, loop: a VM fd
+ * already confines them).
  */
 int	notifier_restrict(struct notifier *n, uint32_t domid);
 
 /*
  * loop backend only: the remote end's view of a NOTIFY_BIND_LOOP port.
  * *kick_fd: write 1 to it to make `local` pending on this side.
- * *irq_fd: readable after notifier_notify(local).  Both are owned by the
- * notifier; dup() them to keep them past unbind or to pass to another
- * process.  -EINVAL for other backends or kinds.
+ * *irq_fd: readable after notifier_notify(local); read 8 bytes to take
+ * the count.  Both are non-blocking (poll() before reading) and owned by
+ * the notifier; dup() them to keep them past unbind or to pass to
+ * another process.  -ENOENT unbound; -EINVAL for other backends or kinds.
  */
 int	notifier_loop_peer(struct notifier *n, uint32_t local, int *kick_fd,
 	    int *irq_fd);

@@ -1,1 +1,6 @@
 # SPDX-License-Identifier: MIT
+noinst_LIBRARIES += src/vsock/libvsock.a
+src_vsock_libvsock_a_SOURCES = \
+	%reldir%/vsock_wire.h %reldir%/vsock_mux.h %reldir%/vsock_impl.h \
+	%reldir%/vsock_mux.c %reldir%/vsock_conn.c %reldir%/vsock_host.c \
+	%reldir%/vsock_connect_line.c

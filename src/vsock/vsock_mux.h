@@ -49,6 +49,12 @@ struct vsock_mux_cfg {
 	uint32_t		 buf_alloc;	/* our per-conn rx buffer, bytes */
 	uint32_t		 close_timeout_ms;	/* e.g. 8000 */
 	bool			 send_ok_line;	/* reply "OK <port>\n" */
+	/*
+	 * Added by the vsockmux branch: how long a host client may take to
+	 * send its CONNECT line, and the guest to answer the REQUEST that
+	 * follows (0 = 2000, Firecracker's value).
+	 */
+	uint32_t		 connect_timeout_ms;
 	/* Called (possibly many times) when vsock_mux_to_guest() has work. */
 	void			 (*rx_ready)(void *arg);
 	void			*rx_ready_arg;
@@ -90,9 +96,21 @@ struct vsock_mux_stats {
 	uint64_t	ms_conns_open;
 	uint64_t	ms_conns_total;
 	uint64_t	ms_rst_sent;
-	uint64_t	ms_dropped;
+	uint64_t	ms_dropped;	/* guest packets dropped, no reply */
 	uint64_t	ms_tx_bytes;	/* guest -> host */
 	uint64_t	ms_rx_bytes;	/* host -> guest */
+	/* Added by the vsockmux branch (append only). */
+	uint64_t	ms_tx_pkts;	/* packets from the guest */
+	uint64_t	ms_rx_pkts;	/* packets to the guest */
+	uint64_t	ms_rst_received;
+	uint64_t	ms_bad_packets;	/* malformed or out of state: RST */
+	uint64_t	ms_credit_violations;	/* guest overran buf_alloc */
+	uint64_t	ms_credit_updates;	/* CREDIT_UPDATE sent */
+	uint64_t	ms_credit_requests;	/* CREDIT_REQUEST sent */
+	uint64_t	ms_host_accepted;	/* CONNECT lines accepted */
+	uint64_t	ms_host_rejected;	/* bad line, policy, limit, timeout */
+	uint64_t	ms_connect_failed;	/* guest connects refused by the host */
+	uint64_t	ms_rst_queue_full;	/* RSTs lost: the guest does not read */
 };
 void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
 /* One line per connection (ports, state, credit, counters) via cb. */

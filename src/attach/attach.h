@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KVM attach: how a VMM hands one guest to hcvsockd (docs/KVM-ATTACH.md).
+ *
+ * A VMM that backs guest RAM with memfds gives hcvsockd, over an AF_UNIX
+ * SOCK_SEQPACKET socket with SCM_RIGHTS, everything the device needs:
+ * the RAM regions, the guest CID and register window, either its KVM VM
+ * fd (hcvsockd registers its own ioeventfd and irqfd) or ready-made
+ * eventfds, and a page in Xen's ioreq layout plus one eventfd pair per
+ * vCPU through which it forwards the exits KVM cannot complete in the
+ * kernel (register reads, the synchronous doorbell).  hcvsockd serves
+ * that page with the shm request source (ioreq_shm_open).  The same
+ * description can be handed over in-process (attach_guest_new).
+ *
+ * Layers, each usable alone:
+ *   struct attach_desc  - a complete, validated description (fds owned);
+ *   attach_sess_*       - the daemon side of the socket protocol;
+ *   attach_vmm_*        - the VMM side (send a description, get a result);
+ *   attach_fwd_*        - the VMM side of the ioreq page: forward one exit;
+ *   attach_server_*     - a listening socket on the event loop that turns
+ *                         sessions into guests through callbacks.
+ *
+ * Functions return 0 or a negative errno unless stated otherwise and
+ * never exit.  Guest- and VMM-supplied data is validated before use;
+ * anything malformed is refused with -EPROTO (wire) or -EINVAL (values)
+ * and a reason in the caller's buffer.  Objects are owned by one thread;
+ * attach_fwd_access() may run concurrently for different vCPUs.
+ */
+#ifndef HCVS_ATTACH_H
+#define HCVS_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "ioreq/ioreq.h"
+
+/* ---- Wire format (version 1), host byte order ------------------------- */
+
+#define ATTACH_MAGIC		0x41564348u	/* "HCVA" in memory order */
+#define ATTACH_VERSION		1u
+#define ATTACH_MAX_MSG		512u	/* header + payload, bytes */
+#define ATTACH_MAX_FDS		2u	/* per message */
+#define ATTACH_MAX_REGIONS	IOREQ_SHM_MAX_REGIONS
+#define ATTACH_MAX_VCPUS	IOREQ_SHM_MAX_VCPUS
+#define ATTACH_NAME_MAX		32u
+#define ATTACH_REASON_MAX	128u
+
+enum attach_msg_type {
+	/* VMM -> hcvsockd */
+	ATTACH_MSG_HELLO	= 1,	/* first; no fds */
+	ATTACH_MSG_MEM_REGION	= 2,	/* 1 fd: memfd */
+	ATTACH_MSG_DEVICE	= 3,	/* no fds */
+	ATTACH_MSG_NOTIFY_VM	= 4,	/* 1 fd: the KVM VM fd */
+	ATTACH_MSG_NOTIFY_EVENTFDS = 5,	/* 1-2 fds: kick, [irq] */
+	ATTACH_MSG_IOREQ_PAGE	= 6,	/* 1 fd: the ioreq page memfd */
+	ATTACH_MSG_IOREQ_VCPU	= 7,	/* 2 fds: kick, done */
+	ATTACH_MSG_START	= 8,	/* no fds */
+	/* hcvsockd -> VMM */
+	ATTACH_MSG_HELLO_REPLY	= 0x81,
+	ATTACH_MSG_RESULT	= 0x82,
+};
+
+struct attach_msg_hdr {
+	uint32_t	mh_magic;	/* ATTACH_MAGIC */
+	uint16_t	mh_version;	/* ATTACH_VERSION */
+	uint16_t	mh_type;	/* enum attach_msg_type */
+	uint32_t	mh_size;	/* payload bytes after the header */
+	uint32_t	mh_nfds;	/* fds attached (SCM_RIGHTS) */
+};
+
+struct attach_msg_hello {
+	uint32_t	he_flags;	/* 0 */
+	uint32_t	he_reserved;	/* 0 */
+	char		he_name[ATTACH_NAME_MAX];	/* VMM's name for logs */
+};
+
+struct attach_msg_hello_reply {
+	uint32_t	hr_version;	/* protocol version spoken */
+	uint32_t	hr_features;	/* 0 in version 1 */
+};
+
+struct attach_msg_region {
+	uint64_t	mr_gpa;		/* page aligned */
+	uint64_t	mr_size;	/* page multiple, > 0 */
+	uint64_t	mr_offset;	/* page aligned offset in the fd */
+	uint32_t	mr_flags;	/* 0 */
+	uint32_t	mr_reserved;	/* 0 */
+};
+
+#define ATTACH_WINDOW_PIO	0u
+#define ATTACH_WINDOW_MMIO	1u
+
+struct attach_msg_device {
+	uint64_t	md_cid;		/* 3 .. 0xfffffffe */
+	uint64_t	md_window_base;	/* 64-byte aligned */
+	uint32_t	md_window_kind;	/* ATTACH_WINDOW_* */
+	uint32_t	md_nr_vcpus;	/* 1 .. ATTACH_MAX_VCPUS */
+	uint32_t	md_flags;	/* 0 */
+	uint32_t	md_reserved;	/* 0 */
+};
+
+struct attach_msg_notify_vm {
+	uint32_t	nv_flags;	/* 0 */
+	uint32_t	nv_reserved;	/* 0 */
+};
+
+#define ATTACH_GSI_NONE		UINT32_MAX
+
+struct attach_msg_notify_eventfds {
+	/* GSI the irq eventfd is an irqfd for; ATTACH_GSI_NONE: no irq fd. */
+	uint32_t	ne_gsi;
+	uint32_t	ne_flags;	/* 0 */
+};
+
+struct attach_msg_ioreq_page {
+	uint32_t	ip_nr_vcpus;	/* = DEVICE's md_nr_vcpus */
+	uint32_t	ip_flags;	/* 0 */
+};
+
+struct attach_msg_ioreq_vcpu {
+	uint32_t	iv_vcpu;	/* 0 .. nr_vcpus - 1, each once */
+	uint32_t	iv_reserved;	/* 0 */
+};
+
+struct attach_msg_result {
+	int32_t		rs_status;	/* 0 or -errno */
+	uint32_t	rs_msg_type;	/* the message that failed, or 0 */
+	char		rs_reason[ATTACH_REASON_MAX];	/* NUL-terminated */
+};
+
+/* ---- A guest description ----------------------------------------------- */
+
+struct attach_region {
+	int		ar_fd;
+	uint64_t	ar_gpa;
+	uint64_t	ar_size;
+	uint64_t	ar_offset;
+};
+
+struct attach_desc {
+	char		ad_name[ATTACH_NAME_MAX];
+	uint64_t	ad_cid;
+	enum ioreq_space ad_window_space;
+	uint64_t	ad_window_base;
+	unsigned	ad_nr_regions;
+	struct attach_region ad_regions[ATTACH_MAX_REGIONS];
+	/* Notification: a VM fd, or ready-made eventfds, or neither (-1). */
+	int		ad_vm_fd;
+	int		ad_kick_fd;	/* ioeventfd on DOORBELL, datamatch 1 */
+	int		ad_irq_fd;	/* irqfd on ad_irq_gsi */
+	uint32_t	ad_irq_gsi;	/* ATTACH_GSI_NONE without ad_irq_fd */
+	/* Forwarded exits. */
+	int		ad_page_fd;
+	unsigned	ad_nr_vcpus;
+	struct ioreq_shm_vcpu ad_vcpus[ATTACH_MAX_VCPUS];
+};
+
+/* Every fd -1, every count 0, irq_gsi NONE. */
+void	attach_desc_init(struct attach_desc *d);
+
+/*
+ * Check a complete description: values, alignment, overlaps (regions
+ * with each other and with an MMIO window), fd kinds (memfd/regular file
+ * large enough for offset+size, eventfds, a KVM VM fd), every vCPU's fds
+ * present.  Returns 0, or -EINVAL with a reason in err.
+ */
+int	attach_desc_check(const struct attach_desc *d, char *err, size_t errlen)
+	    __must_check;
+
+/* Close every fd and re-initialise. */
+void	attach_desc_close(struct attach_desc *d);
+
+/* ---- Daemon side of the socket ------------------------------------------ */
+
+struct attach_sess;
+
+/* Wrap an accepted socket (ownership passes, also on failure). */
+int	attach_sess_new(int sock, struct attach_sess **sp) __must_check;
+/* Close the socket and every fd received.  NULL is a no-op. */
+void	attach_sess_free(struct attach_sess *s);
+int	attach_sess_fd(const struct attach_sess *s);
+
+/*
+ * Receive and handle one message (non-blocking).  Returns 0 when more
+ * messages are expected, 1 when START arrived and the description is
+ * complete and checked (attach_sess_desc), -EAGAIN if nothing was there,
+ * -ECONNRESET when the peer closed, or another -errno on a protocol or
+ * validation error: a RESULT naming it has then been sent (best effort)
+ * and the session is dead (free it).  Any message after START is an
+ * error.  attach_sess_reason() says why in words.
+ */
+int	attach_sess_recv(struct attach_sess *s) __must_check;
+const char *attach_sess_reason(const struct attach_sess *s);
+
+/* The description (valid after recv returned 1; fds owned by s). */
+struct attach_desc *attach_sess_desc(struct attach_sess *s);
+
+/* Send RESULT (status 0 after a successful bring-up, or -errno). */
+int	attach_sess_reply(struct attach_sess *s, int status, const char *reason);
+
+/* ---- VMM side of the socket ---------------------------------------------- */
+
+/* Connect to hcvsockd's attach socket (SOCK_SEQPACKET, CLOEXEC). */
+int	attach_vmm_connect(const char *path, int *sockp) __must_check;
+
+/*
+ * Send a description (HELLO ... START) and wait up to timeout_ms (-1:
+ * forever) for the RESULT.  Returns the daemon's status (0 when the
+ * guest is live) or a local -errno; the reason lands in err.  Keep the
+ * socket open as long as the guest runs: closing it detaches.
+ */
+int	attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
+	    char *err, size_t errlen) __must_check;
+
+/*
+ * Low level, for tests of the daemon side: send one message with fds.
+ */
+int	attach_send_msg(int sock, uint16_t type, const void *payload,
+	    size_t size, const int *fds, unsigned nfds) __must_check;
+
+/* ---- VMM side of the ioreq page ------------------------------------------- */
+
+struct attach_fwd;
+
+/*
+ * A memfd page in Xen's shared_iopage_t layout and one eventfd pair per
+ * vCPU.  attach_fwd_fill() puts them into a description (borrowed: the
+ * forwarder keeps ownership).
+ */
+int	attach_fwd_new(unsigned nr_vcpus, struct attach_fwd **fp) __must_check;
+void	attach_fwd_free(struct attach_fwd *f);
+void	attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d);
+
+/*
+ * Forward one access of vCPU `vcpu` as Xen would: fill the slot (which
+ * must be NONE), release barrier, READY, kick; wait for IORESP_READY
+ * (spinning up to the spin window, then blocking on the done eventfd),
+ * take `data`, set NONE.  *data is the value written or gets the value
+ * read.  -ETIMEDOUT after timeout_ms (-1 forever) with the slot left as
+ * it is (the vCPU is then wedged, as on Xen); -EPROTO if the server
+ * moved the slot to an impossible state.
+ */
+int	attach_fwd_access(struct attach_fwd *f, unsigned vcpu,
+	    enum ioreq_space space, uint64_t addr, unsigned size,
+	    bool is_write, uint64_t *data, int timeout_ms) __must_check;
+/* Spin this long on the slot before blocking (default 0). */
+void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
+
+/* ---- Listener on the event loop ----------------------------------------- */
+
+struct loop;
+struct attach_server;
+
+/*
+ * What the daemon does with a checked description: `attach` builds the
+ * guest (e.g. attach_guest_new) and returns 0 and an opaque handle, or
+ * -errno and a reason; `detach` tears it down when the VMM disconnects
+ * (or the server is freed).
+ */
+struct attach_server_ops {
+	int	(*attach)(void *arg, struct attach_desc *d, void **guestp,
+		    char *err, size_t errlen);
+	void	(*detach)(void *arg, void *guest);
+};
+
+/*
+ * Listen on `path` (unlinked first only if nobody answers there), mode
+ * 0660.  At most `max_sessions` VMMs at once; more are refused.
+ */
+int	attach_server_new(struct loop *l, const char *path,
+	    unsigned max_sessions, const struct attach_server_ops *ops,
+	    void *arg, struct attach_server **sp) __must_check;
+/* Detach every guest, close every session, unlink the path.  NULL: no-op. */
+void	attach_server_free(struct attach_server *s);
+unsigned attach_server_nr_guests(const struct attach_server *s);
+
+#endif /* HCVS_ATTACH_H */

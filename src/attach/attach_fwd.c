@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/* The VMM side of the ioreq page: forward one vCPU exit the way Xen sends an ioreq. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xen/hvm/ioreq.h>
+
+#include "attach/attach.h"
+
+#define FWD_PAGE	4096u
+
+_Static_assert(sizeof(struct ioreq) == 32, "Xen's ioreq is 32 bytes");
+_Static_assert(ATTACH_MAX_VCPUS * sizeof(struct ioreq) <= FWD_PAGE,
+    "every vCPU slot fits in one page");
+
+struct attach_fwd {
+	int		 fw_page_fd;
+	struct ioreq	*fw_slots;
+	unsigned	 fw_nr_vcpus;
+	uint64_t	 fw_spin_ns;
+	struct ioreq_shm_vcpu fw_vcpus[ATTACH_MAX_VCPUS];
+};
+
+int
+attach_fwd_new(unsigned nr_vcpus, struct attach_fwd **fp)
+{
+	struct attach_fwd *f;
+	unsigned i;
+	void *p;
+	int rc;
+
+	if (nr_vcpus == 0 || nr_vcpus > ATTACH_MAX_VCPUS)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	f->fw_nr_vcpus = nr_vcpus;
+	for (i = 0; i < ATTACH_MAX_VCPUS; i++)
+		f->fw_vcpus[i].kick_fd = f->fw_vcpus[i].done_fd = -1;
+	f->fw_page_fd = memfd_create("hcvsock-ioreq", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
+	if (f->fw_page_fd < 0) {
+		rc = -errno;
+		goto err_free;
+	}
+	/* hcvsockd insists on the seal: it maps the page too. */
+	if (ftruncate(f->fw_page_fd, FWD_PAGE) < 0 ||
+	    fcntl(f->fw_page_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+		rc = -errno;
+		goto err_free;
+	}
+	p = mmap(NULL, FWD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    f->fw_page_fd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		goto err_free;
+	}
+	f->fw_slots = p;
+	for (i = 0; i < nr_vcpus; i++) {
+		f->fw_slots[i].vp_eport = i;
+		f->fw_vcpus[i].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		f->fw_vcpus[i].done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (f->fw_vcpus[i].kick_fd < 0 || f->fw_vcpus[i].done_fd < 0) {
+			rc = -errno;
+			goto err_free;
+		}
+	}
+	*fp = f;
+	return 0;
+
+err_free:
+	attach_fwd_free(f);
+	return rc;
+}
+
+void
+attach_fwd_free(struct attach_fwd *f)
+{
+	unsigned i;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < ATTACH_MAX_VCPUS; i++) {
+		if (f->fw_vcpus[i].kick_fd >= 0)
+			close(f->fw_vcpus[i].kick_fd);
+		if (f->fw_vcpus[i].done_fd >= 0)
+			close(f->fw_vcpus[i].done_fd);
+	}
+	if (f->fw_slots != NULL)
+		munmap(f->fw_slots, FWD_PAGE);
+	if (f->fw_page_fd >= 0)
+		close(f->fw_page_fd);
+	free(f);
+}
+
+void
+attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d)
+{
+	unsigned i;
+
+	d->ad_page_fd = f->fw_page_fd;
+	d->ad_nr_vcpus = f->fw_nr_vcpus;
+	for (i = 0; i < f->fw_nr_vcpus; i++)
+		d->ad_vcpus[i] = f->fw_vcpus[i];
+}
+
+void
+attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns)
+{
+	f->fw_spin_ns = ns;
+}
+
+static inline void
+fwd_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+static uint64_t
+fwd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The state nibble lives in byte 30 of the slot together with
+ * data_is_ptr, dir and df (x86 bitfields fill from the low bit).  It is
+ * read and written as that byte so that each access is one atomic load
+ * or store with the ordering Xen's barriers give.
+ */
+static uint8_t *
+slot_state_byte(struct ioreq *slot)
+{
+	return (uint8_t *)slot + 30;
+}
+
+static unsigned
+slot_state(struct ioreq *slot)
+{
+	return __atomic_load_n(slot_state_byte(slot), __ATOMIC_ACQUIRE) & 0xf;
+}
+
+int
+attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
+    uint64_t addr, unsigned size, bool is_write, uint64_t *data, int timeout_ms)
+{
+	struct ioreq *slot;
+	uint64_t start, deadline = 0;
+	unsigned st;
+	uint8_t byte;
+	int done_fd;
+
+	if (vcpu >= f->fw_nr_vcpus || (size != 1 && size != 2 && size != 4 &&
+	    size != 8) || (space == IOREQ_SPACE_PIO && size == 8))
+		return -EINVAL;
+	slot = &f->fw_slots[vcpu];
+	if (slot_state(slot) != STATE_IOREQ_NONE)
+		return -EBUSY;
+	slot->addr = addr;
+	slot->data = is_write ? *data : 0;
+	slot->count = 1;
+	slot->size = size;
+	slot->vp_eport = vcpu;
+	slot->type = space == IOREQ_SPACE_PIO ? IOREQ_TYPE_PIO :
+	    IOREQ_TYPE_COPY;
+	/* state READY, data_is_ptr 0, dir, df 0: published with release. */
+	byte = STATE_IOREQ_READY | (uint8_t)((is_write ? IOREQ_WRITE : IOREQ_READ)
+	    << 5);
+	__atomic_store_n(slot_state_byte(slot), byte, __ATOMIC_RELEASE);
+	{
+		uint64_t one = 1;
+
+		if (write(f->fw_vcpus[vcpu].kick_fd, &one, sizeof(one)) !=
+		    (ssize_t)sizeof(one))
+			return -errno;
+	}
+
+	done_fd = f->fw_vcpus[vcpu].done_fd;
+	start = fwd_now_ns();
+	if (timeout_ms >= 0)
+		deadline = start + (uint64_t)timeout_ms * 1000000ull;
+	for (;;) {
+		struct pollfd pfd = { .fd = done_fd, .events = POLLIN };
+		uint64_t cnt, now;
+		int wait_ms;
+
+		st = slot_state(slot);
+		if (st == STATE_IORESP_READY)
+			break;
+		if (st != STATE_IOREQ_READY && st != STATE_IOREQ_INPROCESS)
+			return -EPROTO;
+		now = fwd_now_ns();
+		if (now - start < f->fw_spin_ns) {
+			fwd_relax();
+			continue;
+		}
+		if (timeout_ms >= 0 && now >= deadline)
+			return -ETIMEDOUT;
+		wait_ms = timeout_ms < 0 ? -1 :
+		    (int)((deadline - now + 999999) / 1000000);
+		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+			return -errno;
+		/* Consume the notification; the slot state is the truth. */
+		(void)!read(done_fd, &cnt, sizeof(cnt));
+	}
+	if (!is_write)
+		*data = __atomic_load_n(&slot->data, __ATOMIC_RELAXED);
+	__atomic_store_n(slot_state_byte(slot), STATE_IOREQ_NONE,
+	    __ATOMIC_RELEASE);
+	return 0;
+}

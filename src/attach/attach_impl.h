@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the attach module's files (and its tests): the
+ * per-field checks that both the socket protocol and attach_desc_check()
+ * apply, and the reason formatter.
+ */
+#ifndef HCVS_ATTACH_IMPL_H
+#define HCVS_ATTACH_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attach/attach.h"
+
+/*
+ * From the guest ABI (hcvsock_abi.h: HCVS_REG_WINDOW_SIZE, HCVS_GSI_MAX);
+ * repeated until that header is on main.
+ */
+#define ATTACH_WINDOW_SIZE	0x40u
+#define ATTACH_GSI_MAX		1023u
+
+/* Format a reason into err (if any) and return rc. */
+int	attach_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+	    __printf(4, 5);
+
+/* 1: /proc says fd is `kind` (e.g. "anon_inode:[eventfd]"); 0: it is not. */
+int	attach_fd_is_anon(int fd, const char *kind);
+
+int	attach_check_region(const struct attach_region *r, unsigned idx,
+	    char *err, size_t errlen);
+int	attach_check_device(uint64_t cid, enum ioreq_space space, uint64_t base,
+	    unsigned nr_vcpus, char *err, size_t errlen);
+int	attach_check_vm_fd(int fd, char *err, size_t errlen);
+int	attach_check_eventfd(int fd, const char *what, char *err,
+	    size_t errlen);
+
+/*
+ * Receive one message: header checked (magic, version, sizes, fd count
+ * as announced), payload copied to buf (exactly hdr->mh_size bytes),
+ * fds in fds[] (CLOEXEC).  -EAGAIN, -ECONNRESET on EOF, -EPROTO with a
+ * reason; on any error no fd stays open.
+ */
+int	attach_recv_msg(int sock, struct attach_msg_hdr *hdr, void *buf,
+	    size_t buflen, int *fds, unsigned *nfds, char *err, size_t errlen);
+
+#endif /* HCVS_ATTACH_IMPL_H */

@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: MIT */
+/* The attach socket protocol: framing with SCM_RIGHTS, the daemon's session, the VMM's sender. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "attach/attach.h"
+#include "attach/attach_impl.h"
+
+/* Room for more fds than any message may carry, so excess is seen. */
+#define ATTACH_CMSG_FDS		16u
+
+int
+attach_send_msg(int sock, uint16_t type, const void *payload, size_t size,
+    const int *fds, unsigned nfds)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * ATTACH_CMSG_FDS)];
+	} cm;
+	struct attach_msg_hdr hdr;
+	struct iovec iov[2];
+	struct msghdr mh;
+	ssize_t n;
+
+	if (size > ATTACH_MAX_MSG - sizeof(hdr) || nfds > ATTACH_CMSG_FDS)
+		return -EINVAL;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.mh_magic = ATTACH_MAGIC;
+	hdr.mh_version = ATTACH_VERSION;
+	hdr.mh_type = type;
+	hdr.mh_size = (uint32_t)size;
+	hdr.mh_nfds = nfds;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (void *)(uintptr_t)payload;
+	iov[1].iov_len = size;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = size > 0 ? 2 : 1;
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != sizeof(hdr) + size)
+		return -EMSGSIZE;
+	return 0;
+}
+
+static void
+close_fds(int *fds, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+int
+attach_recv_msg(int sock, struct attach_msg_hdr *hdr, void *buf,
+    size_t buflen, int *fds, unsigned *nfds, char *err, size_t errlen)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * ATTACH_CMSG_FDS)];
+	} cm;
+	char msg[ATTACH_MAX_MSG + 1];
+	int got[ATTACH_CMSG_FDS];
+	unsigned ngot = 0, i;
+	struct cmsghdr *c;
+	struct msghdr mh;
+	struct iovec iov;
+	ssize_t n;
+	int rc = 0;
+
+	*nfds = 0;
+	iov.iov_base = msg;
+	iov.iov_len = sizeof(msg);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	do
+		n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+			rc = attach_errf(err, errlen, -EPROTO,
+			    "unexpected control message %d/%d", c->cmsg_level,
+			    c->cmsg_type);
+			continue;
+		}
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (ngot < ATTACH_CMSG_FDS)
+				got[ngot++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (rc < 0)
+		goto err_close;
+	if (n == 0 && ngot == 0)
+		return -ECONNRESET;
+	if ((mh.msg_flags & MSG_CTRUNC) != 0) {
+		rc = attach_errf(err, errlen, -EPROTO, "too many fds");
+		goto err_close;
+	}
+	if ((mh.msg_flags & MSG_TRUNC) != 0 || (size_t)n > ATTACH_MAX_MSG) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "message longer than %u bytes", ATTACH_MAX_MSG);
+		goto err_close;
+	}
+	if ((size_t)n < sizeof(*hdr)) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "short message (%zd bytes)", n);
+		goto err_close;
+	}
+	memcpy(hdr, msg, sizeof(*hdr));
+	if (hdr->mh_magic != ATTACH_MAGIC) {
+		rc = attach_errf(err, errlen, -EPROTO, "bad magic 0x%08x",
+		    hdr->mh_magic);
+		goto err_close;
+	}
+	if (hdr->mh_version != ATTACH_VERSION) {
+		rc = attach_errf(err, errlen, -EPROTONOSUPPORT,
+		    "protocol version %u not supported (this side speaks %u)",
+		    hdr->mh_version, ATTACH_VERSION);
+		goto err_close;
+	}
+	if (hdr->mh_size != (size_t)n - sizeof(*hdr)) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "size field %u but %zu payload bytes", hdr->mh_size,
+		    (size_t)n - sizeof(*hdr));
+		goto err_close;
+	}
+	if (hdr->mh_nfds != ngot || ngot > ATTACH_MAX_FDS) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "%u fds announced, %u received (at most %u)", hdr->mh_nfds,
+		    ngot, ATTACH_MAX_FDS);
+		goto err_close;
+	}
+	if (hdr->mh_size > buflen) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "payload of %u bytes too long for message type %u",
+		    hdr->mh_size, hdr->mh_type);
+		goto err_close;
+	}
+	memcpy(buf, msg + sizeof(*hdr), hdr->mh_size);
+	for (i = 0; i < ngot; i++)
+		fds[i] = got[i];
+	*nfds = ngot;
+	return 0;
+
+err_close:
+	close_fds(got, ngot);
+	return rc;
+}
+
+/* ---- Daemon side ------------------------------------------------------- */
+
+enum sess_state {
+	SESS_HELLO,	/* waiting for HELLO */
+	SESS_OPEN,	/* collecting the description */
+	SESS_LIVE,	/* START accepted */
+	SESS_DEAD,	/* protocol error: free it */
+};
+
+struct attach_sess {
+	int		 as_sock;
+	enum sess_state	 as_state;
+	bool		 as_have_device;
+	bool		 as_have_notify;
+	bool		 as_vcpu_seen[ATTACH_MAX_VCPUS];
+	unsigned	 as_page_vcpus;
+	struct attach_desc as_desc;
+	char		 as_reason[ATTACH_REASON_MAX];
+};
+
+int
+attach_sess_new(int sock, struct attach_sess **sp)
+{
+	struct attach_sess *s;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close(sock);
+		return -ENOMEM;
+	}
+	s->as_sock = sock;
+	s->as_state = SESS_HELLO;
+	attach_desc_init(&s->as_desc);
+	*sp = s;
+	return 0;
+}
+
+/*
+ * Refuse further messages and discard the queued ones (closing their
+ * fds).  A unix socket closed with unread messages makes the peer's next
+ * recv fail with ECONNRESET before it can read our RESULT.
+ */
+static void
+sess_drain(struct attach_sess *s)
+{
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * ATTACH_CMSG_FDS)];
+	} cm;
+	char buf[ATTACH_MAX_MSG];
+	struct msghdr mh;
+	struct iovec iov;
+	unsigned guard;
+
+	(void)shutdown(s->as_sock, SHUT_RD);
+	/* Bounded: the queue cannot grow after SHUT_RD. */
+	for (guard = 0; guard < 4096; guard++) {
+		struct cmsghdr *c;
+		ssize_t n;
+
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cm.buf;
+		mh.msg_controllen = sizeof(cm.buf);
+		n = recvmsg(s->as_sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 && mh.msg_controllen == 0)
+			break;
+		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+			size_t k, i;
+
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
+				    sizeof(fd));
+				close(fd);
+			}
+		}
+		if (n <= 0)
+			break;
+	}
+}
+
+void
+attach_sess_free(struct attach_sess *s)
+{
+	if (s == NULL)
+		return;
+	attach_desc_close(&s->as_desc);
+	if (s->as_sock >= 0) {
+		sess_drain(s);
+		close(s->as_sock);
+	}
+	free(s);
+}
+
+int
+attach_sess_fd(const struct attach_sess *s)
+{
+	return s->as_sock;
+}
+
+const char *
+attach_sess_reason(const struct attach_sess *s)
+{
+	return s->as_reason;
+}
+
+struct attach_desc *
+attach_sess_desc(struct attach_sess *s)
+{
+	return &s->as_desc;
+}
+
+int
+attach_sess_reply(struct attach_sess *s, int status, const char *reason)
+{
+	struct attach_msg_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.rs_status = status;
+	if (reason != NULL)
+		snprintf(r.rs_reason, sizeof(r.rs_reason), "%s", reason);
+	return attach_send_msg(s->as_sock, ATTACH_MSG_RESULT, &r, sizeof(r),
+	    NULL, 0);
+}
+
+/* Reserved words and flags must be zero so that they can gain meaning. */
+#define CHECK_ZERO(s, v, name) do {					\
+	if ((v) != 0)							\
+		return sess_fail(s, -EINVAL, "%s: must be 0", (name));	\
+} while (0)
+
+static int
+sess_fail(struct attach_sess *s, int rc, const char *fmt, ...)
+    __printf(3, 4);
+
+static int
+sess_fail(struct attach_sess *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->as_reason, sizeof(s->as_reason), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static size_t
+msg_payload_size(uint16_t type, unsigned *nfds_min, unsigned *nfds_max)
+{
+	*nfds_min = *nfds_max = 0;
+	switch (type) {
+	case ATTACH_MSG_HELLO:
+		return sizeof(struct attach_msg_hello);
+	case ATTACH_MSG_MEM_REGION:
+		*nfds_min = *nfds_max = 1;
+		return sizeof(struct attach_msg_region);
+	case ATTACH_MSG_DEVICE:
+		return sizeof(struct attach_msg_device);
+	case ATTACH_MSG_NOTIFY_VM:
+		*nfds_min = *nfds_max = 1;
+		return sizeof(struct attach_msg_notify_vm);
+	case ATTACH_MSG_NOTIFY_EVENTFDS:
+		*nfds_min = 1;
+		*nfds_max = 2;
+		return sizeof(struct attach_msg_notify_eventfds);
+	case ATTACH_MSG_IOREQ_PAGE:
+		*nfds_min = *nfds_max = 1;
+		return sizeof(struct attach_msg_ioreq_page);
+	case ATTACH_MSG_IOREQ_VCPU:
+		*nfds_min = *nfds_max = 2;
+		return sizeof(struct attach_msg_ioreq_vcpu);
+	case ATTACH_MSG_START:
+		return 0;
+	default:
+		return SIZE_MAX;
+	}
+}
+
+static int
+sess_hello(struct attach_sess *s, const struct attach_msg_hello *he)
+{
+	struct attach_msg_hello_reply hr;
+	size_t i;
+
+	CHECK_ZERO(s, he->he_flags, "HELLO flags");
+	CHECK_ZERO(s, he->he_reserved, "HELLO reserved");
+	if (memchr(he->he_name, '\0', sizeof(he->he_name)) == NULL)
+		return sess_fail(s, -EINVAL, "HELLO name not terminated");
+	/* The name goes into log lines: printable ASCII only. */
+	for (i = 0; he->he_name[i] != '\0'; i++) {
+		char c = he->he_name[i];
+
+		s->as_desc.ad_name[i] = c > 0x20 && c < 0x7f ? c : '_';
+	}
+	memset(&hr, 0, sizeof(hr));
+	hr.hr_version = ATTACH_VERSION;
+	if (attach_send_msg(s->as_sock, ATTACH_MSG_HELLO_REPLY, &hr,
+	    sizeof(hr), NULL, 0) < 0)
+		return sess_fail(s, -EPIPE, "cannot answer HELLO");
+	s->as_state = SESS_OPEN;
+	return 0;
+}
+
+static int
+sess_region(struct attach_sess *s, const struct attach_msg_region *mr,
+    int *fds)
+{
+	struct attach_desc *d = &s->as_desc;
+	struct attach_region *r;
+	unsigned i;
+	int rc;
+
+	CHECK_ZERO(s, mr->mr_flags, "MEM_REGION flags");
+	CHECK_ZERO(s, mr->mr_reserved, "MEM_REGION reserved");
+	if (d->ad_nr_regions >= ATTACH_MAX_REGIONS)
+		return sess_fail(s, -ENOSPC, "more than %u memory regions",
+		    ATTACH_MAX_REGIONS);
+	r = &d->ad_regions[d->ad_nr_regions];
+	r->ar_fd = fds[0];
+	r->ar_gpa = mr->mr_gpa;
+	r->ar_size = mr->mr_size;
+	r->ar_offset = mr->mr_offset;
+	fds[0] = -1;
+	rc = attach_check_region(r, d->ad_nr_regions, s->as_reason,
+	    sizeof(s->as_reason));
+	for (i = 0; rc == 0 && i < d->ad_nr_regions; i++) {
+		const struct attach_region *q = &d->ad_regions[i];
+
+		if (r->ar_gpa < q->ar_gpa + q->ar_size &&
+		    q->ar_gpa < r->ar_gpa + r->ar_size)
+			rc = sess_fail(s, -EINVAL, "region %u overlaps region %u",
+			    d->ad_nr_regions, i);
+	}
+	if (rc < 0) {
+		close(r->ar_fd);
+		r->ar_fd = -1;
+		return rc;
+	}
+	d->ad_nr_regions++;
+	return 0;
+}
+
+static int
+sess_device(struct attach_sess *s, const struct attach_msg_device *md)
+{
+	struct attach_desc *d = &s->as_desc;
+	enum ioreq_space sp;
+	unsigned i;
+	int rc;
+
+	CHECK_ZERO(s, md->md_flags, "DEVICE flags");
+	CHECK_ZERO(s, md->md_reserved, "DEVICE reserved");
+	if (s->as_have_device)
+		return sess_fail(s, -EEXIST, "DEVICE sent twice");
+	if (md->md_window_kind != ATTACH_WINDOW_PIO &&
+	    md->md_window_kind != ATTACH_WINDOW_MMIO)
+		return sess_fail(s, -EINVAL, "window kind %u unknown",
+		    md->md_window_kind);
+	sp = md->md_window_kind == ATTACH_WINDOW_PIO ? IOREQ_SPACE_PIO :
+	    IOREQ_SPACE_MMIO;
+	rc = attach_check_device(md->md_cid, sp, md->md_window_base,
+	    md->md_nr_vcpus, s->as_reason, sizeof(s->as_reason));
+	if (rc < 0)
+		return rc;
+	for (i = md->md_nr_vcpus; i < ATTACH_MAX_VCPUS; i++)
+		if (s->as_vcpu_seen[i])
+			return sess_fail(s, -EINVAL,
+			    "vCPU %u was sent but DEVICE has %u", i,
+			    md->md_nr_vcpus);
+	if (s->as_page_vcpus != 0 && s->as_page_vcpus != md->md_nr_vcpus)
+		return sess_fail(s, -EINVAL,
+		    "IOREQ_PAGE has %u vCPUs, DEVICE %u", s->as_page_vcpus,
+		    md->md_nr_vcpus);
+	d->ad_cid = md->md_cid;
+	d->ad_window_space = sp;
+	d->ad_window_base = md->md_window_base;
+	d->ad_nr_vcpus = md->md_nr_vcpus;
+	s->as_have_device = true;
+	return 0;
+}
+
+static int
+sess_notify_vm(struct attach_sess *s, const struct attach_msg_notify_vm *nv,
+    int *fds)
+{
+	int rc;
+
+	CHECK_ZERO(s, nv->nv_flags, "NOTIFY_VM flags");
+	CHECK_ZERO(s, nv->nv_reserved, "NOTIFY_VM reserved");
+	if (s->as_have_notify)
+		return sess_fail(s, -EEXIST, "notification sent twice");
+	rc = attach_check_vm_fd(fds[0], s->as_reason, sizeof(s->as_reason));
+	if (rc < 0)
+		return rc;
+	s->as_desc.ad_vm_fd = fds[0];
+	fds[0] = -1;
+	s->as_have_notify = true;
+	return 0;
+}
+
+static int
+sess_notify_eventfds(struct attach_sess *s,
+    const struct attach_msg_notify_eventfds *ne, int *fds, unsigned nfds)
+{
+	struct attach_desc *d = &s->as_desc;
+	int rc;
+
+	CHECK_ZERO(s, ne->ne_flags, "NOTIFY_EVENTFDS flags");
+	if (s->as_have_notify)
+		return sess_fail(s, -EEXIST, "notification sent twice");
+	if ((nfds == 2) != (ne->ne_gsi != ATTACH_GSI_NONE))
+		return sess_fail(s, -EINVAL,
+		    "NOTIFY_EVENTFDS: an irq fd needs a GSI and vice versa");
+	rc = attach_check_eventfd(fds[0], "kick fd", s->as_reason,
+	    sizeof(s->as_reason));
+	if (rc == 0 && nfds == 2)
+		rc = attach_check_eventfd(fds[1], "irq fd", s->as_reason,
+		    sizeof(s->as_reason));
+	if (rc < 0)
+		return rc;
+	d->ad_kick_fd = fds[0];
+	fds[0] = -1;
+	if (nfds == 2) {
+		d->ad_irq_fd = fds[1];
+		d->ad_irq_gsi = ne->ne_gsi;
+		fds[1] = -1;
+	}
+	s->as_have_notify = true;
+	return 0;
+}
+
+static int
+sess_ioreq_page(struct attach_sess *s, const struct attach_msg_ioreq_page *ip,
+    int *fds)
+{
+	CHECK_ZERO(s, ip->ip_flags, "IOREQ_PAGE flags");
+	if (s->as_desc.ad_page_fd >= 0)
+		return sess_fail(s, -EEXIST, "IOREQ_PAGE sent twice");
+	if (ip->ip_nr_vcpus == 0 || ip->ip_nr_vcpus > ATTACH_MAX_VCPUS)
+		return sess_fail(s, -EINVAL, "IOREQ_PAGE: %u vCPUs",
+		    ip->ip_nr_vcpus);
+	if (s->as_have_device && ip->ip_nr_vcpus != s->as_desc.ad_nr_vcpus)
+		return sess_fail(s, -EINVAL,
+		    "IOREQ_PAGE has %u vCPUs, DEVICE %u", ip->ip_nr_vcpus,
+		    s->as_desc.ad_nr_vcpus);
+	s->as_page_vcpus = ip->ip_nr_vcpus;
+	s->as_desc.ad_page_fd = fds[0];
+	fds[0] = -1;
+	return 0;
+}
+
+static int
+sess_ioreq_vcpu(struct attach_sess *s, const struct attach_msg_ioreq_vcpu *iv,
+    int *fds)
+{
+	struct ioreq_shm_vcpu *v;
+	int rc;
+
+	CHECK_ZERO(s, iv->iv_reserved, "IOREQ_VCPU reserved");
+	if (iv->iv_vcpu >= ATTACH_MAX_VCPUS ||
+	    (s->as_have_device && iv->iv_vcpu >= s->as_desc.ad_nr_vcpus))
+		return sess_fail(s, -EINVAL, "IOREQ_VCPU: vCPU %u out of range",
+		    iv->iv_vcpu);
+	if (s->as_vcpu_seen[iv->iv_vcpu])
+		return sess_fail(s, -EEXIST, "IOREQ_VCPU: vCPU %u sent twice",
+		    iv->iv_vcpu);
+	rc = attach_check_eventfd(fds[0], "vCPU kick fd", s->as_reason,
+	    sizeof(s->as_reason));
+	if (rc == 0)
+		rc = attach_check_eventfd(fds[1], "vCPU done fd",
+		    s->as_reason, sizeof(s->as_reason));
+	if (rc < 0)
+		return rc;
+	v = &s->as_desc.ad_vcpus[iv->iv_vcpu];
+	v->kick_fd = fds[0];
+	v->done_fd = fds[1];
+	fds[0] = fds[1] = -1;
+	s->as_vcpu_seen[iv->iv_vcpu] = true;
+	return 0;
+}
+
+static int
+sess_start(struct attach_sess *s)
+{
+	unsigned i;
+
+	if (!s->as_have_device)
+		return sess_fail(s, -EINVAL, "START before DEVICE");
+	if (s->as_desc.ad_nr_regions == 0)
+		return sess_fail(s, -EINVAL, "START without memory regions");
+	if (s->as_desc.ad_page_fd < 0)
+		return sess_fail(s, -EINVAL, "START without IOREQ_PAGE");
+	for (i = 0; i < s->as_desc.ad_nr_vcpus; i++)
+		if (!s->as_vcpu_seen[i])
+			return sess_fail(s, -EINVAL,
+			    "START without IOREQ_VCPU %u", i);
+	return attach_desc_check(&s->as_desc, s->as_reason,
+	    sizeof(s->as_reason));
+}
+
+static int
+sess_dispatch(struct attach_sess *s, const struct attach_msg_hdr *hdr,
+    const void *buf, int *fds, unsigned nfds)
+{
+	unsigned fmin, fmax;
+	size_t want;
+
+	want = msg_payload_size(hdr->mh_type, &fmin, &fmax);
+	if (want == SIZE_MAX || hdr->mh_type >= ATTACH_MSG_HELLO_REPLY)
+		return sess_fail(s, -EPROTO, "unknown message type %u",
+		    hdr->mh_type);
+	if (hdr->mh_size != want)
+		return sess_fail(s, -EPROTO,
+		    "message type %u: %u payload bytes, expected %zu",
+		    hdr->mh_type, hdr->mh_size, want);
+	if (nfds < fmin || nfds > fmax)
+		return sess_fail(s, -EPROTO,
+		    "message type %u: %u fds, expected %u..%u", hdr->mh_type,
+		    nfds, fmin, fmax);
+	if (s->as_state == SESS_HELLO && hdr->mh_type != ATTACH_MSG_HELLO)
+		return sess_fail(s, -EPROTO, "message type %u before HELLO",
+		    hdr->mh_type);
+	if (s->as_state == SESS_LIVE)
+		return sess_fail(s, -EPROTO, "message type %u after START",
+		    hdr->mh_type);
+
+	switch (hdr->mh_type) {
+	case ATTACH_MSG_HELLO:
+		if (s->as_state != SESS_HELLO)
+			return sess_fail(s, -EPROTO, "HELLO sent twice");
+		return sess_hello(s, buf);
+	case ATTACH_MSG_MEM_REGION:
+		return sess_region(s, buf, fds);
+	case ATTACH_MSG_DEVICE:
+		return sess_device(s, buf);
+	case ATTACH_MSG_NOTIFY_VM:
+		return sess_notify_vm(s, buf, fds);
+	case ATTACH_MSG_NOTIFY_EVENTFDS:
+		return sess_notify_eventfds(s, buf, fds, nfds);
+	case ATTACH_MSG_IOREQ_PAGE:
+		return sess_ioreq_page(s, buf, fds);
+	case ATTACH_MSG_IOREQ_VCPU:
+		return sess_ioreq_vcpu(s, buf, fds);
+	case ATTACH_MSG_START: {
+		int rc = sess_start(s);
+
+		if (rc < 0)
+			return rc;
+		s->as_state = SESS_LIVE;
+		return 1;
+	}
+	default:
+		return sess_fail(s, -EPROTO, "unknown message type %u",
+		    hdr->mh_type);
+	}
+}
+
+int
+attach_sess_recv(struct attach_sess *s)
+{
+	/* Aligned for the payload structs. */
+	union {
+		uint64_t	align;
+		char		buf[ATTACH_MAX_MSG];
+	} u;
+	struct attach_msg_hdr hdr;
+	int fds[ATTACH_MAX_FDS];
+	unsigned nfds = 0;
+	int rc;
+
+	if (s->as_state == SESS_DEAD)
+		return -EPIPE;
+	memset(&hdr, 0, sizeof(hdr));
+	rc = attach_recv_msg(s->as_sock, &hdr, u.buf, sizeof(u.buf), fds,
+	    &nfds, s->as_reason, sizeof(s->as_reason));
+	if (rc == -EAGAIN)
+		return rc;
+	if (rc == -ECONNRESET) {
+		snprintf(s->as_reason, sizeof(s->as_reason),
+		    "the VMM closed the connection");
+		s->as_state = SESS_DEAD;
+		return rc;
+	}
+	if (rc == 0) {
+		rc = sess_dispatch(s, &hdr, u.buf, fds, nfds);
+		/* Whatever a handler did not take is closed here. */
+		close_fds(fds, nfds);
+	}
+	if (rc < 0) {
+		struct attach_msg_result r;
+
+		if (s->as_reason[0] == '\0')
+			snprintf(s->as_reason, sizeof(s->as_reason), "%s",
+			    strerror(-rc));
+		memset(&r, 0, sizeof(r));
+		r.rs_status = rc;
+		r.rs_msg_type = hdr.mh_type;
+		snprintf(r.rs_reason, sizeof(r.rs_reason), "%s", s->as_reason);
+		/* Best effort: the VMM may already be gone. */
+		if (attach_send_msg(s->as_sock, ATTACH_MSG_RESULT, &r,
+		    sizeof(r), NULL, 0) < 0)
+			s->as_reason[sizeof(s->as_reason) - 1] = '\0';
+		sess_drain(s);
+		s->as_state = SESS_DEAD;
+	}
+	return rc;
+}
+
+/* ---- VMM side ------------------------------------------------------------ */
+
+int
+attach_vmm_connect(const char *path, int *sockp)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*sockp = fd;
+	return 0;
+}
+
+/* Wait for one message of `type` from the daemon. */
+static int
+vmm_wait(int sock, uint16_t type, void *buf, size_t size, int timeout_ms,
+    struct attach_msg_result *res, char *err, size_t errlen)
+{
+	union {
+		uint64_t	align;
+		char		buf[ATTACH_MAX_MSG];
+	} u;
+	struct attach_msg_hdr hdr;
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	int fds[ATTACH_MAX_FDS];
+	unsigned nfds;
+	int rc;
+
+	for (;;) {
+		rc = poll(&pfd, 1, timeout_ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return -errno;
+		if (rc == 0)
+			return attach_errf(err, errlen, -ETIMEDOUT,
+			    "no answer from hcvsockd");
+		rc = attach_recv_msg(sock, &hdr, u.buf, sizeof(u.buf), fds,
+		    &nfds, err, errlen);
+		if (rc == -EAGAIN)
+			continue;
+		if (rc == -ECONNRESET)
+			return attach_errf(err, errlen, -ECONNRESET,
+			    "hcvsockd closed the connection");
+		if (rc < 0)
+			return rc;
+		close_fds(fds, nfds);
+		if (hdr.mh_type == ATTACH_MSG_RESULT &&
+		    hdr.mh_size == sizeof(*res)) {
+			memcpy(res, u.buf, sizeof(*res));
+			res->rs_reason[sizeof(res->rs_reason) - 1] = '\0';
+			if (type == ATTACH_MSG_RESULT || res->rs_status < 0)
+				return 1;
+			continue;
+		}
+		if (hdr.mh_type == type && hdr.mh_size == size) {
+			memcpy(buf, u.buf, size);
+			return 0;
+		}
+		return attach_errf(err, errlen, -EPROTO,
+		    "unexpected message type %u from hcvsockd", hdr.mh_type);
+	}
+}
+
+static int
+vmm_result(const struct attach_msg_result *res, char *err, size_t errlen)
+{
+	if (res->rs_status > 0)
+		return attach_errf(err, errlen, -EPROTO,
+		    "hcvsockd sent a positive status");
+	if (res->rs_status < 0 && res->rs_msg_type != 0)
+		return attach_errf(err, errlen, res->rs_status,
+		    "hcvsockd refused message type %u: %s", res->rs_msg_type,
+		    res->rs_reason);
+	if (res->rs_status < 0)
+		return attach_errf(err, errlen, res->rs_status,
+		    "hcvsockd refused: %s", res->rs_reason);
+	return attach_errf(err, errlen, 0, "attached");
+}
+
+int
+attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
+    char *err, size_t errlen)
+{
+	struct attach_msg_result res;
+	struct attach_msg_hello he;
+	struct attach_msg_hello_reply hr;
+	struct attach_msg_device md;
+	unsigned i;
+	int rc, fds[2];
+
+	memset(&res, 0, sizeof(res));
+	memset(&he, 0, sizeof(he));
+	snprintf(he.he_name, sizeof(he.he_name), "%s", d->ad_name);
+	rc = attach_send_msg(sock, ATTACH_MSG_HELLO, &he, sizeof(he), NULL, 0);
+	if (rc < 0) {
+		/* Refused at once (e.g. too many VMMs): the RESULT says why. */
+		if (vmm_wait(sock, ATTACH_MSG_RESULT, NULL, 0, timeout_ms, &res,
+		    err, errlen) == 1)
+			return vmm_result(&res, err, errlen);
+		return attach_errf(err, errlen, rc, "send HELLO: %s",
+		    strerror(-rc));
+	}
+	rc = vmm_wait(sock, ATTACH_MSG_HELLO_REPLY, &hr, sizeof(hr), timeout_ms,
+	    &res, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return vmm_result(&res, err, errlen);
+	if (hr.hr_version != ATTACH_VERSION)
+		return attach_errf(err, errlen, -EPROTONOSUPPORT,
+		    "hcvsockd speaks attach version %u", hr.hr_version);
+
+	for (i = 0; i < d->ad_nr_regions && rc >= 0; i++) {
+		struct attach_msg_region mr = {
+			.mr_gpa = d->ad_regions[i].ar_gpa,
+			.mr_size = d->ad_regions[i].ar_size,
+			.mr_offset = d->ad_regions[i].ar_offset,
+		};
+
+		rc = attach_send_msg(sock, ATTACH_MSG_MEM_REGION, &mr,
+		    sizeof(mr), &d->ad_regions[i].ar_fd, 1);
+	}
+	if (rc >= 0) {
+		memset(&md, 0, sizeof(md));
+		md.md_cid = d->ad_cid;
+		md.md_window_base = d->ad_window_base;
+		md.md_window_kind = d->ad_window_space == IOREQ_SPACE_MMIO ?
+		    ATTACH_WINDOW_MMIO : ATTACH_WINDOW_PIO;
+		md.md_nr_vcpus = d->ad_nr_vcpus;
+		rc = attach_send_msg(sock, ATTACH_MSG_DEVICE, &md, sizeof(md),
+		    NULL, 0);
+	}
+	if (rc >= 0 && d->ad_vm_fd >= 0) {
+		struct attach_msg_notify_vm nv = { 0 };
+
+		rc = attach_send_msg(sock, ATTACH_MSG_NOTIFY_VM, &nv,
+		    sizeof(nv), &d->ad_vm_fd, 1);
+	} else if (rc >= 0 && d->ad_kick_fd >= 0) {
+		struct attach_msg_notify_eventfds ne = {
+			.ne_gsi = d->ad_irq_fd >= 0 ? d->ad_irq_gsi :
+			    ATTACH_GSI_NONE,
+		};
+
+		fds[0] = d->ad_kick_fd;
+		fds[1] = d->ad_irq_fd;
+		rc = attach_send_msg(sock, ATTACH_MSG_NOTIFY_EVENTFDS, &ne,
+		    sizeof(ne), fds, d->ad_irq_fd >= 0 ? 2 : 1);
+	}
+	if (rc >= 0) {
+		struct attach_msg_ioreq_page ip = {
+			.ip_nr_vcpus = d->ad_nr_vcpus,
+		};
+
+		rc = attach_send_msg(sock, ATTACH_MSG_IOREQ_PAGE, &ip,
+		    sizeof(ip), &d->ad_page_fd, 1);
+	}
+	for (i = 0; i < d->ad_nr_vcpus && rc >= 0; i++) {
+		struct attach_msg_ioreq_vcpu iv = { .iv_vcpu = i };
+
+		fds[0] = d->ad_vcpus[i].kick_fd;
+		fds[1] = d->ad_vcpus[i].done_fd;
+		rc = attach_send_msg(sock, ATTACH_MSG_IOREQ_VCPU, &iv,
+		    sizeof(iv), fds, 2);
+	}
+	if (rc >= 0)
+		rc = attach_send_msg(sock, ATTACH_MSG_START, NULL, 0, NULL, 0);
+	/*
+	 * A send that failed usually means hcvsockd refused something and
+	 * hung up: its RESULT, if any, says what.
+	 */
+	if (vmm_wait(sock, ATTACH_MSG_RESULT, NULL, 0, timeout_ms, &res, err,
+	    errlen) == 1)
+		return vmm_result(&res, err, errlen);
+	if (rc < 0)
+		return attach_errf(err, errlen, rc, "send: %s", strerror(-rc));
+	return attach_errf(err, errlen, -EPROTO, "no RESULT from hcvsockd");
+}

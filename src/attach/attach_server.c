@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* The attach listener: accepts VMMs on the event loop, turns complete sessions into guests. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "attach/attach.h"
+#include "common/log.h"
+#include "common/loop.h"
+
+struct srv_conn {
+	struct attach_server	*sc_srv;
+	struct attach_sess	*sc_sess;
+	void			*sc_guest;	/* non-NULL once live */
+	int			 sc_fd;
+	unsigned		 sc_id;
+	struct srv_conn		*sc_next;
+};
+
+struct attach_server {
+	struct loop			*as_loop;
+	int				 as_fd;
+	char				 as_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned			 as_max;
+	unsigned			 as_nr_conns;
+	unsigned			 as_nr_guests;
+	unsigned			 as_next_id;
+	const struct attach_server_ops	*as_ops;
+	void				*as_arg;
+	struct srv_conn			*as_conns;
+	struct log_ratelimit		 as_rl;
+};
+
+static void
+conn_free(struct srv_conn *c)
+{
+	struct attach_server *srv = c->sc_srv;
+	struct srv_conn **pp;
+
+	for (pp = &srv->as_conns; *pp != NULL; pp = &(*pp)->sc_next) {
+		if (*pp == c) {
+			*pp = c->sc_next;
+			break;
+		}
+	}
+	(void)loop_del_fd(srv->as_loop, c->sc_fd);
+	if (c->sc_guest != NULL) {
+		srv->as_ops->detach(srv->as_arg, c->sc_guest);
+		srv->as_nr_guests--;
+	}
+	attach_sess_free(c->sc_sess);
+	srv->as_nr_conns--;
+	free(c);
+}
+
+static void
+conn_readable(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct srv_conn *c = arg;
+	struct attach_server *srv = c->sc_srv;
+	char err[ATTACH_REASON_MAX];
+	void *guest = NULL;
+	int rc;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	rc = attach_sess_recv(c->sc_sess);
+	if (rc == 0 || rc == -EAGAIN)
+		return;
+	if (rc == -ECONNRESET) {
+		if (c->sc_guest != NULL)
+			log_info("attach %u: VMM disconnected, guest detached",
+			    c->sc_id);
+		conn_free(c);
+		return;
+	}
+	if (rc < 0) {
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach %u: refused: %s%s", c->sc_id,
+		    attach_sess_reason(c->sc_sess),
+		    c->sc_guest != NULL ? " (guest detached)" : "");
+		conn_free(c);
+		return;
+	}
+	/* START: a complete, checked description. */
+	err[0] = '\0';
+	rc = srv->as_ops->attach(srv->as_arg, attach_sess_desc(c->sc_sess),
+	    &guest, err, sizeof(err));
+	if (rc < 0) {
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach %u: guest \"%s\" not attached: %s", c->sc_id,
+		    attach_sess_desc(c->sc_sess)->ad_name,
+		    err[0] != '\0' ? err : strerror(-rc));
+		(void)attach_sess_reply(c->sc_sess, rc, err);
+		conn_free(c);
+		return;
+	}
+	c->sc_guest = guest;
+	srv->as_nr_guests++;
+	if (attach_sess_reply(c->sc_sess, 0, "attached") < 0) {
+		log_warnx("attach %u: VMM gone before the result", c->sc_id);
+		conn_free(c);
+		return;
+	}
+	log_info("attach %u: guest \"%s\" attached (cid %ju)", c->sc_id,
+	    attach_sess_desc(c->sc_sess)->ad_name,
+	    (uintmax_t)attach_sess_desc(c->sc_sess)->ad_cid);
+}
+
+static void
+listen_readable(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct attach_server *srv = arg;
+	struct srv_conn *c;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	int s, rc;
+
+	(void)events;
+	s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_ratelimited(&srv->as_rl, LOG_WARNING,
+			    "attach: accept: %s", strerror(errno));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(s);
+		return;
+	}
+	c->sc_srv = srv;
+	c->sc_fd = s;
+	c->sc_id = ++srv->as_next_id;
+	rc = attach_sess_new(s, &c->sc_sess);
+	if (rc < 0) {
+		free(c);
+		return;
+	}
+	if (srv->as_nr_conns >= srv->as_max) {
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach %u: refused: %u VMMs already attached", c->sc_id,
+		    srv->as_max);
+		(void)attach_sess_reply(c->sc_sess, -EBUSY,
+		    "too many VMMs attached");
+		attach_sess_free(c->sc_sess);
+		free(c);
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+		log_info("attach %u: VMM pid %ld uid %lu connected", c->sc_id,
+		    (long)cred.pid, (unsigned long)cred.uid);
+	rc = loop_add_fd(l, s, LOOP_IN, conn_readable, c);
+	if (rc < 0) {
+		attach_sess_free(c->sc_sess);
+		free(c);
+		return;
+	}
+	c->sc_next = srv->as_conns;
+	srv->as_conns = c;
+	srv->as_nr_conns++;
+}
+
+/*
+ * A socket file left by a dead daemon is removed; one somebody still
+ * listens on is not ours to take.
+ */
+static int
+clear_stale(const struct sockaddr_un *sun)
+{
+	int fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (rc == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	rc = errno;
+	close(fd);
+	if (rc == ECONNREFUSED) {
+		if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+int
+attach_server_new(struct loop *l, const char *path, unsigned max_sessions,
+    const struct attach_server_ops *ops, void *arg, struct attach_server **sp)
+{
+	struct attach_server *srv;
+	struct sockaddr_un sun;
+	int rc;
+
+	if (path == NULL || ops == NULL || ops->attach == NULL ||
+	    ops->detach == NULL || max_sessions == 0)
+		return -EINVAL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) == 0 || strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path));
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return -ENOMEM;
+	srv->as_loop = l;
+	srv->as_max = max_sessions;
+	srv->as_ops = ops;
+	srv->as_arg = arg;
+	srv->as_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
+	memcpy(srv->as_path, sun.sun_path, sizeof(srv->as_path));
+	rc = clear_stale(&sun);
+	if (rc < 0)
+		goto err_free;
+	srv->as_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (srv->as_fd < 0) {
+		rc = -errno;
+		goto err_free;
+	}
+	if (bind(srv->as_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		goto err_close;
+	}
+	/* Only the owner and group (the VMMs' group) may attach guests. */
+	if (chmod(path, 0660) < 0 || listen(srv->as_fd, 8) < 0) {
+		rc = -errno;
+		goto err_unlink;
+	}
+	rc = loop_add_fd(l, srv->as_fd, LOOP_IN, listen_readable, srv);
+	if (rc < 0)
+		goto err_unlink;
+	*sp = srv;
+	return 0;
+
+err_unlink:
+	unlink(path);
+err_close:
+	close(srv->as_fd);
+err_free:
+	free(srv);
+	return rc;
+}
+
+void
+attach_server_free(struct attach_server *srv)
+{
+	if (srv == NULL)
+		return;
+	while (srv->as_conns != NULL)
+		conn_free(srv->as_conns);
+	(void)loop_del_fd(srv->as_loop, srv->as_fd);
+	close(srv->as_fd);
+	unlink(srv->as_path);
+	free(srv);
+}
+
+unsigned
+attach_server_nr_guests(const struct attach_server *srv)
+{
+	return srv->as_nr_guests;
+}

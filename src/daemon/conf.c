@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: MIT */
+/* hcvsockd.conf(5) parser: a table of typed, bounded keys, errors as file:line. */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "daemon/conf.h"
+
+struct parser {
+	struct conf	*p_conf;
+	const char	*p_file;
+	unsigned	 p_line;
+	int		 p_errors;
+	conf_err_fn	 p_err;
+	void		*p_arg;
+};
+
+enum key_type {
+	KT_UINT,	/* decimal or 0x hex, bounded */
+	KT_SIZE,	/* bytes with optional K/M suffix */
+	KT_MSEC,	/* duration: N (s), Ns, Nms */
+	KT_BOOL,	/* yes | no */
+	KT_POLICY,	/* allow | deny */
+	KT_LEVEL,	/* syslog level name */
+	KT_DIR,		/* absolute path, no ".." */
+	KT_NAME,	/* file name: [A-Za-z0-9._-], no leading '.' */
+	KT_ACCOUNT,	/* user or group name */
+	KT_NOTIFY,	/* list of notify modes */
+	KT_PORT,	/* port N [path P] [connect|listen|both], repeatable */
+};
+
+enum key_id {
+	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
+	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
+	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
+	K_LOG_LEVEL, K_USER, K_GROUP,
+};
+
+struct key {
+	const char	*k_name;
+	enum key_id	 k_id;
+	enum key_type	 k_type;
+	uint64_t	 k_min;
+	uint64_t	 k_max;
+	bool		 k_hex;		/* print bounds in hex */
+};
+
+static const struct key keys[] = {
+	{ "pio_base", K_PIO_BASE, KT_UINT, 0, 0x10000 - CONF_PIO_WINDOW, true },
+	{ "mmio_base", K_MMIO_BASE, KT_UINT, 0x1000,
+	    (1ull << 52) - CONF_MMIO_WINDOW, true },
+	{ "guest_cid", K_GUEST_CID, KT_UINT, 3, 0xfffffffe, false },
+	{ "state_dir", K_STATE_DIR, KT_DIR, 0, 0, false },
+	{ "socket_dir", K_SOCKET_DIR, KT_DIR, 0, 0, false },
+	{ "socket_name", K_SOCKET_NAME, KT_NAME, 0, 0, false },
+	{ "default_policy", K_DEFAULT_POLICY, KT_POLICY, 0, 0, false },
+	{ "port", K_PORT, KT_PORT, 0, 0xfffffffe, false },
+	{ "max_connections", K_MAX_CONNECTIONS, KT_UINT, 1, 65536, false },
+	{ "buf_alloc", K_BUF_ALLOC, KT_SIZE, 4096, 16u << 20, false },
+	{ "close_timeout", K_CLOSE_TIMEOUT, KT_MSEC, 100, 600000, false },
+	{ "notify", K_NOTIFY, KT_NOTIFY, 0, 0, false },
+	{ "busy_poll_us", K_BUSY_POLL_US, KT_UINT, 0, 100000, false },
+	{ "ok_line", K_OK_LINE, KT_BOOL, 0, 0, false },
+	{ "log_level", K_LOG_LEVEL, KT_LEVEL, 0, 0, false },
+	{ "user", K_USER, KT_ACCOUNT, 0, 0, false },
+	{ "group", K_GROUP, KT_ACCOUNT, 0, 0, false },
+};
+
+static const struct {
+	const char	*name;
+	unsigned	 bit;
+} notify_modes[] = {
+	{ "none", CONF_NOTIFY_NONE },
+	{ "msi", CONF_NOTIFY_MSI },
+	{ "evtchn", CONF_NOTIFY_EVTCHN },
+	{ "gsi", CONF_NOTIFY_GSI },
+	{ "isa", CONF_NOTIFY_ISA },
+};
+
+static const struct {
+	const char	*name;
+	int		 prio;
+} levels[] = {
+	{ "error", LOG_ERR },
+	{ "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+};
+
+static void __printf(2, 3)
+perr(struct parser *p, const char *fmt, ...)
+{
+	char msg[CONF_LINE_MAX + 256], head[CONF_PATH_MAX + 16];
+	va_list ap;
+
+	p->p_errors++;
+	if (p->p_errors > CONF_MAX_ERRORS || p->p_err == NULL)
+		return;
+	if (p->p_line > 0)
+		snprintf(head, sizeof(head), "%s:%u: ", p->p_file, p->p_line);
+	else
+		snprintf(head, sizeof(head), "%s: ", p->p_file);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->p_errors == CONF_MAX_ERRORS) {
+		char last[sizeof(msg) + sizeof(head) + 64];
+
+		snprintf(last, sizeof(last), "%s%s", head, msg);
+		p->p_err(p->p_arg, last);
+		snprintf(last, sizeof(last), "%stoo many errors, giving up", head);
+		p->p_err(p->p_arg, last);
+		return;
+	}
+	{
+		char full[sizeof(msg) + sizeof(head)];
+
+		snprintf(full, sizeof(full), "%s%s", head, msg);
+		p->p_err(p->p_arg, full);
+	}
+}
+
+const char *
+conf_log_level_name(int prio)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
+		if (levels[i].prio == prio)
+			return levels[i].name;
+	return NULL;
+}
+
+void
+conf_notify_str(unsigned mask, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(notify_modes); i++) {
+		int n;
+
+		if (!(mask & notify_modes[i].bit))
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+		    notify_modes[i].name);
+		if (n < 0 || (size_t)n >= len - off)
+			return;
+		off += (size_t)n;
+	}
+}
+
+void
+conf_defaults(struct conf *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->c_name, sizeof(c->c_name), "%s",
+	    name != NULL && name[0] != '\0' ? name : "hcvsockd");
+	snprintf(c->c_socket_name, sizeof(c->c_socket_name), "vsock");
+	c->c_default_allow = true;
+	c->c_max_connections = 1023;
+	c->c_buf_alloc = 256u << 10;
+	c->c_close_timeout_ms = 8000;
+	c->c_notify = CONF_NOTIFY_DEFAULT;
+	c->c_ok_line = true;
+	c->c_log_level = LOG_INFO;
+}
+
+/* Decimal, or hex with 0x.  No sign, no octal, no trailing garbage. */
+static int
+parse_u64(const char *s, uint64_t *v, const char **end)
+{
+	uint64_t x = 0;
+	unsigned base = 10, digits = 0;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	for (;; s++) {
+		unsigned d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = (unsigned)(*s - 'A' + 10);
+		else
+			break;
+		if (x > (UINT64_MAX - d) / base)
+			return -ERANGE;
+		x = x * base + d;
+		digits++;
+	}
+	if (digits == 0)
+		return -EINVAL;
+	*v = x;
+	*end = s;
+	return 0;
+}
+
+static void
+fmt_bound(const struct key *k, uint64_t v, char *buf, size_t len)
+{
+	if (k->k_hex)
+		snprintf(buf, len, "0x%" PRIx64, v);
+	else
+		snprintf(buf, len, "%" PRIu64, v);
+}
+
+/* Parse a bounded number with an optional unit table; reports errors. */
+static int
+get_number(struct parser *p, const struct key *k, const char *val,
+    uint64_t *out)
+{
+	const char *end;
+	uint64_t v, mul = 1;
+	char lo[32], hi[32];
+	int rc;
+
+	rc = parse_u64(val, &v, &end);
+	if (rc == -EINVAL) {
+		perr(p, "'%s': '%s' is not a number", k->k_name, val);
+		return -1;
+	}
+	if (rc == 0 && *end != '\0') {
+		if (k->k_type == KT_SIZE && (!strcmp(end, "K") ||
+		    !strcmp(end, "k") || !strcmp(end, "KiB")))
+			mul = 1024;
+		else if (k->k_type == KT_SIZE && (!strcmp(end, "M") ||
+		    !strcmp(end, "m") || !strcmp(end, "MiB")))
+			mul = 1024 * 1024;
+		else if (k->k_type == KT_MSEC && !strcmp(end, "s"))
+			mul = 1000;
+		else if (k->k_type == KT_MSEC && !strcmp(end, "ms"))
+			mul = 1;
+		else {
+			perr(p, "'%s': '%s' is not a number%s", k->k_name, val,
+			    k->k_type == KT_SIZE ? " (suffixes: K, M)" :
+			    k->k_type == KT_MSEC ? " (suffixes: s, ms)" : "");
+			return -1;
+		}
+	} else if (rc == 0 && k->k_type == KT_MSEC)
+		mul = 1000;
+	if (rc == 0 && v > UINT64_MAX / mul)
+		rc = -ERANGE;
+	if (rc == 0)
+		v *= mul;
+	if (rc == -ERANGE || v < k->k_min || v > k->k_max) {
+		fmt_bound(k, k->k_min, lo, sizeof(lo));
+		fmt_bound(k, k->k_max, hi, sizeof(hi));
+		if (k->k_type == KT_MSEC)
+			perr(p, "'%s': '%s' is out of range (%sms..%sms)",
+			    k->k_name, val, lo, hi);
+		else
+			perr(p, "'%s': '%s' is out of range (%s..%s)",
+			    k->k_name, val, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+check_dir(struct parser *p, const struct key *k, const char *val)
+{
+	const char *s;
+
+	if (val[0] != '/') {
+		perr(p, "'%s': '%s' is not an absolute path", k->k_name, val);
+		return -1;
+	}
+	if (strlen(val) >= CONF_PATH_MAX) {
+		perr(p, "'%s': path too long (max %d bytes)", k->k_name,
+		    CONF_PATH_MAX - 1);
+		return -1;
+	}
+	for (s = val; (s = strstr(s, "..")) != NULL; s += 2) {
+		if (s[-1] == '/' && (s[2] == '/' || s[2] == '\0')) {
+			perr(p, "'%s': '..' is not allowed in '%s'", k->k_name,
+			    val);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool
+valid_name_char(int ch, bool account)
+{
+	return isalnum(ch) || ch == '_' || ch == '-' || (!account && ch == '.');
+}
+
+static int
+check_name(struct parser *p, const struct key *k, const char *val)
+{
+	bool account = k->k_type == KT_ACCOUNT;
+
+	if (strlen(val) >= (account ? 33 : CONF_NAME_MAX)) {
+		perr(p, "'%s': '%s' is too long (max %d bytes)", k->k_name, val,
+		    account ? 32 : CONF_NAME_MAX - 1);
+		return -1;
+	}
+	for (const char *s = val; *s != '\0'; s++) {
+		if (!valid_name_char((unsigned char)*s, account) ||
+		    (s == val && (*s == '.' || *s == '-'))) {
+			perr(p, "'%s': '%s' may contain only letters, digits, %s"
+			    "'_' and '-', and may not start with %s",
+			    k->k_name, val, account ? "" : "'.', ",
+			    account ? "'-'" : "'.' or '-'");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* port <N> [path <P>] [connect|listen|both] */
+static void
+parse_port(struct parser *p, const struct key *k, char **argv, int argc)
+{
+	struct conf *c = p->p_conf;
+	struct conf_port cp;
+	uint64_t v;
+	bool have_dir = false;
+
+	memset(&cp, 0, sizeof(cp));
+	cp.cp_connect = cp.cp_listen = true;
+	cp.cp_line = p->p_line;
+	if (get_number(p, k, argv[0], &v) < 0)
+		return;
+	cp.cp_port = (uint32_t)v;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "path")) {
+			if (cp.cp_path[0] != '\0') {
+				perr(p, "'port': 'path' given twice");
+				return;
+			}
+			if (i + 1 >= argc) {
+				perr(p, "'port': 'path' needs a value");
+				return;
+			}
+			i++;
+			if (strlen(argv[i]) >= CONF_SUN_PATH_MAX) {
+				perr(p, "'port': path '%s' is too long for a "
+				    "socket (max %d bytes)", argv[i],
+				    CONF_SUN_PATH_MAX - 1);
+				return;
+			}
+			if (strstr(argv[i], "..") != NULL) {
+				perr(p, "'port': '..' is not allowed in '%s'",
+				    argv[i]);
+				return;
+			}
+			snprintf(cp.cp_path, sizeof(cp.cp_path), "%s", argv[i]);
+		} else if (!strcmp(argv[i], "connect") ||
+		    !strcmp(argv[i], "listen") || !strcmp(argv[i], "both")) {
+			if (have_dir) {
+				perr(p, "'port': direction given twice");
+				return;
+			}
+			have_dir = true;
+			cp.cp_connect = argv[i][0] != 'l';
+			cp.cp_listen = argv[i][0] != 'c';
+		} else {
+			perr(p, "'port': unexpected '%s' (expected path, "
+			    "connect, listen or both)", argv[i]);
+			return;
+		}
+	}
+	for (size_t i = 0; i < c->c_nr_ports; i++) {
+		if (c->c_ports[i].cp_port == cp.cp_port) {
+			perr(p, "'port': %" PRIu32 " is mapped twice (first at "
+			    "line %u)", cp.cp_port, c->c_ports[i].cp_line);
+			return;
+		}
+	}
+	if (c->c_nr_ports >= CONF_MAX_PORTS) {
+		perr(p, "'port': too many ports (max %d)", CONF_MAX_PORTS);
+		return;
+	}
+	c->c_ports[c->c_nr_ports++] = cp;
+}
+
+static void
+parse_notify(struct parser *p, char **argv, int argc)
+{
+	unsigned mask = 0;
+
+	for (int i = 0; i < argc; i++) {
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(argv[i], ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			size_t j;
+
+			for (j = 0; j < ARRAY_SIZE(notify_modes); j++)
+				if (!strcmp(tok, notify_modes[j].name))
+					break;
+			if (j == ARRAY_SIZE(notify_modes)) {
+				perr(p, "'notify': unknown mode '%s' (expected "
+				    "none, msi, evtchn, gsi, isa)", tok);
+				return;
+			}
+			mask |= notify_modes[j].bit;
+		}
+	}
+	if (mask == 0) {
+		perr(p, "'notify': no mode given");
+		return;
+	}
+	p->p_conf->c_notify = mask;
+}
+
+static void
+apply(struct parser *p, const struct key *k, char **argv, int argc)
+{
+	struct conf *c = p->p_conf;
+	uint64_t v;
+	const char *val = argv[0];
+
+	switch (k->k_type) {
+	case KT_PORT:
+		parse_port(p, k, argv, argc);
+		return;
+	case KT_NOTIFY:
+		parse_notify(p, argv, argc);
+		return;
+	default:
+		break;
+	}
+	if (argc > 1) {
+		perr(p, "'%s': unexpected '%s' after the value", k->k_name,
+		    argv[1]);
+		return;
+	}
+	switch (k->k_type) {
+	case KT_UINT:
+	case KT_SIZE:
+	case KT_MSEC:
+		if (get_number(p, k, val, &v) < 0)
+			return;
+		if (k->k_id == K_MMIO_BASE && (v & (CONF_MMIO_WINDOW - 1))) {
+			perr(p, "'mmio_base': '%s' is not aligned to %u bytes",
+			    val, CONF_MMIO_WINDOW);
+			return;
+		}
+		switch (k->k_id) {
+		case K_PIO_BASE:
+			c->c_has_pio = true;
+			c->c_pio_base = (uint16_t)v;
+			break;
+		case K_MMIO_BASE:
+			c->c_has_mmio = true;
+			c->c_mmio_base = v;
+			break;
+		case K_GUEST_CID: c->c_guest_cid = (uint32_t)v; break;
+		case K_MAX_CONNECTIONS: c->c_max_connections = (uint32_t)v; break;
+		case K_BUF_ALLOC: c->c_buf_alloc = (uint32_t)v; break;
+		case K_CLOSE_TIMEOUT: c->c_close_timeout_ms = (uint32_t)v; break;
+		case K_BUSY_POLL_US: c->c_busy_poll_us = (uint32_t)v; break;
+		default: break;
+		}
+		break;
+	case KT_BOOL:
+		if (strcmp(val, "yes") && strcmp(val, "no")) {
+			perr(p, "'%s': expected yes or no, got '%s'", k->k_name,
+			    val);
+			return;
+		}
+		c->c_ok_line = val[0] == 'y';
+		break;
+	case KT_POLICY:
+		if (strcmp(val, "allow") && strcmp(val, "deny")) {
+			perr(p, "'%s': expected allow or deny, got '%s'",
+			    k->k_name, val);
+			return;
+		}
+		c->c_default_allow = val[0] == 'a';
+		break;
+	case KT_LEVEL: {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(levels); i++)
+			if (!strcmp(val, levels[i].name))
+				break;
+		if (i == ARRAY_SIZE(levels)) {
+			perr(p, "'%s': expected error, warning, notice, info or "
+			    "debug, got '%s'", k->k_name, val);
+			return;
+		}
+		c->c_log_level = levels[i].prio;
+		break;
+	}
+	case KT_DIR:
+		if (check_dir(p, k, val) < 0)
+			return;
+		if (k->k_id == K_STATE_DIR && c->c_state_dir_cli)
+			break;
+		snprintf(k->k_id == K_STATE_DIR ? c->c_state_dir :
+		    c->c_socket_dir, CONF_PATH_MAX, "%s", val);
+		break;
+	case KT_NAME:
+	case KT_ACCOUNT:
+		if (check_name(p, k, val) < 0)
+			return;
+		snprintf(k->k_id == K_SOCKET_NAME ? c->c_socket_name :
+		    k->k_id == K_USER ? c->c_user : c->c_group, CONF_NAME_MAX,
+		    "%s", val);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+parse_line(struct parser *p, char *line)
+{
+	char *argv[CONF_LINE_MAX / 2], *s, *key;
+	int argc = 0;
+	const struct key *k = NULL;
+
+	for (s = line; *s != '\0'; s++) {
+		if (*s == '#') {
+			*s = '\0';
+			break;
+		}
+		if (*s == '\t')
+			continue;
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			perr(p, "invalid character 0x%02x", (unsigned char)*s);
+			return;
+		}
+	}
+	s = line;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0')
+		return;
+	key = s;
+	while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '=')
+		s++;
+	if (s == key) {
+		perr(p, "expected a key before '='");
+		return;
+	}
+	if (*s != '\0') {
+		bool eq = *s == '=';
+
+		*s++ = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!eq && *s == '=') {
+			s++;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(key, keys[i].k_name))
+			k = &keys[i];
+	if (k == NULL) {
+		perr(p, "unknown key '%s'", key);
+		return;
+	}
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		argv[argc++] = s;
+		while (*s != '\0' && *s != ' ' && *s != '\t')
+			s++;
+		if (*s != '\0')
+			*s++ = '\0';
+	}
+	if (argc == 0) {
+		perr(p, "'%s' needs a value", k->k_name);
+		return;
+	}
+	if (k->k_type != KT_PORT) {
+		unsigned *seen = &p->p_conf->c_seen[k->k_id];
+
+		if (*seen != 0) {
+			perr(p, "'%s' is set twice (first at line %u)",
+			    k->k_name, *seen);
+			return;
+		}
+		*seen = p->p_line;
+	}
+	apply(p, k, argv, argc);
+}
+
+static int
+path_join(char *buf, size_t len, const char *dir, const char *name,
+    const char *suffix)
+{
+	int n = snprintf(buf, len, "%s%s%s%s", dir,
+	    dir[0] != '\0' && dir[strlen(dir) - 1] == '/' ? "" : "/", name,
+	    suffix);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+conf_listener_path(const struct conf *c, char *buf, size_t len)
+{
+	if (len > CONF_SUN_PATH_MAX)
+		len = CONF_SUN_PATH_MAX;
+	return path_join(buf, len, c->c_socket_dir, c->c_socket_name, "");
+}
+
+int
+conf_port_path(const struct conf *c, uint32_t port, char *buf, size_t len)
+{
+	char suffix[16];
+
+	if (len > CONF_SUN_PATH_MAX)
+		len = CONF_SUN_PATH_MAX;
+	for (size_t i = 0; i < c->c_nr_ports; i++) {
+		const struct conf_port *cp = &c->c_ports[i];
+
+		if (cp->cp_port != port || cp->cp_path[0] == '\0')
+			continue;
+		if (cp->cp_path[0] == '/') {
+			int n = snprintf(buf, len, "%s", cp->cp_path);
+
+			return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+		}
+		return path_join(buf, len, c->c_socket_dir, cp->cp_path, "");
+	}
+	snprintf(suffix, sizeof(suffix), "_%" PRIu32, port);
+	return path_join(buf, len, c->c_socket_dir, c->c_socket_name, suffix);
+}
+
+static int
+finish(struct parser *p)
+{
+	struct conf *c = p->p_conf;
+	char buf[CONF_PATH_MAX + CONF_NAME_MAX + 16];
+
+	p->p_line = 0;
+	if (c->c_state_dir[0] == '\0') {
+		if (path_join(c->c_state_dir, sizeof(c->c_state_dir),
+		    CONF_DEFAULT_RUN_DIR, c->c_name, "") < 0)
+			perr(p, "state directory for '%s' is too long", c->c_name);
+	}
+	if (c->c_socket_dir[0] == '\0')
+		snprintf(c->c_socket_dir, sizeof(c->c_socket_dir), "%s",
+		    c->c_state_dir);
+	if (!c->c_has_pio && !c->c_has_mmio) {
+		c->c_has_pio = true;
+		c->c_pio_base = CONF_DEFAULT_PIO_BASE;
+	}
+	if (c->c_guest_cid == 0)
+		perr(p, "'guest_cid' is not set");
+	if (c->c_group[0] != '\0' && c->c_user[0] == '\0')
+		perr(p, "'group' is set but 'user' is not");
+
+	/* sun_path is 108 bytes: check the longest name we could build. */
+	path_join(buf, sizeof(buf), c->c_socket_dir, c->c_socket_name,
+	    "_4294967294");
+	if (strlen(buf) >= CONF_SUN_PATH_MAX)
+		perr(p, "socket path '%s' would be %zu bytes, over the %d-byte "
+		    "limit of AF_UNIX: shorten socket_dir or socket_name", buf,
+		    strlen(buf), CONF_SUN_PATH_MAX - 1);
+	path_join(buf, sizeof(buf), c->c_state_dir, c->c_name, ".ctl");
+	if (strlen(buf) >= CONF_SUN_PATH_MAX)
+		perr(p, "control socket '%s' would be %zu bytes, over the "
+		    "%d-byte limit of AF_UNIX: shorten state_dir", buf,
+		    strlen(buf), CONF_SUN_PATH_MAX - 1);
+	for (size_t i = 0; i < c->c_nr_ports; i++) {
+		const struct conf_port *cp = &c->c_ports[i];
+
+		if (conf_port_path(c, cp->cp_port, buf, CONF_SUN_PATH_MAX) < 0) {
+			p->p_line = cp->cp_line;
+			perr(p, "'port': the socket path for port %" PRIu32
+			    " is over the %d-byte limit of AF_UNIX",
+			    cp->cp_port, CONF_SUN_PATH_MAX - 1);
+			p->p_line = 0;
+		}
+	}
+	return p->p_errors;
+}
+
+int
+conf_finish(struct conf *c, conf_err_fn err, void *arg)
+{
+	struct parser p = {
+		.p_conf = c,
+		.p_file = c->c_file[0] != '\0' ? c->c_file : "(defaults)",
+		.p_err = err,
+		.p_arg = arg,
+	};
+
+	return finish(&p);
+}
+
+int
+conf_load_buf(struct conf *c, const char *name, const char *text, size_t len,
+    conf_err_fn err, void *arg)
+{
+	struct parser p = {
+		.p_conf = c,
+		.p_file = name,
+		.p_err = err,
+		.p_arg = arg,
+	};
+	char line[CONF_LINE_MAX + 1];
+	size_t off = 0;
+
+	snprintf(c->c_file, sizeof(c->c_file), "%s", name);
+	while (off < len) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl != NULL ? (size_t)(nl - (text + off)) : len - off;
+
+		p.p_line++;
+		if (n > 0 && text[off + n - 1] == '\r')
+			n--;
+		if (n > CONF_LINE_MAX)
+			perr(&p, "line too long (max %d bytes)", CONF_LINE_MAX);
+		else if (memchr(text + off, '\0', n) != NULL)
+			perr(&p, "invalid character 0x00");
+		else {
+			memcpy(line, text + off, n);
+			line[n] = '\0';
+			parse_line(&p, line);
+		}
+		off += (nl != NULL ? (size_t)(nl - (text + off)) + 1 : len - off);
+	}
+	return finish(&p);
+}
+
+int
+conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
+{
+	struct parser p = {
+		.p_conf = c,
+		.p_file = path,
+		.p_err = err,
+		.p_arg = arg,
+	};
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc, e;
+
+	f = fopen(path, "re");
+	if (f == NULL) {
+		e = errno;
+		perr(&p, "%s", strerror(e));
+		return -e;
+	}
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 4096) {
+			char *nb;
+
+			if (cap >= (1u << 20)) {
+				fclose(f);
+				free(buf);
+				perr(&p, "file too large (max 1 MiB)");
+				return -EFBIG;
+			}
+			nb = realloc(buf, cap + 65536);
+			if (nb == NULL) {
+				fclose(f);
+				free(buf);
+				perr(&p, "out of memory");
+				return -ENOMEM;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		e = errno != 0 ? errno : EIO;
+		fclose(f);
+		free(buf);
+		perr(&p, "%s", strerror(e));
+		return -e;
+	}
+	fclose(f);
+	rc = conf_load_buf(c, path, buf, len, err, arg);
+	free(buf);
+	return rc;
+}
+
+int
+conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
+    conf_err_fn err, void *arg)
+{
+	struct parser p = {
+		.p_conf = NULL,
+		.p_file = c->c_file[0] != '\0' ? c->c_file : "(defaults)",
+		.p_err = err,
+		.p_arg = arg,
+	};
+	struct passwd *pw;
+	struct group *gr;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (c->c_user[0] == '\0')
+		return 0;
+	p.p_line = c->c_seen[K_USER];
+	errno = 0;
+	pw = getpwnam(c->c_user);
+	if (pw == NULL) {
+		perr(&p, "'user': no such user '%s'", c->c_user);
+		return p.p_errors;
+	}
+	if (pw->pw_uid == 0) {
+		perr(&p, "'user': '%s' is root: privileges would not be dropped",
+		    c->c_user);
+		return p.p_errors;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (c->c_group[0] != '\0') {
+		p.p_line = c->c_seen[K_GROUP];
+		gr = getgrnam(c->c_group);
+		if (gr == NULL) {
+			perr(&p, "'group': no such group '%s'", c->c_group);
+			return p.p_errors;
+		}
+		*gid = gr->gr_gid;
+	}
+	return p.p_errors;
+}
+
+static void
+dump_msec(FILE *f, const char *key, uint32_t ms)
+{
+	if (ms % 1000 == 0)
+		fprintf(f, "%s = %" PRIu32 "s\n", key, ms / 1000);
+	else
+		fprintf(f, "%s = %" PRIu32 "ms\n", key, ms);
+}
+
+static void
+dump_size(FILE *f, const char *key, uint32_t v)
+{
+	if (v % (1u << 20) == 0)
+		fprintf(f, "%s = %" PRIu32 "M\n", key, v >> 20);
+	else if (v % 1024 == 0)
+		fprintf(f, "%s = %" PRIu32 "K\n", key, v >> 10);
+	else
+		fprintf(f, "%s = %" PRIu32 "\n", key, v);
+}
+
+void
+conf_dump(const struct conf *c, FILE *f)
+{
+	char notify[64];
+
+	if (c->c_has_pio)
+		fprintf(f, "pio_base = 0x%" PRIx16 "\n", c->c_pio_base);
+	if (c->c_has_mmio)
+		fprintf(f, "mmio_base = 0x%" PRIx64 "\n", c->c_mmio_base);
+	fprintf(f, "guest_cid = %" PRIu32 "\n", c->c_guest_cid);
+	fprintf(f, "state_dir = %s\n", c->c_state_dir);
+	fprintf(f, "socket_dir = %s\n", c->c_socket_dir);
+	fprintf(f, "socket_name = %s\n", c->c_socket_name);
+	fprintf(f, "default_policy = %s\n", c->c_default_allow ? "allow" : "deny");
+	for (size_t i = 0; i < c->c_nr_ports; i++) {
+		const struct conf_port *cp = &c->c_ports[i];
+
+		fprintf(f, "port %" PRIu32 "%s%s %s\n", cp->cp_port,
+		    cp->cp_path[0] != '\0' ? " path " : "", cp->cp_path,
+		    cp->cp_connect && cp->cp_listen ? "both" :
+		    cp->cp_connect ? "connect" : "listen");
+	}
+	fprintf(f, "max_connections = %" PRIu32 "\n", c->c_max_connections);
+	dump_size(f, "buf_alloc", c->c_buf_alloc);
+	dump_msec(f, "close_timeout", c->c_close_timeout_ms);
+	conf_notify_str(c->c_notify, notify, sizeof(notify));
+	fprintf(f, "notify = %s\n", notify);
+	fprintf(f, "busy_poll_us = %" PRIu32 "\n", c->c_busy_poll_us);
+	fprintf(f, "ok_line = %s\n", c->c_ok_line ? "yes" : "no");
+	fprintf(f, "log_level = %s\n", conf_log_level_name(c->c_log_level));
+	if (c->c_user[0] != '\0')
+		fprintf(f, "user = %s\n", c->c_user);
+	if (c->c_group[0] != '\0')
+		fprintf(f, "group = %s\n", c->c_group);
+}

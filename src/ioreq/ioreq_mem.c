@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* Guest memory: the accessor entry points and memfd-backed regions. */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ioreq/ioreq_impl.h"
+
+int
+ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
+{
+	if (m == NULL)
+		return -EFAULT;
+	if (len > IOREQ_MEM_MAX_COPY)
+		return -E2BIG;
+	if (len == 0)
+		return 0;
+	return m->ops->read(m, gpa, buf, len);
+}
+
+int
+ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
+{
+	if (m == NULL)
+		return -EFAULT;
+	if (len > IOREQ_MEM_MAX_COPY)
+		return -E2BIG;
+	if (len == 0)
+		return 0;
+	return m->ops->write(m, gpa, buf, len);
+}
+
+void
+ioreq_mem_invalidate(struct ioreq_mem *m)
+{
+	if (m != NULL && m->ops->invalidate != NULL)
+		m->ops->invalidate(m);
+}
+
+void
+ioreq_mem_free(struct ioreq_mem *m)
+{
+	if (m != NULL)
+		m->ops->free(m);
+}
+
+/* ---- memfd regions -------------------------------------------------------- */
+
+#define MEMFD_MAX_REGIONS	64
+
+struct memfd_region {
+	uint64_t	 mr_gpa;
+	uint64_t	 mr_size;
+	void		*mr_map;	/* mapping start (page aligned) */
+	size_t		 mr_map_len;
+	uint8_t		*mr_base;	/* byte at mr_gpa */
+	int		 mr_fd;
+};
+
+struct ioreq_mem_fd {
+	struct ioreq_mem	 mf_mem;
+	unsigned		 mf_nr;
+	struct memfd_region	 mf_regions[MEMFD_MAX_REGIONS];	/* by gpa */
+};
+
+static const struct memfd_region *
+memfd_find(const struct ioreq_mem_fd *mf, uint64_t gpa)
+{
+	unsigned i;
+
+	for (i = 0; i < mf->mf_nr; i++) {
+		const struct memfd_region *r = &mf->mf_regions[i];
+
+		if (gpa >= r->mr_gpa && gpa - r->mr_gpa < r->mr_size)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Walk [gpa, gpa+len) region by region.  A first pass only checks, so a
+ * copy that would fault half-way copies nothing.
+ */
+static int
+memfd_copy(struct ioreq_mem_fd *mf, uint64_t gpa, uint8_t *buf,
+    const uint8_t *src, size_t len)
+{
+	int pass;
+
+	if (gpa > UINT64_MAX - (len - 1))
+		return -EFAULT;
+	for (pass = 0; pass < 2; pass++) {
+		uint64_t cur = gpa;
+		size_t left = len, done = 0;
+
+		while (left > 0) {
+			const struct memfd_region *r = memfd_find(mf, cur);
+			uint64_t off, chunk;
+
+			if (r == NULL)
+				return -EFAULT;
+			off = cur - r->mr_gpa;
+			chunk = MIN((uint64_t)left, r->mr_size - off);
+			if (pass == 1) {
+				if (src != NULL)
+					memcpy(r->mr_base + off, src + done,
+					    chunk);
+				else
+					memcpy(buf + done, r->mr_base + off,
+					    chunk);
+			}
+			cur += chunk;
+			done += chunk;
+			left -= chunk;
+		}
+	}
+	return 0;
+}
+
+static int
+memfd_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
+{
+	return memfd_copy((struct ioreq_mem_fd *)m, gpa, buf, NULL, len);
+}
+
+static int
+memfd_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
+{
+	return memfd_copy((struct ioreq_mem_fd *)m, gpa, NULL, buf, len);
+}
+
+static void
+memfd_free(struct ioreq_mem *m)
+{
+	struct ioreq_mem_fd *mf = (struct ioreq_mem_fd *)m;
+	unsigned i;
+
+	for (i = 0; i < mf->mf_nr; i++) {
+		munmap(mf->mf_regions[i].mr_map, mf->mf_regions[i].mr_map_len);
+		close(mf->mf_regions[i].mr_fd);
+	}
+	free(mf);
+}
+
+static const struct ioreq_mem_ops memfd_ops = {
+	.read = memfd_read,
+	.write = memfd_write,
+	.invalidate = NULL,
+	.free = memfd_free,
+};
+
+int
+ioreq_mem_new_fd(struct ioreq_mem **mp)
+{
+	struct ioreq_mem_fd *mf;
+
+	mf = calloc(1, sizeof(*mf));
+	if (mf == NULL)
+		return -ENOMEM;
+	mf->mf_mem.ops = &memfd_ops;
+	*mp = &mf->mf_mem;
+	return 0;
+}
+
+int
+ioreq_mem_add_region(struct ioreq_mem *m, int fd, uint64_t gpa, uint64_t size,
+    uint64_t offset)
+{
+	struct ioreq_mem_fd *mf = (struct ioreq_mem_fd *)m;
+	struct memfd_region *r;
+	struct stat st;
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), delta;
+	unsigned i;
+	void *map;
+	int dfd;
+
+	if (m == NULL || m->ops != &memfd_ops || fd < 0 || size == 0 ||
+	    gpa > UINT64_MAX - (size - 1) || offset > UINT64_MAX - size)
+		return -EINVAL;
+	if (mf->mf_nr == MEMFD_MAX_REGIONS)
+		return -ENOSPC;
+	for (i = 0; i < mf->mf_nr; i++) {
+		r = &mf->mf_regions[i];
+		if (gpa <= r->mr_gpa + (r->mr_size - 1) &&
+		    r->mr_gpa <= gpa + (size - 1))
+			return -EEXIST;
+	}
+	/* A region past the end of its file would SIGBUS on access. */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size < 0 || (uint64_t)st.st_size < offset + size)
+		return -EINVAL;
+	delta = offset % pg;
+	if (size + delta > SIZE_MAX)
+		return -EINVAL;
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0)
+		return -errno;
+	map = mmap(NULL, (size_t)(size + delta), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, dfd, (off_t)(offset - delta));
+	if (map == MAP_FAILED) {
+		int err = errno;
+
+		close(dfd);
+		return -err;
+	}
+	for (i = mf->mf_nr; i > 0 && mf->mf_regions[i - 1].mr_gpa > gpa; i--)
+		mf->mf_regions[i] = mf->mf_regions[i - 1];
+	r = &mf->mf_regions[i];
+	r->mr_gpa = gpa;
+	r->mr_size = size;
+	r->mr_map = map;
+	r->mr_map_len = (size_t)(size + delta);
+	r->mr_base = (uint8_t *)map + delta;
+	r->mr_fd = dfd;
+	mf->mf_nr++;
+	return 0;
+}

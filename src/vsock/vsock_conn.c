@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: MIT */
+/* One vsock connection: its state machine, credit and host-socket I/O. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/loop.h"
+#include "vsock/vsock_impl.h"
+
+#define SEQ_EOR_BIT	0x80000000u
+
+static void conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg);
+
+/* --- the guest -> host byte ring ------------------------------------ */
+
+static int
+ring_reserve(struct vsock_ring *r, uint32_t cap)
+{
+	if (r->r_buf != NULL)
+		return 0;
+	r->r_buf = malloc(cap);
+	if (r->r_buf == NULL)
+		return -ENOMEM;
+	r->r_cap = cap;
+	r->r_head = 0;
+	r->r_len = 0;
+	return 0;
+}
+
+static void
+ring_put(struct vsock_ring *r, const uint8_t *p, uint32_t n)
+{
+	uint32_t tail = (r->r_head + r->r_len) % r->r_cap;
+	uint32_t first = MIN(n, r->r_cap - tail);
+
+	memcpy(r->r_buf + tail, p, first);
+	memcpy(r->r_buf, p + first, n - first);
+	r->r_len += n;
+}
+
+static int
+ring_iov(const struct vsock_ring *r, struct iovec iov[2], uint32_t n)
+{
+	uint32_t first = MIN(n, r->r_cap - r->r_head);
+
+	iov[0].iov_base = r->r_buf + r->r_head;
+	iov[0].iov_len = first;
+	iov[1].iov_base = r->r_buf;
+	iov[1].iov_len = n - first;
+	return n > first ? 2 : 1;
+}
+
+/* An empty ring gives its memory back: idle connections stay small. */
+static void
+ring_consume(struct vsock_ring *r, uint32_t n)
+{
+	r->r_head = (r->r_head + n) % r->r_cap;
+	r->r_len -= n;
+	if (r->r_len == 0) {
+		free(r->r_buf);
+		r->r_buf = NULL;
+	}
+}
+
+static void
+ring_free(struct vsock_ring *r)
+{
+	free(r->r_buf);
+	memset(r, 0, sizeof(*r));
+}
+
+/* --- credit --------------------------------------------------------- */
+
+uint32_t
+vsock_conn_peer_free(const struct vsock_conn *c)
+{
+	uint32_t in_flight = c->c_tx_cnt - c->c_peer_fwd_cnt;
+
+	/* A fwd_cnt ahead of what we sent wraps to a huge value: no credit. */
+	if (in_flight >= c->c_peer_buf_alloc)
+		return 0;
+	return c->c_peer_buf_alloc - in_flight;
+}
+
+/*
+ * Tell the guest about freed space only when its view of our buffer is
+ * low and enough was freed to be worth a packet: a slow host reader then
+ * costs one CREDIT_UPDATE per `step` bytes, never one per write.  When
+ * everything is forwarded the freed amount is above buf_alloc/2 >= step,
+ * so the guest is never left waiting.
+ */
+static void
+credit_check(struct vsock_conn *c)
+{
+	uint32_t unacked = c->c_fwd_cnt - c->c_fwd_sent;
+	uint32_t guest_free = c->c_buf_alloc - (c->c_rx_cnt - c->c_fwd_sent);
+	uint32_t low = MIN(c->c_buf_alloc / 2, 64u * 1024);
+	uint32_t step = MAX(MIN(c->c_buf_alloc / 4, 64u * 1024), 1u);
+
+	if (unacked >= step && guest_free < low) {
+		c->c_pend |= VC_PEND_CREDIT_UPD;
+		vsock_mux_schedule(c->c_mux, c);
+	}
+}
+
+/* --- lifecycle ------------------------------------------------------ */
+
+struct vsock_conn *
+vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
+    uint16_t type, int fd, enum vsock_conn_state st)
+{
+	struct vsock_conn *c;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->c_mux = m;
+	c->c_gport = gport;
+	c->c_hport = hport;
+	c->c_type = type;
+	c->c_state = st;
+	c->c_fd = fd;
+	c->c_buf_alloc = m->m_cfg.buf_alloc;
+	c->c_born_ms = loop_now_ms();
+	if (vsock_mux_insert(m, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+vsock_conn_free(struct vsock_conn *c)
+{
+	vsock_mux_remove(c->c_mux, c);
+	free(c);
+}
+
+static void
+release_host(struct vsock_conn *c)
+{
+	struct vsock_mux *m = c->c_mux;
+
+	if (c->c_timer > 0)
+		loop_del_timer(m->m_loop, c->c_timer);
+	c->c_timer = 0;
+	if (c->c_fd >= 0) {
+		if (c->c_ev_reg)
+			(void)loop_del_fd(m->m_loop, c->c_fd);
+		close(c->c_fd);
+	}
+	c->c_fd = -1;
+	c->c_ev_reg = false;
+	ring_free(&c->c_txr);
+	free(c->c_msgs);
+	c->c_msgs = NULL;
+	c->c_msgs_n = c->c_msgs_cap = c->c_msgs_head = c->c_msg_open = 0;
+	free(c->c_rxm);
+	c->c_rxm = NULL;
+}
+
+void
+vsock_conn_kill(struct vsock_conn *c, bool rst)
+{
+	if (c->c_state == VC_DYING) {
+		if (!rst)
+			vsock_conn_free(c);
+		return;
+	}
+	release_host(c);
+	if (!rst) {
+		vsock_conn_free(c);
+		return;
+	}
+	/* The pair stays taken until the RST is out (no early reuse). */
+	c->c_state = VC_DYING;
+	c->c_pend = VC_PEND_RST;
+	vsock_mux_schedule(c->c_mux, c);
+}
+
+static void
+timer_cb(struct loop *l, void *arg)
+{
+	struct vsock_conn *c = arg;
+	struct vsock_mux *m = c->c_mux;
+
+	(void)l;
+	c->c_timer = 0;
+	vsock_mux_enter(m);
+	vsock_log(m, LOG_INFO, "vsock: connection %u->%u timed out (%s)",
+	    c->c_gport, c->c_hport,
+	    c->c_state == VC_HOST_INIT ? "no answer to REQUEST" : "close");
+	vsock_conn_kill(c, true);
+	vsock_mux_leave(m);
+}
+
+void
+vsock_conn_arm_timer(struct vsock_conn *c, uint32_t ms)
+{
+	int64_t id;
+
+	if (c->c_timer > 0)
+		return;
+	id = loop_add_timer(c->c_mux->m_loop, ms, timer_cb, c);
+	if (id > 0)
+		c->c_timer = id;
+	else
+		vsock_conn_kill(c, true);
+}
+
+static void
+disarm_timer(struct vsock_conn *c)
+{
+	if (c->c_timer > 0)
+		loop_del_timer(c->c_mux->m_loop, c->c_timer);
+	c->c_timer = 0;
+}
+
+/* Bytes that can still reach the host (an open SEQPACKET message cannot). */
+static bool
+tx_pending(const struct vsock_conn *c)
+{
+	if (c->c_type == VSOCK_TYPE_SEQPACKET)
+		return c->c_msgs_n > 0;
+	return c->c_txr.r_len > 0;
+}
+
+/*
+ * Both directions finished, or the guest shut both: RST once the host has
+ * everything; until then the close timer bounds the wait.
+ */
+static void
+check_done(struct vsock_conn *c)
+{
+	bool guest_done, host_done;
+
+	if (c->c_state != VC_ESTABLISHED)
+		return;
+	guest_done = (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) != 0;
+	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0 &&
+	    !(c->c_pend & VC_PEND_SHUTDOWN);
+	if (!tx_pending(c) && guest_done &&
+	    (host_done || (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) {
+		vsock_conn_kill(c, true);
+		return;
+	}
+	if ((guest_done && (host_done ||
+	    (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) ||
+	    c->c_local_shut == (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND))
+		vsock_conn_arm_timer(c, c->c_mux->m_cfg.close_timeout_ms);
+}
+
+void
+vsock_conn_update_events(struct vsock_conn *c)
+{
+	struct vsock_mux *m = c->c_mux;
+	unsigned want = 0;
+
+	if (c->c_fd < 0)
+		return;
+	switch (c->c_state) {
+	case VC_CONNECTING:
+		want = LOOP_OUT;
+		break;
+	case VC_ESTABLISHED:
+		if (!(c->c_pend & VC_PEND_DATA) && c->c_rxm == NULL &&
+		    !(c->c_local_shut & VSOCK_SHUTDOWN_SEND) &&
+		    !(c->c_peer_shut & VSOCK_SHUTDOWN_RCV) &&
+		    vsock_conn_peer_free(c) > 0)
+			want |= LOOP_IN;
+		if (tx_pending(c))
+			want |= LOOP_OUT;
+		break;
+	default:
+		break;
+	}
+	/* A hung-up socket reports LOOP_ERR for ever: take it off the loop. */
+	if (want == 0 && c->c_hup) {
+		if (c->c_ev_reg)
+			(void)loop_del_fd(m->m_loop, c->c_fd);
+		c->c_ev_reg = false;
+		return;
+	}
+	if (!c->c_ev_reg) {
+		if (loop_add_fd(m->m_loop, c->c_fd, want, conn_fd_cb, c) < 0) {
+			vsock_log(m, LOG_ERR, "vsock: cannot watch connection "
+			    "%u->%u", c->c_gport, c->c_hport);
+			vsock_conn_kill(c, true);
+			return;
+		}
+		c->c_ev_reg = true;
+		c->c_ev = want;
+	} else if (want != c->c_ev) {
+		(void)loop_mod_fd(m->m_loop, c->c_fd, want);
+		c->c_ev = want;
+	}
+}
+
+void
+vsock_conn_connected(struct vsock_conn *c, int err)
+{
+	struct vsock_mux *m = c->c_mux;
+
+	if (err != 0) {
+		m->m_stats.ms_connect_failed++;
+		vsock_log(m, LOG_INFO, "vsock: guest connect %u->%u failed: %s",
+		    c->c_gport, c->c_hport, strerror(-err));
+		vsock_conn_kill(c, true);
+		return;
+	}
+	c->c_state = VC_ESTABLISHED;
+	c->c_pend |= VC_PEND_RESPONSE;
+	vsock_mux_schedule(m, c);
+	vsock_conn_update_events(c);
+}
+
+/* --- guest -> host -------------------------------------------------- */
+
+static int
+seq_push(struct vsock_conn *c, uint32_t len, bool eor)
+{
+	if (c->c_msgs_n == c->c_msgs_cap) {
+		uint32_t ncap = c->c_msgs_cap ? c->c_msgs_cap * 2 : 8;
+		uint32_t *n = malloc(ncap * sizeof(*n));
+
+		if (n == NULL)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < c->c_msgs_n; i++)
+			n[i] = c->c_msgs[(c->c_msgs_head + i) % c->c_msgs_cap];
+		free(c->c_msgs);
+		c->c_msgs = n;
+		c->c_msgs_cap = ncap;
+		c->c_msgs_head = 0;
+	}
+	c->c_msgs[(c->c_msgs_head + c->c_msgs_n) % c->c_msgs_cap] =
+	    len | (eor ? SEQ_EOR_BIT : 0);
+	c->c_msgs_n++;
+	return 0;
+}
+
+static ssize_t
+send_eor(int fd, const struct iovec *iov, int niov, bool eor)
+{
+	struct msghdr mh;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = (struct iovec *)(uintptr_t)iov;
+	mh.msg_iovlen = (size_t)niov;
+	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT |
+	    (eor ? MSG_EOR : 0));
+}
+
+static void
+forwarded(struct vsock_conn *c, uint32_t n)
+{
+	c->c_fwd_cnt += n;
+	c->c_tx_bytes += n;
+	c->c_mux->m_stats.ms_tx_bytes += n;
+}
+
+/* Write buffered guest data to the host.  0, or -errno: kill. */
+static int
+flush(struct vsock_conn *c)
+{
+	struct vsock_ring *r = &c->c_txr;
+	struct iovec iov[2];
+	ssize_t n;
+
+	while (tx_pending(c)) {
+		uint32_t len = r->r_len;
+		bool eor = false;
+
+		if (c->c_type == VSOCK_TYPE_SEQPACKET) {
+			len = c->c_msgs[c->c_msgs_head] & ~SEQ_EOR_BIT;
+			eor = (c->c_msgs[c->c_msgs_head] & SEQ_EOR_BIT) != 0;
+		}
+		n = send_eor(c->c_fd, iov, ring_iov(r, iov, len), eor);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		if (c->c_type == VSOCK_TYPE_SEQPACKET) {
+			if ((uint32_t)n != len)
+				return -EMSGSIZE;
+			c->c_msgs_head = (c->c_msgs_head + 1) % c->c_msgs_cap;
+			c->c_msgs_n--;
+		}
+		ring_consume(r, (uint32_t)n);
+		forwarded(c, (uint32_t)n);
+	}
+	if (!tx_pending(c) && (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) &&
+	    !c->c_wr_shut) {
+		(void)shutdown(c->c_fd, SHUT_WR);
+		c->c_wr_shut = true;
+	}
+	credit_check(c);
+	return 0;
+}
+
+static void
+guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
+    const uint8_t *p)
+{
+	struct vsock_mux *m = c->c_mux;
+	uint32_t used = c->c_rx_cnt - c->c_fwd_cnt, len = h->len, done = 0;
+	bool seq = c->c_type == VSOCK_TYPE_SEQPACKET;
+	bool eom = (h->flags & VSOCK_SEQ_EOM) != 0;
+	bool eor = (h->flags & VSOCK_SEQ_EOR) != 0;
+	int rc;
+
+	if (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) {
+		m->m_stats.ms_bad_packets++;
+		vsock_log(m, LOG_WARNING, "vsock: connection %u->%u: data "
+		    "after SHUTDOWN(SEND), RST", c->c_gport, c->c_hport);
+		vsock_conn_kill(c, true);
+		return;
+	}
+	if (len > c->c_buf_alloc - used) {
+		m->m_stats.ms_credit_violations++;
+		vsock_log(m, LOG_WARNING, "vsock: connection %u->%u: guest "
+		    "sent %u bytes with %u of credit, RST", c->c_gport,
+		    c->c_hport, len, c->c_buf_alloc - used);
+		vsock_conn_kill(c, true);
+		return;
+	}
+	c->c_rx_cnt += len;
+	/* Straight through when nothing is queued ahead. */
+	if (!tx_pending(c) && (!seq || (c->c_msg_open == 0 && eom))) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)p,
+		    .iov_len = len };
+		ssize_t n;
+
+		do
+			n = send_eor(c->c_fd, &iov, 1, seq && eor);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno != EAGAIN) {
+			rc = -errno;
+			goto err;
+		}
+		if (n > 0 && seq && (uint32_t)n != len) {
+			rc = -EMSGSIZE;
+			goto err;
+		}
+		if (n > 0) {
+			done = (uint32_t)n;
+			forwarded(c, done);
+		}
+	}
+	if (done < len) {
+		if (ring_reserve(&c->c_txr, c->c_buf_alloc) < 0) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		ring_put(&c->c_txr, p + done, len - done);
+		if (seq) {
+			c->c_msg_open += len;
+			if (eom) {
+				if (seq_push(c, c->c_msg_open, eor) < 0) {
+					rc = -ENOMEM;
+					goto err;
+				}
+				c->c_msg_open = 0;
+			} else if (c->c_msgs_n == 0 &&
+			    c->c_txr.r_len == c->c_buf_alloc) {
+				/* A message bigger than our buffer: never deliverable. */
+				rc = -EMSGSIZE;
+				goto err;
+			}
+		}
+		rc = flush(c);
+		if (rc < 0)
+			goto err;
+	}
+	credit_check(c);
+	vsock_conn_update_events(c);
+	return;
+err:
+	vsock_log(m, LOG_INFO, "vsock: connection %u->%u: host write: %s, RST",
+	    c->c_gport, c->c_hport, strerror(-rc));
+	vsock_conn_kill(c, true);
+}
+
+static void
+guest_shutdown(struct vsock_conn *c, uint32_t flags)
+{
+	uint32_t new = flags & ~c->c_peer_shut &
+	    (VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+
+	c->c_peer_shut |= new;
+	if (new & VSOCK_SHUTDOWN_RCV) {
+		/* The host peer's writes now fail, as they would on a socket. */
+		(void)shutdown(c->c_fd, SHUT_RD);
+		c->c_pend &= ~VC_PEND_DATA;
+		free(c->c_rxm);
+		c->c_rxm = NULL;
+	}
+	if ((new & VSOCK_SHUTDOWN_SEND) && !tx_pending(c) && !c->c_wr_shut) {
+		(void)shutdown(c->c_fd, SHUT_WR);
+		c->c_wr_shut = true;
+	}
+	vsock_conn_update_events(c);
+}
+
+static void
+host_init_reply(struct vsock_conn *c, const struct vsock_pkt_hdr *h)
+{
+	struct vsock_mux *m = c->c_mux;
+	char ok[32];
+	int n;
+
+	if (h->op != VSOCK_OP_RESPONSE) {
+		m->m_stats.ms_bad_packets++;
+		vsock_conn_kill(c, true);
+		return;
+	}
+	disarm_timer(c);
+	c->c_state = VC_ESTABLISHED;
+	if (m->m_cfg.send_ok_line) {
+		n = vsock_connect_ok_format(ok, sizeof(ok), c->c_hport);
+		/* A fresh socket has room for a dozen bytes; short = gone. */
+		if (n < 0 || send(c->c_fd, ok, (size_t)n,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
+			vsock_log(m, LOG_INFO, "vsock: host client for port %u "
+			    "left before OK", c->c_gport);
+			vsock_conn_kill(c, true);
+			return;
+		}
+	}
+	vsock_conn_update_events(c);
+}
+
+void
+vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
+    const void *payload)
+{
+	struct vsock_mux *m = c->c_mux;
+	bool had_credit = vsock_conn_peer_free(c) > 0;
+
+	c->c_tx_pkts++;
+	/* Every packet carries the guest's credit. */
+	c->c_peer_buf_alloc = h->buf_alloc;
+	c->c_peer_fwd_cnt = h->fwd_cnt;
+	if (vsock_conn_peer_free(c) > 0) {
+		c->c_credit_asked = false;
+		if (!had_credit && c->c_rxm != NULL) {
+			c->c_pend |= VC_PEND_DATA;
+			vsock_mux_schedule(m, c);
+		}
+	}
+	switch (c->c_state) {
+	case VC_CONNECTING:
+		m->m_stats.ms_bad_packets++;
+		vsock_conn_kill(c, true);
+		return;
+	case VC_HOST_INIT:
+		host_init_reply(c, h);
+		return;
+	case VC_ESTABLISHED:
+		break;
+	default:
+		return;
+	}
+	switch (h->op) {
+	case VSOCK_OP_RW:
+		guest_rw(c, h, payload);
+		break;
+	case VSOCK_OP_SHUTDOWN:
+		guest_shutdown(c, h->flags);
+		break;
+	case VSOCK_OP_CREDIT_REQUEST:
+		c->c_pend |= VC_PEND_CREDIT_UPD;
+		vsock_mux_schedule(m, c);
+		vsock_conn_update_events(c);
+		break;
+	case VSOCK_OP_CREDIT_UPDATE:
+		vsock_conn_update_events(c);
+		break;
+	default:
+		/* REQUEST or RESPONSE on an established pair. */
+		m->m_stats.ms_bad_packets++;
+		vsock_log(m, LOG_WARNING, "vsock: connection %u->%u: op %u "
+		    "while established, RST", c->c_gport, c->c_hport, h->op);
+		vsock_conn_kill(c, true);
+		return;
+	}
+	if (c->c_state == VC_ESTABLISHED)
+		check_done(c);
+}
+
+/* --- host -> guest -------------------------------------------------- */
+
+static void
+ask_credit(struct vsock_conn *c)
+{
+	if (c->c_credit_asked)
+		return;
+	c->c_credit_asked = true;
+	c->c_pend |= VC_PEND_CREDIT_REQ;
+}
+
+/* Peer closed entirely (not just SHUT_WR)? */
+static bool
+host_gone(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+static void
+host_eof(struct vsock_conn *c, struct vsock_pkt_hdr *h)
+{
+	c->c_pend &= ~VC_PEND_DATA;
+	c->c_local_shut |= VSOCK_SHUTDOWN_SEND;
+	if (host_gone(c->c_fd))
+		c->c_local_shut |= VSOCK_SHUTDOWN_RCV;
+	h->op = VSOCK_OP_SHUTDOWN;
+	h->flags = c->c_local_shut;
+}
+
+/* 1: *h is a packet; 0: nothing after all; -1: c was killed. */
+static int
+read_stream(struct vsock_conn *c, struct vsock_pkt_hdr *h, void *payload,
+    size_t max)
+{
+	uint32_t want = MIN(vsock_conn_peer_free(c), VSOCK_MAX_PAYLOAD);
+	ssize_t n;
+
+	want = (uint32_t)MIN((size_t)want, max);
+	if (want == 0) {
+		c->c_pend &= ~VC_PEND_DATA;
+		if (vsock_conn_peer_free(c) == 0)
+			ask_credit(c);
+		return 0;
+	}
+	do
+		n = recv(c->c_fd, payload, want, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		c->c_pend &= ~VC_PEND_DATA;
+		if (errno == EAGAIN)
+			return 0;
+		vsock_log(c->c_mux, LOG_INFO, "vsock: connection %u->%u: host "
+		    "read: %s, RST", c->c_gport, c->c_hport, strerror(errno));
+		vsock_conn_kill(c, true);
+		return -1;
+	}
+	if (n == 0) {
+		host_eof(c, h);
+		return 1;
+	}
+	h->op = VSOCK_OP_RW;
+	h->len = (uint32_t)n;
+	/* A short read means drained: let the loop tell us about more. */
+	if ((uint32_t)n < want)
+		c->c_pend &= ~VC_PEND_DATA;
+	return 1;
+}
+
+static int
+read_seq(struct vsock_conn *c, struct vsock_pkt_hdr *h, void *payload,
+    size_t max)
+{
+	uint32_t n;
+
+	if (c->c_rxm == NULL) {
+		struct iovec iov;
+		struct msghdr mh;
+		ssize_t len;
+		uint8_t b;
+
+		do
+			len = recv(c->c_fd, &b, 0,
+			    MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		while (len < 0 && errno == EINTR);
+		if (len < 0 && errno == EAGAIN) {
+			c->c_pend &= ~VC_PEND_DATA;
+			return 0;
+		}
+		if (len < 0 || len > (ssize_t)VSOCK_MAX_PAYLOAD) {
+			vsock_log(c->c_mux, LOG_INFO, "vsock: connection %u->%u: "
+			    "host message: %s, RST", c->c_gport, c->c_hport,
+			    len < 0 ? strerror(errno) : "above 64 KiB");
+			vsock_conn_kill(c, true);
+			return -1;
+		}
+		if (len == 0) {
+			struct pollfd pfd = { .fd = c->c_fd,
+			    .events = POLLIN | POLLRDHUP };
+
+			/* EOF, or an empty message that cannot be sent on. */
+			(void)recv(c->c_fd, &b, 1, MSG_DONTWAIT);
+			if (poll(&pfd, 1, 0) == 1 &&
+			    (pfd.revents & (POLLRDHUP | POLLHUP))) {
+				host_eof(c, h);
+				return 1;
+			}
+			return 0;
+		}
+		c->c_rxm = malloc((size_t)len);
+		if (c->c_rxm == NULL) {
+			vsock_conn_kill(c, true);
+			return -1;
+		}
+		iov.iov_base = c->c_rxm;
+		iov.iov_len = (size_t)len;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (recvmsg(c->c_fd, &mh, MSG_DONTWAIT) != len) {
+			vsock_conn_kill(c, true);
+			return -1;
+		}
+		c->c_rxm_len = (uint32_t)len;
+		c->c_rxm_off = 0;
+		c->c_rxm_flags = (mh.msg_flags & MSG_EOR) ? VSOCK_SEQ_EOR : 0;
+	}
+	n = MIN(vsock_conn_peer_free(c), c->c_rxm_len - c->c_rxm_off);
+	n = (uint32_t)MIN((size_t)n, max);
+	if (n == 0) {
+		c->c_pend &= ~VC_PEND_DATA;
+		if (vsock_conn_peer_free(c) == 0)
+			ask_credit(c);
+		return 0;
+	}
+	memcpy(payload, c->c_rxm + c->c_rxm_off, n);
+	c->c_rxm_off += n;
+	h->op = VSOCK_OP_RW;
+	h->len = n;
+	if (c->c_rxm_off == c->c_rxm_len) {
+		h->flags = VSOCK_SEQ_EOM | c->c_rxm_flags;
+		free(c->c_rxm);
+		c->c_rxm = NULL;
+		/* More messages may wait; the loop reports them. */
+		c->c_pend &= ~VC_PEND_DATA;
+	}
+	return 1;
+}
+
+int
+vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
+    void *payload, size_t max_payload)
+{
+	struct vsock_mux *m = c->c_mux;
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	h->src_cid = VSOCK_CID_HOST;
+	h->dst_cid = m->m_cfg.guest_cid;
+	h->src_port = c->c_hport;
+	h->dst_port = c->c_gport;
+	h->type = c->c_type;
+	if (c->c_pend & VC_PEND_RST) {
+		h->op = VSOCK_OP_RST;
+		m->m_stats.ms_rst_sent++;
+		vsock_conn_free(c);
+		return 1;
+	}
+	h->buf_alloc = c->c_buf_alloc;
+	if (c->c_pend & VC_PEND_REQUEST) {
+		c->c_pend &= ~VC_PEND_REQUEST;
+		h->op = VSOCK_OP_REQUEST;
+		goto sent;
+	}
+	if (c->c_pend & VC_PEND_RESPONSE) {
+		c->c_pend &= ~VC_PEND_RESPONSE;
+		h->op = VSOCK_OP_RESPONSE;
+		goto sent;
+	}
+	if ((c->c_pend & VC_PEND_DATA) && max_payload > 0) {
+		if (c->c_type == VSOCK_TYPE_SEQPACKET)
+			rc = read_seq(c, h, payload, max_payload);
+		else
+			rc = read_stream(c, h, payload, max_payload);
+		if (rc < 0)
+			return vsock_conn_to_guest(c, h, payload, max_payload);
+		if (rc == 1) {
+			if (h->op == VSOCK_OP_RW) {
+				c->c_tx_cnt += h->len;
+				c->c_rx_bytes += h->len;
+				m->m_stats.ms_rx_bytes += h->len;
+				if (vsock_conn_peer_free(c) == 0)
+					ask_credit(c);
+			}
+			goto sent;
+		}
+	}
+	if (c->c_pend & VC_PEND_SHUTDOWN) {
+		c->c_pend &= ~VC_PEND_SHUTDOWN;
+		h->op = VSOCK_OP_SHUTDOWN;
+		h->flags = c->c_local_shut;
+		goto sent;
+	}
+	if (c->c_pend & VC_PEND_CREDIT_REQ) {
+		c->c_pend &= ~VC_PEND_CREDIT_REQ;
+		h->op = VSOCK_OP_CREDIT_REQUEST;
+		m->m_stats.ms_credit_requests++;
+		goto sent;
+	}
+	if (c->c_pend & VC_PEND_CREDIT_UPD) {
+		h->op = VSOCK_OP_CREDIT_UPDATE;
+		m->m_stats.ms_credit_updates++;
+		goto sent;
+	}
+	vsock_conn_update_events(c);
+	/* DATA with no room in this slot stays queued for the next call. */
+	vsock_mux_schedule(m, c);
+	return 0;
+sent:
+	/* Any packet carries fwd_cnt: a separate CREDIT_UPDATE is moot. */
+	h->fwd_cnt = c->c_fwd_cnt;
+	c->c_fwd_sent = c->c_fwd_cnt;
+	c->c_pend &= ~VC_PEND_CREDIT_UPD;
+	c->c_rx_pkts++;
+	if (h->op == VSOCK_OP_SHUTDOWN &&
+	    (c->c_local_shut & VSOCK_SHUTDOWN_RCV))
+		/* Host closed entirely: the guest owes us an RST. */
+		vsock_conn_arm_timer(c, m->m_cfg.close_timeout_ms);
+	if (c->c_state == VC_ESTABLISHED)
+		check_done(c);
+	if (c->c_state == VC_ESTABLISHED)
+		vsock_conn_update_events(c);
+	vsock_mux_schedule(m, c);
+	return 1;
+}
+
+/* --- host socket events -------------------------------------------- */
+
+static void
+conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct vsock_conn *c = arg;
+	struct vsock_mux *m = c->c_mux;
+	int err = 0, rc;
+	socklen_t sl = sizeof(err);
+
+	(void)l;
+	vsock_mux_enter(m);
+	if (events & LOOP_ERR)
+		c->c_hup = true;
+	switch (c->c_state) {
+	case VC_CONNECTING:
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+			err = errno;
+		vsock_conn_connected(c, -err);
+		break;
+	case VC_HOST_INIT:
+		/* The client left before the guest answered. */
+		if (events & LOOP_ERR)
+			vsock_conn_kill(c, true);
+		break;
+	case VC_ESTABLISHED:
+		if (events & LOOP_OUT) {
+			rc = flush(c);
+			if (rc < 0) {
+				vsock_log(m, LOG_INFO, "vsock: connection %u->%u: "
+				    "host write: %s, RST", c->c_gport,
+				    c->c_hport, strerror(-rc));
+				vsock_conn_kill(c, true);
+				break;
+			}
+		}
+		if (events & LOOP_IN) {
+			c->c_pend |= VC_PEND_DATA;
+			vsock_mux_schedule(m, c);
+		}
+		if ((events & LOOP_ERR) && !(events & LOOP_IN) &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) == 0 &&
+		    err != 0) {
+			vsock_conn_kill(c, true);
+			break;
+		}
+		check_done(c);
+		if (c->c_state == VC_ESTABLISHED)
+			vsock_conn_update_events(c);
+		break;
+	default:
+		break;
+	}
+	vsock_mux_leave(m);
+}
+
+void
+vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size)
+{
+	static const char *const names[] = {
+		[VC_CONNECTING] = "connecting", [VC_HOST_INIT] = "host-init",
+		[VC_ESTABLISHED] = "established", [VC_DYING] = "dying",
+	};
+
+	snprintf(buf, size, "vsock: %s %u->%u %s shut g%u/h%u age %llums "
+	    "g->h %llu B/%llu pkts (buffered %u) h->g %llu B/%llu pkts, "
+	    "guest credit %u, pending 0x%x",
+	    c->c_type == VSOCK_TYPE_SEQPACKET ? "seqpacket" : "stream",
+	    c->c_gport, c->c_hport, names[c->c_state], c->c_peer_shut,
+	    c->c_local_shut,
+	    (unsigned long long)(loop_now_ms() - c->c_born_ms),
+	    (unsigned long long)c->c_tx_bytes,
+	    (unsigned long long)c->c_tx_pkts, c->c_txr.r_len,
+	    (unsigned long long)c->c_rx_bytes,
+	    (unsigned long long)c->c_rx_pkts, vsock_conn_peer_free(c),
+	    c->c_pend);
+}

@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: MIT */
+/* The host side of the muxer: AF_UNIX paths, the listener, CONNECT clients. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/loop.h"
+#include "vsock/vsock_impl.h"
+
+#define SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path))
+/* "_4294967295" */
+#define PORT_SUFFIX_MAX	11
+/* How long the listener rests after EMFILE/ENFILE instead of spinning. */
+#define ACCEPT_BACKOFF_MS 100
+
+static bool
+has_dotdot(const char *p)
+{
+	const char *s = p;
+
+	while ((s = strstr(s, "..")) != NULL) {
+		if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
+			return true;
+		s += 2;
+	}
+	return false;
+}
+
+int
+vsock_host_check_cfg(const struct vsock_mux_cfg *cfg, char *dir, size_t dirsize)
+{
+	size_t ulen = strnlen(cfg->uds_path, sizeof(cfg->uds_path));
+	const char *slash;
+
+	if (ulen == sizeof(cfg->uds_path))
+		return -ENAMETOOLONG;
+	dir[0] = '\0';
+	if (ulen > 0) {
+		/* Every <uds_path>_<port> must fit in sun_path. */
+		if (ulen + PORT_SUFFIX_MAX >= SUN_PATH_MAX || ulen >= dirsize)
+			return -ENAMETOOLONG;
+		if (has_dotdot(cfg->uds_path) || cfg->uds_path[ulen - 1] == '/')
+			return -EINVAL;
+		slash = strrchr(cfg->uds_path, '/');
+		if (slash == NULL)
+			snprintf(dir, dirsize, ".");
+		else if (slash == cfg->uds_path)
+			snprintf(dir, dirsize, "/");
+		else
+			snprintf(dir, dirsize, "%.*s",
+			    (int)(slash - cfg->uds_path), cfg->uds_path);
+	}
+	for (size_t i = 0; i < cfg->nr_maps; i++) {
+		const char *p = cfg->maps[i].pm_path;
+		size_t plen = strnlen(p, sizeof(cfg->maps[i].pm_path));
+		size_t dlen = strlen(dir);
+
+		if (plen == sizeof(cfg->maps[i].pm_path))
+			return -ENAMETOOLONG;
+		if (plen == 0)
+			continue;
+		if (has_dotdot(p))
+			return -EINVAL;
+		if (p[0] != '/') {
+			/* Relative to the socket directory. */
+			if (dir[0] == '\0')
+				return -EINVAL;
+			if (dlen + 1 + plen >= SUN_PATH_MAX)
+				return -ENAMETOOLONG;
+		} else if (dir[0] != '\0' && strcmp(dir, "/") != 0 &&
+		    (strncmp(p, dir, dlen) != 0 || p[dlen] != '/')) {
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+const struct vsock_port_map *
+vsock_host_find_map(const struct vsock_mux *m, uint32_t port)
+{
+	size_t lo = 0, hi = m->m_cfg.nr_maps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->m_maps[mid].pm_port == port)
+			return &m->m_maps[mid];
+		if (m->m_maps[mid].pm_port < port)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+path_for_port(const struct vsock_mux *m, uint32_t port, struct sockaddr_un *sa)
+{
+	const struct vsock_port_map *pm = vsock_host_find_map(m, port);
+	int n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (pm != NULL && !pm->pm_allow_connect)
+		return -EACCES;
+	if (pm == NULL && !m->m_cfg.default_allow)
+		return -EACCES;
+	if (pm != NULL && pm->pm_path[0] == '/')
+		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s",
+		    pm->pm_path);
+	else if (pm != NULL && pm->pm_path[0] != '\0')
+		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s",
+		    m->m_dir, pm->pm_path);
+	else if (m->m_cfg.uds_path[0] != '\0')
+		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s_%u",
+		    m->m_cfg.uds_path, port);
+	else
+		return -ENOENT;
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp)
+{
+	struct sockaddr_un sa;
+	int fd, rc;
+
+	rc = path_for_port(m, port, &sa);
+	if (rc < 0)
+		return rc;
+	fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET :
+	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/*
+	 * Never blocks: a full backlog gives EAGAIN, which is a refusal
+	 * (Firecracker #6208 stalled on a blocking connect here).
+	 */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		*fdp = fd;
+		return 0;
+	}
+	rc = -errno;
+	if (rc == -EINPROGRESS) {
+		*fdp = fd;
+		return rc;
+	}
+	close(fd);
+	return rc;
+}
+
+/* --- host-initiated connections ------------------------------------- */
+
+static void
+pending_free(struct vsock_pending *p, bool close_fd)
+{
+	struct vsock_mux *m = p->p_mux;
+
+	(void)loop_del_fd(m->m_loop, p->p_fd);
+	if (p->p_timer > 0)
+		loop_del_timer(m->m_loop, p->p_timer);
+	if (close_fd)
+		close(p->p_fd);
+	TAILQ_REMOVE(&m->m_pending, p, p_link);
+	m->m_npending--;
+	free(p);
+}
+
+static void
+pending_reject(struct vsock_pending *p, const char *why)
+{
+	struct vsock_mux *m = p->p_mux;
+
+	m->m_stats.ms_host_rejected++;
+	vsock_log(m, LOG_INFO, "vsock: host client dropped: %s", why);
+	pending_free(p, true);
+}
+
+static bool
+allow_listen(const struct vsock_mux *m, uint32_t port)
+{
+	const struct vsock_port_map *pm = vsock_host_find_map(m, port);
+
+	return pm != NULL ? pm->pm_allow_listen : m->m_cfg.default_allow;
+}
+
+static void
+pending_connect(struct vsock_pending *p, uint32_t port)
+{
+	struct vsock_mux *m = p->p_mux;
+	struct vsock_conn *c;
+	uint32_t hport = 0, tries;
+	int fd = p->p_fd;
+
+	if (!allow_listen(m, port)) {
+		pending_reject(p, "port not allowed");
+		return;
+	}
+	if (m->m_nconns >= m->m_cfg.max_conns) {
+		pending_reject(p, "connection limit");
+		return;
+	}
+	/* Round robin over [2^30, 2^31), skipping pairs in use. */
+	for (tries = 0; tries < 1024; tries++) {
+		hport = m->m_next_hport++;
+		if (m->m_next_hport >= VSOCK_HOST_PORT_END)
+			m->m_next_hport = VSOCK_HOST_PORT_FIRST;
+		if (vsock_mux_lookup(m, port, hport) == NULL)
+			break;
+	}
+	if (tries == 1024) {
+		pending_reject(p, "no free host port");
+		return;
+	}
+	pending_free(p, false);
+	c = vsock_conn_new(m, port, hport, VSOCK_TYPE_STREAM, fd, VC_HOST_INIT);
+	if (c == NULL) {
+		m->m_stats.ms_host_rejected++;
+		close(fd);
+		return;
+	}
+	m->m_stats.ms_host_accepted++;
+	c->c_pend |= VC_PEND_REQUEST;
+	vsock_mux_schedule(m, c);
+	vsock_conn_update_events(c);
+	if (c->c_state == VC_HOST_INIT)
+		vsock_conn_arm_timer(c, m->m_cfg.connect_timeout_ms);
+}
+
+/*
+ * The line is peeked and then only its own bytes are consumed, so data a
+ * client pipelines after '\n' stays in the socket for the connection.
+ */
+static void
+pending_cb(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct vsock_pending *p = arg;
+	struct vsock_mux *m = p->p_mux;
+	uint8_t buf[VSOCK_CONNECT_LINE_MAX];
+	uint32_t port = 0;
+	ssize_t n, i;
+	int rc = 0;
+
+	(void)l;
+	(void)events;
+	vsock_mux_enter(m);
+	do
+		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		goto out;
+	if (n <= 0) {
+		pending_reject(p, n == 0 ? "closed before CONNECT line" :
+		    "read error");
+		goto out;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = vsock_connect_parser_feed(&p->p_parser, buf[i], &port);
+	if (rc < 0) {
+		pending_reject(p, rc == -E2BIG ? "CONNECT line too long" :
+		    "malformed CONNECT line");
+		goto out;
+	}
+	if (recv(fd, buf, (size_t)i, MSG_DONTWAIT) != i) {
+		pending_reject(p, "read error");
+		goto out;
+	}
+	if (rc == 1)
+		pending_connect(p, port);
+out:
+	vsock_mux_leave(m);
+}
+
+static void
+pending_timeout_cb(struct loop *l, void *arg)
+{
+	struct vsock_pending *p = arg;
+	struct vsock_mux *m = p->p_mux;
+
+	(void)l;
+	p->p_timer = 0;
+	vsock_mux_enter(m);
+	pending_reject(p, "no CONNECT line in time");
+	vsock_mux_leave(m);
+}
+
+static void
+listen_resume_cb(struct loop *l, void *arg)
+{
+	struct vsock_mux *m = arg;
+
+	m->m_listen_timer = 0;
+	if (m->m_listen_fd >= 0)
+		(void)loop_mod_fd(l, m->m_listen_fd, LOOP_IN);
+}
+
+static void
+accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
+{
+	struct vsock_mux *m = arg;
+	struct vsock_pending *p;
+	int fd;
+
+	(void)events;
+	vsock_mux_enter(m);
+	/* A bounded batch keeps one busy listener from starving the loop. */
+	for (int i = 0; i < 16; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				vsock_log(m, LOG_ERR, "vsock: accept: %s",
+				    strerror(errno));
+				if (m->m_listen_timer <= 0) {
+					(void)loop_mod_fd(l, lfd, 0);
+					m->m_listen_timer = loop_add_timer(l,
+					    ACCEPT_BACKOFF_MS, listen_resume_cb, m);
+				}
+			}
+			break;
+		}
+		if (!vsock_mux_conn_room(m)) {
+			m->m_stats.ms_host_rejected++;
+			vsock_log(m, LOG_INFO, "vsock: host client closed: "
+			    "connection limit %u", m->m_cfg.max_conns);
+			close(fd);
+			continue;
+		}
+		p = calloc(1, sizeof(*p));
+		if (p == NULL) {
+			close(fd);
+			continue;
+		}
+		p->p_mux = m;
+		p->p_fd = fd;
+		vsock_connect_parser_init(&p->p_parser);
+		if (loop_add_fd(l, fd, LOOP_IN, pending_cb, p) < 0) {
+			close(fd);
+			free(p);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
+		m->m_npending++;
+		p->p_timer = loop_add_timer(l, m->m_cfg.connect_timeout_ms,
+		    pending_timeout_cb, p);
+		if (p->p_timer < 0) {
+			p->p_timer = 0;
+			pending_reject(p, "no timer");
+		}
+	}
+	vsock_mux_leave(m);
+}
+
+void
+vsock_host_drop_pending(struct vsock_mux *m)
+{
+	struct vsock_pending *p;
+
+	while ((p = TAILQ_FIRST(&m->m_pending)) != NULL)
+		pending_free(p, true);
+}
+
+/* Is somebody accepting at sa?  A stale socket file refuses at once. */
+static bool
+somebody_listens(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool yes;
+
+	if (fd < 0)
+		return true;
+	yes = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
+	    errno != ECONNREFUSED;
+	close(fd);
+	return yes;
+}
+
+int
+vsock_host_listen(struct vsock_mux *m)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, rc;
+
+	if (m->m_cfg.uds_path[0] == '\0')
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m->m_cfg.uds_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		if (rc != -EADDRINUSE)
+			goto err_close;
+		if (somebody_listens(&sa)) {
+			log_warnx("vsock: %s is in use by another process",
+			    sa.sun_path);
+			goto err_close;
+		}
+		log_info("vsock: removing stale socket %s", sa.sun_path);
+		(void)unlink(sa.sun_path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			rc = -errno;
+			goto err_close;
+		}
+	}
+	if (listen(fd, 128) < 0 || stat(sa.sun_path, &st) < 0) {
+		rc = -errno;
+		goto err_unlink;
+	}
+	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, m);
+	if (rc < 0)
+		goto err_unlink;
+	m->m_listen_fd = fd;
+	m->m_listen_dev = st.st_dev;
+	m->m_listen_ino = st.st_ino;
+	return 0;
+err_unlink:
+	(void)unlink(sa.sun_path);
+err_close:
+	close(fd);
+	return rc;
+}
+
+void
+vsock_host_unlisten(struct vsock_mux *m)
+{
+	struct stat st;
+
+	if (m->m_listen_fd < 0)
+		return;
+	if (m->m_listen_timer > 0)
+		loop_del_timer(m->m_loop, m->m_listen_timer);
+	m->m_listen_timer = 0;
+	(void)loop_del_fd(m->m_loop, m->m_listen_fd);
+	close(m->m_listen_fd);
+	m->m_listen_fd = -1;
+	/* Unlink only our own socket, not one a successor already bound. */
+	if (stat(m->m_cfg.uds_path, &st) == 0 && st.st_dev == m->m_listen_dev &&
+	    st.st_ino == m->m_listen_ino)
+		(void)unlink(m->m_cfg.uds_path);
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* The ioreq suites' shared fixture: fake page, shm source, devices. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_common.h"
+#include "notify/notify.h"
+#include "ioreq_harness.h"
+
+static void
+h_dev_record(struct h_dev *d, unsigned vcpu, bool write, uint64_t off,
+    unsigned size, uint64_t val)
+{
+	if ((size != 1 && size != 2 && size != 4 && size != 8) ||
+	    off >= d->len || size > d->len - off)
+		d->bad++;
+	if (d->nlog < H_LOG_MAX)
+		d->log[d->nlog++] = (struct h_access){ vcpu, write, off, size,
+		    val };
+}
+
+static int
+h_dev_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct h_dev *d = opaque;
+	uint64_t v = 0;
+	unsigned i;
+
+	if (d->hook != NULL)
+		d->hook(d->hook_arg);
+	pthread_mutex_lock(&d->lock);
+	if (d->counting) {
+		v = d->next_read++;
+	} else if (off < d->len && size <= d->len - off) {
+		for (i = 0; i < size; i++)
+			v |= (uint64_t)d->regs[off + i] << (8 * i);
+	}
+	/* Junk above `size`: the engine must mask it. */
+	if (size < 8)
+		v |= ~(uint64_t)0 << (8 * size);
+	h_dev_record(d, vcpu, false, off, size, v);
+	pthread_mutex_unlock(&d->lock);
+	*val = v;
+	return 0;
+}
+
+static int
+h_dev_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct h_dev *d = opaque;
+	unsigned i;
+
+	if (d->hook != NULL)
+		d->hook(d->hook_arg);
+	pthread_mutex_lock(&d->lock);
+	if (off < d->len && size <= d->len - off)
+		for (i = 0; i < size; i++)
+			d->regs[off + i] = (uint8_t)(val >> (8 * i));
+	h_dev_record(d, vcpu, true, off, size, val);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+const struct ioreq_handler_ops h_dev_ops = {
+	.read = h_dev_read,
+	.write = h_dev_write,
+};
+
+struct h_env *
+h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy)
+{
+	struct ioreq_fake_cfg cfg = { .nr_vcpus = nr_vcpus,
+	    .bufioreq = bufioreq, .buf_legacy = legacy, .ram_gpa = H_RAM_GPA,
+	    .ram_size = H_RAM_SIZE, .timeout_ms = 5000 };
+	struct h_env *env;
+	unsigned i;
+	uint32_t p;
+	uint64_t cnt;
+
+	env = calloc(1, sizeof(*env));
+	assert_non_null(env);
+	pthread_mutex_init(&env->pio.lock, NULL);
+	pthread_mutex_init(&env->mmio.lock, NULL);
+	env->pio.len = H_PIO_LEN;
+	env->mmio.len = H_MMIO_LEN;
+	assert_int_equal(ioreq_fake_new(&cfg, &env->fake), 0);
+	assert_int_equal(ioreq_shm_open(ioreq_fake_shm_cfg(env->fake),
+	    &env->src), 0);
+	assert_string_equal(ioreq_source_kind(env->src), "shm");
+	assert_int_equal(ioreq_source_nr_vcpus(env->src), nr_vcpus);
+	env->eng = ioreq_source_engine(env->src);
+	env->n = ioreq_source_notifier(env->src);
+	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_PIO,
+	    H_PIO_BASE, H_PIO_BASE + H_PIO_LEN - 1, &h_dev_ops, &env->pio), 0);
+	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_MMIO,
+	    H_MMIO_BASE, H_MMIO_BASE + H_MMIO_LEN - 1, &h_dev_ops,
+	    &env->mmio), 0);
+	assert_int_equal(ioreq_source_enable(env->src), 0);
+
+	/* Learn which local port carries each doorbell. */
+	for (i = 0; i < nr_vcpus; i++) {
+		assert_int_equal(ioreq_fake_kick(env->fake, i), 0);
+		assert_int_equal(notifier_next(env->n, &p, &cnt), 1);
+		env->vport[i] = p;
+		/* The slot is idle: the engine must count it spurious. */
+		assert_int_equal(ioreq_engine_handle_port(env->eng, p), 1);
+	}
+	env->bport = NOTIFY_PORT_INVALID;
+	if (bufioreq) {
+		uint32_t before = h_stats(env).st_buffered;
+
+		assert_int_equal(ioreq_fake_buffered_write(env->fake,
+		    IOREQ_TYPE_PIO, 0x80, 1, 0), 0);
+		assert_int_equal(notifier_next(env->n, &p, &cnt), 1);
+		env->bport = p;
+		assert_int_equal(ioreq_engine_handle_port(env->eng, p), 1);
+		assert_int_equal(h_stats(env).st_buffered, before + 1);
+	}
+	assert_int_equal(notifier_next(env->n, &p, &cnt), 0);
+	return env;
+}
+
+void
+h_env_free(struct h_env *env)
+{
+	if (env == NULL)
+		return;
+	if (env->server_running)
+		h_server_stop(env);
+	ioreq_source_close(env->src, true);
+	ioreq_fake_free(env->fake);
+	pthread_mutex_destroy(&env->pio.lock);
+	pthread_mutex_destroy(&env->mmio.lock);
+	free(env);
+}
+
+unsigned
+h_pump(struct h_env *env)
+{
+	unsigned handled = 0;
+	uint32_t p;
+
+	while (notifier_next(env->n, &p, NULL) == 1) {
+		if (ioreq_engine_handle_port(env->eng, p) == 1)
+			handled++;
+	}
+	return handled;
+}
+
+static void *
+h_server_main(void *arg)
+{
+	struct h_env *env = arg;
+
+	while (!__atomic_load_n(&env->server_stop, __ATOMIC_ACQUIRE)) {
+		if (notifier_wait(env->n, 20) > 0)
+			(void)h_pump(env);
+	}
+	return NULL;
+}
+
+void
+h_server_start(struct h_env *env)
+{
+	env->server_stop = 0;
+	assert_int_equal(pthread_create(&env->server, NULL, h_server_main,
+	    env), 0);
+	env->server_running = true;
+}
+
+void
+h_server_stop(struct h_env *env)
+{
+	__atomic_store_n(&env->server_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(env->server, NULL);
+	env->server_running = false;
+}
+
+int
+h_do(struct h_env *env, unsigned vcpu, const struct ioreq *rq,
+    struct ioreq *resp)
+{
+	int rc;
+
+	rc = ioreq_fake_submit(env->fake, vcpu, rq);
+	if (rc < 0)
+		return rc;
+	(void)h_pump(env);
+	return ioreq_fake_complete(env->fake, vcpu, resp);
+}
+
+struct ioreq_engine_stats
+h_stats(struct h_env *env)
+{
+	struct ioreq_engine_stats st;
+
+	ioreq_engine_get_stats(env->eng, &st);
+	return st;
+}

@@ -1,0 +1,1508 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vsock muxer driven with packets by a fake guest, a real event loop
+ * and real AF_UNIX host sockets in a temporary directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "test_common.h"
+#include "vguest.h"
+#include "common/loop.h"
+#include "vsock/vsock_mux.h"
+
+#define CID	7
+#define T_LONG	10000	/* ms: generous for ASan on a loaded machine */
+
+struct fx {
+	char			 dir[64];
+	char			 uds[108];
+	struct loop		*l;
+	struct vsock_mux_cfg	 cfg;
+	struct vsock_port_map	 maps[4];
+	struct vguest		 g;
+	unsigned		 seed;
+};
+
+static int
+fx_start(struct fx *f)
+{
+	int rc;
+
+	f->cfg.rx_ready = vg_rx_ready;
+	f->cfg.rx_ready_arg = &f->g;
+	rc = vsock_mux_new(f->l, &f->cfg, &f->g.m);
+	return rc;
+}
+
+static void
+fx_stop(struct fx *f)
+{
+	vsock_mux_free(f->g.m);
+	f->g.m = NULL;
+	vg_fini(&f->g);
+	vg_init(&f->g, f->l, CID);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hcvs-vsock-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->uds, sizeof(f->uds), "%s/v.sock", f->dir);
+	assert_int_equal(loop_new(&f->l), 0);
+	vg_init(&f->g, f->l, CID);
+	f->cfg.guest_cid = CID;
+	snprintf(f->cfg.uds_path, sizeof(f->cfg.uds_path), "%s", f->uds);
+	f->cfg.default_allow = true;
+	f->cfg.max_conns = 256;
+	f->cfg.buf_alloc = 64 * 1024;
+	f->cfg.close_timeout_ms = 300;
+	f->cfg.connect_timeout_ms = 300;
+	f->cfg.send_ok_line = true;
+	f->seed = test_seed();
+	srand(f->seed);
+	assert_int_equal(fx_start(f), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	vsock_mux_free(f->g.m);
+	vg_fini(&f->g);
+	loop_free(f->l);
+	/* Only our own mkdtemp directory. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* --- host-side helpers ---------------------------------------------- */
+
+static void
+set_nonblock(int fd)
+{
+	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+}
+
+static int
+host_listen_path(const char *path, int type)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, type, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 128), 0);
+	set_nonblock(fd);
+	return fd;
+}
+
+static int
+host_listen(struct fx *f, uint32_t port, int type)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s_%u", f->uds, port);
+	return host_listen_path(path, type);
+}
+
+static int
+host_dial(struct fx *f)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->uds);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	set_nonblock(fd);
+	return fd;
+}
+
+struct accept_ctx {
+	int	lfd;
+	int	fd;
+};
+
+static bool
+accepted(void *arg)
+{
+	struct accept_ctx *a = arg;
+
+	if (a->fd < 0)
+		a->fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK);
+	return a->fd >= 0;
+}
+
+static int
+host_accept(struct fx *f, int lfd)
+{
+	struct accept_ctx a = { .lfd = lfd, .fd = -1 };
+
+	assert_true(vg_run(&f->g, accepted, &a, T_LONG));
+	return a.fd;
+}
+
+/* A non-blocking echo on one host socket. */
+struct hecho {
+	int		 fd;
+	uint8_t		*buf;
+	size_t		 len, cap;
+	bool		 eof;
+	size_t		 total_in;
+	size_t		 read_limit;	/* per step, 0 = unlimited */
+	bool		 no_echo;	/* only collect */
+};
+
+static void
+hecho_step(struct hecho *e)
+{
+	uint8_t tmp[65536];
+	ssize_t n;
+
+	for (;;) {
+		size_t want = sizeof(tmp);
+
+		if (e->eof)
+			break;
+		if (e->read_limit > 0 && e->read_limit < want)
+			want = e->read_limit;
+		n = recv(e->fd, tmp, want, MSG_DONTWAIT);
+		if (n == 0)
+			e->eof = true;
+		if (n <= 0)
+			break;
+		if (e->len + (size_t)n > e->cap) {
+			e->cap = (e->len + (size_t)n) * 2;
+			e->buf = realloc(e->buf, e->cap);
+		}
+		memcpy(e->buf + e->len, tmp, (size_t)n);
+		e->len += (size_t)n;
+		e->total_in += (size_t)n;
+		if (e->read_limit > 0)
+			break;
+	}
+	if (e->no_echo)
+		return;
+	while (e->len > 0) {
+		n = send(e->fd, e->buf, e->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		memmove(e->buf, e->buf + n, e->len - (size_t)n);
+		e->len -= (size_t)n;
+	}
+}
+
+static void
+fill_random(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)rand();
+}
+
+/* Run the muxer until the host socket reads EOF (or a reset). */
+static bool
+host_sees_eof_(struct fx *f, int fd, int timeout_ms)
+{
+	uint8_t b[4096];
+	uint64_t end = loop_now_ms() + (uint64_t)timeout_ms;
+
+	while (loop_now_ms() < end) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0)
+			vg_run(&f->g, NULL, NULL, 2);
+	}
+	return false;
+}
+#define host_sees_eof(fd, ms) host_sees_eof_(f, (fd), (ms))
+
+/* --- echo --------------------------------------------------------------- */
+
+struct echo_ctx {
+	struct vg_conn	*c;
+	struct hecho	*e;
+	size_t		 want;
+};
+
+static bool
+echo_done(void *arg)
+{
+	struct echo_ctx *x = arg;
+
+	hecho_step(x->e);
+	return x->c->in_len >= x->want || x->c->state == VG_CLOSED;
+}
+
+static const size_t echo_sizes[] = {
+	1, 2, 43, 44, 1000, 4095, 4096, 4097, 65535, 65536, 65537,
+	3 * 65536 + 7, 1024 * 1024 + 3,
+};
+
+static void
+echo__guest_initiated__checksums_match(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1000, SOCK_STREAM);
+
+	for (size_t i = 0; i < ARRAY_SIZE(echo_sizes); i++) {
+		size_t n = echo_sizes[i];
+		uint8_t *data = malloc(n);
+		struct hecho e = { 0 };
+		struct echo_ctx x;
+		struct vg_conn *c;
+
+		fill_random(data, n);
+		c = vg_connect(&f->g, 5000 + (uint32_t)i, 1000, VSOCK_TYPE_STREAM);
+		/* Vary the guest's packet size and its buffer. */
+		c->max_pkt = i % 2 ? 65536 : 4096;
+		e.fd = host_accept(f, lfd);
+		vg_write(c, data, n);
+		x = (struct echo_ctx){ .c = c, .e = &e, .want = n };
+		assert_true(vg_run(&f->g, echo_done, &x, T_LONG));
+		assert_int_equal(c->state, VG_OPEN);
+		assert_int_equal(c->in_len, n);
+		assert_true(vg_fnv(c->in, n) == vg_fnv(data, n));
+		assert_memory_equal(c->in, data, n);
+		/* Close: the guest shuts both ways, the host gets EOF, RST back. */
+		vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+		assert_true(host_sees_eof(e.fd, T_LONG));
+		vg_run(&f->g, NULL, NULL, 20);
+		assert_true(c->rst);
+		close(e.fd);
+		free(e.buf);
+		free(data);
+	}
+	assert_int_equal(f->g.violations, 0);
+	close(lfd);
+}
+
+/* Read "OK <port>\n" from a host client. */
+static uint32_t
+read_ok(struct fx *f, int fd)
+{
+	char line[64];
+	size_t len = 0;
+	uint64_t end = loop_now_ms() + T_LONG;
+
+	while (loop_now_ms() < end && (len == 0 || line[len - 1] != '\n')) {
+		ssize_t n = recv(fd, line + len, 1, MSG_DONTWAIT);
+
+		if (n == 0)
+			fail_msg("host client closed before OK");
+		if (n == 1) {
+			len++;
+			assert_true(len < sizeof(line));
+			continue;
+		}
+		vg_run(&f->g, NULL, NULL, 2);
+	}
+	line[len] = '\0';
+	assert_true(len > 4);
+	assert_memory_equal(line, "OK ", 3);
+	return (uint32_t)strtoul(line + 3, NULL, 10);
+}
+
+static void
+echo__host_initiated__checksums_match(void **state)
+{
+	struct fx *f = *state;
+
+	f->g.listen[f->g.nlisten++] = 2000;
+	f->g.listen_echo = true;
+	for (size_t i = 0; i < ARRAY_SIZE(echo_sizes); i++) {
+		size_t n = echo_sizes[i];
+		uint8_t *data = malloc(n);
+		struct hecho e = { 0 };
+		uint32_t hport;
+		size_t sent = 0;
+
+		fill_random(data, n);
+		e.fd = host_dial(f);
+		e.no_echo = true;
+		assert_int_equal(send(e.fd, "CONNECT 2000\n", 13, 0), 13);
+		hport = read_ok(f, e.fd);
+		assert_true(hport >= (1u << 30) && hport < (1u << 31));
+		while (e.total_in < n) {
+			if (sent < n) {
+				ssize_t k = send(e.fd, data + sent, n - sent,
+				    MSG_DONTWAIT);
+
+				if (k > 0)
+					sent += (size_t)k;
+			}
+			vg_run(&f->g, NULL, NULL, 1);
+			hecho_step(&e);
+			assert_false(e.eof);
+		}
+		assert_int_equal(e.len, n);
+		assert_true(vg_fnv(e.buf, n) == vg_fnv(data, n));
+		assert_memory_equal(e.buf, data, n);
+		close(e.fd);
+		free(e.buf);
+		free(data);
+	}
+	assert_int_equal(f->g.violations, 0);
+}
+
+/* Bytes pipelined right after the CONNECT line belong to the stream. */
+static void
+host_connect__pipelined_and_split__delivered(void **state)
+{
+	struct fx *f = *state;
+	struct vg_conn *c;
+	int fd;
+
+	f->g.listen[f->g.nlisten++] = 77;
+	fd = host_dial(f);
+	assert_int_equal(send(fd, "con", 3, 0), 3);
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_int_equal(send(fd, "nect   77 \r\nhello", 17, 0), 17);
+	assert_true(read_ok(f, fd) == 1u << 30);
+	vg_run(&f->g, NULL, NULL, 50);
+	c = vg_find(&f->g, 77, 1u << 30);
+	assert_non_null(c);
+	assert_int_equal(c->in_len, 5);
+	assert_memory_equal(c->in, "hello", 5);
+	close(fd);
+}
+
+/* --- many connections ---------------------------------------------- */
+
+#define MANY	80
+
+struct many_ctx {
+	struct vg_conn	*c[MANY];
+	struct hecho	 e[MANY];
+	size_t		 want;
+};
+
+static bool
+many_done(void *arg)
+{
+	struct many_ctx *x = arg;
+	bool done = true;
+
+	for (int i = 0; i < MANY; i++) {
+		hecho_step(&x->e[i]);
+		if (x->c[i]->in_len < x->want)
+			done = false;
+	}
+	return done;
+}
+
+static void
+many__guest_initiated_concurrent__all_echo(void **state)
+{
+	struct fx *f = *state;
+	struct many_ctx *x = calloc(1, sizeof(*x));
+	int lfd = host_listen(f, 3000, SOCK_STREAM);
+	size_t n = 20000;
+	uint8_t *data = malloc(n);
+	struct vsock_mux_stats st;
+
+	x->want = n;
+	for (int i = 0; i < MANY; i++) {
+		x->c[i] = vg_connect(&f->g, 100 + (uint32_t)i, 3000,
+		    VSOCK_TYPE_STREAM);
+		x->c[i]->max_pkt = 1500;
+	}
+	for (int i = 0; i < MANY; i++)
+		x->e[i].fd = host_accept(f, lfd);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, MANY);
+	/* Different data per connection: crossed wires would show. */
+	for (int i = 0; i < MANY; i++) {
+		fill_random(data, n);
+		vg_write(x->c[i], data, n);
+	}
+	assert_true(vg_run(&f->g, many_done, x, T_LONG * 3));
+	for (int i = 0; i < MANY; i++) {
+		assert_int_equal(x->c[i]->state, VG_OPEN);
+		assert_int_equal(x->c[i]->in_len, n);
+		assert_memory_equal(x->c[i]->in, x->c[i]->out, n);
+		close(x->e[i].fd);
+		free(x->e[i].buf);
+	}
+	assert_int_equal(f->g.violations, 0);
+	free(data);
+	free(x);
+	close(lfd);
+}
+
+static void
+many__host_initiated_concurrent__all_echo(void **state)
+{
+	struct fx *f = *state;
+	int fds[MANY];
+	uint8_t buf[MANY][256];
+	size_t got[MANY] = { 0 };
+	uint64_t end;
+	bool all;
+
+	f->g.listen[f->g.nlisten++] = 4000;
+	f->g.listen_echo = true;
+	for (int i = 0; i < MANY; i++) {
+		fds[i] = host_dial(f);
+		assert_int_equal(send(fds[i], "CONNECT 4000\n", 13, 0), 13);
+	}
+	for (int i = 0; i < MANY; i++) {
+		(void)read_ok(f, fds[i]);
+		fill_random(buf[i], sizeof(buf[i]));
+		assert_int_equal(send(fds[i], buf[i], sizeof(buf[i]), 0), 256);
+	}
+	end = loop_now_ms() + T_LONG;
+	do {
+		uint8_t tmp[256];
+
+		all = true;
+		vg_run(&f->g, NULL, NULL, 2);
+		for (int i = 0; i < MANY; i++) {
+			ssize_t k = recv(fds[i], tmp, sizeof(tmp) - got[i],
+			    MSG_DONTWAIT);
+
+			if (k > 0) {
+				assert_memory_equal(tmp, buf[i] + got[i], (size_t)k);
+				got[i] += (size_t)k;
+			}
+			if (got[i] < sizeof(buf[i]))
+				all = false;
+		}
+	} while (!all && loop_now_ms() < end);
+	assert_true(all);
+	for (int i = 0; i < MANY; i++)
+		close(fds[i]);
+	assert_int_equal(f->g.violations, 0);
+}
+
+/* --- half-close ----------------------------------------------------- */
+
+static bool
+conn_has_shutdown(void *arg)
+{
+	struct vg_conn *c = arg;
+
+	return c->shut_rcvd != 0 || c->state == VG_CLOSED;
+}
+
+static bool
+conn_closed(void *arg)
+{
+	struct vg_conn *c = arg;
+
+	return c->state == VG_CLOSED;
+}
+
+static void
+half_close__guest_shut_send__host_eof_then_reply(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1001, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 600, 1001, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	char buf[64];
+	ssize_t n;
+	size_t got = 0;
+
+	vg_write(c, "request", 7);
+	c->shut_after_out = VSOCK_SHUTDOWN_SEND;
+	vg_run(&f->g, NULL, NULL, 50);
+	/* The host reads the request, then EOF, and may still answer. */
+	while (got < 7) {
+		n = recv(fd, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
+		if (n > 0)
+			got += (size_t)n;
+		vg_run(&f->g, NULL, NULL, 2);
+	}
+	assert_memory_equal(buf, "request", 7);
+	assert_true(host_sees_eof(fd, T_LONG));
+	assert_int_equal(send(fd, "answer", 6, MSG_NOSIGNAL), 6);
+	vg_run(&f->g, NULL, NULL, 50);
+	assert_int_equal(c->state, VG_OPEN);
+	assert_int_equal(c->in_len, 6);
+	assert_memory_equal(c->in, "answer", 6);
+	/* Host closes: the guest gets SHUTDOWN then RST (both sides done). */
+	close(fd);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->shut_rcvd & VSOCK_SHUTDOWN_SEND);
+	assert_true(c->rst);
+	assert_int_equal(f->g.violations, 0);
+	close(lfd);
+}
+
+static void
+half_close__host_shut_wr__guest_gets_send_only(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1002, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 601, 1002, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	char buf[64];
+	size_t got = 0;
+
+	assert_int_equal(send(fd, "bye", 3, 0), 3);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_true(vg_run(&f->g, conn_has_shutdown, c, T_LONG));
+	assert_int_equal(c->shut_rcvd, VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(c->in_len, 3);
+	assert_int_equal(c->state, VG_OPEN);
+	/* The other direction still flows. */
+	vg_write(c, "still here", 10);
+	while (got < 10) {
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
+
+		assert_true(n != 0);
+		if (n > 0)
+			got += (size_t)n;
+		vg_run(&f->g, NULL, NULL, 2);
+	}
+	assert_memory_equal(buf, "still here", 10);
+	/* Guest done too: RST after the flush, host sees EOF. */
+	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_SEND);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	assert_true(host_sees_eof(fd, T_LONG));
+	close(fd);
+	close(lfd);
+	assert_int_equal(f->g.violations, 0);
+}
+
+/* --- RST rules ------------------------------------------------------ */
+
+static void
+rst__unknown_port__one_rst_ports_swapped(void **state)
+{
+	struct fx *f = *state;
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .src_port = 1234, .dst_port = 999,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_REQUEST,
+		.buf_alloc = 4096,
+	}, r;
+	struct vsock_mux_stats st;
+
+	f->g.rx_ready_calls = 0;
+	vg_send_raw(&f->g, &h, NULL);
+	assert_true(f->g.rx_ready_calls >= 1);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(r.op, VSOCK_OP_RST);
+	assert_int_equal(r.src_port, 999);
+	assert_int_equal(r.dst_port, 1234);
+	assert_int_equal(r.src_cid, 2);
+	assert_int_equal(r.dst_cid, CID);
+	assert_int_equal(r.len, 0);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	assert_int_equal(st.ms_connect_failed, 1);
+}
+
+static void
+rst__never_answered(void **state)
+{
+	struct fx *f = *state;
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .src_port = 1, .dst_port = 2,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST,
+	}, r;
+	int lfd = host_listen(f, 1003, SOCK_STREAM);
+	struct vg_conn *c;
+	int fd;
+
+	/* RST on an unknown pair, even with a bad type: nothing back. */
+	vg_send_raw(&f->g, &h, NULL);
+	h.type = 0xffff;
+	vg_send_raw(&f->g, &h, NULL);
+	assert_false(vsock_mux_has_rx(f->g.m));
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+	/* RST on a live connection closes it, again without an answer. */
+	c = vg_connect(&f->g, 602, 1003, VSOCK_TYPE_STREAM);
+	fd = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_int_equal(c->state, VG_OPEN);
+	vg_rst(&f->g, c);
+	assert_false(vsock_mux_has_rx(f->g.m));
+	assert_true(host_sees_eof(fd, T_LONG));
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_int_equal(f->g.ops[VSOCK_OP_RST], 0);
+	close(fd);
+	close(lfd);
+}
+
+/* --- credit ----------------------------------------------------------- */
+
+struct slow_ctx {
+	struct vg_conn	*c;
+	struct hecho	*e;
+	size_t		 want;
+	struct vsock_mux *m;
+	uint32_t	 max_buffered;
+};
+
+static void
+dump_cb(void *arg, const char *line)
+{
+	struct slow_ctx *x = arg;
+	const char *b = strstr(line, "(buffered ");
+
+	if (b != NULL) {
+		uint32_t v = (uint32_t)strtoul(b + 10, NULL, 10);
+
+		if (v > x->max_buffered)
+			x->max_buffered = v;
+	}
+}
+
+static bool
+slow_done(void *arg)
+{
+	struct slow_ctx *x = arg;
+
+	hecho_step(x->e);
+	vsock_mux_dump(x->m, dump_cb, x);
+	return x->e->total_in >= x->want || x->c->state == VG_CLOSED;
+}
+
+static void
+credit__slow_host_reader__bounded_and_no_storm(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1004, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 603, 1004, VSOCK_TYPE_STREAM);
+	struct hecho e = { .no_echo = true, .read_limit = 3000 };
+	size_t n = 4 * 1024 * 1024;
+	uint8_t *data = malloc(n);
+	struct slow_ctx x = { .c = c, .e = &e, .want = n, .m = f->g.m };
+	struct vsock_mux_stats st;
+	int small = 4096;
+
+	e.fd = host_accept(f, lfd);
+	/* Small socket buffers so that the muxer, not the kernel, holds data. */
+	assert_int_equal(setsockopt(e.fd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	fill_random(data, n);
+	vg_write(c, data, n);
+	assert_true(vg_run(&f->g, slow_done, &x, T_LONG * 3));
+	assert_int_equal(c->state, VG_OPEN);
+	assert_memory_equal(e.buf, data, n);
+	vsock_mux_get_stats(f->g.m, &st);
+	/* The muxer held data (backpressure happened) but never more than buf_alloc. */
+	assert_true(x.max_buffered > 0);
+	assert_true(x.max_buffered <= f->cfg.buf_alloc);
+	assert_int_equal(st.ms_credit_violations, 0);
+	/* Updates flowed, one per 16 KiB step at most (buf_alloc / 4). */
+	assert_true(st.ms_credit_updates >= 1);
+	assert_true(st.ms_credit_updates <= n / (f->cfg.buf_alloc / 4) + 4);
+	assert_int_equal(f->g.violations, 0);
+	close(e.fd);
+	free(e.buf);
+	free(data);
+	close(lfd);
+}
+
+static bool
+got_bytes(void *arg)
+{
+	struct echo_ctx *x = arg;
+
+	return x->c->in_len >= x->want;
+}
+
+static void
+credit__stalled_guest__host_blocked_then_resumes(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1005, SOCK_STREAM);
+	struct vg_conn *c;
+	size_t n = 1024 * 1024, sent = 0;
+	uint8_t *data = malloc(n);
+	struct echo_ctx x;
+	int fd;
+
+	f->g.buf_alloc = 16 * 1024;
+	c = vg_connect(&f->g, 604, 1005, VSOCK_TYPE_STREAM);
+	c->consume = false;
+	fd = host_accept(f, lfd);
+	fill_random(data, n);
+	/* The host writes until its socket is full. */
+	for (int i = 0; i < 200; i++) {
+		ssize_t k = send(fd, data + sent, n - sent, MSG_DONTWAIT);
+
+		if (k > 0)
+			sent += (size_t)k;
+		vg_run(&f->g, NULL, NULL, 1);
+	}
+	assert_true(sent < n);
+	/* Exactly the guest's buffer arrived, not a byte more. */
+	assert_int_equal(c->in_len, 16 * 1024);
+	assert_int_equal(f->g.violations, 0);
+	/* At most one CREDIT_REQUEST while stalled: no storm. */
+	assert_true(c->credit_requests_rcvd <= 1);
+	/* Resume: the guest reads everything, the host finishes writing. */
+	c->consume = true;
+	vg_consume(&f->g, c);
+	x = (struct echo_ctx){ .c = c, .want = n };
+	while (c->in_len < n) {
+		if (sent < n) {
+			ssize_t k = send(fd, data + sent, n - sent, MSG_DONTWAIT);
+
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		assert_true(vg_run(&f->g, got_bytes, &x, 5) || c->in_len < n);
+		assert_int_equal(c->state, VG_OPEN);
+	}
+	assert_memory_equal(c->in, data, n);
+	assert_int_equal(f->g.violations, 0);
+	close(fd);
+	free(data);
+	close(lfd);
+}
+
+static void
+credit__violator_rst__others_continue(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1006, SOCK_STREAM);
+	struct vg_conn *bad = vg_connect(&f->g, 605, 1006, VSOCK_TYPE_STREAM);
+	struct vg_conn *good = vg_connect(&f->g, 606, 1006, VSOCK_TYPE_STREAM);
+	int bfd = host_accept(f, lfd), gfd = host_accept(f, lfd);
+	struct hecho e = { .fd = gfd };
+	uint8_t *blk = calloc(1, 65536);
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .src_port = 605, .dst_port = 1006,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RW, .len = 65536,
+		.buf_alloc = 65536,
+	};
+	struct echo_ctx x;
+	struct vsock_mux_stats st;
+
+	vg_run(&f->g, NULL, NULL, 20);
+	/* The host does not read bfd: 64 KiB fits, the next byte does not. */
+	int small = 4096;
+	assert_int_equal(setsockopt(bfd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	/*
+	 * Ignore the credit: 64 KiB packets until the host socket and then
+	 * our 64 KiB buffer are full; the one after that is a violation.
+	 */
+	for (int i = 0; i < 64 && !bad->rst; i++) {
+		vg_send_raw(&f->g, &h, blk);
+		vg_pump(&f->g);
+	}
+	assert_true(vg_run(&f->g, conn_closed, bad, T_LONG));
+	assert_true(bad->rst);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_credit_violations, 1);
+	assert_true(host_sees_eof(bfd, T_LONG));
+	/* The other connection still echoes. */
+	vg_write(good, "fine", 4);
+	x = (struct echo_ctx){ .c = good, .e = &e, .want = 4 };
+	assert_true(vg_run(&f->g, echo_done, &x, T_LONG));
+	assert_memory_equal(good->in, "fine", 4);
+	free(blk);
+	free(e.buf);
+	close(bfd);
+	close(gfd);
+	close(lfd);
+}
+
+/* --- malformed headers ---------------------------------------------- */
+
+enum expect { EXP_RST, EXP_DROP };
+
+struct bad_case {
+	const char	*name;
+	uint64_t	 src_cid, dst_cid;
+	uint16_t	 type, op;
+	uint32_t	 len;
+	enum expect	 exp;
+};
+
+static void
+malformed__each_class__rst_or_drop_others_continue(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ "type 0", CID, 2, 0, VSOCK_OP_REQUEST, 0, EXP_RST },
+		{ "type 3 (dgram)", CID, 2, 3, VSOCK_OP_REQUEST, 0, EXP_RST },
+		{ "type 0xffff", CID, 2, 0xffff, VSOCK_OP_RW, 0, EXP_RST },
+		{ "op 0", CID, 2, VSOCK_TYPE_STREAM, 0, 0, EXP_RST },
+		{ "op 8", CID, 2, VSOCK_TYPE_STREAM, 8, 0, EXP_RST },
+		{ "op 0xffff", CID, 2, VSOCK_TYPE_STREAM, 0xffff, 0, EXP_RST },
+		{ "dst_cid 3", CID, 3, VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0, EXP_DROP },
+		{ "dst_cid 2^32+2", CID, (1ull << 32) + 2, VSOCK_TYPE_STREAM,
+		    VSOCK_OP_REQUEST, 0, EXP_DROP },
+		{ "src_cid spoofed", CID + 1, 2, VSOCK_TYPE_STREAM,
+		    VSOCK_OP_REQUEST, 0, EXP_DROP },
+		{ "src_cid 2", 2, 2, VSOCK_TYPE_STREAM, VSOCK_OP_REQUEST, 0, EXP_DROP },
+		{ "REQUEST with payload", CID, 2, VSOCK_TYPE_STREAM,
+		    VSOCK_OP_REQUEST, 10, EXP_DROP },
+		{ "len above 64 KiB", CID, 2, VSOCK_TYPE_STREAM, VSOCK_OP_RW,
+		    65537, EXP_DROP },
+		{ "RW with len 0", CID, 2, VSOCK_TYPE_STREAM, VSOCK_OP_RW, 0,
+		    EXP_DROP },
+		{ "RW on unknown pair", CID, 2, VSOCK_TYPE_STREAM, VSOCK_OP_RW,
+		    10, EXP_RST },
+		{ "RESPONSE on unknown pair", CID, 2, VSOCK_TYPE_STREAM,
+		    VSOCK_OP_RESPONSE, 0, EXP_RST },
+		{ "SHUTDOWN on unknown pair", CID, 2, VSOCK_TYPE_STREAM,
+		    VSOCK_OP_SHUTDOWN, 0, EXP_RST },
+		{ "CREDIT_REQUEST on unknown pair", CID, 2, VSOCK_TYPE_STREAM,
+		    VSOCK_OP_CREDIT_REQUEST, 0, EXP_RST },
+	};
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1007, SOCK_STREAM);
+	struct vg_conn *good = vg_connect(&f->g, 607, 1007, VSOCK_TYPE_STREAM);
+	struct hecho e = { 0 };
+	uint8_t *payload = calloc(1, 65537);
+	char msg[32];
+
+	e.fd = host_accept(f, lfd);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct bad_case *k = &cases[i];
+		struct vsock_pkt_hdr h = {
+			.src_cid = k->src_cid, .dst_cid = k->dst_cid,
+			.src_port = 7000 + (uint32_t)i, .dst_port = 1007,
+			.type = k->type, .op = k->op, .len = k->len,
+			.buf_alloc = 65536,
+		}, r;
+		struct vsock_mux_stats before, after;
+		struct echo_ctx x;
+
+		vg_run(&f->g, NULL, NULL, 2);
+		vsock_mux_get_stats(f->g.m, &before);
+		vg_send_raw(&f->g, &h, payload);
+		vsock_mux_get_stats(f->g.m, &after);
+		if (k->exp == EXP_RST) {
+			assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+			if (r.op != VSOCK_OP_RST || r.dst_port != h.src_port)
+				fail_msg("%s: expected RST, got op %u", k->name,
+				    r.op);
+			assert_int_equal(r.src_port, 1007);
+		} else {
+			if (vg_pull(&f->g, &r, f->g.slot) != 0)
+				fail_msg("%s: expected a drop, got op %u",
+				    k->name, r.op);
+			assert_int_equal(after.ms_dropped, before.ms_dropped + 1);
+		}
+		assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+		assert_int_equal(after.ms_conns_open, 1);
+		/* The good connection carries on after each one. */
+		snprintf(msg, sizeof(msg), "case %zu", i);
+		good->in_len = 0;
+		vg_write(good, msg, strlen(msg));
+		x = (struct echo_ctx){ .c = good, .e = &e, .want = strlen(msg) };
+		assert_true(vg_run(&f->g, echo_done, &x, T_LONG));
+		assert_memory_equal(good->in, msg, strlen(msg));
+	}
+	assert_int_equal(good->state, VG_OPEN);
+	assert_int_equal(f->g.violations, 0);
+	free(payload);
+	free(e.buf);
+	close(e.fd);
+	close(lfd);
+}
+
+static void
+malformed__bad_packets_on_live_conn__rst_that_conn_only(void **state)
+{
+	static const uint16_t ops[] = { 0, 8, 0xffff, VSOCK_OP_REQUEST,
+	    VSOCK_OP_RESPONSE };
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1008, SOCK_STREAM);
+
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		struct vg_conn *c = vg_connect(&f->g, 800 + (uint32_t)i, 1008,
+		    VSOCK_TYPE_STREAM);
+		int fd = host_accept(f, lfd);
+		struct vsock_pkt_hdr h = {
+			.src_cid = CID, .dst_cid = 2, .src_port = c->gport,
+			.dst_port = 1008, .type = VSOCK_TYPE_STREAM, .op = ops[i],
+			.buf_alloc = 65536,
+		};
+
+		vg_run(&f->g, NULL, NULL, 10);
+		assert_int_equal(c->state, VG_OPEN);
+		vg_send_raw(&f->g, &h, NULL);
+		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		assert_true(c->rst);
+		assert_true(host_sees_eof(fd, T_LONG));
+		close(fd);
+	}
+	/* A type change on a live pair is an RST too. */
+	{
+		struct vg_conn *c = vg_connect(&f->g, 900, 1008,
+		    VSOCK_TYPE_STREAM);
+		int fd = host_accept(f, lfd);
+		struct vsock_pkt_hdr h = {
+			.src_cid = CID, .dst_cid = 2, .src_port = 900,
+			.dst_port = 1008, .type = VSOCK_TYPE_SEQPACKET,
+			.op = VSOCK_OP_CREDIT_UPDATE, .buf_alloc = 65536,
+		};
+
+		vg_run(&f->g, NULL, NULL, 10);
+		vg_send_raw(&f->g, &h, NULL);
+		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		close(fd);
+	}
+	assert_int_equal(f->g.violations, 0);
+	close(lfd);
+}
+
+/* --- limits and timers --------------------------------------------- */
+
+static void
+limit__guest_rst_host_closed_then_recovers(void **state)
+{
+	struct fx *f = *state;
+	int lfd, fds[8], hfd;
+	struct vg_conn *c[8], *extra;
+	char b;
+
+	fx_stop(f);
+	f->cfg.max_conns = 8;
+	assert_int_equal(fx_start(f), 0);
+	lfd = host_listen(f, 1009, SOCK_STREAM);
+	for (int i = 0; i < 8; i++) {
+		c[i] = vg_connect(&f->g, 900 + (uint32_t)i, 1009,
+		    VSOCK_TYPE_STREAM);
+		fds[i] = host_accept(f, lfd);
+	}
+	vg_run(&f->g, NULL, NULL, 20);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(c[i]->state, VG_OPEN);
+	/* Guest beyond the limit: RST. */
+	extra = vg_connect(&f->g, 950, 1009, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->g, conn_closed, extra, T_LONG));
+	assert_true(extra->rst);
+	/* Host beyond the limit: closed without OK. */
+	hfd = host_dial(f);
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_true(host_sees_eof(hfd, T_LONG));
+	assert_int_equal(recv(hfd, &b, 1, MSG_DONTWAIT), 0);
+	close(hfd);
+	/* One closes; a new one fits. */
+	vg_rst(&f->g, c[0]);
+	close(fds[0]);
+	extra = vg_connect(&f->g, 951, 1009, VSOCK_TYPE_STREAM);
+	fds[0] = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_int_equal(extra->state, VG_OPEN);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	close(lfd);
+}
+
+static void
+limit__ten_thousand_refusals__bounded(void **state)
+{
+	struct fx *f = *state;
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .dst_port = 31337,
+		.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_REQUEST,
+	}, r;
+	struct vsock_mux_stats st;
+	unsigned rsts = 0;
+
+	/* A guest that never reads RX: the RST queue is capped. */
+	for (uint32_t i = 0; i < 10000; i++) {
+		h.src_port = 20000 + i;
+		vg_send_raw(&f->g, &h, NULL);
+	}
+	while (vg_pull(&f->g, &r, f->g.slot) == 1) {
+		assert_int_equal(r.op, VSOCK_OP_RST);
+		rsts++;
+	}
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_true(rsts > 0 && rsts <= 256);
+	assert_int_equal(st.ms_rst_queue_full, 10000 - rsts);
+	assert_int_equal(st.ms_conns_open, 0);
+}
+
+static void
+close_timeout__host_gone_guest_silent__rst(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1010, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 610, 1010, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	uint64_t t0;
+
+	vg_run(&f->g, NULL, NULL, 10);
+	close(fd);
+	/* Host fully closed: SHUTDOWN(both); the guest never answers. */
+	assert_true(vg_run(&f->g, conn_has_shutdown, c, T_LONG));
+	assert_int_equal(c->shut_rcvd, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(c->state, VG_OPEN);
+	t0 = loop_now_ms();
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	assert_true(loop_now_ms() - t0 >= f->cfg.close_timeout_ms - 50);
+	close(lfd);
+}
+
+static void
+close_timeout__guest_shut_both_host_stuck__rst(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1011, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 611, 1011, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd), small = 4096;
+	uint8_t *blk = calloc(1, 1 << 20);
+	struct vsock_mux_stats st;
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small)), 0);
+	vg_run(&f->g, NULL, NULL, 10);
+	/* Data the host never reads, then the guest closes. */
+	vg_write(c, blk, 1 << 20);
+	vg_run(&f->g, NULL, NULL, 50);
+	assert_true(c->out_off < c->out_len);
+	/* Give up on the rest and close with data still buffered. */
+	c->out_len = c->out_off;
+	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+	vg_run(&f->g, NULL, NULL, 50);
+	assert_int_equal(c->state, VG_OPEN);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	free(blk);
+	close(fd);
+	close(lfd);
+}
+
+static void
+host_init__guest_never_answers__client_closed_and_rst(void **state)
+{
+	struct fx *f = *state;
+	int fd = host_dial(f);
+	struct vsock_pkt_hdr r;
+	struct vsock_mux_stats st;
+
+	/* No guest listener and the guest ignores the REQUEST. */
+	f->g.rx_paused = true;
+	assert_int_equal(send(fd, "CONNECT 5555\n", 13, 0), 13);
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(r.op, VSOCK_OP_REQUEST);
+	assert_int_equal(r.dst_port, 5555);
+	assert_true(host_sees_eof(fd, T_LONG));
+	vg_run(&f->g, NULL, NULL, 20);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(r.op, VSOCK_OP_RST);
+	assert_int_equal(r.dst_port, 5555);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	close(fd);
+}
+
+static void
+host_init__guest_refuses__client_closed(void **state)
+{
+	struct fx *f = *state;
+	int fd = host_dial(f);
+
+	/* The fake guest RSTs REQUESTs for ports it does not listen on. */
+	assert_int_equal(send(fd, "CONNECT 5556\n", 13, 0), 13);
+	assert_true(host_sees_eof(fd, T_LONG));
+	close(fd);
+	assert_int_equal(f->g.ops[VSOCK_OP_REQUEST], 1);
+	assert_int_equal(f->g.violations, 0);
+}
+
+/* --- CONNECT robustness on the real listener ------------------------ */
+
+static void
+connect_line__bad_clients__dropped_no_leak(void **state)
+{
+	static const char *const bad[] = {
+		"GET / HTTP/1.1\r\n", "CONNECT 4294967296\n", "CONNECT\n",
+		"CONNECT 12",	/* then close */
+	};
+	struct fx *f = *state;
+	char big[10 * 1024];
+	struct vsock_mux_stats st;
+	int fd;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		fd = host_dial(f);
+		assert_int_equal(send(fd, bad[i], strlen(bad[i]), 0),
+		    (ssize_t)strlen(bad[i]));
+		if (i == ARRAY_SIZE(bad) - 1)
+			assert_int_equal(shutdown(fd, SHUT_WR), 0);
+		vg_run(&f->g, NULL, NULL, 10);
+		assert_true(host_sees_eof(fd, T_LONG));
+		close(fd);
+	}
+	/* A 10 KB line of blanks. */
+	memset(big, ' ', sizeof(big));
+	fd = host_dial(f);
+	(void)send(fd, big, sizeof(big), MSG_DONTWAIT);
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_true(host_sees_eof(fd, T_LONG));
+	close(fd);
+	/* An idle client is closed after the connect timeout. */
+	fd = host_dial(f);
+	assert_true(vg_run(&f->g, NULL, NULL, 100) == false);
+	{
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		assert_int_equal(poll(&pfd, 1, 0), 0);
+	}
+	vg_run(&f->g, NULL, NULL, (int)f->cfg.connect_timeout_ms + 100);
+	assert_true(host_sees_eof(fd, 100));
+	close(fd);
+	/* Early close right after connect. */
+	fd = host_dial(f);
+	close(fd);
+	vg_run(&f->g, NULL, NULL, 20);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_host_rejected, ARRAY_SIZE(bad) + 3);
+	assert_int_equal(st.ms_conns_open, 0);
+	assert_int_equal(f->g.ops[VSOCK_OP_REQUEST], 0);
+}
+
+/* --- reset ------------------------------------------------------------ */
+
+static void
+reset__conns_dropped_listener_kept(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1012, SOCK_STREAM), gfd[4], hfd[4];
+	struct vsock_mux_stats st;
+	struct vsock_pkt_hdr r;
+
+	f->g.listen[f->g.nlisten++] = 6000;
+	for (int i = 0; i < 4; i++) {
+		struct vg_conn *c = vg_connect(&f->g, 620 + (uint32_t)i, 1012,
+		    VSOCK_TYPE_STREAM);
+
+		gfd[i] = host_accept(f, lfd);
+		vg_write(c, "x", 1);
+		hfd[i] = host_dial(f);
+		assert_int_equal(send(hfd[i], "CONNECT 6000\n", 13, 0), 13);
+		(void)read_ok(f, hfd[i]);
+		/* Data in flight towards the guest when the reset hits. */
+		assert_int_equal(send(hfd[i], "data", 4, 0), 4);
+	}
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 8);
+	vsock_mux_reset(f->g.m);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	assert_false(vsock_mux_has_rx(f->g.m));
+	for (int i = 0; i < 4; i++) {
+		assert_true(host_sees_eof(gfd[i], T_LONG));
+		assert_true(host_sees_eof(hfd[i], T_LONG));
+		close(gfd[i]);
+		close(hfd[i]);
+	}
+	/* Listeners are kept: a new host client reaches the guest. */
+	hfd[0] = host_dial(f);
+	assert_int_equal(send(hfd[0], "CONNECT 6000\n", 13, 0), 13);
+	(void)read_ok(f, hfd[0]);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_conns_open, 1);
+	close(hfd[0]);
+	(void)r;
+	close(lfd);
+}
+
+/* --- SEQPACKET ------------------------------------------------------ */
+
+static void
+seqpacket__boundaries_kept_both_ways(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1013, SOCK_SEQPACKET);
+	struct vg_conn *c = vg_connect(&f->g, 630, 1013, VSOCK_TYPE_SEQPACKET);
+	int fd = host_accept(f, lfd);
+	uint8_t *data = malloc(20000), buf[70000];
+	ssize_t n;
+	size_t off = 0;
+
+	fill_random(data, 20000);
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_int_equal(c->state, VG_OPEN);
+	/* Guest messages of 5000 bytes, each cut into 1000-byte packets. */
+	c->msg_size = 5000;
+	c->max_pkt = 1000;
+	vg_write(c, data, 20000);
+	vg_run(&f->g, NULL, NULL, 50);
+	for (int i = 0; i < 4; i++) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		assert_int_equal(n, 5000);
+		assert_memory_equal(buf, data + 5000 * i, 5000);
+	}
+	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	/* Host messages: 1, 300, 65536 bytes; a small guest slot splits. */
+	f->g.slot_payload = 4096;
+	assert_int_equal(send(fd, data, 1, 0), 1);
+	assert_int_equal(send(fd, data, 300, 0), 300);
+	{
+		int big = 1 << 20;
+
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big,
+		    sizeof(big)), 0);
+	}
+	memcpy(buf, data, 20000);
+	memcpy(buf + 20000, data, 20000);
+	memcpy(buf + 40000, data, 20000);
+	memcpy(buf + 60000, data, 5536);
+	assert_int_equal(send(fd, buf, 65536, 0), 65536);
+	vg_run(&f->g, NULL, NULL, 100);
+	assert_int_equal(c->in_msgs, 3);
+	assert_int_equal(c->in_len, 1 + 300 + 65536);
+	assert_memory_equal(c->in, data, 1);
+	assert_memory_equal(c->in + 1, data, 300);
+	assert_memory_equal(c->in + 301, buf, 65536);
+	(void)off;
+	assert_int_equal(f->g.violations, 0);
+	free(data);
+	close(fd);
+	close(lfd);
+}
+
+/* --- mappings, policy, paths ---------------------------------------- */
+
+static void
+policy__mappings_and_allow(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	int lfd, fd;
+	struct vg_conn *c;
+
+	fx_stop(f);
+	f->cfg.default_allow = false;
+	memset(f->maps, 0, sizeof(f->maps));
+	f->maps[0].pm_port = 5;
+	snprintf(f->maps[0].pm_path, sizeof(f->maps[0].pm_path), "svc.sock");
+	f->maps[0].pm_allow_connect = true;
+	f->maps[1].pm_port = 6;	/* default path, connect denied */
+	f->maps[1].pm_allow_listen = true;
+	f->cfg.maps = f->maps;
+	f->cfg.nr_maps = 2;
+	assert_int_equal(fx_start(f), 0);
+	snprintf(path, sizeof(path), "%s/svc.sock", f->dir);
+	lfd = host_listen_path(path, SOCK_STREAM);
+	c = vg_connect(&f->g, 640, 5, VSOCK_TYPE_STREAM);
+	fd = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_int_equal(c->state, VG_OPEN);
+	close(fd);
+	close(lfd);
+	/* Port 6 has a listener at the default path but connect is denied. */
+	lfd = host_listen(f, 6, SOCK_STREAM);
+	c = vg_connect(&f->g, 641, 6, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	close(lfd);
+	/* Unmapped port with default_allow off. */
+	lfd = host_listen(f, 7, SOCK_STREAM);
+	c = vg_connect(&f->g, 642, 7, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	close(lfd);
+	/* Host CONNECT: port 6 may be listened on, port 5 may not. */
+	f->g.listen[f->g.nlisten++] = 6;
+	f->g.listen[f->g.nlisten++] = 5;
+	fd = host_dial(f);
+	assert_int_equal(send(fd, "CONNECT 6\n", 10, 0), 10);
+	(void)read_ok(f, fd);
+	close(fd);
+	fd = host_dial(f);
+	assert_int_equal(send(fd, "CONNECT 5\n", 10, 0), 10);
+	assert_true(host_sees_eof(fd, T_LONG));
+	close(fd);
+	/* SIGHUP-style: allow everything, existing connections stay. */
+	f->cfg.default_allow = true;
+	assert_int_equal(vsock_mux_reconfigure(f->g.m, &f->cfg), 0);
+	lfd = host_listen(f, 8, SOCK_STREAM);
+	c = vg_connect(&f->g, 643, 8, VSOCK_TYPE_STREAM);
+	fd = host_accept(f, lfd);
+	vg_run(&f->g, NULL, NULL, 10);
+	assert_int_equal(c->state, VG_OPEN);
+	f->cfg.default_allow = false;
+	assert_int_equal(vsock_mux_reconfigure(f->g.m, &f->cfg), 0);
+	vg_write(c, "kept", 4);
+	vg_run(&f->g, NULL, NULL, 20);
+	{
+		char b[8];
+
+		assert_int_equal(recv(fd, b, sizeof(b), MSG_DONTWAIT), 4);
+	}
+	close(fd);
+	close(lfd);
+	assert_int_equal(f->g.violations, 0);
+}
+
+static void
+config__paths_checked(void **state)
+{
+	struct fx *f = *state;
+	struct vsock_mux_cfg cfg = f->cfg;
+	struct vsock_port_map map = { .pm_port = 1, .pm_allow_connect = true };
+	struct vsock_mux *m = NULL;
+	char longp[108];
+
+	cfg.maps = &map;
+	cfg.nr_maps = 1;
+	snprintf(map.pm_path, sizeof(map.pm_path), "../escape.sock");
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EINVAL);
+	snprintf(map.pm_path, sizeof(map.pm_path), "sub/../../x");
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EINVAL);
+	snprintf(map.pm_path, sizeof(map.pm_path), "/etc/passwd");
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EACCES);
+	snprintf(map.pm_path, sizeof(map.pm_path), "%s/ok.sock", f->dir);
+	cfg.uds_path[0] = '\0';	/* no listener: the tests' one stays */
+	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/w.sock", f->dir);
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), 0);
+	vsock_mux_free(m);
+	/* sun_path: <uds_path>_4294967295 must fit. */
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[100] = '\0';
+	memcpy(cfg.uds_path, longp, sizeof(longp));
+	cfg.nr_maps = 0;
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -ENAMETOOLONG);
+	cfg = f->cfg;
+	cfg.guest_cid = 2;
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EINVAL);
+	/* Another muxer on a live socket path is refused. */
+	cfg = f->cfg;
+	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EADDRINUSE);
+	/* Reconfigure cannot move the socket. */
+	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/other.sock", f->dir);
+	assert_int_equal(vsock_mux_reconfigure(f->g.m, &cfg), -EINVAL);
+}
+
+static void
+config__stale_socket_replaced_and_unlinked(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	int fd;
+
+	fx_stop(f);
+	assert_int_equal(stat(f->uds, &st), -1);	/* unlinked on free */
+	/* A stale socket file left by a crash. */
+	fd = host_listen_path(f->uds, SOCK_STREAM);
+	close(fd);
+	assert_int_equal(stat(f->uds, &st), 0);
+	assert_int_equal(fx_start(f), 0);
+	fd = host_dial(f);
+	close(fd);
+}
+
+/* --- robustness ------------------------------------------------------ */
+
+static void
+host_killed_mid_stream__no_sigpipe_next_works(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1014, SOCK_STREAM);
+	uint8_t *blk = calloc(1, 1 << 20);
+
+	for (int round = 0; round < 20; round++) {
+		struct vg_conn *c = vg_connect(&f->g, 700 + (uint32_t)round,
+		    1014, VSOCK_TYPE_STREAM);
+		int fd = host_accept(f, lfd);
+
+		vg_write(c, blk, 1 << 20);
+		assert_int_equal(send(fd, blk, 30000, MSG_DONTWAIT), 30000);
+		vg_run(&f->g, NULL, NULL, 2);
+		close(fd);
+		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	}
+	assert_int_equal(f->g.violations, 0);
+	free(blk);
+	close(lfd);
+}
+
+static void
+count_line(void *arg, const char *line)
+{
+	unsigned *n = arg;
+
+	assert_non_null(strstr(line, "vsock: "));
+	(*n)++;
+}
+
+static void
+dump__one_line_per_conn(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1015, SOCK_STREAM), fds[3];
+	unsigned lines = 0;
+
+	for (int i = 0; i < 3; i++) {
+		(void)vg_connect(&f->g, 710 + (uint32_t)i, 1015,
+		    VSOCK_TYPE_STREAM);
+		fds[i] = host_accept(f, lfd);
+	}
+	vg_run(&f->g, NULL, NULL, 10);
+	vsock_mux_dump(f->g.m, count_line, &lines);
+	assert_int_equal(lines, 1 + 3);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+	close(lfd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(echo__guest_initiated__checksums_match),
+		T(echo__host_initiated__checksums_match),
+		T(host_connect__pipelined_and_split__delivered),
+		T(many__guest_initiated_concurrent__all_echo),
+		T(many__host_initiated_concurrent__all_echo),
+		T(half_close__guest_shut_send__host_eof_then_reply),
+		T(half_close__host_shut_wr__guest_gets_send_only),
+		T(rst__unknown_port__one_rst_ports_swapped),
+		T(rst__never_answered),
+		T(credit__slow_host_reader__bounded_and_no_storm),
+		T(credit__stalled_guest__host_blocked_then_resumes),
+		T(credit__violator_rst__others_continue),
+		T(malformed__each_class__rst_or_drop_others_continue),
+		T(malformed__bad_packets_on_live_conn__rst_that_conn_only),
+		T(limit__guest_rst_host_closed_then_recovers),
+		T(limit__ten_thousand_refusals__bounded),
+		T(close_timeout__host_gone_guest_silent__rst),
+		T(close_timeout__guest_shut_both_host_stuck__rst),
+		T(host_init__guest_never_answers__client_closed_and_rst),
+		T(host_init__guest_refuses__client_closed),
+		T(connect_line__bad_clients__dropped_no_leak),
+		T(reset__conns_dropped_listener_kept),
+		T(seqpacket__boundaries_kept_both_ways),
+		T(policy__mappings_and_allow),
+		T(config__paths_checked),
+		T(config__stale_socket_replaced_and_unlinked),
+		T(host_killed_mid_stream__no_sigpipe_next_works),
+		T(dump__one_line_per_conn),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest side of the Xen end-to-end cases.  The dom0 side is either the
+ * small test server tests/xen/xen_ioserv.c or hcvsockd.  Each case prints
+ * "HCVS-G END case=NAME result=PASS|FAIL" last; the harness asserts on the
+ * lines before it (counts, CRCs) as well.
+ */
+#include "pvh.h"
+
+/* Register layout of xen_ioserv (a test device, not the hcvsock ABI). */
+#define IOS_DATA	0	/* write X; read gives ios_xform(X) */
+#define IOS_MSI		4	/* write (apic_id << 8) | vector */
+#define IOS_EVTCHN	8	/* write a port: dom0 binds it and notifies */
+#define IOS_MAGIC	12	/* read 0x48435653; write 1: server exits */
+#define IOS_MAGIC_VAL	0x48435653u
+
+static uint16_t ios_base;
+
+static uint32_t
+ios_xform(uint32_t x)
+{
+	return ((x << 7) | (x >> 25)) ^ 0xa5a5a5a5u;
+}
+
+/* Probe until the server answers; all-ones means "nobody there yet". */
+static int
+ios_probe(uint32_t timeout_ms)
+{
+	uint32_t start = ticks(), v, ones = 0;
+
+	for (;;) {
+		v = inl(ios_base + IOS_MAGIC);
+		if (v == IOS_MAGIC_VAL)
+			break;
+		if (v != 0xffffffffu) {
+			say("probe: unexpected 0x%08x", v);
+			return -1;
+		}
+		ones++;
+		if ((ticks() - start) * 10 >= timeout_ms) {
+			say("probe: no backend after %u ms", timeout_ms);
+			return -1;
+		}
+		sleep_ms(20);
+	}
+	say("probe ok all_ones=%u", ones);
+	return (int)ones;
+}
+
+struct echo_res {
+	uint32_t	n, errors, crc;
+};
+
+static void
+ios_echo(uint32_t seed, uint32_t n, struct echo_res *r)
+{
+	uint32_t i, x = seed;
+
+	r->n = n;
+	r->errors = 0;
+	r->crc = 0;
+	for (i = 0; i < n; i++) {
+		uint32_t got;
+
+		x = x * 1103515245u + 12345u;
+		outl(ios_base + IOS_DATA, x);
+		got = inl(ios_base + IOS_DATA);
+		if (got != ios_xform(x))
+			r->errors++;
+		r->crc = crc32_update(r->crc, &got, sizeof(got));
+	}
+}
+
+static int
+case_echo(void)
+{
+	struct echo_res r;
+	uint32_t n = cmdline_u32("n", 200);
+	uint16_t w;
+	uint8_t b;
+
+	if (ios_probe(cmdline_u32("probe_ms", 30000)) < 0)
+		return -1;
+	ios_echo(cmdline_u32("seed", 1), n, &r);
+	/* Narrow accesses: the server sees sizes 1 and 2 and answers them. */
+	outl(ios_base + IOS_DATA, 0x01020304u);
+	w = inw(ios_base + IOS_DATA);
+	b = inb(ios_base + IOS_DATA);
+	if (w != (uint16_t)ios_xform(0x01020304u) ||
+	    b != (uint8_t)ios_xform(0x01020304u))
+		r.errors++;
+	say("echo vcpu=0 n=%u errors=%u crc=%08x", r.n, r.errors, r.crc);
+	return r.errors == 0 ? 0 : -1;
+}
+
+static bool
+count_reached(void *arg)
+{
+	const uint32_t *want = arg;
+
+	return *irq_counter(VEC_MSI) >= *want;
+}
+
+static int
+case_msi(void)
+{
+	uint32_t i, n = cmdline_u32("n", 5), want;
+
+	if (ios_probe(30000) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		want = *irq_counter(VEC_MSI) + 1;
+		outl(ios_base + IOS_MSI, (apic_id() << 8) | VEC_MSI);
+		if (!wait_until(count_reached, &want, 5000)) {
+			say("msi %u not delivered", i);
+			break;
+		}
+	}
+	say("msi apic=%u got=%u want=%u", apic_id(), *irq_counter(VEC_MSI), n);
+	return *irq_counter(VEC_MSI) == n ? 0 : -1;
+}
+
+static bool
+evt_reached(void *arg)
+{
+	const uint32_t *want = arg;
+
+	return *xen_evtchn_count() >= *want;
+}
+
+static int
+case_evtchn(void)
+{
+	uint32_t i, n = cmdline_u32("n", 5), port, want;
+
+	if (ios_probe(30000) < 0)
+		return -1;
+	if (xen_evtchn_setup(&port) != 0)
+		return -1;
+	say("evtchn port=%u", port);
+	for (i = 0; i < n; i++) {
+		want = *xen_evtchn_count() + 1;
+		outl(ios_base + IOS_EVTCHN, port);
+		if (!wait_until(evt_reached, &want, 5000)) {
+			say("evtchn %u not delivered", i);
+			break;
+		}
+	}
+	say("evtchn port=%u got=%u want=%u", port, *xen_evtchn_count(), n);
+	return *xen_evtchn_count() == n ? 0 : -1;
+}
+
+static volatile uint32_t ap_done;
+static struct echo_res ap_res;
+
+static void
+ap_echo(void)
+{
+	irq_init_ap();
+	ios_echo(cmdline_u32("seed", 1) + 1000, cmdline_u32("n", 200), &ap_res);
+	say("echo vcpu=1 apic=%u n=%u errors=%u crc=%08x", apic_id(), ap_res.n,
+	    ap_res.errors, ap_res.crc);
+	__atomic_store_n(&ap_done, 1, __ATOMIC_RELEASE);
+}
+
+static bool
+ap_finished(void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&ap_done, __ATOMIC_ACQUIRE) != 0;
+}
+
+static int
+case_smp(void)
+{
+	struct echo_res r;
+
+	if (ios_probe(30000) < 0)
+		return -1;
+	if (xen_vcpu_up(1, ap_echo) != 0)
+		return -1;
+	ios_echo(cmdline_u32("seed", 1), cmdline_u32("n", 200), &r);
+	say("echo vcpu=0 n=%u errors=%u crc=%08x", r.n, r.errors, r.crc);
+	if (!wait_until(ap_finished, NULL, 60000)) {
+		say("vcpu 1 did not finish");
+		return -1;
+	}
+	return r.errors == 0 && ap_res.errors == 0 ? 0 : -1;
+}
+
+int	hcvs_vsock_cases(const char *name);
+int	pvh_test_main(void);
+
+int
+pvh_test_main(void)
+{
+	const char *name = cmdline_str("case", "none");
+	char cname[32];
+	size_t i;
+	int rc;
+
+	for (i = 0; name[i] != '\0' && i < sizeof(cname) - 1; i++)
+		cname[i] = name[i];
+	cname[i] = '\0';
+	ios_base = (uint16_t)cmdline_u32("port", 0x5000);
+	say("START case=%s apic=%u", cname, apic_id());
+	if (str_eq(cname, "ioserv-echo"))
+		rc = case_echo();
+	else if (str_eq(cname, "ioserv-msi"))
+		rc = case_msi();
+	else if (str_eq(cname, "ioserv-evtchn"))
+		rc = case_evtchn();
+	else if (str_eq(cname, "ioserv-smp"))
+		rc = case_smp();
+	else
+		rc = hcvs_vsock_cases(cname);
+	if (cname[0] == 'i')
+		outl(ios_base + IOS_MAGIC, 1);	/* tell the test server to go */
+	say("END case=%s result=%s", cname, rc == 0 ? "PASS" : "FAIL");
+	return rc;
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Run-time of the PVH test guest: port and MMIO access, a console on Xen's
+ * debug port 0xE9, the command line, interrupts (IDT, local APIC, timer),
+ * and the few Xen interfaces the tests need (hypercall page, shared_info,
+ * event channel upcalls, a second vCPU).  32-bit protected mode, paging
+ * off, no libc.  Output lines start with "HCVS-G" so the harness can find
+ * them in Xen's serial log as "(dN) HCVS-G ...".
+ */
+#ifndef HCVS_PVH_H
+#define HCVS_PVH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hvm_start_info;
+
+/* Port and MMIO access. */
+static inline void
+outb(uint16_t port, uint8_t v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+
+static inline void
+outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+
+static inline void
+outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+
+static inline uint8_t
+inb(uint16_t port)
+{
+	uint8_t v;
+
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+	return v;
+}
+
+static inline uint16_t
+inw(uint16_t port)
+{
+	uint16_t v;
+
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+	return v;
+}
+
+static inline uint32_t
+inl(uint16_t port)
+{
+	uint32_t v;
+
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+	return v;
+}
+
+static inline uint32_t
+mmio_read32(uintptr_t a)
+{
+	return *(volatile uint32_t *)a;
+}
+
+static inline void
+mmio_write32(uintptr_t a, uint32_t v)
+{
+	*(volatile uint32_t *)a = v;
+}
+
+static inline void
+cpu_relax(void)
+{
+	__asm__ volatile("pause" : : : "memory");
+}
+
+/* Console (port 0xE9), one line per call, serialised between vCPUs. */
+void	con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define say(...)	con_printf("HCVS-G " __VA_ARGS__)
+
+/* Command line "k=v k=v": the value of key, or dflt. */
+const char *cmdline_str(const char *key, const char *dflt);
+uint32_t cmdline_u32(const char *key, uint32_t dflt);
+bool	str_eq(const char *a, const char *b);
+
+/* Memory helpers (the compiler may emit calls to these). */
+void	*memset(void *d, int c, size_t n);
+void	*memcpy(void *d, const void *s, size_t n);
+int	memcmp(const void *a, const void *b, size_t n);
+
+/* CRC-32 (IEEE), as the dom0 side computes it. */
+uint32_t crc32_update(uint32_t crc, const void *buf, size_t len);
+
+/* Interrupts: IDT, local APIC, a 10 ms periodic timer on vector 0x20. */
+#define VEC_TIMER	0x20
+#define VEC_MSI		0x40
+#define VEC_EVTCHN	0x41
+
+void	irq_init(void);			/* IDT + APIC + timer, on this vCPU */
+void	irq_init_ap(void);		/* APIC + timer on a secondary vCPU */
+uint32_t apic_id(void);
+void	irq_set_handler(unsigned vec, void (*fn)(unsigned vec));
+volatile uint32_t *irq_counter(unsigned vec);
+/* Ticks of 10 ms since irq_init on vCPU 0. */
+uint32_t ticks(void);
+/* sti; hlt until *cond(arg) or timeout_ms passes; returns cond's value. */
+bool	wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms);
+void	sleep_ms(uint32_t ms);
+
+/* Xen. */
+int	xen_init(void);			/* find CPUID leaves, hypercall page */
+int	xen_evtchn_setup(uint32_t *port); /* shared_info, callback, unbound port */
+volatile uint32_t *xen_evtchn_count(void);	/* upcalls seen for the port */
+int	xen_vcpu_up(unsigned id, void (*fn)(void));
+int	xen_poweroff(void);
+
+/* Every vCPU halts for ever: Xen then powers the PVH domain off. */
+void	halt_forever(void) __attribute__((noreturn));
+
+#endif /* HCVS_PVH_H */
