@@ -148,6 +148,7 @@ void		bench_floors_cpu(void);		/* cache line, eventfd */
 void		bench_floors_unix(void);	/* AF_UNIX ping-pong, stream */
 void		bench_floors_kvm(void);		/* ioeventfd kick RPC, exit */
 void		bench_figures(void);		/* the hcvsock figures 1-5 */
+void		bench_fig_ioreq(void);		/* 1 and 5b: fake ioreq page */
 
 /*
  * Ping-pong between the calling thread (pinned to cpu_a) and a partner

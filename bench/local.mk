@@ -4,8 +4,9 @@
 # shape in make check, never the numbers.
 check_PROGRAMS += bench/hcvsock-bench bench/bench-json-check
 bench_hcvsock_bench_SOURCES = %reldir%/bench.c %reldir%/bench.h \
-	%reldir%/floors.c %reldir%/figures.c
-bench_hcvsock_bench_LDADD = src/common/libcommon.a -lm
+	%reldir%/floors.c %reldir%/figures.c %reldir%/fig_ioreq.c
+bench_hcvsock_bench_LDADD = src/ioreq/libioreq.a $(NOTIFY_LIBS) \
+	src/common/libcommon.a -lm
 if HAVE_KVM
 bench_hcvsock_bench_SOURCES += %reldir%/kvm_floors.c \
 	%reldir%/bvm.c %reldir%/bvm.h
