@@ -509,12 +509,13 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: hcvsock-bench [--quick] [--scale X] [--json FILE] [--cpus A,B]\n"
-	    "                     [--only SUBSTRING] [--list] [-v]\n"
+	    "                     [--only SUBSTRING] [--no-floors] [-v]\n"
 	    "  --quick        smoke test: tiny budgets, numbers meaningless\n"
 	    "  --scale X      multiply every time budget by X (default 1)\n"
 	    "  --json FILE    where to write the results (default bench-results.json)\n"
 	    "  --cpus A,B     the two CPUs to pin to (default: first two allowed)\n"
 	    "  --only S       run only figures whose name contains S (floors always run)\n"
+	    "  --no-floors    skip the floors (for profiling one figure; no ratios)\n"
 	    "  -v             progress on stderr\n");
 }
 
@@ -552,12 +553,14 @@ main(int argc, char **argv)
 		{ "json", required_argument, NULL, 'j' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "no-floors", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *json = "bench-results.json";
 	double load0 = -1;
+	bool floors_too = true;
 	uint64_t t0;
 	FILE *f;
 	int c, rc;
@@ -587,6 +590,9 @@ main(int argc, char **argv)
 			break;
 		case 'o':
 			bench_opts.only = optarg;
+			break;
+		case 'n':
+			floors_too = false;
 			break;
 		case 'v':
 			bench_opts.verbose = true;
@@ -618,9 +624,13 @@ main(int argc, char **argv)
 	    bench_opts.cpu_a, bench_opts.cpu_b);
 	fflush(stdout);
 
-	bench_floors_cpu();
-	bench_floors_unix();
-	bench_floors_kvm();
+	if (floors_too) {
+		bench_floors_cpu();
+		bench_floors_unix();
+		bench_floors_kvm();
+	} else {
+		bench_note("floors not measured (--no-floors): no ratios");
+	}
 	bench_figures();
 
 	print_table(stdout);

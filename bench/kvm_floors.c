@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
-#include "bench/bvm.h"
+#include "kvm/kvmvm.h"
 
+/* Guest ports: the kick (or exit) port, and that port + 1 ends the run. */
 #define KICK_PORT	0x600
-#define DONE_PORT	0x601
 #define EXIT_PORT	0x602
+#define MEM_SIZE	(4ull << 20)
+#define DATA_GPA	0x200000ull
+#define STACK_TOP	0x300000ull
 
 /*
  * Shared data page, as the guests below use it: the guest writes its
@@ -29,8 +32,7 @@ struct rpc_page {
 
 /*
  * Guest programs, native 64-bit user mode, position independent.
- * Arguments: rdi = data page, rdx = port to kick, rcx = port that ends
- * the run.  Assembled into .rodata: they are bytes copied into the guest,
+ * Arguments: rdi = data page, rsi = port to kick; rsi + 1 ends the run.  Assembled into .rodata: they are bytes copied into the guest,
  * never run on the host.
  *
  * rpc:  seq++; req = seq; out kick; spin until resp == seq; repeat until
@@ -42,7 +44,8 @@ __asm__(
 	".pushsection .rodata\n"
 	".balign 16\n"
 	"bench_guest_rpc:\n"
-	"	mov %rdx, %r9\n"
+	"	mov %rsi, %r9\n"
+	"	lea 1(%rsi), %rcx\n"
 	"	xor %r8, %r8\n"
 	"1:	inc %r8\n"
 	"	mov %r8, (%rdi)\n"
@@ -61,6 +64,8 @@ __asm__(
 	"bench_guest_rpc_end:\n"
 	".balign 16\n"
 	"bench_guest_exit:\n"
+	"	mov %rsi, %rdx\n"
+	"	lea 1(%rsi), %rcx\n"
 	"1:	outb %al, (%dx)\n"
 	"	cmpq $0, 16(%rdi)\n"
 	"	je 1b\n"
@@ -125,25 +130,57 @@ rpc_worker_main(void *arg)
 	}
 }
 
+/* A one-vCPU native user-mode VM running `code` with (DATA_GPA, port). */
+static int
+guest_vm(const unsigned char *code, size_t len, uint64_t port,
+    struct kvmvm **vmp, struct kvmvm_vcpu **vp)
+{
+	struct kvmvm_cfg cfg = { .mem_size = MEM_SIZE };
+	struct kvmvm *vm;
+	int rc;
+
+	rc = kvmvm_probe();
+	if (rc < 0)
+		return -ENODEV;
+	rc = kvmvm_new(&cfg, &vm);
+	if (rc < 0)
+		return rc;
+	rc = kvmvm_load(vm, KVMVM_CODE_GPA, code, len);
+	if (rc == 0)
+		rc = kvmvm_vcpu_new(vm, 0, vp);
+	if (rc == 0)
+		rc = kvmvm_vcpu_setup_user64(*vp, KVMVM_CODE_GPA, STACK_TOP,
+		    DATA_GPA, port);
+	if (rc < 0) {
+		kvmvm_free(vm);
+		return rc;
+	}
+	*vmp = vm;
+	return 0;
+}
+
 static int
 kvm_rpc(bool busy, struct bench_samples *s)
 {
-	struct bvm vm;
+	struct kvmvm *vm;
+	struct kvmvm_vcpu *vcpu;
+	struct kvmvm_exit ex;
 	struct kvm_ioeventfd io;
-	struct rpc_worker w = { .busy = busy };
-	uint64_t args[4] = { BVM_DATA_GPA, 0, KICK_PORT, DONE_PORT };
+	struct rpc_worker w = { .busy = busy, .efd = -1 };
 	cpu_set_t saved;
 	pthread_t th;
-	int rc, reason;
+	int rc;
 
-	rc = bvm_create(&vm);
+	rc = guest_vm(bench_guest_rpc,
+	    (size_t)(bench_guest_rpc_end - bench_guest_rpc), KICK_PORT, &vm,
+	    &vcpu);
 	if (rc < 0)
 		return rc;
 	rc = bench_samples_init(s, bench_max_samples(400000));
 	if (rc < 0)
 		goto out_vm;
 	w.s = s;
-	w.page = bvm_gpa(&vm, BVM_DATA_GPA);
+	w.page = kvmvm_gpa(vm, DATA_GPA, sizeof(*w.page));
 	w.budget = bench_budget_ns(busy ? 1.5 : 2.5);
 	w.efd = eventfd(0, EFD_CLOEXEC | (busy ? EFD_NONBLOCK : 0));
 	if (w.efd < 0) {
@@ -155,14 +192,10 @@ kvm_rpc(bool busy, struct bench_samples *s)
 	io.len = 4;
 	io.fd = w.efd;
 	io.flags = KVM_IOEVENTFD_FLAG_PIO;
-	if (ioctl(vm.vm_fd, KVM_IOEVENTFD, &io) < 0) {
+	if (ioctl(kvmvm_vm_fd(vm), KVM_IOEVENTFD, &io) < 0) {
 		rc = -errno;
 		goto out_efd;
 	}
-	rc = bvm_start(&vm, bench_guest_rpc,
-	    (size_t)(bench_guest_rpc_end - bench_guest_rpc), args);
-	if (rc < 0)
-		goto out_efd;
 	if (pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) != 0)
 		CPU_ZERO(&saved);
 	rc = -pthread_create(&th, NULL, rpc_worker_main, &w);
@@ -170,14 +203,15 @@ kvm_rpc(bool busy, struct bench_samples *s)
 		goto out_efd;
 	(void)bench_pin(bench_opts.cpu_a);
 	for (;;) {
-		reason = bvm_run(&vm);
-		if (reason == KVM_EXIT_IO && vm.run->io.port == DONE_PORT)
+		rc = kvmvm_vcpu_run(vcpu, &ex);
+		if (rc == 0 && ex.ex_kind == KVMVM_EXIT_STOPPED)
+			continue;
+		if (rc == 0 && ex.ex_kind == KVMVM_EXIT_IO &&
+		    ex.ex_addr == KICK_PORT + 1)
 			break;
-		if (reason < 0) {
-			rc = reason;
-		} else {
-			fprintf(stderr, "hcvsock-bench: kick RPC guest: exit %d\n",
-			    reason);
+		if (rc == 0) {
+			fprintf(stderr, "hcvsock-bench: kick RPC guest: exit %u\n",
+			    ex.ex_reason);
 			rc = -EPROTO;
 		}
 		/* Let the worker go: it may be blocked in read(). */
@@ -192,12 +226,13 @@ kvm_rpc(bool busy, struct bench_samples *s)
 	if (rc == 0)
 		rc = w.rc;
 out_efd:
-	close(w.efd);
+	if (w.efd >= 0)
+		close(w.efd);
 out_samples:
 	if (rc < 0)
 		bench_samples_free(s);
 out_vm:
-	bvm_destroy(&vm);
+	kvmvm_free(vm);
 	return rc;
 }
 
@@ -205,39 +240,40 @@ out_vm:
 static int
 kvm_exit_rtt(struct bench_samples *s)
 {
-	struct bvm vm;
-	uint64_t args[4] = { BVM_DATA_GPA, 0, EXIT_PORT, DONE_PORT };
 	uint64_t budget = bench_budget_ns(2.0), start, warm_end, prev = 0, now;
+	struct kvmvm *vm;
+	struct kvmvm_vcpu *vcpu;
+	struct kvmvm_exit ex;
 	struct rpc_page *page;
 	cpu_set_t saved;
-	int rc, reason;
+	int rc;
 
-	rc = bvm_create(&vm);
+	rc = guest_vm(bench_guest_exit,
+	    (size_t)(bench_guest_exit_end - bench_guest_exit), EXIT_PORT, &vm,
+	    &vcpu);
 	if (rc < 0)
 		return rc;
 	rc = bench_samples_init(s, bench_max_samples(200000));
 	if (rc < 0)
 		goto out_vm;
-	page = bvm_gpa(&vm, BVM_DATA_GPA);
-	rc = bvm_start(&vm, bench_guest_exit,
-	    (size_t)(bench_guest_exit_end - bench_guest_exit), args);
-	if (rc < 0)
-		goto out_samples;
+	page = kvmvm_gpa(vm, DATA_GPA, sizeof(*page));
 	if (pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) != 0)
 		CPU_ZERO(&saved);
 	(void)bench_pin(bench_opts.cpu_a);
 	start = bench_now_ns();
 	warm_end = start + budget / 10;
 	for (;;) {
-		reason = bvm_run(&vm);
-		if (reason != KVM_EXIT_IO) {
-			if (reason >= 0)
+		rc = kvmvm_vcpu_run(vcpu, &ex);
+		if (rc == 0 && ex.ex_kind == KVMVM_EXIT_STOPPED)
+			continue;
+		if (rc < 0 || ex.ex_kind != KVMVM_EXIT_IO) {
+			if (rc == 0)
 				fprintf(stderr, "hcvsock-bench: exit guest: "
-				    "exit %d\n", reason);
-			rc = reason < 0 ? reason : -EPROTO;
+				    "exit %u\n", ex.ex_reason);
+			rc = rc < 0 ? rc : -EPROTO;
 			break;
 		}
-		if (vm.run->io.port == DONE_PORT)
+		if (ex.ex_addr == EXIT_PORT + 1)
 			break;
 		now = bench_now_ns();
 		if (now >= warm_end && prev != 0)
@@ -249,11 +285,10 @@ kvm_exit_rtt(struct bench_samples *s)
 	if (CPU_COUNT(&saved) > 0)
 		(void)pthread_setaffinity_np(pthread_self(), sizeof(saved),
 		    &saved);
-out_samples:
 	if (rc < 0)
 		bench_samples_free(s);
 out_vm:
-	bvm_destroy(&vm);
+	kvmvm_free(vm);
 	return rc;
 }
 

@@ -5,15 +5,17 @@
 check_PROGRAMS += bench/hcvsock-bench bench/bench-json-check
 bench_hcvsock_bench_SOURCES = %reldir%/bench.c %reldir%/bench.h \
 	%reldir%/floors.c %reldir%/figures.c %reldir%/fig_ioreq.c
-bench_hcvsock_bench_LDADD = src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a -lm
+BENCH_KVM_LIBS =
+bench_hcvsock_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 if HAVE_KVM
-bench_hcvsock_bench_SOURCES += %reldir%/kvm_floors.c \
-	%reldir%/bvm.c %reldir%/bvm.h
+bench_hcvsock_bench_SOURCES += %reldir%/kvm_floors.c
+BENCH_KVM_LIBS += tests/libkvmvm.a
 else
 bench_hcvsock_bench_SOURCES += %reldir%/kvm_none.c
 endif
 EXTRA_DIST += %reldir%/kvm_none.c
+bench_hcvsock_bench_LDADD = $(BENCH_KVM_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) src/common/libcommon.a -lm
 
 bench_bench_json_check_SOURCES = %reldir%/json_check.c
 
