@@ -46,6 +46,15 @@ static struct result_ent results[MAX_ENTRIES];
 static size_t nr_results;
 static char notes[2048];
 
+struct mem_ent {
+	char		name[NAME_LEN];
+	double		bytes_each;
+	unsigned	n;
+	double		create_ns;
+};
+static struct mem_ent mems[8];
+static size_t nr_mems;
+
 uint64_t
 bench_budget_ns(double full_seconds)
 {
@@ -282,6 +291,21 @@ bench_skip(const char *name, const char *why)
 }
 
 void
+bench_memory(const char *name, double bytes_each, unsigned n, double create_ns)
+{
+	struct mem_ent *m;
+
+	if (nr_mems == ARRAY_SIZE(mems))
+		return;
+	m = &mems[nr_mems++];
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->bytes_each = bytes_each;
+	m->n = n;
+	m->create_ns = create_ns;
+	bench_note("%s: %.0f bytes of heap each over %u", name, bytes_each, n);
+}
+
+void
 bench_note(const char *fmt, ...)
 {
 	size_t len = strlen(notes);
@@ -368,6 +392,12 @@ print_table(FILE *f)
 	for (size_t i = 0; i < nr_results; i++)
 		if (!results[i].skipped)
 			fprintf(f, "  %-26s %s\n", results[i].name, results[i].what);
+	if (nr_mems > 0)
+		fprintf(f, "\nMemory\n");
+	for (size_t i = 0; i < nr_mems; i++)
+		fprintf(f, "%-28s %8.0f bytes of heap each, %u at once "
+		    "(%.1f us to open each)\n", mems[i].name, mems[i].bytes_each,
+		    mems[i].n, mems[i].create_ns / 1e3);
 	if (notes[0])
 		fprintf(f, "\nNotes: %s\n", notes);
 }

@@ -131,6 +131,14 @@ void		bench_result(const char *name, const char *what,
 /* A figure that could not run here, with the reason (table only). */
 void		bench_skip(const char *name, const char *why);
 
+/*
+ * A memory figure: bytes per object over n objects (and the time it took
+ * to create one).  The JSON schema has no place for bytes, so it is
+ * printed in the table and carried in the notes.
+ */
+void		bench_memory(const char *name, double bytes_each, unsigned n,
+		    double create_ns);
+
 /* A note printed under the table and stored in the JSON "machine". */
 void		bench_note(const char *fmt, ...) __printf(1, 2);
 
@@ -149,6 +157,7 @@ void		bench_floors_unix(void);	/* AF_UNIX ping-pong, stream */
 void		bench_floors_kvm(void);		/* ioeventfd kick RPC, exit */
 void		bench_figures(void);		/* the hcvsock figures 1-5 */
 void		bench_fig_ioreq(void);		/* 1 and 5b: fake ioreq page */
+void		bench_fig_mux(void);		/* 5c: idle connection memory */
 
 /*
  * Ping-pong between the calling thread (pinned to cpu_a) and a partner

@@ -6,4 +6,5 @@ void
 bench_figures(void)
 {
 	bench_fig_ioreq();
+	bench_fig_mux();
 }

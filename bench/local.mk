@@ -4,7 +4,8 @@
 # shape in make check, never the numbers.
 check_PROGRAMS += bench/hcvsock-bench bench/bench-json-check
 bench_hcvsock_bench_SOURCES = %reldir%/bench.c %reldir%/bench.h \
-	%reldir%/floors.c %reldir%/figures.c %reldir%/fig_ioreq.c
+	%reldir%/floors.c %reldir%/figures.c %reldir%/fig_ioreq.c \
+	%reldir%/fig_mux.c
 BENCH_KVM_LIBS =
 bench_hcvsock_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
 if HAVE_KVM
@@ -14,7 +15,8 @@ else
 bench_hcvsock_bench_SOURCES += %reldir%/kvm_none.c
 endif
 EXTRA_DIST += %reldir%/kvm_none.c
-bench_hcvsock_bench_LDADD = $(BENCH_KVM_LIBS) src/ioreq/libioreq.a \
+bench_hcvsock_bench_LDADD = $(BENCH_KVM_LIBS) src/vsock/libvsock.a \
+	src/ioreq/libioreq.a \
 	$(NOTIFY_LIBS) src/common/libcommon.a -lm
 
 bench_bench_json_check_SOURCES = %reldir%/json_check.c
