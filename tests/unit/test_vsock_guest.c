@@ -77,6 +77,17 @@ setup_async(void **state)
 }
 
 static int
+setup_mmio(void **state)
+{
+	struct gt *t = gt_new(false, HCVS_IRQ_NONE);
+
+	t->e->mmio = true;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	*state = t;
+	return 0;
+}
+
+static int
 setup_irq(void **state)
 {
 	struct gt *t = gt_new(false, HCVS_IRQ_MSI);
@@ -672,6 +683,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_sync, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_async, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_mmio, teardown),
 		cmocka_unit_test_setup_teardown(guest__many_connections, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__connection_table_full, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__host_initiated, setup_async, teardown),
