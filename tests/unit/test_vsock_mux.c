@@ -617,6 +617,24 @@ rst__unknown_port__one_rst_ports_swapped(void **state)
 	vsock_mux_get_stats(f->g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	assert_int_equal(st.ms_connect_failed, 1);
+	/* A socket file nobody listens on (ECONNREFUSED): the same. */
+	{
+		char path[128];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(path, sizeof(path), "%s_998", f->uds);
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		h.dst_port = 998;
+		vg_send_raw(&f->g, &h, NULL);
+		assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+		assert_int_equal(r.op, VSOCK_OP_RST);
+		assert_int_equal(r.src_port, 998);
+		close(fd);
+	}
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_connect_failed, 2);
 }
 
 static void
