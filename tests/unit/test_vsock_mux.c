@@ -1317,7 +1317,17 @@ reset__conns_dropped_listener_kept(void **state)
 	vsock_mux_get_stats(f->g.m, &st);
 	assert_int_equal(st.ms_conns_open, 1);
 	close(hfd[0]);
-	(void)r;
+	/* The guest, reset too, reuses its old pairs at once. */
+	{
+		struct vg_conn *c = vg_connect(&f->g, 620, 1012,
+		    VSOCK_TYPE_STREAM);
+
+		gfd[0] = host_accept(f, lfd);
+		vg_run(&f->g, NULL, NULL, 10);
+		assert_int_equal(c->state, VG_OPEN);
+		assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+		close(gfd[0]);
+	}
 	close(lfd);
 }
 
