@@ -242,8 +242,8 @@ check_done(struct vsock_conn *c)
 	if (c->c_state != VC_ESTABLISHED)
 		return;
 	guest_done = (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) != 0;
-	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0 &&
-	    !(c->c_pend & VC_PEND_SHUTDOWN);
+	/* Set as the SHUTDOWN packet is produced, so the guest knows. */
+	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0;
 	if (!tx_pending(c) && guest_done &&
 	    (host_done || (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) {
 		vsock_conn_kill(c, true);
@@ -803,12 +803,6 @@ vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
 			}
 			goto sent;
 		}
-	}
-	if (c->c_pend & VC_PEND_SHUTDOWN) {
-		c->c_pend &= ~VC_PEND_SHUTDOWN;
-		h->op = VSOCK_OP_SHUTDOWN;
-		h->flags = c->c_local_shut;
-		goto sent;
 	}
 	if (c->c_pend & VC_PEND_CREDIT_REQ) {
 		c->c_pend &= ~VC_PEND_CREDIT_REQ;
