@@ -367,11 +367,14 @@ vsock_host_drop_pending(struct vsock_mux *m)
 		pending_free(p, true);
 }
 
-/* Is somebody accepting at sa?  A stale socket file refuses at once. */
+/*
+ * Is somebody accepting at sa?  A stale socket file refuses at once; a
+ * live one with a full backlog says EAGAIN rather than blocking us.
+ */
 static bool
 somebody_listens(const struct sockaddr_un *sa)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	bool yes;
 
 	if (fd < 0)
