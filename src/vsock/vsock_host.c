@@ -404,9 +404,11 @@ vsock_host_listen(struct vsock_mux *m)
 		rc = -errno;
 		if (rc != -EADDRINUSE)
 			goto err_close;
-		if (somebody_listens(&sa)) {
-			log_warnx("vsock: %s is in use by another process",
-			    sa.sun_path);
+		/* Only a socket is ever removed, never a file put there. */
+		if (lstat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    somebody_listens(&sa)) {
+			log_warnx("vsock: %s is in use by another process or "
+			    "not a socket", sa.sun_path);
 			goto err_close;
 		}
 		log_info("vsock: removing stale socket %s", sa.sun_path);

@@ -1600,6 +1600,16 @@ config__stale_socket_replaced_and_unlinked(void **state)
 	assert_int_equal(fx_start(f), 0);
 	fd = host_dial(f);
 	close(fd);
+	/* A regular file at the path is never removed. */
+	fx_stop(f);
+	fd = open(f->uds, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(fx_start(f), -EADDRINUSE);
+	assert_int_equal(stat(f->uds, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	unlink(f->uds);
+	assert_int_equal(fx_start(f), 0);
 }
 
 /* --- robustness ------------------------------------------------------ */
