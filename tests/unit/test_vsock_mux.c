@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1734,6 +1735,72 @@ random_packets__no_crash_limits_hold(void **state)
 }
 
 static void
+emfile__guest_rst_listener_backs_off_then_recovers(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1020, SOCK_STREAM), probe, hfd[4], nh = 0;
+	struct rlimit old, lim;
+	struct vsock_mux_stats st;
+	int refused = 0, open_ = 0, client;
+
+	f->g.listen[f->g.nlisten++] = 6100;
+	client = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(client >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	/* Room for a few more descriptors only. */
+	probe = dup(0);
+	assert_true(probe >= 0);
+	close(probe);
+	lim = old;
+	lim.rlim_cur = (rlim_t)probe + 3;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	for (uint32_t i = 0; i < 10; i++) {
+		struct vg_conn *c = vg_connect(&f->g, 1200 + i, 1020,
+		    VSOCK_TYPE_STREAM);
+
+		vg_run(&f->g, NULL, NULL, 1);
+		if (c->state == VG_CLOSED)
+			refused++;
+		else
+			open_++;
+		/* Our side of the pair also needs descriptors: take some. */
+		if (i % 3 == 0 && nh < 4) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+
+			if (fd >= 0)
+				hfd[nh++] = fd;
+		}
+	}
+	assert_true(refused > 0);
+	/* A host client now: accept fails, the listener rests, no spinning. */
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		memcpy(sa.sun_path, f->uds, strlen(f->uds) + 1);
+		assert_int_equal(connect(client, (struct sockaddr *)&sa,
+		    sizeof(sa)), 0);
+	}
+	test_log_capture_start();
+	vg_run(&f->g, NULL, NULL, 60);
+	assert_true(test_log_seen("accept: Too many open files"));
+	/* Spinning would log a burst; resting logs once per 100 ms. */
+	assert_int_equal(test_log_count(), 1);
+	test_log_capture_stop();
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_true(st.ms_connect_failed >= (uint64_t)refused);
+	/* Everything works again once descriptors are back. */
+	set_nonblock(client);
+	assert_int_equal(send(client, "CONNECT 6100\n", 13, 0), 13);
+	(void)read_ok(f, client);
+	close(client);
+	for (int i = 0; i < nh; i++)
+		close(hfd[i]);
+	(void)open_;
+	close(lfd);
+}
+
+static void
 count_line(void *arg, const char *line)
 {
 	unsigned *n = arg;
@@ -1955,6 +2022,7 @@ main(void)
 		T(host_killed_mid_stream__no_sigpipe_next_works),
 		T(dump__one_line_per_conn),
 		T(random_packets__no_crash_limits_hold),
+		T(emfile__guest_rst_listener_backs_off_then_recovers),
 #undef T
 	};
 	const struct CMUnitTest socat_tests[] = {
