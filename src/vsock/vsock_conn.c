@@ -89,8 +89,9 @@ vsock_conn_peer_free(const struct vsock_conn *c)
 
 /*
  * Tell the guest about freed space only when its view of our buffer is
- * low and enough was freed to be worth a packet: a slow host reader then
- * costs one CREDIT_UPDATE per `step` bytes, never one per write.  When
+ * below half and enough was freed to be worth a packet: a slow host
+ * reader then costs one CREDIT_UPDATE per `step` bytes, never one per
+ * write, and a fast one keeps the guest from ever running dry.  When
  * everything is forwarded the freed amount is above buf_alloc/2 >= step,
  * so the guest is never left waiting.
  */
@@ -99,7 +100,7 @@ credit_check(struct vsock_conn *c)
 {
 	uint32_t unacked = c->c_fwd_cnt - c->c_fwd_sent;
 	uint32_t guest_free = c->c_buf_alloc - (c->c_rx_cnt - c->c_fwd_sent);
-	uint32_t low = MIN(c->c_buf_alloc / 2, 64u * 1024);
+	uint32_t low = c->c_buf_alloc / 2;
 	uint32_t step = MAX(MIN(c->c_buf_alloc / 4, 64u * 1024), 1u);
 
 	if (unacked >= step && guest_free < low) {
@@ -242,8 +243,8 @@ check_done(struct vsock_conn *c)
 	if (c->c_state != VC_ESTABLISHED)
 		return;
 	guest_done = (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) != 0;
-	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0 &&
-	    !(c->c_pend & VC_PEND_SHUTDOWN);
+	/* Set as the SHUTDOWN packet is produced, so the guest knows. */
+	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0;
 	if (!tx_pending(c) && guest_done &&
 	    (host_done || (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) {
 		vsock_conn_kill(c, true);
@@ -803,12 +804,6 @@ vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
 			}
 			goto sent;
 		}
-	}
-	if (c->c_pend & VC_PEND_SHUTDOWN) {
-		c->c_pend &= ~VC_PEND_SHUTDOWN;
-		h->op = VSOCK_OP_SHUTDOWN;
-		h->flags = c->c_local_shut;
-		goto sent;
 	}
 	if (c->c_pend & VC_PEND_CREDIT_REQ) {
 		c->c_pend &= ~VC_PEND_CREDIT_REQ;
