@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +39,7 @@
 #define CID		42u
 #define ECHO_PORT	1234u
 #define SINK_PORT	1235u
+#define SOCAT_PORT	1236u
 #define NCONNS		80
 #define MAX_HOST_FDS	256
 
@@ -892,6 +896,61 @@ e2e__malformed_while_others_carry_on(void **state)
 	assert_int_equal(st.ds_ring_errors, 0);
 }
 
+static void
+g_socat(struct env *e)
+{
+	static uint8_t out[65536], back[65536];
+	unsigned i;
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	for (i = 0; i < 4; i++) {
+		uint32_t n = i == 0 ? 1 : 65536 >> (2 * (3 - i));
+
+		fill(out, n, i + 21);
+		id = hcvg_connect(&e->g, SOCAT_PORT, 0);
+		CHECK(id >= 0);
+		CHECK(g_echo(e, id, out, back, n) == 0);
+		CHECK(hcvg_close(&e->g, id) == 0);
+	}
+}
+
+/* socat as the host program: an echo service on <uds>_1236. */
+static void
+e2e__socat_peer(void **state)
+{
+	struct env *e = *state;
+	char path[128], listen_arg[160];
+	struct stat sb;
+	unsigned spins = 0;
+	pid_t pid;
+	int status;
+
+	if (access("/usr/bin/socat", X_OK) != 0) {
+		printf("SKIP: socat not installed\n");
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s_%u", e->host.uds, SOCAT_PORT);
+	snprintf(listen_arg, sizeof(listen_arg), "UNIX-LISTEN:%s,fork", path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/usr/bin/socat", "socat", listen_arg, "EXEC:/bin/cat",
+		    (char *)NULL);
+		_exit(127);
+	}
+	while (stat(path, &sb) != 0) {
+		usleep(1000);
+		assert_true(++spins < 5000);
+	}
+	run_guest(e, g_socat);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -905,6 +964,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(e2e__credit_slow_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__guest_reset_mid_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__malformed_while_others_carry_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__socat_peer, setup, teardown),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0);

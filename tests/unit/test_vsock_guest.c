@@ -607,7 +607,7 @@ static void
 guest__interrupt_driven(void **state)
 {
 	struct gt *t = *state;
-	static uint8_t out[30000];
+	static uint8_t out[60000];
 	int id;
 
 	assert_true(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_NOTIFY);
@@ -615,10 +615,30 @@ guest__interrupt_driven(void **state)
 	fill(out, sizeof(out));
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
-	echo_round(t, id, out, sizeof(out));
+	echo_round(t, id, out, 30000);
 	assert_true(t->e->raises > 0);
 	assert_true(t->e->isr_seen & HCVS_ISR_RX);
 	assert_int_equal(t->e->raise_last.msi_data, 0x40);
+	/* A blocking send that fills the TX ring sleeps until TX slots return. */
+	{
+		static uint8_t back[60000];
+		uint32_t got = 0;
+		long r;
+
+		t->e->isr_seen = 0;
+		assert_int_equal(hcvg_send(&t->g, id, out, sizeof(out), 0),
+		    sizeof(out));
+		assert_true(t->e->isr_seen & HCVS_ISR_TX);
+		/* The flag is dropped once the wait is over. */
+		assert_false(vt_get32(t->e, MB_GPA + HCVS_MB_GUEST_FLAGS) &
+		    HCVS_GF_TX_WANT_IRQ);
+		while (got < sizeof(out)) {
+			r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
+			assert_true(r > 0);
+			got += (uint32_t)r;
+		}
+		assert_memory_equal(back, out, sizeof(out));
+	}
 }
 
 static void
