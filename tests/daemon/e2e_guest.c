@@ -253,6 +253,13 @@ cmd_stale_read(struct guest *g)
 	return 0;
 }
 
+static void
+say_reoffering(void *arg)
+{
+	(void)arg;
+	printf("RE-OFFERING\n");
+}
+
 /* -r: keep offering the page to whichever daemon comes next. */
 static void *
 reoffer(void *arg)
@@ -269,7 +276,8 @@ reoffer(void *arg)
 		if (read(g->sock, b, sizeof(b)) > 0)
 			continue;
 		printf("DAEMON-GONE\n");
-		rc = loopback_offer(g->path, g->f, -1, NULL, NULL, &sock);
+		rc = loopback_offer(g->path, g->f, -1, say_reoffering, NULL,
+		    &sock);
 		if (rc == 0)
 			rc = loopback_wait_ready(sock, 20000);
 		if (rc < 0) {
