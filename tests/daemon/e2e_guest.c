@@ -15,6 +15,8 @@
  * Commands, run in order:
  *   connect PORT BYTES  connect to host port PORT, send BYTES of seeded
  *                       data, half-close, read the echo back, compare
+ *   say PORT TEXT       connect to host port PORT, send TEXT, half-close,
+ *                       print what comes back (tools/demo)
  *   accept PORT         listen on PORT, print "LISTENING PORT", accept one
  *                       connection and echo it until the host half-closes
  *   busy MS             read a register in a loop for MS milliseconds, or
@@ -169,6 +171,38 @@ cmd_connect(struct hcvg *h, uint32_t port, uint32_t bytes)
 	(void)hcvg_close(h, id);
 	printf("connect %u: sent %u, echoed %u, %u bad\n", port, sent, got, bad);
 	return got == bytes && bad == 0 ? 0 : 1;
+}
+
+static int
+cmd_say(struct hcvg *h, uint32_t port, const char *text)
+{
+	char buf[4096];
+	uint32_t got = 0;
+	int id;
+
+	id = hcvg_connect(h, port, 0);
+	if (id < 0) {
+		printf("say %u: error %d\n", port, id);
+		return 1;
+	}
+	if (hcvg_send(h, id, text, (uint32_t)strlen(text), 0) !=
+	    (long)strlen(text)) {
+		printf("say %u: send failed\n", port);
+		return 1;
+	}
+	(void)hcvg_shutdown(h, id, 2);
+	while (got < sizeof(buf) - 1) {
+		long r = hcvg_recv(h, id, buf + got, sizeof(buf) - 1 - got, 0);
+
+		if (r <= 0)
+			break;
+		got += (uint32_t)r;
+	}
+	buf[got] = '\0';
+	(void)hcvg_close(h, id);
+	printf("guest sent \"%s\" to host port %u and got back \"%s\"\n",
+	    text, port, buf);
+	return got > 0 ? 0 : 1;
 }
 
 static int
@@ -381,6 +415,10 @@ main(int argc, char **argv)
 		if (!strcmp(c, "connect") && argi + 2 < argc) {
 			failed |= cmd_connect(&h, (uint32_t)atoi(argv[argi + 1]),
 			    (uint32_t)atoi(argv[argi + 2]));
+			argi += 2;
+		} else if (!strcmp(c, "say") && argi + 2 < argc) {
+			failed |= cmd_say(&h, (uint32_t)atoi(argv[argi + 1]),
+			    argv[argi + 2]);
 			argi += 2;
 		} else if (!strcmp(c, "accept") && argi + 1 < argc) {
 			failed |= cmd_accept(&h, (uint32_t)atoi(argv[++argi]));
