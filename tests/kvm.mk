@@ -109,4 +109,14 @@ tests_kvm_test_kvm_e2e_LDADD = tests/libkvmvm.a $(ATTACH_VSOCK_LIBS) \
 EXTRA_tests_kvm_test_kvm_e2e_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin
 TESTS += tests/kvm/test_kvm_e2e
 endif
+
+# hcvsockd's KVM side as a plain process, and the reference VMM program
+# driven by a shell test with socat as the host program.
+check_PROGRAMS += tests/kvm/kvm-host
+tests_kvm_kvm_host_SOURCES = %reldir%/kvm/kvm-host.c
+tests_kvm_kvm_host_LDADD = $(ATTACH_VSOCK_LIBS) src/common/libcommon.a
+check_SCRIPTS += %reldir%/kvm/vmm.test
+EXTRA_DIST += %reldir%/kvm/vmm.test
+TESTS += %reldir%/kvm/vmm.test
+EXTRA_tests_kvm_kvm_host_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin
 endif
