@@ -324,7 +324,9 @@ struct attach_server;
  * What the daemon does with a checked description: `attach` builds the
  * guest (e.g. attach_guest_new) and returns 0 and an opaque handle, or
  * -errno and a reason; `detach` tears it down when the VMM disconnects
- * (or the server is freed).
+ * (or the server is freed).  The description's fds are closed after a
+ * successful attach: the guest must dup what it keeps (attach_guest_new
+ * does).
  */
 struct attach_server_ops {
 	int	(*attach)(void *arg, struct attach_desc *d, void **guestp,
