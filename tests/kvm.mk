@@ -30,6 +30,7 @@ KVM_GUEST_CCFLAGS = -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-O2 -Wall -Wextra -I$(top_srcdir)/tests/kvm/guest \
 	-I$(top_srcdir)/guest/include
 KVM_GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
+	-Wl,--no-warn-rwx-segments \
 	-Wl,-T,$(top_srcdir)/tests/kvm/guest/guest.ld
 KVM_GUEST_DEPS = $(top_srcdir)/tests/kvm/guest/guest.ld \
 	$(top_srcdir)/tests/kvm/guest/kvmguest.h \
@@ -76,5 +77,12 @@ tests_kvm_test_vmm_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a $(TEST_LIBS)
 EXTRA_tests_kvm_test_vmm_DEPENDENCIES = tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_vmm
+
+check_PROGRAMS += tests/kvm/test_attach_guest
+tests_kvm_test_attach_guest_SOURCES = %reldir%/kvm/test_attach_guest.c
+tests_kvm_test_attach_guest_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
+tests_kvm_test_attach_guest_LDADD = tests/libkvmvm.a $(ATTACH_LIBS) $(TEST_LIBS)
+EXTRA_tests_kvm_test_attach_guest_DEPENDENCIES = tests/kvm/guest/probe.bin
+TESTS += tests/kvm/test_attach_guest
 endif
 endif

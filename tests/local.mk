@@ -23,4 +23,5 @@ include %reldir%/vsock.mk
 include %reldir%/daemon.mk
 include %reldir%/kvm.mk
 include %reldir%/xen.mk
+include %reldir%/fuzz.mk
 

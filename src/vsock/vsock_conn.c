@@ -268,7 +268,15 @@ vsock_conn_update_events(struct vsock_conn *c)
 		want = LOOP_OUT;
 		break;
 	case VC_ESTABLISHED:
-		if (!(c->c_pend & VC_PEND_DATA) && c->c_rxm == NULL &&
+		/*
+		 * Reading stays armed while the device keeps up, so the steady
+		 * state costs no epoll_ctl; only a second readiness report with
+		 * the first not yet pulled parks it, else a stalled guest
+		 * would make the loop spin.
+		 */
+		if (!(c->c_pend & VC_PEND_DATA))
+			c->c_in_parked = false;
+		if (!c->c_in_parked && c->c_rxm == NULL &&
 		    !(c->c_local_shut & VSOCK_SHUTDOWN_SEND) &&
 		    !(c->c_peer_shut & VSOCK_SHUTDOWN_RCV) &&
 		    vsock_conn_peer_free(c) > 0)
@@ -414,6 +422,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	bool seq = c->c_type == VSOCK_TYPE_SEQPACKET;
 	bool eom = (h->flags & VSOCK_SEQ_EOM) != 0;
 	bool eor = (h->flags & VSOCK_SEQ_EOR) != 0;
+	bool tried = false;
 	int rc;
 
 	if (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) {
@@ -438,6 +447,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		    .iov_len = len };
 		ssize_t n;
 
+		tried = true;
 		do
 			n = send_eor(c->c_fd, &iov, 1, seq && eor);
 		while (n < 0 && errno == EINTR);
@@ -475,7 +485,8 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 				goto err;
 			}
 		}
-		rc = flush(c);
+		/* The socket just refused more: only older data may go now. */
+		rc = tried ? 0 : flush(c);
 		if (rc < 0)
 			goto err;
 	}
@@ -869,6 +880,8 @@ conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
 			}
 		}
 		if (events & LOOP_IN) {
+			if (c->c_pend & VC_PEND_DATA)
+				c->c_in_parked = true;
 			c->c_pend |= VC_PEND_DATA;
 			vsock_mux_schedule(m, c);
 		}

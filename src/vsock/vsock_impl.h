@@ -95,6 +95,7 @@ struct vsock_conn {
 	unsigned			 c_ev;		/* mask on the loop */
 	bool				 c_ev_reg;	/* fd on the loop */
 	bool				 c_hup;		/* host hung up */
+	bool				 c_in_parked;	/* LOOP_IN off until pulled */
 
 	unsigned			 c_pend;
 	uint32_t			 c_peer_shut;	/* SHUTDOWN bits from guest */

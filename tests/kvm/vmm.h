@@ -84,6 +84,16 @@ void	vmm_detach(struct vmm *m);
 int	vmm_run_vcpu(struct vmm *m, unsigned idx, unsigned timeout_ms,
 	    uint32_t *code) __must_check;
 
+/* The same in emulated real mode at cs:ip (interrupt tests; needs irqchip). */
+int	vmm_run_vcpu_real(struct vmm *m, unsigned idx, uint16_t cs, uint16_t ip,
+	    uint16_t sp, unsigned timeout_ms, uint32_t *code) __must_check;
+
+/*
+ * Make every running vmm_run_vcpu() return -ECANCELED soon (any thread).
+ * A vCPU waiting for a forwarded answer returns after it (or its timeout).
+ */
+void	vmm_stop(struct vmm *m);
+
 struct vmm_stats {
 	uint64_t	vs_forwarded;	/* window accesses sent to hcvsockd */
 	uint64_t	vs_fwd_errors;	/* unanswered / protocol errors */
