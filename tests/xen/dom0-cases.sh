@@ -256,14 +256,15 @@ CONF
 # Dump what the daemon logged (syslog) since the last call.
 hv_log() {
 	[ -f /tmp/syslog ] || return 0
-	tail -n +"$((${HV_LOGPOS:-0} + 1))" /tmp/syslog | grep hcvsockd | sed 's/^/HCVS-LOG /'
-	HV_LOGPOS=$(wc -l </tmp/syslog)
+	pos=$(cat /tmp/syslog.pos 2>/dev/null || echo 0)
+	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/'
+	wc -l </tmp/syslog >/tmp/syslog.pos
 }
 
 # peer_serve NAME CONNS: dom0's echo peer on the guest's port 1234.
 peer_serve() {
 	mkdir -p "/run/hcvsock/$1"
-	"$BIN/echo_peer" serve "/run/hcvsock/$1/vsock_1234" -n "$2" -t 60 &
+	"$BIN/echo_peer" serve "/run/hcvsock/$1/vsock_1234" -n "$2" -t 150 &
 	ppid=$!
 	echo $ppid >>/tmp/case.pids
 	wait_file "/run/hcvsock/$1/vsock_1234" 10 $ppid || fail "echo peer not listening"
@@ -275,13 +276,28 @@ hv_start() {
 	name=$1
 	mkcfg "$name" "$2" "$3"
 	hv_conf "$name"
+	hv_log >/dev/null
+	rm -f "/run/hcvsock/$name.pid" /tmp/dpid
+	# The daemon may be done before the helper returns: catch its pid early.
+	( n=0; while [ ! -s "/run/hcvsock/$name.pid" ] && [ $n -lt 1200 ]; do
+		n=$((n + 1)); sleep 0.05; done
+	  cat "/run/hcvsock/$name.pid" >/tmp/dpid 2>/dev/null ) &
+	catcher=$!
 	HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
 	    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
+	wait $catcher
 	dom=$(xl domid "$name")
 	echo "HCVS-CASE-DOM $name dom=$dom"
-	dpid=$(cat "/run/hcvsock/$name.pid")
+	dpid=$(cat /tmp/dpid 2>/dev/null)
+	[ -n "$dpid" ] || fail "no hcvsockd pid"
 	echo $dpid >>/tmp/case.pids
-	echo "HCVS-INFO hcvsockd pid=$dpid $(awk '/^Uid|^Gid|^CapEff/ { printf "%s%s ", $1, $2 }' /proc/$dpid/status)"
+	echo "HCVS-INFO hcvsockd pid=$dpid"
+}
+
+# privs PID: the daemon's credentials, as the kernel sees them.
+privs() {
+	awk '/^(Uid|Gid):/ { printf "%s%s %s %s %s ", $1, $2, $3, $4, $5 }
+	    /^Cap(Eff|Prm):/ { printf "%s%s ", $1, $2 }' "/proc/$1/status"
 }
 
 # hv_end NAME: the guest powers off; hcvsockd must notice and exit 0.
@@ -341,6 +357,7 @@ case_hv_probe() {
 	peer_serve $name 1
 	mkcfg $name 1 "case=g2h port=$PIO vport=1234 irq=none sync=1 bytes=4096 seed=401 probe_ms=60000"
 	hv_conf $name
+	hv_log >/dev/null
 	xl create "/tmp/$name.cfg" >/dev/null 2>&1 || fail "xl create"
 	dom=$(xl domid $name)
 	echo "HCVS-CASE-DOM $name dom=$dom"
@@ -394,6 +411,7 @@ case_hv_destroy() {
 	peer_serve $name 1
 	hv_start $name 1 "case=hold port=$PIO vport=1234 irq=msi"
 	wait_guest "$dom" "holding connection open" 30 || fail "guest did not connect"
+	echo "HCVS-INFO serving: $(privs "$dpid")"
 	xl destroy "$dom"
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd did not exit after xl destroy"; }
 	echo "HCVS-INFO hcvsockd exited after xl destroy"
