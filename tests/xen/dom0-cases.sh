@@ -6,7 +6,7 @@
 # the harness checks those and the guest's "(dN) HCVS-G" lines.
 GUEST=/hcvs/pvh-guest.elf
 BIN=/hcvs/bin
-CASE_TIMEOUT=${CASE_TIMEOUT:-90}
+CASE_TIMEOUT=${CASE_TIMEOUT:-150}
 
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 say() { echo "HCVS-INFO $*"; }
@@ -165,8 +165,8 @@ wait_guest() {
 	n=0
 	until xl dmesg | grep -q "(d$1) HCVS-G $2"; do
 		n=$((n + 1))
-		[ $n -gt $(($3 * 5)) ] && return 1
-		sleep 0.2
+		[ $n -gt "$3" ] && return 1
+		sleep 1
 	done
 	return 0
 }
@@ -427,6 +427,9 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	rm -f /tmp/case.pids
+	# A crashed program leaves a line in the kernel log: show it.
+	dmesg -c 2>/dev/null | grep -E 'segfault|traps:|general protection|Oops|BUG' |
+	    sed 's/^/HCVS-DMESG /'
 	for d in $(xl list | awk 'NR > 2 { print $2 }'); do
 		xl destroy "$d" >/dev/null 2>&1
 	done
