@@ -124,6 +124,7 @@ struct hcvg {
 	uint32_t	 g_listen[HCVG_MAX_LISTEN];
 	unsigned	 g_nlisten;
 	int		 g_in_poll;
+	int		 g_kick_due;	/* TX published, doorbell deferred */
 	struct hcvg_stats g_st;
 };
 
