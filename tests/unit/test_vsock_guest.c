@@ -264,7 +264,7 @@ guest__echo_blocking(void **state)
 {
 	struct gt *t = *state;
 	uint8_t out[20000], back[20000];
-	uint32_t got = 0;
+	uint32_t got = 0, kicks, pkts;
 	long r;
 	int id;
 
@@ -272,8 +272,13 @@ guest__echo_blocking(void **state)
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
 	/* Fits our 16 KiB receive buffer plus the rings: blocking is fine. */
+	kicks = hcvg_stats(&t->g)->gs_kicks;
+	pkts = hcvg_stats(&t->g)->gs_tx_pkts;
 	r = hcvg_send(&t->g, id, out, 12000, 0);
 	assert_int_equal(r, 12000);
+	/* Three RW packets, one doorbell. */
+	assert_int_equal(hcvg_stats(&t->g)->gs_tx_pkts, pkts + 3);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 1);
 	while (got < 12000) {
 		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
 		assert_true(r > 0);
