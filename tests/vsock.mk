@@ -17,6 +17,13 @@ tests_unit_test_vsock_mux_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_mux_LDADD = tests/libvguest.a src/vsock/libvsock.a \
 	$(TEST_LIBS)
 TESTS += tests/unit/test_vsock_mux
+
+# The same driver with socat as the host peer; exits 77 without socat.
+check_PROGRAMS += tests/unit/test_vsock_socat
+tests_unit_test_vsock_socat_SOURCES = %reldir%/unit/test_vsock_mux.c
+tests_unit_test_vsock_socat_CFLAGS = $(TEST_CFLAGS) -DTEST_SOCAT
+tests_unit_test_vsock_socat_LDADD = $(tests_unit_test_vsock_mux_LDADD)
+TESTS += tests/unit/test_vsock_socat
 endif
 
 # ---- vsockdev block: the device and the guest driver ------------------------
