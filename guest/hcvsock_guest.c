@@ -722,6 +722,20 @@ hcvg_listen(struct hcvg *g, uint32_t port)
 }
 
 int
+hcvg_unlisten(struct hcvg *g, uint32_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < g->g_nlisten; i++) {
+		if (g->g_listen[i] == port) {
+			g->g_listen[i] = g->g_listen[--g->g_nlisten];
+			return 0;
+		}
+	}
+	return -HCVG_EINVAL;
+}
+
+int
 hcvg_accept(struct hcvg *g, uint32_t port, int nonblock)
 {
 	uint32_t n = 0;

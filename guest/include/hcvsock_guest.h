@@ -167,6 +167,8 @@ int	hcvg_poll(struct hcvg *g);
 uint32_t hcvg_irq(struct hcvg *g);
 
 int	hcvg_listen(struct hcvg *g, uint32_t port);
+/* Stop listening; connections already accepted or queued stay. */
+int	hcvg_unlisten(struct hcvg *g, uint32_t port);
 /* A connection id, or -HCVG_EAGAIN (nonblock) / -HCVG_ETIMEDOUT. */
 int	hcvg_accept(struct hcvg *g, uint32_t port, int nonblock);
 /*

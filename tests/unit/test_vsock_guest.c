@@ -396,6 +396,16 @@ guest__host_initiated(void **state)
 	assert_int_equal(fake_mux_conns(t->e->mux), 1);
 	assert_int_equal(hcvg_close(&t->g, id), 0);
 	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	/* After unlisten the port refuses. */
+	assert_int_equal(hcvg_unlisten(&t->g, 5000), 0);
+	assert_int_equal(hcvg_unlisten(&t->g, 5000), -HCVG_EINVAL);
+	rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
+	(void)fake_mux_connect(t->e->mux, 5000);
+	t->e->plat.wait(t->e);
+	assert_true(hcvg_poll(&t->g) >= 0);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
 }
 
 static void
