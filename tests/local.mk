@@ -23,4 +23,6 @@ include %reldir%/vsock.mk
 include %reldir%/daemon.mk
 include %reldir%/kvm.mk
 include %reldir%/xen.mk
+include %reldir%/fuzz.mk
+include %reldir%/faults.mk
 

@@ -205,6 +205,8 @@ vsock_conn_arm_timer(struct vsock_conn *c, uint32_t ms)
 {
 	int64_t id;
 
+	/* Whoever arms it needs it whatever the guest does. */
+	c->c_stall_timer = false;
 	if (c->c_timer > 0)
 		return;
 	id = loop_add_timer(c->c_mux->m_loop, ms, timer_cb, c);
@@ -293,6 +295,17 @@ vsock_conn_update_events(struct vsock_conn *c)
 		if (c->c_ev_reg)
 			(void)loop_del_fd(m->m_loop, c->c_fd);
 		c->c_ev_reg = false;
+		/*
+		 * The host is gone and the guest grants no credit for what it
+		 * left: a guest that never reads would pin the connection (and
+		 * its slot under max_conns) for ever.  Bound it like a close;
+		 * credit from the guest lifts the deadline again.
+		 */
+		if (c->c_state == VC_ESTABLISHED && c->c_timer == 0 &&
+		    vsock_conn_peer_free(c) == 0) {
+			vsock_conn_arm_timer(c, m->m_cfg.close_timeout_ms);
+			c->c_stall_timer = c->c_timer > 0;
+		}
 		return;
 	}
 	if (!c->c_ev_reg) {
@@ -562,6 +575,10 @@ vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	c->c_peer_fwd_cnt = h->fwd_cnt;
 	if (vsock_conn_peer_free(c) > 0) {
 		c->c_credit_asked = false;
+		if (c->c_stall_timer) {
+			disarm_timer(c);
+			c->c_stall_timer = false;
+		}
 		if (!had_credit && c->c_rxm != NULL) {
 			c->c_pend |= VC_PEND_DATA;
 			vsock_mux_schedule(m, c);

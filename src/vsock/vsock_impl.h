@@ -102,6 +102,8 @@ struct vsock_conn {
 	uint32_t			 c_local_shut;	/* SHUTDOWN bits for guest */
 	bool				 c_wr_shut;	/* SHUT_WR done on c_fd */
 	int64_t				 c_timer;
+	/* c_timer runs only because the host left and the guest gives no credit. */
+	bool				 c_stall_timer;
 
 	/* Guest -> host: our receive buffer as the guest sees it. */
 	uint32_t			 c_buf_alloc;

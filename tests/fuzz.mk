@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+# Fuzz harnesses (tests/fuzz/, style.md §8).  Each harness is built twice:
+#   tests/fuzz/replay_<name>  plain main() over tests/fuzz/corpus/<name>/,
+#                             any compiler, run by make check;
+#   tests/fuzz/fuzz_<name>    libFuzzer binary, only with
+#                             `CC=clang ./configure --enable-fuzzing`.
+# `make fuzz` runs every libFuzzer binary for FUZZ_TIME seconds each; from a
+# gcc build it configures a clang build in fuzz-build/ and runs it there.
+FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux attach
+FUZZ_TIME = 60
+FUZZ_COMMON = %reldir%/fuzz/fuzz.h %reldir%/fuzz/fuzz_common.c
+FUZZ_REPLAY = $(FUZZ_COMMON) %reldir%/fuzz/replay.c
+FUZZ_IOREQ_LIBS = src/ioreq/libioreq.a $(NOTIFY_LIBS) src/common/libcommon.a
+FUZZ_VSOCK_LIBS = src/vsock/libvsock.a src/common/libcommon.a
+FUZZ_CONF_LIBS = src/daemon/libdaemon.a src/common/libcommon.a
+FUZZ_ATTACH_LIBS = src/attach/libattach.a $(FUZZ_IOREQ_LIBS)
+
+EXTRA_DIST += %reldir%/fuzz/corpus %reldir%/fuzz/fuzz-run
+EXTRA_DIST += %reldir%/fuzz/README.md
+
+check_PROGRAMS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
+	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
+	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach
+TESTS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
+	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
+	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach
+
+tests_fuzz_replay_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_REPLAY)
+tests_fuzz_replay_connect_line_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"connect_line"'
+tests_fuzz_replay_connect_line_LDADD = $(FUZZ_VSOCK_LIBS)
+tests_fuzz_replay_conf_SOURCES = %reldir%/fuzz/fuzz_conf.c $(FUZZ_REPLAY)
+tests_fuzz_replay_conf_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"conf"'
+tests_fuzz_replay_conf_LDADD = $(FUZZ_CONF_LIBS)
+tests_fuzz_replay_ioreq_page_SOURCES = %reldir%/fuzz/fuzz_ioreq_page.c $(FUZZ_REPLAY)
+tests_fuzz_replay_ioreq_page_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"ioreq_page"'
+tests_fuzz_replay_ioreq_page_LDADD = $(FUZZ_IOREQ_LIBS)
+tests_fuzz_replay_ioreq_bufring_SOURCES = %reldir%/fuzz/fuzz_ioreq_bufring.c $(FUZZ_REPLAY)
+tests_fuzz_replay_ioreq_bufring_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"ioreq_bufring"'
+tests_fuzz_replay_ioreq_bufring_LDADD = $(FUZZ_IOREQ_LIBS)
+tests_fuzz_replay_vsock_mux_SOURCES = %reldir%/fuzz/fuzz_vsock_mux.c $(FUZZ_REPLAY)
+tests_fuzz_replay_vsock_mux_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_mux"'
+tests_fuzz_replay_vsock_mux_LDADD = $(FUZZ_VSOCK_LIBS)
+tests_fuzz_replay_attach_SOURCES = %reldir%/fuzz/fuzz_attach.c $(FUZZ_REPLAY)
+tests_fuzz_replay_attach_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"attach"'
+tests_fuzz_replay_attach_LDADD = $(FUZZ_ATTACH_LIBS)
+
+if ENABLE_FUZZING
+FUZZ_LD = -fsanitize=fuzzer
+noinst_PROGRAMS += tests/fuzz/fuzz_connect_line tests/fuzz/fuzz_conf \
+	tests/fuzz/fuzz_ioreq_page tests/fuzz/fuzz_ioreq_bufring \
+	tests/fuzz/fuzz_vsock_mux tests/fuzz/fuzz_attach
+tests_fuzz_fuzz_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_connect_line_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_connect_line_LDADD = $(FUZZ_VSOCK_LIBS)
+tests_fuzz_fuzz_conf_SOURCES = %reldir%/fuzz/fuzz_conf.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_conf_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_conf_LDADD = $(FUZZ_CONF_LIBS)
+tests_fuzz_fuzz_ioreq_page_SOURCES = %reldir%/fuzz/fuzz_ioreq_page.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_ioreq_page_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_ioreq_page_LDADD = $(FUZZ_IOREQ_LIBS)
+tests_fuzz_fuzz_ioreq_bufring_SOURCES = %reldir%/fuzz/fuzz_ioreq_bufring.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_ioreq_bufring_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_ioreq_bufring_LDADD = $(FUZZ_IOREQ_LIBS)
+tests_fuzz_fuzz_vsock_mux_SOURCES = %reldir%/fuzz/fuzz_vsock_mux.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_vsock_mux_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_vsock_mux_LDADD = $(FUZZ_VSOCK_LIBS)
+tests_fuzz_fuzz_attach_SOURCES = %reldir%/fuzz/fuzz_attach.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_attach_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_attach_LDADD = $(FUZZ_ATTACH_LIBS)
+FUZZ_MODE = run
+else
+FUZZ_MODE = delegate
+endif
+
+# Bounded runs: FUZZ_TIME seconds per harness, one at a time.
+fuzz: all
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_NAMES="$(FUZZ_NAMES)" \
+	    $(SHELL) $(top_srcdir)/tests/fuzz/fuzz-run $(FUZZ_MODE) \
+	    $(abs_top_srcdir) $(abs_top_builddir)
+.PHONY: fuzz

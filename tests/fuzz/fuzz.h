@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every fuzz harness shares: the libFuzzer entry points and a cursor
+ * that turns the input into bounded choices.  A harness is built twice:
+ * with clang and -fsanitize=fuzzer (make fuzz), and with replay.c as a
+ * plain main() that runs the saved corpus under make check with any
+ * compiler.
+ *
+ * Harnesses abort (fz_check) when the code under test breaks a contract
+ * the sanitizers cannot see (a slot moved backwards, a field other than
+ * `data` written, memory unbounded): libFuzzer reports that as a crash.
+ */
+#ifndef HCVS_FUZZ_H
+#define HCVS_FUZZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int	LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Consumes the input front to back; past the end everything reads 0. */
+struct fz {
+	const uint8_t	*p;
+	size_t		 n;
+};
+
+static inline bool
+fz_more(const struct fz *f)
+{
+	return f->n > 0;
+}
+
+static inline void
+fz_bytes(struct fz *f, void *out, size_t len)
+{
+	size_t k = len < f->n ? len : f->n;
+
+	memcpy(out, f->p, k);
+	memset((uint8_t *)out + k, 0, len - k);
+	f->p += k;
+	f->n -= k;
+}
+
+static inline uint8_t
+fz_u8(struct fz *f)
+{
+	uint8_t v;
+
+	fz_bytes(f, &v, 1);
+	return v;
+}
+
+static inline uint16_t
+fz_u16(struct fz *f)
+{
+	uint16_t v;
+
+	fz_bytes(f, &v, 2);
+	return v;
+}
+
+static inline uint32_t
+fz_u32(struct fz *f)
+{
+	uint32_t v;
+
+	fz_bytes(f, &v, 4);
+	return v;
+}
+
+static inline uint64_t
+fz_u64(struct fz *f)
+{
+	uint64_t v;
+
+	fz_bytes(f, &v, 8);
+	return v;
+}
+
+/* Abort with a message: a broken invariant is a finding. */
+void	fz_fail(const char *file, int line, const char *what)
+	    __attribute__((noreturn));
+#define fz_check(cond) \
+	do { if (!(cond)) fz_fail(__FILE__, __LINE__, #cond); } while (0)
+
+/* The lowest free fd: equal before and after an iteration = no fd leaked. */
+int	fz_lowest_fd(void);
+
+/* Silence the library's logging (guest errors are logged on purpose). */
+void	fz_quiet(void);
+
+#endif /* HCVS_FUZZ_H */
