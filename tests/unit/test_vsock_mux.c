@@ -1059,6 +1059,9 @@ malformed__each_class__rst_or_drop_others_continue(void **state)
 				fail_msg("%s: expected RST, got op %u", k->name,
 				    r.op);
 			assert_int_equal(r.src_port, 1007);
+			/* Never an unknown type back, whatever came in. */
+			assert_true(r.type == VSOCK_TYPE_STREAM ||
+			    r.type == VSOCK_TYPE_SEQPACKET);
 		} else {
 			if (vg_pull(&f->g, &r, f->g.slot) != 0)
 				fail_msg("%s: expected a drop, got op %u",
@@ -1752,6 +1755,8 @@ random_packets__no_crash_limits_hold(void **state)
 			while (vg_pull(&f->g, &r, f->g.slot) == 1) {
 				assert_int_equal(r.src_cid, 2);
 				assert_int_equal(r.dst_cid, CID);
+				assert_true(r.type == VSOCK_TYPE_STREAM ||
+				    r.type == VSOCK_TYPE_SEQPACKET);
 				assert_true(r.op >= VSOCK_OP_REQUEST &&
 				    r.op <= VSOCK_OP_CREDIT_REQUEST);
 				assert_true(r.op == VSOCK_OP_RW ?
