@@ -16,13 +16,14 @@
 
 static const char usage_text[] =
     "usage: hcvsockd [-fhnVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
-    "                -d domain | -i domid | -l socket\n";
+    "                -d domain | -i domid | -k socket | -l socket\n";
 
 static const char help_text[] =
     "  -c, --config=FILE     configuration file (default " SYSCONFDIR
     "/hcvsock/NAME.conf)\n"
     "  -d, --domain=NAME     serve the Xen domain called NAME\n"
     "  -i, --domid=N         serve the Xen domain with id N\n"
+    "  -k, --kvm=SOCKET      listen on SOCKET for VMMs attaching KVM guests\n"
     "  -l, --loopback=SOCKET serve a fake guest that hands over its ioreq page\n"
     "                        on SOCKET (tests, demonstrations)\n"
     "  -f, --foreground      stay in the foreground and log to stderr\n"
@@ -108,6 +109,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		{ "config", required_argument, NULL, 'c' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "domid", required_argument, NULL, 'i' },
+		{ "kvm", required_argument, NULL, 'k' },
 		{ "loopback", required_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'n' },
@@ -126,7 +128,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	err[0] = '\0';
 	optind = 0;	/* full reset: the tests parse many times */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:d:fhi:l:np:s:Vvw:", longopts,
+	while ((ch = getopt_long(argc, argv, ":c:d:fhi:k:l:np:s:Vvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -152,6 +154,13 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 				    OPT_DOMID_MAX);
 			o->o_domid = (uint32_t)v;
 			o->o_target = OPT_TARGET_DOMID;
+			targets++;
+			break;
+		case 'k':
+			if ((rc = copy_arg(o->o_kvm, sizeof(o->o_kvm),
+			    optarg, "--kvm", err, errlen)) != 0)
+				return rc;
+			o->o_target = OPT_TARGET_KVM;
 			targets++;
 			break;
 		case 'l':
@@ -211,12 +220,13 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (targets > 1)
-		return fail(err, errlen, "give only one of --domain, --domid and "
-		    "--loopback");
+		return fail(err, errlen, "give only one of --domain, --domid, "
+		    "--kvm and --loopback");
 	if (targets == 0 && !o->o_check)
-		return fail(err, errlen, "no guest: give --domain, --domid or "
-		    "--loopback");
-	if (o->o_wait_s != 0 && o->o_target == OPT_TARGET_LOOPBACK)
+		return fail(err, errlen, "no guest: give --domain, --domid, --kvm "
+		    "or --loopback");
+	if (o->o_wait_s != 0 && (o->o_target == OPT_TARGET_LOOPBACK ||
+	    o->o_target == OPT_TARGET_KVM))
 		return fail(err, errlen, "--wait applies to Xen domains only");
 	switch (o->o_target) {
 	case OPT_TARGET_DOMAIN:
@@ -227,6 +237,9 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		break;
 	case OPT_TARGET_LOOPBACK:
 		snprintf(o->o_name, sizeof(o->o_name), "loopback");
+		break;
+	case OPT_TARGET_KVM:
+		snprintf(o->o_name, sizeof(o->o_name), "kvm");
 		break;
 	case OPT_TARGET_NONE:
 		snprintf(o->o_name, sizeof(o->o_name), "hcvsockd");

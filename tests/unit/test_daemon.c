@@ -128,7 +128,7 @@ options__errors(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, NULL), EX_USAGE);
-	assert_string_equal(err, "no guest: give --domain, --domid or --loopback");
+	assert_string_equal(err, "no guest: give --domain, --domid, --kvm or --loopback");
 	assert_int_equal(parse(&o, err, "-i", "4294967303", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-i", "7x", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-i", "32751", NULL), 0);
@@ -136,7 +136,7 @@ options__errors(void **state)
 	assert_int_equal(parse(&o, err, "-d", "-bad", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-d", "a b", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-l", "/x", "-i", "3", NULL), EX_USAGE);
-	assert_string_equal(err, "give only one of --domain, --domid and --loopback");
+	assert_string_equal(err, "give only one of --domain, --domid, --kvm and --loopback");
 	assert_int_equal(parse(&o, err, "-h", "-x", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-h", NULL), 0);
 	assert_true(o.o_help);
