@@ -26,7 +26,7 @@ sbin_PROGRAMS += hcvsockd hcvsockctl
 hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c
 # KVM mode: until src/attach/local.mk builds attach_vsock.c into an
 # archive of its own (the kvm branch does), compile it here.
-hcvsockd_SOURCES += src/attach/attach_vsock.c
+hcvsockd_SOURCES += src/attach/attach_vsock.c src/attach/attach_vsock.h
 hcvsockd_LDADD = src/daemon/libdaemon.a src/attach/libattach.a \
 	src/vsock/libvsockdev.a \
 	src/vsock/libvsock.a $(DAEMON_LIBS)

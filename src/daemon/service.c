@@ -44,6 +44,7 @@ struct service {
 	int64_t			 sv_work_timer;
 	/* The guest's event channel for EVTCHN notifications, bound here. */
 	uint32_t		 sv_evtchn_local;
+	uint64_t		 sv_busy_ns;	/* busy_poll_us */
 	/* KVM mode: the attach listener owns every guest's device. */
 	struct attach_vsock_server *sv_kvm;
 	bool			 sv_gone;
@@ -51,6 +52,16 @@ struct service {
 };
 
 static void run_device(struct service *s);
+
+static inline void
+spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 /* ---- Host -> guest interrupts ----------------------------------------- */
 
@@ -228,29 +239,48 @@ gone(struct service *s, int code, const char *why)
 	s->sv_hooks.sh_gone(s->sv_hooks.sh_arg, code);
 }
 
+/*
+ * Doorbells.  With busy_poll_us, keep polling the notifier that long
+ * after the last one before going back to epoll: a guest in a tight
+ * request loop then never waits for a wake-up (other fds wait instead,
+ * for at most busy_poll_us).
+ */
 static void
 on_notify(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct service *s = arg;
+	uint64_t deadline = 0;
 	uint32_t port;
 	int rc;
 
 	(void)l;
 	(void)fd;
 	(void)events;
-	while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
-		rc = ioreq_engine_handle_port(s->sv_eng, port);
-		if (rc == 0 && port == s->sv_evtchn_local)
-			(void)vsock_dev_kick(s->sv_dev);	/* guest kicked */
-		if (rc < 0)
+	for (;;) {
+		bool got = false;
+
+		while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
+			got = true;
+			rc = ioreq_engine_handle_port(s->sv_eng, port);
+			if (rc == 0 && port == s->sv_evtchn_local)
+				(void)vsock_dev_kick(s->sv_dev);
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0) {
+			log_warnx("notifier: %s", strerror(-rc));
+			gone(s, EX_SOFTWARE, "the notifier failed: stopping");
+			return;
+		}
+		run_device(s);
+		if (s->sv_busy_ns == 0)
 			break;
+		if (got)
+			deadline = loop_now_ns() + s->sv_busy_ns;
+		else if (loop_now_ns() >= deadline)
+			break;
+		spin_pause();
 	}
-	if (rc < 0) {
-		log_warnx("notifier: %s", strerror(-rc));
-		gone(s, EX_SOFTWARE, "the notifier failed: stopping");
-		return;
-	}
-	run_device(s);
 }
 
 static void
@@ -485,9 +515,7 @@ service_open(struct loop *l, const struct conf *c,
 		goto err;
 	}
 	ioreq_engine_set_post_hook(s->sv_eng, post_hook, s);
-	if (c->c_busy_poll_us > 0)
-		(void)notifier_set_busy_poll(s->sv_n,
-		    (uint64_t)c->c_busy_poll_us * 1000);
+	s->sv_busy_ns = (uint64_t)c->c_busy_poll_us * 1000;
 
 	s->sv_notify_fd = notifier_fd(s->sv_n);
 	if ((rc = loop_add_fd(l, s->sv_notify_fd, LOOP_IN, on_notify, s)) < 0)
