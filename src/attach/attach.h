@@ -4,9 +4,10 @@
  *
  * A VMM that backs guest RAM with memfds gives hcvsockd, over an AF_UNIX
  * SOCK_SEQPACKET socket with SCM_RIGHTS, everything the device needs:
- * the RAM regions, the guest CID and register window, either its KVM VM
- * fd (hcvsockd registers its own ioeventfd and irqfd) or ready-made
- * eventfds, and a page in Xen's ioreq layout plus one eventfd pair per
+ * the RAM regions, the guest CID and register window, ready-made eventfds
+ * (an ioeventfd on DOORBELL, an irqfd) or, in-process only, its KVM VM fd
+ * (KVM answers VM ioctls only in the creating process), and a page in
+ * Xen's ioreq layout plus one eventfd pair per
  * vCPU through which it forwards the exits KVM cannot complete in the
  * kernel (register reads, the synchronous doorbell).  hcvsockd serves
  * that page with the shm request source (ioreq_shm_open).  The same
@@ -323,7 +324,9 @@ struct attach_server;
  * What the daemon does with a checked description: `attach` builds the
  * guest (e.g. attach_guest_new) and returns 0 and an opaque handle, or
  * -errno and a reason; `detach` tears it down when the VMM disconnects
- * (or the server is freed).
+ * (or the server is freed).  The description's fds are closed after a
+ * successful attach: the guest must dup what it keeps (attach_guest_new
+ * does).
  */
 struct attach_server_ops {
 	int	(*attach)(void *arg, struct attach_desc *d, void **guestp,
