@@ -15,7 +15,7 @@
 #endif
 
 static const char usage_text[] =
-    "usage: hcvsockd [-fhnVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
+    "usage: hcvsockd [-fhnPVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
     "                -d domain | -i domid | -k socket | -l socket\n";
 
 static const char help_text[] =
@@ -29,6 +29,7 @@ static const char help_text[] =
     "  -f, --foreground      stay in the foreground and log to stderr\n"
     "  -n, --check           check the configuration and exit (-v prints it)\n"
     "  -p, --pidfile=FILE    write and lock a pid file\n"
+    "  -P, --pause-pin       keep the domain paused until it is served\n"
     "  -s, --state-dir=DIR   state directory (default /run/hcvsock/NAME)\n"
     "  -w, --wait=SECONDS    wait up to SECONDS for the domain to appear\n"
     "  -v, --verbose         log debug messages (repeatable)\n"
@@ -114,6 +115,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "pause-pin", no_argument, NULL, 'P' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -128,7 +130,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	err[0] = '\0';
 	optind = 0;	/* full reset: the tests parse many times */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:d:fhi:k:l:np:s:Vvw:", longopts,
+	while ((ch = getopt_long(argc, argv, ":c:d:fhi:k:l:np:Ps:Vvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -181,6 +183,9 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 			    optarg, "--pidfile", err, errlen)) != 0)
 				return rc;
 			break;
+		case 'P':
+			o->o_pause_pin = true;
+			break;
 		case 's':
 			if ((rc = copy_arg(o->o_state_dir, sizeof(o->o_state_dir),
 			    optarg, "--state-dir", err, errlen)) != 0)
@@ -228,6 +233,10 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	if (o->o_wait_s != 0 && (o->o_target == OPT_TARGET_LOOPBACK ||
 	    o->o_target == OPT_TARGET_KVM))
 		return fail(err, errlen, "--wait applies to Xen domains only");
+	if (o->o_pause_pin && o->o_target != OPT_TARGET_DOMAIN &&
+	    o->o_target != OPT_TARGET_DOMID)
+		return fail(err, errlen, "--pause-pin applies to Xen domains "
+		    "only");
 	switch (o->o_target) {
 	case OPT_TARGET_DOMAIN:
 		snprintf(o->o_name, sizeof(o->o_name), "%s", o->o_domain);

@@ -35,6 +35,7 @@ struct options {
 	char		o_pidfile[CONF_PATH_MAX];	/* "" = none */
 	char		o_state_dir[CONF_PATH_MAX];	/* "" = from config */
 	unsigned	o_wait_s;	/* wait for the domain to appear */
+	bool		o_pause_pin;	/* hold it paused until served */
 	bool		o_foreground;
 	bool		o_check;	/* -n */
 	int		o_verbose;

@@ -34,6 +34,7 @@ struct rt {
 	struct service		*r_svc;
 	struct service_target	 r_target;
 	uint32_t		 r_domid;	/* UINT32_MAX: loopback */
+	struct xendom_pin	*r_pin;	/* --pause-pin, until enabled */
 	uid_t			 r_uid;
 	gid_t			 r_gid;
 	int			 r_exit;
@@ -686,6 +687,15 @@ start(struct rt *r)
 	if ((rc = resolve_target(r)) < 0)
 		return rc;
 
+	if (r->r_opts->o_pause_pin) {
+		rc = xendom_pin(r->r_domid, &r->r_pin);
+		if (rc < 0) {
+			log_warnx("pausing the domain (--pause-pin): %s",
+			    strerror(-rc));
+			return rc;
+		}
+		log_info("domain paused until it is served (--pause-pin)");
+	}
 	sf = calloc(1, sizeof(*sf));
 	if (sf == NULL)
 		return -ENOMEM;
@@ -701,6 +711,12 @@ start(struct rt *r)
 		return rc;
 	if ((rc = service_enable(r->r_svc)) < 0)
 		return rc;
+	/* Live: the guest may run.  libxenctrl goes before the restriction. */
+	if (r->r_pin != NULL) {
+		xendom_unpin(r->r_pin);
+		r->r_pin = NULL;
+		log_info("domain released (--pause-pin)");
+	}
 	rc = ctl_open(r->r_loop, r->r_ctl_path, report, r, &r->r_ctl);
 	if (rc < 0) {
 		log_warnx("control socket %s: %s", r->r_ctl_path, strerror(-rc));
@@ -726,6 +742,9 @@ static void
 stop(struct rt *r)
 {
 	(void)sdnotify_send("STOPPING=1\nSTATUS=stopping");
+	/* A failed start must not leave the domain paused by us. */
+	xendom_unpin(r->r_pin);
+	r->r_pin = NULL;
 	if (r->r_svc != NULL) {
 		service_stop(r->r_svc);
 		service_close(r->r_svc, true);

@@ -96,7 +96,8 @@ options__targets_and_names(void **state)
 	assert_true(dflt);
 	assert_non_null(strstr(path, "/hcvsock/migtd.conf"));
 	assert_int_equal(parse(&o, err, "--domid=7", "-c", "/x.conf", "-vv",
-	    "-f", "-w", "30", NULL), 0);
+	    "-f", "-w", "30", "--pause-pin", NULL), 0);
+	assert_true(o.o_pause_pin);
 	assert_int_equal(o.o_target, OPT_TARGET_DOMID);
 	assert_int_equal(o.o_domid, 7);
 	assert_string_equal(o.o_name, "dom7");
