@@ -641,10 +641,16 @@ service_stop(struct service *s)
 		s->sv_kvm = NULL;
 		return;
 	}
-	/* First: no vCPU may stay blocked on a request nobody answers. */
-	rc = ioreq_source_quiesce(s->sv_src);
-	if (rc < 0)
-		log_warnx("answering the pending requests: %s", strerror(-rc));
+	/*
+	 * First: no vCPU may stay blocked on a request nobody answers.  A
+	 * destroyed domain has no vCPU left to answer.
+	 */
+	if (!(s->sv_gone && s->sv_kind == SERVICE_XEN)) {
+		rc = ioreq_source_quiesce(s->sv_src);
+		if (rc < 0)
+			log_warnx("answering the pending requests: %s",
+			    strerror(-rc));
+	}
 	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
 	if (s->sv_mux != NULL)
 		vsock_mux_reset(s->sv_mux);
