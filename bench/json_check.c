@@ -36,6 +36,7 @@ struct parser {
 };
 
 static struct jv *parse_value(struct parser *ps);
+static void jv_free(struct jv *v);
 
 static void
 skip_ws(struct parser *ps)
@@ -151,17 +152,20 @@ parse_container(struct parser *ps, bool obj)
 		if (obj) {
 			key = parse_string_raw(ps);
 			if (key == NULL)
-				return NULL;
+				goto fail;
 			skip_ws(ps);
 			if (ps->p >= ps->end || *ps->p != ':') {
 				ps->err = "expected ':'";
-				return NULL;
+				free(key);
+				goto fail;
 			}
 			ps->p++;
 		}
 		item = parse_value(ps);
-		if (item == NULL)
-			return NULL;
+		if (item == NULL) {
+			free(key);
+			goto fail;
+		}
 		push(v, key, item);
 		skip_ws(ps);
 		if (ps->p < ps->end && *ps->p == ',') {
@@ -173,8 +177,11 @@ parse_container(struct parser *ps, bool obj)
 			return v;
 		}
 		ps->err = obj ? "expected ',' or '}'" : "expected ',' or ']'";
-		return NULL;
+		goto fail;
 	}
+fail:
+	jv_free(v);
+	return NULL;
 }
 
 static struct jv *
@@ -200,8 +207,10 @@ parse_value(struct parser *ps)
 	case '"':
 		v = jv_new(J_STR);
 		v->str = parse_string_raw(ps);
-		if (v->str == NULL)
+		if (v->str == NULL) {
+			free(v);
 			return NULL;
+		}
 		break;
 	default:
 		if (ps->end - ps->p >= 4 && strncmp(ps->p, "null", 4) == 0) {
@@ -224,6 +233,7 @@ parse_value(struct parser *ps)
 			v->num = strtod(ps->p, &endp);
 			if (endp == ps->p || errno != 0) {
 				ps->err = "bad number";
+				free(v);
 				return NULL;
 			}
 			ps->p = endp;
@@ -231,6 +241,22 @@ parse_value(struct parser *ps)
 	}
 	ps->depth--;
 	return v;
+}
+
+static void
+jv_free(struct jv *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		if (v->keys != NULL)
+			free(v->keys[i]);
+		jv_free(v->items[i]);
+	}
+	free(v->keys);
+	free(v->items);
+	free(v->str);
+	free(v);
 }
 
 static struct jv *
@@ -343,6 +369,7 @@ main(int argc, char **argv)
 	if (root != NULL) {
 		skip_ws(&ps);
 		if (ps.p != ps.end) {
+			jv_free(root);
 			root = NULL;
 			ps.err = "trailing garbage";
 		}
@@ -350,11 +377,12 @@ main(int argc, char **argv)
 	if (root == NULL) {
 		fprintf(stderr, "bench-json-check: %s: not JSON: %s at byte %zu\n",
 		    path, ps.err, (size_t)(ps.p - buf));
+		free(buf);
 		return 1;
 	}
 	if (root->t != J_OBJ) {
 		bad("top level is not an object");
-		return 1;
+		goto done;
 	}
 	only_keys(root, "top", top_keys);
 	need(root, "top", "machine", false, J_STR);
@@ -419,5 +447,8 @@ main(int argc, char **argv)
 	if (errors == 0)
 		printf("bench-json-check: %s: shape ok (%zu floors, %zu results)\n",
 		    path, floors ? floors->n : 0, results ? results->n : 0);
+done:
+	jv_free(root);
+	free(buf);
 	return errors ? 1 : 0;
 }

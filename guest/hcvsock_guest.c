@@ -241,8 +241,9 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	put32(mb + HCVS_MB_SLOT_SIZE, slot);
 	put32(mb + HCVS_MB_TX_OFF, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_RX_OFF, HCVS_MBOX_HDR_SIZE + tx * slot);
-	if (cfg->irq_mode == HCVS_IRQ_NONE)
-		put32(mb + HCVS_MB_GUEST_FLAGS, HCVS_GF_RX_NO_IRQ);
+	/* Polling: the host need not interrupt at all. */
+	g->g_gflags = cfg->irq_mode == HCVS_IRQ_NONE ? HCVS_GF_RX_NO_IRQ : 0;
+	put32(mb + HCVS_MB_GUEST_FLAGS, g->g_gflags);
 	fence(g);
 	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, mb) :
 	    (uint64_t)(uintptr_t)mb;
@@ -307,19 +308,42 @@ payload_cap(const struct hcvg *g)
 	return g->g_slot_size - HCVS_SLOT_HDR;
 }
 
-/* Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT. */
+static void
+gflags_set(struct hcvg *g, uint32_t flags)
+{
+	if (flags == g->g_gflags)
+		return;
+	g->g_gflags = flags;
+	mb_store(g, HCVS_MB_GUEST_FLAGS, flags);
+	fence(g);
+}
+
+/*
+ * Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT.  An interrupt-driven
+ * guest that sleeps in wait() asks to be woken when slots come back.
+ */
 static int
 tx_wait(struct hcvg *g)
 {
-	uint32_t n;
+	uint32_t n, saved = g->g_gflags;
+	int rc = 0;
 
 	for (n = 0; tx_free(g) == 0; n++) {
-		if (n >= g->g_wait_limit)
-			return -HCVG_ETIMEDOUT;
+		if (n >= g->g_wait_limit) {
+			rc = -HCVG_ETIMEDOUT;
+			break;
+		}
+		if (g->g_irq_mode != HCVS_IRQ_NONE) {
+			gflags_set(g, saved | HCVS_GF_TX_WANT_IRQ);
+			/* Re-check after the flag is visible: no lost wake-up. */
+			if (tx_free(g) != 0)
+				break;
+		}
 		kick(g);
 		wait(g);
 	}
-	return 0;
+	gflags_set(g, saved);
+	return rc;
 }
 
 static int
@@ -806,9 +830,14 @@ hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
 				break;
 			return -HCVG_EAGAIN;
 		}
-		if (chunk > 0)
-			kick(g);
-		rc = step(g, &n);
+		if (chunk > 0) {
+			/* Credit but no slot: wait for the host to drain TX. */
+			rc = tx_wait(g);
+			if (rc == 0)
+				rc = hcvg_poll(g) < 0 ? -HCVG_EIO : 0;
+		} else {
+			rc = step(g, &n);
+		}
 		if (rc < 0)
 			return done > 0 ? (long)done : rc;
 	}

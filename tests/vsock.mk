@@ -50,5 +50,14 @@ tests_unit_test_vsock_guest_SOURCES = %reldir%/unit/test_vsock_guest.c
 tests_unit_test_vsock_guest_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_guest_LDADD = $(VSOCKDEV_TEST_LIBS)
 TESTS += tests/unit/test_vsock_guest
+
+# End to end: guest driver -> fake ioreq page -> engine -> device -> muxer
+# -> AF_UNIX host programs.
+check_PROGRAMS += tests/unit/test_vsock_e2e
+tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c
+tests_unit_test_vsock_e2e_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
+	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_vsock_e2e
 endif
 # ---- end of vsockdev block ---------------------------------------------------

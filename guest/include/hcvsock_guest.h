@@ -113,6 +113,7 @@ struct hcvg {
 	uint32_t	 g_epoch;
 	uint32_t	 g_features;
 	uint32_t	 g_irq_mode;
+	uint32_t	 g_gflags;	/* GUEST_FLAGS as last written */
 	uint32_t	 g_wait_limit;
 	uint32_t	 g_next_port;
 	uint64_t	 g_cid;

@@ -300,10 +300,21 @@ open_source(struct service *s, const struct service_target *t,
 			return rc;
 		}
 		rc = ioreq_shm_open(loopback_shm_cfg(&s->sv_lb), &s->sv_src);
-		if (rc < 0)
+		if (rc < 0) {
 			log_warnx("loopback %s: the fake page: %s",
 			    t->st_socket, strerror(-rc));
-		return rc;
+			return rc;
+		}
+		/*
+		 * A fake guest outlives a crashed daemon as a domain does and
+		 * offers the same page again: carry on with its device.
+		 */
+		if (recovered != NULL) {
+			*reattached = true;
+			log_info("re-attaching to the page pid %ld served",
+			    (long)recovered->sf_pid);
+		}
+		return 0;
 	}
 #ifdef HAVE_XEN
 	{

@@ -429,6 +429,11 @@ vsock_mux_reconfigure(struct vsock_mux *m, const struct vsock_mux_cfg *cfg)
 	rc = take_cfg(cfg, &ncfg, &maps, dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
+	/* A reload built from the config file knows nothing of the device. */
+	if (ncfg.rx_ready == NULL) {
+		ncfg.rx_ready = m->m_cfg.rx_ready;
+		ncfg.rx_ready_arg = m->m_cfg.rx_ready_arg;
+	}
 	free(m->m_maps);
 	m->m_maps = maps;
 	m->m_cfg = ncfg;

@@ -178,18 +178,35 @@ regs__probe_values(void **state)
 	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 0, 2, &v) < 0);
 	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 0, 8, &v) < 0);
 	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 2, 4, &v) < 0);
-	assert_int_equal(vt_rd(e, 0x41), 0xFFFFFFFFu);
-	/* Past the window, inside an MMIO page: zero. */
-	assert_int_equal(vsock_dev_handler_ops.read(e->dev, 0, 0x800, 4, &v), 0);
-	assert_int_equal(v, 0);
 	assert_true(vsock_dev_handler_ops.write(e->dev, 0, HCVS_REG_CMD, 1,
 	    HCVS_CMD_RESET) < 0);
+	assert_int_equal(stats(e).ds_bad_access, 4);
+	/* The same through the page, as a guest would see them. */
+	assert_int_equal(vt_access(e, false, 0, 2, false, 0), 0xFFFF);
+	assert_int_equal(vt_access(e, false, 0, 1, false, 0), 0xFF);
+	assert_int_equal(vt_access(e, true, 0, 8, false, 0), UINT64_MAX);
+	assert_int_equal(vt_access(e, true, 2, 4, false, 0), 0xFFFFFFFFu);
+	assert_int_equal(stats(e).ds_bad_access, 8);
+	/* Both views reach the same registers. */
+	assert_int_equal(vt_access(e, true, HCVS_REG_MAGIC, 4, false, 0),
+	    HCVS_MAGIC);
+	assert_int_equal(vt_access(e, false, HCVS_REG_VERSION, 4, false, 0),
+	    HCVS_VERSION);
+	/* Past the window, inside the MMIO page: zero. */
+	assert_int_equal(vt_access(e, true, 0x800, 4, false, 0), 0);
+	/* Past the PIO window: nothing claims it. */
+	assert_int_equal(vt_access(e, false, 0x40, 4, false, 0), 0xFFFFFFFFu);
 	/* Read-only registers ignore writes. */
 	vt_wr(e, HCVS_REG_MAGIC, 0);
 	vt_wr(e, HCVS_REG_STATUS, 0xff);
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
 	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
-	assert_int_equal(stats(e).ds_bad_access, 7);
+	assert_int_equal(stats(e).ds_bad_access, 10);
+	/* A narrow command write does nothing. */
+	(void)vt_access(e, false, HCVS_REG_CMD, 1, true, HCVS_CMD_GET_CID);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 0);
+	/* Every access went through the engine and completed. */
+	assert_true(e->post_hooks >= 14);
 }
 
 static void
@@ -532,13 +549,16 @@ ring__async_doorbell_defers(void **state)
 {
 	struct vtenv *e = *state;
 	struct vsock_pkt_hdr h;
+	unsigned hooks;
 
 	bring_up(e);
 	vt_pump(e);
 	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 81);
 	tx_push(e, &h, NULL, 0);
+	hooks = e->post_hooks;
 	vt_wr(e, HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
 	/* The write completed without doing the work... */
+	assert_int_equal(e->post_hooks, hooks + 1);
 	assert_int_equal(fake_mux_total(e->mux), 0);
 	assert_true(vsock_dev_pending(e->dev));
 	/* ...which runs after completion. */
