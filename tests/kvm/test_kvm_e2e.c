@@ -751,6 +751,42 @@ vmm_disconnect__host_peer_sees_eof(void **state)
 	vmm_free(m);
 }
 
+/* A daemon configured for one CID refuses a VMM that brings another. */
+static void
+require_cid__other_cid_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct attach_vsock_server *srv2;
+	struct attach_vsock_cfg cfg;
+	struct vmm_cfg vc = {
+		.mem_size = 32u << 20, .nr_vcpus = 1, .cid = E2E_CID,
+		.window_space = IOREQ_SPACE_PIO, .window_base = 0x5a0,
+		.notify = VMM_NOTIFY_NONE, .irq_gsi = ATTACH_GSI_NONE,
+	};
+	char path[128], err[256] = "";
+	struct vmm *m;
+
+	snprintf(path, sizeof(path), "%s/attach2", fx->fx_dir);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = fx->fx_loop;
+	cfg.require_cid = E2E_CID + 1;
+	cfg.mux.max_conns = 4;
+	cfg.mux.buf_alloc = 65536;
+	pthread_mutex_lock(&fx->fx_lock);
+	assert_int_equal(attach_vsock_listen(&cfg, path, 1, &srv2), 0);
+	pthread_mutex_unlock(&fx->fx_lock);
+	assert_int_equal(vmm_new(&vc, &m), 0);
+	test_log_capture_start();
+	assert_int_equal(vmm_attach(m, path, err, sizeof(err)), -EPERM);
+	test_log_capture_stop();
+	assert_non_null(strstr(err, "not the configured guest_cid 78"));
+	vmm_free(m);
+	pthread_mutex_lock(&fx->fx_lock);
+	assert_int_equal(attach_vsock_nr_guests(srv2), 0);
+	attach_vsock_unlisten(srv2);
+	pthread_mutex_unlock(&fx->fx_lock);
+}
+
 int
 main(void)
 {
@@ -767,6 +803,8 @@ main(void)
 		    gsi_mode__irqfd_reaches_the_irqchip, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    vmm_disconnect__host_peer_sees_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(require_cid__other_cid_refused,
+		    setup, teardown),
 	};
 	const char *b = getenv("top_builddir");
 	int rc;
