@@ -1,9 +1,39 @@
 # SPDX-License-Identifier: MIT
 # Tests of the daemon area: appended to check_PROGRAMS inside if HAVE_CMOCKA where cmocka is used.
+
+# The runtime against a recording service, and a minimal fake guest for
+# the loopback hand-off: helpers, not tests.
+check_PROGRAMS += tests/daemon/hcvsockd-fake tests/daemon/lb_guest \
+	tests/daemon/e2e_guest
+tests_daemon_hcvsockd_fake_SOURCES = src/daemon/main.c \
+	%reldir%/daemon/fake_service.c
+tests_daemon_hcvsockd_fake_LDADD = $(DAEMON_LIBS)
+tests_daemon_lb_guest_SOURCES = %reldir%/daemon/lb_guest.c
+tests_daemon_lb_guest_LDADD = $(DAEMON_LIBS)
+# The real guest driver over a fake ioreq page, in its own process.
+tests_daemon_e2e_guest_SOURCES = %reldir%/daemon/e2e_guest.c
+tests_daemon_e2e_guest_LDADD = $(DAEMON_LIBS) guest/libhcvsock_guest.a
+
+DAEMON_SHELL_TESTS = \
+	%reldir%/daemon/conf.test \
+	%reldir%/daemon/cli.test \
+	%reldir%/daemon/runtime.test \
+	%reldir%/daemon/e2e.test \
+	%reldir%/daemon/init.test \
+	%reldir%/daemon/man.test
+check_SCRIPTS += $(DAEMON_SHELL_TESTS)
+EXTRA_DIST += $(DAEMON_SHELL_TESTS) %reldir%/daemon/lib.sh
+TESTS += $(DAEMON_SHELL_TESTS)
+EXTRA_DIST += %reldir%/conf
+
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test_conf
+check_PROGRAMS += tests/unit/test_conf tests/unit/test_daemon
 tests_unit_test_conf_SOURCES = %reldir%/unit/test_conf.c
 tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_conf_LDADD = src/daemon/libdaemon.a $(TEST_LIBS)
-TESTS += tests/unit/test_conf
+tests_unit_test_daemon_SOURCES = %reldir%/unit/test_daemon.c \
+	%reldir%/daemon/fake_service.c
+tests_unit_test_daemon_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_daemon_LDADD = $(DAEMON_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_conf tests/unit/test_daemon
 endif

@@ -17,4 +17,47 @@ tests_unit_test_vsock_mux_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_mux_LDADD = tests/libvguest.a src/vsock/libvsock.a \
 	$(TEST_LIBS)
 TESTS += tests/unit/test_vsock_mux
+
+# The same driver with socat as the host peer; exits 77 without socat.
+check_PROGRAMS += tests/unit/test_vsock_socat
+tests_unit_test_vsock_socat_SOURCES = %reldir%/unit/test_vsock_mux.c
+tests_unit_test_vsock_socat_CFLAGS = $(TEST_CFLAGS) -DTEST_SOCAT
+tests_unit_test_vsock_socat_LDADD = $(tests_unit_test_vsock_mux_LDADD)
+TESTS += tests/unit/test_vsock_socat
 endif
+
+# ---- vsockdev block: the device and the guest driver ------------------------
+# Unit tests of the device and the guest driver use a test double of the
+# muxer (tests/fakes/fake_vsock_mux.c) and real memfd guest memory; the
+# end-to-end test runs the real muxer through the fake ioreq page.
+if HAVE_CMOCKA
+noinst_LIBRARIES += tests/libvsocktestenv.a
+tests_libvsocktestenv_a_SOURCES = %reldir%/fakes/vsock_testenv.c \
+	%reldir%/fakes/vsock_testenv.h \
+	%reldir%/fakes/fake_vsock_mux.c %reldir%/fakes/fake_vsock_mux.h
+tests_libvsocktestenv_a_CFLAGS = $(TEST_CFLAGS)
+VSOCKDEV_TEST_LIBS = tests/libvsocktestenv.a src/vsock/libvsockdev.a \
+	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_vsock_dev
+tests_unit_test_vsock_dev_SOURCES = %reldir%/unit/test_vsock_dev.c
+tests_unit_test_vsock_dev_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_dev_LDADD = $(VSOCKDEV_TEST_LIBS)
+TESTS += tests/unit/test_vsock_dev
+
+check_PROGRAMS += tests/unit/test_vsock_guest
+tests_unit_test_vsock_guest_SOURCES = %reldir%/unit/test_vsock_guest.c
+tests_unit_test_vsock_guest_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_guest_LDADD = $(VSOCKDEV_TEST_LIBS)
+TESTS += tests/unit/test_vsock_guest
+
+# End to end: guest driver -> fake ioreq page -> engine -> device -> muxer
+# -> AF_UNIX host programs.
+check_PROGRAMS += tests/unit/test_vsock_e2e
+tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c
+tests_unit_test_vsock_e2e_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
+	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_vsock_e2e
+endif
+# ---- end of vsockdev block ---------------------------------------------------

@@ -37,7 +37,18 @@ tests_xen_xen_ioserv_SOURCES = %reldir%/xen/xen_ioserv.c
 tests_xen_xen_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_xen_xen_ioserv_LDADD = $(XEN_LIBS)
 
-XEN_E2E_DEPS = tests/xen/xen_ioserv $(sbin_PROGRAMS)
+# The same test device served by hcvsock's engine and notifier.
+check_PROGRAMS += tests/xen/xen_proj_ioserv
+tests_xen_xen_proj_ioserv_SOURCES = %reldir%/xen/xen_proj_ioserv.c
+tests_xen_xen_proj_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+tests_xen_xen_proj_ioserv_LDADD = src/ioreq/libioreq.a $(NOTIFY_LIBS) \
+	src/common/libcommon.a $(XEN_LIBS)
+
+# The host-side peer of the hcvsockd cases (echo, CONNECT, CRC-32).
+check_PROGRAMS += tests/xen/echo_peer
+tests_xen_echo_peer_SOURCES = %reldir%/xen/echo_peer.c
+
+XEN_E2E_DEPS = tests/xen/xen_ioserv tests/xen/xen_proj_ioserv tests/xen/echo_peer $(sbin_PROGRAMS)
 
 check-xen: %reldir%/xen/pvh-guest.elf $(XEN_E2E_DEPS)
 	$(SHELL) $(top_srcdir)/%reldir%/xen/xen-e2e --bindir $(abs_top_builddir) \

@@ -203,7 +203,16 @@ attach_check_vm_fd(int fd, char *err, size_t errlen)
 	if (rc < 0)
 		return rc;
 #ifdef HAVE_KVM
-	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) <= 0)
+	rc = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD);
+	/*
+	 * KVM answers VM ioctls only in the process that created the VM
+	 * (its mm): a VM fd passed over a socket is useless here.
+	 */
+	if (rc < 0 && errno == EIO)
+		return attach_errf(err, errlen, -EINVAL,
+		    "VM fd: KVM refuses its ioctls outside the VMM's process; "
+		    "send NOTIFY_EVENTFDS instead");
+	if (rc <= 0)
 		return attach_errf(err, errlen, -EINVAL,
 		    "VM fd: KVM without ioeventfd support");
 	return 0;

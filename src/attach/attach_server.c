@@ -19,6 +19,7 @@ struct srv_conn {
 	void			*sc_guest;	/* non-NULL once live */
 	int			 sc_fd;
 	unsigned		 sc_id;
+	int64_t			 sc_timer;	/* handshake deadline */
 	struct srv_conn		*sc_next;
 };
 
@@ -30,6 +31,7 @@ struct attach_server {
 	unsigned			 as_nr_conns;
 	unsigned			 as_nr_guests;
 	unsigned			 as_next_id;
+	unsigned			 as_timeout_ms;
 	const struct attach_server_ops	*as_ops;
 	void				*as_arg;
 	struct srv_conn			*as_conns;
@@ -49,6 +51,8 @@ conn_free(struct srv_conn *c)
 		}
 	}
 	(void)loop_del_fd(srv->as_loop, c->sc_fd);
+	if (c->sc_timer > 0)
+		loop_del_timer(srv->as_loop, c->sc_timer);
 	if (c->sc_guest != NULL) {
 		srv->as_ops->detach(srv->as_arg, c->sc_guest);
 		srv->as_nr_guests--;
@@ -103,6 +107,23 @@ conn_readable(struct loop *l, int fd, unsigned events, void *arg)
 	}
 	c->sc_guest = guest;
 	srv->as_nr_guests++;
+	/*
+	 * The guest holds its own copies of whatever it keeps: up to 2 fds
+	 * per vCPU would otherwise stay open twice for the guest's life.
+	 */
+	{
+		struct attach_desc *d = attach_sess_desc(c->sc_sess);
+		char name[ATTACH_NAME_MAX];
+		uint64_t cid = d->ad_cid;
+
+		memcpy(name, d->ad_name, sizeof(name));
+		attach_desc_close(d);
+		memcpy(d->ad_name, name, sizeof(name));
+		d->ad_cid = cid;
+	}
+	if (c->sc_timer > 0)
+		loop_del_timer(srv->as_loop, c->sc_timer);
+	c->sc_timer = 0;
 	if (attach_sess_reply(c->sc_sess, 0, "attached") < 0) {
 		log_warnx("attach %u: VMM gone before the result", c->sc_id);
 		conn_free(c);
@@ -111,6 +132,24 @@ conn_readable(struct loop *l, int fd, unsigned events, void *arg)
 	log_info("attach %u: guest \"%s\" attached (cid %ju)", c->sc_id,
 	    attach_sess_desc(c->sc_sess)->ad_name,
 	    (uintmax_t)attach_sess_desc(c->sc_sess)->ad_cid);
+}
+
+/* A VMM that connects and never finishes must not hold a session slot. */
+static void
+conn_deadline(struct loop *l, void *arg)
+{
+	struct srv_conn *c = arg;
+
+	(void)l;
+	c->sc_timer = 0;
+	if (c->sc_guest != NULL)
+		return;
+	log_ratelimited(&c->sc_srv->as_rl, LOG_WARNING,
+	    "attach %u: refused: no START within %u ms", c->sc_id,
+	    c->sc_srv->as_timeout_ms);
+	(void)attach_sess_reply(c->sc_sess, -ETIMEDOUT,
+	    "attach not completed in time");
+	conn_free(c);
 }
 
 static void
@@ -162,6 +201,7 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 		free(c);
 		return;
 	}
+	c->sc_timer = loop_add_timer(l, srv->as_timeout_ms, conn_deadline, c);
 	c->sc_next = srv->as_conns;
 	srv->as_conns = c;
 	srv->as_nr_conns++;
@@ -214,6 +254,7 @@ attach_server_new(struct loop *l, const char *path, unsigned max_sessions,
 		return -ENOMEM;
 	srv->as_loop = l;
 	srv->as_max = max_sessions;
+	srv->as_timeout_ms = ATTACH_HANDSHAKE_MS;
 	srv->as_ops = ops;
 	srv->as_arg = arg;
 	srv->as_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
@@ -262,6 +303,12 @@ attach_server_free(struct attach_server *srv)
 	close(srv->as_fd);
 	unlink(srv->as_path);
 	free(srv);
+}
+
+void
+attach_server_set_timeout(struct attach_server *srv, unsigned ms)
+{
+	srv->as_timeout_ms = ms > 0 ? ms : ATTACH_HANDSHAKE_MS;
 }
 
 unsigned

@@ -12,6 +12,7 @@
 
 static bool		 log_fg = true;
 static int		 log_verbose;
+static int		 log_level = LOG_DEBUG;
 static char		 log_prefix[64];
 static log_sink_fn	 log_sink;
 static void		*log_sink_arg;
@@ -30,6 +31,12 @@ void
 log_setverbose(int verbose)
 {
 	log_verbose = verbose;
+}
+
+void
+log_setlevel(int prio)
+{
+	log_level = prio;
 }
 
 int
@@ -75,6 +82,8 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	int saved = errno;
 
 	if (prio == LOG_DEBUG && log_verbose < 1)
+		return;
+	if (prio > log_level && log_verbose < 1)
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	pthread_mutex_lock(&log_lock);

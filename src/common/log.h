@@ -23,6 +23,11 @@
 void	log_init(bool foreground, int verbose, const char *ident);
 void	log_setverbose(int verbose);
 int	log_getverbose(void);
+/*
+ * Drop messages less urgent than `prio` (a syslog priority; LOG_DEBUG =
+ * keep everything, the default).  A verbose level >= 1 keeps everything.
+ */
+void	log_setlevel(int prio);
 /* A prefix such as "dom7: " put before every message (copied). */
 void	log_setprefix(const char *prefix);
 

@@ -660,7 +660,8 @@ finish(struct parser *p)
 		c->c_has_pio = true;
 		c->c_pio_base = CONF_DEFAULT_PIO_BASE;
 	}
-	if (c->c_guest_cid == 0)
+	/* An invalid value was reported where it stood. */
+	if (c->c_guest_cid == 0 && c->c_seen[K_GUEST_CID] == 0)
 		perr(p, "'guest_cid' is not set");
 	if (c->c_group[0] != '\0' && c->c_user[0] == '\0')
 		perr(p, "'group' is set but 'user' is not");

@@ -35,11 +35,10 @@
 #define CONF_MAX_ERRORS		20
 
 /*
- * The register window the daemon claims.  The guest ABI (hcvsock(7))
- * uses the first 0x18 bytes; the daemon claims a little more so that the
- * window can grow without a configuration change.
+ * The register window the daemon claims: 64 bytes of port I/O
+ * (HCVS_REG_WINDOW_SIZE in hcvsock(7)), or one 4 KiB MMIO page.
  */
-#define CONF_PIO_WINDOW		0x20u
+#define CONF_PIO_WINDOW		0x40u
 #define CONF_MMIO_WINDOW	0x1000u
 #define CONF_DEFAULT_PIO_BASE	0x5a0u
 

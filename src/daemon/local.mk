@@ -1,10 +1,35 @@
 # SPDX-License-Identifier: MIT
-# The daemon: everything but main() lives in libdaemon.a so that the tests
-# can link the same code.
+# The daemon: everything but main() and the layer glue (service*.c) lives
+# in libdaemon.a so that the tests link the same code against a recording
+# service.
 noinst_LIBRARIES += src/daemon/libdaemon.a
 src_daemon_libdaemon_a_SOURCES = \
-	%reldir%/conf.c %reldir%/conf.h
+	%reldir%/conf.c %reldir%/conf.h \
+	%reldir%/ctl.c %reldir%/ctl.h \
+	%reldir%/loopback.c %reldir%/loopback.h \
+	%reldir%/options.c %reldir%/options.h \
+	%reldir%/pidfile.c %reldir%/pidfile.h \
+	%reldir%/privdrop.c %reldir%/privdrop.h \
+	%reldir%/runtime.c %reldir%/runtime.h \
+	%reldir%/sdnotify.c %reldir%/sdnotify.h \
+	%reldir%/service.h \
+	%reldir%/statefile.c %reldir%/statefile.h \
+	%reldir%/xendom.c %reldir%/xendom.h
+src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) \
+	-DSYSCONFDIR='"$(sysconfdir)"'
 
-sbin_PROGRAMS += hcvsockd
-hcvsockd_SOURCES = %reldir%/main.c
-hcvsockd_LDADD = src/daemon/libdaemon.a src/common/libcommon.a
+DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
+	src/common/libcommon.a $(XEN_LIBS)
+
+sbin_PROGRAMS += hcvsockd hcvsockctl
+# service.c is the only file that knows the layers.
+hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c
+hcvsockd_LDADD = src/daemon/libdaemon.a src/vsock/libvsockdev.a \
+	src/vsock/libvsock.a $(DAEMON_LIBS)
+
+hcvsockctl_SOURCES = %reldir%/hcvsockctl.c
+hcvsockctl_LDADD = $(DAEMON_LIBS)
+
+# The daemon's manual pages (hcvsock(7), the guest ABI, is man/local.mk's).
+dist_man_MANS += man/hcvsockd.8 man/hcvsockd.conf.5 man/hcvsockctl.8 \
+	man/hcvsock-xl-create.8

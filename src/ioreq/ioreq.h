@@ -158,8 +158,11 @@ int	ioreq_source_inject_msi(struct ioreq_source *s, const struct ioreq_msi *msi)
 int	ioreq_source_restrict(struct ioreq_source *s);
 
 /*
- * Orderly stop: answer every READY/INPROCESS slot, then disable.  After
- * this the guest's further accesses block (Xen) until close.
+ * Orderly stop: answer every READY/INPROCESS slot, disable, answer what
+ * was sent meanwhile.  Afterwards Xen no longer routes accesses to the
+ * server (an x86 guest reads all-ones: the device is gone); a shm
+ * guest's further requests stay unanswered until close.  Events are
+ * counted spurious.  ioreq_source_enable() undoes it.
  */
 int	ioreq_source_quiesce(struct ioreq_source *s);
 
@@ -176,7 +179,9 @@ int	ioreq_source_server_id(const struct ioreq_source *s);
 /*
  * The shm source: a memfd page holding a shared_iopage_t, optionally a
  * buffered_iopage_t, one eventfd pair per vCPU and guest memory regions.
- * All fds are dup'ed; the caller keeps its own.
+ * All fds are dup'ed; the caller keeps its own.  The files are mapped
+ * shared: whoever hands them over guarantees they cannot shrink (memfds
+ * sealed with F_SEAL_SHRINK, as the fake page and the KVM attach check).
  */
 struct ioreq_shm_vcpu {
 	int	kick_fd;	/* guest -> server: slot became READY */

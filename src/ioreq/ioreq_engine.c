@@ -313,10 +313,16 @@ static void
 note_invalid(struct ioreq_engine *e, unsigned vcpu, const struct ioreq *rq,
     const char *why)
 {
+	char who[24];
+
 	e->e_stats.st_invalid++;
+	if (vcpu == UINT32_MAX)
+		snprintf(who, sizeof(who), "buffered ring");
+	else
+		snprintf(who, sizeof(who), "vcpu %u", vcpu);
 	log_ratelimited(&e->e_rl, LOG_WARNING,
-	    "ioreq: vcpu %u: %s (type %u size %u count %u addr 0x%" PRIx64
-	    " ptr %u dir %u df %u)", vcpu, why, rq->type, rq->size, rq->count,
+	    "ioreq: %s: %s (type %u size %u count %u addr 0x%" PRIx64
+	    " ptr %u dir %u df %u)", who, why, rq->type, rq->size, rq->count,
 	    rq->addr, rq->data_is_ptr, rq->dir, rq->df);
 }
 

@@ -148,12 +148,20 @@ fake_memfd(const char *name, uint64_t size)
 	return fd;
 }
 
+/*
+ * A mapping of a file its owner can shrink SIGBUSes us: whatever came
+ * from another process must be a memfd sealed against shrinking.
+ */
 static int
 fake_map(int fd, uint64_t size, void **pp)
 {
 	struct stat st;
 	void *p;
+	int seals;
 
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return -EPROTO;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (st.st_size < 0 || (uint64_t)st.st_size < size || size > SIZE_MAX)

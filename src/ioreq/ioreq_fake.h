@@ -64,7 +64,8 @@ const struct ioreq_shm_cfg *ioreq_fake_shm_cfg(const struct ioreq_fake *f);
  * ioreq_fake_recv() builds an equivalent fake over the same memory and
  * eventfds, usable from either side (shm cfg or guest calls).
  * -E2BIG past 124 vCPUs (SCM_MAX_FD); recv: -EPROTO on a malformed
- * message (every received fd closed).
+ * message or memory that is not a memfd sealed with F_SEAL_SHRINK
+ * (every received fd closed).
  */
 int	ioreq_fake_send(const struct ioreq_fake *f, int sock) __must_check;
 int	ioreq_fake_recv(int sock, struct ioreq_fake **fp) __must_check;

@@ -133,9 +133,13 @@ int	ioreq_engine_new(struct ioreq *page, unsigned nr_vcpus,
 	    struct ioreq_mem *mem, struct ioreq_engine **ep) __must_check;
 void	ioreq_engine_free(struct ioreq_engine *e);
 
-/* Which local port carries vCPU `vcpu`'s events (and gets its answers). */
+/*
+ * Which local port carries vCPU `vcpu`'s events (and gets its answers).
+ * -EEXIST if another vCPU or the ring has it; NOTIFY_PORT_INVALID (no
+ * port) never fails for a valid vcpu.
+ */
 int	ioreq_engine_set_port(struct ioreq_engine *e, unsigned vcpu,
-	    uint32_t local) __must_check;
+	    uint32_t local);
 /* The buffered ring's local port (NOTIFY_PORT_INVALID: none). */
 void	ioreq_engine_set_buf_port(struct ioreq_engine *e, uint32_t local);
 

@@ -10,4 +10,14 @@ src_ioreq_libioreq_a_SOURCES = \
 	%reldir%/ioreq_shm.c \
 	%reldir%/ioreq_fake.c %reldir%/ioreq_fake.h
 src_ioreq_libioreq_a_CFLAGS = $(AM_CFLAGS)
-# Xen files arrive with the server.
+src_ioreq_libioreq_a_SOURCES += %reldir%/ioreq_xen.h
+if HAVE_XEN
+src_ioreq_libioreq_a_SOURCES += \
+	%reldir%/ioreq_mem_xen.c \
+	%reldir%/ioreq_xen.c
+src_ioreq_libioreq_a_CFLAGS += $(XEN_CFLAGS)
+endif
+
+# What a program linking libioreq.a also needs: the notifier (and with
+# Xen the Xen libraries, which NOTIFY_LIBS carries).
+IOREQ_LIBS = src/ioreq/libioreq.a $(NOTIFY_LIBS)

@@ -4,3 +4,10 @@ src_vsock_libvsock_a_SOURCES = \
 	%reldir%/vsock_wire.h %reldir%/vsock_mux.h %reldir%/vsock_impl.h \
 	%reldir%/vsock_mux.c %reldir%/vsock_conn.c %reldir%/vsock_host.c \
 	%reldir%/vsock_connect_line.c
+
+# ---- vsockdev: the guest-visible device (register window, mailbox, rings).
+# Its own archive so that the muxer's fragment stays independent.
+noinst_LIBRARIES += src/vsock/libvsockdev.a
+src_vsock_libvsockdev_a_SOURCES = \
+	%reldir%/vsock_dev.c %reldir%/vsock_dev.h \
+	%reldir%/vsock_wire.h %reldir%/vsock_mux.h

@@ -89,8 +89,9 @@ vsock_conn_peer_free(const struct vsock_conn *c)
 
 /*
  * Tell the guest about freed space only when its view of our buffer is
- * low and enough was freed to be worth a packet: a slow host reader then
- * costs one CREDIT_UPDATE per `step` bytes, never one per write.  When
+ * below half and enough was freed to be worth a packet: a slow host
+ * reader then costs one CREDIT_UPDATE per `step` bytes, never one per
+ * write, and a fast one keeps the guest from ever running dry.  When
  * everything is forwarded the freed amount is above buf_alloc/2 >= step,
  * so the guest is never left waiting.
  */
@@ -99,7 +100,7 @@ credit_check(struct vsock_conn *c)
 {
 	uint32_t unacked = c->c_fwd_cnt - c->c_fwd_sent;
 	uint32_t guest_free = c->c_buf_alloc - (c->c_rx_cnt - c->c_fwd_sent);
-	uint32_t low = MIN(c->c_buf_alloc / 2, 64u * 1024);
+	uint32_t low = c->c_buf_alloc / 2;
 	uint32_t step = MAX(MIN(c->c_buf_alloc / 4, 64u * 1024), 1u);
 
 	if (unacked >= step && guest_free < low) {
@@ -244,8 +245,8 @@ check_done(struct vsock_conn *c)
 	if (c->c_state != VC_ESTABLISHED)
 		return;
 	guest_done = (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) != 0;
-	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0 &&
-	    !(c->c_pend & VC_PEND_SHUTDOWN);
+	/* Set as the SHUTDOWN packet is produced, so the guest knows. */
+	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0;
 	if (!tx_pending(c) && guest_done &&
 	    (host_done || (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) {
 		vsock_conn_kill(c, true);
@@ -270,7 +271,15 @@ vsock_conn_update_events(struct vsock_conn *c)
 		want = LOOP_OUT;
 		break;
 	case VC_ESTABLISHED:
-		if (!(c->c_pend & VC_PEND_DATA) && c->c_rxm == NULL &&
+		/*
+		 * Reading stays armed while the device keeps up, so the steady
+		 * state costs no epoll_ctl; only a second readiness report with
+		 * the first not yet pulled parks it, else a stalled guest
+		 * would make the loop spin.
+		 */
+		if (!(c->c_pend & VC_PEND_DATA))
+			c->c_in_parked = false;
+		if (!c->c_in_parked && c->c_rxm == NULL &&
 		    !(c->c_local_shut & VSOCK_SHUTDOWN_SEND) &&
 		    !(c->c_peer_shut & VSOCK_SHUTDOWN_RCV) &&
 		    vsock_conn_peer_free(c) > 0)
@@ -427,6 +436,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	bool seq = c->c_type == VSOCK_TYPE_SEQPACKET;
 	bool eom = (h->flags & VSOCK_SEQ_EOM) != 0;
 	bool eor = (h->flags & VSOCK_SEQ_EOR) != 0;
+	bool tried = false;
 	int rc;
 
 	if (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) {
@@ -451,6 +461,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		    .iov_len = len };
 		ssize_t n;
 
+		tried = true;
 		do
 			n = send_eor(c->c_fd, &iov, 1, seq && eor);
 		while (n < 0 && errno == EINTR);
@@ -488,7 +499,8 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 				goto err;
 			}
 		}
-		rc = flush(c);
+		/* The socket just refused more: only older data may go now. */
+		rc = tried ? 0 : flush(c);
 		if (rc < 0)
 			goto err;
 	}
@@ -810,12 +822,6 @@ vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
 			goto sent;
 		}
 	}
-	if (c->c_pend & VC_PEND_SHUTDOWN) {
-		c->c_pend &= ~VC_PEND_SHUTDOWN;
-		h->op = VSOCK_OP_SHUTDOWN;
-		h->flags = c->c_local_shut;
-		goto sent;
-	}
 	if (c->c_pend & VC_PEND_CREDIT_REQ) {
 		c->c_pend &= ~VC_PEND_CREDIT_REQ;
 		h->op = VSOCK_OP_CREDIT_REQUEST;
@@ -886,6 +892,8 @@ conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
 			}
 		}
 		if (events & LOOP_IN) {
+			if (c->c_pend & VC_PEND_DATA)
+				c->c_in_parked = true;
 			c->c_pend |= VC_PEND_DATA;
 			vsock_mux_schedule(m, c);
 		}

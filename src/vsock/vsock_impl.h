@@ -66,8 +66,8 @@ enum vsock_conn_state {
 #define VC_PEND_RST		0x01u
 #define VC_PEND_REQUEST		0x02u
 #define VC_PEND_RESPONSE	0x04u
+/* Host EOF is found by reading, so SHUTDOWN goes out in DATA's turn. */
 #define VC_PEND_DATA		0x08u	/* host socket readable */
-#define VC_PEND_SHUTDOWN	0x10u
 #define VC_PEND_CREDIT_REQ	0x20u
 #define VC_PEND_CREDIT_UPD	0x40u
 
@@ -95,6 +95,7 @@ struct vsock_conn {
 	unsigned			 c_ev;		/* mask on the loop */
 	bool				 c_ev_reg;	/* fd on the loop */
 	bool				 c_hup;		/* host hung up */
+	bool				 c_in_parked;	/* LOOP_IN off until pulled */
 
 	unsigned			 c_pend;
 	uint32_t			 c_peer_shut;	/* SHUTDOWN bits from guest */

@@ -76,15 +76,18 @@ vsock_mux_enter(struct vsock_mux *m)
 
 /*
  * rx_ready runs only when the outermost entry point returns, so a device
- * that drains the queue from inside it never sees a half-updated muxer.
+ * that drains the queue from inside it never sees a half-updated muxer,
+ * and never from vsock_mux_to_guest(): the caller is already draining.
  */
 void
 vsock_mux_leave(struct vsock_mux *m)
 {
 	if (--m->m_depth > 0)
 		return;
-	if (m->m_kick && vsock_mux_has_rx(m) && m->m_cfg.rx_ready != NULL) {
-		m->m_kick = false;
+	if (!m->m_kick)
+		return;
+	m->m_kick = false;
+	if (vsock_mux_has_rx(m) && m->m_cfg.rx_ready != NULL) {
 		m->m_depth++;
 		m->m_cfg.rx_ready(m->m_cfg.rx_ready_arg);
 		m->m_depth--;
@@ -139,7 +142,11 @@ guest_request(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 	struct vsock_conn *c;
 	int fd = -1, rc;
 
-	if (!vsock_mux_conn_room(m)) {
+	/*
+	 * Host clients still typing their CONNECT line do not count here:
+	 * idle local clients must not lock the guest out.
+	 */
+	if (m->m_nconns >= m->m_cfg.max_conns) {
 		m->m_stats.ms_connect_failed++;
 		vsock_log(m, LOG_WARNING, "vsock: guest connect %u->%u refused: "
 		    "%u connections open", h->src_port, h->dst_port, m->m_nconns);
@@ -269,6 +276,8 @@ vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 		}
 	}
 out:
+	if (m->m_depth == 1)
+		m->m_kick = false;
 	vsock_mux_leave(m);
 	return rc;
 }
@@ -420,6 +429,11 @@ vsock_mux_reconfigure(struct vsock_mux *m, const struct vsock_mux_cfg *cfg)
 	rc = take_cfg(cfg, &ncfg, &maps, dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
+	/* A reload built from the config file knows nothing of the device. */
+	if (ncfg.rx_ready == NULL) {
+		ncfg.rx_ready = m->m_cfg.rx_ready;
+		ncfg.rx_ready_arg = m->m_cfg.rx_ready_arg;
+	}
 	free(m->m_maps);
 	m->m_maps = maps;
 	m->m_cfg = ncfg;

@@ -15,6 +15,37 @@
  * The muxer registers host sockets on the event loop it is given.  It is
  * owned by the loop thread.  Guest errors never fail a call: they become
  * an RST or a drop, a counter and a rate-limited log line.
+ *
+ * Rules (docs/notes vsock.md §3, §4):
+ * - Guest packets with dst_cid != 2, src_cid != guest_cid, len > 64 KiB,
+ *   payload on a control op or an empty RW are dropped (ms_dropped).
+ *   Unknown type or op, a non-REQUEST on an unknown pair, REQUEST or
+ *   RESPONSE on a live pair: RST (a live pair is closed).  An RST is
+ *   never answered.
+ * - Guest connects: REQUEST to (2, P) -> non-blocking connect to the
+ *   mapping's path or <uds_path>_<P>; refused, EAGAIN (full backlog),
+ *   ENOENT, policy or the connection limit -> RST.
+ * - SEQPACKET: the guest's socket type picks the host socket type; the
+ *   path is the same (<uds_path>_<P> or the mapping), so a host program
+ *   serves SEQPACKET by listening on a SOCK_SEQPACKET AF_UNIX socket
+ *   there.  A guest message (RW packets up to EOM) becomes one host
+ *   message (EOR as MSG_EOR); a host message (<= 64 KiB) becomes RW
+ *   packets with EOM on the last.  Empty messages are not carried.
+ *   Host-initiated connections are STREAM only.
+ * - Host connects: accept on uds_path, read "CONNECT <port>\n" (at most
+ *   64 bytes, connect_timeout_ms), REQUEST to the guest, on RESPONSE
+ *   "OK <hostport>\n" (host ports from 2^30 upwards); bytes after the
+ *   '\n' belong to the stream.  Bad line, policy, limit, guest RST or
+ *   no answer: the client is closed.
+ * - Credit: we never send more than the guest's credit (a host socket
+ *   is not read while it is zero: backpressure) and send CREDIT_UPDATE
+ *   when the guest's view of our buffer is low; a guest overrunning
+ *   buf_alloc gets an RST.  Per connection at most buf_alloc bytes are
+ *   buffered towards the host and one host message towards the guest.
+ * - Half-close: guest SHUTDOWN(SEND) -> shutdown(SHUT_WR) on the host
+ *   socket after the buffer drains; host EOF -> SHUTDOWN(SEND) (plus RCV
+ *   if the host closed entirely).  Both directions done, or the guest
+ *   shut both -> RST once flushed; close_timeout_ms bounds every wait.
  */
 #ifndef HCVS_VSOCK_MUX_H
 #define HCVS_VSOCK_MUX_H
@@ -39,15 +70,26 @@ struct vsock_port_map {
 
 struct vsock_mux_cfg {
 	uint64_t		 guest_cid;
-	/* "<dir>/<name>" host programs connect to; "" = no host listener. */
+	/*
+	 * "<dir>/<name>" host programs connect to; "" = no host listener.
+	 * Its length + 11 ("_4294967295") must fit sun_path.  A stale socket
+	 * there is replaced; one somebody accepts on is -EADDRINUSE.  Mapping
+	 * paths are relative to <dir>, or absolute inside it; ".." anywhere
+	 * is -EINVAL, outside <dir> -EACCES.
+	 */
 	char			 uds_path[108];
 	/* Default for ports without a mapping: allow <uds_path>_<port>. */
 	bool			 default_allow;
 	const struct vsock_port_map *maps;
 	size_t			 nr_maps;
-	uint32_t		 max_conns;	/* e.g. 1023 */
-	uint32_t		 buf_alloc;	/* our per-conn rx buffer, bytes */
-	uint32_t		 close_timeout_ms;	/* e.g. 8000 */
+	/* Zero fields below take the default in brackets. */
+	/*
+	 * Connections [1023].  Host clients still sending their CONNECT line
+	 * count against it for new host clients, not for guest REQUESTs.
+	 */
+	uint32_t		 max_conns;
+	uint32_t		 buf_alloc;	/* per-conn rx buffer [256 KiB], <= 64 MiB */
+	uint32_t		 close_timeout_ms;	/* [8000] */
 	bool			 send_ok_line;	/* reply "OK <port>\n" */
 	/*
 	 * Added by the vsockmux branch: how long a host client may take to
@@ -55,11 +97,23 @@ struct vsock_mux_cfg {
 	 * follows (0 = 2000, Firecracker's value).
 	 */
 	uint32_t		 connect_timeout_ms;
-	/* Called (possibly many times) when vsock_mux_to_guest() has work. */
+	/*
+	 * Called (possibly many times) when vsock_mux_to_guest() has work:
+	 * at the end of vsock_mux_from_guest() and of the muxer's loop
+	 * callbacks, never from inside vsock_mux_to_guest().  It may call
+	 * vsock_mux_to_guest() itself.  A device that stops pulling (RX ring
+	 * full) must pull again when slots free up: no new call comes for
+	 * work that was already queued.
+	 */
 	void			 (*rx_ready)(void *arg);
 	void			*rx_ready_arg;
 };
 
+/*
+ * Create the muxer and its listener.  0, or -EINVAL (bad CID, maps, buf_alloc),
+ * -ENAMETOOLONG, -EACCES (path outside the directory), -EADDRINUSE, or
+ * the -errno of socket/bind/listen.  cfg and its maps are copied.
+ */
 int	vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	    struct vsock_mux **mp) __must_check;
 /* Reset every connection (host peers see EOF) and free. NULL: no-op. */
@@ -80,7 +134,11 @@ void	vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 int	vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 	    void *payload, size_t max_payload);
 
-/* True while vsock_mux_to_guest() would return a packet. */
+/*
+ * True while vsock_mux_to_guest() would return a packet.  It may be true
+ * once more than needed: a host socket reported readable can turn out to
+ * have nothing, and then vsock_mux_to_guest() returns 0.
+ */
 bool	vsock_mux_has_rx(const struct vsock_mux *m);
 
 /*
@@ -89,7 +147,12 @@ bool	vsock_mux_has_rx(const struct vsock_mux *m);
  */
 void	vsock_mux_reset(struct vsock_mux *m);
 
-/* Replace policy and mappings (SIGHUP). Existing connections are kept. */
+/*
+ * Replace policy, mappings, limits and timeouts (SIGHUP).  Existing
+ * connections are kept with their buffer size.  guest_cid and uds_path
+ * cannot change (-EINVAL); on error nothing changes.  A NULL rx_ready
+ * keeps the current callback.
+ */
 int	vsock_mux_reconfigure(struct vsock_mux *m, const struct vsock_mux_cfg *cfg);
 
 struct vsock_mux_stats {

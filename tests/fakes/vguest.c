@@ -136,8 +136,10 @@ vg_write(struct vg_conn *c, const void *p, size_t n)
 	size_t left = c->out_len - c->out_off;
 	uint8_t *nb = malloc(left + n);
 
-	memcpy(nb, c->out + c->out_off, left);
-	memcpy(nb + left, p, n);
+	if (left > 0)
+		memcpy(nb, c->out + c->out_off, left);
+	if (n > 0)
+		memcpy(nb + left, p, n);
 	free(c->out);
 	c->out = nb;
 	c->out_len = left + n;
@@ -258,6 +260,9 @@ handle(struct vguest *g, const struct vsock_pkt_hdr *h, const uint8_t *p)
 		break;
 	case VSOCK_OP_SHUTDOWN:
 		c->shut_rcvd |= h->flags;
+		/* An echo server closes its side once the peer has. */
+		if (c->echo && (h->flags & VSOCK_SHUTDOWN_SEND))
+			c->shut_after_out = VSOCK_SHUTDOWN_SEND;
 		break;
 	case VSOCK_OP_CREDIT_UPDATE:
 		c->credit_updates_rcvd++;

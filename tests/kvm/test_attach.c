@@ -928,6 +928,36 @@ server__attach_detach_limits(void **state)
 	assert_non_null(strstr(vc[0].vc_err, "no room for cid 42"));
 	close(vc[0].vc_sock);
 
+	/* A VMM that connects and stalls is cut off at the deadline. */
+	attach_server_set_timeout(srv, 50);
+	{
+		struct attach_msg_hdr hdr;
+		struct attach_msg_result res;
+		union {
+			uint64_t	align;
+			char		buf[ATTACH_MAX_MSG];
+		} u;
+		int s, rfds[ATTACH_MAX_FDS];
+		unsigned nfds;
+		char err[128];
+
+		assert_int_equal(attach_vmm_connect(path, &s), 0);
+		send_hello(s);
+		for (i = 0; i < 100; i++)
+			assert_true(loop_run_once(l, 10) >= 0);
+		assert_int_equal(attach_recv_msg(s, &hdr, u.buf, sizeof(u.buf),
+		    rfds, &nfds, err, sizeof(err)), 0);
+		assert_int_equal(hdr.mh_type, ATTACH_MSG_HELLO_REPLY);
+		assert_int_equal(attach_recv_msg(s, &hdr, u.buf, sizeof(u.buf),
+		    rfds, &nfds, err, sizeof(err)), 0);
+		assert_int_equal(hdr.mh_type, ATTACH_MSG_RESULT);
+		memcpy(&res, u.buf, sizeof(res));
+		assert_int_equal(res.rs_status, -ETIMEDOUT);
+		assert_true(test_log_seen("no START within 50 ms"));
+		close(s);
+	}
+	assert_int_equal(attach_server_nr_guests(srv), 1);
+
 	/* Freeing the server detaches the rest and removes the socket. */
 	attach_server_free(srv);
 	assert_int_equal(ss.ss_detached, 2);

@@ -34,6 +34,7 @@ struct vmm {
 	int			 m_kick_fd;	/* EVENTFDS mode */
 	int			 m_irq_fd;
 	int			 m_sock;
+	volatile bool		 m_quit;
 	uint64_t		 m_forwarded;
 	uint64_t		 m_fwd_errors;
 };
@@ -288,7 +289,7 @@ vmm_exit(struct kvmvm_vcpu *v, const struct kvmvm_exit *ex, void *arg)
 	int rc;
 
 	if (ex->ex_kind == KVMVM_EXIT_STOPPED)
-		return 0;
+		return m->m_quit ? -ECANCELED : 0;
 	if (ex->ex_kind != KVMVM_EXIT_IO && ex->ex_kind != KVMVM_EXIT_MMIO) {
 		fprintf(stderr, "vmm: vCPU %u: unexpected exit %u\n",
 		    ctx->vc_idx, ex->ex_reason);
@@ -354,6 +355,31 @@ vmm_run_vcpu(struct vmm *m, unsigned idx, unsigned timeout_ms, uint32_t *code)
 	if (rc < 0)
 		return rc;
 	return kvmvm_run_simple(v, vmm_exit, &m->m_ctx[idx], timeout_ms, code);
+}
+
+int
+vmm_run_vcpu_real(struct vmm *m, unsigned idx, uint16_t cs, uint16_t ip,
+    uint16_t sp, unsigned timeout_ms, uint32_t *code)
+{
+	struct kvmvm_vcpu *v = vmm_vcpu(m, idx);
+	int rc;
+
+	if (v == NULL)
+		return -EINVAL;
+	rc = kvmvm_vcpu_setup_real(v, cs, ip, sp);
+	if (rc < 0)
+		return rc;
+	return kvmvm_run_simple(v, vmm_exit, &m->m_ctx[idx], timeout_ms, code);
+}
+
+void
+vmm_stop(struct vmm *m)
+{
+	unsigned i;
+
+	m->m_quit = true;
+	for (i = 0; i < m->m_cfg.nr_vcpus; i++)
+		kvmvm_vcpu_stop(m->m_vcpus[i]);
 }
 
 void

@@ -12,7 +12,9 @@
  *
  * Notification:
  *   VMM_NOTIFY_VM       the VM fd goes to hcvsockd, which registers its
- *                       ioeventfd (DOORBELL) and irqfd itself;
+ *                       ioeventfd (DOORBELL) and irqfd itself (works only
+ *                       when hcvsockd's side runs in this process: KVM
+ *                       refuses VM ioctls from other processes);
  *   VMM_NOTIFY_EVENTFDS the VMM registers them and hands the eventfds;
  *   VMM_NOTIFY_NONE     every doorbell is a forwarded exit.
  *
@@ -83,6 +85,16 @@ void	vmm_detach(struct vmm *m);
  */
 int	vmm_run_vcpu(struct vmm *m, unsigned idx, unsigned timeout_ms,
 	    uint32_t *code) __must_check;
+
+/* The same in emulated real mode at cs:ip (interrupt tests; needs irqchip). */
+int	vmm_run_vcpu_real(struct vmm *m, unsigned idx, uint16_t cs, uint16_t ip,
+	    uint16_t sp, unsigned timeout_ms, uint32_t *code) __must_check;
+
+/*
+ * Make every running vmm_run_vcpu() return -ECANCELED soon (any thread).
+ * A vCPU waiting for a forwarded answer returns after it (or its timeout).
+ */
+void	vmm_stop(struct vmm *m);
 
 struct vmm_stats {
 	uint64_t	vs_forwarded;	/* window accesses sent to hcvsockd */

@@ -201,3 +201,17 @@ h_stats(struct h_env *env)
 	ioreq_engine_get_stats(env->eng, &st);
 	return st;
 }
+
+void
+h_assert_only_data_written(const struct ioreq *rq, const struct ioreq *resp)
+{
+	assert_int_equal(resp->addr, rq->addr);
+	assert_int_equal(resp->count, rq->count);
+	assert_int_equal(resp->size, rq->size);
+	assert_int_equal(resp->type, rq->type);
+	assert_int_equal(resp->dir, rq->dir);
+	assert_int_equal(resp->df, rq->df);
+	assert_int_equal(resp->data_is_ptr, rq->data_is_ptr);
+	assert_int_equal(resp->_pad0, 0);
+	assert_int_equal(resp->_pad1, 0);
+}

@@ -77,5 +77,8 @@ void		 h_server_stop(struct h_env *env);
 int		 h_do(struct h_env *env, unsigned vcpu, const struct ioreq *rq,
 		     struct ioreq *resp);
 struct ioreq_engine_stats h_stats(struct h_env *env);
+/* The server changed nothing in the slot but `data` (and the state). */
+void		 h_assert_only_data_written(const struct ioreq *rq,
+		     const struct ioreq *resp);
 
 #endif /* HCVS_IOREQ_HARNESS_H */

@@ -67,6 +67,7 @@ sync_access(struct h_env *env, unsigned vcpu, uint8_t type, uint64_t addr,
 	struct ioreq resp;
 
 	assert_int_equal(h_do(env, vcpu, &rq, &resp), 0);
+	h_assert_only_data_written(&rq, &resp);
 	return resp.data;
 }
 
@@ -133,6 +134,16 @@ fake_api__pio_mmio_roundtrip_with_server_thread(void **state)
 	assert_int_equal(ioreq_fake_mmio(env->fake, 0, H_MMIO_BASE + 0x104, 4,
 	    IOREQ_READ, &r), 0);
 	assert_int_equal(r, 0x01234567);
+	/* The busy-poll guest (benchmarks) gets the same answers. */
+	ioreq_fake_set_spin(env->fake, 2000000);
+	for (v = 0; v < 50; v++) {
+		assert_int_equal(ioreq_fake_pio(env->fake, 0, H_PIO_BASE + 2, 2,
+		    IOREQ_WRITE, &v), 0);
+		assert_int_equal(ioreq_fake_pio(env->fake, 0, H_PIO_BASE + 2, 2,
+		    IOREQ_READ, &r), 0);
+		assert_int_equal(r, v);
+	}
+	ioreq_fake_set_spin(env->fake, 0);
 	/* Sizes Xen never produces are refused by the fake itself. */
 	assert_int_equal(ioreq_fake_pio(env->fake, 0, H_PIO_BASE, 8,
 	    IOREQ_READ, &r), -EINVAL);
@@ -450,6 +461,33 @@ vcpus__eight_threads_concurrently(void **state)
 	h_env_free(env);
 }
 
+/* The whole page: 128 slots, each answered on its own port. */
+static void
+vcpus__full_page_of_128(void **state)
+{
+	struct h_env *env = h_env_new(IOREQ_SHM_MAX_VCPUS, false, false);
+	struct ioreq *sl = ioreq_fake_slots(env->fake);
+	unsigned i;
+
+	assert_int_equal(IOREQ_SHM_MAX_VCPUS, IOREQ_MAX_VCPUS);
+	/* All published at once, then one pump: each slot gets its answer. */
+	for (i = 0; i < IOREQ_SHM_MAX_VCPUS; i++)
+		assert_int_equal(ioreq_fake_submit(env->fake, i,
+		    &(struct ioreq){ .type = IOREQ_TYPE_COPY,
+		    .addr = H_MMIO_BASE + 8 * (i % 64), .size = 8, .count = 1,
+		    .dir = IOREQ_WRITE, .data = 1000 + i }), 0);
+	assert_int_equal(h_pump(env), IOREQ_SHM_MAX_VCPUS);
+	for (i = 0; i < IOREQ_SHM_MAX_VCPUS; i++) {
+		struct ioreq resp;
+
+		assert_int_equal(ioreq_slot_state(&sl[i]), STATE_IORESP_READY);
+		assert_int_equal(ioreq_fake_complete(env->fake, i, &resp), 0);
+		assert_int_equal(env->mmio.log[i].vcpu, i);
+	}
+	assert_int_equal(h_stats(env).st_requests, IOREQ_SHM_MAX_VCPUS);
+	h_env_free(env);
+}
+
 /* ---- The buffered ring ------------------------------------------------------ */
 
 static void
@@ -728,6 +766,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(rep__fake_api, setup1,
 		    teardown),
 		cmocka_unit_test(vcpus__eight_threads_concurrently),
+		cmocka_unit_test(vcpus__full_page_of_128),
 		cmocka_unit_test_setup_teardown(
 		    buffered__drained_before_synchronous_request, setup_buf,
 		    teardown),

@@ -60,6 +60,7 @@ expect_rejected(struct h_env *env, struct ioreq rq, bool invalid)
 	struct ioreq_engine_stats st0 = h_stats(env), st1;
 
 	assert_int_equal(h_do(env, 0, &rq, &resp), 0);
+	h_assert_only_data_written(&rq, &resp);
 	if (rq.dir == IOREQ_READ && !rq.data_is_ptr)
 		assert_int_equal(resp.data, rq.size == 1 || rq.size == 2 ||
 		    rq.size == 4 ? (1ull << (8 * rq.size)) - 1 : ~0ull);
@@ -452,7 +453,8 @@ buffered__hostile_ring(void **state)
 	b->write_pointer = b->read_pointer + 100000;
 	assert_int_equal(ioreq_engine_drain_buffered(env->eng), 0);
 	assert_int_equal(b->read_pointer, b->write_pointer);
-	assert_true(test_log_seen("inconsistent"));
+	assert_true(test_log_seen("buffered ring: buffered ring pointers "
+	    "inconsistent"));
 
 	/* Half a quad word published. */
 	slot0 = &b->buf_ioreq[b->write_pointer % IOREQ_BUFFER_SLOT_NUM];

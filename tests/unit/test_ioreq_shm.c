@@ -330,6 +330,26 @@ recv__malformed_messages(void **state)
 	assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(hdr));
 	assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
 	assert_int_equal(count_fds(), nfds);
+	/* A right message whose page is an unsealed memfd. */
+	{
+		uint32_t ok[8] = { 0x46564348u, 1, 1, 0, 0, 0, 0, 0 };
+		int unsealed = memfd_create("unsealed", MFD_CLOEXEC);
+
+		assert_true(unsealed >= 0);
+		assert_int_equal(ftruncate(unsealed, 4096), 0);
+		fds[0] = unsealed;
+		fds[1] = fds[2] = efd;
+		iov.iov_base = ok;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
+		nfds = count_fds();
+		assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(ok));
+		assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
+		assert_int_equal(count_fds(), nfds);
+		close(unsealed);
+		iov.iov_base = hdr;
+	}
 	/* Wrong version. */
 	hdr[1] = 99;
 	msg.msg_control = NULL;

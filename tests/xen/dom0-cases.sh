@@ -34,11 +34,13 @@ create() {
 	xl domid "$1"
 }
 
+# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
 wait_file() {
 	n=0
 	while [ ! -e "$1" ]; do
 		n=$((n + 1))
 		[ $n -gt $(($2 * 10)) ] && return 1
+		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
 		sleep 0.1
 	done
 	return 0
@@ -88,10 +90,10 @@ ioserv_run() {
 	dom=$(create "$name") || exit 1
 	echo "HCVS-CASE-DOM $name dom=$dom"
 	rm -f /tmp/ready
-	"$BIN/xen_ioserv" --domid "$dom" --ready /tmp/ready --timeout 90 "$@" &
+	"$BIN/${SERVER:-xen_ioserv}" --domid "$dom" --ready /tmp/ready --timeout 90 "$@" &
 	spid=$!
 	echo $spid >>/tmp/case.pids
-	wait_file /tmp/ready 20 || fail "server not ready"
+	wait_file /tmp/ready 20 $spid || fail "server not ready"
 	xl unpause "$dom"
 	wait_pid $spid 100 || { kill $spid; fail "server did not finish"; }
 	[ "$wait_rc" -eq 0 ] || fail "server exit $wait_rc"
@@ -129,13 +131,23 @@ case_ioserv_probe() {
 	echo "HCVS-CASE-DOM $name dom=$dom"
 	xl unpause "$dom"
 	sleep 2
-	"$BIN/xen_ioserv" --domid "$dom" --timeout 60 &
+	"$BIN/${SERVER:-xen_ioserv}" --domid "$dom" --timeout 60 &
 	spid=$!
 	echo $spid >>/tmp/case.pids
 	wait_pid $spid 70 || { kill $spid; fail "server did not finish"; }
 	[ "$wait_rc" -eq 0 ] || fail "server exit $wait_rc"
 	wait_gone $name 30 || fail "guest did not power off"
 	check_no_zombie
+}
+
+# ---- the same device served by hcvsock's engine and notifier -----------
+case_proj_echo() { SERVER=xen_proj_ioserv ioserv_run proj-echo 1 "case=ioserv-echo n=300 seed=17"; }
+case_proj_msi() { SERVER=xen_proj_ioserv ioserv_run proj-msi 1 "case=ioserv-msi n=5"; }
+case_proj_evtchn() { SERVER=xen_proj_ioserv ioserv_run proj-evtchn 1 "case=ioserv-evtchn n=5"; }
+case_proj_smp() { SERVER=xen_proj_ioserv ioserv_run proj-smp 2 "case=ioserv-smp n=200 seed=21"; }
+case_proj_restrict() {
+	SERVER=xen_proj_ioserv ioserv_run proj-restrict 1 "case=ioserv-echo n=50 seed=23" \
+	    --check-restrict 65534
 }
 
 [ -f /hcvs/dom0-cases-hcvsockd.sh ] && . /hcvs/dom0-cases-hcvsockd.sh

@@ -214,7 +214,7 @@ pvh_test_main(void)
 		rc = case_smp();
 	else
 		rc = hcvs_vsock_cases(cname);
-	if (cname[0] == 'i')
+	if (memcmp(cname, "ioserv-", 7) == 0)
 		outl(ios_base + IOS_MAGIC, 1);	/* tell the test server to go */
 	say("END case=%s result=%s", cname, rc == 0 ? "PASS" : "FAIL");
 	return rc;

@@ -1,12 +1,458 @@
 /* SPDX-License-Identifier: MIT */
-/* hcvsock cases of the PVH test guest (filled in with the guest driver). */
+/*
+ * hcvsock cases of the PVH test guest: the freestanding guest driver
+ * (guest/) talking to hcvsockd in dom0 over the real Xen IOREQ path.
+ * Parameters come from the command line: port= (register window base),
+ * irq=none|msi|evtchn, sync=0|1 (doorbell), vport= (vsock port), bytes=,
+ * seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
+ * every line with byte counts carries the CRC-32 the harness compares.
+ */
 #include "pvh.h"
+
+#ifdef HCVS_HAVE_GUEST_DRIVER
+#include "hcvsock_guest.h"
+#include "hcvsock_guest_x86.h"
+
+#define NCONNS		4
+#define TX_SLOTS	8
+#define RX_SLOTS	8
+#define SLOT_SIZE	4096
+
+static uint8_t mbox[HCVS_MBOX_HDR_SIZE + (TX_SLOTS + RX_SLOTS) * SLOT_SIZE]
+    __attribute__((aligned(4096)));
+static struct hcvg_conn conns[NCONNS];
+static struct hcvg dev;
+static struct hcvg_platform plat;
+static struct hcvg_x86 x86;
+static bool use_irq;
+
+/* With interrupts the driver's waits sleep until one arrives (or a tick). */
+static void
+guest_wait(void *ctx)
+{
+	(void)ctx;
+	if (use_irq)
+		__asm__ volatile("sti; hlt" : : : "memory");
+	else
+		cpu_relax();
+}
+
+static uint32_t
+stream_fill(uint32_t *state, uint8_t *buf, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++) {
+		*state = *state * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(*state >> 16);
+	}
+	return len;
+}
+
+static void
+count_irq(unsigned vec)
+{
+	(void)vec;
+}
+
+/* Probe until a backend answers or probe_ms passes; set the device up. */
+static int
+dev_up(void)
+{
+	struct hcvg_cfg cfg;
+	const char *irq = cmdline_str("irq", "none");
+	uint32_t version = 0, start = ticks(), tries = 0;
+	uint32_t probe_ms = cmdline_u32("probe_ms", 20000);
+	int rc;
+
+	x86.base = cmdline_u32("port", 0x5a0);
+	hcvg_x86_platform(&plat, &x86, 0);
+	plat.wait = guest_wait;
+	for (;;) {
+		rc = hcvg_probe(&plat, &version);
+		if (rc == 0)
+			break;
+		if (rc != -HCVG_ENODEV || (ticks() - start) * 10 >= probe_ms) {
+			say("probe failed rc=%d after %u tries", rc, tries);
+			return -1;
+		}
+		tries++;
+		sleep_ms(50);
+	}
+	say("probe ok version=0x%08x no_backend_reads=%u", version, tries);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plat = &plat;
+	cfg.mem = mbox;
+	cfg.mem_size = sizeof(mbox);
+	cfg.tx_slots = TX_SLOTS;
+	cfg.rx_slots = RX_SLOTS;
+	cfg.slot_size = SLOT_SIZE;
+	cfg.conns = conns;
+	cfg.nconns = NCONNS;
+	cfg.sync_doorbell = (int)cmdline_u32("sync", 0);
+	cfg.wait_limit = cmdline_u32("wait_limit", 400000);
+	if (str_eq(irq, "msi")) {
+		irq_set_handler(VEC_MSI, count_irq);
+		cfg.irq_mode = HCVS_IRQ_MSI;
+		cfg.irq_args[0] = HCVS_MSI_ADDR_BASE | (apic_id() << 12);
+		cfg.irq_args[1] = 0;
+		cfg.irq_args[2] = VEC_MSI;
+		use_irq = true;
+	} else if (str_eq(irq, "evtchn")) {
+		uint32_t port;
+
+		if (xen_evtchn_setup(&port) != 0)
+			return -1;
+		cfg.irq_mode = HCVS_IRQ_EVTCHN;
+		cfg.irq_args[0] = port;
+		use_irq = true;
+	}
+	rc = hcvg_init(&dev, &cfg);
+	if (rc != 0) {
+		say("init failed rc=%d", rc);
+		return -1;
+	}
+	say("device up cid=%u irq=%s sync=%u", (uint32_t)hcvg_cid(&dev), irq,
+	    (uint32_t)cfg.sync_doorbell);
+	return 0;
+}
+
+struct xfer {
+	uint32_t	sent, got, tx_crc, rx_crc;
+	int		err;
+};
+
+/*
+ * Send `total` bytes of the stream on connection id and read the echo,
+ * interleaved so that neither direction's buffers fill up.  Gives up after
+ * stall_ms without progress.
+ */
+static void
+xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
+    struct xfer *x)
+{
+	static uint8_t out[2048], in[4096];
+	uint32_t st = seed, pend = 0, off = 0, last = ticks();
+	long n;
+
+	memset(x, 0, sizeof(*x));
+	while (x->got < total) {
+		bool progress = false;
+
+		if (pend == 0 && x->sent + off < total) {
+			pend = total - x->sent < sizeof(out) ? total - x->sent :
+			    sizeof(out);
+			stream_fill(&st, out, pend);
+			x->tx_crc = crc32_update(x->tx_crc, out, pend);
+			off = 0;
+		}
+		if (pend > 0) {
+			n = hcvg_send(&dev, id, out + off, pend, 1);
+			if (n > 0) {
+				off += (uint32_t)n;
+				pend -= (uint32_t)n;
+				x->sent += (uint32_t)n;
+				progress = true;
+				if (pend == 0)
+					off = 0;
+			} else if (n != -HCVG_EAGAIN) {
+				x->err = (int)n;
+				return;
+			}
+		}
+		n = hcvg_recv(&dev, id, in, sizeof(in), 1);
+		if (n > 0) {
+			x->rx_crc = crc32_update(x->rx_crc, in, (uint32_t)n);
+			x->got += (uint32_t)n;
+			progress = true;
+		} else if (n == 0) {
+			x->err = -HCVG_ECONNRESET;
+			return;
+		} else if (n != -HCVG_EAGAIN) {
+			x->err = (int)n;
+			return;
+		}
+		if (progress) {
+			last = ticks();
+			continue;
+		}
+		if (hcvg_poll(&dev) < 0) {
+			x->err = -HCVG_EIO;
+			return;
+		}
+		if ((ticks() - last) * 10 >= stall_ms) {
+			x->err = -HCVG_ETIMEDOUT;
+			return;
+		}
+		guest_wait(NULL);
+	}
+}
+
+static int
+report(const char *what, uint32_t vport, uint32_t total, const struct xfer *x)
+{
+	bool ok = x->err == 0 && x->sent == total && x->got == total &&
+	    x->tx_crc == x->rx_crc;
+
+	say("xfer %s vport=%u sent=%u tx_crc=%08x got=%u rx_crc=%08x err=%d %s",
+	    what, vport, x->sent, x->tx_crc, x->got, x->rx_crc, x->err,
+	    ok ? "MATCH" : "MISMATCH");
+	return ok ? 0 : -1;
+}
+
+/* Guest-initiated: connect to dom0's echo peer, checksummed both ways. */
+static int
+g2h_once(const char *what, uint32_t vport, uint32_t total, uint32_t seed)
+{
+	struct xfer x;
+	int id;
+
+	id = hcvg_connect(&dev, vport, 0);
+	if (id < 0) {
+		say("connect vport=%u rc=%d", vport, id);
+		return -1;
+	}
+	xfer_echo(id, total, seed, 20000, &x);
+	(void)hcvg_close(&dev, id);
+	return report(what, vport, total, &x);
+}
+
+static int
+case_g2h(void)
+{
+	uint32_t vport = cmdline_u32("vport", 1234);
+	uint32_t total = cmdline_u32("bytes", 65536);
+	uint32_t seed = cmdline_u32("seed", 1);
+	uint32_t i, conns = cmdline_u32("conns", 1);
+	int rc = 0;
+
+	if (dev_up() != 0)
+		return -1;
+	for (i = 0; i < conns; i++)
+		rc |= g2h_once("g2h", vport, total, seed + i);
+	say("stats tx_pkts=%u rx_pkts=%u kicks=%u rst_rx=%u bad_rx=%u irqs_msi=%u irqs_evtchn=%u",
+	    hcvg_stats(&dev)->gs_tx_pkts, hcvg_stats(&dev)->gs_rx_pkts,
+	    hcvg_stats(&dev)->gs_kicks, hcvg_stats(&dev)->gs_rst_rx,
+	    hcvg_stats(&dev)->gs_bad_rx, *irq_counter(VEC_MSI),
+	    *xen_evtchn_count());
+	if (use_irq && *irq_counter(VEC_MSI) + *xen_evtchn_count() == 0) {
+		say("no interrupt was delivered");
+		rc = -1;
+	}
+	hcvg_fini(&dev);
+	return rc;
+}
+
+/* Host-initiated: listen, accept one connection, echo it to EOF. */
+static int
+case_h2g(void)
+{
+	static uint8_t buf[4096];
+	uint32_t vport = cmdline_u32("vport", 2345), got = 0, crc = 0;
+	uint32_t start;
+	int id, rc;
+	long n;
+
+	if (dev_up() != 0)
+		return -1;
+	rc = hcvg_listen(&dev, vport);
+	if (rc != 0) {
+		say("listen rc=%d", rc);
+		return -1;
+	}
+	say("listening vport=%u", vport);
+	start = ticks();
+	do {
+		id = hcvg_accept(&dev, vport, 1);
+		if (id == -HCVG_EAGAIN)
+			guest_wait(NULL);
+	} while (id == -HCVG_EAGAIN && (ticks() - start) * 10 < 30000);
+	if (id < 0) {
+		say("accept rc=%d", id);
+		return -1;
+	}
+	start = ticks();
+	for (;;) {
+		n = hcvg_recv(&dev, id, buf, sizeof(buf), 1);
+		if (n == -HCVG_EAGAIN) {
+			if ((ticks() - start) * 10 >= 20000)
+				break;
+			guest_wait(NULL);
+			continue;
+		}
+		if (n <= 0)
+			break;
+		start = ticks();
+		crc = crc32_update(crc, buf, (uint32_t)n);
+		got += (uint32_t)n;
+		if (hcvg_send(&dev, id, buf, (uint32_t)n, 0) != n) {
+			say("echo send failed");
+			n = -1;
+			break;
+		}
+	}
+	say("h2g vport=%u echoed=%u crc=%08x end=%d", vport, got, crc, (int)n);
+	(void)hcvg_close(&dev, id);
+	hcvg_fini(&dev);
+	return n == 0 && got > 0 ? 0 : -1;
+}
+
+/* Second vCPU: raw register reads while vCPU 0 moves data. */
+static volatile uint32_t ap_state;
+static uint32_t ap_reads, ap_bad;
+
+static void
+ap_reader(void)
+{
+	uint32_t i;
+
+	irq_init_ap();
+	for (i = 0; i < 300; i++) {
+		uint32_t m = inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
+
+		ap_reads++;
+		if (m != HCVS_MAGIC)
+			ap_bad++;
+	}
+	say("vcpu1 apic=%u magic_reads=%u bad=%u", apic_id(), ap_reads, ap_bad);
+	__atomic_store_n(&ap_state, 1, __ATOMIC_RELEASE);
+}
+
+static bool
+ap_finished(void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&ap_state, __ATOMIC_ACQUIRE) != 0;
+}
+
+static int
+case_smp(void)
+{
+	int rc;
+
+	if (dev_up() != 0)
+		return -1;
+	if (xen_vcpu_up(1, ap_reader) != 0)
+		return -1;
+	rc = g2h_once("smp", cmdline_u32("vport", 1234),
+	    cmdline_u32("bytes", 32768), cmdline_u32("seed", 1));
+	if (!wait_until(ap_finished, NULL, 60000)) {
+		say("vcpu 1 did not finish");
+		return -1;
+	}
+	hcvg_fini(&dev);
+	return rc == 0 && ap_bad == 0 && ap_reads == 300 ? 0 : -1;
+}
+
+/*
+ * The daemon goes away mid-transfer (SIGTERM): the guest must come out
+ * of its transfer with an error within bounded time, and then see that
+ * nobody serves the window any more.
+ */
+static int
+case_gone(void)
+{
+	struct xfer x;
+	uint32_t magic;
+	int id;
+
+	if (dev_up() != 0)
+		return -1;
+	id = hcvg_connect(&dev, cmdline_u32("vport", 1234), 0);
+	if (id < 0)
+		return -1;
+	say("transfer started");
+	xfer_echo(id, cmdline_u32("bytes", 64u << 20), 1, 5000, &x);
+	magic = inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
+	say("transfer stopped sent=%u got=%u err=%d magic=0x%08x", x.sent,
+	    x.got, x.err, magic);
+	return x.err != 0 && magic == HCVS_NO_BACKEND ? 0 : -1;
+}
+
+/*
+ * The daemon is SIGKILLed mid-transfer and restarted: the vCPU blocks in
+ * Xen meanwhile, resumes when the new daemon re-attaches, sees its
+ * connection reset, and a new connection carries a checksummed transfer.
+ */
+static int
+case_restart(void)
+{
+	struct xfer x;
+	uint32_t vport = cmdline_u32("vport", 1234);
+	int id;
+
+	if (dev_up() != 0)
+		return -1;
+	id = hcvg_connect(&dev, vport, 0);
+	if (id < 0)
+		return -1;
+	say("transfer started");
+	xfer_echo(id, cmdline_u32("bytes", 64u << 20), 1, 60000, &x);
+	say("first transfer ended sent=%u got=%u err=%d state=%u resets=%u",
+	    x.sent, x.got, x.err, (uint32_t)hcvg_state(&dev, id),
+	    hcvg_stats(&dev)->gs_resets);
+	(void)hcvg_close(&dev, id);
+	if (x.err == 0 || hcvg_stats(&dev)->gs_resets == 0) {
+		say("the connection was not reset");
+		return -1;
+	}
+	return g2h_once("after-restart", vport, cmdline_u32("bytes2", 65536), 99);
+}
+
+/* Keep a connection open and idle until the domain is destroyed. */
+static int
+case_hold(void)
+{
+	static uint8_t b[64];
+	uint32_t st = 5;
+	int id;
+
+	if (dev_up() != 0)
+		return -1;
+	id = hcvg_connect(&dev, cmdline_u32("vport", 1234), 0);
+	if (id < 0)
+		return -1;
+	stream_fill(&st, b, sizeof(b));
+	if (hcvg_send(&dev, id, b, sizeof(b), 0) != (long)sizeof(b))
+		return -1;
+	say("holding connection open");
+	for (;;) {
+		(void)hcvg_poll(&dev);
+		sleep_ms(100);
+	}
+}
 
 int	hcvs_vsock_cases(const char *name);
 
 int
 hcvs_vsock_cases(const char *name)
 {
+	if (str_eq(name, "g2h"))
+		return case_g2h();
+	if (str_eq(name, "h2g"))
+		return case_h2g();
+	if (str_eq(name, "smp"))
+		return case_smp();
+	if (str_eq(name, "gone"))
+		return case_gone();
+	if (str_eq(name, "restart"))
+		return case_restart();
+	if (str_eq(name, "hold"))
+		return case_hold();
 	say("unknown case %s", name);
 	return -1;
 }
+
+#else /* !HCVS_HAVE_GUEST_DRIVER */
+
+int	hcvs_vsock_cases(const char *name);
+
+int
+hcvs_vsock_cases(const char *name)
+{
+	say("case %s needs the guest driver (guest/), not built in", name);
+	return -1;
+}
+
+#endif

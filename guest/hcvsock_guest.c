@@ -1,0 +1,937 @@
+/* SPDX-License-Identifier: MIT */
+/* Freestanding hcvsock guest driver: rings, vsock state machine, credit. */
+
+#include "hcvsock_guest.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the hcvsock guest driver assumes a little-endian CPU"
+#endif
+
+#define HOST_CID	2u
+#define FIRST_PORT	49152u
+#define VS_STREAM	1u
+#define OP_REQUEST	1u
+#define OP_RESPONSE	2u
+#define OP_RST		3u
+#define OP_SHUTDOWN	4u
+#define OP_RW		5u
+#define OP_CREDIT_UPD	6u
+#define OP_CREDIT_REQ	7u
+#define SHUT_RCV	1u
+#define SHUT_SEND	2u
+
+struct pkt {
+	uint64_t	src_cid;
+	uint64_t	dst_cid;
+	uint32_t	src_port;
+	uint32_t	dst_port;
+	uint32_t	len;
+	uint16_t	type;
+	uint16_t	op;
+	uint32_t	flags;
+	uint32_t	buf_alloc;
+	uint32_t	fwd_cnt;
+};
+
+/* ---- Small freestanding helpers ------------------------------------------ */
+
+static void
+copy(void *dst, const void *src, uint32_t n)
+{
+	volatile uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	while (n-- > 0)
+		*d++ = *s++;
+}
+
+static void
+zero(void *dst, uint32_t n)
+{
+	volatile uint8_t *d = dst;
+
+	while (n-- > 0)
+		*d++ = 0;
+}
+
+static inline void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void
+put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)v);
+	put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static inline void
+put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static inline uint32_t
+get32(const uint8_t *p)
+{
+	return get16(p) | ((uint32_t)get16(p + 2) << 16);
+}
+
+static inline uint64_t
+get64(const uint8_t *p)
+{
+	return get32(p) | ((uint64_t)get32(p + 4) << 32);
+}
+
+/* Mailbox indices: single aligned 32-bit accesses. */
+static inline uint32_t
+mb_load(const struct hcvg *g, uint32_t off)
+{
+	return *(const volatile uint32_t *)(const void *)(g->g_mb + off);
+}
+
+static inline void
+mb_store(struct hcvg *g, uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)(void *)(g->g_mb + off) = v;
+}
+
+static void
+fence(const struct hcvg *g)
+{
+	if (g->g_p->mb != NULL)
+		g->g_p->mb(g->g_p->ctx);
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void
+rel(void)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void
+acq(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+static uint32_t
+cmd(const struct hcvg_platform *p, uint32_t c, uint32_t a0, uint32_t a1,
+    uint32_t a2, uint32_t a3)
+{
+	p->reg_write(p->ctx, HCVS_REG_ARG0, a0);
+	p->reg_write(p->ctx, HCVS_REG_ARG1, a1);
+	p->reg_write(p->ctx, HCVS_REG_ARG2, a2);
+	p->reg_write(p->ctx, HCVS_REG_ARG3, a3);
+	p->reg_write(p->ctx, HCVS_REG_CMD, c);
+	return p->reg_read(p->ctx, HCVS_REG_CMD);
+}
+
+static void
+wait(struct hcvg *g)
+{
+	if (g->g_p->wait != NULL)
+		g->g_p->wait(g->g_p->ctx);
+}
+
+/* ---- Probe and set-up ------------------------------------------------------ */
+
+int
+hcvg_probe(const struct hcvg_platform *p, uint32_t *version)
+{
+	uint32_t magic, ver;
+
+	magic = p->reg_read(p->ctx, HCVS_REG_MAGIC);
+	if (magic != HCVS_MAGIC)
+		return -HCVG_ENODEV;
+	ver = p->reg_read(p->ctx, HCVS_REG_VERSION);
+	if ((ver >> 16) != HCVS_VERSION_MAJOR)
+		return -HCVG_EPROTO;
+	if (version != NULL)
+		*version = ver;
+	return 0;
+}
+
+static int
+err_of(uint32_t res)
+{
+	switch (res) {
+	case HCVS_ERR_OK:
+		return 0;
+	case HCVS_ERR_UNSUPPORTED:
+		return -HCVG_ENODEV;
+	case HCVS_ERR_BAD_ADDRESS:
+	case HCVS_ERR_BAD_MAILBOX:
+	case HCVS_ERR_BAD_ARG:
+		return -HCVG_EINVAL;
+	default:
+		return -HCVG_EIO;
+	}
+}
+
+int
+hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
+{
+	const struct hcvg_platform *p = cfg->plat;
+	uint32_t tx = cfg->tx_slots ? cfg->tx_slots : 8;
+	uint32_t rx = cfg->rx_slots ? cfg->rx_slots : 8;
+	uint32_t slot = cfg->slot_size ? cfg->slot_size : 4096;
+	uint32_t feats, want, res;
+	uint64_t phys;
+	uint8_t *mb = cfg->mem;
+	int rc;
+
+	zero(g, sizeof(*g));
+	if (p == NULL || p->reg_read == NULL || p->reg_write == NULL ||
+	    mb == NULL || ((uintptr_t)mb & (HCVS_MBOX_ALIGN - 1)) != 0 ||
+	    (tx & (tx - 1)) != 0 || tx > HCVS_RING_MAX_SLOTS ||
+	    (rx & (rx - 1)) != 0 || rx > HCVS_RING_MAX_SLOTS ||
+	    slot < HCVS_SLOT_MIN || slot > HCVS_SLOT_MAX || (slot & 3) != 0 ||
+	    (uint64_t)HCVS_MBOX_HDR_SIZE + (uint64_t)(tx + rx) * slot >
+	    cfg->mem_size || cfg->conns == NULL || cfg->nconns == 0)
+		return -HCVG_EINVAL;
+	rc = hcvg_probe(p, NULL);
+	if (rc < 0)
+		return rc;
+
+	g->g_p = p;
+	g->g_mb = mb;
+	g->g_tx_slots = tx;
+	g->g_rx_slots = rx;
+	g->g_slot_size = slot;
+	g->g_conns = cfg->conns;
+	g->g_nconns = cfg->nconns;
+	g->g_wait_limit = cfg->wait_limit ? cfg->wait_limit : 1000000u;
+	g->g_next_port = FIRST_PORT;
+	g->g_irq_mode = cfg->irq_mode;
+	zero(cfg->conns, (uint32_t)(sizeof(*cfg->conns) * cfg->nconns));
+
+	if (cmd(p, HCVS_CMD_RESET, 0, 0, 0, 0) != HCVS_ERR_OK)
+		return -HCVG_EIO;
+	res = cmd(p, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0, 0);
+	if (res != HCVS_ERR_OK)
+		return err_of(res);
+	feats = p->reg_read(p->ctx, HCVS_REG_HOST_FEATURES);
+	want = HCVS_F_STREAM;
+	if (cfg->sync_doorbell && (feats & HCVS_F_SYNC_DOORBELL))
+		want |= HCVS_F_SYNC_DOORBELL;
+	res = cmd(p, HCVS_CMD_SET_FEATURES, want, 0, 0, 0);
+	if (res != HCVS_ERR_OK)
+		return err_of(res);
+	g->g_features = want;
+	g->g_sync = (want & HCVS_F_SYNC_DOORBELL) != 0;
+
+	zero(mb, HCVS_MBOX_HDR_SIZE);
+	put32(mb + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+	put32(mb + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+	put32(mb + HCVS_MB_TX_SLOTS, tx);
+	put32(mb + HCVS_MB_RX_SLOTS, rx);
+	put32(mb + HCVS_MB_SLOT_SIZE, slot);
+	put32(mb + HCVS_MB_TX_OFF, HCVS_MBOX_HDR_SIZE);
+	put32(mb + HCVS_MB_RX_OFF, HCVS_MBOX_HDR_SIZE + tx * slot);
+	/* Polling: the host need not interrupt at all. */
+	g->g_gflags = cfg->irq_mode == HCVS_IRQ_NONE ? HCVS_GF_RX_NO_IRQ : 0;
+	put32(mb + HCVS_MB_GUEST_FLAGS, g->g_gflags);
+	fence(g);
+	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, mb) :
+	    (uint64_t)(uintptr_t)mb;
+	res = cmd(p, HCVS_CMD_SET_MAILBOX, (uint32_t)phys,
+	    (uint32_t)(phys >> 32), hcvg_mem_needed(tx, rx, slot), 0);
+	if (res != HCVS_ERR_OK)
+		return err_of(res);
+	if (cfg->irq_mode != HCVS_IRQ_NONE) {
+		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
+		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
+		if (res != HCVS_ERR_OK)
+			return err_of(res);
+	}
+	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
+	if (res != HCVS_ERR_OK)
+		return err_of(res);
+	g->g_cid = mb_load(g, HCVS_MB_CID_LO) |
+	    ((uint64_t)mb_load(g, HCVS_MB_CID_HI) << 32);
+	g->g_epoch = mb_load(g, HCVS_MB_EPOCH);
+	return 0;
+}
+
+void
+hcvg_fini(struct hcvg *g)
+{
+	if (g->g_p != NULL)
+		(void)cmd(g->g_p, HCVS_CMD_RESET, 0, 0, 0, 0);
+	g->g_p = NULL;
+}
+
+uint64_t
+hcvg_cid(const struct hcvg *g)
+{
+	return g->g_cid;
+}
+
+const struct hcvg_stats *
+hcvg_stats(const struct hcvg *g)
+{
+	return &g->g_st;
+}
+
+/* ---- TX ------------------------------------------------------------------- */
+
+static void
+kick(struct hcvg *g)
+{
+	g->g_st.gs_kicks++;
+	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
+	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+}
+
+static uint32_t
+tx_free(const struct hcvg *g)
+{
+	return g->g_tx_slots - (g->g_tx_prod - mb_load(g, HCVS_MB_TX_CONS));
+}
+
+static uint32_t
+payload_cap(const struct hcvg *g)
+{
+	return g->g_slot_size - HCVS_SLOT_HDR;
+}
+
+static void
+gflags_set(struct hcvg *g, uint32_t flags)
+{
+	if (flags == g->g_gflags)
+		return;
+	g->g_gflags = flags;
+	mb_store(g, HCVS_MB_GUEST_FLAGS, flags);
+	fence(g);
+}
+
+/*
+ * Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT.  An interrupt-driven
+ * guest that sleeps in wait() asks to be woken when slots come back.
+ */
+static int
+tx_wait(struct hcvg *g)
+{
+	uint32_t n, saved = g->g_gflags;
+	int rc = 0;
+
+	for (n = 0; tx_free(g) == 0; n++) {
+		if (n >= g->g_wait_limit) {
+			rc = -HCVG_ETIMEDOUT;
+			break;
+		}
+		if (g->g_irq_mode != HCVS_IRQ_NONE) {
+			gflags_set(g, saved | HCVS_GF_TX_WANT_IRQ);
+			/* Re-check after the flag is visible: no lost wake-up. */
+			if (tx_free(g) != 0)
+				break;
+		}
+		kick(g);
+		wait(g);
+	}
+	gflags_set(g, saved);
+	return rc;
+}
+
+static int
+tx_put(struct hcvg *g, const struct pkt *h, const void *payload)
+{
+	uint8_t *s;
+	int rc;
+
+	rc = tx_wait(g);
+	if (rc < 0)
+		return rc;
+	acq();
+	s = g->g_mb + HCVS_MBOX_HDR_SIZE +
+	    (g->g_tx_prod & (g->g_tx_slots - 1)) * g->g_slot_size;
+	put64(s + 0, h->src_cid);
+	put64(s + 8, h->dst_cid);
+	put32(s + 16, h->src_port);
+	put32(s + 20, h->dst_port);
+	put32(s + 24, h->len);
+	put16(s + 28, h->type);
+	put16(s + 30, h->op);
+	put32(s + 32, h->flags);
+	put32(s + 36, h->buf_alloc);
+	put32(s + 40, h->fwd_cnt);
+	if (h->len > 0)
+		copy(s + HCVS_SLOT_HDR, payload, h->len);
+	rel();
+	g->g_tx_prod++;
+	mb_store(g, HCVS_MB_TX_PROD, g->g_tx_prod);
+	fence(g);
+	if (!(mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK))
+		kick(g);
+	g->g_st.gs_tx_pkts++;
+	return 0;
+}
+
+/* A packet on connection c: fills addressing and credit. */
+static int
+conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
+    const void *payload, uint32_t len)
+{
+	struct pkt h;
+	int rc;
+
+	h.src_cid = g->g_cid;
+	h.dst_cid = c->c_rcid;
+	h.src_port = c->c_lport;
+	h.dst_port = c->c_rport;
+	h.len = len;
+	h.type = VS_STREAM;
+	h.op = op;
+	h.flags = flags;
+	h.buf_alloc = HCVG_CONN_BUF;
+	h.fwd_cnt = c->c_fwd_cnt;
+	rc = tx_put(g, &h, payload);
+	if (rc == 0)
+		c->c_fwd_sent = c->c_fwd_cnt;
+	else if (op != OP_RW)
+		g->g_st.gs_dropped++;
+	if (rc == 0 && op == OP_RST)
+		g->g_st.gs_rst_tx++;
+	return rc;
+}
+
+/* RST for a packet that matches no connection. */
+static void
+reply_rst(struct hcvg *g, const struct pkt *in)
+{
+	struct pkt h;
+
+	zero(&h, sizeof(h));
+	h.src_cid = g->g_cid;
+	h.dst_cid = in->src_cid;
+	h.src_port = in->dst_port;
+	h.dst_port = in->src_port;
+	h.type = in->type;
+	h.op = OP_RST;
+	if (tx_put(g, &h, (const void *)0) == 0)
+		g->g_st.gs_rst_tx++;
+	else
+		g->g_st.gs_dropped++;
+}
+
+/* ---- RX ------------------------------------------------------------------- */
+
+static struct hcvg_conn *
+conn_find(struct hcvg *g, uint32_t lport, uint32_t rport)
+{
+	unsigned i;
+
+	for (i = 0; i < g->g_nconns; i++) {
+		struct hcvg_conn *c = &g->g_conns[i];
+
+		if (c->c_state != HCVG_S_FREE && c->c_lport == lport &&
+		    c->c_rport == rport)
+			return c;
+	}
+	return (struct hcvg_conn *)0;
+}
+
+static struct hcvg_conn *
+conn_alloc(struct hcvg *g)
+{
+	unsigned i;
+
+	for (i = 0; i < g->g_nconns; i++) {
+		if (g->g_conns[i].c_state == HCVG_S_FREE) {
+			zero(&g->g_conns[i], (uint32_t)(sizeof(g->g_conns[i]) -
+			    HCVG_CONN_BUF));
+			return &g->g_conns[i];
+		}
+	}
+	return (struct hcvg_conn *)0;
+}
+
+static int
+listening(const struct hcvg *g, uint32_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < g->g_nlisten; i++)
+		if (g->g_listen[i] == port)
+			return 1;
+	return 0;
+}
+
+static void
+conn_reset(struct hcvg_conn *c)
+{
+	c->c_state = HCVG_S_CLOSED;
+	c->c_reset = 1;
+}
+
+static void
+rx_data(struct hcvg *g, struct hcvg_conn *c, const uint8_t *data, uint32_t len)
+{
+	uint32_t tail, first;
+
+	if (len > HCVG_CONN_BUF - c->c_rx_len ||
+	    (c->c_local_shut & SHUT_RCV)) {
+		/* The host overran our credit (or we stopped reading). */
+		(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+		conn_reset(c);
+		return;
+	}
+	tail = (c->c_rx_head + c->c_rx_len) % HCVG_CONN_BUF;
+	first = HCVG_CONN_BUF - tail;
+	if (first > len)
+		first = len;
+	copy(c->c_rx + tail, data, first);
+	copy(c->c_rx, data + first, len - first);
+	c->c_rx_len += len;
+}
+
+static uint32_t
+peer_free(const struct hcvg_conn *c)
+{
+	uint32_t used = c->c_tx_cnt - c->c_peer_fwd;
+
+	return used >= c->c_peer_buf ? 0 : c->c_peer_buf - used;
+}
+
+static void
+rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
+{
+	struct hcvg_conn *c;
+
+	if (h->type != VS_STREAM || h->dst_cid != g->g_cid) {
+		g->g_st.gs_bad_rx++;
+		if (h->op != OP_RST)
+			reply_rst(g, h);
+		return;
+	}
+	c = conn_find(g, h->dst_port, h->src_port);
+	if (c == (struct hcvg_conn *)0 || c->c_state == HCVG_S_CLOSED) {
+		if (h->op == OP_RST)
+			return;
+		if (c == (struct hcvg_conn *)0 && h->op == OP_REQUEST &&
+		    listening(g, h->dst_port) &&
+		    (c = conn_alloc(g)) != (struct hcvg_conn *)0) {
+			c->c_state = HCVG_S_ESTABLISHED;
+			c->c_type = VS_STREAM;
+			c->c_lport = h->dst_port;
+			c->c_rport = h->src_port;
+			c->c_rcid = h->src_cid;
+			c->c_peer_buf = h->buf_alloc;
+			c->c_peer_fwd = h->fwd_cnt;
+			c->c_accept = 1;
+			(void)conn_send(g, c, OP_RESPONSE, 0, (const void *)0, 0);
+			return;
+		}
+		reply_rst(g, h);
+		return;
+	}
+	c->c_peer_buf = h->buf_alloc;
+	c->c_peer_fwd = h->fwd_cnt;
+	/* Ask again only once the peer really gave credit back. */
+	if (peer_free(c) > 0)
+		c->c_credit_req = 0;
+	switch (h->op) {
+	case OP_RESPONSE:
+		if (c->c_state == HCVG_S_CONNECTING) {
+			c->c_state = HCVG_S_ESTABLISHED;
+			break;
+		}
+		(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+		conn_reset(c);
+		break;
+	case OP_RW:
+		if (c->c_state != HCVG_S_ESTABLISHED) {
+			(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+			conn_reset(c);
+			break;
+		}
+		rx_data(g, c, data, h->len);
+		break;
+	case OP_CREDIT_UPD:
+		break;
+	case OP_CREDIT_REQ:
+		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
+		break;
+	case OP_SHUTDOWN:
+		c->c_peer_shut |= (uint8_t)(h->flags & (SHUT_RCV | SHUT_SEND));
+		break;
+	case OP_RST:
+		g->g_st.gs_rst_rx++;
+		conn_reset(c);
+		break;
+	default:
+		/* REQUEST on a live flow, or an op we do not know. */
+		(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+		conn_reset(c);
+		break;
+	}
+}
+
+static void
+transport_reset(struct hcvg *g)
+{
+	unsigned i;
+
+	g->g_st.gs_resets++;
+	for (i = 0; i < g->g_nconns; i++)
+		if (g->g_conns[i].c_state != HCVG_S_FREE)
+			conn_reset(&g->g_conns[i]);
+}
+
+int
+hcvg_poll(struct hcvg *g)
+{
+	uint32_t prod, n = 0, limit = 4 * g->g_rx_slots, epoch;
+	const uint8_t *s;
+	struct pkt h;
+
+	if (g->g_error != 0)
+		return -HCVG_EIO;
+	if (g->g_in_poll)
+		return 0;
+	g->g_in_poll = 1;
+	epoch = mb_load(g, HCVS_MB_EPOCH);
+	if (epoch != g->g_epoch) {
+		g->g_epoch = epoch;
+		transport_reset(g);
+	}
+	while (n < limit) {
+		prod = mb_load(g, HCVS_MB_RX_PROD);
+		if (prod == g->g_rx_cons)
+			break;
+		if (prod - g->g_rx_cons > g->g_rx_slots) {
+			g->g_st.gs_bad_rx++;
+			g->g_error = HCVS_ERR_BAD_INDEX;
+			break;
+		}
+		acq();
+		s = g->g_mb + HCVS_MBOX_HDR_SIZE + g->g_tx_slots * g->g_slot_size +
+		    (g->g_rx_cons & (g->g_rx_slots - 1)) * g->g_slot_size;
+		h.src_cid = get64(s + 0);
+		h.dst_cid = get64(s + 8);
+		h.src_port = get32(s + 16);
+		h.dst_port = get32(s + 20);
+		h.len = get32(s + 24);
+		h.type = get16(s + 28);
+		h.op = get16(s + 30);
+		h.flags = get32(s + 32);
+		h.buf_alloc = get32(s + 36);
+		h.fwd_cnt = get32(s + 40);
+		g->g_st.gs_rx_pkts++;
+		if (h.len > payload_cap(g) || (h.op != OP_RW && h.len != 0))
+			g->g_st.gs_bad_rx++;
+		else
+			rx_packet(g, &h, s + HCVS_SLOT_HDR);
+		rel();
+		g->g_rx_cons++;
+		mb_store(g, HCVS_MB_RX_CONS, g->g_rx_cons);
+		n++;
+	}
+	if (n > 0) {
+		fence(g);
+		if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_RX_WANT_KICK)
+			kick(g);
+	}
+	if (mb_load(g, HCVS_MB_ERROR) != 0)
+		g->g_error = (int)mb_load(g, HCVS_MB_ERROR);
+	g->g_in_poll = 0;
+	return g->g_error != 0 ? -HCVG_EIO : (int)n;
+}
+
+uint32_t
+hcvg_irq(struct hcvg *g)
+{
+	uint32_t isr = g->g_p->reg_read(g->g_p->ctx, HCVS_REG_ISR);
+
+	(void)hcvg_poll(g);
+	return isr;
+}
+
+/* One step of a blocking loop: let the host run, then look at RX. */
+static int
+step(struct hcvg *g, uint32_t *n)
+{
+	if (++*n > g->g_wait_limit)
+		return -HCVG_ETIMEDOUT;
+	wait(g);
+	if (hcvg_poll(g) < 0)
+		return -HCVG_EIO;
+	return 0;
+}
+
+/* ---- Sockets -------------------------------------------------------------- */
+
+static struct hcvg_conn *
+conn_get(struct hcvg *g, int id)
+{
+	if (id < 0 || (unsigned)id >= g->g_nconns ||
+	    g->g_conns[id].c_state == HCVG_S_FREE)
+		return (struct hcvg_conn *)0;
+	return &g->g_conns[id];
+}
+
+enum hcvg_state
+hcvg_state(const struct hcvg *g, int id)
+{
+	if (id < 0 || (unsigned)id >= g->g_nconns)
+		return HCVG_S_FREE;
+	return (enum hcvg_state)g->g_conns[id].c_state;
+}
+
+int
+hcvg_listen(struct hcvg *g, uint32_t port)
+{
+	if (listening(g, port))
+		return -HCVG_EADDRINUSE;
+	if (g->g_nlisten == HCVG_MAX_LISTEN)
+		return -HCVG_ENOSPC;
+	g->g_listen[g->g_nlisten++] = port;
+	return 0;
+}
+
+int
+hcvg_accept(struct hcvg *g, uint32_t port, int nonblock)
+{
+	uint32_t n = 0;
+	unsigned i;
+	int rc;
+
+	if (!listening(g, port))
+		return -HCVG_EINVAL;
+	for (;;) {
+		if (hcvg_poll(g) < 0)
+			return -HCVG_EIO;
+		for (i = 0; i < g->g_nconns; i++) {
+			struct hcvg_conn *c = &g->g_conns[i];
+
+			if (c->c_state != HCVG_S_FREE && c->c_accept &&
+			    c->c_lport == port) {
+				c->c_accept = 0;
+				return (int)i;
+			}
+		}
+		if (nonblock)
+			return -HCVG_EAGAIN;
+		rc = step(g, &n);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static uint32_t
+port_alloc(struct hcvg *g, uint32_t rport)
+{
+	uint32_t p;
+
+	do {
+		p = g->g_next_port++;
+		if (g->g_next_port == 0)
+			g->g_next_port = FIRST_PORT;
+	} while (conn_find(g, p, rport) != (struct hcvg_conn *)0 ||
+	    listening(g, p));
+	return p;
+}
+
+int
+hcvg_connect(struct hcvg *g, uint32_t port, int nonblock)
+{
+	struct hcvg_conn *c;
+	uint32_t n = 0;
+	int id, rc;
+
+	c = conn_alloc(g);
+	if (c == (struct hcvg_conn *)0)
+		return -HCVG_EMFILE;
+	c->c_lport = port_alloc(g, port);
+	c->c_rport = port;
+	c->c_rcid = HOST_CID;
+	c->c_type = VS_STREAM;
+	c->c_state = HCVG_S_CONNECTING;
+	id = (int)(c - g->g_conns);
+	rc = conn_send(g, c, OP_REQUEST, 0, (const void *)0, 0);
+	if (rc < 0) {
+		c->c_state = HCVG_S_FREE;
+		return rc;
+	}
+	if (nonblock)
+		return id;
+	for (;;) {
+		if (hcvg_poll(g) < 0)
+			return -HCVG_EIO;
+		if (c->c_state == HCVG_S_ESTABLISHED)
+			return id;
+		if (c->c_state == HCVG_S_CLOSED) {
+			c->c_state = HCVG_S_FREE;
+			return -HCVG_ECONNREFUSED;
+		}
+		rc = step(g, &n);
+		if (rc < 0) {
+			(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+			c->c_state = HCVG_S_FREE;
+			return rc;
+		}
+	}
+}
+
+long
+hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+    int nonblock)
+{
+	const uint8_t *p = buf;
+	struct hcvg_conn *c = conn_get(g, id);
+	uint32_t done = 0, chunk, n = 0;
+	int rc;
+
+	if (c == (struct hcvg_conn *)0)
+		return -HCVG_EINVAL;
+	while (done < len) {
+		if (c->c_reset)
+			return done > 0 ? (long)done : -HCVG_ECONNRESET;
+		if (c->c_state != HCVG_S_ESTABLISHED)
+			return done > 0 ? (long)done : -HCVG_ENOTCONN;
+		if ((c->c_local_shut & SHUT_SEND) ||
+		    (c->c_peer_shut & SHUT_RCV))
+			return done > 0 ? (long)done : -HCVG_EPIPE;
+		chunk = len - done;
+		if (chunk > payload_cap(g))
+			chunk = payload_cap(g);
+		if (chunk > peer_free(c))
+			chunk = peer_free(c);
+		if (chunk > 0 && tx_free(g) > 0) {
+			rc = conn_send(g, c, OP_RW, 0, p + done, chunk);
+			if (rc < 0)
+				return done > 0 ? (long)done : rc;
+			c->c_tx_cnt += chunk;
+			done += chunk;
+			continue;
+		}
+		if (chunk == 0 && !c->c_credit_req) {
+			/* Out of credit: ask once, then wait for an update. */
+			c->c_credit_req = 1;
+			(void)conn_send(g, c, OP_CREDIT_REQ, 0, (const void *)0, 0);
+		}
+		if (nonblock) {
+			if (hcvg_poll(g) < 0)
+				return -HCVG_EIO;
+			if (done > 0)
+				break;
+			return -HCVG_EAGAIN;
+		}
+		if (chunk > 0) {
+			/* Credit but no slot: wait for the host to drain TX. */
+			rc = tx_wait(g);
+			if (rc == 0)
+				rc = hcvg_poll(g) < 0 ? -HCVG_EIO : 0;
+		} else {
+			rc = step(g, &n);
+		}
+		if (rc < 0)
+			return done > 0 ? (long)done : rc;
+	}
+	return (long)done;
+}
+
+long
+hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len, int nonblock)
+{
+	struct hcvg_conn *c = conn_get(g, id);
+	uint8_t *out = buf;
+	uint32_t n = 0, take, first;
+	int rc;
+
+	if (c == (struct hcvg_conn *)0)
+		return -HCVG_EINVAL;
+	for (;;) {
+		if (hcvg_poll(g) < 0)
+			return -HCVG_EIO;
+		if (c->c_rx_len > 0 || len == 0)
+			break;
+		/* As Linux: a reset established stream reads as EOF. */
+		if (c->c_reset)
+			return 0;
+		if (c->c_state == HCVG_S_CONNECTING) {
+			if (nonblock)
+				return -HCVG_EAGAIN;
+		} else if (c->c_state != HCVG_S_ESTABLISHED) {
+			return -HCVG_ENOTCONN;
+		}
+		if ((c->c_peer_shut & SHUT_SEND) ||
+		    (c->c_local_shut & SHUT_RCV))
+			return 0;
+		if (nonblock)
+			return -HCVG_EAGAIN;
+		rc = step(g, &n);
+		if (rc < 0)
+			return rc;
+	}
+	take = len < c->c_rx_len ? len : c->c_rx_len;
+	first = HCVG_CONN_BUF - c->c_rx_head;
+	if (first > take)
+		first = take;
+	copy(out, c->c_rx + c->c_rx_head, first);
+	copy(out + first, c->c_rx, take - first);
+	c->c_rx_head = (c->c_rx_head + take) % HCVG_CONN_BUF;
+	c->c_rx_len -= take;
+	c->c_fwd_cnt += take;
+	/* Proactive credit: the host must not stall on a stale fwd_cnt. */
+	if (c->c_fwd_cnt - c->c_fwd_sent >= HCVG_CONN_BUF / 4 &&
+	    c->c_state == HCVG_S_ESTABLISHED && !c->c_reset)
+		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
+	return (long)take;
+}
+
+int
+hcvg_shutdown(struct hcvg *g, int id, uint32_t how)
+{
+	struct hcvg_conn *c = conn_get(g, id);
+	uint8_t bits;
+
+	if (c == (struct hcvg_conn *)0 || (how & ~(SHUT_RCV | SHUT_SEND)) != 0)
+		return -HCVG_EINVAL;
+	if (c->c_state != HCVG_S_ESTABLISHED || c->c_reset)
+		return -HCVG_ENOTCONN;
+	bits = (uint8_t)(c->c_local_shut | how);
+	if (bits == c->c_local_shut)
+		return 0;
+	c->c_local_shut = bits;
+	return conn_send(g, c, OP_SHUTDOWN, bits, (const void *)0, 0);
+}
+
+int
+hcvg_close(struct hcvg *g, int id)
+{
+	struct hcvg_conn *c = conn_get(g, id);
+	uint32_t n = 0;
+
+	if (c == (struct hcvg_conn *)0)
+		return -HCVG_EINVAL;
+	if (c->c_state == HCVG_S_ESTABLISHED && !c->c_reset) {
+		if (c->c_local_shut != (SHUT_RCV | SHUT_SEND)) {
+			c->c_local_shut = SHUT_RCV | SHUT_SEND;
+			(void)conn_send(g, c, OP_SHUTDOWN, SHUT_RCV | SHUT_SEND,
+			    (const void *)0, 0);
+		}
+		/* Wait (bounded) for the peer's RST, as Linux does. */
+		while (!c->c_reset && step(g, &n) == 0)
+			;
+		if (!c->c_reset)
+			(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+	} else if (c->c_state == HCVG_S_CONNECTING) {
+		(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+	}
+	c->c_state = HCVG_S_FREE;
+	return 0;
+}

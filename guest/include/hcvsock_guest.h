@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hcvsock guest driver: a freestanding vsock client for the hcvsock
+ * device (docs/PROTOCOL.md).  No libc, no allocation, no global state:
+ * the caller provides the driver state, the mailbox memory and the
+ * connection table, and a small platform layer for register access,
+ * barriers and address translation.  Builds with -ffreestanding for -m32
+ * and -m64 (the compiler may still emit memcpy/memset calls unless
+ * -fno-tree-loop-distribute-patterns is given).
+ *
+ * Single-threaded: the caller serialises every call, including
+ * hcvg_irq() (run it from the interrupt handler only if the rest of the
+ * program does not use the driver concurrently, or just poll).
+ *
+ * Functions return 0 or a non-negative count on success, a negative
+ * HCVG_E* code on failure.  Blocking calls give up after
+ * cfg.wait_limit calls of platform.wait() with -HCVG_ETIMEDOUT.
+ */
+#ifndef HCVSOCK_GUEST_H
+#define HCVSOCK_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hcvsock_abi.h"
+
+/* Errors (Linux errno values, negated on return). */
+#define HCVG_EIO		5
+#define HCVG_EAGAIN		11
+#define HCVG_ENODEV		19
+#define HCVG_EINVAL		22
+#define HCVG_EMFILE		24
+#define HCVG_ENOSPC		28
+#define HCVG_EPIPE		32
+#define HCVG_EPROTO		71
+#define HCVG_EADDRINUSE		98
+#define HCVG_ECONNRESET		104
+#define HCVG_ENOTCONN		107
+#define HCVG_ETIMEDOUT		110
+#define HCVG_ECONNREFUSED	111
+
+/* Per-connection receive buffer = the buf_alloc we advertise. */
+#ifndef HCVG_CONN_BUF
+#define HCVG_CONN_BUF		16384u
+#endif
+#define HCVG_MAX_LISTEN		8u
+
+/*
+ * The platform.  reg_read/reg_write access the 32-bit register at `off`
+ * of the window (port I/O or MMIO: the platform knows which and where).
+ * Optional members may be NULL: mb defaults to a full compiler+CPU fence,
+ * virt_to_phys to identity, wait to nothing (pure spinning).  wait() is
+ * called in every blocking loop: pause, halt until an interrupt, or (in
+ * tests) let the host side run.
+ */
+struct hcvg_platform {
+	void		*ctx;
+	uint32_t	(*reg_read)(void *ctx, uint32_t off);
+	void		(*reg_write)(void *ctx, uint32_t off, uint32_t val);
+	void		(*mb)(void *ctx);
+	uint64_t	(*virt_to_phys)(void *ctx, const void *p);
+	void		(*wait)(void *ctx);
+};
+
+enum hcvg_state {
+	HCVG_S_FREE = 0,
+	HCVG_S_CONNECTING,
+	HCVG_S_ESTABLISHED,
+	HCVG_S_CLOSED,		/* reset or refused; hcvg_close() frees */
+};
+
+/* One connection.  Opaque to callers: use the functions below. */
+struct hcvg_conn {
+	uint8_t		c_state;
+	uint8_t		c_peer_shut;	/* VSOCK shutdown bits from the peer */
+	uint8_t		c_local_shut;	/* bits we sent */
+	uint8_t		c_reset;	/* the peer sent RST */
+	uint8_t		c_accept;	/* waiting in the accept queue */
+	uint8_t		c_credit_req;	/* CREDIT_REQUEST outstanding */
+	uint16_t	c_type;
+	uint32_t	c_lport;
+	uint32_t	c_rport;
+	uint64_t	c_rcid;
+	uint32_t	c_peer_buf;
+	uint32_t	c_peer_fwd;
+	uint32_t	c_tx_cnt;
+	uint32_t	c_fwd_cnt;
+	uint32_t	c_fwd_sent;	/* fwd_cnt last advertised */
+	uint32_t	c_rx_head;
+	uint32_t	c_rx_len;
+	uint8_t		c_rx[HCVG_CONN_BUF];
+};
+
+struct hcvg_stats {
+	uint32_t	gs_tx_pkts;
+	uint32_t	gs_rx_pkts;
+	uint32_t	gs_rst_rx;
+	uint32_t	gs_rst_tx;
+	uint32_t	gs_bad_rx;	/* malformed packets from the host */
+	uint32_t	gs_dropped;	/* control packets lost: TX ring full */
+	uint32_t	gs_kicks;
+	uint32_t	gs_resets;	/* transport resets seen */
+};
+
+struct hcvg {
+	const struct hcvg_platform *g_p;
+	uint8_t		*g_mb;
+	uint32_t	 g_tx_slots;
+	uint32_t	 g_rx_slots;
+	uint32_t	 g_slot_size;
+	uint32_t	 g_tx_prod;
+	uint32_t	 g_rx_cons;
+	uint32_t	 g_epoch;
+	uint32_t	 g_features;
+	uint32_t	 g_irq_mode;
+	uint32_t	 g_gflags;	/* GUEST_FLAGS as last written */
+	uint32_t	 g_wait_limit;
+	uint32_t	 g_next_port;
+	uint64_t	 g_cid;
+	int		 g_sync;
+	int		 g_error;	/* device halted: ERROR code */
+	struct hcvg_conn *g_conns;
+	unsigned	 g_nconns;
+	uint32_t	 g_listen[HCVG_MAX_LISTEN];
+	unsigned	 g_nlisten;
+	int		 g_in_poll;
+	struct hcvg_stats g_st;
+};
+
+struct hcvg_cfg {
+	const struct hcvg_platform *plat;
+	void		*mem;		/* mailbox, 64-byte aligned */
+	uint32_t	 mem_size;
+	uint32_t	 tx_slots;	/* power of two; 0 = 8 */
+	uint32_t	 rx_slots;	/* power of two; 0 = 8 */
+	uint32_t	 slot_size;	/* 0 = 4096 */
+	struct hcvg_conn *conns;
+	unsigned	 nconns;
+	uint32_t	 irq_mode;	/* HCVS_IRQ_*, 0 = poll */
+	uint32_t	 irq_args[3];	/* ARG1..ARG3 of SET_NOTIFY */
+	int		 sync_doorbell;	/* use DOORBELL_SYNC if offered */
+	uint32_t	 wait_limit;	/* 0 = 1000000 */
+};
+
+/* Bytes of mailbox memory a geometry needs. */
+static inline uint32_t
+hcvg_mem_needed(uint32_t tx_slots, uint32_t rx_slots, uint32_t slot_size)
+{
+	return HCVS_MBOX_HDR_SIZE + (tx_slots + rx_slots) * slot_size;
+}
+
+/* 0 and *version if a device answers; -HCVG_ENODEV (all-ones: no
+ * backend yet, or nothing there); -HCVG_EPROTO for an unknown major. */
+int	hcvg_probe(const struct hcvg_platform *p, uint32_t *version);
+
+/* Probe, reset, negotiate, announce the mailbox, enable. */
+int	hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg);
+/* RESET the device; connections and listeners are forgotten. */
+void	hcvg_fini(struct hcvg *g);
+
+uint64_t hcvg_cid(const struct hcvg *g);
+
+/* Process the RX ring. Returns packets handled or -HCVG_EIO (halted). */
+int	hcvg_poll(struct hcvg *g);
+/* Interrupt handler body: acknowledge ISR, then poll. Returns ISR. */
+uint32_t hcvg_irq(struct hcvg *g);
+
+int	hcvg_listen(struct hcvg *g, uint32_t port);
+/* A connection id, or -HCVG_EAGAIN (nonblock) / -HCVG_ETIMEDOUT. */
+int	hcvg_accept(struct hcvg *g, uint32_t port, int nonblock);
+/*
+ * Connect to (CID 2, port).  nonblock: returns the id in state
+ * CONNECTING at once; hcvg_state() tells when it is ESTABLISHED.
+ */
+int	hcvg_connect(struct hcvg *g, uint32_t port, int nonblock);
+enum hcvg_state hcvg_state(const struct hcvg *g, int id);
+
+/*
+ * Send up to len bytes; blocking sends everything unless an error or
+ * the wait limit stops it (then the count so far, or the error if
+ * nothing went).  nonblock: as much as credit and ring allow, or
+ * -HCVG_EAGAIN.
+ */
+long	hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+	    int nonblock);
+/*
+ * Bytes received; 0 at end of stream (peer SHUTDOWN(SEND) or RST: see
+ * hcvg_state); -HCVG_EAGAIN, -HCVG_ENOTCONN.
+ */
+long	hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len,
+	    int nonblock);
+/* how: VSOCK shutdown bits, 1 = no more receive, 2 = no more send. */
+int	hcvg_shutdown(struct hcvg *g, int id, uint32_t how);
+/* Orderly close (SHUTDOWN, wait for the RST, else RST); frees the id. */
+int	hcvg_close(struct hcvg *g, int id);
+
+const struct hcvg_stats *hcvg_stats(const struct hcvg *g);
+
+#endif /* HCVSOCK_GUEST_H */

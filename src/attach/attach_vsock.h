@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hcvsock device for an attached KVM guest: the same device
+ * (vsock_dev.h) and muxer (vsock_mux.h) as on Xen, behind the attach
+ * module's guest (attach.h).  hcvsockd's KVM mode plugs
+ * attach_vsock_server_ops into attach_server_new(); a VMM that links the
+ * libraries calls attach_vsock_new() with its own description.
+ *
+ * Notification modes offered to the guest: NONE (poll) always; GSI when
+ * the VMM gave its VM fd (any GSI; the VM needs an in-kernel irqchip) or
+ * an irq eventfd (that GSI only).  MSI is not offered on KVM yet (it
+ * needs GSI routing).  Owned by the event-loop thread.
+ */
+#ifndef HCVS_ATTACH_VSOCK_H
+#define HCVS_ATTACH_VSOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attach/attach.h"
+#include "vsock/vsock_mux.h"
+
+struct loop;
+struct attach_vsock;
+
+struct attach_vsock_cfg {
+	struct loop		*loop;
+	/*
+	 * Host side of every guest: policy, mappings, limits.  guest_cid
+	 * and rx_ready are set per guest.  With uds_per_cid, each guest's
+	 * uds_path is "<uds_path>.<cid>" (several VMMs on one daemon).
+	 */
+	struct vsock_mux_cfg	 mux;
+	bool			 uds_per_cid;
+	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
+	/*
+	 * Listener only (may be NULL): a guest went live / was detached
+	 * (its VMM disconnected or broke the protocol, or unlisten).
+	 */
+	void			(*on_attach)(void *arg, const char *name,
+				    uint64_t cid);
+	void			(*on_detach)(void *arg, const char *name,
+				    uint64_t cid);
+	void			*hook_arg;
+};
+
+/* Build the device for a checked description (fds dup'ed). */
+int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
+	    const struct attach_desc *d, struct attach_vsock **avp, char *err,
+	    size_t errlen) __must_check;
+/* Reset every connection (host peers see EOF), detach.  NULL: no-op. */
+void	attach_vsock_free(struct attach_vsock *av);
+
+struct vsock_dev *attach_vsock_dev(struct attach_vsock *av);
+struct vsock_mux *attach_vsock_mux(struct attach_vsock *av);
+struct attach_guest *attach_vsock_guest(struct attach_vsock *av);
+
+/*
+ * hcvsockd's KVM mode: listen on `path` for VMMs (attach_server_new) and
+ * give each attached guest its device.  At most max_guests at once; a
+ * guest whose CID is already attached is refused (-EADDRINUSE).  The
+ * configuration is copied.
+ */
+struct attach_vsock_server;
+
+int	attach_vsock_listen(const struct attach_vsock_cfg *cfg, const char *path,
+	    unsigned max_guests, struct attach_vsock_server **sp) __must_check;
+/* Detach every guest, stop listening.  NULL is a no-op. */
+void	attach_vsock_unlisten(struct attach_vsock_server *s);
+unsigned attach_vsock_nr_guests(const struct attach_vsock_server *s);
+/*
+ * New host-side policy and mappings (SIGHUP): future guests get them,
+ * attached guests' muxers are reconfigured (connections are kept).
+ * Returns the first error of a muxer, after trying all.
+ */
+int	attach_vsock_reconfigure(struct attach_vsock_server *s,
+	    const struct vsock_mux_cfg *mux);
+/* Per guest: name, CID, forwarded requests, kicks, irqs, then the device. */
+void	attach_vsock_dump(const struct attach_vsock_server *s,
+	    void (*cb)(void *arg, const char *line), void *arg);
+
+#endif /* HCVS_ATTACH_VSOCK_H */

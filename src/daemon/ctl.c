@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket: one command per connection, buffered non-blocking answers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/loop.h"
+#include "daemon/ctl.h"
+
+struct ctl_client {
+	struct ctl	*cc_ctl;
+	int		 cc_fd;
+	int64_t		 cc_timer;
+	char		 cc_in[64];
+	size_t		 cc_in_len;
+	char		*cc_out;
+	size_t		 cc_out_len;
+	size_t		 cc_out_off;
+	bool		 cc_overflow;
+};
+
+struct ctl {
+	struct loop		*c_loop;
+	int			 c_fd;
+	char			 c_path[108];
+	ctl_report_fn		 c_report;
+	void			*c_arg;
+	struct ctl_client	*c_clients[CTL_MAX_CLIENTS];
+};
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun->sun_path, path, strlen(path) + 1);
+	return 0;
+}
+
+int
+ctl_listen_unix(const char *path, int backlog)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, probe, rc;
+
+	if ((rc = unix_addr(path, &sun)) < 0)
+		return rc;
+	/*
+	 * A socket left by a crashed daemon blocks bind(); unlink it only
+	 * when a connect shows nobody is listening (never steal a live one).
+	 */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			return -errno;
+		rc = connect(probe, (struct sockaddr *)&sun, sizeof(sun));
+		close(probe);
+		if (rc == 0)
+			return -EADDRINUSE;
+		(void)unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, backlog) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void
+client_free(struct ctl_client *cc)
+{
+	struct ctl *c = cc->cc_ctl;
+
+	for (size_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->c_clients[i] == cc)
+			c->c_clients[i] = NULL;
+	loop_del_fd(c->c_loop, cc->cc_fd);
+	loop_del_timer(c->c_loop, cc->cc_timer);
+	close(cc->cc_fd);
+	free(cc->cc_out);
+	free(cc);
+}
+
+static void
+emit(void *arg, const char *line)
+{
+	struct ctl_client *cc = arg;
+	size_t n = strlen(line);
+	char *nb;
+
+	if (cc->cc_overflow)
+		return;
+	if (cc->cc_out_len + n + 1 > CTL_MAX_REPLY) {
+		cc->cc_overflow = true;
+		return;
+	}
+	nb = realloc(cc->cc_out, cc->cc_out_len + n + 1);
+	if (nb == NULL) {
+		cc->cc_overflow = true;
+		return;
+	}
+	cc->cc_out = nb;
+	memcpy(cc->cc_out + cc->cc_out_len, line, n);
+	cc->cc_out[cc->cc_out_len + n] = '\n';
+	cc->cc_out_len += n + 1;
+}
+
+static void
+client_command(struct ctl_client *cc)
+{
+	struct ctl *c = cc->cc_ctl;
+	char *cmd = cc->cc_in;
+
+	cmd[strcspn(cmd, "\r\n")] = '\0';
+	if (!strcmp(cmd, "status"))
+		c->c_report(c->c_arg, emit, cc);
+	else
+		emit(cc, "error: unknown command (try: status)");
+	if (cc->cc_overflow)
+		emit(cc, "... (truncated)");
+}
+
+static void
+client_io(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct ctl_client *cc = arg;
+	ssize_t n;
+
+	if (cc->cc_out == NULL) {
+		n = read(fd, cc->cc_in + cc->cc_in_len,
+		    sizeof(cc->cc_in) - 1 - cc->cc_in_len);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			client_free(cc);
+			return;
+		}
+		cc->cc_in_len += (size_t)n;
+		cc->cc_in[cc->cc_in_len] = '\0';
+		if (strchr(cc->cc_in, '\n') == NULL &&
+		    cc->cc_in_len < sizeof(cc->cc_in) - 1)
+			return;
+		client_command(cc);
+		if (cc->cc_out == NULL) {
+			client_free(cc);
+			return;
+		}
+		if (loop_mod_fd(l, fd, LOOP_OUT) < 0) {
+			client_free(cc);
+			return;
+		}
+		return;
+	}
+	if (events & LOOP_ERR) {
+		client_free(cc);
+		return;
+	}
+	n = send(fd, cc->cc_out + cc->cc_out_off,
+	    cc->cc_out_len - cc->cc_out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_free(cc);
+		return;
+	}
+	cc->cc_out_off += (size_t)n;
+	if (cc->cc_out_off == cc->cc_out_len)
+		client_free(cc);
+}
+
+static void
+client_idle(struct loop *l, void *arg)
+{
+	struct ctl_client *cc = arg;
+
+	(void)l;
+	cc->cc_timer = 0;
+	client_free(cc);
+}
+
+static void
+ctl_accept(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct ctl *c = arg;
+	struct ctl_client *cc;
+	size_t slot;
+	int cfd;
+
+	(void)events;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return;
+	for (slot = 0; slot < CTL_MAX_CLIENTS; slot++)
+		if (c->c_clients[slot] == NULL)
+			break;
+	if (slot == CTL_MAX_CLIENTS) {
+		close(cfd);
+		return;
+	}
+	cc = calloc(1, sizeof(*cc));
+	if (cc == NULL) {
+		close(cfd);
+		return;
+	}
+	cc->cc_ctl = c;
+	cc->cc_fd = cfd;
+	if (loop_add_fd(l, cfd, LOOP_IN, client_io, cc) < 0) {
+		close(cfd);
+		free(cc);
+		return;
+	}
+	cc->cc_timer = loop_add_timer(l, CTL_IDLE_MS, client_idle, cc);
+	if (cc->cc_timer < 0)
+		cc->cc_timer = 0;
+	c->c_clients[slot] = cc;
+}
+
+int
+ctl_open(struct loop *l, const char *path, ctl_report_fn report, void *arg,
+    struct ctl **cp)
+{
+	struct ctl *c;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->c_loop = l;
+	c->c_report = report;
+	c->c_arg = arg;
+	snprintf(c->c_path, sizeof(c->c_path), "%s", path);
+	c->c_fd = ctl_listen_unix(path, 8);
+	if (c->c_fd < 0) {
+		rc = c->c_fd;
+		goto err_free;
+	}
+	if (chmod(path, 0660) < 0) {
+		rc = -errno;
+		goto err_close;
+	}
+	if ((rc = loop_add_fd(l, c->c_fd, LOOP_IN, ctl_accept, c)) < 0)
+		goto err_close;
+	*cp = c;
+	return 0;
+
+err_close:
+	close(c->c_fd);
+	unlink(path);
+err_free:
+	free(c);
+	return rc;
+}
+
+void
+ctl_close(struct ctl *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->c_clients[i] != NULL)
+			client_free(c->c_clients[i]);
+	loop_del_fd(c->c_loop, c->c_fd);
+	close(c->c_fd);
+	(void)unlink(c->c_path);
+	free(c);
+}
+
+int
+ctl_request(const char *path, const char *cmd, int out, int timeout_ms)
+{
+	struct sockaddr_un sun;
+	char buf[4096];
+	int fd, rc;
+
+	if ((rc = unix_addr(path, &sun)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto err_errno;
+	if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) < 0 ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
+		goto err_errno;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		rc = poll(&pfd, 1, timeout_ms);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			goto err_errno;
+		if (rc == 0) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err_errno;
+		if (n == 0)
+			break;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				goto err_errno;
+			off += w;
+		}
+	}
+	close(fd);
+	return 0;
+
+err_errno:
+	rc = -errno;
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* The loopback hand-off: a fake guest's page, RAM and eventfds to the daemon. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/ctl.h"
+#include "daemon/loopback.h"
+#include "ioreq/ioreq_fake.h"
+
+static int
+wait_fd(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc;
+
+	do
+		rc = poll(&pfd, 1, timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	return rc == 0 ? -ETIMEDOUT : 0;
+}
+
+int
+loopback_accept_guest(const char *path, int timeout_ms,
+    struct loopback_guest *g)
+{
+	struct sockaddr_un sun;
+	int rc;
+
+	g->lg_fake = NULL;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	g->lg_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (g->lg_sock < 0)
+		return -errno;
+	if (connect(g->lg_sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	if ((rc = wait_fd(g->lg_sock, timeout_ms)) < 0)
+		goto err;
+	if ((rc = ioreq_fake_recv(g->lg_sock, &g->lg_fake)) < 0)
+		goto err;
+	return 0;
+
+err:
+	close(g->lg_sock);
+	g->lg_sock = -1;
+	return rc;
+}
+
+const struct ioreq_shm_cfg *
+loopback_shm_cfg(const struct loopback_guest *g)
+{
+	return ioreq_fake_shm_cfg(g->lg_fake);
+}
+
+int
+loopback_send_ready(struct loopback_guest *g)
+{
+	if (send(g->lg_sock, "READY\n", 6, MSG_NOSIGNAL) != 6)
+		return -errno;
+	return 0;
+}
+
+void
+loopback_guest_close(struct loopback_guest *g)
+{
+	ioreq_fake_free(g->lg_fake);
+	g->lg_fake = NULL;
+	if (g->lg_sock >= 0)
+		close(g->lg_sock);
+	g->lg_sock = -1;
+}
+
+int
+loopback_offer(const char *path, const struct ioreq_fake *f, int timeout_ms,
+    void (*listening)(void *arg), void *arg, int *sockp)
+{
+	int lfd, cfd, rc;
+
+	lfd = ctl_listen_unix(path, 1);
+	if (lfd < 0)
+		return lfd;
+	if (listening != NULL)
+		listening(arg);
+	if ((rc = wait_fd(lfd, timeout_ms)) < 0)
+		goto out;
+	cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (cfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = ioreq_fake_send(f, cfd);
+	if (rc < 0) {
+		close(cfd);
+		goto out;
+	}
+	*sockp = cfd;
+out:
+	close(lfd);
+	(void)unlink(path);
+	return rc;
+}
+
+int
+loopback_wait_ready(int sock, int timeout_ms)
+{
+	char buf[8];
+	size_t got = 0;
+	int rc;
+
+	while (got < 6) {
+		ssize_t n;
+
+		if ((rc = wait_fd(sock, timeout_ms)) < 0)
+			return rc;
+		n = read(sock, buf + got, 6 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		got += (size_t)n;
+	}
+	return memcmp(buf, "READY\n", 6) == 0 ? 0 : -EPROTO;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A locked pid file (after varstored): created 0644, locked with
+ * lockf(F_TLOCK) and kept open for the life of the process so that a
+ * second instance fails at once and a stale file from a crash does not
+ * block a restart.
+ */
+#ifndef HCVS_PIDFILE_H
+#define HCVS_PIDFILE_H
+
+#include <sys/types.h>
+
+#include "common/compiler.h"
+
+/*
+ * Open and lock `path`.  Returns the fd (>= 0), -EEXIST if another live
+ * process holds the lock (its pid in *holder if known, else 0), -errno.
+ */
+int	pidfile_open(const char *path, pid_t *holder) __must_check;
+/* Write the calling process's pid (after a fork, by the child). */
+int	pidfile_write(int fd);
+/* Unlink and close.  Unlink failures are ignored (privileges dropped). */
+void	pidfile_close(int fd, const char *path);
+
+#endif /* HCVS_PIDFILE_H */

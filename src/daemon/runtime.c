@@ -1,0 +1,810 @@
+/* SPDX-License-Identifier: MIT */
+/* hcvsockd's process: set-up, readiness, signals, reload, status, teardown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/loop.h"
+#include "daemon/conf.h"
+#include "daemon/ctl.h"
+#include "daemon/pidfile.h"
+#include "daemon/privdrop.h"
+#include "daemon/runtime.h"
+#include "daemon/sdnotify.h"
+#include "daemon/service.h"
+#include "daemon/statefile.h"
+#include "daemon/xendom.h"
+
+struct rt {
+	const struct options	*r_opts;
+	struct conf		*r_conf;
+	struct loop		*r_loop;
+	int			 r_sigfd;
+	struct ctl		*r_ctl;
+	struct service		*r_svc;
+	struct service_target	 r_target;
+	uint32_t		 r_domid;	/* UINT32_MAX: loopback */
+	uid_t			 r_uid;
+	gid_t			 r_gid;
+	int			 r_exit;
+	int			 r_pidfd;
+	int			 r_ready_fd;
+	char			 r_state_path[CONF_PATH_MAX + CONF_NAME_MAX + 16];
+	char			 r_ctl_path[CONF_PATH_MAX + CONF_NAME_MAX + 16];
+	uint64_t		 r_start_ms;
+	bool			 r_reattached;
+	bool			 r_dropped;
+	bool			 r_gone;
+	unsigned		 r_reloads;
+};
+
+int
+runtime_exit_code(int err)
+{
+	switch (-err) {
+	case 0:
+		return 0;
+	case EACCES:
+	case EPERM:
+		return EX_NOPERM;
+	case ENOENT:
+	case ESRCH:
+	case ENODEV:
+	case ENXIO:
+	case EEXIST:
+	case ENOSPC:
+	case EOPNOTSUPP:
+	case ENOSYS:
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EPROTO:
+	case EADDRINUSE:
+	case ENAMETOOLONG:
+		return EX_UNAVAILABLE;
+	case EBUSY:
+		return EX_TEMPFAIL;
+	case ENOMEM:
+	case EMFILE:
+	case ENFILE:
+	case EIO:
+		return EX_OSERR;
+	default:
+		return EX_SOFTWARE;
+	}
+}
+
+/* ---- Configuration ---------------------------------------------------- */
+
+static void
+err_to_stderr(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void
+err_to_log(void *arg, const char *msg)
+{
+	(void)arg;
+	log_msg(LOG_ERR, "%s", msg);
+}
+
+/*
+ * Load the configuration the options name.  Without --config and without
+ * the default file, --loopback and -n fall back to built-in defaults
+ * (guest CID 3); a Xen guest needs its file.  Returns the number of
+ * errors, or -errno.
+ */
+static int
+load_conf(const struct options *o, struct conf *c, conf_err_fn err, void *arg)
+{
+	char path[CONF_PATH_MAX];
+	bool is_default;
+
+	conf_defaults(c, o->o_name);
+	if (o->o_state_dir[0] != '\0') {
+		snprintf(c->c_state_dir, sizeof(c->c_state_dir), "%s",
+		    o->o_state_dir);
+		c->c_state_dir_cli = true;
+	}
+	options_config_path(o, path, sizeof(path), &is_default);
+	if (is_default && access(path, F_OK) < 0 && errno == ENOENT &&
+	    (o->o_target == OPT_TARGET_LOOPBACK ||
+	    o->o_target == OPT_TARGET_NONE)) {
+		c->c_guest_cid = 3;
+		return conf_finish(c, err, arg);
+	}
+	return conf_load(c, path, err, arg);
+}
+
+int
+runtime_check(const struct options *o)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	uid_t uid;
+	gid_t gid;
+	int rc;
+
+	if (c == NULL)
+		return EX_OSERR;
+	rc = load_conf(o, c, err_to_stderr, NULL);
+	if (rc == 0)
+		rc = conf_check_system(c, &uid, &gid, err_to_stderr, NULL);
+	if (rc != 0) {
+		free(c);
+		return EX_CONFIG;
+	}
+	if (o->o_verbose > 0)
+		conf_dump(c, stdout);
+	printf("configuration OK\n");
+	free(c);
+	return 0;
+}
+
+/* ---- Files and directories -------------------------------------------- */
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char buf[CONF_PATH_MAX];
+	struct stat st;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char save = *s;
+
+		*s = '\0';
+		if (mkdir(buf, save == '\0' ? mode : 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = save;
+		if (save == '\0')
+			break;
+	}
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static bool
+pid_is_hcvsockd(pid_t pid)
+{
+	char path[64], comm[32];
+	FILE *f;
+	bool yes = false;
+
+	if (pid <= 0 || pid == getpid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	if (fgets(comm, sizeof(comm), f) != NULL)
+		yes = strncmp(comm, "hcvsockd", 8) == 0;
+	fclose(f);
+	return yes;
+}
+
+/*
+ * A state file left by a previous process.  Returns 1 (use *sf), 0 (none
+ * or not ours), -EBUSY (a live hcvsockd wrote it).
+ */
+static int
+read_recovered(struct rt *r, struct statefile *sf)
+{
+	int rc = statefile_read(r->r_state_path, sf);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0) {
+		log_warnx("%s: malformed state file, ignored", r->r_state_path);
+		(void)unlink(r->r_state_path);
+		return 0;
+	}
+	if (pid_is_hcvsockd(sf->sf_pid)) {
+		log_warnx("hcvsockd pid %ld already serves this guest "
+		    "(%s)", (long)sf->sf_pid, r->r_state_path);
+		return -EBUSY;
+	}
+	if (sf->sf_domid != r->r_domid) {
+		log_info("%s: state of domain %" PRIu32 ", not %" PRIu32
+		    ": ignored", r->r_state_path, sf->sf_domid, r->r_domid);
+		(void)unlink(r->r_state_path);
+		return 0;
+	}
+	log_info("found the state of pid %ld (server %" PRId32 "): trying to "
+	    "re-attach", (long)sf->sf_pid, sf->sf_server_id);
+	return 1;
+}
+
+static void
+write_state(struct rt *r)
+{
+	struct statefile *sf = calloc(1, sizeof(*sf));
+	int rc;
+
+	if (sf == NULL)
+		return;
+	sf->sf_version = STATEFILE_VERSION;
+	sf->sf_domid = r->r_domid;
+	sf->sf_server_id = -1;
+	rc = service_get_state(r->r_svc, sf);
+	sf->sf_pid = getpid();
+	sf->sf_domid = r->r_domid;
+	if (rc == 0)
+		rc = statefile_write(r->r_state_path, sf);
+	if (rc < 0)
+		log_warnx("%s: cannot record the state: %s (a crash would "
+		    "lose the device)", r->r_state_path, strerror(-rc));
+	free(sf);
+}
+
+/* ---- Status report ---------------------------------------------------- */
+
+static void
+report(void *arg, void (*emit)(void *earg, const char *line), void *earg)
+{
+	struct rt *r = arg;
+	const struct conf *c = r->r_conf;
+	char line[512], target[160];
+
+	if (r->r_domid == UINT32_MAX)
+		snprintf(target, sizeof(target), "loopback %s",
+		    r->r_opts->o_loopback);
+	else
+		snprintf(target, sizeof(target), "domain %" PRIu32, r->r_domid);
+	snprintf(line, sizeof(line), "%s: guest %s (%s), pid %ld, up %" PRIu64
+	    " s", PACKAGE_STRING, c->c_name, target, (long)getpid(),
+	    (loop_now_ms() - r->r_start_ms) / 1000);
+	emit(earg, line);
+	snprintf(line, sizeof(line), "config %s: guest_cid %" PRIu32 ", %zu "
+	    "port mapping(s), default policy %s, %u reload(s)",
+	    c->c_file[0] != '\0' ? c->c_file : "(built-in defaults)",
+	    c->c_guest_cid, c->c_nr_ports, c->c_default_allow ? "allow" : "deny",
+	    r->r_reloads);
+	emit(earg, line);
+	snprintf(line, sizeof(line), "server %s, privileges %s%s%s",
+	    r->r_reattached ? "re-attached after a restart" : "created",
+	    r->r_dropped ? "dropped to " : "root",
+	    r->r_dropped ? c->c_user : "",
+	    r->r_dropped && c->c_group[0] != '\0' ? ":" : "");
+	if (r->r_dropped && c->c_group[0] != '\0')
+		strncat(line, c->c_group, sizeof(line) - strlen(line) - 1);
+	emit(earg, line);
+	if (r->r_svc != NULL)
+		service_dump(r->r_svc, emit, earg);
+}
+
+static void
+emit_log(void *arg, const char *line)
+{
+	(void)arg;
+	log_info("%s", line);
+}
+
+/* ---- Signals and hooks ------------------------------------------------ */
+
+static const char *const reload_restart_keys[] = {
+	"pio_base", "mmio_base", "guest_cid", "state_dir", "socket_dir",
+	"socket_name", "buf_alloc", "notify", "busy_poll_us", "user", "group",
+};
+
+static bool
+restart_key_changed(const struct conf *a, const struct conf *b, size_t i)
+{
+	switch (i) {
+	case 0: return a->c_has_pio != b->c_has_pio ||
+		    a->c_pio_base != b->c_pio_base;
+	case 1: return a->c_has_mmio != b->c_has_mmio ||
+		    a->c_mmio_base != b->c_mmio_base;
+	case 2: return a->c_guest_cid != b->c_guest_cid;
+	case 3: return strcmp(a->c_state_dir, b->c_state_dir) != 0;
+	case 4: return strcmp(a->c_socket_dir, b->c_socket_dir) != 0;
+	case 5: return strcmp(a->c_socket_name, b->c_socket_name) != 0;
+	case 6: return a->c_buf_alloc != b->c_buf_alloc;
+	case 7: return a->c_notify != b->c_notify;
+	case 8: return a->c_busy_poll_us != b->c_busy_poll_us;
+	case 9: return strcmp(a->c_user, b->c_user) != 0;
+	default: return strcmp(a->c_group, b->c_group) != 0;
+	}
+}
+
+/*
+ * SIGHUP: re-read the file; apply policy, port mappings, limits that
+ * connections can follow, and the log level.  Anything else needs a
+ * restart and is reported as such.  A file with errors changes nothing.
+ */
+static void
+reload(struct rt *r)
+{
+	struct conf *nc = calloc(1, sizeof(*nc));
+	struct conf *merged;
+	int rc;
+
+	if (nc == NULL)
+		return;
+	rc = load_conf(r->r_opts, nc, err_to_log, NULL);
+	if (rc != 0) {
+		log_warnx("reload: %s: %s, keeping the running configuration",
+		    nc->c_file[0] != '\0' ? nc->c_file : "configuration",
+		    rc < 0 ? strerror(-rc) : "errors");
+		(void)sdnotify_send("STATUS=reload failed: configuration "
+		    "errors, see the log");
+		free(nc);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(reload_restart_keys); i++)
+		if (restart_key_changed(r->r_conf, nc, i))
+			log_warnx("reload: '%s' changed: takes effect at the "
+			    "next start", reload_restart_keys[i]);
+	merged = malloc(sizeof(*merged));
+	if (merged == NULL) {
+		free(nc);
+		return;
+	}
+	*merged = *r->r_conf;
+	merged->c_default_allow = nc->c_default_allow;
+	memcpy(merged->c_ports, nc->c_ports, sizeof(nc->c_ports));
+	merged->c_nr_ports = nc->c_nr_ports;
+	merged->c_max_connections = nc->c_max_connections;
+	merged->c_close_timeout_ms = nc->c_close_timeout_ms;
+	merged->c_ok_line = nc->c_ok_line;
+	merged->c_log_level = nc->c_log_level;
+	free(nc);
+	rc = service_reconfigure(r->r_svc, merged);
+	if (rc < 0) {
+		log_warnx("reload: %s, keeping the running configuration",
+		    strerror(-rc));
+		free(merged);
+		return;
+	}
+	free(r->r_conf);
+	r->r_conf = merged;
+	log_setlevel(merged->c_log_level);
+	r->r_reloads++;
+	log_info("reloaded %s: %zu port mapping(s), default policy %s",
+	    merged->c_file[0] != '\0' ? merged->c_file : "built-in defaults",
+	    merged->c_nr_ports, merged->c_default_allow ? "allow" : "deny");
+	(void)sdnotify_sendf("STATUS=serving %s, %u reload(s)",
+	    merged->c_name, r->r_reloads);
+}
+
+static void
+on_signal(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct rt *r = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s from pid %" PRIu32 ": stopping",
+			    strsignal((int)si.ssi_signo), si.ssi_pid);
+			r->r_exit = 0;
+			loop_quit(l);
+			break;
+		case SIGHUP:
+			reload(r);
+			break;
+		case SIGUSR1:
+			report(r, emit_log, NULL);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static void
+hook_state_changed(void *arg)
+{
+	write_state(arg);
+}
+
+static void
+hook_gone(void *arg, int code)
+{
+	struct rt *r = arg;
+
+	r->r_gone = true;
+	r->r_exit = code;
+	loop_quit(r->r_loop);
+}
+
+/* ---- Process set-up ---------------------------------------------------- */
+
+/*
+ * Fork into the background.  The parent waits until the child reports
+ * (one byte on a pipe: its exit status, 0 once it serves) so that an
+ * init script's exit status is the truth.
+ */
+static int
+daemonize(int *ready_fd)
+{
+	int p[2], devnull, status;
+	unsigned char code;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &code, 1);
+		while (n < 0 && errno == EINTR);
+		if (n == 1)
+			_exit(code);
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+			_exit(WEXITSTATUS(status));
+		_exit(EX_SOFTWARE);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		return -errno;
+	if (chdir("/") < 0)
+		return -errno;
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		if (devnull > 2)
+			close(devnull);
+	}
+	*ready_fd = p[1];
+	return 0;
+}
+
+static void
+report_to_parent(struct rt *r, int code)
+{
+	unsigned char b = (unsigned char)code;
+
+	if (r->r_ready_fd < 0)
+		return;
+	if (write(r->r_ready_fd, &b, 1) != 1)
+		log_debug("cannot report to the parent process");
+	close(r->r_ready_fd);
+	r->r_ready_fd = -1;
+}
+
+static int
+setup_signals(struct rt *r)
+{
+	sigset_t set;
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	r->r_sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (r->r_sigfd < 0)
+		return -errno;
+	return loop_add_fd(r->r_loop, r->r_sigfd, LOOP_IN, on_signal, r);
+}
+
+static int
+resolve_target(struct rt *r)
+{
+	const struct options *o = r->r_opts;
+	int rc;
+
+	switch (o->o_target) {
+	case OPT_TARGET_LOOPBACK:
+		r->r_domid = UINT32_MAX;
+		r->r_target.st_kind = SERVICE_LOOPBACK;
+		r->r_target.st_socket = o->o_loopback;
+		return 0;
+	case OPT_TARGET_DOMAIN:
+		rc = xendom_lookup(o->o_domain, o->o_wait_s, &r->r_domid);
+		break;
+	case OPT_TARGET_DOMID:
+		r->r_domid = o->o_domid;
+		rc = xendom_exists(o->o_domid, o->o_wait_s);
+		if (rc == 0)
+			rc = -ESRCH;
+		else if (rc == 1)
+			rc = 0;
+		break;
+	default:
+		return -EINVAL;
+	}
+	switch (rc) {
+	case 0:
+		break;
+	case -ESRCH:
+		log_warnx("no such domain: %s%s", o->o_name,
+		    o->o_wait_s ? " (waited)" : "");
+		return rc;
+	case -ENODEV:
+		log_warnx("no xenstore: is this a Xen dom0 with xenstored "
+		    "running?");
+		return rc;
+	case -ENOTSUP:
+		log_warnx("this hcvsockd was built without Xen support");
+		return rc;
+	case -EINTR:
+		log_info("stopped while waiting for %s", o->o_name);
+		return rc;
+	default:
+		log_warnx("looking up %s: %s", o->o_name, strerror(-rc));
+		return rc;
+	}
+	r->r_target.st_kind = SERVICE_XEN;
+	r->r_target.st_domid = r->r_domid;
+	log_setprefix(NULL);
+	{
+		char prefix[CONF_NAME_MAX + 16];
+
+		snprintf(prefix, sizeof(prefix), "%s (dom%" PRIu32 "): ",
+		    o->o_name, r->r_domid);
+		log_setprefix(prefix);
+	}
+	return 0;
+}
+
+static int
+prepare_dirs(struct rt *r)
+{
+	const struct conf *c = r->r_conf;
+	bool same = strcmp(c->c_state_dir, c->c_socket_dir) == 0;
+	int rc;
+
+	if ((rc = mkdir_p(c->c_state_dir, 0750)) < 0) {
+		log_warnx("%s: %s", c->c_state_dir, strerror(-rc));
+		return rc;
+	}
+	if (!same && (rc = mkdir_p(c->c_socket_dir, 02770)) < 0) {
+		log_warnx("%s: %s", c->c_socket_dir, strerror(-rc));
+		return rc;
+	}
+	if (r->r_uid == (uid_t)-1)
+		return 0;
+	/* The dropped user writes the state file and creates sockets here. */
+	if ((rc = privdrop_prepare_dir(c->c_state_dir, r->r_uid, r->r_gid,
+	    0750)) < 0 || (!same && (rc = privdrop_prepare_dir(c->c_socket_dir,
+	    r->r_uid, r->r_gid, 02770)) < 0)) {
+		log_warnx("cannot hand %s to user %s: %s", same ?
+		    c->c_state_dir : c->c_socket_dir, c->c_user, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static int
+drop_privileges(struct rt *r)
+{
+	const struct conf *c = r->r_conf;
+	char path[CONF_SUN_PATH_MAX];
+	int rc;
+
+	rc = service_restrict(r->r_svc);
+	if (rc < 0 && rc != -EOPNOTSUPP) {
+		log_warnx("restricting the Xen handles: %s", strerror(-rc));
+		return rc;
+	}
+	if (r->r_uid == (uid_t)-1) {
+		log_warnx("running as root: set 'user' in %s to drop privileges",
+		    c->c_file[0] != '\0' ? c->c_file : "the configuration");
+		return 0;
+	}
+	/* Sockets bound as root: the dropped user must still unlink them. */
+	if (conf_listener_path(c, path, sizeof(path)) == 0 &&
+	    access(path, F_OK) == 0 &&
+	    (rc = privdrop_prepare_file(path, r->r_uid, r->r_gid, 0660)) < 0) {
+		log_warnx("%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if ((rc = privdrop_prepare_file(r->r_ctl_path, 0, r->r_gid, 0660)) < 0) {
+		log_warnx("%s: %s", r->r_ctl_path, strerror(-rc));
+		return rc;
+	}
+	rc = privdrop_drop(r->r_uid, r->r_gid);
+	if (rc < 0) {
+		log_warnx("dropping privileges to %s: %s", c->c_user,
+		    strerror(-rc));
+		return -EPERM;
+	}
+	r->r_dropped = true;
+	log_info("privileges dropped to user %s (uid %ld, gid %ld)", c->c_user,
+	    (long)r->r_uid, (long)r->r_gid);
+	return 0;
+}
+
+/* Everything from the first handle to READY=1. */
+static int
+start(struct rt *r)
+{
+	const struct conf *c = r->r_conf;
+	struct statefile *sf;
+	struct service_hooks hooks = {
+		.sh_state_changed = hook_state_changed,
+		.sh_gone = hook_gone,
+		.sh_arg = r,
+	};
+	char listener[CONF_SUN_PATH_MAX];
+	int rc, have;
+
+	snprintf(r->r_state_path, sizeof(r->r_state_path), "%s/%s.state",
+	    c->c_state_dir, c->c_name);
+	snprintf(r->r_ctl_path, sizeof(r->r_ctl_path), "%s/%s.ctl",
+	    c->c_state_dir, c->c_name);
+	if ((rc = prepare_dirs(r)) < 0)
+		return rc;
+	if ((rc = loop_new(&r->r_loop)) < 0)
+		return rc;
+	if ((rc = setup_signals(r)) < 0) {
+		log_warnx("signals: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = resolve_target(r)) < 0)
+		return rc;
+
+	sf = calloc(1, sizeof(*sf));
+	if (sf == NULL)
+		return -ENOMEM;
+	have = read_recovered(r, sf);
+	if (have < 0) {
+		free(sf);
+		return have;
+	}
+	rc = service_open(r->r_loop, c, &r->r_target, have ? sf : NULL, &hooks,
+	    &r->r_svc, &r->r_reattached);
+	free(sf);
+	if (rc < 0)
+		return rc;
+	if ((rc = service_enable(r->r_svc)) < 0)
+		return rc;
+	rc = ctl_open(r->r_loop, r->r_ctl_path, report, r, &r->r_ctl);
+	if (rc < 0) {
+		log_warnx("control socket %s: %s", r->r_ctl_path, strerror(-rc));
+		return rc;
+	}
+	if ((rc = drop_privileges(r)) < 0)
+		return rc;
+	write_state(r);
+
+	if (conf_listener_path(c, listener, sizeof(listener)) < 0)
+		listener[0] = '\0';
+	log_info("serving guest %s: guest CID %" PRIu32 ", host socket %s%s",
+	    c->c_name, c->c_guest_cid, listener,
+	    r->r_reattached ? " (re-attached)" : "");
+	(void)sdnotify_sendf("READY=1\nSTATUS=serving %s (CID %" PRIu32 ")%s\n"
+	    "MAINPID=%ld", c->c_name, c->c_guest_cid,
+	    r->r_reattached ? ", re-attached" : "", (long)getpid());
+	return 0;
+}
+
+/* The order real Xen requires: answer, disable, reset, destroy, unmap. */
+static void
+stop(struct rt *r)
+{
+	(void)sdnotify_send("STOPPING=1\nSTATUS=stopping");
+	if (r->r_svc != NULL) {
+		service_stop(r->r_svc);
+		service_close(r->r_svc, true);
+		r->r_svc = NULL;
+		/* Nothing is left to re-attach to. */
+		(void)unlink(r->r_state_path);
+	}
+	ctl_close(r->r_ctl);
+	r->r_ctl = NULL;
+	if (r->r_sigfd >= 0) {
+		loop_del_fd(r->r_loop, r->r_sigfd);
+		close(r->r_sigfd);
+		r->r_sigfd = -1;
+	}
+	loop_free(r->r_loop);
+	r->r_loop = NULL;
+}
+
+int
+runtime_run(const struct options *o)
+{
+	struct rt rt = {
+		.r_opts = o,
+		.r_sigfd = -1,
+		.r_pidfd = -1,
+		.r_ready_fd = -1,
+		.r_start_ms = loop_now_ms(),
+	};
+	struct rt *r = &rt;
+	char prefix[CONF_NAME_MAX + 8];
+	pid_t holder;
+	int rc, code;
+
+	log_init(true, o->o_verbose, "hcvsockd");
+	r->r_conf = calloc(1, sizeof(*r->r_conf));
+	if (r->r_conf == NULL)
+		return EX_OSERR;
+	if (load_conf(o, r->r_conf, err_to_log, NULL) != 0 ||
+	    conf_check_system(r->r_conf, &r->r_uid, &r->r_gid, err_to_log,
+	    NULL) != 0) {
+		free(r->r_conf);
+		return EX_CONFIG;
+	}
+	if (r->r_uid != (uid_t)-1 && geteuid() != 0) {
+		log_warnx("'user' is set but hcvsockd does not run as root");
+		free(r->r_conf);
+		return EX_NOPERM;
+	}
+	if (!o->o_foreground) {
+		if ((rc = daemonize(&r->r_ready_fd)) < 0) {
+			log_warnx("cannot fork into the background: %s",
+			    strerror(-rc));
+			free(r->r_conf);
+			return EX_OSERR;
+		}
+		log_init(false, o->o_verbose, "hcvsockd");
+	}
+	log_setlevel(r->r_conf->c_log_level);
+	snprintf(prefix, sizeof(prefix), "%s: ", o->o_name);
+	log_setprefix(prefix);
+	/* lockf locks are per process: take it after the fork. */
+	if (o->o_pidfile[0] != '\0') {
+		r->r_pidfd = pidfile_open(o->o_pidfile, &holder);
+		if (r->r_pidfd == -EEXIST) {
+			log_warnx("%s: hcvsockd pid %ld is already running",
+			    o->o_pidfile, (long)holder);
+			code = EX_TEMPFAIL;
+			goto out;
+		}
+		if (r->r_pidfd < 0) {
+			log_warnx("%s: %s", o->o_pidfile, strerror(-r->r_pidfd));
+			code = runtime_exit_code(r->r_pidfd);
+			goto out;
+		}
+		(void)pidfile_write(r->r_pidfd);
+	}
+
+	rc = start(r);
+	if (rc < 0) {
+		code = rc == -EINTR ? 0 : runtime_exit_code(rc);
+		(void)sdnotify_sendf("STATUS=failed to start: %s\nERRNO=%d",
+		    strerror(-rc), -rc);
+		goto out_stop;
+	}
+	report_to_parent(r, 0);
+	rc = loop_run(r->r_loop);
+	code = r->r_exit;
+	if (rc < 0) {
+		log_warnx("event loop: %s", strerror(-rc));
+		code = EX_SOFTWARE;
+	}
+	if (r->r_gone)
+		log_info("guest gone: stopping (exit %d)", code);
+
+out_stop:
+	stop(r);
+out:
+	report_to_parent(r, code);
+	pidfile_close(r->r_pidfd, o->o_pidfile);
+	free(r->r_conf);
+	if (code == 0)
+		log_info("stopped");
+	return code;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Finding a Xen domain from dom0 through xenstore: its id from its name
+ * (/local/domain/<id>/name), optionally waiting for it to appear.  Used
+ * before any handle is restricted: xentoolcore_restrict_all() would
+ * disable the xenstore handle, so it is closed again at once.
+ */
+#ifndef HCVS_XENDOM_H
+#define HCVS_XENDOM_H
+
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+/*
+ * Resolve `name` to a domid, retrying every 500 ms for up to wait_s
+ * seconds (0: once).  Returns 0, -ESRCH (no such domain), -ENODEV (no
+ * xenstore: not a Xen dom0), -ENOTSUP (built without Xen), -EINTR when
+ * a blocked SIGTERM/SIGINT is pending, -errno.
+ */
+int	xendom_lookup(const char *name, unsigned wait_s, uint32_t *domid)
+	    __must_check;
+
+/* Does domain `domid` exist (0 no, 1 yes, -errno)?  Same waiting rule. */
+int	xendom_exists(uint32_t domid, unsigned wait_s) __must_check;
+
+#endif /* HCVS_XENDOM_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The hcvsock device: the guest-visible register window (an ioreq
+ * handler), the mailbox and its two rings (docs/PROTOCOL.md), moving
+ * packets between the guest and the muxer (vsock_mux.h).
+ *
+ * Guest memory is reached only through ioreq_mem_read/ioreq_mem_write.
+ * Every guest-written value is copied once, validated, then used; guest
+ * errors become a command result, a counted drop, an RST or a halted
+ * device with an error status, never a failure of the caller.
+ *
+ * Work per call is bounded (one ring's worth of TX entries and of RX
+ * entries); functions that process return 1 when work was left for a
+ * later call, so one guest cannot monopolise the loop.
+ *
+ * Owned by the event-loop thread; no function is thread-safe.  Functions
+ * return 0 or a negative errno unless stated otherwise.
+ */
+#ifndef HCVS_VSOCK_DEV_H
+#define HCVS_VSOCK_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "hcvsock_abi.h"
+#include "ioreq/ioreq.h"
+
+struct vsock_dev;
+struct vsock_mux;
+
+/*
+ * A notification mode chosen by the guest (SET_NOTIFY), validated.  Only
+ * the fields of `mode` are meaningful.
+ */
+struct vsock_irq_cfg {
+	uint32_t	mode;		/* HCVS_IRQ_* */
+	uint32_t	isa_irq;	/* ISA: 1..15, not 2 */
+	uint32_t	gsi;		/* GSI: 0..HCVS_GSI_MAX */
+	uint32_t	evtchn_port;	/* EVTCHN: the guest's unbound port */
+	uint64_t	msi_addr;	/* MSI */
+	uint32_t	msi_data;
+};
+
+/*
+ * Interrupt delivery, supplied by the daemon (Xen: inject_msi, evtchn
+ * notify, set_isa_irq_level; KVM: irqfd).  `setup` is called when the
+ * guest selects a mode (and with mode NONE to release the previous one at
+ * reset); a negative return refuses the mode (IRQ_SETUP).  `raise` sends
+ * one notification; for ISA, `level` false deasserts the line (edge modes
+ * only see level true).  Either pointer may be NULL: setup then always
+ * succeeds, raise does nothing.
+ */
+struct vsock_dev_irq_ops {
+	int	(*setup)(void *arg, const struct vsock_irq_cfg *irq);
+	int	(*raise)(void *arg, const struct vsock_irq_cfg *irq, bool level);
+};
+
+struct vsock_dev_cfg {
+	struct ioreq_mem	*mem;		/* guest memory (not owned) */
+	struct vsock_mux	*mux;		/* may be NULL: vsock_dev_set_mux */
+	uint64_t		 guest_cid;
+	/* HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL. */
+	uint32_t		 features;
+	/* Bitmap of 1 << HCVS_IRQ_* this host can deliver (NONE always). */
+	uint32_t		 irq_caps;
+	/*
+	 * The guest is HVM.  ISA line interrupts are offered only when
+	 * this is true, whatever irq_caps says: a PVH guest on Xen 4.17
+	 * must never see set_isa_irq_level.
+	 */
+	bool			 is_hvm;
+	const struct vsock_dev_irq_ops *irq_ops;
+	void			*irq_arg;
+	/* Name for log lines, e.g. "dom7" (copied, may be NULL). */
+	const char		*name;
+};
+
+int	vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
+	    __must_check;
+/* NULL is a no-op.  Does not free the muxer or the memory. */
+void	vsock_dev_free(struct vsock_dev *d);
+
+/* The muxer must be created with rx_ready = vsock_dev_rx_ready, arg = d. */
+void	vsock_dev_set_mux(struct vsock_dev *d, struct vsock_mux *m);
+
+/*
+ * The register window.  Register it with ioreq_source_add_range for the
+ * PIO and/or MMIO range, opaque = the device.  Writes to DOORBELL only
+ * record work: run vsock_dev_process() once the request has completed
+ * (ioreq_engine_set_post_hook).  DOORBELL_SYNC and commands act at once.
+ */
+extern const struct ioreq_handler_ops vsock_dev_handler_ops;
+
+/*
+ * The asynchronous doorbell fired outside the register window (KVM
+ * ioeventfd): process the rings now.  Returns 1 if work was left (call
+ * again, e.g. from a zero timer), else 0.
+ */
+int	vsock_dev_kick(struct vsock_dev *d);
+
+/*
+ * Deferred work after a request completed (post hook): runs the rings if
+ * a DOORBELL write or the muxer asked for it.  Returns as vsock_dev_kick.
+ */
+int	vsock_dev_process(struct vsock_dev *d);
+
+/* True if vsock_dev_process() has something to do. */
+bool	vsock_dev_pending(const struct vsock_dev *d);
+
+/*
+ * The muxer's rx_ready callback (arg = the device).  Publishes queued
+ * packets into free RX slots at once unless the device is already
+ * processing (then the running pass picks them up).
+ */
+void	vsock_dev_rx_ready(void *arg);
+
+/*
+ * Device reset, as the guest's RESET command: release the notification
+ * mode, forget the mailbox, reset every muxer connection.
+ */
+void	vsock_dev_reset(struct vsock_dev *d);
+
+/*
+ * Crash recovery.  The daemon saves the exported state in its state file
+ * whenever vsock_dev_state_changed() reports a change, and a restarted
+ * daemon imports it after re-attaching: the mailbox is re-read and
+ * re-validated, the mode set up again, the indices taken from the mailbox
+ * where consistent, and the guest told of a transport reset (EPOCH,
+ * ISR.RESET, a notification).  Import fails with -EINVAL on a bad state
+ * version or field, and leaves the device halted with an error status if
+ * the mailbox no longer validates (the guest can RESET).
+ */
+#define VSOCK_DEV_STATE_VERSION	1u
+struct vsock_dev_state {
+	uint32_t		st_version;
+	uint32_t		st_protocol;
+	uint32_t		st_features;	/* negotiated */
+	uint32_t		st_status;	/* HCVS_STATUS_* */
+	uint64_t		st_mbox_gpa;
+	uint32_t		st_mbox_size;
+	uint32_t		st_epoch;
+	uint32_t		st_tx_cons;	/* informational */
+	uint32_t		st_rx_prod;	/* informational */
+	struct vsock_irq_cfg	st_irq;
+};
+void	vsock_dev_export(const struct vsock_dev *d, struct vsock_dev_state *st);
+int	vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
+	    __must_check;
+/* True once after each configuration change (then cleared). */
+bool	vsock_dev_state_changed(struct vsock_dev *d);
+
+struct vsock_dev_stats {
+	uint64_t	ds_reg_reads;
+	uint64_t	ds_reg_writes;
+	uint64_t	ds_bad_access;	/* wrong size/alignment, RO writes */
+	uint64_t	ds_cmds;
+	uint64_t	ds_cmd_errors;
+	uint64_t	ds_kicks;	/* doorbells, both kinds */
+	uint64_t	ds_sync_kicks;
+	uint64_t	ds_passes;	/* processing passes */
+	uint64_t	ds_deferred;	/* passes that ran out of budget */
+	uint64_t	ds_tx_pkts;	/* delivered to the muxer */
+	uint64_t	ds_tx_bytes;
+	uint64_t	ds_rx_pkts;	/* published to the guest */
+	uint64_t	ds_rx_bytes;
+	uint64_t	ds_bad_hdr;	/* malformed TX headers */
+	uint64_t	ds_spoofed;	/* wrong src_cid, dropped */
+	uint64_t	ds_rst_sent;	/* RSTs generated by the device */
+	uint64_t	ds_rst_dropped;	/* ... lost to a full RST queue */
+	uint64_t	ds_ring_errors;	/* device halted */
+	uint64_t	ds_irqs;
+	uint64_t	ds_irq_errors;
+	uint64_t	ds_resets;
+};
+void	vsock_dev_get_stats(const struct vsock_dev *d, struct vsock_dev_stats *st);
+/* Registers, mailbox geometry, indices and counters, one line each. */
+void	vsock_dev_dump(const struct vsock_dev *d,
+	    void (*cb)(void *arg, const char *line), void *arg);
+
+/* Register reads as the guest sees them, without side effects (tests). */
+uint32_t vsock_dev_peek_reg(const struct vsock_dev *d, uint32_t off);
+
+#endif /* HCVS_VSOCK_DEV_H */

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A test double of the vsock muxer (vsock_mux.h): it records what the
+ * device delivers and plays a small host peer: an echo service on chosen
+ * ports with credit accounting, host-initiated connects, half-close and
+ * RST rules.  Only for unit tests of the device and the guest driver; the
+ * real muxer is tested end to end elsewhere.
+ */
+#ifndef HCVS_FAKE_VSOCK_MUX_H
+#define HCVS_FAKE_VSOCK_MUX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vsock/vsock_wire.h"
+
+struct vsock_mux;
+
+struct vsock_mux *fake_mux_new(uint64_t guest_cid, void (*rx_ready)(void *),
+	    void *arg);
+void	fake_mux_free(struct vsock_mux *m);
+
+/* Ports on CID 2 with an echo service; REQUESTs elsewhere get RST. */
+void	fake_mux_listen(struct vsock_mux *m, uint32_t port);
+/* buf_alloc the host advertises (default 256 KiB). */
+void	fake_mux_set_buf_alloc(struct vsock_mux *m, uint32_t bytes);
+/* Paused: the echo service neither consumes nor echoes (slow reader). */
+void	fake_mux_pause(struct vsock_mux *m, bool paused);
+/* Host-initiated connect to the guest's port; returns the host port. */
+uint32_t fake_mux_connect(struct vsock_mux *m, uint32_t guest_port);
+/* Queue an arbitrary packet for the guest (len bytes of payload). */
+void	fake_mux_push(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
+	    const void *payload);
+
+/* What the guest sent: counts per op, the last header and payload. */
+unsigned fake_mux_count(const struct vsock_mux *m, uint16_t op);
+unsigned fake_mux_total(const struct vsock_mux *m);
+const struct vsock_pkt_hdr *fake_mux_last(const struct vsock_mux *m);
+const uint8_t *fake_mux_last_payload(const struct vsock_mux *m);
+unsigned fake_mux_resets(const struct vsock_mux *m);
+/* Live host-side connections. */
+unsigned fake_mux_conns(const struct vsock_mux *m);
+/* Bytes the echo service holds (received, not yet echoed). */
+size_t	fake_mux_buffered(const struct vsock_mux *m);
+/* Bytes the echo service received in all. */
+uint64_t fake_mux_rx_total(const struct vsock_mux *m);
+
+#endif /* HCVS_FAKE_VSOCK_MUX_H */

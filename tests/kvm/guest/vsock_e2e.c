@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The end-to-end KVM guest: the freestanding hcvsock driver (guest/) in a
+ * native 64-bit user-mode guest, polling, driving checksummed echo
+ * traffic through hcvsockd to host AF_UNIX sockets.  Parameters and
+ * results live in the boot block (E2E_P_* / E2E_R_*); the exit value is 0
+ * on success, else the E2E_STEP_* that failed.
+ */
+#include "kvmguest.h"
+#include "e2e_params.h"
+#include "hcvsock_guest.h"
+#include "hcvsock_guest_x86.h"
+
+static struct hcvg g;
+static struct hcvg_platform plat;
+static struct hcvg_x86 x86;
+
+struct e2e_mem {
+	uint8_t		*em_mbox;
+	uint32_t	 em_mbox_size;
+	struct hcvg_conn *em_conns;
+	unsigned	 em_nconns;
+	uint8_t		*em_tx;
+	uint8_t		*em_rx;
+};
+
+static struct kvmguest_boot *boot;
+
+static __attribute__((noreturn)) void
+fail(uint32_t step, long err)
+{
+	boot->kb_results[E2E_R_STATUS] = (uint32_t)err;
+	boot->kb_results[E2E_R_STEP] = step;
+	kvmguest_put_hex("e2e: failed at step ", step);
+	kvmguest_put_hex("e2e: error ", (uint64_t)err);
+	kvmguest_exit(step);
+}
+
+/* The pattern of connection c: xorshift32 from a per-connection seed. */
+static void
+fill(uint8_t *p, uint32_t len, uint32_t seed)
+{
+	uint32_t x = seed != 0 ? seed : 0x9e3779b9u, i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
+static uint32_t
+fnv(uint32_t h, const uint8_t *p, uint32_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void
+send_all(int id, const uint8_t *p, uint32_t len)
+{
+	long n = hcvg_send(&g, id, p, len, 0);
+
+	if (n != (long)len)
+		fail(E2E_STEP_SEND, n);
+	boot->kb_results[E2E_R_TX_BYTES] += len;
+}
+
+static void
+recv_all(int id, uint8_t *p, uint32_t len)
+{
+	uint32_t got = 0;
+
+	while (got < len) {
+		long n = hcvg_recv(&g, id, p + got, len - got, 0);
+
+		if (n <= 0)
+			fail(E2E_STEP_RECV, n == 0 ? -1 : n);
+		got += (uint32_t)n;
+	}
+	boot->kb_results[E2E_R_RX_BYTES] += len;
+}
+
+static uint32_t
+next_size(uint32_t size, uint32_t max)
+{
+	/* 1, 2, 3, 5, 8, ... then the max itself: odd sizes cross slots. */
+	uint32_t n = size < 4 ? size + 1 : size + size / 2 + 1;
+
+	return size == max ? 0 : (n > max ? max : n);
+}
+
+/* Guest connects: one connection after another, every size each. */
+static void
+case_client_serial(const struct e2e_mem *m)
+{
+	uint32_t port = boot->kb_params[E2E_P_PORT];
+	uint32_t nconn = boot->kb_params[E2E_P_NCONN];
+	uint32_t max = boot->kb_params[E2E_P_MAX_SIZE];
+	uint32_t c, size, sum = 2166136261u;
+
+	for (c = 0; c < nconn; c++) {
+		int id = hcvg_connect(&g, port, 0);
+
+		if (id < 0)
+			fail(E2E_STEP_CONNECT, id);
+		for (size = 1; size != 0; size = next_size(size, max)) {
+			fill(m->em_tx, size, boot->kb_params[E2E_P_SEED] + c +
+			    size);
+			send_all(id, m->em_tx, size);
+			recv_all(id, m->em_rx, size);
+			if (memcmp(m->em_tx, m->em_rx, size) != 0)
+				fail(E2E_STEP_COMPARE, (long)size);
+			sum = fnv(sum, m->em_rx, size);
+		}
+		if (hcvg_close(&g, id) < 0)
+			fail(E2E_STEP_CLOSE, id);
+		boot->kb_results[E2E_R_CONNS]++;
+	}
+	boot->kb_results[E2E_R_SUM] = sum;
+}
+
+/* Guest connects: nconn connections open at once, traffic interleaved. */
+static void
+case_client_concurrent(const struct e2e_mem *m)
+{
+	uint32_t port = boot->kb_params[E2E_P_PORT];
+	uint32_t nconn = boot->kb_params[E2E_P_NCONN];
+	uint32_t msg = boot->kb_params[E2E_P_MAX_SIZE];
+	uint32_t rounds = boot->kb_params[E2E_P_ROUNDS];
+	uint32_t c, r, sum = 0;
+	int ids[E2E_MAX_CONNS];
+	unsigned spins;
+
+	if (nconn > E2E_MAX_CONNS || nconn >= m->em_nconns)
+		fail(E2E_STEP_PARAMS, (long)nconn);
+	for (c = 0; c < nconn; c++) {
+		ids[c] = hcvg_connect(&g, port, 1);
+		if (ids[c] < 0)
+			fail(E2E_STEP_CONNECT, ids[c]);
+	}
+	for (c = 0; c < nconn; c++) {
+		for (spins = 0; hcvg_state(&g, ids[c]) == HCVG_S_CONNECTING;
+		    spins++) {
+			if (hcvg_poll(&g) < 0 || spins > 400000000u)
+				fail(E2E_STEP_CONNECT, -(long)c);
+			kvmguest_pause();
+		}
+		if (hcvg_state(&g, ids[c]) != HCVG_S_ESTABLISHED)
+			fail(E2E_STEP_CONNECT, -1000 - (long)c);
+	}
+	boot->kb_results[E2E_R_CONNS] = nconn;
+	for (r = 0; r < rounds; r++) {
+		/* Everybody sends, then everybody reads: all in flight at once. */
+		for (c = 0; c < nconn; c++) {
+			fill(m->em_tx, msg, boot->kb_params[E2E_P_SEED] + c * 977 + r);
+			send_all(ids[c], m->em_tx, msg);
+		}
+		for (c = 0; c < nconn; c++) {
+			fill(m->em_tx, msg, boot->kb_params[E2E_P_SEED] + c * 977 + r);
+			recv_all(ids[c], m->em_rx, msg);
+			if (memcmp(m->em_tx, m->em_rx, msg) != 0)
+				fail(E2E_STEP_COMPARE, (long)c);
+			sum += fnv(2166136261u, m->em_rx, msg);
+		}
+	}
+	for (c = 0; c < nconn; c++)
+		if (hcvg_close(&g, ids[c]) < 0)
+			fail(E2E_STEP_CLOSE, (long)c);
+	boot->kb_results[E2E_R_SUM] = sum;
+}
+
+/* The host connects (CONNECT <port>): echo each stream until EOF. */
+static void
+case_server_echo(const struct e2e_mem *m)
+{
+	uint32_t port = boot->kb_params[E2E_P_PORT];
+	uint32_t nconn = boot->kb_params[E2E_P_NCONN];
+	uint32_t c, sum = 0;
+	int rc;
+
+	rc = hcvg_listen(&g, port);
+	if (rc < 0)
+		fail(E2E_STEP_LISTEN, rc);
+	/* Tell the host we are listening. */
+	boot->kb_results[E2E_R_READY] = 1;
+	for (c = 0; c < nconn; c++) {
+		uint32_t h = 2166136261u;
+		int id = hcvg_accept(&g, port, 0);
+
+		if (id < 0)
+			fail(E2E_STEP_ACCEPT, id);
+		for (;;) {
+			long n = hcvg_recv(&g, id, m->em_rx, 65536, 0);
+
+			if (n < 0)
+				fail(E2E_STEP_RECV, n);
+			if (n == 0)
+				break;
+			boot->kb_results[E2E_R_RX_BYTES] += (uint32_t)n;
+			h = fnv(h, m->em_rx, (uint32_t)n);
+			send_all(id, m->em_rx, (uint32_t)n);
+		}
+		if (hcvg_close(&g, id) < 0)
+			fail(E2E_STEP_CLOSE, id);
+		sum += h;
+		boot->kb_results[E2E_R_CONNS]++;
+	}
+	boot->kb_results[E2E_R_SUM] = sum;
+}
+
+KVMGUEST_ENTRY void
+_start(uint64_t vcpu, uint64_t bootp)
+{
+	struct hcvg_cfg cfg;
+	struct e2e_mem m;
+	uint8_t *scratch;
+	uint32_t flags, version = 0;
+	int rc;
+
+	boot = (struct kvmguest_boot *)(uintptr_t)bootp;
+	if (boot->kb_magic != KVMGUEST_BOOT_MAGIC || vcpu != 0)
+		kvmguest_exit(E2E_STEP_PARAMS);
+	flags = boot->kb_params[E2E_P_FLAGS];
+
+	/* Scratch: mailbox (64 KiB slots area), connections, two buffers. */
+	scratch = (uint8_t *)(uintptr_t)boot->kb_scratch_gpa;
+	m.em_mbox = scratch;
+	m.em_mbox_size = hcvg_mem_needed(E2E_SLOTS, E2E_SLOTS, E2E_SLOT_SIZE);
+	m.em_nconns = E2E_MAX_CONNS + 1;
+	m.em_conns = (struct hcvg_conn *)(uintptr_t)
+	    ((uintptr_t)(scratch + m.em_mbox_size + 63) & ~(uintptr_t)63);
+	m.em_tx = (uint8_t *)(m.em_conns + m.em_nconns);
+	m.em_rx = m.em_tx + 65536;
+	if ((uint64_t)(m.em_rx + 65536 - scratch) > boot->kb_scratch_size)
+		fail(E2E_STEP_PARAMS, -2);
+	memset(m.em_mbox, 0, m.em_mbox_size);
+	memset(m.em_conns, 0, m.em_nconns * sizeof(struct hcvg_conn));
+
+	x86.base = (uintptr_t)boot->kb_window_base;
+	hcvg_x86_platform(&plat, &x86,
+	    boot->kb_window_kind == KVMGUEST_WINDOW_MMIO);
+	rc = hcvg_probe(&plat, &version);
+	if (rc < 0)
+		fail(E2E_STEP_PROBE, rc);
+	boot->kb_results[E2E_R_VERSION] = version;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plat = &plat;
+	cfg.mem = m.em_mbox;
+	cfg.mem_size = m.em_mbox_size;
+	cfg.tx_slots = E2E_SLOTS;
+	cfg.rx_slots = E2E_SLOTS;
+	cfg.slot_size = E2E_SLOT_SIZE;
+	cfg.conns = m.em_conns;
+	cfg.nconns = m.em_nconns;
+	cfg.sync_doorbell = (flags & E2E_F_SYNC) != 0;
+	if (flags & E2E_F_GSI) {
+		cfg.irq_mode = HCVS_IRQ_GSI;
+		cfg.irq_args[0] = boot->kb_params[E2E_P_GSI];
+	}
+	cfg.wait_limit = 400000000u;
+	rc = hcvg_init(&g, &cfg);
+	if (rc < 0)
+		fail(E2E_STEP_INIT, rc);
+	boot->kb_results[E2E_R_CID] = (uint32_t)hcvg_cid(&g);
+
+	switch (boot->kb_params[E2E_P_CASE]) {
+	case E2E_CASE_CLIENT_SERIAL:
+		case_client_serial(&m);
+		break;
+	case E2E_CASE_CLIENT_CONCURRENT:
+		case_client_concurrent(&m);
+		break;
+	case E2E_CASE_SERVER_ECHO:
+		case_server_echo(&m);
+		break;
+	default:
+		fail(E2E_STEP_PARAMS, -3);
+	}
+	boot->kb_results[E2E_R_KICKS] = hcvg_stats(&g)->gs_kicks;
+	hcvg_fini(&g);
+	boot->kb_results[E2E_R_STATUS] = 0;
+	kvmguest_puts("e2e: done\n");
+	kvmguest_exit(0);
+}

@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End to end on KVM: a real vCPU runs the freestanding guest driver in
+ * native user mode; its register-window exits are forwarded by the
+ * reference VMM through the attach protocol's ioreq page to hcvsockd's
+ * KVM listener (attach_vsock_listen: the same device and muxer as on
+ * Xen, on an event-loop thread); bytes reach host AF_UNIX sockets and
+ * come back.  Skips (77) without /dev/kvm.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "test_common.h"
+#include "attach/attach_vsock.h"
+#include "common/loop.h"
+#include "guest/e2e_params.h"
+#include "hcvsock_abi.h"
+#include "vmm.h"
+
+#define E2E_PORT	5000u
+#define E2E_CID		77u
+
+static char guest_path[512];
+
+/* ---- Host echo server on <uds>_<port> ----------------------------------- */
+
+#define ECHO_MAX	128
+
+struct echo_srv {
+	int		es_listen;
+	pthread_t	es_thread;
+	volatile bool	es_stop;
+	/* Written by the server thread; read after it is joined. */
+	uint64_t	es_bytes;
+	uint32_t	es_sum;		/* FNV-1a over everything, in order */
+	unsigned	es_accepted;
+	unsigned	es_eofs;
+	unsigned	es_max_open;
+};
+
+static uint32_t
+fnv(uint32_t h, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void *
+echo_main(void *arg)
+{
+	struct echo_srv *es = arg;
+	struct pollfd pfd[ECHO_MAX + 1];
+	static __thread uint8_t buf[65536];
+	unsigned n = 1, i;
+
+	pfd[0].fd = es->es_listen;
+	pfd[0].events = POLLIN;
+	while (!es->es_stop) {
+		if (poll(pfd, n, 20) <= 0)
+			continue;
+		if ((pfd[0].revents & POLLIN) != 0 && n <= ECHO_MAX) {
+			int s = accept4(es->es_listen, NULL, NULL, SOCK_CLOEXEC);
+
+			if (s >= 0) {
+				pfd[n].fd = s;
+				pfd[n].events = POLLIN;
+				pfd[n].revents = 0;
+				n++;
+				es->es_accepted++;
+				if (n - 1 > es->es_max_open)
+					es->es_max_open = n - 1;
+			}
+		}
+		for (i = 1; i < n; i++) {
+			ssize_t r;
+			size_t off = 0;
+
+			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+				continue;
+			r = read(pfd[i].fd, buf, sizeof(buf));
+			if (r <= 0) {
+				es->es_eofs++;
+				close(pfd[i].fd);
+				pfd[i] = pfd[--n];
+				i--;
+				continue;
+			}
+			es->es_bytes += (uint64_t)r;
+			es->es_sum = fnv(es->es_sum, buf, (size_t)r);
+			while (off < (size_t)r) {
+				ssize_t w = write(pfd[i].fd, buf + off,
+				    (size_t)r - off);
+
+				if (w <= 0)
+					break;
+				off += (size_t)w;
+			}
+		}
+	}
+	for (i = 1; i < n; i++)
+		close(pfd[i].fd);
+	return NULL;
+}
+
+static void
+echo_start(struct echo_srv *es, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	memset(es, 0, sizeof(*es));
+	es->es_sum = 2166136261u;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	es->es_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(es->es_listen >= 0);
+	assert_int_equal(bind(es->es_listen, (struct sockaddr *)&sun,
+	    sizeof(sun)), 0);
+	assert_int_equal(listen(es->es_listen, 128), 0);
+	assert_int_equal(pthread_create(&es->es_thread, NULL, echo_main, es), 0);
+}
+
+static void
+echo_stop(struct echo_srv *es, const char *path)
+{
+	es->es_stop = true;
+	pthread_join(es->es_thread, NULL);
+	close(es->es_listen);
+	unlink(path);
+}
+
+/* ---- hcvsockd's KVM side on a loop thread --------------------------------- */
+
+struct fixture {
+	struct loop			*fx_loop;
+	struct attach_vsock_server	*fx_srv;
+	pthread_t			 fx_thread;
+	volatile bool			 fx_stop;
+	pthread_mutex_t			 fx_lock;	/* the loop runs under it */
+	char				 fx_dir[64];
+	char				 fx_attach[100];
+	char				 fx_uds[100];
+	char				 fx_echo[112];
+	unsigned			 fx_attached;	/* hooks */
+	unsigned			 fx_detached;
+	uint64_t			 fx_last_cid;
+};
+
+static void
+fx_on_attach(void *arg, const char *name, uint64_t cid)
+{
+	struct fixture *fx = arg;
+
+	assert_string_equal(name, "e2e");
+	fx->fx_attached++;
+	fx->fx_last_cid = cid;
+}
+
+static void
+fx_on_detach(void *arg, const char *name, uint64_t cid)
+{
+	struct fixture *fx = arg;
+
+	assert_string_equal(name, "e2e");
+	assert_int_equal(cid, fx->fx_last_cid);
+	fx->fx_detached++;
+}
+
+static void *
+fx_main(void *arg)
+{
+	struct fixture *fx = arg;
+
+	while (!fx->fx_stop) {
+		pthread_mutex_lock(&fx->fx_lock);
+		(void)loop_run_once(fx->fx_loop, 10);
+		pthread_mutex_unlock(&fx->fx_lock);
+	}
+	return NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct attach_vsock_cfg cfg;
+
+	assert_non_null(fx);
+	pthread_mutex_init(&fx->fx_lock, NULL);
+	snprintf(fx->fx_dir, sizeof(fx->fx_dir), "/tmp/hcvs-e2e-XXXXXX");
+	assert_non_null(mkdtemp(fx->fx_dir));
+	snprintf(fx->fx_attach, sizeof(fx->fx_attach), "%s/attach", fx->fx_dir);
+	snprintf(fx->fx_uds, sizeof(fx->fx_uds), "%s/vsock", fx->fx_dir);
+	snprintf(fx->fx_echo, sizeof(fx->fx_echo), "%s_%u", fx->fx_uds,
+	    E2E_PORT);
+	assert_int_equal(loop_new(&fx->fx_loop), 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = fx->fx_loop;
+	snprintf(cfg.mux.uds_path, sizeof(cfg.mux.uds_path), "%s", fx->fx_uds);
+	cfg.mux.default_allow = true;
+	cfg.mux.max_conns = 256;
+	cfg.mux.buf_alloc = 256u << 10;
+	cfg.mux.close_timeout_ms = 2000;
+	cfg.mux.send_ok_line = true;
+	cfg.on_attach = fx_on_attach;
+	cfg.on_detach = fx_on_detach;
+	cfg.hook_arg = fx;
+	assert_int_equal(attach_vsock_listen(&cfg, fx->fx_attach, 4,
+	    &fx->fx_srv), 0);
+	assert_int_equal(pthread_create(&fx->fx_thread, NULL, fx_main, fx), 0);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->fx_stop = true;
+	pthread_join(fx->fx_thread, NULL);
+	attach_vsock_unlisten(fx->fx_srv);
+	loop_free(fx->fx_loop);
+	pthread_mutex_destroy(&fx->fx_lock);
+	unlink(fx->fx_echo);
+	rmdir(fx->fx_dir);
+	free(fx);
+	return 0;
+}
+
+/* Counters of the attached guest, from hcvsockd's status dump. */
+struct dump_scan {
+	uint64_t	ds_requests;
+	uint64_t	ds_kicks;
+	uint64_t	ds_irqs;
+	unsigned	ds_guests;
+};
+
+static void
+dump_line(void *arg, const char *line)
+{
+	struct dump_scan *ds = arg;
+	uint64_t r, k, i;
+
+	if (sscanf(line, "kvm guest %*s cid %*u: %" SCNu64 " forwarded "
+	    "requests, %" SCNu64 " kicks, %" SCNu64 " irqs", &r, &k, &i) == 3) {
+		ds->ds_requests = r;
+		ds->ds_kicks = k;
+		ds->ds_irqs = i;
+		ds->ds_guests++;
+	}
+}
+
+static void
+fx_scan(struct fixture *fx, struct dump_scan *ds)
+{
+	memset(ds, 0, sizeof(*ds));
+	pthread_mutex_lock(&fx->fx_lock);
+	attach_vsock_dump(fx->fx_srv, dump_line, ds);
+	pthread_mutex_unlock(&fx->fx_lock);
+}
+
+static struct vmm *
+e2e_vmm(struct fixture *fx, enum ioreq_space sp, uint64_t base,
+    enum vmm_notify notify, bool irqchip, uint32_t gsi)
+{
+	struct vmm_cfg cfg = {
+		.name = "e2e",
+		.mem_size = 32u << 20,
+		.nr_vcpus = 1,
+		.cid = E2E_CID,
+		.window_space = sp,
+		.window_base = base,
+		.notify = notify,
+		.irqchip = irqchip,
+		.irq_gsi = gsi,
+		.fwd_timeout_ms = 10000,
+	};
+	struct vmm *m;
+	char err[256] = "";
+
+	assert_int_equal(vmm_new(&cfg, &m), 0);
+	assert_int_equal(vmm_load(m, guest_path), 0);
+	if (vmm_attach(m, fx->fx_attach, err, sizeof(err)) != 0)
+		fail_msg("attach: %s", err);
+	return m;
+}
+
+static void
+run_guest(struct vmm *m)
+{
+	struct kvmguest_boot *b = vmm_boot(m);
+	uint32_t code = 0xffffffff;
+	int rc;
+
+	rc = vmm_run_vcpu(m, 0, 60000, &code);
+	if (rc != 0 || code != 0)
+		fail_msg("guest: rc %d code 0x%x step 0x%x status %d", rc, code,
+		    b->kb_results[E2E_R_STEP], (int)b->kb_results[E2E_R_STATUS]);
+	assert_int_equal(b->kb_results[E2E_R_VERSION], HCVS_VERSION);
+	assert_int_equal(b->kb_results[E2E_R_CID], E2E_CID);
+}
+
+static uint64_t
+serial_bytes(uint32_t max)
+{
+	uint64_t total = 0;
+	uint32_t size;
+
+	for (size = 1; size != 0; ) {
+		uint32_t n = size < 4 ? size + 1 : size + size / 2 + 1;
+
+		total += size;
+		size = size == max ? 0 : (n > max ? max : n);
+	}
+	return total;
+}
+
+/* ---- Tests ---------------------------------------------------------------- */
+
+/*
+ * Guest-initiated echo, 1 B to 64 KiB, three connections one after the
+ * other; asynchronous doorbell through hcvsockd's ioeventfd (VM fd).
+ */
+static void
+echo_serial__pio_async_doorbell_ioeventfd(void **state)
+{
+	struct fixture *fx = *state;
+	struct echo_srv es;
+	struct dump_scan ds;
+	struct vmm_stats st;
+	struct kvmguest_boot *b, res;
+	struct vmm *m;
+	uint64_t want = 3 * serial_bytes(65536);
+
+	echo_start(&es, fx->fx_echo);
+	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, false,
+	    ATTACH_GSI_NONE);
+	b = vmm_boot(m);
+	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
+	b->kb_params[E2E_P_PORT] = E2E_PORT;
+	b->kb_params[E2E_P_NCONN] = 3;
+	b->kb_params[E2E_P_MAX_SIZE] = 65536;
+	b->kb_params[E2E_P_SEED] = test_seed();
+	run_guest(m);
+	fx_scan(fx, &ds);
+	vmm_get_stats(m, &st);
+	res = *b;
+	b = &res;
+	vmm_free(m);
+	echo_stop(&es, fx->fx_echo);
+
+	assert_int_equal(b->kb_results[E2E_R_CONNS], 3);
+	assert_int_equal(b->kb_results[E2E_R_TX_BYTES], want);
+	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], want);
+	/* What the host socket saw is what the guest sent and got back. */
+	assert_int_equal(es.es_bytes, want);
+	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
+	assert_int_equal(es.es_accepted, 3);
+	/* The doorbell went through KVM's ioeventfd, not through exits. */
+	assert_int_equal(ds.ds_guests, 1);
+	assert_true(ds.ds_kicks > 0);
+	assert_true(b->kb_results[E2E_R_KICKS] > 0);
+	printf("# %" PRIu64 " bytes each way; %u guest kicks, %" PRIu64
+	    " seen by ioeventfd; %" PRIu64 " forwarded exits\n", want,
+	    b->kb_results[E2E_R_KICKS], ds.ds_kicks, st.vs_forwarded);
+}
+
+/*
+ * The synchronous doorbell (forwarded exit, hypercall semantics) over an
+ * MMIO window with no eventfds at all.
+ */
+static void
+echo_serial__mmio_sync_doorbell_forwarded(void **state)
+{
+	struct fixture *fx = *state;
+	struct echo_srv es;
+	struct dump_scan ds;
+	struct vmm_stats st;
+	struct kvmguest_boot *b, res;
+	struct vmm *m;
+	uint64_t want = 2 * serial_bytes(20000);
+
+	echo_start(&es, fx->fx_echo);
+	m = e2e_vmm(fx, IOREQ_SPACE_MMIO, 0xd0000000ull, VMM_NOTIFY_NONE, false,
+	    ATTACH_GSI_NONE);
+	b = vmm_boot(m);
+	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
+	b->kb_params[E2E_P_PORT] = E2E_PORT;
+	b->kb_params[E2E_P_NCONN] = 2;
+	b->kb_params[E2E_P_MAX_SIZE] = 20000;
+	b->kb_params[E2E_P_FLAGS] = E2E_F_SYNC;
+	b->kb_params[E2E_P_SEED] = test_seed() + 1;
+	run_guest(m);
+	fx_scan(fx, &ds);
+	vmm_get_stats(m, &st);
+	res = *b;
+	b = &res;
+	vmm_free(m);
+	echo_stop(&es, fx->fx_echo);
+
+	assert_int_equal(es.es_bytes, want);
+	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
+	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], want);
+	/* No ioeventfd: every doorbell was a forwarded request. */
+	assert_int_equal(ds.ds_kicks, 0);
+	assert_true(st.vs_forwarded >= b->kb_results[E2E_R_KICKS]);
+	assert_true(ds.ds_requests >= b->kb_results[E2E_R_KICKS]);
+	assert_int_equal(st.vs_fwd_errors, 0);
+}
+
+/* 64 connections open at once, interleaved, through the VMM's eventfds. */
+static void
+echo_concurrent__64_connections_eventfds(void **state)
+{
+	struct fixture *fx = *state;
+	struct echo_srv es;
+	struct dump_scan ds;
+	struct kvmguest_boot *b, res;
+	struct vmm *m;
+
+	echo_start(&es, fx->fx_echo);
+	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_EVENTFDS, false,
+	    ATTACH_GSI_NONE);
+	b = vmm_boot(m);
+	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_CONCURRENT;
+	b->kb_params[E2E_P_PORT] = E2E_PORT;
+	b->kb_params[E2E_P_NCONN] = 64;
+	b->kb_params[E2E_P_MAX_SIZE] = 3000;
+	b->kb_params[E2E_P_ROUNDS] = 4;
+	b->kb_params[E2E_P_SEED] = test_seed() + 2;
+	run_guest(m);
+	fx_scan(fx, &ds);
+	res = *b;
+	b = &res;
+	vmm_free(m);
+	echo_stop(&es, fx->fx_echo);
+
+	assert_int_equal(b->kb_results[E2E_R_CONNS], 64);
+	assert_int_equal(es.es_accepted, 64);
+	assert_int_equal(es.es_max_open, 64);
+	assert_int_equal(es.es_bytes, 64ull * 4 * 3000);
+	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], 64u * 4 * 3000);
+	assert_true(ds.ds_kicks > 0);
+}
+
+struct host_client {
+	const char	*hc_path;
+	unsigned	 hc_nconn;
+	size_t		 hc_len;
+	uint32_t	 hc_seed;
+	volatile uint32_t *hc_ready;
+	int		 hc_rc;
+	uint32_t	 hc_sum;	/* sum of per-connection FNVs */
+	char		 hc_err[128];
+};
+
+static int
+hc_one(struct host_client *hc, unsigned c, uint8_t *tx, uint8_t *rx)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[64];
+	size_t off = 0, got = 0, i;
+	ssize_t n;
+	int s;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", hc->hc_path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return snprintf(hc->hc_err, sizeof(hc->hc_err), "connect"), -1;
+	n = snprintf(line, sizeof(line), "CONNECT %u\n", E2E_PORT);
+	if (write(s, line, (size_t)n) != n)
+		return snprintf(hc->hc_err, sizeof(hc->hc_err), "write"), -1;
+	/* "OK <port>\n", byte by byte so no echo data is swallowed. */
+	for (i = 0; i < sizeof(line) - 1; i++) {
+		if (read(s, &line[i], 1) != 1)
+			return snprintf(hc->hc_err, sizeof(hc->hc_err),
+			    "no OK line"), close(s), -1;
+		if (line[i] == '\n')
+			break;
+	}
+	line[i] = '\0';
+	if (strncmp(line, "OK ", 3) != 0)
+		return snprintf(hc->hc_err, sizeof(hc->hc_err), "got \"%s\"",
+		    line), close(s), -1;
+	for (i = 0; i < hc->hc_len; i++)
+		tx[i] = (uint8_t)(hc->hc_seed * 31 + c * 7 + i * 13 + (i >> 9));
+	/* Write and read interleaved so neither side's buffers fill up. */
+	while (got < hc->hc_len) {
+		struct pollfd pfd = { .fd = s, .events = POLLIN };
+
+		if (off < hc->hc_len)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, 10000) <= 0)
+			return snprintf(hc->hc_err, sizeof(hc->hc_err),
+			    "stalled at %zu/%zu", got, off), close(s), -1;
+		if ((pfd.revents & POLLOUT) != 0) {
+			n = write(s, tx + off, MIN(hc->hc_len - off, 8192));
+			if (n > 0)
+				off += (size_t)n;
+			if (off == hc->hc_len)
+				shutdown(s, SHUT_WR);
+		}
+		if ((pfd.revents & (POLLIN | POLLHUP)) != 0) {
+			n = read(s, rx + got, hc->hc_len - got);
+			if (n <= 0)
+				return snprintf(hc->hc_err, sizeof(hc->hc_err),
+				    "EOF at %zu", got), close(s), -1;
+			got += (size_t)n;
+		}
+	}
+	if (memcmp(tx, rx, hc->hc_len) != 0)
+		return snprintf(hc->hc_err, sizeof(hc->hc_err), "mismatch"),
+		    close(s), -1;
+	/* The guest closes after our SHUT_WR: EOF follows. */
+	n = read(s, line, 1);
+	close(s);
+	if (n != 0)
+		return snprintf(hc->hc_err, sizeof(hc->hc_err), "no EOF"), -1;
+	hc->hc_sum += fnv(2166136261u, rx, hc->hc_len);
+	return 0;
+}
+
+static void *
+hc_main(void *arg)
+{
+	struct host_client *hc = arg;
+	uint8_t *tx = malloc(hc->hc_len), *rx = malloc(hc->hc_len);
+	unsigned c, i;
+
+	hc->hc_rc = -1;
+	for (i = 0; i < 3000 && *hc->hc_ready == 0; i++)
+		usleep(10000);
+	if (*hc->hc_ready == 0) {
+		snprintf(hc->hc_err, sizeof(hc->hc_err), "guest never listened");
+		goto out;
+	}
+	for (c = 0; c < hc->hc_nconn; c++)
+		if (hc_one(hc, c, tx, rx) < 0)
+			goto out;
+	hc->hc_rc = 0;
+out:
+	free(tx);
+	free(rx);
+	return NULL;
+}
+
+/* Host-initiated: CONNECT <port> on the host socket, the guest echoes. */
+static void
+host_connect__guest_echoes(void **state)
+{
+	struct fixture *fx = *state;
+	struct host_client hc;
+	struct kvmguest_boot *b;
+	pthread_t th;
+	struct vmm *m;
+
+	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, false,
+	    ATTACH_GSI_NONE);
+	b = vmm_boot(m);
+	b->kb_params[E2E_P_CASE] = E2E_CASE_SERVER_ECHO;
+	b->kb_params[E2E_P_PORT] = E2E_PORT;
+	b->kb_params[E2E_P_NCONN] = 4;
+	memset(&hc, 0, sizeof(hc));
+	hc.hc_path = fx->fx_uds;
+	hc.hc_nconn = 4;
+	hc.hc_len = 100000;
+	hc.hc_seed = test_seed();
+	hc.hc_ready = &b->kb_results[E2E_R_READY];
+	assert_int_equal(pthread_create(&th, NULL, hc_main, &hc), 0);
+	run_guest(m);
+	pthread_join(th, NULL);
+	if (hc.hc_rc != 0)
+		fail_msg("host client: %s", hc.hc_err);
+	assert_int_equal(b->kb_results[E2E_R_CONNS], 4);
+	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], 400000);
+	assert_int_equal(b->kb_results[E2E_R_SUM], hc.hc_sum);
+	vmm_free(m);
+}
+
+/*
+ * Notification mode GSI with hcvsockd's irqfd in a native guest that
+ * polls: the device raises the interrupt and KVM's 8259 latches it (the
+ * delivery itself is tested in real mode in test_attach_guest).
+ */
+static void
+gsi_mode__irqfd_reaches_the_irqchip(void **state)
+{
+	struct fixture *fx = *state;
+	struct kvm_irqchip chip;
+	struct echo_srv es;
+	struct dump_scan ds;
+	struct kvmguest_boot *b, res;
+	struct vmm *m;
+
+	echo_start(&es, fx->fx_echo);
+	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, true,
+	    ATTACH_GSI_NONE);
+	b = vmm_boot(m);
+	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
+	b->kb_params[E2E_P_PORT] = E2E_PORT;
+	b->kb_params[E2E_P_NCONN] = 1;
+	b->kb_params[E2E_P_MAX_SIZE] = 5000;
+	b->kb_params[E2E_P_FLAGS] = E2E_F_GSI;
+	b->kb_params[E2E_P_GSI] = 5;
+	b->kb_params[E2E_P_SEED] = test_seed() + 3;
+	memset(&chip, 0, sizeof(chip));
+	chip.chip_id = KVM_IRQCHIP_PIC_MASTER;
+	assert_int_equal(ioctl(kvmvm_vm_fd(vmm_vm(m)), KVM_GET_IRQCHIP, &chip),
+	    0);
+	assert_int_equal(chip.chip.pic.irr & (1u << 5), 0);
+	run_guest(m);
+	fx_scan(fx, &ds);
+	assert_int_equal(ioctl(kvmvm_vm_fd(vmm_vm(m)), KVM_GET_IRQCHIP, &chip),
+	    0);
+	res = *b;
+	b = &res;
+	vmm_free(m);
+	echo_stop(&es, fx->fx_echo);
+
+	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
+	assert_true(ds.ds_irqs > 0);
+	assert_int_equal(chip.chip.pic.irr & (1u << 5), 1u << 5);
+}
+
+/*
+ * The VMM goes away with a connection open: hcvsockd detaches the guest
+ * and the host peer sees EOF; a second VMM with the same CID is refused
+ * while the first is attached.
+ */
+struct vcpu_runner {
+	struct vmm	*vr_m;
+	uint32_t	 vr_code;
+	int		 vr_rc;
+};
+
+static void *
+vcpu_runner_main(void *arg)
+{
+	struct vcpu_runner *vr = arg;
+
+	vr->vr_rc = vmm_run_vcpu(vr->vr_m, 0, 60000, &vr->vr_code);
+	return NULL;
+}
+
+static void
+vmm_disconnect__host_peer_sees_eof(void **state)
+{
+	struct fixture *fx = *state;
+	struct vmm_cfg cfg2 = {
+		.mem_size = 32u << 20, .nr_vcpus = 1, .cid = E2E_CID,
+		.window_space = IOREQ_SPACE_PIO, .window_base = 0x5a0,
+		.notify = VMM_NOTIFY_NONE, .irq_gsi = ATTACH_GSI_NONE,
+	};
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct vcpu_runner vr = { 0 };
+	struct kvmguest_boot *b;
+	struct dump_scan ds;
+	struct pollfd pfd;
+	struct vmm *m, *m2;
+	char buf[64], err[256] = "";
+	pthread_t th;
+	unsigned i;
+	ssize_t n;
+	int s;
+
+	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, false,
+	    ATTACH_GSI_NONE);
+	b = vmm_boot(m);
+	b->kb_params[E2E_P_CASE] = E2E_CASE_SERVER_ECHO;
+	b->kb_params[E2E_P_PORT] = E2E_PORT;
+	b->kb_params[E2E_P_NCONN] = 1;
+
+	/* Same CID twice: refused with the reason. */
+	assert_int_equal(vmm_new(&cfg2, &m2), 0);
+	test_log_capture_start();
+	assert_int_equal(vmm_attach(m2, fx->fx_attach, err, sizeof(err)),
+	    -EADDRINUSE);
+	test_log_capture_stop();
+	assert_non_null(strstr(err, "already attached"));
+	vmm_free(m2);
+
+	vr.vr_m = m;
+	assert_int_equal(pthread_create(&th, NULL, vcpu_runner_main, &vr), 0);
+	for (i = 0; i < 3000 && b->kb_results[E2E_R_READY] == 0; i++)
+		usleep(1000);
+	assert_int_equal(b->kb_results[E2E_R_READY], 1);
+
+	/* A host program connects and gets an echo. */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", fx->fx_uds);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	n = snprintf(buf, sizeof(buf), "CONNECT %u\n", E2E_PORT);
+	assert_int_equal(write(s, buf, (size_t)n), n);
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	n = read(s, buf, sizeof(buf) - 1);
+	assert_true(n > 3);
+	buf[n] = '\0';
+	assert_int_equal(strncmp(buf, "OK ", 3), 0);
+	assert_int_equal(write(s, "ping", 4), 4);
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_int_equal(read(s, buf, 4), 4);
+	assert_memory_equal(buf, "ping", 4);
+
+	/* The VMM stops its vCPU and hangs up. */
+	vmm_stop(m);
+	pthread_join(th, NULL);
+	assert_int_equal(vr.vr_rc, -ECANCELED);
+	vmm_detach(m);
+
+	/* The host peer sees the end of the stream, not a hang. */
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	n = read(s, buf, sizeof(buf));
+	assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+	close(s);
+	for (i = 0; i < 1000; i++) {
+		fx_scan(fx, &ds);
+		if (ds.ds_guests == 0)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(ds.ds_guests, 0);
+	pthread_mutex_lock(&fx->fx_lock);
+	assert_int_equal(fx->fx_attached, 1);
+	assert_int_equal(fx->fx_detached, 1);
+	assert_int_equal(fx->fx_last_cid, E2E_CID);
+	/* New policy reaches later guests; nothing attached now. */
+	{
+		struct vsock_mux_cfg mux;
+
+		memset(&mux, 0, sizeof(mux));
+		snprintf(mux.uds_path, sizeof(mux.uds_path), "%s", fx->fx_uds);
+		mux.max_conns = 8;
+		mux.buf_alloc = 65536;
+		assert_int_equal(attach_vsock_reconfigure(fx->fx_srv, &mux), 0);
+	}
+	pthread_mutex_unlock(&fx->fx_lock);
+	vmm_free(m);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    echo_serial__pio_async_doorbell_ioeventfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    echo_serial__mmio_sync_doorbell_forwarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    echo_concurrent__64_connections_eventfds, setup, teardown),
+		cmocka_unit_test_setup_teardown(host_connect__guest_echoes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    gsi_mode__irqfd_reaches_the_irqchip, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    vmm_disconnect__host_peer_sees_eof, setup, teardown),
+	};
+	const char *b = getenv("top_builddir");
+	int rc;
+
+	rc = kvmvm_probe();
+	if (rc < 0) {
+		printf("SKIP: no usable /dev/kvm (%s)\n", strerror(-rc));
+		return TEST_EXIT_SKIP;
+	}
+	snprintf(guest_path, sizeof(guest_path),
+	    "%s/tests/kvm/guest/vsock_e2e.bin", b != NULL ? b : ".");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

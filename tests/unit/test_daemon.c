@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's building blocks: options, state file, pid file, sd_notify, control socket, hand-off. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "test_common.h"
+#include "common/loop.h"
+#include "daemon/ctl.h"
+#include "daemon/loopback.h"
+#include "daemon/options.h"
+#include "daemon/pidfile.h"
+#include "daemon/privdrop.h"
+#include "daemon/runtime.h"
+#include "daemon/sdnotify.h"
+#include "daemon/statefile.h"
+#include "ioreq/ioreq_fake.h"
+
+struct dir {
+	char	path[64];
+};
+
+static int
+setup_dir(void **state)
+{
+	struct dir *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return -1;
+	snprintf(d->path, sizeof(d->path), "/tmp/hcvs-unit.XXXXXX");
+	if (mkdtemp(d->path) == NULL)
+		return -1;
+	*state = d;
+	return 0;
+}
+
+static int
+teardown_dir(void **state)
+{
+	struct dir *d = *state;
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->path);
+	if (system(cmd) != 0)
+		return -1;
+	free(d);
+	return 0;
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static int
+parse(struct options *o, char *err, const char *a0, ...)
+{
+	static char store[16][64];
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	snprintf(store[0], sizeof(store[0]), "hcvsockd");
+	argv[argc] = store[argc];
+	argc++;
+	va_start(ap, a0);
+	for (const char *a = a0; a != NULL && argc < 15;
+	    a = va_arg(ap, const char *)) {
+		snprintf(store[argc], sizeof(store[argc]), "%s", a);
+		argv[argc] = store[argc];
+		argc++;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	return options_parse(o, argc, argv, err, 256);
+}
+
+static void
+options__targets_and_names(void **state)
+{
+	struct options o;
+	char err[256], path[256];
+	bool dflt;
+
+	(void)state;
+	assert_int_equal(parse(&o, err, "-d", "migtd", NULL), 0);
+	assert_int_equal(o.o_target, OPT_TARGET_DOMAIN);
+	assert_string_equal(o.o_name, "migtd");
+	options_config_path(&o, path, sizeof(path), &dflt);
+	assert_true(dflt);
+	assert_non_null(strstr(path, "/hcvsock/migtd.conf"));
+	assert_int_equal(parse(&o, err, "--domid=7", "-c", "/x.conf", "-vv",
+	    "-f", "-w", "30", NULL), 0);
+	assert_int_equal(o.o_target, OPT_TARGET_DOMID);
+	assert_int_equal(o.o_domid, 7);
+	assert_string_equal(o.o_name, "dom7");
+	assert_int_equal(o.o_verbose, 2);
+	assert_true(o.o_foreground);
+	assert_int_equal(o.o_wait_s, 30);
+	options_config_path(&o, path, sizeof(path), &dflt);
+	assert_false(dflt);
+	assert_string_equal(path, "/x.conf");
+	assert_int_equal(parse(&o, err, "-l", "/run/lb.sock", "-s", "/tmp/s",
+	    "-p", "/tmp/p", NULL), 0);
+	assert_string_equal(o.o_name, "loopback");
+	assert_string_equal(o.o_loopback, "/run/lb.sock");
+	assert_string_equal(o.o_state_dir, "/tmp/s");
+	assert_string_equal(o.o_pidfile, "/tmp/p");
+	assert_int_equal(parse(&o, err, "-n", NULL), 0);
+	assert_true(o.o_check);
+	assert_int_equal(o.o_target, OPT_TARGET_NONE);
+	/* Parsing twice in one process must not carry state over. */
+	assert_int_equal(parse(&o, err, "-x", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-d", "g", NULL), 0);
+}
+
+static void
+options__errors(void **state)
+{
+	struct options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, NULL), EX_USAGE);
+	assert_string_equal(err, "no guest: give --domain, --domid or --loopback");
+	assert_int_equal(parse(&o, err, "-i", "4294967303", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-i", "7x", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-i", "32751", NULL), 0);
+	assert_int_equal(parse(&o, err, "-w", "86401", "-d", "g", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-d", "-bad", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-d", "a b", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-l", "/x", "-i", "3", NULL), EX_USAGE);
+	assert_string_equal(err, "give only one of --domain, --domid and --loopback");
+	assert_int_equal(parse(&o, err, "-h", "-x", NULL), EX_USAGE);
+	assert_int_equal(parse(&o, err, "-h", NULL), 0);
+	assert_true(o.o_help);
+}
+
+static void
+exit_codes__mapped(void **state)
+{
+	(void)state;
+	assert_int_equal(runtime_exit_code(0), 0);
+	assert_int_equal(runtime_exit_code(-EACCES), EX_NOPERM);
+	assert_int_equal(runtime_exit_code(-EPERM), EX_NOPERM);
+	assert_int_equal(runtime_exit_code(-ESRCH), EX_UNAVAILABLE);
+	assert_int_equal(runtime_exit_code(-ENODEV), EX_UNAVAILABLE);
+	assert_int_equal(runtime_exit_code(-ENOSPC), EX_UNAVAILABLE);
+	assert_int_equal(runtime_exit_code(-EEXIST), EX_UNAVAILABLE);
+	assert_int_equal(runtime_exit_code(-EBUSY), EX_TEMPFAIL);
+	assert_int_equal(runtime_exit_code(-ENOMEM), EX_OSERR);
+	assert_int_equal(runtime_exit_code(-EINVAL), EX_SOFTWARE);
+}
+
+/* ---- state file --------------------------------------------------------- */
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+statefile__round_trip_and_atomic(void **state)
+{
+	struct dir *d = *state;
+	struct statefile a, b;
+	char path[128], tmp[140];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/g.state", d->path);
+	memset(&a, 0, sizeof(a));
+	a.sf_pid = 1234;
+	a.sf_domid = 7;
+	a.sf_server_id = 3;
+	a.sf_dev_len = STATEFILE_DEV_MAX;
+	for (size_t i = 0; i < a.sf_dev_len; i++)
+		a.sf_dev[i] = (uint8_t)(i * 7);
+	assert_int_equal(statefile_write(path, &a), 0);
+	assert_int_equal(statefile_read(path, &b), 0);
+	assert_int_equal(b.sf_pid, 1234);
+	assert_int_equal(b.sf_domid, 7);
+	assert_int_equal(b.sf_server_id, 3);
+	assert_int_equal(b.sf_dev_len, a.sf_dev_len);
+	assert_memory_equal(b.sf_dev, a.sf_dev, a.sf_dev_len);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(access(tmp, F_OK), -1);	/* renamed, not left */
+	a.sf_dev_len = STATEFILE_DEV_MAX + 1;
+	assert_int_equal(statefile_write(path, &a), -EINVAL);
+	/* The failed write left the previous state intact. */
+	assert_int_equal(statefile_read(path, &b), 0);
+	assert_int_equal(b.sf_server_id, 3);
+	a.sf_domid = UINT32_MAX;	/* loopback */
+	a.sf_server_id = -1;
+	a.sf_dev_len = 0;
+	assert_int_equal(statefile_write(path, &a), 0);
+	assert_int_equal(statefile_read(path, &b), 0);
+	assert_int_equal(b.sf_domid, UINT32_MAX);
+	assert_int_equal(b.sf_server_id, -1);
+	assert_int_equal(b.sf_dev_len, 0);
+}
+
+static void
+statefile__hostile_contents_rejected(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"version 1\npid 5\ndomid 7\nserver_id 3\n",	/* no device */
+		"version 2\npid 5\ndomid 7\nserver_id 3\ndevice \n",
+		"version 1\npid 0\ndomid 7\nserver_id 3\ndevice \n",
+		"version 1\npid 5\ndomid -1\nserver_id 3\ndevice \n",
+		"version 1\npid 5\ndomid 7\nserver_id 65536\ndevice \n",
+		"version 1\npid 5\ndomid 7\nserver_id 3x\ndevice \n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice abc\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice zz\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\nextra 1\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice AB\n",
+		"garbage\n",
+	};
+	struct dir *d = *state;
+	struct statefile sf;
+	char path[128], *big;
+
+	snprintf(path, sizeof(path), "%s/bad.state", d->path);
+	assert_int_equal(statefile_read(path, &sf), -ENOENT);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		write_text(path, bad[i]);
+		assert_int_equal(statefile_read(path, &sf), -EINVAL);
+	}
+	write_text(path, "# comment\nversion 1\npid 5\ndomid 7\nserver_id 3\n"
+	    "device 0aff\n");
+	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_dev_len, 2);
+	assert_int_equal(sf.sf_dev[1], 0xff);
+	/* Oversized: rejected, never overflowing sf_dev. */
+	big = malloc(8192);
+	assert_non_null(big);
+	memset(big, 'a', 8191);
+	big[8191] = '\0';
+	memcpy(big, "version 1\npid 5\ndomid 7\nserver_id 3\ndevice ", 43);
+	write_text(path, big);
+	assert_int_equal(statefile_read(path, &sf), -EINVAL);
+	free(big);
+	/* A symbolic link is not followed. */
+	unlink(path);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(statefile_read(path, &sf), -ELOOP);
+}
+
+/* ---- pid file ------------------------------------------------------------ */
+
+static void
+pidfile__locked_against_a_second_process(void **state)
+{
+	struct dir *d = *state;
+	char path[128], buf[32];
+	pid_t holder, child;
+	int fd, status;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/p.pid", d->path);
+	fd = pidfile_open(path, &holder);
+	assert_true(fd >= 0);
+	assert_int_equal(pidfile_write(fd), 0);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_int_equal(strtol(buf, NULL, 10), getpid());
+	/* lockf locks belong to the process: try from a child. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int rc = pidfile_open(path, &holder);
+
+		_exit(rc == -EEXIST && holder == getppid() ? 0 : 1);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	pidfile_close(fd, path);
+	assert_int_equal(access(path, F_OK), -1);
+	/* A stale file (no lock) is taken over. */
+	write_text(path, "99999\n");
+	fd = pidfile_open(path, &holder);
+	assert_true(fd >= 0);
+	pidfile_close(fd, path);
+}
+
+/* ---- sd_notify ----------------------------------------------------------- */
+
+static int
+dgram_listen(const char *name, bool abstract)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (abstract) {
+		memcpy(sun.sun_path + 1, name, strlen(name));
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		    strlen(name));
+	} else {
+		memcpy(sun.sun_path, name, strlen(name) + 1);
+		len = sizeof(sun);
+	}
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
+	return fd;
+}
+
+static void
+sdnotify__path_abstract_and_unset(void **state)
+{
+	struct dir *d = *state;
+	char path[128], abs_name[64], env[80], buf[256];
+	int fd;
+	ssize_t n;
+
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(sdnotify_send("READY=1"), 0);
+	snprintf(path, sizeof(path), "%s/notify", d->path);
+	fd = dgram_listen(path, false);
+	setenv("NOTIFY_SOCKET", path, 1);
+	assert_int_equal(sdnotify_sendf("READY=1\nSTATUS=%s", "serving g"), 1);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "READY=1\nSTATUS=serving g");
+	close(fd);
+
+	snprintf(abs_name, sizeof(abs_name), "hcvs-test-%ld", (long)getpid());
+	fd = dgram_listen(abs_name, true);
+	snprintf(env, sizeof(env), "@%s", abs_name);
+	setenv("NOTIFY_SOCKET", env, 1);
+	assert_int_equal(sdnotify_send("STOPPING=1"), 1);
+	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "STOPPING=1");
+	close(fd);
+
+	setenv("NOTIFY_SOCKET", "relative/path", 1);
+	assert_int_equal(sdnotify_send("READY=1"), -EINVAL);
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	assert_true(sdnotify_send("READY=1") < 0);
+	unsetenv("NOTIFY_SOCKET");
+}
+
+/* ---- privilege preparation ----------------------------------------------- */
+
+static void
+privdrop__prepare_refuses_links(void **state)
+{
+	struct dir *d = *state;
+	char dir[128], link[128], file[128];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/sub", d->path);
+	snprintf(link, sizeof(link), "%s/link", d->path);
+	snprintf(file, sizeof(file), "%s/file", d->path);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(symlink(dir, link), 0);
+	write_text(file, "x");
+	assert_int_equal(privdrop_prepare_dir(dir, (uid_t)-1, 0, 0755), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);	/* no-op without a user */
+	if (geteuid() != 0) {
+		print_message("not root: ownership checks skipped\n");
+		return;
+	}
+	assert_int_equal(privdrop_prepare_dir(dir, 65534, 65534, 0750), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(privdrop_prepare_dir(link, 65534, 65534, 0750), -ELOOP);
+	assert_int_equal(privdrop_prepare_dir(file, 65534, 65534, 0750), -ENOTDIR);
+	assert_int_equal(privdrop_prepare_file(link, 65534, 65534, 0660), -ELOOP);
+	assert_int_equal(privdrop_prepare_file(file, 65534, 65534, 0660), 0);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+}
+
+static void
+privdrop__drop_cannot_be_undone(void **state)
+{
+	pid_t child;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		if (privdrop_drop(65534, 65534) != 0)
+			_exit(1);
+		if (getuid() != 65534 || geteuid() != 65534 || getgid() != 65534)
+			_exit(2);
+		if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
+			_exit(3);
+		if (open("/etc/shadow", O_RDONLY) >= 0)
+			_exit(4);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ---- control socket -------------------------------------------------------- */
+
+static void
+report_cb(void *arg, void (*emit)(void *, const char *), void *earg)
+{
+	(void)arg;
+	emit(earg, "line one");
+	emit(earg, "line two");
+}
+
+struct ctl_client_arg {
+	const char	*path;
+	char		 out[256];
+	int		 rc;
+};
+
+static void *
+ctl_client(void *p)
+{
+	struct ctl_client_arg *a = p;
+	char tmpl[] = "/tmp/hcvs-ctl-out.XXXXXX";
+	int fd = mkstemp(tmpl);
+	ssize_t n;
+
+	unlink(tmpl);
+	a->rc = ctl_request(a->path, "status", fd, 2000);
+	n = pread(fd, a->out, sizeof(a->out) - 1, 0);
+	a->out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return NULL;
+}
+
+static void
+ctl__serves_status_and_guards_its_path(void **state)
+{
+	struct dir *d = *state;
+	struct ctl_client_arg a = { 0 };
+	struct loop *l;
+	struct ctl *c, *c2;
+	char path[128];
+	pthread_t t;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/g.ctl", d->path);
+	assert_int_equal(ctl_request(path, "status", 1, 100), -ENOENT);
+	/* A stale socket (nobody listening) is replaced. */
+	fd = ctl_listen_unix(path, 1);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(ctl_open(l, path, report_cb, NULL, &c), 0);
+	/* A live one is not. */
+	assert_int_equal(ctl_open(l, path, report_cb, NULL, &c2), -EADDRINUSE);
+	a.path = path;
+	assert_int_equal(pthread_create(&t, NULL, ctl_client, &a), 0);
+	for (int i = 0; i < 100; i++)
+		(void)loop_run_once(l, 20);
+	pthread_join(t, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_string_equal(a.out, "line one\nline two\n");
+	ctl_close(c);
+	assert_int_equal(access(path, F_OK), -1);
+	loop_free(l);
+	/* A regular file in the way is never removed. */
+	write_text(path, "x");
+	assert_int_equal(ctl_listen_unix(path, 1), -EEXIST);
+}
+
+/* ---- loopback hand-off ---------------------------------------------------- */
+
+struct offer_arg {
+	char			 path[128];
+	struct ioreq_fake	*fake;
+	int			 rc;
+	int			 sock;
+};
+
+static void *
+offer_thread(void *p)
+{
+	struct offer_arg *a = p;
+
+	a->rc = loopback_offer(a->path, a->fake, 5000, NULL, NULL, &a->sock);
+	if (a->rc == 0)
+		a->rc = loopback_wait_ready(a->sock, 5000);
+	return NULL;
+}
+
+static void
+loopback__hand_off_carries_the_page(void **state)
+{
+	struct dir *d = *state;
+	struct ioreq_fake_cfg cfg = { .nr_vcpus = 3, .ram_size = 1 << 16 };
+	struct offer_arg a = { .sock = -1 };
+	struct loopback_guest g;
+	const struct ioreq_shm_cfg *sc;
+	pthread_t t;
+	int rc = -1;
+
+	snprintf(a.path, sizeof(a.path), "%s/lb.sock", d->path);
+	assert_int_equal(loopback_accept_guest(a.path, 100, &g), -ENOENT);
+	assert_int_equal(ioreq_fake_new(&cfg, &a.fake), 0);
+	assert_int_equal(pthread_create(&t, NULL, offer_thread, &a), 0);
+	for (int i = 0; i < 200 && rc != 0; i++) {
+		rc = loopback_accept_guest(a.path, 2000, &g);
+		if (rc != 0)
+			usleep(10000);
+	}
+	assert_int_equal(rc, 0);
+	sc = loopback_shm_cfg(&g);
+	assert_int_equal(sc->nr_vcpus, 3);
+	assert_int_equal(sc->nr_regions, 1);
+	assert_int_equal(sc->regions[0].size, 1 << 16);
+	assert_int_equal(loopback_send_ready(&g), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(a.rc, 0);
+	/* The listener is gone once the daemon has connected. */
+	assert_int_equal(access(a.path, F_OK), -1);
+	loopback_guest_close(&g);
+	close(a.sock);
+	ioreq_fake_free(a.fake);
+}
+
+static void *
+bad_peer(void *p)
+{
+	struct offer_arg *a = p;
+	int lfd = ctl_listen_unix(a->path, 1), cfd;
+
+	if (lfd < 0)
+		return NULL;
+	for (int i = 0; i < 500; i++) {
+		cfd = accept(lfd, NULL, NULL);
+		if (cfd >= 0) {
+			/* Not a hand-off: garbage, then hang up. */
+			if (write(cfd, "garbage garbage garbage", 23) < 0)
+				a->rc = -errno;
+			close(cfd);
+			break;
+		}
+		usleep(10000);
+	}
+	close(lfd);
+	return NULL;
+}
+
+static void
+loopback__garbage_refused(void **state)
+{
+	struct dir *d = *state;
+	struct offer_arg a = { .sock = -1 };
+	struct loopback_guest g;
+	pthread_t t;
+	int rc = -ENOENT;
+
+	snprintf(a.path, sizeof(a.path), "%s/bad.sock", d->path);
+	assert_int_equal(pthread_create(&t, NULL, bad_peer, &a), 0);
+	for (int i = 0; i < 200 && (rc == -ENOENT || rc == -ECONNREFUSED); i++) {
+		rc = loopback_accept_guest(a.path, 2000, &g);
+		if (rc == -ENOENT || rc == -ECONNREFUSED)
+			usleep(10000);
+	}
+	pthread_join(t, NULL);
+	assert_true(rc < 0);
+	assert_int_not_equal(rc, -ENOENT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(options__targets_and_names),
+		cmocka_unit_test(options__errors),
+		cmocka_unit_test(exit_codes__mapped),
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown_dir)
+		T(statefile__round_trip_and_atomic),
+		T(statefile__hostile_contents_rejected),
+		T(pidfile__locked_against_a_second_process),
+		T(sdnotify__path_abstract_and_unset),
+		T(privdrop__prepare_refuses_links),
+		cmocka_unit_test(privdrop__drop_cannot_be_undone),
+		T(ctl__serves_status_and_guards_its_path),
+		T(loopback__hand_off_carries_the_page),
+		T(loopback__garbage_refused),
+#undef T
+	};
+
+	return cmocka_run_group_tests_name("daemon", tests, NULL, NULL);
+}

@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: MIT */
+/* The hcvsock device: register window, negotiation, reset, ring validation. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_common.h"
+#include "fake_vsock_mux.h"
+#include "vsock_testenv.h"
+#include "vsock/vsock_wire.h"
+
+#define MB	(VT_RAM_GPA + 0x10000)
+#define TXN	4u
+#define RXN	4u
+#define SLOT	256u
+#define TXOFF	HCVS_MBOX_HDR_SIZE
+#define RXOFF	(HCVS_MBOX_HDR_SIZE + TXN * SLOT)
+#define MBSIZE	(RXOFF + RXN * SLOT)
+#define CAP	(SLOT - VSOCK_HDR_SIZE)
+
+static int
+setup(void **state)
+{
+	struct vtenv_opts o = {
+		.is_hvm = false,
+		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN) |
+		    (1u << HCVS_IRQ_ISA),
+	};
+
+	*state = vtenv_new(&o);
+	return 0;
+}
+
+static int
+setup_hvm(void **state)
+{
+	struct vtenv_opts o = {
+		.is_hvm = true,
+		.irq_caps = (1u << HCVS_IRQ_ISA) | (1u << HCVS_IRQ_GSI),
+	};
+
+	*state = vtenv_new(&o);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	vtenv_free(*state);
+	return 0;
+}
+
+/* A valid mailbox header at MB with the default geometry. */
+static void
+mb_write(struct vtenv *e, uint32_t txn, uint32_t rxn, uint32_t slot,
+    uint32_t txoff, uint32_t rxoff)
+{
+	memset(vt_ptr(e, MB), 0, HCVS_MBOX_HDR_SIZE);
+	vt_put32(e, MB + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+	vt_put32(e, MB + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+	vt_put32(e, MB + HCVS_MB_TX_SLOTS, txn);
+	vt_put32(e, MB + HCVS_MB_RX_SLOTS, rxn);
+	vt_put32(e, MB + HCVS_MB_SLOT_SIZE, slot);
+	vt_put32(e, MB + HCVS_MB_TX_OFF, txoff);
+	vt_put32(e, MB + HCVS_MB_RX_OFF, rxoff);
+}
+
+static void
+negotiate(struct vtenv *e, uint32_t features)
+{
+	assert_int_equal(vt_cmd(e, HCVS_CMD_RESET, 0, 0, 0, 0), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0,
+	    0), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, features, 0, 0, 0),
+	    HCVS_ERR_OK);
+}
+
+static uint32_t
+set_mailbox(struct vtenv *e, uint64_t gpa, uint32_t size)
+{
+	return vt_cmd(e, HCVS_CMD_SET_MAILBOX, (uint32_t)gpa,
+	    (uint32_t)(gpa >> 32), size, 0);
+}
+
+/* Negotiated, mailbox announced, LIVE. */
+static void
+bring_up(struct vtenv *e)
+{
+	negotiate(e, HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0), HCVS_ERR_OK);
+	assert_true(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
+}
+
+static void
+hdr_init(struct vsock_pkt_hdr *h, uint16_t op, uint32_t sport, uint32_t dport)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = VT_CID;
+	h->dst_cid = VSOCK_CID_HOST;
+	h->src_port = sport;
+	h->dst_port = dport;
+	h->type = VSOCK_TYPE_STREAM;
+	h->op = op;
+	h->buf_alloc = 65536;
+}
+
+/* Guest side: put a packet into the next TX slot and publish it. */
+static void
+tx_push(struct vtenv *e, const struct vsock_pkt_hdr *h, const void *payload,
+    uint32_t copy_len)
+{
+	uint32_t prod = vt_get32(e, MB + HCVS_MB_TX_PROD);
+	uint64_t slot = MB + TXOFF + (uint64_t)(prod % TXN) * SLOT;
+
+	vsock_hdr_encode(vt_ptr(e, slot), h);
+	if (copy_len > 0)
+		memcpy(vt_ptr(e, slot + VSOCK_HDR_SIZE), payload, copy_len);
+	vt_put32(e, MB + HCVS_MB_TX_PROD, prod + 1);
+}
+
+static void
+kick_sync(struct vtenv *e)
+{
+	vt_wr(e, HCVS_REG_DOORBELL_SYNC, HCVS_DOORBELL_KICK);
+}
+
+/* Guest side: take the next RX packet; false if none. */
+static bool
+rx_pop(struct vtenv *e, struct vsock_pkt_hdr *h, uint8_t *payload)
+{
+	uint32_t prod = vt_get32(e, MB + HCVS_MB_RX_PROD);
+	uint32_t cons = vt_get32(e, MB + HCVS_MB_RX_CONS);
+	uint64_t slot = MB + RXOFF + (uint64_t)(cons % RXN) * SLOT;
+
+	if (prod == cons)
+		return false;
+	vsock_hdr_decode(h, vt_ptr(e, slot));
+	assert_true(h->len <= CAP);
+	if (payload != NULL && h->len > 0)
+		memcpy(payload, vt_ptr(e, slot + VSOCK_HDR_SIZE), h->len);
+	vt_put32(e, MB + HCVS_MB_RX_CONS, cons + 1);
+	return true;
+}
+
+static struct vsock_dev_stats
+stats(struct vtenv *e)
+{
+	struct vsock_dev_stats st;
+
+	vsock_dev_get_stats(e->dev, &st);
+	return st;
+}
+
+/* ---- Register window --------------------------------------------------- */
+
+static void
+regs__probe_values(void **state)
+{
+	struct vtenv *e = *state;
+	uint64_t v = 0;
+
+	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
+	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010000);
+	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
+	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	assert_int_equal(vt_rd(e, HCVS_REG_PROTOCOLS), 1u << HCVS_PROTO_RING);
+	/* PVH guest: ISA is never offered, whatever the caps say. */
+	assert_int_equal(vt_rd(e, HCVS_REG_IRQ_MODES), (1u << HCVS_IRQ_NONE) |
+	    (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN));
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), 0);
+	assert_int_equal(vt_rd(e, 0x38), 0);	/* write-only reads 0 */
+
+	/* Wrong sizes and alignment read all-ones and are counted. */
+	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 0, 2, &v) < 0);
+	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 0, 8, &v) < 0);
+	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 2, 4, &v) < 0);
+	assert_true(vsock_dev_handler_ops.write(e->dev, 0, HCVS_REG_CMD, 1,
+	    HCVS_CMD_RESET) < 0);
+	assert_int_equal(stats(e).ds_bad_access, 4);
+	/* The same through the page, as a guest would see them. */
+	assert_int_equal(vt_access(e, false, 0, 2, false, 0), 0xFFFF);
+	assert_int_equal(vt_access(e, false, 0, 1, false, 0), 0xFF);
+	assert_int_equal(vt_access(e, true, 0, 8, false, 0), UINT64_MAX);
+	assert_int_equal(vt_access(e, true, 2, 4, false, 0), 0xFFFFFFFFu);
+	assert_int_equal(stats(e).ds_bad_access, 8);
+	/* Both views reach the same registers. */
+	assert_int_equal(vt_access(e, true, HCVS_REG_MAGIC, 4, false, 0),
+	    HCVS_MAGIC);
+	assert_int_equal(vt_access(e, false, HCVS_REG_VERSION, 4, false, 0),
+	    HCVS_VERSION);
+	/* Past the window, inside the MMIO page: zero. */
+	assert_int_equal(vt_access(e, true, 0x800, 4, false, 0), 0);
+	/* Past the PIO window: nothing claims it. */
+	assert_int_equal(vt_access(e, false, 0x40, 4, false, 0), 0xFFFFFFFFu);
+	/* Read-only registers ignore writes. */
+	vt_wr(e, HCVS_REG_MAGIC, 0);
+	vt_wr(e, HCVS_REG_STATUS, 0xff);
+	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(stats(e).ds_bad_access, 10);
+	/* A narrow command write does nothing. */
+	(void)vt_access(e, false, HCVS_REG_CMD, 1, true, HCVS_CMD_GET_CID);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 0);
+	/* Every access went through the engine and completed. */
+	assert_true(e->post_hooks >= 14);
+}
+
+static void
+regs__args_round_trip(void **state)
+{
+	struct vtenv *e = *state;
+
+	vt_wr(e, HCVS_REG_ARG0, 0x11111111);
+	vt_wr(e, HCVS_REG_ARG3, 0xdeadbeef);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 0x11111111);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG3), 0xdeadbeef);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_CID, 0, 0, 0, 0), HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), VT_CID);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG1), 0);
+}
+
+/* ---- Negotiation --------------------------------------------------------- */
+
+static void
+neg__order_enforced(void **state)
+{
+	struct vtenv *e = *state;
+
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM, 0, 0,
+	    0), HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, 0, 0, 0, 0),
+	    HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0,
+	    0), HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, 7, 0, 0, 0),
+	    HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0,
+	    0), HCVS_ERR_OK);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0),
+	    HCVS_ERR_BAD_STATE);
+	/* Unknown bit, missing STREAM, SEQPACKET not offered by default. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM | 0x100,
+	    0, 0, 0), HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_SYNC_DOORBELL,
+	    0, 0, 0), HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM |
+	    HCVS_F_SEQPACKET, 0, 0, 0), HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM, 0, 0,
+	    0), HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_GUEST_FEATURES), HCVS_F_STREAM);
+	assert_int_equal(vt_cmd(e, 0x42, 0, 0, 0, 0), HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_cmd(e, 0x80, 0, 0, 0, 0), HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0), HCVS_ERR_OK);
+	/* LIVE: no renegotiation without RESET. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM, 0, 0,
+	    0), HCVS_ERR_BAD_STATE);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0),
+	    HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL |
+	    HCVS_STATUS_FEATURES | HCVS_STATUS_MAILBOX | HCVS_STATUS_LIVE);
+	/* Host CID is written to the mailbox. */
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_CID_LO), VT_CID);
+	assert_true(stats(e).ds_cmd_errors >= 10);
+}
+
+static void
+neg__seqpacket_when_offered(void **state)
+{
+	struct vtenv_opts o = { .features = HCVS_F_STREAM | HCVS_F_SEQPACKET };
+	struct vtenv *e = vtenv_new(&o);
+
+	(void)state;
+	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
+	    HCVS_F_STREAM | HCVS_F_SEQPACKET);
+	negotiate(e, HCVS_F_STREAM | HCVS_F_SEQPACKET);
+	/* Not offered here: a sync doorbell acts like the async one. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM |
+	    HCVS_F_SYNC_DOORBELL, 0, 0, 0), HCVS_ERR_UNSUPPORTED);
+	vtenv_free(e);
+}
+
+static void
+neg__reset_clears_everything(void **state)
+{
+	struct vtenv *e = *state;
+
+	bring_up(e);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFEE00000, 0, 0x41), HCVS_ERR_OK);
+	assert_int_equal(e->setups, 1);
+	vt_wr(e, HCVS_REG_ARG2, 77);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_RESET, 0, 0, 0, 0), HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(vt_rd(e, HCVS_REG_GUEST_FEATURES), 0);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG2), 0);
+	assert_int_equal(vt_rd(e, HCVS_REG_ISR), 0);
+	/* The mode was released, the muxer reset. */
+	assert_int_equal(e->setups, 2);
+	assert_int_equal(e->setup_last.mode, HCVS_IRQ_NONE);
+	assert_int_equal(fake_mux_resets(e->mux), 2);
+	/* Doorbells on a reset device do nothing. */
+	kick_sync(e);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	bring_up(e);
+}
+
+/* ---- Mailbox validation ---------------------------------------------------- */
+
+static void
+mbox__hostile_geometry_refused(void **state)
+{
+	struct vtenv *e = *state;
+	static const struct {
+		uint32_t txn, rxn, slot, txoff, rxoff, size;
+		uint32_t want;
+	} cases[] = {
+		{ 3, RXN, SLOT, TXOFF, RXOFF, MBSIZE, HCVS_ERR_BAD_MAILBOX },
+		{ 0, RXN, SLOT, TXOFF, RXOFF, MBSIZE, HCVS_ERR_BAD_MAILBOX },
+		{ TXN, 512, SLOT, TXOFF, RXOFF, 1u << 20, HCVS_ERR_BAD_MAILBOX },
+		{ TXN, RXN, 60, TXOFF, RXOFF, MBSIZE, HCVS_ERR_BAD_MAILBOX },
+		{ TXN, RXN, 258, TXOFF, RXOFF, 4096, HCVS_ERR_BAD_MAILBOX },
+		{ 1, 1, HCVS_SLOT_MAX + 4, TXOFF, TXOFF + HCVS_SLOT_MAX + 4,
+		    1u << 20, HCVS_ERR_BAD_MAILBOX },
+		{ TXN, RXN, SLOT, 64, RXOFF, MBSIZE, HCVS_ERR_BAD_MAILBOX },
+		{ TXN, RXN, SLOT, TXOFF + 2, RXOFF + 4, MBSIZE + 8,
+		    HCVS_ERR_BAD_MAILBOX },
+		/* overlapping rings */
+		{ TXN, RXN, SLOT, TXOFF, TXOFF + SLOT, MBSIZE,
+		    HCVS_ERR_BAD_MAILBOX },
+		/* ring past the announced size */
+		{ TXN, RXN, SLOT, TXOFF, RXOFF, MBSIZE - 4,
+		    HCVS_ERR_BAD_MAILBOX },
+		/* size out of bounds */
+		{ TXN, RXN, SLOT, TXOFF, RXOFF, 64, HCVS_ERR_BAD_ADDRESS },
+		{ TXN, RXN, SLOT, TXOFF, RXOFF, HCVS_MBOX_MAX_SIZE + 1,
+		    HCVS_ERR_BAD_ADDRESS },
+		{ TXN, RXN, SLOT, TXOFF, 0xFFFFFF00u, MBSIZE,
+		    HCVS_ERR_BAD_MAILBOX },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		negotiate(e, HCVS_F_STREAM);
+		mb_write(e, cases[i].txn, cases[i].rxn, cases[i].slot,
+		    cases[i].txoff, cases[i].rxoff);
+		assert_int_equal(set_mailbox(e, MB, cases[i].size),
+		    cases[i].want);
+		assert_false(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_MAILBOX);
+		assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0),
+		    HCVS_ERR_BAD_STATE);
+	}
+	/* Bad magic and version. */
+	negotiate(e, HCVS_F_STREAM);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	vt_put32(e, MB + HCVS_MB_MAGIC, 0x12345678);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_BAD_MAILBOX);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	vt_put32(e, MB + HCVS_MB_VERSION, 2);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_BAD_MAILBOX);
+	/* Still usable afterwards. */
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_OK);
+}
+
+static void
+mbox__outside_ram_refused(void **state)
+{
+	struct vtenv *e = *state;
+	uint64_t end = VT_RAM_GPA + VT_RAM_SIZE;
+
+	negotiate(e, HCVS_F_STREAM);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	/* Misaligned. */
+	assert_int_equal(set_mailbox(e, MB + 4, MBSIZE), HCVS_ERR_BAD_ADDRESS);
+	/* Entirely outside RAM, below and far above. */
+	assert_int_equal(set_mailbox(e, 0x1000, MBSIZE), HCVS_ERR_BAD_ADDRESS);
+	assert_int_equal(set_mailbox(e, 0xFFFFFFFFFFFFF000ull, MBSIZE),
+	    HCVS_ERR_BAD_ADDRESS);
+	assert_int_equal(set_mailbox(e, 1ull << 40, MBSIZE),
+	    HCVS_ERR_BAD_ADDRESS);
+	/* Header inside RAM, rings running past its end. */
+	memset(vt_ptr(e, end - 128), 0, 128);
+	vt_put32(e, end - 128 + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+	vt_put32(e, end - 128 + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+	vt_put32(e, end - 128 + HCVS_MB_TX_SLOTS, TXN);
+	vt_put32(e, end - 128 + HCVS_MB_RX_SLOTS, RXN);
+	vt_put32(e, end - 128 + HCVS_MB_SLOT_SIZE, SLOT);
+	vt_put32(e, end - 128 + HCVS_MB_TX_OFF, TXOFF);
+	vt_put32(e, end - 128 + HCVS_MB_RX_OFF, RXOFF);
+	assert_int_equal(set_mailbox(e, end - 128, MBSIZE),
+	    HCVS_ERR_BAD_ADDRESS);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_MAILBOX, 0);
+}
+
+/* ---- Notification modes ------------------------------------------------- */
+
+static void
+irq__modes_validated(void **state)
+{
+	struct vtenv *e = *state;
+
+	bring_up(e);
+	/* MSI: address outside the APIC window, high half, low vector. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFED00000, 0, 0x41), HCVS_ERR_BAD_ARG);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFEE00000, 1, 0x41), HCVS_ERR_BAD_ARG);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFEE00000, 0, 0x0F), HCVS_ERR_BAD_ARG);
+	assert_int_equal(e->setups, 0);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFEE01000, 0, 0x41), HCVS_ERR_OK);
+	assert_int_equal(e->setup_last.msi_addr, 0xFEE01000);
+	assert_int_equal(e->setup_last.msi_data, 0x41);
+	assert_true(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_NOTIFY);
+	/* Event channel: port 0 and past the FIFO limit. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 0, 0,
+	    0), HCVS_ERR_BAD_ARG);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN,
+	    1u << 17, 0, 0), HCVS_ERR_BAD_ARG);
+	/* Not offered here. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_GSI, 5, 0, 0),
+	    HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, 9, 0, 0, 0),
+	    HCVS_ERR_UNSUPPORTED);
+	/* The host refuses: the old mode stays. */
+	e->setup_rc = -EBUSY;
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 7, 0,
+	    0), HCVS_ERR_IRQ_SETUP);
+	e->setup_rc = 0;
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 7, 0,
+	    0), HCVS_ERR_OK);
+	assert_int_equal(e->setup_last.evtchn_port, 7);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_NONE, 0, 0,
+	    0), HCVS_ERR_OK);
+	assert_false(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_NOTIFY);
+}
+
+static void
+irq__isa_never_on_pvh(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	/* Caps include ISA but the guest is PVH: refused, never raised. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 5, 0, 0),
+	    HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(e->setups, 0);
+	hdr_init(&h, VSOCK_OP_REQUEST, 1000, 9999);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(e->raises, 0);
+	/* A forged state file cannot sneak ISA in either. */
+	{
+		struct vsock_dev_state st;
+
+		vsock_dev_export(e->dev, &st);
+		st.st_irq.mode = HCVS_IRQ_ISA;
+		st.st_irq.isa_irq = 5;
+		assert_int_equal(vsock_dev_import(e->dev, &st), -EINVAL);
+	}
+}
+
+static void
+irq__isa_level_on_hvm(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+	uint32_t isr;
+
+	assert_true(vt_rd(e, HCVS_REG_IRQ_MODES) & (1u << HCVS_IRQ_ISA));
+	bring_up(e);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 2, 0, 0),
+	    HCVS_ERR_BAD_ARG);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 16, 0, 0),
+	    HCVS_ERR_BAD_ARG);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 5, 0, 0),
+	    HCVS_ERR_OK);
+	/* Two packets that each get an RST: one assertion, not two. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 1000, 9999);
+	tx_push(e, &h, NULL, 0);
+	h.src_port = 1001;
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(e->raises, 1);
+	assert_int_equal(e->raise_last.isa_irq, 5);
+	h.src_port = 1002;
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(e->raises, 1);	/* still asserted */
+	isr = vt_rd(e, HCVS_REG_ISR);
+	assert_int_equal(isr, HCVS_ISR_RX);
+	assert_int_equal(e->lowers, 1);
+	assert_int_equal(vt_rd(e, HCVS_REG_ISR), 0);
+}
+
+/* ---- Rings ----------------------------------------------------------------- */
+
+static void
+ring__tx_to_mux_and_reply(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h, r;
+	uint8_t data[CAP];
+
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	/* Synchronous: consumed and answered before the write returned. */
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+	assert_int_equal(r.dst_port, 5000);
+	assert_int_equal(r.src_port, 80);
+	assert_int_equal(r.dst_cid, VT_CID);
+
+	/* Full-slot payload reaches the muxer intact. */
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	hdr_init(&h, VSOCK_OP_RW, 5000, 80);
+	h.len = CAP;
+	tx_push(e, &h, data, CAP);
+	kick_sync(e);
+	assert_int_equal(fake_mux_last(e->mux)->len, CAP);
+	assert_memory_equal(fake_mux_last_payload(e->mux), data, CAP);
+	/* And comes back as an echo. */
+	assert_true(rx_pop(e, &r, data));
+	assert_int_equal(r.op, VSOCK_OP_RW);
+	assert_int_equal(r.len, CAP);
+	assert_int_equal(data[CAP - 1], (uint8_t)((CAP - 1) * 7 + 3));
+	assert_int_equal(stats(e).ds_tx_pkts, 2);
+	assert_int_equal(stats(e).ds_rx_pkts, 2);
+}
+
+static void
+ring__async_doorbell_defers(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+	unsigned hooks;
+
+	bring_up(e);
+	vt_pump(e);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 81);
+	tx_push(e, &h, NULL, 0);
+	hooks = e->post_hooks;
+	vt_wr(e, HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+	/* The write completed without doing the work... */
+	assert_int_equal(e->post_hooks, hooks + 1);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	assert_true(vsock_dev_pending(e->dev));
+	/* ...which runs after completion. */
+	assert_int_equal(vsock_dev_process(e->dev), 0);
+	assert_int_equal(fake_mux_total(e->mux), 1);
+	assert_false(vsock_dev_pending(e->dev));
+	/* KVM ioeventfd path. */
+	h.src_port = 5001;
+	tx_push(e, &h, NULL, 0);
+	assert_int_equal(vsock_dev_kick(e->dev), 0);
+	assert_int_equal(fake_mux_total(e->mux), 2);
+	/* Queued before ENABLE: processed once enabled. */
+	negotiate(e, HCVS_F_STREAM);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_OK);
+	h.src_port = 5002;
+	tx_push(e, &h, NULL, 0);
+	vsock_dev_process(e->dev);
+	kick_sync(e);
+	assert_int_equal(fake_mux_total(e->mux), 2);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0), HCVS_ERR_OK);
+	vsock_dev_process(e->dev);
+	assert_int_equal(fake_mux_total(e->mux), 3);
+}
+
+static void
+ring__hostile_tx_index_halts(void **state)
+{
+	struct vtenv *e = *state;
+	uint32_t cons;
+
+	bring_up(e);
+	cons = vt_get32(e, MB + HCVS_MB_TX_CONS);
+	vt_put32(e, MB + HCVS_MB_TX_PROD, cons + TXN + 1);
+	kick_sync(e);
+	assert_true(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
+	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), HCVS_ERR_BAD_INDEX);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_ERROR), HCVS_ERR_BAD_INDEX);
+	assert_int_equal(vt_rd(e, HCVS_REG_ISR), HCVS_ISR_ERROR);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	/* Halted: commands refused, doorbells inert, RESET recovers. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_CID, 0, 0, 0, 0),
+	    HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_NOP, 0, 0, 0, 0), HCVS_ERR_OK);
+	kick_sync(e);
+	assert_int_equal(stats(e).ds_ring_errors, 1);
+	/* "Backwards" index (prod behind cons) is out of range too. */
+	bring_up(e);
+	vt_put32(e, MB + HCVS_MB_TX_PROD,
+	    vt_get32(e, MB + HCVS_MB_TX_CONS) - 1);
+	kick_sync(e);
+	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), HCVS_ERR_BAD_INDEX);
+	bring_up(e);
+	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), 0);
+}
+
+static void
+ring__hostile_rx_index_halts(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	/* The guest claims to have consumed entries never produced. */
+	vt_put32(e, MB + HCVS_MB_RX_CONS, 5);
+	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), HCVS_ERR_BAD_INDEX);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 0);
+}
+
+static void
+ring__malformed_headers(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h, r;
+	unsigned rst = 0;
+	uint8_t data[CAP] = { 0 };
+
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+
+	/* len beyond the slot: RST back, the flow torn down at the muxer. */
+	hdr_init(&h, VSOCK_OP_RW, 6000, 80);
+	h.len = CAP + 1;
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RST);
+	assert_int_equal(r.dst_port, 6000);
+	assert_int_equal(r.src_port, 80);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RST), 1);
+	assert_int_equal(fake_mux_last(e->mux)->len, 0);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RW), 0);
+
+	/* Huge len (would overflow 32-bit arithmetic). */
+	h.len = 0xFFFFFFF0u;
+	tx_push(e, &h, NULL, 0);
+	/* Unknown type: RST, muxer untouched. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 6001, 80);
+	h.type = 0xFFFF;
+	tx_push(e, &h, NULL, 0);
+	/* SEQPACKET not negotiated. */
+	h.type = VSOCK_TYPE_SEQPACKET;
+	tx_push(e, &h, NULL, 0);
+	/* op 0 and op 8. */
+	hdr_init(&h, VSOCK_OP_INVALID, 6002, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	for (; rx_pop(e, &r, NULL); rst++)
+		assert_int_equal(r.op, VSOCK_OP_RST);
+	assert_int_equal(rst, 4);
+	assert_int_equal(r.type, VSOCK_TYPE_STREAM);
+	hdr_init(&h, 8, 6003, 80);
+	tx_push(e, &h, NULL, 0);
+	/* Payload on a control packet. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 6004, 80);
+	h.len = 4;
+	tx_push(e, &h, data, 4);
+	/* RST with payload: never answered with RST. */
+	hdr_init(&h, VSOCK_OP_RST, 6005, 80);
+	h.len = 4;
+	tx_push(e, &h, data, 4);
+	/* Spoofed source CID: silently dropped. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 6006, 80);
+	h.src_cid = 3;
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	for (rst = 0; rx_pop(e, &r, NULL); rst++)
+		assert_int_equal(r.op, VSOCK_OP_RST);
+	assert_int_equal(rst, 2);
+	assert_int_equal(stats(e).ds_bad_hdr, 8);
+	assert_int_equal(stats(e).ds_spoofed, 1);
+	assert_int_equal(stats(e).ds_tx_pkts, 0);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 0);
+
+	/* Meanwhile a well-formed connection carries on. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 7000, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+	assert_false(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
+}
+
+static void
+ring__rx_backpressure_and_kick(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h, r;
+	unsigned i, got = 0;
+
+	bring_up(e);
+	/* Ten packets for a four-slot RX ring. */
+	for (i = 0; i < 10; i++) {
+		hdr_init(&h, VSOCK_OP_CREDIT_UPDATE, 2000 + i, 90);
+		h.src_cid = VSOCK_CID_HOST;
+		h.dst_cid = VT_CID;
+		fake_mux_push(e->mux, &h, NULL);
+	}
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), RXN);
+	assert_true(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_RX_WANT_KICK);
+	/* Never overwrites unconsumed slots however often it is kicked. */
+	kick_sync(e);
+	vsock_dev_kick(e->dev);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), RXN);
+	while (rx_pop(e, &r, NULL)) {
+		assert_int_equal(r.src_port, 2000 + got);
+		got++;
+		if (vt_get32(e, MB + HCVS_MB_HOST_FLAGS) & HCVS_HF_RX_WANT_KICK)
+			kick_sync(e);
+	}
+	assert_int_equal(got, 10);
+	assert_false(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_RX_WANT_KICK);
+}
+
+static void
+ring__irq_suppression(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFEE00000, 0, 0x30), HCVS_ERR_OK);
+	/* Guest is polling: no interrupt. */
+	vt_put32(e, MB + HCVS_MB_GUEST_FLAGS, HCVS_GF_RX_NO_IRQ);
+	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(e->raises, 0);
+	/* Interrupts wanted: one per pass, however many packets. */
+	vt_put32(e, MB + HCVS_MB_GUEST_FLAGS, 0);
+	vt_put32(e, MB + HCVS_MB_RX_CONS, vt_get32(e, MB + HCVS_MB_RX_PROD));
+	h.src_port = 3;
+	tx_push(e, &h, NULL, 0);
+	h.src_port = 4;
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(e->raises, 1);
+	assert_int_equal(e->raise_last.mode, HCVS_IRQ_MSI);
+	assert_int_equal(vt_rd(e, HCVS_REG_ISR), HCVS_ISR_RX);
+	/* TX_WANT_IRQ: reclaiming TX slots notifies too. */
+	vt_put32(e, MB + HCVS_MB_GUEST_FLAGS, HCVS_GF_TX_WANT_IRQ |
+	    HCVS_GF_RX_NO_IRQ);
+	hdr_init(&h, VSOCK_OP_CREDIT_UPDATE, 3, 2);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_TX, HCVS_ISR_TX);
+	/* One notification for the pass, RX suppressed, TX wanted. */
+	assert_int_equal(e->raises, 2);
+}
+
+static void
+ring__tx_no_kick_protocol(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	/* The host sets TX_NO_KICK only while it promises another look. */
+	vt_put32(e, MB + HCVS_MB_HOST_FLAGS, 0);
+	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
+}
+
+/* ---- State export / import (crash recovery) -------------------------------- */
+
+static void
+state__reimport_after_restart(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_dev_state st, bad;
+	struct vsock_pkt_hdr h, r;
+	uint32_t epoch;
+
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 9, 0,
+	    0), HCVS_ERR_OK);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_true(vsock_dev_state_changed(e->dev));
+	assert_false(vsock_dev_state_changed(e->dev));
+	vsock_dev_export(e->dev, &st);
+	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
+
+	/* Guest queues one more packet while the daemon is dead. */
+	hdr_init(&h, VSOCK_OP_RW, 5000, 80);
+	h.len = 3;
+	tx_push(e, &h, "abc", 3);
+
+	vtenv_restart(e);
+	fake_mux_listen(e->mux, 80);
+	bad = st;
+	bad.st_version = 99;
+	assert_int_equal(vsock_dev_import(e->dev, &bad), -EINVAL);
+	bad = st;
+	bad.st_features |= HCVS_F_SEQPACKET;
+	assert_int_equal(vsock_dev_import(e->dev, &bad), -EINVAL);
+	e->setups = e->raises = 0;
+	assert_int_equal(vsock_dev_import(e->dev, &st), 0);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), st.st_status);
+	assert_int_equal(e->setups, 1);
+	assert_int_equal(e->setup_last.evtchn_port, 9);
+	assert_int_equal(e->raises, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
+	assert_true(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_RESET);
+	/* The pending TX entry belongs to a dead flow: RST. */
+	vt_pump(e);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RW), 1);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RST);
+	/* New connections work. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 5001, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+}
+
+static void
+state__import_rejects_bad_mailbox(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_dev_state st;
+
+	bring_up(e);
+	vsock_dev_export(e->dev, &st);
+	vtenv_restart(e);
+	/* The guest scribbled over its host line: indices inconsistent. */
+	vt_put32(e, MB + HCVS_MB_TX_CONS, 1000);
+	assert_int_equal(vsock_dev_import(e->dev, &st), 0);
+	assert_true(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
+	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), HCVS_ERR_BAD_INDEX);
+	/* RESET and a fresh set-up recover. */
+	bring_up(e);
+}
+
+/* ---- Random slots: never a crash, always a defined state ------------------- */
+
+static void
+ring__random_garbage(void **state)
+{
+	struct vtenv *e = *state;
+	unsigned seed = test_seed(), i, j;
+	uint8_t *slot;
+
+	srand(seed);
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+	for (i = 0; i < 2000; i++) {
+		uint32_t prod = vt_get32(e, MB + HCVS_MB_TX_PROD);
+
+		slot = vt_ptr(e, MB + TXOFF + (uint64_t)(prod % TXN) * SLOT);
+		for (j = 0; j < VSOCK_HDR_SIZE; j++)
+			slot[j] = (uint8_t)rand();
+		/* Keep some headers plausible so deeper paths run. */
+		if (rand() % 2) {
+			struct vsock_pkt_hdr h;
+
+			hdr_init(&h, (uint16_t)(rand() % 9), rand() % 4,
+			    rand() % 2 ? 80 : 81);
+			h.len = (uint32_t)(rand() % (CAP + 8));
+			h.flags = (uint32_t)rand();
+			vsock_hdr_encode(slot, &h);
+		}
+		vt_put32(e, MB + HCVS_MB_TX_PROD, prod + 1);
+		if (rand() % 50 == 0)
+			vt_put32(e, MB + HCVS_MB_RX_CONS, (uint32_t)rand());
+		if (rand() % 2)
+			kick_sync(e);
+		else
+			vsock_dev_kick(e->dev);
+		/* Consume like a (sane) guest, unless the index is garbage. */
+		if (vt_get32(e, MB + HCVS_MB_RX_PROD) -
+		    vt_get32(e, MB + HCVS_MB_RX_CONS) <= RXN)
+			while (rx_pop(e, &(struct vsock_pkt_hdr){ 0 }, NULL))
+				;
+		if (vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR)
+			bring_up(e);
+		assert_true(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
+	}
+	assert_true(stats(e).ds_bad_hdr > 0);
+	assert_true(stats(e).ds_tx_pkts > 0);
+}
+
+struct dump_acc {
+	unsigned	lines;
+	bool		saw_mailbox;
+};
+
+static void
+dump_cb(void *arg, const char *line)
+{
+	struct dump_acc *a = arg;
+
+	a->lines++;
+	if (strstr(line, "mailbox 0x110000+") != NULL)
+		a->saw_mailbox = true;
+}
+
+static void
+dump__lines(void **state)
+{
+	struct vtenv *e = *state;
+	struct dump_acc a = { 0 };
+
+	bring_up(e);
+	vsock_dev_dump(e->dev, dump_cb, &a);
+	assert_int_equal(a.lines, 3);
+	assert_true(a.saw_mailbox);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(regs__probe_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(regs__args_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(neg__order_enforced, setup, teardown),
+		cmocka_unit_test(neg__seqpacket_when_offered),
+		cmocka_unit_test_setup_teardown(neg__reset_clears_everything, setup, teardown),
+		cmocka_unit_test_setup_teardown(mbox__hostile_geometry_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(mbox__outside_ram_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(irq__modes_validated, setup, teardown),
+		cmocka_unit_test_setup_teardown(irq__isa_never_on_pvh, setup, teardown),
+		cmocka_unit_test_setup_teardown(irq__isa_level_on_hvm, setup_hvm, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_to_mux_and_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__async_doorbell_defers, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__hostile_tx_index_halts, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__hostile_rx_index_halts, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__malformed_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__rx_backpressure_and_kick, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__irq_suppression, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_no_kick_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__import_rejects_bad_mailbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__random_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(dump__lines, setup, teardown),
+	};
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	test_log_capture_start();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,724 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The freestanding guest driver talking to the device, with the muxer
+ * test double as the host peer (an echo service with credit accounting).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_common.h"
+#include "fake_vsock_mux.h"
+#include "hcvsock_guest.h"
+#include "vsock_testenv.h"
+#include "vsock/vsock_wire.h"
+
+#define ECHO_PORT	1234
+#define NCONNS		80
+#define MB_GPA		(VT_RAM_GPA + 0x200000)
+
+struct gt {
+	struct vtenv		*e;
+	struct hcvg		 g;
+	struct hcvg_conn	*conns;
+	struct hcvg_cfg		 cfg;
+};
+
+static struct gt *
+gt_new(bool sync, uint32_t irq_mode)
+{
+	struct vtenv_opts o = {
+		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN),
+	};
+	struct gt *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	t->e = vtenv_new(&o);
+	t->conns = calloc(NCONNS, sizeof(*t->conns));
+	assert_non_null(t->conns);
+	t->cfg.plat = &t->e->plat;
+	t->cfg.mem = vt_ptr(t->e, MB_GPA);
+	t->cfg.mem_size = 1u << 20;
+	t->cfg.tx_slots = 8;
+	t->cfg.rx_slots = 8;
+	t->cfg.slot_size = 4096;
+	t->cfg.conns = t->conns;
+	t->cfg.nconns = NCONNS;
+	t->cfg.sync_doorbell = sync;
+	t->cfg.irq_mode = irq_mode;
+	if (irq_mode == HCVS_IRQ_MSI) {
+		t->cfg.irq_args[0] = 0xFEE00000;
+		t->cfg.irq_args[2] = 0x40;
+	}
+	t->cfg.wait_limit = 100000;
+	fake_mux_listen(t->e->mux, ECHO_PORT);
+	return t;
+}
+
+static int
+setup_sync(void **state)
+{
+	struct gt *t = gt_new(true, HCVS_IRQ_NONE);
+
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	*state = t;
+	return 0;
+}
+
+static int
+setup_async(void **state)
+{
+	struct gt *t = gt_new(false, HCVS_IRQ_NONE);
+
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	*state = t;
+	return 0;
+}
+
+static int
+setup_mmio(void **state)
+{
+	struct gt *t = gt_new(false, HCVS_IRQ_NONE);
+
+	t->e->mmio = true;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	*state = t;
+	return 0;
+}
+
+static int
+setup_irq(void **state)
+{
+	struct gt *t = gt_new(false, HCVS_IRQ_MSI);
+
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	t->e->drv = &t->g;
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct gt *t = *state;
+
+	vtenv_free(t->e);
+	free(t->conns);
+	free(t);
+	return 0;
+}
+
+static uint32_t
+fnv1a(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n-- > 0)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+static void
+fill(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)rand();
+}
+
+/* Send all of buf and read all of it back, interleaving both ways. */
+static void
+echo_round(struct gt *t, int id, const uint8_t *buf, uint32_t n)
+{
+	uint8_t *back = malloc(n + 1);
+	uint32_t sent = 0, got = 0;
+	unsigned spins = 0;
+	long r;
+
+	assert_non_null(back);
+	while (got < n) {
+		if (sent < n) {
+			r = hcvg_send(&t->g, id, buf + sent, n - sent, 1);
+			if (r > 0)
+				sent += (uint32_t)r;
+			else
+				assert_int_equal(r, -HCVG_EAGAIN);
+		}
+		r = hcvg_recv(&t->g, id, back + got, n - got, 1);
+		if (r > 0)
+			got += (uint32_t)r;
+		else
+			assert_int_equal(r, -HCVG_EAGAIN);
+		t->e->plat.wait(t->e);
+		assert_true(++spins < 1000000);
+	}
+	assert_int_equal(got, n);
+	assert_int_equal(fnv1a(back, n), fnv1a(buf, n));
+	assert_memory_equal(back, buf, n);
+	free(back);
+}
+
+/* ---- Probe and set-up ------------------------------------------------------ */
+
+static void
+guest__probe_no_backend(void **state)
+{
+	struct gt *t = gt_new(true, HCVS_IRQ_NONE);
+	uint32_t ver = 0;
+
+	(void)state;
+	t->e->no_backend = true;
+	assert_int_equal(hcvg_probe(&t->e->plat, &ver), -HCVG_ENODEV);
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), -HCVG_ENODEV);
+	t->e->no_backend = false;
+	assert_int_equal(hcvg_probe(&t->e->plat, &ver), 0);
+	assert_int_equal(ver, HCVS_VERSION);
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	assert_int_equal(hcvg_cid(&t->g), VT_CID);
+	assert_true(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
+	assert_int_equal(vt_rd(t->e, HCVS_REG_GUEST_FEATURES),
+	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	teardown((void **)&t);
+}
+
+static void
+guest__init_bad_args(void **state)
+{
+	struct gt *t = gt_new(true, HCVS_IRQ_NONE);
+	struct hcvg_cfg c;
+
+	(void)state;
+	c = t->cfg;
+	c.mem = (uint8_t *)c.mem + 4;
+	assert_int_equal(hcvg_init(&t->g, &c), -HCVG_EINVAL);
+	c = t->cfg;
+	c.mem_size = 4096;
+	assert_int_equal(hcvg_init(&t->g, &c), -HCVG_EINVAL);
+	c = t->cfg;
+	c.tx_slots = 6;
+	assert_int_equal(hcvg_init(&t->g, &c), -HCVG_EINVAL);
+	c = t->cfg;
+	c.slot_size = 40;
+	assert_int_equal(hcvg_init(&t->g, &c), -HCVG_EINVAL);
+	/* A mode the host does not offer. */
+	c = t->cfg;
+	c.irq_mode = HCVS_IRQ_GSI;
+	assert_int_equal(hcvg_init(&t->g, &c), -HCVG_ENODEV);
+	teardown((void **)&t);
+}
+
+/* ---- Data ------------------------------------------------------------------ */
+
+static void
+echo_sizes(struct gt *t)
+{
+	static const uint32_t sizes[] = {
+		1, 2, 43, 44, 45, 1000, 4051, 4052, 4053, 8104, 16383, 16384,
+		16385, 40000, 65535, 65536,
+	};
+	uint8_t *buf = malloc(65536);
+	size_t i;
+	int id;
+
+	assert_non_null(buf);
+	srand(test_seed());
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		id = hcvg_connect(&t->g, ECHO_PORT, 0);
+		assert_true(id >= 0);
+		assert_int_equal(hcvg_state(&t->g, id), HCVG_S_ESTABLISHED);
+		fill(buf, sizes[i]);
+		echo_round(t, id, buf, sizes[i]);
+		assert_int_equal(hcvg_close(&t->g, id), 0);
+		assert_int_equal(hcvg_state(&t->g, id), HCVG_S_FREE);
+	}
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	/* The host never overran our credit, we never overran its. */
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_bad_rx, 0);
+	free(buf);
+}
+
+static void
+guest__echo_sizes_sync(void **state)
+{
+	struct gt *t = *state;
+
+	echo_sizes(t);
+	assert_true(hcvg_stats(&t->g)->gs_kicks > 0);
+}
+
+static void
+guest__echo_sizes_async(void **state)
+{
+	struct gt *t = *state;
+	struct vsock_dev_stats st;
+
+	echo_sizes(t);
+	vsock_dev_get_stats(t->e->dev, &st);
+	assert_int_equal(st.ds_sync_kicks, 0);
+	assert_true(st.ds_kicks > 0);
+}
+
+static void
+guest__echo_blocking(void **state)
+{
+	struct gt *t = *state;
+	uint8_t out[20000], back[20000];
+	uint32_t got = 0;
+	long r;
+	int id;
+
+	fill(out, sizeof(out));
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	/* Fits our 16 KiB receive buffer plus the rings: blocking is fine. */
+	r = hcvg_send(&t->g, id, out, 12000, 0);
+	assert_int_equal(r, 12000);
+	while (got < 12000) {
+		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
+		assert_true(r > 0);
+		got += (uint32_t)r;
+	}
+	assert_memory_equal(back, out, 12000);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+}
+
+static void
+guest__many_connections(void **state)
+{
+	struct gt *t = *state;
+	enum { N = 72, LEN = 3000 };
+	static uint8_t out[N][LEN], back[N][LEN];
+	uint32_t sent[N] = { 0 }, got[N] = { 0 };
+	int id[N], i, open, done;
+	unsigned spins = 0;
+	long r;
+
+	for (i = 0; i < N; i++) {
+		fill(out[i], LEN);
+		id[i] = hcvg_connect(&t->g, ECHO_PORT, 1);
+		assert_true(id[i] >= 0);
+	}
+	do {
+		t->e->plat.wait(t->e);
+		assert_true(hcvg_poll(&t->g) >= 0);
+		for (open = 0, i = 0; i < N; i++)
+			open += hcvg_state(&t->g, id[i]) == HCVG_S_ESTABLISHED;
+		assert_true(++spins < 10000);
+	} while (open < N);
+	assert_int_equal(fake_mux_conns(t->e->mux), N);
+
+	do {
+		for (done = 0, i = 0; i < N; i++) {
+			if (sent[i] < LEN) {
+				r = hcvg_send(&t->g, id[i], out[i] + sent[i],
+				    LEN - sent[i], 1);
+				if (r > 0)
+					sent[i] += (uint32_t)r;
+			}
+			r = hcvg_recv(&t->g, id[i], back[i] + got[i],
+			    LEN - got[i], 1);
+			if (r > 0)
+				got[i] += (uint32_t)r;
+			done += got[i] == LEN;
+		}
+		t->e->plat.wait(t->e);
+		assert_true(++spins < 100000);
+	} while (done < N);
+	for (i = 0; i < N; i++) {
+		assert_memory_equal(back[i], out[i], LEN);
+		assert_int_equal(hcvg_close(&t->g, id[i]), 0);
+	}
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+}
+
+static void
+guest__connection_table_full(void **state)
+{
+	struct gt *t = *state;
+	int i, id;
+
+	for (i = 0; i < NCONNS; i++)
+		assert_true(hcvg_connect(&t->g, ECHO_PORT, 1) >= 0);
+	assert_int_equal(hcvg_connect(&t->g, ECHO_PORT, 1), -HCVG_EMFILE);
+	/* A host connect to a listener with no free slot gets RST. */
+	assert_int_equal(hcvg_listen(&t->g, 5000), 0);
+	t->e->plat.wait(t->e);
+	hcvg_poll(&t->g);
+	(void)fake_mux_connect(t->e->mux, 5000);
+	/* Behind 80 RESPONSEs in an 8-slot ring: let it all drain. */
+	for (i = 0; i < 50; i++) {
+		t->e->plat.wait(t->e);
+		assert_true(hcvg_poll(&t->g) >= 0);
+	}
+	assert_int_equal(hcvg_accept(&t->g, 5000, 1), -HCVG_EAGAIN);
+	assert_int_equal(fake_mux_conns(t->e->mux), NCONNS);
+	id = 3;
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	assert_true(hcvg_connect(&t->g, ECHO_PORT, 0) >= 0);
+}
+
+/* ---- Connection life cycle --------------------------------------------------- */
+
+static void
+guest__host_initiated(void **state)
+{
+	struct gt *t = *state;
+	uint8_t buf[64];
+	unsigned rst;
+	int id;
+
+	assert_int_equal(hcvg_listen(&t->g, 5000), 0);
+	assert_int_equal(hcvg_listen(&t->g, 5000), -HCVG_EADDRINUSE);
+	assert_int_equal(hcvg_accept(&t->g, 5000, 1), -HCVG_EAGAIN);
+	assert_int_equal(hcvg_accept(&t->g, 5001, 1), -HCVG_EINVAL);
+	(void)fake_mux_connect(t->e->mux, 5000);
+	id = hcvg_accept(&t->g, 5000, 0);
+	assert_true(id >= 0);
+	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_ESTABLISHED);
+	t->e->plat.wait(t->e);	/* async doorbell: the host runs now */
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RESPONSE), 1);
+	assert_int_equal(hcvg_send(&t->g, id, "hello", 5, 0), 5);
+	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	/* Nobody listens on 5002: the guest answers RST. */
+	rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
+	(void)fake_mux_connect(t->e->mux, 5002);
+	t->e->plat.wait(t->e);
+	assert_true(hcvg_poll(&t->g) >= 0);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
+	assert_int_equal(fake_mux_conns(t->e->mux), 1);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+}
+
+static void
+guest__rst_for_unknown_port(void **state)
+{
+	struct gt *t = *state;
+	int i;
+
+	assert_int_equal(hcvg_connect(&t->g, 4321, 0), -HCVG_ECONNREFUSED);
+	/* No slot leaked. */
+	for (i = 0; i < NCONNS; i++)
+		assert_int_equal(hcvg_state(&t->g, i), HCVG_S_FREE);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	assert_true(hcvg_connect(&t->g, ECHO_PORT, 0) >= 0);
+}
+
+static void
+guest__half_close(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t out[10000], back[10000];
+	uint32_t got = 0;
+	long r;
+	int id;
+
+	fill(out, sizeof(out));
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	assert_int_equal(hcvg_send(&t->g, id, out, sizeof(out), 0),
+	    sizeof(out));
+	assert_int_equal(hcvg_shutdown(&t->g, id, VSOCK_SHUTDOWN_SEND), 0);
+	assert_int_equal(hcvg_send(&t->g, id, out, 1, 0), -HCVG_EPIPE);
+	/* The host still sends: everything, then EOF. */
+	for (;;) {
+		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
+		assert_true(r >= 0);
+		if (r == 0)
+			break;
+		got += (uint32_t)r;
+	}
+	assert_int_equal(got, sizeof(out));
+	assert_memory_equal(back, out, sizeof(out));
+	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_ESTABLISHED);
+	assert_int_equal(fake_mux_conns(t->e->mux), 1);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	/* Orderly: the host sent the RST, the guest did not need to. */
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+}
+
+static void
+guest__credit_slow_reader(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t out[32768];
+	long r;
+	int id;
+
+	fill(out, sizeof(out));
+	fake_mux_set_buf_alloc(t->e->mux, 8192);
+	fake_mux_pause(t->e->mux, true);
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	/* Exactly the host's buffer goes out, then EAGAIN. */
+	r = hcvg_send(&t->g, id, out, sizeof(out), 1);
+	assert_int_equal(r, 8192);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_buffered(t->e->mux), 8192);
+	assert_int_equal(hcvg_send(&t->g, id, out, 100, 1), -HCVG_EAGAIN);
+	t->e->plat.wait(t->e);
+	assert_int_equal(hcvg_send(&t->g, id, out, 100, 1), -HCVG_EAGAIN);
+	/* One CREDIT_REQUEST, not a storm. */
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_REQUEST), 1);
+	/* A blocking send gives up at the wait limit with nothing sent. */
+	t->g.g_wait_limit = 50;
+	assert_int_equal(hcvg_send(&t->g, id, out, 100, 0), -HCVG_ETIMEDOUT);
+	t->g.g_wait_limit = 100000;
+	assert_int_equal(fake_mux_buffered(t->e->mux), 8192);
+	/* The reader wakes up: the rest flows, in order. */
+	fake_mux_pause(t->e->mux, false);
+	{
+		static uint8_t back[32768];
+		uint32_t got = 0, sent = 8192;
+		unsigned spins = 0;
+
+		while (got < sizeof(out)) {
+			if (sent < sizeof(out)) {
+				r = hcvg_send(&t->g, id, out + sent,
+				    sizeof(out) - sent, 1);
+				if (r > 0)
+					sent += (uint32_t)r;
+			}
+			r = hcvg_recv(&t->g, id, back + got,
+			    sizeof(back) - got, 1);
+			if (r > 0)
+				got += (uint32_t)r;
+			t->e->plat.wait(t->e);
+			assert_true(++spins < 100000);
+		}
+		assert_memory_equal(back, out, sizeof(out));
+	}
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+}
+
+static void
+guest__guest_credit_respected(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t out[60000], back[60000];
+	uint32_t got = 0;
+	long r;
+	int id;
+
+	/* The guest does not read: the host may fill our 16 KiB, no more. */
+	fill(out, sizeof(out));
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	r = hcvg_send(&t->g, id, out, sizeof(out), 0);
+	assert_int_equal(r, sizeof(out));
+	t->e->plat.wait(t->e);
+	hcvg_poll(&t->g);
+	t->e->plat.wait(t->e);
+	hcvg_poll(&t->g);
+	assert_true(fake_mux_buffered(t->e->mux) >= sizeof(out) - HCVG_CONN_BUF -
+	    8 * 4052);
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+	while (got < sizeof(out)) {
+		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
+		assert_true(r > 0);
+		got += (uint32_t)r;
+	}
+	assert_memory_equal(back, out, sizeof(out));
+	assert_true(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE) > 0);
+}
+
+static void
+guest__reset_mid_transfer(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t out[30000];
+	int id;
+
+	fill(out, sizeof(out));
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	assert_true(hcvg_send(&t->g, id, out, sizeof(out), 1) > 0);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_conns(t->e->mux), 1);
+	hcvg_fini(&t->g);
+	assert_int_equal(vt_rd(t->e, HCVS_REG_STATUS), 0);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	assert_true(fake_mux_resets(t->e->mux) >= 2);
+	/* A new life on the same device. */
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	echo_round(t, id, out, sizeof(out));
+	assert_int_equal(fake_mux_conns(t->e->mux), 1);
+}
+
+static void
+guest__malformed_while_others_carry_on(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t out[20000];
+	struct vsock_pkt_hdr h;
+	struct vsock_dev_stats st;
+	uint8_t *mb = t->cfg.mem;
+	unsigned i;
+	int id;
+
+	fill(out, sizeof(out));
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	echo_round(t, id, out, 5000);
+	/* Hand-made slots straight into the guest's TX ring. */
+	for (i = 0; i < 6; i++) {
+		uint8_t *slot = mb + HCVS_MBOX_HDR_SIZE +
+		    (t->g.g_tx_prod % t->g.g_tx_slots) * t->g.g_slot_size;
+
+		memset(&h, 0, sizeof(h));
+		h.src_cid = VT_CID;
+		h.dst_cid = 2;
+		h.src_port = 60000 + i;
+		h.dst_port = ECHO_PORT;
+		h.type = VSOCK_TYPE_STREAM;
+		h.op = VSOCK_OP_REQUEST;
+		switch (i) {
+		case 0: h.len = 0x7FFFFFFF; break;
+		case 1: h.type = 3; break;
+		case 2: h.op = 0; break;
+		case 3: h.op = 0x1234; break;
+		case 4: h.len = 10; break;
+		case 5: h.len = 4096 - 44 + 1; h.op = VSOCK_OP_RW; break;
+		}
+		vsock_hdr_encode(slot, &h);
+		t->g.g_tx_prod++;
+		vt_put32(t->e, MB_GPA + HCVS_MB_TX_PROD, t->g.g_tx_prod);
+		vt_wr(t->e, HCVS_REG_DOORBELL_SYNC, 1);
+	}
+	vsock_dev_get_stats(t->e->dev, &st);
+	assert_int_equal(st.ds_bad_hdr, 6);
+	assert_false(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
+	/* The RSTs reached the guest (and matched no connection)... */
+	hcvg_poll(&t->g);
+	/* ...and the good connection carries on. */
+	echo_round(t, id, out, sizeof(out));
+	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_ESTABLISHED);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+}
+
+static void
+guest__interrupt_driven(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t out[60000];
+	int id;
+
+	assert_true(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_NOTIFY);
+	assert_int_equal(t->e->setup_last.mode, HCVS_IRQ_MSI);
+	fill(out, sizeof(out));
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	echo_round(t, id, out, 30000);
+	assert_true(t->e->raises > 0);
+	assert_true(t->e->isr_seen & HCVS_ISR_RX);
+	assert_int_equal(t->e->raise_last.msi_data, 0x40);
+	/* A blocking send that fills the TX ring sleeps until TX slots return. */
+	{
+		static uint8_t back[60000];
+		uint32_t got = 0;
+		long r;
+
+		t->e->isr_seen = 0;
+		assert_int_equal(hcvg_send(&t->g, id, out, sizeof(out), 0),
+		    sizeof(out));
+		assert_true(t->e->isr_seen & HCVS_ISR_TX);
+		/* The flag is dropped once the wait is over. */
+		assert_false(vt_get32(t->e, MB_GPA + HCVS_MB_GUEST_FLAGS) &
+		    HCVS_GF_TX_WANT_IRQ);
+		while (got < sizeof(out)) {
+			r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
+			assert_true(r > 0);
+			got += (uint32_t)r;
+		}
+		assert_memory_equal(back, out, sizeof(out));
+	}
+}
+
+static void
+guest__transport_reset(void **state)
+{
+	struct gt *t = *state;
+	struct vsock_dev_state st;
+	uint8_t buf[16];
+	int id, id2;
+
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	vsock_dev_export(t->e->dev, &st);
+	/* The daemon dies and restarts with the saved state. */
+	vtenv_restart(t->e);
+	fake_mux_listen(t->e->mux, ECHO_PORT);
+	assert_int_equal(vsock_dev_import(t->e->dev, &st), 0);
+	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 1), 0);
+	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_CLOSED);
+	assert_int_equal(hcvg_stats(&t->g)->gs_resets, 1);
+	assert_int_equal(hcvg_send(&t->g, id, "x", 1, 1), -HCVG_ECONNRESET);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	id2 = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id2 >= 0);
+	assert_int_equal(hcvg_send(&t->g, id2, "again", 5, 0), 5);
+	assert_int_equal(hcvg_recv(&t->g, id2, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "again", 5);
+}
+
+static void
+guest__host_rst_mid_stream(void **state)
+{
+	struct gt *t = *state;
+	struct vsock_pkt_hdr h;
+	uint8_t buf[8];
+	int id;
+
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	memset(&h, 0, sizeof(h));
+	h.src_cid = 2;
+	h.dst_cid = VT_CID;
+	h.src_port = ECHO_PORT;
+	h.dst_port = t->conns[id].c_lport;
+	h.type = VSOCK_TYPE_STREAM;
+	h.op = VSOCK_OP_RST;
+	fake_mux_push(t->e->mux, &h, NULL);
+	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 0), 0);
+	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_CLOSED);
+	/* Never RST in reply to an RST. */
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(guest__probe_no_backend),
+		cmocka_unit_test(guest__init_bad_args),
+		cmocka_unit_test_setup_teardown(guest__echo_sizes_sync, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__echo_sizes_async, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_mmio, teardown),
+		cmocka_unit_test_setup_teardown(guest__many_connections, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__connection_table_full, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__host_initiated, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__rst_for_unknown_port, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__half_close, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__credit_slow_reader, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__guest_credit_respected, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__reset_mid_transfer, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__malformed_while_others_carry_on, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__interrupt_driven, setup_irq, teardown),
+		cmocka_unit_test_setup_teardown(guest__transport_reset, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__host_rst_mid_stream, setup_sync, teardown),
+	};
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	test_log_capture_start();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
