@@ -6,6 +6,7 @@ noinst_LIBRARIES += guest/libhcvsock_guest.a
 guest_libhcvsock_guest_a_SOURCES = %reldir%/hcvsock_guest.c \
 	%reldir%/include/hcvsock_guest.h %reldir%/include/hcvsock_abi.h \
 	%reldir%/include/hcvsock_guest_x86.h
+EXTRA_DIST += %reldir%/README.md
 
 GUEST_FREESTANDING_CFLAGS = -std=gnu11 -O2 -ffreestanding -nostdlib \
 	-fno-builtin -fno-stack-protector \
