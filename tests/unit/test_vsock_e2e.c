@@ -524,6 +524,33 @@ e2e__echo_sizes_async(void **state)
 	assert_int_equal(e->host.echo.accepted, 10);
 }
 
+/* Hypercall semantics: the RESPONSE is in RX when the doorbell returns. */
+static void
+g_sync_connect(struct env *e)
+{
+	int id, i;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	for (i = 0; i < 8; i++) {
+		id = hcvg_connect(&e->g, ECHO_PORT, 1);
+		CHECK(id >= 0);
+		CHECK(hcvg_poll(&e->g) >= 1);
+		CHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
+		CHECK(hcvg_close(&e->g, id) == 0);
+	}
+}
+
+static void
+e2e__sync_doorbell_answers_at_once(void **state)
+{
+	struct env *e = *state;
+
+	e->sync = true;
+	run_guest(e, g_sync_connect);
+}
+
 static void
 e2e__echo_sizes_sync_mmio(void **state)
 {
@@ -957,6 +984,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(e2e__echo_sizes_async, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__echo_sizes_sync_mmio, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__sync_doorbell_answers_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__many_connections, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__rst_for_unknown_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__half_close, setup, teardown),
