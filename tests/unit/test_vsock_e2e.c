@@ -568,7 +568,7 @@ e2e__echo_sizes_sync_mmio(void **state)
 static void
 g_many(struct env *e)
 {
-	enum { N = 64, LEN = 2000 };
+	enum { N = 72, LEN = 2000 };
 	static uint8_t out[N][LEN], back[N][LEN];
 	uint32_t sent[N] = { 0 }, got[N] = { 0 };
 	int id[N], i, open, done;
@@ -623,9 +623,9 @@ e2e__many_connections(void **state)
 
 	run_guest(e, g_many);
 	vsock_mux_get_stats(e->mux, &ms);
-	assert_int_equal(e->host.echo.accepted, 64);
-	assert_true(ms.ms_conns_total >= 64);
-	assert_int_equal(ms.ms_tx_bytes, 64 * 2000);
+	assert_int_equal(e->host.echo.accepted, 72);
+	assert_true(ms.ms_conns_total >= 72);
+	assert_int_equal(ms.ms_tx_bytes, 72 * 2000);
 }
 
 static void
