@@ -82,6 +82,26 @@ bench_selected(const char *name)
 	return bench_opts.only == NULL || strstr(name, bench_opts.only) != NULL;
 }
 
+double
+bench_tsc_per_ns(void)
+{
+	static double ratio;
+	uint64_t c0, c1, t0, t1;
+
+	if (ratio > 0)
+		return ratio;
+	t0 = bench_now_ns();
+	c0 = __builtin_ia32_rdtsc();
+	while (bench_now_ns() - t0 < 20000000u)
+		bench_relax();
+	c1 = __builtin_ia32_rdtsc();
+	t1 = bench_now_ns();
+	ratio = (double)(c1 - c0) / (double)(t1 - t0);
+	if (!(ratio > 0))
+		ratio = 1;
+	return ratio;
+}
+
 int
 bench_pin(int cpu)
 {

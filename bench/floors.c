@@ -367,6 +367,9 @@ bench_stream_read(int fd, size_t chunk, double full_seconds,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			/* The writer stopping after some samples is the end. */
+			if (n == 0 && s->s_n > 0)
+				break;
 			rc = n < 0 ? -errno : -EPIPE;
 			break;
 		}

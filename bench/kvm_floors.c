@@ -292,6 +292,12 @@ out_vm:
 	return rc;
 }
 
+bool
+bench_have_kvm(void)
+{
+	return kvmvm_probe() == 0;
+}
+
 void
 bench_floors_kvm(void)
 {
