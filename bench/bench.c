@@ -264,6 +264,10 @@ bench_result(const char *name, const char *what, const struct bench_stat *st,
 	struct result_ent *r;
 	double fv;
 
+	if (st->n == 0 || isnan(st->median_ns)) {
+		bench_skip(name, "no samples within the time budget");
+		return;
+	}
 	if (nr_results == MAX_ENTRIES)
 		return;
 	r = &results[nr_results++];
