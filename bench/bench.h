@@ -147,12 +147,15 @@ void		bench_note(const char *fmt, ...) __printf(1, 2);
 
 /* ---- Measurements ------------------------------------------------------- */
 
+/* Throughput samples are the time per this many bytes (1 MiB). */
+#define BENCH_STREAM_WINDOW	(1u << 20)
+
 /*
  * Read a byte stream from fd until the budget or the sample cap is
- * reached; samples are the time for each `chunk` bytes to arrive (the
+ * reached; samples are the time for each `window` bytes to arrive (the
  * first tenth of the budget is warm-up).  Returns 0 or -errno.
  */
-int		bench_stream_read(int fd, size_t chunk, double full_seconds,
+int		bench_stream_read(int fd, size_t window, double full_seconds,
 		    size_t full_samples, struct bench_samples *s) __must_check;
 
 void		bench_floors_cpu(void);		/* cache line, eventfd */

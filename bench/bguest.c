@@ -158,23 +158,23 @@ bg_tx_stream(struct hcvg *g, struct bguest_ctl *ctl, const int *ids,
 static int
 bg_rx_stream(struct hcvg *g, struct bguest_ctl *ctl, int id, uint8_t *buf)
 {
-	uint32_t got = 0;
-	uint64_t t = bg_tsc(), now;
+	uint64_t t = bg_tsc(), now, got = 0;
 	long n;
 
 	while (!ctl->stop) {
-		n = hcvg_recv(g, id, buf, ctl->payload - got, 0);
+		n = hcvg_recv(g, id, buf, ctl->payload, 0);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
 			return -HCVG_EPIPE;
-		got += (uint32_t)n;
+		got += (uint64_t)n;
 		ctl->bytes += (uint64_t)n;
-		if (got < ctl->payload)
+		if (got < ctl->window)
 			continue;
-		got = 0;
+		/* One sample per window, pro rata for the overshoot. */
 		now = bg_tsc();
-		bg_sample(ctl, now - t);
+		bg_sample(ctl, (now - t) * ctl->window / got);
+		got = 0;
 		t = now;
 	}
 	return 0;

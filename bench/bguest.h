@@ -38,6 +38,7 @@ struct bguest_ctl {
 	uint32_t		nconns;
 	uint32_t		max_samples;
 	uint32_t		sync;		/* synchronous doorbell */
+	uint32_t		window;		/* RX_STREAM: bytes per sample */
 	/* Host -> guest, while running. */
 	volatile uint32_t	stop;
 	/* Guest -> host. */
@@ -45,7 +46,6 @@ struct bguest_ctl {
 	volatile uint32_t	done;
 	volatile int32_t	status;		/* 0 or -HCVG_E* */
 	volatile uint32_t	nsamples;
-	uint32_t		pad;
 	volatile uint64_t	bytes;		/* payload bytes moved */
 	uint32_t		samples[];	/* max_samples cycle counts */
 };
