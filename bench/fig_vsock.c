@@ -199,9 +199,10 @@ host_main(void *arg)
 	case H_SINK:
 		while (!r->ctl->ready && !r->host_stop)
 			sched_yield();
+		/* bench_stream_read sets up the samples it returns. */
+		bench_samples_free(&r->host);
 		rc = bench_stream_read(r->fds[0], BENCH_STREAM_WINDOW, r->seconds,
 		    200000, &r->host);
-		/* bench_stream_read owns the samples it returns. */
 		break;
 	case H_SOURCE:
 		memset(buf, 0x3c, sizeof(buf));
