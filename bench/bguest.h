@@ -28,6 +28,8 @@ enum bguest_mode {
 };
 
 #define BGUEST_MAX_CONNS	1024u
+/* Driver waits (pause each) before a blocking call gives up: seconds. */
+#define BGUEST_WAIT_LIMIT	200000000u
 #define BGUEST_MAX_PAYLOAD	65536u
 
 struct bguest_ctl {

@@ -285,7 +285,7 @@ fig_ioreq_n(unsigned nr)
 	bench_samples_free(&all);
 	snprintf(name, sizeof(name), "ioreq_%uvcpu_block", nr);
 	snprintf(what, sizeof(what), "fake-page ioreq round trip seen by each "
-	    "of %u vCPU thread%s, one blocking server; %.0f k req/s in all",
+	    "of %u vCPU thread%s, one blocking server; %.1f k req/s in all",
 	    nr, nr > 1 ? "s at once" : "",
 	    (double)total / ((double)el / 1e9) / 1e3);
 	bench_result(name, what, &st, nr == 1 ? "eventfd_block" :

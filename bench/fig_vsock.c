@@ -286,7 +286,7 @@ fake_guest_main(void *arg)
 	cfg.conns = r->conns;
 	cfg.nconns = r->nconns;
 	cfg.sync_doorbell = (int)ctl->sync;
-	cfg.wait_limit = UINT32_MAX;
+	cfg.wait_limit = BGUEST_WAIT_LIMIT;
 	rc = hcvg_init(&r->g, &cfg);
 	if (rc < 0) {
 		ctl->status = rc;
@@ -303,7 +303,7 @@ static int
 fake_open(struct run *r, size_t ctl_size)
 {
 	struct ioreq_fake_cfg fcfg = { .nr_vcpus = 1, .ram_gpa = FAKE_RAM_GPA,
-	    .ram_size = FAKE_RAM_SIZE, .timeout_ms = -1 };
+	    .ram_size = FAKE_RAM_SIZE, .timeout_ms = 30000 };
 	uint64_t gpa;
 	size_t size;
 	int rc;
@@ -345,7 +345,7 @@ kvm_vcpu_main(void *arg)
 	struct kvm_vcpu_arg *va = arg;
 
 	(void)bench_pin(bench_opts.cpu_a);
-	va->rc = vmm_run_vcpu(va->r->vmm, 0, 120000, &va->code);
+	va->rc = vmm_run_vcpu(va->r->vmm, 0, 60000, &va->code);
 	if (va->rc == 0 && va->code != 0)
 		va->rc = -EPROTO;
 	if (va->rc < 0) {
@@ -362,7 +362,7 @@ kvm_open(struct run *r, uint32_t max_samples)
 	struct vmm_cfg cfg = { .name = "bench", .mem_size = KVM_MEM_SIZE,
 	    .nr_vcpus = 1, .cid = VSENV_CID, .window_space = IOREQ_SPACE_PIO,
 	    .window_base = VSENV_WINDOW_BASE, .notify = VMM_NOTIFY_VM,
-	    .fwd_timeout_ms = -1 };
+	    .fwd_timeout_ms = 30000 };
 	struct kvmguest_boot *b;
 	struct attach_desc d;
 	struct ioreq_shm_cfg scfg;

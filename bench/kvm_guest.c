@@ -42,7 +42,7 @@ _start(uint64_t vcpu, uint64_t bootp)
 	cfg.conns = conns;
 	cfg.nconns = NCONNS;
 	cfg.sync_doorbell = (int)ctl->sync;
-	cfg.wait_limit = 0xffffffffu;
+	cfg.wait_limit = BGUEST_WAIT_LIMIT;
 	rc = hcvg_init(&drv, &cfg);
 	if (rc < 0) {
 		ctl->status = rc;
