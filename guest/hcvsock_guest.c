@@ -241,8 +241,9 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	put32(mb + HCVS_MB_SLOT_SIZE, slot);
 	put32(mb + HCVS_MB_TX_OFF, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_RX_OFF, HCVS_MBOX_HDR_SIZE + tx * slot);
-	if (cfg->irq_mode == HCVS_IRQ_NONE)
-		put32(mb + HCVS_MB_GUEST_FLAGS, HCVS_GF_RX_NO_IRQ);
+	/* Polling: the host need not interrupt at all. */
+	g->g_gflags = cfg->irq_mode == HCVS_IRQ_NONE ? HCVS_GF_RX_NO_IRQ : 0;
+	put32(mb + HCVS_MB_GUEST_FLAGS, g->g_gflags);
 	fence(g);
 	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, mb) :
 	    (uint64_t)(uintptr_t)mb;
@@ -290,6 +291,7 @@ hcvg_stats(const struct hcvg *g)
 static void
 kick(struct hcvg *g)
 {
+	g->g_kick_due = 0;
 	g->g_st.gs_kicks++;
 	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
@@ -307,23 +309,63 @@ payload_cap(const struct hcvg *g)
 	return g->g_slot_size - HCVS_SLOT_HDR;
 }
 
-/* Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT. */
+static void
+gflags_set(struct hcvg *g, uint32_t flags)
+{
+	if (flags == g->g_gflags)
+		return;
+	g->g_gflags = flags;
+	mb_store(g, HCVS_MB_GUEST_FLAGS, flags);
+	fence(g);
+}
+
+/*
+ * Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT.  An interrupt-driven
+ * guest that sleeps in wait() asks to be woken when slots come back.
+ */
 static int
 tx_wait(struct hcvg *g)
 {
-	uint32_t n;
+	uint32_t n, saved = g->g_gflags;
+	int rc = 0;
 
 	for (n = 0; tx_free(g) == 0; n++) {
-		if (n >= g->g_wait_limit)
-			return -HCVG_ETIMEDOUT;
+		if (n >= g->g_wait_limit) {
+			rc = -HCVG_ETIMEDOUT;
+			break;
+		}
+		if (g->g_irq_mode != HCVS_IRQ_NONE) {
+			gflags_set(g, saved | HCVS_GF_TX_WANT_IRQ);
+			/* Re-check after the flag is visible: no lost wake-up. */
+			if (tx_free(g) != 0)
+				break;
+		}
 		kick(g);
 		wait(g);
 	}
-	return 0;
+	gflags_set(g, saved);
+	return rc;
 }
 
+/* Ring the doorbell for deferred TX entries unless the host waives it. */
+static void
+flush(struct hcvg *g)
+{
+	if (!g->g_kick_due)
+		return;
+	fence(g);
+	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK)
+		g->g_kick_due = 0;
+	else
+		kick(g);
+}
+
+/*
+ * Publish one packet.  With `defer` the doorbell waits for flush(): a
+ * stream of RW packets costs one kick per batch, not one per packet.
+ */
 static int
-tx_put(struct hcvg *g, const struct pkt *h, const void *payload)
+tx_put(struct hcvg *g, const struct pkt *h, const void *payload, int defer)
 {
 	uint8_t *s;
 	int rc;
@@ -349,10 +391,10 @@ tx_put(struct hcvg *g, const struct pkt *h, const void *payload)
 	rel();
 	g->g_tx_prod++;
 	mb_store(g, HCVS_MB_TX_PROD, g->g_tx_prod);
-	fence(g);
-	if (!(mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK))
-		kick(g);
 	g->g_st.gs_tx_pkts++;
+	g->g_kick_due = 1;
+	if (!defer)
+		flush(g);
 	return 0;
 }
 
@@ -374,7 +416,7 @@ conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
 	h.flags = flags;
 	h.buf_alloc = HCVG_CONN_BUF;
 	h.fwd_cnt = c->c_fwd_cnt;
-	rc = tx_put(g, &h, payload);
+	rc = tx_put(g, &h, payload, op == OP_RW);
 	if (rc == 0)
 		c->c_fwd_sent = c->c_fwd_cnt;
 	else if (op != OP_RW)
@@ -397,7 +439,7 @@ reply_rst(struct hcvg *g, const struct pkt *in)
 	h.dst_port = in->src_port;
 	h.type = in->type;
 	h.op = OP_RST;
-	if (tx_put(g, &h, (const void *)0) == 0)
+	if (tx_put(g, &h, (const void *)0, 0) == 0)
 		g->g_st.gs_rst_tx++;
 	else
 		g->g_st.gs_dropped++;
@@ -642,6 +684,7 @@ step(struct hcvg *g, uint32_t *n)
 {
 	if (++*n > g->g_wait_limit)
 		return -HCVG_ETIMEDOUT;
+	flush(g);
 	wait(g);
 	if (hcvg_poll(g) < 0)
 		return -HCVG_EIO;
@@ -676,6 +719,20 @@ hcvg_listen(struct hcvg *g, uint32_t port)
 		return -HCVG_ENOSPC;
 	g->g_listen[g->g_nlisten++] = port;
 	return 0;
+}
+
+int
+hcvg_unlisten(struct hcvg *g, uint32_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < g->g_nlisten; i++) {
+		if (g->g_listen[i] == port) {
+			g->g_listen[i] = g->g_listen[--g->g_nlisten];
+			return 0;
+		}
+	}
+	return -HCVG_EINVAL;
 }
 
 int
@@ -762,8 +819,8 @@ hcvg_connect(struct hcvg *g, uint32_t port, int nonblock)
 	}
 }
 
-long
-hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+static long
+send_inner(struct hcvg *g, int id, const void *buf, uint32_t len,
     int nonblock)
 {
 	const uint8_t *p = buf;
@@ -806,13 +863,29 @@ hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
 				break;
 			return -HCVG_EAGAIN;
 		}
-		if (chunk > 0)
-			kick(g);
-		rc = step(g, &n);
+		if (chunk > 0) {
+			/* Credit but no slot: wait for the host to drain TX. */
+			rc = tx_wait(g);
+			if (rc == 0)
+				rc = hcvg_poll(g) < 0 ? -HCVG_EIO : 0;
+		} else {
+			rc = step(g, &n);
+		}
 		if (rc < 0)
 			return done > 0 ? (long)done : rc;
 	}
 	return (long)done;
+}
+
+long
+hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+    int nonblock)
+{
+	long r = send_inner(g, id, buf, len, nonblock);
+
+	/* One doorbell for everything this call published. */
+	flush(g);
+	return r;
 }
 
 long

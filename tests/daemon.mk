@@ -3,17 +3,23 @@
 
 # The runtime against a recording service, and a minimal fake guest for
 # the loopback hand-off: helpers, not tests.
-check_PROGRAMS += tests/daemon/hcvsockd-fake tests/daemon/lb_guest
+check_PROGRAMS += tests/daemon/hcvsockd-fake tests/daemon/lb_guest \
+	tests/daemon/e2e_guest
 tests_daemon_hcvsockd_fake_SOURCES = src/daemon/main.c \
 	%reldir%/daemon/fake_service.c
 tests_daemon_hcvsockd_fake_LDADD = $(DAEMON_LIBS)
 tests_daemon_lb_guest_SOURCES = %reldir%/daemon/lb_guest.c
 tests_daemon_lb_guest_LDADD = $(DAEMON_LIBS)
+# The real guest driver over a fake ioreq page, in its own process.
+tests_daemon_e2e_guest_SOURCES = %reldir%/daemon/e2e_guest.c
+tests_daemon_e2e_guest_LDADD = $(DAEMON_LIBS) guest/libhcvsock_guest.a
 
 DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/conf.test \
 	%reldir%/daemon/cli.test \
 	%reldir%/daemon/runtime.test \
+	%reldir%/daemon/e2e.test \
+	%reldir%/daemon/kvm.test \
 	%reldir%/daemon/init.test \
 	%reldir%/daemon/man.test
 check_SCRIPTS += $(DAEMON_SHELL_TESTS)

@@ -6,7 +6,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_attach
 tests_kvm_test_attach_SOURCES = %reldir%/kvm/test_attach.c
 tests_kvm_test_attach_CFLAGS = $(TEST_CFLAGS)
-tests_kvm_test_attach_LDADD = src/attach/libattach.a $(TEST_LIBS)
+tests_kvm_test_attach_LDADD = $(ATTACH_LIBS) $(TEST_LIBS)
 TESTS += tests/kvm/test_attach
 endif
 
@@ -27,6 +27,7 @@ tests_libkvmvm_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/kvm
 KVM_GUEST_CCFLAGS = -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-mno-red-zone -m64 -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-builtin -fcf-protection=none \
+	-fno-tree-loop-distribute-patterns \
 	-O2 -Wall -Wextra -I$(top_srcdir)/tests/kvm/guest \
 	-I$(top_srcdir)/guest/include
 KVM_GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
@@ -51,10 +52,24 @@ tests/kvm/guest/probe.elf: $(top_srcdir)/tests/kvm/guest/probe.c $(KVM_GUEST_DEP
 tests/kvm/guest/probe.bin: tests/kvm/guest/probe.elf
 	$(AM_V_GEN)$(KVM_GUEST_BIN) tests/kvm/guest/probe.elf $@
 
-KVM_GUESTS = tests/kvm/guest/hello.bin tests/kvm/guest/probe.bin
+# The end-to-end guest: the freestanding driver from guest/ inside.
+tests/kvm/guest/vsock_e2e.elf: $(top_srcdir)/tests/kvm/guest/vsock_e2e.c \
+    $(top_srcdir)/tests/kvm/guest/e2e_params.h \
+    $(top_srcdir)/guest/hcvsock_guest.c \
+    $(top_srcdir)/guest/include/hcvsock_guest.h \
+    $(top_srcdir)/guest/include/hcvsock_guest_x86.h \
+    $(top_srcdir)/guest/include/hcvsock_abi.h $(KVM_GUEST_DEPS)
+	$(AM_V_CC)$(KVM_GUEST_LINK) $(top_srcdir)/tests/kvm/guest/vsock_e2e.c \
+	    $(top_srcdir)/guest/hcvsock_guest.c $(KVM_GUEST_RT)
+tests/kvm/guest/vsock_e2e.bin: tests/kvm/guest/vsock_e2e.elf
+	$(AM_V_GEN)$(KVM_GUEST_BIN) tests/kvm/guest/vsock_e2e.elf $@
+
+KVM_GUESTS = tests/kvm/guest/hello.bin tests/kvm/guest/probe.bin \
+	tests/kvm/guest/vsock_e2e.bin
 CLEANFILES += $(KVM_GUESTS) $(KVM_GUESTS:.bin=.elf)
 EXTRA_DIST += %reldir%/kvm/guest/guest.ld %reldir%/kvm/guest/kvmguest.c \
-	%reldir%/kvm/guest/hello.c %reldir%/kvm/guest/probe.c
+	%reldir%/kvm/guest/hello.c %reldir%/kvm/guest/probe.c \
+	%reldir%/kvm/guest/vsock_e2e.c %reldir%/kvm/guest/e2e_params.h
 
 # The reference VMM (not installed: a model for VMM authors and the tests).
 check_PROGRAMS += tests/kvm/hcvsock-vmm
@@ -84,5 +99,24 @@ tests_kvm_test_attach_guest_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_attach_guest_LDADD = tests/libkvmvm.a $(ATTACH_LIBS) $(TEST_LIBS)
 EXTRA_tests_kvm_test_attach_guest_DEPENDENCIES = tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_attach_guest
+
+# End to end: guest driver <-> hcvsockd's device and muxer <-> AF_UNIX.
+check_PROGRAMS += tests/kvm/test_kvm_e2e
+tests_kvm_test_kvm_e2e_SOURCES = %reldir%/kvm/test_kvm_e2e.c
+tests_kvm_test_kvm_e2e_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
+tests_kvm_test_kvm_e2e_LDADD = tests/libkvmvm.a $(ATTACH_VSOCK_LIBS) \
+	$(TEST_LIBS)
+EXTRA_tests_kvm_test_kvm_e2e_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin
+TESTS += tests/kvm/test_kvm_e2e
 endif
+
+# hcvsockd's KVM side as a plain process, and the reference VMM program
+# driven by a shell test with socat as the host program.
+check_PROGRAMS += tests/kvm/kvm-host
+tests_kvm_kvm_host_SOURCES = %reldir%/kvm/kvm-host.c
+tests_kvm_kvm_host_LDADD = $(ATTACH_VSOCK_LIBS) src/common/libcommon.a
+check_SCRIPTS += %reldir%/kvm/vmm.test
+EXTRA_DIST += %reldir%/kvm/vmm.test
+TESTS += %reldir%/kvm/vmm.test
+EXTRA_tests_kvm_kvm_host_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin
 endif

@@ -24,4 +24,5 @@ include %reldir%/daemon.mk
 include %reldir%/kvm.mk
 include %reldir%/xen.mk
 include %reldir%/fuzz.mk
+include %reldir%/faults.mk
 

@@ -113,6 +113,7 @@ struct hcvg {
 	uint32_t	 g_epoch;
 	uint32_t	 g_features;
 	uint32_t	 g_irq_mode;
+	uint32_t	 g_gflags;	/* GUEST_FLAGS as last written */
 	uint32_t	 g_wait_limit;
 	uint32_t	 g_next_port;
 	uint64_t	 g_cid;
@@ -123,6 +124,7 @@ struct hcvg {
 	uint32_t	 g_listen[HCVG_MAX_LISTEN];
 	unsigned	 g_nlisten;
 	int		 g_in_poll;
+	int		 g_kick_due;	/* TX published, doorbell deferred */
 	struct hcvg_stats g_st;
 };
 
@@ -165,6 +167,8 @@ int	hcvg_poll(struct hcvg *g);
 uint32_t hcvg_irq(struct hcvg *g);
 
 int	hcvg_listen(struct hcvg *g, uint32_t port);
+/* Stop listening; connections already accepted or queued stay. */
+int	hcvg_unlisten(struct hcvg *g, uint32_t port);
 /* A connection id, or -HCVG_EAGAIN (nonblock) / -HCVG_ETIMEDOUT. */
 int	hcvg_accept(struct hcvg *g, uint32_t port, int nonblock);
 /*

@@ -13,9 +13,9 @@
 #include "common/loop.h"
 #include "notify/notify.h"
 
-/* Offset of DOORBELL in the register window, and the value it takes. */
-#define ATTACH_REG_DOORBELL	0x38u
-#define ATTACH_DOORBELL_KICK	1u
+/* DOORBELL in the register window, and the value ioeventfd matches. */
+#define ATTACH_REG_DOORBELL	HCVS_REG_DOORBELL
+#define ATTACH_DOORBELL_KICK	HCVS_DOORBELL_KICK
 #define ATTACH_MMIO_WINDOW	0x1000u
 
 struct attach_guest {

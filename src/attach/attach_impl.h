@@ -11,13 +11,11 @@
 #include <stdint.h>
 
 #include "attach/attach.h"
+#include "hcvsock_abi.h"
 
-/*
- * From the guest ABI (hcvsock_abi.h: HCVS_REG_WINDOW_SIZE, HCVS_GSI_MAX);
- * repeated until that header is on main.
- */
-#define ATTACH_WINDOW_SIZE	0x40u
-#define ATTACH_GSI_MAX		1023u
+/* The guest ABI's numbers the attach checks use. */
+#define ATTACH_WINDOW_SIZE	HCVS_REG_WINDOW_SIZE
+#define ATTACH_GSI_MAX		HCVS_GSI_MAX
 
 /* Format a reason into err (if any) and return rc. */
 int	attach_errf(char *err, size_t errlen, int rc, const char *fmt, ...)

@@ -107,6 +107,20 @@ conn_readable(struct loop *l, int fd, unsigned events, void *arg)
 	}
 	c->sc_guest = guest;
 	srv->as_nr_guests++;
+	/*
+	 * The guest holds its own copies of whatever it keeps: up to 2 fds
+	 * per vCPU would otherwise stay open twice for the guest's life.
+	 */
+	{
+		struct attach_desc *d = attach_sess_desc(c->sc_sess);
+		char name[ATTACH_NAME_MAX];
+		uint64_t cid = d->ad_cid;
+
+		memcpy(name, d->ad_name, sizeof(name));
+		attach_desc_close(d);
+		memcpy(d->ad_name, name, sizeof(name));
+		d->ad_cid = cid;
+	}
 	if (c->sc_timer > 0)
 		loop_del_timer(srv->as_loop, c->sc_timer);
 	c->sc_timer = 0;

@@ -11,3 +11,10 @@ src_attach_libattach_a_SOURCES = \
 # What a program that attaches guests links (the attach module and the
 # layers attach_guest builds on).
 ATTACH_LIBS = src/attach/libattach.a src/ioreq/libioreq.a $(NOTIFY_LIBS)
+
+# The hcvsock device behind an attached guest (links the vsock layers).
+noinst_LIBRARIES += src/attach/libattach_vsock.a
+src_attach_libattach_vsock_a_SOURCES = %reldir%/attach_vsock.c \
+	%reldir%/attach_vsock.h
+ATTACH_VSOCK_LIBS = src/attach/libattach_vsock.a src/vsock/libvsockdev.a \
+	src/vsock/libvsock.a $(ATTACH_LIBS)

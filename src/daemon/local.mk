@@ -22,11 +22,9 @@ DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
 	src/common/libcommon.a $(XEN_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
-# service.c (the real glue) replaces service_none.c once src/vsock has the
-# device (vsock_dev.h) and src/ioreq the Xen source (ioreq_xen.h).
-EXTRA_DIST += %reldir%/service.c
-hcvsockd_SOURCES = %reldir%/main.c %reldir%/service_none.c
-hcvsockd_LDADD = $(DAEMON_LIBS)
+# service.c is the only file that knows the layers.
+hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c
+hcvsockd_LDADD = src/daemon/libdaemon.a $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS)
 
 hcvsockctl_SOURCES = %reldir%/hcvsockctl.c
 hcvsockctl_LDADD = $(DAEMON_LIBS)

@@ -89,8 +89,9 @@ vsock_conn_peer_free(const struct vsock_conn *c)
 
 /*
  * Tell the guest about freed space only when its view of our buffer is
- * low and enough was freed to be worth a packet: a slow host reader then
- * costs one CREDIT_UPDATE per `step` bytes, never one per write.  When
+ * below half and enough was freed to be worth a packet: a slow host
+ * reader then costs one CREDIT_UPDATE per `step` bytes, never one per
+ * write, and a fast one keeps the guest from ever running dry.  When
  * everything is forwarded the freed amount is above buf_alloc/2 >= step,
  * so the guest is never left waiting.
  */
@@ -99,7 +100,7 @@ credit_check(struct vsock_conn *c)
 {
 	uint32_t unacked = c->c_fwd_cnt - c->c_fwd_sent;
 	uint32_t guest_free = c->c_buf_alloc - (c->c_rx_cnt - c->c_fwd_sent);
-	uint32_t low = MIN(c->c_buf_alloc / 2, 64u * 1024);
+	uint32_t low = c->c_buf_alloc / 2;
 	uint32_t step = MAX(MIN(c->c_buf_alloc / 4, 64u * 1024), 1u);
 
 	if (unacked >= step && guest_free < low) {
@@ -204,6 +205,8 @@ vsock_conn_arm_timer(struct vsock_conn *c, uint32_t ms)
 {
 	int64_t id;
 
+	/* Whoever arms it needs it whatever the guest does. */
+	c->c_stall_timer = false;
 	if (c->c_timer > 0)
 		return;
 	id = loop_add_timer(c->c_mux->m_loop, ms, timer_cb, c);
@@ -242,8 +245,8 @@ check_done(struct vsock_conn *c)
 	if (c->c_state != VC_ESTABLISHED)
 		return;
 	guest_done = (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) != 0;
-	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0 &&
-	    !(c->c_pend & VC_PEND_SHUTDOWN);
+	/* Set as the SHUTDOWN packet is produced, so the guest knows. */
+	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0;
 	if (!tx_pending(c) && guest_done &&
 	    (host_done || (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) {
 		vsock_conn_kill(c, true);
@@ -292,6 +295,17 @@ vsock_conn_update_events(struct vsock_conn *c)
 		if (c->c_ev_reg)
 			(void)loop_del_fd(m->m_loop, c->c_fd);
 		c->c_ev_reg = false;
+		/*
+		 * The host is gone and the guest grants no credit for what it
+		 * left: a guest that never reads would pin the connection (and
+		 * its slot under max_conns) for ever.  Bound it like a close;
+		 * credit from the guest lifts the deadline again.
+		 */
+		if (c->c_state == VC_ESTABLISHED && c->c_timer == 0 &&
+		    vsock_conn_peer_free(c) == 0) {
+			vsock_conn_arm_timer(c, m->m_cfg.close_timeout_ms);
+			c->c_stall_timer = c->c_timer > 0;
+		}
 		return;
 	}
 	if (!c->c_ev_reg) {
@@ -561,6 +575,10 @@ vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	c->c_peer_fwd_cnt = h->fwd_cnt;
 	if (vsock_conn_peer_free(c) > 0) {
 		c->c_credit_asked = false;
+		if (c->c_stall_timer) {
+			disarm_timer(c);
+			c->c_stall_timer = false;
+		}
 		if (!had_credit && c->c_rxm != NULL) {
 			c->c_pend |= VC_PEND_DATA;
 			vsock_mux_schedule(m, c);
@@ -803,12 +821,6 @@ vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
 			}
 			goto sent;
 		}
-	}
-	if (c->c_pend & VC_PEND_SHUTDOWN) {
-		c->c_pend &= ~VC_PEND_SHUTDOWN;
-		h->op = VSOCK_OP_SHUTDOWN;
-		h->flags = c->c_local_shut;
-		goto sent;
 	}
 	if (c->c_pend & VC_PEND_CREDIT_REQ) {
 		c->c_pend &= ~VC_PEND_CREDIT_REQ;

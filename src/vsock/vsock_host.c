@@ -367,11 +367,14 @@ vsock_host_drop_pending(struct vsock_mux *m)
 		pending_free(p, true);
 }
 
-/* Is somebody accepting at sa?  A stale socket file refuses at once. */
+/*
+ * Is somebody accepting at sa?  A stale socket file refuses at once; a
+ * live one with a full backlog says EAGAIN rather than blocking us.
+ */
 static bool
 somebody_listens(const struct sockaddr_un *sa)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	bool yes;
 
 	if (fd < 0)
@@ -401,9 +404,11 @@ vsock_host_listen(struct vsock_mux *m)
 		rc = -errno;
 		if (rc != -EADDRINUSE)
 			goto err_close;
-		if (somebody_listens(&sa)) {
-			log_warnx("vsock: %s is in use by another process",
-			    sa.sun_path);
+		/* Only a socket is ever removed, never a file put there. */
+		if (lstat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+		    somebody_listens(&sa)) {
+			log_warnx("vsock: %s is in use by another process or "
+			    "not a socket", sa.sun_path);
 			goto err_close;
 		}
 		log_info("vsock: removing stale socket %s", sa.sun_path);

@@ -66,8 +66,8 @@ enum vsock_conn_state {
 #define VC_PEND_RST		0x01u
 #define VC_PEND_REQUEST		0x02u
 #define VC_PEND_RESPONSE	0x04u
+/* Host EOF is found by reading, so SHUTDOWN goes out in DATA's turn. */
 #define VC_PEND_DATA		0x08u	/* host socket readable */
-#define VC_PEND_SHUTDOWN	0x10u
 #define VC_PEND_CREDIT_REQ	0x20u
 #define VC_PEND_CREDIT_UPD	0x40u
 
@@ -102,6 +102,8 @@ struct vsock_conn {
 	uint32_t			 c_local_shut;	/* SHUTDOWN bits for guest */
 	bool				 c_wr_shut;	/* SHUT_WR done on c_fd */
 	int64_t				 c_timer;
+	/* c_timer runs only because the host left and the guest gives no credit. */
+	bool				 c_stall_timer;
 
 	/* Guest -> host: our receive buffer as the guest sees it. */
 	uint32_t			 c_buf_alloc;

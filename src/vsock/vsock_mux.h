@@ -150,7 +150,8 @@ void	vsock_mux_reset(struct vsock_mux *m);
 /*
  * Replace policy, mappings, limits and timeouts (SIGHUP).  Existing
  * connections are kept with their buffer size.  guest_cid and uds_path
- * cannot change (-EINVAL); on error nothing changes.
+ * cannot change (-EINVAL); on error nothing changes.  A NULL rx_ready
+ * keeps the current callback.
  */
 int	vsock_mux_reconfigure(struct vsock_mux *m, const struct vsock_mux_cfg *cfg);
 

@@ -3,10 +3,11 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "fake_vsock_mux.h"
+#include "ioreq/ioreq_fake.h"
+#include "ioreq/ioreq_xenabi.h"
+#include "notify/notify.h"
 #include "vsock_testenv.h"
 
 static int
@@ -61,24 +62,77 @@ dev_create(struct vtenv *e)
 	vsock_dev_set_mux(e->dev, e->mux);
 }
 
+/* The ranges point at the env, so a restarted device is picked up. */
+static int
+env_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct vtenv *e = opaque;
+
+	return vsock_dev_handler_ops.read(e->dev, vcpu, off, size, val);
+}
+
+static int
+env_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct vtenv *e = opaque;
+
+	return vsock_dev_handler_ops.write(e->dev, vcpu, off, size, val);
+}
+
+static const struct ioreq_handler_ops env_ops = {
+	.read = env_read,
+	.write = env_write,
+};
+
+static void
+post_hook(void *arg)
+{
+	struct vtenv *e = arg;
+
+	/* The daemon runs vsock_dev_process() here; tests do it in vt_pump. */
+	e->post_hooks++;
+}
+
+uint64_t
+vt_access(struct vtenv *e, bool mmio, uint64_t off, unsigned size,
+    bool write, uint64_t val)
+{
+	struct ioreq rq, resp;
+	uint32_t port;
+
+	memset(&rq, 0, sizeof(rq));
+	memset(&resp, 0, sizeof(resp));
+	if (e->no_backend) {
+		mmio = false;
+		off += VT_NOBACKEND - VT_PIO_BASE;
+	}
+	rq.addr = (mmio ? VT_MMIO_BASE : VT_PIO_BASE) + off;
+	rq.size = size;
+	rq.count = 1;
+	rq.dir = write ? IOREQ_WRITE : IOREQ_READ;
+	rq.type = mmio ? IOREQ_TYPE_COPY : IOREQ_TYPE_PIO;
+	rq.data = write ? val : 0;
+	if (ioreq_fake_submit(e->fake, 0, &rq) != 0)
+		abort();
+	while (notifier_next(e->n, &port, NULL) == 1)
+		(void)ioreq_engine_handle_port(e->eng, port);
+	if (ioreq_fake_complete(e->fake, 0, &resp) != 0)
+		abort();
+	return resp.data;
+}
+
 uint32_t
 vt_rd(struct vtenv *e, uint32_t off)
 {
-	uint64_t v = 0;
-
-	if (e->no_backend)
-		return HCVS_NO_BACKEND;
-	if (vsock_dev_handler_ops.read(e->dev, 0, off, 4, &v) < 0)
-		return 0xFFFFFFFFu;
-	return (uint32_t)v;
+	return (uint32_t)vt_access(e, e->mmio, off, 4, false, 0);
 }
 
 void
 vt_wr(struct vtenv *e, uint32_t off, uint32_t v)
 {
-	if (e->no_backend)
-		return;
-	(void)vsock_dev_handler_ops.write(e->dev, 0, off, 4, v);
+	(void)vt_access(e, e->mmio, off, 4, true, v);
 }
 
 uint32_t
@@ -139,24 +193,34 @@ plat_wait(void *ctx)
 struct vtenv *
 vtenv_new(const struct vtenv_opts *o)
 {
+	struct ioreq_fake_cfg fc = { .nr_vcpus = 1, .ram_gpa = VT_RAM_GPA,
+	    .ram_size = VT_RAM_SIZE, .timeout_ms = 5000 };
 	struct vtenv *e = calloc(1, sizeof(*e));
+	uint64_t gpa;
+	size_t size;
 
 	if (e == NULL)
 		abort();
 	if (o != NULL)
 		e->opts = *o;
-	e->memfd = memfd_create("vt-ram", 0);
-	if (e->memfd < 0 || ftruncate(e->memfd, VT_RAM_SIZE) < 0)
+	if (ioreq_fake_new(&fc, &e->fake) != 0 ||
+	    ioreq_shm_open(ioreq_fake_shm_cfg(e->fake), &e->src) != 0)
 		abort();
-	e->ram = mmap(NULL, VT_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    e->memfd, 0);
-	if (e->ram == MAP_FAILED)
+	e->ram = ioreq_fake_ram(e->fake, &gpa, &size);
+	if (e->ram == NULL || gpa != VT_RAM_GPA || size != VT_RAM_SIZE)
 		abort();
-	if (ioreq_mem_new_fd(&e->mem) != 0 ||
-	    ioreq_mem_add_region(e->mem, e->memfd, VT_RAM_GPA, VT_RAM_SIZE,
-	    0) != 0)
-		abort();
+	e->mem = ioreq_source_mem(e->src);
+	e->eng = ioreq_source_engine(e->src);
+	e->n = ioreq_source_notifier(e->src);
 	dev_create(e);
+	if (ioreq_source_add_range(e->src, IOREQ_SPACE_PIO, VT_PIO_BASE,
+	    VT_PIO_BASE + HCVS_REG_WINDOW_SIZE - 1, &env_ops, e) != 0 ||
+	    ioreq_source_add_range(e->src, IOREQ_SPACE_MMIO, VT_MMIO_BASE,
+	    VT_MMIO_BASE + 0xFFF, &env_ops, e) != 0)
+		abort();
+	ioreq_engine_set_post_hook(e->eng, post_hook, e);
+	if (ioreq_source_enable(e->src) != 0)
+		abort();
 	e->plat.ctx = e;
 	e->plat.reg_read = plat_rd;
 	e->plat.reg_write = plat_wr;
@@ -180,9 +244,8 @@ vtenv_free(struct vtenv *e)
 		return;
 	vsock_dev_free(e->dev);
 	fake_mux_free(e->mux);
-	ioreq_mem_free(e->mem);
-	munmap(e->ram, VT_RAM_SIZE);
-	close(e->memfd);
+	ioreq_source_close(e->src, true);
+	ioreq_fake_free(e->fake);
 	free(e);
 }
 

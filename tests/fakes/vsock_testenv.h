@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A guest for the vsock device tests: memfd RAM mapped both as the
- * device's guest memory and in the test (the guest's view), the device,
- * the muxer test double, recorded interrupts, and a guest-driver platform
- * whose register accesses reach the device's handler ops.
+ * A guest for the vsock device tests: the fake ioreq page (guest RAM as a
+ * memfd, seen by the test as the guest's view) served by a shm source and
+ * the request engine, the device registered on a PIO and an MMIO range,
+ * the muxer test double, recorded interrupts, and a guest-driver
+ * platform.  Every register access goes through the page: submitted,
+ * serviced by the engine on this thread, completed (single-threaded and
+ * deterministic; the end-to-end test uses a guest thread instead).
  */
 #ifndef HCVS_VSOCK_TESTENV_H
 #define HCVS_VSOCK_TESTENV_H
@@ -14,6 +17,9 @@
 #include "hcvsock_guest.h"
 #include "vsock/vsock_dev.h"
 
+#define VT_PIO_BASE	0x5A0u
+#define VT_MMIO_BASE	0xFE800000ull
+#define VT_NOBACKEND	0x700u		/* a port nothing claims */
 #define VT_RAM_GPA	0x100000ull
 #define VT_RAM_SIZE	(8u << 20)
 #define VT_CID		42u
@@ -25,9 +31,14 @@ struct vtenv_opts {
 };
 
 struct vtenv {
-	int			 memfd;
+	struct ioreq_fake	*fake;
+	struct ioreq_source	*src;
+	struct ioreq_engine	*eng;
+	struct notifier		*n;
 	uint8_t			*ram;		/* guest view */
 	struct ioreq_mem	*mem;
+	unsigned		 post_hooks;	/* completed requests */
+	bool			 mmio;		/* platform uses the MMIO view */
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
 	struct vtenv_opts	 opts;
@@ -54,6 +65,9 @@ void		 vtenv_free(struct vtenv *e);
 /* Replace device and muxer (a restarted daemon); memory is kept. */
 void		 vtenv_restart(struct vtenv *e);
 
+/* One access through the page; returns the engine's answer for reads. */
+uint64_t	 vt_access(struct vtenv *e, bool mmio, uint64_t off, unsigned size,
+		    bool write, uint64_t val);
 uint32_t	 vt_rd(struct vtenv *e, uint32_t off);
 void		 vt_wr(struct vtenv *e, uint32_t off, uint32_t v);
 uint32_t	 vt_cmd(struct vtenv *e, uint32_t cmd, uint32_t a0, uint32_t a1,

@@ -20,7 +20,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: hcvsock-vmm -a SOCKET -g GUEST.bin [-c CID] [-m MiB] [-n VCPUS]\n"
-	    "                   [-p PORT | -M GPA] [-N vm|eventfds|none] [-G GSI]\n"
+	    "                   [-p PORT | -M GPA] [-N eventfds|none|vm] [-G GSI]\n"
 	    "                   [-P I=VALUE]... [-t SECONDS] [-s SPIN_NS]\n");
 }
 
@@ -62,7 +62,7 @@ main(int argc, char **argv)
 		.cid = 3,
 		.window_space = IOREQ_SPACE_PIO,
 		.window_base = 0x5a0,
-		.notify = VMM_NOTIFY_VM,
+		.notify = VMM_NOTIFY_EVENTFDS,
 		.irq_gsi = ATTACH_GSI_NONE,
 	};
 	struct vcpu_thread vt[64];

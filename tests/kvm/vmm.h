@@ -12,7 +12,9 @@
  *
  * Notification:
  *   VMM_NOTIFY_VM       the VM fd goes to hcvsockd, which registers its
- *                       ioeventfd (DOORBELL) and irqfd itself;
+ *                       ioeventfd (DOORBELL) and irqfd itself (works only
+ *                       when hcvsockd's side runs in this process: KVM
+ *                       refuses VM ioctls from other processes);
  *   VMM_NOTIFY_EVENTFDS the VMM registers them and hands the eventfds;
  *   VMM_NOTIFY_NONE     every doorbell is a forwarded exit.
  *

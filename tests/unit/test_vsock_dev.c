@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The hcvsock device: register window, negotiation, reset, ring validation. */
 #include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,18 +180,35 @@ regs__probe_values(void **state)
 	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 0, 2, &v) < 0);
 	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 0, 8, &v) < 0);
 	assert_true(vsock_dev_handler_ops.read(e->dev, 0, 2, 4, &v) < 0);
-	assert_int_equal(vt_rd(e, 0x41), 0xFFFFFFFFu);
-	/* Past the window, inside an MMIO page: zero. */
-	assert_int_equal(vsock_dev_handler_ops.read(e->dev, 0, 0x800, 4, &v), 0);
-	assert_int_equal(v, 0);
 	assert_true(vsock_dev_handler_ops.write(e->dev, 0, HCVS_REG_CMD, 1,
 	    HCVS_CMD_RESET) < 0);
+	assert_int_equal(stats(e).ds_bad_access, 4);
+	/* The same through the page, as a guest would see them. */
+	assert_int_equal(vt_access(e, false, 0, 2, false, 0), 0xFFFF);
+	assert_int_equal(vt_access(e, false, 0, 1, false, 0), 0xFF);
+	assert_int_equal(vt_access(e, true, 0, 8, false, 0), UINT64_MAX);
+	assert_int_equal(vt_access(e, true, 2, 4, false, 0), 0xFFFFFFFFu);
+	assert_int_equal(stats(e).ds_bad_access, 8);
+	/* Both views reach the same registers. */
+	assert_int_equal(vt_access(e, true, HCVS_REG_MAGIC, 4, false, 0),
+	    HCVS_MAGIC);
+	assert_int_equal(vt_access(e, false, HCVS_REG_VERSION, 4, false, 0),
+	    HCVS_VERSION);
+	/* Past the window, inside the MMIO page: zero. */
+	assert_int_equal(vt_access(e, true, 0x800, 4, false, 0), 0);
+	/* Past the PIO window: nothing claims it. */
+	assert_int_equal(vt_access(e, false, 0x40, 4, false, 0), 0xFFFFFFFFu);
 	/* Read-only registers ignore writes. */
 	vt_wr(e, HCVS_REG_MAGIC, 0);
 	vt_wr(e, HCVS_REG_STATUS, 0xff);
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
 	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
-	assert_int_equal(stats(e).ds_bad_access, 7);
+	assert_int_equal(stats(e).ds_bad_access, 10);
+	/* A narrow command write does nothing. */
+	(void)vt_access(e, false, HCVS_REG_CMD, 1, true, HCVS_CMD_GET_CID);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 0);
+	/* Every access went through the engine and completed. */
+	assert_true(e->post_hooks >= 14);
 }
 
 static void
@@ -532,13 +551,16 @@ ring__async_doorbell_defers(void **state)
 {
 	struct vtenv *e = *state;
 	struct vsock_pkt_hdr h;
+	unsigned hooks;
 
 	bring_up(e);
 	vt_pump(e);
 	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 81);
 	tx_push(e, &h, NULL, 0);
+	hooks = e->post_hooks;
 	vt_wr(e, HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
 	/* The write completed without doing the work... */
+	assert_int_equal(e->post_hooks, hooks + 1);
 	assert_int_equal(fake_mux_total(e->mux), 0);
 	assert_true(vsock_dev_pending(e->dev));
 	/* ...which runs after completion. */
@@ -774,6 +796,96 @@ ring__tx_no_kick_protocol(void **state)
 
 /* ---- State export / import (crash recovery) -------------------------------- */
 
+/*
+ * RAM with a hole: the announced rings start and end in RAM (the
+ * SET_MAILBOX probe passes) but a slot in the middle does not exist.
+ * Touching it halts the device with MEM_FAULT; nothing crashes.
+ */
+static void
+ring__slot_in_a_hole_faults(void **state)
+{
+	const uint64_t lo = 0x100000, hi = 0x120000, len = 0x10000;
+	struct vsock_dev_cfg cfg = { 0 };
+	struct ioreq_mem *mem;
+	struct vsock_dev *d;
+	struct vsock_mux *mux;
+	struct vsock_pkt_hdr h;
+	uint8_t *ram, hdr[HCVS_MBOX_HDR_SIZE] = { 0 }, w[VSOCK_HDR_SIZE];
+	uint32_t le, slot = 4096, i;
+	uint64_t v;
+	int fd;
+
+	(void)state;
+	fd = memfd_create("hole", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 2 * len), 0);
+	ram = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(ram != MAP_FAILED);
+	assert_int_equal(ioreq_mem_new_fd(&mem), 0);
+	assert_int_equal(ioreq_mem_add_region(mem, fd, lo, len, 0), 0);
+	assert_int_equal(ioreq_mem_add_region(mem, fd, hi, len, len), 0);
+	cfg.mem = mem;
+	cfg.guest_cid = VT_CID;
+	assert_int_equal(vsock_dev_new(&cfg, &d), 0);
+	mux = fake_mux_new(VT_CID, vsock_dev_rx_ready, d);
+	vsock_dev_set_mux(d, mux);
+
+	/* TX: 4 slots in the first region; RX: 32 slots from its tail across
+	 * the hole into the second region. */
+#define PUT(off, val) do { le = htole32(val); memcpy(hdr + (off), &le, 4); } while (0)
+	PUT(HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+	PUT(HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+	PUT(HCVS_MB_TX_SLOTS, 4);
+	PUT(HCVS_MB_RX_SLOTS, 32);
+	PUT(HCVS_MB_SLOT_SIZE, slot);
+	PUT(HCVS_MB_TX_OFF, 128);
+	PUT(HCVS_MB_RX_OFF, (uint32_t)(len - slot));
+#undef PUT
+	memcpy(ram, hdr, sizeof(hdr));
+#define W(off, val) assert_int_equal(vsock_dev_handler_ops.write(d, 0, off, 4, val), 0)
+	W(HCVS_REG_CMD, HCVS_CMD_RESET);
+	W(HCVS_REG_ARG0, HCVS_PROTO_RING);
+	W(HCVS_REG_CMD, HCVS_CMD_SET_PROTOCOL);
+	W(HCVS_REG_ARG0, HCVS_F_STREAM);
+	W(HCVS_REG_CMD, HCVS_CMD_SET_FEATURES);
+	W(HCVS_REG_ARG0, (uint32_t)lo);
+	W(HCVS_REG_ARG1, 0);
+	W(HCVS_REG_ARG2, (uint32_t)(hi + len - lo));
+	W(HCVS_REG_CMD, HCVS_CMD_SET_MAILBOX);
+	assert_int_equal(vsock_dev_peek_reg(d, HCVS_REG_CMD), HCVS_ERR_OK);
+	W(HCVS_REG_CMD, HCVS_CMD_ENABLE);
+	assert_int_equal(vsock_dev_peek_reg(d, HCVS_REG_CMD), HCVS_ERR_OK);
+	/* Packets for the guest: slot 0 is RAM, slot 1 is in the hole. */
+	for (i = 0; i < 3; i++) {
+		memset(&h, 0, sizeof(h));
+		h.src_cid = VSOCK_CID_HOST;
+		h.dst_cid = VT_CID;
+		h.src_port = 1;
+		h.dst_port = 100 + i;
+		h.type = VSOCK_TYPE_STREAM;
+		h.op = VSOCK_OP_CREDIT_UPDATE;
+		fake_mux_push(mux, &h, NULL);
+	}
+	assert_true(vsock_dev_peek_reg(d, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
+	assert_int_equal(vsock_dev_peek_reg(d, HCVS_REG_ERROR),
+	    HCVS_ERR_MEM_FAULT);
+	/* The one packet that fit is there, intact. */
+	memcpy(w, ram + len - slot, sizeof(w));
+	vsock_hdr_decode(&h, w);
+	assert_int_equal(h.dst_port, 100);
+	/* Halted: reads still answer, doorbells do nothing. */
+	assert_int_equal(vsock_dev_handler_ops.read(d, 0, HCVS_REG_MAGIC, 4,
+	    &v), 0);
+	assert_int_equal(v, HCVS_MAGIC);
+	W(HCVS_REG_DOORBELL_SYNC, 1);
+#undef W
+	vsock_dev_free(d);
+	fake_mux_free(mux);
+	ioreq_mem_free(mem);
+	munmap(ram, 2 * len);
+	close(fd);
+}
+
 static void
 state__reimport_after_restart(void **state)
 {
@@ -944,6 +1056,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__rx_backpressure_and_kick, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__irq_suppression, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_protocol, setup, teardown),
+		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__import_rejects_bad_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__random_garbage, setup, teardown),

@@ -77,6 +77,17 @@ setup_async(void **state)
 }
 
 static int
+setup_mmio(void **state)
+{
+	struct gt *t = gt_new(false, HCVS_IRQ_NONE);
+
+	t->e->mmio = true;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	*state = t;
+	return 0;
+}
+
+static int
 setup_irq(void **state)
 {
 	struct gt *t = gt_new(false, HCVS_IRQ_MSI);
@@ -253,7 +264,7 @@ guest__echo_blocking(void **state)
 {
 	struct gt *t = *state;
 	uint8_t out[20000], back[20000];
-	uint32_t got = 0;
+	uint32_t got = 0, kicks, pkts;
 	long r;
 	int id;
 
@@ -261,8 +272,13 @@ guest__echo_blocking(void **state)
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
 	/* Fits our 16 KiB receive buffer plus the rings: blocking is fine. */
+	kicks = hcvg_stats(&t->g)->gs_kicks;
+	pkts = hcvg_stats(&t->g)->gs_tx_pkts;
 	r = hcvg_send(&t->g, id, out, 12000, 0);
 	assert_int_equal(r, 12000);
+	/* Three RW packets, one doorbell. */
+	assert_int_equal(hcvg_stats(&t->g)->gs_tx_pkts, pkts + 3);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 1);
 	while (got < 12000) {
 		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
 		assert_true(r > 0);
@@ -379,6 +395,16 @@ guest__host_initiated(void **state)
 	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
 	assert_int_equal(fake_mux_conns(t->e->mux), 1);
 	assert_int_equal(hcvg_close(&t->g, id), 0);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	/* After unlisten the port refuses. */
+	assert_int_equal(hcvg_unlisten(&t->g, 5000), 0);
+	assert_int_equal(hcvg_unlisten(&t->g, 5000), -HCVG_EINVAL);
+	rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
+	(void)fake_mux_connect(t->e->mux, 5000);
+	t->e->plat.wait(t->e);
+	assert_true(hcvg_poll(&t->g) >= 0);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
 	assert_int_equal(fake_mux_conns(t->e->mux), 0);
 }
 
@@ -596,7 +622,7 @@ static void
 guest__interrupt_driven(void **state)
 {
 	struct gt *t = *state;
-	static uint8_t out[30000];
+	static uint8_t out[60000];
 	int id;
 
 	assert_true(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_NOTIFY);
@@ -604,10 +630,30 @@ guest__interrupt_driven(void **state)
 	fill(out, sizeof(out));
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
-	echo_round(t, id, out, sizeof(out));
+	echo_round(t, id, out, 30000);
 	assert_true(t->e->raises > 0);
 	assert_true(t->e->isr_seen & HCVS_ISR_RX);
 	assert_int_equal(t->e->raise_last.msi_data, 0x40);
+	/* A blocking send that fills the TX ring sleeps until TX slots return. */
+	{
+		static uint8_t back[60000];
+		uint32_t got = 0;
+		long r;
+
+		t->e->isr_seen = 0;
+		assert_int_equal(hcvg_send(&t->g, id, out, sizeof(out), 0),
+		    sizeof(out));
+		assert_true(t->e->isr_seen & HCVS_ISR_TX);
+		/* The flag is dropped once the wait is over. */
+		assert_false(vt_get32(t->e, MB_GPA + HCVS_MB_GUEST_FLAGS) &
+		    HCVS_GF_TX_WANT_IRQ);
+		while (got < sizeof(out)) {
+			r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
+			assert_true(r > 0);
+			got += (uint32_t)r;
+		}
+		assert_memory_equal(back, out, sizeof(out));
+	}
 }
 
 static void
@@ -672,6 +718,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_sync, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_async, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_mmio, teardown),
 		cmocka_unit_test_setup_teardown(guest__many_connections, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__connection_table_full, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__host_initiated, setup_async, teardown),

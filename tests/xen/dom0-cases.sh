@@ -150,6 +150,87 @@ case_proj_restrict() {
 	    --check-restrict 65534
 }
 
+# ---- the same device through hcvsock's Xen source (ioreq_xen) ---------
+case_src_echo() { SERVER=xen_src_ioserv ioserv_run src-echo 1 "case=ioserv-echo n=300 seed=31"; }
+case_src_msi() { SERVER=xen_src_ioserv ioserv_run src-msi 1 "case=ioserv-msi n=5"; }
+case_src_evtchn() { SERVER=xen_src_ioserv ioserv_run src-evtchn 1 "case=ioserv-evtchn n=5"; }
+case_src_smp() { SERVER=xen_src_ioserv ioserv_run src-smp 2 "case=ioserv-smp n=200 seed=33"; }
+case_src_restrict() {
+	SERVER=xen_src_ioserv ioserv_run src-restrict 1 "case=ioserv-echo n=50 seed=35" \
+	    --check-restrict 65534
+}
+
+# wait_guest DOM PATTERN SECONDS: the guest printed a line (Xen's console ring).
+wait_guest() {
+	n=0
+	until xl dmesg | grep -q "(d$1) HCVS-G $2"; do
+		n=$((n + 1))
+		[ $n -gt $(($3 * 5)) ] && return 1
+		sleep 0.2
+	done
+	return 0
+}
+
+# start_src NAME VCPUS CMDLINE [ARGS]: guest created paused, server attached,
+# guest unpaused; sets $dom and $spid.
+start_src() {
+	name=$1
+	mkcfg "$name" "$2" "$3"
+	shift 3
+	dom=$(create "$name") || exit 1
+	echo "HCVS-CASE-DOM $name dom=$dom"
+	rm -f /tmp/ready
+	"$BIN/xen_src_ioserv" --domid "$dom" --ready /tmp/ready --timeout 120 "$@" &
+	spid=$!
+	echo $spid >>/tmp/case.pids
+	wait_file /tmp/ready 20 $spid || fail "server not ready"
+	xl unpause "$dom"
+}
+
+# SIGTERM mid-transfer: the server answers what is pending and goes; the
+# guest comes out of its loop and sees the window unclaimed.
+case_src_sigterm() {
+	start_src src-sigterm 1 "case=ioserv-gone"
+	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	kill -TERM $spid
+	wait_pid $spid 20 || fail "server ignored SIGTERM"
+	echo "HCVS-INFO server exit=$wait_rc after SIGTERM"
+	[ "$wait_rc" -eq 0 ] || fail "server exit $wait_rc"
+	wait_gone src-sigterm 30 || fail "guest hung after the server went away"
+	check_no_zombie
+}
+
+# SIGKILL mid-transfer: the guest's vCPU blocks in Xen; a new server
+# re-attaches to the recorded id and the guest carries on, losing nothing.
+case_src_restart() {
+	rm -f /tmp/src.state
+	start_src src-restart 1 "case=ioserv-echo n=400 seed=41" --state /tmp/src.state
+	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	kill -KILL $spid
+	wait_pid $spid 10
+	sleep 1
+	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$dom" | awk 'NR == 2 { print $5, $6 }')"
+	"$BIN/xen_src_ioserv" --domid "$dom" --state /tmp/src.state --reattach --timeout 120 &
+	spid=$!
+	echo $spid >>/tmp/case.pids
+	wait_pid $spid 80 || fail "re-attached server did not finish"
+	[ "$wait_rc" -eq 0 ] || fail "re-attached server exit $wait_rc"
+	wait_gone src-restart 30 || fail "guest did not power off"
+	check_no_zombie
+}
+
+# The guest is destroyed under the server: the death watch fires, the
+# server unmaps and exits, and no "(null)" domain lingers.
+case_src_destroy() {
+	start_src src-destroy 1 "case=ioserv-gone"
+	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	xl destroy "$dom"
+	wait_pid $spid 20 || fail "server did not notice the domain's death"
+	echo "HCVS-INFO server exit=$wait_rc after xl destroy"
+	[ "$wait_rc" -eq 0 ] || fail "server exit $wait_rc"
+	check_no_zombie
+}
+
 [ -f /hcvs/dom0-cases-hcvsockd.sh ] && . /hcvs/dom0-cases-hcvsockd.sh
 
 # ---- driver --------------------------------------------------------------

@@ -41,6 +41,7 @@ static volatile sig_atomic_t stop;
 
 struct dev {
 	xendevicemodel_handle	*dmod;
+	xenforeignmemory_handle	*fmem;
 	struct notifier		*n;
 	uint32_t		 domid;
 	uint32_t		 data[MAX_VCPUS];
@@ -199,10 +200,22 @@ check_restrict(struct dev *d, uid_t uid)
 		rc = notifier_restrict(other, d->domid);
 	if (rc == 0)
 		rc = notifier_restrict(d->n, d->domid);
-	if (rc != 0 || xentoolcore_restrict_all(d->domid) != 0) {
-		printf("HCVS-SRV restrict: %s\n", strerror(rc ? -rc : errno));
+	if (rc != 0) {
+		printf("HCVS-SRV notifier_restrict: %s\n", strerror(-rc));
 		return -1;
 	}
+	/*
+	 * Not xentoolcore_restrict_all(): it would restrict the evtchn
+	 * handles a second time, which Linux refuses (EACCES).
+	 */
+	if (xendevicemodel_restrict(d->dmod, d->domid) != 0 ||
+	    xenforeignmemory_restrict(d->fmem, d->domid) != 0) {
+		printf("HCVS-SRV restrict: %s\n", strerror(errno));
+		return -1;
+	}
+	rc = xentoolcore_restrict_all(d->domid);
+	printf("HCVS-SRV restrict_all after notifier_restrict: rc=%d errno=%s\n",
+	    rc, rc == 0 ? "none" : strerror(errno));
 	if (setgid(uid) != 0 || setuid(uid) != 0) {
 		printf("HCVS-SRV setuid %u: %s\n", (unsigned)uid, strerror(errno));
 		return -1;
@@ -279,7 +292,7 @@ main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	d.dmod = xendevicemodel_open(NULL, 0);
-	fmem = xenforeignmemory_open(NULL, 0);
+	fmem = d.fmem = xenforeignmemory_open(NULL, 0);
 	rc = notifier_open("xen", d.domid, &d.n);
 	if (d.dmod == NULL || fmem == NULL || rc != 0) {
 		printf("HCVS-SRV open: %s\n", strerror(rc ? -rc : errno));

@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A fake guest in its own process for the daemon's end-to-end tests and
+ * tools/demo: it offers a fake ioreq page to `hcvsockd --loopback SOCKET`
+ * and runs the freestanding guest driver (guest/) over it, every register
+ * access a port I/O request the daemon must answer.
+ *
+ *   e2e_guest [-p PIO_BASE] [-r] SOCKET COMMAND...
+ *
+ * With -r the guest outlives its daemon, as a Xen domain does: when the
+ * daemon's connection drops ("DAEMON-GONE"), it offers the same page
+ * again on SOCKET and a restarted daemon re-attaches ("RE-ATTACHED");
+ * meanwhile register accesses simply wait, like a blocked vCPU.
+ *
+ * Commands, run in order:
+ *   connect PORT BYTES  connect to host port PORT, send BYTES of seeded
+ *                       data, half-close, read the echo back, compare
+ *   say PORT TEXT       connect to host port PORT, send TEXT, half-close,
+ *                       print what comes back (tools/demo)
+ *   accept PORT         listen on PORT, print "LISTENING PORT", accept one
+ *                       connection and echo it until the host half-closes
+ *   busy MS             read a register in a loop for MS milliseconds, or
+ *                       until the daemon stops answering; prints counts
+ *   pause MS            sleep MS milliseconds
+ *   stale-read          publish a read of the MAGIC register in vCPU 0's
+ *                       slot WITHOUT ringing its doorbell (an event lost,
+ *                       as after a daemon crash) and wait for the answer:
+ *                       only a sweep of every READY slot (re-attach,
+ *                       orderly stop) can give one
+ *   hold                wait until stdin reaches EOF
+ * Each prints one result line; the exit status is 0 if all succeeded.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/loopback.h"
+#include "hcvsock_guest.h"
+#include "ioreq/ioreq_fake.h"
+#include "ioreq/ioreq_xenabi.h"
+
+#define RAM_SIZE	(1u << 20)
+#define NCONNS		4
+
+struct guest {
+	struct ioreq_fake	*f;
+	uint16_t		 pio;
+	uint8_t			*ram;
+	uint64_t		 ram_gpa;
+	int			 sock;
+	int			 io_err;	/* first failed access */
+	const char		*path;
+};
+
+static struct hcvg_conn conns[NCONNS];
+
+static uint32_t
+reg_read(void *ctx, uint32_t off)
+{
+	struct guest *g = ctx;
+	uint64_t v = 0;
+	int rc = ioreq_fake_pio(g->f, 0, (uint16_t)(g->pio + off), 4, 1, &v);
+
+	if (rc < 0) {
+		if (g->io_err == 0)
+			g->io_err = rc;
+		return 0xffffffffu;
+	}
+	return (uint32_t)v;
+}
+
+static void
+reg_write(void *ctx, uint32_t off, uint32_t val)
+{
+	struct guest *g = ctx;
+	uint64_t v = val;
+	int rc = ioreq_fake_pio(g->f, 0, (uint16_t)(g->pio + off), 4, 0, &v);
+
+	if (rc < 0 && g->io_err == 0)
+		g->io_err = rc;
+}
+
+static uint64_t
+virt_to_phys(void *ctx, const void *p)
+{
+	struct guest *g = ctx;
+
+	return g->ram_gpa + (uint64_t)((const uint8_t *)p - g->ram);
+}
+
+/* The host works in another process: give it a moment. */
+static void
+wait_host(void *ctx)
+{
+	struct timespec ts = { 0, 20000 };
+
+	(void)ctx;
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint8_t
+pattern(uint32_t i)
+{
+	uint32_t x = i * 2654435761u;
+
+	return (uint8_t)(x >> 24);
+}
+
+static int
+cmd_connect(struct hcvg *h, uint32_t port, uint32_t bytes)
+{
+	static uint8_t buf[65536];
+	uint32_t sent = 0, got = 0, bad = 0;
+	int id;
+
+	id = hcvg_connect(h, port, 0);
+	if (id < 0) {
+		printf("connect %u: error %d\n", port, id);
+		return 1;
+	}
+	while (sent < bytes) {
+		uint32_t n = bytes - sent > sizeof(buf) ? sizeof(buf) :
+		    bytes - sent;
+		long w;
+
+		for (uint32_t i = 0; i < n; i++)
+			buf[i] = pattern(sent + i);
+		w = hcvg_send(h, id, buf, n, 0);
+		if (w <= 0) {
+			printf("connect %u: send error %ld after %u\n", port, w,
+			    sent);
+			return 1;
+		}
+		sent += (uint32_t)w;
+		/* Read the echo as it comes so that credit keeps flowing. */
+		for (;;) {
+			long r = hcvg_recv(h, id, buf, sizeof(buf), 1);
+
+			if (r <= 0)
+				break;
+			for (long i = 0; i < r; i++)
+				bad += buf[i] != pattern(got + (uint32_t)i);
+			got += (uint32_t)r;
+		}
+	}
+	(void)hcvg_shutdown(h, id, 2);
+	while (got < bytes) {
+		long r = hcvg_recv(h, id, buf, sizeof(buf), 0);
+
+		if (r <= 0)
+			break;
+		for (long i = 0; i < r; i++)
+			bad += buf[i] != pattern(got + (uint32_t)i);
+		got += (uint32_t)r;
+	}
+	(void)hcvg_close(h, id);
+	printf("connect %u: sent %u, echoed %u, %u bad\n", port, sent, got, bad);
+	return got == bytes && bad == 0 ? 0 : 1;
+}
+
+static int
+cmd_say(struct hcvg *h, uint32_t port, const char *text)
+{
+	char buf[4096];
+	uint32_t got = 0;
+	int id;
+
+	id = hcvg_connect(h, port, 0);
+	if (id < 0) {
+		printf("say %u: error %d\n", port, id);
+		return 1;
+	}
+	if (hcvg_send(h, id, text, (uint32_t)strlen(text), 0) !=
+	    (long)strlen(text)) {
+		printf("say %u: send failed\n", port);
+		return 1;
+	}
+	(void)hcvg_shutdown(h, id, 2);
+	while (got < sizeof(buf) - 1) {
+		long r = hcvg_recv(h, id, buf + got, sizeof(buf) - 1 - got, 0);
+
+		if (r <= 0)
+			break;
+		got += (uint32_t)r;
+	}
+	buf[got] = '\0';
+	(void)hcvg_close(h, id);
+	printf("guest sent \"%s\" to host port %u and got back \"%s\"\n",
+	    text, port, buf);
+	return got > 0 ? 0 : 1;
+}
+
+static int
+cmd_accept(struct hcvg *h, uint32_t port)
+{
+	static uint8_t buf[16384];
+	uint32_t total = 0;
+	int id;
+
+	if (hcvg_listen(h, port) < 0) {
+		printf("accept %u: listen failed\n", port);
+		return 1;
+	}
+	printf("LISTENING %u\n", port);
+	fflush(stdout);
+	id = hcvg_accept(h, port, 0);
+	if (id < 0) {
+		printf("accept %u: error %d\n", port, id);
+		return 1;
+	}
+	for (;;) {
+		long r = hcvg_recv(h, id, buf, sizeof(buf), 0);
+
+		if (r == -HCVG_EAGAIN || r == -HCVG_ETIMEDOUT)
+			continue;
+		if (r <= 0)
+			break;
+		if (hcvg_send(h, id, buf, (uint32_t)r, 0) != r) {
+			printf("accept %u: echo failed\n", port);
+			return 1;
+		}
+		total += (uint32_t)r;
+	}
+	(void)hcvg_close(h, id);
+	printf("accept %u: echoed %u\n", port, total);
+	return 0;
+}
+
+static int
+cmd_busy(struct guest *g, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms, n = 0;
+	int rc = 0;
+
+	while (now_ms() < end) {
+		uint64_t v = 0;
+
+		rc = ioreq_fake_pio(g->f, 0, g->pio, 4, 1, &v);
+		if (rc < 0)
+			break;
+		n++;
+	}
+	printf("busy: %llu reads answered, last %s\n", (unsigned long long)n,
+	    rc == 0 ? "ok" : strerror(-rc));
+	return n > 0 ? 0 : 1;
+}
+
+static int
+cmd_stale_read(struct guest *g)
+{
+	struct ioreq *slot = ioreq_fake_slots(g->f);
+	struct ioreq resp;
+	int rc;
+
+	slot->addr = g->pio;
+	slot->data = 0;
+	slot->count = 1;
+	slot->size = 4;
+	slot->type = IOREQ_TYPE_PIO;
+	slot->dir = IOREQ_READ;
+	slot->df = 0;
+	slot->data_is_ptr = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	slot->state = STATE_IOREQ_READY;
+	printf("STALE-READ published\n");
+	rc = ioreq_fake_complete(g->f, 0, &resp);
+	if (rc < 0) {
+		printf("stale-read: %s\n", strerror(-rc));
+		return 1;
+	}
+	printf("stale-read: answered 0x%08x\n", (unsigned)resp.data);
+	return 0;
+}
+
+static void
+say_reoffering(void *arg)
+{
+	(void)arg;
+	printf("RE-OFFERING\n");
+}
+
+/* -r: keep offering the page to whichever daemon comes next. */
+static void *
+reoffer(void *arg)
+{
+	struct guest *g = arg;
+
+	for (;;) {
+		struct pollfd p = { .fd = g->sock, .events = POLLIN };
+		char b[16];
+		int rc, sock;
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (read(g->sock, b, sizeof(b)) > 0)
+			continue;
+		printf("DAEMON-GONE\n");
+		rc = loopback_offer(g->path, g->f, -1, say_reoffering, NULL,
+		    &sock);
+		if (rc == 0)
+			rc = loopback_wait_ready(sock, 20000);
+		if (rc < 0) {
+			printf("re-offer: %s\n", strerror(-rc));
+			return NULL;
+		}
+		close(g->sock);
+		g->sock = sock;
+		printf("RE-ATTACHED\n");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ioreq_fake_cfg cfg = { .nr_vcpus = 1, .ram_size = RAM_SIZE,
+	    .timeout_ms = 3000 };
+	struct hcvg_platform plat = { 0 };
+	struct hcvg_cfg hc = { 0 };
+	static struct hcvg h;
+	struct guest g = { .pio = 0x5a0, .sock = -1 };
+	size_t ram_size;
+	int argi = 1, rc, failed = 0;
+	bool again = false;
+	pthread_t watcher;
+
+	if (argc > 3 && strcmp(argv[argi], "-p") == 0) {
+		g.pio = (uint16_t)strtoul(argv[argi + 1], NULL, 0);
+		argi += 2;
+	}
+	if (argc > argi && strcmp(argv[argi], "-r") == 0) {
+		again = true;
+		cfg.timeout_ms = 30000;
+		argi++;
+	}
+	if (argc - argi < 1) {
+		fprintf(stderr, "usage: e2e_guest [-p PIO_BASE] SOCKET "
+		    "COMMAND...\n");
+		return 64;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((rc = ioreq_fake_new(&cfg, &g.f)) < 0) {
+		fprintf(stderr, "e2e_guest: fake page: %s\n", strerror(-rc));
+		return 71;
+	}
+	g.ram = ioreq_fake_ram(g.f, &g.ram_gpa, &ram_size);
+	printf("OFFERING %s\n", argv[argi]);
+	rc = loopback_offer(argv[argi], g.f, 20000, NULL, NULL, &g.sock);
+	if (rc == 0)
+		rc = loopback_wait_ready(g.sock, 20000);
+	if (rc < 0) {
+		fprintf(stderr, "e2e_guest: hand-off: %s\n", strerror(-rc));
+		return 69;
+	}
+	printf("READY\n");
+	g.path = argv[argi];
+	if (again && pthread_create(&watcher, NULL, reoffer, &g) != 0) {
+		fprintf(stderr, "e2e_guest: no watcher thread\n");
+		return 71;
+	}
+
+	plat.ctx = &g;
+	plat.reg_read = reg_read;
+	plat.reg_write = reg_write;
+	plat.virt_to_phys = virt_to_phys;
+	plat.wait = wait_host;
+	hc.plat = &plat;
+	hc.mem = g.ram;
+	hc.mem_size = hcvg_mem_needed(8, 8, 4096);
+	hc.conns = conns;
+	hc.nconns = NCONNS;
+	hc.wait_limit = 500000;	/* x 20 us: 10 s */
+	for (argi++; argi < argc; argi++) {
+		const char *c = argv[argi];
+
+		if (!strcmp(c, "busy") && argi + 1 < argc) {
+			failed |= cmd_busy(&g, strtoull(argv[++argi], NULL, 0));
+			continue;
+		}
+		if (!strcmp(c, "pause") && argi + 1 < argc) {
+			usleep((useconds_t)strtoul(argv[++argi], NULL, 0) * 1000);
+			continue;
+		}
+		if (!strcmp(c, "stale-read")) {
+			failed |= cmd_stale_read(&g);
+			continue;
+		}
+		if (!strcmp(c, "hold")) {
+			char b[16];
+
+			while (read(0, b, sizeof(b)) > 0)
+				;
+			printf("hold: done\n");
+			continue;
+		}
+		if (h.g_p == NULL && (rc = hcvg_init(&h, &hc)) < 0) {
+			printf("init: error %d (access %s)\n", rc,
+			    g.io_err ? strerror(-g.io_err) : "ok");
+			return 1;
+		}
+		if (!strcmp(c, "connect") && argi + 2 < argc) {
+			failed |= cmd_connect(&h, (uint32_t)atoi(argv[argi + 1]),
+			    (uint32_t)atoi(argv[argi + 2]));
+			argi += 2;
+		} else if (!strcmp(c, "say") && argi + 2 < argc) {
+			failed |= cmd_say(&h, (uint32_t)atoi(argv[argi + 1]),
+			    argv[argi + 2]);
+			argi += 2;
+		} else if (!strcmp(c, "accept") && argi + 1 < argc) {
+			failed |= cmd_accept(&h, (uint32_t)atoi(argv[++argi]));
+		} else {
+			fprintf(stderr, "e2e_guest: bad command '%s'\n", c);
+			return 64;
+		}
+	}
+	if (h.g_p != NULL)
+		hcvg_fini(&h);
+	if (again) {
+		/* The watcher may be re-offering: just leave. */
+		fflush(stdout);
+		_exit(failed ? 1 : 0);
+	}
+	close(g.sock);
+	ioreq_fake_free(g.f);
+	return failed ? 1 : 0;
+}

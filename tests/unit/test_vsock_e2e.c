@@ -1,0 +1,974 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End to end, all real parts but the hypervisor: the freestanding guest
+ * driver on a guest thread issues port I/O and MMIO through the fake
+ * ioreq page; the shm source, the request engine, the device and the
+ * muxer run on the event loop of the main thread; host programs are
+ * AF_UNIX sockets served by a host thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "test_common.h"
+#include "common/loop.h"
+#include "hcvsock_guest.h"
+#include "ioreq/ioreq.h"
+#include "ioreq/ioreq_fake.h"
+#include "ioreq/ioreq_xenabi.h"
+#include "notify/notify.h"
+#include "vsock/vsock_dev.h"
+#include "vsock/vsock_mux.h"
+#include "vsock/vsock_wire.h"
+
+#define PIO_BASE	0x5A0u
+#define MMIO_BASE	0xFE800000ull
+#define RAM_GPA		0x100000ull
+#define RAM_SIZE	(4u << 20)
+#define CID		42u
+#define ECHO_PORT	1234u
+#define SINK_PORT	1235u
+#define SOCAT_PORT	1236u
+#define NCONNS		80
+#define MAX_HOST_FDS	256
+
+/* Failures on non-cmocka threads are recorded, asserted on the main one. */
+static char	failure[256];
+#define CHECK(c) do { \
+	if (!(c)) { \
+		if (failure[0] == '\0') \
+			snprintf(failure, sizeof(failure), "%s:%d: %s", \
+			    __FILE__, __LINE__, #c); \
+		return; \
+	} \
+} while (0)
+
+/* ---- Host programs: echo or sink servers on <uds>_<port> ---------------- */
+
+struct host_srv {
+	int		 lfd;
+	bool		 sink;		/* read and hash, never answer */
+	int		 slow_ms;	/* sink: wait before the first read */
+	int		 fds[MAX_HOST_FDS];
+	unsigned	 nfds;
+	unsigned	 accepted;
+	unsigned	 eofs;
+	uint64_t	 bytes;
+	uint32_t	 hash;
+};
+
+struct host {
+	char		 dir[64];
+	char		 uds[108];
+	struct host_srv	 echo;
+	struct host_srv	 sink;
+	pthread_t	 th;
+	volatile int	 stop;
+	pthread_mutex_t	 lock;
+};
+
+static uint32_t
+fnv1a_step(uint32_t h, const uint8_t *p, size_t n)
+{
+	while (n-- > 0)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 128), 0);
+	return fd;
+}
+
+static void
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w < 0 && errno == EAGAIN) {
+			(void)poll(&pfd, 1, 1000);
+		} else {
+			return;	/* peer gone */
+		}
+	}
+}
+
+static void
+srv_step(struct host_srv *s)
+{
+	static uint8_t buf[65536];
+	unsigned i;
+	ssize_t n;
+	int fd;
+
+	while ((fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		if (s->nfds == MAX_HOST_FDS) {
+			close(fd);
+			continue;
+		}
+		s->fds[s->nfds++] = fd;
+		s->accepted++;
+		if (s->slow_ms > 0) {
+			usleep((useconds_t)s->slow_ms * 1000);
+			s->slow_ms = 0;
+		}
+	}
+	for (i = 0; i < s->nfds; i++) {
+		for (;;) {
+			n = read(s->fds[i], buf, sizeof(buf));
+			if (n > 0) {
+				s->bytes += (uint64_t)n;
+				if (s->sink)
+					s->hash = fnv1a_step(s->hash, buf,
+					    (size_t)n);
+				else
+					write_all(s->fds[i], buf, (size_t)n);
+				continue;
+			}
+			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				/* EOF: answer with ours (half-close echo). */
+				s->eofs++;
+				shutdown(s->fds[i], SHUT_WR);
+				close(s->fds[i]);
+				s->fds[i--] = s->fds[--s->nfds];
+			}
+			break;
+		}
+	}
+}
+
+static void *
+host_main(void *arg)
+{
+	struct host *h = arg;
+
+	while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&h->lock);
+		srv_step(&h->echo);
+		srv_step(&h->sink);
+		pthread_mutex_unlock(&h->lock);
+		usleep(200);
+	}
+	return NULL;
+}
+
+static void
+host_start(struct host *h)
+{
+	char path[128];
+
+	snprintf(h->dir, sizeof(h->dir), "/tmp/hcvs-e2e-XXXXXX");
+	assert_non_null(mkdtemp(h->dir));
+	snprintf(h->uds, sizeof(h->uds), "%s/v.sock", h->dir);
+	snprintf(path, sizeof(path), "%s_%u", h->uds, ECHO_PORT);
+	h->echo.lfd = listen_unix(path);
+	snprintf(path, sizeof(path), "%s_%u", h->uds, SINK_PORT);
+	h->sink.lfd = listen_unix(path);
+	h->sink.sink = true;
+	h->sink.hash = 2166136261u;
+	pthread_mutex_init(&h->lock, NULL);
+	assert_int_equal(pthread_create(&h->th, NULL, host_main, h), 0);
+}
+
+static void
+host_stop(struct host *h)
+{
+	char path[128];
+	unsigned i;
+
+	__atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(h->th, NULL);
+	for (i = 0; i < h->echo.nfds; i++)
+		close(h->echo.fds[i]);
+	for (i = 0; i < h->sink.nfds; i++)
+		close(h->sink.fds[i]);
+	close(h->echo.lfd);
+	close(h->sink.lfd);
+	snprintf(path, sizeof(path), "%s_%u", h->uds, ECHO_PORT);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s_%u", h->uds, SINK_PORT);
+	unlink(path);
+	unlink(h->uds);
+	rmdir(h->dir);
+	pthread_mutex_destroy(&h->lock);
+}
+
+/* ---- The daemon side: fake page, engine, device, muxer, loop ------------ */
+
+struct env {
+	struct ioreq_fake	*fake;
+	struct ioreq_source	*src;
+	struct ioreq_engine	*eng;
+	struct notifier		*n;
+	struct loop		*loop;
+	struct vsock_dev	*dev;
+	struct vsock_mux	*mux;
+	struct host		 host;
+	uint8_t			*ram;
+
+	/* Guest thread. */
+	pthread_t		 guest;
+	volatile int		 guest_done;
+	bool			 mmio;
+	bool			 sync;
+	struct hcvg		 g;
+	struct hcvg_conn	 conns[NCONNS];
+	struct hcvg_platform	 plat;
+	void			(*guest_fn)(struct env *);
+};
+
+static void
+on_notify(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct env *e = arg;
+	uint32_t port;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	while (notifier_next(e->n, &port, NULL) == 1)
+		(void)ioreq_engine_handle_port(e->eng, port);
+}
+
+static void
+more_work(struct loop *l, void *arg)
+{
+	struct env *e = arg;
+
+	(void)l;
+	if (vsock_dev_process(e->dev) == 1)
+		(void)loop_add_timer(e->loop, 0, more_work, e);
+}
+
+/* After each completed request: the device's deferred work. */
+static void
+post_hook(void *arg)
+{
+	struct env *e = arg;
+
+	if (vsock_dev_process(e->dev) == 1)
+		(void)loop_add_timer(e->loop, 0, more_work, e);
+}
+
+static int
+setup(void **state)
+{
+	struct ioreq_fake_cfg fc = { .nr_vcpus = 1, .ram_gpa = RAM_GPA,
+	    .ram_size = RAM_SIZE, .timeout_ms = 10000 };
+	struct vsock_dev_cfg dc = { 0 };
+	struct vsock_mux_cfg mc = { 0 };
+	struct env *e = calloc(1, sizeof(*e));
+	uint64_t gpa;
+	size_t size;
+
+	assert_non_null(e);
+	failure[0] = '\0';
+	host_start(&e->host);
+	assert_int_equal(ioreq_fake_new(&fc, &e->fake), 0);
+	e->ram = ioreq_fake_ram(e->fake, &gpa, &size);
+	assert_int_equal(gpa, RAM_GPA);
+	assert_int_equal(ioreq_shm_open(ioreq_fake_shm_cfg(e->fake), &e->src),
+	    0);
+	e->eng = ioreq_source_engine(e->src);
+	e->n = ioreq_source_notifier(e->src);
+	assert_int_equal(loop_new(&e->loop), 0);
+
+	dc.mem = ioreq_source_mem(e->src);
+	dc.guest_cid = CID;
+	dc.is_hvm = ioreq_source_is_hvm(e->src);
+	dc.name = "e2e";
+	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
+	mc.guest_cid = CID;
+	snprintf(mc.uds_path, sizeof(mc.uds_path), "%s", e->host.uds);
+	mc.default_allow = true;
+	mc.max_conns = 256;
+	mc.buf_alloc = 65536;
+	mc.close_timeout_ms = 2000;
+	mc.send_ok_line = true;
+	mc.rx_ready = vsock_dev_rx_ready;
+	mc.rx_ready_arg = e->dev;
+	assert_int_equal(vsock_mux_new(e->loop, &mc, &e->mux), 0);
+	vsock_dev_set_mux(e->dev, e->mux);
+
+	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_PIO,
+	    PIO_BASE, PIO_BASE + HCVS_REG_WINDOW_SIZE - 1,
+	    &vsock_dev_handler_ops, e->dev), 0);
+	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_MMIO,
+	    MMIO_BASE, MMIO_BASE + 0xFFF, &vsock_dev_handler_ops, e->dev), 0);
+	ioreq_engine_set_post_hook(e->eng, post_hook, e);
+	assert_int_equal(ioreq_source_enable(e->src), 0);
+	assert_int_equal(loop_add_fd(e->loop, notifier_fd(e->n), LOOP_IN,
+	    on_notify, e), 0);
+	*state = e;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *e = *state;
+
+	loop_del_fd(e->loop, notifier_fd(e->n));
+	vsock_mux_free(e->mux);
+	vsock_dev_free(e->dev);
+	ioreq_source_close(e->src, true);
+	ioreq_fake_free(e->fake);
+	loop_free(e->loop);
+	host_stop(&e->host);
+	free(e);
+	return 0;
+}
+
+/* ---- The guest's platform: every register access through the page ------- */
+
+static uint32_t
+g_read(void *ctx, uint32_t off)
+{
+	struct env *e = ctx;
+	uint64_t v = 0;
+	int rc;
+
+	if (e->mmio)
+		rc = ioreq_fake_mmio(e->fake, 0, MMIO_BASE + off, 4, IOREQ_READ,
+		    &v);
+	else
+		rc = ioreq_fake_pio(e->fake, 0, (uint16_t)(PIO_BASE + off), 4,
+		    IOREQ_READ, &v);
+	return rc < 0 ? 0xFFFFFFFFu : (uint32_t)v;
+}
+
+static void
+g_write(void *ctx, uint32_t off, uint32_t val)
+{
+	struct env *e = ctx;
+	uint64_t v = val;
+	int rc;
+
+	/* A lost write is the guest's problem, as on real hardware. */
+	if (e->mmio)
+		rc = ioreq_fake_mmio(e->fake, 0, MMIO_BASE + off, 4,
+		    IOREQ_WRITE, &v);
+	else
+		rc = ioreq_fake_pio(e->fake, 0, (uint16_t)(PIO_BASE + off), 4,
+		    IOREQ_WRITE, &v);
+	if (rc < 0 && failure[0] == '\0')
+		snprintf(failure, sizeof(failure), "register write %#x: %d",
+		    off, rc);
+}
+
+static uint64_t
+g_v2p(void *ctx, const void *p)
+{
+	struct env *e = ctx;
+
+	return RAM_GPA + (uint64_t)((const uint8_t *)p - e->ram);
+}
+
+static void
+g_wait(void *ctx)
+{
+	struct timespec ts = { 0, 20000 };
+
+	(void)ctx;
+	nanosleep(&ts, NULL);
+}
+
+static void *
+guest_main(void *arg)
+{
+	struct env *e = arg;
+
+	e->guest_fn(e);
+	__atomic_store_n(&e->guest_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void
+guest_init(struct env *e)
+{
+	struct hcvg_cfg c = { 0 };
+
+	e->plat.ctx = e;
+	e->plat.reg_read = g_read;
+	e->plat.reg_write = g_write;
+	e->plat.virt_to_phys = g_v2p;
+	e->plat.wait = g_wait;
+	c.plat = &e->plat;
+	c.mem = e->ram;		/* mailbox at the start of RAM */
+	c.mem_size = 1u << 20;
+	c.tx_slots = 16;
+	c.rx_slots = 16;
+	c.slot_size = 4096;
+	c.conns = e->conns;
+	c.nconns = NCONNS;
+	c.sync_doorbell = e->sync;
+	c.wait_limit = 200000;
+	CHECK(hcvg_init(&e->g, &c) == 0);
+	CHECK(hcvg_cid(&e->g) == CID);
+}
+
+/* Run `fn` on a guest thread while this thread runs the daemon's loop. */
+static void
+run_guest(struct env *e, void (*fn)(struct env *))
+{
+	e->guest_fn = fn;
+	e->guest_done = 0;
+	assert_int_equal(pthread_create(&e->guest, NULL, guest_main, e), 0);
+	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+	pthread_join(e->guest, NULL);
+	if (failure[0] != '\0')
+		fail_msg("%s", failure);
+}
+
+/* ---- Guest programs ----------------------------------------------------------- */
+
+static void
+fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+/* Send n bytes and read them back, interleaved, non-blocking. */
+static int
+g_echo(struct env *e, int id, const uint8_t *out, uint8_t *back, uint32_t n)
+{
+	uint32_t sent = 0, got = 0;
+	unsigned spins = 0;
+	long r;
+
+	while (got < n) {
+		if (sent < n) {
+			r = hcvg_send(&e->g, id, out + sent, n - sent, 1);
+			if (r > 0)
+				sent += (uint32_t)r;
+			else if (r != -HCVG_EAGAIN)
+				return -1;
+		}
+		r = hcvg_recv(&e->g, id, back + got, n - got, 1);
+		if (r > 0)
+			got += (uint32_t)r;
+		else if (r != -HCVG_EAGAIN)
+			return -2;
+		if (r == -HCVG_EAGAIN)
+			g_wait(e);
+		if (++spins > 2000000)
+			return -3;
+	}
+	return memcmp(out, back, n) == 0 &&
+	    fnv1a_step(2166136261u, out, n) == fnv1a_step(2166136261u, back, n) ?
+	    0 : -4;
+}
+
+static void
+g_echo_sizes(struct env *e)
+{
+	static const uint32_t sizes[] = { 1, 2, 44, 1000, 4052, 4053, 16384,
+	    40000, 65535, 65536 };
+	static uint8_t out[65536], back[65536];
+	size_t i;
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		fill(out, sizes[i], (unsigned)i + 1);
+		id = hcvg_connect(&e->g, ECHO_PORT, 0);
+		CHECK(id >= 0);
+		CHECK(g_echo(e, id, out, back, sizes[i]) == 0);
+		CHECK(hcvg_close(&e->g, id) == 0);
+	}
+}
+
+static void
+e2e__echo_sizes_async(void **state)
+{
+	struct env *e = *state;
+	struct vsock_mux_stats ms;
+
+	run_guest(e, g_echo_sizes);
+	vsock_mux_get_stats(e->mux, &ms);
+	assert_int_equal(ms.ms_tx_bytes, ms.ms_rx_bytes);
+	assert_true(ms.ms_tx_bytes >= 65536 * 2);
+	assert_int_equal(ms.ms_credit_violations, 0);
+	assert_int_equal(e->host.echo.accepted, 10);
+}
+
+static void
+e2e__echo_sizes_sync_mmio(void **state)
+{
+	struct env *e = *state;
+	struct vsock_dev_stats st;
+
+	e->sync = true;
+	e->mmio = true;
+	run_guest(e, g_echo_sizes);
+	vsock_dev_get_stats(e->dev, &st);
+	assert_true(st.ds_sync_kicks > 0);
+	assert_int_equal(st.ds_bad_hdr, 0);
+}
+
+static void
+g_many(struct env *e)
+{
+	enum { N = 64, LEN = 2000 };
+	static uint8_t out[N][LEN], back[N][LEN];
+	uint32_t sent[N] = { 0 }, got[N] = { 0 };
+	int id[N], i, open, done;
+	unsigned spins = 0;
+	long r;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	for (i = 0; i < N; i++) {
+		fill(out[i], LEN, (unsigned)i * 7 + 1);
+		id[i] = hcvg_connect(&e->g, ECHO_PORT, 1);
+		CHECK(id[i] >= 0);
+	}
+	do {
+		g_wait(e);
+		CHECK(hcvg_poll(&e->g) >= 0);
+		for (open = 0, i = 0; i < N; i++) {
+			CHECK(hcvg_state(&e->g, id[i]) != HCVG_S_CLOSED);
+			open += hcvg_state(&e->g, id[i]) == HCVG_S_ESTABLISHED;
+		}
+		CHECK(++spins < 100000);
+	} while (open < N);
+	do {
+		for (done = 0, i = 0; i < N; i++) {
+			if (sent[i] < LEN) {
+				r = hcvg_send(&e->g, id[i], out[i] + sent[i],
+				    LEN - sent[i], 1);
+				if (r > 0)
+					sent[i] += (uint32_t)r;
+			}
+			r = hcvg_recv(&e->g, id[i], back[i] + got[i],
+			    LEN - got[i], 1);
+			if (r > 0)
+				got[i] += (uint32_t)r;
+			done += got[i] == LEN;
+		}
+		g_wait(e);
+		CHECK(++spins < 200000);
+	} while (done < N);
+	for (i = 0; i < N; i++) {
+		CHECK(memcmp(back[i], out[i], LEN) == 0);
+		CHECK(hcvg_close(&e->g, id[i]) == 0);
+	}
+}
+
+static void
+e2e__many_connections(void **state)
+{
+	struct env *e = *state;
+	struct vsock_mux_stats ms;
+
+	run_guest(e, g_many);
+	vsock_mux_get_stats(e->mux, &ms);
+	assert_int_equal(e->host.echo.accepted, 64);
+	assert_true(ms.ms_conns_total >= 64);
+	assert_int_equal(ms.ms_tx_bytes, 64 * 2000);
+}
+
+static void
+g_refused(struct env *e)
+{
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	CHECK(hcvg_connect(&e->g, 4321, 0) == -HCVG_ECONNREFUSED);
+	id = hcvg_connect(&e->g, ECHO_PORT, 0);
+	CHECK(id >= 0);
+	CHECK(hcvg_close(&e->g, id) == 0);
+}
+
+static void
+e2e__rst_for_unknown_port(void **state)
+{
+	struct env *e = *state;
+	struct vsock_mux_stats ms;
+
+	run_guest(e, g_refused);
+	vsock_mux_get_stats(e->mux, &ms);
+	assert_true(ms.ms_rst_sent >= 1);
+	assert_true(ms.ms_connect_failed >= 1);
+}
+
+static void
+g_half_close(struct env *e)
+{
+	static uint8_t out[10000], back[10000];
+	uint32_t got = 0;
+	long r;
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	fill(out, sizeof(out), 99);
+	id = hcvg_connect(&e->g, ECHO_PORT, 0);
+	CHECK(id >= 0);
+	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
+	CHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
+	/* The host echoes all, sees our EOF, closes its side: then EOF here. */
+	for (;;) {
+		r = hcvg_recv(&e->g, id, back + got, sizeof(back) - got, 0);
+		CHECK(r >= 0);
+		if (r == 0)
+			break;
+		got += (uint32_t)r;
+	}
+	CHECK(got == sizeof(out));
+	CHECK(memcmp(out, back, got) == 0);
+	CHECK(hcvg_close(&e->g, id) == 0);
+}
+
+static void
+e2e__half_close(void **state)
+{
+	struct env *e = *state;
+
+	run_guest(e, g_half_close);
+	assert_int_equal(e->host.echo.eofs, 1);
+}
+
+/* The host connects to the guest; the guest echoes once, half-closes. */
+static void
+g_listener(struct env *e)
+{
+	uint8_t buf[64];
+	long r;
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	CHECK(hcvg_listen(&e->g, 5000) == 0);
+	id = hcvg_accept(&e->g, 5000, 0);
+	CHECK(id >= 0);
+	r = hcvg_recv(&e->g, id, buf, sizeof(buf), 0);
+	CHECK(r == 4 && memcmp(buf, "ping", 4) == 0);
+	CHECK(hcvg_send(&e->g, id, "pong", 4, 0) == 4);
+	/* The host shut its write side: EOF, and we can still send. */
+	r = hcvg_recv(&e->g, id, buf, sizeof(buf), 0);
+	CHECK(r == 0);
+	CHECK(hcvg_send(&e->g, id, "bye", 3, 0) == 3);
+	CHECK(hcvg_close(&e->g, id) == 0);
+}
+
+static void
+e2e__host_initiated(void **state)
+{
+	struct env *e = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[64];
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	e->guest_fn = g_listener;
+	e->guest_done = 0;
+	assert_int_equal(pthread_create(&e->guest, NULL, guest_main, e), 0);
+	/* Let the guest come up and listen. */
+	while (__atomic_load_n(&e->g.g_nlisten, __ATOMIC_ACQUIRE) == 0)
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->host.uds);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, "CONNECT 5000\n", 13), 13);
+	/* Read "OK <port>\n" then the guest's answer, running the loop. */
+	while (got < sizeof(buf) - 1) {
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n > 0)
+			got += (size_t)n;
+		buf[got] = '\0';
+		if (strchr(buf, '\n') != NULL)
+			break;
+		assert_false(__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE));
+	}
+	assert_memory_equal(buf, "OK ", 3);
+	got = 0;
+	assert_int_equal(write(fd, "ping", 4), 4);
+	while (got < 4) {
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+		n = read(fd, buf + got, 4 - got);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	assert_memory_equal(buf, "pong", 4);
+	shutdown(fd, SHUT_WR);
+	got = 0;
+	for (;;) {
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+		n = read(fd, buf + got, sizeof(buf) - got);
+		if (n == 0)
+			break;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	assert_int_equal(got, 3);
+	assert_memory_equal(buf, "bye", 3);
+	close(fd);
+	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+	pthread_join(e->guest, NULL);
+	if (failure[0] != '\0')
+		fail_msg("%s", failure);
+}
+
+/* 512 KiB to a host reader that sleeps first: credit holds the guest. */
+static void
+g_slow_reader(struct env *e)
+{
+	static uint8_t out[512 * 1024];
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	fill(out, sizeof(out), 5);
+	id = hcvg_connect(&e->g, SINK_PORT, 0);
+	CHECK(id >= 0);
+	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
+	CHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
+	CHECK(hcvg_close(&e->g, id) == 0);
+}
+
+static void
+e2e__credit_slow_reader(void **state)
+{
+	struct env *e = *state;
+	static uint8_t out[512 * 1024];
+	struct vsock_mux_stats ms;
+	unsigned spins = 0;
+
+	e->host.sink.slow_ms = 300;
+	run_guest(e, g_slow_reader);
+	fill(out, sizeof(out), 5);
+	/* Let the host drain what is in flight. */
+	for (;;) {
+		pthread_mutex_lock(&e->host.lock);
+		bool all = e->host.sink.bytes == sizeof(out);
+		pthread_mutex_unlock(&e->host.lock);
+		if (all)
+			break;
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+		assert_true(++spins < 2000);
+	}
+	assert_int_equal(e->host.sink.hash,
+	    fnv1a_step(2166136261u, out, sizeof(out)));
+	vsock_mux_get_stats(e->mux, &ms);
+	assert_int_equal(ms.ms_credit_violations, 0);
+}
+
+static void
+g_reset_mid(struct env *e)
+{
+	static uint8_t out[30000], back[30000];
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	fill(out, sizeof(out), 3);
+	id = hcvg_connect(&e->g, ECHO_PORT, 0);
+	CHECK(id >= 0);
+	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 1) > 0);
+	/* Reset the device in mid-transfer, then start over. */
+	hcvg_fini(&e->g);
+	guest_init(e);
+	id = hcvg_connect(&e->g, ECHO_PORT, 0);
+	CHECK(id >= 0);
+	CHECK(g_echo(e, id, out, back, sizeof(out)) == 0);
+	CHECK(hcvg_close(&e->g, id) == 0);
+}
+
+static void
+e2e__guest_reset_mid_transfer(void **state)
+{
+	struct env *e = *state;
+	struct vsock_dev_stats st;
+	unsigned spins = 0;
+
+	run_guest(e, g_reset_mid);
+	vsock_dev_get_stats(e->dev, &st);
+	assert_true(st.ds_resets >= 2);
+	/* The first host connection saw EOF. */
+	while (e->host.echo.eofs < 2 && ++spins < 1000)
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+	assert_int_equal(e->host.echo.accepted, 2);
+	assert_int_equal(e->host.echo.eofs, 2);
+}
+
+static void
+g_malformed(struct env *e)
+{
+	static uint8_t out[20000], back[20000];
+	struct vsock_pkt_hdr h;
+	unsigned i;
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	fill(out, sizeof(out), 11);
+	id = hcvg_connect(&e->g, ECHO_PORT, 0);
+	CHECK(id >= 0);
+	CHECK(g_echo(e, id, out, back, 3000) == 0);
+	for (i = 0; i < 7; i++) {
+		uint8_t *slot = e->ram + HCVS_MBOX_HDR_SIZE +
+		    (e->g.g_tx_prod % e->g.g_tx_slots) * e->g.g_slot_size;
+
+		memset(&h, 0, sizeof(h));
+		h.src_cid = CID;
+		h.dst_cid = 2;
+		h.src_port = 60000 + i;
+		h.dst_port = ECHO_PORT;
+		h.type = VSOCK_TYPE_STREAM;
+		h.op = VSOCK_OP_REQUEST;
+		switch (i) {
+		case 0: h.len = 0x7FFFFFFF; break;
+		case 1: h.type = 7; break;
+		case 2: h.op = 0; break;
+		case 3: h.op = 99; break;
+		case 4: h.len = 12; break;
+		case 5: h.op = VSOCK_OP_RW; h.len = 4096; break;
+		case 6: h.src_cid = 77; break;
+		}
+		vsock_hdr_encode(slot, &h);
+		e->g.g_tx_prod++;
+		__atomic_store_n((uint32_t *)(void *)(e->ram + HCVS_MB_TX_PROD),
+		    e->g.g_tx_prod, __ATOMIC_RELEASE);
+		g_write(e, HCVS_REG_DOORBELL, 1);
+	}
+	CHECK(hcvg_poll(&e->g) >= 0);
+	CHECK(g_echo(e, id, out, back, sizeof(out)) == 0);
+	CHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
+	CHECK(hcvg_close(&e->g, id) == 0);
+}
+
+static void
+e2e__malformed_while_others_carry_on(void **state)
+{
+	struct env *e = *state;
+	struct vsock_dev_stats st;
+
+	run_guest(e, g_malformed);
+	vsock_dev_get_stats(e->dev, &st);
+	assert_int_equal(st.ds_bad_hdr, 6);
+	assert_int_equal(st.ds_spoofed, 1);
+	assert_int_equal(st.ds_ring_errors, 0);
+}
+
+static void
+g_socat(struct env *e)
+{
+	static uint8_t out[65536], back[65536];
+	unsigned i;
+	int id;
+
+	guest_init(e);
+	if (failure[0])
+		return;
+	for (i = 0; i < 4; i++) {
+		uint32_t n = i == 0 ? 1 : 65536 >> (2 * (3 - i));
+
+		fill(out, n, i + 21);
+		id = hcvg_connect(&e->g, SOCAT_PORT, 0);
+		CHECK(id >= 0);
+		CHECK(g_echo(e, id, out, back, n) == 0);
+		CHECK(hcvg_close(&e->g, id) == 0);
+	}
+}
+
+/* socat as the host program: an echo service on <uds>_1236. */
+static void
+e2e__socat_peer(void **state)
+{
+	struct env *e = *state;
+	char path[128], listen_arg[160];
+	struct stat sb;
+	unsigned spins = 0;
+	pid_t pid;
+	int status;
+
+	if (access("/usr/bin/socat", X_OK) != 0) {
+		printf("SKIP: socat not installed\n");
+		skip();
+	}
+	snprintf(path, sizeof(path), "%s_%u", e->host.uds, SOCAT_PORT);
+	snprintf(listen_arg, sizeof(listen_arg), "UNIX-LISTEN:%s,fork", path);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/usr/bin/socat", "socat", listen_arg, "EXEC:/bin/cat",
+		    (char *)NULL);
+		_exit(127);
+	}
+	while (stat(path, &sb) != 0) {
+		usleep(1000);
+		assert_true(++spins < 5000);
+	}
+	run_guest(e, g_socat);
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(e2e__echo_sizes_async, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__echo_sizes_sync_mmio, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__many_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__rst_for_unknown_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__half_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__host_initiated, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__credit_slow_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__guest_reset_mid_transfer, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__malformed_while_others_carry_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__socat_peer, setup, teardown),
+	};
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	log_init(true, 0, "test_vsock_e2e");
+	test_log_capture_start();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
