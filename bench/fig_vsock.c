@@ -365,9 +365,6 @@ kvm_open(struct run *r, uint32_t max_samples)
 	    .fwd_timeout_ms = 30000 };
 	struct kvmguest_boot *b;
 	struct attach_desc d;
-	struct ioreq_shm_cfg scfg;
-	struct ioreq_shm_region regions[ATTACH_MAX_REGIONS];
-	unsigned i;
 	int rc;
 
 	if (r->nconns > KVM_GUEST_NCONNS)
@@ -388,19 +385,7 @@ kvm_open(struct run *r, uint32_t max_samples)
 	if (r->ctl == NULL)
 		return -EFAULT;
 	vmm_fill_desc(r->vmm, &d);
-	memset(&scfg, 0, sizeof(scfg));
-	scfg.page_fd = d.ad_page_fd;
-	scfg.bufpage_fd = -1;
-	scfg.buf_kick_fd = -1;
-	scfg.nr_vcpus = d.ad_nr_vcpus;
-	scfg.vcpus = d.ad_vcpus;
-	scfg.nr_regions = d.ad_nr_regions;
-	for (i = 0; i < d.ad_nr_regions; i++)
-		regions[i] = (struct ioreq_shm_region){ .fd = d.ad_regions[i].ar_fd,
-		    .gpa = d.ad_regions[i].ar_gpa, .size = d.ad_regions[i].ar_size,
-		    .offset = d.ad_regions[i].ar_offset };
-	scfg.regions = regions;
-	return vsenv_open(&r->env, &scfg, d.ad_vm_fd, VSENV_WINDOW_BASE, r->busy);
+	return vsenv_open_attach(&r->env, &d, r->busy);
 }
 #endif
 

@@ -12,6 +12,9 @@
 
 #include "bench/bench.h"
 #include "bench/vsenv.h"
+#ifdef HAVE_KVM
+#include "attach/attach_vsock.h"
+#endif
 #include "common/loop.h"
 #include "hcvsock_abi.h"
 #include "notify/notify.h"
@@ -81,14 +84,23 @@ vsenv_on_wake(struct loop *l, int fd, unsigned ev, void *arg)
 	(void)read(fd, &v, sizeof(v));
 }
 
-int
-vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
-    uint64_t window_base, bool busy)
+/* The host side every guest gets: policy, limits, the socket directory. */
+static void
+vsenv_mux_cfg(const struct vsenv *e, struct vsock_mux_cfg *mcfg)
 {
-	struct vsock_dev_cfg dcfg;
-	struct vsock_mux_cfg mcfg;
-	struct notify_bind b;
-	uint32_t local;
+	memset(mcfg, 0, sizeof(*mcfg));
+	mcfg->guest_cid = VSENV_CID;
+	snprintf(mcfg->uds_path, sizeof(mcfg->uds_path), "%s/v", e->dir);
+	mcfg->default_allow = true;
+	mcfg->max_conns = 4096;
+	mcfg->buf_alloc = 256 * 1024;
+	mcfg->close_timeout_ms = 1000;
+}
+
+/* Directory, loop and the wake-up eventfd: what both kinds share. */
+static int
+vsenv_base(struct vsenv *e, bool busy)
+{
 	int rc;
 
 	memset(e, 0, sizeof(*e));
@@ -101,6 +113,56 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
 	}
 	rc = loop_new(&e->loop);
 	if (rc < 0)
+		return rc;
+	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e->wake_fd < 0)
+		return -errno;
+	return loop_add_fd(e->loop, e->wake_fd, LOOP_IN, vsenv_on_wake, e);
+}
+
+int
+vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy)
+{
+#ifdef HAVE_KVM
+	struct attach_vsock_cfg cfg;
+	char err[160];
+	int rc;
+
+	rc = vsenv_base(e, busy);
+	if (rc < 0)
+		goto err;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = e->loop;
+	vsenv_mux_cfg(e, &cfg.mux);
+	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "hcvsock-bench: attach: %s\n", err);
+		goto err;
+	}
+	return 0;
+err:
+	vsenv_close(e);
+	return rc;
+#else
+	(void)e;
+	(void)d;
+	(void)busy;
+	return -ENODEV;
+#endif
+}
+
+int
+vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
+    uint64_t window_base, bool busy)
+{
+	struct vsock_dev_cfg dcfg;
+	struct vsock_mux_cfg mcfg;
+	struct notify_bind b;
+	uint32_t local;
+	int rc;
+
+	rc = vsenv_base(e, busy);
+	if (rc < 0)
 		goto err;
 	rc = ioreq_shm_open(cfg, &e->src);
 	if (rc < 0)
@@ -112,13 +174,7 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
 	rc = vsock_dev_new(&dcfg, &e->dev);
 	if (rc < 0)
 		goto err;
-	memset(&mcfg, 0, sizeof(mcfg));
-	mcfg.guest_cid = VSENV_CID;
-	snprintf(mcfg.uds_path, sizeof(mcfg.uds_path), "%s/v", e->dir);
-	mcfg.default_allow = true;
-	mcfg.max_conns = 4096;
-	mcfg.buf_alloc = 256 * 1024;
-	mcfg.close_timeout_ms = 1000;
+	vsenv_mux_cfg(e, &mcfg);
 	mcfg.rx_ready = vsock_dev_rx_ready;
 	mcfg.rx_ready_arg = e->dev;
 	rc = vsock_mux_new(e->loop, &mcfg, &e->mux);
@@ -156,14 +212,6 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
 		if (rc < 0)
 			goto err;
 	}
-	e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (e->wake_fd < 0) {
-		rc = -errno;
-		goto err;
-	}
-	rc = loop_add_fd(e->loop, e->wake_fd, LOOP_IN, vsenv_on_wake, e);
-	if (rc < 0)
-		goto err;
 	return 0;
 err:
 	vsenv_close(e);
@@ -205,6 +253,10 @@ vsenv_close(struct vsenv *e)
 		pthread_join(e->th, NULL);
 		e->running = false;
 	}
+#ifdef HAVE_KVM
+	attach_vsock_free(e->av);
+	e->av = NULL;
+#endif
 	vsock_mux_free(e->mux);
 	e->mux = NULL;
 	if (e->src != NULL)

@@ -18,6 +18,8 @@
 
 #include "ioreq/ioreq.h"
 
+struct attach_desc;
+struct attach_vsock;
 struct loop;
 struct notifier;
 struct vsock_dev;
@@ -33,6 +35,7 @@ struct vsenv {
 	struct notifier		*kn;		/* KVM doorbell, or NULL */
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
+	struct attach_vsock	*av;		/* KVM: hcvsockd's own glue */
 	int			 wake_fd;
 	int64_t			 timer;
 	bool			 busy;
@@ -48,6 +51,12 @@ struct vsenv {
  */
 int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
 	    uint64_t window_base, bool busy) __must_check;
+/*
+ * KVM: the same, but built by attach_vsock_new() from a VMM's attach
+ * description - the code hcvsockd runs for an attached KVM guest.
+ */
+int	vsenv_open_attach(struct vsenv *e, const struct attach_desc *d,
+	    bool busy) __must_check;
 int	vsenv_start(struct vsenv *e) __must_check;
 /* Stop the thread, free everything (host peers see EOF). */
 void	vsenv_close(struct vsenv *e);
