@@ -153,7 +153,7 @@ fig_ioreq_1(bool busy)
 		return rc;
 	pp.arg = &c;
 	pp.stop = &c.stop;
-	rc = bench_pingpong(&pp, busy ? 1.5 : 2.5, 200000, &s);
+	rc = bench_pingpong(&pp, busy ? 1.0 : 2.0, 200000, &s);
 	if (rc == 0 && c.rc < 0)
 		rc = c.rc;
 	ioreq_ctx_close(&c);
@@ -241,7 +241,7 @@ fig_ioreq_n(unsigned nr)
 	rc = ioreq_ctx_open(&c, nr, false);
 	if (rc < 0)
 		return rc;
-	c.budget = bench_budget_ns(2.0);
+	c.budget = bench_budget_ns(1.5);
 	for (i = 0; i < nr; i++) {
 		rc = bench_samples_init(&c.vs[i], bench_max_samples(200000));
 		if (rc < 0)

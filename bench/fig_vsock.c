@@ -550,7 +550,7 @@ static void
 fig_credit(bool busy, bool sync)
 {
 	struct run r = { .kind = G_KVM, .busy = busy, .role = H_HOLD,
-	    .nconns = 1, .seconds = 1.5 };
+	    .nconns = 1, .seconds = 1.0 };
 	struct bench_samples gs;
 	struct bench_stat st;
 	const char *name = sync ? (busy ? "kvm_credit_sync_busy" :
@@ -585,7 +585,7 @@ static void
 fig_echo(bool busy)
 {
 	struct run r = { .kind = G_KVM, .busy = busy, .role = H_ECHO,
-	    .nconns = 1, .seconds = 2.0 };
+	    .nconns = 1, .seconds = 1.5 };
 	struct bench_samples gs;
 	struct bench_stat st;
 	const char *name = busy ? "kvm_echo64_busy" : "kvm_echo64_block";
@@ -616,7 +616,7 @@ static void
 fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy)
 {
 	struct run r = { .kind = kind, .busy = busy,
-	    .role = to_host ? H_SINK : H_SOURCE, .nconns = 1, .seconds = 2.0 };
+	    .role = to_host ? H_SINK : H_SOURCE, .nconns = 1, .seconds = 1.5 };
 	struct bench_samples gs;
 	struct bench_stat st;
 	char name[48], what[160];
@@ -654,7 +654,7 @@ static void
 fig_scale(unsigned n, const char *one)
 {
 	struct run r = { .kind = G_FAKE, .busy = false, .role = H_MULTI_SINK,
-	    .nconns = n, .seconds = 2.0 };
+	    .nconns = n, .seconds = 1.5 };
 	struct bench_stat st;
 	char name[48], what[160];
 	int rc;
