@@ -279,18 +279,22 @@ bench_result(const char *name, const char *what, const struct bench_stat *st,
 	r->goal = goal;
 	r->target = target;
 	r->ratio = NAN;
-	if (goal == BENCH_GE) {
+	/* Throughput compares rates, latency compares medians. */
+	if (st->mb_per_s >= 0) {
 		fv = floor ? bench_floor_mbps(floor) : -1;
-		if (fv > 0 && st->mb_per_s >= 0)
+		if (fv > 0)
 			r->ratio = st->mb_per_s / fv;
-		r->met = !isnan(r->ratio) && r->ratio >= target;
 	} else {
 		fv = floor ? bench_floor_median(floor) : -1;
 		if (fv > 0 && !isnan(st->median_ns))
 			r->ratio = st->median_ns / fv;
-		r->met = goal == BENCH_INFO ||
-		    (!isnan(r->ratio) && r->ratio <= target);
 	}
+	if (goal == BENCH_GE)
+		r->met = !isnan(r->ratio) && r->ratio >= target;
+	else if (goal == BENCH_LE)
+		r->met = !isnan(r->ratio) && r->ratio <= target;
+	else
+		r->met = true;
 	if (bench_opts.verbose)
 		fprintf(stderr, "result %-28s median %10.0f ns  p99 %10.0f ns  "
 		    "p1 %8.0f ns  n=%zu  ratio %.2f\n", name, st->median_ns,
