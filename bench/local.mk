@@ -3,14 +3,16 @@
 # Built with the check programs; a --quick smoke run validates the JSON
 # shape in make check, never the numbers.
 check_PROGRAMS += bench/hcvsock-bench bench/bench-json-check
-# The guest driver is compiled in (hosted) with 64 KiB connection
-# buffers, the same size bench/kvm_guest.bin is built with.
-BENCH_CONN_BUF = -DHCVG_CONN_BUF=65536
+# The guest driver is compiled in (hosted) with the settings of
+# bguest_cfg.h, as bench/kvm_guest.bin is: force-included, so that a
+# change rebuilds both.
+BENCH_CONN_BUF = -include $(top_srcdir)/bench/bguest_cfg.h
 bench_hcvsock_bench_SOURCES = %reldir%/bench.c %reldir%/bench.h \
 	%reldir%/floors.c %reldir%/figures.c %reldir%/fig_ioreq.c \
 	%reldir%/fig_mux.c %reldir%/fig_vsock.c \
 	%reldir%/vsenv.c %reldir%/vsenv.h \
-	%reldir%/bguest.c %reldir%/bguest.h guest/hcvsock_guest.c
+	%reldir%/bguest.c %reldir%/bguest.h %reldir%/bguest_cfg.h \
+	guest/hcvsock_guest.c
 BENCH_KVM_LIBS =
 bench_hcvsock_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
 	$(BENCH_CONN_BUF) \
@@ -26,6 +28,7 @@ EXTRA_bench_hcvsock_bench_DEPENDENCIES = bench/kvm_guest.bin
 BENCH_GUEST_SRCS = $(top_srcdir)/bench/kvm_guest.c \
 	$(top_srcdir)/bench/bguest.c $(top_srcdir)/guest/hcvsock_guest.c
 bench/kvm_guest.elf: $(BENCH_GUEST_SRCS) $(top_srcdir)/bench/bguest.h \
+    $(top_srcdir)/bench/bguest_cfg.h \
     $(top_srcdir)/guest/include/hcvsock_guest.h $(KVM_GUEST_DEPS)
 	$(AM_V_CC)$(KVM_GUEST_LINK) $(BENCH_CONN_BUF) -I$(top_srcdir) \
 	    -fno-tree-loop-distribute-patterns $(BENCH_GUEST_SRCS) $(KVM_GUEST_RT)
