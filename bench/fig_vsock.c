@@ -34,7 +34,7 @@
 enum host_role {
 	H_HOLD,		/* accept, keep the connection, read nothing */
 	H_ECHO,
-	H_SINK,		/* read and time every `payload` bytes */
+	H_SINK,		/* read, time every MiB */
 	H_SOURCE,	/* write `payload`-byte chunks */
 	H_MULTI_SINK,	/* many connections, aggregate rate */
 };
@@ -99,20 +99,27 @@ static void
 host_drain(struct run *r)
 {
 	static char junk[65536];
+	struct pollfd *pfd;
+	unsigned i, n = r->nfds;
 
-	/* Keep reading so that a guest blocked on credit can finish. */
+	/*
+	 * Keep reading every connection so that a guest blocked on credit
+	 * (on any of them) can see the stop flag and finish.
+	 */
+	pfd = calloc(n ? n : 1, sizeof(*pfd));
+	if (pfd == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = r->fds[i], .events = POLLIN };
 	while (!r->ctl->done && !r->host_stop) {
-		struct pollfd pfd[64];
-		unsigned i, n = MIN(r->nfds, 64u);
-
-		for (i = 0; i < n; i++)
-			pfd[i] = (struct pollfd){ .fd = r->fds[i], .events = POLLIN };
 		if (poll(pfd, n, 10) <= 0)
 			continue;
 		for (i = 0; i < n; i++)
 			if (pfd[i].revents & POLLIN)
-				(void)recv(r->fds[i], junk, sizeof(junk), MSG_DONTWAIT);
+				(void)recv(r->fds[i], junk, sizeof(junk),
+				    MSG_DONTWAIT);
 	}
+	free(pfd);
 }
 
 static int
