@@ -333,7 +333,7 @@ fake_open(struct run *r, size_t ctl_size)
 	r->plat.reg_write = fake_reg_write;
 	r->plat.virt_to_phys = fake_v2p;
 	r->plat.wait = fake_wait;
-	return vsenv_open(&r->env, ioreq_fake_shm_cfg(r->fake), -1,
+	return vsenv_open(&r->env, ioreq_fake_shm_cfg(r->fake),
 	    VSENV_WINDOW_BASE, r->busy);
 }
 

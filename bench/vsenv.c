@@ -64,19 +64,6 @@ vsenv_on_ioreq(struct loop *l, int fd, unsigned ev, void *arg)
 }
 
 static void
-vsenv_on_kick(struct loop *l, int fd, unsigned ev, void *arg)
-{
-	struct vsenv *e = arg;
-	uint32_t port;
-	bool kicked = false;
-
-	while (notifier_next(e->kn, &port, NULL) == 1)
-		kicked = true;
-	if (kicked)
-		vsenv_more(e, vsock_dev_kick(e->dev));
-}
-
-static void
 vsenv_on_wake(struct loop *l, int fd, unsigned ev, void *arg)
 {
 	uint64_t v;
@@ -152,13 +139,11 @@ err:
 }
 
 int
-vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
+vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
     uint64_t window_base, bool busy)
 {
 	struct vsock_dev_cfg dcfg;
 	struct vsock_mux_cfg mcfg;
-	struct notify_bind b;
-	uint32_t local;
 	int rc;
 
 	rc = vsenv_base(e, busy);
@@ -194,24 +179,6 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
 	    LOOP_IN, vsenv_on_ioreq, e);
 	if (rc < 0)
 		goto err;
-	if (vm_fd >= 0) {
-		rc = notifier_open("kvm", vm_fd, &e->kn);
-		if (rc < 0)
-			goto err;
-		memset(&b, 0, sizeof(b));
-		b.kind = NOTIFY_BIND_IOEVENTFD;
-		b.addr = window_base + HCVS_REG_DOORBELL;
-		b.len = 4;
-		b.has_datamatch = true;
-		b.datamatch = HCVS_DOORBELL_KICK;
-		rc = notifier_bind(e->kn, &b, &local);
-		if (rc < 0)
-			goto err;
-		rc = loop_add_fd(e->loop, notifier_fd(e->kn), LOOP_IN,
-		    vsenv_on_kick, e);
-		if (rc < 0)
-			goto err;
-	}
 	return 0;
 err:
 	vsenv_close(e);
@@ -264,8 +231,6 @@ vsenv_close(struct vsenv *e)
 	e->src = NULL;
 	vsock_dev_free(e->dev);
 	e->dev = NULL;
-	notifier_close(e->kn);
-	e->kn = NULL;
 	loop_free(e->loop);
 	e->loop = NULL;
 	if (e->wake_fd >= 0)

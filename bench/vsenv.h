@@ -3,8 +3,8 @@
  * The server half of the hcvsock figures: what hcvsockd runs for one
  * guest - the shm request source over an ioreq page, the vsock device on
  * its register window, the muxer with its AF_UNIX host bridge, and for
- * KVM the ioeventfd doorbell - assembled from the module libraries on an
- * event loop in its own thread (pinned to the second CPU).
+ * KVM the ioeventfd doorbell (through attach_vsock) - on an event loop in
+ * its own thread (pinned to the second CPU).
  *
  * Host peers: the guest connects to host port P, the muxer connects to
  * <dir>/v_P; vsenv_listen() creates that listener.
@@ -32,7 +32,6 @@ struct vsenv {
 	char			 dir[64];
 	struct loop		*loop;
 	struct ioreq_source	*src;
-	struct notifier		*kn;		/* KVM doorbell, or NULL */
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
 	struct attach_vsock	*av;		/* KVM: hcvsockd's own glue */
@@ -45,11 +44,12 @@ struct vsenv {
 };
 
 /*
- * Build the server over `cfg`.  vm_fd >= 0: also bind hcvsockd's own
- * ioeventfd on DOORBELL (datamatch 1) of a PIO window at window_base.
- * busy: the loop thread polls instead of sleeping in epoll_wait.
+ * Fake page (Xen semantics: every doorbell is a request): build the
+ * server over `cfg` with the register window at PIO window_base, as
+ * hcvsockd's loopback service does.  busy: the loop thread polls instead
+ * of sleeping in epoll_wait.
  */
-int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg, int vm_fd,
+int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 	    uint64_t window_base, bool busy) __must_check;
 /*
  * KVM: the same, but built by attach_vsock_new() from a VMM's attach
