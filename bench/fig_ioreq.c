@@ -153,7 +153,7 @@ fig_ioreq_1(bool busy)
 		return rc;
 	pp.arg = &c;
 	pp.stop = &c.stop;
-	rc = bench_pingpong(&pp, busy ? 1.5 : 2.5, 200000, &s);
+	rc = bench_pingpong(&pp, busy ? 1.0 : 2.0, 200000, &s);
 	if (rc == 0 && c.rc < 0)
 		rc = c.rc;
 	ioreq_ctx_close(&c);
@@ -241,7 +241,7 @@ fig_ioreq_n(unsigned nr)
 	rc = ioreq_ctx_open(&c, nr, false);
 	if (rc < 0)
 		return rc;
-	c.budget = bench_budget_ns(2.0);
+	c.budget = bench_budget_ns(1.5);
 	for (i = 0; i < nr; i++) {
 		rc = bench_samples_init(&c.vs[i], bench_max_samples(200000));
 		if (rc < 0)
@@ -285,7 +285,7 @@ fig_ioreq_n(unsigned nr)
 	bench_samples_free(&all);
 	snprintf(name, sizeof(name), "ioreq_%uvcpu_block", nr);
 	snprintf(what, sizeof(what), "fake-page ioreq round trip seen by each "
-	    "of %u vCPU thread%s, one blocking server; %.0f k req/s in all",
+	    "of %u vCPU thread%s, one blocking server; %.1f k req/s in all",
 	    nr, nr > 1 ? "s at once" : "",
 	    (double)total / ((double)el / 1e9) / 1e3);
 	bench_result(name, what, &st, nr == 1 ? "eventfd_block" :

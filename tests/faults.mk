@@ -19,3 +19,14 @@ tests_unit_test_fault_vsock_LDADD = tests/libvguest.a src/vsock/libvsock.a \
 	$(TEST_LIBS)
 TESTS += tests/unit/test_fault_vsock
 endif
+
+# memcheck with fd tracking over the loopback end-to-end suites (.ci/run).
+VALGRIND_TESTS = tests/unit/test_vsock_mux tests/unit/test_ioreq_shm \
+	tests/unit/test_fault_restart tests/unit/test_fault_vsock \
+	tests/fuzz/replay_ioreq_page tests/fuzz/replay_vsock_mux \
+	tests/fuzz/replay_attach tests/fuzz/replay_conf
+EXTRA_DIST += %reldir%/valgrind-check
+check-valgrind: $(check_PROGRAMS)
+	$(SHELL) $(top_srcdir)/tests/valgrind-check $(abs_top_srcdir) \
+	    $(abs_top_builddir) $(VALGRIND_TESTS)
+.PHONY: check-valgrind

@@ -6,7 +6,7 @@
 #                             `CC=clang ./configure --enable-fuzzing`.
 # `make fuzz` runs every libFuzzer binary for FUZZ_TIME seconds each; from a
 # gcc build it configures a clang build in fuzz-build/ and runs it there.
-FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux attach
+FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux attach vsock_dev
 FUZZ_TIME = 60
 FUZZ_COMMON = %reldir%/fuzz/fuzz.h %reldir%/fuzz/fuzz_common.c
 FUZZ_REPLAY = $(FUZZ_COMMON) %reldir%/fuzz/replay.c

@@ -43,6 +43,13 @@ static struct ioreq_mem *mem;
 static uint8_t *ram_view;
 
 static void
+cleanup(void)
+{
+	ioreq_mem_free(mem);
+	munmap(ram_view, RAM_SIZE);
+}
+
+static void
 maybe_mutate(struct dev *d, unsigned vcpu)
 {
 	uint8_t op;
@@ -123,6 +130,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fz_check(ioreq_mem_new_fd(&mem) == 0);
 	fz_check(ioreq_mem_add_region(mem, fd, RAM_GPA, RAM_SIZE, 0) == 0);
 	close(fd);
+	atexit(cleanup);
 	return 0;
 }
 

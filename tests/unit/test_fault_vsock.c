@@ -672,30 +672,20 @@ rx_never_consumed__host_blocked_bounded_others_progress(void **state)
 
 /* --- fd exhaustion -------------------------------------------------------- */
 
-static struct rlimit saved_nofile;
-
-/*
- * Child: dial the listener `n` times with CONNECT lines and hold them.  It
- * sheds the parent's exhausted fd table first: only the daemon side is
- * meant to be out of fds.
- */
+/* Sockets made before the exhaustion, connected during it. */
 static void
-dial_and_hold(struct fx *f, int n)
+dial_prepared(struct fx *f, const int *fds, int n)
 {
-	int fds[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char line[] = "CONNECT 3003\n";
 
-	closefrom(3);
-	(void)setrlimit(RLIMIT_NOFILE, &saved_nofile);
-
-	for (int i = 0; i < n && i < 64; i++) {
-		char line[] = "CONNECT 3003\n";
-
-		fds[i] = dial(f->uds);
-		if (fds[i] >= 0)
-			(void)write(fds[i], line, sizeof(line) - 1);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->uds);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa,
+		    sizeof(sa)), 0);
+		assert_int_equal(write(fds[i], line, sizeof(line) - 1),
+		    (ssize_t)sizeof(line) - 1);
 	}
-	for (;;)
-		pause();
 }
 
 static double
@@ -715,11 +705,10 @@ emfile__refused_backoff_recovers(void **state)
 	int lfd = listen_port(f, 2006);
 	struct rlimit rl0, rl;
 	struct vg_conn *c;
-	int fillers[4096], nfill = 0, fd;
+	int fillers[4096], nfill = 0, fd, clients[8];
 	struct echo_host e;
 	struct echo_wait w;
 	double cpu0;
-	pid_t kid;
 
 	/* A live connection from before the exhaustion. */
 	c = vg_connect(&f->g, 800, 2006, VSOCK_TYPE_STREAM);
@@ -728,8 +717,11 @@ emfile__refused_backoff_recovers(void **state)
 	assert_true(e.fd >= 0);
 	e.got = 0;
 
+	for (int i = 0; i < 8; i++) {
+		clients[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(clients[i] >= 0);
+	}
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl0), 0);
-	saved_nofile = rl0;
 	rl = rl0;
 	rl.rlim_cur = count_fds() + 64;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -739,9 +731,9 @@ emfile__refused_backoff_recovers(void **state)
 	}
 	assert_int_equal(errno, EMFILE);
 
-	/* Host programs knock: accept() fails with EMFILE, in another process. */
+	/* Host programs knock: accept() fails with EMFILE. */
 	f->g.listen[f->g.nlisten++] = 3003;
-	kid = spawn(f, dial_and_hold, 8);
+	dial_prepared(f, clients, 8);
 	cpu0 = cpu_seconds();
 	vg_run(&f->g, NULL, NULL, 1000);
 	/* Backing off, not spinning on a listener that stays readable. */
@@ -765,17 +757,39 @@ emfile__refused_backoff_recovers(void **state)
 	while (nfill > 0)
 		close(fillers[--nfill]);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl0), 0);
+	/*
+	 * valgrind emulates RLIMIT_NOFILE: the kernel's accept() succeeds and
+	 * valgrind closes the new fd, so the waiting clients are lost there.
+	 * Only a real EMFILE leaves them queued for after the relief.
+	 */
+	if (getenv("HCVS_VALGRIND") != NULL) {
+		int fd2 = dial(f->uds);
+		char line[] = "CONNECT 3003\n";
+
+		assert_true(fd2 >= 0);
+		assert_int_equal(write(fd2, line, sizeof(line) - 1),
+		    (ssize_t)sizeof(line) - 1);
+		close(clients[0]);
+		clients[0] = fd2;
+	}
 	{
 		struct vsock_mux_stats st;
 		uint64_t end = loop_now_ms() + T_LONG;
+		uint64_t want = getenv("HCVS_VALGRIND") != NULL ? 1 : 8;
 
 		do {
 			vg_run(&f->g, NULL, NULL, 20);
 			vsock_mux_get_stats(f->g.m, &st);
-		} while (st.ms_host_accepted < 8 && loop_now_ms() < end);
-		assert_true(st.ms_host_accepted >= 8);
+		} while (st.ms_host_accepted < want && loop_now_ms() < end);
+		if (st.ms_host_accepted < want)
+			fail_msg("after EMFILE: %llu accepted, %llu rejected, "
+			    "%llu open", (unsigned long long)st.ms_host_accepted,
+			    (unsigned long long)st.ms_host_rejected,
+			    (unsigned long long)st.ms_conns_open);
 	}
-	reap(f, kid);
+	for (int i = 0; i < 8; i++)
+		if (clients[i] >= 0)
+			close(clients[i]);
 	close(e.fd);
 	check_echo(f, lfd, 802, 2006, 10000);
 	assert_int_equal(f->g.violations, 0);

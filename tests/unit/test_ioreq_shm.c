@@ -318,6 +318,7 @@ recv__malformed_messages(void **state)
 	/* A right header with too few fds: every fd received is closed. */
 	efd = eventfd(0, EFD_CLOEXEC);
 	fds[0] = fds[1] = fds[2] = efd;
+	memset(cbuf, 0, sizeof(cbuf));
 	msg.msg_control = cbuf;
 	msg.msg_controllen = sizeof(cbuf);
 	cm = CMSG_FIRSTHDR(&msg);
