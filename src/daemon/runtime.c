@@ -780,6 +780,9 @@ runtime_run(const struct options *o)
 	int rc, code;
 
 	log_init(true, o->o_verbose, "hcvsockd");
+	/* systemd connects stderr to the journal and says so. */
+	if (o->o_foreground && getenv("JOURNAL_STREAM") != NULL)
+		log_set_journal(true);
 	r->r_conf = calloc(1, sizeof(*r->r_conf));
 	if (r->r_conf == NULL)
 		return EX_OSERR;
