@@ -573,14 +573,8 @@ resolve_target(struct rt *r)
 	}
 	r->r_target.st_kind = SERVICE_XEN;
 	r->r_target.st_domid = r->r_domid;
-	log_setprefix(NULL);
-	{
-		char prefix[CONF_NAME_MAX + 16];
-
-		snprintf(prefix, sizeof(prefix), "%s (dom%" PRIu32 "): ",
-		    o->o_name, r->r_domid);
-		log_setprefix(prefix);
-	}
+	/* The layers prefix their own lines with "dom<N>: ". */
+	log_info("domain %s is dom%" PRIu32, o->o_name, r->r_domid);
 	return 0;
 }
 

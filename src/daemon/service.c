@@ -675,6 +675,9 @@ service_close(struct service *s, bool destroy)
 	vsock_dev_free(s->sv_dev);
 	if (s->sv_src != NULL)
 		release_evtchn(s);
+	/* A destroyed domain took its servers with it: only unmap. */
+	if (s->sv_gone && s->sv_kind == SERVICE_XEN)
+		destroy = false;
 	ioreq_source_close(s->sv_src, destroy);
 	if (s->sv_lb.lg_sock >= 0)
 		loopback_guest_close(&s->sv_lb);

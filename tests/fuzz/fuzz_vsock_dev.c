@@ -40,12 +40,22 @@ static uint8_t *ram;
 static struct ioreq_mem *mem;
 static struct loop *lp;
 
+static void
+cleanup(void)
+{
+	loop_free(lp);
+	ioreq_mem_free(mem);
+	munmap(ram, RAM_SIZE);
+	close(memfd);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	atexit(cleanup);
 	memfd = memfd_create("fuzz-ram", 0);
 	fz_check(memfd >= 0);
 	fz_check(ftruncate(memfd, RAM_SIZE) == 0);

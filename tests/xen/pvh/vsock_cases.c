@@ -60,11 +60,18 @@ static int
 dev_up(void)
 {
 	struct hcvg_cfg cfg;
-	const char *irq = cmdline_str("irq", "none");
+	char irq[16];
+	const char *v = cmdline_str("irq", "none");
 	uint32_t version = 0, start = ticks(), tries = 0;
-	uint32_t probe_ms = cmdline_u32("probe_ms", 20000);
+	uint32_t probe_ms;
+	size_t k;
 	int rc;
 
+	/* cmdline_str's buffer is reused by the next lookup: keep a copy. */
+	for (k = 0; v[k] != '\0' && k < sizeof(irq) - 1; k++)
+		irq[k] = v[k];
+	irq[k] = '\0';
+	probe_ms = cmdline_u32("probe_ms", 20000);
 	x86.base = cmdline_u32("port", 0x5a0);
 	hcvg_x86_platform(&plat, &x86, 0);
 	plat.wait = guest_wait;
