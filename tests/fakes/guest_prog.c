@@ -137,6 +137,19 @@ gprog_recv_to_eof(struct hcvg *g, int id, uint8_t *buf, uint32_t cap,
 }
 
 void
+gprog_hdr(struct vsock_pkt_hdr *h, uint64_t cid, uint16_t op,
+    uint32_t src_port, uint32_t dst_port)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = cid;
+	h->dst_cid = VSOCK_CID_HOST;
+	h->src_port = src_port;
+	h->dst_port = dst_port;
+	h->type = VSOCK_TYPE_STREAM;
+	h->op = op;
+}
+
+void
 gprog_inject_tx(struct hcvg *g, const struct vsock_pkt_hdr *h, bool sync)
 {
 	uint8_t *slot = g->g_mb + HCVS_MBOX_HDR_SIZE +

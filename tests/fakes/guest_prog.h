@@ -49,6 +49,10 @@ int	gprog_echo_all(struct hcvg *g, const int *ids, int n,
 int	gprog_recv_to_eof(struct hcvg *g, int id, uint8_t *buf, uint32_t cap,
 	    uint32_t *got);
 
+/* A stream header `op` from the guest `cid` to the host (CID 2), len 0. */
+void	gprog_hdr(struct vsock_pkt_hdr *h, uint64_t cid, uint16_t op,
+	    uint32_t src_port, uint32_t dst_port);
+
 /*
  * Put a hand-made packet into the next TX slot behind the driver's back,
  * publish it and ring the doorbell (the synchronous one if `sync`).

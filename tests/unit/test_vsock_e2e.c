@@ -429,18 +429,31 @@ guest_main(void *arg)
 	return NULL;
 }
 
-/* Run `fn` on a guest thread while this thread runs the daemon's loop. */
+/* Start `fn` on a guest thread; this thread runs the daemon's loop. */
 static void
-run_guest(struct env *e, void (*fn)(struct env *))
+guest_start(struct env *e, void (*fn)(struct env *))
 {
 	e->guest_fn = fn;
 	e->guest_done = 0;
 	assert_int_equal(pthread_create(&e->guest, NULL, guest_main, e), 0);
+}
+
+/* Run the daemon's loop until the guest program ends; fail with it. */
+static void
+guest_finish(struct env *e)
+{
 	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
 		assert_true(loop_run_once(e->loop, 5) >= 0);
 	pthread_join(e->guest, NULL);
 	if (failure[0] != '\0')
 		fail_msg("%s", failure);
+}
+
+static void
+run_guest(struct env *e, void (*fn)(struct env *))
+{
+	guest_start(e, fn);
+	guest_finish(e);
 }
 
 /* ---- Guest programs ----------------------------------------------------------- */
@@ -643,9 +656,7 @@ e2e__host_initiated(void **state)
 	ssize_t n;
 	int fd;
 
-	e->guest_fn = g_listener;
-	e->guest_done = 0;
-	assert_int_equal(pthread_create(&e->guest, NULL, guest_main, e), 0);
+	guest_start(e, g_listener);
 	/* Let the guest come up and listen. */
 	while (__atomic_load_n(&e->g.g_nlisten, __ATOMIC_ACQUIRE) == 0)
 		assert_true(loop_run_once(e->loop, 5) >= 0);
@@ -689,11 +700,7 @@ e2e__host_initiated(void **state)
 	assert_int_equal(got, 3);
 	assert_memory_equal(buf, "bye", 3);
 	close(fd);
-	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
-		assert_true(loop_run_once(e->loop, 5) >= 0);
-	pthread_join(e->guest, NULL);
-	if (failure[0] != '\0')
-		fail_msg("%s", failure);
+	guest_finish(e);
 }
 
 /* 512 KiB to a host reader that sleeps first: credit holds the guest. */
@@ -784,13 +791,7 @@ g_malformed(struct env *e)
 	CHECK(id >= 0);
 	CHECK(gprog_echo(&e->g, id, out, back, 3000, 0) == 0);
 	for (i = 0; i < 7; i++) {
-		memset(&h, 0, sizeof(h));
-		h.src_cid = CID;
-		h.dst_cid = 2;
-		h.src_port = 60000 + i;
-		h.dst_port = ECHO_PORT;
-		h.type = VSOCK_TYPE_STREAM;
-		h.op = VSOCK_OP_REQUEST;
+		gprog_hdr(&h, CID, VSOCK_OP_REQUEST, 60000 + i, ECHO_PORT);
 		switch (i) {
 		case 0: h.len = 0x7FFFFFFF; break;
 		case 1: h.type = 7; break;

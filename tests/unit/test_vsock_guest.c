@@ -508,13 +508,7 @@ guest__malformed_while_others_carry_on(void **state)
 	echo_round(t, id, out, 5000);
 	/* Hand-made slots straight into the guest's TX ring. */
 	for (i = 0; i < 6; i++) {
-		memset(&h, 0, sizeof(h));
-		h.src_cid = VT_CID;
-		h.dst_cid = 2;
-		h.src_port = 60000 + i;
-		h.dst_port = ECHO_PORT;
-		h.type = VSOCK_TYPE_STREAM;
-		h.op = VSOCK_OP_REQUEST;
+		gprog_hdr(&h, VT_CID, VSOCK_OP_REQUEST, 60000 + i, ECHO_PORT);
 		switch (i) {
 		case 0: h.len = 0x7FFFFFFF; break;
 		case 1: h.type = 3; break;
