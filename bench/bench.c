@@ -692,7 +692,18 @@ main(int argc, char **argv)
 	bench_figures();
 
 	print_table(stdout);
-	printf("\nrun time %.1f s\n", (double)(bench_now_ns() - t0) / 1e9);
+	{
+		double load1 = -1;
+
+		f = fopen("/proc/loadavg", "r");
+		if (f != NULL) {
+			if (fscanf(f, "%lf", &load1) != 1)
+				load1 = -1;
+			fclose(f);
+		}
+		printf("\nrun time %.1f s, load average %.2f at start, %.2f at "
+		    "end\n", (double)(bench_now_ns() - t0) / 1e9, load0, load1);
+	}
 	rc = write_json(json, load0);
 	if (rc < 0) {
 		fprintf(stderr, "hcvsock-bench: %s: %s\n", json, strerror(-rc));

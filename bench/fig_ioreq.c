@@ -26,6 +26,7 @@ struct ioreq_ctx {
 	struct notifier		*n;
 	_Atomic uint64_t	 reads;
 	volatile int		 stop;
+	bool			 busy;
 	int			 rc;
 	/* Many-vCPU runs */
 	unsigned		 nr_vcpus;
@@ -57,15 +58,18 @@ static const struct ioreq_handler_ops dev_ops = {
 };
 
 /*
- * The server: what hcvsockd's loop does for a notifier port, without the
- * epoll layer above it - wait (with the busy-poll window), drain every
- * pending port into the engine.
+ * The server: what hcvsockd's service does for its notifier fd
+ * (src/daemon/service.c on_notify) - wait, then drain every pending port
+ * into the engine; with busy-poll, keep draining for the busy window after
+ * the last request before sleeping again, as busy_poll_us does.
  */
 static void *
 ioreq_server(void *arg)
 {
 	struct ioreq_ctx *c = arg;
+	uint64_t deadline, now;
 	uint32_t port;
+	bool got;
 	int rc;
 
 	for (;;) {
@@ -76,11 +80,25 @@ ioreq_server(void *arg)
 		}
 		if (rc == 0 && c->stop)
 			return NULL;
-		while ((rc = notifier_next(c->n, &port, NULL)) == 1)
-			(void)ioreq_engine_handle_port(c->eng, port);
-		if (rc < 0) {
-			c->rc = rc;
-			return NULL;
+		deadline = 0;
+		for (;;) {
+			got = false;
+			while ((rc = notifier_next(c->n, &port, NULL)) == 1) {
+				got = true;
+				(void)ioreq_engine_handle_port(c->eng, port);
+			}
+			if (rc < 0) {
+				c->rc = rc;
+				return NULL;
+			}
+			if (!c->busy)
+				break;
+			now = bench_now_ns();
+			if (got)
+				deadline = now + SPIN_NS;
+			else if (now >= deadline)
+				break;
+			bench_relax();
 		}
 	}
 }
@@ -117,12 +135,9 @@ ioreq_ctx_open(struct ioreq_ctx *c, unsigned nr_vcpus, bool busy)
 	rc = ioreq_source_enable(c->src);
 	if (rc < 0)
 		goto err_src;
-	if (busy) {
-		rc = notifier_set_busy_poll(c->n, SPIN_NS);
-		if (rc < 0)
-			goto err_src;
+	c->busy = busy;
+	if (busy)
 		ioreq_fake_set_spin(c->fake, SPIN_NS);
-	}
 	return 0;
 err_src:
 	ioreq_source_close(c->src, true);

@@ -31,7 +31,7 @@ bench/kvm_guest.elf: $(BENCH_GUEST_SRCS) $(top_srcdir)/bench/bguest.h \
     $(top_srcdir)/bench/bguest_cfg.h \
     $(top_srcdir)/guest/include/hcvsock_guest.h $(KVM_GUEST_DEPS)
 	$(AM_V_CC)$(KVM_GUEST_LINK) $(BENCH_CONN_BUF) -I$(top_srcdir) \
-	    -fno-tree-loop-distribute-patterns $(BENCH_GUEST_SRCS) $(KVM_GUEST_RT)
+	    $(GUEST_NOLIBCALL_CFLAGS) $(BENCH_GUEST_SRCS) $(KVM_GUEST_RT)
 bench/kvm_guest.bin: bench/kvm_guest.elf
 	$(AM_V_GEN)$(KVM_GUEST_BIN) bench/kvm_guest.elf $@
 CLEANFILES += bench/kvm_guest.elf bench/kvm_guest.bin

@@ -210,16 +210,32 @@ vsenv_start(struct vsenv *e)
 }
 
 void
-vsenv_close(struct vsenv *e)
+vsenv_stop(struct vsenv *e)
 {
-	char path[400];
-
 	if (e->running) {
 		e->stop = 1;
 		(void)eventfd_write(e->wake_fd, 1);
 		pthread_join(e->th, NULL);
 		e->running = false;
 	}
+}
+
+struct vsock_dev *
+vsenv_dev(struct vsenv *e)
+{
+#ifdef HAVE_KVM
+	if (e->av != NULL)
+		return attach_vsock_dev(e->av);
+#endif
+	return e->dev;
+}
+
+void
+vsenv_close(struct vsenv *e)
+{
+	char path[400];
+
+	vsenv_stop(e);
 #ifdef HAVE_KVM
 	attach_vsock_free(e->av);
 	e->av = NULL;

@@ -58,6 +58,10 @@ int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 int	vsenv_open_attach(struct vsenv *e, const struct attach_desc *d,
 	    bool busy) __must_check;
 int	vsenv_start(struct vsenv *e) __must_check;
+/* Stop the loop thread (idempotent); the objects stay for inspection. */
+void	vsenv_stop(struct vsenv *e);
+/* The device (after vsenv_stop, or from the loop thread). */
+struct vsock_dev *vsenv_dev(struct vsenv *e);
 /* Stop the thread, free everything (host peers see EOF). */
 void	vsenv_close(struct vsenv *e);
 

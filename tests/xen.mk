@@ -15,7 +15,7 @@ XEN_PVH_LDS = %reldir%/xen/pvh/pvh.ld
 # build's flags (sanitizers, -include config.h, 64-bit code).
 XEN_PVH_CCFLAGS = -m32 -march=i686 -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables \
-	-fno-tree-loop-distribute-patterns -DHCVS_HAVE_GUEST_DRIVER \
+	$(GUEST_NOLIBCALL_CFLAGS) -DHCVS_HAVE_GUEST_DRIVER \
 	-mgeneral-regs-only -fno-builtin -Wall -Wextra -Werror \
 	-D__XEN_INTERFACE_VERSION__=0x00040e00 \
 	-I$(top_srcdir)/%reldir%/xen/pvh -I$(top_srcdir)/guest/include

@@ -283,8 +283,8 @@ report(void *arg, void (*emit)(void *earg, const char *line), void *earg)
 	snprintf(line, sizeof(line), "config %s: guest_cid %" PRIu32 ", %zu "
 	    "port mapping(s), default policy %s, %u reload(s)",
 	    c->c_file[0] != '\0' ? c->c_file : "(built-in defaults)",
-	    c->c_guest_cid, c->c_nr_ports, c->c_default_allow ? "allow" : "deny",
-	    r->r_reloads);
+	    r->r_target.st_kind == SERVICE_KVM ? 0 : c->c_guest_cid,
+	    c->c_nr_ports, c->c_default_allow ? "allow" : "deny", r->r_reloads);
 	emit(earg, line);
 	snprintf(line, sizeof(line), "server %s, privileges %s%s%s",
 	    r->r_reattached ? "re-attached after a restart" : "created",
@@ -722,6 +722,13 @@ start(struct rt *r)
 
 	if (conf_listener_path(c, listener, sizeof(listener)) < 0)
 		listener[0] = '\0';
+	if (r->r_target.st_kind == SERVICE_KVM) {
+		log_info("serving KVM guests attached on %s, host sockets "
+		    "%s.<cid>", r->r_opts->o_kvm, listener);
+		(void)sdnotify_sendf("READY=1\nSTATUS=waiting for VMMs on %s\n"
+		    "MAINPID=%ld", r->r_opts->o_kvm, (long)getpid());
+		return 0;
+	}
 	log_info("serving guest %s: guest CID %" PRIu32 ", host socket %s%s",
 	    c->c_name, c->c_guest_cid, listener,
 	    r->r_reattached ? " (re-attached)" : "");
@@ -773,6 +780,9 @@ runtime_run(const struct options *o)
 	int rc, code;
 
 	log_init(true, o->o_verbose, "hcvsockd");
+	/* systemd connects stderr to the journal and says so. */
+	if (o->o_foreground && getenv("JOURNAL_STREAM") != NULL)
+		log_set_journal(true);
 	r->r_conf = calloc(1, sizeof(*r->r_conf));
 	if (r->r_conf == NULL)
 		return EX_OSERR;

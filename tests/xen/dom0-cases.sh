@@ -240,6 +240,7 @@ hv_conf() {
 	mkdir -p /etc/hcvsock
 	cat >"/etc/hcvsock/$1.conf" <<CONF
 pio_base = $PIO
+${HV_MMIO:+mmio_base = $HV_MMIO}
 guest_cid = 42
 socket_dir = /run/hcvsock/$1
 default_policy = deny
@@ -332,6 +333,12 @@ hv_g2h() {
 case_hv_g2h_sync() { hv_g2h hv-g2h-sync "irq=none sync=1 bytes=65536 seed=101" 2; }
 case_hv_g2h_msi() { hv_g2h hv-g2h-msi "irq=msi sync=0 bytes=65536 seed=102" 1; }
 case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=103" 1; }
+
+# The register window as MMIO (port I/O claimed too, unused by the guest).
+case_hv_mmio() {
+	HV_MMIO=0xfe000000
+	hv_g2h hv-mmio "mmio=$HV_MMIO irq=msi sync=0 bytes=65536 seed=104" 1
+}
 
 # Host-initiated: dom0 connects through the daemon's listener.
 case_hv_h2g() {

@@ -72,8 +72,14 @@ dev_up(void)
 		irq[k] = v[k];
 	irq[k] = '\0';
 	probe_ms = cmdline_u32("probe_ms", 20000);
-	x86.base = cmdline_u32("port", 0x5a0);
-	hcvg_x86_platform(&plat, &x86, 0);
+	/* mmio=ADDR: the same window as MMIO (paging is off: physical). */
+	x86.base = cmdline_u32("mmio", 0);
+	if (x86.base != 0) {
+		hcvg_x86_platform(&plat, &x86, 1);
+	} else {
+		x86.base = cmdline_u32("port", 0x5a0);
+		hcvg_x86_platform(&plat, &x86, 0);
+	}
 	plat.wait = guest_wait;
 	for (;;) {
 		rc = hcvg_probe(&plat, &version);
@@ -120,8 +126,10 @@ dev_up(void)
 		say("init failed rc=%d", rc);
 		return -1;
 	}
-	say("device up cid=%u irq=%s sync=%u", (uint32_t)hcvg_cid(&dev), irq,
-	    (uint32_t)cfg.sync_doorbell);
+	say("device up cid=%u irq=%s sync=%u window=%s:0x%x",
+	    (uint32_t)hcvg_cid(&dev), irq, (uint32_t)cfg.sync_doorbell,
+	    plat.reg_read == hcvg_x86_mmio_read ? "mmio" : "pio",
+	    (uint32_t)x86.base);
 	return 0;
 }
 
