@@ -27,9 +27,11 @@ VALGRIND_TESTS = tests/unit/test_vsock_mux tests/unit/test_ioreq_shm \
 	tests/fuzz/replay_attach tests/fuzz/replay_conf \
 	tests/fuzz/replay_vsock_dev
 EXTRA_DIST += %reldir%/valgrind-check
-check-valgrind: $(check_PROGRAMS)
+check-valgrind: $(check_PROGRAMS) $(sbin_PROGRAMS)
 	$(SHELL) $(top_srcdir)/tests/valgrind-check $(abs_top_srcdir) \
-	    $(abs_top_builddir) $(VALGRIND_TESTS)
+	    $(abs_top_builddir) \
+	    --daemon-test $(abs_top_srcdir)/tests/faults/daemon-faults.test \
+	    $(VALGRIND_TESTS)
 .PHONY: check-valgrind
 
 # The daemon itself (hcvsockd --loopback, socat peers): SIGKILL/restart,

@@ -145,6 +145,10 @@ bring_up(struct guest *g, struct fz *in)
 	uint8_t sel = fz_u8(in);
 	uint32_t hdr = HCVS_MBOX_HDR_SIZE;
 
+	/* A driver re-initialising resets first: the old mailbox is freed. */
+	if (reg(g, HCVS_REG_STATUS) & (HCVS_STATUS_MAILBOX | HCVS_STATUS_LIVE))
+		cmd(g, HCVS_CMD_RESET, 0, 0, 0, 0);
+
 	g->tx_slots = 1u << (fz_u8(in) % 5);
 	g->rx_slots = 1u << (fz_u8(in) % 5);
 	g->slot = HCVS_SLOT_MIN + 4u * (fz_u16(in) % 1024);
@@ -235,6 +239,14 @@ rx_all(struct guest *g)
 		    (g->rx_cons & (g->rx_slots - 1)) * g->slot;
 
 		vsock_hdr_decode(&h, ram + at);
+		if (reg(g, HCVS_REG_STATUS) & HCVS_STATUS_ERROR)
+			g->hostile = true;	/* a halted device's ring is void */
+		if (getenv("HCVS_FUZZ_LOG") != NULL)
+			fprintf(stderr, "rx: cons %u prod %u status %#llx "
+			    "op %u src %llu dst %llu len %u\n", g->rx_cons,
+			    prod, (unsigned long long)reg(g, HCVS_REG_STATUS),
+			    h.op, (unsigned long long)h.src_cid,
+			    (unsigned long long)h.dst_cid, h.len);
 		if (!g->hostile) {
 			fz_check(h.src_cid == VSOCK_CID_HOST && h.dst_cid == CID);
 			fz_check(h.len <= g->slot - VSOCK_HDR_SIZE);
@@ -301,6 +313,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op % 12) {
 		case 0:
 			bring_up(&g, &in);
+			if (getenv("HCVS_FUZZ_LOG") != NULL)
+				fprintf(stderr, "bring-up: mailbox +%#x size %u "
+				    "slots %u/%u of %u, status %#llx\n",
+				    g.mb_off, g.mb_size, g.tx_slots, g.rx_slots,
+				    g.slot, (unsigned long long)reg(&g,
+				    HCVS_REG_STATUS));
 			break;
 		case 1: {
 			/* Any register access, any size, any offset. */

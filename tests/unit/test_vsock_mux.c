@@ -1738,11 +1738,19 @@ static void
 emfile__guest_rst_listener_backs_off_then_recovers(void **state)
 {
 	struct fx *f = *state;
-	int lfd = host_listen(f, 1020, SOCK_STREAM), probe, hfd[4], nh = 0;
+	int lfd, probe, hfd[4], nh = 0;
 	struct rlimit old, lim;
 	struct vsock_mux_stats st;
 	int refused = 0, open_ = 0, client;
 
+	/*
+	 * valgrind emulates RLIMIT_NOFILE: the kernel's accept() succeeds and
+	 * valgrind closes the new fd, so the waiting client is lost (and the
+	 * send below raises SIGPIPE).  make check-valgrind sets this.
+	 */
+	if (getenv("HCVS_VALGRIND") != NULL)
+		skip();
+	lfd = host_listen(f, 1020, SOCK_STREAM);
 	f->g.listen[f->g.nlisten++] = 6100;
 	client = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(client >= 0);
