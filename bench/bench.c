@@ -82,6 +82,26 @@ bench_selected(const char *name)
 	return bench_opts.only == NULL || strstr(name, bench_opts.only) != NULL;
 }
 
+double
+bench_tsc_per_ns(void)
+{
+	static double ratio;
+	uint64_t c0, c1, t0, t1;
+
+	if (ratio > 0)
+		return ratio;
+	t0 = bench_now_ns();
+	c0 = __builtin_ia32_rdtsc();
+	while (bench_now_ns() - t0 < 20000000u)
+		bench_relax();
+	c1 = __builtin_ia32_rdtsc();
+	t1 = bench_now_ns();
+	ratio = (double)(c1 - c0) / (double)(t1 - t0);
+	if (!(ratio > 0))
+		ratio = 1;
+	return ratio;
+}
+
 int
 bench_pin(int cpu)
 {
@@ -244,6 +264,10 @@ bench_result(const char *name, const char *what, const struct bench_stat *st,
 	struct result_ent *r;
 	double fv;
 
+	if (st->n == 0 || isnan(st->median_ns)) {
+		bench_skip(name, "no samples within the time budget");
+		return;
+	}
 	if (nr_results == MAX_ENTRIES)
 		return;
 	r = &results[nr_results++];
@@ -255,18 +279,22 @@ bench_result(const char *name, const char *what, const struct bench_stat *st,
 	r->goal = goal;
 	r->target = target;
 	r->ratio = NAN;
-	if (goal == BENCH_GE) {
+	/* Throughput compares rates, latency compares medians. */
+	if (st->mb_per_s >= 0) {
 		fv = floor ? bench_floor_mbps(floor) : -1;
-		if (fv > 0 && st->mb_per_s >= 0)
+		if (fv > 0)
 			r->ratio = st->mb_per_s / fv;
-		r->met = !isnan(r->ratio) && r->ratio >= target;
 	} else {
 		fv = floor ? bench_floor_median(floor) : -1;
 		if (fv > 0 && !isnan(st->median_ns))
 			r->ratio = st->median_ns / fv;
-		r->met = goal == BENCH_INFO ||
-		    (!isnan(r->ratio) && r->ratio <= target);
 	}
+	if (goal == BENCH_GE)
+		r->met = !isnan(r->ratio) && r->ratio >= target;
+	else if (goal == BENCH_LE)
+		r->met = !isnan(r->ratio) && r->ratio <= target;
+	else
+		r->met = true;
 	if (bench_opts.verbose)
 		fprintf(stderr, "result %-28s median %10.0f ns  p99 %10.0f ns  "
 		    "p1 %8.0f ns  n=%zu  ratio %.2f\n", name, st->median_ns,
@@ -664,7 +692,18 @@ main(int argc, char **argv)
 	bench_figures();
 
 	print_table(stdout);
-	printf("\nrun time %.1f s\n", (double)(bench_now_ns() - t0) / 1e9);
+	{
+		double load1 = -1;
+
+		f = fopen("/proc/loadavg", "r");
+		if (f != NULL) {
+			if (fscanf(f, "%lf", &load1) != 1)
+				load1 = -1;
+			fclose(f);
+		}
+		printf("\nrun time %.1f s, load average %.2f at start, %.2f at "
+		    "end\n", (double)(bench_now_ns() - t0) / 1e9, load0, load1);
+	}
 	rc = write_json(json, load0);
 	if (rc < 0) {
 		fprintf(stderr, "hcvsock-bench: %s: %s\n", json, strerror(-rc));

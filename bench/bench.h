@@ -61,6 +61,9 @@ bench_relax(void)
 #endif
 }
 
+/* TSC cycles per nanosecond, calibrated once against CLOCK_MONOTONIC. */
+double		bench_tsc_per_ns(void);
+
 /* Pin the calling thread to `cpu` (-1: leave it). Returns 0 or -errno. */
 int		bench_pin(int cpu);
 
@@ -144,20 +147,25 @@ void		bench_note(const char *fmt, ...) __printf(1, 2);
 
 /* ---- Measurements ------------------------------------------------------- */
 
+/* Throughput samples are the time per this many bytes (1 MiB). */
+#define BENCH_STREAM_WINDOW	(1u << 20)
+
 /*
  * Read a byte stream from fd until the budget or the sample cap is
- * reached; samples are the time for each `chunk` bytes to arrive (the
+ * reached; samples are the time for each `window` bytes to arrive (the
  * first tenth of the budget is warm-up).  Returns 0 or -errno.
  */
-int		bench_stream_read(int fd, size_t chunk, double full_seconds,
+int		bench_stream_read(int fd, size_t window, double full_seconds,
 		    size_t full_samples, struct bench_samples *s) __must_check;
 
 void		bench_floors_cpu(void);		/* cache line, eventfd */
 void		bench_floors_unix(void);	/* AF_UNIX ping-pong, stream */
 void		bench_floors_kvm(void);		/* ioeventfd kick RPC, exit */
+bool		bench_have_kvm(void);		/* /dev/kvm usable, KVM built */
 void		bench_figures(void);		/* the hcvsock figures 1-5 */
 void		bench_fig_ioreq(void);		/* 1 and 5b: fake ioreq page */
 void		bench_fig_mux(void);		/* 5c: idle connection memory */
+void		bench_fig_vsock(void);		/* 2-5: device, muxer, host peers */
 
 /*
  * Ping-pong between the calling thread (pinned to cpu_a) and a partner

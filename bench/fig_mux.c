@@ -195,5 +195,11 @@ bench_fig_mux(void)
 		bench_skip("idle_conn_memory", strerror(-rc));
 		return;
 	}
+	if (bpc <= 0) {
+		/* ASan's allocator is invisible to mallinfo2(). */
+		bench_skip("idle_conn_memory", "heap not measurable here "
+		    "(mallinfo2 sees no allocations: sanitizer build?)");
+		return;
+	}
 	bench_memory("idle_conn_memory", bpc, n, open_ns);
 }

@@ -6,5 +6,6 @@ void
 bench_figures(void)
 {
 	bench_fig_ioreq();
+	bench_fig_vsock();
 	bench_fig_mux();
 }

@@ -331,13 +331,16 @@ out:
 }
 
 /*
- * Reader side of a stream: samples are the time for each `chunk` bytes to
- * arrive, so the median rate is the steady state without the start-up.
+ * Reader side of a stream: reads of up to 64 KiB; samples are the time
+ * for each `window` bytes to arrive.  A window much larger than one
+ * write (1 MiB) makes the median a steady-state rate: per-write times
+ * would mostly show back-to-back copies of data that arrived in a burst.
  */
 int
-bench_stream_read(int fd, size_t chunk, double full_seconds,
+bench_stream_read(int fd, size_t window, double full_seconds,
     size_t full_samples, struct bench_samples *s)
 {
+	const size_t rd = 64 * 1024;
 	uint64_t budget = bench_budget_ns(full_seconds), start, t, now;
 	size_t got = 0;
 	char *buf;
@@ -347,7 +350,7 @@ bench_stream_read(int fd, size_t chunk, double full_seconds,
 	rc = bench_samples_init(s, bench_max_samples(full_samples));
 	if (rc < 0)
 		return rc;
-	buf = malloc(chunk);
+	buf = malloc(rd);
 	if (buf == NULL) {
 		bench_samples_free(s);
 		return -ENOMEM;
@@ -355,7 +358,7 @@ bench_stream_read(int fd, size_t chunk, double full_seconds,
 	start = t = bench_now_ns();
 	/* The first tenth of the budget warms up and is not sampled. */
 	while (bench_now_ns() < start + budget / 10) {
-		n = recv(fd, buf, chunk, 0);
+		n = recv(fd, buf, rd, 0);
 		if (n <= 0 && !(n < 0 && errno == EINTR)) {
 			rc = n < 0 ? -errno : -EPIPE;
 			goto out;
@@ -363,20 +366,24 @@ bench_stream_read(int fd, size_t chunk, double full_seconds,
 	}
 	start = t = bench_now_ns();
 	while (!bench_samples_full(s)) {
-		n = recv(fd, buf, chunk - got, 0);
+		n = recv(fd, buf, rd, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			/* The writer stopping after some samples is the end. */
+			if (n == 0 && s->s_n > 0)
+				break;
 			rc = n < 0 ? -errno : -EPIPE;
 			break;
 		}
 		got += (size_t)n;
 		s->s_bytes += (uint64_t)n;
-		if (got < chunk)
+		if (got < window)
 			continue;
-		got = 0;
 		now = bench_now_ns();
-		bench_samples_add(s, now - t);
+		/* Pro rata for the overshoot of the last read. */
+		bench_samples_add(s, (now - t) * window / got);
+		got = 0;
 		t = now;
 		if (now - start >= budget)
 			break;
@@ -411,7 +418,7 @@ floor_unix_stream(void)
 		return;
 	}
 	(void)bench_pin(bench_opts.cpu_a);
-	rc = bench_stream_read(sv[0], STREAM_CHUNK, 1.5, 200000, &s);
+	rc = bench_stream_read(sv[0], BENCH_STREAM_WINDOW, 1.5, 200000, &s);
 	c.stop = 1;
 	/* Unblocks a writer stuck in send(): it gets EPIPE. */
 	shutdown(sv[0], SHUT_RDWR);
@@ -423,8 +430,8 @@ floor_unix_stream(void)
 	close(sv[1]);
 	if (rc == 0)
 		floor_from("unix_stream_64k", "AF_UNIX socketpair stream, "
-		    "64 KiB writes, cross-core (time per 64 KiB)", &s,
-		    STREAM_CHUNK);
+		    "64 KiB writes, cross-core (time per MiB)", &s,
+		    BENCH_STREAM_WINDOW);
 	else
 		fprintf(stderr, "hcvsock-bench: unix stream: %s\n",
 		    strerror(-rc));

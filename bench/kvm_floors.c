@@ -181,7 +181,7 @@ kvm_rpc(bool busy, struct bench_samples *s)
 		goto out_vm;
 	w.s = s;
 	w.page = kvmvm_gpa(vm, DATA_GPA, sizeof(*w.page));
-	w.budget = bench_budget_ns(busy ? 1.5 : 2.5);
+	w.budget = bench_budget_ns(busy ? 1.5 : 2.0);
 	w.efd = eventfd(0, EFD_CLOEXEC | (busy ? EFD_NONBLOCK : 0));
 	if (w.efd < 0) {
 		rc = -errno;
@@ -240,7 +240,7 @@ out_vm:
 static int
 kvm_exit_rtt(struct bench_samples *s)
 {
-	uint64_t budget = bench_budget_ns(2.0), start, warm_end, prev = 0, now;
+	uint64_t budget = bench_budget_ns(1.5), start, warm_end, prev = 0, now;
 	struct kvmvm *vm;
 	struct kvmvm_vcpu *vcpu;
 	struct kvmvm_exit ex;
@@ -290,6 +290,12 @@ kvm_exit_rtt(struct bench_samples *s)
 out_vm:
 	kvmvm_free(vm);
 	return rc;
+}
+
+bool
+bench_have_kvm(void)
+{
+	return kvmvm_probe() == 0;
 }
 
 void

@@ -7,3 +7,9 @@ bench_floors_kvm(void)
 {
 	bench_note("built without KVM support: KVM floors and figures skipped");
 }
+
+bool
+bench_have_kvm(void)
+{
+	return false;
+}

@@ -291,6 +291,7 @@ hcvg_stats(const struct hcvg *g)
 static void
 kick(struct hcvg *g)
 {
+	g->g_kick_due = 0;
 	g->g_st.gs_kicks++;
 	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
@@ -346,8 +347,25 @@ tx_wait(struct hcvg *g)
 	return rc;
 }
 
+/* Ring the doorbell for deferred TX entries unless the host waives it. */
+static void
+flush(struct hcvg *g)
+{
+	if (!g->g_kick_due)
+		return;
+	fence(g);
+	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK)
+		g->g_kick_due = 0;
+	else
+		kick(g);
+}
+
+/*
+ * Publish one packet.  With `defer` the doorbell waits for flush(): a
+ * stream of RW packets costs one kick per batch, not one per packet.
+ */
 static int
-tx_put(struct hcvg *g, const struct pkt *h, const void *payload)
+tx_put(struct hcvg *g, const struct pkt *h, const void *payload, int defer)
 {
 	uint8_t *s;
 	int rc;
@@ -373,10 +391,10 @@ tx_put(struct hcvg *g, const struct pkt *h, const void *payload)
 	rel();
 	g->g_tx_prod++;
 	mb_store(g, HCVS_MB_TX_PROD, g->g_tx_prod);
-	fence(g);
-	if (!(mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK))
-		kick(g);
 	g->g_st.gs_tx_pkts++;
+	g->g_kick_due = 1;
+	if (!defer)
+		flush(g);
 	return 0;
 }
 
@@ -398,7 +416,7 @@ conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
 	h.flags = flags;
 	h.buf_alloc = HCVG_CONN_BUF;
 	h.fwd_cnt = c->c_fwd_cnt;
-	rc = tx_put(g, &h, payload);
+	rc = tx_put(g, &h, payload, op == OP_RW);
 	if (rc == 0)
 		c->c_fwd_sent = c->c_fwd_cnt;
 	else if (op != OP_RW)
@@ -421,7 +439,7 @@ reply_rst(struct hcvg *g, const struct pkt *in)
 	h.dst_port = in->src_port;
 	h.type = in->type;
 	h.op = OP_RST;
-	if (tx_put(g, &h, (const void *)0) == 0)
+	if (tx_put(g, &h, (const void *)0, 0) == 0)
 		g->g_st.gs_rst_tx++;
 	else
 		g->g_st.gs_dropped++;
@@ -666,6 +684,7 @@ step(struct hcvg *g, uint32_t *n)
 {
 	if (++*n > g->g_wait_limit)
 		return -HCVG_ETIMEDOUT;
+	flush(g);
 	wait(g);
 	if (hcvg_poll(g) < 0)
 		return -HCVG_EIO;
@@ -700,6 +719,20 @@ hcvg_listen(struct hcvg *g, uint32_t port)
 		return -HCVG_ENOSPC;
 	g->g_listen[g->g_nlisten++] = port;
 	return 0;
+}
+
+int
+hcvg_unlisten(struct hcvg *g, uint32_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < g->g_nlisten; i++) {
+		if (g->g_listen[i] == port) {
+			g->g_listen[i] = g->g_listen[--g->g_nlisten];
+			return 0;
+		}
+	}
+	return -HCVG_EINVAL;
 }
 
 int
@@ -786,8 +819,8 @@ hcvg_connect(struct hcvg *g, uint32_t port, int nonblock)
 	}
 }
 
-long
-hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+static long
+send_inner(struct hcvg *g, int id, const void *buf, uint32_t len,
     int nonblock)
 {
 	const uint8_t *p = buf;
@@ -842,6 +875,17 @@ hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
 			return done > 0 ? (long)done : rc;
 	}
 	return (long)done;
+}
+
+long
+hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+    int nonblock)
+{
+	long r = send_inner(g, id, buf, len, nonblock);
+
+	/* One doorbell for everything this call published. */
+	flush(g);
+	return r;
 }
 
 long

@@ -6,7 +6,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_attach
 tests_kvm_test_attach_SOURCES = %reldir%/kvm/test_attach.c
 tests_kvm_test_attach_CFLAGS = $(TEST_CFLAGS)
-tests_kvm_test_attach_LDADD = src/attach/libattach.a $(TEST_LIBS)
+tests_kvm_test_attach_LDADD = $(ATTACH_LIBS) $(TEST_LIBS)
 TESTS += tests/kvm/test_attach
 endif
 
@@ -27,7 +27,6 @@ tests_libkvmvm_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/kvm
 KVM_GUEST_CCFLAGS = -ffreestanding -nostdlib -fno-pic -fno-pie \
 	-mno-red-zone -m64 -mgeneral-regs-only -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -fno-builtin -fcf-protection=none \
-	-fno-tree-loop-distribute-patterns \
 	-O2 -Wall -Wextra -I$(top_srcdir)/tests/kvm/guest \
 	-I$(top_srcdir)/guest/include
 KVM_GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \

@@ -35,8 +35,10 @@ if HAVE_KVM
 check_PROGRAMS += tests/unit/test_notify_kvm_vcpu
 tests_unit_test_notify_kvm_vcpu_SOURCES = %reldir%/unit/test_notify_kvm_vcpu.c \
 	%reldir%/unit/notify_kvm_guest.c
-tests_unit_test_notify_kvm_vcpu_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_notify_kvm_vcpu_LDADD = $(NOTIFY_LIBS) $(TEST_LIBS)
+tests_unit_test_notify_kvm_vcpu_CFLAGS = $(TEST_CFLAGS) \
+	-I$(top_srcdir)/tests/kvm
+tests_unit_test_notify_kvm_vcpu_LDADD = tests/libkvmvm.a $(NOTIFY_LIBS) \
+	$(TEST_LIBS)
 TESTS += tests/unit/test_notify_kvm_vcpu
 endif
 endif

@@ -60,4 +60,20 @@ tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
 	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_vsock_e2e
 endif
+
+# The device under a hostile guest program (tests/fuzz/README.md): the
+# corpus replays under make check; libFuzzer with --enable-fuzzing.
+FUZZ_VSOCKDEV_LIBS = src/vsock/libvsockdev.a src/vsock/libvsock.a \
+	src/ioreq/libioreq.a $(NOTIFY_LIBS) src/common/libcommon.a
+check_PROGRAMS += tests/fuzz/replay_vsock_dev
+TESTS += tests/fuzz/replay_vsock_dev
+tests_fuzz_replay_vsock_dev_SOURCES = %reldir%/fuzz/fuzz_vsock_dev.c $(FUZZ_REPLAY)
+tests_fuzz_replay_vsock_dev_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_dev"'
+tests_fuzz_replay_vsock_dev_LDADD = $(FUZZ_VSOCKDEV_LIBS)
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz_vsock_dev
+tests_fuzz_fuzz_vsock_dev_SOURCES = %reldir%/fuzz/fuzz_vsock_dev.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_vsock_dev_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_vsock_dev_LDADD = $(FUZZ_VSOCKDEV_LIBS)
+endif
 # ---- end of vsockdev block ---------------------------------------------------

@@ -7,13 +7,15 @@ XEN_PVH_SRCS = %reldir%/xen/pvh/start.S %reldir%/xen/pvh/pvh_rt.c \
 XEN_PVH_SRCPATHS = $(top_srcdir)/%reldir%/xen/pvh/start.S \
 	$(top_srcdir)/%reldir%/xen/pvh/pvh_rt.c \
 	$(top_srcdir)/%reldir%/xen/pvh/cases.c \
-	$(top_srcdir)/%reldir%/xen/pvh/vsock_cases.c
+	$(top_srcdir)/%reldir%/xen/pvh/vsock_cases.c \
+	$(top_srcdir)/guest/hcvsock_guest.c
 XEN_PVH_HDRS = %reldir%/xen/pvh/pvh.h
 XEN_PVH_LDS = %reldir%/xen/pvh/pvh.ld
 # The PVH guest is a 32-bit freestanding ELF: it must not pick up the host
 # build's flags (sanitizers, -include config.h, 64-bit code).
 XEN_PVH_CCFLAGS = -m32 -march=i686 -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-fno-stack-protector -fno-asynchronous-unwind-tables \
+	$(GUEST_NOLIBCALL_CFLAGS) -DHCVS_HAVE_GUEST_DRIVER \
 	-mgeneral-regs-only -fno-builtin -Wall -Wextra -Werror \
 	-D__XEN_INTERFACE_VERSION__=0x00040e00 \
 	-I$(top_srcdir)/%reldir%/xen/pvh -I$(top_srcdir)/guest/include
@@ -24,7 +26,9 @@ EXTRA_DIST += $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS) \
 	%reldir%/xen/xen-e2e %reldir%/xen/dom0-init.sh %reldir%/xen/dom0-cases.sh
 CLEANFILES += %reldir%/xen/pvh-guest.elf
 
-%reldir%/xen/pvh-guest.elf: $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS)
+%reldir%/xen/pvh-guest.elf: $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS) \
+    $(top_srcdir)/guest/hcvsock_guest.c $(top_srcdir)/guest/include/hcvsock_guest.h \
+    $(top_srcdir)/guest/include/hcvsock_abi.h $(top_srcdir)/guest/include/hcvsock_guest_x86.h
 	@$(MKDIR_P) $(@D)
 	$(AM_V_CCLD)$(CC) $(XEN_PVH_CCFLAGS) $(XEN_PVH_LINKFLAGS) -o $@ \
 	    $(XEN_PVH_SRCPATHS)
@@ -41,14 +45,21 @@ tests_xen_xen_ioserv_LDADD = $(XEN_LIBS)
 check_PROGRAMS += tests/xen/xen_proj_ioserv
 tests_xen_xen_proj_ioserv_SOURCES = %reldir%/xen/xen_proj_ioserv.c
 tests_xen_xen_proj_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
-tests_xen_xen_proj_ioserv_LDADD = src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a $(XEN_LIBS)
+tests_xen_xen_proj_ioserv_LDADD = $(IOREQ_LIBS) src/common/libcommon.a $(XEN_LIBS)
+
+# The same device served through hcvsock's whole Xen source (ioreq_xen):
+# lifecycle, restriction, SIGTERM, crash and re-attach, domain death.
+check_PROGRAMS += tests/xen/xen_src_ioserv
+tests_xen_xen_src_ioserv_SOURCES = %reldir%/xen/xen_src_ioserv.c
+tests_xen_xen_src_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+tests_xen_xen_src_ioserv_LDADD = $(IOREQ_LIBS) src/common/libcommon.a $(XEN_LIBS)
 
 # The host-side peer of the hcvsockd cases (echo, CONNECT, CRC-32).
 check_PROGRAMS += tests/xen/echo_peer
 tests_xen_echo_peer_SOURCES = %reldir%/xen/echo_peer.c
 
-XEN_E2E_DEPS = tests/xen/xen_ioserv tests/xen/xen_proj_ioserv tests/xen/echo_peer $(sbin_PROGRAMS)
+XEN_E2E_DEPS = tests/xen/xen_ioserv tests/xen/xen_proj_ioserv tests/xen/xen_src_ioserv \
+	tests/xen/echo_peer $(sbin_PROGRAMS) $(sbin_SCRIPTS)
 
 check-xen: %reldir%/xen/pvh-guest.elf $(XEN_E2E_DEPS)
 	$(SHELL) $(top_srcdir)/%reldir%/xen/xen-e2e --bindir $(abs_top_builddir) \

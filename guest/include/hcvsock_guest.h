@@ -124,6 +124,7 @@ struct hcvg {
 	uint32_t	 g_listen[HCVG_MAX_LISTEN];
 	unsigned	 g_nlisten;
 	int		 g_in_poll;
+	int		 g_kick_due;	/* TX published, doorbell deferred */
 	struct hcvg_stats g_st;
 };
 
@@ -166,6 +167,8 @@ int	hcvg_poll(struct hcvg *g);
 uint32_t hcvg_irq(struct hcvg *g);
 
 int	hcvg_listen(struct hcvg *g, uint32_t port);
+/* Stop listening; connections already accepted or queued stay. */
+int	hcvg_unlisten(struct hcvg *g, uint32_t port);
 /* A connection id, or -HCVG_EAGAIN (nonblock) / -HCVG_ETIMEDOUT. */
 int	hcvg_accept(struct hcvg *g, uint32_t port, int nonblock);
 /*

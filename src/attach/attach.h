@@ -241,13 +241,25 @@ void	attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d);
  * take `data`, set NONE.  *data is the value written or gets the value
  * read.  -ETIMEDOUT after timeout_ms (-1 forever) with the slot left as
  * it is (the vCPU is then wedged, as on Xen); -EPROTO if the server
- * moved the slot to an impossible state.
+ * moved the slot to an impossible state; -ECONNRESET once hcvsockd is
+ * known to be gone (attach_fwd_set_peer).
  */
 int	attach_fwd_access(struct attach_fwd *f, unsigned vcpu,
 	    enum ioreq_space space, uint64_t addr, unsigned size,
 	    bool is_write, uint64_t *data, int timeout_ms) __must_check;
 /* Spin this long on the slot before blocking (default 0). */
 void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
+
+/*
+ * Watch the attach socket (after a successful attach_vmm_send; -1 stops
+ * watching): while a vCPU waits for an answer, the socket becoming
+ * readable or hung up means hcvsockd is gone, and the wait ends with
+ * -ECONNRESET instead of the timeout; later accesses fail at once (the
+ * VMM then answers the guest as if no backend were there: all ones).
+ * The slot of an abandoned request stays as it was.
+ */
+void	attach_fwd_set_peer(struct attach_fwd *f, int sock);
+bool	attach_fwd_peer_gone(const struct attach_fwd *f);
 
 /* ---- An attached guest (hcvsockd side, or in-process) -------------------- */
 

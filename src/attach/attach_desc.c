@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/kcmp.h>
 
 #ifdef HAVE_KVM
 #include <linux/kvm.h>
@@ -228,6 +231,57 @@ attach_check_eventfd(int fd, const char *what, char *err, size_t errlen)
 	return check_anon(fd, "anon_inode:[eventfd]", what, err, errlen);
 }
 
+/*
+ * Two fd numbers for one open eventfd?  kcmp(2) knows; without it (no
+ * CONFIG_KCMP, a seccomp filter) only equal numbers are caught.
+ */
+static bool
+same_file(int a, int b)
+{
+	pid_t me = getpid();
+	long rc;
+
+	if (a == b)
+		return true;
+	rc = syscall(SYS_kcmp, (long)me, (long)me, KCMP_FILE, (long)a, (long)b);
+	return rc == 0;
+}
+
+/*
+ * Every eventfd of a description is a different channel: one shared by
+ * two vCPUs, or by a vCPU and the doorbell, would let one consumer eat
+ * another's wake-ups and leave a vCPU waiting for ever.
+ */
+static int
+check_distinct_eventfds(const struct attach_desc *d, char *err, size_t errlen)
+{
+	int fds[2 + 2 * ATTACH_MAX_VCPUS];
+	const char *what[2 + 2 * ATTACH_MAX_VCPUS];
+	unsigned n = 0, i, j;
+
+	if (d->ad_kick_fd >= 0) {
+		what[n] = "kick fd";
+		fds[n++] = d->ad_kick_fd;
+	}
+	if (d->ad_irq_fd >= 0) {
+		what[n] = "irq fd";
+		fds[n++] = d->ad_irq_fd;
+	}
+	for (i = 0; i < d->ad_nr_vcpus && i < ATTACH_MAX_VCPUS; i++) {
+		what[n] = "a vCPU's kick fd";
+		fds[n++] = d->ad_vcpus[i].kick_fd;
+		what[n] = "a vCPU's done fd";
+		fds[n++] = d->ad_vcpus[i].done_fd;
+	}
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (same_file(fds[i], fds[j]))
+				return attach_errf(err, errlen, -EINVAL,
+				    "%s and %s are one eventfd: every channel "
+				    "needs its own", what[i], what[j]);
+	return 0;
+}
+
 int
 attach_desc_check(const struct attach_desc *d, char *err, size_t errlen)
 {
@@ -306,5 +360,5 @@ attach_desc_check(const struct attach_desc *d, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return check_distinct_eventfds(d, err, errlen);
 }

@@ -25,6 +25,8 @@ struct attach_fwd {
 	struct ioreq	*fw_slots;
 	unsigned	 fw_nr_vcpus;
 	uint64_t	 fw_spin_ns;
+	int		 fw_peer_fd;	/* the attach socket, or -1 */
+	bool		 fw_peer_gone;
 	struct ioreq_shm_vcpu fw_vcpus[ATTACH_MAX_VCPUS];
 };
 
@@ -42,6 +44,7 @@ attach_fwd_new(unsigned nr_vcpus, struct attach_fwd **fp)
 	if (f == NULL)
 		return -ENOMEM;
 	f->fw_nr_vcpus = nr_vcpus;
+	f->fw_peer_fd = -1;
 	for (i = 0; i < ATTACH_MAX_VCPUS; i++)
 		f->fw_vcpus[i].kick_fd = f->fw_vcpus[i].done_fd = -1;
 	f->fw_page_fd = memfd_create("hcvsock-ioreq", MFD_CLOEXEC |
@@ -117,6 +120,31 @@ attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns)
 	f->fw_spin_ns = ns;
 }
 
+void
+attach_fwd_set_peer(struct attach_fwd *f, int sock)
+{
+	__atomic_store_n(&f->fw_peer_fd, sock, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->fw_peer_gone, false, __ATOMIC_RELEASE);
+}
+
+bool
+attach_fwd_peer_gone(const struct attach_fwd *f)
+{
+	return __atomic_load_n(&f->fw_peer_gone, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * hcvsockd never sends anything after RESULT: a readable or hung-up
+ * attach socket means it is gone (or going), and nobody will answer.
+ */
+static bool
+fwd_peer_check(struct attach_fwd *f, short revents)
+{
+	if ((revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0)
+		__atomic_store_n(&f->fw_peer_gone, true, __ATOMIC_RELEASE);
+	return attach_fwd_peer_gone(f);
+}
+
 static inline void
 fwd_relax(void)
 {
@@ -168,6 +196,8 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 	    size != 8) || (space == IOREQ_SPACE_PIO && size == 8))
 		return -EINVAL;
 	slot = &f->fw_slots[vcpu];
+	if (attach_fwd_peer_gone(f))
+		return -ECONNRESET;
 	if (slot_state(slot) != STATE_IOREQ_NONE)
 		return -EBUSY;
 	slot->addr = addr;
@@ -194,7 +224,11 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000ull;
 	for (;;) {
-		struct pollfd pfd = { .fd = done_fd, .events = POLLIN };
+		struct pollfd pfd[2] = {
+			{ .fd = done_fd, .events = POLLIN },
+			{ .fd = __atomic_load_n(&f->fw_peer_fd, __ATOMIC_ACQUIRE),
+			  .events = POLLIN },
+		};
 		uint64_t cnt, now;
 		int wait_ms;
 
@@ -212,10 +246,14 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 			return -ETIMEDOUT;
 		wait_ms = timeout_ms < 0 ? -1 :
 		    (int)((deadline - now + 999999) / 1000000);
-		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+		if (poll(pfd, pfd[1].fd >= 0 ? 2 : 1, wait_ms) < 0 &&
+		    errno != EINTR)
 			return -errno;
 		/* Consume the notification; the slot state is the truth. */
 		(void)!read(done_fd, &cnt, sizeof(cnt));
+		if (pfd[1].fd >= 0 && fwd_peer_check(f, pfd[1].revents) &&
+		    slot_state(slot) != STATE_IORESP_READY)
+			return -ECONNRESET;
 	}
 	if (!is_write)
 		*data = __atomic_load_n(&slot->data, __ATOMIC_RELAXED);

@@ -14,6 +14,19 @@
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
 
+/* The wire format is the contract of docs/KVM-ATTACH.md: sizes are fixed. */
+_Static_assert(sizeof(struct attach_msg_hdr) == 16, "header");
+_Static_assert(sizeof(struct attach_msg_hello) == 40, "HELLO");
+_Static_assert(sizeof(struct attach_msg_hello_reply) == 8, "HELLO_REPLY");
+_Static_assert(sizeof(struct attach_msg_region) == 32, "MEM_REGION");
+_Static_assert(sizeof(struct attach_msg_device) == 32, "DEVICE");
+_Static_assert(sizeof(struct attach_msg_notify_vm) == 8, "NOTIFY_VM");
+_Static_assert(sizeof(struct attach_msg_notify_eventfds) == 8,
+    "NOTIFY_EVENTFDS");
+_Static_assert(sizeof(struct attach_msg_ioreq_page) == 8, "IOREQ_PAGE");
+_Static_assert(sizeof(struct attach_msg_ioreq_vcpu) == 8, "IOREQ_VCPU");
+_Static_assert(sizeof(struct attach_msg_result) == 136, "RESULT");
+
 /* Room for more fds than any message may carry, so excess is seen. */
 #define ATTACH_CMSG_FDS		16u
 

@@ -190,6 +190,11 @@ vs_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
 	struct attach_vsock *av;
 	int rc;
 
+	if (vs->vs_cfg.require_cid != 0 && d->ad_cid != vs->vs_cfg.require_cid) {
+		snprintf(err, errlen, "cid %" PRIu64 " is not the configured "
+		    "guest_cid %" PRIu64, d->ad_cid, vs->vs_cfg.require_cid);
+		return -EPERM;
+	}
 	for (av = vs->vs_guests; av != NULL; av = av->av_next)
 		if (av->av_cid == d->ad_cid) {
 			snprintf(err, errlen, "cid %" PRIu64 " is already "

@@ -34,6 +34,8 @@ struct attach_vsock_cfg {
 	struct vsock_mux_cfg	 mux;
 	bool			 uds_per_cid;
 	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
+	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
+	uint64_t		 require_cid;
 	/*
 	 * Listener only (may be NULL): a guest went live / was detached
 	 * (its VMM disconnected or broke the protocol, or unlisten).

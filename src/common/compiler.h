@@ -9,6 +9,8 @@
 #define __printf(a, b)	__attribute__((format(printf, a, b)))
 #define __noreturn	__attribute__((noreturn))
 #define __unused	__attribute__((unused))
+/* Comment-style markers satisfy gcc only; clang needs the attribute. */
+#define FALLTHROUGH	__attribute__((fallthrough))
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))

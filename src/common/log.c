@@ -13,6 +13,7 @@
 static bool		 log_fg = true;
 static int		 log_verbose;
 static int		 log_level = LOG_DEBUG;
+static bool		 log_journal;
 static char		 log_prefix[64];
 static log_sink_fn	 log_sink;
 static void		*log_sink_arg;
@@ -31,6 +32,12 @@ void
 log_setverbose(int verbose)
 {
 	log_verbose = verbose;
+}
+
+void
+log_set_journal(bool on)
+{
+	log_journal = on;
 }
 
 void
@@ -89,6 +96,8 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	pthread_mutex_lock(&log_lock);
 	if (log_sink != NULL)
 		log_sink(prio, buf, log_sink_arg);
+	else if (log_fg && log_journal)
+		fprintf(stderr, "<%d>%s%s\n", prio, log_prefix, buf);
 	else if (log_fg)
 		fprintf(stderr, "%s: %s%s\n", prio_name(prio), log_prefix, buf);
 	else

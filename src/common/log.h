@@ -28,6 +28,11 @@ int	log_getverbose(void);
  * keep everything, the default).  A verbose level >= 1 keeps everything.
  */
 void	log_setlevel(int prio);
+/*
+ * Foreground under systemd (stderr is the journal): write "<N>message"
+ * so that the journal records each line's priority (sd-daemon(3)).
+ */
+void	log_set_journal(bool on);
 /* A prefix such as "dom7: " put before every message (copied). */
 void	log_setprefix(const char *prefix);
 

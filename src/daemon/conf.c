@@ -688,6 +688,22 @@ finish(struct parser *p)
 			    cp->cp_port, CONF_SUN_PATH_MAX - 1);
 			p->p_line = 0;
 		}
+		/*
+		 * The host bridge refuses to connect outside its directory
+		 * (a guest must not reach arbitrary sockets): say so here,
+		 * where the line is known, rather than fail at start-up.
+		 */
+		if (cp->cp_path[0] == '/') {
+			size_t dl = strlen(c->c_socket_dir);
+
+			if (strncmp(cp->cp_path, c->c_socket_dir, dl) != 0 ||
+			    cp->cp_path[dl] != '/') {
+				p->p_line = cp->cp_line;
+				perr(p, "'port': path '%s' is outside socket_dir "
+				    "'%s'", cp->cp_path, c->c_socket_dir);
+				p->p_line = 0;
+			}
+		}
 	}
 	return p->p_errors;
 }

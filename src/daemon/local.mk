@@ -24,8 +24,7 @@ DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
 sbin_PROGRAMS += hcvsockd hcvsockctl
 # service.c is the only file that knows the layers.
 hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c
-hcvsockd_LDADD = src/daemon/libdaemon.a src/vsock/libvsockdev.a \
-	src/vsock/libvsock.a $(DAEMON_LIBS)
+hcvsockd_LDADD = src/daemon/libdaemon.a $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS)
 
 hcvsockctl_SOURCES = %reldir%/hcvsockctl.c
 hcvsockctl_LDADD = $(DAEMON_LIBS)

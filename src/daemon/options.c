@@ -15,19 +15,21 @@
 #endif
 
 static const char usage_text[] =
-    "usage: hcvsockd [-fhnVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
-    "                -d domain | -i domid | -l socket\n";
+    "usage: hcvsockd [-fhnPVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
+    "                -d domain | -i domid | -k socket | -l socket\n";
 
 static const char help_text[] =
     "  -c, --config=FILE     configuration file (default " SYSCONFDIR
     "/hcvsock/NAME.conf)\n"
     "  -d, --domain=NAME     serve the Xen domain called NAME\n"
     "  -i, --domid=N         serve the Xen domain with id N\n"
+    "  -k, --kvm=SOCKET      listen on SOCKET for VMMs attaching KVM guests\n"
     "  -l, --loopback=SOCKET serve a fake guest that hands over its ioreq page\n"
     "                        on SOCKET (tests, demonstrations)\n"
     "  -f, --foreground      stay in the foreground and log to stderr\n"
     "  -n, --check           check the configuration and exit (-v prints it)\n"
     "  -p, --pidfile=FILE    write and lock a pid file\n"
+    "  -P, --pause-pin       keep the domain paused until it is served\n"
     "  -s, --state-dir=DIR   state directory (default /run/hcvsock/NAME)\n"
     "  -w, --wait=SECONDS    wait up to SECONDS for the domain to appear\n"
     "  -v, --verbose         log debug messages (repeatable)\n"
@@ -108,10 +110,12 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		{ "config", required_argument, NULL, 'c' },
 		{ "domain", required_argument, NULL, 'd' },
 		{ "domid", required_argument, NULL, 'i' },
+		{ "kvm", required_argument, NULL, 'k' },
 		{ "loopback", required_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "pause-pin", no_argument, NULL, 'P' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -126,7 +130,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	err[0] = '\0';
 	optind = 0;	/* full reset: the tests parse many times */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:d:fhi:l:np:s:Vvw:", longopts,
+	while ((ch = getopt_long(argc, argv, ":c:d:fhi:k:l:np:Ps:Vvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -154,6 +158,13 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 			o->o_target = OPT_TARGET_DOMID;
 			targets++;
 			break;
+		case 'k':
+			if ((rc = copy_arg(o->o_kvm, sizeof(o->o_kvm),
+			    optarg, "--kvm", err, errlen)) != 0)
+				return rc;
+			o->o_target = OPT_TARGET_KVM;
+			targets++;
+			break;
 		case 'l':
 			if ((rc = copy_arg(o->o_loopback, sizeof(o->o_loopback),
 			    optarg, "--loopback", err, errlen)) != 0)
@@ -171,6 +182,9 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 			if ((rc = copy_arg(o->o_pidfile, sizeof(o->o_pidfile),
 			    optarg, "--pidfile", err, errlen)) != 0)
 				return rc;
+			break;
+		case 'P':
+			o->o_pause_pin = true;
 			break;
 		case 's':
 			if ((rc = copy_arg(o->o_state_dir, sizeof(o->o_state_dir),
@@ -211,13 +225,18 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (targets > 1)
-		return fail(err, errlen, "give only one of --domain, --domid and "
-		    "--loopback");
+		return fail(err, errlen, "give only one of --domain, --domid, "
+		    "--kvm and --loopback");
 	if (targets == 0 && !o->o_check)
-		return fail(err, errlen, "no guest: give --domain, --domid or "
-		    "--loopback");
-	if (o->o_wait_s != 0 && o->o_target == OPT_TARGET_LOOPBACK)
+		return fail(err, errlen, "no guest: give --domain, --domid, --kvm "
+		    "or --loopback");
+	if (o->o_wait_s != 0 && (o->o_target == OPT_TARGET_LOOPBACK ||
+	    o->o_target == OPT_TARGET_KVM))
 		return fail(err, errlen, "--wait applies to Xen domains only");
+	if (o->o_pause_pin && o->o_target != OPT_TARGET_DOMAIN &&
+	    o->o_target != OPT_TARGET_DOMID)
+		return fail(err, errlen, "--pause-pin applies to Xen domains "
+		    "only");
 	switch (o->o_target) {
 	case OPT_TARGET_DOMAIN:
 		snprintf(o->o_name, sizeof(o->o_name), "%s", o->o_domain);
@@ -227,6 +246,9 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		break;
 	case OPT_TARGET_LOOPBACK:
 		snprintf(o->o_name, sizeof(o->o_name), "loopback");
+		break;
+	case OPT_TARGET_KVM:
+		snprintf(o->o_name, sizeof(o->o_name), "kvm");
 		break;
 	case OPT_TARGET_NONE:
 		snprintf(o->o_name, sizeof(o->o_name), "hcvsockd");

@@ -19,6 +19,7 @@ enum opt_target {
 	OPT_TARGET_DOMAIN,	/* --domain NAME */
 	OPT_TARGET_DOMID,	/* --domid N */
 	OPT_TARGET_LOOPBACK,	/* --loopback SOCKET */
+	OPT_TARGET_KVM,		/* --kvm SOCKET: VMMs attach KVM guests */
 };
 
 /* Largest domid a guest can have (DOMID_FIRST_RESERVED - 1). */
@@ -29,16 +30,18 @@ struct options {
 	char		o_domain[CONF_NAME_MAX];
 	uint32_t	o_domid;
 	char		o_loopback[CONF_SUN_PATH_MAX];
+	char		o_kvm[CONF_SUN_PATH_MAX];
 	char		o_config[CONF_PATH_MAX];	/* "" = default */
 	char		o_pidfile[CONF_PATH_MAX];	/* "" = none */
 	char		o_state_dir[CONF_PATH_MAX];	/* "" = from config */
 	unsigned	o_wait_s;	/* wait for the domain to appear */
+	bool		o_pause_pin;	/* hold it paused until served */
 	bool		o_foreground;
 	bool		o_check;	/* -n */
 	int		o_verbose;
 	bool		o_help;
 	bool		o_version;
-	/* The instance name: domain name, "dom<N>" or "loopback". */
+	/* The instance name: domain name, "dom<N>", "loopback" or "kvm". */
 	char		o_name[CONF_NAME_MAX];
 };
 

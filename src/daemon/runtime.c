@@ -34,6 +34,7 @@ struct rt {
 	struct service		*r_svc;
 	struct service_target	 r_target;
 	uint32_t		 r_domid;	/* UINT32_MAX: loopback */
+	struct xendom_pin	*r_pin;	/* --pause-pin, until enabled */
 	uid_t			 r_uid;
 	gid_t			 r_gid;
 	int			 r_exit;
@@ -117,9 +118,13 @@ load_conf(const struct options *o, struct conf *c, conf_err_fn err, void *arg)
 		    o->o_state_dir);
 		c->c_state_dir_cli = true;
 	}
+	/* Attached VMMs give each KVM guest its CID: none to configure. */
+	if (o->o_target == OPT_TARGET_KVM)
+		c->c_guest_cid = 3;
 	options_config_path(o, path, sizeof(path), &is_default);
 	if (is_default && access(path, F_OK) < 0 && errno == ENOENT &&
 	    (o->o_target == OPT_TARGET_LOOPBACK ||
+	    o->o_target == OPT_TARGET_KVM ||
 	    o->o_target == OPT_TARGET_NONE)) {
 		c->c_guest_cid = 3;
 		return conf_finish(c, err, arg);
@@ -231,9 +236,13 @@ read_recovered(struct rt *r, struct statefile *sf)
 static void
 write_state(struct rt *r)
 {
-	struct statefile *sf = calloc(1, sizeof(*sf));
+	struct statefile *sf;
 	int rc;
 
+	/* KVM guests live in their VMMs: nothing to re-attach to. */
+	if (r->r_target.st_kind == SERVICE_KVM)
+		return;
+	sf = calloc(1, sizeof(*sf));
 	if (sf == NULL)
 		return;
 	sf->sf_version = STATEFILE_VERSION;
@@ -259,7 +268,10 @@ report(void *arg, void (*emit)(void *earg, const char *line), void *earg)
 	const struct conf *c = r->r_conf;
 	char line[512], target[160];
 
-	if (r->r_domid == UINT32_MAX)
+	if (r->r_target.st_kind == SERVICE_KVM)
+		snprintf(target, sizeof(target), "KVM attach socket %s",
+		    r->r_opts->o_kvm);
+	else if (r->r_domid == UINT32_MAX)
 		snprintf(target, sizeof(target), "loopback %s",
 		    r->r_opts->o_loopback);
 	else
@@ -271,8 +283,8 @@ report(void *arg, void (*emit)(void *earg, const char *line), void *earg)
 	snprintf(line, sizeof(line), "config %s: guest_cid %" PRIu32 ", %zu "
 	    "port mapping(s), default policy %s, %u reload(s)",
 	    c->c_file[0] != '\0' ? c->c_file : "(built-in defaults)",
-	    c->c_guest_cid, c->c_nr_ports, c->c_default_allow ? "allow" : "deny",
-	    r->r_reloads);
+	    r->r_target.st_kind == SERVICE_KVM ? 0 : c->c_guest_cid,
+	    c->c_nr_ports, c->c_default_allow ? "allow" : "deny", r->r_reloads);
 	emit(earg, line);
 	snprintf(line, sizeof(line), "server %s, privileges %s%s%s",
 	    r->r_reattached ? "re-attached after a restart" : "created",
@@ -519,6 +531,11 @@ resolve_target(struct rt *r)
 		r->r_target.st_kind = SERVICE_LOOPBACK;
 		r->r_target.st_socket = o->o_loopback;
 		return 0;
+	case OPT_TARGET_KVM:
+		r->r_domid = UINT32_MAX - 1;
+		r->r_target.st_kind = SERVICE_KVM;
+		r->r_target.st_socket = o->o_kvm;
+		return 0;
 	case OPT_TARGET_DOMAIN:
 		rc = xendom_lookup(o->o_domain, o->o_wait_s, &r->r_domid);
 		break;
@@ -556,14 +573,8 @@ resolve_target(struct rt *r)
 	}
 	r->r_target.st_kind = SERVICE_XEN;
 	r->r_target.st_domid = r->r_domid;
-	log_setprefix(NULL);
-	{
-		char prefix[CONF_NAME_MAX + 16];
-
-		snprintf(prefix, sizeof(prefix), "%s (dom%" PRIu32 "): ",
-		    o->o_name, r->r_domid);
-		log_setprefix(prefix);
-	}
+	/* The layers prefix their own lines with "dom<N>: ". */
+	log_info("domain %s is dom%" PRIu32, o->o_name, r->r_domid);
 	return 0;
 }
 
@@ -623,6 +634,12 @@ drop_privileges(struct rt *r)
 		log_warnx("%s: %s", r->r_ctl_path, strerror(-rc));
 		return rc;
 	}
+	/* VMMs in the daemon's group may attach. */
+	if (r->r_target.st_kind == SERVICE_KVM && (rc = privdrop_prepare_file(
+	    r->r_opts->o_kvm, 0, r->r_gid, 0660)) < 0) {
+		log_warnx("%s: %s", r->r_opts->o_kvm, strerror(-rc));
+		return rc;
+	}
 	rc = privdrop_drop(r->r_uid, r->r_gid);
 	if (rc < 0) {
 		log_warnx("dropping privileges to %s: %s", c->c_user,
@@ -664,10 +681,19 @@ start(struct rt *r)
 	if ((rc = resolve_target(r)) < 0)
 		return rc;
 
+	if (r->r_opts->o_pause_pin) {
+		rc = xendom_pin(r->r_domid, &r->r_pin);
+		if (rc < 0) {
+			log_warnx("pausing the domain (--pause-pin): %s",
+			    strerror(-rc));
+			return rc;
+		}
+		log_info("domain paused until it is served (--pause-pin)");
+	}
 	sf = calloc(1, sizeof(*sf));
 	if (sf == NULL)
 		return -ENOMEM;
-	have = read_recovered(r, sf);
+	have = r->r_target.st_kind == SERVICE_KVM ? 0 : read_recovered(r, sf);
 	if (have < 0) {
 		free(sf);
 		return have;
@@ -679,6 +705,12 @@ start(struct rt *r)
 		return rc;
 	if ((rc = service_enable(r->r_svc)) < 0)
 		return rc;
+	/* Live: the guest may run.  libxenctrl goes before the restriction. */
+	if (r->r_pin != NULL) {
+		xendom_unpin(r->r_pin);
+		r->r_pin = NULL;
+		log_info("domain released (--pause-pin)");
+	}
 	rc = ctl_open(r->r_loop, r->r_ctl_path, report, r, &r->r_ctl);
 	if (rc < 0) {
 		log_warnx("control socket %s: %s", r->r_ctl_path, strerror(-rc));
@@ -690,6 +722,13 @@ start(struct rt *r)
 
 	if (conf_listener_path(c, listener, sizeof(listener)) < 0)
 		listener[0] = '\0';
+	if (r->r_target.st_kind == SERVICE_KVM) {
+		log_info("serving KVM guests attached on %s, host sockets "
+		    "%s.<cid>", r->r_opts->o_kvm, listener);
+		(void)sdnotify_sendf("READY=1\nSTATUS=waiting for VMMs on %s\n"
+		    "MAINPID=%ld", r->r_opts->o_kvm, (long)getpid());
+		return 0;
+	}
 	log_info("serving guest %s: guest CID %" PRIu32 ", host socket %s%s",
 	    c->c_name, c->c_guest_cid, listener,
 	    r->r_reattached ? " (re-attached)" : "");
@@ -704,6 +743,9 @@ static void
 stop(struct rt *r)
 {
 	(void)sdnotify_send("STOPPING=1\nSTATUS=stopping");
+	/* A failed start must not leave the domain paused by us. */
+	xendom_unpin(r->r_pin);
+	r->r_pin = NULL;
 	if (r->r_svc != NULL) {
 		service_stop(r->r_svc);
 		service_close(r->r_svc, true);
@@ -738,6 +780,9 @@ runtime_run(const struct options *o)
 	int rc, code;
 
 	log_init(true, o->o_verbose, "hcvsockd");
+	/* systemd connects stderr to the journal and says so. */
+	if (o->o_foreground && getenv("JOURNAL_STREAM") != NULL)
+		log_set_journal(true);
 	r->r_conf = calloc(1, sizeof(*r->r_conf));
 	if (r->r_conf == NULL)
 		return EX_OSERR;

@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "attach/attach_vsock.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "daemon/loopback.h"
@@ -22,6 +23,8 @@
 
 /* How long a fake guest may take to hand its page over. */
 #define LOOPBACK_TIMEOUT_MS	10000
+/* VMMs one daemon serves in KVM mode. */
+#define KVM_MAX_GUESTS		16
 
 struct service {
 	struct loop		*sv_loop;
@@ -41,11 +44,24 @@ struct service {
 	int64_t			 sv_work_timer;
 	/* The guest's event channel for EVTCHN notifications, bound here. */
 	uint32_t		 sv_evtchn_local;
+	uint64_t		 sv_busy_ns;	/* busy_poll_us */
+	/* KVM mode: the attach listener owns every guest's device. */
+	struct attach_vsock_server *sv_kvm;
 	bool			 sv_gone;
 	struct log_ratelimit	 sv_rl;
 };
 
 static void run_device(struct service *s);
+
+static inline void
+spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 /* ---- Host -> guest interrupts ----------------------------------------- */
 
@@ -223,29 +239,48 @@ gone(struct service *s, int code, const char *why)
 	s->sv_hooks.sh_gone(s->sv_hooks.sh_arg, code);
 }
 
+/*
+ * Doorbells.  With busy_poll_us, keep polling the notifier that long
+ * after the last one before going back to epoll: a guest in a tight
+ * request loop then never waits for a wake-up (other fds wait instead,
+ * for at most busy_poll_us).
+ */
 static void
 on_notify(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct service *s = arg;
+	uint64_t deadline = 0;
 	uint32_t port;
 	int rc;
 
 	(void)l;
 	(void)fd;
 	(void)events;
-	while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
-		rc = ioreq_engine_handle_port(s->sv_eng, port);
-		if (rc == 0 && port == s->sv_evtchn_local)
-			(void)vsock_dev_kick(s->sv_dev);	/* guest kicked */
-		if (rc < 0)
+	for (;;) {
+		bool got = false;
+
+		while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
+			got = true;
+			rc = ioreq_engine_handle_port(s->sv_eng, port);
+			if (rc == 0 && port == s->sv_evtchn_local)
+				(void)vsock_dev_kick(s->sv_dev);
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0) {
+			log_warnx("notifier: %s", strerror(-rc));
+			gone(s, EX_SOFTWARE, "the notifier failed: stopping");
+			return;
+		}
+		run_device(s);
+		if (s->sv_busy_ns == 0)
 			break;
+		if (got)
+			deadline = loop_now_ns() + s->sv_busy_ns;
+		else if (loop_now_ns() >= deadline)
+			break;
+		spin_pause();
 	}
-	if (rc < 0) {
-		log_warnx("notifier: %s", strerror(-rc));
-		gone(s, EX_SOFTWARE, "the notifier failed: stopping");
-		return;
-	}
-	run_device(s);
 }
 
 static void
@@ -344,6 +379,48 @@ open_source(struct service *s, const struct service_target *t,
 #endif
 }
 
+static void
+kvm_attached(void *arg, const char *name, uint64_t cid)
+{
+	(void)arg;
+	log_info("KVM guest %s attached: CID %" PRIu64, name, cid);
+}
+
+static void
+kvm_detached(void *arg, const char *name, uint64_t cid)
+{
+	(void)arg;
+	log_info("KVM guest %s detached (CID %" PRIu64 "): its connections "
+	    "were reset", name, cid);
+}
+
+/*
+ * KVM mode: VMMs attach guests on `path` (attach.h); each gets the same
+ * device and muxer as a Xen guest, its host sockets at
+ * <socket_dir>/<socket_name>.<cid>.
+ */
+static int
+open_kvm(struct service *s, const struct conf *c, const char *path)
+{
+	struct attach_vsock_cfg ac;
+	int rc;
+
+	mux_cfg(s, c);
+	memset(&ac, 0, sizeof(ac));
+	ac.loop = s->sv_loop;
+	ac.mux = s->sv_mcfg;
+	ac.uds_per_cid = true;
+	ac.on_attach = kvm_attached;
+	ac.on_detach = kvm_detached;
+	ac.hook_arg = s;
+	rc = attach_vsock_listen(&ac, path, KVM_MAX_GUESTS, &s->sv_kvm);
+	if (rc < 0)
+		log_warnx("KVM attach socket %s: %s", path, strerror(-rc));
+	else
+		log_info("KVM attach socket %s: waiting for VMMs", path);
+	return rc;
+}
+
 static int
 import_state(struct service *s, const struct statefile *recovered)
 {
@@ -388,6 +465,13 @@ service_open(struct loop *l, const struct conf *c,
 	s->sv_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
 	snprintf(s->sv_name, sizeof(s->sv_name), "%s", c->c_name);
 
+	if (t->st_kind == SERVICE_KVM) {
+		*reattached = false;
+		if ((rc = open_kvm(s, c, t->st_socket)) < 0)
+			goto err;
+		*sp = s;
+		return 0;
+	}
 	if ((rc = open_source(s, t, recovered, reattached)) < 0)
 		goto err;
 	s->sv_eng = ioreq_source_engine(s->sv_src);
@@ -431,9 +515,7 @@ service_open(struct loop *l, const struct conf *c,
 		goto err;
 	}
 	ioreq_engine_set_post_hook(s->sv_eng, post_hook, s);
-	if (c->c_busy_poll_us > 0)
-		(void)notifier_set_busy_poll(s->sv_n,
-		    (uint64_t)c->c_busy_poll_us * 1000);
+	s->sv_busy_ns = (uint64_t)c->c_busy_poll_us * 1000;
 
 	s->sv_notify_fd = notifier_fd(s->sv_n);
 	if ((rc = loop_add_fd(l, s->sv_notify_fd, LOOP_IN, on_notify, s)) < 0)
@@ -463,7 +545,11 @@ err:
 int
 service_enable(struct service *s)
 {
-	int rc = ioreq_source_enable(s->sv_src);
+	int rc;
+
+	if (s->sv_kvm != NULL)
+		return 0;
+	rc = ioreq_source_enable(s->sv_src);
 
 	if (rc < 0) {
 		log_warnx("enabling the server: %s", strerror(-rc));
@@ -478,6 +564,9 @@ service_enable(struct service *s)
 int
 service_restrict(struct service *s)
 {
+	/* A KVM guest's VM fd already confines what the daemon can reach. */
+	if (s->sv_kvm != NULL)
+		return 0;
 	return ioreq_source_restrict(s->sv_src);
 }
 
@@ -485,6 +574,8 @@ int
 service_reconfigure(struct service *s, const struct conf *c)
 {
 	mux_cfg(s, c);
+	if (s->sv_kvm != NULL)
+		return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
 	return vsock_mux_reconfigure(s->sv_mux, &s->sv_mcfg);
 }
 
@@ -496,6 +587,13 @@ service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	struct vsock_mux_stats ms;
 	char line[256];
 
+	if (s->sv_kvm != NULL) {
+		snprintf(line, sizeof(line), "KVM: %u guest(s) attached",
+		    attach_vsock_nr_guests(s->sv_kvm));
+		cb(arg, line);
+		attach_vsock_dump(s->sv_kvm, cb, arg);
+		return;
+	}
 	ioreq_engine_get_stats(s->sv_eng, &es);
 	snprintf(line, sizeof(line), "ioreq %s, %u vCPU(s), server %d: %" PRIu64
 	    " requests, %" PRIu64 " buffered, %" PRIu64 " invalid, %" PRIu64
@@ -521,6 +619,8 @@ service_get_state(struct service *s, struct statefile *sf)
 {
 	struct vsock_dev_state st;
 
+	if (s->sv_kvm != NULL)
+		return -EOPNOTSUPP;
 	if (sizeof(st) > sizeof(sf->sf_dev))
 		return -E2BIG;
 	sf->sf_server_id = ioreq_source_server_id(s->sv_src);
@@ -535,10 +635,22 @@ service_stop(struct service *s)
 {
 	int rc;
 
-	/* First: no vCPU may stay blocked on a request nobody answers. */
-	rc = ioreq_source_quiesce(s->sv_src);
-	if (rc < 0)
-		log_warnx("answering the pending requests: %s", strerror(-rc));
+	if (s->sv_kvm != NULL) {
+		/* Every guest detached: host peers see EOF. */
+		attach_vsock_unlisten(s->sv_kvm);
+		s->sv_kvm = NULL;
+		return;
+	}
+	/*
+	 * First: no vCPU may stay blocked on a request nobody answers.  A
+	 * destroyed domain has no vCPU left to answer.
+	 */
+	if (!(s->sv_gone && s->sv_kind == SERVICE_XEN)) {
+		rc = ioreq_source_quiesce(s->sv_src);
+		if (rc < 0)
+			log_warnx("answering the pending requests: %s",
+			    strerror(-rc));
+	}
 	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
 	if (s->sv_mux != NULL)
 		vsock_mux_reset(s->sv_mux);
@@ -549,6 +661,7 @@ service_close(struct service *s, bool destroy)
 {
 	if (s == NULL)
 		return;
+	attach_vsock_unlisten(s->sv_kvm);
 	if (s->sv_work_timer != 0)
 		loop_del_timer(s->sv_loop, s->sv_work_timer);
 	if (s->sv_notify_fd >= 0)
@@ -562,6 +675,9 @@ service_close(struct service *s, bool destroy)
 	vsock_dev_free(s->sv_dev);
 	if (s->sv_src != NULL)
 		release_evtchn(s);
+	/* A destroyed domain took its servers with it: only unmap. */
+	if (s->sv_gone && s->sv_kind == SERVICE_XEN)
+		destroy = false;
 	ioreq_source_close(s->sv_src, destroy);
 	if (s->sv_lb.lg_sock >= 0)
 		loopback_guest_close(&s->sv_lb);

@@ -42,12 +42,13 @@ struct service;
 enum service_kind {
 	SERVICE_XEN,		/* a Xen domain, by id */
 	SERVICE_LOOPBACK,	/* a fake guest handing over its page */
+	SERVICE_KVM,		/* VMMs attaching KVM guests on a socket */
 };
 
 struct service_target {
 	enum service_kind	 st_kind;
 	uint32_t		 st_domid;	/* SERVICE_XEN */
-	const char		*st_socket;	/* SERVICE_LOOPBACK */
+	const char		*st_socket;	/* SERVICE_LOOPBACK, SERVICE_KVM */
 };
 
 struct service_hooks {

@@ -12,7 +12,48 @@
 #include "daemon/xendom.h"
 
 #ifdef HAVE_XEN
+#include <xenctrl.h>
 #include <xenstore.h>
+
+struct xendom_pin {
+	xc_interface	*xp_xch;
+	uint32_t	 xp_domid;
+};
+
+int
+xendom_pin(uint32_t domid, struct xendom_pin **pp)
+{
+	struct xendom_pin *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->xp_domid = domid;
+	p->xp_xch = xc_interface_open(NULL, NULL, 0);
+	if (p->xp_xch == NULL) {
+		rc = errno != 0 ? -errno : -ENODEV;
+		free(p);
+		return rc;
+	}
+	if (xc_domain_pause(p->xp_xch, domid) < 0) {
+		rc = errno != 0 ? -errno : -EIO;
+		xc_interface_close(p->xp_xch);
+		free(p);
+		return rc;
+	}
+	*pp = p;
+	return 0;
+}
+
+void
+xendom_unpin(struct xendom_pin *p)
+{
+	if (p == NULL)
+		return;
+	(void)xc_domain_unpause(p->xp_xch, p->xp_domid);
+	xc_interface_close(p->xp_xch);
+	free(p);
+}
 
 static bool
 stop_requested(void)
@@ -105,6 +146,20 @@ xendom_exists(uint32_t domid, unsigned wait_s)
 }
 
 #else /* !HAVE_XEN */
+
+int
+xendom_pin(uint32_t domid, struct xendom_pin **pp)
+{
+	(void)domid;
+	(void)pp;
+	return -ENOTSUP;
+}
+
+void
+xendom_unpin(struct xendom_pin *p)
+{
+	(void)p;
+}
 
 int
 xendom_lookup(const char *name, unsigned wait_s, uint32_t *domid)

@@ -24,4 +24,15 @@ int	xendom_lookup(const char *name, unsigned wait_s, uint32_t *domid)
 /* Does domain `domid` exist (0 no, 1 yes, -errno)?  Same waiting rule. */
 int	xendom_exists(uint32_t domid, unsigned wait_s) __must_check;
 
+/*
+ * --pause-pin: hold a pause reference of our own on the domain (Xen's
+ * pause count is per reference, so an `xl unpause` meanwhile does not
+ * let it run) until xendom_unpin().  Needs libxenctrl's domctls: call
+ * before any handle is restricted.  -ENOTSUP without Xen.
+ */
+struct xendom_pin;
+int	xendom_pin(uint32_t domid, struct xendom_pin **pp) __must_check;
+/* Drop the reference and close.  NULL is a no-op. */
+void	xendom_unpin(struct xendom_pin *p);
+
 #endif /* HCVS_XENDOM_H */

@@ -11,28 +11,31 @@
 
 #include "ioreq/ioreq_impl.h"
 
-int
-ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
+/* What every copy is checked against before a backend sees it: 1 = go on. */
+static int
+mem_copy_check(const struct ioreq_mem *m, size_t len)
 {
 	if (m == NULL)
 		return -EFAULT;
 	if (len > IOREQ_MEM_MAX_COPY)
 		return -E2BIG;
-	if (len == 0)
-		return 0;
-	return m->ops->read(m, gpa, buf, len);
+	return len > 0;
+}
+
+int
+ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
+{
+	int rc = mem_copy_check(m, len);
+
+	return rc <= 0 ? rc : m->ops->read(m, gpa, buf, len);
 }
 
 int
 ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
 {
-	if (m == NULL)
-		return -EFAULT;
-	if (len > IOREQ_MEM_MAX_COPY)
-		return -E2BIG;
-	if (len == 0)
-		return 0;
-	return m->ops->write(m, gpa, buf, len);
+	int rc = mem_copy_check(m, len);
+
+	return rc <= 0 ? rc : m->ops->write(m, gpa, buf, len);
 }
 
 void

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/compiler.h"
 #include "vsock/vsock_impl.h"
 
 static const char keyword[] = "CONNECT";
@@ -57,7 +58,7 @@ vsock_connect_parser_feed(struct vsock_connect_parser *p, uint8_t c,
 			return 0;
 		p->cp_state = CL_KEYWORD;
 		p->cp_kw = 0;
-		/* FALLTHROUGH */
+		FALLTHROUGH;
 	case CL_KEYWORD:
 		if (upper(c) != keyword[p->cp_kw])
 			goto bad;
@@ -73,7 +74,7 @@ vsock_connect_parser_feed(struct vsock_connect_parser *p, uint8_t c,
 			goto bad;
 		p->cp_state = CL_DIGITS;
 		p->cp_port = 0;
-		/* FALLTHROUGH */
+		FALLTHROUGH;
 	case CL_DIGITS:
 		if (c >= '0' && c <= '9') {
 			p->cp_port = p->cp_port * 10 + (c - '0');
@@ -82,7 +83,7 @@ vsock_connect_parser_feed(struct vsock_connect_parser *p, uint8_t c,
 			return 0;
 		}
 		p->cp_state = CL_TRAIL;
-		/* FALLTHROUGH */
+		FALLTHROUGH;
 	case CL_TRAIL:
 		if (c == '\n') {
 			p->cp_state = CL_DONE;

@@ -476,7 +476,9 @@ rst_queue(struct vsock_dev *d, const struct vsock_pkt_hdr *h)
 	r->dst_cid = h->src_cid;
 	r->src_port = h->dst_port;
 	r->dst_port = h->src_port;
-	r->type = h->type;
+	/* Every packet the guest gets is well formed: no bogus type echoed. */
+	r->type = h->type == VSOCK_TYPE_SEQPACKET ? VSOCK_TYPE_SEQPACKET :
+	    VSOCK_TYPE_STREAM;
 	r->op = VSOCK_OP_RST;
 	d->d_rst_count++;
 	d->d_rx_pending = true;

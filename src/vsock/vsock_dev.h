@@ -78,7 +78,10 @@ struct vsock_dev_cfg {
 
 int	vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	    __must_check;
-/* NULL is a no-op.  Does not free the muxer or the memory. */
+/*
+ * NULL is a no-op.  Does not free the muxer or the memory.  Free the
+ * muxer first: its rx_ready callback points at the device.
+ */
 void	vsock_dev_free(struct vsock_dev *d);
 
 /* The muxer must be created with rx_ready = vsock_dev_rx_ready, arg = d. */

@@ -108,7 +108,9 @@ rst_pair(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 	r = &m->m_rstq[(m->m_rstq_head + m->m_rstq_n) % VSOCK_RSTQ_SIZE];
 	r->rs_gport = h->src_port;
 	r->rs_hport = h->dst_port;
-	r->rs_type = h->type;
+	/* A type we do not know is not echoed back: the RST is a STREAM one. */
+	r->rs_type = h->type == VSOCK_TYPE_SEQPACKET ? VSOCK_TYPE_SEQPACKET :
+	    VSOCK_TYPE_STREAM;
 	m->m_rstq_n++;
 	m->m_kick = true;
 }

@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hcvsock device from a hostile guest: sequences of register accesses
- * of any offset and size, commands with any arguments, a mailbox and
- * rings in guest memory that the input lays out (mostly plausibly) and
- * then rewrites at will, TX entries, RX consumption, doorbells of both
- * kinds, resets, and state imports as a restarted daemon would do them,
- * with the real muxer behind the device.
+ * The hcvsock device under a hostile guest: a program of register
+ * accesses of any size and offset, mailbox scribbles, TX slots with any
+ * header, index games, RX consumption, deferred work and state
+ * export/import, against the real muxer (no host sockets).
  *
- * Checked beyond the sanitizers: MAGIC always reads 'HVSK'; a device that
- * is not halted keeps its own indices sane (TX_CONS never passes TX_PROD,
- * RX_PROD never laps the guest's RX_CONS); every RX entry it publishes is
- * a well-formed packet for this guest that fits its slot; the device
- * writes guest memory only inside the mailbox.
+ * Checked beyond the sanitizers (PROTOCOL.md §7):
+ *   - the device writes guest memory only inside mailboxes it accepted
+ *     (canaries everywhere else);
+ *   - after a pass, RX_PROD is at most 256 ahead of the guest's RX_CONS;
+ *   - STATUS.ERROR always comes with a non-zero ERROR, and MAGIC answers.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,51 +21,54 @@
 
 #include "common/loop.h"
 #include "fuzz.h"
+#include "hcvsock_abi.h"
 #include "ioreq/ioreq.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mux.h"
 #include "vsock/vsock_wire.h"
 
-#define CID		5u
+#define CID		7u
 #define RAM_GPA		0x100000ull
-#define RAM_SIZE	(256u * 1024)
-#define GUARD		0xeeu
+#define RAM_SIZE	(256u * 1024u)
+#define MB_OFF		0x1000u		/* mailbox offset in RAM */
+#define AREA		(128u * 1024u)	/* where the guest itself writes */
+#define CANARY		0xA5
+#define MAX_RANGES	64
 
-static struct ioreq_mem *mem;
+static int memfd = -1;
 static uint8_t *ram;
+static struct ioreq_mem *mem;
 static struct loop *lp;
 
 static void
 cleanup(void)
 {
+	loop_free(lp);
 	ioreq_mem_free(mem);
 	munmap(ram, RAM_SIZE);
-	loop_free(lp);
+	close(memfd);
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int fd;
-
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	fd = memfd_create("fuzz-ram", MFD_CLOEXEC);
-	fz_check(fd >= 0);
-	fz_check(ftruncate(fd, RAM_SIZE) == 0);
-	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	atexit(cleanup);
+	memfd = memfd_create("fuzz-ram", 0);
+	fz_check(memfd >= 0);
+	fz_check(ftruncate(memfd, RAM_SIZE) == 0);
+	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
 	fz_check(ram != MAP_FAILED);
 	fz_check(ioreq_mem_new_fd(&mem) == 0);
-	fz_check(ioreq_mem_add_region(mem, fd, RAM_GPA, RAM_SIZE, 0) == 0);
-	close(fd);
+	fz_check(ioreq_mem_add_region(mem, memfd, RAM_GPA, RAM_SIZE, 0) == 0);
 	fz_check(loop_new(&lp) == 0);
-	atexit(cleanup);
 	return 0;
 }
 
 static uint32_t
-rd32(uint32_t off)
+get32(uint32_t off)
 {
 	uint32_t v;
 
@@ -75,342 +77,248 @@ rd32(uint32_t off)
 }
 
 static void
-wr32(uint32_t off, uint32_t v)
+put32(uint32_t off, uint32_t v)
 {
 	v = htole32(v);
 	memcpy(ram + off, &v, 4);
 }
 
-struct guest {
-	struct vsock_dev	*d;
-	bool			 hostile;	/* raw writes happened */
-	bool			 mbox;		/* a mailbox was laid out */
-	uint32_t		 mb_off, mb_size;
-	uint32_t		 lo, hi;	/* every mailbox ever laid out */
-	uint32_t		 tx_slots, rx_slots, slot, tx_off, rx_off;
-	uint32_t		 tx_prod, rx_cons;
-	int			 irq_fail;
-};
-
-static int
-irq_setup(void *arg, const struct vsock_irq_cfg *irq)
-{
-	struct guest *g = arg;
-
-	(void)irq;
-	return g->irq_fail ? -ENODEV : 0;
-}
-
-static int
-irq_raise(void *arg, const struct vsock_irq_cfg *irq, bool level)
-{
-	(void)arg;
-	(void)irq;
-	(void)level;
-	return 0;
-}
-
-static const struct vsock_dev_irq_ops irq_ops = { irq_setup, irq_raise };
-
 static uint64_t
-reg(struct guest *g, uint32_t off)
+reg(struct vsock_dev *d, uint32_t off, unsigned size, bool write, uint64_t v)
 {
-	uint64_t v = 0;
-
-	(void)vsock_dev_handler_ops.read(g->d, 0, off, 4, &v);
+	if (write) {
+		(void)vsock_dev_handler_ops.write(d, 0, off, size, v);
+		return 0;
+	}
+	if (vsock_dev_handler_ops.read(d, 0, off, size, &v) < 0)
+		return UINT64_MAX;
 	return v;
 }
 
 static void
-wreg(struct guest *g, uint32_t off, uint32_t v)
+cmd(struct vsock_dev *d, uint32_t c, uint32_t a0, uint32_t a1, uint32_t a2)
 {
-	(void)vsock_dev_handler_ops.write(g->d, 0, off, 4, v);
+	reg(d, HCVS_REG_ARG0, 4, true, a0);
+	reg(d, HCVS_REG_ARG1, 4, true, a1);
+	reg(d, HCVS_REG_ARG2, 4, true, a2);
+	reg(d, HCVS_REG_CMD, 4, true, c);
+}
+
+/* The canonical mailbox the harness set up (op 1). */
+struct geo {
+	bool		valid;
+	uint32_t	size, tx_slots, rx_slots, slot, tx_off, rx_off;
+};
+
+/* RAM the device may have written: mailboxes it accepted. */
+static uint64_t range_lo[MAX_RANGES], range_hi[MAX_RANGES];
+static unsigned nranges;
+
+static void
+note_mailbox(struct vsock_dev *d)
+{
+	struct vsock_dev_state st;
+	uint64_t lo, hi;
+	unsigned i;
+
+	if (!(vsock_dev_peek_reg(d, HCVS_REG_STATUS) & HCVS_STATUS_MAILBOX))
+		return;
+	vsock_dev_export(d, &st);
+	lo = st.st_mbox_gpa - RAM_GPA;
+	hi = lo + st.st_mbox_size;
+	for (i = 0; i < nranges; i++)
+		if (range_lo[i] == lo && range_hi[i] == hi)
+			return;
+	fz_check(nranges < MAX_RANGES);
+	range_lo[nranges] = lo;
+	range_hi[nranges++] = hi;
 }
 
 static void
-cmd(struct guest *g, uint32_t c, uint32_t a0, uint32_t a1, uint32_t a2,
-    uint32_t a3)
+check_memory(void)
 {
-	wreg(g, HCVS_REG_ARG0, a0);
-	wreg(g, HCVS_REG_ARG1, a1);
-	wreg(g, HCVS_REG_ARG2, a2);
-	wreg(g, HCVS_REG_ARG3, a3);
-	wreg(g, HCVS_REG_CMD, c);
-}
+	uint64_t i;
+	unsigned r;
 
-/* A plausible mailbox from the input, then the commands to use it. */
-static void
-bring_up(struct guest *g, struct fz *in)
-{
-	uint8_t sel = fz_u8(in);
-	uint32_t hdr = HCVS_MBOX_HDR_SIZE;
-
-	/* A driver re-initialising resets first: the old mailbox is freed. */
-	if (reg(g, HCVS_REG_STATUS) & (HCVS_STATUS_MAILBOX | HCVS_STATUS_LIVE))
-		cmd(g, HCVS_CMD_RESET, 0, 0, 0, 0);
-
-	g->tx_slots = 1u << (fz_u8(in) % 5);
-	g->rx_slots = 1u << (fz_u8(in) % 5);
-	g->slot = HCVS_SLOT_MIN + 4u * (fz_u16(in) % 1024);
-	g->mb_off = (fz_u8(in) % 16) * HCVS_MBOX_ALIGN;
-	g->tx_off = hdr;
-	g->rx_off = hdr + g->tx_slots * g->slot;
-	g->mb_size = g->rx_off + g->rx_slots * g->slot;
-	if (g->mb_off + g->mb_size > RAM_SIZE) {
-		g->mb_off = 0;
-		g->slot = HCVS_SLOT_MIN;
-		g->rx_off = hdr + g->tx_slots * g->slot;
-		g->mb_size = g->rx_off + g->rx_slots * g->slot;
+	for (i = 0; i < RAM_SIZE; i++) {
+		if (i >= MB_OFF && i < MB_OFF + AREA)
+			continue;
+		for (r = 0; r < nranges; r++)
+			if (i >= range_lo[r] && i < range_hi[r])
+				break;
+		if (r == nranges)
+			fz_check(ram[i] == CANARY);
 	}
-	memset(ram + g->mb_off, 0, g->mb_size);
-	if (!g->mbox || g->mb_off < g->lo)
-		g->lo = g->mb_off;
-	if (!g->mbox || g->mb_off + g->mb_size > g->hi)
-		g->hi = g->mb_off + g->mb_size;
-	wr32(g->mb_off + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
-	wr32(g->mb_off + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
-	wr32(g->mb_off + HCVS_MB_TX_SLOTS, g->tx_slots);
-	wr32(g->mb_off + HCVS_MB_RX_SLOTS, g->rx_slots);
-	wr32(g->mb_off + HCVS_MB_SLOT_SIZE, g->slot);
-	wr32(g->mb_off + HCVS_MB_TX_OFF, g->tx_off);
-	wr32(g->mb_off + HCVS_MB_RX_OFF, g->rx_off);
-	g->tx_prod = g->rx_cons = 0;
-	g->mbox = true;
-	cmd(g, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0, 0);
-	cmd(g, HCVS_CMD_SET_FEATURES, (sel & 1) ? fz_u32(in) :
-	    HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL, 0, 0, 0);
-	cmd(g, HCVS_CMD_SET_MAILBOX, (uint32_t)(RAM_GPA + g->mb_off),
-	    (uint32_t)((RAM_GPA + g->mb_off) >> 32),
-	    (sel & 2) ? fz_u32(in) : g->mb_size, 0);
-	if (sel & 4)
-		cmd(g, HCVS_CMD_SET_NOTIFY, fz_u8(in) % 6, fz_u32(in),
-		    fz_u32(in), fz_u32(in));
-	cmd(g, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-}
-
-/* One TX entry as a well-behaved driver writes it. */
-static void
-tx_one(struct guest *g, struct fz *in)
-{
-	static const uint32_t ports[] = { 1000, 1001, 7, 1u << 30 };
-	struct vsock_pkt_hdr h;
-	uint8_t w[VSOCK_HDR_SIZE];
-	uint32_t at, tx_cons = rd32(g->mb_off + HCVS_MB_TX_CONS);
-	uint8_t sel = fz_u8(in);
-
-	if (!g->mbox || g->tx_prod - tx_cons >= g->tx_slots)
-		return;
-	memset(&h, 0, sizeof(h));
-	h.src_cid = CID;
-	h.dst_cid = VSOCK_CID_HOST;
-	h.src_port = 50000 + (sel & 3);
-	h.dst_port = ports[(sel >> 2) & 3];
-	h.type = 1 + ((sel >> 4) & 1);
-	h.op = 1 + fz_u8(in) % 7;
-	h.flags = fz_u8(in) & 3;
-	h.buf_alloc = 1u << (fz_u8(in) % 18);
-	h.fwd_cnt = fz_u32(in);
-	if (h.op == VSOCK_OP_RW)
-		h.len = 1 + fz_u16(in) % (g->slot - VSOCK_HDR_SIZE);
-	at = g->mb_off + g->tx_off + (g->tx_prod & (g->tx_slots - 1)) * g->slot;
-	vsock_hdr_encode(w, &h);
-	memcpy(ram + at, w, sizeof(w));
-	fz_bytes(in, ram + at + VSOCK_HDR_SIZE, h.len);
-	g->tx_prod++;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	wr32(g->mb_off + HCVS_MB_TX_PROD, g->tx_prod);
-}
-
-/* Consume RX as a driver does, judging each entry. */
-static void
-rx_all(struct guest *g)
-{
-	uint32_t prod, n = 0;
-
-	if (!g->mbox)
-		return;
-	prod = rd32(g->mb_off + HCVS_MB_RX_PROD);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!g->hostile && !(reg(g, HCVS_REG_STATUS) & HCVS_STATUS_ERROR))
-		fz_check(prod - g->rx_cons <= g->rx_slots);
-	while (g->rx_cons != prod && n++ < g->rx_slots) {
-		struct vsock_pkt_hdr h;
-		uint32_t at = g->mb_off + g->rx_off +
-		    (g->rx_cons & (g->rx_slots - 1)) * g->slot;
-
-		vsock_hdr_decode(&h, ram + at);
-		if (reg(g, HCVS_REG_STATUS) & HCVS_STATUS_ERROR)
-			g->hostile = true;	/* a halted device's ring is void */
-		if (getenv("HCVS_FUZZ_LOG") != NULL)
-			fprintf(stderr, "rx: cons %u prod %u status %#llx "
-			    "op %u src %llu dst %llu len %u\n", g->rx_cons,
-			    prod, (unsigned long long)reg(g, HCVS_REG_STATUS),
-			    h.op, (unsigned long long)h.src_cid,
-			    (unsigned long long)h.dst_cid, h.len);
-		if (!g->hostile) {
-			fz_check(h.src_cid == VSOCK_CID_HOST && h.dst_cid == CID);
-			fz_check(h.len <= g->slot - VSOCK_HDR_SIZE);
-			fz_check(h.op >= VSOCK_OP_REQUEST &&
-			    h.op <= VSOCK_OP_CREDIT_REQUEST);
-			fz_check(h.op == VSOCK_OP_RW ? h.len > 0 : h.len == 0);
-		}
-		g->rx_cons++;
-	}
-	wr32(g->mb_off + HCVS_MB_RX_CONS, g->rx_cons);
 }
 
 static void
-check_sane(struct guest *g)
+check_device(struct vsock_dev *d, bool after_pass)
 {
-	uint32_t tx_cons;
+	uint32_t st = vsock_dev_peek_reg(d, HCVS_REG_STATUS);
+	struct vsock_dev_state ds;
 
-	fz_check(reg(g, HCVS_REG_MAGIC) == HCVS_MAGIC);
-	if (g->hostile || !g->mbox ||
-	    (reg(g, HCVS_REG_STATUS) & HCVS_STATUS_ERROR) ||
-	    !(reg(g, HCVS_REG_STATUS) & HCVS_STATUS_MAILBOX))
+	fz_check(reg(d, HCVS_REG_MAGIC, 4, false, 0) == HCVS_MAGIC);
+	if (st & HCVS_STATUS_ERROR)
+		fz_check(vsock_dev_peek_reg(d, HCVS_REG_ERROR) != 0);
+	note_mailbox(d);
+	if (!after_pass || !(st & HCVS_STATUS_MAILBOX) ||
+	    (st & HCVS_STATUS_ERROR))
 		return;
-	tx_cons = rd32(g->mb_off + HCVS_MB_TX_CONS);
-	fz_check(g->tx_prod - tx_cons <= g->tx_slots);
+	vsock_dev_export(d, &ds);
+	if (ds.st_mbox_gpa != RAM_GPA + MB_OFF)
+		return;
+	fz_check(ds.st_rx_prod - get32(MB_OFF + HCVS_MB_RX_CONS) <=
+	    HCVS_RING_MAX_SLOTS);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fz in = { data, size };
-	struct guest g = { 0 };
-	struct vsock_dev_cfg dc;
-	struct vsock_mux_cfg mc;
+	struct fz f = { data, size };
+	struct vsock_dev_cfg dc = { 0 };
+	struct vsock_mux_cfg mc = { 0 };
+	struct vsock_dev_state st;
+	struct vsock_dev *d;
 	struct vsock_mux *m;
-	uint8_t flags = fz_u8(&in);
+	struct vsock_pkt_hdr h;
+	struct geo g = { 0 };
+	uint32_t off, len, i, prod;
 	unsigned steps = 0;
-	int fd_floor = fz_lowest_fd();
+	bool pass;
 
-	memset(ram, GUARD, RAM_SIZE);
-	memset(&dc, 0, sizeof(dc));
+	memset(ram, CANARY, RAM_SIZE);
+	nranges = 0;
 	dc.mem = mem;
 	dc.guest_cid = CID;
-	dc.features = (flags & 1) ? 0 : HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL;
+	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
 	dc.irq_caps = 0x1f;
-	dc.is_hvm = flags & 2;
-	dc.irq_ops = &irq_ops;
-	dc.irq_arg = &g;
-	dc.name = "fz";
-	g.irq_fail = flags & 4;
-	fz_check(vsock_dev_new(&dc, &g.d) == 0);
-	memset(&mc, 0, sizeof(mc));
+	dc.is_hvm = fz_u8(&f) & 1;
+	fz_check(vsock_dev_new(&dc, &d) == 0);
 	mc.guest_cid = CID;
-	mc.default_allow = false;
-	mc.max_conns = 4;
-	mc.buf_alloc = 4096;
+	mc.max_conns = 8;
+	mc.buf_alloc = 16384;
+	mc.close_timeout_ms = 100;
 	mc.rx_ready = vsock_dev_rx_ready;
-	mc.rx_ready_arg = g.d;
+	mc.rx_ready_arg = d;
 	fz_check(vsock_mux_new(lp, &mc, &m) == 0);
-	vsock_dev_set_mux(g.d, m);
+	vsock_dev_set_mux(d, m);
 
-	while (fz_more(&in) && steps++ < 128) {
-		uint8_t op = fz_u8(&in);
-
-		switch (op % 12) {
-		case 0:
-			bring_up(&g, &in);
-			if (getenv("HCVS_FUZZ_LOG") != NULL)
-				fprintf(stderr, "bring-up: mailbox +%#x size %u "
-				    "slots %u/%u of %u, status %#llx\n",
-				    g.mb_off, g.mb_size, g.tx_slots, g.rx_slots,
-				    g.slot, (unsigned long long)reg(&g,
-				    HCVS_REG_STATUS));
+	while (fz_more(&f) && steps++ < 512) {
+		pass = false;
+		switch (fz_u8(&f) % 9) {
+		case 0:	/* any register access */
+			off = fz_u8(&f) & 0x7f;
+			len = 1u << (fz_u8(&f) & 3);
+			(void)reg(d, off, len, fz_u8(&f) & 1, fz_u32(&f));
 			break;
-		case 1: {
-			/* Any register access, any size, any offset. */
-			static const unsigned sizes[] = { 1, 2, 4, 8 };
-			unsigned sz = sizes[fz_u8(&in) & 3];
-			uint32_t off = fz_u8(&in) % HCVS_REG_WINDOW_SIZE;
-			uint64_t v = fz_u32(&in);
-
-			if (off + sz > HCVS_REG_WINDOW_SIZE)
-				off = HCVS_REG_WINDOW_SIZE - sz;
-			if (op & 0x80)
-				(void)vsock_dev_handler_ops.write(g.d, 0, off,
-				    sz, v);
-			else
-				(void)vsock_dev_handler_ops.read(g.d, 0, off,
-				    sz, &v);
-			break;
-		}
-		case 2:
-			cmd(&g, fz_u8(&in) % 10, fz_u32(&in), fz_u32(&in),
-			    fz_u32(&in), fz_u32(&in));
-			break;
-		case 3:
-		case 4:
-			tx_one(&g, &in);
-			break;
-		case 5:
-			wreg(&g, HCVS_REG_DOORBELL, (op & 0x80) ? fz_u32(&in) :
-			    HCVS_DOORBELL_KICK);
-			(void)vsock_dev_process(g.d);
-			break;
-		case 6:
-			wreg(&g, HCVS_REG_DOORBELL_SYNC, HCVS_DOORBELL_KICK);
-			break;
-		case 7:
-			rx_all(&g);
-			(void)vsock_dev_kick(g.d);
-			break;
-		case 8: {
-			/* The guest scribbles on its memory (mailbox or rings). */
-			uint32_t off = g.mbox ? g.mb_off + fz_u16(&in) %
-			    (g.mb_size ? g.mb_size : 1) : fz_u32(&in) % RAM_SIZE;
-			unsigned n = fz_u8(&in) % 16;
-
-			if (off + n > RAM_SIZE)
-				n = RAM_SIZE - off;
-			fz_bytes(&in, ram + off, n);
-			g.hostile = true;
-			break;
-		}
-		case 9:
-			vsock_dev_reset(g.d);
-			g.tx_prod = g.rx_cons = 0;
-			if (g.mbox) {
-				wr32(g.mb_off + HCVS_MB_TX_PROD, 0);
-				wr32(g.mb_off + HCVS_MB_RX_CONS, 0);
+		case 1:	/* a canonical bring-up with fuzzed geometry */
+			g.tx_slots = 1u << (fz_u8(&f) % 5);
+			g.rx_slots = 1u << (fz_u8(&f) % 5);
+			g.slot = 64 + 4 * (fz_u16(&f) % 1024);
+			g.tx_off = HCVS_MBOX_HDR_SIZE;
+			g.rx_off = g.tx_off + g.tx_slots * g.slot;
+			g.size = g.rx_off + g.rx_slots * g.slot;
+			if (g.size > AREA) {
+				g.valid = false;
+				break;
 			}
+			memset(ram + MB_OFF, 0, HCVS_MBOX_HDR_SIZE);
+			pass = true;
+			put32(MB_OFF + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+			put32(MB_OFF + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+			put32(MB_OFF + HCVS_MB_TX_SLOTS, g.tx_slots);
+			put32(MB_OFF + HCVS_MB_RX_SLOTS, g.rx_slots);
+			put32(MB_OFF + HCVS_MB_SLOT_SIZE, g.slot);
+			put32(MB_OFF + HCVS_MB_TX_OFF, g.tx_off);
+			put32(MB_OFF + HCVS_MB_RX_OFF, g.rx_off);
+			g.valid = true;
+			cmd(d, HCVS_CMD_RESET, 0, 0, 0);
+			cmd(d, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0);
+			cmd(d, HCVS_CMD_SET_FEATURES, fz_u8(&f) & 7, 0, 0);
+			cmd(d, HCVS_CMD_SET_MAILBOX, (uint32_t)RAM_GPA + MB_OFF, 0,
+			    g.size);
+			cmd(d, HCVS_CMD_ENABLE, 0, 0, 0);
 			break;
-		case 10: {
-			/* A restarted daemon imports a (possibly corrupt) state. */
-			struct vsock_dev_state st;
-
-			vsock_dev_export(g.d, &st);
-			if (op & 0x80) {
-				fz_bytes(&in, &st, sizeof(st));
-				g.hostile = true;
-			}
-			/* Refused or accepted; either way the device stands. */
-			if (vsock_dev_import(g.d, &st) != 0)
-				g.hostile = true;
+		case 2:	/* scribble inside the mailbox (any field) */
+			if (!g.valid)
+				break;
+			off = fz_u32(&f) % g.size;
+			len = fz_u8(&f) % 16;
+			if (off + len > g.size)
+				len = g.size - off;
+			fz_bytes(&f, ram + MB_OFF + off, len);
 			break;
-		}
-		case 11:
+		case 3:	/* one TX packet, header mostly plausible */
+			if (!g.valid)
+				break;
+			memset(&h, 0, sizeof(h));
+			h.src_cid = fz_u8(&f) ? CID : fz_u64(&f);
+			h.dst_cid = fz_u8(&f) ? VSOCK_CID_HOST : fz_u64(&f);
+			h.src_port = 40000 + fz_u8(&f) % 4;
+			h.dst_port = fz_u8(&f) % 4;
+			h.op = fz_u8(&f) % 9;
+			h.type = fz_u8(&f) % 4;
+			h.len = fz_u8(&f) & 1 ? fz_u32(&f) : fz_u16(&f) % 300;
+			h.flags = fz_u8(&f);
+			h.buf_alloc = fz_u32(&f);
+			h.fwd_cnt = fz_u32(&f);
+			prod = get32(MB_OFF + HCVS_MB_TX_PROD);
+			vsock_hdr_encode(ram + MB_OFF + g.tx_off +
+			    (prod & (g.tx_slots - 1)) * g.slot, &h);
+			put32(MB_OFF + HCVS_MB_TX_PROD, prod + 1);
+			pass = fz_u8(&f) & 1;
+			reg(d, pass ? HCVS_REG_DOORBELL_SYNC : HCVS_REG_DOORBELL,
+			    4, true, 1);
+			break;
+		case 4:	/* set a guest index to anything */
+			if (!g.valid)
+				break;
+			off = fz_u8(&f) & 1 ? HCVS_MB_TX_PROD : HCVS_MB_RX_CONS;
+			put32(MB_OFF + off, fz_u32(&f));
+			break;
+		case 5:	/* the guest consumes some RX */
+			if (!g.valid)
+				break;
+			prod = get32(MB_OFF + HCVS_MB_RX_PROD);
+			i = get32(MB_OFF + HCVS_MB_RX_CONS);
+			len = fz_u8(&f) % 8;
+			for (; len > 0 && i != prod; len--)
+				i++;
+			put32(MB_OFF + HCVS_MB_RX_CONS, i);
+			break;
+		case 6:	/* deferred work, as the daemon runs it */
+			for (i = 0; i < 4 && vsock_dev_process(d) == 1; i++)
+				;
+			(void)vsock_dev_kick(d);
+			pass = true;
+			break;
+		case 7:	/* event loop turn (muxer timers) */
 			(void)loop_run_once(lp, 0);
-			(void)vsock_dev_state_changed(g.d);
+			break;
+		case 8:	/* crash recovery: export, new device and muxer, import */
+			vsock_dev_export(d, &st);
+			/* A damaged state file must be refused, not trusted. */
+			if (fz_u8(&f) & 1)
+				st.st_irq.mode ^= fz_u8(&f) & 7;
+			if (fz_u8(&f) & 1)
+				st.st_status ^= fz_u8(&f) & 0x3f;
+			if (fz_u8(&f) & 1)
+				st.st_features ^= fz_u8(&f);
+			vsock_mux_free(m);
+			vsock_dev_free(d);
+			fz_check(vsock_dev_new(&dc, &d) == 0);
+			mc.rx_ready_arg = d;
+			fz_check(vsock_mux_new(lp, &mc, &m) == 0);
+			vsock_dev_set_mux(d, m);
+			if (vsock_dev_import(d, &st) < 0)
+				fz_check(vsock_dev_peek_reg(d, HCVS_REG_STATUS) ==
+				    0);
 			break;
 		}
-		check_sane(&g);
-	}
-	/* Nothing outside the mailbox was written (the guard pattern). */
-	if (!g.hostile && g.mbox) {
-		for (uint32_t i = 0; i < RAM_SIZE; i++)
-			if (i < g.lo || i >= g.hi)
-				if (ram[i] != GUARD) {
-					fprintf(stderr, "guest RAM +%#x written "
-					    "(mailboxes +%#x..%#x)\n", i, g.lo, g.hi);
-					fz_check(ram[i] == GUARD);
-				}
+		check_device(d, pass);
 	}
 	vsock_mux_free(m);
-	vsock_dev_free(g.d);
-	(void)loop_run_once(lp, 0);
-	fz_check(fz_lowest_fd() == fd_floor);
+	vsock_dev_free(d);
+	check_memory();
 	return 0;
 }

@@ -765,6 +765,59 @@ fwd__xen_state_machine(void **state)
 	attach_fwd_free(f);
 }
 
+/* ---- attach_guest with descriptions that pass the checks but not KVM's -- */
+
+/*
+ * Eventfds shared between vCPUs, or one eventfd as both ends of a vCPU,
+ * would let one vCPU's kick complete another's request: refused.
+ */
+static void
+guest__shared_eventfds_refused(void **state)
+{
+	struct attach_guest *g = NULL;
+	struct attach_desc d;
+	struct loop *l;
+	char err[256] = "";
+	unsigned before;
+	int fd;
+
+	(void)state;
+	assert_int_equal(loop_new(&l), 0);
+	before = count_fds();
+	good_desc(&d, 2);
+	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), 0);
+	attach_guest_free(g);
+
+	fd = d.ad_vcpus[1].kick_fd;
+	d.ad_vcpus[1].kick_fd = dup(d.ad_vcpus[0].kick_fd);
+	err[0] = '\0';
+	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "one eventfd"));
+	close(d.ad_vcpus[1].kick_fd);
+	d.ad_vcpus[1].kick_fd = fd;
+
+	fd = d.ad_vcpus[0].done_fd;
+	d.ad_vcpus[0].done_fd = dup(d.ad_vcpus[0].kick_fd);
+	err[0] = '\0';
+	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "one eventfd"));
+	close(d.ad_vcpus[0].done_fd);
+	d.ad_vcpus[0].done_fd = fd;
+
+	/* The kick eventfd may not double as a vCPU's. */
+	fd = d.ad_kick_fd;
+	d.ad_kick_fd = dup(d.ad_vcpus[0].kick_fd);
+	err[0] = '\0';
+	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "kick fd and a vCPU's kick fd"));
+	close(d.ad_kick_fd);
+	d.ad_kick_fd = fd;
+
+	attach_desc_close(&d);
+	assert_int_equal(count_fds(), before);
+	loop_free(l);
+}
+
 /* ---- The listener ------------------------------------------------------- */
 
 struct srv_state {
@@ -985,6 +1038,7 @@ main(void)
 #endif
 		cmocka_unit_test(fwd__xen_state_machine),
 		cmocka_unit_test(server__attach_detach_limits),
+		cmocka_unit_test(guest__shared_eventfds_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

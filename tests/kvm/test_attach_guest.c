@@ -347,6 +347,68 @@ engine__probe_guest_pio_and_mmio(void **state)
 	}
 }
 
+/* Four vCPUs forwarding at once through their own slots of the page. */
+struct vcpu_job {
+	struct vmm	*vj_m;
+	unsigned	 vj_idx;
+	uint32_t	 vj_code;
+	int		 vj_rc;
+};
+
+static void *
+vcpu_job_main(void *arg)
+{
+	struct vcpu_job *vj = arg;
+
+	vj->vj_rc = vmm_run_vcpu(vj->vj_m, vj->vj_idx, 30000, &vj->vj_code);
+	return NULL;
+}
+
+static void
+engine__four_vcpus_concurrently(void **state)
+{
+	struct fixture *fx = *state;
+	struct vmm_cfg cfg = {
+		.name = "ag-vmm", .mem_size = 16u << 20, .nr_vcpus = 4,
+		.cid = 34, .window_space = IOREQ_SPACE_MMIO,
+		.window_base = WINDOW_MMIO, .notify = VMM_NOTIFY_NONE,
+		.irq_gsi = ATTACH_GSI_NONE, .fwd_timeout_ms = 10000,
+	};
+	struct vcpu_job vj[4];
+	pthread_t th[4];
+	struct vmm *m;
+	char err[256] = "";
+	uint32_t sum = 0;
+	unsigned i;
+
+	assert_int_equal(vmm_new(&cfg, &m), 0);
+	assert_int_equal(vmm_load(m, probe_path), 0);
+	vmm_boot(m)->kb_params[0] = 3;
+	vmm_boot(m)->kb_params[1] = 0x40;
+	vmm_boot(m)->kb_params[2] = 200;
+	if (vmm_attach(m, fx->fx_path, err, sizeof(err)) != 0)
+		fail_msg("attach: %s", err);
+	for (i = 0; i < 3; i++)
+		sum += 0x1000u + 4 * i;
+	for (i = 0; i < 4; i++) {
+		vj[i].vj_m = m;
+		vj[i].vj_idx = i;
+		assert_int_equal(pthread_create(&th[i], NULL, vcpu_job_main,
+		    &vj[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(vj[i].vj_rc, 0);
+		assert_int_equal(vj[i].vj_code, sum);
+	}
+	vmm_free(m);
+	wait_detached(fx, 1);
+	/* 3 + 200 reads and 2 writes per vCPU, each answered once. */
+	assert_int_equal(fx->fx_stats.gs_requests, 4 * 205);
+	assert_int_equal(fx->fx_dev.td_reads, 4 * 203);
+	assert_int_equal(fx->fx_dev.td_writes, 4 * 2);
+}
+
 /*
  * With the VM fd, hcvsockd registers the ioeventfd itself: DOORBELL = 1
  * completes in the kernel and reaches the device's kick; any other value
@@ -405,13 +467,18 @@ vm_fd__hcvsockd_ioeventfd_kicks(void **state)
 	vmm_free(m);
 }
 
-/* With the VMM's own eventfds, the same doorbell reaches the device. */
+/*
+ * With the VMM's own eventfds, the same doorbell reaches the device.  The
+ * forwarded write at the end is answered only after the loop has seen
+ * the kicks (level-triggered epoll reports both fds together).
+ */
 static void
 eventfds__vmm_ioeventfd_kicks(void **state)
 {
 	static const uint8_t prog[] = {
 		0x66, 0xba, 0xd8, 0x05, 0xb8, 0x01, 0x00, 0x00, 0x00,
 		0xef, 0xef,
+		0xb8, 0x02, 0x00, 0x00, 0x00, 0xef,
 		0x66, 0xba, 0x00, 0x05, 0xef, 0xeb, 0xfe,
 	};
 	struct fixture *fx = *state;
@@ -424,8 +491,9 @@ eventfds__vmm_ioeventfd_kicks(void **state)
 	assert_int_equal(kvmvm_load(vmm_vm(m), KVMVM_CODE_GPA, prog,
 	    sizeof(prog)), 0);
 	assert_int_equal(vmm_run_vcpu(m, 0, 10000, &code), 0);
+	assert_int_equal(code, 2);
 	vmm_get_stats(m, &st);
-	assert_int_equal(st.vs_forwarded, 0);
+	assert_int_equal(st.vs_forwarded, 1);
 	vmm_detach(m);
 	wait_detached(fx, 1);
 	assert_int_equal(fx->fx_stats.gs_kicks, 2);
@@ -504,6 +572,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(engine__probe_guest_pio_and_mmio,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(engine__four_vcpus_concurrently,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(vm_fd__hcvsockd_ioeventfd_kicks,
 		    setup, teardown),

@@ -590,14 +590,13 @@ host_connect__guest_echoes(void **state)
 }
 
 /*
- * Notification mode GSI with hcvsockd's irqfd in a native guest that
+ * Notification mode GSI in a native guest that
  * polls: the device raises the interrupt and KVM's 8259 latches it (the
  * delivery itself is tested in real mode in test_attach_guest).
  */
 static void
-gsi_mode__irqfd_reaches_the_irqchip(void **state)
+gsi_run(struct fixture *fx, enum vmm_notify notify, uint32_t vmm_gsi)
 {
-	struct fixture *fx = *state;
 	struct kvm_irqchip chip;
 	struct echo_srv es;
 	struct dump_scan ds;
@@ -605,8 +604,7 @@ gsi_mode__irqfd_reaches_the_irqchip(void **state)
 	struct vmm *m;
 
 	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, true,
-	    ATTACH_GSI_NONE);
+	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, notify, true, vmm_gsi);
 	b = vmm_boot(m);
 	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
 	b->kb_params[E2E_P_PORT] = E2E_PORT;
@@ -632,6 +630,20 @@ gsi_mode__irqfd_reaches_the_irqchip(void **state)
 	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
 	assert_true(ds.ds_irqs > 0);
 	assert_int_equal(chip.chip.pic.irr & (1u << 5), 1u << 5);
+}
+
+/* hcvsockd's own irqfd, bound on the GSI the guest chose (in-process). */
+static void
+gsi_mode__hcvsockd_irqfd_reaches_the_irqchip(void **state)
+{
+	gsi_run(*state, VMM_NOTIFY_VM, ATTACH_GSI_NONE);
+}
+
+/* The VMM's irqfd on the GSI it chose, handed over as an eventfd. */
+static void
+gsi_mode__vmm_irqfd_reaches_the_irqchip(void **state)
+{
+	gsi_run(*state, VMM_NOTIFY_EVENTFDS, 5);
 }
 
 /*
@@ -751,6 +763,42 @@ vmm_disconnect__host_peer_sees_eof(void **state)
 	vmm_free(m);
 }
 
+/* A daemon configured for one CID refuses a VMM that brings another. */
+static void
+require_cid__other_cid_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct attach_vsock_server *srv2;
+	struct attach_vsock_cfg cfg;
+	struct vmm_cfg vc = {
+		.mem_size = 32u << 20, .nr_vcpus = 1, .cid = E2E_CID,
+		.window_space = IOREQ_SPACE_PIO, .window_base = 0x5a0,
+		.notify = VMM_NOTIFY_NONE, .irq_gsi = ATTACH_GSI_NONE,
+	};
+	char path[128], err[256] = "";
+	struct vmm *m;
+
+	snprintf(path, sizeof(path), "%s/attach2", fx->fx_dir);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = fx->fx_loop;
+	cfg.require_cid = E2E_CID + 1;
+	cfg.mux.max_conns = 4;
+	cfg.mux.buf_alloc = 65536;
+	pthread_mutex_lock(&fx->fx_lock);
+	assert_int_equal(attach_vsock_listen(&cfg, path, 1, &srv2), 0);
+	pthread_mutex_unlock(&fx->fx_lock);
+	assert_int_equal(vmm_new(&vc, &m), 0);
+	test_log_capture_start();
+	assert_int_equal(vmm_attach(m, path, err, sizeof(err)), -EPERM);
+	test_log_capture_stop();
+	assert_non_null(strstr(err, "not the configured guest_cid 78"));
+	vmm_free(m);
+	pthread_mutex_lock(&fx->fx_lock);
+	assert_int_equal(attach_vsock_nr_guests(srv2), 0);
+	attach_vsock_unlisten(srv2);
+	pthread_mutex_unlock(&fx->fx_lock);
+}
+
 int
 main(void)
 {
@@ -764,9 +812,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(host_connect__guest_echoes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    gsi_mode__irqfd_reaches_the_irqchip, setup, teardown),
+		    gsi_mode__hcvsockd_irqfd_reaches_the_irqchip, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    gsi_mode__vmm_irqfd_reaches_the_irqchip, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    vmm_disconnect__host_peer_sees_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(require_cid__other_cid_refused,
+		    setup, teardown),
 	};
 	const char *b = getenv("top_builddir");
 	int rc;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -198,14 +199,23 @@ server_setup(void **state)
 	return 0;
 }
 
+static void
+server_kill(struct server_ctx *sc)
+{
+	if (sc->sc_stop)
+		return;
+	sc->sc_stop = true;
+	pthread_join(sc->sc_thread, NULL);
+	attach_server_free(sc->sc_srv);
+	sc->sc_srv = NULL;
+}
+
 static int
 server_teardown(void **state)
 {
 	struct server_ctx *sc = *state;
 
-	sc->sc_stop = true;
-	pthread_join(sc->sc_thread, NULL);
-	attach_server_free(sc->sc_srv);
+	server_kill(sc);
 	loop_free(sc->sc_loop);
 	if (sc->sc_standin != NULL) {
 		pthread_mutex_destroy(&sc->sc_standin->sd_lock);
@@ -406,6 +416,79 @@ mute_server__forward_times_out(void **state)
 	wait_detached(sc, 1);
 }
 
+/*
+ * hcvsockd goes away while a vCPU waits for an answer: the wait ends at
+ * once (not at the forwarding timeout) and the guest sees no backend
+ * (all ones) for that access and every later one.
+ */
+struct vcpu_bg {
+	struct vmm	*vb_m;
+	uint32_t	 vb_code;
+	int		 vb_rc;
+};
+
+static void *
+vcpu_bg_main(void *arg)
+{
+	struct vcpu_bg *vb = arg;
+
+	vb->vb_rc = vmm_run_vcpu(vb->vb_m, 0, 20000, &vb->vb_code);
+	return NULL;
+}
+
+static void
+daemon_gone__guest_sees_no_backend(void **state)
+{
+	struct server_ctx *sc = *state;
+	struct vmm_cfg cfg = {
+		.mem_size = 16u << 20, .nr_vcpus = 1, .cid = 12,
+		.window_space = IOREQ_SPACE_PIO, .window_base = 0x5a0,
+		.notify = VMM_NOTIFY_NONE, .irq_gsi = ATTACH_GSI_NONE,
+		.fwd_timeout_ms = 15000,
+	};
+	struct kvmguest_boot *b;
+	struct vcpu_bg vb = { 0 };
+	struct vmm_stats st;
+	struct timespec t0, t1;
+	struct vmm *m;
+	char err[256] = "";
+	pthread_t th;
+	unsigned i;
+
+	sc->sc_mute = true;
+	assert_int_equal(vmm_new(&cfg, &m), 0);
+	assert_int_equal(vmm_load(m, probe_path), 0);
+	b = vmm_boot(m);
+	b->kb_params[0] = 4;
+	if (vmm_attach(m, sc->sc_path, err, sizeof(err)) != 0)
+		fail_msg("attach: %s", err);
+	vb.vb_m = m;
+	assert_int_equal(pthread_create(&th, NULL, vcpu_bg_main, &vb), 0);
+	/* Wait until the first read is stuck in the page. */
+	for (i = 0; i < 500; i++) {
+		vmm_get_stats(m, &st);
+		if (st.vs_forwarded == 1)
+			break;
+		usleep(2000);
+	}
+	assert_int_equal(st.vs_forwarded, 1);
+	usleep(50000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	server_kill(sc);
+	pthread_join(th, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(vb.vb_rc, 0);
+	/* Four reads of all ones, then two writes that went nowhere. */
+	assert_int_equal(vb.vb_code, (uint32_t)(4u * 0xffffffffu));
+	for (i = 0; i < 4; i++)
+		assert_int_equal(b->kb_results[i], 0xffffffffu);
+	vmm_get_stats(m, &st);
+	assert_int_equal(st.vs_fwd_errors, 6);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000 < 3000);
+	vmm_free(m);
+}
+
 /* The daemon's checks reach the VMM: a CID of 2 is refused. */
 static void
 bad_cid__attach_refused(void **state)
@@ -446,6 +529,9 @@ main(void)
 		    server_teardown),
 		cmocka_unit_test_setup_teardown(bad_cid__attach_refused,
 		    server_setup, server_teardown),
+		cmocka_unit_test_setup_teardown(
+		    daemon_gone__guest_sees_no_backend, server_setup,
+		    server_teardown),
 	};
 	const char *b = getenv("top_builddir");
 	int rc;

@@ -236,12 +236,16 @@ vmm_attach(struct vmm *m, const char *path, char *err, size_t errlen)
 	rc = attach_vmm_send(m->m_sock, &d, 10000, err, errlen);
 	if (rc < 0)
 		vmm_detach(m);
+	else
+		attach_fwd_set_peer(m->m_fwd, m->m_sock);
 	return rc;
 }
 
 void
 vmm_detach(struct vmm *m)
 {
+	if (m->m_fwd != NULL)
+		attach_fwd_set_peer(m->m_fwd, -1);
 	if (m->m_sock >= 0)
 		close(m->m_sock);
 	m->m_sock = -1;
@@ -331,6 +335,10 @@ vmm_exit(struct kvmvm_vcpu *v, const struct kvmvm_exit *ex, void *arg)
 	    ex->ex_write, &data);
 	if (!ex->ex_write)
 		kvmvm_vcpu_complete_read(v, data);
+	if (rc == -ECONNRESET) {
+		/* hcvsockd is gone: the guest sees no backend, and goes on. */
+		return 0;
+	}
 	if (rc == -ETIMEDOUT || rc == -EPROTO) {
 		fprintf(stderr, "vmm: vCPU %u: hcvsockd did not answer (%s)\n",
 		    ctx->vc_idx, strerror(-rc));

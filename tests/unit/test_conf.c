@@ -213,7 +213,7 @@ ports__paths_and_directions(void **state)
 
 	assert_int_equal(parse(f, "guest_cid = 3\nsocket_dir = /srv/s\n"
 	    "port 1\nport 2 connect\nport 3 listen path rel.sock\n"
-	    "port 4 path /run/abs.sock both\n"), 0);
+	    "port 4 path /srv/s/abs.sock both\n"), 0);
 	assert_int_equal(f->c.c_nr_ports, 4);
 	assert_true(f->c.c_ports[0].cp_connect && f->c.c_ports[0].cp_listen);
 	assert_true(f->c.c_ports[1].cp_connect && !f->c.c_ports[1].cp_listen);
@@ -221,9 +221,18 @@ ports__paths_and_directions(void **state)
 	assert_int_equal(conf_port_path(&f->c, 3, path, sizeof(path)), 0);
 	assert_string_equal(path, "/srv/s/rel.sock");
 	assert_int_equal(conf_port_path(&f->c, 4, path, sizeof(path)), 0);
-	assert_string_equal(path, "/run/abs.sock");
+	assert_string_equal(path, "/srv/s/abs.sock");
 	assert_int_equal(conf_port_path(&f->c, 1, path, sizeof(path)), 0);
 	assert_string_equal(path, "/srv/s/vsock_1");
+
+	/* Absolute paths stay inside socket_dir, wherever it is set. */
+	parse(f, "guest_cid = 3\nport 6 path /run/abs.sock\n"
+	    "port 7 path /srv/s2/x.sock\nsocket_dir = /srv/s\n");
+	assert_int_equal(f->e.n, 2);
+	assert_string_equal(f->e.msg[0], "t.conf:2: 'port': path "
+	    "'/run/abs.sock' is outside socket_dir '/srv/s'");
+	assert_string_equal(f->e.msg[1], "t.conf:3: 'port': path "
+	    "'/srv/s2/x.sock' is outside socket_dir '/srv/s'");
 
 	parse(f, "guest_cid = 3\nport 5 sideways\n");
 	assert_string_equal(f->e.msg[0], "t.conf:2: 'port': unexpected "
@@ -371,7 +380,7 @@ dump__round_trips(void **state)
 
 	assert_non_null(c2);
 	assert_int_equal(parse(f, "guest_cid = 9\nmmio_base = 0xfe001000\n"
-	    "port 5000 path /run/x.sock listen\nport 7 connect\n"
+	    "port 5000 path x.sock listen\nport 7 connect\n"
 	    "buf_alloc = 12345\nclose_timeout = 1500ms\nnotify = none\n"
 	    "user = nobody\ngroup = nogroup\nlog_level = warning\n"), 0);
 	fa = open_memstream(&a, &alen);
@@ -383,7 +392,7 @@ dump__round_trips(void **state)
 	conf_dump(c2, fb);
 	fclose(fb);
 	assert_string_equal(a, b);
-	assert_non_null(strstr(a, "port 5000 path /run/x.sock listen\n"));
+	assert_non_null(strstr(a, "port 5000 path x.sock listen\n"));
 	assert_non_null(strstr(a, "close_timeout = 1500ms\n"));
 	assert_null(strstr(a, "pio_base"));
 	free(a);

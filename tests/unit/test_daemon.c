@@ -96,7 +96,8 @@ options__targets_and_names(void **state)
 	assert_true(dflt);
 	assert_non_null(strstr(path, "/hcvsock/migtd.conf"));
 	assert_int_equal(parse(&o, err, "--domid=7", "-c", "/x.conf", "-vv",
-	    "-f", "-w", "30", NULL), 0);
+	    "-f", "-w", "30", "--pause-pin", NULL), 0);
+	assert_true(o.o_pause_pin);
 	assert_int_equal(o.o_target, OPT_TARGET_DOMID);
 	assert_int_equal(o.o_domid, 7);
 	assert_string_equal(o.o_name, "dom7");
@@ -128,7 +129,7 @@ options__errors(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&o, err, NULL), EX_USAGE);
-	assert_string_equal(err, "no guest: give --domain, --domid or --loopback");
+	assert_string_equal(err, "no guest: give --domain, --domid, --kvm or --loopback");
 	assert_int_equal(parse(&o, err, "-i", "4294967303", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-i", "7x", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-i", "32751", NULL), 0);
@@ -136,7 +137,7 @@ options__errors(void **state)
 	assert_int_equal(parse(&o, err, "-d", "-bad", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-d", "a b", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-l", "/x", "-i", "3", NULL), EX_USAGE);
-	assert_string_equal(err, "give only one of --domain, --domid and --loopback");
+	assert_string_equal(err, "give only one of --domain, --domid, --kvm and --loopback");
 	assert_int_equal(parse(&o, err, "-h", "-x", NULL), EX_USAGE);
 	assert_int_equal(parse(&o, err, "-h", NULL), 0);
 	assert_true(o.o_help);

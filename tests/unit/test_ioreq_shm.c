@@ -92,34 +92,56 @@ echo_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 
 static const struct ioreq_handler_ops echo_ops = { echo_read, echo_write };
 
+/*
+ * A shm source over `f` serving two echo ranges: 0, 1 (the source did not
+ * open) or 2 (its ranges or enable failed).
+ */
+static int
+echo_source_open(struct ioreq_fake *f, struct echo *dev,
+    struct ioreq_source **sp)
+{
+	struct ioreq_source *s;
+
+	memset(dev, 0, sizeof(*dev));
+	if (ioreq_shm_open(ioreq_fake_shm_cfg(f), &s) != 0)
+		return 1;
+	if (ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x600, 0x63f, &echo_ops,
+	    dev) != 0 || ioreq_source_add_range(s, IOREQ_SPACE_MMIO,
+	    0xfe000000, 0xfe00003f, &echo_ops, dev) != 0 ||
+	    ioreq_source_enable(s) != 0) {
+		ioreq_source_close(s, true);
+		return 2;
+	}
+	*sp = s;
+	return 0;
+}
+
+/* Handle what is pending on `s` after waiting up to 10 ms for a kick. */
+static void
+echo_source_serve(struct ioreq_source *s)
+{
+	struct notifier *n = ioreq_source_notifier(s);
+	uint32_t p;
+
+	if (notifier_wait(n, 10) > 0)
+		while (notifier_next(n, &p, NULL) == 1)
+			(void)ioreq_engine_handle_port(ioreq_source_engine(s),
+			    p);
+}
+
 /* Serve `f` until `child` exits; returns its exit status. */
 static int
 serve_until_exit(struct ioreq_fake *f, pid_t child)
 {
 	struct ioreq_source *s;
 	struct echo dev;
-	struct notifier *n;
 	int status = -1;
 	time_t end = time(NULL) + 30;
 
-	memset(&dev, 0, sizeof(dev));
-	if (ioreq_shm_open(ioreq_fake_shm_cfg(f), &s) != 0)
+	if (echo_source_open(f, &dev, &s) != 0)
 		return -1;
-	if (ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x600, 0x63f, &echo_ops,
-	    &dev) != 0 || ioreq_source_add_range(s, IOREQ_SPACE_MMIO,
-	    0xfe000000, 0xfe00003f, &echo_ops, &dev) != 0 ||
-	    ioreq_source_enable(s) != 0) {
-		ioreq_source_close(s, true);
-		return -1;
-	}
-	n = ioreq_source_notifier(s);
 	while (time(NULL) < end) {
-		uint32_t p;
-
-		if (notifier_wait(n, 10) > 0)
-			while (notifier_next(n, &p, NULL) == 1)
-				(void)ioreq_engine_handle_port(
-				    ioreq_source_engine(s), p);
+		echo_source_serve(s);
 		if (waitpid(child, &status, WNOHANG) == child)
 			break;
 	}
@@ -134,29 +156,16 @@ serve_until_eof(struct ioreq_fake *f, int sock)
 {
 	struct ioreq_source *s;
 	struct echo dev;
-	struct notifier *n;
 	time_t end = time(NULL) + 30;
 	char c;
+	int rc;
 
-	memset(&dev, 0, sizeof(dev));
-	if (ioreq_shm_open(ioreq_fake_shm_cfg(f), &s) != 0)
-		return 101;
-	if (ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x600, 0x63f, &echo_ops,
-	    &dev) != 0 || ioreq_source_add_range(s, IOREQ_SPACE_MMIO,
-	    0xfe000000, 0xfe00003f, &echo_ops, &dev) != 0 ||
-	    ioreq_source_enable(s) != 0) {
-		ioreq_source_close(s, true);
-		return 102;
-	}
-	n = ioreq_source_notifier(s);
+	rc = echo_source_open(f, &dev, &s);
+	if (rc != 0)
+		return 100 + rc;
 	(void)fcntl(sock, F_SETFL, O_NONBLOCK);
 	while (time(NULL) < end) {
-		uint32_t p;
-
-		if (notifier_wait(n, 10) > 0)
-			while (notifier_next(n, &p, NULL) == 1)
-				(void)ioreq_engine_handle_port(
-				    ioreq_source_engine(s), p);
+		echo_source_serve(s);
 		if (read(sock, &c, 1) == 0)
 			break;
 	}
@@ -214,18 +223,20 @@ guest_run(struct ioreq_fake *f)
 	return 0;
 }
 
-static void
-fork__guest_in_child(void **state)
+/*
+ * Fork a child that receives its own view of `f` over a socket pair and
+ * exits with child_main(view, its end of the pair) (100: nothing came).
+ * Returns the child's pid with `f` sent and our end in *sockp.
+ */
+static pid_t
+fork_with_view(struct ioreq_fake *f,
+    int (*child_main)(struct ioreq_fake *, int), int *sockp)
 {
-	struct ioreq_fake_cfg fc = { .nr_vcpus = 3, .bufioreq = true,
-	    .ram_gpa = 0x200000, .ram_size = 4 * 4096 };
-	struct ioreq_fake *f;
-	int sv[2], status;
+	int sv[2];
 	pid_t pid;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    sv), 0);
-	assert_int_equal(ioreq_fake_new(&fc, &f), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -235,16 +246,38 @@ fork__guest_in_child(void **state)
 		close(sv[0]);
 		if (ioreq_fake_recv(sv[1], &g) != 0)
 			_exit(100);
-		rc = guest_run(g);
+		rc = child_main(g, sv[1]);
 		ioreq_fake_free(g);
 		_exit(rc);
 	}
 	close(sv[1]);
 	assert_int_equal(ioreq_fake_send(f, sv[0]), 0);
+	*sockp = sv[0];
+	return pid;
+}
+
+static int
+guest_child(struct ioreq_fake *g, int sock)
+{
+	(void)sock;
+	return guest_run(g);
+}
+
+static void
+fork__guest_in_child(void **state)
+{
+	struct ioreq_fake_cfg fc = { .nr_vcpus = 3, .bufioreq = true,
+	    .ram_gpa = 0x200000, .ram_size = 4 * 4096 };
+	struct ioreq_fake *f;
+	int sock, status;
+	pid_t pid;
+
+	assert_int_equal(ioreq_fake_new(&fc, &f), 0);
+	pid = fork_with_view(f, guest_child, &sock);
 	status = serve_until_exit(f, pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	close(sv[0]);
+	close(sock);
 	ioreq_fake_free(f);
 }
 
@@ -254,31 +287,15 @@ fork__server_in_child(void **state)
 	struct ioreq_fake_cfg fc = { .nr_vcpus = 2, .ram_gpa = 0x200000,
 	    .ram_size = 4096 };
 	struct ioreq_fake *f;
-	int sv[2], status;
+	int sock, status;
 	pid_t pid;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
 	assert_int_equal(ioreq_fake_new(&fc, &f), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct ioreq_fake *g;
-		int rc;
-
-		close(sv[0]);
-		if (ioreq_fake_recv(sv[1], &g) != 0)
-			_exit(100);
-		/* Serve until the guest says it is done (socket closes). */
-		rc = serve_until_eof(g, sv[1]);
-		ioreq_fake_free(g);
-		_exit(rc);
-	}
-	close(sv[1]);
-	assert_int_equal(ioreq_fake_send(f, sv[0]), 0);
+	/* The child serves until the guest says it is done (socket closes). */
+	pid = fork_with_view(f, serve_until_eof, &sock);
 	assert_int_equal(guest_run(f), 0);
-	shutdown(sv[0], SHUT_RDWR);
-	close(sv[0]);
+	shutdown(sock, SHUT_RDWR);
+	close(sock);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);

@@ -97,6 +97,19 @@ call(const char *name)
 	return failing(name);
 }
 
+/*
+ * Make the `nth` (0: next) call `name` fail with `err` from now on; NULL
+ * stops failing.
+ */
+static void
+fail_call(const char *name, unsigned nth, int err)
+{
+	X.fail = name;
+	X.fail_nth = nth;
+	X.seen_fail = 0;
+	X.fail_errno = err;
+}
+
 static struct ioreq *
 slots(void)
 {
@@ -707,7 +720,7 @@ open__every_failure_unwinds_in_mirror(void **state)
 		model_reset();
 		snprintf(name, sizeof(name), "%.*s",
 		    (int)strcspn(open_seq[k], " "), open_seq[k]);
-		X.fail = name;
+		fail_call(name, 0, EIO);
 		assert_true(ioreq_xen_open(&cfg_create, &s) < 0);
 		assert_null(s);
 		for (i = k; i-- > 0;) {
@@ -725,63 +738,66 @@ open__every_failure_unwinds_in_mirror(void **state)
 	}
 }
 
+/*
+ * ioreq_xen_open(&cfg_create) on the model as the caller left it fails
+ * with `want`, leaves no source and, unless `says` is NULL, logs `says`.
+ */
+static void
+open_fails(int want, const char *says)
+{
+	struct ioreq_source *s;
+
+	test_log_capture_start();	/* only this open's messages count */
+	assert_int_equal(ioreq_xen_open(&cfg_create, &s), want);
+	assert_null(s);
+	if (says != NULL)
+		assert_true(test_log_seen(says));
+}
+
 static void
 open__clear_messages(void **state)
 {
 	struct ioreq_source *s;
 
-	X.fail = "dm_open";
-	X.fail_errno = ENOENT;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -ENODEV);
-	assert_true(test_log_seen("no Xen"));
+	fail_call("dm_open", 0, ENOENT);
+	open_fails(-ENODEV, "no Xen");
 
 	model_reset();
-	X.fail = "dm_open";
-	X.fail_errno = EACCES;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -EACCES);
-	assert_true(test_log_seen("no permission"));
+	fail_call("dm_open", 0, EACCES);
+	open_fails(-EACCES, "no permission");
 
 	model_reset();
 	X.info_ret = 0;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -ESRCH);
-	assert_true(test_log_seen("no such domain"));
+	open_fails(-ESRCH, "no such domain");
 
 	/* getinfolist answers with the next domain: still "no such". */
 	model_reset();
 	X.info_domid = DOMID + 1;
-	test_log_capture_start();
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -ESRCH);
-	assert_true(test_log_seen("no such domain"));
+	open_fails(-ESRCH, "no such domain");
 
 	model_reset();
 	X.info_flags = XEN_DOMINF_hvm_guest | XEN_DOMINF_dying;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -ESRCH);
-	assert_true(test_log_seen("dying"));
+	open_fails(-ESRCH, "dying");
 
 	model_reset();
 	X.info_flags = 0;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -EOPNOTSUPP);
-	assert_true(test_log_seen("PV domain"));
+	open_fails(-EOPNOTSUPP, "PV domain");
 	assert_int_equal(find_log("create"), UINT32_MAX);
 
 	model_reset();
-	X.fail = "create";
-	X.fail_errno = ENOSPC;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -ENOSPC);
-	assert_true(test_log_seen("too many IOREQ servers"));
+	fail_call("create", 0, ENOSPC);
+	open_fails(-ENOSPC, "too many IOREQ servers");
 
 	model_reset();
-	X.fail = "map_resource";
-	X.fail_errno = EOPNOTSUPP;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -EOPNOTSUPP);
-	assert_true(test_log_seen("IOCTL_PRIVCMD_MMAP_RESOURCE"));
+	fail_call("map_resource", 0, EOPNOTSUPP);
+	open_fails(-EOPNOTSUPP, "IOCTL_PRIVCMD_MMAP_RESOURCE");
 
 	model_reset();
 	X.nr_vcpus = 129;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -E2BIG);
+	open_fails(-E2BIG, NULL);
 	model_reset();
 	X.nr_vcpus = 0;
-	assert_int_equal(ioreq_xen_open(&cfg_create, &s), -E2BIG);
+	open_fails(-E2BIG, NULL);
 	assert_int_equal(ioreq_xen_open(NULL, &s), -EINVAL);
 	assert_int_equal(ioreq_xen_open(&(struct ioreq_xen_cfg){
 	    .domid = DOMID_FIRST_RESERVED, .reattach_id = -1 }, &s), -EINVAL);
@@ -835,11 +851,10 @@ enable__binds_after_enable_and_serves(void **state)
 	    &(struct ioreq_msi){ 0xfee00000, 0x41 }), 0);
 	assert_int_not_equal(find_log("inject_msi 0xfee00000 0x41"),
 	    UINT32_MAX);
-	X.fail = "inject_msi";
-	X.fail_errno = EINVAL;
+	fail_call("inject_msi", 0, EINVAL);
 	assert_int_equal(ioreq_source_inject_msi(s,
 	    &(struct ioreq_msi){ 0xfee00000, 0x41 }), -EINVAL);
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	assert_int_equal(ioreq_source_restrict(s), 0);
 	assert_int_not_equal(find_log("dm_restrict"), UINT32_MAX);
 	assert_int_not_equal(find_log("fm_restrict"), UINT32_MAX);
@@ -860,8 +875,7 @@ enable__failures_unwind(void **state)
 
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
 	/* The second vCPU's bind fails: disable, then unbind the first. */
-	X.fail = "bind";
-	X.fail_nth = 1;
+	fail_call("bind", 1, EIO);
 	at = X.nlog;
 	assert_true(ioreq_source_enable(s) < 0);
 	assert_log_from(at, bind_fail, ARRAY_SIZE(bind_fail));
@@ -869,15 +883,13 @@ enable__failures_unwind(void **state)
 	assert_false(X.enabled);
 
 	/* Enable itself fails: nothing bound. */
-	X.fail = "set_state 1";
-	X.fail_nth = 0;
-	X.seen_fail = 0;
+	fail_call("set_state 1", 0, EIO);
 	at = X.nlog;
 	assert_true(ioreq_source_enable(s) < 0);
 	assert_int_equal(X.nlog, at + 1);
 
 	/* Xen left vp_eport 0: refused, unwound. */
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	X.write_eports = false;
 	memset(X.page, 0, 2 * 4096);
 	assert_int_equal(ioreq_source_enable(s), -EPROTO);
@@ -897,18 +909,15 @@ ranges__failures(void **state)
 	struct ioreq_source *s;
 
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
-	X.fail = "map_range";
-	X.fail_errno = EEXIST;
+	fail_call("map_range", 0, EEXIST);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0x1000,
 	    0x1fff, &dev_ops, NULL), -EEXIST);
 	assert_true(test_log_seen("already claimed"));
 	/* The engine forgot it too: a later add of the same range works. */
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0x1000,
 	    0x1fff, &dev_ops, NULL), 0);
-	X.fail = "map_range";
-	X.fail_errno = ENOSPC;
-	X.seen_fail = 0;
+	fail_call("map_range", 0, ENOSPC);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0x3000,
 	    0x3fff, &dev_ops, NULL), -ENOSPC);
 	ioreq_source_close(s, true);
@@ -1008,9 +1017,9 @@ close__keep_leaves_server_enabled(void **state)
 	/* Without the watch, one call restricts every handle. */
 	assert_int_equal(ioreq_source_restrict(s), 0);
 	assert_int_not_equal(find_log("restrict_all"), UINT32_MAX);
-	X.fail = "restrict_all";
+	fail_call("restrict_all", 0, EIO);
 	assert_int_equal(ioreq_source_restrict(s), -EIO);
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	X.nlog = 0;
 	ioreq_source_close(s, false);
 	assert_log_from(0, keep_seq, ARRAY_SIZE(keep_seq));
@@ -1042,11 +1051,10 @@ reattach__serves_ready_and_inprocess(void **state)
 	assert_log_from(0, seq, ARRAY_SIZE(seq));
 	assert_int_equal(ioreq_source_server_id(s), 5);
 	/* Its ranges are still mapped: EEXIST is expected and fine. */
-	X.fail = "map_range";
-	X.fail_errno = EEXIST;
+	fail_call("map_range", 0, EEXIST);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x500,
 	    0x507, &dev_ops, NULL), 0);
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	assert_int_equal(ioreq_source_enable(s), 0);
 	assert_int_not_equal(find_log("bind 10"), UINT32_MAX);
 	assert_int_not_equal(find_log("notify 1010"), UINT32_MAX);
@@ -1069,8 +1077,7 @@ reattach__missing_server(void **state)
 	struct ioreq_xen_cfg c = { .domid = DOMID, .reattach_id = 9 };
 	struct ioreq_source *s;
 
-	X.fail = "get_info";
-	X.fail_errno = ENOENT;
+	fail_call("get_info", 0, ENOENT);
 	assert_int_equal(ioreq_xen_open(&c, &s), -ENOENT);
 	assert_true(test_log_seen("no IOREQ server 9"));
 	/* Not ours to destroy. */
@@ -1113,21 +1120,27 @@ death__watch_and_check(void **state)
 	X.xs_events = 2;
 	assert_int_equal(ioreq_xen_domain_gone(s), 0);
 	assert_int_equal(X.xs_events, 0);
-	X.fail = "get_info";
-	X.fail_errno = ENOENT;
-	X.seen_fail = 0;
+	fail_call("get_info", 0, ENOENT);
 	assert_int_equal(ioreq_xen_domain_gone(s), 1);
-	X.fail_errno = ESRCH;
-	X.seen_fail = 0;
+	fail_call("get_info", 0, ESRCH);
 	assert_int_equal(ioreq_xen_domain_gone(s), 1);
-	X.fail_errno = EIO;
-	X.seen_fail = 0;
+	fail_call("get_info", 0, EIO);
 	assert_int_equal(ioreq_xen_domain_gone(s), -EIO);
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	ioreq_source_close(s, true);
 }
 
 /* ---- Guest memory through foreign mappings ---------------------------------- */
+
+/* Xen hands `r` to vCPU 0's slot and kicks: the engine takes it. */
+static void
+xen_kick0(struct ioreq_engine *e, struct ioreq r)
+{
+	r.vp_eport = EPORT(0);
+	r.state = STATE_IOREQ_READY;
+	slots()[0] = r;
+	assert_int_equal(ioreq_engine_handle_port(e, LOCAL(EPORT(0))), 1);
+}
 
 static void
 mem__rep_through_mapcache(void **state)
@@ -1148,41 +1161,33 @@ mem__rep_through_mapcache(void **state)
 
 	/* REP MOVSB of 8 bytes straddling a page: guest RAM -> device. */
 	memcpy(ram + 4096 - 4, "ABCDEFGH", 8);
-	slots()[0] = (struct ioreq){ .addr = 0xfe000100, .data = gpa,
+	xen_kick0(e, (struct ioreq){ .addr = 0xfe000100, .data = gpa,
 	    .count = 8, .size = 1, .dir = IOREQ_WRITE, .data_is_ptr = 1,
-	    .type = IOREQ_TYPE_COPY, .vp_eport = EPORT(0),
-	    .state = STATE_IOREQ_READY };
-	assert_int_equal(ioreq_engine_handle_port(e, LOCAL(EPORT(0))), 1);
+	    .type = IOREQ_TYPE_COPY });
 	assert_memory_equal(dev_regs + 0x100, "ABCDEFGH", 8);
 	assert_int_equal(X.maps, 1);
 
 	/* And back, into RAM: the pages are reported dirty. */
 	memcpy(dev_regs + 0x200, "12345678", 8);
-	slots()[0] = (struct ioreq){ .addr = 0xfe000200, .data = gpa + 16,
+	xen_kick0(e, (struct ioreq){ .addr = 0xfe000200, .data = gpa + 16,
 	    .count = 8, .size = 1, .dir = IOREQ_READ, .data_is_ptr = 1,
-	    .type = IOREQ_TYPE_COPY, .vp_eport = EPORT(0),
-	    .state = STATE_IOREQ_READY };
-	assert_int_equal(ioreq_engine_handle_port(e, LOCAL(EPORT(0))), 1);
+	    .type = IOREQ_TYPE_COPY });
 	assert_memory_equal(ram + 4096 + 12, "12345678", 8);
 	assert_int_not_equal(find_log("dirty 0x101 1"), UINT32_MAX);
 	assert_int_equal(X.maps, 1);	/* same bucket, cached */
 
 	/* A buffer running into a hole after guest RAM: nothing copied. */
 	dev_calls = 0;
-	slots()[0] = (struct ioreq){ .addr = 0xfe000000,
+	xen_kick0(e, (struct ioreq){ .addr = 0xfe000000,
 	    .data = (uint64_t)(RAM_GFN + RAM_PAGES) * 4096 - 2, .count = 4,
 	    .size = 1, .dir = IOREQ_WRITE, .data_is_ptr = 1,
-	    .type = IOREQ_TYPE_COPY, .vp_eport = EPORT(0),
-	    .state = STATE_IOREQ_READY };
-	assert_int_equal(ioreq_engine_handle_port(e, LOCAL(EPORT(0))), 1);
+	    .type = IOREQ_TYPE_COPY });
 	assert_int_equal(dev_calls, 0);
 	assert_int_equal(slots()[0].state, STATE_IORESP_READY);
 
 	/* INVALIDATE drops every mapping. */
-	slots()[0] = (struct ioreq){ .type = IOREQ_TYPE_INVALIDATE, .size = 4,
-	    .count = 1, .data = ~0ull, .vp_eport = EPORT(0),
-	    .state = STATE_IOREQ_READY };
-	assert_int_equal(ioreq_engine_handle_port(e, LOCAL(EPORT(0))), 1);
+	xen_kick0(e, (struct ioreq){ .type = IOREQ_TYPE_INVALIDATE,
+	    .size = 4, .count = 1, .data = ~0ull });
 	assert_int_equal(X.unmaps, X.maps);
 	ioreq_source_close(s, true);
 	assert_int_equal(X.unmaps, X.maps);
@@ -1213,9 +1218,9 @@ mem__lru_bounded(void **state)
 	    0);
 	assert_int_equal(X.maps, 41);
 	/* A failed map is an error, not a crash. */
-	X.fail = "fm_map";
+	fail_call("fm_map", 0, EIO);
 	assert_int_equal(ioreq_mem_read(m, 0x40000000000ull, &b, 1), -EFAULT);
-	X.fail = NULL;
+	fail_call(NULL, 0, 0);
 	/* Below guest RAM: a hole in a mapped bucket. */
 	assert_int_equal(ioreq_mem_read(m, 0, &b, 1), -EFAULT);
 	ioreq_source_close(s, true);

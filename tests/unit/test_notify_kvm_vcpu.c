@@ -3,45 +3,30 @@
  * The kvm notifier with a real vCPU: a native 64-bit user-mode guest
  * kicks ports registered with NOTIFY_BIND_IOEVENTFD (PIO and MMIO, with
  * and without datamatch), and an emulated real-mode guest takes the
- * interrupt the host raises through a NOTIFY_BIND_IRQFD port.
- *
- * The VM set-up here is deliberately minimal and local (one 2 MiB slot,
- * one vCPU); tests/kvm/kvmvm.{h,c} is the reusable version and this file
- * can move onto it once that library is on main.
+ * interrupt the host raises through a NOTIFY_BIND_IRQFD port.  The VMs
+ * are tests/kvm/kvmvm's (memfd RAM, page tables, TSS I/O bitmap, the
+ * run loop and its watchdog); only the guest programs are local.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <linux/kvm.h>
-
+#include "kvmvm.h"
 #include "notify/notify.h"
 #include "test_common.h"
 
-/* The guest programs (notify_kvm_guest.S). */
+/* The guest programs (notify_kvm_guest.c). */
 extern const uint8_t nkg_user64_start[], nkg_user64_end[];
 extern const uint8_t nkg_real_start[], nkg_real_end[];
 
-#define MEM_SIZE	(2u << 20)
-#define GDT_GPA		0x1000u
-#define PML4_GPA	0x3000u
-#define PDPT_GPA	0x4000u
-#define PD_GPA		0x5000u
-#define TSS_GPA		0x9000u
-#define TSS_LIMIT	(104u + 8192u)
+#define MEM_SIZE	KVMVM_MIN_MEM
+/* In 0xc000..KVMVM_CODE_GPA, which kvmvm leaves to us in user mode. */
 #define STACK_TOP	0x70000u
 #define SCRIPT_GPA	0x80000u
-#define CODE_GPA	0x100000u
 #define REAL_GPA	0x8000u		/* CS 0x0800, IP 0 */
 #define MARKER_GPA	0x500u
 
@@ -75,257 +60,97 @@ struct user_exit {
 };
 
 struct vm {
-	int		 kvm;
-	int		 vm_fd;
-	int		 vcpu_fd;
-	uint8_t		*mem;
-	struct kvm_run	*run;
-	size_t		 run_size;
-	/* Writes that exited to userspace, other than PORT_DONE. */
-	struct user_exit exits[64];
-	unsigned	 nexits;
+	struct kvmvm		*kvm;
+	struct kvmvm_vcpu	*vcpu;
+	/* Writes that exited to userspace, other than the stop port. */
+	struct user_exit	 exits[64];
+	unsigned		 nexits;
 };
 
+/* Create the VM, its RAM and vCPU 0; irqfd needs the in-kernel irqchip. */
 static void
-on_sigusr1(int sig)
-{
-	(void)sig;
-}
-
-/* Create the VM, its RAM and vCPU 0; false (with a SKIP line) if KVM is missing. */
-static bool
 vm_create(struct vm *vm, bool irqchip)
 {
-	struct kvm_userspace_memory_region region;
-	int mmap_size;
+	const struct kvmvm_cfg cfg = { .mem_size = MEM_SIZE,
+	    .irqchip = irqchip };
 
 	memset(vm, 0, sizeof(*vm));
-	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm < 0)
-		return false;
-	vm->vm_fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
-	if (vm->vm_fd < 0) {
-		close(vm->kvm);
-		return false;
-	}
-	/* irqfd needs the in-kernel irqchip, created before any vCPU. */
-	if (irqchip)
-		assert_int_equal(ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0), 0);
-	vm->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	assert_true(vm->mem != MAP_FAILED);
-	memset(&region, 0, sizeof(region));
-	region.slot = 0;
-	region.guest_phys_addr = 0;
-	region.memory_size = MEM_SIZE;
-	region.userspace_addr = (uint64_t)(uintptr_t)vm->mem;
-	assert_int_equal(ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region),
-	    0);
-	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
-	assert_true(vm->vcpu_fd >= 0);
-	mmap_size = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	assert_true(mmap_size > 0);
-	vm->run_size = (size_t)mmap_size;
-	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    vm->vcpu_fd, 0);
-	assert_true(vm->run != MAP_FAILED);
-	return true;
+	assert_int_equal(kvmvm_new(&cfg, &vm->kvm), 0);
+	assert_int_equal(kvmvm_vcpu_new(vm->kvm, 0, &vm->vcpu), 0);
 }
 
-static void
-vm_destroy(struct vm *vm)
-{
-	munmap(vm->run, vm->run_size);
-	munmap(vm->mem, MEM_SIZE);
-	close(vm->vcpu_fd);
-	close(vm->vm_fd);
-	close(vm->kvm);
-}
-
-/* Long mode needs CPUID to admit LM (and NX, SYSCALL for EFER 0xd01). */
-static void
-vm_set_cpuid(struct vm *vm)
-{
-	struct kvm_cpuid2 *c;
-	const unsigned nent = 256;
-
-	c = calloc(1, sizeof(*c) + nent * sizeof(c->entries[0]));
-	assert_non_null(c);
-	c->nent = nent;
-	assert_int_equal(ioctl(vm->kvm, KVM_GET_SUPPORTED_CPUID, c), 0);
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c), 0);
-	free(c);
-}
-
-static void
-seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->base = 0;
-	s->limit = 0xffffffff;
-	s->type = type;
-	s->present = 1;
-	s->dpl = 3;
-	s->s = 1;
-	s->l = code;
-	s->db = !code;
-	s->g = 1;
-}
-
-/*
- * Native 64-bit user mode (kvm-here.md): CPL 3 segments, user pages,
- * EFER 0xd01, CR0 0x80050033, CR4.PAE; a TSS whose I/O bitmap opens
- * every port, since this KVM checks it for `out` at CPL 3.
- */
+/* Native 64-bit user mode running nkg_user64 over `script`. */
 static void
 vm_setup_user64(struct vm *vm, const struct guest_op *script, size_t nops)
 {
-	uint64_t *gdt = (uint64_t *)(void *)(vm->mem + GDT_GPA);
-	uint64_t *pml4 = (uint64_t *)(void *)(vm->mem + PML4_GPA);
-	uint64_t *pdpt = (uint64_t *)(void *)(vm->mem + PDPT_GPA);
-	uint64_t *pd = (uint64_t *)(void *)(vm->mem + PD_GPA);
-	uint8_t *tss = vm->mem + TSS_GPA;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-	unsigned i;
+	const size_t len = (size_t)(nkg_user64_end - nkg_user64_start);
+	struct guest_op *dst;
 
-	vm_set_cpuid(vm);
-	gdt[0] = 0;
-	gdt[1] = 0x00af9b000000ffffull;		/* 0x08 kernel code */
-	gdt[2] = 0x00cf93000000ffffull;		/* 0x10 kernel data */
-	gdt[5] = 0x00cff3000000ffffull;		/* 0x2b user data */
-	gdt[6] = 0x00affb000000ffffull;		/* 0x33 user code, L */
-	/* 0x40: 64-bit TSS, two slots. */
-	gdt[8] = (TSS_LIMIT & 0xffffull) | ((uint64_t)(TSS_GPA & 0xffffff) << 16) |
-	    (0x89ull << 40) | ((uint64_t)((TSS_LIMIT >> 16) & 0xf) << 48) |
-	    ((uint64_t)(TSS_GPA >> 24) << 56);
-	gdt[9] = 0;
-	memset(tss, 0, TSS_LIMIT + 1);
-	tss[102] = 104 & 0xff;			/* I/O map base */
-	tss[103] = 104 >> 8;
-	tss[TSS_LIMIT] = 0xff;
-
-	/* Identity-map the first GiB with 2 MiB user pages. */
-	pml4[0] = PDPT_GPA | 0x7;
-	pdpt[0] = PD_GPA | 0x7;
-	for (i = 0; i < 512; i++)
-		pd[i] = ((uint64_t)i << 21) | 0x87;
-
-	assert_true((size_t)(nkg_user64_end - nkg_user64_start) < 4096);
-	memcpy(vm->mem + CODE_GPA, nkg_user64_start,
-	    (size_t)(nkg_user64_end - nkg_user64_start));
+	assert_true(len < 4096);
+	assert_int_equal(kvmvm_load(vm->kvm, KVMVM_CODE_GPA, nkg_user64_start,
+	    len), 0);
 	assert_true((nops + 1) * sizeof(*script) < 0x10000);
-	memcpy(vm->mem + SCRIPT_GPA, script, nops * sizeof(*script));
-	memset(vm->mem + SCRIPT_GPA + nops * sizeof(*script), 0,
-	    sizeof(*script));
-
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs), 0);
-	seg(&sregs.cs, 0x33, 0xb, true);
-	seg(&sregs.ss, 0x2b, 0x3, false);
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss;
-	memset(&sregs.tr, 0, sizeof(sregs.tr));
-	sregs.tr.selector = 0x40;
-	sregs.tr.base = TSS_GPA;
-	sregs.tr.limit = TSS_LIMIT;
-	sregs.tr.type = 0xb;
-	sregs.tr.present = 1;
-	memset(&sregs.ldt, 0, sizeof(sregs.ldt));
-	sregs.ldt.type = 0x2;
-	sregs.ldt.unusable = 1;
-	sregs.gdt.base = GDT_GPA;
-	sregs.gdt.limit = 10 * 8 - 1;
-	sregs.idt.base = 0;
-	sregs.idt.limit = 0;
-	sregs.cr0 = 0x80050033ull;
-	sregs.cr3 = PML4_GPA;
-	sregs.cr4 = 0x20;			/* PAE */
-	sregs.efer = 0xd01;
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs), 0);
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = CODE_GPA;
-	regs.rsp = STACK_TOP;
-	regs.rdi = SCRIPT_GPA;
-	regs.rflags = 0x3002;			/* IOPL 3 as well */
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs), 0);
+	dst = kvmvm_gpa(vm->kvm, SCRIPT_GPA, (nops + 1) * sizeof(*script));
+	assert_non_null(dst);
+	memcpy(dst, script, nops * sizeof(*script));
+	memset(&dst[nops], 0, sizeof(*script));
+	assert_int_equal(kvmvm_vcpu_setup_user64(vm->vcpu, KVMVM_CODE_GPA,
+	    STACK_TOP, SCRIPT_GPA, 0), 0);
 }
 
 /* Emulated real mode at CS 0x0800:0, stack 0:0x7000, interrupts off. */
 static void
 vm_setup_real(struct vm *vm)
 {
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-
-	memcpy(vm->mem + REAL_GPA, nkg_real_start,
-	    (size_t)(nkg_real_end - nkg_real_start));
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs), 0);
-	sregs.cs.selector = REAL_GPA >> 4;
-	sregs.cs.base = REAL_GPA;
-	sregs.ds.selector = sregs.es.selector = sregs.ss.selector = 0;
-	sregs.ds.base = sregs.es.base = sregs.ss.base = 0;
-	sregs.cr0 &= ~0x80000001ull;
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs), 0);
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = 0;
-	regs.rsp = 0x7000;
-	regs.rflags = 0x2;
-	assert_int_equal(ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs), 0);
+	assert_int_equal(kvmvm_load(vm->kvm, REAL_GPA, nkg_real_start,
+	    (size_t)(nkg_real_end - nkg_real_start)), 0);
+	assert_int_equal(kvmvm_vcpu_setup_real(vm->vcpu, REAL_GPA >> 4, 0,
+	    0x7000), 0);
 }
 
-/*
- * Kicks the vCPU thread out of KVM_RUN every 20 ms so that a guest that
- * never exits (hlt with no interrupt, a wrong ioeventfd) fails the test
- * by timeout instead of hanging it.
- */
-struct watchdog {
-	pthread_t	target;
-	pthread_t	thread;
-	atomic_bool	stop;
+struct run_until {
+	struct vm	*vm;
+	uint16_t	 stop_port;
+	uint64_t	 val;
 };
 
-static void *
-watchdog_main(void *arg)
+/*
+ * Called by kvmvm_run_simple() on each exit: ends the run at a write to
+ * the stop port and records every other write.  Never asserts (a cmocka
+ * failure would jump out past the run's watchdog thread).
+ */
+static int
+run_until_exit(struct kvmvm_vcpu *v, const struct kvmvm_exit *ex, void *arg)
 {
-	struct watchdog *w = arg;
-	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	struct run_until *ru = arg;
+	struct vm *vm = ru->vm;
 
-	while (!atomic_load(&w->stop)) {
-		nanosleep(&tick, NULL);
-		pthread_kill(w->target, SIGUSR1);
+	(void)v;
+	if (ex->ex_kind == KVMVM_EXIT_STOPPED)
+		return 0;
+	if ((ex->ex_kind == KVMVM_EXIT_IO || ex->ex_kind == KVMVM_EXIT_MMIO) &&
+	    ex->ex_write) {
+		if (ex->ex_kind == KVMVM_EXIT_IO &&
+		    ex->ex_addr == ru->stop_port) {
+			ru->val = ex->ex_data;
+			return 1;
+		}
+		if (vm->nexits >= ARRAY_SIZE(vm->exits)) {
+			print_error("more than %zu writes exited\n",
+			    ARRAY_SIZE(vm->exits));
+			return -ENOSPC;
+		}
+		vm->exits[vm->nexits++] = (struct user_exit){
+		    .mmio = ex->ex_kind == KVMVM_EXIT_MMIO,
+		    .addr = ex->ex_addr, .size = ex->ex_size,
+		    .value = ex->ex_data };
+		return 0;
 	}
-	return NULL;
-}
-
-static void
-watchdog_start(struct watchdog *w)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigusr1;	/* no SA_RESTART: KVM_RUN sees EINTR */
-	sigemptyset(&sa.sa_mask);
-	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
-	w->target = pthread_self();
-	atomic_store(&w->stop, false);
-	assert_int_equal(pthread_create(&w->thread, NULL, watchdog_main, w),
-	    0);
-}
-
-static void
-watchdog_stop(struct watchdog *w)
-{
-	atomic_store(&w->stop, true);
-	assert_int_equal(pthread_join(w->thread, NULL), 0);
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	print_error("unexpected exit %u (io port 0x%llx write %d, shutdown "
+	    "means the guest faulted)\n", ex->ex_reason,
+	    ex->ex_kind == KVMVM_EXIT_IO ? (unsigned long long)ex->ex_addr : 0,
+	    ex->ex_write);
+	return -EPROTO;
 }
 
 /*
@@ -337,57 +162,19 @@ static int
 vm_run_until(struct vm *vm, uint16_t stop_port, unsigned timeout_ms,
     uint64_t *val)
 {
-	struct watchdog w;
-	struct kvm_run *r = vm->run;
-	uint64_t deadline = now_ms() + timeout_ms, v;
-	const uint8_t *data;
-	int rc = 0;
+	struct run_until ru = { .vm = vm, .stop_port = stop_port };
+	uint32_t code;
+	int rc;
 
-	watchdog_start(&w);
-	for (;;) {
-		if (ioctl(vm->vcpu_fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				if (now_ms() >= deadline) {
-					rc = -ETIMEDOUT;
-					break;
-				}
-				continue;
-			}
-			rc = -errno;
-			break;
-		}
-		if (r->exit_reason == KVM_EXIT_IO &&
-		    r->io.direction == KVM_EXIT_IO_OUT) {
-			data = (const uint8_t *)r + r->io.data_offset;
-			v = 0;
-			memcpy(&v, data, r->io.size);
-			if (r->io.port == stop_port) {
-				if (val != NULL)
-					*val = v;
-				break;
-			}
-			assert_true(vm->nexits < ARRAY_SIZE(vm->exits));
-			vm->exits[vm->nexits++] = (struct user_exit){
-			    .mmio = false, .addr = r->io.port,
-			    .size = r->io.size, .value = v };
-			continue;
-		}
-		if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.is_write) {
-			v = 0;
-			memcpy(&v, r->mmio.data, r->mmio.len);
-			assert_true(vm->nexits < ARRAY_SIZE(vm->exits));
-			vm->exits[vm->nexits++] = (struct user_exit){
-			    .mmio = true, .addr = r->mmio.phys_addr,
-			    .size = r->mmio.len, .value = v };
-			continue;
-		}
-		fail_msg("unexpected exit %u (io port 0x%x dir %u, shutdown "
-		    "means the guest faulted)", r->exit_reason,
-		    r->exit_reason == KVM_EXIT_IO ? r->io.port : 0,
-		    r->exit_reason == KVM_EXIT_IO ? r->io.direction : 0);
+	rc = kvmvm_run_simple(vm->vcpu, run_until_exit, &ru, timeout_ms,
+	    &code);
+	if (rc == 1) {
+		if (val != NULL)
+			*val = ru.val;
+		return 0;
 	}
-	watchdog_stop(&w);
-	return rc;
+	/* The guests never write KVMVM_PORT_EXIT: that is a failure too. */
+	return rc == 0 ? -EPROTO : rc;
 }
 
 /* Sum what the notifier reports per port until nothing is pending. */
@@ -430,8 +217,9 @@ setup_user(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	assert_true(vm_create(&fx->vm, false));
-	assert_int_equal(notifier_open("kvm", fx->vm.vm_fd, &fx->n), 0);
+	vm_create(&fx->vm, false);
+	assert_int_equal(notifier_open("kvm", kvmvm_vm_fd(fx->vm.kvm),
+	    &fx->n), 0);
 	*state = fx;
 	return 0;
 }
@@ -442,8 +230,9 @@ setup_irqchip(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	assert_true(vm_create(&fx->vm, true));
-	assert_int_equal(notifier_open("kvm", fx->vm.vm_fd, &fx->n), 0);
+	vm_create(&fx->vm, true);
+	assert_int_equal(notifier_open("kvm", kvmvm_vm_fd(fx->vm.kvm),
+	    &fx->n), 0);
 	*state = fx;
 	return 0;
 }
@@ -454,7 +243,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 
 	notifier_close(fx->n);
-	vm_destroy(&fx->vm);
+	kvmvm_free(fx->vm.kvm);
 	free(fx);
 	return 0;
 }
@@ -709,7 +498,8 @@ irqfd__real_mode_handler_runs(void **state)
 
 	assert_int_equal(notifier_bind(fx->n, &b, &port), 0);
 	vm_setup_real(&fx->vm);
-	marker = (volatile uint16_t *)(void *)(fx->vm.mem + MARKER_GPA);
+	marker = kvmvm_gpa(fx->vm.kvm, MARKER_GPA, sizeof(*marker));
+	assert_non_null(marker);
 	*marker = 0xffff;
 	assert_int_equal(vm_run_until(&fx->vm, PORT_READY, RUN_TIMEOUT_MS,
 	    NULL), 0);
@@ -757,19 +547,24 @@ main(void)
 		cmocka_unit_test_setup_teardown(irqfd__real_mode_handler_runs,
 		    setup_irqchip, teardown),
 	};
-	struct vm probe;
+	const struct kvmvm_cfg cfg = { .mem_size = MEM_SIZE };
+	struct kvmvm *probe;
+	int rc;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (access("/dev/kvm", F_OK) != 0) {
+	rc = kvmvm_probe();
+	if (rc == -ENOENT) {
 		printf("SKIP: no /dev/kvm\n");
 		return TEST_EXIT_SKIP;
 	}
-	if (!vm_create(&probe, false)) {
+	if (rc == 0)
+		rc = kvmvm_new(&cfg, &probe);
+	if (rc < 0) {
 		printf("SKIP: /dev/kvm present but no VM could be created: "
-		    "%s\n", strerror(errno));
+		    "%s\n", strerror(-rc));
 		return TEST_EXIT_SKIP;
 	}
-	vm_destroy(&probe);
+	kvmvm_free(probe);
 	return cmocka_run_group_tests_name("notify kvm vCPU", tests, NULL,
 	    NULL);
 }

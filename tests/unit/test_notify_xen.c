@@ -155,6 +155,15 @@ evtchn_readable(bool on)
 	}
 }
 
+/* The driver reports `port` pending; the backend unmasks it, which works. */
+static void
+pending_then_unmasked(uint32_t port)
+{
+	will_return(__wrap_xenevtchn_pending, port);
+	expect_value(__wrap_xenevtchn_unmask, port, port);
+	will_return(__wrap_xenevtchn_unmask, 0);
+}
+
 static struct notifier *
 open_ok(uint32_t domid)
 {
@@ -318,20 +327,14 @@ next__pending_then_unmask(void **state)
 	evtchn_readable(true);
 	assert_int_equal(notifier_wait(n, 10), 1);
 	/* Every port returned is unmasked in the same call. */
-	will_return(__wrap_xenevtchn_pending, 43);
-	expect_value(__wrap_xenevtchn_unmask, port, 43);
-	will_return(__wrap_xenevtchn_unmask, 0);
+	pending_then_unmasked(43);
 	assert_int_equal(notifier_next(n, &l, &count), 1);
 	assert_int_equal(l, 43);
 	assert_int_equal(count, 1);
-	will_return(__wrap_xenevtchn_pending, 42);
-	expect_value(__wrap_xenevtchn_unmask, port, 42);
-	will_return(__wrap_xenevtchn_unmask, 0);
+	pending_then_unmasked(42);
 	assert_int_equal(notifier_next(n, &l, NULL), 1);
 	assert_int_equal(l, 42);
-	will_return(__wrap_xenevtchn_pending, 42);
-	expect_value(__wrap_xenevtchn_unmask, port, 42);
-	will_return(__wrap_xenevtchn_unmask, 0);
+	pending_then_unmasked(42);
 	assert_int_equal(notifier_next(n, &l, &count), 1);
 	assert_int_equal(l, 42);
 	/* Drained: the driver says EAGAIN. */
@@ -383,9 +386,7 @@ next__unknown_port_skipped(void **state)
 	evtchn_readable(true);
 	/* Not ours (unbound while pending): no unmask, no report. */
 	will_return(__wrap_xenevtchn_pending, 99);
-	will_return(__wrap_xenevtchn_pending, 42);
-	expect_value(__wrap_xenevtchn_unmask, port, 42);
-	will_return(__wrap_xenevtchn_unmask, 0);
+	pending_then_unmasked(42);
 	assert_int_equal(notifier_next(n, &l, &count), 1);
 	assert_int_equal(l, 42);
 	/* A flood of strangers ends the call, it does not spin. */

@@ -264,7 +264,7 @@ guest__echo_blocking(void **state)
 {
 	struct gt *t = *state;
 	uint8_t out[20000], back[20000];
-	uint32_t got = 0;
+	uint32_t got = 0, kicks, pkts;
 	long r;
 	int id;
 
@@ -272,8 +272,13 @@ guest__echo_blocking(void **state)
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
 	/* Fits our 16 KiB receive buffer plus the rings: blocking is fine. */
+	kicks = hcvg_stats(&t->g)->gs_kicks;
+	pkts = hcvg_stats(&t->g)->gs_tx_pkts;
 	r = hcvg_send(&t->g, id, out, 12000, 0);
 	assert_int_equal(r, 12000);
+	/* Three RW packets, one doorbell. */
+	assert_int_equal(hcvg_stats(&t->g)->gs_tx_pkts, pkts + 3);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 1);
 	while (got < 12000) {
 		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
 		assert_true(r > 0);
@@ -390,6 +395,16 @@ guest__host_initiated(void **state)
 	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
 	assert_int_equal(fake_mux_conns(t->e->mux), 1);
 	assert_int_equal(hcvg_close(&t->g, id), 0);
+	assert_int_equal(fake_mux_conns(t->e->mux), 0);
+	/* After unlisten the port refuses. */
+	assert_int_equal(hcvg_unlisten(&t->g, 5000), 0);
+	assert_int_equal(hcvg_unlisten(&t->g, 5000), -HCVG_EINVAL);
+	rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
+	(void)fake_mux_connect(t->e->mux, 5000);
+	t->e->plat.wait(t->e);
+	assert_true(hcvg_poll(&t->g) >= 0);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
 	assert_int_equal(fake_mux_conns(t->e->mux), 0);
 }
 

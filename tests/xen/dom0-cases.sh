@@ -6,7 +6,7 @@
 # the harness checks those and the guest's "(dN) HCVS-G" lines.
 GUEST=/hcvs/pvh-guest.elf
 BIN=/hcvs/bin
-CASE_TIMEOUT=${CASE_TIMEOUT:-90}
+CASE_TIMEOUT=${CASE_TIMEOUT:-150}
 
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 say() { echo "HCVS-INFO $*"; }
@@ -150,7 +150,282 @@ case_proj_restrict() {
 	    --check-restrict 65534
 }
 
-[ -f /hcvs/dom0-cases-hcvsockd.sh ] && . /hcvs/dom0-cases-hcvsockd.sh
+# ---- the same device through hcvsock's Xen source (ioreq_xen) ---------
+case_src_echo() { SERVER=xen_src_ioserv ioserv_run src-echo 1 "case=ioserv-echo n=300 seed=31"; }
+case_src_msi() { SERVER=xen_src_ioserv ioserv_run src-msi 1 "case=ioserv-msi n=5"; }
+case_src_evtchn() { SERVER=xen_src_ioserv ioserv_run src-evtchn 1 "case=ioserv-evtchn n=5"; }
+case_src_smp() { SERVER=xen_src_ioserv ioserv_run src-smp 2 "case=ioserv-smp n=200 seed=33"; }
+case_src_restrict() {
+	SERVER=xen_src_ioserv ioserv_run src-restrict 1 "case=ioserv-echo n=50 seed=35" \
+	    --check-restrict 65534
+}
+
+# wait_guest DOM PATTERN SECONDS: the guest printed a line (Xen's console ring).
+wait_guest() {
+	n=0
+	until xl dmesg | grep -q "(d$1) HCVS-G $2"; do
+		n=$((n + 1))
+		[ $n -gt "$3" ] && return 1
+		sleep 1
+	done
+	return 0
+}
+
+# start_src NAME VCPUS CMDLINE [ARGS]: guest created paused, server attached,
+# guest unpaused; sets $dom and $spid.
+start_src() {
+	name=$1
+	mkcfg "$name" "$2" "$3"
+	shift 3
+	dom=$(create "$name") || exit 1
+	echo "HCVS-CASE-DOM $name dom=$dom"
+	rm -f /tmp/ready
+	"$BIN/xen_src_ioserv" --domid "$dom" --ready /tmp/ready --timeout 120 "$@" &
+	spid=$!
+	echo $spid >>/tmp/case.pids
+	wait_file /tmp/ready 20 $spid || fail "server not ready"
+	xl unpause "$dom"
+}
+
+# SIGTERM mid-transfer: the server answers what is pending and goes; the
+# guest comes out of its loop and sees the window unclaimed.
+case_src_sigterm() {
+	start_src src-sigterm 1 "case=ioserv-gone"
+	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	kill -TERM $spid
+	wait_pid $spid 20 || fail "server ignored SIGTERM"
+	echo "HCVS-INFO server exit=$wait_rc after SIGTERM"
+	[ "$wait_rc" -eq 0 ] || fail "server exit $wait_rc"
+	wait_gone src-sigterm 30 || fail "guest hung after the server went away"
+	check_no_zombie
+}
+
+# SIGKILL mid-transfer: the guest's vCPU blocks in Xen; a new server
+# re-attaches to the recorded id and the guest carries on, losing nothing.
+case_src_restart() {
+	rm -f /tmp/src.state
+	start_src src-restart 1 "case=ioserv-echo n=400 seed=41" --state /tmp/src.state
+	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	kill -KILL $spid
+	wait_pid $spid 10
+	sleep 1
+	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$dom" | awk 'NR == 2 { print $5, $6 }')"
+	"$BIN/xen_src_ioserv" --domid "$dom" --state /tmp/src.state --reattach --timeout 120 &
+	spid=$!
+	echo $spid >>/tmp/case.pids
+	wait_pid $spid 80 || fail "re-attached server did not finish"
+	[ "$wait_rc" -eq 0 ] || fail "re-attached server exit $wait_rc"
+	wait_gone src-restart 30 || fail "guest did not power off"
+	check_no_zombie
+}
+
+# The guest is destroyed under the server: the death watch fires, the
+# server unmaps and exits, and no "(null)" domain lingers.
+case_src_destroy() {
+	start_src src-destroy 1 "case=ioserv-gone"
+	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	xl destroy "$dom"
+	wait_pid $spid 20 || fail "server did not notice the domain's death"
+	echo "HCVS-INFO server exit=$wait_rc after xl destroy"
+	[ "$wait_rc" -eq 0 ] || fail "server exit $wait_rc"
+	check_no_zombie
+}
+
+# ---- hcvsockd itself, started the way hcvsock-xl-create does ------------
+# Guest ports: 1234 (guest connects to dom0's echo peer), 2345 (dom0
+# connects to the guest).  The daemon drops to nobody after set-up.
+PIO=0x5a0
+
+hv_conf() {
+	mkdir -p /etc/hcvsock
+	cat >"/etc/hcvsock/$1.conf" <<CONF
+pio_base = $PIO
+${HV_MMIO:+mmio_base = $HV_MMIO}
+guest_cid = 42
+socket_dir = /run/hcvsock/$1
+default_policy = deny
+port 1234 connect
+port 2345 listen
+notify = none, msi, evtchn
+ok_line = yes
+log_level = info
+user = nobody
+group = nogroup
+CONF
+}
+
+# Dump what the daemon logged (syslog) since the last call.
+hv_log() {
+	[ -f /tmp/syslog ] || return 0
+	pos=$(cat /tmp/syslog.pos 2>/dev/null || echo 0)
+	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/'
+	wc -l </tmp/syslog >/tmp/syslog.pos
+}
+
+# peer_serve NAME CONNS: dom0's echo peer on the guest's port 1234.
+peer_serve() {
+	mkdir -p "/run/hcvsock/$1"
+	"$BIN/echo_peer" serve "/run/hcvsock/$1/vsock_1234" -n "$2" -t 150 &
+	ppid=$!
+	echo $ppid >>/tmp/case.pids
+	wait_file "/run/hcvsock/$1/vsock_1234" 10 $ppid || fail "echo peer not listening"
+}
+
+# hv_start NAME VCPUS CMDLINE: the shipped launch helper creates the guest
+# paused, starts hcvsockd, waits for it to be ready, unpauses.
+hv_start() {
+	name=$1
+	mkcfg "$name" "$2" "$3"
+	hv_conf "$name"
+	hv_log >/dev/null
+	rm -f "/run/hcvsock/$name.pid" /tmp/dpid
+	# The daemon may be done before the helper returns: catch its pid early.
+	( n=0; while [ ! -s "/run/hcvsock/$name.pid" ] && [ $n -lt 1200 ]; do
+		n=$((n + 1)); sleep 0.05; done
+	  cat "/run/hcvsock/$name.pid" >/tmp/dpid 2>/dev/null ) &
+	catcher=$!
+	HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
+	    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
+	wait $catcher
+	dom=$(xl domid "$name")
+	echo "HCVS-CASE-DOM $name dom=$dom"
+	dpid=$(cat /tmp/dpid 2>/dev/null)
+	[ -n "$dpid" ] || fail "no hcvsockd pid"
+	echo $dpid >>/tmp/case.pids
+	echo "HCVS-INFO hcvsockd pid=$dpid"
+}
+
+# privs PID: the daemon's credentials, as the kernel sees them.
+privs() {
+	awk '/^(Uid|Gid):/ { printf "%s%s %s %s %s ", $1, $2, $3, $4, $5 }
+	    /^Cap(Eff|Prm):/ { printf "%s%s ", $1, $2 }' "/proc/$1/status"
+}
+
+# hv_end NAME: the guest powers off; hcvsockd must notice and exit 0.
+hv_end() {
+	wait_gone "$1" 60 || { hv_log; fail "guest did not finish"; }
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after the guest went"; }
+	hv_log
+	check_no_zombie
+}
+
+# Not our child (it daemonised): poll /proc.
+wait_pid_gone() {
+	n=0
+	while [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt $(($2 * 10)) ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+hv_g2h() {
+	name=$1 cmd=$2 conns=$3
+	peer_serve "$name" "$conns"
+	hv_start "$name" 1 "case=g2h port=$PIO vport=1234 $cmd conns=$conns"
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	[ "$wait_rc" -eq 0 ] || fail "echo peer exit $wait_rc"
+	hv_end "$name"
+}
+
+# Guest-initiated, checksummed both ways, for each doorbell and interrupt.
+case_hv_g2h_sync() { hv_g2h hv-g2h-sync "irq=none sync=1 bytes=65536 seed=101" 2; }
+case_hv_g2h_msi() { hv_g2h hv-g2h-msi "irq=msi sync=0 bytes=65536 seed=102" 1; }
+case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=103" 1; }
+
+# The register window as MMIO (port I/O claimed too, unused by the guest).
+case_hv_mmio() {
+	HV_MMIO=0xfe000000
+	hv_g2h hv-mmio "mmio=$HV_MMIO irq=msi sync=0 bytes=65536 seed=104" 1
+}
+
+# Host-initiated: dom0 connects through the daemon's listener.
+case_hv_h2g() {
+	name=hv-h2g
+	hv_start $name 1 "case=h2g port=$PIO vport=2345 irq=msi"
+	wait_guest "$dom" "listening" 30 || fail "guest did not listen"
+	"$BIN/echo_peer" connect "/run/hcvsock/$name/vsock" 2345 65536 201 -t 60 ||
+	    fail "host-initiated transfer"
+	hv_end $name
+}
+
+case_hv_smp() {
+	name=hv-smp
+	peer_serve $name 1
+	hv_start $name 2 "case=smp port=$PIO vport=1234 irq=msi bytes=32768 seed=301"
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+}
+
+# The guest runs before hcvsockd: it reads all-ones, retries, then works.
+case_hv_probe() {
+	name=hv-probe
+	peer_serve $name 1
+	mkcfg $name 1 "case=g2h port=$PIO vport=1234 irq=none sync=1 bytes=4096 seed=401 probe_ms=60000"
+	hv_conf $name
+	hv_log >/dev/null
+	xl create "/tmp/$name.cfg" >/dev/null 2>&1 || fail "xl create"
+	dom=$(xl domid $name)
+	echo "HCVS-CASE-DOM $name dom=$dom"
+	sleep 3
+	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
+	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd start"; }
+	dpid=$(cat /run/hcvsock/$name.pid)
+	echo $dpid >>/tmp/case.pids
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+}
+
+# SIGTERM mid-transfer: the guest sees the device go away, does not hang.
+case_hv_sigterm() {
+	name=hv-sigterm
+	peer_serve $name 1
+	hv_start $name 1 "case=gone port=$PIO vport=1234 irq=msi bytes=67108864"
+	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
+	sleep 2
+	kill -TERM "$dpid"
+	wait_pid_gone "$dpid" 20 || fail "hcvsockd ignored SIGTERM"
+	echo "HCVS-INFO hcvsockd gone after SIGTERM"
+	wait_gone $name 60 || { hv_log; fail "guest hung after SIGTERM"; }
+	hv_log
+	check_no_zombie
+}
+
+# SIGKILL mid-transfer, restart: re-attach, the connection is reset, a new
+# one carries a checksummed transfer.
+case_hv_restart() {
+	name=hv-restart
+	peer_serve $name 2
+	hv_start $name 1 "case=restart port=$PIO vport=1234 irq=msi bytes=67108864 bytes2=65536"
+	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
+	sleep 2
+	kill -KILL "$dpid"
+	wait_pid_gone "$dpid" 10
+	sleep 1
+	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$dom" | awk 'NR == 2 { print $5, $6 }')"
+	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
+	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
+	dpid=$(cat /run/hcvsock/$name.pid)
+	echo $dpid >>/tmp/case.pids
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+}
+
+# The guest is destroyed with a connection open: hcvsockd unmaps and exits.
+case_hv_destroy() {
+	name=hv-destroy
+	peer_serve $name 1
+	hv_start $name 1 "case=hold port=$PIO vport=1234 irq=msi"
+	wait_guest "$dom" "holding connection open" 30 || fail "guest did not connect"
+	echo "HCVS-INFO serving: $(privs "$dpid")"
+	xl destroy "$dom"
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd did not exit after xl destroy"; }
+	echo "HCVS-INFO hcvsockd exited after xl destroy"
+	wait_pid $ppid 20 || fail "echo peer did not see EOF"
+	hv_log
+	check_no_zombie
+}
 
 # ---- driver --------------------------------------------------------------
 
@@ -159,6 +434,9 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 	done
 	rm -f /tmp/case.pids
+	# A crashed program leaves a line in the kernel log: show it.
+	dmesg -c 2>/dev/null | grep -E 'segfault|traps:|general protection|Oops|BUG' |
+	    sed 's/^/HCVS-DMESG /'
 	for d in $(xl list | awk 'NR > 2 { print $2 }'); do
 		xl destroy "$d" >/dev/null 2>&1
 	done

@@ -4,7 +4,9 @@
 # tool stack (modules, xenstored, xen-init-dom0, xenconsoled), run the
 # cases, then power the whole machine off.  Lines starting with "HCVS-"
 # are read by the harness from the serial log.
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+export PATH=/hcvs/bin:/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+# The launch helper, as shipped, without systemd.
+export HCVSOCKD=/hcvs/bin/hcvsockd HCVSOCK_NO_SYSTEMD=1 XL=xl HCVSOCK_RUNDIR=/run/hcvsock
 export LD_LIBRARY_PATH=/usr/lib/xen-4.17/lib
 
 step() { echo "HCVS-STEP $1"; }
@@ -41,6 +43,8 @@ until xenstore-exists /local 2>/dev/null || xenstore-read /local/domain/0/name >
 done
 xen-init-dom0 >/tmp/xen-init-dom0.log 2>&1 || { cat /tmp/xen-init-dom0.log; die "xen-init-dom0"; }
 xenconsoled --pid-file=/var/run/xenconsoled.pid || die "xenconsoled"
+# hcvsockd logs to syslog once in the background.
+syslogd -O /tmp/syslog
 step toolstack
 echo "HCVS-DOM0 toolstack up uptime=$(cut -d' ' -f1 /proc/uptime)"
 

@@ -27,12 +27,13 @@ kvmguest_put_hex(const char *label, uint64_t v)
 
 /*
  * Weak, so that a guest that links the freestanding driver's own
- * versions keeps those.
+ * versions keeps those.  The stores go through volatile pointers so that
+ * no compiler turns these loops back into calls to themselves.
  */
 __attribute__((weak)) void *
 memcpy(void *dst, const void *src, size_t n)
 {
-	unsigned char *d = dst;
+	volatile unsigned char *d = dst;
 	const unsigned char *s = src;
 
 	while (n-- > 0)
@@ -43,7 +44,7 @@ memcpy(void *dst, const void *src, size_t n)
 __attribute__((weak)) void *
 memmove(void *dst, const void *src, size_t n)
 {
-	unsigned char *d = dst;
+	volatile unsigned char *d = dst;
 	const unsigned char *s = src;
 
 	if (d < s) {
@@ -59,7 +60,7 @@ memmove(void *dst, const void *src, size_t n)
 __attribute__((weak)) void *
 memset(void *dst, int c, size_t n)
 {
-	unsigned char *d = dst;
+	volatile unsigned char *d = dst;
 
 	while (n-- > 0)
 		*d++ = (unsigned char)c;

@@ -68,6 +68,8 @@ ios_echo(uint32_t seed, uint32_t n, struct echo_res *r)
 		if (got != ios_xform(x))
 			r->errors++;
 		r->crc = crc32_update(r->crc, &got, sizeof(got));
+		if (i == 50)
+			say("echo running apic=%u", apic_id());
 	}
 }
 
@@ -188,6 +190,31 @@ case_smp(void)
 	return r.errors == 0 && ap_res.errors == 0 ? 0 : -1;
 }
 
+/*
+ * Echo until the server goes away (SIGTERM in dom0): the guest must not
+ * hang, and must then see the window unclaimed (all-ones).
+ */
+static int
+case_gone(void)
+{
+	uint32_t i, x = 77, good = 0, magic;
+
+	if (ios_probe(30000) < 0)
+		return -1;
+	for (i = 0; i < 100000000u; i++) {
+		x = x * 1103515245u + 12345u;
+		outl(ios_base + IOS_DATA, x);
+		if (inl(ios_base + IOS_DATA) != ios_xform(x))
+			break;
+		good++;
+		if (good == 50)
+			say("echo running");
+	}
+	magic = inl(ios_base + IOS_MAGIC);
+	say("gone after good=%u magic=0x%08x", good, magic);
+	return good >= 50 && magic == 0xffffffffu ? 0 : -1;
+}
+
 int	hcvs_vsock_cases(const char *name);
 int	pvh_test_main(void);
 
@@ -212,9 +239,11 @@ pvh_test_main(void)
 		rc = case_evtchn();
 	else if (str_eq(cname, "ioserv-smp"))
 		rc = case_smp();
+	else if (str_eq(cname, "ioserv-gone"))
+		rc = case_gone();
 	else
 		rc = hcvs_vsock_cases(cname);
-	if (memcmp(cname, "ioserv-", 7) == 0)
+	if (memcmp(cname, "ioserv-", 7) == 0 && !str_eq(cname, "ioserv-gone"))
 		outl(ios_base + IOS_MAGIC, 1);	/* tell the test server to go */
 	say("END case=%s result=%s", cname, rc == 0 ? "PASS" : "FAIL");
 	return rc;

@@ -60,13 +60,26 @@ static int
 dev_up(void)
 {
 	struct hcvg_cfg cfg;
-	const char *irq = cmdline_str("irq", "none");
+	char irq[16];
+	const char *v = cmdline_str("irq", "none");
 	uint32_t version = 0, start = ticks(), tries = 0;
-	uint32_t probe_ms = cmdline_u32("probe_ms", 20000);
+	uint32_t probe_ms;
+	size_t k;
 	int rc;
 
-	x86.base = cmdline_u32("port", 0x5a0);
-	hcvg_x86_platform(&plat, &x86, 0);
+	/* cmdline_str's buffer is reused by the next lookup: keep a copy. */
+	for (k = 0; v[k] != '\0' && k < sizeof(irq) - 1; k++)
+		irq[k] = v[k];
+	irq[k] = '\0';
+	probe_ms = cmdline_u32("probe_ms", 20000);
+	/* mmio=ADDR: the same window as MMIO (paging is off: physical). */
+	x86.base = cmdline_u32("mmio", 0);
+	if (x86.base != 0) {
+		hcvg_x86_platform(&plat, &x86, 1);
+	} else {
+		x86.base = cmdline_u32("port", 0x5a0);
+		hcvg_x86_platform(&plat, &x86, 0);
+	}
 	plat.wait = guest_wait;
 	for (;;) {
 		rc = hcvg_probe(&plat, &version);
@@ -113,8 +126,10 @@ dev_up(void)
 		say("init failed rc=%d", rc);
 		return -1;
 	}
-	say("device up cid=%u irq=%s sync=%u", (uint32_t)hcvg_cid(&dev), irq,
-	    (uint32_t)cfg.sync_doorbell);
+	say("device up cid=%u irq=%s sync=%u window=%s:0x%x",
+	    (uint32_t)hcvg_cid(&dev), irq, (uint32_t)cfg.sync_doorbell,
+	    plat.reg_read == hcvg_x86_mmio_read ? "mmio" : "pio",
+	    (uint32_t)x86.base);
 	return 0;
 }
 

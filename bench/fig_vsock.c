@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Figures 2-5: vsock traffic through the device and the muxer to real
+ * AF_UNIX host peers, with the guest driver running either hosted over
+ * the fake ioreq page or inside a native user-mode KVM guest.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "bench/bguest.h"
+#include "bench/vsenv.h"
+#include "ioreq/ioreq_fake.h"
+#include "ioreq/ioreq_xenabi.h"
+#include "vsock/vsock_dev.h"
+#ifdef HAVE_KVM
+#include "kvm/vmm.h"
+#endif
+
+#define HOST_PORT	5000u
+#define FAKE_RAM_GPA	0x100000ull
+#define FAKE_RAM_SIZE	(16u << 20)
+#define KVM_MEM_SIZE	(16ull << 20)
+#define SPIN_NS		(1000u * 1000u)
+
+enum host_role {
+	H_HOLD,		/* accept, keep the connection, read nothing */
+	H_ECHO,
+	H_SINK,		/* read, time every MiB */
+	H_SOURCE,	/* write `payload`-byte chunks */
+	H_MULTI_SINK,	/* many connections, aggregate rate */
+};
+
+enum guest_kind {
+	G_FAKE,
+	G_KVM,
+};
+
+struct run {
+	enum guest_kind		 kind;
+	bool			 busy;		/* server (and guest waits) poll */
+	enum host_role		 role;
+	struct bguest_ctl	*ctl;
+	uint32_t		 nconns;
+	double			 seconds;	/* full-run budget */
+	struct bench_samples	 host;		/* host-side samples (ns) */
+	/* Host peer thread. */
+	int			 lfd;
+	int			*fds;
+	volatile unsigned	 nfds;
+	volatile int		 host_stop;
+	volatile int		 host_done;	/* host-side samples complete */
+	int			 host_rc;
+	/* Guest */
+	struct vsenv		 env;
+	struct ioreq_fake	*fake;
+	uint8_t			*ram;
+	struct hcvg		 g;
+	struct hcvg_platform	 plat;
+	struct hcvg_conn	*conns;
+	uint8_t			*buf;
+	int			 guest_rc;
+	struct vsock_dev_stats	 dstats;	/* the device, at the end */
+#ifdef HAVE_KVM
+	struct vmm		*vmm;
+#endif
+};
+
+/* ---- Host peers ------------------------------------------------------------ */
+
+static int
+host_accept(struct run *r, unsigned want)
+{
+	struct pollfd pfd = { .fd = r->lfd, .events = POLLIN };
+	int fd;
+
+	while (r->nfds < want) {
+		if (r->host_stop)
+			return -ECANCELED;
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r->fds[r->nfds] = fd;
+		r->nfds = r->nfds + 1;
+	}
+	return 0;
+}
+
+static void
+host_drain(struct run *r)
+{
+	static char junk[65536];
+	struct pollfd *pfd;
+	unsigned i, n = r->nfds;
+
+	/*
+	 * Keep reading every connection so that a guest blocked on credit
+	 * (on any of them) can see the stop flag and finish.
+	 */
+	pfd = calloc(n ? n : 1, sizeof(*pfd));
+	if (pfd == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){ .fd = r->fds[i], .events = POLLIN };
+	while (!r->ctl->done && !r->host_stop) {
+		if (poll(pfd, n, 10) <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				(void)recv(r->fds[i], junk, sizeof(junk),
+				    MSG_DONTWAIT);
+	}
+	free(pfd);
+}
+
+static int
+host_multi_sink(struct run *r)
+{
+	static char junk[65536];
+	struct epoll_event ev, evs[64];
+	const uint64_t chunk = BENCH_STREAM_WINDOW;
+	uint64_t budget = bench_budget_ns(r->seconds), start, t, acc = 0;
+	int ep, n, i, rc = 0;
+	unsigned k;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	for (k = 0; k < r->nfds; k++) {
+		ev.events = EPOLLIN;
+		ev.data.fd = r->fds[k];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, r->fds[k], &ev) < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	start = t = bench_now_ns();
+	while (!bench_samples_full(&r->host)) {
+		n = epoll_wait(ep, evs, 64, 100);
+		for (i = 0; i < n; i++) {
+			ssize_t got = recv(evs[i].data.fd, junk, sizeof(junk),
+			    MSG_DONTWAIT);
+
+			if (got > 0) {
+				acc += (uint64_t)got;
+				r->host.s_bytes += (uint64_t)got;
+			}
+		}
+		if (acc >= chunk) {
+			uint64_t now = bench_now_ns();
+
+			/* Time per MiB, pro rata for the overshoot. */
+			if (now - start >= budget / 10)
+				bench_samples_add(&r->host,
+				    (now - t) * chunk / acc);
+			acc = 0;
+			t = now;
+			if (now - start >= budget + budget / 10)
+				break;
+		}
+		if (r->ctl->done)
+			break;
+	}
+out:
+	close(ep);
+	return rc;
+}
+
+static void *
+host_main(void *arg)
+{
+	struct run *r = arg;
+	static char buf[65536];
+	uint32_t payload = r->ctl->payload;
+	ssize_t n;
+	int rc;
+
+	rc = host_accept(r, r->nconns);
+	if (rc < 0)
+		goto out;
+	switch (r->role) {
+	case H_HOLD:
+		break;
+	case H_ECHO:
+		while (!r->ctl->done && !r->host_stop) {
+			struct pollfd pfd = { .fd = r->fds[0], .events = POLLIN };
+
+			if (poll(&pfd, 1, 10) <= 0)
+				continue;
+			n = recv(r->fds[0], buf, sizeof(buf), 0);
+			if (n <= 0)
+				break;
+			if (send(r->fds[0], buf, (size_t)n, MSG_NOSIGNAL) != n)
+				break;
+		}
+		break;
+	case H_SINK:
+		while (!r->ctl->ready && !r->host_stop)
+			sched_yield();
+		/* bench_stream_read sets up the samples it returns. */
+		bench_samples_free(&r->host);
+		rc = bench_stream_read(r->fds[0], BENCH_STREAM_WINDOW, r->seconds,
+		    200000, &r->host);
+		break;
+	case H_SOURCE:
+		memset(buf, 0x3c, sizeof(buf));
+		while (!r->ctl->done && !r->host_stop) {
+			struct pollfd pfd = { .fd = r->fds[0], .events = POLLOUT };
+
+			if (poll(&pfd, 1, 10) <= 0)
+				continue;
+			n = send(r->fds[0], buf, payload, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN)
+				break;
+		}
+		break;
+	case H_MULTI_SINK:
+		rc = host_multi_sink(r);
+		break;
+	}
+	r->host_done = 1;
+	host_drain(r);
+out:
+	r->host_rc = rc;
+	return NULL;
+}
+
+/* ---- Guests ------------------------------------------------------------------ */
+
+static uint32_t
+fake_reg_read(void *ctx, uint32_t off)
+{
+	struct run *r = ctx;
+	uint64_t v = 0;
+
+	if (ioreq_fake_pio(r->fake, 0, (uint16_t)(VSENV_WINDOW_BASE + off), 4,
+	    IOREQ_READ, &v) < 0)
+		return UINT32_MAX;
+	return (uint32_t)v;
+}
+
+static void
+fake_reg_write(void *ctx, uint32_t off, uint32_t val)
+{
+	struct run *r = ctx;
+	uint64_t v = val;
+
+	/* A lost write is what a guest sees of a dead backend: nothing. */
+	if (ioreq_fake_pio(r->fake, 0, (uint16_t)(VSENV_WINDOW_BASE + off), 4,
+	    IOREQ_WRITE, &v) < 0)
+		r->guest_rc = -EIO;
+}
+
+static uint64_t
+fake_v2p(void *ctx, const void *p)
+{
+	struct run *r = ctx;
+
+	return FAKE_RAM_GPA + (uint64_t)((const uint8_t *)p - r->ram);
+}
+
+static void
+fake_wait(void *ctx)
+{
+	bench_relax();
+}
+
+static void *
+fake_guest_main(void *arg)
+{
+	struct run *r = arg;
+	struct hcvg_cfg cfg;
+	struct bguest_ctl *ctl = r->ctl;
+	int rc;
+
+	(void)bench_pin(bench_opts.cpu_a);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plat = &r->plat;
+	cfg.mem = r->ram;
+	cfg.mem_size = BGUEST_MBOX_SIZE;
+	cfg.tx_slots = BGUEST_TX_SLOTS;
+	cfg.rx_slots = BGUEST_RX_SLOTS;
+	cfg.slot_size = BGUEST_SLOT_SIZE;
+	cfg.conns = r->conns;
+	cfg.nconns = r->nconns;
+	cfg.sync_doorbell = (int)ctl->sync;
+	cfg.wait_limit = BGUEST_WAIT_LIMIT;
+	rc = hcvg_init(&r->g, &cfg);
+	if (rc < 0) {
+		ctl->status = rc;
+		ctl->ready = 1;
+		ctl->done = 1;
+		r->guest_rc = rc;
+		return NULL;
+	}
+	r->guest_rc = bguest_run(&r->g, ctl, r->buf);
+	return NULL;
+}
+
+static int
+fake_open(struct run *r, size_t ctl_size)
+{
+	struct ioreq_fake_cfg fcfg = { .nr_vcpus = 1, .ram_gpa = FAKE_RAM_GPA,
+	    .ram_size = FAKE_RAM_SIZE, .timeout_ms = 30000 };
+	uint64_t gpa;
+	size_t size;
+	int rc;
+
+	rc = ioreq_fake_new(&fcfg, &r->fake);
+	if (rc < 0)
+		return rc;
+	if (r->busy)
+		ioreq_fake_set_spin(r->fake, SPIN_NS);
+	r->ram = ioreq_fake_ram(r->fake, &gpa, &size);
+	if (r->ram == NULL || size < BGUEST_MBOX_SIZE)
+		return -ENOMEM;
+	r->ctl = calloc(1, ctl_size);
+	r->conns = calloc(r->nconns, sizeof(*r->conns));
+	r->buf = malloc(BGUEST_MAX_PAYLOAD);
+	if (r->ctl == NULL || r->conns == NULL || r->buf == NULL)
+		return -ENOMEM;
+	r->plat.ctx = r;
+	r->plat.reg_read = fake_reg_read;
+	r->plat.reg_write = fake_reg_write;
+	r->plat.virt_to_phys = fake_v2p;
+	r->plat.wait = fake_wait;
+	return vsenv_open(&r->env, ioreq_fake_shm_cfg(r->fake),
+	    VSENV_WINDOW_BASE, r->busy);
+}
+
+#ifdef HAVE_KVM
+#define KVM_GUEST_NCONNS	4u	/* bench/kvm_guest.c's table */
+
+struct kvm_vcpu_arg {
+	struct run	*r;
+	int		 rc;
+	uint32_t	 code;
+};
+
+static void *
+kvm_vcpu_main(void *arg)
+{
+	struct kvm_vcpu_arg *va = arg;
+
+	(void)bench_pin(bench_opts.cpu_a);
+	va->rc = vmm_run_vcpu(va->r->vmm, 0, 60000, &va->code);
+	if (va->rc == 0 && va->code != 0)
+		va->rc = -EPROTO;
+	if (va->rc < 0) {
+		va->r->ctl->status = va->rc;
+		va->r->ctl->ready = 1;
+		va->r->ctl->done = 1;
+	}
+	return NULL;
+}
+
+static int
+kvm_open(struct run *r, uint32_t max_samples)
+{
+	struct vmm_cfg cfg = { .name = "bench", .mem_size = KVM_MEM_SIZE,
+	    .nr_vcpus = 1, .cid = VSENV_CID, .window_space = IOREQ_SPACE_PIO,
+	    .window_base = VSENV_WINDOW_BASE, .notify = VMM_NOTIFY_VM,
+	    .fwd_timeout_ms = 30000 };
+	struct kvmguest_boot *b;
+	struct attach_desc d;
+	int rc;
+
+	if (r->nconns > KVM_GUEST_NCONNS)
+		return -E2BIG;
+	if (r->busy)
+		cfg.fwd_spin_ns = SPIN_NS;
+	rc = vmm_new(&cfg, &r->vmm);
+	if (rc < 0)
+		return rc;
+	rc = vmm_load(r->vmm, BENCH_KVM_GUEST);
+	if (rc < 0)
+		return rc;
+	b = vmm_boot(r->vmm);
+	if (b->kb_scratch_size < BGUEST_MBOX_OFF(max_samples) + BGUEST_MBOX_SIZE)
+		return -ENOMEM;
+	r->ctl = kvmvm_gpa(vmm_vm(r->vmm), b->kb_scratch_gpa,
+	    sizeof(*r->ctl) + 4u * max_samples);
+	if (r->ctl == NULL)
+		return -EFAULT;
+	vmm_fill_desc(r->vmm, &d);
+	return vsenv_open_attach(&r->env, &d, r->busy);
+}
+#endif
+
+static void
+run_free(struct run *r)
+{
+	unsigned i;
+
+	vsenv_close(&r->env);
+	if (r->kind == G_FAKE) {
+		free(r->ctl);
+		free(r->conns);
+		free(r->buf);
+		ioreq_fake_free(r->fake);
+	}
+#ifdef HAVE_KVM
+	vmm_free(r->vmm);
+#endif
+	for (i = 0; i < r->nfds; i++)
+		close(r->fds[i]);
+	free(r->fds);
+	if (r->lfd >= 0)
+		close(r->lfd);
+}
+
+/*
+ * One measurement: server up, host peer listening, guest connected,
+ * then run for the budget (or until the guest filled its samples), stop
+ * everyone in order.  Guest samples (cycles) are returned in `gs` (ns),
+ * host samples in r->host.
+ */
+static int
+run_once(struct run *r, uint32_t mode, uint32_t payload, uint32_t sync,
+    struct bench_samples *gs)
+{
+	uint32_t max_samples = (uint32_t)bench_max_samples(200000);
+	size_t ctl_size = sizeof(struct bguest_ctl) + 4u * max_samples;
+	pthread_t gth, hth;
+	bool g_started = false, h_started = false;
+#ifdef HAVE_KVM
+	struct kvm_vcpu_arg va = { .r = r };
+#endif
+	uint64_t deadline, budget = bench_budget_ns(r->seconds);
+	double cyc_per_ns = bench_tsc_per_ns();
+	int rc;
+
+	r->lfd = -1;
+	r->fds = calloc(r->nconns, sizeof(*r->fds));
+	if (r->fds == NULL)
+		return -ENOMEM;
+	if (r->kind == G_FAKE)
+		rc = fake_open(r, ctl_size);
+	else
+#ifdef HAVE_KVM
+		rc = kvm_open(r, max_samples);
+#else
+		rc = -ENODEV;
+#endif
+	if (rc < 0)
+		goto out;
+	memset(r->ctl, 0, ctl_size);
+	r->ctl->mode = mode;
+	r->ctl->port = HOST_PORT;
+	r->ctl->payload = payload;
+	r->ctl->nconns = r->nconns;
+	r->ctl->max_samples = max_samples;
+	r->ctl->sync = sync;
+	r->ctl->window = BENCH_STREAM_WINDOW;
+	rc = bench_samples_init(&r->host, bench_max_samples(200000));
+	if (rc < 0)
+		goto out;
+	rc = vsenv_listen(&r->env, HOST_PORT);
+	if (rc < 0)
+		goto out;
+	r->lfd = rc;
+	rc = vsenv_start(&r->env);
+	if (rc < 0)
+		goto out;
+	rc = -pthread_create(&hth, NULL, host_main, r);
+	if (rc < 0)
+		goto out;
+	h_started = true;
+	if (r->kind == G_FAKE)
+		rc = -pthread_create(&gth, NULL, fake_guest_main, r);
+#ifdef HAVE_KVM
+	else
+		rc = -pthread_create(&gth, NULL, kvm_vcpu_main, &va);
+#endif
+	if (rc < 0)
+		goto out;
+	g_started = true;
+	deadline = bench_now_ns() + 20ull * 1000000000u;
+	while (!r->ctl->ready && bench_now_ns() < deadline)
+		usleep(1000);
+	if (!r->ctl->ready) {
+		rc = -ETIMEDOUT;
+		goto out;
+	}
+	/*
+	 * Warm-up plus budget; latency modes may finish sooner.  Where the
+	 * host side measures, it decides when it has enough.
+	 */
+	if (r->role == H_SINK || r->role == H_MULTI_SINK) {
+		deadline = bench_now_ns() + 2 * budget + 5000000000ull;
+		while (bench_now_ns() < deadline && !r->host_done &&
+		    !r->ctl->done)
+			usleep(2000);
+	} else {
+		deadline = bench_now_ns() + budget + budget / 10;
+		while (bench_now_ns() < deadline && !r->ctl->done &&
+		    r->ctl->nsamples < max_samples)
+			usleep(2000);
+	}
+	rc = r->ctl->status;
+out:
+	if (r->ctl != NULL)
+		r->ctl->stop = 1;
+	if (g_started)
+		pthread_join(gth, NULL);
+	r->host_stop = 1;
+	/* A host peer blocked in recv() or send() sees EOF now. */
+	for (unsigned i = 0; i < r->nfds; i++)
+		shutdown(r->fds[i], SHUT_RDWR);
+	if (h_started)
+		pthread_join(hth, NULL);
+	if (rc == 0 && r->ctl->status < 0)
+		rc = r->ctl->status;
+	if (rc == 0 && r->host_rc < 0)
+		rc = r->host_rc;
+#ifdef HAVE_KVM
+	if (rc == 0 && va.rc < 0)
+		rc = va.rc;
+#endif
+	/* The loop thread has stopped: the device may be read now. */
+	vsenv_stop(&r->env);
+	if (vsenv_dev(&r->env) != NULL)
+		vsock_dev_get_stats(vsenv_dev(&r->env), &r->dstats);
+	if (rc == 0 && gs != NULL) {
+		uint32_t n = r->ctl->nsamples, skip = n / 10;
+
+		/* Guest samples: drop the first tenth as warm-up. */
+		rc = bench_samples_init(gs, n > skip ? n - skip : 1);
+		for (uint32_t i = skip; rc == 0 && i < n; i++)
+			bench_samples_add(gs, (uint64_t)((double)r->ctl->samples[i] /
+			    cyc_per_ns));
+	}
+	run_free(r);
+	if (rc < 0)
+		bench_samples_free(&r->host);
+	return rc;
+}
+
+/* ---- Figures ------------------------------------------------------------------ */
+
+static void
+fail(const char *name, int rc)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "%s", strerror(-rc));
+	bench_skip(name, why);
+}
+
+/* Figure 2: the device's own round trip, no host socket (KVM). */
+static void
+fig_credit(bool busy, bool sync)
+{
+	struct run r = { .kind = G_KVM, .busy = busy, .role = H_HOLD,
+	    .nconns = 1, .seconds = 1.0 };
+	struct bench_samples gs;
+	struct bench_stat st;
+	const char *name = sync ? (busy ? "kvm_credit_sync_busy" :
+	    "kvm_credit_sync_block") : busy ? "kvm_credit_busy" :
+	    "kvm_credit_block";
+	char what[160];
+	int rc;
+
+	if (!bench_selected(name))
+		return;
+	rc = run_once(&r, BG_CREDIT_RTT, 0, sync, &gs);
+	bench_samples_free(&r.host);
+	if (rc < 0) {
+		fail(name, rc);
+		return;
+	}
+	bench_stat_compute(&gs, 0, &st);
+	bench_samples_free(&gs);
+	snprintf(what, sizeof(what), "KVM guest CREDIT_REQUEST -> CREDIT_UPDATE "
+	    "through device and muxer, %s doorbell, server %s",
+	    sync ? "synchronous (forwarded exit)" : "async (ioeventfd)",
+	    busy ? "busy-polls" : "blocks in epoll");
+	if (sync)
+		bench_result(name, what, &st, "kvm_exit_io", BENCH_LE, 1.3);
+	else
+		bench_result(name, what, &st, busy ? "kvm_kick_rpc_busy" :
+		    "kvm_kick_rpc_block", BENCH_LE, 1.3);
+}
+
+/* Figure 3: 64 B echo through the muxer to a host socket and back (KVM). */
+static void
+fig_echo(bool busy)
+{
+	struct run r = { .kind = G_KVM, .busy = busy, .role = H_ECHO,
+	    .nconns = 1, .seconds = 1.5 };
+	struct bench_samples gs;
+	struct bench_stat st;
+	const char *name = busy ? "kvm_echo64_busy" : "kvm_echo64_block";
+	const char *floor = busy ? "kick_rpc_busy+unix_pingpong" :
+	    "kick_rpc_block+unix_pingpong";
+	int rc;
+
+	if (!bench_selected(name))
+		return;
+	bench_floor_sum(floor, busy ? "kvm_kick_rpc_busy" : "kvm_kick_rpc_block",
+	    "unix_pingpong");
+	rc = run_once(&r, BG_ECHO, 64, 0, &gs);
+	bench_samples_free(&r.host);
+	if (rc < 0) {
+		fail(name, rc);
+		return;
+	}
+	bench_stat_compute(&gs, 0, &st);
+	bench_samples_free(&gs);
+	bench_result(name, busy ? "KVM guest 64 B echo via hcvsock to a host "
+	    "AF_UNIX socket and back, server busy-polls" : "KVM guest 64 B echo "
+	    "via hcvsock to a host AF_UNIX socket and back, server blocks",
+	    &st, floor, BENCH_LE, 1.3);
+}
+
+/* Figure 4: stream throughput, either direction, 4 KiB or 64 KiB. */
+static void
+fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy)
+{
+	struct run r = { .kind = kind, .busy = busy,
+	    .role = to_host ? H_SINK : H_SOURCE, .nconns = 1, .seconds = 1.5 };
+	struct bench_samples gs;
+	struct bench_stat st;
+	char name[48], what[160];
+	int rc;
+
+	snprintf(name, sizeof(name), "%s_%s_%uk%s", kind == G_KVM ? "kvm" :
+	    "fake", to_host ? "g2h" : "h2g", payload / 1024,
+	    busy ? "_busy" : "");
+	if (!bench_selected(name))
+		return;
+	rc = run_once(&r, to_host ? BG_TX_STREAM : BG_RX_STREAM, payload, 0,
+	    to_host ? NULL : &gs);
+	if (rc < 0) {
+		fail(name, rc);
+		return;
+	}
+	if (to_host) {
+		bench_stat_compute(&r.host, BENCH_STREAM_WINDOW, &st);
+		bench_samples_free(&r.host);
+	} else {
+		bench_samples_free(&r.host);
+		bench_stat_compute(&gs, BENCH_STREAM_WINDOW, &st);
+		bench_samples_free(&gs);
+	}
+	snprintf(what, sizeof(what), "%s stream %s, %u KiB writes, server "
+	    "%s (time per MiB; %.2f doorbells per guest packet)",
+	    kind == G_KVM ? "KVM guest" : "fake-page guest",
+	    to_host ? "guest -> host socket" : "host socket -> guest",
+	    payload / 1024, busy ? "busy-polls" : "blocks",
+	    r.dstats.ds_tx_pkts ? (double)r.dstats.ds_kicks /
+	    (double)r.dstats.ds_tx_pkts : 0.0);
+	bench_result(name, what, &st, "unix_stream_64k", BENCH_GE, 0.5);
+}
+
+/* Figure 5a: aggregate guest -> host throughput over n connections. */
+static void
+fig_scale(unsigned n, const char *one)
+{
+	struct run r = { .kind = G_FAKE, .busy = false, .role = H_MULTI_SINK,
+	    .nconns = n, .seconds = 1.5 };
+	struct bench_stat st;
+	char name[48], what[160];
+	int rc;
+
+	snprintf(name, sizeof(name), "fake_conns_%u", n);
+	rc = run_once(&r, BG_MULTI_TX, 4096, 0, NULL);
+	if (rc < 0) {
+		fail(name, rc);
+		return;
+	}
+	bench_stat_compute(&r.host, BENCH_STREAM_WINDOW, &st);
+	bench_samples_free(&r.host);
+	snprintf(what, sizeof(what), "fake-page guest, %u connection%s sending "
+	    "4 KiB writes round-robin to %u host sockets (time per MiB, all)",
+	    n, n > 1 ? "s" : "", n);
+	if (one == NULL)
+		bench_result(name, what, &st, "unix_stream_64k", BENCH_INFO, 0);
+	else
+		bench_result(name, what, &st, one, BENCH_GE, 0.8);
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void
+bench_fig_vsock(void)
+{
+	bool kvm = bench_have_kvm();
+
+	raise_nofile();
+	if (kvm) {
+		fig_credit(false, false);
+		fig_credit(true, false);
+		fig_credit(false, true);
+		fig_credit(true, true);
+		fig_echo(false);
+		fig_echo(true);
+		fig_stream(G_KVM, true, 4096, false);
+		fig_stream(G_KVM, true, 65536, false);
+		fig_stream(G_KVM, false, 4096, false);
+		fig_stream(G_KVM, false, 65536, false);
+		/* How much of the gap is wake-ups: the same with busy-poll. */
+		fig_stream(G_KVM, true, 65536, true);
+		fig_stream(G_KVM, false, 65536, true);
+	} else {
+		bench_skip("kvm_*", "no usable /dev/kvm: KVM figures skipped");
+	}
+	fig_stream(G_FAKE, true, 4096, false);
+	fig_stream(G_FAKE, true, 65536, false);
+	fig_stream(G_FAKE, false, 4096, false);
+	fig_stream(G_FAKE, false, 65536, false);
+	/* The three go together: 64 and 1024 are ratios to 1. */
+	if (bench_selected("fake_conns_1") || bench_selected("fake_conns_64") ||
+	    bench_selected("fake_conns_1024")) {
+		fig_scale(1, NULL);
+		fig_scale(64, "fake_conns_1");
+		fig_scale(bench_opts.quick ? 128 : 1024, "fake_conns_1");
+	}
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server half of the hcvsock figures: what hcvsockd runs for one
+ * guest - the shm request source over an ioreq page, the vsock device on
+ * its register window, the muxer with its AF_UNIX host bridge, and for
+ * KVM the ioeventfd doorbell (through attach_vsock) - on an event loop in
+ * its own thread (pinned to the second CPU).
+ *
+ * Host peers: the guest connects to host port P, the muxer connects to
+ * <dir>/v_P; vsenv_listen() creates that listener.
+ */
+#ifndef HCVS_BENCH_VSENV_H
+#define HCVS_BENCH_VSENV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ioreq/ioreq.h"
+
+struct attach_desc;
+struct attach_vsock;
+struct loop;
+struct notifier;
+struct vsock_dev;
+struct vsock_mux;
+
+#define VSENV_CID		3u
+#define VSENV_WINDOW_BASE	0xc000u
+
+struct vsenv {
+	char			 dir[64];
+	struct loop		*loop;
+	struct ioreq_source	*src;
+	struct vsock_dev	*dev;
+	struct vsock_mux	*mux;
+	struct attach_vsock	*av;		/* KVM: hcvsockd's own glue */
+	int			 wake_fd;
+	int64_t			 timer;
+	bool			 busy;
+	volatile int		 stop;
+	bool			 running;
+	pthread_t		 th;
+};
+
+/*
+ * Fake page (Xen semantics: every doorbell is a request): build the
+ * server over `cfg` with the register window at PIO window_base, as
+ * hcvsockd's loopback service does.  busy: the loop thread polls instead
+ * of sleeping in epoll_wait.
+ */
+int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
+	    uint64_t window_base, bool busy) __must_check;
+/*
+ * KVM: the same, but built by attach_vsock_new() from a VMM's attach
+ * description - the code hcvsockd runs for an attached KVM guest.
+ */
+int	vsenv_open_attach(struct vsenv *e, const struct attach_desc *d,
+	    bool busy) __must_check;
+int	vsenv_start(struct vsenv *e) __must_check;
+/* Stop the loop thread (idempotent); the objects stay for inspection. */
+void	vsenv_stop(struct vsenv *e);
+/* The device (after vsenv_stop, or from the loop thread). */
+struct vsock_dev *vsenv_dev(struct vsenv *e);
+/* Stop the thread, free everything (host peers see EOF). */
+void	vsenv_close(struct vsenv *e);
+
+/* Listen on <dir>/v_<port>; returns the fd or -errno. */
+int	vsenv_listen(struct vsenv *e, uint32_t port);
+
+#endif /* HCVS_BENCH_VSENV_H */

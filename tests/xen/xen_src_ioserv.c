@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test device of tests/xen/xen_ioserv.c served through hcvsock's whole
+ * Xen request source (src/ioreq/ioreq_xen.c): open, add_range, enable,
+ * restrict, inject_msi, quiesce, close, re-attach after a crash, and the
+ * @releaseDomain death watch, against the real hypervisor.
+ *
+ *   xen_src_ioserv --domid N [--port 0x5000] [--ready FILE] [--timeout S]
+ *       [--state FILE] [--reattach] [--leave] [--check-restrict UID]
+ *
+ * --state records the server id and the device's registers after every
+ * write (as hcvsockd's state file does); --reattach reads it back and
+ * re-attaches to the recorded server instead of creating one.  SIGTERM:
+ * quiesce (answer pending slots, disable) and destroy, or with --leave
+ * leave the server for a re-attach.  Exits 0 when the guest wrote the
+ * exit register or the domain went away (death watch), 1 otherwise.
+ */
+#include <errno.h>
+#include <execinfo.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "ioreq/ioreq.h"
+#include "ioreq/ioreq_xen.h"
+#include "notify/notify.h"
+
+#define IOS_DATA	0
+#define IOS_MSI		4
+#define IOS_EVTCHN	8
+#define IOS_MAGIC	12
+#define IOS_MAGIC_VAL	0x48435653u
+#define MAX_VCPUS	128
+
+static volatile sig_atomic_t got_term;
+
+struct dev {
+	struct ioreq_source	*src;
+	const char		*state;
+	int			 id;
+	uint32_t		 data[MAX_VCPUS];
+	uint32_t		 crc[MAX_VCPUS], replies[MAX_VCPUS];
+	uint32_t		 msis, notifies;
+	int			 want_msi;
+	uint32_t		 msi_val;
+	int			 want_evtchn;
+	uint32_t		 evtchn_remote;
+	uint32_t		 guest_local;
+	int			 done;
+};
+
+static uint32_t
+crc32_update(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	int k;
+
+	crc = ~crc;
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static uint32_t
+xform(uint32_t x)
+{
+	return ((x << 7) | (x >> 25)) ^ 0xa5a5a5a5u;
+}
+
+/* A crash inside dom0 has no debugger: leave a backtrace in the serial log. */
+static void
+on_crash(int sig)
+{
+	void *bt[32];
+	int n = backtrace(bt, 32);
+
+	dprintf(1, "HCVS-SRV crashed: signal %d, backtrace:\n", sig);
+	backtrace_symbols_fd(bt, n, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static void
+state_save(const struct dev *d)
+{
+	char tmp[512];
+	FILE *f;
+	unsigned i;
+
+	if (d->state == NULL)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->state);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return;
+	fprintf(f, "%d", d->id);
+	for (i = 0; i < 8; i++)
+		fprintf(f, " %u", d->data[i]);
+	fprintf(f, "\n");
+	if (fclose(f) == 0)
+		(void)rename(tmp, d->state);
+}
+
+static int
+state_load(struct dev *d)
+{
+	FILE *f = fopen(d->state, "r");
+	unsigned i;
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fscanf(f, "%d", &d->id) == 1;
+	for (i = 0; ok && i < 8; i++)
+		ok = fscanf(f, "%u", &d->data[i]) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int
+dev_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct dev *d = opaque;
+	uint32_t v;
+
+	if (vcpu >= MAX_VCPUS)
+		return -EINVAL;
+	switch (off) {
+	case IOS_DATA:
+		v = xform(d->data[vcpu]);
+		if (size == 4) {
+			d->crc[vcpu] = crc32_update(d->crc[vcpu], &v, 4);
+			d->replies[vcpu]++;
+		}
+		*val = v;
+		return 0;
+	case IOS_MAGIC:
+		*val = IOS_MAGIC_VAL;
+		return 0;
+	default:
+		*val = 0;
+		return 0;
+	}
+}
+
+static int
+dev_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct dev *d = opaque;
+
+	(void)size;
+	if (vcpu >= MAX_VCPUS)
+		return -EINVAL;
+	switch (off) {
+	case IOS_DATA:
+		d->data[vcpu] = (uint32_t)val;
+		state_save(d);
+		break;
+	case IOS_MSI:
+		d->want_msi = 1;
+		d->msi_val = (uint32_t)val;
+		break;
+	case IOS_EVTCHN:
+		d->want_evtchn = 1;
+		d->evtchn_remote = (uint32_t)val;
+		break;
+	case IOS_MAGIC:
+		d->done = 1;
+		break;
+	}
+	return 0;
+}
+
+static const struct ioreq_handler_ops dev_ops = {
+	.read = dev_read,
+	.write = dev_write,
+};
+
+static void
+dev_post(void *arg)
+{
+	struct dev *d = arg;
+	struct notifier *n = ioreq_source_notifier(d->src);
+	int rc;
+
+	if (d->want_msi) {
+		struct ioreq_msi m = {
+			.addr = 0xfee00000u | ((d->msi_val >> 8) << 12),
+			.data = d->msi_val & 0xff,
+		};
+
+		d->want_msi = 0;
+		rc = ioreq_source_inject_msi(d->src, &m);
+		if (rc == 0)
+			d->msis++;
+		else
+			printf("HCVS-SRV inject_msi: %s\n", strerror(-rc));
+	}
+	if (d->want_evtchn) {
+		d->want_evtchn = 0;
+		if (d->guest_local == NOTIFY_PORT_INVALID) {
+			struct notify_bind b = {
+				.kind = NOTIFY_BIND_EVTCHN,
+				.remote_port = d->evtchn_remote,
+			};
+
+			rc = notifier_bind(n, &b, &d->guest_local);
+			if (rc != 0) {
+				printf("HCVS-SRV bind guest port: %s\n",
+				    strerror(-rc));
+				d->guest_local = NOTIFY_PORT_INVALID;
+				return;
+			}
+		}
+		if (notifier_notify(n, d->guest_local) == 0)
+			d->notifies++;
+	}
+}
+
+/* After ioreq_source_restrict + setuid: what must no longer be reachable. */
+static int
+check_restrict(struct dev *d, uint32_t domid, uid_t uid)
+{
+	struct ioreq_xen_cfg cfg = { .domid = 0, .reattach_id = -1 };
+	struct notify_bind b = { .kind = NOTIFY_BIND_EVTCHN, .remote_port = 1 };
+	struct ioreq_source *other = NULL;
+	struct notifier *on = NULL;
+	uint32_t local;
+	int rc, fails = 0;
+
+	/* Opened while privileged, aimed at dom0: restricted with the rest. */
+	rc = notifier_open("xen", 0, &on);
+	if (rc == 0)
+		rc = notifier_restrict(on, domid);
+	if (rc == 0)
+		rc = ioreq_source_restrict(d->src);
+	if (rc != 0) {
+		printf("HCVS-SRV restrict: %s\n", strerror(-rc));
+		return -1;
+	}
+	if (setgid(uid) != 0 || setuid(uid) != 0) {
+		printf("HCVS-SRV setuid: %s\n", strerror(errno));
+		return -1;
+	}
+	rc = notifier_bind(on, &b, &local);
+	printf("HCVS-SRV restricted evtchn bind dom0: rc=%d errno=%s\n",
+	    rc == 0 ? 0 : -1, rc == 0 ? "none" : strerror(-rc));
+	fails += rc == 0;
+	notifier_close(on);
+	/* A fresh source as the unprivileged user: dom0, then another domain. */
+	rc = ioreq_xen_open(&cfg, &other);
+	printf("HCVS-SRV restricted dm_op on dom0: rc=%d errno=%s\n",
+	    rc == 0 ? 0 : -1, rc == 0 ? "none" : strerror(-rc));
+	fails += rc == 0;
+	ioreq_source_close(other, true);
+	other = NULL;
+	cfg.domid = domid + 1;
+	rc = ioreq_xen_open(&cfg, &other);
+	printf("HCVS-SRV restricted dm_op on dom%u: rc=%d errno=%s\n",
+	    domid + 1, rc == 0 ? 0 : -1, rc == 0 ? "none" : strerror(-rc));
+	fails += rc == 0;
+	ioreq_source_close(other, true);
+	printf("HCVS-SRV restrict-check escapes=%d\n", fails);
+	return fails == 0 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "domid", required_argument, NULL, 'd' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "ready", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "state", required_argument, NULL, 's' },
+		{ "reattach", no_argument, NULL, 'a' },
+		{ "leave", no_argument, NULL, 'l' },
+		{ "check-restrict", required_argument, NULL, 'u' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct dev d;
+	struct ioreq_xen_cfg cfg = { .reattach_id = -1, .watch_death = true };
+	struct ioreq_engine_stats st;
+	struct ioreq_engine *e;
+	const char *ready = NULL;
+	long timeout = 120, uid = -1;
+	struct timespec t0, t1;
+	uint16_t base = 0x5000;
+	bool reattach = false, leave = false, gone = false;
+	unsigned i;
+	int c, rc, ret = 1;
+
+	cfg.domid = UINT32_MAX;
+	d.guest_local = NOTIFY_PORT_INVALID;
+	d.id = -1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': cfg.domid = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'p': base = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'r': ready = optarg; break;
+		case 't': timeout = strtol(optarg, NULL, 0); break;
+		case 's': d.state = optarg; break;
+		case 'a': reattach = true; break;
+		case 'l': leave = true; break;
+		case 'u': uid = strtol(optarg, NULL, 0); break;
+		default: return 2;
+		}
+	}
+	if (cfg.domid == UINT32_MAX || (reattach && d.state == NULL)) {
+		fprintf(stderr, "usage: xen_src_ioserv --domid N [--state F [--reattach]]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	log_init(true, 1, "xen_src_ioserv");
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	signal(SIGSEGV, on_crash);
+	signal(SIGBUS, on_crash);
+	signal(SIGABRT, on_crash);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	if (reattach) {
+		if (state_load(&d) != 0) {
+			printf("HCVS-SRV no state in %s\n", d.state);
+			return 1;
+		}
+		cfg.reattach_id = d.id;
+	}
+	rc = ioreq_xen_open(&cfg, &d.src);
+	if (rc != 0) {
+		printf("HCVS-SRV ioreq_xen_open: %s\n", strerror(-rc));
+		return 1;
+	}
+	d.id = ioreq_source_server_id(d.src);
+	state_save(&d);
+	e = ioreq_source_engine(d.src);
+	ioreq_engine_set_post_hook(e, dev_post, &d);
+	rc = ioreq_source_add_range(d.src, IOREQ_SPACE_PIO, base, base + 15,
+	    &dev_ops, &d);
+	if (rc == -EEXIST && reattach)
+		rc = 0;
+	if (rc == 0)
+		rc = ioreq_source_enable(d.src);
+	if (rc != 0) {
+		printf("HCVS-SRV add_range/enable: %s\n", strerror(-rc));
+		goto out;
+	}
+	ioreq_engine_get_stats(e, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("HCVS-SRV ready dom=%u id=%d vcpus=%u setup_ms=%ld code=ioreq_xen"
+	    " %s answered_at_enable=%llu\n", cfg.domid, d.id,
+	    ioreq_source_nr_vcpus(d.src), (t1.tv_sec - t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000,
+	    reattach ? "reattached" : "created",
+	    (unsigned long long)st.st_requests);
+	if (uid >= 0 && check_restrict(&d, cfg.domid, (uid_t)uid) != 0)
+		goto out;
+	if (ready != NULL) {
+		FILE *f = fopen(ready, "w");
+
+		if (f != NULL)
+			fclose(f);
+	}
+
+	while (!got_term && !d.done) {
+		struct pollfd pfd[2] = {
+			{ notifier_fd(ioreq_source_notifier(d.src)), POLLIN, 0 },
+			{ ioreq_xen_death_fd(d.src), POLLIN, 0 },
+		};
+		uint32_t port;
+
+		rc = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, 1000);
+		if (rc < 0 && errno != EINTR)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > timeout) {
+			printf("HCVS-SRV timeout after %ld s\n", timeout);
+			break;
+		}
+		if (rc <= 0)
+			continue;
+		while (notifier_next(ioreq_source_notifier(d.src), &port,
+		    NULL) == 1)
+			(void)ioreq_engine_handle_port(e, port);
+		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN) &&
+		    ioreq_xen_domain_gone(d.src) == 1) {
+			printf("HCVS-SRV domain %u gone\n", cfg.domid);
+			gone = true;
+			break;
+		}
+	}
+	if (got_term)
+		printf("HCVS-SRV SIGTERM: quiescing%s\n", leave ? ", leaving the server" : "");
+	ret = d.done || gone || (got_term && !leave) ? 0 : 1;
+	if (!gone) {
+		rc = ioreq_source_quiesce(d.src);
+		if (rc != 0)
+			printf("HCVS-SRV quiesce: %s\n", strerror(-rc));
+	}
+	for (i = 0; i < ioreq_source_nr_vcpus(d.src) && i < MAX_VCPUS; i++)
+		printf("HCVS-SRV vcpu=%u replies=%u crc=%08x\n", i, d.replies[i],
+		    d.crc[i]);
+	ioreq_engine_get_stats(e, &st);
+	printf("HCVS-SRV stats requests=%llu msis=%u notifies=%u spurious=%llu "
+	    "invalid=%llu unclaimed=%llu\n", (unsigned long long)st.st_requests,
+	    d.msis, d.notifies, (unsigned long long)st.st_spurious,
+	    (unsigned long long)st.st_invalid,
+	    (unsigned long long)st.st_unclaimed);
+out:
+	ioreq_source_close(d.src, !(leave && got_term));
+	printf("HCVS-SRV exit rc=%d\n", ret);
+	return ret;
+}
