@@ -24,9 +24,18 @@ endif
 VALGRIND_TESTS = tests/unit/test_vsock_mux tests/unit/test_ioreq_shm \
 	tests/unit/test_fault_restart tests/unit/test_fault_vsock \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_vsock_mux \
-	tests/fuzz/replay_attach tests/fuzz/replay_conf
+	tests/fuzz/replay_attach tests/fuzz/replay_conf \
+	tests/fuzz/replay_vsock_dev tests/fuzz/replay_vsock_devmux
 EXTRA_DIST += %reldir%/valgrind-check
-check-valgrind: $(check_PROGRAMS)
+check-valgrind: $(check_PROGRAMS) $(sbin_PROGRAMS)
 	$(SHELL) $(top_srcdir)/tests/valgrind-check $(abs_top_srcdir) \
-	    $(abs_top_builddir) $(VALGRIND_TESTS)
+	    $(abs_top_builddir) \
+	    --daemon-test $(abs_top_srcdir)/tests/faults/daemon-faults.test \
+	    $(VALGRIND_TESTS)
 .PHONY: check-valgrind
+
+# The daemon itself (hcvsockd --loopback, socat peers): SIGKILL/restart,
+# lost doorbells, host peers killed, the socket directory emptied.
+check_SCRIPTS += %reldir%/faults/daemon-faults.test
+EXTRA_DIST += %reldir%/faults/daemon-faults.test
+TESTS += %reldir%/faults/daemon-faults.test

@@ -6,7 +6,9 @@
 #                             `CC=clang ./configure --enable-fuzzing`.
 # `make fuzz` runs every libFuzzer binary for FUZZ_TIME seconds each; from a
 # gcc build it configures a clang build in fuzz-build/ and runs it there.
-FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux attach vsock_dev
+FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux vsock_dev \
+	vsock_devmux attach
+# (vsock_dev is built by tests/vsock.mk; the others here.)
 FUZZ_TIME = 60
 FUZZ_COMMON = %reldir%/fuzz/fuzz.h %reldir%/fuzz/fuzz_common.c
 FUZZ_REPLAY = $(FUZZ_COMMON) %reldir%/fuzz/replay.c
@@ -14,16 +16,19 @@ FUZZ_IOREQ_LIBS = src/ioreq/libioreq.a $(NOTIFY_LIBS) src/common/libcommon.a
 FUZZ_VSOCK_LIBS = src/vsock/libvsock.a src/common/libcommon.a
 FUZZ_CONF_LIBS = src/daemon/libdaemon.a src/common/libcommon.a
 FUZZ_ATTACH_LIBS = src/attach/libattach.a $(FUZZ_IOREQ_LIBS)
+FUZZ_DEV_LIBS = src/vsock/libvsockdev.a src/vsock/libvsock.a $(FUZZ_IOREQ_LIBS)
 
 EXTRA_DIST += %reldir%/fuzz/corpus %reldir%/fuzz/fuzz-run
 EXTRA_DIST += %reldir%/fuzz/README.md
 
 check_PROGRAMS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
-	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach
+	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach \
+	tests/fuzz/replay_vsock_devmux
 TESTS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
-	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach
+	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach \
+	tests/fuzz/replay_vsock_devmux
 
 tests_fuzz_replay_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_REPLAY)
 tests_fuzz_replay_connect_line_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"connect_line"'
@@ -43,12 +48,15 @@ tests_fuzz_replay_vsock_mux_LDADD = $(FUZZ_VSOCK_LIBS)
 tests_fuzz_replay_attach_SOURCES = %reldir%/fuzz/fuzz_attach.c $(FUZZ_REPLAY)
 tests_fuzz_replay_attach_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"attach"'
 tests_fuzz_replay_attach_LDADD = $(FUZZ_ATTACH_LIBS)
+tests_fuzz_replay_vsock_devmux_SOURCES = %reldir%/fuzz/fuzz_vsock_devmux.c $(FUZZ_REPLAY)
+tests_fuzz_replay_vsock_devmux_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_devmux"'
+tests_fuzz_replay_vsock_devmux_LDADD = $(FUZZ_DEV_LIBS)
 
 if ENABLE_FUZZING
 FUZZ_LD = -fsanitize=fuzzer
 noinst_PROGRAMS += tests/fuzz/fuzz_connect_line tests/fuzz/fuzz_conf \
 	tests/fuzz/fuzz_ioreq_page tests/fuzz/fuzz_ioreq_bufring \
-	tests/fuzz/fuzz_vsock_mux tests/fuzz/fuzz_attach
+	tests/fuzz/fuzz_vsock_mux tests/fuzz/fuzz_attach tests/fuzz/fuzz_vsock_devmux
 tests_fuzz_fuzz_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_connect_line_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_connect_line_LDADD = $(FUZZ_VSOCK_LIBS)
@@ -67,13 +75,19 @@ tests_fuzz_fuzz_vsock_mux_LDADD = $(FUZZ_VSOCK_LIBS)
 tests_fuzz_fuzz_attach_SOURCES = %reldir%/fuzz/fuzz_attach.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_attach_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_attach_LDADD = $(FUZZ_ATTACH_LIBS)
+tests_fuzz_fuzz_vsock_devmux_SOURCES = %reldir%/fuzz/fuzz_vsock_devmux.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_vsock_devmux_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_vsock_devmux_LDADD = $(FUZZ_DEV_LIBS)
 FUZZ_MODE = run
+FUZZ_PROGS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 else
 FUZZ_MODE = delegate
+FUZZ_PROGS =
 endif
 
 # Bounded runs: FUZZ_TIME seconds per harness, one at a time.
-fuzz: all
+# Only the harnesses: the rest of `all` need not build with clang.
+fuzz: $(FUZZ_PROGS)
 	FUZZ_TIME=$(FUZZ_TIME) FUZZ_NAMES="$(FUZZ_NAMES)" \
 	    $(SHELL) $(top_srcdir)/tests/fuzz/fuzz-run $(FUZZ_MODE) \
 	    $(abs_top_srcdir) $(abs_top_builddir)

@@ -144,6 +144,8 @@ cmd_connect(struct hcvg *h, uint32_t port, uint32_t bytes)
 		if (w <= 0) {
 			printf("connect %u: send error %ld after %u\n", port, w,
 			    sent);
+			/* A reset connection still holds its slot until closed. */
+			(void)hcvg_close(h, id);
 			return 1;
 		}
 		sent += (uint32_t)w;

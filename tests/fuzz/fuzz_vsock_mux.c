@@ -133,7 +133,9 @@ pull(struct vsock_mux *m, struct fz *in, uint8_t *buf)
 	if (vsock_mux_to_guest(m, &h, buf, max) != 1)
 		return;
 	fz_check(h.src_cid == VSOCK_CID_HOST && h.dst_cid == CID);
-	fz_check(h.type == VSOCK_TYPE_STREAM || h.type == VSOCK_TYPE_SEQPACKET);
+	/* An RST for an unknown type carries that type back, as Linux does. */
+	fz_check(h.type == VSOCK_TYPE_STREAM || h.type == VSOCK_TYPE_SEQPACKET ||
+	    h.op == VSOCK_OP_RST);
 	fz_check(h.op >= VSOCK_OP_REQUEST && h.op <= VSOCK_OP_CREDIT_REQUEST);
 	fz_check(h.len <= max);
 	fz_check(h.op == VSOCK_OP_RW ? h.len > 0 : h.len == 0);
