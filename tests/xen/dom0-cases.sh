@@ -384,10 +384,12 @@ case_hv_sigterm() {
 	hv_start $name 1 "case=gone port=$PIO vport=1234 irq=msi bytes=67108864"
 	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
 	sleep 2
+	t0=$(now_ms)
 	kill -TERM "$dpid"
 	wait_pid_gone "$dpid" 20 || fail "hcvsockd ignored SIGTERM"
-	echo "HCVS-INFO hcvsockd gone after SIGTERM"
+	echo "HCVS-INFO hcvsockd gone after SIGTERM ($(( $(now_ms) - t0 )) ms)"
 	wait_gone $name 60 || { hv_log; fail "guest hung after SIGTERM"; }
+	echo "HCVS-INFO guest gone $(( $(now_ms) - t0 )) ms after SIGTERM"
 	hv_log
 	check_no_zombie
 }

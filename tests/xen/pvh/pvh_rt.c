@@ -297,6 +297,8 @@ static void (*handlers[256])(unsigned);
 static volatile uint32_t counters[256];
 static volatile uint32_t tick_count;
 
+static void tsc_init(void);
+
 static void
 apic_write(uint32_t reg, uint32_t v)
 {
@@ -371,6 +373,7 @@ irq_init(void)
 	}
 	idt_load();
 	apic_timer_start();
+	tsc_init();
 	__asm__ volatile("sti");
 }
 
@@ -394,10 +397,47 @@ irq_counter(unsigned vec)
 	return &counters[vec & 0xff];
 }
 
+/* TSC cycles per 10 ms (from Xen's CPUID leaves), 0 if unknown. */
+static uint32_t tsc_per_tick;
+
+static void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]);
+static uint32_t xen_cpuid_base(void);
+
+/*
+ * Elapsed time in 10 ms units.  The guest TSC runs at a rate Xen states;
+ * counting timer interrupts instead loses time under emulation, where a
+ * loop iteration between two halts can take far longer than a tick.
+ */
 uint32_t
 ticks(void)
 {
-	return tick_count;
+	uint32_t lo, hi, q, r;
+
+	if (tsc_per_tick == 0)
+		return tick_count;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	if (hi >= tsc_per_tick)		/* quotient would not fit: give up */
+		return tick_count;
+	__asm__("divl %4" : "=a"(q), "=d"(r) : "a"(lo), "d"(hi),
+	    "rm"(tsc_per_tick));
+	(void)r;
+	return q;
+}
+
+static void
+tsc_init(void)
+{
+	uint32_t r[4], base = xen_cpuid_base();
+
+	if (base == 0)
+		return;
+	cpuid(base, 0, r);
+	if (r[0] - base < 3)
+		return;
+	/* Leaf base+3, sub-leaf 0: ECX is the guest TSC frequency in kHz. */
+	cpuid(base + 3, 0, r);
+	if (r[2] >= 1000 && r[2] < 100000000u)
+		tsc_per_tick = r[2] * 10;
 }
 
 bool
@@ -442,12 +482,27 @@ static bool xen_ready;
 static uint32_t evtchn_port;
 static volatile uint32_t evtchn_upcalls;
 
-static inline void
+static void
 cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid"
 	    : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
 	    : "a"(leaf), "c"(sub));
+}
+
+/* The base of Xen's CPUID leaves ("XenVMMXenVMM"), or 0. */
+static uint32_t
+xen_cpuid_base(void)
+{
+	uint32_t r[4], base;
+
+	for (base = 0x40000000; base < 0x40010000; base += 0x100) {
+		cpuid(base, 0, r);
+		if (r[1] == 0x566e6558 && r[2] == 0x65584d4d &&
+		    r[3] == 0x4d4d566e && r[0] - base >= 2)
+			return base;
+	}
+	return 0;
 }
 
 static long
@@ -470,13 +525,8 @@ xen_init(void)
 
 	if (xen_ready)
 		return 0;
-	for (base = 0x40000000; base < 0x40010000; base += 0x100) {
-		cpuid(base, 0, r);
-		if (r[1] == 0x566e6558 && r[2] == 0x65584d4d &&
-		    r[3] == 0x4d4d566e && r[0] - base >= 2)
-			break;
-	}
-	if (base >= 0x40010000) {
+	base = xen_cpuid_base();
+	if (base == 0) {
 		say("xen: no Xen CPUID leaves");
 		return -1;
 	}

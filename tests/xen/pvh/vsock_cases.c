@@ -377,11 +377,11 @@ case_gone(void)
 	id = hcvg_connect(&dev, cmdline_u32("vport", 1234), 0);
 	if (id < 0)
 		return -1;
-	say("transfer started");
+	say("transfer started ticks=%u", ticks());
 	xfer_echo(id, cmdline_u32("bytes", 64u << 20), 1, 5000, &x);
 	magic = inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
-	say("transfer stopped sent=%u got=%u err=%d magic=0x%08x", x.sent,
-	    x.got, x.err, magic);
+	say("transfer stopped sent=%u got=%u err=%d magic=0x%08x ticks=%u",
+	    x.sent, x.got, x.err, magic, ticks());
 	return x.err != 0 && magic == HCVS_NO_BACKEND ? 0 : -1;
 }
 
