@@ -235,7 +235,12 @@ dev_post(void *arg)
 	}
 }
 
-/* After ioreq_source_restrict + setuid: what must no longer be reachable. */
+/*
+ * After ioreq_source_restrict + setuid: what must no longer be reachable.
+ * The source's own Xen handles are private to it; a notifier opened for
+ * dom0 before the drop and restricted the same way stands in for them on
+ * the event-channel side (xen_proj_ioserv checks restricted dm handles).
+ */
 static int
 check_restrict(struct dev *d, uint32_t domid, uid_t uid)
 {
@@ -267,14 +272,14 @@ check_restrict(struct dev *d, uint32_t domid, uid_t uid)
 	notifier_close(on);
 	/* A fresh source as the unprivileged user: dom0, then another domain. */
 	rc = ioreq_xen_open(&cfg, &other);
-	printf("HCVS-SRV restricted dm_op on dom0: rc=%d errno=%s\n",
+	printf("HCVS-SRV unprivileged source for dom0: rc=%d errno=%s\n",
 	    rc == 0 ? 0 : -1, rc == 0 ? "none" : strerror(-rc));
 	fails += rc == 0;
 	ioreq_source_close(other, true);
 	other = NULL;
 	cfg.domid = domid + 1;
 	rc = ioreq_xen_open(&cfg, &other);
-	printf("HCVS-SRV restricted dm_op on dom%u: rc=%d errno=%s\n",
+	printf("HCVS-SRV unprivileged source for dom%u: rc=%d errno=%s\n",
 	    domid + 1, rc == 0 ? 0 : -1, rc == 0 ? "none" : strerror(-rc));
 	fails += rc == 0;
 	ioreq_source_close(other, true);
