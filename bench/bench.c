@@ -682,14 +682,7 @@ main(int argc, char **argv)
 	    bench_opts.cpu_a, bench_opts.cpu_b);
 	fflush(stdout);
 
-	if (floors_too) {
-		bench_floors_cpu();
-		bench_floors_unix();
-		bench_floors_kvm();
-	} else {
-		bench_note("floors not measured (--no-floors): no ratios");
-	}
-	bench_figures();
+	bench_figures(floors_too);
 
 	print_table(stdout);
 	{

@@ -162,7 +162,8 @@ void		bench_floors_cpu(void);		/* cache line, eventfd */
 void		bench_floors_unix(void);	/* AF_UNIX ping-pong, stream */
 void		bench_floors_kvm(void);		/* ioeventfd kick RPC, exit */
 bool		bench_have_kvm(void);		/* /dev/kvm usable, KVM built */
-void		bench_figures(void);		/* the hcvsock figures 1-5 */
+/* Floors (unless !floors) and the hcvsock figures 1-5, in run order. */
+void		bench_figures(bool floors);
 void		bench_fig_ioreq(void);		/* 1 and 5b: fake ioreq page */
 void		bench_fig_mux(void);		/* 5c: idle connection memory */
 void		bench_fig_vsock(void);		/* 2-5: device, muxer, host peers */

@@ -669,7 +669,7 @@ static void
 fig_scale(unsigned n, const char *one)
 {
 	struct run r = { .kind = G_FAKE, .busy = false, .role = H_MULTI_SINK,
-	    .nconns = n, .seconds = 1.5 };
+	    .nconns = n, .seconds = 2.5 };
 	struct bench_stat st;
 	char name[48], what[160];
 	int rc;

@@ -34,7 +34,8 @@ if HAVE_CMOCKA
 noinst_LIBRARIES += tests/libvsocktestenv.a
 tests_libvsocktestenv_a_SOURCES = %reldir%/fakes/vsock_testenv.c \
 	%reldir%/fakes/vsock_testenv.h \
-	%reldir%/fakes/fake_vsock_mux.c %reldir%/fakes/fake_vsock_mux.h
+	%reldir%/fakes/fake_vsock_mux.c %reldir%/fakes/fake_vsock_mux.h \
+	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
 tests_libvsocktestenv_a_CFLAGS = $(TEST_CFLAGS)
 VSOCKDEV_TEST_LIBS = tests/libvsocktestenv.a src/vsock/libvsockdev.a \
 	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
@@ -54,7 +55,8 @@ TESTS += tests/unit/test_vsock_guest
 # End to end: guest driver -> fake ioreq page -> engine -> device -> muxer
 # -> AF_UNIX host programs.
 check_PROGRAMS += tests/unit/test_vsock_e2e
-tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c
+tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c \
+	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
 tests_unit_test_vsock_e2e_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
 	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)

@@ -19,7 +19,7 @@ XEN_PVH_CCFLAGS = -m32 -march=i686 -O2 -g -ffreestanding -fno-pic -fno-pie \
 	-mgeneral-regs-only -fno-builtin -Wall -Wextra -Werror \
 	-D__XEN_INTERFACE_VERSION__=0x00040e00 \
 	-I$(top_srcdir)/%reldir%/xen/pvh -I$(top_srcdir)/guest/include
-XEN_PVH_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
+XEN_PVH_LINKFLAGS = -nostdlib -static -Wl,--build-id=none \
 	-Wl,--no-warn-rwx-segments -Wl,-T,$(top_srcdir)/$(XEN_PVH_LDS)
 
 EXTRA_DIST += $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS) \

@@ -101,6 +101,22 @@ struct ioreq_mem {
 	const struct ioreq_mem_ops *ops;
 };
 
+/*
+ * A backend's map of guest memory: host address of `gpa` and how many
+ * bytes from there are contiguous (> 0), or NULL where `gpa` is not
+ * guest memory.
+ */
+typedef uint8_t *(*ioreq_mem_resolve_fn)(struct ioreq_mem *m, uint64_t gpa,
+    uint64_t *contig);
+
+/*
+ * The copy of every backend: [gpa, gpa+len) to `out` or from `in` (one of
+ * them NULL), chunk by resolved chunk.  A first pass only resolves, so a
+ * copy that would fault half-way copies nothing.  0 or -EFAULT.
+ */
+int	ioreq_mem_copy(struct ioreq_mem *m, ioreq_mem_resolve_fn resolve,
+	    uint64_t gpa, uint8_t *out, const uint8_t *in, size_t len);
+
 #ifdef HAVE_XEN
 #include <xendevicemodel.h>
 #include <xenforeignmemory.h>

@@ -38,6 +38,37 @@ ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
 	return rc <= 0 ? rc : m->ops->write(m, gpa, buf, len);
 }
 
+int
+ioreq_mem_copy(struct ioreq_mem *m, ioreq_mem_resolve_fn resolve,
+    uint64_t gpa, uint8_t *out, const uint8_t *in, size_t len)
+{
+	int pass;
+
+	if (gpa > UINT64_MAX - (len - 1))
+		return -EFAULT;
+	for (pass = 0; pass < 2; pass++) {
+		uint64_t cur = gpa, contig;
+		size_t done = 0, chunk;
+		uint8_t *p;
+
+		while (done < len) {
+			p = resolve(m, cur, &contig);
+			if (p == NULL)
+				return -EFAULT;
+			chunk = (size_t)MIN((uint64_t)(len - done), contig);
+			if (pass == 1) {
+				if (in != NULL)
+					memcpy(p, in + done, chunk);
+				else
+					memcpy(out + done, p, chunk);
+			}
+			cur += chunk;
+			done += chunk;
+		}
+	}
+	return 0;
+}
+
 void
 ioreq_mem_invalidate(struct ioreq_mem *m)
 {
@@ -85,56 +116,28 @@ memfd_find(const struct ioreq_mem_fd *mf, uint64_t gpa)
 	return NULL;
 }
 
-/*
- * Walk [gpa, gpa+len) region by region.  A first pass only checks, so a
- * copy that would fault half-way copies nothing.
- */
-static int
-memfd_copy(struct ioreq_mem_fd *mf, uint64_t gpa, uint8_t *buf,
-    const uint8_t *src, size_t len)
+static uint8_t *
+memfd_resolve(struct ioreq_mem *m, uint64_t gpa, uint64_t *contig)
 {
-	int pass;
+	const struct memfd_region *r = memfd_find((struct ioreq_mem_fd *)m,
+	    gpa);
 
-	if (gpa > UINT64_MAX - (len - 1))
-		return -EFAULT;
-	for (pass = 0; pass < 2; pass++) {
-		uint64_t cur = gpa;
-		size_t left = len, done = 0;
-
-		while (left > 0) {
-			const struct memfd_region *r = memfd_find(mf, cur);
-			uint64_t off, chunk;
-
-			if (r == NULL)
-				return -EFAULT;
-			off = cur - r->mr_gpa;
-			chunk = MIN((uint64_t)left, r->mr_size - off);
-			if (pass == 1) {
-				if (src != NULL)
-					memcpy(r->mr_base + off, src + done,
-					    chunk);
-				else
-					memcpy(buf + done, r->mr_base + off,
-					    chunk);
-			}
-			cur += chunk;
-			done += chunk;
-			left -= chunk;
-		}
-	}
-	return 0;
+	if (r == NULL)
+		return NULL;
+	*contig = r->mr_size - (gpa - r->mr_gpa);
+	return r->mr_base + (gpa - r->mr_gpa);
 }
 
 static int
 memfd_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
 {
-	return memfd_copy((struct ioreq_mem_fd *)m, gpa, buf, NULL, len);
+	return ioreq_mem_copy(m, memfd_resolve, gpa, buf, NULL, len);
 }
 
 static int
 memfd_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
 {
-	return memfd_copy((struct ioreq_mem_fd *)m, gpa, NULL, buf, len);
+	return ioreq_mem_copy(m, memfd_resolve, gpa, NULL, buf, len);
 }
 
 static void

@@ -97,59 +97,40 @@ mark_dirty(struct ioreq_mem_xen *mx, uint64_t gpa, size_t len)
 }
 
 /*
- * Two passes over the pages: the first maps and checks every one, so a
- * copy with a hole copies nothing.  A copy is at most IOREQ_MEM_MAX_COPY
- * (256 pages, five buckets), far below the cache size, so the first
- * pass's buckets are all still mapped in the second.
+ * ioreq_mem_copy() resolves every page twice: the first pass maps and
+ * checks them all, so a copy with a hole copies nothing.  A copy is at
+ * most IOREQ_MEM_MAX_COPY (256 pages, five buckets), far below the cache
+ * size, so the first pass's buckets are all still mapped in the second.
  */
-static int
-xen_copy(struct ioreq_mem_xen *mx, uint64_t gpa, uint8_t *out,
-    const uint8_t *in, size_t len)
+static uint8_t *
+xen_resolve(struct ioreq_mem *m, uint64_t gpa, uint64_t *contig)
 {
-	int pass;
+	struct ioreq_mem_xen *mx = (struct ioreq_mem_xen *)m;
+	uint64_t gfn = gpa >> XPAGE_SHIFT;
+	size_t off = (size_t)(gpa & (XPAGE_SIZE - 1));
+	unsigned pg = (unsigned)(gfn % IOREQ_XEN_BUCKET_PAGES);
+	struct xen_bucket *b = bucket_get(mx, gfn);
 
-	if (gpa > UINT64_MAX - (len - 1))
-		return -EFAULT;
-	for (pass = 0; pass < 2; pass++) {
-		uint64_t cur = gpa;
-		size_t done = 0;
-
-		while (done < len) {
-			uint64_t gfn = cur >> XPAGE_SHIFT;
-			size_t off = (size_t)(cur & (XPAGE_SIZE - 1));
-			size_t chunk = MIN(len - done, XPAGE_SIZE - off);
-			unsigned pg = (unsigned)(gfn % IOREQ_XEN_BUCKET_PAGES);
-			struct xen_bucket *b = bucket_get(mx, gfn);
-			uint8_t *p;
-
-			if (b == NULL || !(b->bk_valid & ((uint64_t)1 << pg)))
-				return -EFAULT;
-			p = b->bk_addr + (size_t)pg * XPAGE_SIZE + off;
-			if (pass == 1) {
-				if (in != NULL)
-					memcpy(p, in + done, chunk);
-				else
-					memcpy(out + done, p, chunk);
-			}
-			cur += chunk;
-			done += chunk;
-		}
-	}
-	if (in != NULL)
-		mark_dirty(mx, gpa, len);
-	return 0;
+	if (b == NULL || !(b->bk_valid & ((uint64_t)1 << pg)))
+		return NULL;
+	*contig = XPAGE_SIZE - off;
+	return b->bk_addr + (size_t)pg * XPAGE_SIZE + off;
 }
 
 static int
 xen_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
 {
-	return xen_copy((struct ioreq_mem_xen *)m, gpa, buf, NULL, len);
+	return ioreq_mem_copy(m, xen_resolve, gpa, buf, NULL, len);
 }
 
 static int
 xen_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
 {
-	return xen_copy((struct ioreq_mem_xen *)m, gpa, NULL, buf, len);
+	int rc = ioreq_mem_copy(m, xen_resolve, gpa, NULL, buf, len);
+
+	if (rc == 0)
+		mark_dirty((struct ioreq_mem_xen *)m, gpa, len);
+	return rc;
 }
 
 static void

@@ -177,6 +177,14 @@ vm_run_until(struct vm *vm, uint16_t stop_port, unsigned timeout_ms,
 	return rc == 0 ? -EPROTO : rc;
 }
 
+/* Run the user-mode guest over `script` until it says it is done. */
+static void
+run_script(struct vm *vm, const struct guest_op *script, size_t nops)
+{
+	vm_setup_user64(vm, script, nops);
+	assert_int_equal(vm_run_until(vm, PORT_DONE, RUN_TIMEOUT_MS, NULL), 0);
+}
+
 /* Sum what the notifier reports per port until nothing is pending. */
 static void
 drain(struct notifier *n, const uint32_t *ports, uint64_t *counts,
@@ -196,6 +204,18 @@ drain(struct notifier *n, const uint32_t *ports, uint64_t *counts,
 	assert_int_equal(rc, 0);
 }
 
+/* The notifier's next report is `count` kicks of port `local`. */
+static void
+next_is(struct notifier *n, uint32_t local, uint64_t count)
+{
+	uint32_t l;
+	uint64_t c;
+
+	assert_int_equal(notifier_next(n, &l, &c), 1);
+	assert_int_equal(l, local);
+	assert_int_equal(c, count);
+}
+
 static struct notify_bind
 ioeventfd(bool mmio, uint64_t addr, uint32_t len)
 {
@@ -211,13 +231,14 @@ struct fixture {
 	struct notifier	*n;
 };
 
+/* A VM (with the in-kernel irqchip if asked) and a kvm notifier on it. */
 static int
-setup_user(void **state)
+fixture_new(void **state, bool irqchip)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	vm_create(&fx->vm, false);
+	vm_create(&fx->vm, irqchip);
 	assert_int_equal(notifier_open("kvm", kvmvm_vm_fd(fx->vm.kvm),
 	    &fx->n), 0);
 	*state = fx;
@@ -225,16 +246,15 @@ setup_user(void **state)
 }
 
 static int
+setup_user(void **state)
+{
+	return fixture_new(state, false);
+}
+
+static int
 setup_irqchip(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	vm_create(&fx->vm, true);
-	assert_int_equal(notifier_open("kvm", kvmvm_vm_fd(fx->vm.kvm),
-	    &fx->n), 0);
-	*state = fx;
-	return 0;
+	return fixture_new(state, true);
 }
 
 static int
@@ -265,9 +285,7 @@ pio__kicks_counted_in_kernel(void **state)
 	uint64_t count = 0;
 
 	assert_int_equal(notifier_bind(fx->n, &b, &port), 0);
-	vm_setup_user64(&fx->vm, script, ARRAY_SIZE(script));
-	assert_int_equal(vm_run_until(&fx->vm, PORT_DONE, RUN_TIMEOUT_MS,
-	    NULL), 0);
+	run_script(&fx->vm, script, ARRAY_SIZE(script));
 	drain(fx->n, &port, &count, 1);
 	/* Exactly KICKS, none of them through userspace. */
 	assert_int_equal(count, KICKS);
@@ -300,9 +318,7 @@ pio__datamatch_filters(void **state)
 	b.has_datamatch = true;
 	b.datamatch = 1;
 	assert_int_equal(notifier_bind(fx->n, &b, &ports[1]), 0);
-	vm_setup_user64(&fx->vm, script, ARRAY_SIZE(script));
-	assert_int_equal(vm_run_until(&fx->vm, PORT_DONE, RUN_TIMEOUT_MS,
-	    NULL), 0);
+	run_script(&fx->vm, script, ARRAY_SIZE(script));
 	drain(fx->n, ports, counts, 2);
 	assert_int_equal(counts[0], 7);
 	assert_int_equal(counts[1], 4);
@@ -346,9 +362,7 @@ mmio__kicks_and_datamatch(void **state)
 	assert_int_equal(notifier_bind(fx->n, &b, &ports[1]), 0);
 	b = ioeventfd(true, c, 0);
 	assert_int_equal(notifier_bind(fx->n, &b, &ports[2]), 0);
-	vm_setup_user64(&fx->vm, script, ARRAY_SIZE(script));
-	assert_int_equal(vm_run_until(&fx->vm, PORT_DONE, RUN_TIMEOUT_MS,
-	    NULL), 0);
+	run_script(&fx->vm, script, ARRAY_SIZE(script));
 	drain(fx->n, ports, counts, 3);
 	assert_int_equal(counts[0], KICKS);
 	assert_int_equal(counts[1], 3);
@@ -385,22 +399,12 @@ ports__report_in_guest_kick_order(void **state)
 	}
 	b = ioeventfd(true, MMIO_BASE, 4);
 	assert_int_equal(notifier_bind(fx->n, &b, &p[3]), 0);
-	vm_setup_user64(&fx->vm, script, ARRAY_SIZE(script));
-	assert_int_equal(vm_run_until(&fx->vm, PORT_DONE, RUN_TIMEOUT_MS,
-	    NULL), 0);
+	run_script(&fx->vm, script, ARRAY_SIZE(script));
 	assert_int_equal(fx->vm.nexits, 0);
-	assert_int_equal(notifier_next(fx->n, &local, &count), 1);
-	assert_int_equal(local, p[2]);
-	assert_int_equal(count, 2);
-	assert_int_equal(notifier_next(fx->n, &local, &count), 1);
-	assert_int_equal(local, p[0]);
-	assert_int_equal(count, 3);
-	assert_int_equal(notifier_next(fx->n, &local, &count), 1);
-	assert_int_equal(local, p[3]);
-	assert_int_equal(count, 1);
-	assert_int_equal(notifier_next(fx->n, &local, &count), 1);
-	assert_int_equal(local, p[1]);
-	assert_int_equal(count, 2);
+	next_is(fx->n, p[2], 2);
+	next_is(fx->n, p[0], 3);
+	next_is(fx->n, p[3], 1);
+	next_is(fx->n, p[1], 2);
 	assert_int_equal(notifier_next(fx->n, &local, &count), 0);
 }
 
@@ -418,9 +422,7 @@ unbind__guest_write_exits_again(void **state)
 	assert_int_equal(notifier_bind(fx->n, &b, &port), 0);
 	/* Kicks pending at unbind are dropped with the port. */
 	assert_int_equal(notifier_unbind(fx->n, port), 0);
-	vm_setup_user64(&fx->vm, script, ARRAY_SIZE(script));
-	assert_int_equal(vm_run_until(&fx->vm, PORT_DONE, RUN_TIMEOUT_MS,
-	    NULL), 0);
+	run_script(&fx->vm, script, ARRAY_SIZE(script));
 	/* Deassigned: every write came to userspace, none to an eventfd. */
 	assert_int_equal(fx->vm.nexits, 3);
 	assert_int_equal(fx->vm.exits[2].addr, 0x630);

@@ -9,6 +9,7 @@
 
 #include "test_common.h"
 #include "fake_vsock_mux.h"
+#include "guest_prog.h"
 #include "vsock_testenv.h"
 #include "vsock/vsock_wire.h"
 
@@ -99,13 +100,7 @@ bring_up(struct vtenv *e)
 static void
 hdr_init(struct vsock_pkt_hdr *h, uint16_t op, uint32_t sport, uint32_t dport)
 {
-	memset(h, 0, sizeof(*h));
-	h->src_cid = VT_CID;
-	h->dst_cid = VSOCK_CID_HOST;
-	h->src_port = sport;
-	h->dst_port = dport;
-	h->type = VSOCK_TYPE_STREAM;
-	h->op = op;
+	gprog_hdr(h, VT_CID, op, sport, dport);
 	h->buf_alloc = 65536;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "test_common.h"
+#include "guest_prog.h"
 #include "common/loop.h"
 #include "hcvsock_guest.h"
 #include "ioreq/ioreq.h"
@@ -77,14 +78,6 @@ struct host {
 	volatile int	 stop;
 	pthread_mutex_t	 lock;
 };
-
-static uint32_t
-fnv1a_step(uint32_t h, const uint8_t *p, size_t n)
-{
-	while (n-- > 0)
-		h = (h ^ *p++) * 16777619u;
-	return h;
-}
 
 static int
 listen_unix(const char *path)
@@ -145,7 +138,7 @@ srv_step(struct host_srv *s)
 			if (n > 0) {
 				s->bytes += (uint64_t)n;
 				if (s->sink)
-					s->hash = fnv1a_step(s->hash, buf,
+					s->hash = gprog_fnv1a(s->hash, buf,
 					    (size_t)n);
 				else
 					write_all(s->fds[i], buf, (size_t)n);
@@ -191,7 +184,7 @@ host_start(struct host *h)
 	snprintf(path, sizeof(path), "%s_%u", h->uds, SINK_PORT);
 	h->sink.lfd = listen_unix(path);
 	h->sink.sink = true;
-	h->sink.hash = 2166136261u;
+	h->sink.hash = GPROG_FNV_SEED;
 	pthread_mutex_init(&h->lock, NULL);
 	assert_int_equal(pthread_create(&h->th, NULL, host_main, h), 0);
 }
@@ -399,16 +392,6 @@ g_wait(void *ctx)
 	nanosleep(&ts, NULL);
 }
 
-static void *
-guest_main(void *arg)
-{
-	struct env *e = arg;
-
-	e->guest_fn(e);
-	__atomic_store_n(&e->guest_done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 static void
 guest_init(struct env *e)
 {
@@ -433,18 +416,44 @@ guest_init(struct env *e)
 	CHECK(hcvg_cid(&e->g) == CID);
 }
 
-/* Run `fn` on a guest thread while this thread runs the daemon's loop. */
+/* The guest thread: the driver comes up, then the program runs. */
+static void *
+guest_main(void *arg)
+{
+	struct env *e = arg;
+
+	guest_init(e);
+	if (failure[0] == '\0')
+		e->guest_fn(e);
+	__atomic_store_n(&e->guest_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Start `fn` on a guest thread; this thread runs the daemon's loop. */
 static void
-run_guest(struct env *e, void (*fn)(struct env *))
+guest_start(struct env *e, void (*fn)(struct env *))
 {
 	e->guest_fn = fn;
 	e->guest_done = 0;
 	assert_int_equal(pthread_create(&e->guest, NULL, guest_main, e), 0);
+}
+
+/* Run the daemon's loop until the guest program ends; fail with it. */
+static void
+guest_finish(struct env *e)
+{
 	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
 		assert_true(loop_run_once(e->loop, 5) >= 0);
 	pthread_join(e->guest, NULL);
 	if (failure[0] != '\0')
 		fail_msg("%s", failure);
+}
+
+static void
+run_guest(struct env *e, void (*fn)(struct env *))
+{
+	guest_start(e, fn);
+	guest_finish(e);
 }
 
 /* ---- Guest programs ----------------------------------------------------------- */
@@ -458,35 +467,17 @@ fill(uint8_t *p, size_t n, unsigned seed)
 	}
 }
 
-/* Send n bytes and read them back, interleaved, non-blocking. */
-static int
-g_echo(struct env *e, int id, const uint8_t *out, uint8_t *back, uint32_t n)
+/* Connect to `port`, echo n bytes of out, close. */
+static void
+g_echo_conn(struct env *e, uint32_t port, const uint8_t *out, uint8_t *back,
+    uint32_t n)
 {
-	uint32_t sent = 0, got = 0;
-	unsigned spins = 0;
-	long r;
+	int id;
 
-	while (got < n) {
-		if (sent < n) {
-			r = hcvg_send(&e->g, id, out + sent, n - sent, 1);
-			if (r > 0)
-				sent += (uint32_t)r;
-			else if (r != -HCVG_EAGAIN)
-				return -1;
-		}
-		r = hcvg_recv(&e->g, id, back + got, n - got, 1);
-		if (r > 0)
-			got += (uint32_t)r;
-		else if (r != -HCVG_EAGAIN)
-			return -2;
-		if (r == -HCVG_EAGAIN)
-			g_wait(e);
-		if (++spins > 2000000)
-			return -3;
-	}
-	return memcmp(out, back, n) == 0 &&
-	    fnv1a_step(2166136261u, out, n) == fnv1a_step(2166136261u, back, n) ?
-	    0 : -4;
+	id = hcvg_connect(&e->g, port, 0);
+	CHECK(id >= 0);
+	CHECK(gprog_echo(&e->g, id, out, back, n, 0) == 0);
+	CHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -496,17 +487,10 @@ g_echo_sizes(struct env *e)
 	    40000, 65535, 65536 };
 	static uint8_t out[65536], back[65536];
 	size_t i;
-	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
-	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes) && failure[0] == '\0'; i++) {
 		fill(out, sizes[i], (unsigned)i + 1);
-		id = hcvg_connect(&e->g, ECHO_PORT, 0);
-		CHECK(id >= 0);
-		CHECK(g_echo(e, id, out, back, sizes[i]) == 0);
-		CHECK(hcvg_close(&e->g, id) == 0);
+		g_echo_conn(e, ECHO_PORT, out, back, sizes[i]);
 	}
 }
 
@@ -530,9 +514,6 @@ g_sync_connect(struct env *e)
 {
 	int id, i;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	for (i = 0; i < 8; i++) {
 		id = hcvg_connect(&e->g, ECHO_PORT, 1);
 		CHECK(id >= 0);
@@ -570,49 +551,14 @@ g_many(struct env *e)
 {
 	enum { N = 72, LEN = 2000 };
 	static uint8_t out[N][LEN], back[N][LEN];
-	uint32_t sent[N] = { 0 }, got[N] = { 0 };
-	int id[N], i, open, done;
-	unsigned spins = 0;
-	long r;
+	int id[N], i;
 
-	guest_init(e);
-	if (failure[0])
-		return;
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < N; i++)
 		fill(out[i], LEN, (unsigned)i * 7 + 1);
-		id[i] = hcvg_connect(&e->g, ECHO_PORT, 1);
-		CHECK(id[i] >= 0);
-	}
-	do {
-		g_wait(e);
-		CHECK(hcvg_poll(&e->g) >= 0);
-		for (open = 0, i = 0; i < N; i++) {
-			CHECK(hcvg_state(&e->g, id[i]) != HCVG_S_CLOSED);
-			open += hcvg_state(&e->g, id[i]) == HCVG_S_ESTABLISHED;
-		}
-		CHECK(++spins < 100000);
-	} while (open < N);
-	do {
-		for (done = 0, i = 0; i < N; i++) {
-			if (sent[i] < LEN) {
-				r = hcvg_send(&e->g, id[i], out[i] + sent[i],
-				    LEN - sent[i], 1);
-				if (r > 0)
-					sent[i] += (uint32_t)r;
-			}
-			r = hcvg_recv(&e->g, id[i], back[i] + got[i],
-			    LEN - got[i], 1);
-			if (r > 0)
-				got[i] += (uint32_t)r;
-			done += got[i] == LEN;
-		}
-		g_wait(e);
-		CHECK(++spins < 200000);
-	} while (done < N);
-	for (i = 0; i < N; i++) {
-		CHECK(memcmp(back[i], out[i], LEN) == 0);
+	CHECK(gprog_connect_all(&e->g, ECHO_PORT, id, N) == 0);
+	CHECK(gprog_echo_all(&e->g, id, N, &out[0][0], &back[0][0], LEN) == 0);
+	for (i = 0; i < N; i++)
 		CHECK(hcvg_close(&e->g, id[i]) == 0);
-	}
 }
 
 static void
@@ -633,9 +579,6 @@ g_refused(struct env *e)
 {
 	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	CHECK(hcvg_connect(&e->g, 4321, 0) == -HCVG_ECONNREFUSED);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
 	CHECK(id >= 0);
@@ -658,26 +601,16 @@ static void
 g_half_close(struct env *e)
 {
 	static uint8_t out[10000], back[10000];
-	uint32_t got = 0;
-	long r;
+	uint32_t got;
 	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	fill(out, sizeof(out), 99);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
 	CHECK(id >= 0);
 	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
 	CHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
 	/* The host echoes all, sees our EOF, closes its side: then EOF here. */
-	for (;;) {
-		r = hcvg_recv(&e->g, id, back + got, sizeof(back) - got, 0);
-		CHECK(r >= 0);
-		if (r == 0)
-			break;
-		got += (uint32_t)r;
-	}
+	CHECK(gprog_recv_to_eof(&e->g, id, back, sizeof(back), &got) == 0);
 	CHECK(got == sizeof(out));
 	CHECK(memcmp(out, back, got) == 0);
 	CHECK(hcvg_close(&e->g, id) == 0);
@@ -700,9 +633,6 @@ g_listener(struct env *e)
 	long r;
 	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	CHECK(hcvg_listen(&e->g, 5000) == 0);
 	id = hcvg_accept(&e->g, 5000, 0);
 	CHECK(id >= 0);
@@ -726,9 +656,7 @@ e2e__host_initiated(void **state)
 	ssize_t n;
 	int fd;
 
-	e->guest_fn = g_listener;
-	e->guest_done = 0;
-	assert_int_equal(pthread_create(&e->guest, NULL, guest_main, e), 0);
+	guest_start(e, g_listener);
 	/* Let the guest come up and listen. */
 	while (__atomic_load_n(&e->g.g_nlisten, __ATOMIC_ACQUIRE) == 0)
 		assert_true(loop_run_once(e->loop, 5) >= 0);
@@ -772,11 +700,7 @@ e2e__host_initiated(void **state)
 	assert_int_equal(got, 3);
 	assert_memory_equal(buf, "bye", 3);
 	close(fd);
-	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
-		assert_true(loop_run_once(e->loop, 5) >= 0);
-	pthread_join(e->guest, NULL);
-	if (failure[0] != '\0')
-		fail_msg("%s", failure);
+	guest_finish(e);
 }
 
 /* 512 KiB to a host reader that sleeps first: credit holds the guest. */
@@ -786,9 +710,6 @@ g_slow_reader(struct env *e)
 	static uint8_t out[512 * 1024];
 	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	fill(out, sizeof(out), 5);
 	id = hcvg_connect(&e->g, SINK_PORT, 0);
 	CHECK(id >= 0);
@@ -819,7 +740,7 @@ e2e__credit_slow_reader(void **state)
 		assert_true(++spins < 2000);
 	}
 	assert_int_equal(e->host.sink.hash,
-	    fnv1a_step(2166136261u, out, sizeof(out)));
+	    gprog_fnv1a(GPROG_FNV_SEED, out, sizeof(out)));
 	vsock_mux_get_stats(e->mux, &ms);
 	assert_int_equal(ms.ms_credit_violations, 0);
 }
@@ -830,9 +751,6 @@ g_reset_mid(struct env *e)
 	static uint8_t out[30000], back[30000];
 	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	fill(out, sizeof(out), 3);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
 	CHECK(id >= 0);
@@ -840,10 +758,7 @@ g_reset_mid(struct env *e)
 	/* Reset the device in mid-transfer, then start over. */
 	hcvg_fini(&e->g);
 	guest_init(e);
-	id = hcvg_connect(&e->g, ECHO_PORT, 0);
-	CHECK(id >= 0);
-	CHECK(g_echo(e, id, out, back, sizeof(out)) == 0);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	g_echo_conn(e, ECHO_PORT, out, back, sizeof(out));
 }
 
 static void
@@ -871,24 +786,12 @@ g_malformed(struct env *e)
 	unsigned i;
 	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
 	fill(out, sizeof(out), 11);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
 	CHECK(id >= 0);
-	CHECK(g_echo(e, id, out, back, 3000) == 0);
+	CHECK(gprog_echo(&e->g, id, out, back, 3000, 0) == 0);
 	for (i = 0; i < 7; i++) {
-		uint8_t *slot = e->ram + HCVS_MBOX_HDR_SIZE +
-		    (e->g.g_tx_prod % e->g.g_tx_slots) * e->g.g_slot_size;
-
-		memset(&h, 0, sizeof(h));
-		h.src_cid = CID;
-		h.dst_cid = 2;
-		h.src_port = 60000 + i;
-		h.dst_port = ECHO_PORT;
-		h.type = VSOCK_TYPE_STREAM;
-		h.op = VSOCK_OP_REQUEST;
+		gprog_hdr(&h, CID, VSOCK_OP_REQUEST, 60000 + i, ECHO_PORT);
 		switch (i) {
 		case 0: h.len = 0x7FFFFFFF; break;
 		case 1: h.type = 7; break;
@@ -898,14 +801,10 @@ g_malformed(struct env *e)
 		case 5: h.op = VSOCK_OP_RW; h.len = 4096; break;
 		case 6: h.src_cid = 77; break;
 		}
-		vsock_hdr_encode(slot, &h);
-		e->g.g_tx_prod++;
-		__atomic_store_n((uint32_t *)(void *)(e->ram + HCVS_MB_TX_PROD),
-		    e->g.g_tx_prod, __ATOMIC_RELEASE);
-		g_write(e, HCVS_REG_DOORBELL, 1);
+		gprog_inject_tx(&e->g, &h, false);
 	}
 	CHECK(hcvg_poll(&e->g) >= 0);
-	CHECK(g_echo(e, id, out, back, sizeof(out)) == 0);
+	CHECK(gprog_echo(&e->g, id, out, back, sizeof(out), 0) == 0);
 	CHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
 	CHECK(hcvg_close(&e->g, id) == 0);
 }
@@ -928,19 +827,12 @@ g_socat(struct env *e)
 {
 	static uint8_t out[65536], back[65536];
 	unsigned i;
-	int id;
 
-	guest_init(e);
-	if (failure[0])
-		return;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 4 && failure[0] == '\0'; i++) {
 		uint32_t n = i == 0 ? 1 : 65536 >> (2 * (3 - i));
 
 		fill(out, n, i + 21);
-		id = hcvg_connect(&e->g, SOCAT_PORT, 0);
-		CHECK(id >= 0);
-		CHECK(g_echo(e, id, out, back, n) == 0);
-		CHECK(hcvg_close(&e->g, id) == 0);
+		g_echo_conn(e, SOCAT_PORT, out, back, n);
 	}
 }
 

@@ -10,6 +10,7 @@
 
 #include "test_common.h"
 #include "fake_vsock_mux.h"
+#include "guest_prog.h"
 #include "hcvsock_guest.h"
 #include "vsock_testenv.h"
 #include "vsock/vsock_wire.h"
@@ -56,46 +57,42 @@ gt_new(bool sync, uint32_t irq_mode)
 	return t;
 }
 
+/* A test environment with the driver up; MMIO view if `mmio`. */
+static int
+gt_start(void **state, bool sync, uint32_t irq_mode, bool mmio)
+{
+	struct gt *t = gt_new(sync, irq_mode);
+
+	t->e->mmio = mmio;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	if (irq_mode != HCVS_IRQ_NONE)
+		t->e->drv = &t->g;
+	*state = t;
+	return 0;
+}
+
 static int
 setup_sync(void **state)
 {
-	struct gt *t = gt_new(true, HCVS_IRQ_NONE);
-
-	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
-	*state = t;
-	return 0;
+	return gt_start(state, true, HCVS_IRQ_NONE, false);
 }
 
 static int
 setup_async(void **state)
 {
-	struct gt *t = gt_new(false, HCVS_IRQ_NONE);
-
-	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
-	*state = t;
-	return 0;
+	return gt_start(state, false, HCVS_IRQ_NONE, false);
 }
 
 static int
 setup_mmio(void **state)
 {
-	struct gt *t = gt_new(false, HCVS_IRQ_NONE);
-
-	t->e->mmio = true;
-	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
-	*state = t;
-	return 0;
+	return gt_start(state, false, HCVS_IRQ_NONE, true);
 }
 
 static int
 setup_irq(void **state)
 {
-	struct gt *t = gt_new(false, HCVS_IRQ_MSI);
-
-	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
-	t->e->drv = &t->g;
-	*state = t;
-	return 0;
+	return gt_start(state, false, HCVS_IRQ_MSI, false);
 }
 
 static int
@@ -107,16 +104,6 @@ teardown(void **state)
 	free(t->conns);
 	free(t);
 	return 0;
-}
-
-static uint32_t
-fnv1a(const uint8_t *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	while (n-- > 0)
-		h = (h ^ *p++) * 16777619u;
-	return h;
 }
 
 static void
@@ -131,31 +118,24 @@ static void
 echo_round(struct gt *t, int id, const uint8_t *buf, uint32_t n)
 {
 	uint8_t *back = malloc(n + 1);
-	uint32_t sent = 0, got = 0;
-	unsigned spins = 0;
-	long r;
 
 	assert_non_null(back);
-	while (got < n) {
-		if (sent < n) {
-			r = hcvg_send(&t->g, id, buf + sent, n - sent, 1);
-			if (r > 0)
-				sent += (uint32_t)r;
-			else
-				assert_int_equal(r, -HCVG_EAGAIN);
-		}
-		r = hcvg_recv(&t->g, id, back + got, n - got, 1);
-		if (r > 0)
-			got += (uint32_t)r;
-		else
-			assert_int_equal(r, -HCVG_EAGAIN);
-		t->e->plat.wait(t->e);
-		assert_true(++spins < 1000000);
-	}
-	assert_int_equal(got, n);
-	assert_int_equal(fnv1a(back, n), fnv1a(buf, n));
-	assert_memory_equal(back, buf, n);
+	assert_int_equal(gprog_echo(&t->g, id, buf, back, n, 0), 0);
 	free(back);
+}
+
+/* Blocking receives until exactly n bytes came; each one brings some. */
+static void
+recv_exactly(struct gt *t, int id, uint8_t *buf, uint32_t n)
+{
+	uint32_t got = 0;
+	long r;
+
+	while (got < n) {
+		r = hcvg_recv(&t->g, id, buf + got, n - got, 0);
+		assert_true(r > 0);
+		got += (uint32_t)r;
+	}
 }
 
 /* ---- Probe and set-up ------------------------------------------------------ */
@@ -264,7 +244,7 @@ guest__echo_blocking(void **state)
 {
 	struct gt *t = *state;
 	uint8_t out[20000], back[20000];
-	uint32_t got = 0, kicks, pkts;
+	uint32_t kicks, pkts;
 	long r;
 	int id;
 
@@ -279,11 +259,7 @@ guest__echo_blocking(void **state)
 	/* Three RW packets, one doorbell. */
 	assert_int_equal(hcvg_stats(&t->g)->gs_tx_pkts, pkts + 3);
 	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 1);
-	while (got < 12000) {
-		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
-		assert_true(r > 0);
-		got += (uint32_t)r;
-	}
+	recv_exactly(t, id, back, 12000);
 	assert_memory_equal(back, out, 12000);
 	assert_int_equal(hcvg_close(&t->g, id), 0);
 }
@@ -294,42 +270,14 @@ guest__many_connections(void **state)
 	struct gt *t = *state;
 	enum { N = 72, LEN = 3000 };
 	static uint8_t out[N][LEN], back[N][LEN];
-	uint32_t sent[N] = { 0 }, got[N] = { 0 };
-	int id[N], i, open, done;
-	unsigned spins = 0;
-	long r;
+	int id[N], i;
 
-	for (i = 0; i < N; i++) {
+	for (i = 0; i < N; i++)
 		fill(out[i], LEN);
-		id[i] = hcvg_connect(&t->g, ECHO_PORT, 1);
-		assert_true(id[i] >= 0);
-	}
-	do {
-		t->e->plat.wait(t->e);
-		assert_true(hcvg_poll(&t->g) >= 0);
-		for (open = 0, i = 0; i < N; i++)
-			open += hcvg_state(&t->g, id[i]) == HCVG_S_ESTABLISHED;
-		assert_true(++spins < 10000);
-	} while (open < N);
+	assert_int_equal(gprog_connect_all(&t->g, ECHO_PORT, id, N), 0);
 	assert_int_equal(fake_mux_conns(t->e->mux), N);
-
-	do {
-		for (done = 0, i = 0; i < N; i++) {
-			if (sent[i] < LEN) {
-				r = hcvg_send(&t->g, id[i], out[i] + sent[i],
-				    LEN - sent[i], 1);
-				if (r > 0)
-					sent[i] += (uint32_t)r;
-			}
-			r = hcvg_recv(&t->g, id[i], back[i] + got[i],
-			    LEN - got[i], 1);
-			if (r > 0)
-				got[i] += (uint32_t)r;
-			done += got[i] == LEN;
-		}
-		t->e->plat.wait(t->e);
-		assert_true(++spins < 100000);
-	} while (done < N);
+	assert_int_equal(gprog_echo_all(&t->g, id, N, &out[0][0], &back[0][0],
+	    LEN), 0);
 	for (i = 0; i < N; i++) {
 		assert_memory_equal(back[i], out[i], LEN);
 		assert_int_equal(hcvg_close(&t->g, id[i]), 0);
@@ -365,12 +313,24 @@ guest__connection_table_full(void **state)
 
 /* ---- Connection life cycle --------------------------------------------------- */
 
+/* A host connects to `port`, where nobody listens: the guest answers RST. */
+static void
+host_connect_gets_rst(struct gt *t, uint32_t port)
+{
+	unsigned rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
+
+	(void)fake_mux_connect(t->e->mux, port);
+	t->e->plat.wait(t->e);
+	assert_true(hcvg_poll(&t->g) >= 0);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
+}
+
 static void
 guest__host_initiated(void **state)
 {
 	struct gt *t = *state;
 	uint8_t buf[64];
-	unsigned rst;
 	int id;
 
 	assert_int_equal(hcvg_listen(&t->g, 5000), 0);
@@ -387,24 +347,14 @@ guest__host_initiated(void **state)
 	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 0), 5);
 	assert_memory_equal(buf, "hello", 5);
 	/* Nobody listens on 5002: the guest answers RST. */
-	rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
-	(void)fake_mux_connect(t->e->mux, 5002);
-	t->e->plat.wait(t->e);
-	assert_true(hcvg_poll(&t->g) >= 0);
-	t->e->plat.wait(t->e);
-	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
+	host_connect_gets_rst(t, 5002);
 	assert_int_equal(fake_mux_conns(t->e->mux), 1);
 	assert_int_equal(hcvg_close(&t->g, id), 0);
 	assert_int_equal(fake_mux_conns(t->e->mux), 0);
 	/* After unlisten the port refuses. */
 	assert_int_equal(hcvg_unlisten(&t->g, 5000), 0);
 	assert_int_equal(hcvg_unlisten(&t->g, 5000), -HCVG_EINVAL);
-	rst = fake_mux_count(t->e->mux, VSOCK_OP_RST);
-	(void)fake_mux_connect(t->e->mux, 5000);
-	t->e->plat.wait(t->e);
-	assert_true(hcvg_poll(&t->g) >= 0);
-	t->e->plat.wait(t->e);
-	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_RST), rst + 1);
+	host_connect_gets_rst(t, 5000);
 	assert_int_equal(fake_mux_conns(t->e->mux), 0);
 }
 
@@ -427,8 +377,7 @@ guest__half_close(void **state)
 {
 	struct gt *t = *state;
 	static uint8_t out[10000], back[10000];
-	uint32_t got = 0;
-	long r;
+	uint32_t got;
 	int id;
 
 	fill(out, sizeof(out));
@@ -439,13 +388,8 @@ guest__half_close(void **state)
 	assert_int_equal(hcvg_shutdown(&t->g, id, VSOCK_SHUTDOWN_SEND), 0);
 	assert_int_equal(hcvg_send(&t->g, id, out, 1, 0), -HCVG_EPIPE);
 	/* The host still sends: everything, then EOF. */
-	for (;;) {
-		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
-		assert_true(r >= 0);
-		if (r == 0)
-			break;
-		got += (uint32_t)r;
-	}
+	assert_int_equal(gprog_recv_to_eof(&t->g, id, back, sizeof(back),
+	    &got), 0);
 	assert_int_equal(got, sizeof(out));
 	assert_memory_equal(back, out, sizeof(out));
 	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_ESTABLISHED);
@@ -488,23 +432,9 @@ guest__credit_slow_reader(void **state)
 	fake_mux_pause(t->e->mux, false);
 	{
 		static uint8_t back[32768];
-		uint32_t got = 0, sent = 8192;
-		unsigned spins = 0;
 
-		while (got < sizeof(out)) {
-			if (sent < sizeof(out)) {
-				r = hcvg_send(&t->g, id, out + sent,
-				    sizeof(out) - sent, 1);
-				if (r > 0)
-					sent += (uint32_t)r;
-			}
-			r = hcvg_recv(&t->g, id, back + got,
-			    sizeof(back) - got, 1);
-			if (r > 0)
-				got += (uint32_t)r;
-			t->e->plat.wait(t->e);
-			assert_true(++spins < 100000);
-		}
+		assert_int_equal(gprog_echo(&t->g, id, out, back, sizeof(out),
+		    8192), 0);
 		assert_memory_equal(back, out, sizeof(out));
 	}
 	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
@@ -516,7 +446,6 @@ guest__guest_credit_respected(void **state)
 {
 	struct gt *t = *state;
 	static uint8_t out[60000], back[60000];
-	uint32_t got = 0;
 	long r;
 	int id;
 
@@ -533,11 +462,7 @@ guest__guest_credit_respected(void **state)
 	assert_true(fake_mux_buffered(t->e->mux) >= sizeof(out) - HCVG_CONN_BUF -
 	    8 * 4052);
 	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
-	while (got < sizeof(out)) {
-		r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
-		assert_true(r > 0);
-		got += (uint32_t)r;
-	}
+	recv_exactly(t, id, back, sizeof(out));
 	assert_memory_equal(back, out, sizeof(out));
 	assert_true(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE) > 0);
 }
@@ -574,7 +499,6 @@ guest__malformed_while_others_carry_on(void **state)
 	static uint8_t out[20000];
 	struct vsock_pkt_hdr h;
 	struct vsock_dev_stats st;
-	uint8_t *mb = t->cfg.mem;
 	unsigned i;
 	int id;
 
@@ -584,16 +508,7 @@ guest__malformed_while_others_carry_on(void **state)
 	echo_round(t, id, out, 5000);
 	/* Hand-made slots straight into the guest's TX ring. */
 	for (i = 0; i < 6; i++) {
-		uint8_t *slot = mb + HCVS_MBOX_HDR_SIZE +
-		    (t->g.g_tx_prod % t->g.g_tx_slots) * t->g.g_slot_size;
-
-		memset(&h, 0, sizeof(h));
-		h.src_cid = VT_CID;
-		h.dst_cid = 2;
-		h.src_port = 60000 + i;
-		h.dst_port = ECHO_PORT;
-		h.type = VSOCK_TYPE_STREAM;
-		h.op = VSOCK_OP_REQUEST;
+		gprog_hdr(&h, VT_CID, VSOCK_OP_REQUEST, 60000 + i, ECHO_PORT);
 		switch (i) {
 		case 0: h.len = 0x7FFFFFFF; break;
 		case 1: h.type = 3; break;
@@ -602,10 +517,7 @@ guest__malformed_while_others_carry_on(void **state)
 		case 4: h.len = 10; break;
 		case 5: h.len = 4096 - 44 + 1; h.op = VSOCK_OP_RW; break;
 		}
-		vsock_hdr_encode(slot, &h);
-		t->g.g_tx_prod++;
-		vt_put32(t->e, MB_GPA + HCVS_MB_TX_PROD, t->g.g_tx_prod);
-		vt_wr(t->e, HCVS_REG_DOORBELL_SYNC, 1);
+		gprog_inject_tx(&t->g, &h, true);
 	}
 	vsock_dev_get_stats(t->e->dev, &st);
 	assert_int_equal(st.ds_bad_hdr, 6);
@@ -637,8 +549,6 @@ guest__interrupt_driven(void **state)
 	/* A blocking send that fills the TX ring sleeps until TX slots return. */
 	{
 		static uint8_t back[60000];
-		uint32_t got = 0;
-		long r;
 
 		t->e->isr_seen = 0;
 		assert_int_equal(hcvg_send(&t->g, id, out, sizeof(out), 0),
@@ -647,11 +557,7 @@ guest__interrupt_driven(void **state)
 		/* The flag is dropped once the wait is over. */
 		assert_false(vt_get32(t->e, MB_GPA + HCVS_MB_GUEST_FLAGS) &
 		    HCVS_GF_TX_WANT_IRQ);
-		while (got < sizeof(out)) {
-			r = hcvg_recv(&t->g, id, back + got, sizeof(back) - got, 0);
-			assert_true(r > 0);
-			got += (uint32_t)r;
-		}
+		recv_exactly(t, id, back, sizeof(out));
 		assert_memory_equal(back, out, sizeof(out));
 	}
 }
