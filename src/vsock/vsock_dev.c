@@ -999,7 +999,10 @@ vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
 	    (st->st_features & ~d->d_host_features) != 0 ||
 	    !irq_cfg_valid(d, &st->st_irq))
 		return -EINVAL;
-	if ((s & HCVS_STATUS_LIVE) && !(s & HCVS_STATUS_MAILBOX))
+	/* Only states the command sequence can reach. */
+	if (((s & HCVS_STATUS_LIVE) && !(s & HCVS_STATUS_MAILBOX)) ||
+	    ((s & HCVS_STATUS_MAILBOX) && !(s & HCVS_STATUS_FEATURES)) ||
+	    ((s & HCVS_STATUS_FEATURES) && !(s & HCVS_STATUS_PROTOCOL)))
 		return -EINVAL;
 
 	dev_reset(d);

@@ -161,7 +161,8 @@ check_device(struct vsock_dev *d, bool after_pass)
 	if (st & HCVS_STATUS_ERROR)
 		fz_check(vsock_dev_peek_reg(d, HCVS_REG_ERROR) != 0);
 	note_mailbox(d);
-	if (!after_pass || !(st & HCVS_STATUS_MAILBOX) ||
+	/* Only a live device looks at the rings (and validates RX_CONS). */
+	if (!after_pass || !(st & HCVS_STATUS_LIVE) ||
 	    (st & HCVS_STATUS_ERROR))
 		return;
 	vsock_dev_export(d, &ds);

@@ -231,8 +231,15 @@ rx_all(struct guest *g)
 		return;
 	prod = rd32(g->mb_off + HCVS_MB_RX_PROD);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!g->hostile && !(reg(g, HCVS_REG_STATUS) & HCVS_STATUS_ERROR))
+	/* Only a device that holds the mailbox answers for RX_PROD. */
+	if (!g->hostile && (reg(g, HCVS_REG_STATUS) & (HCVS_STATUS_ERROR |
+	    HCVS_STATUS_MAILBOX)) == HCVS_STATUS_MAILBOX) {
+		if (prod - g->rx_cons > g->rx_slots && getenv("HCVS_FUZZ_LOG"))
+			fprintf(stderr, "rx: prod %u cons %u slots %u status "
+			    "%#llx\n", prod, g->rx_cons, g->rx_slots,
+			    (unsigned long long)reg(g, HCVS_REG_STATUS));
 		fz_check(prod - g->rx_cons <= g->rx_slots);
+	}
 	while (g->rx_cons != prod && n++ < g->rx_slots) {
 		struct vsock_pkt_hdr h;
 		uint32_t at = g->mb_off + g->rx_off +
@@ -370,6 +377,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 9:
+			if (getenv("HCVS_FUZZ_LOG") != NULL)
+				fprintf(stderr, "reset\n");
 			vsock_dev_reset(g.d);
 			g.tx_prod = g.rx_cons = 0;
 			if (g.mbox) {
@@ -382,6 +391,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct vsock_dev_state st;
 
 			vsock_dev_export(g.d, &st);
+			if (getenv("HCVS_FUZZ_LOG") != NULL)
+				fprintf(stderr, "import%s\n", (op & 0x80) ?
+				    " (corrupted)" : "");
 			if (op & 0x80) {
 				fz_bytes(&in, &st, sizeof(st));
 				g.hostile = true;
