@@ -37,28 +37,25 @@ if HAVE_XEN
 # A minimal IOREQ server written straight against Xen's libraries: proves
 # the harness independently of hcvsockd (not a test by itself).
 check_PROGRAMS += tests/xen/xen_ioserv
-tests_xen_xen_ioserv_SOURCES = %reldir%/xen/xen_ioserv.c
+tests_xen_xen_ioserv_SOURCES = %reldir%/xen/xen_ioserv.c \
+	%reldir%/xen/xen_testdev.c %reldir%/xen/xen_testdev.h
 tests_xen_xen_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_xen_xen_ioserv_LDADD = $(XEN_LIBS)
-
-# The same test device served by hcvsock's engine and notifier.
-check_PROGRAMS += tests/xen/xen_proj_ioserv
-tests_xen_xen_proj_ioserv_SOURCES = %reldir%/xen/xen_proj_ioserv.c
-tests_xen_xen_proj_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
-tests_xen_xen_proj_ioserv_LDADD = $(IOREQ_LIBS) src/common/libcommon.a $(XEN_LIBS)
 
 # The same device served through hcvsock's whole Xen source (ioreq_xen):
 # lifecycle, restriction, SIGTERM, crash and re-attach, domain death.
 check_PROGRAMS += tests/xen/xen_src_ioserv
-tests_xen_xen_src_ioserv_SOURCES = %reldir%/xen/xen_src_ioserv.c
+tests_xen_xen_src_ioserv_SOURCES = %reldir%/xen/xen_src_ioserv.c \
+	%reldir%/xen/xen_testdev.c %reldir%/xen/xen_testdev.h
 tests_xen_xen_src_ioserv_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_xen_xen_src_ioserv_LDADD = $(IOREQ_LIBS) src/common/libcommon.a $(XEN_LIBS)
 
 # The host-side peer of the hcvsockd cases (echo, CONNECT, CRC-32).
 check_PROGRAMS += tests/xen/echo_peer
-tests_xen_echo_peer_SOURCES = %reldir%/xen/echo_peer.c
+tests_xen_echo_peer_SOURCES = %reldir%/xen/echo_peer.c \
+	%reldir%/xen/xen_testdev.c %reldir%/xen/xen_testdev.h
 
-XEN_E2E_DEPS = tests/xen/xen_ioserv tests/xen/xen_proj_ioserv tests/xen/xen_src_ioserv \
+XEN_E2E_DEPS = tests/xen/xen_ioserv tests/xen/xen_src_ioserv \
 	tests/xen/echo_peer $(sbin_PROGRAMS) $(sbin_SCRIPTS)
 
 check-xen: %reldir%/xen/pvh-guest.elf $(XEN_E2E_DEPS)

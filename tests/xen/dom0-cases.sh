@@ -140,16 +140,6 @@ case_ioserv_probe() {
 	check_no_zombie
 }
 
-# ---- the same device served by hcvsock's engine and notifier -----------
-case_proj_echo() { SERVER=xen_proj_ioserv ioserv_run proj-echo 1 "case=ioserv-echo n=300 seed=17"; }
-case_proj_msi() { SERVER=xen_proj_ioserv ioserv_run proj-msi 1 "case=ioserv-msi n=5"; }
-case_proj_evtchn() { SERVER=xen_proj_ioserv ioserv_run proj-evtchn 1 "case=ioserv-evtchn n=5"; }
-case_proj_smp() { SERVER=xen_proj_ioserv ioserv_run proj-smp 2 "case=ioserv-smp n=200 seed=21"; }
-case_proj_restrict() {
-	SERVER=xen_proj_ioserv ioserv_run proj-restrict 1 "case=ioserv-echo n=50 seed=23" \
-	    --check-restrict 65534
-}
-
 # ---- the same device through hcvsock's Xen source (ioreq_xen) ---------
 case_src_echo() { SERVER=xen_src_ioserv ioserv_run src-echo 1 "case=ioserv-echo n=300 seed=31"; }
 case_src_msi() { SERVER=xen_src_ioserv ioserv_run src-msi 1 "case=ioserv-msi n=5"; }

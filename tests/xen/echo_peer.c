@@ -24,20 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint32_t
-crc32_update(uint32_t crc, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	int k;
-
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
+#include "xen_testdev.h"
 
 /* The stream both sides generate: a 32-bit LCG, low byte of each step. */
 static void
@@ -124,7 +111,7 @@ serve(const char *path, int conns, int timeout_s)
 					    strerror(errno));
 				break;
 			}
-			crc = crc32_update(crc, buf, (size_t)n);
+			crc = xtd_crc32_update(crc, buf, (size_t)n);
 			bytes += (uint64_t)n;
 			if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
 				printf("HCVS-PEER conn=%d write: %s\n", i,
@@ -193,7 +180,7 @@ connect_port(const char *path, unsigned port, uint64_t total, uint32_t seed,
 				pend = sizeof(out) < total - sent ? sizeof(out) :
 				    (size_t)(total - sent);
 				stream_fill(&st, out, pend);
-				tx_crc = crc32_update(tx_crc, out, pend);
+				tx_crc = xtd_crc32_update(tx_crc, out, pend);
 				off = 0;
 			}
 			if (pend > 0) {
@@ -215,7 +202,7 @@ connect_port(const char *path, unsigned port, uint64_t total, uint32_t seed,
 				continue;
 			if (n <= 0)
 				break;
-			rx_crc = crc32_update(rx_crc, in, (size_t)n);
+			rx_crc = xtd_crc32_update(rx_crc, in, (size_t)n);
 			got += (uint64_t)n;
 		}
 	}

@@ -29,11 +29,8 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/memory.h>
 
-#define IOS_DATA	0
-#define IOS_MSI		4
-#define IOS_EVTCHN	8
-#define IOS_MAGIC	12
-#define IOS_MAGIC_VAL	0x48435653u
+#include "xen_testdev.h"
+
 #define MAX_VCPUS	128
 
 static volatile sig_atomic_t stop;
@@ -56,27 +53,6 @@ struct srv {
 	int				 guest_port;	/* bound guest evtchn, -1 */
 	int				 done;
 };
-
-static uint32_t
-crc32_update(uint32_t crc, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	int k;
-
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
-static uint32_t
-xform(uint32_t x)
-{
-	return ((x << 7) | (x >> 25)) ^ 0xa5a5a5a5u;
-}
 
 static void
 on_signal(int sig)
@@ -125,9 +101,9 @@ handle(struct srv *s, unsigned vcpu, const ioreq_t *req, struct post *post)
 	}
 	switch (off) {
 	case IOS_DATA:
-		v = xform(s->data[vcpu]);
+		v = xtd_xform(s->data[vcpu]);
 		if (req->size == 4) {
-			s->crc[vcpu] = crc32_update(s->crc[vcpu], &v, 4);
+			s->crc[vcpu] = xtd_crc32_update(s->crc[vcpu], &v, 4);
 			s->replies[vcpu]++;
 		}
 		return v & mask;

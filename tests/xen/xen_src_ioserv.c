@@ -30,12 +30,8 @@
 #include "ioreq/ioreq.h"
 #include "ioreq/ioreq_xen.h"
 #include "notify/notify.h"
+#include "xen_testdev.h"
 
-#define IOS_DATA	0
-#define IOS_MSI		4
-#define IOS_EVTCHN	8
-#define IOS_MAGIC	12
-#define IOS_MAGIC_VAL	0x48435653u
 #define MAX_VCPUS	128
 
 static volatile sig_atomic_t got_term;
@@ -54,27 +50,6 @@ struct dev {
 	uint32_t		 guest_local;
 	int			 done;
 };
-
-static uint32_t
-crc32_update(uint32_t crc, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	int k;
-
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
-static uint32_t
-xform(uint32_t x)
-{
-	return ((x << 7) | (x >> 25)) ^ 0xa5a5a5a5u;
-}
 
 /* A crash inside dom0 has no debugger: leave a backtrace in the serial log. */
 static void
@@ -144,9 +119,9 @@ dev_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 		return -EINVAL;
 	switch (off) {
 	case IOS_DATA:
-		v = xform(d->data[vcpu]);
+		v = xtd_xform(d->data[vcpu]);
 		if (size == 4) {
-			d->crc[vcpu] = crc32_update(d->crc[vcpu], &v, 4);
+			d->crc[vcpu] = xtd_crc32_update(d->crc[vcpu], &v, 4);
 			d->replies[vcpu]++;
 		}
 		*val = v;
@@ -239,7 +214,8 @@ dev_post(void *arg)
  * After ioreq_source_restrict + setuid: what must no longer be reachable.
  * The source's own Xen handles are private to it; a notifier opened for
  * dom0 before the drop and restricted the same way stands in for them on
- * the event-channel side (xen_proj_ioserv checks restricted dm handles).
+ * the event-channel side (case ioserv-restrict checks restricted dm handles
+ * with tests/xen/xen_ioserv.c).
  */
 static int
 check_restrict(struct dev *d, uint32_t domid, uid_t uid)
