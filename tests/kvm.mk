@@ -85,15 +85,20 @@ tests_kvm_test_kvmvm_LDADD = tests/libkvmvm.a $(TEST_LIBS)
 EXTRA_tests_kvm_test_kvmvm_DEPENDENCIES = tests/kvm/guest/hello.bin
 TESTS += tests/kvm/test_kvmvm
 
+# Shared set-up of the tests that drive the reference VMM.
+KVM_TESTUTIL_SRCS = %reldir%/kvm/kvm_testutil.c %reldir%/kvm/kvm_testutil.h
+
 check_PROGRAMS += tests/kvm/test_vmm
-tests_kvm_test_vmm_SOURCES = %reldir%/kvm/test_vmm.c
+tests_kvm_test_vmm_SOURCES = %reldir%/kvm/test_vmm.c \
+	$(KVM_TESTUTIL_SRCS)
 tests_kvm_test_vmm_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a $(TEST_LIBS)
 EXTRA_tests_kvm_test_vmm_DEPENDENCIES = tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_vmm
 
 check_PROGRAMS += tests/kvm/test_attach_guest
-tests_kvm_test_attach_guest_SOURCES = %reldir%/kvm/test_attach_guest.c
+tests_kvm_test_attach_guest_SOURCES = %reldir%/kvm/test_attach_guest.c \
+	$(KVM_TESTUTIL_SRCS)
 tests_kvm_test_attach_guest_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_attach_guest_LDADD = tests/libkvmvm.a $(ATTACH_LIBS) $(TEST_LIBS)
 EXTRA_tests_kvm_test_attach_guest_DEPENDENCIES = tests/kvm/guest/probe.bin
@@ -101,7 +106,8 @@ TESTS += tests/kvm/test_attach_guest
 
 # End to end: guest driver <-> hcvsockd's device and muxer <-> AF_UNIX.
 check_PROGRAMS += tests/kvm/test_kvm_e2e
-tests_kvm_test_kvm_e2e_SOURCES = %reldir%/kvm/test_kvm_e2e.c
+tests_kvm_test_kvm_e2e_SOURCES = %reldir%/kvm/test_kvm_e2e.c \
+	$(KVM_TESTUTIL_SRCS)
 tests_kvm_test_kvm_e2e_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_kvm_e2e_LDADD = tests/libkvmvm.a $(ATTACH_VSOCK_LIBS) \
 	$(TEST_LIBS)

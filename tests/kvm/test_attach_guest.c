@@ -20,6 +20,7 @@
 #include "attach/attach.h"
 #include "common/loop.h"
 #include "vmm.h"
+#include "kvm_testutil.h"
 
 /* Test device registers (offsets in the window). */
 #define TDEV_SET_GSI	0x30	/* write: irq_setup(value) */
@@ -175,12 +176,7 @@ tdev_post(void *opaque)
 /* ---- hcvsockd stand-in: the attach server with attach_guest ------------- */
 
 struct fixture {
-	struct loop		*fx_loop;
-	struct attach_server	*fx_srv;
-	pthread_t		 fx_thread;
-	volatile bool		 fx_stop;
-	char			 fx_dir[64];
-	char			 fx_path[100];
+	struct kt_server	 fx_s;
 	struct tdev		 fx_dev;	/* the (single) attached guest */
 	struct attach_guest_stats fx_stats;	/* at detach */
 	unsigned		 fx_attached;
@@ -202,7 +198,7 @@ fx_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
 	int rc;
 
 	memset(&fx->fx_dev, 0, sizeof(fx->fx_dev));
-	rc = attach_guest_new(fx->fx_loop, d, &g, err, errlen);
+	rc = attach_guest_new(fx->fx_s.ks_loop, d, &g, err, errlen);
 	if (rc < 0)
 		return rc;
 	fx->fx_dev.td_guest = g;
@@ -232,29 +228,13 @@ static const struct attach_server_ops fx_ops = {
 	.detach = fx_detach,
 };
 
-static void *
-fx_main(void *arg)
-{
-	struct fixture *fx = arg;
-
-	while (!fx->fx_stop)
-		(void)loop_run_once(fx->fx_loop, 20);
-	return NULL;
-}
-
 static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->fx_dir, sizeof(fx->fx_dir), "/tmp/hcvs-ag-XXXXXX");
-	assert_non_null(mkdtemp(fx->fx_dir));
-	snprintf(fx->fx_path, sizeof(fx->fx_path), "%s/attach", fx->fx_dir);
-	assert_int_equal(loop_new(&fx->fx_loop), 0);
-	assert_int_equal(attach_server_new(fx->fx_loop, fx->fx_path, 4, &fx_ops,
-	    fx, &fx->fx_srv), 0);
-	assert_int_equal(pthread_create(&fx->fx_thread, NULL, fx_main, fx), 0);
+	kt_server_start(&fx->fx_s, "ag", &fx_ops, fx);
 	*state = fx;
 	return 0;
 }
@@ -264,11 +244,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	fx->fx_stop = true;
-	pthread_join(fx->fx_thread, NULL);
-	attach_server_free(fx->fx_srv);
-	loop_free(fx->fx_loop);
-	rmdir(fx->fx_dir);
+	kt_server_finish(&fx->fx_s);
 	free(fx);
 	return 0;
 }
@@ -300,14 +276,8 @@ attach_vmm(struct fixture *fx, enum ioreq_space sp, uint64_t base,
 		.irq_gsi = gsi,
 		.fwd_timeout_ms = 5000,
 	};
-	struct vmm *m;
-	char err[256] = "";
 
-	assert_int_equal(vmm_new(&cfg, &m), 0);
-	assert_int_equal(vmm_load(m, probe_path), 0);
-	if (vmm_attach(m, fx->fx_path, err, sizeof(err)) != 0)
-		fail_msg("attach: %s", err);
-	return m;
+	return kt_vmm_attach(&cfg, probe_path, fx->fx_s.ks_path);
 }
 
 /* ---- Tests ---------------------------------------------------------------- */
@@ -386,7 +356,7 @@ engine__four_vcpus_concurrently(void **state)
 	vmm_boot(m)->kb_params[0] = 3;
 	vmm_boot(m)->kb_params[1] = 0x40;
 	vmm_boot(m)->kb_params[2] = 200;
-	if (vmm_attach(m, fx->fx_path, err, sizeof(err)) != 0)
+	if (vmm_attach(m, fx->fx_s.ks_path, err, sizeof(err)) != 0)
 		fail_msg("attach: %s", err);
 	for (i = 0; i < 3; i++)
 		sum += 0x1000u + 4 * i;
@@ -586,15 +556,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(none__no_irq, setup, teardown),
 	};
-	const char *b = getenv("top_builddir");
-	int rc;
 
-	rc = kvmvm_probe();
-	if (rc < 0) {
-		printf("SKIP: no usable /dev/kvm (%s)\n", strerror(-rc));
+	if (kt_start(probe_path, sizeof(probe_path), "probe.bin") != 0)
 		return TEST_EXIT_SKIP;
-	}
-	snprintf(probe_path, sizeof(probe_path), "%s/tests/kvm/guest/probe.bin",
-	    b != NULL ? b : ".");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "guest/e2e_params.h"
 #include "hcvsock_abi.h"
 #include "vmm.h"
+#include "kvm_testutil.h"
 
 #define E2E_PORT	5000u
 #define E2E_CID		77u
@@ -287,14 +288,8 @@ e2e_vmm(struct fixture *fx, enum ioreq_space sp, uint64_t base,
 		.irq_gsi = gsi,
 		.fwd_timeout_ms = 10000,
 	};
-	struct vmm *m;
-	char err[256] = "";
 
-	assert_int_equal(vmm_new(&cfg, &m), 0);
-	assert_int_equal(vmm_load(m, guest_path), 0);
-	if (vmm_attach(m, fx->fx_attach, err, sizeof(err)) != 0)
-		fail_msg("attach: %s", err);
-	return m;
+	return kt_vmm_attach(&cfg, guest_path, fx->fx_attach);
 }
 
 static void
@@ -660,21 +655,6 @@ gsi_mode__vmm_irqfd_reaches_the_irqchip(void **state)
  * and the host peer sees EOF; a second VMM with the same CID is refused
  * while the first is attached.
  */
-struct vcpu_runner {
-	struct vmm	*vr_m;
-	uint32_t	 vr_code;
-	int		 vr_rc;
-};
-
-static void *
-vcpu_runner_main(void *arg)
-{
-	struct vcpu_runner *vr = arg;
-
-	vr->vr_rc = vmm_run_vcpu(vr->vr_m, 0, 60000, &vr->vr_code);
-	return NULL;
-}
-
 static void
 vmm_disconnect__host_peer_sees_eof(void **state)
 {
@@ -685,13 +665,12 @@ vmm_disconnect__host_peer_sees_eof(void **state)
 		.notify = VMM_NOTIFY_NONE, .irq_gsi = ATTACH_GSI_NONE,
 	};
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct vcpu_runner vr = { 0 };
+	struct kt_vcpu_bg vr;
 	struct kvmguest_boot *b;
 	struct dump_scan ds;
 	struct pollfd pfd;
 	struct vmm *m, *m2;
 	char buf[64], err[256] = "";
-	pthread_t th;
 	unsigned i;
 	ssize_t n;
 	int s;
@@ -712,8 +691,7 @@ vmm_disconnect__host_peer_sees_eof(void **state)
 	assert_non_null(strstr(err, "already attached"));
 	vmm_free(m2);
 
-	vr.vr_m = m;
-	assert_int_equal(pthread_create(&th, NULL, vcpu_runner_main, &vr), 0);
+	kt_vcpu_bg_start(&vr, m, 60000);
 	for (i = 0; i < 3000 && b->kb_results[E2E_R_READY] == 0; i++)
 		usleep(1000);
 	assert_int_equal(b->kb_results[E2E_R_READY], 1);
@@ -738,8 +716,8 @@ vmm_disconnect__host_peer_sees_eof(void **state)
 
 	/* The VMM stops its vCPU and hangs up. */
 	vmm_stop(m);
-	pthread_join(th, NULL);
-	assert_int_equal(vr.vr_rc, -ECANCELED);
+	kt_vcpu_bg_join(&vr);
+	assert_int_equal(vr.vb_rc, -ECANCELED);
 	vmm_detach(m);
 
 	/* The host peer sees the end of the stream, not a hang. */
@@ -830,15 +808,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(require_cid__other_cid_refused,
 		    setup, teardown),
 	};
-	const char *b = getenv("top_builddir");
-	int rc;
 
-	rc = kvmvm_probe();
-	if (rc < 0) {
-		printf("SKIP: no usable /dev/kvm (%s)\n", strerror(-rc));
+	if (kt_start(guest_path, sizeof(guest_path), "vsock_e2e.bin") != 0)
 		return TEST_EXIT_SKIP;
-	}
-	snprintf(guest_path, sizeof(guest_path),
-	    "%s/tests/kvm/guest/vsock_e2e.bin", b != NULL ? b : ".");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

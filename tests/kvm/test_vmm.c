@@ -24,6 +24,7 @@
 #include "attach/attach.h"
 #include "common/loop.h"
 #include "vmm.h"
+#include "kvm_testutil.h"
 
 static char probe_path[512];
 
@@ -94,15 +95,10 @@ standin_main(void *arg)
 }
 
 struct server_ctx {
-	struct loop		*sc_loop;
-	struct attach_server	*sc_srv;
+	struct kt_server	 sc_s;
 	struct standin		*sc_standin;	/* the attached guest */
 	bool			 sc_mute;
 	unsigned		 sc_detached;
-	volatile bool		 sc_stop;
-	pthread_t		 sc_thread;
-	char			 sc_dir[64];
-	char			 sc_path[100];
 	bool			 sc_saw_vm_fd;
 	bool			 sc_saw_kick_fd;
 };
@@ -171,43 +167,15 @@ static const struct attach_server_ops server_ops = {
 	.detach = server_detach,
 };
 
-static void *
-server_main(void *arg)
-{
-	struct server_ctx *sc = arg;
-
-	while (!sc->sc_stop)
-		(void)loop_run_once(sc->sc_loop, 20);
-	return NULL;
-}
-
 static int
 server_setup(void **state)
 {
 	struct server_ctx *sc = calloc(1, sizeof(*sc));
 
 	assert_non_null(sc);
-	snprintf(sc->sc_dir, sizeof(sc->sc_dir), "/tmp/hcvs-vmm-XXXXXX");
-	assert_non_null(mkdtemp(sc->sc_dir));
-	snprintf(sc->sc_path, sizeof(sc->sc_path), "%s/attach", sc->sc_dir);
-	assert_int_equal(loop_new(&sc->sc_loop), 0);
-	assert_int_equal(attach_server_new(sc->sc_loop, sc->sc_path, 4,
-	    &server_ops, sc, &sc->sc_srv), 0);
-	assert_int_equal(pthread_create(&sc->sc_thread, NULL, server_main, sc),
-	    0);
+	kt_server_start(&sc->sc_s, "vmm", &server_ops, sc);
 	*state = sc;
 	return 0;
-}
-
-static void
-server_kill(struct server_ctx *sc)
-{
-	if (sc->sc_stop)
-		return;
-	sc->sc_stop = true;
-	pthread_join(sc->sc_thread, NULL);
-	attach_server_free(sc->sc_srv);
-	sc->sc_srv = NULL;
 }
 
 static int
@@ -215,13 +183,11 @@ server_teardown(void **state)
 {
 	struct server_ctx *sc = *state;
 
-	server_kill(sc);
-	loop_free(sc->sc_loop);
+	kt_server_finish(&sc->sc_s);
 	if (sc->sc_standin != NULL) {
 		pthread_mutex_destroy(&sc->sc_standin->sd_lock);
 		free(sc->sc_standin);
 	}
-	rmdir(sc->sc_dir);
 	free(sc);
 	return 0;
 }
@@ -276,7 +242,7 @@ pio_window__reads_and_writes_forwarded(void **state)
 	b = vmm_boot(m);
 	b->kb_params[0] = 8;
 	b->kb_params[1] = 0x100;
-	rc = vmm_attach(m, sc->sc_path, err, sizeof(err));
+	rc = vmm_attach(m, sc->sc_s.ks_path, err, sizeof(err));
 	if (rc != 0)
 		fail_msg("attach: %s", err);
 	assert_true(sc->sc_saw_vm_fd);
@@ -330,7 +296,7 @@ mmio_window__two_vcpus_concurrently(void **state)
 	m = new_vmm(IOREQ_SPACE_MMIO, 0xd0000000, 2, VMM_NOTIFY_EVENTFDS);
 	vmm_boot(m)->kb_params[0] = 4;
 	vmm_boot(m)->kb_params[1] = 0x200;
-	if (vmm_attach(m, sc->sc_path, err, sizeof(err)) != 0)
+	if (vmm_attach(m, sc->sc_s.ks_path, err, sizeof(err)) != 0)
 		fail_msg("attach: %s", err);
 	assert_false(sc->sc_saw_vm_fd);
 	assert_true(sc->sc_saw_kick_fd);
@@ -374,7 +340,7 @@ eventfds__async_doorbell_stays_in_kernel(void **state)
 	m = new_vmm(IOREQ_SPACE_PIO, 0x5a0, 1, VMM_NOTIFY_EVENTFDS);
 	assert_int_equal(kvmvm_load(vmm_vm(m), KVMVM_CODE_GPA, prog,
 	    sizeof(prog)), 0);
-	if (vmm_attach(m, sc->sc_path, err, sizeof(err)) != 0)
+	if (vmm_attach(m, sc->sc_s.ks_path, err, sizeof(err)) != 0)
 		fail_msg("attach: %s", err);
 	assert_int_equal(vmm_run_vcpu(m, 0, 10000, &code), 0);
 	assert_int_equal(code, 1);
@@ -407,7 +373,7 @@ mute_server__forward_times_out(void **state)
 	assert_int_equal(vmm_new(&cfg, &m), 0);
 	assert_int_equal(vmm_load(m, probe_path), 0);
 	vmm_boot(m)->kb_params[0] = 1;
-	if (vmm_attach(m, sc->sc_path, err, sizeof(err)) != 0)
+	if (vmm_attach(m, sc->sc_s.ks_path, err, sizeof(err)) != 0)
 		fail_msg("attach: %s", err);
 	assert_int_equal(vmm_run_vcpu(m, 0, 10000, &code), -ETIMEDOUT);
 	vmm_get_stats(m, &st);
@@ -421,21 +387,6 @@ mute_server__forward_times_out(void **state)
  * once (not at the forwarding timeout) and the guest sees no backend
  * (all ones) for that access and every later one.
  */
-struct vcpu_bg {
-	struct vmm	*vb_m;
-	uint32_t	 vb_code;
-	int		 vb_rc;
-};
-
-static void *
-vcpu_bg_main(void *arg)
-{
-	struct vcpu_bg *vb = arg;
-
-	vb->vb_rc = vmm_run_vcpu(vb->vb_m, 0, 20000, &vb->vb_code);
-	return NULL;
-}
-
 static void
 daemon_gone__guest_sees_no_backend(void **state)
 {
@@ -447,12 +398,11 @@ daemon_gone__guest_sees_no_backend(void **state)
 		.fwd_timeout_ms = 15000,
 	};
 	struct kvmguest_boot *b;
-	struct vcpu_bg vb = { 0 };
+	struct kt_vcpu_bg vb;
 	struct vmm_stats st;
 	struct timespec t0, t1;
 	struct vmm *m;
 	char err[256] = "";
-	pthread_t th;
 	unsigned i;
 
 	sc->sc_mute = true;
@@ -460,10 +410,9 @@ daemon_gone__guest_sees_no_backend(void **state)
 	assert_int_equal(vmm_load(m, probe_path), 0);
 	b = vmm_boot(m);
 	b->kb_params[0] = 4;
-	if (vmm_attach(m, sc->sc_path, err, sizeof(err)) != 0)
+	if (vmm_attach(m, sc->sc_s.ks_path, err, sizeof(err)) != 0)
 		fail_msg("attach: %s", err);
-	vb.vb_m = m;
-	assert_int_equal(pthread_create(&th, NULL, vcpu_bg_main, &vb), 0);
+	kt_vcpu_bg_start(&vb, m, 20000);
 	/* Wait until the first read is stuck in the page. */
 	for (i = 0; i < 500; i++) {
 		vmm_get_stats(m, &st);
@@ -474,8 +423,8 @@ daemon_gone__guest_sees_no_backend(void **state)
 	assert_int_equal(st.vs_forwarded, 1);
 	usleep(50000);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	server_kill(sc);
-	pthread_join(th, NULL);
+	kt_server_kill(&sc->sc_s);
+	kt_vcpu_bg_join(&vb);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_int_equal(vb.vb_rc, 0);
 	/* Four reads of all ones, then two writes that went nowhere. */
@@ -504,7 +453,7 @@ bad_cid__attach_refused(void **state)
 
 	test_log_capture_start();
 	assert_int_equal(vmm_new(&cfg, &m), 0);
-	assert_int_equal(vmm_attach(m, sc->sc_path, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vmm_attach(m, sc->sc_s.ks_path, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "cid 2"));
 	vmm_free(m);
 	assert_int_equal(sc->sc_detached, 0);
@@ -533,15 +482,8 @@ main(void)
 		    daemon_gone__guest_sees_no_backend, server_setup,
 		    server_teardown),
 	};
-	const char *b = getenv("top_builddir");
-	int rc;
 
-	rc = kvmvm_probe();
-	if (rc < 0) {
-		printf("SKIP: no usable /dev/kvm (%s)\n", strerror(-rc));
+	if (kt_start(probe_path, sizeof(probe_path), "probe.bin") != 0)
 		return TEST_EXIT_SKIP;
-	}
-	snprintf(probe_path, sizeof(probe_path), "%s/tests/kvm/guest/probe.bin",
-	    b != NULL ? b : ".");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
