@@ -319,6 +319,19 @@ gflags_set(struct hcvg *g, uint32_t flags)
 	fence(g);
 }
 
+/* Ring the doorbell for deferred TX entries unless the host waives it. */
+static void
+flush(struct hcvg *g)
+{
+	if (!g->g_kick_due)
+		return;
+	fence(g);
+	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK)
+		g->g_kick_due = 0;
+	else
+		kick(g);
+}
+
 /*
  * Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT.  An interrupt-driven
  * guest that sleeps in wait() asks to be woken when slots come back.
@@ -340,24 +353,20 @@ tx_wait(struct hcvg *g)
 			if (tx_free(g) != 0)
 				break;
 		}
-		kick(g);
+		/*
+		 * Ring only for entries the host was not told about and has
+		 * not promised to look at (TX_NO_KICK): a full ring that the
+		 * host is draining needs no doorbell per freed slot.  The
+		 * synchronous doorbell is what drains the ring, so it rings.
+		 */
+		if (g->g_sync)
+			kick(g);
+		else
+			flush(g);
 		wait(g);
 	}
 	gflags_set(g, saved);
 	return rc;
-}
-
-/* Ring the doorbell for deferred TX entries unless the host waives it. */
-static void
-flush(struct hcvg *g)
-{
-	if (!g->g_kick_due)
-		return;
-	fence(g);
-	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK)
-		g->g_kick_due = 0;
-	else
-		kick(g);
 }
 
 /*

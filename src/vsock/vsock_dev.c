@@ -557,7 +557,16 @@ tx_slot(struct vsock_dev *d, uint32_t idx)
 	return 0;
 }
 
-/* Consume up to one ring of TX entries.  Returns entries consumed. */
+/*
+ * Consume up to one ring of TX entries.  Returns entries consumed.
+ *
+ * TX_NO_KICK is set while the pass drains (virtio's NO_NOTIFY pattern):
+ * a guest that publishes while the host is looking need not ring.  It is
+ * cleared only when the ring is found empty, followed by a full barrier
+ * and one more look at TX_PROD, so an entry whose producer saw the flag
+ * still set is consumed here and not lost.  When the budget runs out the
+ * flag stays set and d_more promises the next pass.
+ */
 static uint32_t
 tx_run(struct vsock_dev *d)
 {
@@ -588,14 +597,19 @@ tx_run(struct vsock_dev *d)
 			__atomic_thread_fence(__ATOMIC_SEQ_CST);
 			continue;
 		}
+		/* Entries to take: producers need not ring meanwhile. */
+		if (!(d->d_host_flags & HCVS_HF_TX_NO_KICK)) {
+			d->d_host_flags |= HCVS_HF_TX_NO_KICK;
+			if (mb_write32(d, HCVS_MB_HOST_FLAGS,
+			    d->d_host_flags) < 0) {
+				halt(d, HCVS_ERR_MEM_FAULT);
+				break;
+			}
+		}
 		if (budget == 0) {
+			/* The flag stays set: the next pass is promised. */
 			d->d_more = true;
 			d->d_st.ds_deferred++;
-			if (!(d->d_host_flags & HCVS_HF_TX_NO_KICK)) {
-				d->d_host_flags |= HCVS_HF_TX_NO_KICK;
-				(void)mb_write32(d, HCVS_MB_HOST_FLAGS,
-				    d->d_host_flags);
-			}
 			break;
 		}
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);

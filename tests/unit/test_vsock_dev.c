@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The hcvsock device: register window, negotiation, reset, ring validation. */
+#include <endian.h>
 #include <errno.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -797,6 +798,96 @@ ring__tx_no_kick_protocol(void **state)
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
 }
 
+/*
+ * The suppression race.  The test links with --wrap=ioreq_mem_write, so
+ * every mailbox store the device makes passes through here.  When the
+ * device clears TX_NO_KICK, a "guest" publishes one more entry at that
+ * very moment without ringing (it read the flag while it was still set):
+ * the device's re-check after the barrier must consume it in the same
+ * pass, or it would sit in the ring with nobody told.
+ */
+int	__real_ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa,
+	    const void *buf, size_t len);
+int	__wrap_ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa,
+	    const void *buf, size_t len);
+
+static struct {
+	struct vtenv		*e;		/* armed while non-NULL */
+	bool			 inject;	/* publish on the next clear */
+	struct vsock_pkt_hdr	 h;		/* what to publish */
+	unsigned		 clears;	/* TX_NO_KICK 1 -> 0 stores */
+	unsigned		 cons_stores;	/* TX_CONS stores */
+	unsigned		 cons_flagged;	/* ... while TX_NO_KICK was set */
+} race;
+
+int
+__wrap_ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf,
+    size_t len)
+{
+	uint32_t old = 0, v;
+	int rc;
+
+	if (race.e != NULL && len == sizeof(v) &&
+	    gpa == MB + HCVS_MB_HOST_FLAGS)
+		old = vt_get32(race.e, gpa);
+	rc = __real_ioreq_mem_write(m, gpa, buf, len);
+	if (race.e == NULL || rc < 0 || len != sizeof(v))
+		return rc;
+	memcpy(&v, buf, sizeof(v));
+	v = le32toh(v);
+	if (gpa == MB + HCVS_MB_TX_CONS) {
+		race.cons_stores++;
+		if (vt_get32(race.e, MB + HCVS_MB_HOST_FLAGS) &
+		    HCVS_HF_TX_NO_KICK)
+			race.cons_flagged++;
+	} else if (gpa == MB + HCVS_MB_HOST_FLAGS &&
+	    (old & HCVS_HF_TX_NO_KICK) && !(v & HCVS_HF_TX_NO_KICK)) {
+		race.clears++;
+		if (race.inject) {
+			race.inject = false;
+			tx_push(race.e, &race.h, NULL, 0);
+		}
+	}
+	return rc;
+}
+
+static void
+ring__tx_no_kick_clear_race(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_dev_stats st;
+	struct vsock_pkt_hdr h;
+	uint64_t kicks;
+	unsigned before;
+
+	bring_up(e);
+	before = fake_mux_total(e->mux);
+	vsock_dev_get_stats(e->dev, &st);
+	kicks = st.ds_kicks;
+	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
+	tx_push(e, &h, NULL, 0);
+	memset(&race, 0, sizeof(race));
+	hdr_init(&race.h, VSOCK_OP_REQUEST, 3, 2);
+	race.e = e;
+	race.inject = true;
+	kick_sync(e);
+	race.e = NULL;
+	/* The flag was up while the pass drained, and came down. */
+	assert_false(race.inject);
+	assert_true(race.cons_stores >= 1);
+	assert_true(race.cons_flagged >= 1);
+	assert_true(race.clears >= 1);
+	/* The late entry was consumed by the same pass, without a kick. */
+	vsock_dev_get_stats(e->dev, &st);
+	assert_int_equal(st.ds_kicks, kicks + 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 2);
+	assert_int_equal(fake_mux_total(e->mux), before + 2);
+	assert_int_equal(fake_mux_last(e->mux)->src_port, 3);
+	/* And the host no longer promises to look. */
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+}
+
 /* ---- State export / import (crash recovery) -------------------------------- */
 
 /*
@@ -1059,6 +1150,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__rx_backpressure_and_kick, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__irq_suppression, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_no_kick_clear_race, setup, teardown),
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__import_rejects_bad_mailbox, setup, teardown),
