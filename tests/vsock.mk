@@ -71,12 +71,12 @@ FUZZ_VSOCKDEV_LIBS = src/vsock/libvsockdev.a src/vsock/libvsock.a \
 	src/ioreq/libioreq.a $(NOTIFY_LIBS) src/common/libcommon.a
 check_PROGRAMS += tests/fuzz/replay_vsock_dev
 TESTS += tests/fuzz/replay_vsock_dev
-tests_fuzz_replay_vsock_dev_SOURCES = %reldir%/fuzz/fuzz_vsock_dev.c $(FUZZ_REPLAY)
+tests_fuzz_replay_vsock_dev_SOURCES = %reldir%/fuzz/fuzz_vsock_dev.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_REPLAY)
 tests_fuzz_replay_vsock_dev_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_dev"'
 tests_fuzz_replay_vsock_dev_LDADD = $(FUZZ_VSOCKDEV_LIBS)
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz_vsock_dev
-tests_fuzz_fuzz_vsock_dev_SOURCES = %reldir%/fuzz/fuzz_vsock_dev.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_vsock_dev_SOURCES = %reldir%/fuzz/fuzz_vsock_dev.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_vsock_dev_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_vsock_dev_LDADD = $(FUZZ_VSOCKDEV_LIBS)
 endif

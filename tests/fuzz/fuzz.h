@@ -92,4 +92,12 @@ int	fz_lowest_fd(void);
 /* Silence the library's logging (guest errors are logged on purpose). */
 void	fz_quiet(void);
 
+struct ioreq_mem;
+/*
+ * Guest RAM for a harness: a memfd of `size` bytes mapped at `gpa` in a new
+ * *mem, and returned as a shared view for the harness to write as the
+ * guest.  Aborts on failure (set-up, not fuzz input).
+ */
+uint8_t	*fz_guest_ram(uint64_t gpa, size_t size, struct ioreq_mem **mem);
+
 #endif /* HCVS_FUZZ_H */

@@ -117,19 +117,10 @@ static const struct ioreq_handler_ops dev_ops = {
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int fd;
-
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	fd = memfd_create("fuzz-ram", MFD_CLOEXEC);
-	fz_check(fd >= 0);
-	fz_check(ftruncate(fd, RAM_SIZE) == 0);
-	ram_view = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	fz_check(ram_view != MAP_FAILED);
-	fz_check(ioreq_mem_new_fd(&mem) == 0);
-	fz_check(ioreq_mem_add_region(mem, fd, RAM_GPA, RAM_SIZE, 0) == 0);
-	close(fd);
+	ram_view = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
 	atexit(cleanup);
 	return 0;
 }

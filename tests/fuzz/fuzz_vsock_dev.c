@@ -35,7 +35,6 @@
 #define CANARY		0xA5
 #define MAX_RANGES	64
 
-static int memfd = -1;
 static uint8_t *ram;
 static struct ioreq_mem *mem;
 static struct loop *lp;
@@ -46,7 +45,6 @@ cleanup(void)
 	loop_free(lp);
 	ioreq_mem_free(mem);
 	munmap(ram, RAM_SIZE);
-	close(memfd);
 }
 
 int
@@ -56,13 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fz_quiet();
 	atexit(cleanup);
-	memfd = memfd_create("fuzz-ram", 0);
-	fz_check(memfd >= 0);
-	fz_check(ftruncate(memfd, RAM_SIZE) == 0);
-	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
-	fz_check(ram != MAP_FAILED);
-	fz_check(ioreq_mem_new_fd(&mem) == 0);
-	fz_check(ioreq_mem_add_region(mem, memfd, RAM_GPA, RAM_SIZE, 0) == 0);
+	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
 	fz_check(loop_new(&lp) == 0);
 	return 0;
 }

@@ -47,19 +47,10 @@ cleanup(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int fd;
-
 	(void)argc;
 	(void)argv;
 	fz_quiet();
-	fd = memfd_create("fuzz-ram", MFD_CLOEXEC);
-	fz_check(fd >= 0);
-	fz_check(ftruncate(fd, RAM_SIZE) == 0);
-	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	fz_check(ram != MAP_FAILED);
-	fz_check(ioreq_mem_new_fd(&mem) == 0);
-	fz_check(ioreq_mem_add_region(mem, fd, RAM_GPA, RAM_SIZE, 0) == 0);
-	close(fd);
+	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
 	fz_check(loop_new(&lp) == 0);
 	atexit(cleanup);
 	return 0;
