@@ -5,7 +5,8 @@
 noinst_LIBRARIES += guest/libhcvsock_guest.a
 guest_libhcvsock_guest_a_SOURCES = %reldir%/hcvsock_guest.c \
 	%reldir%/include/hcvsock_guest.h %reldir%/include/hcvsock_abi.h \
-	%reldir%/include/hcvsock_guest_x86.h
+	%reldir%/include/hcvsock_guest_x86.h \
+	%reldir%/include/hcvsock_x86_io.h
 EXTRA_DIST += %reldir%/README.md
 
 GUEST_FREESTANDING_CFLAGS = -std=gnu11 -O2 -ffreestanding -nostdlib \
@@ -20,7 +21,7 @@ CLEANFILES += $(GUEST_FREESTANDING_OBJS)
 # no such flag); the object must not need any symbol from outside.
 guest/hcvsock_guest-fs64.o guest/hcvsock_guest-fs32.o: \
     $(top_srcdir)/guest/hcvsock_guest.c $(top_srcdir)/guest/include/hcvsock_guest.h \
-    $(top_srcdir)/guest/include/hcvsock_abi.h $(top_srcdir)/guest/include/hcvsock_guest_x86.h
+    $(top_srcdir)/guest/include/hcvsock_abi.h $(top_srcdir)/guest/include/hcvsock_guest_x86.h $(top_srcdir)/guest/include/hcvsock_x86_io.h
 	@$(MKDIR_P) guest
 	$(AM_V_CC)m=`case $@ in *fs32.o) echo -m32;; *) echo -m64;; esac`; \
 	if echo 'int x;' | $(CC) $$m -ffreestanding -c -x c - -o /dev/null 2>/dev/null; then \

@@ -33,7 +33,7 @@ KVM_GUEST_LINKFLAGS = -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,--no-warn-rwx-segments \
 	-Wl,-T,$(top_srcdir)/tests/kvm/guest/guest.ld
 KVM_GUEST_DEPS = $(top_srcdir)/tests/kvm/guest/guest.ld \
-	$(top_srcdir)/tests/kvm/guest/kvmguest.h \
+	$(top_srcdir)/tests/kvm/guest/kvmguest.h $(top_srcdir)/guest/include/hcvsock_x86_io.h \
 	$(top_srcdir)/tests/kvm/guest/kvmguest.c
 KVM_GUEST_RT = $(top_srcdir)/tests/kvm/guest/kvmguest.c
 KVM_OBJCOPY = objcopy
@@ -56,7 +56,7 @@ tests/kvm/guest/vsock_e2e.elf: $(top_srcdir)/tests/kvm/guest/vsock_e2e.c \
     $(top_srcdir)/tests/kvm/guest/e2e_params.h \
     $(top_srcdir)/guest/hcvsock_guest.c \
     $(top_srcdir)/guest/include/hcvsock_guest.h \
-    $(top_srcdir)/guest/include/hcvsock_guest_x86.h \
+    $(top_srcdir)/guest/include/hcvsock_guest_x86.h $(top_srcdir)/guest/include/hcvsock_x86_io.h \
     $(top_srcdir)/guest/include/hcvsock_abi.h $(KVM_GUEST_DEPS)
 	$(AM_V_CC)$(KVM_GUEST_LINK) $(top_srcdir)/tests/kvm/guest/vsock_e2e.c \
 	    $(top_srcdir)/guest/hcvsock_guest.c $(KVM_GUEST_RT)

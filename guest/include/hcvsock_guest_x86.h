@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "hcvsock_guest.h"
+#include "hcvsock_x86_io.h"
 
 #if defined(__i386__) || defined(__x86_64__)
 
@@ -23,20 +24,16 @@ static inline uint32_t
 hcvg_x86_pio_read(void *ctx, uint32_t off)
 {
 	const struct hcvg_x86 *x = ctx;
-	uint16_t port = (uint16_t)(x->base + off);
-	uint32_t v;
 
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
-	return v;
+	return hcvg_inl((uint16_t)(x->base + off));
 }
 
 static inline void
 hcvg_x86_pio_write(void *ctx, uint32_t off, uint32_t val)
 {
 	const struct hcvg_x86 *x = ctx;
-	uint16_t port = (uint16_t)(x->base + off);
 
-	__asm__ volatile("outl %0, %1" : : "a"(val), "Nd"(port) : "memory");
+	hcvg_outl((uint16_t)(x->base + off), val);
 }
 
 static inline uint32_t

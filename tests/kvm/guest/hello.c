@@ -14,11 +14,11 @@ _start(uint64_t arg0, uint64_t arg1)
 {
 	uint32_t sum;
 
-	kvmguest_outl(HELLO_PORT, 0x1234abcd);
-	kvmguest_outw(HELLO_PORT + 4, (uint16_t)arg0);
-	kvmguest_outb(HELLO_PORT + 6, (uint8_t)arg1);
-	sum = kvmguest_inl(HELLO_PORT);
-	sum += kvmguest_inb(HELLO_PORT + 1);
+	hcvg_outl(HELLO_PORT, 0x1234abcd);
+	hcvg_outw(HELLO_PORT + 4, (uint16_t)arg0);
+	hcvg_outb(HELLO_PORT + 6, (uint8_t)arg1);
+	sum = hcvg_inl(HELLO_PORT);
+	sum += hcvg_inb(HELLO_PORT + 1);
 	kvmguest_mmio_write32(HELLO_MMIO + 8, 0xfeedf00d);
 	sum += kvmguest_mmio_read32(HELLO_MMIO + 12);
 	kvmguest_puts("hello from user mode\n");

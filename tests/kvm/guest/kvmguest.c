@@ -6,7 +6,7 @@ void
 kvmguest_puts(const char *s)
 {
 	while (*s != '\0')
-		kvmguest_outb(KVMGUEST_PORT_CONSOLE, (uint8_t)*s++);
+		hcvg_outb(KVMGUEST_PORT_CONSOLE, (uint8_t)*s++);
 }
 
 void
@@ -22,7 +22,7 @@ kvmguest_put_hex(const char *label, uint64_t v)
 		buf[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 0xf];
 	buf[18] = '\0';
 	kvmguest_puts(buf);
-	kvmguest_outb(KVMGUEST_PORT_CONSOLE, '\n');
+	hcvg_outb(KVMGUEST_PORT_CONSOLE, '\n');
 }
 
 /*

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hcvsock_x86_io.h"
+
 #define KVMGUEST_PORT_EXIT	0x0500
 #define KVMGUEST_PORT_CONSOLE	0x0501
 
@@ -44,51 +46,6 @@ struct kvmguest_boot {
 };
 
 static inline void
-kvmguest_outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
-}
-
-static inline void
-kvmguest_outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port) : "memory");
-}
-
-static inline void
-kvmguest_outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port) : "memory");
-}
-
-static inline uint8_t
-kvmguest_inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port) : "memory");
-	return v;
-}
-
-static inline uint16_t
-kvmguest_inw(uint16_t port)
-{
-	uint16_t v;
-
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port) : "memory");
-	return v;
-}
-
-static inline uint32_t
-kvmguest_inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
-	return v;
-}
-
-static inline void
 kvmguest_mmio_write32(uint64_t gpa, uint32_t v)
 {
 	*(volatile uint32_t *)(uintptr_t)gpa = v;
@@ -110,7 +67,7 @@ __attribute__((noreturn)) static inline void
 kvmguest_exit(uint32_t code)
 {
 	for (;;)
-		kvmguest_outl(KVMGUEST_PORT_EXIT, code);
+		hcvg_outl(KVMGUEST_PORT_EXIT, code);
 }
 
 void	kvmguest_puts(const char *s);

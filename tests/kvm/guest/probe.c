@@ -12,7 +12,7 @@ reg_read(const struct kvmguest_boot *b, uint32_t off)
 {
 	if (b->kb_window_kind == KVMGUEST_WINDOW_MMIO)
 		return kvmguest_mmio_read32(b->kb_window_base + off);
-	return kvmguest_inl((uint16_t)(b->kb_window_base + off));
+	return hcvg_inl((uint16_t)(b->kb_window_base + off));
 }
 
 static void
@@ -21,7 +21,7 @@ reg_write(const struct kvmguest_boot *b, uint32_t off, uint32_t v)
 	if (b->kb_window_kind == KVMGUEST_WINDOW_MMIO)
 		kvmguest_mmio_write32(b->kb_window_base + off, v);
 	else
-		kvmguest_outl((uint16_t)(b->kb_window_base + off), v);
+		hcvg_outl((uint16_t)(b->kb_window_base + off), v);
 }
 
 KVMGUEST_ENTRY void

@@ -29,7 +29,7 @@ ios_probe(uint32_t timeout_ms)
 	uint32_t start = ticks(), v, ones = 0;
 
 	for (;;) {
-		v = inl(ios_base + IOS_MAGIC);
+		v = hcvg_inl(ios_base + IOS_MAGIC);
 		if (v == IOS_MAGIC_VAL)
 			break;
 		if (v != 0xffffffffu) {
@@ -63,8 +63,8 @@ ios_echo(uint32_t seed, uint32_t n, struct echo_res *r)
 		uint32_t got;
 
 		x = x * 1103515245u + 12345u;
-		outl(ios_base + IOS_DATA, x);
-		got = inl(ios_base + IOS_DATA);
+		hcvg_outl(ios_base + IOS_DATA, x);
+		got = hcvg_inl(ios_base + IOS_DATA);
 		if (got != ios_xform(x))
 			r->errors++;
 		r->crc = crc32_update(r->crc, &got, sizeof(got));
@@ -85,9 +85,9 @@ case_echo(void)
 		return -1;
 	ios_echo(cmdline_u32("seed", 1), n, &r);
 	/* Narrow accesses: the server sees sizes 1 and 2 and answers them. */
-	outl(ios_base + IOS_DATA, 0x01020304u);
-	w = inw(ios_base + IOS_DATA);
-	b = inb(ios_base + IOS_DATA);
+	hcvg_outl(ios_base + IOS_DATA, 0x01020304u);
+	w = hcvg_inw(ios_base + IOS_DATA);
+	b = hcvg_inb(ios_base + IOS_DATA);
 	if (w != (uint16_t)ios_xform(0x01020304u) ||
 	    b != (uint8_t)ios_xform(0x01020304u))
 		r.errors++;
@@ -112,7 +112,7 @@ case_msi(void)
 		return -1;
 	for (i = 0; i < n; i++) {
 		want = *irq_counter(VEC_MSI) + 1;
-		outl(ios_base + IOS_MSI, (apic_id() << 8) | VEC_MSI);
+		hcvg_outl(ios_base + IOS_MSI, (apic_id() << 8) | VEC_MSI);
 		if (!wait_until(count_reached, &want, 5000)) {
 			say("msi %u not delivered", i);
 			break;
@@ -142,7 +142,7 @@ case_evtchn(void)
 	say("evtchn port=%u", port);
 	for (i = 0; i < n; i++) {
 		want = *xen_evtchn_count() + 1;
-		outl(ios_base + IOS_EVTCHN, port);
+		hcvg_outl(ios_base + IOS_EVTCHN, port);
 		if (!wait_until(evt_reached, &want, 5000)) {
 			say("evtchn %u not delivered", i);
 			break;
@@ -203,14 +203,14 @@ case_gone(void)
 		return -1;
 	for (i = 0; i < 100000000u; i++) {
 		x = x * 1103515245u + 12345u;
-		outl(ios_base + IOS_DATA, x);
-		if (inl(ios_base + IOS_DATA) != ios_xform(x))
+		hcvg_outl(ios_base + IOS_DATA, x);
+		if (hcvg_inl(ios_base + IOS_DATA) != ios_xform(x))
 			break;
 		good++;
 		if (good == 50)
 			say("echo running");
 	}
-	magic = inl(ios_base + IOS_MAGIC);
+	magic = hcvg_inl(ios_base + IOS_MAGIC);
 	say("gone after good=%u magic=0x%08x", good, magic);
 	return good >= 50 && magic == 0xffffffffu ? 0 : -1;
 }
@@ -244,7 +244,7 @@ pvh_test_main(void)
 	else
 		rc = hcvs_vsock_cases(cname);
 	if (memcmp(cname, "ioserv-", 7) == 0 && !str_eq(cname, "ioserv-gone"))
-		outl(ios_base + IOS_MAGIC, 1);	/* tell the test server to go */
+		hcvg_outl(ios_base + IOS_MAGIC, 1);	/* tell the test server to go */
 	say("END case=%s result=%s", cname, rc == 0 ? "PASS" : "FAIL");
 	return rc;
 }

@@ -150,7 +150,7 @@ con_printf(const char *fmt, ...)
 	ob_put(&o, '\n');
 	lock(&con_lock);
 	for (i = 0; i < o.n; i++)
-		outb(0xe9, (uint8_t)o.b[i]);
+		hcvg_outb(0xe9, (uint8_t)o.b[i]);
 	unlock(&con_lock);
 }
 

@@ -324,7 +324,7 @@ ap_reader(void)
 
 	irq_init_ap();
 	for (i = 0; i < 300; i++) {
-		uint32_t m = inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
+		uint32_t m = hcvg_inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
 
 		ap_reads++;
 		if (m != HCVS_MAGIC)
@@ -379,7 +379,7 @@ case_gone(void)
 		return -1;
 	say("transfer started ticks=%u", ticks());
 	xfer_echo(id, cmdline_u32("bytes", 64u << 20), 1, 5000, &x);
-	magic = inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
+	magic = hcvg_inl((uint16_t)(x86.base + HCVS_REG_MAGIC));
 	say("transfer stopped sent=%u got=%u err=%d magic=0x%08x ticks=%u",
 	    x.sent, x.got, x.err, magic, ticks());
 	return x.err != 0 && magic == HCVS_NO_BACKEND ? 0 : -1;
