@@ -711,6 +711,57 @@ ring__malformed_headers(void **state)
 	assert_false(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
 }
 
+/*
+ * A guest that sends garbage but never drains RX: the device's RST queue
+ * is bounded, the excess is counted as dropped, the oldest RSTs are kept
+ * in order, and the device keeps serving well-formed flows.
+ */
+static void
+ring__rst_flood_bounded(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h, r;
+	struct vsock_dev_stats st;
+	unsigned i, j, got = 0, sent = 16 * TXN;
+
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+	for (i = 0; i < sent / TXN; i++) {
+		for (j = 0; j < TXN; j++) {
+			hdr_init(&h, VSOCK_OP_REQUEST, 3000 + i * TXN + j, 80);
+			h.type = 0xFFFF;
+			tx_push(e, &h, NULL, 0);
+		}
+		kick_sync(e);
+	}
+	st = stats(e);
+	assert_int_equal(st.ds_bad_hdr, sent);
+	assert_int_equal(st.ds_rst_sent, sent);
+	assert_true(st.ds_rst_dropped > 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), sent);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), RXN);
+	assert_false(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 0);
+
+	while (rx_pop(e, &r, NULL)) {
+		assert_int_equal(r.op, VSOCK_OP_RST);
+		assert_int_equal(r.dst_port, 3000 + got);
+		got++;
+		if (vt_get32(e, MB + HCVS_MB_HOST_FLAGS) & HCVS_HF_RX_WANT_KICK)
+			kick_sync(e);
+	}
+	assert_true(got >= RXN);
+	assert_int_equal(got + stats(e).ds_rst_dropped, sent);
+
+	/* A well-formed connection is unaffected. */
+	hdr_init(&h, VSOCK_OP_REQUEST, 7000, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+	assert_int_equal(r.dst_port, 7000);
+}
+
 static void
 ring__rx_backpressure_and_kick(void **state)
 {
@@ -1147,6 +1198,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__hostile_tx_index_halts, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__hostile_rx_index_halts, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__malformed_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__rst_flood_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__rx_backpressure_and_kick, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__irq_suppression, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_protocol, setup, teardown),
