@@ -18,6 +18,14 @@ tests_unit_test_vsock_mux_LDADD = tests/libvguest.a src/vsock/libvsock.a \
 	$(TEST_LIBS)
 TESTS += tests/unit/test_vsock_mux
 
+# calloc wrapped at link time: allocation failures on demand.
+check_PROGRAMS += tests/unit/test_vsock_mux_oom
+tests_unit_test_vsock_mux_oom_SOURCES = %reldir%/unit/test_vsock_mux_oom.c
+tests_unit_test_vsock_mux_oom_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_mux_oom_LDFLAGS = -Wl,--wrap=calloc
+tests_unit_test_vsock_mux_oom_LDADD = src/vsock/libvsock.a $(TEST_LIBS)
+TESTS += tests/unit/test_vsock_mux_oom
+
 # The same driver with socat as the host peer; exits 77 without socat.
 check_PROGRAMS += tests/unit/test_vsock_socat
 tests_unit_test_vsock_socat_SOURCES = %reldir%/unit/test_vsock_mux.c

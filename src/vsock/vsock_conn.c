@@ -143,13 +143,19 @@ vsock_conn_free(struct vsock_conn *c)
 }
 
 static void
+disarm_timer(struct vsock_conn *c)
+{
+	if (c->c_timer > 0)
+		loop_del_timer(c->c_mux->m_loop, c->c_timer);
+	c->c_timer = 0;
+}
+
+static void
 release_host(struct vsock_conn *c)
 {
 	struct vsock_mux *m = c->c_mux;
 
-	if (c->c_timer > 0)
-		loop_del_timer(m->m_loop, c->c_timer);
-	c->c_timer = 0;
+	disarm_timer(c);
 	if (c->c_fd >= 0) {
 		if (c->c_ev_reg)
 			(void)loop_del_fd(m->m_loop, c->c_fd);
@@ -214,14 +220,6 @@ vsock_conn_arm_timer(struct vsock_conn *c, uint32_t ms)
 		c->c_timer = id;
 	else
 		vsock_conn_kill(c, true);
-}
-
-static void
-disarm_timer(struct vsock_conn *c)
-{
-	if (c->c_timer > 0)
-		loop_del_timer(c->c_mux->m_loop, c->c_timer);
-	c->c_timer = 0;
 }
 
 /* Bytes that can still reach the host (an open SEQPACKET message cannot). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/loop.h"
 #include "vsock/vsock_impl.h"
@@ -167,6 +168,7 @@ guest_request(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 	    VC_CONNECTING);
 	if (c == NULL) {
 		m->m_stats.ms_connect_failed++;
+		close(fd);
 		rst_pair(m, h);
 		return;
 	}
