@@ -229,6 +229,13 @@ statefile__hostile_contents_rejected(void **state)
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\nextra 1\n",
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice AB\n",
 		"garbage\n",
+		/* A key twice: which one would the daemon believe? */
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\npid 6\n",
+		"version 1\npid 5\ndomid 7\ndomid 8\nserver_id 3\ndevice 00\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\ndevice 01\n",
+		/* Not what the writer produces: strtoll would skip or accept. */
+		"version 1\npid  5\ndomid 7\nserver_id 3\ndevice 00\n",
+		"version 1\npid +5\ndomid 7\nserver_id 3\ndevice 00\n",
 	};
 	struct dir *d = *state;
 	struct statefile sf;
