@@ -95,7 +95,7 @@ struct attach_msg_region {
 
 struct attach_msg_device {
 	uint64_t	md_cid;		/* 3 .. 0xfffffffe */
-	uint64_t	md_window_base;	/* 64-byte aligned */
+	uint64_t	md_window_base;	/* PIO: 4-byte aligned; MMIO: a page */
 	uint32_t	md_window_kind;	/* ATTACH_WINDOW_* */
 	uint32_t	md_nr_vcpus;	/* 1 .. ATTACH_MAX_VCPUS */
 	uint32_t	md_flags;	/* 0 */

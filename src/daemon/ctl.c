@@ -100,28 +100,32 @@ client_free(struct ctl_client *cc)
 	free(cc);
 }
 
-static void
-emit(void *arg, const char *line)
+static bool
+append_line(struct ctl_client *cc, const char *line)
 {
-	struct ctl_client *cc = arg;
 	size_t n = strlen(line);
 	char *nb;
 
-	if (cc->cc_overflow)
-		return;
-	if (cc->cc_out_len + n + 1 > CTL_MAX_REPLY) {
-		cc->cc_overflow = true;
-		return;
-	}
 	nb = realloc(cc->cc_out, cc->cc_out_len + n + 1);
-	if (nb == NULL) {
-		cc->cc_overflow = true;
-		return;
-	}
+	if (nb == NULL)
+		return false;
 	cc->cc_out = nb;
 	memcpy(cc->cc_out + cc->cc_out_len, line, n);
 	cc->cc_out[cc->cc_out_len + n] = '\n';
 	cc->cc_out_len += n + 1;
+	return true;
+}
+
+static void
+emit(void *arg, const char *line)
+{
+	struct ctl_client *cc = arg;
+
+	if (cc->cc_overflow)
+		return;
+	if (cc->cc_out_len + strlen(line) + 1 > CTL_MAX_REPLY ||
+	    !append_line(cc, line))
+		cc->cc_overflow = true;
 }
 
 static void
@@ -135,8 +139,9 @@ client_command(struct ctl_client *cc)
 		c->c_report(c->c_arg, emit, cc);
 	else
 		emit(cc, "error: unknown command (try: status)");
+	/* Past the limit on purpose: emit() refuses everything now. */
 	if (cc->cc_overflow)
-		emit(cc, "... (truncated)");
+		(void)append_line(cc, "... (truncated)");
 }
 
 static void

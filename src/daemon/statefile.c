@@ -96,7 +96,7 @@ parse_line(struct statefile *sf, char *line, unsigned *seen)
 	if (!strcmp(line, "device")) {
 		size_t n = strlen(val);
 
-		if (n % 2 != 0 || n / 2 > STATEFILE_DEV_MAX)
+		if ((*seen & 16) != 0 || n % 2 != 0 || n / 2 > STATEFILE_DEV_MAX)
 			return -EINVAL;
 		for (size_t i = 0; i < n / 2; i++) {
 			int hi = hexval(val[2 * i]), lo = hexval(val[2 * i + 1]);
@@ -109,20 +109,27 @@ parse_line(struct statefile *sf, char *line, unsigned *seen)
 		*seen |= 16;
 		return 0;
 	}
+	/* Only what the writer produces: strtoll skips blanks, takes '+'. */
+	if (val[0] != '-' && (val[0] < '0' || val[0] > '9'))
+		return -EINVAL;
 	errno = 0;
 	v = strtoll(val, &end, 10);
 	if (errno != 0 || end == val || *end != '\0')
 		return -EINVAL;
-	if (!strcmp(line, "version") && v == STATEFILE_VERSION) {
+	/* Each key once: a second one is tampering, not an update. */
+	if (!strcmp(line, "version") && !(*seen & 1) && v == STATEFILE_VERSION) {
 		sf->sf_version = (uint32_t)v;
 		*seen |= 1;
-	} else if (!strcmp(line, "pid") && v > 0 && v <= INT32_MAX) {
+	} else if (!strcmp(line, "pid") && !(*seen & 2) && v > 0 &&
+	    v <= INT32_MAX) {
 		sf->sf_pid = (pid_t)v;
 		*seen |= 2;
-	} else if (!strcmp(line, "domid") && v >= 0 && v <= UINT32_MAX) {
+	} else if (!strcmp(line, "domid") && !(*seen & 4) && v >= 0 &&
+	    v <= UINT32_MAX) {
 		sf->sf_domid = (uint32_t)v;
 		*seen |= 4;
-	} else if (!strcmp(line, "server_id") && v >= -1 && v <= UINT16_MAX) {
+	} else if (!strcmp(line, "server_id") && !(*seen & 8) && v >= -1 &&
+	    v <= UINT16_MAX) {
 		sf->sf_server_id = (int32_t)v;
 		*seen |= 8;
 	} else

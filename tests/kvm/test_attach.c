@@ -530,6 +530,70 @@ sess__hostile_messages_refused_without_leaks(void **state)
 		run_hostile(&cases[i]);
 }
 
+/*
+ * More fds than the daemon's control buffer holds (attach_send_msg()
+ * refuses to build this): the kernel truncates, every fd that did
+ * arrive is closed, the VMM is told why.
+ */
+static void
+sess__fd_flood_refused_without_leaks(void **state)
+{
+	enum { FLOOD = 40 };
+	union {
+		struct cmsghdr	align;
+		char		buf[CMSG_SPACE(sizeof(int) * FLOOD)];
+	} cm;
+	union {
+		uint64_t	align;
+		char		buf[ATTACH_MAX_MSG];
+	} u;
+	struct attach_msg_hdr hdr = { .mh_magic = ATTACH_MAGIC,
+	    .mh_version = ATTACH_VERSION, .mh_type = ATTACH_MSG_MEM_REGION,
+	    .mh_nfds = FLOOD };
+	struct iovec iov = { .iov_base = &hdr, .iov_len = sizeof(hdr) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct attach_msg_result res;
+	struct attach_sess *s;
+	struct cmsghdr *c;
+	unsigned before = count_fds(), i, nfds;
+	int sv[2], fds[FLOOD], rfds[ATTACH_MAX_FDS];
+	char err[256];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	send_hello(sv[1]);
+	assert_int_equal(attach_sess_recv(s), 0);
+	assert_int_equal(attach_recv_msg(sv[1], &hdr, u.buf, sizeof(u.buf),
+	    rfds, &nfds, err, sizeof(err)), 0);
+	hdr = (struct attach_msg_hdr){ .mh_magic = ATTACH_MAGIC,
+	    .mh_version = ATTACH_VERSION, .mh_type = ATTACH_MSG_MEM_REGION,
+	    .mh_nfds = FLOOD };
+	for (i = 0; i < FLOOD; i++)
+		fds[i] = efd();
+	memset(&cm, 0, sizeof(cm));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * FLOOD);
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	assert_int_equal(sendmsg(sv[1], &mh, 0), (ssize_t)sizeof(hdr));
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+	assert_int_equal(attach_sess_recv(s), -EPROTO);
+	assert_non_null(strstr(attach_sess_reason(s), "too many fds"));
+	assert_int_equal(attach_recv_msg(sv[1], &hdr, u.buf, sizeof(u.buf),
+	    rfds, &nfds, err, sizeof(err)), 0);
+	assert_int_equal(hdr.mh_type, ATTACH_MSG_RESULT);
+	memcpy(&res, u.buf, sizeof(res));
+	assert_int_equal(res.rs_status, -EPROTO);
+	attach_sess_free(s);
+	close(sv[1]);
+	assert_int_equal(count_fds(), before);
+}
+
 /* A region overlapping an earlier one, and a duplicate vCPU. */
 static void
 sess__overlap_and_duplicates_refused(void **state)
@@ -1031,6 +1095,7 @@ main(void)
 		cmocka_unit_test(sess__full_attach_hands_over_working_fds),
 		cmocka_unit_test(sess__vmm_close_is_connreset),
 		cmocka_unit_test(sess__hostile_messages_refused_without_leaks),
+		cmocka_unit_test(sess__fd_flood_refused_without_leaks),
 		cmocka_unit_test(sess__overlap_and_duplicates_refused),
 		cmocka_unit_test(vmm__refusal_reported),
 #ifdef HAVE_KVM

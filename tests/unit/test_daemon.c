@@ -229,6 +229,13 @@ statefile__hostile_contents_rejected(void **state)
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\nextra 1\n",
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice AB\n",
 		"garbage\n",
+		/* A key twice: which one would the daemon believe? */
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\npid 6\n",
+		"version 1\npid 5\ndomid 7\ndomid 8\nserver_id 3\ndevice 00\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\ndevice 01\n",
+		/* Not what the writer produces: strtoll would skip or accept. */
+		"version 1\npid  5\ndomid 7\nserver_id 3\ndevice 00\n",
+		"version 1\npid +5\ndomid 7\nserver_id 3\ndevice 00\n",
 	};
 	struct dir *d = *state;
 	struct statefile sf;
@@ -489,6 +496,73 @@ ctl__serves_status_and_guards_its_path(void **state)
 	assert_int_equal(ctl_listen_unix(path, 1), -EEXIST);
 }
 
+/* A report larger than CTL_MAX_REPLY: the client must be told it is cut. */
+static void
+report_big_cb(void *arg, void (*emit)(void *, const char *), void *earg)
+{
+	static char line[64 * 1024];
+
+	(void)arg;
+	memset(line, 'x', sizeof(line) - 1);
+	for (unsigned i = 0; i < CTL_MAX_REPLY / (sizeof(line) - 1) + 8; i++)
+		emit(earg, line);
+}
+
+struct ctl_big_arg {
+	const char	*path;
+	char		 tail[32];
+	off_t		 size;
+	int		 rc;
+	volatile int	 done;
+};
+
+static void *
+ctl_big_client(void *p)
+{
+	struct ctl_big_arg *a = p;
+	char tmpl[] = "/tmp/hcvs-ctl-big.XXXXXX";
+	int fd = mkstemp(tmpl);
+	struct stat st;
+	ssize_t n = 0;
+
+	unlink(tmpl);
+	a->rc = ctl_request(a->path, "status", fd, 5000);
+	if (fstat(fd, &st) == 0) {
+		a->size = st.st_size;
+		if (st.st_size >= 16)
+			n = pread(fd, a->tail, 16, st.st_size - 16);
+	}
+	a->tail[n > 0 ? n : 0] = '\0';
+	close(fd);
+	a->done = 1;
+	return NULL;
+}
+
+static void
+ctl__oversized_reply_says_truncated(void **state)
+{
+	struct dir *d = *state;
+	struct ctl_big_arg a = { 0 };
+	struct loop *l;
+	struct ctl *c;
+	char path[128];
+	pthread_t t;
+
+	snprintf(path, sizeof(path), "%s/big.ctl", d->path);
+	assert_int_equal(loop_new(&l), 0);
+	assert_int_equal(ctl_open(l, path, report_big_cb, NULL, &c), 0);
+	a.path = path;
+	assert_int_equal(pthread_create(&t, NULL, ctl_big_client, &a), 0);
+	for (int i = 0; i < 1000 && !a.done; i++)
+		(void)loop_run_once(l, 20);
+	pthread_join(t, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_true(a.size > 0 && a.size <= (off_t)CTL_MAX_REPLY + 32);
+	assert_string_equal(a.tail, "... (truncated)\n");
+	ctl_close(c);
+	loop_free(l);
+}
+
 /* ---- loopback hand-off ---------------------------------------------------- */
 
 struct offer_arg {
@@ -603,6 +677,7 @@ main(void)
 		T(privdrop__prepare_refuses_links),
 		cmocka_unit_test(privdrop__drop_cannot_be_undone),
 		T(ctl__serves_status_and_guards_its_path),
+		T(ctl__oversized_reply_says_truncated),
 		T(loopback__hand_off_carries_the_page),
 		T(loopback__garbage_refused),
 #undef T
