@@ -41,7 +41,9 @@
  *   is not read while it is zero: backpressure) and send CREDIT_UPDATE
  *   when the guest's view of our buffer is low; a guest overrunning
  *   buf_alloc gets an RST.  Per connection at most buf_alloc bytes are
- *   buffered towards the host and one host message towards the guest.
+ *   buffered towards the host (SEQPACKET adds 4 bytes of bookkeeping per
+ *   queued message, so up to 5 x buf_alloc for 1-byte messages) and one
+ *   host message towards the guest.
  * - Half-close: guest SHUTDOWN(SEND) -> shutdown(SHUT_WR) on the host
  *   socket after the buffer drains; host EOF -> SHUTDOWN(SEND) (plus RCV
  *   if the host closed entirely).  Both directions done, or the guest
