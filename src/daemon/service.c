@@ -642,10 +642,13 @@ service_stop(struct service *s)
 		return;
 	}
 	/*
-	 * First: no vCPU may stay blocked on a request nobody answers.  A
-	 * destroyed domain has no vCPU left to answer.
+	 * Tell the guest while it can still be interrupted; then no vCPU
+	 * may stay blocked on a request nobody answers.  A destroyed domain
+	 * has no vCPU left to tell or answer.
 	 */
 	if (!(s->sv_gone && s->sv_kind == SERVICE_XEN)) {
+		if (s->sv_dev != NULL)
+			vsock_dev_going_away(s->sv_dev);
 		rc = ioreq_source_quiesce(s->sv_src);
 		if (rc < 0)
 			log_warnx("answering the pending requests: %s",

@@ -1056,6 +1056,23 @@ vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
 	return 0;
 }
 
+void
+vsock_dev_going_away(struct vsock_dev *d)
+{
+	/*
+	 * The same notice a re-attach gives (EPOCH moves, ISR_RESET, an
+	 * interrupt): a guest asleep waiting for RX learns now that its
+	 * connections are gone, instead of when its own timeout fires.
+	 */
+	if (!dev_runnable(d))
+		return;
+	d->d_epoch++;
+	if (mb_write32(d, HCVS_MB_EPOCH, d->d_epoch) < 0)
+		return;
+	d->d_isr |= HCVS_ISR_RESET;
+	irq_raise(d);
+}
+
 bool
 vsock_dev_state_changed(struct vsock_dev *d)
 {

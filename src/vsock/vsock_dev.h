@@ -125,6 +125,13 @@ void	vsock_dev_rx_ready(void *arg);
 void	vsock_dev_reset(struct vsock_dev *d);
 
 /*
+ * The daemon is stopping: tell a live guest its connections are gone
+ * (EPOCH advances, ISR_RESET, an interrupt in its chosen mode), as a
+ * re-attach does.  Call before the server is disabled.
+ */
+void	vsock_dev_going_away(struct vsock_dev *d);
+
+/*
  * Crash recovery.  The daemon saves the exported state in its state file
  * whenever vsock_dev_state_changed() reports a change, and a restarted
  * daemon imports it after re-attaching: the mailbox is re-read and

@@ -1086,6 +1086,32 @@ state__reimport_after_restart(void **state)
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
 }
 
+/*
+ * An orderly stop tells the guest at once (EPOCH, ISR_RESET, one
+ * interrupt), so a guest asleep waiting for RX does not wait for its own
+ * timeout; a device that never went live is left alone.
+ */
+static void
+state__going_away_tells_the_guest(void **state)
+{
+	struct vtenv *e = *state;
+	uint32_t epoch;
+
+	e->raises = 0;
+	vsock_dev_going_away(e->dev);
+	assert_int_equal(e->raises, 0);
+	bring_up(e);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 9, 0,
+	    0), HCVS_ERR_OK);
+	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
+	(void)vt_rd(e, HCVS_REG_ISR);
+	e->raises = 0;
+	vsock_dev_going_away(e->dev);
+	assert_int_equal(e->raises, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
+	assert_true(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_RESET);
+}
+
 static void
 state__import_rejects_bad_mailbox(void **state)
 {
@@ -1205,6 +1231,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_clear_race, setup, teardown),
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__import_rejects_bad_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__random_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(dump__lines, setup, teardown),
