@@ -605,3 +605,21 @@ vsock_dev_dump(const struct vsock_dev *d,
 	    s->ds_ring_errors, s->ds_irqs, s->ds_bad_access);
 	cb(arg, line);
 }
+
+void
+vsock_dev_get_info(const struct vsock_dev *d, struct vsock_dev_info *di)
+{
+	const struct vsock_proto_ops *po;
+
+	memset(di, 0, sizeof(*di));
+	di->di_cid = d->d_cid;
+	di->di_status = d->d_status;
+	di->di_error = d->d_error;
+	di->di_isr = d->d_isr;
+	di->di_guest_features = d->d_guest_features;
+	di->di_host_features = d->d_host_features;
+	di->di_irq_mode = d->d_irq.mode;
+	po = d->d_po != NULL ? d->d_po : &vsock_ring_proto;
+	if (d->d_priv[po->po_id] != NULL)
+		po->po_info(d->d_priv[po->po_id], di);
+}

@@ -70,6 +70,8 @@ struct vsock_proto_ops {
 	 * device with that error.
 	 */
 	uint32_t	 (*po_import)(void *p, const struct vsock_dev_state *st);
+	/* Its fields of vsock_dev_get_info() (geometry, indices). */
+	void		 (*po_info)(const void *p, struct vsock_dev_info *di);
 	/* Lines for vsock_dev_dump(). */
 	void		 (*po_dump)(const void *p,
 			    void (*cb)(void *arg, const char *line), void *arg);

@@ -705,6 +705,23 @@ ring_import(void *p, const struct vsock_dev_state *st)
 }
 
 static void
+ring_info(const void *p, struct vsock_dev_info *di)
+{
+	const struct ring *r = p;
+
+	di->di_mbox_gpa = r->r_mb_gpa;
+	di->di_mbox_size = r->r_mb_size;
+	di->di_tx_slots = r->r_tx_slots;
+	di->di_rx_slots = r->r_rx_slots;
+	di->di_slot_size = r->r_slot_size;
+	di->di_tx_cons = r->r_tx_cons;
+	di->di_rx_prod = r->r_rx_prod;
+	di->di_host_flags = r->r_host_flags;
+	di->di_epoch = r->r_epoch;
+	di->di_rst_queued = r->r_rst_count;
+}
+
+static void
 ring_dump(const void *p, void (*cb)(void *arg, const char *line), void *arg)
 {
 	const struct ring *r = p;
@@ -734,5 +751,6 @@ const struct vsock_proto_ops vsock_ring_proto = {
 	.po_export = ring_export,
 	.po_state_ok = ring_state_ok,
 	.po_import = ring_import,
+	.po_info = ring_info,
 	.po_dump = ring_dump,
 };
