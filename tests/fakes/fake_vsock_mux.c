@@ -24,6 +24,7 @@ struct fm_conn {
 	uint32_t	 g_fwd;
 	uint32_t	 g_shut;
 	bool		 shut_sent;
+	bool		 asked;		/* CREDIT_REQUEST out, no credit since */
 };
 
 struct fm_pkt {
@@ -239,6 +240,20 @@ is_listening(const struct fake_mux *m, uint32_t port)
 	return false;
 }
 
+/*
+ * A host offering LAZY_CREDIT asks when it holds data and the guest's
+ * credit is gone, once per stall (PROTOCOL.md §8): the double does too.
+ */
+static void
+ask_if_stalled(struct fake_mux *m, struct fm_conn *c)
+{
+	if (!c->used || !c->established || c->len == 0 || c->asked ||
+	    c->g_buf - (c->tx_cnt - c->g_fwd) > 0)
+		return;
+	c->asked = true;
+	reply(m, c, c->gport, c->hport, VSOCK_OP_CREDIT_REQUEST, 0);
+}
+
 static void
 fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
 {
@@ -282,6 +297,8 @@ fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
 	}
 	c->g_buf = h->buf_alloc;
 	c->g_fwd = h->fwd_cnt;
+	if (c->g_buf - (c->tx_cnt - c->g_fwd) > 0)
+		c->asked = false;
 	switch (h->op) {
 	case VSOCK_OP_RESPONSE:
 		if (!c->established) {
@@ -321,6 +338,7 @@ fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
 	default:
 		break;
 	}
+	ask_if_stalled(m, c);
 	/* No notify(): the device pulls the replies itself. */
 }
 
@@ -375,6 +393,7 @@ fm_recv(void *arg, struct vsock_pkt_hdr *hdr, void *payload,
 		c->tx_cnt += n;
 		c->fwd_cnt += n;
 		hdr->fwd_cnt = c->fwd_cnt;
+		ask_if_stalled(m, c);
 		return 1;
 	}
 	return 0;
