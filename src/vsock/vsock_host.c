@@ -386,17 +386,17 @@ somebody_listens(const struct sockaddr_un *sa)
 }
 
 int
-vsock_host_listen(struct vsock_mux *m)
+vsock_unix_listen(const char *path, int *fdp, dev_t *devp, ino_t *inop)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	int fd, rc;
 
-	if (m->m_cfg.uds_path[0] == '\0')
-		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m->m_cfg.uds_path);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -422,12 +422,9 @@ vsock_host_listen(struct vsock_mux *m)
 		rc = -errno;
 		goto err_unlink;
 	}
-	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, m);
-	if (rc < 0)
-		goto err_unlink;
-	m->m_listen_fd = fd;
-	m->m_listen_dev = st.st_dev;
-	m->m_listen_ino = st.st_ino;
+	*fdp = fd;
+	*devp = st.st_dev;
+	*inop = st.st_ino;
 	return 0;
 err_unlink:
 	(void)unlink(sa.sun_path);
@@ -437,20 +434,47 @@ err_close:
 }
 
 void
-vsock_host_unlisten(struct vsock_mux *m)
+vsock_unix_unlisten(const char *path, int fd, dev_t dev, ino_t ino)
 {
 	struct stat st;
 
+	close(fd);
+	/* Unlink only our own socket, not one a successor already bound. */
+	if (stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino)
+		(void)unlink(path);
+}
+
+int
+vsock_host_listen(struct vsock_mux *m)
+{
+	int fd, rc;
+
+	if (m->m_cfg.uds_path[0] == '\0')
+		return 0;
+	rc = vsock_unix_listen(m->m_cfg.uds_path, &fd, &m->m_listen_dev,
+	    &m->m_listen_ino);
+	if (rc < 0)
+		return rc;
+	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, m);
+	if (rc < 0) {
+		vsock_unix_unlisten(m->m_cfg.uds_path, fd, m->m_listen_dev,
+		    m->m_listen_ino);
+		return rc;
+	}
+	m->m_listen_fd = fd;
+	return 0;
+}
+
+void
+vsock_host_unlisten(struct vsock_mux *m)
+{
 	if (m->m_listen_fd < 0)
 		return;
 	if (m->m_listen_timer > 0)
 		loop_del_timer(m->m_loop, m->m_listen_timer);
 	m->m_listen_timer = 0;
 	(void)loop_del_fd(m->m_loop, m->m_listen_fd);
-	close(m->m_listen_fd);
+	vsock_unix_unlisten(m->m_cfg.uds_path, m->m_listen_fd,
+	    m->m_listen_dev, m->m_listen_ino);
 	m->m_listen_fd = -1;
-	/* Unlink only our own socket, not one a successor already bound. */
-	if (stat(m->m_cfg.uds_path, &st) == 0 && st.st_dev == m->m_listen_dev &&
-	    st.st_ino == m->m_listen_ino)
-		(void)unlink(m->m_cfg.uds_path);
 }
