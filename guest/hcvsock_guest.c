@@ -1060,8 +1060,6 @@ static int
 msg_err(uint32_t res)
 {
 	switch (res) {
-	case HCVS_ERR_BUSY:
-		return -HCVG_EAGAIN;
 	case HCVS_ERR_UNKNOWN_ID:
 		return -HCVG_ENOENT;
 	case HCVS_ERR_BAD_ARG:

@@ -108,8 +108,7 @@
 #define HCVS_ERR_BAD_INDEX	8u	/* ring index out of range */
 #define HCVS_ERR_MEM_FAULT	9u	/* ring memory became inaccessible */
 #define HCVS_ERR_HOST		10u	/* host-side failure (out of memory) */
-#define HCVS_ERR_BUSY		11u	/* MSG: no room for the call now, retry */
-#define HCVS_ERR_UNKNOWN_ID	12u	/* MSG: no session with this request id */
+#define HCVS_ERR_UNKNOWN_ID	11u	/* MSG: no session with this request id */
 
 /* ---- Mailbox (guest memory) ------------------------------------------ */
 

@@ -244,7 +244,7 @@ int	hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg);
  *
  * Returns when the host has taken or refused the call: the slot number
  * (>= 0; the buffer's status is the completion), or -HCVG_EAGAIN (no
- * free slot, or the host is busy: retry), -HCVG_EINVAL (refused: bad
+ * free slot: every one holds a call in progress), -HCVG_EINVAL (refused: bad
  * argument or buffer), -HCVG_ENOENT (no session with this mid),
  * -HCVG_ETIMEDOUT (not taken within the wait limit), -HCVG_EIO.
  */
