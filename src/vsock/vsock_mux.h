@@ -176,6 +176,7 @@ struct vsock_mux_stats {
 	uint64_t	ms_host_rejected;	/* bad line, policy, limit, timeout */
 	uint64_t	ms_connect_failed;	/* guest connects refused by the host */
 	uint64_t	ms_rst_queue_full;	/* RSTs lost: the guest does not read */
+	uint64_t	ms_late_packets;	/* for an ended pair (a crossed close): RST */
 };
 void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
 /* One line per connection (ports, state, credit, counters) via cb. */
