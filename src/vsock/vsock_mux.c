@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/loop.h"
+#include "vsock/vsock_backend.h"
 #include "vsock/vsock_impl.h"
 
 static uint32_t
@@ -79,8 +80,7 @@ vsock_mux_enter(struct vsock_mux *m)
 
 /*
  * rx_ready runs only when the outermost entry point returns, so a device
- * that drains the queue from inside it never sees a half-updated muxer,
- * and never from vsock_mux_to_guest(): the caller is already draining.
+ * that drains the queue from inside it never sees a half-updated muxer.
  */
 void
 vsock_mux_leave(struct vsock_mux *m)
@@ -97,6 +97,14 @@ vsock_mux_leave(struct vsock_mux *m)
 		/* Re-queues made while the device drained need no new call. */
 		m->m_kick = false;
 	}
+}
+
+/* The device's calls end here: the device pulls what they queued. */
+static void
+leave_pulled(struct vsock_mux *m)
+{
+	if (--m->m_depth == 0)
+		m->m_kick = false;
 }
 
 static void
@@ -274,7 +282,7 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	}
 	vsock_conn_from_guest(c, &h, payload);
 out:
-	vsock_mux_leave(m);
+	leave_pulled(m);
 }
 
 void
@@ -376,7 +384,7 @@ vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 out:
 	if (m->m_depth == 1)
 		m->m_kick = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 	return rc;
 }
 
@@ -496,7 +504,7 @@ vsock_mux_reset(struct vsock_mux *m)
 	m->m_rstq_n = 0;
 	m->m_rstq_head = 0;
 	m->m_kick = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 }
 
 void
@@ -572,6 +580,37 @@ vsock_mux_dump(const struct vsock_mux *m,
 		cb(arg, line);
 	}
 }
+
+static void
+be_send(void *b, const struct vsock_pkt_hdr *hdr, const void *payload)
+{
+	vsock_mux_from_guest(b, hdr, payload);
+}
+
+static int
+be_recv(void *b, struct vsock_pkt_hdr *hdr, void *payload, size_t max)
+{
+	return vsock_mux_to_guest(b, hdr, payload, max);
+}
+
+static bool
+be_has_rx(const void *b)
+{
+	return vsock_mux_has_rx(b);
+}
+
+static void
+be_reset(void *b)
+{
+	vsock_mux_reset(b);
+}
+
+const struct vsock_backend_ops vsock_mux_backend_ops = {
+	.send = be_send,
+	.recv = be_recv,
+	.has_rx = be_has_rx,
+	.reset = be_reset,
+};
 
 void
 vsock_mux_get_info(const struct vsock_mux *m, struct vsock_mux_info *mi)
