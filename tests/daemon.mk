@@ -37,4 +37,13 @@ tests_unit_test_daemon_SOURCES = %reldir%/unit/test_daemon.c \
 tests_unit_test_daemon_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_daemon_LDADD = $(DAEMON_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_conf tests/unit/test_daemon
+
+# The shared AF_UNIX plumbing under every listener that uses it; bind() is
+# wrapped so that a test can race a symlink in right after it.
+check_PROGRAMS += tests/unit/test_usock
+tests_unit_test_usock_SOURCES = %reldir%/unit/test_usock.c
+tests_unit_test_usock_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_usock_LDFLAGS = -Wl,--wrap=bind
+tests_unit_test_usock_LDADD = $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_usock
 endif

@@ -347,8 +347,8 @@ struct attach_server_ops {
 };
 
 /*
- * Listen on `path` (unlinked first only if nobody answers there), mode
- * 0660.  At most `max_sessions` VMMs at once; more are refused.
+ * Listen on `path` (usock_listen()'s rules: only a dead socket there is
+ * replaced, never a file; mode 0660).  At most `max_sessions` VMMs at once; more are refused.
  */
 int	attach_server_new(struct loop *l, const char *path,
 	    unsigned max_sessions, const struct attach_server_ops *ops,

@@ -13,6 +13,7 @@
 
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
+#include "common/usock.h"
 
 /* The wire format is the contract of docs/KVM-ATTACH.md: sizes are fixed. */
 _Static_assert(sizeof(struct attach_msg_hdr) == 16, "header");
@@ -27,23 +28,18 @@ _Static_assert(sizeof(struct attach_msg_ioreq_page) == 8, "IOREQ_PAGE");
 _Static_assert(sizeof(struct attach_msg_ioreq_vcpu) == 8, "IOREQ_VCPU");
 _Static_assert(sizeof(struct attach_msg_result) == 136, "RESULT");
 
-/* Room for more fds than any message may carry, so excess is seen. */
-#define ATTACH_CMSG_FDS		16u
+/* Room for more fds than any message may carry, so that excess is reported. */
+#define ATTACH_RECV_FDS		16u
 
 int
 attach_send_msg(int sock, uint16_t type, const void *payload, size_t size,
     const int *fds, unsigned nfds)
 {
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * ATTACH_CMSG_FDS)];
-	} cm;
 	struct attach_msg_hdr hdr;
 	struct iovec iov[2];
-	struct msghdr mh;
 	ssize_t n;
 
-	if (size > ATTACH_MAX_MSG - sizeof(hdr) || nfds > ATTACH_CMSG_FDS)
+	if (size > ATTACH_MAX_MSG - sizeof(hdr))
 		return -EINVAL;
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.mh_magic = ATTACH_MAGIC;
@@ -55,26 +51,9 @@ attach_send_msg(int sock, uint16_t type, const void *payload, size_t size,
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)(uintptr_t)payload;
 	iov[1].iov_len = size;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = size > 0 ? 2 : 1;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	n = usock_send(sock, iov, size > 0 ? 2 : 1, fds, nfds);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	if ((size_t)n != sizeof(hdr) + size)
 		return -EMSGSIZE;
 	return 0;
@@ -96,61 +75,30 @@ int
 attach_recv_msg(int sock, struct attach_msg_hdr *hdr, void *buf,
     size_t buflen, int *fds, unsigned *nfds, char *err, size_t errlen)
 {
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * ATTACH_CMSG_FDS)];
-	} cm;
 	char msg[ATTACH_MAX_MSG + 1];
-	int got[ATTACH_CMSG_FDS];
-	unsigned ngot = 0, i;
-	struct cmsghdr *c;
-	struct msghdr mh;
-	struct iovec iov;
+	int got[ATTACH_RECV_FDS];
+	unsigned ngot, what, i;
 	ssize_t n;
-	int rc = 0;
+	int rc;
 
 	*nfds = 0;
-	iov.iov_base = msg;
-	iov.iov_len = sizeof(msg);
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	do
-		n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = usock_recv(sock, msg, sizeof(msg), MSG_DONTWAIT, got,
+	    ATTACH_RECV_FDS, &ngot, &what);
 	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-		size_t k;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-			rc = attach_errf(err, errlen, -EPROTO,
-			    "unexpected control message %d/%d", c->cmsg_level,
-			    c->cmsg_type);
-			continue;
-		}
-		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (ngot < ATTACH_CMSG_FDS)
-				got[ngot++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (rc < 0)
+		return (int)n;
+	if ((what & USOCK_FOREIGN) != 0) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "unexpected control message");
 		goto err_close;
-	if (n == 0 && ngot == 0)
+	}
+	if (n == 0 && ngot == 0 && what == 0)
 		return -ECONNRESET;
-	if ((mh.msg_flags & MSG_CTRUNC) != 0) {
-		rc = attach_errf(err, errlen, -EPROTO, "too many fds");
+	if ((what & USOCK_EXCESS) != 0) {
+		rc = attach_errf(err, errlen, -EPROTO,
+		    "too many fds");
 		goto err_close;
 	}
-	if ((mh.msg_flags & MSG_TRUNC) != 0 || (size_t)n > ATTACH_MAX_MSG) {
+	if ((what & USOCK_TRUNC) != 0 || (size_t)n > ATTACH_MAX_MSG) {
 		rc = attach_errf(err, errlen, -EPROTO,
 		    "message longer than %u bytes", ATTACH_MAX_MSG);
 		goto err_close;
@@ -246,49 +194,17 @@ attach_sess_new(int sock, struct attach_sess **sp)
 static void
 sess_drain(struct attach_sess *s)
 {
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * ATTACH_CMSG_FDS)];
-	} cm;
 	char buf[ATTACH_MAX_MSG];
-	struct msghdr mh;
-	struct iovec iov;
-	unsigned guard;
+	unsigned guard, nfds, what;
+	ssize_t n;
 
 	(void)shutdown(s->as_sock, SHUT_RD);
 	/* Bounded: the queue cannot grow after SHUT_RD. */
 	for (guard = 0; guard < 4096; guard++) {
-		struct cmsghdr *c;
-		ssize_t n;
-
-		iov.iov_base = buf;
-		iov.iov_len = sizeof(buf);
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		n = recvmsg(s->as_sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 && mh.msg_controllen == 0)
-			break;
-		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-			size_t k, i;
-
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (i = 0; i < k; i++) {
-				int fd;
-
-				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int),
-				    sizeof(fd));
-				close(fd);
-			}
-		}
-		if (n <= 0)
+		/* No room for fds: usock_recv closes every one that came. */
+		n = usock_recv(s->as_sock, buf, sizeof(buf), MSG_DONTWAIT, NULL,
+		    0, &nfds, &what);
+		if (n < 0 || (n == 0 && what == 0))
 			break;
 	}
 }

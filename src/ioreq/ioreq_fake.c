@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/usock.h"
 #include "ioreq/ioreq_impl.h"
 #include "ioreq/ioreq_fake.h"
 
@@ -335,11 +336,8 @@ ioreq_fake_send(const struct ioreq_fake *f, int sock)
 	    .fw_ram_gpa = f->f_ram_gpa, .fw_ram_size = f->f_ram_size };
 	int fds[4 + 2 * FAKE_MAX_SEND_VCPUS];
 	struct iovec iov = { .iov_base = &w, .iov_len = sizeof(w) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	unsigned i, nfds = 0;
 	ssize_t n;
-	char *cbuf;
 
 	if (f->f_nr_vcpus > FAKE_MAX_SEND_VCPUS)
 		return -E2BIG;
@@ -357,22 +355,9 @@ ioreq_fake_send(const struct ioreq_fake *f, int sock)
 		fds[nfds++] = f->f_vcpus[i].fv_kick;
 		fds[nfds++] = f->f_vcpus[i].fv_done;
 	}
-	cbuf = calloc(1, CMSG_SPACE(nfds * sizeof(int)));
-	if (cbuf == NULL)
-		return -ENOMEM;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	free(cbuf);
+	n = usock_send(sock, &iov, 1, fds, nfds);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	return n == (ssize_t)sizeof(w) ? 0 : -EPROTO;
 }
 
@@ -380,39 +365,18 @@ int
 ioreq_fake_recv(int sock, struct ioreq_fake **fp)
 {
 	struct fake_wire w;
-	struct iovec iov = { .iov_base = &w, .iov_len = sizeof(w) };
-	union {
-		char		buf[CMSG_SPACE((4 + 2 * FAKE_MAX_SEND_VCPUS) *
-				    sizeof(int))];
-		struct cmsghdr	align;
-	} cbuf;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
 	int fds[4 + 2 * FAKE_MAX_SEND_VCPUS];
 	struct ioreq_fake *f = NULL;
-	struct cmsghdr *cm;
-	unsigned i, nfds = 0, want, k = 0;
+	unsigned i, nfds, what, want, k = 0;
 	ssize_t n;
 	int rc = -EPROTO;
 
 	*fp = NULL;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = usock_recv(sock, &w, sizeof(w), 0, fds, ARRAY_SIZE(fds), &nfds,
+	    &what);
 	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-		size_t cnt;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (cnt > ARRAY_SIZE(fds) - nfds)
-			cnt = ARRAY_SIZE(fds) - nfds;
-		memcpy(&fds[nfds], CMSG_DATA(cm), cnt * sizeof(int));
-		nfds += (unsigned)cnt;
-	}
-	if (n != (ssize_t)sizeof(w) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+		return (int)n;
+	if (n != (ssize_t)sizeof(w) || what != 0 ||
 	    w.fw_magic != FAKE_MAGIC || w.fw_version != FAKE_VERSION ||
 	    w.fw_nr_vcpus == 0 || w.fw_nr_vcpus > FAKE_MAX_SEND_VCPUS ||
 	    (w.fw_flags & ~(FAKE_F_BUF | FAKE_F_LEGACY)) != 0 ||

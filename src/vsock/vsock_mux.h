@@ -74,8 +74,9 @@ struct vsock_mux_cfg {
 	uint64_t		 guest_cid;
 	/*
 	 * "<dir>/<name>" host programs connect to; "" = no host listener.
-	 * Its length + 11 ("_4294967295") must fit sun_path.  A stale socket
-	 * there is replaced; one somebody accepts on is -EADDRINUSE.  Mapping
+	 * Its length + 11 ("_4294967295") must fit sun_path.  Mode 0660.  A
+	 * stale socket there is replaced; one somebody accepts on is
+	 * -EADDRINUSE, anything but a socket -EEXIST (never removed).  Mapping
 	 * paths are relative to <dir>, or absolute inside it; ".." anywhere
 	 * is -EINVAL, outside <dir> -EACCES.
 	 */
@@ -113,8 +114,8 @@ struct vsock_mux_cfg {
 
 /*
  * Create the muxer and its listener.  0, or -EINVAL (bad CID, maps, buf_alloc),
- * -ENAMETOOLONG, -EACCES (path outside the directory), -EADDRINUSE, or
- * the -errno of socket/bind/listen.  cfg and its maps are copied.
+ * -ENAMETOOLONG, -EACCES (path outside the directory), -EADDRINUSE,
+ * -EEXIST, or the -errno of socket/bind/listen.  cfg and its maps are copied.
  */
 int	vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	    struct vsock_mux **mp) __must_check;

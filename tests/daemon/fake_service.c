@@ -17,7 +17,7 @@
 
 #include "common/log.h"
 #include "common/loop.h"
-#include "daemon/ctl.h"
+#include "common/usock.h"
 #include "daemon/loopback.h"
 #include "daemon/service.h"
 
@@ -135,7 +135,7 @@ service_open(struct loop *l, const struct conf *c,
 			goto err;
 	}
 	if (conf_listener_path(c, s->s_listener, sizeof(s->s_listener)) == 0) {
-		s->s_listen_fd = ctl_listen_unix(s->s_listener, 16);
+		s->s_listen_fd = usock_listen(s->s_listener, SOCK_STREAM, 0660, 16);
 		if (s->s_listen_fd < 0) {
 			rc = s->s_listen_fd;
 			goto err;

@@ -15,6 +15,7 @@
 
 #include "test_common.h"
 #include "common/loop.h"
+#include "common/usock.h"
 #include "daemon/ctl.h"
 #include "daemon/loopback.h"
 #include "daemon/options.h"
@@ -371,8 +372,9 @@ static void
 privdrop__prepare_refuses_links(void **state)
 {
 	struct dir *d = *state;
-	char dir[128], link[128], file[128];
+	char dir[128], link[128], file[96];
 	struct stat st;
+	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/sub", d->path);
 	snprintf(link, sizeof(link), "%s/link", d->path);
@@ -397,6 +399,16 @@ privdrop__prepare_refuses_links(void **state)
 	assert_int_equal(privdrop_prepare_file(file, 65534, 65534, 0660), 0);
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0660);
+	/* A socket: only an O_PATH fd names it, and that is enough. */
+	assert_int_equal(unlink(file), 0);
+	fd = usock_listen(file, SOCK_STREAM, 0600, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(privdrop_prepare_file(file, 65534, 65534, 0660), 0);
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	close(fd);
 }
 
 static void
@@ -474,7 +486,7 @@ ctl__serves_status_and_guards_its_path(void **state)
 	snprintf(path, sizeof(path), "%s/g.ctl", d->path);
 	assert_int_equal(ctl_request(path, "status", 1, 100), -ENOENT);
 	/* A stale socket (nobody listening) is replaced. */
-	fd = ctl_listen_unix(path, 1);
+	fd = usock_listen(path, SOCK_STREAM, 0600, 1);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(loop_new(&l), 0);
@@ -493,7 +505,7 @@ ctl__serves_status_and_guards_its_path(void **state)
 	loop_free(l);
 	/* A regular file in the way is never removed. */
 	write_text(path, "x");
-	assert_int_equal(ctl_listen_unix(path, 1), -EEXIST);
+	assert_int_equal(usock_listen(path, SOCK_STREAM, 0600, 1), -EEXIST);
 }
 
 /* A report larger than CTL_MAX_REPLY: the client must be told it is cut. */
@@ -622,7 +634,7 @@ static void *
 bad_peer(void *p)
 {
 	struct offer_arg *a = p;
-	int lfd = ctl_listen_unix(a->path, 1), cfd;
+	int lfd = usock_listen(a->path, SOCK_STREAM, 0600, 1), cfd;
 
 	if (lfd < 0)
 		return NULL;

@@ -1680,7 +1680,7 @@ config__stale_socket_replaced_and_unlinked(void **state)
 	fd = open(f->uds, O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(fx_start(f), -EADDRINUSE);
+	assert_int_equal(fx_start(f), -EEXIST);
 	assert_int_equal(stat(f->uds, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	unlink(f->uds);
