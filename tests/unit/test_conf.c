@@ -438,6 +438,66 @@ system__users_resolved(void **state)
 	assert_string_equal(f->e.msg[0], "t.conf: 'group' is set but 'user' is not");
 }
 
+struct changed {
+	char	keys[8][32];
+	unsigned n;
+};
+
+static void
+note_changed(void *arg, const char *key)
+{
+	struct changed *ch = arg;
+
+	if (ch->n < 8)
+		snprintf(ch->keys[ch->n], sizeof(ch->keys[0]), "%s", key);
+	ch->n++;
+}
+
+/* Live keys are taken from the new file; restart keys are named and kept. */
+static void
+reload__live_applied_restart_named(void **state)
+{
+	struct fix *f = *state;
+	struct changed ch = { .n = 0 };
+	struct conf *run = calloc(1, sizeof(*run));
+
+	assert_non_null(run);
+	assert_int_equal(parse(f, "guest_cid = 3\nbuf_alloc = 64K\n"
+	    "port 5 connect\n"), 0);
+	*run = f->c;
+	assert_int_equal(parse(f, "guest_cid = 4\nbuf_alloc = 64K\n"
+	    "mmio_base = 0x10000\nport 6 listen\nport 7\n"
+	    "default_policy = deny\nmax_connections = 9\nclose_timeout = 2s\n"
+	    "ok_line = no\nlog_level = debug\nnotify = none\n"), 0);
+	conf_reload_merge(run, &f->c, note_changed, &ch);
+	/* Restart class: reported in table order, running values kept. */
+	assert_int_equal(ch.n, 4);
+	assert_string_equal(ch.keys[0], "pio_base");	/* no longer given */
+	assert_string_equal(ch.keys[1], "mmio_base");
+	assert_string_equal(ch.keys[2], "guest_cid");
+	assert_string_equal(ch.keys[3], "notify");
+	assert_int_equal(run->c_guest_cid, 3);
+	assert_true(run->c_has_pio);
+	assert_false(run->c_has_mmio);
+	assert_int_equal(run->c_notify, CONF_NOTIFY_DEFAULT);
+	/* Live class: applied. */
+	assert_int_equal(run->c_nr_ports, 2);
+	assert_int_equal(run->c_ports[0].cp_port, 6);
+	assert_false(run->c_ports[0].cp_connect);
+	assert_int_equal(run->c_ports[1].cp_port, 7);
+	assert_false(run->c_default_allow);
+	assert_int_equal(run->c_max_connections, 9);
+	assert_int_equal(run->c_close_timeout_ms, 2000);
+	assert_false(run->c_ok_line);
+	assert_int_equal(run->c_log_level, LOG_DEBUG);
+	/* Nothing changed: nothing named. */
+	ch.n = 0;
+	*run = f->c;
+	conf_reload_merge(run, &f->c, note_changed, &ch);
+	assert_int_equal(ch.n, 0);
+	free(run);
+}
+
 static void
 file__missing_reported(void **state)
 {
@@ -473,6 +533,7 @@ main(void)
 		T(state_dir__command_line_wins),
 		T(system__users_resolved),
 		T(file__missing_reported),
+		T(reload__live_applied_restart_named),
 #undef T
 	};
 
