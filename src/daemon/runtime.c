@@ -212,11 +212,22 @@ read_recovered(struct rt *r, struct statefile *sf)
 
 	if (rc == -ENOENT)
 		return 0;
+	if (rc == -EPROTONOSUPPORT) {
+		log_warnx("%s: state file version %" PRIu32 " is not one this "
+		    "hcvsockd reads (1 to %u): ignored, the guest must reset "
+		    "its device", r->r_state_path, sf->sf_version,
+		    STATEFILE_VERSION);
+		(void)unlink(r->r_state_path);
+		return 0;
+	}
 	if (rc < 0) {
 		log_warnx("%s: malformed state file, ignored", r->r_state_path);
 		(void)unlink(r->r_state_path);
 		return 0;
 	}
+	if (sf->sf_version < STATEFILE_VERSION)
+		log_info("%s: state file version %" PRIu32 " (an older "
+		    "hcvsockd's): read", r->r_state_path, sf->sf_version);
 	if (pid_is_hcvsockd(sf->sf_pid)) {
 		log_warnx("hcvsockd pid %ld already serves this guest "
 		    "(%s)", (long)sf->sf_pid, r->r_state_path);
@@ -245,7 +256,6 @@ write_state(struct rt *r)
 	sf = calloc(1, sizeof(*sf));
 	if (sf == NULL)
 		return;
-	sf->sf_version = STATEFILE_VERSION;
 	sf->sf_domid = r->r_domid;
 	sf->sf_server_id = -1;
 	rc = service_get_state(r->r_svc, sf);

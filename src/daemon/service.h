@@ -83,7 +83,7 @@ int	service_reconfigure(struct service *s, const struct conf *c);
 void	service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	    void *arg);
 
-/* Fill server id and device export (sf_domid, sf_server_id, sf_dev). */
+/* Fill the server id and the device export (sf_server_id, sf_dev, sf_has_dev). */
 int	service_get_state(struct service *s, struct statefile *sf);
 
 void	service_stop(struct service *s);
