@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* The attach protocol: description checks, the socket session with hostile peers, the ioreq forwarder. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,21 +25,6 @@
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
 #include "common/loop.h"
-
-static unsigned
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static int
 sealed_memfd(uint64_t size, bool seal)
@@ -109,7 +93,7 @@ desc__good_accepted_bad_fields_named(void **state)
 {
 	struct attach_desc d;
 	char err[256] = "";
-	unsigned before = count_fds();
+	unsigned before = test_count_fds();
 	int fd;
 
 	(void)state;
@@ -178,7 +162,7 @@ desc__good_accepted_bad_fields_named(void **state)
 	assert_int_equal(attach_desc_check(&d, err, sizeof(err)), 0);
 
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* ---- The socket session ---------------------------------------------------- */
@@ -225,7 +209,7 @@ sess__full_attach_hands_over_working_fds(void **state)
 	struct attach_desc d;
 	struct attach_sess *s;
 	struct attach_desc *got;
-	unsigned before = count_fds(), i;
+	unsigned before = test_count_fds(), i;
 	uint64_t v = 1, cnt = 0;
 	char buf[8];
 	int sv[2];
@@ -279,7 +263,7 @@ sess__full_attach_hands_over_working_fds(void **state)
 	attach_sess_free(s);
 	close(sv[1]);
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 static void
@@ -347,7 +331,7 @@ run_hostile(const struct hostile *h)
 		uint64_t	align;
 		char		buf[ATTACH_MAX_MSG];
 	} u;
-	unsigned before = count_fds(), i, nfds;
+	unsigned before = test_count_fds(), i, nfds;
 	int sv[2], fds[8], rfds[ATTACH_MAX_FDS], rc;
 	char err[256];
 
@@ -396,9 +380,9 @@ run_hostile(const struct hostile *h)
 	assert_int_equal(attach_sess_recv(s), -EPIPE);
 	attach_sess_free(s);
 	close(sv[1]);
-	if (count_fds() != before)
+	if (test_count_fds() != before)
 		fail_msg("%s: %u fds before, %u after", h->h_name, before,
-		    count_fds());
+		    test_count_fds());
 }
 
 static void
@@ -556,7 +540,7 @@ sess__fd_flood_refused_without_leaks(void **state)
 	struct attach_msg_result res;
 	struct attach_sess *s;
 	struct cmsghdr *c;
-	unsigned before = count_fds(), i, nfds;
+	unsigned before = test_count_fds(), i, nfds;
 	int sv[2], fds[FLOOD], rfds[ATTACH_MAX_FDS];
 	char err[256];
 
@@ -591,7 +575,7 @@ sess__fd_flood_refused_without_leaks(void **state)
 	assert_int_equal(res.rs_status, -EPROTO);
 	attach_sess_free(s);
 	close(sv[1]);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* A region overlapping an earlier one, and a duplicate vCPU. */
@@ -603,7 +587,7 @@ sess__overlap_and_duplicates_refused(void **state)
 	struct attach_msg_ioreq_vcpu v0 = { .iv_vcpu = 0 };
 	struct attach_sess *s;
 	int sv[2], fds[2];
-	unsigned before = count_fds();
+	unsigned before = test_count_fds();
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
@@ -641,7 +625,7 @@ sess__overlap_and_duplicates_refused(void **state)
 	assert_non_null(strstr(attach_sess_reason(s), "vCPU 0 sent twice"));
 	attach_sess_free(s);
 	close(sv[1]);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* The VMM side hears the daemon's refusal, with its reason. */
@@ -847,7 +831,7 @@ guest__shared_eventfds_refused(void **state)
 
 	(void)state;
 	assert_int_equal(loop_new(&l), 0);
-	before = count_fds();
+	before = test_count_fds();
 	good_desc(&d, 2);
 	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), 0);
 	attach_guest_free(g);
@@ -878,7 +862,7 @@ guest__shared_eventfds_refused(void **state)
 	d.ad_kick_fd = fd;
 
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 	loop_free(l);
 }
 
@@ -993,7 +977,7 @@ server__attach_detach_limits(void **state)
 		close(s);	/* bound, never listening: refused */
 	}
 	test_log_capture_start();
-	before = count_fds();
+	before = test_count_fds();
 	good_desc(&d, 2);
 	assert_int_equal(loop_new(&l), 0);
 	assert_int_equal(attach_server_new(l, path, 2, &srv_ops, &ss, &srv), 0);
@@ -1082,7 +1066,7 @@ server__attach_detach_limits(void **state)
 	close(vc[1].vc_sock);
 	loop_free(l);
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 	test_log_capture_stop();
 	rmdir(dir);
 }

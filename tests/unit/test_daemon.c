@@ -37,9 +37,7 @@ setup_dir(void **state)
 
 	if (d == NULL)
 		return -1;
-	snprintf(d->path, sizeof(d->path), "/tmp/hcvs-unit.XXXXXX");
-	if (mkdtemp(d->path) == NULL)
-		return -1;
+	test_tmpdir(d->path, sizeof(d->path), "unit");
 	*state = d;
 	return 0;
 }
@@ -48,11 +46,8 @@ static int
 teardown_dir(void **state)
 {
 	struct dir *d = *state;
-	char cmd[96];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->path);
-	if (system(cmd) != 0)
-		return -1;
+	test_rmtree(d->path);
 	free(d);
 	return 0;
 }

@@ -15,7 +15,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
@@ -43,29 +42,13 @@ struct fx {
 	unsigned		 nkids;
 };
 
-static unsigned
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory itself */
-}
-
 static int
 setup_cfg(void **state, uint32_t max_conns, uint32_t buf_alloc)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hcvs-fault-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_tmpdir(f->dir, sizeof(f->dir), "fault");
 	snprintf(f->uds, sizeof(f->uds), "%s/v.sock", f->dir);
 	assert_int_equal(loop_new(&f->l), 0);
 	vg_init(&f->g, f->l, CID);
@@ -100,7 +83,6 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	for (unsigned i = 0; i < f->nkids; i++) {
 		kill(f->kids[i], SIGKILL);
@@ -109,8 +91,7 @@ teardown(void **state)
 	vsock_mux_free(f->g.m);
 	vg_fini(&f->g);
 	loop_free(f->l);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -407,15 +388,13 @@ socket_dir_removed__refused_live_conn_kept_nothing_foreign_unlinked(void **state
 	struct vg_conn *c;
 	struct echo_host e = { .fd = -1 };
 	struct echo_wait w = { .e = &e };
-	char cmd[160];
 	int fd;
 	struct stat sb;
 
 	assert_true(vg_run(&f->g, conn_open, live, T_LONG));
 	e.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(e.fd >= 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmtree(f->dir);
 
 	/* New guest connections are refused with an RST. */
 	c = vg_connect(&f->g, 301, 2002, VSOCK_TYPE_STREAM);
@@ -456,7 +435,7 @@ reset_mid_transfer__peers_eof_listener_kept(void **state)
 	uint8_t *blk = calloc(1, 1 << 20);
 	struct vsock_pkt_hdr h;
 	struct vsock_mux_stats st;
-	unsigned fds0 = count_fds();
+	unsigned fds0 = test_count_fds();
 
 	for (int i = 0; i < 8; i++) {
 		cs[i] = vg_connect(&f->g, 400 + (uint32_t)i, 2003,
@@ -485,7 +464,7 @@ reset_mid_transfer__peers_eof_listener_kept(void **state)
 		assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 		close(hosts[i].fd);
 	}
-	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(test_count_fds(), fds0);
 	/* Reset the fake guest too, as a real one does; the listener lives. */
 	{
 		struct vsock_mux *m = f->g.m;
@@ -544,7 +523,7 @@ limit__ten_thousand_host_connects__closed_bounded(void **state)
 	vg_run(&f->g, NULL, NULL, 100);
 	vsock_mux_get_stats(f->g.m, &st0);
 	assert_int_equal(st0.ms_conns_open, 4);
-	fds0 = count_fds();
+	fds0 = test_count_fds();
 
 	for (i = 0; i < 10000; i++) {
 		char line[] = "CONNECT 3002\n", b[64];
@@ -571,7 +550,7 @@ limit__ten_thousand_host_connects__closed_bounded(void **state)
 	assert_int_equal(st.ms_conns_open, 4);
 	assert_true(st.ms_host_rejected - st0.ms_host_rejected >= 10000);
 	/* Nothing of the 10,000 stayed open. */
-	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(test_count_fds(), fds0);
 	for (i = 0; i < 4; i++)
 		close(held[i]);
 	assert_int_equal(f->g.violations, 0);
@@ -593,7 +572,7 @@ limit__ten_thousand_guest_requests__rst_bounded(void **state)
 	for (uint32_t i = 0; i < 4; i++)
 		assert_true(vg_run(&f->g, conn_open, vg_connect(&f->g, 600 + i,
 		    2004, VSOCK_TYPE_STREAM), T_LONG));
-	fds0 = count_fds();
+	fds0 = test_count_fds();
 	for (uint32_t i = 0; i < 10000; i++) {
 		h.src_port = 10000 + i;
 		vg_send_raw(&f->g, &h, NULL);
@@ -604,7 +583,7 @@ limit__ten_thousand_guest_requests__rst_bounded(void **state)
 	vsock_mux_get_stats(f->g.m, &st);
 	assert_int_equal(rsts, 10000);
 	assert_int_equal(st.ms_conns_open, 4);
-	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(test_count_fds(), fds0);
 	close(lfd);
 }
 
@@ -739,7 +718,7 @@ emfile__refused_backoff_recovers(void **state)
 	}
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl0), 0);
 	rl = rl0;
-	rl.rlim_cur = count_fds() + 64;
+	rl.rlim_cur = test_count_fds() + 64;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
 		assert_true(nfill < 4096);

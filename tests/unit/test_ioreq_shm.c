@@ -302,18 +302,6 @@ fork__server_in_child(void **state)
 	ioreq_fake_free(f);
 }
 
-static unsigned
-count_fds(void)
-{
-	unsigned n = 0;
-	int fd;
-
-	for (fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
-}
-
 static void
 recv__malformed_messages(void **state)
 {
@@ -343,10 +331,10 @@ recv__malformed_messages(void **state)
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
 	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	nfds = count_fds();
+	nfds = test_count_fds();
 	assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(hdr));
 	assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
-	assert_int_equal(count_fds(), nfds);
+	assert_int_equal(test_count_fds(), nfds);
 	/* A right message whose page is an unsealed memfd. */
 	{
 		uint32_t ok[8] = { 0x46564348u, 1, 1, 0, 0, 0, 0, 0 };
@@ -360,10 +348,10 @@ recv__malformed_messages(void **state)
 		msg.msg_control = cbuf;
 		msg.msg_controllen = sizeof(cbuf);
 		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-		nfds = count_fds();
+		nfds = test_count_fds();
 		assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(ok));
 		assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
-		assert_int_equal(count_fds(), nfds);
+		assert_int_equal(test_count_fds(), nfds);
 		close(unsealed);
 		iov.iov_base = hdr;
 	}

@@ -60,8 +60,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hcvs-vsock-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_tmpdir(f->dir, sizeof(f->dir), "vsock");
 	snprintf(f->uds, sizeof(f->uds), "%s/v.sock", f->dir);
 	assert_int_equal(loop_new(&f->l), 0);
 	vg_init(&f->g, f->l, CID);
@@ -84,14 +83,11 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	vsock_mux_free(f->g.m);
 	vg_fini(&f->g);
 	loop_free(f->l);
-	/* Only our own mkdtemp directory. */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmtree(f->dir);
 	free(f);
 	return 0;
 }
