@@ -24,6 +24,7 @@
 #include "test_common.h"
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
+#include "attach/attach_vmm.h"
 #include "common/loop.h"
 
 static int
