@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Fault injection (issue 10): servers killed and restarted, host peers
+# Fault injection: servers killed and restarted, host peers
 # killed, directories removed, resets, limits, stalled guests, EMFILE.
 # docs/SECURITY.md maps each defence to its test.
 if HAVE_CMOCKA

@@ -4,7 +4,7 @@
  * for one guest, as the daemon's runtime sees them.  runtime.c drives the
  * lifecycle and never touches a layer directly; service.c is the only
  * file that knows the layers.  The tests link runtime.c against a
- * recording service (tests/fakes/fake_service.c) to check the order in
+ * recording service (tests/daemon/fake_service.c) to check the order in
  * which the runtime calls these.
  *
  * Lifecycle, in the order the runtime calls it:

@@ -2,7 +2,7 @@
 /*
  * Failing peers and hostile or stuck guests against the vsock muxer, with
  * real AF_UNIX sockets and host peers in separate processes that are
- * SIGKILLed (issue 10): host peer killed mid-stream in both directions,
+ * SIGKILLed: host peer killed mid-stream in both directions,
  * the socket directory removed, a transport reset mid-transfer, 10,000
  * connection attempts against the limit, a guest that never consumes RX,
  * and fd exhaustion (EMFILE).  The invariant throughout: no crash, no
