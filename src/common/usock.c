@@ -237,18 +237,6 @@ usock_listener_free(struct usock_listener *ul)
 	free(ul);
 }
 
-int
-usock_listener_fd(const struct usock_listener *ul)
-{
-	return ul->ul_fd;
-}
-
-const char *
-usock_listener_path(const struct usock_listener *ul)
-{
-	return ul->ul_path;
-}
-
 ssize_t
 usock_send(int sock, const struct iovec *iov, size_t iovcnt, const int *fds,
     unsigned nfds)

@@ -52,8 +52,6 @@ int	usock_listener_new(struct loop *l, const char *path, int type,
 	    struct usock_listener **lp) __must_check;
 /* Stop listening; unlink the path only if it is still our socket.  NULL: no-op. */
 void	usock_listener_free(struct usock_listener *ul);
-int	usock_listener_fd(const struct usock_listener *ul);
-const char *usock_listener_path(const struct usock_listener *ul);
 
 /*
  * SCM_RIGHTS.  usock_send sends the bytes of iov[] and `nfds` fds (at
