@@ -40,7 +40,7 @@ bench_hcvsock_bench_SOURCES += %reldir%/kvm_none.c
 endif
 EXTRA_DIST += %reldir%/kvm_none.c %reldir%/kvm_guest.c
 bench_hcvsock_bench_LDADD = $(BENCH_KVM_LIBS) src/vsock/libvsockdev.a \
-	src/vsock/libvsock.a src/ioreq/libioreq.a \
+	src/vsock/libvsock.a tests/libfakeguest.a src/ioreq/libioreq.a \
 	$(NOTIFY_LIBS) src/common/libcommon.a -lm
 
 EXTRA_DIST += %reldir%/smoke.sh %reldir%/json-check %reldir%/json-check.jq

@@ -12,7 +12,9 @@ tests_daemon_lb_guest_SOURCES = %reldir%/daemon/lb_guest.c
 tests_daemon_lb_guest_LDADD = $(DAEMON_LIBS)
 # The real guest driver over a fake ioreq page, in its own process.
 tests_daemon_e2e_guest_SOURCES = %reldir%/daemon/e2e_guest.c
-tests_daemon_e2e_guest_LDADD = $(DAEMON_LIBS) guest/libhcvsock_guest.a
+tests_daemon_e2e_guest_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_daemon_e2e_guest_LDADD = $(FAKE_GUEST_LIBS) $(DAEMON_LIBS) \
+	guest/libhcvsock_guest.a
 
 DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/conf.test \

@@ -1,6 +1,14 @@
 # SPDX-License-Identifier: MIT
 # cmocka suites: one driver per module, all linked against the module
 # libraries the daemon uses.
+
+# The fake guest that produces requests on a fake ioreq page (test-only:
+# the daemon only serves pages).  Link it before src/ioreq/libioreq.a.
+noinst_LIBRARIES += tests/libfakeguest.a
+tests_libfakeguest_a_SOURCES = %reldir%/fakes/fake_guest.c \
+	%reldir%/fakes/fake_guest.h
+FAKE_GUEST_LIBS = tests/libfakeguest.a
+
 if HAVE_CMOCKA
 noinst_LIBRARIES += tests/libtestfakes.a
 tests_libtestfakes_a_SOURCES = %reldir%/fakes/test_common.h \

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "ioreq/ioreq_impl.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
 
 #define H_PIO_BASE	0x500u
 #define H_PIO_LEN	0x20u

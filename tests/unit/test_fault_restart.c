@@ -31,7 +31,7 @@
 
 #include "test_common.h"
 #include "notify/notify.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
 #include "ioreq/ioreq_impl.h"
 
 #define PIO_BASE	0x600u
