@@ -22,16 +22,6 @@
 #include "attach/attach.h"
 #include "fuzz.h"
 
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	return 0;
-}
-
 static int
 make_fd(uint8_t kind)
 {
