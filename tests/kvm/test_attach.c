@@ -185,6 +185,26 @@ vmm_main(void *arg)
 	return NULL;
 }
 
+/* A VMM thread sending `d` over `sock`. */
+static void
+vmm_start(struct vmm_thread *vt, int sock, struct attach_desc *d,
+    pthread_t *th)
+{
+	memset(vt, 0, sizeof(*vt));
+	vt->vt_sock = sock;
+	vt->vt_desc = d;
+	assert_int_equal(pthread_create(th, NULL, vmm_main, vt), 0);
+}
+
+/* A session on one end of a fresh SEQPACKET pair; sv[1] is the VMM's. */
+static void
+sess_pair(int sv[2], struct attach_sess **s)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	assert_int_equal(attach_sess_new(sv[0], s), 0);
+}
+
 /* Drive a session until it returns something other than 0 / -EAGAIN. */
 static int
 sess_run(struct attach_sess *s)
@@ -218,13 +238,8 @@ sess__full_attach_hands_over_working_fds(void **state)
 
 	(void)state;
 	good_desc(&d, 4);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
-	memset(&vt, 0, sizeof(vt));
-	vt.vt_sock = sv[1];
-	vt.vt_desc = &d;
-	assert_int_equal(pthread_create(&th, NULL, vmm_main, &vt), 0);
+	sess_pair(sv, &s);
+	vmm_start(&vt, sv[1], &d, &th);
 	assert_int_equal(sess_run(s), 1);
 	got = attach_sess_desc(s);
 	assert_string_equal(got->ad_name, "test-vmm");
@@ -275,9 +290,7 @@ sess__vmm_close_is_connreset(void **state)
 	int sv[2];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	memset(&he, 0, sizeof(he));
 	assert_int_equal(attach_send_msg(sv[1], ATTACH_MSG_HELLO, &he,
 	    sizeof(he), NULL, 0), 0);
@@ -336,9 +349,7 @@ run_hostile(const struct hostile *h)
 	int sv[2], fds[8], rfds[ATTACH_MAX_FDS], rc;
 	char err[256];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	if (h->h_prefix >= 1) {
 		send_hello(sv[1]);
 		assert_int_equal(attach_sess_recv(s), 0);
@@ -546,9 +557,7 @@ sess__fd_flood_refused_without_leaks(void **state)
 	char err[256];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	send_hello(sv[1]);
 	assert_int_equal(attach_sess_recv(s), 0);
 	assert_int_equal(attach_recv_msg(sv[1], &hdr, u.buf, sizeof(u.buf),
@@ -591,9 +600,7 @@ sess__overlap_and_duplicates_refused(void **state)
 	unsigned before = test_count_fds();
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	send_hello(sv[1]);
 	assert_int_equal(attach_sess_recv(s), 0);
 	fds[0] = sealed_memfd(8192, true);
@@ -608,9 +615,7 @@ sess__overlap_and_duplicates_refused(void **state)
 	attach_sess_free(s);
 	close(sv[1]);
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	send_hello(sv[1]);
 	assert_int_equal(attach_sess_recv(s), 0);
 	fds[0] = efd();
@@ -642,13 +647,8 @@ vmm__refusal_reported(void **state)
 	(void)state;
 	good_desc(&d, 1);
 	d.ad_cid = 2;		/* the host's CID */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
-	memset(&vt, 0, sizeof(vt));
-	vt.vt_sock = sv[1];
-	vt.vt_desc = &d;
-	assert_int_equal(pthread_create(&th, NULL, vmm_main, &vt), 0);
+	sess_pair(sv, &s);
+	vmm_start(&vt, sv[1], &d, &th);
 	rc = sess_run(s);
 	assert_int_equal(rc, -EINVAL);
 	attach_sess_free(s);
