@@ -12,7 +12,8 @@ FAKE_GUEST_LIBS = tests/libfakeguest.a
 if HAVE_CMOCKA
 noinst_LIBRARIES += tests/libtestfakes.a
 tests_libtestfakes_a_SOURCES = %reldir%/fakes/test_common.h \
-	%reldir%/fakes/test_common.c
+	%reldir%/fakes/test_common.c %reldir%/fakes/rec_dev.c \
+	%reldir%/fakes/rec_dev.h
 tests_libtestfakes_a_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/tests/fakes
