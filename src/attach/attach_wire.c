@@ -48,7 +48,7 @@ attach_send_msg(int sock, uint16_t type, const void *payload, size_t size,
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)(uintptr_t)payload;
 	iov[1].iov_len = size;
-	n = usock_send(sock, iov, size > 0 ? 2 : 1, fds, nfds);
+	n = usock_send(sock, iov, size > 0 ? 2 : 1, fds, nfds, 0);
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n != sizeof(hdr) + size)

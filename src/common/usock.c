@@ -239,7 +239,7 @@ usock_listener_free(struct usock_listener *ul)
 
 ssize_t
 usock_send(int sock, const struct iovec *iov, size_t iovcnt, const int *fds,
-    unsigned nfds)
+    unsigned nfds, int flags)
 {
 	union {
 		struct cmsghdr	align;
@@ -266,7 +266,7 @@ usock_send(int sock, const struct iovec *iov, size_t iovcnt, const int *fds,
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
 	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
 }

@@ -55,8 +55,8 @@ void	usock_listener_free(struct usock_listener *ul);
 
 /*
  * SCM_RIGHTS.  usock_send sends the bytes of iov[] and `nfds` fds (at
- * most USOCK_MAX_FDS) as one message (MSG_NOSIGNAL, EINTR retried) and
- * returns the bytes sent or -errno.
+ * most USOCK_MAX_FDS) as one message (MSG_NOSIGNAL and `flags`, e.g.
+ * MSG_DONTWAIT; EINTR retried) and returns the bytes sent or -errno.
  *
  * usock_recv receives one message into buf (`flags` as for recvmsg; fds
  * arrive close-on-exec).  At most `maxfds` fds are stored in fds[] and
@@ -73,7 +73,7 @@ void	usock_listener_free(struct usock_listener *ul);
 #define USOCK_EXCESS	0x2u
 #define USOCK_FOREIGN	0x4u
 ssize_t	usock_send(int sock, const struct iovec *iov, size_t iovcnt,
-	    const int *fds, unsigned nfds);
+	    const int *fds, unsigned nfds, int flags);
 ssize_t	usock_recv(int sock, void *buf, size_t len, int flags, int *fds,
 	    unsigned maxfds, unsigned *nfds, unsigned *what);
 

@@ -307,7 +307,7 @@ ioreq_fake_send(const struct ioreq_fake *f, int sock)
 		fds[nfds++] = f->f_vcpus[i].fv_kick;
 		fds[nfds++] = f->f_vcpus[i].fv_done;
 	}
-	n = usock_send(sock, &iov, 1, fds, nfds);
+	n = usock_send(sock, &iov, 1, fds, nfds, 0);
 	if (n < 0)
 		return (int)n;
 	return n == (ssize_t)sizeof(w) ? 0 : -EPROTO;

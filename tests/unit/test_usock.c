@@ -348,7 +348,7 @@ scm_excess_closed(void **state)
 	before = test_count_fds();
 	for (int i = 0; i < 6; i++)
 		fds[i] = dup(sv[0]);
-	assert_int_equal(usock_send(sv[0], &iov, 1, fds, 6), 1);
+	assert_int_equal(usock_send(sv[0], &iov, 1, fds, 6, 0), 1);
 	for (int i = 0; i < 6; i++)
 		close(fds[i]);
 	assert_int_equal(usock_recv(sv[1], buf, sizeof(buf), 0, got, 2, &nfds,
@@ -361,11 +361,11 @@ scm_excess_closed(void **state)
 	/* A payload longer than the buffer is reported, not silently cut. */
 	iov.iov_base = msg;
 	iov.iov_len = 10;
-	assert_int_equal(usock_send(sv[0], &iov, 1, NULL, 0), 10);
+	assert_int_equal(usock_send(sv[0], &iov, 1, NULL, 0, 0), 10);
 	assert_int_equal(usock_recv(sv[1], buf, sizeof(buf), 0, got, 2, &nfds,
 	    &what), 4);
 	assert_int_equal(what, USOCK_TRUNC);
-	assert_int_equal(usock_send(sv[0], &iov, 1, fds, USOCK_MAX_FDS + 1),
+	assert_int_equal(usock_send(sv[0], &iov, 1, fds, USOCK_MAX_FDS + 1, 0),
 	    -EINVAL);
 	close(sv[0]);
 	close(sv[1]);
