@@ -10,8 +10,6 @@
 
 #include "daemon/statefile.h"
 
-#define STATEFILE_MAX	4096	/* far above what the writer produces */
-
 /* Which part of the file a field belongs to. */
 enum part {
 	P_HEAD,		/* every version */
@@ -114,18 +112,15 @@ put(struct statefile *sf, const struct field *f, uint64_t v)
 	}
 }
 
-int
-statefile_write(const char *path, const struct statefile *sf)
+size_t
+statefile_format(const struct statefile *sf, char *buf, size_t size)
 {
-	char tmp[4096 + 16], buf[STATEFILE_MAX];
 	struct statefile out = *sf;
 	size_t off;
-	int fd, n, rc = 0;
+	int n;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -ENAMETOOLONG;
 	out.sf_version = STATEFILE_VERSION;
-	off = (size_t)snprintf(buf, sizeof(buf), "# hcvsockd runtime state: "
+	off = (size_t)snprintf(buf, size, "# hcvsockd runtime state: "
 	    "written by the daemon, do not edit\n");
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const struct field *f = &fields[i];
@@ -134,12 +129,25 @@ statefile_write(const char *path, const struct statefile *sf)
 		if (f->f_part == P_DEV && !sf->sf_has_dev)
 			continue;
 		n = f->f_signed ?
-		    snprintf(buf + off, sizeof(buf) - off, "%s %" PRId64 "\n",
+		    snprintf(buf + off, size - off, "%s %" PRId64 "\n",
 		    f->f_name, (int64_t)v) :
-		    snprintf(buf + off, sizeof(buf) - off, "%s %" PRIu64 "\n",
+		    snprintf(buf + off, size - off, "%s %" PRIu64 "\n",
 		    f->f_name, v);
 		off += (size_t)n;
 	}
+	return off;
+}
+
+int
+statefile_write(const char *path, const struct statefile *sf)
+{
+	char tmp[4096 + 16], buf[STATEFILE_MAX];
+	size_t off;
+	int fd, rc = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	off = statefile_format(sf, buf, sizeof(buf));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
 	if (fd < 0)
@@ -276,29 +284,19 @@ parse_line(struct statefile *sf, char *line, uint32_t *seen, bool *v1dev)
 }
 
 int
-statefile_read(const char *path, struct statefile *sf)
+statefile_parse(const char *text, size_t len, struct statefile *sf)
 {
 	char buf[STATEFILE_MAX + 1];
 	char *line, *save = NULL;
 	uint32_t seen = 0, head = 0, dev = 0;
 	bool v1dev = false;
-	ssize_t n;
-	int fd, rc, bad = 0;
+	int rc, bad = 0;
 
 	memset(sf, 0, sizeof(*sf));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf));
-	rc = -errno;
-	close(fd);
-	if (n < 0)
-		return rc;
-	if ((size_t)n == sizeof(buf))
+	if (len >= sizeof(buf) || memchr(text, '\0', len) != NULL)
 		return -EINVAL;
-	buf[n] = '\0';
-	if (memchr(buf, '\0', (size_t)n) != NULL)
-		return -EINVAL;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
 	/*
 	 * Every line is read before judging: a file of a later version may
 	 * hold keys unknown here, and is then refused for its version.
@@ -324,4 +322,23 @@ statefile_read(const char *path, struct statefile *sf)
 		return -EINVAL;
 	sf->sf_has_dev = (seen & dev) != 0;
 	return 0;
+}
+
+int
+statefile_read(const char *path, struct statefile *sf)
+{
+	char buf[STATEFILE_MAX + 1];
+	ssize_t n;
+	int fd, rc;
+
+	memset(sf, 0, sizeof(*sf));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf));
+	rc = -errno;
+	close(fd);
+	if (n < 0)
+		return rc;
+	return statefile_parse(buf, (size_t)n, sf);
 }

@@ -50,4 +50,15 @@ int	statefile_write(const char *path, const struct statefile *sf) __must_check;
  */
 int	statefile_read(const char *path, struct statefile *sf) __must_check;
 
+/*
+ * The text of a state file, both ways (statefile_write and _read use
+ * them; the fuzzer too): statefile_format() writes version 2 into buf
+ * (STATEFILE_MAX is always enough) and returns its length;
+ * statefile_parse() reads `len` bytes as statefile_read() does.
+ */
+#define STATEFILE_MAX	4096
+size_t	statefile_format(const struct statefile *sf, char *buf, size_t size);
+int	statefile_parse(const char *text, size_t len, struct statefile *sf)
+	    __must_check;
+
 #endif /* HCVS_STATEFILE_H */
