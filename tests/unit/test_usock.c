@@ -132,9 +132,11 @@ static const struct attach_server_ops noop_ops = {
 };
 
 static void
-noop_report(void *arg, void (*emit)(void *, const char *), void *earg)
+noop_report(void *arg, enum ctl_report kind,
+    void (*emit)(void *, const char *), void *earg)
 {
 	(void)arg;
+	(void)kind;
 	emit(earg, "ok");
 }
 

@@ -615,14 +615,14 @@ batch__held_data_written_at_end_in_order(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1001, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 600, 1001, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 600, 1001, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	static uint8_t a[3000], b[5000], want[8000], back[8001];
 	struct vsock_pkt_hdr h;
 	size_t got = 0;
 	ssize_t n;
 
-	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 	memset(&h, 0, sizeof(h));
 	h.src_cid = CID;
 	h.dst_cid = VSOCK_CID_HOST;
@@ -634,20 +634,20 @@ batch__held_data_written_at_end_in_order(void **state)
 	h.fwd_cnt = c->fwd_cnt;
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
-	vsock_mux_tx_begin(f->g.m);
+	vsock_mux_tx_begin(f->e.g.m);
 	h.len = sizeof(a);
-	vsock_mux_from_guest_held(f->g.m, &h, a);
+	vsock_mux_from_guest_held(f->e.g.m, &h, a);
 	/* Held in place, not copied: the write shows what is there now. */
 	assert_int_equal(recv(fd, back, sizeof(back), MSG_DONTWAIT), -1);
 	assert_int_equal(errno, EAGAIN);
 	memset(a, 'A', sizeof(a));
 	h.len = sizeof(b);
-	vsock_mux_from_guest_held(f->g.m, &h, b);
+	vsock_mux_from_guest_held(f->e.g.m, &h, b);
 	h.op = VSOCK_OP_SHUTDOWN;
 	h.len = 0;
 	h.flags = VSOCK_SHUTDOWN_SEND;
-	vsock_mux_from_guest_held(f->g.m, &h, NULL);
-	vsock_mux_tx_end(f->g.m);
+	vsock_mux_from_guest_held(f->e.g.m, &h, NULL);
+	vsock_mux_tx_end(f->e.g.m);
 	memset(want, 'A', sizeof(a));
 	memset(want + sizeof(a), 'b', sizeof(b));
 	while (got < sizeof(want)) {
@@ -658,7 +658,7 @@ batch__held_data_written_at_end_in_order(void **state)
 	assert_int_equal(got, sizeof(want));
 	assert_memory_equal(back, want, sizeof(want));
 	assert_true(host_sees_eof(fd, T_LONG));
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(fd);
 	close(lfd);
 }
