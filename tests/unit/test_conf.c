@@ -486,6 +486,71 @@ reload__live_applied_restart_named(void **state)
 	free(run);
 }
 
+/*
+ * hcvsockd.conf(5)'s "Reloading" names the keys a reload applies at once:
+ * exactly those whose change conf_reload_merge() takes over rather than
+ * reporting.  Each key is changed alone from a base file.
+ */
+static void
+reload__man_page_names_the_live_keys(void **state)
+{
+	static const char *const changes[] = {
+		"pio_base = 0x600", "mmio_base = 0xfe000000", "guest_cid = 4",
+		"state_dir = /run/other", "socket_dir = /run/other2",
+		"socket_name = other", "default_policy = deny", "port 9",
+		"max_connections = 7", "buf_alloc = 8K", "close_timeout = 3s",
+		"notify = none", "busy_poll_us = 5", "ok_line = no",
+		"log_level = debug", "user = someone", "group = somegroup",
+	};
+	struct fix *f = *state;
+	struct conf *base = calloc(1, sizeof(*base)), *run = calloc(1,
+	    sizeof(*run));
+	const char *top = getenv("top_srcdir");
+	char path[4096], line[256], live[512] = " ", man[512] = " ";
+	bool in = false;
+	FILE *m;
+
+	assert_non_null(base);
+	assert_non_null(run);
+	assert_int_equal(parse(f, "guest_cid = 3\nuser = u\ngroup = g\n"), 0);
+	*base = f->c;
+	for (size_t i = 0; i < ARRAY_SIZE(changes); i++) {
+		struct changed ch = { .n = 0 };
+		char text[256];
+
+		snprintf(text, sizeof(text), "%s\n%s%s%s", changes[i],
+		    strncmp(changes[i], "guest_cid", 9) ? "guest_cid = 3\n" : "",
+		    strncmp(changes[i], "user", 4) ? "user = u\n" : "",
+		    strncmp(changes[i], "group", 5) ? "group = g\n" : "");
+		assert_int_equal(parse(f, text), 0);
+		*run = *base;
+		conf_reload_merge(run, &f->c, note_changed, &ch);
+		if (ch.n == 0) {
+			strncat(live, changes[i], strcspn(changes[i], " "));
+			strcat(live, " ");
+		}
+	}
+	snprintf(path, sizeof(path), "%s/man/hcvsockd.conf.5",
+	    top != NULL ? top : ".");
+	m = fopen(path, "r");
+	assert_non_null(m);
+	while (fgets(line, sizeof(line), m) != NULL) {
+		if (!strncmp(line, ".Ss Reloading", 13))
+			in = true;
+		else if (in && !strncmp(line, ".S", 2))
+			break;
+		else if (in && !strncmp(line, ".Cm ", 4)) {
+			strncat(man, line + 4, strcspn(line + 4, " ,\n"));
+			strcat(man, " ");
+		}
+	}
+	fclose(m);
+	/* Both in the table's order, which the page follows. */
+	assert_string_equal(man, live);
+	free(base);
+	free(run);
+}
+
 static void
 file__missing_reported(void **state)
 {
@@ -521,6 +586,7 @@ main(void)
 		T(system__users_resolved),
 		T(file__missing_reported),
 		T(reload__live_applied_restart_named),
+		T(reload__man_page_names_the_live_keys),
 #undef T
 	};
 
