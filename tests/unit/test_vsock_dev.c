@@ -161,7 +161,7 @@ regs__probe_values(void **state)
 	uint64_t v = 0;
 
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
-	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010000);
+	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010001);
 	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
 	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
 	assert_int_equal(vt_rd(e, HCVS_REG_PROTOCOLS), 1u << HCVS_PROTO_RING);
