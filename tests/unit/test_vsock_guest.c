@@ -175,7 +175,7 @@ guest__probe_no_backend(void **state)
 	assert_int_equal(hcvg_cid(&t->g), VT_CID);
 	assert_true(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
 	assert_int_equal(vt_rd(t->e, HCVS_REG_GUEST_FEATURES),
-	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
 	teardown((void **)&t);
 }
 
