@@ -44,6 +44,7 @@ struct ring {
 	bool			 r_more;
 	/* RX ring full with packets waiting: only a doorbell helps. */
 	bool			 r_rx_stalled;
+	bool			 r_lingered;	/* r_more: the TX poll window */
 	struct vsock_pkt_hdr	 r_rstq[RSTQ_LEN];
 	unsigned		 r_rst_head;
 	unsigned		 r_rst_count;
@@ -640,6 +641,7 @@ run_round(struct ring *r, bool linger, bool last)
 	r->r_kick_pending = false;
 	r->r_more = false;
 	r->r_rx_stalled = false;
+	r->r_lingered = false;
 	if (!vsock_dev_runnable(d))
 		return 0;
 	d->d_st.ds_passes++;
@@ -671,6 +673,7 @@ run_round(struct ring *r, bool linger, bool last)
 			return 2;
 		/* Out of rounds: the flag stays up, the next pass is owed. */
 		r->r_more = true;
+		r->r_lingered = true;
 	}
 	return r->r_more ? 1 : 0;
 }
@@ -704,10 +707,16 @@ ring_pending(const void *p)
 	    (!r->r_rx_stalled && rx_have(r));
 }
 
+/*
+ * The poll window follows guest activity only: a DOORBELL write, or a
+ * window that found more.  A pass for host data or a timer does not wait.
+ */
 static int
 ring_process(void *p)
 {
-	return run_pass(p, true);
+	struct ring *r = p;
+
+	return run_pass(r, r->r_kick_pending || r->r_lingered);
 }
 
 /* ---- Life cycle and state ------------------------------------------------- */

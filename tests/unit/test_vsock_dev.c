@@ -1083,6 +1083,34 @@ ring__tx_poll_window(void **state)
 	assert_int_equal(stats(e).ds_kicks, 2);
 }
 
+/* A pass for host data takes TX entries but does not wait for more. */
+static void
+ring__tx_poll_not_for_host_data(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	vt_pump(e);	/* what ENABLE left for the first pass */
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	hdr_init(&h, VSOCK_OP_REQUEST, 8, 2);
+	tx_push(e, &h, NULL, 0);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	hdr_init(&h, VSOCK_OP_CREDIT_UPDATE, 2, 1);
+	h.src_cid = 2;
+	h.dst_cid = VT_CID;
+	/* The backend's wake-up runs the pass, as the daemon's wiring does. */
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 2);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+}
+
 /* ---- State export / import (crash recovery) -------------------------------- */
 
 /* The owner's wake-up: the device pulls what the backend queued. */
@@ -1385,6 +1413,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_clear_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_batch_holds_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_poll_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_poll_not_for_host_data, setup, teardown),
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),
