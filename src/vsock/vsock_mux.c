@@ -341,7 +341,7 @@ vsock_mux_tx_end(struct vsock_mux *m)
 			vsock_conn_flush_held(m->m_held[i].h_conn);
 	m->m_nheld = 0;
 	m->m_batch = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 }
 
 int
