@@ -39,8 +39,8 @@ enum key_type {
 enum key_id {
 	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
 	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
-	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
-	K_LOG_LEVEL, K_USER, K_GROUP,
+	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_CONNECT_TIMEOUT, K_NOTIFY,
+	K_BUSY_POLL_US, K_OK_LINE, K_LOG_LEVEL, K_USER, K_GROUP,
 };
 
 /*
@@ -95,6 +95,8 @@ static const struct key keys[] = {
 	    FIELD(c_buf_alloc), NO_HAS },
 	{ "close_timeout", K_CLOSE_TIMEOUT, KT_MSEC, 100, 600000, LIVE,
 	    FIELD(c_close_timeout_ms), NO_HAS },
+	{ "connect_timeout", K_CONNECT_TIMEOUT, KT_MSEC, 100, 600000, LIVE,
+	    FIELD(c_connect_timeout_ms), NO_HAS },
 	{ "notify", K_NOTIFY, KT_NOTIFY, RESTART, FIELD(c_notify), NO_HAS },
 	{ "busy_poll_us", K_BUSY_POLL_US, KT_UINT, 0, 100000, RESTART,
 	    FIELD(c_busy_poll_us), NO_HAS },
@@ -248,6 +250,7 @@ conf_defaults(struct conf *c, const char *name)
 	c->c_max_connections = 1023;
 	c->c_buf_alloc = 256u << 10;
 	c->c_close_timeout_ms = 8000;
+	c->c_connect_timeout_ms = 2000;
 	c->c_notify = CONF_NOTIFY_DEFAULT;
 	c->c_ok_line = true;
 	c->c_log_level = LOG_INFO;

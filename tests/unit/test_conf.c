@@ -184,6 +184,12 @@ units__sizes_and_durations(void **state)
 	    "close_timeout = 250ms\n"), 0);
 	assert_int_equal(f->c.c_buf_alloc, 1 << 20);
 	assert_int_equal(f->c.c_close_timeout_ms, 250);
+	assert_int_equal(f->c.c_connect_timeout_ms, 2000);
+	assert_int_equal(parse(f, "guest_cid = 3\nconnect_timeout = 30s\n"), 0);
+	assert_int_equal(f->c.c_connect_timeout_ms, 30000);
+	parse(f, "guest_cid = 3\nconnect_timeout = 50ms\n");
+	assert_string_equal(f->e.msg[0], "t.conf:2: 'connect_timeout': "
+	    "'50ms' is out of range (100ms..600000ms)");
 	parse(f, "guest_cid = 3\nbuf_alloc = 17M\n");
 	assert_int_equal(err_line(f, 0), 2);
 	parse(f, "guest_cid = 3\nbuf_alloc = 4G\n");
@@ -499,7 +505,7 @@ reload__man_page_names_the_live_keys(void **state)
 		"state_dir = /run/other", "socket_dir = /run/other2",
 		"socket_name = other", "default_policy = deny", "port 9",
 		"max_connections = 7", "buf_alloc = 8K", "close_timeout = 3s",
-		"notify = none", "busy_poll_us = 5", "ok_line = no",
+		"connect_timeout = 4s", "notify = none", "busy_poll_us = 5", "ok_line = no",
 		"log_level = debug", "user = someone", "group = somegroup",
 	};
 	struct fix *f = *state;
