@@ -721,13 +721,13 @@ batch__end_does_not_wake_the_device(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1002, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 601, 1002, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 601, 1002, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	static uint8_t a[40000];
 	struct vsock_pkt_hdr h;
 	uint64_t calls;
 
-	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 	memset(&h, 0, sizeof(h));
 	h.src_cid = CID;
 	h.dst_cid = VSOCK_CID_HOST;
@@ -738,13 +738,13 @@ batch__end_does_not_wake_the_device(void **state)
 	h.buf_alloc = c->buf_alloc;
 	h.fwd_cnt = c->fwd_cnt;
 	h.len = sizeof(a);
-	calls = f->g.rx_ready_calls;
-	vsock_mux_tx_begin(f->g.m);
-	vsock_mux_from_guest_held(f->g.m, &h, a);
-	vsock_mux_tx_end(f->g.m);
-	assert_int_equal(f->g.rx_ready_calls, calls);
+	calls = f->e.g.rx_ready_calls;
+	vsock_mux_tx_begin(f->e.g.m);
+	vsock_mux_from_guest_held(f->e.g.m, &h, a);
+	vsock_mux_tx_end(f->e.g.m);
+	assert_int_equal(f->e.g.rx_ready_calls, calls);
 	/* The update is there for the pulling. */
-	assert_true(vsock_mux_has_rx(f->g.m));
+	assert_true(vsock_mux_has_rx(f->e.g.m));
 	close(fd);
 	close(lfd);
 }
