@@ -174,10 +174,7 @@ struct vsock_mux {
 	struct vsock_port_map		*m_maps;	/* sorted by port */
 	char				 m_dir[108];	/* dirname of uds_path */
 
-	int				 m_listen_fd;
-	dev_t				 m_listen_dev;	/* to unlink only ours */
-	ino_t				 m_listen_ino;
-	int64_t				 m_listen_timer;	/* EMFILE back-off */
+	struct usock_listener		*m_listener;
 	struct vsock_pending_tailq	 m_pending;
 	uint32_t			 m_npending;
 
@@ -251,15 +248,6 @@ void	vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size);
 /* vsock_host.c */
 int	vsock_host_check_cfg(const struct vsock_mux_cfg *cfg, char *dir,
 	    size_t dirsize) __must_check;
-/*
- * A listening AF_UNIX stream socket at `path` (non-blocking): a stale
- * socket there is replaced, a live one is -EADDRINUSE, anything but a
- * socket is never removed.  devp and inop identify it for unlisten, which
- * closes fd and unlinks the path only while it is still this socket.
- */
-int	vsock_unix_listen(const char *path, int *fdp, dev_t *devp,
-	    ino_t *inop) __must_check;
-void	vsock_unix_unlisten(const char *path, int fd, dev_t dev, ino_t ino);
 int	vsock_host_listen(struct vsock_mux *m) __must_check;
 void	vsock_host_unlisten(struct vsock_mux *m);
 void	vsock_host_drop_pending(struct vsock_mux *m);

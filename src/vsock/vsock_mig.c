@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/usock.h"
 #include "hcvsock_abi.h"
 #include "vsock/vsock_backend.h"
 #include "vsock/vsock_impl.h"
@@ -66,9 +67,7 @@ TAILQ_HEAD(mig_list, mig_sess);
 struct vsock_mig {
 	struct loop		*b_loop;
 	struct vsock_mig_cfg	 b_cfg;
-	int			 b_lfd;
-	dev_t			 b_ldev;
-	ino_t			 b_lino;
+	struct usock_listener	*b_listener;
 	struct mig_list		 b_clients;	/* MS_LINE, MS_PAYLOAD, MS_REPORT_WAIT */
 	struct mig_list		 b_sessions;	/* MS_QUEUED, MS_LIVE, MS_REPORTED */
 	uint32_t		 b_nclients;
@@ -505,42 +504,33 @@ sess_cb(struct loop *l, int fd, unsigned events, void *arg)
 }
 
 static void
-accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
+accept_cb(void *arg, int fd)
 {
 	struct vsock_mig *b = arg;
 	struct mig_sess *s;
-	int fd;
 
-	(void)l;
-	(void)events;
-	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_ratelimited(&b->b_rl, LOG_WARNING,
-				    "migtd: accept: %s", strerror(errno));
-			return;
-		}
-		s = b->b_nclients < MAX_CLIENTS ? calloc(1, sizeof(*s)) : NULL;
-		if (s == NULL) {
-			b->b_st.gs_refused++;
-			(void)send(fd, "ERR busy\n", 9, MSG_NOSIGNAL |
-			    MSG_DONTWAIT);
-			close(fd);
-			continue;
-		}
-		s->s_mig = b;
-		s->s_fd = fd;
-		s->s_state = MS_LINE;
-		s->s_born_ms = loop_now_ms();
-		TAILQ_INSERT_TAIL(&b->b_clients, s, s_link);
-		b->b_nclients++;
-		arm(s, b->b_cfg.connect_timeout_ms, client_timeout_cb);
-		set_events(s, LOOP_IN);
-		if (!s->s_on_loop)
-			sess_free(s);
+	if (fd < 0) {
+		log_ratelimited(&b->b_rl, LOG_WARNING, "migtd: accept: %s",
+		    strerror(-fd));
+		return;
 	}
+	s = b->b_nclients < MAX_CLIENTS ? calloc(1, sizeof(*s)) : NULL;
+	if (s == NULL) {
+		b->b_st.gs_refused++;
+		(void)send(fd, "ERR busy\n", 9, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		return;
+	}
+	s->s_mig = b;
+	s->s_fd = fd;
+	s->s_state = MS_LINE;
+	s->s_born_ms = loop_now_ms();
+	TAILQ_INSERT_TAIL(&b->b_clients, s, s_link);
+	b->b_nclients++;
+	arm(s, b->b_cfg.connect_timeout_ms, client_timeout_cb);
+	set_events(s, LOOP_IN);
+	if (!s->s_on_loop)
+		sess_free(s);
 }
 
 /* ---- The device's backend ---------------------------------------------------- */
@@ -838,16 +828,13 @@ vsock_mig_new(struct loop *l, const struct vsock_mig_cfg *cfg,
 	b->b_rl = rl;
 	TAILQ_INIT(&b->b_clients);
 	TAILQ_INIT(&b->b_sessions);
-	rc = vsock_unix_listen(b->b_cfg.path, &b->b_lfd, &b->b_ldev,
-	    &b->b_lino);
+	/* The same mode and stale-socket rules as the guest's listener. */
+	rc = usock_listener_new(l, b->b_cfg.path, SOCK_STREAM, 0660, 128,
+	    accept_cb, b, &b->b_listener);
 	if (rc < 0) {
-		free(b);
-		return rc;
-	}
-	rc = loop_add_fd(l, b->b_lfd, LOOP_IN, accept_cb, b);
-	if (rc < 0) {
-		vsock_unix_unlisten(b->b_cfg.path, b->b_lfd, b->b_ldev,
-		    b->b_lino);
+		if (rc == -EEXIST || rc == -EADDRINUSE)
+			log_warnx("migtd: %s is in use by another process or "
+			    "not a socket", b->b_cfg.path);
 		free(b);
 		return rc;
 	}
@@ -862,8 +849,7 @@ vsock_mig_free(struct vsock_mig *b)
 		return;
 	b->b_cfg.wake = NULL;
 	drop(b, true);
-	(void)loop_del_fd(b->b_loop, b->b_lfd);
-	vsock_unix_unlisten(b->b_cfg.path, b->b_lfd, b->b_ldev, b->b_lino);
+	usock_listener_free(b->b_listener);
 	free(b);
 }
 

@@ -65,7 +65,11 @@ struct vsock_mux_cfg;
 int	vsock_mig_cfg_for(const struct vsock_mux_cfg *mux,
 	    struct vsock_mig_cfg *cfg);
 
-/* 0, or -EINVAL, -ENAMETOOLONG, -EADDRINUSE, the -errno of socket/bind/listen. */
+/*
+ * 0, or -EINVAL, -ENAMETOOLONG, -EADDRINUSE (somebody listens there),
+ * -EEXIST (not a socket: never removed), the -errno of socket/bind/listen.
+ * The socket is mode 0660, as the guest's listener.
+ */
 int	vsock_mig_new(struct loop *l, const struct vsock_mig_cfg *cfg,
 	    struct vsock_mig **bp) __must_check;
 /* Every session ends (host programs see EOF), the listener goes.  NULL: no-op. */
