@@ -1157,12 +1157,12 @@ msg_err(uint32_t res)
 }
 
 int
-hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+hcvg_msg_submit(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
     uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
 {
 	const struct hcvg_platform *p = m->m_p;
 	uint64_t phys;
-	uint32_t i, st, n;
+	uint32_t i, st;
 	uint8_t *s;
 
 	for (i = 0; i < m->m_nslots; i++) {
@@ -1185,14 +1185,36 @@ hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
 	put64(s + HCVS_MSG_REPORT, report);
 	rel();
 	slot_store(m, i, HCVS_MSG_STATE, HCVS_MSG_S_SUBMITTED);
+	return (int)i;
+}
+
+void
+hcvg_msg_kick(struct hcvg_msg *m)
+{
+	const struct hcvg_platform *p = m->m_p;
+
 	if (p->mb != NULL)
 		p->mb(p->ctx);
 	else
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	p->reg_write(p->ctx, m->m_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+}
+
+int
+hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
+{
+	uint32_t st, n;
+	int i;
+
+	i = hcvg_msg_submit(m, fn, mid, buf, buf_len, report, timeout_ms,
+	    notify);
+	if (i < 0)
+		return i;
+	hcvg_msg_kick(m);
 	/* Taken (or refused) is what a TDVMCALL's return tells. */
-	for (n = 0; (st = slot_load(m, i, HCVS_MSG_STATE)) ==
+	for (n = 0; (st = slot_load(m, (uint32_t)i, HCVS_MSG_STATE)) ==
 	    HCVS_MSG_S_SUBMITTED; n++) {
 		if (n >= m->m_wait_limit)
 			return -HCVG_ETIMEDOUT;
@@ -1200,9 +1222,9 @@ hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
 	}
 	acq();
 	if (st == HCVS_MSG_S_DONE &&
-	    slot_load(m, i, HCVS_MSG_RESULT) != HCVS_ERR_OK)
-		return msg_err(slot_load(m, i, HCVS_MSG_RESULT));
-	return (int)i;
+	    slot_load(m, (uint32_t)i, HCVS_MSG_RESULT) != HCVS_ERR_OK)
+		return msg_err(slot_load(m, (uint32_t)i, HCVS_MSG_RESULT));
+	return i;
 }
 
 int
