@@ -184,24 +184,20 @@ out:
  * (request id 1) and wait for OK; the connection is then the session.
  */
 static int
-host_mig_start(struct run *r)
+host_mig_try(struct run *r, const struct sockaddr_un *sun, char *line,
+    size_t size)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	uint8_t req[56] = { 1 };
 	struct pollfd pfd;
-	char line[32];
 	size_t got = 0;
 	int fd, tries;
 
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/v_migtd",
-	    r->env.dir) >= (int)sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* The listener comes with the attached guest. */
-	for (tries = 0; connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0;
-	    tries++) {
+	for (tries = 0; connect(fd, (const struct sockaddr *)sun,
+	    sizeof(*sun)) < 0; tries++) {
 		if (tries > 2000 || r->host_stop) {
 			close(fd);
 			return -ETIMEDOUT;
@@ -214,20 +210,46 @@ host_mig_start(struct run *r)
 		return -EIO;
 	}
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
-	while (got < sizeof(line) - 1) {
+	while (got < size - 1) {
 		if (poll(&pfd, 1, 20000) != 1 || recv(fd, line + got, 1, 0) != 1)
 			break;
 		if (line[got++] == '\n')
 			break;
 	}
 	line[got] = '\0';
-	if (strcmp(line, "OK 1\n") != 0) {
+	return fd;
+}
+
+/*
+ * The migration orchestrator: START a session on the guest's <dir>/v_migtd
+ * (request id 1) and wait for OK; the connection is then the session.  A
+ * guest still booting lets the request time out: start it again, as an
+ * orchestrator does.
+ */
+static int
+host_mig_start(struct run *r)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[32];
+	int fd, tries;
+
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/v_migtd",
+	    r->env.dir) >= (int)sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	for (tries = 0; tries < 20 && !r->host_stop; tries++) {
+		fd = host_mig_try(r, &sun, line, sizeof(line));
+		if (fd < 0)
+			return fd;
+		if (strcmp(line, "OK 1\n") == 0) {
+			r->fds[0] = fd;
+			r->nfds = 1;
+			return 0;
+		}
 		close(fd);
-		return -EPROTO;
+		if (strcmp(line, "ERR timeout\n") != 0)
+			break;
 	}
-	r->fds[0] = fd;
-	r->nfds = 1;
-	return 0;
+	return -EPROTO;
 }
 
 static void *
@@ -410,8 +432,12 @@ kvm_vcpu_main(void *arg)
 
 	(void)bench_pin(bench_opts.cpu_a);
 	va->rc = vmm_run_vcpu(va->r->vmm, 0, 60000, &va->code);
-	if (va->rc == 0 && va->code != 0)
+	if (va->rc == 0 && va->code != 0) {
+		/* The guest's exit code is its driver error, negated. */
+		fprintf(stderr, "hcvsock-bench: KVM guest exited with %u\n",
+		    va->code);
 		va->rc = -EPROTO;
+	}
 	if (va->rc < 0) {
 		va->r->ctl->status = va->rc;
 		va->r->ctl->ready = 1;

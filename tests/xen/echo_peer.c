@@ -262,20 +262,31 @@ migtd(const char *path, uint64_t mid, int timeout_s)
 	char line[96];
 	uint32_t crc = 0;
 	uint64_t bytes = 0;
-	int fd, rfd;
+	int fd = -1, rfd, tries;
 	ssize_t n;
 
-	fd = mig_dial(path, timeout_s);
-	if (fd < 0) {
-		printf("HCVS-PEER migtd connect %s failed\n", path);
-		return 1;
-	}
 	memset(req, 0, sizeof(req));
 	memcpy(req, &mid, sizeof(mid));	/* little-endian, as x86 */
-	if (send(fd, "START 1 56\n", 11, MSG_NOSIGNAL) != 11 ||
-	    send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
-	    read_line(fd, line, sizeof(line), timeout_s) != 0 ||
-	    strncmp(line, "OK ", 3) != 0) {
+	/* A guest still booting lets the request time out: start again. */
+	for (tries = 0; tries < timeout_s / 2 + 1; tries++) {
+		line[0] = '\0';
+		fd = mig_dial(path, timeout_s);
+		if (fd < 0) {
+			printf("HCVS-PEER migtd connect %s failed\n", path);
+			return 1;
+		}
+		if (send(fd, "START 1 56\n", 11, MSG_NOSIGNAL) == 11 &&
+		    send(fd, req, sizeof(req), MSG_NOSIGNAL) ==
+		    (ssize_t)sizeof(req) &&
+		    read_line(fd, line, sizeof(line), timeout_s) == 0 &&
+		    strncmp(line, "OK ", 3) == 0)
+			break;
+		close(fd);
+		fd = -1;
+		if (strcmp(line, "ERR timeout\n") != 0)
+			break;
+	}
+	if (fd < 0) {
 		printf("HCVS-PEER migtd START refused: '%.*s'\n",
 		    (int)strcspn(line, "\n"), line);
 		return 1;
