@@ -206,6 +206,22 @@ err_of(uint32_t res)
 	}
 }
 
+/* The end of either protocol's set-up: SET_NOTIFY unless polling, ENABLE. */
+static int
+notify_and_enable(const struct hcvg_platform *p, uint32_t mode,
+    const uint32_t args[3])
+{
+	uint32_t res;
+
+	if (mode != HCVS_IRQ_NONE) {
+		res = cmd(p, HCVS_CMD_SET_NOTIFY, mode, args[0], args[1],
+		    args[2]);
+		if (res != HCVS_ERR_OK)
+			return err_of(res);
+	}
+	return err_of(cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0));
+}
+
 int
 hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 {
@@ -278,15 +294,9 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	    (uint32_t)(phys >> 32), hcvg_mem_needed(tx, rx, slot), 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	if (res != HCVS_ERR_OK)
-		return err_of(res);
+	rc = notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
+	if (rc < 0)
+		return rc;
 	g->g_cid = mb_load(g, HCVS_MB_CID_LO) |
 	    ((uint64_t)mb_load(g, HCVS_MB_CID_HI) << 32);
 	g->g_epoch = mb_load(g, HCVS_MB_EPOCH);
@@ -1131,15 +1141,8 @@ hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg)
 	    (res = cmd(p, HCVS_CMD_MSG_SET_CALLS, (uint32_t)phys,
 	    (uint32_t)(phys >> 32), cfg->nslots, 0)) != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-		m->m_irq_mode = cfg->irq_mode;
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	return err_of(res);
+	m->m_irq_mode = cfg->irq_mode;
+	return notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
 }
 
 static int
