@@ -47,6 +47,8 @@
 #define ATTACH_MAX_VCPUS	IOREQ_SHM_MAX_VCPUS
 #define ATTACH_NAME_MAX		32u
 #define ATTACH_REASON_MAX	128u
+/* Sessions before START one peer uid may hold (attach_server). */
+#define ATTACH_MAX_PENDING_PER_PEER	2u
 
 enum attach_msg_type {
 	/* VMM -> hcvsockd */
@@ -348,7 +350,9 @@ struct attach_server_ops {
 
 /*
  * Listen on `path` (unlinked first only if nobody answers there), mode
- * 0660.  At most `max_sessions` VMMs at once; more are refused.
+ * 0660.  At most `max_sessions` VMMs at once, and at most
+ * ATTACH_MAX_PENDING_PER_PEER of them from one peer uid (SO_PEERCRED)
+ * before START; more are refused with -EBUSY.
  */
 int	attach_server_new(struct loop *l, const char *path,
 	    unsigned max_sessions, const struct attach_server_ops *ops,

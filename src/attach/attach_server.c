@@ -19,6 +19,7 @@ struct srv_conn {
 	void			*sc_guest;	/* non-NULL once live */
 	int			 sc_fd;
 	unsigned		 sc_id;
+	uid_t			 sc_uid;	/* SO_PEERCRED */
 	int64_t			 sc_timer;	/* handshake deadline */
 	struct srv_conn		*sc_next;
 };
@@ -152,6 +153,18 @@ conn_deadline(struct loop *l, void *arg)
 	conn_free(c);
 }
 
+static unsigned
+pending_of(const struct attach_server *srv, uid_t uid)
+{
+	unsigned n = 0;
+
+	for (const struct srv_conn *c = srv->as_conns; c != NULL;
+	    c = c->sc_next)
+		if (c->sc_guest == NULL && c->sc_uid == uid)
+			n++;
+	return n;
+}
+
 static void
 listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 {
@@ -192,9 +205,29 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 		free(c);
 		return;
 	}
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-		log_info("attach %u: VMM pid %ld uid %lu connected", c->sc_id,
-		    (long)cred.pid, (unsigned long)cred.uid);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach %u: refused: SO_PEERCRED: %s", c->sc_id,
+		    strerror(errno));
+		attach_sess_free(c->sc_sess);
+		free(c);
+		return;
+	}
+	c->sc_uid = cred.uid;
+	/* Unfinished sessions of one peer must not lock the others out. */
+	if (pending_of(srv, cred.uid) >= ATTACH_MAX_PENDING_PER_PEER) {
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach %u: refused: uid %lu already has %u unfinished "
+		    "sessions", c->sc_id, (unsigned long)cred.uid,
+		    ATTACH_MAX_PENDING_PER_PEER);
+		(void)attach_sess_reply(c->sc_sess, -EBUSY,
+		    "too many unfinished attach sessions from this user");
+		attach_sess_free(c->sc_sess);
+		free(c);
+		return;
+	}
+	log_info("attach %u: VMM pid %ld uid %lu connected", c->sc_id,
+	    (long)cred.pid, (unsigned long)cred.uid);
 	rc = loop_add_fd(l, s, LOOP_IN, conn_readable, c);
 	if (rc < 0) {
 		attach_sess_free(c->sc_sess);

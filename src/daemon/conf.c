@@ -2,6 +2,7 @@
 /* hcvsockd.conf(5) parser: a table of typed, bounded keys, errors as file:line. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/conf.h"
 
@@ -756,6 +759,34 @@ conf_load_buf(struct conf *c, const char *name, const char *text, size_t len,
 	return finish(&p);
 }
 
+/* A FIFO or device at the path must not block or feed the parser. */
+static FILE *
+conf_open(const char *path, int *e)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*e = errno;
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		*e = st.st_mode == 0 ? errno : ENOTSUP;
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		*e = errno;
+		close(fd);
+	}
+	return f;
+}
+
 int
 conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
 {
@@ -770,10 +801,12 @@ conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
 	size_t len = 0, cap = 0;
 	int rc, e;
 
-	f = fopen(path, "re");
+	f = conf_open(path, &e);
 	if (f == NULL) {
-		e = errno;
-		perr(&p, "%s", strerror(e));
+		if (e == ENOTSUP)
+			perr(&p, "not a regular file");
+		else
+			perr(&p, "%s", strerror(e));
 		return -e;
 	}
 	for (;;) {

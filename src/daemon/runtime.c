@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "daemon/conf.h"
+#include "daemon/confine.h"
 #include "daemon/ctl.h"
 #include "daemon/pidfile.h"
 #include "daemon/privdrop.h"
@@ -72,6 +74,9 @@ runtime_exit_code(int err)
 	case EADDRINUSE:
 	case ENAMETOOLONG:
 		return EX_UNAVAILABLE;
+	case ELOOP:
+	case ENOTDIR:
+		return EX_CONFIG;
 	case EBUSY:
 		return EX_TEMPFAIL;
 	case ENOMEM:
@@ -85,6 +90,20 @@ runtime_exit_code(int err)
 }
 
 /* ---- Configuration ---------------------------------------------------- */
+
+/* Above the CID range a file may give (3 .. 0xfffffffe). */
+#define KVM_CID_UNSET	UINT32_MAX
+
+/* KVM mode: the CID to require of attaching VMMs (0: any), and a real one. */
+static uint32_t
+kvm_fix_cid(struct conf *c)
+{
+	if (c->c_guest_cid == KVM_CID_UNSET) {
+		c->c_guest_cid = 3;
+		return 0;
+	}
+	return c->c_guest_cid;
+}
 
 static void
 err_to_stderr(void *arg, const char *msg)
@@ -107,42 +126,54 @@ err_to_log(void *arg, const char *msg)
  * errors, or -errno.
  */
 static int
-load_conf(const struct options *o, struct conf *c, conf_err_fn err, void *arg)
+load_conf(const struct options *o, struct conf *c, uint32_t *require_cid,
+    conf_err_fn err, void *arg)
 {
 	char path[CONF_PATH_MAX];
 	bool is_default;
+	int rc;
 
+	*require_cid = 0;
 	conf_defaults(c, o->o_name);
 	if (o->o_state_dir[0] != '\0') {
 		snprintf(c->c_state_dir, sizeof(c->c_state_dir), "%s",
 		    o->o_state_dir);
 		c->c_state_dir_cli = true;
 	}
-	/* Attached VMMs give each KVM guest its CID: none to configure. */
+	/*
+	 * Attached VMMs give each KVM guest its CID.  A guest_cid in the file
+	 * restricts them to that one; the out-of-range placeholder tells
+	 * whether the file named one (kvm_fix_cid).
+	 */
 	if (o->o_target == OPT_TARGET_KVM)
-		c->c_guest_cid = 3;
+		c->c_guest_cid = KVM_CID_UNSET;
 	options_config_path(o, path, sizeof(path), &is_default);
 	if (is_default && access(path, F_OK) < 0 && errno == ENOENT &&
 	    (o->o_target == OPT_TARGET_LOOPBACK ||
 	    o->o_target == OPT_TARGET_KVM ||
 	    o->o_target == OPT_TARGET_NONE)) {
-		c->c_guest_cid = 3;
-		return conf_finish(c, err, arg);
-	}
-	return conf_load(c, path, err, arg);
+		if (o->o_target != OPT_TARGET_KVM)
+			c->c_guest_cid = 3;
+		rc = conf_finish(c, err, arg);
+	} else
+		rc = conf_load(c, path, err, arg);
+	if (o->o_target == OPT_TARGET_KVM)
+		*require_cid = kvm_fix_cid(c);
+	return rc;
 }
 
 int
 runtime_check(const struct options *o)
 {
 	struct conf *c = calloc(1, sizeof(*c));
+	uint32_t require_cid;
 	uid_t uid;
 	gid_t gid;
 	int rc;
 
 	if (c == NULL)
 		return EX_OSERR;
-	rc = load_conf(o, c, err_to_stderr, NULL);
+	rc = load_conf(o, c, &require_cid, err_to_stderr, NULL);
 	if (rc == 0)
 		rc = conf_check_system(c, &uid, &gid, err_to_stderr, NULL);
 	if (rc != 0) {
@@ -157,30 +188,6 @@ runtime_check(const struct options *o)
 }
 
 /* ---- Files and directories -------------------------------------------- */
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char buf[CONF_PATH_MAX];
-	struct stat st;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char save = *s;
-
-		*s = '\0';
-		if (mkdir(buf, save == '\0' ? mode : 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = save;
-		if (save == '\0')
-			break;
-	}
-	if (stat(path, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
 
 static bool
 pid_is_hcvsockd(pid_t pid)
@@ -203,7 +210,8 @@ pid_is_hcvsockd(pid_t pid)
 
 /*
  * A state file left by a previous process.  Returns 1 (use *sf), 0 (none
- * or not ours), -EBUSY (a live hcvsockd wrote it).
+ * or not ours), -EBUSY (a live hcvsockd wrote it), or the -errno that
+ * kept it from being read (it stays in place).
  */
 static int
 read_recovered(struct rt *r, struct statefile *sf)
@@ -212,10 +220,22 @@ read_recovered(struct rt *r, struct statefile *sf)
 
 	if (rc == -ENOENT)
 		return 0;
-	if (rc < 0) {
+	if (rc == -EINVAL) {
 		log_warnx("%s: malformed state file, ignored", r->r_state_path);
 		(void)unlink(r->r_state_path);
 		return 0;
+	}
+	/* Another process's server may be behind it: never discard it. */
+	if (rc == -ENOTSUP) {
+		log_warnx("%s: not a regular file: refusing to start (remove "
+		    "it)", r->r_state_path);
+		return rc;
+	}
+	if (rc < 0) {
+		log_warnx("%s: cannot read the state file: %s: refusing to "
+		    "start (it may name a live server)", r->r_state_path,
+		    strerror(-rc));
+		return rc;
 	}
 	if (pid_is_hcvsockd(sf->sf_pid)) {
 		log_warnx("hcvsockd pid %ld already serves this guest "
@@ -257,6 +277,39 @@ write_state(struct rt *r)
 		log_warnx("%s: cannot record the state: %s (a crash would "
 		    "lose the device)", r->r_state_path, strerror(-rc));
 	free(sf);
+}
+
+/* ---- Limits ------------------------------------------------------------ */
+
+/* fds beside the connections: epoll, signalfd, listeners, control clients. */
+#define FD_RESERVE		64
+/* Per guest: its handles, and on KVM up to 2 eventfds per vCPU (128). */
+#define FD_PER_GUEST_XEN	32
+#define FD_PER_GUEST_KVM	300
+
+/*
+ * max_connections is a promise only the fd limit can keep: raise the soft
+ * limit to what it needs (at start), or serve fewer and say so.
+ */
+static void
+fit_fd_limit(struct rt *r, struct conf *c, bool raise)
+{
+	bool kvm = r->r_opts->o_target == OPT_TARGET_KVM;
+	unsigned long guests = kvm ? SERVICE_KVM_MAX_GUESTS : 1;
+	unsigned long per = kvm ? FD_PER_GUEST_KVM : FD_PER_GUEST_XEN;
+	unsigned long need = guests * (c->c_max_connections + per) + FD_RESERVE;
+	unsigned long have = raise ? confine_nofile(need) : confine_nofile_now();
+	unsigned long fit;
+
+	if (have >= need)
+		return;
+	fit = have > FD_RESERVE + guests * (per + 1) ?
+	    (have - FD_RESERVE) / guests - per : 1;
+	log_warnx("max_connections %" PRIu32 " needs %lu open files but "
+	    "RLIMIT_NOFILE is %lu: serving at most %lu connections%s (raise "
+	    "LimitNOFILE or ulimit -n)", c->c_max_connections, need, have,
+	    fit, kvm ? " per guest" : "");
+	c->c_max_connections = (uint32_t)fit;
 }
 
 /* ---- Status report ---------------------------------------------------- */
@@ -342,11 +395,12 @@ reload(struct rt *r)
 {
 	struct conf *nc = calloc(1, sizeof(*nc));
 	struct conf *merged;
+	uint32_t require_cid;
 	int rc;
 
 	if (nc == NULL)
 		return;
-	rc = load_conf(r->r_opts, nc, err_to_log, NULL);
+	rc = load_conf(r->r_opts, nc, &require_cid, err_to_log, NULL);
 	if (rc != 0) {
 		log_warnx("reload: %s: %s, keeping the running configuration",
 		    nc->c_file[0] != '\0' ? nc->c_file : "configuration",
@@ -370,6 +424,7 @@ reload(struct rt *r)
 	memcpy(merged->c_ports, nc->c_ports, sizeof(nc->c_ports));
 	merged->c_nr_ports = nc->c_nr_ports;
 	merged->c_max_connections = nc->c_max_connections;
+	fit_fd_limit(r, merged, false);
 	merged->c_close_timeout_ms = nc->c_close_timeout_ms;
 	merged->c_ok_line = nc->c_ok_line;
 	merged->c_log_level = nc->c_log_level;
@@ -437,6 +492,33 @@ hook_gone(void *arg, int code)
 }
 
 /* ---- Process set-up ---------------------------------------------------- */
+
+/*
+ * The pid file goes when the process does, but only a directory the
+ * dropped user may write lets it unlink the file then.
+ */
+static void
+warn_pidfile_dir(const struct rt *r)
+{
+	char buf[CONF_PATH_MAX];
+	struct stat st;
+	const char *dir;
+
+	if (r->r_uid == (uid_t)-1)
+		return;
+	snprintf(buf, sizeof(buf), "%s", r->r_opts->o_pidfile);
+	dir = dirname(buf);
+	if (stat(dir, &st) < 0)
+		return;
+	if ((st.st_uid == r->r_uid && (st.st_mode & S_IWUSR) != 0) ||
+	    (st.st_gid == r->r_gid && (st.st_mode & S_IWGRP) != 0) ||
+	    (st.st_mode & S_IWOTH) != 0)
+		return;
+	log_warnx("%s: user %s cannot write %s: at stop the pid file will be "
+	    "emptied, not removed (put it in state_dir %s to have it removed)",
+	    r->r_opts->o_pidfile, r->r_conf->c_user, dir,
+	    r->r_conf->c_state_dir);
+}
 
 /*
  * Fork into the background.  The parent waits until the child reports
@@ -585,24 +667,13 @@ prepare_dirs(struct rt *r)
 	bool same = strcmp(c->c_state_dir, c->c_socket_dir) == 0;
 	int rc;
 
-	if ((rc = mkdir_p(c->c_state_dir, 0750)) < 0) {
-		log_warnx("%s: %s", c->c_state_dir, strerror(-rc));
-		return rc;
-	}
-	if (!same && (rc = mkdir_p(c->c_socket_dir, 02770)) < 0) {
-		log_warnx("%s: %s", c->c_socket_dir, strerror(-rc));
-		return rc;
-	}
-	if (r->r_uid == (uid_t)-1)
-		return 0;
 	/* The dropped user writes the state file and creates sockets here. */
-	if ((rc = privdrop_prepare_dir(c->c_state_dir, r->r_uid, r->r_gid,
-	    0750)) < 0 || (!same && (rc = privdrop_prepare_dir(c->c_socket_dir,
-	    r->r_uid, r->r_gid, 02770)) < 0)) {
-		log_warnx("cannot hand %s to user %s: %s", same ?
-		    c->c_state_dir : c->c_socket_dir, c->c_user, strerror(-rc));
+	if ((rc = privdrop_take_dir(c->c_state_dir, r->r_uid, r->r_gid,
+	    0750)) < 0)
 		return rc;
-	}
+	if (!same && (rc = privdrop_take_dir(c->c_socket_dir, r->r_uid,
+	    r->r_gid, 02770)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -656,7 +727,7 @@ drop_privileges(struct rt *r)
 static int
 start(struct rt *r)
 {
-	const struct conf *c = r->r_conf;
+	struct conf *c = r->r_conf;
 	struct statefile *sf;
 	struct service_hooks hooks = {
 		.sh_state_changed = hook_state_changed,
@@ -672,6 +743,7 @@ start(struct rt *r)
 	    c->c_state_dir, c->c_name);
 	if ((rc = prepare_dirs(r)) < 0)
 		return rc;
+	fit_fd_limit(r, r->r_conf, true);
 	if ((rc = loop_new(&r->r_loop)) < 0)
 		return rc;
 	if ((rc = setup_signals(r)) < 0) {
@@ -779,6 +851,8 @@ runtime_run(const struct options *o)
 	pid_t holder;
 	int rc, code;
 
+	/* Every file and socket gets the mode the code gives it, nothing more. */
+	umask(077);
 	log_init(true, o->o_verbose, "hcvsockd");
 	/* systemd connects stderr to the journal and says so. */
 	if (o->o_foreground && getenv("JOURNAL_STREAM") != NULL)
@@ -786,7 +860,8 @@ runtime_run(const struct options *o)
 	r->r_conf = calloc(1, sizeof(*r->r_conf));
 	if (r->r_conf == NULL)
 		return EX_OSERR;
-	if (load_conf(o, r->r_conf, err_to_log, NULL) != 0 ||
+	if (load_conf(o, r->r_conf, &r->r_target.st_require_cid, err_to_log,
+	    NULL) != 0 ||
 	    conf_check_system(r->r_conf, &r->r_uid, &r->r_gid, err_to_log,
 	    NULL) != 0) {
 		free(r->r_conf);
@@ -824,6 +899,7 @@ runtime_run(const struct options *o)
 			goto out;
 		}
 		(void)pidfile_write(r->r_pidfd);
+		warn_pidfile_dir(r);
 	}
 
 	rc = start(r);

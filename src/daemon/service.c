@@ -23,8 +23,7 @@
 
 /* How long a fake guest may take to hand its page over. */
 #define LOOPBACK_TIMEOUT_MS	10000
-/* VMMs one daemon serves in KVM mode. */
-#define KVM_MAX_GUESTS		16
+#define KVM_MAX_GUESTS		SERVICE_KVM_MAX_GUESTS
 
 struct service {
 	struct loop		*sv_loop;
@@ -400,7 +399,8 @@ kvm_detached(void *arg, const char *name, uint64_t cid)
  * <socket_dir>/<socket_name>.<cid>.
  */
 static int
-open_kvm(struct service *s, const struct conf *c, const char *path)
+open_kvm(struct service *s, const struct conf *c, const char *path,
+    uint32_t require_cid)
 {
 	struct attach_vsock_cfg ac;
 	int rc;
@@ -410,6 +410,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path)
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
+	ac.require_cid = require_cid;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
@@ -467,7 +468,7 @@ service_open(struct loop *l, const struct conf *c,
 
 	if (t->st_kind == SERVICE_KVM) {
 		*reattached = false;
-		if ((rc = open_kvm(s, c, t->st_socket)) < 0)
+		if ((rc = open_kvm(s, c, t->st_socket, t->st_require_cid)) < 0)
 			goto err;
 		*sp = s;
 		return 0;

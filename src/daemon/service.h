@@ -49,7 +49,11 @@ struct service_target {
 	enum service_kind	 st_kind;
 	uint32_t		 st_domid;	/* SERVICE_XEN */
 	const char		*st_socket;	/* SERVICE_LOOPBACK, SERVICE_KVM */
+	uint32_t		 st_require_cid; /* SERVICE_KVM: 0 = any CID */
 };
+
+/* VMMs one daemon serves in KVM mode. */
+#define SERVICE_KVM_MAX_GUESTS	16
 
 struct service_hooks {
 	/* The guest changed device state worth persisting (mailbox, mode). */

@@ -35,7 +35,9 @@ int	statefile_write(const char *path, const struct statefile *sf) __must_check;
 
 /*
  * Read `path`.  -ENOENT if absent, -EINVAL if malformed or of another
- * version (the caller discards it), -errno otherwise.
+ * version (the caller discards it), -ENOTSUP if it is not a regular file
+ * (a FIFO there is never waited on), -errno of open/read otherwise (e.g.
+ * -EACCES: unreadable is not malformed).
  */
 int	statefile_read(const char *path, struct statefile *sf) __must_check;
 

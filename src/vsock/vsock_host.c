@@ -385,6 +385,22 @@ somebody_listens(const struct sockaddr_un *sa)
 	return yes;
 }
 
+/*
+ * bind() gives the socket file the umask's mode: the daemon's group must
+ * connect (0660) whatever umask the process runs with.
+ */
+static int
+host_bind(int fd, const struct sockaddr_un *sa)
+{
+	mode_t old = umask(0117);
+	int rc = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	int e = errno;
+
+	umask(old);
+	errno = e;
+	return rc;
+}
+
 int
 vsock_host_listen(struct vsock_mux *m)
 {
@@ -400,7 +416,7 @@ vsock_host_listen(struct vsock_mux *m)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (host_bind(fd, &sa) < 0) {
 		rc = -errno;
 		if (rc != -EADDRINUSE)
 			goto err_close;
@@ -413,7 +429,7 @@ vsock_host_listen(struct vsock_mux *m)
 		}
 		log_info("vsock: removing stale socket %s", sa.sun_path);
 		(void)unlink(sa.sun_path);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (host_bind(fd, &sa) < 0) {
 			rc = -errno;
 			goto err_close;
 		}
