@@ -16,11 +16,11 @@ src_daemon_libdaemon_a_SOURCES = \
 	%reldir%/service.h \
 	%reldir%/statefile.c %reldir%/statefile.h \
 	%reldir%/xendom.c %reldir%/xendom.h
-src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) \
+src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) $(SECCOMP_CFLAGS) \
 	-DSYSCONFDIR='"$(sysconfdir)"'
 
 DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a $(XEN_LIBS)
+	src/common/libcommon.a $(XEN_LIBS) $(SECCOMP_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
 # service.c is the only file that knows the layers.

@@ -689,9 +689,16 @@ drop_privileges(struct rt *r)
 		log_warnx("restricting the Xen handles: %s", strerror(-rc));
 		return rc;
 	}
+	/* Nothing regained by any means (exec, file capabilities). */
+	if (geteuid() == 0 && (rc = confine_bounding()) < 0) {
+		log_warnx("emptying the capability bounding set: %s",
+		    strerror(-rc));
+		return rc;
+	}
 	if (r->r_uid == (uid_t)-1) {
-		log_warnx("running as root: set 'user' in %s to drop privileges",
-		    c->c_file[0] != '\0' ? c->c_file : "the configuration");
+		log_warnx("running as root (--allow-root): set 'user' in %s to "
+		    "drop privileges", c->c_file[0] != '\0' ? c->c_file :
+		    "the configuration");
 		return 0;
 	}
 	/* Sockets bound as root: the dropped user must still unlink them. */
@@ -721,6 +728,29 @@ drop_privileges(struct rt *r)
 	log_info("privileges dropped to user %s (uid %ld, gid %ld)", c->c_user,
 	    (long)r->r_uid, (long)r->r_gid);
 	return 0;
+}
+
+/* What the serving loop may still do: see confine.h. */
+static int
+confine(struct rt *r)
+{
+	const struct conf *c = r->r_conf;
+	struct confine_cfg cc = {
+		.cc_dirs = { c->c_state_dir,
+		    strcmp(c->c_state_dir, c->c_socket_dir) != 0 ?
+		    c->c_socket_dir : NULL },
+		.cc_read = { c->c_file },
+		.cc_remove = { r->r_opts->o_pidfile,
+		    r->r_target.st_kind == SERVICE_KVM ? r->r_opts->o_kvm : NULL },
+		.cc_seccomp = !r->r_opts->o_no_seccomp,
+		.cc_xen = r->r_target.st_kind == SERVICE_XEN,
+		.cc_kvm = r->r_target.st_kind == SERVICE_KVM,
+	};
+	int rc = confine_apply(&cc);
+
+	if (rc < 0)
+		log_warnx("confinement failed: %s", strerror(-rc));
+	return rc;
 }
 
 /* Everything from the first handle to READY=1. */
@@ -791,6 +821,8 @@ start(struct rt *r)
 	if ((rc = drop_privileges(r)) < 0)
 		return rc;
 	write_state(r);
+	if ((rc = confine(r)) < 0)
+		return rc;
 
 	if (conf_listener_path(c, listener, sizeof(listener)) < 0)
 		listener[0] = '\0';
@@ -872,6 +904,16 @@ runtime_run(const struct options *o)
 		free(r->r_conf);
 		return EX_NOPERM;
 	}
+	if (r->r_uid == (uid_t)-1 && geteuid() == 0 && !o->o_allow_root) {
+		log_warnx("refusing to serve guests as root: hcvsockd parses "
+		    "guest-controlled memory, and a flaw there must not hand "
+		    "a guest root in this domain; set 'user' in %s (or pass "
+		    "--allow-root to accept the risk)",
+		    r->r_conf->c_file[0] != '\0' ? r->r_conf->c_file :
+		    "the configuration");
+		free(r->r_conf);
+		return EX_CONFIG;
+	}
 	if (!o->o_foreground) {
 		if ((rc = daemonize(&r->r_ready_fd)) < 0) {
 			log_warnx("cannot fork into the background: %s",
@@ -903,6 +945,8 @@ runtime_run(const struct options *o)
 	}
 
 	rc = start(r);
+	if (rc == 0 && getenv("HCVSOCKD_TEST_FORBIDDEN_SYSCALL") != NULL)
+		confine_selftest();
 	if (rc < 0) {
 		code = rc == -EINTR ? 0 : runtime_exit_code(rc);
 		(void)sdnotify_sendf("STATUS=failed to start: %s\nERRNO=%d",

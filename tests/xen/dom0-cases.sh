@@ -283,6 +283,25 @@ hv_start() {
 	[ -n "$dpid" ] || fail "no hcvsockd pid"
 	echo $dpid >>/tmp/case.pids
 	echo "HCVS-INFO hcvsockd pid=$dpid"
+	hv_confined "$dpid"
+}
+
+# hv_confined PID: serving under the seccomp filter, no capability left
+# (the helper returns once the daemon is ready, i.e. confined; a guest
+# that already finished took its daemon with it: nothing to look at).
+hv_confined() {
+	st=$(awk '/^(Seccomp|CapBnd|CapEff|NoNewPrivs):/ { printf "%s%s ", $1, $2 }' \
+	    "/proc/$1/status" 2>/dev/null)
+	[ -n "$st" ] || { echo "HCVS-INFO hcvsockd already gone, confinement not seen"; return 0; }
+	echo "HCVS-INFO confinement: $st"
+	case "$st" in
+	*"Seccomp:2 "*) ;;
+	*) hv_log; fail "hcvsockd serves without its seccomp filter ($st)" ;;
+	esac
+	case "$st" in
+	*"CapBnd:0000000000000000 "*) ;;
+	*) fail "hcvsockd kept capabilities in its bounding set ($st)" ;;
+	esac
 }
 
 # privs PID: the daemon's credentials, as the kernel sees them.
@@ -400,6 +419,7 @@ case_hv_restart() {
 	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
 	dpid=$(cat /run/hcvsock/$name.pid)
 	echo $dpid >>/tmp/case.pids
+	hv_confined "$dpid"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
