@@ -333,6 +333,7 @@ void	attach_guest_free(struct attach_guest *g);
 /* ---- Listener on the event loop ----------------------------------------- */
 
 struct attach_server;
+struct peer_policy;
 
 /*
  * What the daemon does with a checked description: `attach` builds the
@@ -366,6 +367,12 @@ void	attach_server_free(struct attach_server *s);
  */
 #define ATTACH_HANDSHAKE_MS	10000u
 void	attach_server_set_timeout(struct attach_server *s, unsigned ms);
+/*
+ * Only peers the policy allows (SO_PEERCRED, SO_PEERGROUPS) may attach;
+ * others get -EPERM.  Copied.  Without it, anybody who can connect.
+ */
+void	attach_server_set_peers(struct attach_server *s,
+	    const struct peer_policy *pp);
 unsigned attach_server_nr_guests(const struct attach_server *s);
 
 #endif /* HCVS_ATTACH_H */

@@ -12,6 +12,7 @@
 #include "attach/attach.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/peer.h"
 
 struct srv_conn {
 	struct attach_server	*sc_srv;
@@ -36,6 +37,8 @@ struct attach_server {
 	const struct attach_server_ops	*as_ops;
 	void				*as_arg;
 	struct srv_conn			*as_conns;
+	struct peer_policy		 as_peers;
+	bool				 as_has_peers;
 	struct log_ratelimit		 as_rl;
 };
 
@@ -170,8 +173,9 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct attach_server *srv = arg;
 	struct srv_conn *c;
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	pid_t pid = 0;
 	int s, rc;
 
 	(void)events;
@@ -205,20 +209,30 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 		free(c);
 		return;
 	}
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-		log_ratelimited(&srv->as_rl, LOG_WARNING,
-		    "attach %u: refused: SO_PEERCRED: %s", c->sc_id,
-		    strerror(errno));
+	rc = peer_check(s, srv->as_has_peers ? &srv->as_peers : NULL, &uid,
+	    &gid, &pid);
+	if (rc < 0) {
+		if (rc == -EPERM)
+			log_ratelimited(&srv->as_rl, LOG_WARNING,
+			    "attach %u: refused: peer uid %lu gid %lu (pid %ld) "
+			    "is not allowed", c->sc_id, (unsigned long)uid,
+			    (unsigned long)gid, (long)pid);
+		else
+			log_ratelimited(&srv->as_rl, LOG_WARNING,
+			    "attach %u: refused: SO_PEERCRED: %s", c->sc_id,
+			    strerror(-rc));
+		(void)attach_sess_reply(c->sc_sess, -EPERM,
+		    "peer not allowed to attach guests");
 		attach_sess_free(c->sc_sess);
 		free(c);
 		return;
 	}
-	c->sc_uid = cred.uid;
+	c->sc_uid = uid;
 	/* Unfinished sessions of one peer must not lock the others out. */
-	if (pending_of(srv, cred.uid) >= ATTACH_MAX_PENDING_PER_PEER) {
+	if (pending_of(srv, uid) >= ATTACH_MAX_PENDING_PER_PEER) {
 		log_ratelimited(&srv->as_rl, LOG_WARNING,
 		    "attach %u: refused: uid %lu already has %u unfinished "
-		    "sessions", c->sc_id, (unsigned long)cred.uid,
+		    "sessions", c->sc_id, (unsigned long)uid,
 		    ATTACH_MAX_PENDING_PER_PEER);
 		(void)attach_sess_reply(c->sc_sess, -EBUSY,
 		    "too many unfinished attach sessions from this user");
@@ -227,7 +241,7 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 		return;
 	}
 	log_info("attach %u: VMM pid %ld uid %lu connected", c->sc_id,
-	    (long)cred.pid, (unsigned long)cred.uid);
+	    (long)pid, (unsigned long)uid);
 	rc = loop_add_fd(l, s, LOOP_IN, conn_readable, c);
 	if (rc < 0) {
 		attach_sess_free(c->sc_sess);
@@ -336,6 +350,13 @@ attach_server_free(struct attach_server *srv)
 	close(srv->as_fd);
 	unlink(srv->as_path);
 	free(srv);
+}
+
+void
+attach_server_set_peers(struct attach_server *srv, const struct peer_policy *pp)
+{
+	srv->as_peers = *pp;
+	srv->as_has_peers = true;
 }
 
 void

@@ -257,6 +257,9 @@ attach_vsock_listen(const struct attach_vsock_cfg *cfg, const char *path,
 		free(vs);
 		return rc;
 	}
+	if (cfg->peers != NULL)
+		attach_server_set_peers(vs->vs_srv, cfg->peers);
+	vs->vs_cfg.peers = NULL;	/* the caller's: not kept */
 	*sp = vs;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "attach/attach.h"
+#include "common/peer.h"
 #include "vsock/vsock_mux.h"
 
 struct loop;
@@ -36,6 +37,8 @@ struct attach_vsock_cfg {
 	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
+	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
+	const struct peer_policy *peers;
 	/*
 	 * Listener only (may be NULL): a guest went live / was detached
 	 * (its VMM disconnected or broke the protocol, or unlisten).

@@ -43,7 +43,7 @@ enum key_id {
 	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
 	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
 	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
-	K_LOG_LEVEL, K_USER, K_GROUP,
+	K_LOG_LEVEL, K_USER, K_GROUP, K_PEER_GROUP,
 };
 
 struct key {
@@ -74,6 +74,7 @@ static const struct key keys[] = {
 	{ "log_level", K_LOG_LEVEL, KT_LEVEL, 0, 0, false },
 	{ "user", K_USER, KT_ACCOUNT, 0, 0, false },
 	{ "group", K_GROUP, KT_ACCOUNT, 0, 0, false },
+	{ "peer_group", K_PEER_GROUP, KT_ACCOUNT, 0, 0, false },
 };
 
 static const struct {
@@ -516,7 +517,8 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 		if (check_name(p, k, val) < 0)
 			return;
 		snprintf(k->k_id == K_SOCKET_NAME ? c->c_socket_name :
-		    k->k_id == K_USER ? c->c_user : c->c_group, CONF_NAME_MAX,
+		    k->k_id == K_USER ? c->c_user : k->k_id == K_GROUP ?
+		    c->c_group : c->c_peer_group, CONF_NAME_MAX,
 		    "%s", val);
 		break;
 	default:
@@ -864,6 +866,11 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
+	if (c->c_peer_group[0] != '\0' && getgrnam(c->c_peer_group) == NULL) {
+		p.p_line = c->c_seen[K_PEER_GROUP];
+		perr(&p, "'peer_group': no such group '%s'", c->c_peer_group);
+		return p.p_errors;
+	}
 	if (c->c_user[0] == '\0')
 		return 0;
 	p.p_line = c->c_seen[K_USER];
@@ -946,4 +953,6 @@ conf_dump(const struct conf *c, FILE *f)
 		fprintf(f, "user = %s\n", c->c_user);
 	if (c->c_group[0] != '\0')
 		fprintf(f, "group = %s\n", c->c_group);
+	if (c->c_peer_group[0] != '\0')
+		fprintf(f, "peer_group = %s\n", c->c_peer_group);
 }

@@ -96,6 +96,8 @@ struct conf {
 
 	char		c_user[CONF_NAME_MAX];	/* "" = keep running as root */
 	char		c_group[CONF_NAME_MAX];	/* "" = the user's group */
+	/* Also allowed on the control and attach sockets ("" = none). */
+	char		c_peer_group[CONF_NAME_MAX];
 
 	/* Line of each scalar key, 0 if unset (duplicate detection). */
 	unsigned	c_seen[32];

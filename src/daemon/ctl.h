@@ -32,6 +32,12 @@ typedef void (*ctl_report_fn)(void *arg,
 /* Bind and listen on `path`, replacing a stale socket nobody serves. */
 int	ctl_open(struct loop *l, const char *path, ctl_report_fn report,
 	    void *arg, struct ctl **cp) __must_check;
+struct peer_policy;
+/*
+ * Only peers the policy allows (SO_PEERCRED, SO_PEERGROUPS) are served;
+ * others read "error: not allowed" and are closed.  Copied.
+ */
+void	ctl_set_peers(struct ctl *c, const struct peer_policy *pp);
 /* Stop listening, drop clients, unlink the socket.  NULL: no-op. */
 void	ctl_close(struct ctl *c);
 

@@ -2,6 +2,7 @@
 /* hcvsockd's process: set-up, readiness, signals, reload, status, teardown. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/peer.h"
 #include "daemon/conf.h"
 #include "daemon/confine.h"
 #include "daemon/ctl.h"
@@ -39,6 +41,7 @@ struct rt {
 	struct xendom_pin	*r_pin;	/* --pause-pin, until enabled */
 	uid_t			 r_uid;
 	gid_t			 r_gid;
+	struct peer_policy	 r_peers;	/* control and attach sockets */
 	int			 r_exit;
 	int			 r_pidfd;
 	int			 r_ready_fd;
@@ -730,6 +733,26 @@ drop_privileges(struct rt *r)
 	return 0;
 }
 
+/*
+ * Who may use the control and attach sockets: root, the daemon's user and
+ * group (the socket files' owners), and peer_group.
+ */
+static void
+set_peers(struct rt *r)
+{
+	struct group *gr;
+
+	memset(&r->r_peers, 0, sizeof(r->r_peers));
+	peer_allow_uid(&r->r_peers, 0);
+	peer_allow_uid(&r->r_peers, r->r_uid != (uid_t)-1 ? r->r_uid :
+	    geteuid());
+	peer_allow_gid(&r->r_peers, r->r_gid);
+	if (r->r_conf->c_peer_group[0] != '\0' &&
+	    (gr = getgrnam(r->r_conf->c_peer_group)) != NULL)
+		peer_allow_gid(&r->r_peers, gr->gr_gid);
+	r->r_target.st_peers = &r->r_peers;
+}
+
 /* What the serving loop may still do: see confine.h. */
 static int
 confine(struct rt *r)
@@ -782,6 +805,7 @@ start(struct rt *r)
 	}
 	if ((rc = resolve_target(r)) < 0)
 		return rc;
+	set_peers(r);
 
 	if (r->r_opts->o_pause_pin) {
 		rc = xendom_pin(r->r_domid, &r->r_pin);
@@ -818,6 +842,7 @@ start(struct rt *r)
 		log_warnx("control socket %s: %s", r->r_ctl_path, strerror(-rc));
 		return rc;
 	}
+	ctl_set_peers(r->r_ctl, &r->r_peers);
 	if ((rc = drop_privileges(r)) < 0)
 		return rc;
 	write_state(r);

@@ -400,7 +400,7 @@ kvm_detached(void *arg, const char *name, uint64_t cid)
  */
 static int
 open_kvm(struct service *s, const struct conf *c, const char *path,
-    uint32_t require_cid)
+    uint32_t require_cid, const struct peer_policy *peers)
 {
 	struct attach_vsock_cfg ac;
 	int rc;
@@ -411,6 +411,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path,
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
 	ac.require_cid = require_cid;
+	ac.peers = peers;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
@@ -468,7 +469,7 @@ service_open(struct loop *l, const struct conf *c,
 
 	if (t->st_kind == SERVICE_KVM) {
 		*reattached = false;
-		if ((rc = open_kvm(s, c, t->st_socket, t->st_require_cid)) < 0)
+		if ((rc = open_kvm(s, c, t->st_socket, t->st_require_cid, t->st_peers)) < 0)
 			goto err;
 		*sp = s;
 		return 0;

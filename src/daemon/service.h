@@ -37,6 +37,7 @@
 #include "daemon/statefile.h"
 
 struct loop;
+struct peer_policy;
 struct service;
 
 enum service_kind {
@@ -50,6 +51,7 @@ struct service_target {
 	uint32_t		 st_domid;	/* SERVICE_XEN */
 	const char		*st_socket;	/* SERVICE_LOOPBACK, SERVICE_KVM */
 	uint32_t		 st_require_cid; /* SERVICE_KVM: 0 = any CID */
+	const struct peer_policy *st_peers;	/* SERVICE_KVM: who may attach */
 };
 
 /* VMMs one daemon serves in KVM mode. */
