@@ -112,6 +112,23 @@ void	ioreq_engine_set_post_hook(struct ioreq_engine *e,
 void	ioreq_engine_get_stats(const struct ioreq_engine *e,
 	    struct ioreq_engine_stats *st);
 
+/* One vCPU's slot as last published, for status reports. */
+struct ioreq_slot_info {
+	const char	*sl_state;	/* "NONE", "READY", "INPROCESS", "IORESP_READY", "BAD" */
+	uint8_t		 sl_state_raw;
+	uint8_t		 sl_type;
+	uint8_t		 sl_dir;	/* 1: read */
+	uint32_t	 sl_size;
+	uint32_t	 sl_count;
+	uint64_t	 sl_addr;
+	uint32_t	 sl_port;	/* our local port, NOTIFY_PORT_INVALID if none */
+	uint32_t	 sl_eport;	/* the vCPU's port as the slot names it */
+};
+unsigned ioreq_engine_nr_vcpus(const struct ioreq_engine *e);
+/* -EINVAL if vcpu is out of range. */
+int	ioreq_engine_slot_info(const struct ioreq_engine *e, unsigned vcpu,
+	    struct ioreq_slot_info *si);
+
 /* Write one line per vCPU slot (state, type, addr, port) via cb. */
 void	ioreq_engine_dump(const struct ioreq_engine *e,
 	    void (*cb)(void *arg, const char *line), void *arg);

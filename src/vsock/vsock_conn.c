@@ -128,6 +128,7 @@ vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
 	c->c_fd = fd;
 	c->c_buf_alloc = m->m_cfg.buf_alloc;
 	c->c_born_ms = loop_now_ms();
+	c->c_host_init = st == VC_HOST_INIT;
 	if (vsock_mux_insert(m, c) < 0) {
 		free(c);
 		return NULL;
@@ -453,6 +454,10 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		return;
 	}
 	c->c_rx_cnt += len;
+	if (c->c_rx_cnt - c->c_fwd_sent == c->c_buf_alloc) {
+		c->c_stalls_to_host++;
+		m->m_stats.ms_credit_stalls_to_host++;
+	}
 	/* Straight through when nothing is queued ahead. */
 	if (!tx_pending(c) && (!seq || (c->c_msg_open == 0 && eom))) {
 		struct iovec iov = { .iov_base = (void *)(uintptr_t)p,
@@ -630,6 +635,8 @@ ask_credit(struct vsock_conn *c)
 	if (c->c_credit_asked)
 		return;
 	c->c_credit_asked = true;
+	c->c_stalls_to_guest++;
+	c->c_mux->m_stats.ms_credit_stalls_to_guest++;
 	c->c_pend |= VC_PEND_CREDIT_REQ;
 }
 
@@ -911,19 +918,19 @@ conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
 	vsock_mux_leave(m);
 }
 
+static const char *const vc_state_names[] = {
+	[VC_CONNECTING] = "connecting", [VC_HOST_INIT] = "host-init",
+	[VC_ESTABLISHED] = "established", [VC_DYING] = "dying",
+};
+
 void
 vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size)
 {
-	static const char *const names[] = {
-		[VC_CONNECTING] = "connecting", [VC_HOST_INIT] = "host-init",
-		[VC_ESTABLISHED] = "established", [VC_DYING] = "dying",
-	};
-
 	snprintf(buf, size, "vsock: %s %u->%u %s shut g%u/h%u age %llums "
 	    "g->h %llu B/%llu pkts (buffered %u) h->g %llu B/%llu pkts, "
 	    "guest credit %u, pending 0x%x",
 	    c->c_type == VSOCK_TYPE_SEQPACKET ? "seqpacket" : "stream",
-	    c->c_gport, c->c_hport, names[c->c_state], c->c_peer_shut,
+	    c->c_gport, c->c_hport, vc_state_names[c->c_state], c->c_peer_shut,
 	    c->c_local_shut,
 	    (unsigned long long)(loop_now_ms() - c->c_born_ms),
 	    (unsigned long long)c->c_tx_bytes,
@@ -931,4 +938,28 @@ vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size)
 	    (unsigned long long)c->c_rx_bytes,
 	    (unsigned long long)c->c_rx_pkts, vsock_conn_peer_free(c),
 	    c->c_pend);
+}
+
+void
+vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->ci_type = c->c_type == VSOCK_TYPE_SEQPACKET ? "seqpacket" : "stream";
+	ci->ci_state = vc_state_names[c->c_state];
+	ci->ci_host_initiated = c->c_host_init;
+	ci->ci_guest_port = c->c_gport;
+	ci->ci_host_port = c->c_hport;
+	ci->ci_age_ms = loop_now_ms() - c->c_born_ms;
+	ci->ci_guest_shut = c->c_peer_shut;
+	ci->ci_host_shut = c->c_local_shut;
+	ci->ci_to_host_bytes = c->c_tx_bytes;
+	ci->ci_to_host_pkts = c->c_tx_pkts;
+	ci->ci_to_host_buffered = c->c_txr.r_len;
+	ci->ci_to_guest_bytes = c->c_rx_bytes;
+	ci->ci_to_guest_pkts = c->c_rx_pkts;
+	ci->ci_buf_alloc = c->c_buf_alloc;
+	ci->ci_guest_buf_alloc = c->c_peer_buf_alloc;
+	ci->ci_guest_credit = vsock_conn_peer_free(c);
+	ci->ci_credit_stalls_to_guest = c->c_stalls_to_guest;
+	ci->ci_credit_stalls_to_host = c->c_stalls_to_host;
 }

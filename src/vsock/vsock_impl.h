@@ -134,6 +134,9 @@ struct vsock_conn {
 	uint64_t			 c_tx_pkts;
 	uint64_t			 c_rx_pkts;
 	uint64_t			 c_born_ms;
+	bool				 c_host_init;	/* host CONNECTed */
+	uint64_t			 c_stalls_to_guest;
+	uint64_t			 c_stalls_to_host;
 };
 
 /* A host client that has not finished its CONNECT line. */
@@ -185,6 +188,9 @@ struct vsock_mux {
 	int				 m_depth;	/* nested entry points */
 	bool				 m_kick;	/* rx_ready owed */
 };
+
+/* vsock_conn.c: fill *ci for vsock_mux_foreach_conn(). */
+void	vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *ci);
 
 /* vsock_mux.c */
 struct vsock_conn *vsock_mux_lookup(struct vsock_mux *m, uint32_t gport,

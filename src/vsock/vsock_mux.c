@@ -477,3 +477,25 @@ vsock_mux_dump(const struct vsock_mux *m,
 		cb(arg, line);
 	}
 }
+
+void
+vsock_mux_get_info(const struct vsock_mux *m, struct vsock_mux_info *mi)
+{
+	mi->mi_guest_cid = m->m_cfg.guest_cid;
+	mi->mi_conns = m->m_nconns;
+	mi->mi_pending = m->m_npending;
+	mi->mi_max_conns = m->m_cfg.max_conns;
+}
+
+void
+vsock_mux_foreach_conn(const struct vsock_mux *m,
+    void (*fn)(void *arg, const struct vsock_conn_info *ci), void *arg)
+{
+	const struct vsock_conn *c;
+	struct vsock_conn_info ci;
+
+	TAILQ_FOREACH(c, &m->m_all, c_all) {
+		vsock_conn_info(c, &ci);
+		fn(arg, &ci);
+	}
+}
