@@ -17,19 +17,11 @@ src_daemon_libdaemon_a_SOURCES = \
 	%reldir%/statefile.c %reldir%/statefile.h \
 	%reldir%/status.c %reldir%/status.h \
 	%reldir%/xendom.c %reldir%/xendom.h
-<<<<<<< HEAD
-src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) $(SECCOMP_CFLAGS) \
-	-DSYSCONFDIR='"$(sysconfdir)"'
-
-DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a $(XEN_LIBS) $(SECCOMP_LIBS)
-=======
 src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) $(JSONC_CFLAGS) \
-	-DSYSCONFDIR='"$(sysconfdir)"'
+	$(SECCOMP_CFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 
 DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a $(XEN_LIBS) $(JSONC_LIBS)
->>>>>>> main
+	src/common/libcommon.a $(XEN_LIBS) $(JSONC_LIBS) $(SECCOMP_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
 # service.c is the only file that knows the layers.
