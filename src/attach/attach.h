@@ -183,6 +183,11 @@ struct attach_sess;
 int	attach_sess_new(int sock, struct attach_sess **sp) __must_check;
 /* Close the socket and every fd received.  NULL is a no-op. */
 void	attach_sess_free(struct attach_sess *s);
+/*
+ * Free the session but leave its socket and fds alone: another process
+ * (a fork) serves them now.  NULL is a no-op.
+ */
+void	attach_sess_forget(struct attach_sess *s);
 int	attach_sess_fd(const struct attach_sess *s);
 
 /*
@@ -347,6 +352,8 @@ struct attach_server_ops {
 	int	(*attach)(void *arg, struct attach_desc *d, void **guestp,
 		    char *err, size_t errlen);
 	void	(*detach)(void *arg, void *guest);
+	/* In a session's own process (attach_server_set_fork): its loop. */
+	void	(*forked)(void *arg, struct loop *l);
 };
 
 /*
@@ -373,6 +380,17 @@ void	attach_server_set_timeout(struct attach_server *s, unsigned ms);
  */
 void	attach_server_set_peers(struct attach_server *s,
 	    const struct peer_policy *pp);
+/*
+ * A process per session: each accepted VMM is served by a fork that keeps
+ * only its session socket (ops->forked gets the child its own loop), so
+ * one guest's flood, fault or compromise stays in its process.  The
+ * parent only accepts, counts and reaps; freeing the server sends its
+ * children SIGTERM and waits for them.
+ */
+void	attach_server_set_fork(struct attach_server *s, bool on);
+/* Parent: one line per child (guest name, cid, pid). */
+void	attach_server_dump_children(const struct attach_server *s,
+	    void (*cb)(void *arg, const char *line), void *arg);
 unsigned attach_server_nr_guests(const struct attach_server *s);
 
 #endif /* HCVS_ATTACH_H */

@@ -41,6 +41,12 @@ struct attach_vsock_cfg {
 	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
 	const struct peer_policy *peers;
 	/*
+	 * Listener only: each guest in a process of its own
+	 * (attach_server_set_fork).  The parent then holds no guest: its
+	 * reconfigure applies to guests attached afterwards.
+	 */
+	bool			 fork_per_guest;
+	/*
 	 * Listener only (may be NULL): a guest went live / was detached
 	 * (its VMM disconnected or broke the protocol, or unlisten).
 	 */

@@ -2,6 +2,7 @@
 /* Confinement after set-up: fd limit, capabilities, Landlock, seccomp. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -423,6 +424,28 @@ seccomp_install(const struct confine_cfg *cc)
 			rc = ioctl_rule(ctx, kvm[i]);
 	}
 #endif
+	/*
+	 * KVM: a process per guest.  fork() only (a new process, never a
+	 * thread, shared memory or a namespace), reaped through pidfds.
+	 */
+	if (cc->cc_kvm && rc == 0) {
+		static const char *const procs[] = {
+			"wait4", "waitid", "pidfd_open", "pidfd_send_signal",
+			"pipe2", "close_range", "set_robust_list",
+		};
+
+		a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_MASKED_EQ,
+		    CLONE_THREAD | CLONE_VM | CLONE_NEWNS | CLONE_NEWCGROUP |
+		    CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+		    CLONE_NEWNET, 0);
+		rc = rule(ctx, SCMP_SYS(clone), 1, &a);
+		for (size_t i = 0; i < ARRAY_SIZE(procs) && rc == 0; i++) {
+			int nr = seccomp_syscall_resolve_name(procs[i]);
+
+			if (nr != __NR_SCMP_ERROR)
+				rc = rule(ctx, nr, 0, NULL);
+		}
+	}
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

@@ -414,6 +414,8 @@ open_kvm(struct service *s, const struct conf *c, const char *path,
 	ac.uds_per_cid = true;
 	ac.require_cid = require_cid;
 	ac.peers = peers;
+	/* One guest's flood, fault or compromise stays in its process. */
+	ac.fork_per_guest = true;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
