@@ -404,6 +404,13 @@ seccomp_install(const struct confine_cfg *cc)
 	a = (struct scmp_arg_cmp)SCMP_A2(SCMP_CMP_EQ, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(prlimit64), 1, &a);
+	/*
+	 * libxenstore ignores SIGPIPE around every request (sigaction); no
+	 * other disposition may change: the SIGSYS handler stays.
+	 */
+	a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, SIGPIPE);
+	if (rc == 0)
+		rc = rule(ctx, SCMP_SYS(rt_sigaction), 1, &a);
 	/* Signals only to itself (abort, the SIGSYS handler). */
 	a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self);
 	if (rc == 0)
@@ -465,7 +472,8 @@ seccomp_install(const struct confine_cfg *cc)
 		return rc;
 	}
 	log_info("seccomp: %u system calls allowed, socket/mmap/mprotect/"
-	    "prlimit64/kill/tgkill/ioctl by argument (ioctl: %s); any other "
+	    "prlimit64/rt_sigaction/kill/tgkill/ioctl by argument (ioctl: %s); "
+	    "any other "
 	    "kills the process", n, cc->cc_xen ? "FIONREAD, privcmd, evtchn" : cc->cc_kvm ?
 	    "FIONREAD, KVM ioeventfd/irqfd" : "FIONREAD");
 	return 0;
