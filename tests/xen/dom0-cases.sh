@@ -248,11 +248,16 @@ CONF
 }
 
 # Dump what the daemon logged (syslog) since the last call.
+# A daemon its own seccomp filter killed fails the case, whenever it happened.
 hv_log() {
 	[ -f /tmp/syslog ] || return 0
 	pos=$(cat /tmp/syslog.pos 2>/dev/null || echo 0)
-	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/'
+	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/' >/tmp/hv.log
 	wc -l </tmp/syslog >/tmp/syslog.pos
+	cat /tmp/hv.log
+	if grep -q 'seccomp: forbidden system call' /tmp/hv.log; then
+		fail "hcvsockd was killed by its seccomp filter: $(grep -o 'forbidden system call [0-9]*' /tmp/hv.log | head -n1)"
+	fi
 }
 
 # peer_serve NAME CONNS: dom0's echo peer on the guest's port 1234.
