@@ -354,6 +354,16 @@ static const char *const allowed[] = {
 	"readlink", "readlinkat", "kcmp",
 };
 
+/* SCMP_An() leave fields to the compiler; clang's -Wextra wants them all. */
+static struct scmp_arg_cmp
+arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	struct scmp_arg_cmp c = { .arg = arg, .op = op, .datum_a = a,
+	    .datum_b = b };
+
+	return c;
+}
+
 static int
 rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *a)
 {
@@ -365,7 +375,7 @@ rule(scmp_filter_ctx ctx, int nr, unsigned n, const struct scmp_arg_cmp *a)
 static int
 ioctl_rule(scmp_filter_ctx ctx, unsigned long req)
 {
-	struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, req);
+	struct scmp_arg_cmp a = arg_cmp(1, SCMP_CMP_EQ, req, 0);
 
 	return rule(ctx, SCMP_SYS(ioctl), 1, &a);
 }
@@ -391,28 +401,28 @@ seccomp_install(const struct confine_cfg *cc)
 		n++;
 	}
 	/* Only Unix sockets: the host bridge, syslog, sd_notify. */
-	a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	a = arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
 	/* No executable mappings: guest memory and heap are data. */
-	a = (struct scmp_arg_cmp)SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	a = arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(mmap), 1, &a);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(mprotect), 1, &a);
 	/* getrlimit: reading the fd limit at SIGHUP, never setting one. */
-	a = (struct scmp_arg_cmp)SCMP_A2(SCMP_CMP_EQ, 0);
+	a = arg_cmp(2, SCMP_CMP_EQ, 0, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(prlimit64), 1, &a);
 	/*
 	 * libxenstore ignores SIGPIPE around every request (sigaction); no
 	 * other disposition may change: the SIGSYS handler stays.
 	 */
-	a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, SIGPIPE);
+	a = arg_cmp(0, SCMP_CMP_EQ, SIGPIPE, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(rt_sigaction), 1, &a);
 	/* Signals only to itself (abort, the SIGSYS handler). */
-	a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self);
+	a = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(tgkill), 1, &a);
 	if (rc == 0)
@@ -452,10 +462,9 @@ seccomp_install(const struct confine_cfg *cc)
 			"pipe2", "close_range", "set_robust_list",
 		};
 
-		a = (struct scmp_arg_cmp)SCMP_A0(SCMP_CMP_MASKED_EQ,
-		    CLONE_THREAD | CLONE_VM | CLONE_NEWNS | CLONE_NEWCGROUP |
-		    CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
-		    CLONE_NEWNET, 0);
+		a = arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD | CLONE_VM |
+		    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |
+		    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET, 0);
 		rc = rule(ctx, SCMP_SYS(clone), 1, &a);
 		for (size_t i = 0; i < ARRAY_SIZE(procs) && rc == 0; i++) {
 			int nr = seccomp_syscall_resolve_name(procs[i]);
