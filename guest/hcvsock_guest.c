@@ -35,14 +35,39 @@ struct pkt {
 
 /* ---- Small freestanding helpers ------------------------------------------ */
 
+/*
+ * Payload copies run at memory speed: every stream byte crosses this
+ * twice in the guest (slot <-> connection buffer <-> caller).  x86 has
+ * fast string moves (ERMS); elsewhere words once both ends are aligned.
+ * Never a libc call: the driver links against nothing.
+ */
 static void
 copy(void *dst, const void *src, uint32_t n)
 {
+#if defined(__x86_64__) || defined(__i386__)
+	uintptr_t cnt = n;
+
+	__asm__ volatile("rep movsb"
+	    : "+D"(dst), "+S"(src), "+c"(cnt) : : "memory");
+#else
 	volatile uint8_t *d = dst;
 	const uint8_t *s = src;
 
+	if ((((uintptr_t)d ^ (uintptr_t)s) & (sizeof(uintptr_t) - 1)) == 0) {
+		while (n > 0 && ((uintptr_t)d & (sizeof(uintptr_t) - 1)) != 0) {
+			*d++ = *s++;
+			n--;
+		}
+		for (; n >= sizeof(uintptr_t); n -= sizeof(uintptr_t)) {
+			*(volatile uintptr_t *)(volatile void *)d =
+			    *(const uintptr_t *)(const void *)s;
+			d += sizeof(uintptr_t);
+			s += sizeof(uintptr_t);
+		}
+	}
 	while (n-- > 0)
 		*d++ = *s++;
+#endif
 }
 
 static void
@@ -227,11 +252,13 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	want = HCVS_F_STREAM;
 	if (cfg->sync_doorbell && (feats & HCVS_F_SYNC_DOORBELL))
 		want |= HCVS_F_SYNC_DOORBELL;
+	want |= feats & HCVS_F_LAZY_CREDIT;
 	res = cmd(p, HCVS_CMD_SET_FEATURES, want, 0, 0, 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
 	g->g_features = want;
 	g->g_sync = (want & HCVS_F_SYNC_DOORBELL) != 0;
+	g->g_lazy = (want & HCVS_F_LAZY_CREDIT) != 0;
 
 	zero(mb, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
@@ -292,6 +319,7 @@ static void
 kick(struct hcvg *g)
 {
 	g->g_kick_due = 0;
+	g->g_unrung = 0;
 	g->g_st.gs_kicks++;
 	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
@@ -326,10 +354,12 @@ flush(struct hcvg *g)
 	if (!g->g_kick_due)
 		return;
 	fence(g);
-	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK)
+	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK) {
 		g->g_kick_due = 0;
-	else
+		g->g_unrung = 0;
+	} else {
 		kick(g);
+	}
 }
 
 /*
@@ -367,9 +397,13 @@ tx_wait(struct hcvg *g)
 		/*
 		 * Ring only for entries the host was not told about and has
 		 * not promised to look at (TX_NO_KICK): a full ring that the
-		 * host is draining needs no doorbell per freed slot.  The
-		 * synchronous doorbell is what drains the ring, so it rings.
+		 * host is draining needs no doorbell per freed slot.  Lazy
+		 * entries count: unrung, they would fill the ring for good.
+		 * The synchronous doorbell is what drains the ring, so it
+		 * rings.
 		 */
+		if (g->g_unrung)
+			g->g_kick_due = 1;
 		if (g->g_sync)
 			kick(g);
 		else
@@ -381,11 +415,22 @@ tx_wait(struct hcvg *g)
 }
 
 /*
- * Publish one packet.  With `defer` the doorbell waits for flush(): a
- * stream of RW packets costs one kick per batch, not one per packet.
+ * When a published packet rings the doorbell.  TX_DEFER waits for
+ * flush(): a stream of RW packets costs one kick per batch, not one per
+ * packet.  TX_LAZY (LAZY_CREDIT only) does not ring at all: the host
+ * reads the entry on its next pass, which it makes while it has data for
+ * us; a host that ran out of credit asks (CREDIT_REQUEST) instead.
  */
+enum tx_ring {
+	TX_NOW,
+	TX_DEFER,
+	TX_LAZY,
+};
+
+/* Publish one packet. */
 static int
-tx_put(struct hcvg *g, const struct pkt *h, const void *payload, int defer)
+tx_put(struct hcvg *g, const struct pkt *h, const void *payload,
+    enum tx_ring when)
 {
 	uint8_t *s;
 	int rc;
@@ -412,16 +457,20 @@ tx_put(struct hcvg *g, const struct pkt *h, const void *payload, int defer)
 	g->g_tx_prod++;
 	mb_store(g, HCVS_MB_TX_PROD, g->g_tx_prod);
 	g->g_st.gs_tx_pkts++;
+	if (when == TX_LAZY) {
+		g->g_unrung = 1;
+		return 0;
+	}
 	g->g_kick_due = 1;
-	if (!defer)
+	if (when == TX_NOW)
 		flush(g);
 	return 0;
 }
 
 /* A packet on connection c: fills addressing and credit. */
 static int
-conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
-    const void *payload, uint32_t len)
+conn_send_when(struct hcvg *g, struct hcvg_conn *c, uint16_t op,
+    uint32_t flags, const void *payload, uint32_t len, enum tx_ring when)
 {
 	struct pkt h;
 	int rc;
@@ -436,7 +485,7 @@ conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
 	h.flags = flags;
 	h.buf_alloc = HCVG_CONN_BUF;
 	h.fwd_cnt = c->c_fwd_cnt;
-	rc = tx_put(g, &h, payload, op == OP_RW);
+	rc = tx_put(g, &h, payload, when);
 	if (rc == 0)
 		c->c_fwd_sent = c->c_fwd_cnt;
 	else if (op != OP_RW)
@@ -444,6 +493,14 @@ conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
 	if (rc == 0 && op == OP_RST)
 		g->g_st.gs_rst_tx++;
 	return rc;
+}
+
+static int
+conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
+    const void *payload, uint32_t len)
+{
+	return conn_send_when(g, c, op, flags, payload, len,
+	    op == OP_RW ? TX_DEFER : TX_NOW);
 }
 
 /* RST for a packet that matches no connection. */
@@ -459,7 +516,7 @@ reply_rst(struct hcvg *g, const struct pkt *in)
 	h.dst_port = in->src_port;
 	h.type = in->type;
 	h.op = OP_RST;
-	if (tx_put(g, &h, (const void *)0, 0) == 0)
+	if (tx_put(g, &h, (const void *)0, TX_NOW) == 0)
 		g->g_st.gs_rst_tx++;
 	else
 		g->g_st.gs_dropped++;
@@ -601,7 +658,14 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 	case OP_CREDIT_UPD:
 		break;
 	case OP_CREDIT_REQ:
-		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
+		/*
+		 * The host waits for credit and makes no pass until rung.
+		 * If this answer grants none (our buffer is full), the next
+		 * update must ring too: lazy ones would never be read.
+		 */
+		if (conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0) < 0 ||
+		    c->c_rx_len >= HCVG_CONN_BUF)
+			c->c_host_wait = (uint8_t)g->g_lazy;
 		break;
 	case OP_SHUTDOWN:
 		c->c_peer_shut |= (uint8_t)(h->flags & (SHUT_RCV | SHUT_SEND));
@@ -950,10 +1014,21 @@ hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len, int nonblock)
 	c->c_rx_head = (c->c_rx_head + take) % HCVG_CONN_BUF;
 	c->c_rx_len -= take;
 	c->c_fwd_cnt += take;
-	/* Proactive credit: the host must not stall on a stale fwd_cnt. */
-	if (c->c_fwd_cnt - c->c_fwd_sent >= HCVG_CONN_BUF / 4 &&
-	    c->c_state == HCVG_S_ESTABLISHED && !c->c_reset)
-		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
+	/*
+	 * Proactive credit: the host must not stall on a stale fwd_cnt.  A
+	 * host that asked for credit hears of the space freed now, rung;
+	 * otherwise updates are lazy where the host allows it.
+	 */
+	if (c->c_state == HCVG_S_ESTABLISHED && !c->c_reset && take > 0) {
+		if (c->c_host_wait) {
+			if (conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0,
+			    0) == 0)
+				c->c_host_wait = 0;
+		} else if (c->c_fwd_cnt - c->c_fwd_sent >= HCVG_CONN_BUF / 4) {
+			(void)conn_send_when(g, c, OP_CREDIT_UPD, 0,
+			    (const void *)0, 0, g->g_lazy ? TX_LAZY : TX_NOW);
+		}
+	}
 	return (long)take;
 }
 
@@ -997,5 +1072,205 @@ hcvg_close(struct hcvg *g, int id)
 		(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
 	}
 	c->c_state = HCVG_S_FREE;
+	return 0;
+}
+
+/* ---- Protocol MSG ------------------------------------------------------------ */
+
+static inline uint32_t
+slot_load(const struct hcvg_msg *m, uint32_t i, uint32_t off)
+{
+	return *(const volatile uint32_t *)(const void *)
+	    (m->m_slots + i * HCVS_MSG_SLOT_SIZE + off);
+}
+
+static inline void
+slot_store(struct hcvg_msg *m, uint32_t i, uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)(void *)(m->m_slots + i * HCVS_MSG_SLOT_SIZE +
+	    off) = v;
+}
+
+static void
+msg_wait(struct hcvg_msg *m)
+{
+	if (m->m_p->wait != NULL)
+		m->m_p->wait(m->m_p->ctx);
+}
+
+int
+hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg)
+{
+	const struct hcvg_platform *p = cfg->plat;
+	uint64_t phys;
+	uint32_t res;
+	int rc;
+
+	zero(m, sizeof(*m));
+	if (p == NULL || p->reg_read == NULL || p->reg_write == NULL ||
+	    cfg->slots == NULL ||
+	    ((uintptr_t)cfg->slots & (HCVS_MSG_TABLE_ALIGN - 1)) != 0 ||
+	    cfg->nslots == 0 || cfg->nslots > HCVS_MSG_MAX_SLOTS)
+		return -HCVG_EINVAL;
+	rc = hcvg_probe(p, NULL);
+	if (rc < 0)
+		return rc;
+	if (!(p->reg_read(p->ctx, HCVS_REG_PROTOCOLS) & (1u << HCVS_PROTO_MSG)))
+		return -HCVG_ENODEV;
+	m->m_p = p;
+	m->m_slots = cfg->slots;
+	m->m_nslots = cfg->nslots;
+	m->m_sync = cfg->sync;
+	m->m_wait_limit = cfg->wait_limit ? cfg->wait_limit : 1000000;
+	zero(m->m_slots, cfg->nslots * HCVS_MSG_SLOT_SIZE);
+	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, cfg->slots) :
+	    (uint64_t)(uintptr_t)cfg->slots;
+	if ((res = cmd(p, HCVS_CMD_RESET, 0, 0, 0, 0)) != HCVS_ERR_OK ||
+	    (res = cmd(p, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0, 0)) !=
+	    HCVS_ERR_OK ||
+	    (res = cmd(p, HCVS_CMD_MSG_SET_CALLS, (uint32_t)phys,
+	    (uint32_t)(phys >> 32), cfg->nslots, 0)) != HCVS_ERR_OK)
+		return err_of(res);
+	if (cfg->irq_mode != HCVS_IRQ_NONE) {
+		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
+		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
+		if (res != HCVS_ERR_OK)
+			return err_of(res);
+		m->m_irq_mode = cfg->irq_mode;
+	}
+	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
+	return err_of(res);
+}
+
+static int
+msg_err(uint32_t res)
+{
+	switch (res) {
+	case HCVS_ERR_UNKNOWN_ID:
+		return -HCVG_ENOENT;
+	case HCVS_ERR_BAD_ARG:
+	case HCVS_ERR_BAD_ADDRESS:
+		return -HCVG_EINVAL;
+	default:
+		return -HCVG_EIO;
+	}
+}
+
+int
+hcvg_msg_submit(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
+{
+	const struct hcvg_platform *p = m->m_p;
+	uint64_t phys;
+	uint32_t i, st;
+	uint8_t *s;
+
+	for (i = 0; i < m->m_nslots; i++) {
+		st = slot_load(m, i, HCVS_MSG_STATE);
+		if (st == HCVS_MSG_S_FREE || st == HCVS_MSG_S_DONE)
+			break;
+	}
+	if (i == m->m_nslots)
+		return -HCVG_EAGAIN;
+	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, buf) :
+	    (uint64_t)(uintptr_t)buf;
+	s = m->m_slots + i * HCVS_MSG_SLOT_SIZE;
+	zero(s + 4, HCVS_MSG_SLOT_SIZE - 4);
+	put32(s + HCVS_MSG_FUNCTION, fn);
+	put32(s + HCVS_MSG_FLAGS, notify ? HCVS_MSG_F_NOTIFY : 0);
+	put64(s + HCVS_MSG_BUF_GPA, phys);
+	put32(s + HCVS_MSG_BUF_LEN, buf_len);
+	put32(s + HCVS_MSG_TIMEOUT_MS, timeout_ms);
+	put64(s + HCVS_MSG_MID, mid);
+	put64(s + HCVS_MSG_REPORT, report);
+	rel();
+	slot_store(m, i, HCVS_MSG_STATE, HCVS_MSG_S_SUBMITTED);
+	return (int)i;
+}
+
+void
+hcvg_msg_kick(struct hcvg_msg *m)
+{
+	const struct hcvg_platform *p = m->m_p;
+
+	if (p->mb != NULL)
+		p->mb(p->ctx);
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	p->reg_write(p->ctx, m->m_sync ? HCVS_REG_DOORBELL_SYNC :
+	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+}
+
+int
+hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
+{
+	uint32_t st, n;
+	int i;
+
+	i = hcvg_msg_submit(m, fn, mid, buf, buf_len, report, timeout_ms,
+	    notify);
+	if (i < 0)
+		return i;
+	hcvg_msg_kick(m);
+	/* Taken (or refused) is what a TDVMCALL's return tells. */
+	for (n = 0; (st = slot_load(m, (uint32_t)i, HCVS_MSG_STATE)) ==
+	    HCVS_MSG_S_SUBMITTED; n++) {
+		if (n >= m->m_wait_limit)
+			return -HCVG_ETIMEDOUT;
+		msg_wait(m);
+	}
+	acq();
+	if (st == HCVS_MSG_S_DONE &&
+	    slot_load(m, (uint32_t)i, HCVS_MSG_RESULT) != HCVS_ERR_OK)
+		return msg_err(slot_load(m, (uint32_t)i, HCVS_MSG_RESULT));
+	return i;
+}
+
+int
+hcvg_msg_done(const void *buf, uint64_t *status)
+{
+	const volatile uint8_t *b = buf;
+
+	if (b[0] == 0)
+		return 0;
+	acq();
+	*status = get64((const uint8_t *)buf);
+	return 1;
+}
+
+int
+hcvg_msg_run(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, uint32_t *op,
+    uint32_t *len)
+{
+	uint64_t status = 0;
+	uint32_t n, l;
+	int rc;
+
+	put64(buf, 0);
+	if (fn == HCVS_MSG_FN_WAIT_FOR_REQUEST || fn == HCVS_MSG_FN_RECEIVE)
+		put32((uint8_t *)buf + 8, 0);
+	rc = hcvg_msg_call(m, fn, mid, buf, buf_len, report, timeout_ms,
+	    m->m_irq_mode != HCVS_IRQ_NONE);
+	if (rc < 0)
+		return rc;
+	for (n = 0; !hcvg_msg_done(buf, &status); n++) {
+		if (n >= m->m_wait_limit)
+			return -HCVG_ETIMEDOUT;
+		msg_wait(m);
+	}
+	if ((status & 0xff) != HCVS_MSG_ST_SUCCESS)
+		return status == HCVS_MSG_ST_TIMEOUT ? -HCVG_ETIMEDOUT :
+		    status == HCVS_MSG_ST_CANCEL ? -HCVG_ECANCELED :
+		    -HCVG_EPROTO;
+	l = get32((const uint8_t *)buf + 8);
+	if ((fn == HCVS_MSG_FN_WAIT_FOR_REQUEST || fn == HCVS_MSG_FN_RECEIVE) &&
+	    (l > buf_len - HCVS_MSG_BUF_HDR || l == 0))
+		return -HCVG_EPROTO;	/* never trust the host either */
+	if (op != NULL)
+		*op = (uint32_t)(status >> 8) & 0xff;
+	if (len != NULL)
+		*len = l;
 	return 0;
 }

@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/peer.h"
+#include "common/usock.h"
 
 /* What a session's child tells its parent once its guest is attached. */
 struct attach_child_report {
@@ -42,8 +41,7 @@ struct srv_conn {
 
 struct attach_server {
 	struct loop			*as_loop;
-	int				 as_fd;
-	char				 as_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct usock_listener		*as_listener;
 	unsigned			 as_max;
 	unsigned			 as_nr_conns;
 	unsigned			 as_nr_guests;
@@ -243,7 +241,8 @@ child_main(struct attach_server *srv, struct srv_conn *c, int s, int report)
 	if (loop_new(&nl) < 0)
 		_exit(1);
 	srv->as_loop = nl;
-	srv->as_fd = -1;
+	/* The listener (closed above) stays the parent's: never freed here. */
+	srv->as_listener = NULL;
 	srv->as_conns = NULL;
 	srv->as_nr_conns = 0;
 	srv->as_nr_guests = 0;
@@ -372,21 +371,19 @@ pending_of(const struct attach_server *srv, uid_t uid)
 }
 
 static void
-listen_readable(struct loop *l, int fd, unsigned events, void *arg)
+listen_accept(void *arg, int s)
 {
 	struct attach_server *srv = arg;
+	struct loop *l = srv->as_loop;
 	struct srv_conn *c;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	pid_t pid = 0;
-	int s, rc;
+	int rc;
 
-	(void)events;
-	s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (s < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_ratelimited(&srv->as_rl, LOG_WARNING,
-			    "attach: accept: %s", strerror(errno));
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach: accept: %s", strerror(-s));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -461,48 +458,16 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 	srv->as_nr_conns++;
 }
 
-/*
- * A socket file left by a dead daemon is removed; one somebody still
- * listens on is not ours to take.
- */
-static int
-clear_stale(const struct sockaddr_un *sun)
-{
-	int fd, rc;
-
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	if (rc == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
-	rc = errno;
-	close(fd);
-	if (rc == ECONNREFUSED) {
-		if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-			return -errno;
-	}
-	return 0;
-}
-
 int
 attach_server_new(struct loop *l, const char *path, unsigned max_sessions,
     const struct attach_server_ops *ops, void *arg, struct attach_server **sp)
 {
 	struct attach_server *srv;
-	struct sockaddr_un sun;
 	int rc;
 
 	if (path == NULL || ops == NULL || ops->attach == NULL ||
 	    ops->detach == NULL || max_sessions == 0)
 		return -EINVAL;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) == 0 || strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path));
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return -ENOMEM;
@@ -512,38 +477,15 @@ attach_server_new(struct loop *l, const char *path, unsigned max_sessions,
 	srv->as_ops = ops;
 	srv->as_arg = arg;
 	srv->as_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
-	memcpy(srv->as_path, sun.sun_path, sizeof(srv->as_path));
-	rc = clear_stale(&sun);
-	if (rc < 0)
-		goto err_free;
-	srv->as_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (srv->as_fd < 0) {
-		rc = -errno;
-		goto err_free;
-	}
-	if (bind(srv->as_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		goto err_close;
-	}
 	/* Only the owner and group (the VMMs' group) may attach guests. */
-	if (chmod(path, 0660) < 0 || listen(srv->as_fd, 8) < 0) {
-		rc = -errno;
-		goto err_unlink;
+	rc = usock_listener_new(l, path, SOCK_SEQPACKET, 0660, 8, listen_accept,
+	    srv, &srv->as_listener);
+	if (rc < 0) {
+		free(srv);
+		return rc;
 	}
-	rc = loop_add_fd(l, srv->as_fd, LOOP_IN, listen_readable, srv);
-	if (rc < 0)
-		goto err_unlink;
 	*sp = srv;
 	return 0;
-
-err_unlink:
-	unlink(path);
-err_close:
-	close(srv->as_fd);
-err_free:
-	free(srv);
-	return rc;
 }
 
 void
@@ -561,9 +503,7 @@ attach_server_free(struct attach_server *srv)
 			(void)waitpid(c->sc_child, NULL, 0);
 	while (srv->as_conns != NULL)
 		conn_free(srv->as_conns);
-	(void)loop_del_fd(srv->as_loop, srv->as_fd);
-	close(srv->as_fd);
-	unlink(srv->as_path);
+	usock_listener_free(srv->as_listener);
 	free(srv);
 }
 

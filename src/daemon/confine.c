@@ -349,7 +349,7 @@ static const char *const allowed[] = {
 	"exit", "exit_group",
 	/* state file (temporary + rename), sockets and the pid file */
 	"openat", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-	"fdatasync", "fsync", "ftruncate", "umask",
+	"fdatasync", "fsync", "ftruncate", "umask", "fchmod",
 	/* attach: fd kinds (/proc/self/fd), distinct eventfds */
 	"readlink", "readlinkat", "kcmp",
 };
