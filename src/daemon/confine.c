@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Confinement after set-up: fd limit, capabilities, Landlock, seccomp. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -226,6 +227,23 @@ landlock(const struct confine_cfg *cc)
 
 /* ---- seccomp ------------------------------------------------------------- */
 
+/* glibc's thread-cancellation signal (SIGRTMIN - 2 as the kernel counts). */
+#define SIGCANCEL_NR	32
+
+/*
+ * pthread_cancel() (libxenstore's xs_close() cancels its reader thread)
+ * loads libgcc_s for unwinding on first use: a file outside Landlock's
+ * rules and an executable mapping the filter refuses.  Load it while
+ * both are still possible; glibc's own dlopen then finds it loaded.
+ */
+static void
+preload_unwinder(void)
+{
+	if (dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE) == NULL)
+		log_warnx("libgcc_s.so.1 not loaded (%s): stopping may fail "
+		    "under the filter", dlerror());
+}
+
 /*
  * Why a filter cannot run: the sanitizer and valgrind runtimes make
  * system calls of their own at any moment (shadow memory, reports,
@@ -415,11 +433,16 @@ seccomp_install(const struct confine_cfg *cc)
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(prlimit64), 1, &a);
 	/*
-	 * libxenstore ignores SIGPIPE around every request (sigaction); no
-	 * other disposition may change: the SIGSYS handler stays.
+	 * libxenstore ignores SIGPIPE around every request (sigaction), and
+	 * xs_close() cancels its reader thread (glibc installs its
+	 * cancellation handler then); no other disposition may change: the
+	 * SIGSYS handler stays.
 	 */
 	a = arg_cmp(0, SCMP_CMP_EQ, SIGPIPE, 0);
 	if (rc == 0)
+		rc = rule(ctx, SCMP_SYS(rt_sigaction), 1, &a);
+	a = arg_cmp(0, SCMP_CMP_EQ, SIGCANCEL_NR, 0);
+	if (rc == 0 && cc->cc_xen)
 		rc = rule(ctx, SCMP_SYS(rt_sigaction), 1, &a);
 	/* Signals only to itself (abort, the SIGSYS handler). */
 	a = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)self, 0);
@@ -535,6 +558,8 @@ confine_apply(const struct confine_cfg *cc)
 	 * process from a helper: no Landlock, and dumpable again after the
 	 * uid change.  Sanitizer builds only.
 	 */
+	if (cc->cc_xen)
+		preload_unwinder();
 	if (asan_build()) {
 		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 		log_warnx("Landlock: not applied: built with AddressSanitizer");
