@@ -327,6 +327,41 @@ case_hv_g2h_sync() { hv_g2h hv-g2h-sync "irq=none sync=1 bytes=65536 seed=101" 2
 case_hv_g2h_msi() { hv_g2h hv-g2h-msi "irq=msi sync=0 bytes=65536 seed=102" 1; }
 case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=103" 1; }
 
+# The event-channel doorbell (EVTCHN_KICK): every kick an EVTCHNOP_send on
+# the notification port; both directions, 1 and 2 vCPUs, a daemon restart.
+case_hv_ekick_g2h() { hv_g2h hv-ekick-g2h "irq=evtchn ekick=1 sync=0 bytes=65536 seed=105" 1; }
+case_hv_ekick_h2g() {
+	name=hv-ekick-h2g
+	hv_start $name 1 "case=h2g port=$PIO vport=2345 irq=evtchn ekick=1"
+	wait_guest "$dom" "listening" 30 || fail "guest did not listen"
+	"$BIN/echo_peer" connect "/run/hcvsock/$name/vsock" 2345 65536 202 -t 60 ||
+	    fail "host-initiated transfer"
+	hv_end $name
+}
+case_hv_ekick_smp() {
+	name=hv-ekick-smp
+	peer_serve $name 1
+	hv_start $name 2 "case=smp port=$PIO vport=1234 irq=evtchn ekick=1 bytes=32768 seed=302"
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+}
+case_hv_ekick_restart() {
+	name=hv-ekick-restart
+	peer_serve $name 2
+	hv_start $name 1 "case=restart port=$PIO vport=1234 irq=evtchn ekick=1 bytes=67108864 bytes2=65536"
+	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
+	sleep 2
+	kill -KILL "$dpid"
+	wait_pid_gone "$dpid" 10
+	sleep 1
+	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
+	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
+	dpid=$(cat /run/hcvsock/$name.pid)
+	echo $dpid >>/tmp/case.pids
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+}
+
 # The register window as MMIO (port I/O claimed too, unused by the guest).
 case_hv_mmio() {
 	HV_MMIO=0xfe000000

@@ -3,8 +3,9 @@
  * hcvsock cases of the PVH test guest: the freestanding guest driver
  * (guest/) talking to hcvsockd in dom0 over the real Xen IOREQ path.
  * Parameters come from the command line: port= (register window base),
- * irq=none|msi|evtchn, sync=0|1 (doorbell), vport= (vsock port), bytes=,
- * seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
+ * irq=none|msi|evtchn, sync=0|1 (doorbell), ekick=1 (with irq=evtchn:
+ * ring by EVTCHNOP_send, and fail unless that was negotiated and used),
+ * vport= (vsock port), bytes=, seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
  * every line with byte counts carries the CRC-32 the harness compares.
  */
 #include "pvh.h"
@@ -12,6 +13,7 @@
 #ifdef HCVS_HAVE_GUEST_DRIVER
 #include "hcvsock_guest.h"
 #include "hcvsock_guest_x86.h"
+#include "hcvsock_guest_xen.h"
 
 #define NCONNS		4
 #define TX_SLOTS	8
@@ -25,6 +27,14 @@ static struct hcvg dev;
 static struct hcvg_platform plat;
 static struct hcvg_x86 x86;
 static bool use_irq;
+
+/* The driver's evtchn_send: the header's hypercall through our page. */
+static int
+pvh_evtchn_send(void *ctx, uint32_t port)
+{
+	(void)ctx;
+	return hcvg_xen_evtchn_send(xen_hypercall_page(), port) == 0 ? 0 : -1;
+}
 
 /* With interrupts the driver's waits sleep until one arrives (or a tick). */
 static void
@@ -113,12 +123,17 @@ dev_up(void)
 		cfg.irq_args[2] = VEC_MSI;
 		use_irq = true;
 	} else if (str_eq(irq, "evtchn")) {
-		uint32_t port;
+		uint32_t port, remote;
 
-		if (xen_evtchn_setup(&port) != 0)
+		rc = hcvg_backend_domain(&plat, &remote);
+		say("backend domain rc=%d dom=%u", rc, remote);
+		if (rc != 0 || xen_evtchn_setup(remote, &port) != 0)
 			return -1;
 		cfg.irq_mode = HCVS_IRQ_EVTCHN;
 		cfg.irq_args[0] = port;
+		cfg.evtchn_kick = (int)cmdline_u32("ekick", 0);
+		if (cfg.evtchn_kick)
+			plat.evtchn_send = pvh_evtchn_send;
 		use_irq = true;
 	}
 	rc = hcvg_init(&dev, &cfg);
@@ -126,10 +141,12 @@ dev_up(void)
 		say("init failed rc=%d", rc);
 		return -1;
 	}
-	say("device up cid=%u irq=%s sync=%u window=%s:0x%x",
+	say("device up cid=%u irq=%s sync=%u window=%s:0x%x ekick=%u",
 	    (uint32_t)hcvg_cid(&dev), irq, (uint32_t)cfg.sync_doorbell,
 	    plat.reg_read == hcvg_x86_mmio_read ? "mmio" : "pio",
-	    (uint32_t)x86.base);
+	    (uint32_t)x86.base,
+	    (plat.reg_read(plat.ctx, HCVS_REG_GUEST_FEATURES) &
+	    HCVS_F_EVTCHN_KICK) ? 1u : 0u);
 	return 0;
 }
 
@@ -442,10 +459,8 @@ case_hold(void)
 	}
 }
 
-int	hcvs_vsock_cases(const char *name);
-
-int
-hcvs_vsock_cases(const char *name)
+static int
+run_case(const char *name)
 {
 	if (str_eq(name, "g2h"))
 		return case_g2h();
@@ -461,6 +476,26 @@ hcvs_vsock_cases(const char *name)
 		return case_hold();
 	say("unknown case %s", name);
 	return -1;
+}
+
+int	hcvs_vsock_cases(const char *name);
+
+int
+hcvs_vsock_cases(const char *name)
+{
+	int rc = run_case(name);
+	const struct hcvg_stats *st = hcvg_stats(&dev);
+
+	say("doorbells kicks=%u evtchn_kicks=%u", st->gs_kicks,
+	    st->gs_evtchn_kicks);
+	/* ekick=1 asks for the event-channel doorbell: it must have rung. */
+	if (rc == 0 && cmdline_u32("ekick", 0) != 0 &&
+	    (st->gs_evtchn_kicks == 0 ||
+	    st->gs_evtchn_kicks != st->gs_kicks)) {
+		say("the event-channel doorbell was not used for every kick");
+		rc = -1;
+	}
+	return rc;
 }
 
 #else /* !HCVS_HAVE_GUEST_DRIVER */
