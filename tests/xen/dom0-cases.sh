@@ -345,6 +345,16 @@ case_hv_ekick_smp() {
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
+# The three doorbells measured by the guest's TSC in one boot (echo peer:
+# one echo and one stream connection per doorbell).
+case_hv_perf() {
+	name=hv-perf
+	peer_serve $name 6
+	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144"
+	wait_pid $ppid 240 || fail "echo peer did not finish"
+	hv_end $name
+}
+
 case_hv_ekick_restart() {
 	name=hv-ekick-restart
 	peer_serve $name 2
