@@ -36,6 +36,17 @@ bg_sample(struct bguest_ctl *ctl, uint64_t cycles)
 	}
 }
 
+/* The end of a run: its status, then `ready` and `done` for the host. */
+static int
+bg_finish(struct bguest_ctl *ctl, int rc)
+{
+	ctl->status = rc;
+	ctl->ready = 1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ctl->done = 1;
+	return rc;
+}
+
 static int
 bg_full(const struct bguest_ctl *ctl)
 {
@@ -251,11 +262,7 @@ bguest_run(struct hcvg *g, struct bguest_ctl *ctl, uint8_t *buf)
 		rc = -HCVG_EINVAL;
 	}
 out:
-	ctl->status = rc;
-	ctl->ready = 1;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	ctl->done = 1;
-	return rc;
+	return bg_finish(ctl, rc);
 }
 
 /* Wait for a buffer's completion; the status, or -HCVG_ECANCELED on stop. */
@@ -322,9 +329,5 @@ bguest_msg_run(struct hcvg_msg *m, struct bguest_ctl *ctl, uint8_t *bufs)
 	}
 	rc = 0;
 out:
-	ctl->status = rc;
-	ctl->ready = 1;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	ctl->done = 1;
-	return rc;
+	return bg_finish(ctl, rc);
 }

@@ -690,59 +690,31 @@ fig_credit(bool busy, bool sync)
 		    "kvm_kick_rpc_block", BENCH_LE, 1.3);
 }
 
-/* Figure 3: 64 B echo through the muxer to a host socket and back (KVM). */
-static void
-fig_echo(bool busy)
-{
-	struct run r = { .kind = G_KVM, .busy = busy, .role = H_ECHO,
-	    .nconns = 1, .seconds = 1.5 };
-	struct bench_samples gs;
-	struct bench_stat st;
-	const char *name = busy ? "kvm_echo64_busy" : "kvm_echo64_block";
-	const char *floor = busy ? "kick_rpc_busy+unix_pingpong" :
-	    "kick_rpc_block+unix_pingpong";
-	int rc;
-
-	if (!bench_selected(name))
-		return;
-	bench_floor_sum(floor, busy ? "kvm_kick_rpc_busy" : "kvm_kick_rpc_block",
-	    "unix_pingpong");
-	rc = run_once(&r, BG_ECHO, 64, 0, &gs);
-	bench_samples_free(&r.host);
-	if (rc < 0) {
-		fail(name, rc);
-		return;
-	}
-	bench_stat_compute(&gs, 0, &st);
-	bench_samples_free(&gs);
-	bench_result(name, busy ? "KVM guest 64 B echo via hcvsock to a host "
-	    "AF_UNIX socket and back, server busy-polls" : "KVM guest 64 B echo "
-	    "via hcvsock to a host AF_UNIX socket and back, server blocks",
-	    &st, floor, BENCH_LE, 1.3);
-}
-
 /*
- * Figure 3b: MigTD's calls (protocol MSG), 64 B through a migration
- * session to the orchestrator's socket and back: a Receive and a Send
- * posted with one doorbell, the echo completes the Receive (KVM).
+ * Figure 3: 64 B echo to a host socket and back (KVM), through the muxer
+ * (a vsock connection) or, with `msg`, through a migration session of
+ * protocol MSG (MigTD's calls: a Receive and a Send posted with one
+ * doorbell, the echo completes the Receive).
  */
 static void
-fig_msg(bool busy)
+fig_echo(bool busy, bool msg)
 {
-	struct run r = { .kind = G_KVM, .busy = busy, .role = H_MIG_ECHO,
-	    .nconns = 1, .seconds = 1.5 };
+	struct run r = { .kind = G_KVM, .busy = busy,
+	    .role = msg ? H_MIG_ECHO : H_ECHO, .nconns = 1, .seconds = 1.5 };
 	struct bench_samples gs;
 	struct bench_stat st;
-	const char *name = busy ? "kvm_msg64_busy" : "kvm_msg64_block";
+	const char *name = msg ? (busy ? "kvm_msg64_busy" : "kvm_msg64_block") :
+	    busy ? "kvm_echo64_busy" : "kvm_echo64_block";
 	const char *floor = busy ? "kick_rpc_busy+unix_pingpong" :
 	    "kick_rpc_block+unix_pingpong";
+	char what[200];
 	int rc;
 
 	if (!bench_selected(name))
 		return;
 	bench_floor_sum(floor, busy ? "kvm_kick_rpc_busy" : "kvm_kick_rpc_block",
 	    "unix_pingpong");
-	rc = run_once(&r, BG_MSG_ECHO, 64, 0, &gs);
+	rc = run_once(&r, msg ? BG_MSG_ECHO : BG_ECHO, 64, 0, &gs);
 	bench_samples_free(&r.host);
 	if (rc < 0) {
 		fail(name, rc);
@@ -750,11 +722,11 @@ fig_msg(bool busy)
 	}
 	bench_stat_compute(&gs, 0, &st);
 	bench_samples_free(&gs);
-	bench_result(name, busy ? "KVM guest MigTD Receive + Send, 64 B through "
-	    "a migration session to a host AF_UNIX socket and back, server "
-	    "busy-polls" : "KVM guest MigTD Receive + Send, 64 B through a "
-	    "migration session to a host AF_UNIX socket and back, server blocks",
-	    &st, floor, BENCH_LE, 1.3);
+	snprintf(what, sizeof(what), "KVM guest %s to a host AF_UNIX socket "
+	    "and back, server %s", msg ? "MigTD Receive + Send, 64 B through "
+	    "a migration session" : "64 B echo via hcvsock",
+	    busy ? "busy-polls" : "blocks");
+	bench_result(name, what, &st, floor, BENCH_LE, 1.3);
 }
 
 /* Figure 4: stream throughput, either direction, 4 KiB or 64 KiB. */
@@ -846,10 +818,10 @@ bench_fig_vsock(void)
 		fig_credit(true, false);
 		fig_credit(false, true);
 		fig_credit(true, true);
-		fig_echo(false);
-		fig_echo(true);
-		fig_msg(false);
-		fig_msg(true);
+		fig_echo(false, false);
+		fig_echo(true, false);
+		fig_echo(false, true);
+		fig_echo(true, true);
 		fig_stream(G_KVM, true, 4096, false);
 		fig_stream(G_KVM, true, 65536, false);
 		fig_stream(G_KVM, false, 4096, false);

@@ -206,6 +206,22 @@ err_of(uint32_t res)
 	}
 }
 
+/* The end of either protocol's set-up: SET_NOTIFY unless polling, ENABLE. */
+static int
+notify_and_enable(const struct hcvg_platform *p, uint32_t mode,
+    const uint32_t args[3])
+{
+	uint32_t res;
+
+	if (mode != HCVS_IRQ_NONE) {
+		res = cmd(p, HCVS_CMD_SET_NOTIFY, mode, args[0], args[1],
+		    args[2]);
+		if (res != HCVS_ERR_OK)
+			return err_of(res);
+	}
+	return err_of(cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0));
+}
+
 int
 hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 {
@@ -253,12 +269,16 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	if (cfg->sync_doorbell && (feats & HCVS_F_SYNC_DOORBELL))
 		want |= HCVS_F_SYNC_DOORBELL;
 	want |= feats & HCVS_F_LAZY_CREDIT;
+	if (cfg->evtchn_kick && !(want & HCVS_F_SYNC_DOORBELL) &&
+	    cfg->irq_mode == HCVS_IRQ_EVTCHN && p->evtchn_send != 0)
+		want |= feats & HCVS_F_EVTCHN_KICK;
 	res = cmd(p, HCVS_CMD_SET_FEATURES, want, 0, 0, 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
 	g->g_features = want;
 	g->g_sync = (want & HCVS_F_SYNC_DOORBELL) != 0;
 	g->g_lazy = (want & HCVS_F_LAZY_CREDIT) != 0;
+	g->g_kick_port = (want & HCVS_F_EVTCHN_KICK) ? cfg->irq_args[0] : 0;
 
 	zero(mb, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
@@ -278,18 +298,26 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	    (uint32_t)(phys >> 32), hcvg_mem_needed(tx, rx, slot), 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	if (res != HCVS_ERR_OK)
-		return err_of(res);
+	rc = notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
+	if (rc < 0)
+		return rc;
 	g->g_cid = mb_load(g, HCVS_MB_CID_LO) |
 	    ((uint64_t)mb_load(g, HCVS_MB_CID_HI) << 32);
 	g->g_epoch = mb_load(g, HCVS_MB_EPOCH);
+	return 0;
+}
+
+int
+hcvg_backend_domain(const struct hcvg_platform *p, uint32_t *domid)
+{
+	uint32_t res = cmd(p, HCVS_CMD_GET_BACKEND, 0, 0, 0, 0);
+
+	*domid = 0;
+	if (res == HCVS_ERR_UNKNOWN_CMD)
+		return 0;
+	if (res != HCVS_ERR_OK)
+		return res == HCVS_ERR_UNSUPPORTED ? -HCVG_ENODEV : err_of(res);
+	*domid = p->reg_read(p->ctx, HCVS_REG_ARG0);
 	return 0;
 }
 
@@ -321,6 +349,12 @@ kick(struct hcvg *g)
 	g->g_kick_due = 0;
 	g->g_unrung = 0;
 	g->g_st.gs_kicks++;
+	/* A dead port (closed behind our back) still has the register. */
+	if (g->g_kick_port != 0 &&
+	    g->g_p->evtchn_send(g->g_p->ctx, g->g_kick_port) == 0) {
+		g->g_st.gs_evtchn_kicks++;
+		return;
+	}
 	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
 }
@@ -1131,15 +1165,8 @@ hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg)
 	    (res = cmd(p, HCVS_CMD_MSG_SET_CALLS, (uint32_t)phys,
 	    (uint32_t)(phys >> 32), cfg->nslots, 0)) != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-		m->m_irq_mode = cfg->irq_mode;
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	return err_of(res);
+	m->m_irq_mode = cfg->irq_mode;
+	return notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
 }
 
 static int
