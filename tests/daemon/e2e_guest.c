@@ -31,6 +31,10 @@
  *                       as after a daemon crash) and wait for the answer:
  *                       only a sweep of every READY slot (re-attach,
  *                       orderly stop) can give one
+ *   stale-cmd           write ARG2 and ARG3, then publish a CMD write (NOP)
+ *                       without its doorbell; once answered, read CMD, ARG2
+ *                       and ARG3 back (a daemon killed meanwhile must not
+ *                       lose them)
  *   hold                wait until stdin reaches EOF
  * Each prints one result line; the exit status is 0 if all succeeded.
  */
@@ -317,6 +321,50 @@ cmd_stale_read(struct guest *g)
 	return 0;
 }
 
+/*
+ * ARG2 and ARG3 written (and answered), then a CMD write of NOP published
+ * without its doorbell; once some daemon answers it, CMD, ARG2 and ARG3
+ * are read back: the register file a command is built in survives a
+ * daemon killed in the middle of it.
+ */
+static int
+cmd_stale_cmd(struct guest *g)
+{
+	struct ioreq *slot = ioreq_fake_slots(g->f);
+	struct ioreq resp;
+	uint32_t res, a2, a3;
+	int rc;
+
+	reg_write(g, HCVS_REG_ARG2, 0x5eed);
+	reg_write(g, HCVS_REG_ARG3, 0xc0de);
+	if (g->io_err != 0) {
+		printf("stale-cmd: %s\n", strerror(-g->io_err));
+		return 1;
+	}
+	slot->addr = g->pio + HCVS_REG_CMD;
+	slot->data = HCVS_CMD_NOP;
+	slot->count = 1;
+	slot->size = 4;
+	slot->type = IOREQ_TYPE_PIO;
+	slot->dir = IOREQ_WRITE;
+	slot->df = 0;
+	slot->data_is_ptr = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	slot->state = STATE_IOREQ_READY;
+	printf("STALE-CMD published\n");
+	rc = ioreq_fake_complete(g->f, 0, &resp);
+	if (rc < 0) {
+		printf("stale-cmd: %s\n", strerror(-rc));
+		return 1;
+	}
+	res = reg_read(g, HCVS_REG_CMD);
+	a2 = reg_read(g, HCVS_REG_ARG2);
+	a3 = reg_read(g, HCVS_REG_ARG3);
+	printf("stale-cmd: answered, result %u, arg2 0x%x, arg3 0x%x\n",
+	    res, a2, a3);
+	return res == HCVS_ERR_OK && a2 == 0x5eed && a3 == 0xc0de ? 0 : 1;
+}
+
 /* Once the socket listens: a daemon started after this line connects. */
 static void
 say_offering(void *arg)
@@ -434,6 +482,10 @@ main(int argc, char **argv)
 		}
 		if (!strcmp(c, "stale-read")) {
 			failed |= cmd_stale_read(&g);
+			continue;
+		}
+		if (!strcmp(c, "stale-cmd")) {
+			failed |= cmd_stale_cmd(&g);
 			continue;
 		}
 		if (!strcmp(c, "hold")) {
