@@ -294,29 +294,42 @@ cmd_busy(struct guest *g, uint64_t ms)
 	return n > 0 ? 0 : 1;
 }
 
+/*
+ * Publish a 4-byte port access in vCPU 0's slot WITHOUT ringing its
+ * doorbell (an event lost, as after a daemon crash), say so with `what`,
+ * and wait for whichever daemon answers it.
+ */
 static int
-cmd_stale_read(struct guest *g)
+publish_stale(struct guest *g, uint16_t off, int dir, uint32_t data,
+    const char *what, struct ioreq *resp)
 {
 	struct ioreq *slot = ioreq_fake_slots(g->f);
-	struct ioreq resp;
 	int rc;
 
-	slot->addr = g->pio;
-	slot->data = 0;
+	slot->addr = (uint16_t)(g->pio + off);
+	slot->data = data;
 	slot->count = 1;
 	slot->size = 4;
 	slot->type = IOREQ_TYPE_PIO;
-	slot->dir = IOREQ_READ;
+	slot->dir = (uint8_t)dir;
 	slot->df = 0;
 	slot->data_is_ptr = 0;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	slot->state = STATE_IOREQ_READY;
-	printf("STALE-READ published\n");
-	rc = ioreq_fake_complete(g->f, 0, &resp);
-	if (rc < 0) {
-		printf("stale-read: %s\n", strerror(-rc));
+	printf("%s published\n", what);
+	rc = ioreq_fake_complete(g->f, 0, resp);
+	if (rc < 0)
+		printf("%s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+static int
+cmd_stale_read(struct guest *g)
+{
+	struct ioreq resp;
+
+	if (publish_stale(g, 0, IOREQ_READ, 0, "STALE-READ", &resp) < 0)
 		return 1;
-	}
 	printf("stale-read: answered 0x%08x\n", (unsigned)resp.data);
 	return 0;
 }
@@ -330,10 +343,8 @@ cmd_stale_read(struct guest *g)
 static int
 cmd_stale_cmd(struct guest *g)
 {
-	struct ioreq *slot = ioreq_fake_slots(g->f);
 	struct ioreq resp;
 	uint32_t res, a2, a3;
-	int rc;
 
 	reg_write(g, HCVS_REG_ARG2, 0x5eed);
 	reg_write(g, HCVS_REG_ARG3, 0xc0de);
@@ -341,22 +352,9 @@ cmd_stale_cmd(struct guest *g)
 		printf("stale-cmd: %s\n", strerror(-g->io_err));
 		return 1;
 	}
-	slot->addr = g->pio + HCVS_REG_CMD;
-	slot->data = HCVS_CMD_NOP;
-	slot->count = 1;
-	slot->size = 4;
-	slot->type = IOREQ_TYPE_PIO;
-	slot->dir = IOREQ_WRITE;
-	slot->df = 0;
-	slot->data_is_ptr = 0;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	slot->state = STATE_IOREQ_READY;
-	printf("STALE-CMD published\n");
-	rc = ioreq_fake_complete(g->f, 0, &resp);
-	if (rc < 0) {
-		printf("stale-cmd: %s\n", strerror(-rc));
+	if (publish_stale(g, HCVS_REG_CMD, IOREQ_WRITE, HCVS_CMD_NOP,
+	    "STALE-CMD", &resp) < 0)
 		return 1;
-	}
 	res = reg_read(g, HCVS_REG_CMD);
 	a2 = reg_read(g, HCVS_REG_ARG2);
 	a3 = reg_read(g, HCVS_REG_ARG3);
