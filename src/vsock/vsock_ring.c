@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/loop.h"
 #include "vsock/vsock_backend.h"
 #include "vsock/vsock_proto.h"
 #include "vsock/vsock_wire.h"
@@ -230,7 +230,9 @@ ring_cmd(void *p, uint32_t cmd)
 		d->d_changed = true;
 		return HCVS_ERR_OK;
 	default:
-		return HCVS_ERR_UNKNOWN_CMD;
+		/* MSG's commands: the guest chose RING. */
+		return cmd >= HCVS_CMD_MSG_FIRST && cmd <= HCVS_CMD_MSG_LAST ?
+		    HCVS_ERR_BAD_STATE : HCVS_ERR_UNKNOWN_CMD;
 	}
 }
 
@@ -560,15 +562,6 @@ rx_run(struct ring *r)
 	return done;
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The TX poll window (vsock_dev_set_tx_poll) after a pass that took TX
  * entries (`watch`), TX_NO_KICK still up.  True: new entries came within
@@ -580,7 +573,7 @@ static bool
 tx_linger(struct ring *r, bool watch)
 {
 	struct vsock_dev *d = r->r_dev;
-	uint64_t deadline = now_ns() + d->d_tx_poll_ns;
+	uint64_t deadline = loop_now_ns() + d->d_tx_poll_ns;
 	uint32_t prod;
 
 	while (watch) {
@@ -590,7 +583,7 @@ tx_linger(struct ring *r, bool watch)
 		}
 		if (prod != r->r_tx_cons)
 			return true;
-		if (now_ns() >= deadline)
+		if (loop_now_ns() >= deadline)
 			break;
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
@@ -727,6 +720,13 @@ ring_process(void *p)
 }
 
 /* ---- Life cycle and state ------------------------------------------------- */
+
+static bool
+ring_offered(const struct vsock_dev_cfg *cfg)
+{
+	(void)cfg;
+	return true;
+}
 
 static void *
 ring_new(struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
@@ -876,6 +876,7 @@ ring_dump(const void *p, void (*cb)(void *arg, const char *line), void *arg)
 
 const struct vsock_proto_ops vsock_ring_proto = {
 	.po_id = HCVS_PROTO_RING,
+	.po_offered = ring_offered,
 	.po_new = ring_new,
 	.po_free = ring_free,
 	.po_reset = ring_reset,
