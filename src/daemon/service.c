@@ -326,13 +326,13 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 	(void)fd;
 	(void)events;
 	for (;;) {
-		bool got = false;
+		bool got = false, guest_event = false;
 
 		while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
 			got = true;
 			rc = ioreq_engine_handle_port(s->sv_eng, port);
 			if (rc == 0 && port == s->sv_evtchn_local)
-				(void)vsock_dev_kick(s->sv_dev);
+				guest_event = true;
 			if (rc < 0)
 				break;
 		}
@@ -340,6 +340,17 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			log_warnx("notifier: %s", strerror(-rc));
 			gone(s, EX_SOFTWARE, "the notifier failed: stopping");
 			return;
+		}
+		/*
+		 * However many events the guest sent meanwhile, one pass:
+		 * a guest flooding its port costs one bounded pass per wake.
+		 */
+		if (guest_event && s->sv_dev != NULL &&
+		    vsock_dev_guest_event(s->sv_dev) == 1 &&
+		    s->sv_work_timer == 0) {
+			int64_t id = loop_add_timer(s->sv_loop, 0, work_timer, s);
+
+			s->sv_work_timer = id > 0 ? id : 0;
 		}
 		run_device(s);
 		if (s->sv_busy_ns == 0)
@@ -562,6 +573,7 @@ service_open(struct loop *l, const struct conf *c,
 	}
 	dc.guest_cid = c->c_guest_cid;
 	dc.irq_caps = irq_caps(s, c);
+	dc.backend_domid = t->st_self_domid;
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = s;

@@ -76,10 +76,19 @@ struct vsock_dev_cfg {
 	const struct vsock_msg_backend_ops *msg_backend;
 	void			*msg_backend_arg;
 	uint64_t		 guest_cid;
-	/* HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL. */
+	/*
+	 * HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL | LAZY_CREDIT,
+	 * plus EVTCHN_KICK when irq_caps has EVTCHN.  EVTCHN_KICK is
+	 * offered only with the EVTCHN mode, whatever this says.
+	 */
 	uint32_t		 features;
 	/* Bitmap of 1 << HCVS_IRQ_* this host can deliver (NONE always). */
 	uint32_t		 irq_caps;
+	/*
+	 * The Xen domain that serves the window, the one a guest's EVTCHN
+	 * port must name (GET_BACKEND).  Used only when irq_caps has EVTCHN.
+	 */
+	uint32_t		 backend_domid;
 	/*
 	 * The guest is HVM.  ISA line interrupts are offered only when
 	 * this is true, whatever irq_caps says: a PVH guest on Xen 4.17
@@ -111,6 +120,14 @@ extern const struct ioreq_handler_ops vsock_dev_handler_ops;
  * again, e.g. from a zero timer), else 0.
  */
 int	vsock_dev_kick(struct vsock_dev *d);
+
+/*
+ * The guest signalled the port of its EVTCHN mode.  With EVTCHN_KICK
+ * negotiated and that mode active this is vsock_dev_kick(); otherwise the
+ * event means nothing and is only counted (ds_events_ignored).  Bounded
+ * like any doorbell: one pass takes at most a ring of each kind.
+ */
+int	vsock_dev_guest_event(struct vsock_dev *d);
 
 /*
  * Deferred work: after a request completed (post hook), when the backend
@@ -201,7 +218,9 @@ struct vsock_dev_stats {
 	uint64_t	ds_bad_access;	/* wrong size/alignment, RO writes */
 	uint64_t	ds_cmds;
 	uint64_t	ds_cmd_errors;
-	uint64_t	ds_kicks;	/* doorbells, both kinds */
+	uint64_t	ds_kicks;	/* doorbells, every kind */
+	uint64_t	ds_evtchn_kicks;	/* ... of them by event channel */
+	uint64_t	ds_events_ignored;	/* guest events without EVTCHN_KICK */
 	uint64_t	ds_sync_kicks;
 	uint64_t	ds_passes;	/* processing passes */
 	uint64_t	ds_deferred;	/* passes that ran out of budget */

@@ -30,6 +30,7 @@ setup(void **state)
 		.is_hvm = false,
 		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN) |
 		    (1u << HCVS_IRQ_ISA),
+		.backend_domid = 3,
 	};
 
 	*state = vtenv_new(&o);
@@ -161,9 +162,10 @@ regs__probe_values(void **state)
 	uint64_t v = 0;
 
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
-	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010002);
+	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010003);
 	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
-	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
+	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT |
+	    HCVS_F_EVTCHN_KICK);
 	assert_int_equal(vt_rd(e, HCVS_REG_PROTOCOLS), 1u << HCVS_PROTO_RING);
 	/* PVH guest: ISA is never offered, whatever the caps say. */
 	assert_int_equal(vt_rd(e, HCVS_REG_IRQ_MODES), (1u << HCVS_IRQ_NONE) |
@@ -1469,11 +1471,110 @@ dump__lines(void **state)
 	assert_true(a.saw_mailbox);
 }
 
+/* ---- Event-channel doorbell ----------------------------------------------- */
+
+/* Live with `features`, notifications on event channel port 5. */
+static void
+bring_up_evtchn(struct vtenv *e, uint32_t features)
+{
+	negotiate(e, features);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 5, 0,
+	    0), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0), HCVS_ERR_OK);
+}
+
+static void
+evtchn__backend_domain(void **state)
+{
+	struct vtenv *e = *state;
+
+	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_BACKEND, 0, 0, 0, 0),
+	    HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 3);
+}
+
+static void
+evtchn__not_offered_without_the_mode(void **state)
+{
+	struct vtenv *e = *state;
+
+	/* setup_hvm offers no EVTCHN mode: neither feature nor domain. */
+	assert_false(vt_rd(e, HCVS_REG_HOST_FEATURES) & HCVS_F_EVTCHN_KICK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_BACKEND, 0, 0, 0, 0),
+	    HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0,
+	    0, 0), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM |
+	    HCVS_F_EVTCHN_KICK, 0, 0, 0), HCVS_ERR_UNSUPPORTED);
+}
+
+static void
+evtchn__event_is_the_async_doorbell(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	/* Without the feature an event on the port means nothing. */
+	bring_up_evtchn(e, HCVS_F_STREAM);
+	vt_pump(e);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 81);
+	tx_push(e, &h, NULL, 0);
+	assert_int_equal(vsock_dev_guest_event(e->dev), 0);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	assert_int_equal(stats(e).ds_events_ignored, 1);
+	assert_int_equal(stats(e).ds_evtchn_kicks, 0);
+
+	/* With it, the event runs the rings as DOORBELL does. */
+	bring_up_evtchn(e, HCVS_F_STREAM | HCVS_F_EVTCHN_KICK);
+	vt_pump(e);
+	h.src_port = 5001;
+	tx_push(e, &h, NULL, 0);
+	assert_int_equal(vsock_dev_guest_event(e->dev), 0);
+	assert_int_equal(fake_mux_total(e->mux), 1);
+	assert_int_equal(stats(e).ds_evtchn_kicks, 1);
+
+	/* Another mode: the old port's events are ignored again. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_MSI,
+	    0xFEE00000u, 0, 0x30), HCVS_ERR_OK);
+	h.src_port = 5002;
+	tx_push(e, &h, NULL, 0);
+	assert_int_equal(vsock_dev_guest_event(e->dev), 0);
+	assert_int_equal(fake_mux_total(e->mux), 1);
+	assert_int_equal(stats(e).ds_events_ignored, 2);
+}
+
+static void
+evtchn__survives_restart(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_dev_state st;
+	struct vsock_pkt_hdr h;
+
+	bring_up_evtchn(e, HCVS_F_STREAM | HCVS_F_EVTCHN_KICK);
+	vt_pump(e);
+	vsock_dev_export(e->dev, &st);
+	vtenv_restart(e);
+	assert_int_equal(vsock_dev_import(e->dev, &st), 0);
+	assert_int_equal(e->setup_last.mode, HCVS_IRQ_EVTCHN);
+	assert_int_equal(e->setup_last.evtchn_port, 5);
+	vt_pump(e);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5003, 81);
+	tx_push(e, &h, NULL, 0);
+	assert_int_equal(vsock_dev_guest_event(e->dev), 0);
+	assert_int_equal(fake_mux_total(e->mux), 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(regs__probe_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(evtchn__backend_domain, setup, teardown),
+		cmocka_unit_test_setup_teardown(evtchn__not_offered_without_the_mode, setup_hvm, teardown),
+		cmocka_unit_test_setup_teardown(evtchn__event_is_the_async_doorbell, setup, teardown),
+		cmocka_unit_test_setup_teardown(evtchn__survives_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(regs__args_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(neg__order_enforced, setup, teardown),
 		cmocka_unit_test(neg__seqpacket_when_offered),
