@@ -255,6 +255,43 @@ run_device(struct service *s)
 		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
 }
 
+/*
+ * The register window.  A write that changed what the state file records
+ * (a command, an argument) is recorded before the engine answers it:
+ * killed before the answer, the next daemon runs the request again (on
+ * either state it gives the same answer, vsock_dev.h); killed after, the
+ * file already holds what the guest was told.  Recording after the answer
+ * would let a guest see "ENABLE: OK" and a restarted daemon a device that
+ * never became LIVE.
+ */
+static int
+window_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct service *s = opaque;
+
+	return vsock_dev_handler_ops.read(s->sv_dev, vcpu, off, size, val);
+}
+
+static int
+window_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct service *s = opaque;
+	int rc;
+
+	rc = vsock_dev_handler_ops.write(s->sv_dev, vcpu, off, size, val);
+	if (vsock_dev_state_changed(s->sv_dev) &&
+	    s->sv_hooks.sh_state_changed != NULL)
+		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
+	return rc;
+}
+
+static const struct ioreq_handler_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
+
 static void
 post_hook(void *arg)
 {
@@ -550,15 +587,14 @@ service_open(struct loop *l, const struct conf *c,
 	if (c->c_has_pio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_PIO, c->c_pio_base,
 	    (uint64_t)c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1,
-	    &vsock_dev_handler_ops, s->sv_dev)) < 0) {
+	    &window_ops, s)) < 0) {
 		log_warnx("claiming I/O ports 0x%x-0x%x: %s", c->c_pio_base,
 		    c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1, strerror(-rc));
 		goto err;
 	}
 	if (c->c_has_mmio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_MMIO, c->c_mmio_base,
-	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &vsock_dev_handler_ops,
-	    s->sv_dev)) < 0) {
+	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &window_ops, s)) < 0) {
 		log_warnx("claiming MMIO 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 		    c->c_mmio_base, c->c_mmio_base + CONF_MMIO_WINDOW - 1,
 		    strerror(-rc));

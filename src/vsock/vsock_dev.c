@@ -416,6 +416,8 @@ reg_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 	case HCVS_REG_ARG1:
 	case HCVS_REG_ARG2:
 	case HCVS_REG_ARG3:
+		if (d->d_args[(off - HCVS_REG_ARG0) / 4] != v)
+			d->d_changed = true;
 		d->d_args[(off - HCVS_REG_ARG0) / 4] = v;
 		return 0;
 	case HCVS_REG_CMD:
@@ -423,6 +425,8 @@ reg_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 		d->d_cmd_result = cmd_exec(d, v);
 		if (d->d_cmd_result != HCVS_ERR_OK)
 			d->d_st.ds_cmd_errors++;
+		/* Its result (and GET_CID's ARGn) are recorded too. */
+		d->d_changed = true;
 		return 0;
 	case HCVS_REG_DOORBELL:
 	case HCVS_REG_DOORBELL_SYNC:
@@ -515,6 +519,8 @@ vsock_dev_export(const struct vsock_dev *d, struct vsock_dev_state *st)
 	st->st_features = d->d_guest_features;
 	st->st_status = d->d_status;
 	st->st_irq = d->d_irq;
+	memcpy(st->st_args, d->d_args, sizeof(st->st_args));
+	st->st_cmd_result = d->d_cmd_result;
 	/* Unselected, RING still has its epoch to keep. */
 	po = d->d_po != NULL ? d->d_po : &vsock_ring_proto;
 	if (d->d_priv[po->po_id] != NULL)
@@ -573,6 +579,9 @@ vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
 			return 0;
 		}
 	}
+	/* Last: a protocol's import may use ARGn to replay its set-up. */
+	memcpy(d->d_args, st->st_args, sizeof(d->d_args));
+	d->d_cmd_result = st->st_cmd_result;
 	vsock_dev_notify(d, HCVS_ISR_RESET);
 	d->d_changed = true;
 	return 0;

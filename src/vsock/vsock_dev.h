@@ -187,11 +187,29 @@ struct vsock_dev_state {
 	uint32_t		st_tx_cons;	/* informational */
 	uint32_t		st_rx_prod;	/* informational */
 	struct vsock_irq_cfg	st_irq;
+	/*
+	 * The register file a guest builds a command in: ARG0..ARG3 as it
+	 * wrote them and CMD's last result, so that a daemon started
+	 * between the guest's ARG writes and its CMD write, or between the
+	 * CMD write and the result read, gives the answer the dead one
+	 * would have.
+	 */
+	uint32_t		st_args[4];
+	uint32_t		st_cmd_result;
 };
 void	vsock_dev_export(const struct vsock_dev *d, struct vsock_dev_state *st);
 int	vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
 	    __must_check;
-/* True once after each configuration change (then cleared). */
+/*
+ * True once after each change of what the state records (then cleared):
+ * configuration, a command run, an ARGn written with a new value.  A
+ * daemon that records the state whenever this is true, before it answers
+ * the request that made the change, can be killed at any point: a
+ * restarted one either sees the request unanswered (and runs it again on
+ * the state from before it, or from after it: every command gives the
+ * same answer on both) or sees it answered with the state already saying
+ * so.
+ */
 bool	vsock_dev_state_changed(struct vsock_dev *d);
 
 struct vsock_dev_stats {
