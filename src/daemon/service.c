@@ -574,6 +574,8 @@ service_open(struct loop *l, const struct conf *c,
 	}
 	dc.guest_cid = c->c_guest_cid;
 	dc.irq_caps = irq_caps(s, c);
+	if (!c->c_evtchn_kick)
+		dc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
 	dc.backend_domid = t->st_self_domid;
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	dc.irq_ops = &irq_ops;

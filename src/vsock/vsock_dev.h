@@ -59,6 +59,10 @@ struct vsock_dev_irq_ops {
 	int	(*raise)(void *arg, const struct vsock_irq_cfg *irq, bool level);
 };
 
+/* The features a device offers by default. */
+#define VSOCK_DEV_FEATURES	(HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | \
+				 HCVS_F_LAZY_CREDIT | HCVS_F_EVTCHN_KICK)
+
 struct vsock_dev_cfg {
 	struct ioreq_mem	*mem;		/* guest memory (not owned) */
 	/*
@@ -77,8 +81,7 @@ struct vsock_dev_cfg {
 	void			*msg_backend_arg;
 	uint64_t		 guest_cid;
 	/*
-	 * HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL | LAZY_CREDIT,
-	 * plus EVTCHN_KICK when irq_caps has EVTCHN.  EVTCHN_KICK is
+	 * HCVS_F_* offered; 0 means VSOCK_DEV_FEATURES.  EVTCHN_KICK is
 	 * offered only with the EVTCHN mode, whatever this says.
 	 */
 	uint32_t		 features;
