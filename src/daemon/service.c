@@ -494,6 +494,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path,
 	ac.peers = peers;
 	/* One guest's flood, fault or compromise stays in its process. */
 	ac.fork_per_guest = true;
+	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
