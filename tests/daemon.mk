@@ -20,6 +20,7 @@ DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/runtime.test \
 	%reldir%/daemon/e2e.test \
 	%reldir%/daemon/status.test \
+	%reldir%/daemon/seqpacket.test \
 	%reldir%/daemon/kvm.test \
 	%reldir%/daemon/init.test \
 	%reldir%/daemon/man.test

@@ -27,6 +27,9 @@
 #define LOOPBACK_TIMEOUT_MS	10000
 /* VMMs one daemon serves in KVM mode. */
 #define KVM_MAX_GUESTS		16
+/* What every guest is offered: both socket types, the synchronous doorbell. */
+#define SERVICE_FEATURES	(HCVS_F_STREAM | HCVS_F_SEQPACKET | \
+				 HCVS_F_SYNC_DOORBELL)
 
 struct service {
 	struct loop		*sv_loop;
@@ -412,6 +415,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path)
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
+	ac.features = SERVICE_FEATURES;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
@@ -482,6 +486,7 @@ service_open(struct loop *l, const struct conf *c,
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(s->sv_src);
 	dc.guest_cid = c->c_guest_cid;
+	dc.features = SERVICE_FEATURES;
 	dc.irq_caps = irq_caps(s, c);
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	dc.irq_ops = &irq_ops;

@@ -646,14 +646,32 @@ rx_next(struct vsock_dev *d, uint32_t *len)
 	struct vsock_pkt_hdr h;
 	uint32_t cap = d->d_slot_size - VSOCK_HDR_SIZE;
 
-	if (d->d_rst_count > 0) {
-		h = d->d_rstq[d->d_rst_head];
-		d->d_rst_head = (d->d_rst_head + 1) % RSTQ_LEN;
-		d->d_rst_count--;
-	} else if (d->d_mux == NULL ||
-	    vsock_mux_to_guest(d->d_mux, &h, d->d_buf + VSOCK_HDR_SIZE,
-	    cap) != 1) {
-		return 0;
+	for (;;) {
+		if (d->d_rst_count > 0) {
+			h = d->d_rstq[d->d_rst_head];
+			d->d_rst_head = (d->d_rst_head + 1) % RSTQ_LEN;
+			d->d_rst_count--;
+			break;
+		}
+		if (d->d_mux == NULL ||
+		    vsock_mux_to_guest(d->d_mux, &h, d->d_buf + VSOCK_HDR_SIZE,
+		    cap) != 1)
+			return 0;
+		if (type_ok(d, h.type))
+			break;
+		/*
+		 * A host SEQPACKET connect to a guest that did not take the
+		 * feature: refuse it in the guest's name.
+		 */
+		if (h.op != VSOCK_OP_RST) {
+			struct vsock_pkt_hdr r = {
+				.src_cid = h.dst_cid, .dst_cid = h.src_cid,
+				.src_port = h.dst_port, .dst_port = h.src_port,
+				.type = h.type, .op = VSOCK_OP_RST,
+			};
+
+			vsock_mux_from_guest(d->d_mux, &r, NULL);
+		}
 	}
 	if (h.len > cap) {
 		/* A muxer bug must not become a guest overflow. */

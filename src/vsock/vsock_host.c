@@ -198,6 +198,7 @@ pending_connect(struct vsock_pending *p, uint32_t port)
 	struct vsock_conn *c;
 	uint32_t hport = 0, tries;
 	int fd = p->p_fd;
+	uint16_t type;
 
 	if (!allow_listen(m, port)) {
 		pending_reject(p, "port not allowed");
@@ -219,8 +220,9 @@ pending_connect(struct vsock_pending *p, uint32_t port)
 		pending_reject(p, "no free host port");
 		return;
 	}
+	type = p->p_type;
 	pending_free(p, false);
-	c = vsock_conn_new(m, port, hport, VSOCK_TYPE_STREAM, fd, VC_HOST_INIT);
+	c = vsock_conn_new(m, port, hport, type, fd, VC_HOST_INIT);
 	if (c == NULL) {
 		m->m_stats.ms_host_rejected++;
 		close(fd);
@@ -232,6 +234,42 @@ pending_connect(struct vsock_pending *p, uint32_t port)
 	vsock_conn_update_events(c);
 	if (c->c_state == VC_HOST_INIT)
 		vsock_conn_arm_timer(c, m->m_cfg.connect_timeout_ms);
+}
+
+/*
+ * SEQPACKET: the CONNECT line is the whole first message, '\n' its last
+ * byte; the messages after it belong to the connection.
+ */
+static void
+pending_seq(struct vsock_pending *p)
+{
+	uint8_t buf[VSOCK_CONNECT_LINE_MAX];
+	uint32_t port = 0;
+	ssize_t n, i;
+	int rc = 0;
+
+	do
+		n = recv(p->p_fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		pending_reject(p, n == 0 ? "closed before CONNECT line" :
+		    "read error");
+		return;
+	}
+	if ((size_t)n > sizeof(buf)) {
+		pending_reject(p, "CONNECT line too long");
+		return;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = vsock_connect_parser_feed(&p->p_parser, buf[i], &port);
+	if (rc != 1 || i != n) {
+		pending_reject(p, rc == -E2BIG ? "CONNECT line too long" :
+		    "malformed CONNECT line");
+		return;
+	}
+	pending_connect(p, port);
 }
 
 /*
@@ -251,6 +289,10 @@ pending_cb(struct loop *l, int fd, unsigned events, void *arg)
 	(void)l;
 	(void)events;
 	vsock_mux_enter(m);
+	if (p->p_type == VSOCK_TYPE_SEQPACKET) {
+		pending_seq(p);
+		goto out;
+	}
 	do
 		n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -294,17 +336,18 @@ pending_timeout_cb(struct loop *l, void *arg)
 static void
 listen_resume_cb(struct loop *l, void *arg)
 {
-	struct vsock_mux *m = arg;
+	struct vsock_listener *li = arg;
 
-	m->m_listen_timer = 0;
-	if (m->m_listen_fd >= 0)
-		(void)loop_mod_fd(l, m->m_listen_fd, LOOP_IN);
+	li->l_timer = 0;
+	if (li->l_fd >= 0)
+		(void)loop_mod_fd(l, li->l_fd, LOOP_IN);
 }
 
 static void
 accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 {
-	struct vsock_mux *m = arg;
+	struct vsock_listener *li = arg;
+	struct vsock_mux *m = li->l_mux;
 	struct vsock_pending *p;
 	int fd;
 
@@ -318,10 +361,10 @@ accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 			    errno == ENOBUFS || errno == ENOMEM) {
 				vsock_log(m, LOG_ERR, "vsock: accept: %s",
 				    strerror(errno));
-				if (m->m_listen_timer <= 0) {
+				if (li->l_timer <= 0) {
 					(void)loop_mod_fd(l, lfd, 0);
-					m->m_listen_timer = loop_add_timer(l,
-					    ACCEPT_BACKOFF_MS, listen_resume_cb, m);
+					li->l_timer = loop_add_timer(l,
+					    ACCEPT_BACKOFF_MS, listen_resume_cb, li);
 				}
 			}
 			break;
@@ -340,6 +383,7 @@ accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 		}
 		p->p_mux = m;
 		p->p_fd = fd;
+		p->p_type = li->l_type;
 		vsock_connect_parser_init(&p->p_parser);
 		if (loop_add_fd(l, fd, LOOP_IN, pending_cb, p) < 0) {
 			close(fd);
@@ -372,9 +416,10 @@ vsock_host_drop_pending(struct vsock_mux *m)
  * live one with a full backlog says EAGAIN rather than blocking us.
  */
 static bool
-somebody_listens(const struct sockaddr_un *sa)
+somebody_listens(const struct sockaddr_un *sa, uint16_t type)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET :
+	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	bool yes;
 
 	if (fd < 0)
@@ -385,19 +430,19 @@ somebody_listens(const struct sockaddr_un *sa)
 	return yes;
 }
 
-int
-vsock_host_listen(struct vsock_mux *m)
+static int
+listen_one(struct vsock_listener *li)
 {
+	struct vsock_mux *m = li->l_mux;
 	struct sockaddr_un sa;
 	struct stat st;
 	int fd, rc;
 
-	if (m->m_cfg.uds_path[0] == '\0')
-		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m->m_cfg.uds_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", li->l_path);
+	fd = socket(AF_UNIX, (li->l_type == VSOCK_TYPE_SEQPACKET ?
+	    SOCK_SEQPACKET : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -406,7 +451,7 @@ vsock_host_listen(struct vsock_mux *m)
 			goto err_close;
 		/* Only a socket is ever removed, never a file put there. */
 		if (lstat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-		    somebody_listens(&sa)) {
+		    somebody_listens(&sa, li->l_type)) {
 			log_warnx("vsock: %s is in use by another process or "
 			    "not a socket", sa.sun_path);
 			goto err_close;
@@ -422,12 +467,12 @@ vsock_host_listen(struct vsock_mux *m)
 		rc = -errno;
 		goto err_unlink;
 	}
-	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, m);
+	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, li);
 	if (rc < 0)
 		goto err_unlink;
-	m->m_listen_fd = fd;
-	m->m_listen_dev = st.st_dev;
-	m->m_listen_ino = st.st_ino;
+	li->l_fd = fd;
+	li->l_dev = st.st_dev;
+	li->l_ino = st.st_ino;
 	return 0;
 err_unlink:
 	(void)unlink(sa.sun_path);
@@ -436,21 +481,60 @@ err_close:
 	return rc;
 }
 
+static void
+unlisten_one(struct vsock_listener *li)
+{
+	struct vsock_mux *m = li->l_mux;
+	struct stat st;
+
+	if (li->l_fd < 0)
+		return;
+	if (li->l_timer > 0)
+		loop_del_timer(m->m_loop, li->l_timer);
+	li->l_timer = 0;
+	(void)loop_del_fd(m->m_loop, li->l_fd);
+	close(li->l_fd);
+	li->l_fd = -1;
+	/* Unlink only our own socket, not one a successor already bound. */
+	if (stat(li->l_path, &st) == 0 && st.st_dev == li->l_dev &&
+	    st.st_ino == li->l_ino)
+		(void)unlink(li->l_path);
+}
+
+int
+vsock_host_listen(struct vsock_mux *m)
+{
+	static const uint16_t types[VSOCK_NR_LISTENERS] = {
+		VSOCK_TYPE_STREAM, VSOCK_TYPE_SEQPACKET,
+	};
+	int rc;
+
+	if (m->m_cfg.uds_path[0] == '\0')
+		return 0;
+	for (int i = 0; i < VSOCK_NR_LISTENERS; i++) {
+		struct vsock_listener *li = &m->m_lis[i];
+
+		li->l_mux = m;
+		li->l_type = types[i];
+		/* vsock_host_check_cfg() left room for "_4294967295". */
+		rc = snprintf(li->l_path, sizeof(li->l_path), "%s%s",
+		    m->m_cfg.uds_path, types[i] == VSOCK_TYPE_SEQPACKET ?
+		    VSOCK_SEQPACKET_SUFFIX : "");
+		if (rc < 0 || (size_t)rc >= sizeof(li->l_path))
+			rc = -ENAMETOOLONG;
+		else
+			rc = listen_one(li);
+		if (rc < 0) {
+			vsock_host_unlisten(m);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 void
 vsock_host_unlisten(struct vsock_mux *m)
 {
-	struct stat st;
-
-	if (m->m_listen_fd < 0)
-		return;
-	if (m->m_listen_timer > 0)
-		loop_del_timer(m->m_loop, m->m_listen_timer);
-	m->m_listen_timer = 0;
-	(void)loop_del_fd(m->m_loop, m->m_listen_fd);
-	close(m->m_listen_fd);
-	m->m_listen_fd = -1;
-	/* Unlink only our own socket, not one a successor already bound. */
-	if (stat(m->m_cfg.uds_path, &st) == 0 && st.st_dev == m->m_listen_dev &&
-	    st.st_ino == m->m_listen_ino)
-		(void)unlink(m->m_cfg.uds_path);
+	for (int i = 0; i < VSOCK_NR_LISTENERS; i++)
+		unlisten_one(&m->m_lis[i]);
 }

@@ -144,8 +144,22 @@ struct vsock_pending {
 	struct vsock_mux		*p_mux;
 	TAILQ_ENTRY(vsock_pending)	 p_link;
 	int				 p_fd;
+	uint16_t			 p_type;	/* its listener's */
 	int64_t				 p_timer;
 	struct vsock_connect_parser	 p_parser;
+};
+
+/* Host programs connect to <uds_path> (STREAM) or <uds_path>_seqpacket. */
+#define VSOCK_SEQPACKET_SUFFIX	"_seqpacket"
+#define VSOCK_NR_LISTENERS	2
+struct vsock_listener {
+	struct vsock_mux		*l_mux;
+	int				 l_fd;
+	dev_t				 l_dev;		/* to unlink only ours */
+	ino_t				 l_ino;
+	int64_t				 l_timer;	/* EMFILE back-off */
+	uint16_t			 l_type;
+	char				 l_path[108];
 };
 
 LIST_HEAD(vsock_conn_list, vsock_conn);
@@ -164,10 +178,7 @@ struct vsock_mux {
 	struct vsock_port_map		*m_maps;	/* sorted by port */
 	char				 m_dir[108];	/* dirname of uds_path */
 
-	int				 m_listen_fd;
-	dev_t				 m_listen_dev;	/* to unlink only ours */
-	ino_t				 m_listen_ino;
-	int64_t				 m_listen_timer;	/* EMFILE back-off */
+	struct vsock_listener		 m_lis[VSOCK_NR_LISTENERS];
 	struct vsock_pending_tailq	 m_pending;
 	uint32_t			 m_npending;
 

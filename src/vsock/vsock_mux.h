@@ -31,7 +31,9 @@
  *   there.  A guest message (RW packets up to EOM) becomes one host
  *   message (EOR as MSG_EOR); a host message (<= 64 KiB) becomes RW
  *   packets with EOM on the last.  Empty messages are not carried.
- *   Host-initiated connections are STREAM only.
+ *   Host programs open SEQPACKET connections on <uds_path>_seqpacket, a
+ *   SOCK_SEQPACKET listener: the CONNECT line is their whole first
+ *   message, the OK line one message back.
  * - Host connects: accept on uds_path, read "CONNECT <port>\n" (at most
  *   64 bytes, connect_timeout_ms), REQUEST to the guest, on RESPONSE
  *   "OK <hostport>\n" (host ports from 2^30 upwards); bytes after the
