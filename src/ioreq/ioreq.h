@@ -69,6 +69,14 @@ int	ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
 	    __must_check;
 int	ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf,
 	    size_t len) __must_check;
+/*
+ * Direct access for bulk data: the host address of [gpa, gpa+len) where
+ * the backend maps it contiguously for the life of the accessor (memfd
+ * memory), else NULL: use the copies.  The guest may change those bytes
+ * at any moment, so this is only for data passed on unread (stream
+ * payload straight to or from a socket), never for anything validated.
+ */
+void	*ioreq_mem_direct(struct ioreq_mem *m, uint64_t gpa, size_t len);
 /* Drop cached mappings (Xen INVALIDATE). No-op for memfd memory. */
 void	ioreq_mem_invalidate(struct ioreq_mem *m);
 void	ioreq_mem_free(struct ioreq_mem *m);

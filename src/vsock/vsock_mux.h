@@ -132,6 +132,21 @@ void	vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	    const void *payload);
 
 /*
+ * A TX batch: the device brackets one pass over the guest's TX ring with
+ * vsock_mux_tx_begin() and vsock_mux_tx_end(), and hands payloads it
+ * keeps in place until the end (guest TX slots it has not released yet)
+ * to vsock_mux_from_guest_held().  Stream data is then written to each
+ * host socket once per batch, in one sendmsg() straight from those
+ * payloads; what the socket does not take is copied into the
+ * connection's buffer at the end.  Outside a batch, or for anything but
+ * stream data, it is vsock_mux_from_guest().  Batches do not nest.
+ */
+void	vsock_mux_tx_begin(struct vsock_mux *m);
+void	vsock_mux_from_guest_held(struct vsock_mux *m,
+	    const struct vsock_pkt_hdr *hdr, const void *payload);
+void	vsock_mux_tx_end(struct vsock_mux *m);
+
+/*
  * Next packet for the guest, payload at most max_payload bytes.  Returns
  * 1 and fills *hdr and payload, or 0 if nothing is queued.
  */
