@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* hcvsockd.conf(5) parser: a table of typed, bounded keys, errors as file:line. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <syslog.h>
 
 #include "daemon/conf.h"
@@ -33,14 +35,15 @@ enum key_type {
 	KT_NAME,	/* file name: [A-Za-z0-9._-], no leading '.' */
 	KT_ACCOUNT,	/* user or group name */
 	KT_NOTIFY,	/* list of notify modes */
-	KT_PORT,	/* port N [path P] [connect|listen|both], repeatable */
+	KT_PORT,	/* port N [path P|tcp H:P] [tcp_listen [H:]P] [dir], repeatable */
+	KT_TCP_ALLOW,	/* list of numeric addresses, or any */
 };
 
 enum key_id {
 	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
 	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
 	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
-	K_LOG_LEVEL, K_USER, K_GROUP,
+	K_LOG_LEVEL, K_USER, K_GROUP, K_TCP_ALLOW,
 };
 
 struct key {
@@ -71,6 +74,7 @@ static const struct key keys[] = {
 	{ "log_level", K_LOG_LEVEL, KT_LEVEL, 0, 0, false },
 	{ "user", K_USER, KT_ACCOUNT, 0, 0, false },
 	{ "group", K_GROUP, KT_ACCOUNT, 0, 0, false },
+	{ "tcp_allow", K_TCP_ALLOW, KT_TCP_ALLOW, 0, 0, false },
 };
 
 static const struct {
@@ -323,7 +327,32 @@ check_name(struct parser *p, const struct key *k, const char *val)
 	return 0;
 }
 
-/* port <N> [path <P>] [connect|listen|both] */
+/* `tcp` / `tcp_listen` and their value at argv[*i]. */
+static int
+parse_port_tcp(struct parser *p, struct conf_port *cp, char **argv, int argc,
+    int *i)
+{
+	bool listener = !strcmp(argv[*i], "tcp_listen");
+	struct conf_tcp *t = listener ? &cp->cp_tcp_listen : &cp->cp_tcp;
+	const char *why = "";
+
+	if (t->ct_len != 0) {
+		perr(p, "'port': '%s' given twice", argv[*i]);
+		return -1;
+	}
+	if (*i + 1 >= argc) {
+		perr(p, "'port': '%s' needs a value", argv[*i]);
+		return -1;
+	}
+	(*i)++;
+	if (conf_tcp_parse(argv[*i], listener, t, &why) < 0) {
+		perr(p, "'port': '%s %s': %s", argv[*i - 1], argv[*i], why);
+		return -1;
+	}
+	return 0;
+}
+
+/* port <N> [path <P> | tcp <H:P>] [tcp_listen <[H:]P>] [connect|listen|both] */
 static void
 parse_port(struct parser *p, const struct key *k, char **argv, int argc)
 {
@@ -339,7 +368,10 @@ parse_port(struct parser *p, const struct key *k, char **argv, int argc)
 		return;
 	cp.cp_port = (uint32_t)v;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "path")) {
+		if (!strcmp(argv[i], "tcp") || !strcmp(argv[i], "tcp_listen")) {
+			if (parse_port_tcp(p, &cp, argv, argc, &i) < 0)
+				return;
+		} else if (!strcmp(argv[i], "path")) {
 			if (cp.cp_path[0] != '\0') {
 				perr(p, "'port': 'path' given twice");
 				return;
@@ -371,15 +403,39 @@ parse_port(struct parser *p, const struct key *k, char **argv, int argc)
 			cp.cp_connect = argv[i][0] != 'l';
 			cp.cp_listen = argv[i][0] != 'c';
 		} else {
-			perr(p, "'port': unexpected '%s' (expected path, "
-			    "connect, listen or both)", argv[i]);
+			perr(p, "'port': unexpected '%s' (expected path, tcp, "
+			    "tcp_listen, connect, listen or both)", argv[i]);
 			return;
 		}
 	}
+	if (cp.cp_path[0] != '\0' && cp.cp_tcp.ct_len != 0) {
+		perr(p, "'port': 'path' and 'tcp' are alternatives");
+		return;
+	}
+	if (cp.cp_tcp.ct_len != 0 && !cp.cp_connect) {
+		perr(p, "'port': 'tcp' is where guest connects go, but the "
+		    "direction is listen");
+		return;
+	}
+	if (cp.cp_tcp_listen.ct_len != 0 && !cp.cp_listen) {
+		perr(p, "'port': 'tcp_listen' lets host clients in, but the "
+		    "direction is connect");
+		return;
+	}
 	for (size_t i = 0; i < c->c_nr_ports; i++) {
+		const struct conf_tcp *o = &c->c_ports[i].cp_tcp_listen;
+
 		if (c->c_ports[i].cp_port == cp.cp_port) {
 			perr(p, "'port': %" PRIu32 " is mapped twice (first at "
 			    "line %u)", cp.cp_port, c->c_ports[i].cp_line);
+			return;
+		}
+		if (cp.cp_tcp_listen.ct_len != 0 &&
+		    o->ct_len == cp.cp_tcp_listen.ct_len &&
+		    !memcmp(&o->ct_addr, &cp.cp_tcp_listen.ct_addr, o->ct_len)) {
+			perr(p, "'port': tcp_listen %s is used twice (first at "
+			    "line %u)", cp.cp_tcp_listen.ct_spec,
+			    c->c_ports[i].cp_line);
 			return;
 		}
 	}
@@ -421,6 +477,32 @@ parse_notify(struct parser *p, char **argv, int argc)
 }
 
 static void
+parse_tcp_allow(struct parser *p, char **argv, int argc)
+{
+	struct conf_tcp_allow *a = &p->p_conf->c_tcp_allow;
+
+	for (int i = 0; i < argc; i++) {
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(argv[i], ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			int rc = conf_tcp_allow_add(a, tok);
+
+			if (rc == -ENOSPC) {
+				perr(p, "'tcp_allow': more than %d addresses",
+				    CONF_TCP_ALLOW_MAX);
+				return;
+			}
+			if (rc < 0) {
+				perr(p, "'tcp_allow': '%s' is not a numeric "
+				    "address or 'any'", tok);
+				return;
+			}
+		}
+	}
+}
+
+static void
 apply(struct parser *p, const struct key *k, char **argv, int argc)
 {
 	struct conf *c = p->p_conf;
@@ -433,6 +515,9 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 		return;
 	case KT_NOTIFY:
 		parse_notify(p, argv, argc);
+		return;
+	case KT_TCP_ALLOW:
+		parse_tcp_allow(p, argv, argc);
 		return;
 	default:
 		break;
@@ -704,6 +789,19 @@ finish(struct parser *p)
 				p->p_line = 0;
 			}
 		}
+		/* tcp_allow may come after the port lines: checked here. */
+		for (int j = 0; j < 2; j++) {
+			const struct conf_tcp *t = j ? &cp->cp_tcp_listen :
+			    &cp->cp_tcp;
+
+			if (t->ct_len == 0 || conf_tcp_allowed(&c->c_tcp_allow, t))
+				continue;
+			p->p_line = cp->cp_line;
+			perr(p, "'port': %s %s is not a loopback address: list "
+			    "it in 'tcp_allow' to use it", j ? "tcp_listen" :
+			    "tcp", t->ct_spec);
+			p->p_line = 0;
+		}
 	}
 	return p->p_errors;
 }
@@ -896,10 +994,32 @@ conf_dump(const struct conf *c, FILE *f)
 	for (size_t i = 0; i < c->c_nr_ports; i++) {
 		const struct conf_port *cp = &c->c_ports[i];
 
-		fprintf(f, "port %" PRIu32 "%s%s %s\n", cp->cp_port,
+		fprintf(f, "port %" PRIu32 "%s%s%s%s%s%s %s\n", cp->cp_port,
 		    cp->cp_path[0] != '\0' ? " path " : "", cp->cp_path,
+		    cp->cp_tcp.ct_len != 0 ? " tcp " : "", cp->cp_tcp.ct_spec,
+		    cp->cp_tcp_listen.ct_len != 0 ? " tcp_listen " : "",
+		    cp->cp_tcp_listen.ct_spec,
 		    cp->cp_connect && cp->cp_listen ? "both" :
 		    cp->cp_connect ? "connect" : "listen");
+	}
+	if (c->c_tcp_allow.ta_any || c->c_tcp_allow.ta_n > 0) {
+		char a[64];
+
+		fputs("tcp_allow =", f);
+		if (c->c_tcp_allow.ta_any)
+			fputs(" any", f);
+		for (size_t i = 0; i < c->c_tcp_allow.ta_n; i++) {
+			const struct sockaddr_storage *ss =
+			    &c->c_tcp_allow.ta_addr[i];
+
+			if (inet_ntop(ss->ss_family, ss->ss_family == AF_INET ?
+			    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+			    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
+			    a, sizeof(a)) != NULL)
+				fprintf(f, "%s%s", i > 0 || c->c_tcp_allow.ta_any ?
+				    ", " : " ", a);
+		}
+		fputc('\n', f);
 	}
 	fprintf(f, "max_connections = %" PRIu32 "\n", c->c_max_connections);
 	dump_size(f, "buf_alloc", c->c_buf_alloc);

@@ -432,6 +432,7 @@ reload(struct rt *r)
 	merged->c_default_allow = nc->c_default_allow;
 	memcpy(merged->c_ports, nc->c_ports, sizeof(nc->c_ports));
 	merged->c_nr_ports = nc->c_nr_ports;
+	merged->c_tcp_allow = nc->c_tcp_allow;
 	merged->c_max_connections = nc->c_max_connections;
 	merged->c_close_timeout_ms = nc->c_close_timeout_ms;
 	merged->c_ok_line = nc->c_ok_line;

@@ -184,6 +184,10 @@ mux_cfg(struct service *s, const struct conf *c)
 			pm->pm_path[0] = '\0';
 		pm->pm_allow_connect = cp->cp_connect;
 		pm->pm_allow_listen = cp->cp_listen;
+		pm->pm_tcp = cp->cp_tcp.ct_addr;
+		pm->pm_tcp_len = cp->cp_tcp.ct_len;
+		pm->pm_tcp_listen = cp->cp_tcp_listen.ct_addr;
+		pm->pm_tcp_listen_len = cp->cp_tcp_listen.ct_len;
 	}
 	m->maps = s->sv_maps;
 	m->nr_maps = c->c_nr_ports;
@@ -404,6 +408,18 @@ kvm_detached(void *arg, const char *name, uint64_t cid)
  * device and muxer as a Xen guest, its host sockets at
  * <socket_dir>/<socket_name>.<cid>.
  */
+/* One TCP address cannot be every attached guest's. */
+static void
+kvm_no_tcp_listen(struct service *s)
+{
+	for (size_t i = 0; i < s->sv_mcfg.nr_maps; i++) {
+		if (s->sv_maps[i].pm_tcp_listen_len != 0)
+			log_warnx("port %" PRIu32 ": tcp_listen is ignored in "
+			    "KVM mode", s->sv_maps[i].pm_port);
+		s->sv_maps[i].pm_tcp_listen_len = 0;
+	}
+}
+
 static int
 open_kvm(struct service *s, const struct conf *c, const char *path)
 {
@@ -411,6 +427,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path)
 	int rc;
 
 	mux_cfg(s, c);
+	kvm_no_tcp_listen(s);
 	memset(&ac, 0, sizeof(ac));
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
@@ -581,8 +598,10 @@ int
 service_reconfigure(struct service *s, const struct conf *c)
 {
 	mux_cfg(s, c);
-	if (s->sv_kvm != NULL)
+	if (s->sv_kvm != NULL) {
+		kvm_no_tcp_listen(s);
 		return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
+	}
 	return vsock_mux_reconfigure(s->sv_mux, &s->sv_mcfg);
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The host side of the muxer: AF_UNIX paths, the listener, CONNECT clients. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,24 +128,53 @@ path_for_port(const struct vsock_mux *m, uint32_t port, struct sockaddr_un *sa)
 	return 0;
 }
 
+/* Data goes out as the guest sends it: the guest does its own batching. */
+static void
+tcp_nodelay(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 int
 vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp)
 {
+	const struct vsock_port_map *pm = vsock_host_find_map(m, port);
 	struct sockaddr_un sa;
+	const struct sockaddr *to = (const struct sockaddr *)&sa;
+	socklen_t tolen = sizeof(sa);
 	int fd, rc;
 
-	rc = path_for_port(m, port, &sa);
-	if (rc < 0)
-		return rc;
-	fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET :
-	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (pm != NULL && pm->pm_tcp_len != 0) {
+		if (!pm->pm_allow_connect)
+			return -EACCES;
+		/* TCP has no message boundaries to keep. */
+		if (type != VSOCK_TYPE_STREAM)
+			return -EPROTOTYPE;
+		to = (const struct sockaddr *)&pm->pm_tcp;
+		tolen = pm->pm_tcp_len;
+		fd = socket(pm->pm_tcp.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, IPPROTO_TCP);
+		if (fd < 0)
+			return -errno;
+		tcp_nodelay(fd);
+	} else {
+		rc = path_for_port(m, port, &sa);
+		if (rc < 0)
+			return rc;
+		fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ?
+		    SOCK_SEQPACKET : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+		if (fd < 0)
+			return -errno;
+	}
 	/*
 	 * Never blocks: a full backlog gives EAGAIN, which is a refusal
-	 * (Firecracker #6208 stalled on a blocking connect here).
+	 * (Firecracker #6208 stalled on a blocking connect here); TCP gives
+	 * EINPROGRESS and the answer comes on the loop.
 	 */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (connect(fd, to, tolen) == 0) {
 		*fdp = fd;
 		return 0;
 	}
@@ -199,6 +230,7 @@ pending_connect(struct vsock_pending *p, uint32_t port)
 	uint32_t hport = 0, tries;
 	int fd = p->p_fd;
 	uint16_t type;
+	bool quiet;
 
 	if (!allow_listen(m, port)) {
 		pending_reject(p, "port not allowed");
@@ -221,6 +253,7 @@ pending_connect(struct vsock_pending *p, uint32_t port)
 		return;
 	}
 	type = p->p_type;
+	quiet = p->p_quiet;
 	pending_free(p, false);
 	c = vsock_conn_new(m, port, hport, type, fd, VC_HOST_INIT);
 	if (c == NULL) {
@@ -228,6 +261,7 @@ pending_connect(struct vsock_pending *p, uint32_t port)
 		close(fd);
 		return;
 	}
+	c->c_quiet = quiet;
 	m->m_stats.ms_host_accepted++;
 	c->c_pend |= VC_PEND_REQUEST;
 	vsock_mux_schedule(m, c);
@@ -385,6 +419,15 @@ accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 		p->p_fd = fd;
 		p->p_type = li->l_type;
 		vsock_connect_parser_init(&p->p_parser);
+		if (li->l_gport != 0) {
+			/* TCP: the mapping names the guest port. */
+			TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
+			m->m_npending++;
+			p->p_quiet = true;
+			tcp_nodelay(fd);
+			pending_connect(p, li->l_gport);
+			continue;
+		}
 		if (loop_add_fd(l, fd, LOOP_IN, pending_cb, p) < 0) {
 			close(fd);
 			free(p);
@@ -501,6 +544,127 @@ unlisten_one(struct vsock_listener *li)
 		(void)unlink(li->l_path);
 }
 
+/* ---- TCP listeners ------------------------------------------------------ */
+
+static int
+tcp_listen_one(struct vsock_listener *li)
+{
+	struct vsock_mux *m = li->l_mux;
+	int fd, rc, one = 1;
+
+	fd = socket(li->l_addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	/* A restarted daemon rebinds while old connections linger. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&li->l_addr, li->l_addrlen) < 0 ||
+	    listen(fd, 128) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if ((rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, li)) < 0) {
+		close(fd);
+		return rc;
+	}
+	li->l_fd = fd;
+	return 0;
+}
+
+static void
+tcp_close_one(struct vsock_listener *li)
+{
+	struct vsock_mux *m = li->l_mux;
+
+	if (li->l_timer > 0)
+		loop_del_timer(m->m_loop, li->l_timer);
+	if (li->l_fd >= 0) {
+		(void)loop_del_fd(m->m_loop, li->l_fd);
+		close(li->l_fd);
+	}
+	free(li);
+}
+
+int
+vsock_host_tcp_sync(struct vsock_mux *m, const struct vsock_port_map *maps,
+    size_t n)
+{
+	struct vsock_listener **nl = NULL, *li;
+	bool *kept = NULL;
+	size_t k = 0, nn = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		nn += maps[i].pm_tcp_listen_len != 0;
+	if (nn > 0 && (nl = calloc(nn, sizeof(*nl))) == NULL)
+		return -ENOMEM;
+	if (m->m_ntcp > 0 && (kept = calloc(m->m_ntcp, sizeof(*kept))) == NULL) {
+		free(nl);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct vsock_port_map *pm = &maps[i];
+		size_t j;
+
+		if (pm->pm_tcp_listen_len == 0)
+			continue;
+		for (j = 0; j < m->m_ntcp; j++) {
+			li = m->m_tcp[j];
+			if (!kept[j] && li->l_addrlen == pm->pm_tcp_listen_len &&
+			    !memcmp(&li->l_addr, &pm->pm_tcp_listen,
+			    li->l_addrlen))
+				break;
+		}
+		if (j < m->m_ntcp) {
+			kept[j] = true;
+			nl[k++] = m->m_tcp[j];
+			continue;
+		}
+		if ((li = calloc(1, sizeof(*li))) == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		li->l_mux = m;
+		li->l_fd = -1;
+		li->l_type = VSOCK_TYPE_STREAM;
+		li->l_gport = pm->pm_port;
+		li->l_addr = pm->pm_tcp_listen;
+		li->l_addrlen = pm->pm_tcp_listen_len;
+		if ((rc = tcp_listen_one(li)) < 0) {
+			free(li);
+			break;
+		}
+		nl[k++] = li;
+	}
+	if (rc < 0) {
+		/* Undo: close what was opened here, keep the old set. */
+		for (size_t i = 0; i < k; i++) {
+			bool old = false;
+
+			for (size_t j = 0; j < m->m_ntcp; j++)
+				old |= m->m_tcp[j] == nl[i];
+			if (!old)
+				tcp_close_one(nl[i]);
+		}
+		free(nl);
+		free(kept);
+		return rc;
+	}
+	for (size_t j = 0; j < m->m_ntcp; j++)
+		if (!kept[j])
+			tcp_close_one(m->m_tcp[j]);
+	/* Kept listeners now serve the new mapping's guest port. */
+	for (size_t i = 0, t = 0; i < n; i++)
+		if (maps[i].pm_tcp_listen_len != 0)
+			nl[t++]->l_gport = maps[i].pm_port;
+	free(m->m_tcp);
+	free(kept);
+	m->m_tcp = nl;
+	m->m_ntcp = nn;
+	return 0;
+}
+
 int
 vsock_host_listen(struct vsock_mux *m)
 {
@@ -509,6 +673,8 @@ vsock_host_listen(struct vsock_mux *m)
 	};
 	int rc;
 
+	if ((rc = vsock_host_tcp_sync(m, m->m_maps, m->m_cfg.nr_maps)) < 0)
+		return rc;
 	if (m->m_cfg.uds_path[0] == '\0')
 		return 0;
 	for (int i = 0; i < VSOCK_NR_LISTENERS; i++) {
@@ -537,4 +703,10 @@ vsock_host_unlisten(struct vsock_mux *m)
 {
 	for (int i = 0; i < VSOCK_NR_LISTENERS; i++)
 		unlisten_one(&m->m_lis[i]);
+	for (size_t i = 0; i < m->m_ntcp; i++)
+		tcp_close_one(m->m_tcp[i]);
+	free(m->m_tcp);
+	m->m_tcp = NULL;
+	m->m_ntcp = 0;
 }
+

@@ -138,6 +138,7 @@ struct vsock_conn {
 	uint64_t			 c_rx_pkts;
 	uint64_t			 c_born_ms;
 	bool				 c_host_init;	/* host CONNECTed */
+	bool				 c_quiet;	/* no OK line (TCP client) */
 	uint64_t			 c_stalls_to_guest;
 	uint64_t			 c_stalls_to_host;
 };
@@ -148,6 +149,7 @@ struct vsock_pending {
 	TAILQ_ENTRY(vsock_pending)	 p_link;
 	int				 p_fd;
 	uint16_t			 p_type;	/* its listener's */
+	bool				 p_quiet;	/* TCP: no OK line */
 	int64_t				 p_timer;
 	struct vsock_connect_parser	 p_parser;
 };
@@ -163,6 +165,10 @@ struct vsock_listener {
 	int64_t				 l_timer;	/* EMFILE back-off */
 	uint16_t			 l_type;
 	char				 l_path[108];
+	/* TCP: the guest port every client goes to (no CONNECT line). */
+	uint32_t			 l_gport;
+	struct sockaddr_storage		 l_addr;
+	socklen_t			 l_addrlen;
 };
 
 LIST_HEAD(vsock_conn_list, vsock_conn);
@@ -189,6 +195,8 @@ struct vsock_mux {
 	char				 m_dir[108];	/* dirname of uds_path */
 
 	struct vsock_listener		 m_lis[VSOCK_NR_LISTENERS];
+	struct vsock_listener		**m_tcp;	/* TCP listeners */
+	size_t				 m_ntcp;
 	struct vsock_pending_tailq	 m_pending;
 	uint32_t			 m_npending;
 
@@ -264,6 +272,12 @@ int	vsock_host_check_cfg(const struct vsock_mux_cfg *cfg, char *dir,
 	    size_t dirsize) __must_check;
 int	vsock_host_listen(struct vsock_mux *m) __must_check;
 void	vsock_host_unlisten(struct vsock_mux *m);
+/*
+ * Make the TCP listeners those of maps[0..n): keep the ones whose address
+ * stays, bind new ones, close the rest.  On error nothing changed.
+ */
+int	vsock_host_tcp_sync(struct vsock_mux *m, const struct vsock_port_map *maps,
+	    size_t n) __must_check;
 void	vsock_host_drop_pending(struct vsock_mux *m);
 const struct vsock_port_map *vsock_host_find_map(const struct vsock_mux *m,
 	    uint32_t port);

@@ -58,6 +58,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "common/compiler.h"
 #include "vsock/vsock_wire.h"
 
@@ -70,6 +72,16 @@ struct vsock_port_map {
 	char		pm_path[108];	/* AF_UNIX path, "" = <uds_path>_<port> */
 	bool		pm_allow_connect;	/* guest may connect to it */
 	bool		pm_allow_listen;	/* host may CONNECT to guest port */
+	/*
+	 * TCP instead of AF_UNIX (the caller checked the addresses): guest
+	 * connects (STREAM only) go to pm_tcp; clients accepted on
+	 * pm_tcp_listen reach pm_port directly, with no CONNECT or OK line.
+	 * A zero length means none.
+	 */
+	struct sockaddr_storage pm_tcp;
+	socklen_t	pm_tcp_len;
+	struct sockaddr_storage pm_tcp_listen;
+	socklen_t	pm_tcp_listen_len;
 };
 
 struct vsock_mux_cfg {
@@ -167,8 +179,11 @@ bool	vsock_mux_has_rx(const struct vsock_mux *m);
 void	vsock_mux_reset(struct vsock_mux *m);
 
 /*
- * Replace policy, mappings, limits and timeouts (SIGHUP).  Existing
- * connections are kept with their buffer size.  guest_cid and uds_path
+ * Replace policy, mappings, limits and timeouts (SIGHUP).  TCP listeners
+ * follow the mappings: an address kept keeps its socket, a new one is
+ * bound (-errno of bind/listen if it cannot be, and nothing changes), a
+ * removed one is closed.  Existing connections are kept with their
+ * buffer size.  guest_cid and uds_path
  * cannot change (-EINVAL); on error nothing changes.  A NULL rx_ready
  * keeps the current callback.
  */
