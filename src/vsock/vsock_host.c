@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The host side of the muxer: AF_UNIX paths, the listener, CONNECT clients. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -109,9 +110,9 @@ path_for_port(const struct vsock_mux *m, uint32_t port, struct sockaddr_un *sa)
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (pm != NULL && !pm->pm_allow_connect)
-		return -EACCES;
+		return -EPERM;
 	if (pm == NULL && !m->m_cfg.default_allow)
-		return -EACCES;
+		return -EPERM;
 	if (pm != NULL && pm->pm_path[0] == '/')
 		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s",
 		    pm->pm_path);
@@ -128,6 +129,23 @@ path_for_port(const struct vsock_mux *m, uint32_t port, struct sockaddr_un *sa)
 	return 0;
 }
 
+/* "tcp:ADDR:PORT" ("tcp:[ADDR]:PORT" for IPv6), for log lines. */
+static void
+tcp_name(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "tcp:[%s]:%u", a, ntohs(sin6->sin6_port));
+	} else {
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "tcp:%s:%u", a, ntohs(sin->sin_port));
+	}
+}
+
 /* Data goes out as the guest sends it: the guest does its own batching. */
 static void
 tcp_nodelay(int fd)
@@ -138,7 +156,8 @@ tcp_nodelay(int fd)
 }
 
 int
-vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp)
+vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp,
+    char *path, size_t pathlen)
 {
 	const struct vsock_port_map *pm = vsock_host_find_map(m, port);
 	struct sockaddr_un sa;
@@ -146,9 +165,13 @@ vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp)
 	socklen_t tolen = sizeof(sa);
 	int fd, rc;
 
+	if (path != NULL && pathlen > 0)
+		path[0] = '\0';
 	if (pm != NULL && pm->pm_tcp_len != 0) {
 		if (!pm->pm_allow_connect)
-			return -EACCES;
+			return -EPERM;
+		if (path != NULL && pathlen > 0)
+			tcp_name(&pm->pm_tcp, path, pathlen);
 		/* TCP has no message boundaries to keep. */
 		if (type != VSOCK_TYPE_STREAM)
 			return -EPROTOTYPE;
@@ -163,6 +186,8 @@ vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp)
 		rc = path_for_port(m, port, &sa);
 		if (rc < 0)
 			return rc;
+		if (path != NULL && pathlen > 0)
+			snprintf(path, pathlen, "%s", sa.sun_path);
 		fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ?
 		    SOCK_SEQPACKET : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
