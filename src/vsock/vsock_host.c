@@ -402,12 +402,58 @@ listen_resume_cb(struct loop *l, void *arg)
 		(void)loop_mod_fd(l, li->l_fd, LOOP_IN);
 }
 
+/* A new host client of listener li: its CONNECT line, or (TCP) the guest at once. */
+static void
+host_client(struct vsock_listener *li, int fd)
+{
+	struct vsock_mux *m = li->l_mux;
+	struct vsock_pending *p;
+
+	if (!vsock_mux_conn_room(m)) {
+		m->m_stats.ms_host_rejected++;
+		vsock_log(m, LOG_INFO, "vsock: host client closed: "
+		    "connection limit %u", m->m_cfg.max_conns);
+		close(fd);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		close(fd);
+		return;
+	}
+	p->p_mux = m;
+	p->p_fd = fd;
+	p->p_type = li->l_type;
+	vsock_connect_parser_init(&p->p_parser);
+	if (li->l_gport != 0) {
+		/* TCP: the mapping names the guest port. */
+		TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
+		m->m_npending++;
+		p->p_quiet = true;
+		tcp_nodelay(fd);
+		pending_connect(p, li->l_gport);
+		return;
+	}
+	if (loop_add_fd(m->m_loop, fd, LOOP_IN, pending_cb, p) < 0) {
+		close(fd);
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
+	m->m_npending++;
+	p->p_timer = loop_add_timer(m->m_loop, m->m_cfg.connect_timeout_ms,
+	    pending_timeout_cb, p);
+	if (p->p_timer < 0) {
+		p->p_timer = 0;
+		pending_reject(p, "no timer");
+	}
+}
+
 static void
 accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 {
 	struct vsock_listener *li = arg;
 	struct vsock_mux *m = li->l_mux;
-	struct vsock_pending *p;
 	int fd;
 
 	(void)events;
@@ -428,44 +474,7 @@ accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 			}
 			break;
 		}
-		if (!vsock_mux_conn_room(m)) {
-			m->m_stats.ms_host_rejected++;
-			vsock_log(m, LOG_INFO, "vsock: host client closed: "
-			    "connection limit %u", m->m_cfg.max_conns);
-			close(fd);
-			continue;
-		}
-		p = calloc(1, sizeof(*p));
-		if (p == NULL) {
-			close(fd);
-			continue;
-		}
-		p->p_mux = m;
-		p->p_fd = fd;
-		p->p_type = li->l_type;
-		vsock_connect_parser_init(&p->p_parser);
-		if (li->l_gport != 0) {
-			/* TCP: the mapping names the guest port. */
-			TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
-			m->m_npending++;
-			p->p_quiet = true;
-			tcp_nodelay(fd);
-			pending_connect(p, li->l_gport);
-			continue;
-		}
-		if (loop_add_fd(l, fd, LOOP_IN, pending_cb, p) < 0) {
-			close(fd);
-			free(p);
-			continue;
-		}
-		TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
-		m->m_npending++;
-		p->p_timer = loop_add_timer(l, m->m_cfg.connect_timeout_ms,
-		    pending_timeout_cb, p);
-		if (p->p_timer < 0) {
-			p->p_timer = 0;
-			pending_reject(p, "no timer");
-		}
+		host_client(li, fd);
 	}
 	vsock_mux_leave(m);
 }
