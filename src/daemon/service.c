@@ -27,9 +27,9 @@
 #define LOOPBACK_TIMEOUT_MS	10000
 /* VMMs one daemon serves in KVM mode. */
 #define KVM_MAX_GUESTS		16
-/* What every guest is offered: both socket types, the synchronous doorbell. */
+/* What every guest is offered: the device's defaults and SEQPACKET. */
 #define SERVICE_FEATURES	(HCVS_F_STREAM | HCVS_F_SEQPACKET | \
-				 HCVS_F_SYNC_DOORBELL)
+				 HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT)
 
 struct service {
 	struct loop		*sv_loop;

@@ -310,7 +310,8 @@ setup(void **state)
 	dc.backend = &vsock_mux_backend_ops;
 	dc.backend_arg = e->mux;
 	dc.guest_cid = CID;
-	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
+	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL |
+	    HCVS_F_LAZY_CREDIT;
 	dc.is_hvm = ioreq_source_is_hvm(e->src);
 	dc.name = "e2e";
 	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
