@@ -19,7 +19,7 @@
 #include "bench/bench.h"
 #include "bench/bguest.h"
 #include "bench/vsenv.h"
-#include "ioreq/ioreq_fake.h"
+#include "fakes/fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "vsock/vsock_dev.h"
 #ifdef HAVE_KVM

@@ -8,18 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "common/loop.h"
+#include "common/usock.h"
 #include "vsock/vsock_impl.h"
 
 #define SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path))
 /* "_4294967295" */
 #define PORT_SUFFIX_MAX	11
-/* How long the listener rests after EMFILE/ENFILE instead of spinning. */
-#define ACCEPT_BACKOFF_MS 100
 
 static bool
 has_dotdot(const char *p)
@@ -469,13 +467,29 @@ accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
 				if (li->l_timer <= 0) {
 					(void)loop_mod_fd(l, lfd, 0);
 					li->l_timer = loop_add_timer(l,
-					    ACCEPT_BACKOFF_MS, listen_resume_cb, li);
+					    USOCK_ACCEPT_BACKOFF_MS, listen_resume_cb, li);
 				}
 			}
 			break;
 		}
 		host_client(li, fd);
 	}
+	vsock_mux_leave(m);
+}
+
+/* AF_UNIX listeners: usock accepts, one client at a time. */
+static void
+unix_accept_cb(void *arg, int fd)
+{
+	struct vsock_listener *li = arg;
+	struct vsock_mux *m = li->l_mux;
+
+	if (fd < 0) {
+		vsock_log(m, LOG_ERR, "vsock: accept: %s", strerror(-fd));
+		return;
+	}
+	vsock_mux_enter(m);
+	host_client(li, fd);
 	vsock_mux_leave(m);
 }
 
@@ -486,96 +500,6 @@ vsock_host_drop_pending(struct vsock_mux *m)
 
 	while ((p = TAILQ_FIRST(&m->m_pending)) != NULL)
 		pending_free(p, true);
-}
-
-/*
- * Is somebody accepting at sa?  A stale socket file refuses at once; a
- * live one with a full backlog says EAGAIN rather than blocking us.
- */
-static bool
-somebody_listens(const struct sockaddr_un *sa, uint16_t type)
-{
-	int fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET :
-	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	bool yes;
-
-	if (fd < 0)
-		return true;
-	yes = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
-	    errno != ECONNREFUSED;
-	close(fd);
-	return yes;
-}
-
-static int
-listen_one(struct vsock_listener *li)
-{
-	struct vsock_mux *m = li->l_mux;
-	struct sockaddr_un sa;
-	struct stat st;
-	int fd, rc;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", li->l_path);
-	fd = socket(AF_UNIX, (li->l_type == VSOCK_TYPE_SEQPACKET ?
-	    SOCK_SEQPACKET : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		if (rc != -EADDRINUSE)
-			goto err_close;
-		/* Only a socket is ever removed, never a file put there. */
-		if (lstat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-		    somebody_listens(&sa, li->l_type)) {
-			log_warnx("vsock: %s is in use by another process or "
-			    "not a socket", sa.sun_path);
-			goto err_close;
-		}
-		log_info("vsock: removing stale socket %s", sa.sun_path);
-		(void)unlink(sa.sun_path);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			rc = -errno;
-			goto err_close;
-		}
-	}
-	if (listen(fd, 128) < 0 || stat(sa.sun_path, &st) < 0) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, li);
-	if (rc < 0)
-		goto err_unlink;
-	li->l_fd = fd;
-	li->l_dev = st.st_dev;
-	li->l_ino = st.st_ino;
-	return 0;
-err_unlink:
-	(void)unlink(sa.sun_path);
-err_close:
-	close(fd);
-	return rc;
-}
-
-static void
-unlisten_one(struct vsock_listener *li)
-{
-	struct vsock_mux *m = li->l_mux;
-	struct stat st;
-
-	if (li->l_fd < 0)
-		return;
-	if (li->l_timer > 0)
-		loop_del_timer(m->m_loop, li->l_timer);
-	li->l_timer = 0;
-	(void)loop_del_fd(m->m_loop, li->l_fd);
-	close(li->l_fd);
-	li->l_fd = -1;
-	/* Unlink only our own socket, not one a successor already bound. */
-	if (stat(li->l_path, &st) == 0 && st.st_dev == li->l_dev &&
-	    st.st_ino == li->l_ino)
-		(void)unlink(li->l_path);
 }
 
 /* ---- TCP listeners ------------------------------------------------------ */
@@ -699,12 +623,17 @@ vsock_host_tcp_sync(struct vsock_mux *m, const struct vsock_port_map *maps,
 	return 0;
 }
 
+/*
+ * Host programs in the daemon's group connect to <uds_path> (STREAM) and
+ * <uds_path>_seqpacket (SEQPACKET); TCP clients to the mappings' addresses.
+ */
 int
 vsock_host_listen(struct vsock_mux *m)
 {
 	static const uint16_t types[VSOCK_NR_LISTENERS] = {
 		VSOCK_TYPE_STREAM, VSOCK_TYPE_SEQPACKET,
 	};
+	char path[sizeof(m->m_cfg.uds_path) + sizeof(VSOCK_SEQPACKET_SUFFIX)];
 	int rc;
 
 	if ((rc = vsock_host_tcp_sync(m, m->m_maps, m->m_cfg.nr_maps)) < 0)
@@ -713,18 +642,20 @@ vsock_host_listen(struct vsock_mux *m)
 		return 0;
 	for (int i = 0; i < VSOCK_NR_LISTENERS; i++) {
 		struct vsock_listener *li = &m->m_lis[i];
+		bool seq = types[i] == VSOCK_TYPE_SEQPACKET;
 
 		li->l_mux = m;
+		li->l_fd = -1;
 		li->l_type = types[i];
 		/* vsock_host_check_cfg() left room for "_4294967295". */
-		rc = snprintf(li->l_path, sizeof(li->l_path), "%s%s",
-		    m->m_cfg.uds_path, types[i] == VSOCK_TYPE_SEQPACKET ?
-		    VSOCK_SEQPACKET_SUFFIX : "");
-		if (rc < 0 || (size_t)rc >= sizeof(li->l_path))
-			rc = -ENAMETOOLONG;
-		else
-			rc = listen_one(li);
+		snprintf(path, sizeof(path), "%s%s", m->m_cfg.uds_path,
+		    seq ? VSOCK_SEQPACKET_SUFFIX : "");
+		rc = usock_listener_new(m->m_loop, path, seq ? SOCK_SEQPACKET :
+		    SOCK_STREAM, 0660, 128, unix_accept_cb, li, &li->l_us);
 		if (rc < 0) {
+			if (rc == -EEXIST || rc == -EADDRINUSE)
+				log_warnx("vsock: %s is in use by another "
+				    "process or not a socket", path);
 			vsock_host_unlisten(m);
 			return rc;
 		}
@@ -735,12 +666,13 @@ vsock_host_listen(struct vsock_mux *m)
 void
 vsock_host_unlisten(struct vsock_mux *m)
 {
-	for (int i = 0; i < VSOCK_NR_LISTENERS; i++)
-		unlisten_one(&m->m_lis[i]);
+	for (int i = 0; i < VSOCK_NR_LISTENERS; i++) {
+		usock_listener_free(m->m_lis[i].l_us);
+		m->m_lis[i].l_us = NULL;
+	}
 	for (size_t i = 0; i < m->m_ntcp; i++)
 		tcp_close_one(m->m_tcp[i]);
 	free(m->m_tcp);
 	m->m_tcp = NULL;
 	m->m_ntcp = 0;
 }
-

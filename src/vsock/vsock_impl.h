@@ -157,15 +157,14 @@ struct vsock_pending {
 /* Host programs connect to <uds_path> (STREAM) or <uds_path>_seqpacket. */
 #define VSOCK_SEQPACKET_SUFFIX	"_seqpacket"
 #define VSOCK_NR_LISTENERS	2
+struct usock_listener;
 struct vsock_listener {
 	struct vsock_mux		*l_mux;
-	int				 l_fd;
-	dev_t				 l_dev;		/* to unlink only ours */
-	ino_t				 l_ino;
-	int64_t				 l_timer;	/* EMFILE back-off */
 	uint16_t			 l_type;
-	char				 l_path[108];
+	struct usock_listener		*l_us;		/* AF_UNIX */
 	/* TCP: the guest port every client goes to (no CONNECT line). */
+	int				 l_fd;
+	int64_t				 l_timer;	/* EMFILE back-off */
 	uint32_t			 l_gport;
 	struct sockaddr_storage		 l_addr;
 	socklen_t			 l_addrlen;

@@ -345,7 +345,7 @@ vsock_mux_tx_end(struct vsock_mux *m)
 			vsock_conn_flush_held(m->m_held[i].h_conn);
 	m->m_nheld = 0;
 	m->m_batch = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 }
 
 int
@@ -464,8 +464,6 @@ vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	if (m == NULL)
 		return -ENOMEM;
 	m->m_loop = l;
-	for (int i = 0; i < VSOCK_NR_LISTENERS; i++)
-		m->m_lis[i].l_fd = -1;
 	TAILQ_INIT(&m->m_pending);
 	TAILQ_INIT(&m->m_all);
 	TAILQ_INIT(&m->m_rxq);

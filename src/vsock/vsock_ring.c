@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/loop.h"
 #include "vsock/vsock_backend.h"
 #include "vsock/vsock_proto.h"
 #include "vsock/vsock_wire.h"
@@ -571,15 +571,6 @@ rx_run(struct ring *r)
 	return done;
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The TX poll window (vsock_dev_set_tx_poll) after a pass that took TX
  * entries (`watch`), TX_NO_KICK still up.  True: new entries came within
@@ -591,7 +582,7 @@ static bool
 tx_linger(struct ring *r, bool watch)
 {
 	struct vsock_dev *d = r->r_dev;
-	uint64_t deadline = now_ns() + d->d_tx_poll_ns;
+	uint64_t deadline = loop_now_ns() + d->d_tx_poll_ns;
 	uint32_t prod;
 
 	while (watch) {
@@ -601,7 +592,7 @@ tx_linger(struct ring *r, bool watch)
 		}
 		if (prod != r->r_tx_cons)
 			return true;
-		if (now_ns() >= deadline)
+		if (loop_now_ns() >= deadline)
 			break;
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();

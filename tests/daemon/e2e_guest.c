@@ -52,7 +52,7 @@
 
 #include "daemon/loopback.h"
 #include "hcvsock_guest.h"
-#include "ioreq/ioreq_fake.h"
+#include "fakes/fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 
 #define RAM_SIZE	(1u << 20)

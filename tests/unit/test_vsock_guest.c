@@ -654,6 +654,19 @@ guest__host_stops_with_tx_full(void **state)
 	assert_int_equal(hcvg_close(&t->g, id), 0);
 }
 
+/* A packet from the host peer (CID 2, ECHO_PORT) for connection id. */
+static void
+host_hdr(struct gt *t, int id, uint16_t op, struct vsock_pkt_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = 2;
+	h->dst_cid = VT_CID;
+	h->src_port = ECHO_PORT;
+	h->dst_port = t->conns[id].c_lport;
+	h->type = VSOCK_TYPE_STREAM;
+	h->op = op;
+}
+
 static void
 guest__host_rst_mid_stream(void **state)
 {
@@ -664,13 +677,7 @@ guest__host_rst_mid_stream(void **state)
 
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
-	memset(&h, 0, sizeof(h));
-	h.src_cid = 2;
-	h.dst_cid = VT_CID;
-	h.src_port = ECHO_PORT;
-	h.dst_port = t->conns[id].c_lport;
-	h.type = VSOCK_TYPE_STREAM;
-	h.op = VSOCK_OP_RST;
+	host_hdr(t, id, VSOCK_OP_RST, &h);
 	fake_mux_push(t->e->mux, &h, NULL);
 	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 0), 0);
 	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_CLOSED);
@@ -688,13 +695,7 @@ host_rw(struct gt *t, int id, uint32_t len)
 	struct vsock_pkt_hdr h;
 
 	memset(data, 0x5a, sizeof(data));
-	memset(&h, 0, sizeof(h));
-	h.src_cid = 2;
-	h.dst_cid = VT_CID;
-	h.src_port = ECHO_PORT;
-	h.dst_port = t->conns[id].c_lport;
-	h.type = VSOCK_TYPE_STREAM;
-	h.op = len > 0 ? VSOCK_OP_RW : VSOCK_OP_CREDIT_REQUEST;
+	host_hdr(t, id, len > 0 ? VSOCK_OP_RW : VSOCK_OP_CREDIT_REQUEST, &h);
 	h.len = len;
 	h.buf_alloc = 1u << 18;
 	fake_mux_push(t->e->mux, &h, data);
