@@ -39,13 +39,6 @@ enum key_type {
 	KT_TCP_ALLOW,	/* list of numeric addresses, or any */
 };
 
-enum key_id {
-	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
-	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
-	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_CONNECT_TIMEOUT, K_NOTIFY,
-	K_BUSY_POLL_US, K_OK_LINE, K_LOG_LEVEL, K_USER, K_GROUP, K_TCP_ALLOW,
-};
-
 /*
  * One row per key: its syntax and bounds, where its value lives in struct
  * conf, and whether a reload applies it.  Parsing, conf_dump(), duplicate
@@ -54,7 +47,6 @@ enum key_id {
  */
 struct key {
 	const char	*k_name;
-	enum key_id	 k_id;
 	enum key_type	 k_type;
 	uint64_t	 k_min;
 	uint64_t	 k_max;
@@ -74,42 +66,34 @@ struct key {
 #define RESTART		.k_reload = CONF_RELOAD_RESTART
 
 static const struct key keys[] = {
-	{ "pio_base", K_PIO_BASE, KT_UINT, 0, 0x10000 - CONF_PIO_WINDOW,
-	    .k_hex = true, RESTART, FIELD(c_pio_base), HAS(c_has_pio) },
-	{ "mmio_base", K_MMIO_BASE, KT_UINT, 0x1000,
-	    (1ull << 52) - CONF_MMIO_WINDOW, .k_hex = true,
-	    .k_align = CONF_MMIO_WINDOW, RESTART, FIELD(c_mmio_base),
-	    HAS(c_has_mmio) },
-	{ "guest_cid", K_GUEST_CID, KT_UINT, 3, 0xfffffffe, RESTART,
-	    FIELD(c_guest_cid), NO_HAS },
-	{ "state_dir", K_STATE_DIR, KT_DIR, RESTART, FIELD(c_state_dir),
+	{ "pio_base", KT_UINT, 0, 0x10000 - CONF_PIO_WINDOW, .k_hex = true,
+	    RESTART, FIELD(c_pio_base), HAS(c_has_pio) },
+	{ "mmio_base", KT_UINT, 0x1000, (1ull << 52) - CONF_MMIO_WINDOW,
+	    .k_hex = true, .k_align = CONF_MMIO_WINDOW, RESTART,
+	    FIELD(c_mmio_base), HAS(c_has_mmio) },
+	{ "guest_cid", KT_UINT, 3, 0xfffffffe, RESTART, FIELD(c_guest_cid),
 	    NO_HAS },
-	{ "socket_dir", K_SOCKET_DIR, KT_DIR, RESTART, FIELD(c_socket_dir),
+	{ "state_dir", KT_DIR, RESTART, FIELD(c_state_dir), NO_HAS },
+	{ "socket_dir", KT_DIR, RESTART, FIELD(c_socket_dir), NO_HAS },
+	{ "socket_name", KT_NAME, RESTART, FIELD(c_socket_name), NO_HAS },
+	{ "default_policy", KT_POLICY, LIVE, FIELD(c_default_allow), NO_HAS },
+	{ "port", KT_PORT, 0, 0xfffffffe, LIVE, FIELD(c_ports), NO_HAS },
+	{ "max_connections", KT_UINT, 1, 65536, LIVE, FIELD(c_max_connections),
 	    NO_HAS },
-	{ "socket_name", K_SOCKET_NAME, KT_NAME, RESTART,
-	    FIELD(c_socket_name), NO_HAS },
-	{ "default_policy", K_DEFAULT_POLICY, KT_POLICY, LIVE,
-	    FIELD(c_default_allow), NO_HAS },
-	{ "port", K_PORT, KT_PORT, 0, 0xfffffffe, LIVE, FIELD(c_ports),
+	{ "buf_alloc", KT_SIZE, 4096, 16u << 20, RESTART, FIELD(c_buf_alloc),
 	    NO_HAS },
-	{ "max_connections", K_MAX_CONNECTIONS, KT_UINT, 1, 65536, LIVE,
-	    FIELD(c_max_connections), NO_HAS },
-	{ "buf_alloc", K_BUF_ALLOC, KT_SIZE, 4096, 16u << 20, RESTART,
-	    FIELD(c_buf_alloc), NO_HAS },
-	{ "close_timeout", K_CLOSE_TIMEOUT, KT_MSEC, 100, 600000, LIVE,
+	{ "close_timeout", KT_MSEC, 100, 600000, LIVE,
 	    FIELD(c_close_timeout_ms), NO_HAS },
-	{ "connect_timeout", K_CONNECT_TIMEOUT, KT_MSEC, 100, 600000, LIVE,
+	{ "connect_timeout", KT_MSEC, 100, 600000, LIVE,
 	    FIELD(c_connect_timeout_ms), NO_HAS },
-	{ "notify", K_NOTIFY, KT_NOTIFY, RESTART, FIELD(c_notify), NO_HAS },
-	{ "busy_poll_us", K_BUSY_POLL_US, KT_UINT, 0, 100000, RESTART,
-	    FIELD(c_busy_poll_us), NO_HAS },
-	{ "ok_line", K_OK_LINE, KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
-	{ "log_level", K_LOG_LEVEL, KT_LEVEL, LIVE, FIELD(c_log_level),
+	{ "notify", KT_NOTIFY, RESTART, FIELD(c_notify), NO_HAS },
+	{ "busy_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_busy_poll_us),
 	    NO_HAS },
-	{ "user", K_USER, KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
-	{ "group", K_GROUP, KT_ACCOUNT, RESTART, FIELD(c_group), NO_HAS },
-	{ "tcp_allow", K_TCP_ALLOW, KT_TCP_ALLOW, LIVE, FIELD(c_tcp_allow),
-	    NO_HAS },
+	{ "ok_line", KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
+	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
+	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
+	{ "group", KT_ACCOUNT, RESTART, FIELD(c_group), NO_HAS },
+	{ "tcp_allow", KT_TCP_ALLOW, LIVE, FIELD(c_tcp_allow), NO_HAS },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct conf *)0)->c_seen),
@@ -157,6 +141,16 @@ static bool
 given(const struct conf *c, const struct key *k)
 {
 	return k->k_has < 0 || *(const bool *)((const char *)c + k->k_has);
+}
+
+/* The line key `name` was set at (0: not set). */
+static unsigned
+seen_at(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(keys[i].k_name, name))
+			return c->c_seen[i];
+	return 0;
 }
 
 static const struct {
@@ -657,7 +651,8 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 		if (check_dir(p, k, val) < 0)
 			return;
 		/* --state-dir on the command line wins over the file. */
-		if (k->k_id == K_STATE_DIR && c->c_state_dir_cli)
+		if (k->k_off == offsetof(struct conf, c_state_dir) &&
+		    c->c_state_dir_cli)
 			break;
 		snprintf(field(c, k), k->k_size, "%s", val);
 		break;
@@ -736,7 +731,7 @@ parse_line(struct parser *p, char *line)
 		return;
 	}
 	if (k->k_type != KT_PORT) {
-		unsigned *seen = &p->p_conf->c_seen[k->k_id];
+		unsigned *seen = &p->p_conf->c_seen[k - keys];
 
 		if (*seen != 0) {
 			perr(p, "'%s' is set twice (first at line %u)",
@@ -812,7 +807,7 @@ finish(struct parser *p)
 		c->c_pio_base = CONF_DEFAULT_PIO_BASE;
 	}
 	/* An invalid value was reported where it stood. */
-	if (c->c_guest_cid == 0 && c->c_seen[K_GUEST_CID] == 0)
+	if (c->c_guest_cid == 0 && seen_at(c, "guest_cid") == 0)
 		perr(p, "'guest_cid' is not set");
 	if (c->c_group[0] != '\0' && c->c_user[0] == '\0')
 		perr(p, "'group' is set but 'user' is not");
@@ -997,7 +992,7 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 	*gid = (gid_t)-1;
 	if (c->c_user[0] == '\0')
 		return 0;
-	p.p_line = c->c_seen[K_USER];
+	p.p_line = seen_at(c, "user");
 	errno = 0;
 	pw = getpwnam(c->c_user);
 	if (pw == NULL) {
@@ -1012,7 +1007,7 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	if (c->c_group[0] != '\0') {
-		p.p_line = c->c_seen[K_GROUP];
+		p.p_line = seen_at(c, "group");
 		gr = getgrnam(c->c_group);
 		if (gr == NULL) {
 			perr(&p, "'group': no such group '%s'", c->c_group);

@@ -102,7 +102,7 @@ struct conf {
 	char		c_user[CONF_NAME_MAX];	/* "" = keep running as root */
 	char		c_group[CONF_NAME_MAX];	/* "" = the user's group */
 
-	/* Line of each scalar key, 0 if unset (duplicate detection). */
+	/* Line of each key (by its row in conf.c's table), 0 if unset. */
 	unsigned	c_seen[32];
 };
 
