@@ -1075,6 +1075,16 @@ static void
 e2e__seqpacket_host_initiated(void **state)
 {
 	static const size_t sizes[] = { 1, 3000, 4053, 16000, 16384 };
+	static const struct {
+		int		 type;
+		const char	*suffix;
+		const char	*line;
+	} refused[] = {
+		{ SOCK_SEQPACKET, "_seqpacket", "CONNECT 5002\n" },
+		{ SOCK_STREAM, "", "CONNECT 5001\n" },
+		{ SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001\nhi" },
+		{ SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001" },
+	};
 	static uint8_t out[16384], back[65536];
 	struct env *e = *state;
 	ssize_t n;
@@ -1085,18 +1095,12 @@ e2e__seqpacket_host_initiated(void **state)
 		assert_true(loop_run_once(e->loop, 5) >= 0);
 
 	/* Refused: the wrong type for the guest's listener, bad lines. */
-	fd = host_connect(e, SOCK_SEQPACKET, "_seqpacket", "CONNECT 5002\n", 13);
-	assert_true(host_recv(e, fd, back, sizeof(back)) <= 0);
-	close(fd);
-	fd = host_connect(e, SOCK_STREAM, "", "CONNECT 5001\n", 13);
-	assert_true(host_recv(e, fd, back, sizeof(back)) <= 0);
-	close(fd);
-	fd = host_connect(e, SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001\nhi", 15);
-	assert_true(host_recv(e, fd, back, sizeof(back)) <= 0);
-	close(fd);
-	fd = host_connect(e, SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001", 12);
-	assert_true(host_recv(e, fd, back, sizeof(back)) <= 0);
-	close(fd);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		fd = host_connect(e, refused[i].type, refused[i].suffix,
+		    refused[i].line, strlen(refused[i].line));
+		assert_true(host_recv(e, fd, back, sizeof(back)) <= 0);
+		close(fd);
+	}
 
 	fd = host_connect(e, SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001\n", 13);
 	n = host_recv(e, fd, back, sizeof(back));
