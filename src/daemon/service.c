@@ -18,6 +18,7 @@
 #include "ioreq/ioreq.h"
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
+#include "vsock/vsock_mig.h"
 #include "vsock/vsock_mux.h"
 #ifdef HAVE_XEN
 #include "ioreq/ioreq_xen.h"
@@ -42,6 +43,7 @@ struct service {
 	int			 sv_notify_fd;
 	struct vsock_dev	*sv_dev;
 	struct vsock_mux	*sv_mux;
+	struct vsock_mig	*sv_mig;	/* NULL: no host listener */
 	struct vsock_mux_cfg	 sv_mcfg;
 	struct vsock_port_map	 sv_maps[CONF_MAX_PORTS];
 	struct loopback_guest	 sv_lb;
@@ -205,6 +207,26 @@ mux_cfg(struct service *s, const struct conf *c)
 	m->send_ok_line = c->c_ok_line;
 	m->rx_ready = mux_rx_ready;
 	m->rx_ready_arg = s;
+}
+
+/* Migration sessions (protocol MSG) next to the muxer's listener. */
+static int
+open_mig(struct service *s, struct loop *l)
+{
+	struct vsock_mig_cfg g;
+	int rc;
+
+	rc = vsock_mig_cfg_for(&s->sv_mcfg, &g);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0) {
+		g.wake = mux_rx_ready;
+		g.wake_arg = s;
+		rc = vsock_mig_new(l, &g, &s->sv_mig);
+	}
+	if (rc < 0)
+		log_warnx("migration sessions (%s): %s", g.path, strerror(-rc));
+	return rc;
 }
 
 /* ---- Event loop callbacks ------------------------------------------------ */
@@ -512,10 +534,16 @@ service_open(struct loop *l, const struct conf *c,
 		    strerror(-rc));
 		goto err;
 	}
+	if ((rc = open_mig(s, l)) < 0)
+		goto err;
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(s->sv_src);
 	dc.backend = &vsock_mux_backend_ops;
 	dc.backend_arg = s->sv_mux;
+	if (s->sv_mig != NULL) {
+		dc.msg_backend = &vsock_mig_backend_ops;
+		dc.msg_backend_arg = s->sv_mig;
+	}
 	dc.guest_cid = c->c_guest_cid;
 	dc.features = SERVICE_FEATURES;
 	dc.irq_caps = irq_caps(s, c);
@@ -645,6 +673,8 @@ service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	    ms.ms_rx_bytes);
 	cb(arg, line);
 	vsock_mux_dump(s->sv_mux, cb, arg);
+	if (s->sv_mig != NULL)
+		vsock_mig_dump(s->sv_mig, cb, arg);
 }
 
 static void
@@ -709,6 +739,8 @@ service_stop(struct service *s)
 	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
 	if (s->sv_mux != NULL)
 		vsock_mux_reset(s->sv_mux);
+	if (s->sv_mig != NULL)
+		vsock_mig_reset(s->sv_mig);
 }
 
 void
@@ -726,6 +758,7 @@ service_close(struct service *s, bool destroy)
 	if (s->sv_lb.lg_sock >= 0)
 		loop_del_fd(s->sv_loop, s->sv_lb.lg_sock);
 	vsock_mux_free(s->sv_mux);
+	vsock_mig_free(s->sv_mig);
 	vsock_dev_free(s->sv_dev);
 	if (s->sv_src != NULL)
 		release_evtchn(s);
