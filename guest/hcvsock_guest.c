@@ -209,6 +209,22 @@ err_of(uint32_t res)
 	}
 }
 
+/* The end of either protocol's set-up: SET_NOTIFY unless polling, ENABLE. */
+static int
+notify_and_enable(const struct hcvg_platform *p, uint32_t mode,
+    const uint32_t args[3])
+{
+	uint32_t res;
+
+	if (mode != HCVS_IRQ_NONE) {
+		res = cmd(p, HCVS_CMD_SET_NOTIFY, mode, args[0], args[1],
+		    args[2]);
+		if (res != HCVS_ERR_OK)
+			return err_of(res);
+	}
+	return err_of(cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0));
+}
+
 int
 hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 {
@@ -283,15 +299,9 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	    (uint32_t)(phys >> 32), hcvg_mem_needed(tx, rx, slot), 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	if (res != HCVS_ERR_OK)
-		return err_of(res);
+	rc = notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
+	if (rc < 0)
+		return rc;
 	g->g_cid = mb_load(g, HCVS_MB_CID_LO) |
 	    ((uint64_t)mb_load(g, HCVS_MB_CID_HI) << 32);
 	g->g_epoch = mb_load(g, HCVS_MB_EPOCH);
@@ -1337,15 +1347,8 @@ hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg)
 	    (res = cmd(p, HCVS_CMD_MSG_SET_CALLS, (uint32_t)phys,
 	    (uint32_t)(phys >> 32), cfg->nslots, 0)) != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-		m->m_irq_mode = cfg->irq_mode;
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	return err_of(res);
+	m->m_irq_mode = cfg->irq_mode;
+	return notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
 }
 
 static int
@@ -1363,12 +1366,12 @@ msg_err(uint32_t res)
 }
 
 int
-hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+hcvg_msg_submit(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
     uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
 {
 	const struct hcvg_platform *p = m->m_p;
 	uint64_t phys;
-	uint32_t i, st, n;
+	uint32_t i, st;
 	uint8_t *s;
 
 	for (i = 0; i < m->m_nslots; i++) {
@@ -1391,14 +1394,36 @@ hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
 	put64(s + HCVS_MSG_REPORT, report);
 	rel();
 	slot_store(m, i, HCVS_MSG_STATE, HCVS_MSG_S_SUBMITTED);
+	return (int)i;
+}
+
+void
+hcvg_msg_kick(struct hcvg_msg *m)
+{
+	const struct hcvg_platform *p = m->m_p;
+
 	if (p->mb != NULL)
 		p->mb(p->ctx);
 	else
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	p->reg_write(p->ctx, m->m_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+}
+
+int
+hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
+{
+	uint32_t st, n;
+	int i;
+
+	i = hcvg_msg_submit(m, fn, mid, buf, buf_len, report, timeout_ms,
+	    notify);
+	if (i < 0)
+		return i;
+	hcvg_msg_kick(m);
 	/* Taken (or refused) is what a TDVMCALL's return tells. */
-	for (n = 0; (st = slot_load(m, i, HCVS_MSG_STATE)) ==
+	for (n = 0; (st = slot_load(m, (uint32_t)i, HCVS_MSG_STATE)) ==
 	    HCVS_MSG_S_SUBMITTED; n++) {
 		if (n >= m->m_wait_limit)
 			return -HCVG_ETIMEDOUT;
@@ -1406,9 +1431,9 @@ hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
 	}
 	acq();
 	if (st == HCVS_MSG_S_DONE &&
-	    slot_load(m, i, HCVS_MSG_RESULT) != HCVS_ERR_OK)
-		return msg_err(slot_load(m, i, HCVS_MSG_RESULT));
-	return (int)i;
+	    slot_load(m, (uint32_t)i, HCVS_MSG_RESULT) != HCVS_ERR_OK)
+		return msg_err(slot_load(m, (uint32_t)i, HCVS_MSG_RESULT));
+	return i;
 }
 
 int

@@ -295,6 +295,18 @@ int	hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid,
 	    int notify);
 
 /*
+ * The same call without the doorbell and without waiting: the slot
+ * number once it is SUBMITTED, or -HCVG_EAGAIN (no free slot).  Calls
+ * submitted together go with one hcvg_msg_kick(), taken in slot order;
+ * their refusals show only in the slot (STATE DONE, RESULT).
+ */
+int	hcvg_msg_submit(struct hcvg_msg *m, uint32_t fn, uint64_t mid,
+	    void *buf, uint32_t buf_len, uint64_t report, uint32_t timeout_ms,
+	    int notify);
+/* Ring the doorbell (DOORBELL_SYNC if the set-up asked for it). */
+void	hcvg_msg_kick(struct hcvg_msg *m);
+
+/*
  * The buffer's status once byte 0 left 0: 1 and *status, else 0.
  * Reads the status word once (acquire), as MigTD's poll does.
  */

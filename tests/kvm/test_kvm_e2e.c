@@ -850,9 +850,30 @@ mig_line(int fd, char *line, size_t size)
 	return false;
 }
 
-/* START 1 56 with the session's mid; returns the connection. */
+static int mig_start_once(struct orch *o, uint64_t mid, char *reply,
+    size_t size);
+
+/*
+ * START 1 56 with the session's mid; returns the connection.  With
+ * `retry`, a request the booting guest did not take in time ("ERR
+ * timeout") is started again, as an orchestrator does.
+ */
 static int
-mig_start(struct orch *o, uint64_t mid, char *reply, size_t size)
+mig_start(struct orch *o, uint64_t mid, char *reply, size_t size, bool retry)
+{
+	int fd, tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		fd = mig_start_once(o, mid, reply, size);
+		if (fd < 0 || !retry || strcmp(reply, "ERR timeout") != 0)
+			return fd;
+		close(fd);
+	}
+	return fd;
+}
+
+static int
+mig_start_once(struct orch *o, uint64_t mid, char *reply, size_t size)
 {
 	uint8_t req[56];
 	int fd = mig_dial(o);
@@ -895,7 +916,7 @@ orch_echo(struct orch *o)
 	unsigned open = o->o_n;
 
 	for (uint32_t s = 0; s < o->o_n; s++) {
-		fd[s] = mig_start(o, E2E_MSG_MID0 + s, line, sizeof(line));
+		fd[s] = mig_start(o, E2E_MSG_MID0 + s, line, sizeof(line), true);
 		OCHECK(o, fd[s] >= 0);
 		snprintf(want, sizeof(want), "OK %" PRIu64, E2E_MSG_MID0 + s);
 		OCHECK(o, strcmp(line, want) == 0);
@@ -941,7 +962,7 @@ orch_dies(struct orch *o)
 	uint8_t b[3];
 	int fd, rfd;
 
-	fd = mig_start(o, E2E_MSG_MID0, line, sizeof(line));
+	fd = mig_start(o, E2E_MSG_MID0, line, sizeof(line), true);
 	OCHECK(o, fd >= 0 && strncmp(line, "OK ", 3) == 0);
 	rfd = mig_report_conn(o, E2E_MSG_MID0);
 	OCHECK(o, rfd >= 0);
@@ -965,7 +986,7 @@ orch_unanswered(struct orch *o)
 	OCHECK(o, *ready != 0);
 	/* The guest is up but takes no request: the START times out. */
 	fd = mig_start(o, E2E_MSG_MID0, o->o_start_reply,
-	    sizeof(o->o_start_reply));
+	    sizeof(o->o_start_reply), false);
 	OCHECK(o, fd >= 0);
 	close(fd);
 	__atomic_store_n(&b->kb_params[E2E_P_ROUNDS], 1, __ATOMIC_RELEASE);
