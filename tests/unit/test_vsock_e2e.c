@@ -876,46 +876,46 @@ g_seq_client(struct env *e)
 	int id;
 
 	id = hcvg_connect_type(&e->g, SEQ_PORT, HCVG_SEQPACKET, 0);
-	CHECK(id >= 0);
+	TCHECK(id >= 0);
 	/* One message out, the same message back, whatever its size. */
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		fill(out, sizes[i], (unsigned)i + 7);
 		out[0] = 'a';
-		CHECK(hcvg_send_msg(&e->g, id, out, sizes[i], 0) ==
+		TCHECK(hcvg_send_msg(&e->g, id, out, sizes[i], 0) ==
 		    (long)sizes[i]);
 		r = hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0);
-		CHECK(r == (long)sizes[i] && fl == 0);
-		CHECK(memcmp(out, back, sizes[i]) == 0);
+		TCHECK(r == (long)sizes[i] && fl == 0);
+		TCHECK(memcmp(out, back, sizes[i]) == 0);
 	}
 	/* Two messages queued together stay two. */
-	CHECK(hcvg_send_msg(&e->g, id, "a1", 2, 0) == 2);
-	CHECK(hcvg_send_msg(&e->g, id, "a22", 3, 0) == 3);
-	CHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 2);
-	CHECK(fl == 0 && memcmp(back, "a1", 2) == 0);
-	CHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 3);
-	CHECK(fl == 0 && memcmp(back, "a22", 3) == 0);
+	TCHECK(hcvg_send_msg(&e->g, id, "a1", 2, 0) == 2);
+	TCHECK(hcvg_send_msg(&e->g, id, "a22", 3, 0) == 3);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 2);
+	TCHECK(fl == 0 && memcmp(back, "a1", 2) == 0);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 3);
+	TCHECK(fl == 0 && memcmp(back, "a22", 3) == 0);
 	/* A short buffer truncates one message, not the next. */
 	fill(out, 100, 3);
 	out[0] = 'a';
-	CHECK(hcvg_send_msg(&e->g, id, out, 100, 0) == 100);
-	CHECK(hcvg_send_msg(&e->g, id, "a5", 2, 0) == 2);
-	CHECK(hcvg_recv_msg(&e->g, id, back, 10, &fl, 0) == 10);
-	CHECK(fl == HCVG_MSG_TRUNC && memcmp(back, out, 10) == 0);
-	CHECK(hcvg_recv(&e->g, id, back, sizeof(back), 0) == 2);
-	CHECK(memcmp(back, "a5", 2) == 0);
+	TCHECK(hcvg_send_msg(&e->g, id, out, 100, 0) == 100);
+	TCHECK(hcvg_send_msg(&e->g, id, "a5", 2, 0) == 2);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, 10, &fl, 0) == 10);
+	TCHECK(fl == HCVG_MSG_TRUNC && memcmp(back, out, 10) == 0);
+	TCHECK(hcvg_recv(&e->g, id, back, sizeof(back), 0) == 2);
+	TCHECK(memcmp(back, "a5", 2) == 0);
 	/* Longer than the receive buffer: truncated, the rest dropped. */
-	CHECK(hcvg_send_msg(&e->g, id, "B", 1, 0) == 1);
-	CHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) ==
+	TCHECK(hcvg_send_msg(&e->g, id, "B", 1, 0) == 1);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) ==
 	    HCVG_CONN_BUF);
-	CHECK(fl == HCVG_MSG_TRUNC && back[0] == 'x');
-	CHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 5);
-	CHECK(fl == 0 && memcmp(back, "after", 5) == 0);
+	TCHECK(fl == HCVG_MSG_TRUNC && back[0] == 'x');
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 5);
+	TCHECK(fl == 0 && memcmp(back, "after", 5) == 0);
 	/* More than the host's buffer can never go as one message. */
-	CHECK(hcvg_send_msg(&e->g, id, out, sizeof(out), 0) == -HCVG_EMSGSIZE);
-	CHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(hcvg_send_msg(&e->g, id, out, sizeof(out), 0) == -HCVG_EMSGSIZE);
+	TCHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 	/* A STREAM connect to a SEQPACKET server is refused by the host. */
-	CHECK(hcvg_connect(&e->g, SEQ_PORT, 0) == -HCVG_ECONNREFUSED);
+	TCHECK(hcvg_connect(&e->g, SEQ_PORT, 0) == -HCVG_ECONNREFUSED);
 }
 
 static void
@@ -932,8 +932,8 @@ e2e__seqpacket_guest_initiated(void **state)
 	}
 	pthread_join(e->guest, NULL);
 	seq_srv_stop(e, &s);
-	if (failure[0] != '\0')
-		fail_msg("%s", failure);
+	if (test_failure[0] != '\0')
+		fail_msg("%s", test_failure);
 }
 
 /* Echo SEQPACKET messages on GSEQ_PORT until EOF; GSTREAM_PORT listens too. */
@@ -945,16 +945,16 @@ g_seq_listener(struct env *e)
 	long r;
 	int id;
 
-	CHECK(hcvg_listen(&e->g, GSTREAM_PORT) == 0);
-	CHECK(hcvg_listen_type(&e->g, GSEQ_PORT, HCVG_SEQPACKET) == 0);
+	TCHECK(hcvg_listen(&e->g, GSTREAM_PORT) == 0);
+	TCHECK(hcvg_listen_type(&e->g, GSEQ_PORT, HCVG_SEQPACKET) == 0);
 	id = hcvg_accept(&e->g, GSEQ_PORT, 0);
-	CHECK(id >= 0);
+	TCHECK(id >= 0);
 	while ((r = hcvg_recv_msg(&e->g, id, buf, sizeof(buf), &fl, 0)) > 0) {
-		CHECK(fl == 0);
-		CHECK(hcvg_send_msg(&e->g, id, buf, (uint32_t)r, 0) == r);
+		TCHECK(fl == 0);
+		TCHECK(hcvg_send_msg(&e->g, id, buf, (uint32_t)r, 0) == r);
 	}
-	CHECK(r == 0);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(r == 0);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 /* Connect to a host listener and send the CONNECT line as one write. */
