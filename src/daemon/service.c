@@ -29,8 +29,7 @@
 /* VMMs one daemon serves in KVM mode. */
 #define KVM_MAX_GUESTS		16
 /* What every guest is offered: the device's defaults and SEQPACKET. */
-#define SERVICE_FEATURES	(HCVS_F_STREAM | HCVS_F_SEQPACKET | \
-				 HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT)
+#define SERVICE_FEATURES	(VSOCK_DEV_DEFAULT_FEATURES | HCVS_F_SEQPACKET)
 
 struct service {
 	struct loop		*sv_loop;
@@ -262,6 +261,43 @@ run_device(struct service *s)
 		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
 }
 
+/*
+ * The register window.  A write that changed what the state file records
+ * (a command, an argument) is recorded before the engine answers it:
+ * killed before the answer, the next daemon runs the request again (on
+ * either state it gives the same answer, vsock_dev.h); killed after, the
+ * file already holds what the guest was told.  Recording after the answer
+ * would let a guest see "ENABLE: OK" and a restarted daemon a device that
+ * never became LIVE.
+ */
+static int
+window_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct service *s = opaque;
+
+	return vsock_dev_handler_ops.read(s->sv_dev, vcpu, off, size, val);
+}
+
+static int
+window_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct service *s = opaque;
+	int rc;
+
+	rc = vsock_dev_handler_ops.write(s->sv_dev, vcpu, off, size, val);
+	if (vsock_dev_state_changed(s->sv_dev) &&
+	    s->sv_hooks.sh_state_changed != NULL)
+		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
+	return rc;
+}
+
+static const struct ioreq_handler_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
+
 static void
 post_hook(void *arg)
 {
@@ -296,13 +332,13 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 	(void)fd;
 	(void)events;
 	for (;;) {
-		bool got = false;
+		bool got = false, guest_event = false;
 
 		while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
 			got = true;
 			rc = ioreq_engine_handle_port(s->sv_eng, port);
 			if (rc == 0 && port == s->sv_evtchn_local)
-				(void)vsock_dev_kick(s->sv_dev);
+				guest_event = true;
 			if (rc < 0)
 				break;
 		}
@@ -310,6 +346,17 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			log_warnx("notifier: %s", strerror(-rc));
 			gone(s, EX_SOFTWARE, "the notifier failed: stopping");
 			return;
+		}
+		/*
+		 * However many events the guest sent meanwhile, one pass:
+		 * a guest flooding its port costs one bounded pass per wake.
+		 */
+		if (guest_event && s->sv_dev != NULL &&
+		    vsock_dev_guest_event(s->sv_dev) == 1 &&
+		    s->sv_work_timer == 0) {
+			int64_t id = loop_add_timer(s->sv_loop, 0, work_timer, s);
+
+			s->sv_work_timer = id > 0 ? id : 0;
 		}
 		run_device(s);
 		if (s->sv_busy_ns == 0)
@@ -547,6 +594,7 @@ service_open(struct loop *l, const struct conf *c,
 	dc.guest_cid = c->c_guest_cid;
 	dc.features = SERVICE_FEATURES;
 	dc.irq_caps = irq_caps(s, c);
+	dc.backend_domid = t->st_self_domid;
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = s;
@@ -559,15 +607,14 @@ service_open(struct loop *l, const struct conf *c,
 	if (c->c_has_pio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_PIO, c->c_pio_base,
 	    (uint64_t)c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1,
-	    &vsock_dev_handler_ops, s->sv_dev)) < 0) {
+	    &window_ops, s)) < 0) {
 		log_warnx("claiming I/O ports 0x%x-0x%x: %s", c->c_pio_base,
 		    c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1, strerror(-rc));
 		goto err;
 	}
 	if (c->c_has_mmio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_MMIO, c->c_mmio_base,
-	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &vsock_dev_handler_ops,
-	    s->sv_dev)) < 0) {
+	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &window_ops, s)) < 0) {
 		log_warnx("claiming MMIO 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 		    c->c_mmio_base, c->c_mmio_base + CONF_MMIO_WINDOW - 1,
 		    strerror(-rc));
