@@ -29,7 +29,7 @@
 /* VMMs one daemon serves in KVM mode. */
 #define KVM_MAX_GUESTS		16
 /* What every guest is offered: the device's defaults and SEQPACKET. */
-#define SERVICE_FEATURES	(VSOCK_DEV_DEFAULT_FEATURES | HCVS_F_SEQPACKET)
+#define SERVICE_FEATURES	(VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET)
 
 struct service {
 	struct loop		*sv_loop;
@@ -594,6 +594,8 @@ service_open(struct loop *l, const struct conf *c,
 	dc.guest_cid = c->c_guest_cid;
 	dc.features = SERVICE_FEATURES;
 	dc.irq_caps = irq_caps(s, c);
+	if (!c->c_evtchn_kick)
+		dc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
 	dc.backend_domid = t->st_self_domid;
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	dc.irq_ops = &irq_ops;

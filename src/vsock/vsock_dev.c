@@ -467,7 +467,7 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	d->d_mem = cfg->mem;
 	d->d_cid = cfg->guest_cid;
 	d->d_host_features = cfg->features != 0 ? cfg->features :
-	    VSOCK_DEV_DEFAULT_FEATURES;
+	    VSOCK_DEV_FEATURES;
 	d->d_is_hvm = cfg->is_hvm;
 	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1)) |
 	    (1u << HCVS_IRQ_NONE);

@@ -59,6 +59,10 @@ struct vsock_dev_irq_ops {
 	int	(*raise)(void *arg, const struct vsock_irq_cfg *irq, bool level);
 };
 
+/* The features a device offers by default. */
+#define VSOCK_DEV_FEATURES	(HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | \
+				 HCVS_F_LAZY_CREDIT | HCVS_F_EVTCHN_KICK)
+
 struct vsock_dev_cfg {
 	struct ioreq_mem	*mem;		/* guest memory (not owned) */
 	/*
@@ -77,8 +81,8 @@ struct vsock_dev_cfg {
 	void			*msg_backend_arg;
 	uint64_t		 guest_cid;
 	/*
-	 * HCVS_F_* offered; 0 means VSOCK_DEV_DEFAULT_FEATURES.  EVTCHN_KICK
-	 * is offered only when irq_caps has EVTCHN, whatever this says.
+	 * HCVS_F_* offered; 0 means VSOCK_DEV_FEATURES.  EVTCHN_KICK is
+	 * offered only with the EVTCHN mode, whatever this says.
 	 */
 	uint32_t		 features;
 	/* Bitmap of 1 << HCVS_IRQ_* this host can deliver (NONE always). */
@@ -175,9 +179,6 @@ void	vsock_dev_going_away(struct vsock_dev *d);
  * the mailbox no longer validates (the guest can RESET).
  */
 #define VSOCK_DEV_STATE_VERSION	1u
-#define VSOCK_DEV_DEFAULT_FEATURES	(HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | \
-					 HCVS_F_LAZY_CREDIT | HCVS_F_EVTCHN_KICK)
-
 struct vsock_dev_state {
 	uint32_t		st_version;
 	uint32_t		st_protocol;

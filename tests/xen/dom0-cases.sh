@@ -240,6 +240,7 @@ default_policy = deny
 port 1234 connect
 port 2345 listen
 notify = none, msi, evtchn
+${HV_EXTRA_CONF:-}
 ok_line = yes
 log_level = info
 user = nobody
@@ -330,6 +331,12 @@ case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=
 # The event-channel doorbell (EVTCHN_KICK): every kick an EVTCHNOP_send on
 # the notification port; both directions, 1 and 2 vCPUs, a daemon restart.
 case_hv_ekick_g2h() { hv_g2h hv-ekick-g2h "irq=evtchn ekick=1 sync=0 bytes=65536 seed=105" 1; }
+# The host withholds EVTCHN_KICK (evtchn_kick = no): a guest that asks
+# falls back to the register doorbell.
+case_hv_ekick_withheld() {
+	HV_EXTRA_CONF="evtchn_kick = no"
+	hv_g2h hv-ekick-withheld "irq=evtchn ekick=1 ekick_expect=0 sync=0 bytes=65536 seed=106" 1
+}
 case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
 case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
 # The three doorbells measured by the guest's TSC in one boot (echo peer:
