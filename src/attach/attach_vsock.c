@@ -94,6 +94,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	rc = attach_guest_new(cfg->loop, d, &av->av_guest, err, errlen);
 	if (rc < 0)
 		goto err_free;
+	attach_guest_set_busy_poll(av->av_guest, cfg->busy_poll_ns);
 
 	mcfg = cfg->mux;
 	mcfg.guest_cid = d->ad_cid;

@@ -510,6 +510,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path)
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
 	ac.features = SERVICE_FEATURES;
+	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
