@@ -418,8 +418,17 @@ seccomp_install(const struct confine_cfg *cc)
 		rc = rule(ctx, nr, 0, NULL);
 		n++;
 	}
-	/* Only Unix sockets: the host bridge, syslog, sd_notify. */
+	/*
+	 * Sockets: Unix (the host bridge, syslog, sd_notify) and TCP for the
+	 * port mappings that name an address (tcp_allow bounds where to).
+	 */
 	a = arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
+	if (rc == 0)
+		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
+	a = arg_cmp(0, SCMP_CMP_EQ, AF_INET, 0);
+	if (rc == 0)
+		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
+	a = arg_cmp(0, SCMP_CMP_EQ, AF_INET6, 0);
 	if (rc == 0)
 		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
 	/* No executable mappings: guest memory and heap are data. */
