@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hcvsock guest ABI, version 1.0: register window, commands, mailbox
+ * The hcvsock guest ABI, version 1.1: register window, commands, mailbox
  * and ring layout.  docs/PROTOCOL.md is normative; this header only
  * names its numbers.  Freestanding: usable by the daemon, the guest
  * driver (-ffreestanding, -m32 and -m64) and tests.  Everything in guest
@@ -34,7 +34,7 @@
 
 #define HCVS_MAGIC		0x4B535648u	/* "HVSK" in memory order */
 #define HCVS_VERSION_MAJOR	1u
-#define HCVS_VERSION_MINOR	0u
+#define HCVS_VERSION_MINOR	1u
 #define HCVS_VERSION		((HCVS_VERSION_MAJOR << 16) | HCVS_VERSION_MINOR)
 /* What a guest reads where no backend answers (yet). */
 #define HCVS_NO_BACKEND		0xFFFFFFFFu
@@ -91,6 +91,7 @@
 #define HCVS_CMD_SET_NOTIFY	0x05u	/* ARG0 mode, ARG1..3 parameters */
 #define HCVS_CMD_ENABLE		0x06u
 #define HCVS_CMD_GET_CID	0x07u	/* -> ARG0/1 guest CID lo/hi */
+#define HCVS_CMD_GET_SERVER_DOM	0x08u	/* -> ARG0 the host's Xen domain (1.1) */
 
 /* Command results (CMD) and ring errors (ERROR). */
 #define HCVS_ERR_OK		0u

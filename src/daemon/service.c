@@ -13,6 +13,7 @@
 #include "common/loop.h"
 #include "daemon/loopback.h"
 #include "daemon/service.h"
+#include "daemon/xendom.h"
 #include "ioreq/ioreq.h"
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
@@ -482,6 +483,10 @@ service_open(struct loop *l, const struct conf *c,
 	dc.guest_cid = c->c_guest_cid;
 	dc.irq_caps = irq_caps(s, c);
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
+	if (t->st_kind == SERVICE_XEN &&
+	    (rc = xendom_self(&dc.server_domid)) < 0)
+		log_warnx("our own domain id (xenstore): %s; telling the "
+		    "guest 0", strerror(-rc));
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = s;
 	dc.name = c->c_name;

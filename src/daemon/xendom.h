@@ -21,6 +21,13 @@
 int	xendom_lookup(const char *name, unsigned wait_s, uint32_t *domid)
 	    __must_check;
 
+/*
+ * The domain this process runs in (xenstore's "domid" under our own
+ * /local/domain/<id>; dom0 when the key is absent).  -ENODEV no
+ * xenstore, -ENOTSUP without Xen, -EINVAL a malformed value.
+ */
+int	xendom_self(uint32_t *domid) __must_check;
+
 /* Does domain `domid` exist (0 no, 1 yes, -errno)?  Same waiting rule. */
 int	xendom_exists(uint32_t domid, unsigned wait_s) __must_check;
 

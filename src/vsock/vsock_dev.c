@@ -21,6 +21,7 @@ struct vsock_dev {
 	uint64_t		 d_cid;
 	uint32_t		 d_host_features;
 	uint32_t		 d_irq_caps;
+	uint32_t		 d_server_domid;
 	bool			 d_is_hvm;
 	const struct vsock_dev_irq_ops *d_irq_ops;
 	void			*d_irq_arg;
@@ -453,6 +454,11 @@ cmd_exec(struct vsock_dev *d, uint32_t cmd)
 	case HCVS_CMD_GET_CID:
 		d->d_args[0] = (uint32_t)d->d_cid;
 		d->d_args[1] = (uint32_t)(d->d_cid >> 32);
+		return HCVS_ERR_OK;
+	case HCVS_CMD_GET_SERVER_DOM:
+		if (!(d->d_irq_caps & (1u << HCVS_IRQ_EVTCHN)))
+			return HCVS_ERR_UNSUPPORTED;
+		d->d_args[0] = d->d_server_domid;
 		return HCVS_ERR_OK;
 	default:
 		return HCVS_ERR_UNKNOWN_CMD;
@@ -955,6 +961,7 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	d->d_host_features = cfg->features != 0 ? cfg->features :
 	    (HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
 	d->d_is_hvm = cfg->is_hvm;
+	d->d_server_domid = cfg->server_domid;
 	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1)) |
 	    (1u << HCVS_IRQ_NONE);
 	if (!d->d_is_hvm)

@@ -70,6 +70,12 @@ struct vsock_dev_cfg {
 	 * must never see set_isa_irq_level.
 	 */
 	bool			 is_hvm;
+	/*
+	 * Xen: the domain the host runs in, the remote end of the guest's
+	 * EVTCHN port (GET_SERVER_DOM).  Reported only when EVTCHN is in
+	 * irq_caps.
+	 */
+	uint32_t		 server_domid;
 	const struct vsock_dev_irq_ops *irq_ops;
 	void			*irq_arg;
 	/* Name for log lines, e.g. "dom7" (copied, may be NULL). */

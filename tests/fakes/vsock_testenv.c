@@ -53,6 +53,7 @@ dev_create(struct vtenv *e)
 	cfg.features = e->opts.features;
 	cfg.irq_caps = e->opts.irq_caps;
 	cfg.is_hvm = e->opts.is_hvm;
+	cfg.server_domid = e->opts.server_domid;
 	cfg.irq_ops = &irq_ops;
 	cfg.irq_arg = e;
 	cfg.name = "test";

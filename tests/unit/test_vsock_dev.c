@@ -30,6 +30,7 @@ setup(void **state)
 		.is_hvm = false,
 		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN) |
 		    (1u << HCVS_IRQ_ISA),
+		.server_domid = 3,
 	};
 
 	*state = vtenv_new(&o);
@@ -161,7 +162,7 @@ regs__probe_values(void **state)
 	uint64_t v = 0;
 
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
-	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010000);
+	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010001);
 	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
 	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
 	assert_int_equal(vt_rd(e, HCVS_REG_PROTOCOLS), 1u << HCVS_PROTO_RING);
@@ -219,6 +220,27 @@ regs__args_round_trip(void **state)
 	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_CID, 0, 0, 0, 0), HCVS_ERR_OK);
 	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), VT_CID);
 	assert_int_equal(vt_rd(e, HCVS_REG_ARG1), 0);
+}
+
+/* The serving domain is told where event channels are offered, else not. */
+static void
+regs__server_domain(void **state)
+{
+	struct vtenv *e = *state;
+
+	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_SERVER_DOM, 0, 0, 0, 0),
+	    HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 3);
+}
+
+static void
+regs__server_domain_without_evtchn(void **state)
+{
+	struct vtenv *e = *state;
+
+	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_SERVER_DOM, 7, 0, 0, 0),
+	    HCVS_ERR_UNSUPPORTED);
+	assert_int_equal(vt_rd(e, HCVS_REG_ARG0), 7);
 }
 
 /* ---- Negotiation --------------------------------------------------------- */
@@ -1211,6 +1233,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(regs__probe_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(regs__args_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(regs__server_domain, setup, teardown),
+		cmocka_unit_test_setup_teardown(regs__server_domain_without_evtchn,
+		    setup_hvm, teardown),
 		cmocka_unit_test_setup_teardown(neg__order_enforced, setup, teardown),
 		cmocka_unit_test(neg__seqpacket_when_offered),
 		cmocka_unit_test_setup_teardown(neg__reset_clears_everything, setup, teardown),
