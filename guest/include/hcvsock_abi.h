@@ -9,7 +9,9 @@
 #ifndef HCVSOCK_ABI_H
 #define HCVSOCK_ABI_H
 
+#ifndef __KERNEL__
 #include <stdint.h>
+#endif
 
 /* ---- Register window (64 bytes, 32-bit accesses only) ---------------- */
 

@@ -481,6 +481,8 @@ service_open(struct loop *l, const struct conf *c,
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(s->sv_src);
 	dc.guest_cid = c->c_guest_cid;
+	/* The muxer bridges SEQPACKET to SOCK_SEQPACKET host sockets. */
+	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
 	dc.irq_caps = irq_caps(s, c);
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	if (t->st_kind == SERVICE_XEN &&

@@ -264,9 +264,14 @@ peer_serve() {
 # hv_start NAME VCPUS CMDLINE: the shipped launch helper creates the guest
 # paused, starts hcvsockd, waits for it to be ready, unpauses.
 hv_start() {
+	mkcfg "$1" "$2" "$3"
+	hv_conf "$1"
+	hv_launch "$1"
+}
+
+# hv_launch NAME: as hv_start, with /tmp/NAME.cfg and its conf written.
+hv_launch() {
 	name=$1
-	mkcfg "$name" "$2" "$3"
-	hv_conf "$name"
 	hv_log >/dev/null
 	rm -f "/run/hcvsock/$name.pid" /tmp/dpid
 	# The daemon may be done before the helper returns: catch its pid early.
@@ -418,6 +423,9 @@ case_hv_destroy() {
 	hv_log
 	check_no_zombie
 }
+
+# Cases with a Linux guest, when the harness shipped them.
+[ -f /hcvs/dom0-cases-linux.sh ] && . /hcvs/dom0-cases-linux.sh
 
 # ---- driver --------------------------------------------------------------
 
