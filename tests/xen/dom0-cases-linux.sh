@@ -6,6 +6,9 @@
 # xenconsoled (--log=guest); its "HCVS-G" lines are copied into this
 # case's output as "HCVS-LG ...", with dom0's "HCVS-PEER" lines.
 LGDIR=/hcvs/linux
+# Tens of MiB through an emulated machine: more than the default limit.
+CASE_TIMEOUT_linux_vsock=360
+CASE_TIMEOUT_linux_restart=200
 LGLOG=/var/log/xen/console
 
 # lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf.
@@ -94,17 +97,17 @@ case_linux_vsock() {
 	name=linux-vsock
 	lg_cfg $name vsock
 	lg_echo $name 1234
-	lgtool seq-echo /run/hcvsock/$name/vsock_1235 200 >/tmp/lg.seq 2>&1 &
+	lgtool seq-echo /run/hcvsock/$name/vsock_1235 340 >/tmp/lg.seq 2>&1 &
 	echo $! >>/tmp/case.pids
-	lgtool gather /run/hcvsock/$name/vsock_1236 64 220 >/tmp/lg.gather 2>&1 &
+	lgtool gather /run/hcvsock/$name/vsock_1236 64 340 >/tmp/lg.gather 2>&1 &
 	echo $! >>/tmp/case.pids
-	lgtool sink /run/hcvsock/$name/vsock_1237 230 >/tmp/lg.sink 2>&1 &
+	lgtool sink /run/hcvsock/$name/vsock_1237 340 >/tmp/lg.sink 2>&1 &
 	echo $! >>/tmp/case.pids
 	hv_launch $name
 	lg_wait $name "h2g listening" 60 || { lg_dump $name; fail "guest did not listen"; }
 	echo_peer connect "/run/hcvsock/$name/vsock" 2345 1048576 211 -t 60 ||
 	    echo "HCVS-CHECK FAIL host-initiated transfer"
-	lg_wait $name "send bytes=" 200 || { lg_dump $name; fail "guest did not get to the throughput run"; }
+	lg_wait $name "send bytes=" 330 || { lg_dump $name; fail "guest did not get to the throughput run"; }
 	lg_finish $name
 	cat /tmp/lg.seq /tmp/lg.gather /tmp/lg.sink
 	lg_rx $name 1234

@@ -44,6 +44,17 @@ load() {
 	return $rc
 }
 refcnt() { cat /sys/module/hcvsock_vsock/refcnt 2>/dev/null || echo gone; }
+# Closed sockets hold the module until their close completes (the peer's
+# RST or Linux's close timeout): wait for that, bounded, then unload.
+rmmod_idle() {
+	n=0
+	while [ "$(refcnt)" != 0 ] && [ $n -lt 200 ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+	rmmod hcvsock_vsock
+	g "rmmod-idle rc=$? after_ms=$((n * 100)) module=$(refcnt)"
+	klog
+}
 
 # echo_xfer PORT BYTES TAG: send BYTES random bytes to dom0's echo on PORT,
 # half-close, read the echo to EOF; print both checksums.
@@ -99,7 +110,7 @@ vsock)
 
 	lgtool send 2 1237 33554432
 	klog
-	rmmod hcvsock_vsock && klog
+	rmmod_idle
 	bye PASS ;;
 restart)
 	# A long transfer that the daemon's SIGKILL and restart cut short.
@@ -131,14 +142,7 @@ rmmod)
 	echo_xfer 1234 65536 while-pinned
 	exec 3>&-
 	wait $cpid
-	# The socket goes when dom0's side has closed too (bounded wait).
-	n=0
-	while [ "$(refcnt)" != 0 ] && [ $n -lt 200 ]; do
-		sleep 0.1; n=$((n + 1))
-	done
-	rmmod hcvsock_vsock
-	g "rmmod-idle rc=$? after_ms=$((n * 100)) module=$(refcnt)"
-	klog
+	rmmod_idle
 	load
 	g "insmod-again rc=$?"
 	echo_xfer 1234 1048576 reloaded
