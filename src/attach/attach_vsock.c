@@ -327,3 +327,20 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 		vsock_mux_dump(av->av_mux, cb, arg);
 	}
 }
+
+void
+attach_vsock_foreach_guest(const struct attach_vsock_server *vs,
+    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi), void *arg)
+{
+	const struct attach_vsock *av;
+	struct attach_vsock_guest_info gi;
+
+	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
+		gi.gi_name = attach_guest_name(av->av_guest);
+		gi.gi_cid = av->av_cid;
+		attach_guest_get_stats(av->av_guest, &gi.gi_stats);
+		gi.gi_dev = av->av_dev;
+		gi.gi_mux = av->av_mux;
+		fn(arg, &gi);
+	}
+}

@@ -23,6 +23,7 @@
 
 struct loop;
 struct attach_vsock;
+struct vsock_dev;
 
 struct attach_vsock_cfg {
 	struct loop		*loop;
@@ -78,6 +79,18 @@ unsigned attach_vsock_nr_guests(const struct attach_vsock_server *s);
  */
 int	attach_vsock_reconfigure(struct attach_vsock_server *s,
 	    const struct vsock_mux_cfg *mux);
+/* One attached guest, as attach_vsock_foreach_guest() reports it. */
+struct attach_vsock_guest_info {
+	const char			*gi_name;
+	uint64_t			 gi_cid;
+	struct attach_guest_stats	 gi_stats;
+	const struct vsock_dev		*gi_dev;
+	const struct vsock_mux		*gi_mux;
+};
+/* Calls fn once per attached guest; fn must not attach or detach. */
+void	attach_vsock_foreach_guest(const struct attach_vsock_server *s,
+	    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi),
+	    void *arg);
 /* Per guest: name, CID, forwarded requests, kicks, irqs, then the device. */
 void	attach_vsock_dump(const struct attach_vsock_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);

@@ -13,6 +13,8 @@
 #include "common/loop.h"
 #include "daemon/loopback.h"
 #include "daemon/service.h"
+#include "daemon/service_status.h"
+#include "daemon/status.h"
 #include "daemon/xendom.h"
 #include "ioreq/ioreq.h"
 #include "notify/notify.h"
@@ -619,6 +621,30 @@ service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	    ms.ms_rx_bytes);
 	cb(arg, line);
 	vsock_mux_dump(s->sv_mux, cb, arg);
+}
+
+static void
+kvm_guest_status(void *arg, const struct attach_vsock_guest_info *gi)
+{
+	service_status_guest(arg, gi->gi_name, &gi->gi_stats, gi->gi_dev,
+	    gi->gi_mux);
+}
+
+void
+service_status(struct service *s, struct json_object *root)
+{
+	struct json_object *guests;
+
+	if (s->sv_kvm != NULL) {
+		status_add_null(root, "ioreq");
+		attach_vsock_foreach_guest(s->sv_kvm, kvm_guest_status,
+		    status_add_arr(root, "guests"));
+		return;
+	}
+	service_status_ioreq(root, s->sv_eng, ioreq_source_kind(s->sv_src),
+	    ioreq_source_server_id(s->sv_src));
+	guests = status_add_arr(root, "guests");
+	service_status_guest(guests, s->sv_name, NULL, s->sv_dev, s->sv_mux);
 }
 
 int

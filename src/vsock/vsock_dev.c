@@ -1125,3 +1125,26 @@ vsock_dev_dump(const struct vsock_dev *d,
 	    s->ds_ring_errors, s->ds_irqs, s->ds_bad_access);
 	cb(arg, line);
 }
+
+void
+vsock_dev_get_info(const struct vsock_dev *d, struct vsock_dev_info *di)
+{
+	memset(di, 0, sizeof(*di));
+	di->di_cid = d->d_cid;
+	di->di_status = d->d_status;
+	di->di_error = d->d_error;
+	di->di_isr = d->d_isr;
+	di->di_guest_features = d->d_guest_features;
+	di->di_host_features = d->d_host_features;
+	di->di_irq_mode = d->d_irq.mode;
+	di->di_mbox_gpa = d->d_mb_gpa;
+	di->di_mbox_size = d->d_mb_size;
+	di->di_tx_slots = d->d_tx_slots;
+	di->di_rx_slots = d->d_rx_slots;
+	di->di_slot_size = d->d_slot_size;
+	di->di_tx_cons = d->d_tx_cons;
+	di->di_rx_prod = d->d_rx_prod;
+	di->di_host_flags = d->d_host_flags;
+	di->di_epoch = d->d_epoch;
+	di->di_rst_queued = d->d_rst_count;
+}

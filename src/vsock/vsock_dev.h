@@ -190,6 +190,28 @@ struct vsock_dev_stats {
 	uint64_t	ds_resets;
 };
 void	vsock_dev_get_stats(const struct vsock_dev *d, struct vsock_dev_stats *st);
+
+/* Registers and ring geometry as the guest set them, for status reports. */
+struct vsock_dev_info {
+	uint64_t	di_cid;
+	uint32_t	di_status;		/* STATUS register */
+	uint32_t	di_error;
+	uint32_t	di_isr;
+	uint32_t	di_guest_features;
+	uint32_t	di_host_features;
+	uint32_t	di_irq_mode;		/* HCVS_IRQ_* */
+	uint64_t	di_mbox_gpa;
+	uint32_t	di_mbox_size;
+	uint32_t	di_tx_slots;
+	uint32_t	di_rx_slots;
+	uint32_t	di_slot_size;
+	uint32_t	di_tx_cons;
+	uint32_t	di_rx_prod;
+	uint32_t	di_host_flags;
+	uint32_t	di_epoch;
+	uint32_t	di_rst_queued;		/* device RSTs not yet in RX */
+};
+void	vsock_dev_get_info(const struct vsock_dev *d, struct vsock_dev_info *di);
 /* Registers, mailbox geometry, indices and counters, one line each. */
 void	vsock_dev_dump(const struct vsock_dev *d,
 	    void (*cb)(void *arg, const char *line), void *arg);

@@ -242,6 +242,65 @@ out:
 	vsock_mux_leave(m);
 }
 
+void
+vsock_mux_tx_begin(struct vsock_mux *m)
+{
+	m->m_batch = true;
+}
+
+void
+vsock_mux_from_guest_held(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
+    const void *payload)
+{
+	m->m_holding = m->m_batch;
+	vsock_mux_from_guest(m, hdr, payload);
+	m->m_holding = false;
+}
+
+bool
+vsock_mux_hold(struct vsock_mux *m, struct vsock_conn *c, const uint8_t *p,
+    uint32_t len)
+{
+	struct vsock_held *h;
+
+	if (!m->m_holding || m->m_nheld == VSOCK_HELD_MAX)
+		return false;
+	h = &m->m_held[m->m_nheld++];
+	h->h_conn = c;
+	h->h_p = p;
+	h->h_len = len;
+	c->c_held++;
+	return true;
+}
+
+void
+vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->m_nheld && c->c_held > 0; i++) {
+		if (m->m_held[i].h_conn == c) {
+			m->m_held[i].h_conn = NULL;
+			c->c_held--;
+		}
+	}
+}
+
+void
+vsock_mux_tx_end(struct vsock_mux *m)
+{
+	uint32_t i;
+
+	vsock_mux_enter(m);
+	/* In order: a connection's first payload writes all of its own. */
+	for (i = 0; i < m->m_nheld; i++)
+		if (m->m_held[i].h_conn != NULL)
+			vsock_conn_flush_held(m->m_held[i].h_conn);
+	m->m_nheld = 0;
+	m->m_batch = false;
+	vsock_mux_leave(m);
+}
+
 int
 vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
     void *payload, size_t max_payload)
@@ -475,5 +534,27 @@ vsock_mux_dump(const struct vsock_mux *m,
 	TAILQ_FOREACH(c, &m->m_all, c_all) {
 		vsock_conn_describe(c, line, sizeof(line));
 		cb(arg, line);
+	}
+}
+
+void
+vsock_mux_get_info(const struct vsock_mux *m, struct vsock_mux_info *mi)
+{
+	mi->mi_guest_cid = m->m_cfg.guest_cid;
+	mi->mi_conns = m->m_nconns;
+	mi->mi_pending = m->m_npending;
+	mi->mi_max_conns = m->m_cfg.max_conns;
+}
+
+void
+vsock_mux_foreach_conn(const struct vsock_mux *m,
+    void (*fn)(void *arg, const struct vsock_conn_info *ci), void *arg)
+{
+	const struct vsock_conn *c;
+	struct vsock_conn_info ci;
+
+	TAILQ_FOREACH(c, &m->m_all, c_all) {
+		vsock_conn_info(c, &ci);
+		fn(arg, &ci);
 	}
 }

@@ -130,6 +130,21 @@ void	vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	    const void *payload);
 
 /*
+ * A TX batch: the device brackets one pass over the guest's TX ring with
+ * vsock_mux_tx_begin() and vsock_mux_tx_end(), and hands payloads it
+ * keeps in place until the end (guest TX slots it has not released yet)
+ * to vsock_mux_from_guest_held().  Stream data is then written to each
+ * host socket once per batch, in one sendmsg() straight from those
+ * payloads; what the socket does not take is copied into the
+ * connection's buffer at the end.  Outside a batch, or for anything but
+ * stream data, it is vsock_mux_from_guest().  Batches do not nest.
+ */
+void	vsock_mux_tx_begin(struct vsock_mux *m);
+void	vsock_mux_from_guest_held(struct vsock_mux *m,
+	    const struct vsock_pkt_hdr *hdr, const void *payload);
+void	vsock_mux_tx_end(struct vsock_mux *m);
+
+/*
  * Next packet for the guest, payload at most max_payload bytes.  Returns
  * 1 and fills *hdr and payload, or 0 if nothing is queued.
  */
@@ -176,8 +191,46 @@ struct vsock_mux_stats {
 	uint64_t	ms_host_rejected;	/* bad line, policy, limit, timeout */
 	uint64_t	ms_connect_failed;	/* guest connects refused by the host */
 	uint64_t	ms_rst_queue_full;	/* RSTs lost: the guest does not read */
+	/* Host -> guest data waited: the guest's credit ran out. */
+	uint64_t	ms_credit_stalls_to_guest;
+	/* Guest -> host: the guest used all the credit it was told of. */
+	uint64_t	ms_credit_stalls_to_host;
 };
 void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
+
+/* The muxer's gauges. */
+struct vsock_mux_info {
+	uint64_t	mi_guest_cid;
+	uint32_t	mi_conns;	/* connections in the table */
+	uint32_t	mi_pending;	/* host clients before their CONNECT line */
+	uint32_t	mi_max_conns;
+};
+void	vsock_mux_get_info(const struct vsock_mux *m, struct vsock_mux_info *mi);
+
+/* One connection, as vsock_mux_foreach_conn() reports it. */
+struct vsock_conn_info {
+	const char	*ci_type;	/* "stream", "seqpacket" */
+	const char	*ci_state;	/* "connecting", "host-init", "established", "dying" */
+	bool		 ci_host_initiated;	/* CONNECT on uds_path */
+	uint32_t	 ci_guest_port;
+	uint32_t	 ci_host_port;
+	uint64_t	 ci_age_ms;
+	uint32_t	 ci_guest_shut;	/* SHUTDOWN bits the guest sent */
+	uint32_t	 ci_host_shut;	/* SHUTDOWN bits sent to the guest */
+	uint64_t	 ci_to_host_bytes;
+	uint64_t	 ci_to_host_pkts;
+	uint32_t	 ci_to_host_buffered;	/* accepted, not yet written */
+	uint64_t	 ci_to_guest_bytes;
+	uint64_t	 ci_to_guest_pkts;
+	uint32_t	 ci_buf_alloc;		/* ours, as told to the guest */
+	uint32_t	 ci_guest_buf_alloc;	/* the guest's */
+	uint32_t	 ci_guest_credit;	/* bytes we may still send */
+	uint64_t	 ci_credit_stalls_to_guest;
+	uint64_t	 ci_credit_stalls_to_host;
+};
+/* Calls fn once per connection, oldest first; fn must not call the muxer. */
+void	vsock_mux_foreach_conn(const struct vsock_mux *m,
+	    void (*fn)(void *arg, const struct vsock_conn_info *ci), void *arg);
 /* One line per connection (ports, state, credit, counters) via cb. */
 void	vsock_mux_dump(const struct vsock_mux *m,
 	    void (*cb)(void *arg, const char *line), void *arg);

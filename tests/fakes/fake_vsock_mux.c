@@ -24,6 +24,7 @@ struct fm_conn {
 	uint32_t	 g_fwd;
 	uint32_t	 g_shut;
 	bool		 shut_sent;
+	bool		 asked;		/* CREDIT_REQUEST out, no credit since */
 };
 
 struct fm_pkt {
@@ -239,6 +240,40 @@ is_listening(const struct vsock_mux *m, uint32_t port)
 	return false;
 }
 
+/* The double copies what it keeps at once: a batch changes nothing. */
+/*
+ * A host offering LAZY_CREDIT asks when it holds data and the guest's
+ * credit is gone, once per stall (PROTOCOL.md §8): the double does too.
+ */
+static void
+ask_if_stalled(struct vsock_mux *m, struct fm_conn *c)
+{
+	if (!c->used || !c->established || c->len == 0 || c->asked ||
+	    c->g_buf - (c->tx_cnt - c->g_fwd) > 0)
+		return;
+	c->asked = true;
+	reply(m, c, c->gport, c->hport, VSOCK_OP_CREDIT_REQUEST, 0);
+}
+
+void
+vsock_mux_tx_begin(struct vsock_mux *m)
+{
+	(void)m;
+}
+
+void
+vsock_mux_tx_end(struct vsock_mux *m)
+{
+	(void)m;
+}
+
+void
+vsock_mux_from_guest_held(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
+    const void *payload)
+{
+	vsock_mux_from_guest(m, h, payload);
+}
+
 void
 vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
     const void *payload)
@@ -282,6 +317,8 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
 	}
 	c->g_buf = h->buf_alloc;
 	c->g_fwd = h->fwd_cnt;
+	if (c->g_buf - (c->tx_cnt - c->g_fwd) > 0)
+		c->asked = false;
 	switch (h->op) {
 	case VSOCK_OP_RESPONSE:
 		if (!c->established) {
@@ -321,6 +358,7 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
 	default:
 		break;
 	}
+	ask_if_stalled(m, c);
 out:
 	notify(m);
 }
@@ -375,6 +413,7 @@ vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 		c->tx_cnt += n;
 		c->fwd_cnt += n;
 		hdr->fwd_cnt = c->fwd_cnt;
+		ask_if_stalled(m, c);
 		return 1;
 	}
 	return 0;
