@@ -14,6 +14,8 @@
  *                                           once, then echo each to EOF
  *   lgtool sink PATH SECS                   read one stream to EOF, timed
  *   lgtool send CID PORT BYTES              write BYTES to a vsock stream
+ *   lgtool hold CID PORT SECS               keep a vsock stream open (until
+ *                                           killed or SECS)
  *   lgtool unix-local BYTES                 the same bytes over a dom0-local
  *                                           AF_UNIX stream, timed
  */
@@ -333,6 +335,19 @@ vsend(unsigned cid, unsigned port, unsigned long long n)
 }
 
 static int
+hold(unsigned cid, unsigned port, unsigned secs)
+{
+	int fd = vsock_connect(SOCK_STREAM, cid, port);
+
+	if (write_all(fd, (const unsigned char *)"hello\n", 6) < 0)
+		die("write");
+	printf("HCVS-G holding a connection\n");
+	sleep(secs);
+	close(fd);
+	return 0;
+}
+
+static int
 unix_local(unsigned long long n)
 {
 	char path[64];
@@ -388,6 +403,9 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "send") == 0)
 		return vsend((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 		    strtoull(argv[4], NULL, 0));
+	if (argc == 5 && strcmp(argv[1], "hold") == 0)
+		return hold((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
+		    (unsigned)atoi(argv[4]));
 	if (argc == 3 && strcmp(argv[1], "unix-local") == 0)
 		return unix_local(strtoull(argv[2], NULL, 0));
 	fprintf(stderr, "usage: see the comment at the top of lgtool.c\n");

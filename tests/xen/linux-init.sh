@@ -130,17 +130,14 @@ restart)
 	bye PASS ;;
 rmmod)
 	# A live connection pins the module: rmmod is refused, data still flows.
-	mkfifo /tmp/feed
-	socat -t 60 -u PIPE:/tmp/feed VSOCK-CONNECT:2:1234 &
+	lgtool hold 2 1234 120 &
 	cpid=$!
-	exec 3>/tmp/feed
-	echo hello >&3
 	sleep 1
 	g "live connection refcnt=$(refcnt)"
 	rmmod hcvsock_vsock 2>/tmp/rmmod.err
 	g "rmmod-live rc=$? refcnt=$(refcnt) err=$(tr ' \n' '_ ' </tmp/rmmod.err)"
 	echo_xfer 1234 65536 while-pinned
-	exec 3>&-
+	kill $cpid
 	wait $cpid
 	rmmod_idle
 	load
