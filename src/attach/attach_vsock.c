@@ -63,6 +63,16 @@ av_post(void *opaque)
 	return vsock_dev_process(opaque);
 }
 
+/* Host data or a muxer timer left packets for the guest: let the device pull. */
+static void
+av_mux_rx_ready(void *arg)
+{
+	struct attach_vsock *av = arg;
+
+	if (av->av_dev != NULL)
+		(void)vsock_dev_process(av->av_dev);
+}
+
 int
 attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d,
     struct attach_vsock **avp, char *err, size_t errlen)
@@ -82,28 +92,10 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	if (rc < 0)
 		goto err_free;
 
-	memset(&dcfg, 0, sizeof(dcfg));
-	dcfg.mem = attach_guest_mem(av->av_guest);
-	dcfg.guest_cid = d->ad_cid;
-	dcfg.features = cfg->features;
-	dcfg.irq_caps = 1u << HCVS_IRQ_NONE;
-	if (attach_guest_can_irq(av->av_guest))
-		dcfg.irq_caps |= 1u << HCVS_IRQ_GSI;
-	/* KVM has no PVH hazard, but line interrupts are not offered here. */
-	dcfg.is_hvm = false;
-	dcfg.irq_ops = &av_irq_ops;
-	dcfg.irq_arg = av;
-	dcfg.name = attach_guest_name(av->av_guest);
-	rc = vsock_dev_new(&dcfg, &av->av_dev);
-	if (rc < 0) {
-		snprintf(err, errlen, "device: %s", strerror(-rc));
-		goto err_free;
-	}
-
 	mcfg = cfg->mux;
 	mcfg.guest_cid = d->ad_cid;
-	mcfg.rx_ready = vsock_dev_rx_ready;
-	mcfg.rx_ready_arg = av->av_dev;
+	mcfg.rx_ready = av_mux_rx_ready;
+	mcfg.rx_ready_arg = av;
 	if (cfg->uds_per_cid && mcfg.uds_path[0] != '\0') {
 		int n = snprintf(mcfg.uds_path, sizeof(mcfg.uds_path),
 		    "%s.%" PRIu64, cfg->mux.uds_path, d->ad_cid);
@@ -120,7 +112,26 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 		snprintf(err, errlen, "host sockets: %s", strerror(-rc));
 		goto err_free;
 	}
-	vsock_dev_set_mux(av->av_dev, av->av_mux);
+
+	memset(&dcfg, 0, sizeof(dcfg));
+	dcfg.mem = attach_guest_mem(av->av_guest);
+	dcfg.backend = &vsock_mux_backend_ops;
+	dcfg.backend_arg = av->av_mux;
+	dcfg.guest_cid = d->ad_cid;
+	dcfg.features = cfg->features;
+	dcfg.irq_caps = 1u << HCVS_IRQ_NONE;
+	if (attach_guest_can_irq(av->av_guest))
+		dcfg.irq_caps |= 1u << HCVS_IRQ_GSI;
+	/* KVM has no PVH hazard, but line interrupts are not offered here. */
+	dcfg.is_hvm = false;
+	dcfg.irq_ops = &av_irq_ops;
+	dcfg.irq_arg = av;
+	dcfg.name = attach_guest_name(av->av_guest);
+	rc = vsock_dev_new(&dcfg, &av->av_dev);
+	if (rc < 0) {
+		snprintf(err, errlen, "device: %s", strerror(-rc));
+		goto err_free;
+	}
 
 	memset(&gdev, 0, sizeof(gdev));
 	gdev.gd_ops = &vsock_dev_handler_ops;
@@ -147,8 +158,6 @@ attach_vsock_free(struct attach_vsock *av)
 		return;
 	/* No more calls into the device, then the device, then the rest. */
 	attach_guest_stop(av->av_guest);
-	if (av->av_dev != NULL)
-		vsock_dev_set_mux(av->av_dev, NULL);
 	vsock_mux_free(av->av_mux);
 	vsock_dev_free(av->av_dev);
 	attach_guest_free(av->av_guest);
@@ -288,8 +297,8 @@ attach_vsock_reconfigure(struct attach_vsock_server *vs,
 		struct vsock_mux_cfg mcfg = *mux;
 
 		mcfg.guest_cid = av->av_cid;
-		mcfg.rx_ready = vsock_dev_rx_ready;
-		mcfg.rx_ready_arg = av->av_dev;
+		mcfg.rx_ready = av_mux_rx_ready;
+		mcfg.rx_ready_arg = av;
 		if (vs->vs_cfg.uds_per_cid && mcfg.uds_path[0] != '\0') {
 			int n = snprintf(mcfg.uds_path, sizeof(mcfg.uds_path),
 			    "%s.%" PRIu64, mux->uds_path, av->av_cid);

@@ -160,6 +160,13 @@ irq_caps(const struct service *s, const struct conf *c)
 
 /* ---- The muxer's configuration ----------------------------------------- */
 
+/* Host data or a muxer timer left packets for the guest: let the device pull. */
+static void
+mux_rx_ready(void *arg)
+{
+	run_device(arg);
+}
+
 static void
 mux_cfg(struct service *s, const struct conf *c)
 {
@@ -189,8 +196,8 @@ mux_cfg(struct service *s, const struct conf *c)
 	m->buf_alloc = c->c_buf_alloc;
 	m->close_timeout_ms = c->c_close_timeout_ms;
 	m->send_ok_line = c->c_ok_line;
-	m->rx_ready = vsock_dev_rx_ready;
-	m->rx_ready_arg = s->sv_dev;
+	m->rx_ready = mux_rx_ready;
+	m->rx_ready_arg = s;
 }
 
 /* ---- Event loop callbacks ------------------------------------------------ */
@@ -480,8 +487,16 @@ service_open(struct loop *l, const struct conf *c,
 	s->sv_eng = ioreq_source_engine(s->sv_src);
 	s->sv_n = ioreq_source_notifier(s->sv_src);
 
+	mux_cfg(s, c);
+	if ((rc = vsock_mux_new(l, &s->sv_mcfg, &s->sv_mux)) < 0) {
+		log_warnx("host sockets (%s): %s", s->sv_mcfg.uds_path,
+		    strerror(-rc));
+		goto err;
+	}
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(s->sv_src);
+	dc.backend = &vsock_mux_backend_ops;
+	dc.backend_arg = s->sv_mux;
 	dc.guest_cid = c->c_guest_cid;
 	/* The muxer bridges SEQPACKET to SOCK_SEQPACKET host sockets. */
 	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
@@ -498,13 +513,6 @@ service_open(struct loop *l, const struct conf *c,
 		log_warnx("the vsock device: %s", strerror(-rc));
 		goto err;
 	}
-	mux_cfg(s, c);
-	if ((rc = vsock_mux_new(l, &s->sv_mcfg, &s->sv_mux)) < 0) {
-		log_warnx("host sockets (%s): %s", s->sv_mcfg.uds_path,
-		    strerror(-rc));
-		goto err;
-	}
-	vsock_dev_set_mux(s->sv_dev, s->sv_mux);
 
 	if (c->c_has_pio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_PIO, c->c_pio_base,
@@ -706,7 +714,6 @@ service_close(struct service *s, bool destroy)
 		loop_del_fd(s->sv_loop, s->sv_death_fd);
 	if (s->sv_lb.lg_sock >= 0)
 		loop_del_fd(s->sv_loop, s->sv_lb.lg_sock);
-	/* The muxer talks to the device while it resets: free it first. */
 	vsock_mux_free(s->sv_mux);
 	vsock_dev_free(s->sv_dev);
 	if (s->sv_src != NULL)

@@ -6,11 +6,14 @@
  * moves them between the guest's rings and the muxer, so the muxer never
  * touches guest memory.
  *
- * Flow:
+ * Flow (the device pulls, as Firecracker's device pulls from its muxer):
  *   guest TX ring -> device copies one slot out, decodes the header ->
  *     vsock_mux_from_guest()          (the muxer acts, may queue replies)
- *   muxer has packets for the guest  -> cfg.rx_ready(arg) ->
- *     device calls vsock_mux_to_guest() while RX slots are free.
+ *   device, after sending:  vsock_mux_has_rx() / vsock_mux_to_guest()
+ *     while RX slots are free;
+ *   work appearing in a loop callback (host data, a timer) ->
+ *     cfg.rx_ready(arg) -> the owner runs the device.
+ * The same three calls are vsock_mux_backend_ops (vsock_backend.h).
  *
  * The muxer registers host sockets on the event loop it is given.  It is
  * owned by the loop thread.  Guest errors never fail a call: they become
@@ -100,12 +103,14 @@ struct vsock_mux_cfg {
 	 */
 	uint32_t		 connect_timeout_ms;
 	/*
-	 * Called (possibly many times) when vsock_mux_to_guest() has work:
-	 * at the end of vsock_mux_from_guest() and of the muxer's loop
-	 * callbacks, never from inside vsock_mux_to_guest().  It may call
-	 * vsock_mux_to_guest() itself.  A device that stops pulling (RX ring
-	 * full) must pull again when slots free up: no new call comes for
-	 * work that was already queued.
+	 * Called (possibly many times) when vsock_mux_to_guest() has work
+	 * that appeared in one of the muxer's own loop callbacks; never
+	 * from inside vsock_mux_from_guest(), vsock_mux_to_guest() or
+	 * vsock_mux_reset(): their caller pulls what they queued.  arg is
+	 * the owner of muxer and device (not the device), which runs
+	 * vsock_dev_process(); it may call vsock_mux_to_guest() itself.  A
+	 * device that stops pulling (RX ring full) must pull again when
+	 * slots free up: no new call comes for work already queued.
 	 */
 	void			 (*rx_ready)(void *arg);
 	void			*rx_ready_arg;
@@ -118,6 +123,14 @@ struct vsock_mux_cfg {
  */
 int	vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	    struct vsock_mux **mp) __must_check;
+/*
+ * The device's packet backend (vsock_backend.h), arg = the muxer:
+ * send = vsock_mux_from_guest, recv = vsock_mux_to_guest, has_rx,
+ * reset = vsock_mux_reset.
+ */
+struct vsock_backend_ops;
+extern const struct vsock_backend_ops vsock_mux_backend_ops;
+
 /* Reset every connection (host peers see EOF) and free. NULL: no-op. */
 void	vsock_mux_free(struct vsock_mux *m);
 
@@ -195,6 +208,7 @@ struct vsock_mux_stats {
 	uint64_t	ms_credit_stalls_to_guest;
 	/* Guest -> host: the guest used all the credit it was told of. */
 	uint64_t	ms_credit_stalls_to_host;
+	uint64_t	ms_late_packets;	/* for an ended pair (a crossed close): RST */
 };
 void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
 
