@@ -4,8 +4,8 @@
  * protocols behind it (docs/PROTOCOL.md §5).
  *
  * The window owns the registers, the common commands (NOP, RESET,
- * SET_PROTOCOL, SET_NOTIFY, GET_CID, GET_SERVER_DOM), STATUS.PROTOCOL, STATUS.NOTIFY and
- * STATUS.ERROR, ERROR, ISR and the interrupt, and its part of the
+ * SET_PROTOCOL, SET_NOTIFY, GET_CID, GET_SERVER_DOM), STATUS.PROTOCOL,
+ * STATUS.NOTIFY and STATUS.ERROR, ERROR, ISR and the interrupt, and its part of the
  * exported state.  The selected protocol owns everything else: the
  * other commands, both doorbells, its structures in guest memory, its
  * backend and the rest of the state, including STATUS.LIVE (its ENABLE).
