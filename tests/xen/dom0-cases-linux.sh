@@ -11,13 +11,14 @@ CASE_TIMEOUT_linux_vsock=360
 CASE_TIMEOUT_linux_restart=200
 LGLOG=/var/log/xen/console
 
-# lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf.
+# lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf
+# (the kernel: $LGDIR, Debian 12's 6.1 unless a case says otherwise).
 lg_cfg() {
 	cat >"/tmp/$1.cfg" <<CFG
 name = "$1"
 type = "pvh"
-kernel = "$LGDIR/vmlinuz"
-ramdisk = "$LGDIR/initrd.gz"
+kernel = "${LGKERNEL:-$LGDIR}/vmlinuz"
+ramdisk = "${LGKERNEL:-$LGDIR}/initrd.gz"
 extra = "console=hvc0 loglevel=4 hcvs_case=$2 hcvs_mod=${3:-}"
 memory = 256
 vcpus = 1
@@ -136,6 +137,20 @@ case_linux_restart() {
 	echo $dpid >>/tmp/case.pids
 	lg_finish $name
 	cat /tmp/lg.sink
+	lg_rx $name 1234
+}
+
+# The 6.12 kernel Debian 12 also ships, with the module built for it: a
+# checksummed echo, SEQPACKET, unload.
+case_linux_612() {
+	name=linux-612
+	LGKERNEL=/hcvs/linux612 lg_cfg $name smoke
+	lg_echo $name 1234
+	lgtool seq-echo /run/hcvsock/$name/vsock_1235 120 >/tmp/lg.seq 2>&1 &
+	echo $! >>/tmp/case.pids
+	hv_launch $name
+	lg_finish $name
+	cat /tmp/lg.seq
 	lg_rx $name 1234
 }
 

@@ -128,6 +128,11 @@ restart)
 	echo_xfer 1234 1048576 after
 	klog
 	bye PASS ;;
+smoke)
+	echo_xfer 1234 1048576 smoke
+	lgtool seq-client 2 1235 50 99
+	rmmod_idle
+	bye PASS ;;
 rmmod)
 	# A live connection pins the module: rmmod is refused, data still flows.
 	lgtool hold 2 1234 120 &
