@@ -46,14 +46,16 @@ tests_libvsocktestenv_a_SOURCES = %reldir%/fakes/vsock_testenv.c \
 	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
 tests_libvsocktestenv_a_CFLAGS = $(TEST_CFLAGS)
 VSOCKDEV_TEST_LIBS = tests/libvsocktestenv.a src/vsock/libvsockdev.a \
-	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_vsock_dev
 tests_unit_test_vsock_dev_SOURCES = %reldir%/unit/test_vsock_dev.c
 tests_unit_test_vsock_dev_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_dev_LDADD = $(VSOCKDEV_TEST_LIBS)
-# Mailbox stores pass through the test (the TX_NO_KICK clear race).
-tests_unit_test_vsock_dev_LDFLAGS = -Wl,--wrap=ioreq_mem_write
+# Mailbox loads and stores pass through the test (suppression races).
+tests_unit_test_vsock_dev_LDFLAGS = -Wl,--wrap=ioreq_mem_write \
+	-Wl,--wrap=ioreq_mem_read
 TESTS += tests/unit/test_vsock_dev
 
 check_PROGRAMS += tests/unit/test_vsock_guest
@@ -69,7 +71,8 @@ tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c \
 	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
 tests_unit_test_vsock_e2e_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
-	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_vsock_e2e
 endif
 

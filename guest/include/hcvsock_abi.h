@@ -48,8 +48,9 @@
 #define HCVS_F_STREAM		(1u << 0)
 #define HCVS_F_SEQPACKET	(1u << 1)
 #define HCVS_F_SYNC_DOORBELL	(1u << 2)
+#define HCVS_F_LAZY_CREDIT	(1u << 3)	/* since 1.1 */
 #define HCVS_F_KNOWN		(HCVS_F_STREAM | HCVS_F_SEQPACKET | \
-				 HCVS_F_SYNC_DOORBELL)
+				 HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT)
 
 /* Protocols (PROTOCOLS is a bitmap of 1 << HCVS_PROTO_*). */
 #define HCVS_PROTO_NONE		0u

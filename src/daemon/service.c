@@ -195,6 +195,7 @@ mux_cfg(struct service *s, const struct conf *c)
 	m->max_conns = c->c_max_connections;
 	m->buf_alloc = c->c_buf_alloc;
 	m->close_timeout_ms = c->c_close_timeout_ms;
+	m->connect_timeout_ms = c->c_connect_timeout_ms;
 	m->send_ok_line = c->c_ok_line;
 	m->rx_ready = mux_rx_ready;
 	m->rx_ready_arg = s;
@@ -434,17 +435,15 @@ open_kvm(struct service *s, const struct conf *c, const char *path)
 static int
 import_state(struct service *s, const struct statefile *recovered)
 {
-	struct vsock_dev_state st;
 	int rc;
 
-	if (recovered->sf_dev_len != sizeof(st)) {
-		log_warnx("the recorded device state has %zu bytes, not %zu: "
-		    "the guest must reset its device", recovered->sf_dev_len,
-		    sizeof(st));
+	if (!recovered->sf_has_dev) {
+		log_warnx("no device state was recorded in a form this daemon "
+		    "reads (state file version %" PRIu32 "): the guest must "
+		    "reset its device", recovered->sf_version);
 		return 0;
 	}
-	memcpy(&st, recovered->sf_dev, sizeof(st));
-	rc = vsock_dev_import(s->sv_dev, &st);
+	rc = vsock_dev_import(s->sv_dev, &recovered->sf_dev);
 	if (rc < 0)
 		log_warnx("the recorded device state was refused (%s): the "
 		    "guest must reset its device", strerror(-rc));
@@ -498,8 +497,11 @@ service_open(struct loop *l, const struct conf *c,
 	dc.backend = &vsock_mux_backend_ops;
 	dc.backend_arg = s->sv_mux;
 	dc.guest_cid = c->c_guest_cid;
-	/* The muxer bridges SEQPACKET to SOCK_SEQPACKET host sockets. */
-	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
+	/*
+	 * Everything the device implements, SEQPACKET included: the muxer
+	 * bridges it to SOCK_SEQPACKET host sockets.
+	 */
+	dc.features = HCVS_F_KNOWN;
 	dc.irq_caps = irq_caps(s, c);
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	if (t->st_kind == SERVICE_XEN &&
@@ -658,16 +660,11 @@ service_status(struct service *s, struct json_object *root)
 int
 service_get_state(struct service *s, struct statefile *sf)
 {
-	struct vsock_dev_state st;
-
 	if (s->sv_kvm != NULL)
 		return -EOPNOTSUPP;
-	if (sizeof(st) > sizeof(sf->sf_dev))
-		return -E2BIG;
 	sf->sf_server_id = ioreq_source_server_id(s->sv_src);
-	vsock_dev_export(s->sv_dev, &st);
-	memcpy(sf->sf_dev, &st, sizeof(st));
-	sf->sf_dev_len = sizeof(st);
+	vsock_dev_export(s->sv_dev, &sf->sf_dev);
+	sf->sf_has_dev = true;
 	return 0;
 }
 

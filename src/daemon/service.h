@@ -4,7 +4,7 @@
  * for one guest, as the daemon's runtime sees them.  runtime.c drives the
  * lifecycle and never touches a layer directly; service.c is the only
  * file that knows the layers.  The tests link runtime.c against a
- * recording service (tests/fakes/fake_service.c) to check the order in
+ * recording service (tests/daemon/fake_service.c) to check the order in
  * which the runtime calls these.
  *
  * Lifecycle, in the order the runtime calls it:
@@ -91,7 +91,7 @@ void	service_dump(struct service *s, void (*cb)(void *arg, const char *line),
  */
 void	service_status(struct service *s, struct json_object *root);
 
-/* Fill server id and device export (sf_domid, sf_server_id, sf_dev). */
+/* Fill the server id and the device export (sf_server_id, sf_dev, sf_has_dev). */
 int	service_get_state(struct service *s, struct statefile *sf);
 
 void	service_stop(struct service *s);

@@ -325,29 +325,68 @@ serial_bytes(uint32_t max)
 /* ---- Tests ---------------------------------------------------------------- */
 
 /*
- * Guest-initiated echo, 1 B to 64 KiB, three connections one after the
- * other; asynchronous doorbell through hcvsockd's ioeventfd (VM fd).
+ * Guest-initiated echo through every doorbell path, one table: what the
+ * guest runs (serial: sizes 1 B .. max one after the other on each
+ * connection; concurrent: all connections open at once, interleaved) and
+ * how its doorbell must have reached hcvsockd.
  */
+enum doorbell {
+	DB_IOEVENTFD,	/* KVM's ioeventfd: kicks seen, guest kicked */
+	DB_FORWARDED,	/* no eventfds: every doorbell a forwarded exit */
+};
+
+struct echo_case {
+	const char	*ec_name;
+	enum ioreq_space ec_space;
+	uint64_t	 ec_base;
+	enum vmm_notify	 ec_notify;
+	uint32_t	 ec_case;	/* E2E_CASE_CLIENT_* */
+	uint32_t	 ec_nconn;
+	uint32_t	 ec_max_size;
+	uint32_t	 ec_rounds;	/* concurrent only */
+	uint32_t	 ec_flags;	/* E2E_F_* */
+	enum doorbell	 ec_doorbell;
+};
+
+static const struct echo_case echo_cases[] = {
+	/* Asynchronous doorbell through hcvsockd's ioeventfd (VM fd). */
+	{ "pio, async doorbell, hcvsockd's ioeventfd", IOREQ_SPACE_PIO, 0x5a0,
+	    VMM_NOTIFY_VM, E2E_CASE_CLIENT_SERIAL, 3, 65536, 0, 0,
+	    DB_IOEVENTFD },
+	/* The synchronous doorbell (hypercall semantics), no eventfds. */
+	{ "mmio, sync doorbell, forwarded", IOREQ_SPACE_MMIO, 0xd0000000ull,
+	    VMM_NOTIFY_NONE, E2E_CASE_CLIENT_SERIAL, 2, 20000, 0, E2E_F_SYNC,
+	    DB_FORWARDED },
+	/* 64 connections open at once through the VMM's eventfds. */
+	{ "pio, 64 concurrent connections, VMM's eventfds", IOREQ_SPACE_PIO,
+	    0x5a0, VMM_NOTIFY_EVENTFDS, E2E_CASE_CLIENT_CONCURRENT, 64, 3000,
+	    4, 0, DB_IOEVENTFD },
+};
+
 static void
-echo_serial__pio_async_doorbell_ioeventfd(void **state)
+echo_run(struct fixture *fx, const struct echo_case *ec, uint32_t seed)
 {
-	struct fixture *fx = *state;
 	struct echo_srv es;
 	struct dump_scan ds;
 	struct vmm_stats st;
 	struct kvmguest_boot *b, res;
 	struct vmm *m;
-	uint64_t want = 3 * serial_bytes(65536);
+	uint64_t want = ec->ec_case == E2E_CASE_CLIENT_SERIAL ?
+	    ec->ec_nconn * serial_bytes(ec->ec_max_size) :
+	    (uint64_t)ec->ec_nconn * ec->ec_rounds * ec->ec_max_size;
 
+	printf("# %s\n", ec->ec_name);
 	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, false,
+	m = e2e_vmm(fx, ec->ec_space, ec->ec_base, ec->ec_notify, false,
 	    ATTACH_GSI_NONE);
 	b = vmm_boot(m);
-	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
+	b->kb_params[E2E_P_CASE] = ec->ec_case;
 	b->kb_params[E2E_P_PORT] = E2E_PORT;
-	b->kb_params[E2E_P_NCONN] = 3;
-	b->kb_params[E2E_P_MAX_SIZE] = 65536;
-	b->kb_params[E2E_P_SEED] = test_seed();
+	b->kb_params[E2E_P_NCONN] = ec->ec_nconn;
+	b->kb_params[E2E_P_MAX_SIZE] = ec->ec_max_size;
+	b->kb_params[E2E_P_ROUNDS] = ec->ec_rounds;
+	b->kb_params[E2E_P_FLAGS] = ec->ec_flags;
+	b->kb_params[E2E_P_SEED] = seed;
 	run_guest(m);
 	fx_scan(fx, &ds);
 	vmm_get_stats(m, &st);
@@ -356,98 +395,40 @@ echo_serial__pio_async_doorbell_ioeventfd(void **state)
 	vmm_free(m);
 	echo_stop(&es, fx->fx_echo);
 
-	assert_int_equal(b->kb_results[E2E_R_CONNS], 3);
-	assert_int_equal(b->kb_results[E2E_R_TX_BYTES], want);
+	assert_int_equal(b->kb_results[E2E_R_CONNS], ec->ec_nconn);
 	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], want);
-	/* What the host socket saw is what the guest sent and got back. */
 	assert_int_equal(es.es_bytes, want);
-	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
-	assert_int_equal(es.es_accepted, 3);
-	/* The doorbell went through KVM's ioeventfd, not through exits. */
-	assert_int_equal(ds.ds_guests, 1);
-	assert_true(ds.ds_kicks > 0);
+	assert_int_equal(es.es_accepted, ec->ec_nconn);
+	if (ec->ec_case == E2E_CASE_CLIENT_SERIAL) {
+		/* What the host socket saw is what the guest sent and got back. */
+		assert_int_equal(b->kb_results[E2E_R_TX_BYTES], want);
+		assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
+	} else {
+		assert_int_equal(es.es_max_open, ec->ec_nconn);
+	}
+	switch (ec->ec_doorbell) {
+	case DB_IOEVENTFD:
+		assert_int_equal(ds.ds_guests, 1);
+		assert_true(ds.ds_kicks > 0);
+		break;
+	case DB_FORWARDED:
+		assert_int_equal(ds.ds_kicks, 0);
+		assert_true(st.vs_forwarded >= b->kb_results[E2E_R_KICKS]);
+		assert_true(ds.ds_requests >= b->kb_results[E2E_R_KICKS]);
+		assert_int_equal(st.vs_fwd_errors, 0);
+		break;
+	}
 	assert_true(b->kb_results[E2E_R_KICKS] > 0);
 	printf("# %" PRIu64 " bytes each way; %u guest kicks, %" PRIu64
 	    " seen by ioeventfd; %" PRIu64 " forwarded exits\n", want,
 	    b->kb_results[E2E_R_KICKS], ds.ds_kicks, st.vs_forwarded);
 }
 
-/*
- * The synchronous doorbell (forwarded exit, hypercall semantics) over an
- * MMIO window with no eventfds at all.
- */
 static void
-echo_serial__mmio_sync_doorbell_forwarded(void **state)
+echo__every_doorbell_path(void **state)
 {
-	struct fixture *fx = *state;
-	struct echo_srv es;
-	struct dump_scan ds;
-	struct vmm_stats st;
-	struct kvmguest_boot *b, res;
-	struct vmm *m;
-	uint64_t want = 2 * serial_bytes(20000);
-
-	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_MMIO, 0xd0000000ull, VMM_NOTIFY_NONE, false,
-	    ATTACH_GSI_NONE);
-	b = vmm_boot(m);
-	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
-	b->kb_params[E2E_P_PORT] = E2E_PORT;
-	b->kb_params[E2E_P_NCONN] = 2;
-	b->kb_params[E2E_P_MAX_SIZE] = 20000;
-	b->kb_params[E2E_P_FLAGS] = E2E_F_SYNC;
-	b->kb_params[E2E_P_SEED] = test_seed() + 1;
-	run_guest(m);
-	fx_scan(fx, &ds);
-	vmm_get_stats(m, &st);
-	res = *b;
-	b = &res;
-	vmm_free(m);
-	echo_stop(&es, fx->fx_echo);
-
-	assert_int_equal(es.es_bytes, want);
-	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
-	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], want);
-	/* No ioeventfd: every doorbell was a forwarded request. */
-	assert_int_equal(ds.ds_kicks, 0);
-	assert_true(st.vs_forwarded >= b->kb_results[E2E_R_KICKS]);
-	assert_true(ds.ds_requests >= b->kb_results[E2E_R_KICKS]);
-	assert_int_equal(st.vs_fwd_errors, 0);
-}
-
-/* 64 connections open at once, interleaved, through the VMM's eventfds. */
-static void
-echo_concurrent__64_connections_eventfds(void **state)
-{
-	struct fixture *fx = *state;
-	struct echo_srv es;
-	struct dump_scan ds;
-	struct kvmguest_boot *b, res;
-	struct vmm *m;
-
-	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_EVENTFDS, false,
-	    ATTACH_GSI_NONE);
-	b = vmm_boot(m);
-	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_CONCURRENT;
-	b->kb_params[E2E_P_PORT] = E2E_PORT;
-	b->kb_params[E2E_P_NCONN] = 64;
-	b->kb_params[E2E_P_MAX_SIZE] = 3000;
-	b->kb_params[E2E_P_ROUNDS] = 4;
-	b->kb_params[E2E_P_SEED] = test_seed() + 2;
-	run_guest(m);
-	fx_scan(fx, &ds);
-	res = *b;
-	b = &res;
-	vmm_free(m);
-	echo_stop(&es, fx->fx_echo);
-
-	assert_int_equal(b->kb_results[E2E_R_CONNS], 64);
-	assert_int_equal(es.es_accepted, 64);
-	assert_int_equal(es.es_max_open, 64);
-	assert_int_equal(es.es_bytes, 64ull * 4 * 3000);
-	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], 64u * 4 * 3000);
-	assert_true(ds.ds_kicks > 0);
+	for (size_t i = 0; i < ARRAY_SIZE(echo_cases); i++)
+		echo_run(*state, &echo_cases[i], test_seed() + (uint32_t)i);
 }
 
 struct host_client {
@@ -790,12 +771,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    echo_serial__pio_async_doorbell_ioeventfd, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    echo_serial__mmio_sync_doorbell_forwarded, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    echo_concurrent__64_connections_eventfds, setup, teardown),
+		cmocka_unit_test_setup_teardown(echo__every_doorbell_path,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(host_connect__guest_echoes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -26,7 +26,7 @@
 #include "common/loop.h"
 #include "hcvsock_guest.h"
 #include "ioreq/ioreq.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
