@@ -460,6 +460,9 @@ for c in "$@"; do
 	timeout -s KILL "$ct" sh "$0" --one "$c"
 	rc=$?
 	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after $ct s"
+	# A Linux guest's console tells how far it got.
+	[ $rc -ne 0 ] && [ -f "/var/log/xen/console/guest-$c.log" ] &&
+	    tr -d '\r' <"/var/log/xen/console/guest-$c.log" | tail -n 40 | sed 's/^/HCVS-LGC /'
 	echo "HCVS-CASE $c END rc=$rc ms=$(( $(now_ms) - t0 ))"
 	[ $rc -eq 0 ] || overall=1
 	cleanup
