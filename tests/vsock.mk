@@ -74,6 +74,15 @@ tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
 	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
 	$(NOTIFY_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_vsock_e2e
+
+# Protocol MSG (MigTD's calls) end to end through the fake page.
+check_PROGRAMS += tests/unit/test_vsock_msg
+tests_unit_test_vsock_msg_SOURCES = %reldir%/unit/test_vsock_msg.c
+tests_unit_test_vsock_msg_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_msg_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
+	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_vsock_msg
 endif
 
 # The device under a hostile guest program (tests/fuzz/README.md): the

@@ -522,7 +522,7 @@ static irqreturn_t hcvs_irq(int irq, void *arg)
 
 /*
  * An unbound event channel for the domain that serves us; asked from the
- * device (GET_SERVER_DOM), 0 for hosts that predate the command.
+ * device (GET_BACKEND), 0 for hosts that predate the command.
  */
 static int hcvs_evtchn_setup(struct hcvs *h)
 {
@@ -531,7 +531,7 @@ static int hcvs_evtchn_setup(struct hcvs *h)
 	u32 rc, dom = 0, unused;
 	int err;
 
-	rc = hcvs_cmd_get(h, HCVS_CMD_GET_SERVER_DOM, &dom, &unused);
+	rc = hcvs_cmd_get(h, HCVS_CMD_GET_BACKEND, &dom, &unused);
 	if (rc == HCVS_ERR_UNKNOWN_CMD)
 		dom = 0;
 	else if (rc != HCVS_ERR_OK)

@@ -244,6 +244,13 @@ int	attach_guest_new(struct loop *l, const struct attach_desc *d,
 int	attach_guest_set_device(struct attach_guest *g,
 	    const struct attach_guest_dev *dev) __must_check;
 
+/*
+ * Busy-poll window (0, the default: off): after a forwarded request or a
+ * doorbell kick, keep taking the next ones for `ns` before going back to
+ * epoll (other fds wait that long at most), as busy_poll_us does for Xen.
+ */
+void	attach_guest_set_busy_poll(struct attach_guest *g, uint64_t ns);
+
 /* Guest memory (bounds-checked accessor; valid until free). */
 struct ioreq_mem *attach_guest_mem(struct attach_guest *g);
 const char	*attach_guest_name(const struct attach_guest *g);
@@ -264,6 +271,7 @@ struct attach_guest_stats {
 	uint64_t	gs_requests;	/* forwarded requests completed */
 	uint64_t	gs_kicks;	/* ioeventfd doorbells */
 	uint64_t	gs_irqs;	/* interrupts raised */
+	uint64_t	gs_wakeups;	/* times the loop woke us */
 };
 void	attach_guest_get_stats(const struct attach_guest *g,
 	    struct attach_guest_stats *st);

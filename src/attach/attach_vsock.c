@@ -10,12 +10,14 @@
 #include "common/log.h"
 #include "hcvsock_abi.h"
 #include "vsock/vsock_dev.h"
+#include "vsock/vsock_mig.h"
 
 struct attach_vsock {
 	struct attach_guest	*av_guest;
 	char			 av_name[ATTACH_NAME_MAX];
 	struct vsock_dev	*av_dev;
 	struct vsock_mux	*av_mux;
+	struct vsock_mig	*av_mig;	/* NULL: no host listener */
 	uint64_t		 av_cid;
 	struct attach_vsock	*av_next;	/* in the server's list */
 };
@@ -80,6 +82,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	struct attach_guest_dev gdev;
 	struct vsock_dev_cfg dcfg;
 	struct vsock_mux_cfg mcfg;
+	struct vsock_mig_cfg gcfg;
 	struct attach_vsock *av;
 	int rc;
 
@@ -91,6 +94,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	rc = attach_guest_new(cfg->loop, d, &av->av_guest, err, errlen);
 	if (rc < 0)
 		goto err_free;
+	attach_guest_set_busy_poll(av->av_guest, cfg->busy_poll_ns);
 
 	mcfg = cfg->mux;
 	mcfg.guest_cid = d->ad_cid;
@@ -113,10 +117,26 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 		goto err_free;
 	}
 
+	/* Migration sessions next to the guest's listener (protocol MSG). */
+	rc = vsock_mig_cfg_for(&mcfg, &gcfg);
+	if (rc == 0) {
+		gcfg.wake = av_mux_rx_ready;
+		gcfg.wake_arg = av;
+		rc = vsock_mig_new(cfg->loop, &gcfg, &av->av_mig);
+	}
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(err, errlen, "migration sessions: %s", strerror(-rc));
+		goto err_free;
+	}
+
 	memset(&dcfg, 0, sizeof(dcfg));
 	dcfg.mem = attach_guest_mem(av->av_guest);
 	dcfg.backend = &vsock_mux_backend_ops;
 	dcfg.backend_arg = av->av_mux;
+	if (av->av_mig != NULL) {
+		dcfg.msg_backend = &vsock_mig_backend_ops;
+		dcfg.msg_backend_arg = av->av_mig;
+	}
 	dcfg.guest_cid = d->ad_cid;
 	dcfg.features = cfg->features;
 	dcfg.irq_caps = 1u << HCVS_IRQ_NONE;
@@ -159,6 +179,7 @@ attach_vsock_free(struct attach_vsock *av)
 	/* No more calls into the device, then the device, then the rest. */
 	attach_guest_stop(av->av_guest);
 	vsock_mux_free(av->av_mux);
+	vsock_mig_free(av->av_mig);
 	vsock_dev_free(av->av_dev);
 	attach_guest_free(av->av_guest);
 	free(av);
@@ -334,6 +355,8 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 		cb(arg, line);
 		vsock_dev_dump(av->av_dev, cb, arg);
 		vsock_mux_dump(av->av_mux, cb, arg);
+		if (av->av_mig != NULL)
+			vsock_mig_dump(av->av_mig, cb, arg);
 	}
 }
 

@@ -35,6 +35,7 @@ struct attach_vsock_cfg {
 	struct vsock_mux_cfg	 mux;
 	bool			 uds_per_cid;
 	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
+	uint64_t		 busy_poll_ns;	/* attach_guest_set_busy_poll; 0: off */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
 	/*

@@ -45,7 +45,9 @@ usock_addr(const char *path, struct sockaddr_un *sun)
  * nobody accepts on: a regular file (or anything else) a user put at the
  * path is not ours to delete, and a live listener is not ours to steal.
  * A listener with a full backlog answers EAGAIN, one of another socket
- * type EPROTOTYPE: only ECONNREFUSED means dead.
+ * type EPROTOTYPE: only ECONNREFUSED means dead.  Between the lstat() and
+ * the unlink() the name could change only for someone who may write the
+ * directory; the daemon's socket and state directories are its own.
  */
 static int
 clear_stale(const struct sockaddr_un *sun, int type)

@@ -41,7 +41,9 @@ int	usock_listen(const char *path, int type, mode_t mode, int backlog)
  * connection with the new fd (non-blocking, close-on-exec; the callee
  * owns it), or with a negative errno when accept4() failed for want of
  * resources (EMFILE, ENFILE, ENOBUFS, ENOMEM): the listener then rests
- * for USOCK_ACCEPT_BACKOFF_MS instead of waking the loop in a spin.
+ * for USOCK_ACCEPT_BACKOFF_MS instead of waking the loop in a spin.  Up
+ * to a small batch is accepted per wake-up; `accept` must not free the
+ * listener.
  */
 #define USOCK_ACCEPT_BACKOFF_MS	100
 typedef void (*usock_accept_fn)(void *arg, int fd);

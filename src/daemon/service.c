@@ -15,10 +15,10 @@
 #include "daemon/service.h"
 #include "daemon/service_status.h"
 #include "daemon/status.h"
-#include "daemon/xendom.h"
 #include "ioreq/ioreq.h"
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
+#include "vsock/vsock_mig.h"
 #include "vsock/vsock_mux.h"
 #ifdef HAVE_XEN
 #include "ioreq/ioreq_xen.h"
@@ -40,6 +40,7 @@ struct service {
 	int			 sv_notify_fd;
 	struct vsock_dev	*sv_dev;
 	struct vsock_mux	*sv_mux;
+	struct vsock_mig	*sv_mig;	/* NULL: no host listener */
 	struct vsock_mux_cfg	 sv_mcfg;
 	struct vsock_port_map	 sv_maps[CONF_MAX_PORTS];
 	struct loopback_guest	 sv_lb;
@@ -201,6 +202,26 @@ mux_cfg(struct service *s, const struct conf *c)
 	m->rx_ready_arg = s;
 }
 
+/* Migration sessions (protocol MSG) next to the muxer's listener. */
+static int
+open_mig(struct service *s, struct loop *l)
+{
+	struct vsock_mig_cfg g;
+	int rc;
+
+	rc = vsock_mig_cfg_for(&s->sv_mcfg, &g);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0) {
+		g.wake = mux_rx_ready;
+		g.wake_arg = s;
+		rc = vsock_mig_new(l, &g, &s->sv_mig);
+	}
+	if (rc < 0)
+		log_warnx("migration sessions (%s): %s", g.path, strerror(-rc));
+	return rc;
+}
+
 /* ---- Event loop callbacks ------------------------------------------------ */
 
 static void
@@ -233,6 +254,43 @@ run_device(struct service *s)
 	    s->sv_hooks.sh_state_changed != NULL)
 		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
 }
+
+/*
+ * The register window.  A write that changed what the state file records
+ * (a command, an argument) is recorded before the engine answers it:
+ * killed before the answer, the next daemon runs the request again (on
+ * either state it gives the same answer, vsock_dev.h); killed after, the
+ * file already holds what the guest was told.  Recording after the answer
+ * would let a guest see "ENABLE: OK" and a restarted daemon a device that
+ * never became LIVE.
+ */
+static int
+window_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct service *s = opaque;
+
+	return vsock_dev_handler_ops.read(s->sv_dev, vcpu, off, size, val);
+}
+
+static int
+window_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct service *s = opaque;
+	int rc;
+
+	rc = vsock_dev_handler_ops.write(s->sv_dev, vcpu, off, size, val);
+	if (vsock_dev_state_changed(s->sv_dev) &&
+	    s->sv_hooks.sh_state_changed != NULL)
+		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
+	return rc;
+}
+
+static const struct ioreq_handler_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
 
 static void
 post_hook(void *arg)
@@ -268,13 +326,13 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 	(void)fd;
 	(void)events;
 	for (;;) {
-		bool got = false;
+		bool got = false, guest_event = false;
 
 		while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
 			got = true;
 			rc = ioreq_engine_handle_port(s->sv_eng, port);
 			if (rc == 0 && port == s->sv_evtchn_local)
-				(void)vsock_dev_kick(s->sv_dev);
+				guest_event = true;
 			if (rc < 0)
 				break;
 		}
@@ -282,6 +340,17 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			log_warnx("notifier: %s", strerror(-rc));
 			gone(s, EX_SOFTWARE, "the notifier failed: stopping");
 			return;
+		}
+		/*
+		 * However many events the guest sent meanwhile, one pass:
+		 * a guest flooding its port costs one bounded pass per wake.
+		 */
+		if (guest_event && s->sv_dev != NULL &&
+		    vsock_dev_guest_event(s->sv_dev) == 1 &&
+		    s->sv_work_timer == 0) {
+			int64_t id = loop_add_timer(s->sv_loop, 0, work_timer, s);
+
+			s->sv_work_timer = id > 0 ? id : 0;
 		}
 		run_device(s);
 		if (s->sv_busy_ns == 0)
@@ -421,6 +490,7 @@ open_kvm(struct service *s, const struct conf *c, const char *path)
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
+	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
@@ -492,22 +562,22 @@ service_open(struct loop *l, const struct conf *c,
 		    strerror(-rc));
 		goto err;
 	}
+	if ((rc = open_mig(s, l)) < 0)
+		goto err;
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(s->sv_src);
 	dc.backend = &vsock_mux_backend_ops;
 	dc.backend_arg = s->sv_mux;
+	if (s->sv_mig != NULL) {
+		dc.msg_backend = &vsock_mig_backend_ops;
+		dc.msg_backend_arg = s->sv_mig;
+	}
 	dc.guest_cid = c->c_guest_cid;
-	/*
-	 * Everything the device implements, SEQPACKET included: the muxer
-	 * bridges it to SOCK_SEQPACKET host sockets.
-	 */
-	dc.features = HCVS_F_KNOWN;
 	dc.irq_caps = irq_caps(s, c);
+	if (!c->c_evtchn_kick)
+		dc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
+	dc.backend_domid = t->st_self_domid;
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
-	if (t->st_kind == SERVICE_XEN &&
-	    (rc = xendom_self(&dc.server_domid)) < 0)
-		log_warnx("our own domain id (xenstore): %s; telling the "
-		    "guest 0", strerror(-rc));
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = s;
 	dc.name = c->c_name;
@@ -519,15 +589,14 @@ service_open(struct loop *l, const struct conf *c,
 	if (c->c_has_pio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_PIO, c->c_pio_base,
 	    (uint64_t)c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1,
-	    &vsock_dev_handler_ops, s->sv_dev)) < 0) {
+	    &window_ops, s)) < 0) {
 		log_warnx("claiming I/O ports 0x%x-0x%x: %s", c->c_pio_base,
 		    c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1, strerror(-rc));
 		goto err;
 	}
 	if (c->c_has_mmio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_MMIO, c->c_mmio_base,
-	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &vsock_dev_handler_ops,
-	    s->sv_dev)) < 0) {
+	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &window_ops, s)) < 0) {
 		log_warnx("claiming MMIO 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 		    c->c_mmio_base, c->c_mmio_base + CONF_MMIO_WINDOW - 1,
 		    strerror(-rc));
@@ -631,6 +700,8 @@ service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	    ms.ms_rx_bytes);
 	cb(arg, line);
 	vsock_mux_dump(s->sv_mux, cb, arg);
+	if (s->sv_mig != NULL)
+		vsock_mig_dump(s->sv_mig, cb, arg);
 }
 
 static void
@@ -695,6 +766,8 @@ service_stop(struct service *s)
 	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
 	if (s->sv_mux != NULL)
 		vsock_mux_reset(s->sv_mux);
+	if (s->sv_mig != NULL)
+		vsock_mig_reset(s->sv_mig);
 }
 
 void
@@ -712,6 +785,7 @@ service_close(struct service *s, bool destroy)
 	if (s->sv_lb.lg_sock >= 0)
 		loop_del_fd(s->sv_loop, s->sv_lb.lg_sock);
 	vsock_mux_free(s->sv_mux);
+	vsock_mig_free(s->sv_mig);
 	vsock_dev_free(s->sv_dev);
 	if (s->sv_src != NULL)
 		release_evtchn(s);

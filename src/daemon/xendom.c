@@ -145,43 +145,39 @@ xendom_exists(uint32_t domid, unsigned wait_s)
 	return rc == 0 ? 1 : rc == -ESRCH ? 0 : rc;
 }
 
+/*
+ * Our own domain's "domid" key, read relative to our xenstore home: the
+ * tool stack writes it for dom0 and for driver and stub domains alike.
+ */
 int
 xendom_self(uint32_t *domid)
 {
 	struct xs_handle *xs;
+	char *val, *end;
 	unsigned len;
-	char *v, *end;
 	unsigned long id;
-	int rc = 0;
+	int rc = -ENOENT;
 
+	*domid = 0;
 	xs = xs_open(XS_OPEN_READONLY);
 	if (xs == NULL)
 		return errno == ENOENT || errno == EACCES ? -ENODEV : -errno;
-	/* A relative path is under the caller's own /local/domain/<id>. */
-	v = xs_read(xs, XBT_NULL, "domid", &len);
-	if (v == NULL) {
-		*domid = 0;
-	} else {
-		errno = 0;
-		id = strtoul(v, &end, 10);
-		if (errno != 0 || end == v || *end != '\0' || id >= 0x7FF0)
-			rc = -EINVAL;
-		else
+	val = xs_read(xs, XBT_NULL, "domid", &len);
+	if (val != NULL) {
+		id = strtoul(val, &end, 10);
+		if (end != val && *end == '\0' && id < 0x7ff0) {
 			*domid = (uint32_t)id;
-		free(v);
+			rc = 0;
+		} else {
+			rc = -EINVAL;
+		}
+		free(val);
 	}
 	xs_close(xs);
 	return rc;
 }
 
 #else /* !HAVE_XEN */
-
-int
-xendom_self(uint32_t *domid)
-{
-	(void)domid;
-	return -ENOTSUP;
-}
 
 int
 xendom_pin(uint32_t domid, struct xendom_pin **pp)
@@ -211,6 +207,13 @@ xendom_exists(uint32_t domid, unsigned wait_s)
 {
 	(void)domid;
 	(void)wait_s;
+	return -ENOTSUP;
+}
+
+int
+xendom_self(uint32_t *domid)
+{
+	*domid = 0;
 	return -ENOTSUP;
 }
 

@@ -22,9 +22,10 @@ int	xendom_lookup(const char *name, unsigned wait_s, uint32_t *domid)
 	    __must_check;
 
 /*
- * The domain this process runs in (xenstore's "domid" under our own
- * /local/domain/<id>; dom0 when the key is absent).  -ENODEV no
- * xenstore, -ENOTSUP without Xen, -EINVAL a malformed value.
+ * The domain this process runs in (xenstore "domid"), the remote domain
+ * a guest's event channel must name.  *domid is 0 on any failure:
+ * -ENOENT (no such key: an old tool stack, where only dom0 serves),
+ * -ENODEV (no xenstore), -ENOTSUP (built without Xen), -EINVAL, -errno.
  */
 int	xendom_self(uint32_t *domid) __must_check;
 

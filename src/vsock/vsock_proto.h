@@ -4,8 +4,8 @@
  * protocols behind it (docs/PROTOCOL.md §5).
  *
  * The window owns the registers, the common commands (NOP, RESET,
- * SET_PROTOCOL, SET_NOTIFY, GET_CID, GET_SERVER_DOM), STATUS.PROTOCOL,
- * STATUS.NOTIFY and STATUS.ERROR, ERROR, ISR and the interrupt, and its part of the
+ * SET_PROTOCOL, SET_NOTIFY, GET_CID), STATUS.PROTOCOL, STATUS.NOTIFY and
+ * STATUS.ERROR, ERROR, ISR and the interrupt, and its part of the
  * exported state.  The selected protocol owns everything else: the
  * other commands, both doorbells, its structures in guest memory, its
  * backend and the rest of the state, including STATUS.LIVE (its ENABLE).
@@ -39,6 +39,8 @@
 
 struct vsock_proto_ops {
 	uint32_t	  po_id;	/* HCVS_PROTO_* */
+	/* Whether this configuration offers it (PROTOCOLS). */
+	bool		 (*po_offered)(const struct vsock_dev_cfg *cfg);
 	/* Private state for d in its reset state; NULL: out of memory. */
 	void		*(*po_new)(struct vsock_dev *d,
 			    const struct vsock_dev_cfg *cfg);
@@ -78,6 +80,7 @@ struct vsock_proto_ops {
 };
 
 extern const struct vsock_proto_ops vsock_ring_proto;
+extern const struct vsock_proto_ops vsock_msg_proto;
 
 /* The window, as its protocols see it. */
 struct vsock_dev {
@@ -85,7 +88,7 @@ struct vsock_dev {
 	uint64_t		 d_cid;
 	uint32_t		 d_host_features;
 	uint32_t		 d_irq_caps;
-	uint32_t		 d_server_domid;	/* GET_SERVER_DOM */
+	uint32_t		 d_backend_domid;
 	uint32_t		 d_protocols;	/* PROTOCOLS register */
 	bool			 d_is_hvm;
 	const struct vsock_dev_irq_ops *d_irq_ops;

@@ -214,16 +214,25 @@ ring_cmd(void *p, uint32_t cmd)
 		}
 		return rc;
 	case HCVS_CMD_ENABLE:
-		if (!(d->d_status & HCVS_STATUS_MAILBOX) ||
-		    (d->d_status & HCVS_STATUS_LIVE))
+		if (!(d->d_status & HCVS_STATUS_MAILBOX))
 			return HCVS_ERR_BAD_STATE;
+		/*
+		 * Already LIVE: OK, nothing changes.  A daemon killed after it
+		 * recorded ENABLE but before the answer reached the guest has
+		 * the request run again on the LIVE state by the next one,
+		 * which must answer as the first run did.
+		 */
+		if (d->d_status & HCVS_STATUS_LIVE)
+			return HCVS_ERR_OK;
 		d->d_status |= HCVS_STATUS_LIVE;
 		/* The guest may have queued TX before enabling. */
 		r->r_kick_pending = true;
 		d->d_changed = true;
 		return HCVS_ERR_OK;
 	default:
-		return HCVS_ERR_UNKNOWN_CMD;
+		/* MSG's commands: the guest chose RING. */
+		return cmd >= HCVS_CMD_MSG_FIRST && cmd <= HCVS_CMD_MSG_LAST ?
+		    HCVS_ERR_BAD_STATE : HCVS_ERR_UNKNOWN_CMD;
 	}
 }
 
@@ -712,6 +721,13 @@ ring_process(void *p)
 
 /* ---- Life cycle and state ------------------------------------------------- */
 
+static bool
+ring_offered(const struct vsock_dev_cfg *cfg)
+{
+	(void)cfg;
+	return true;
+}
+
 static void *
 ring_new(struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
 {
@@ -860,6 +876,7 @@ ring_dump(const void *p, void (*cb)(void *arg, const char *line), void *arg)
 
 const struct vsock_proto_ops vsock_ring_proto = {
 	.po_id = HCVS_PROTO_RING,
+	.po_offered = ring_offered,
 	.po_new = ring_new,
 	.po_free = ring_free,
 	.po_reset = ring_reset,

@@ -64,8 +64,8 @@ dev_create(struct vtenv *e)
 	cfg.guest_cid = VT_CID;
 	cfg.features = e->opts.features;
 	cfg.irq_caps = e->opts.irq_caps;
+	cfg.backend_domid = e->opts.backend_domid;
 	cfg.is_hvm = e->opts.is_hvm;
-	cfg.server_domid = e->opts.server_domid;
 	cfg.irq_ops = &irq_ops;
 	cfg.irq_arg = e;
 	cfg.name = "test";
