@@ -44,6 +44,15 @@ load() {
 	return $rc
 }
 refcnt() { cat /sys/module/hcvsock_vsock/refcnt 2>/dev/null || echo gone; }
+# reap PID TENTHS: wait for a background job, at most TENTHS/10 s; its
+# exit status (or that of wait on a job still running).
+reap() {
+	n=0
+	while kill -0 "$1" 2>/dev/null && [ $n -lt "$2" ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+	wait "$1"
+}
 # Closed sockets hold the module until their close completes (the peer's
 # RST or Linux's close timeout): wait for that, bounded, then unload.
 rmmod_idle() {
@@ -79,11 +88,7 @@ vsock)
 	lpid=$!
 	sleep 0.2
 	g "h2g listening"
-	n=0
-	while kill -0 $lpid 2>/dev/null && [ $n -lt 600 ]; do
-		sleep 0.1; n=$((n + 1))
-	done
-	wait $lpid
+	reap $lpid 600
 	g "h2g done rc=$?"
 
 	for s in 1 4095 65537 1048576 16777216; do
@@ -118,11 +123,7 @@ restart)
 	spid=$!
 	sleep 0.5
 	g "transfer started"
-	n=0
-	while kill -0 $spid 2>/dev/null && [ $n -lt 900 ]; do
-		sleep 0.1; n=$((n + 1))
-	done
-	wait $spid
+	reap $spid 900
 	g "first transfer rc=$? $(tr '\n' ' ' </tmp/first.out)"
 	klog
 	echo_xfer 1234 1048576 after
