@@ -58,16 +58,6 @@ struct service {
 
 static void run_device(struct service *s);
 
-static inline void
-spin_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 /* ---- Host -> guest interrupts ----------------------------------------- */
 
 static void
@@ -364,7 +354,7 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			deadline = loop_now_ns() + s->sv_busy_ns;
 		else if (loop_now_ns() >= deadline)
 			break;
-		spin_pause();
+		cpu_relax();
 	}
 }
 

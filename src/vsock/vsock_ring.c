@@ -603,9 +603,7 @@ tx_linger(struct ring *r, bool watch)
 			return true;
 		if (loop_now_ns() >= deadline)
 			break;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
+		cpu_relax();
 	}
 	r->r_host_flags &= ~HCVS_HF_TX_NO_KICK;
 	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
