@@ -120,7 +120,6 @@ vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy)
 		goto err;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = e->loop;
-	cfg.busy_poll_ns = VSENV_WINDOW_NS;
 	vsenv_mux_cfg(e, &cfg.mux);
 	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
 	if (rc < 0) {

@@ -120,16 +120,6 @@ guest_kvm_drain(struct attach_guest *g)
 	return budget;
 }
 
-static void
-busy_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 /*
  * With a busy-poll window, keep taking forwarded requests and kicks that
  * long after the last one before going back to epoll, as hcvsockd's Xen
@@ -146,7 +136,7 @@ guest_busy(struct attach_guest *g)
 			deadline = loop_now_ns() + g->ag_busy_ns;
 		else if (loop_now_ns() >= deadline)
 			break;
-		busy_pause();
+		cpu_relax();
 	}
 }
 
