@@ -26,8 +26,9 @@
 
 /* How long a fake guest may take to hand its page over. */
 #define LOOPBACK_TIMEOUT_MS	10000
-/* VMMs one daemon serves in KVM mode. */
-#define KVM_MAX_GUESTS		16
+#define KVM_MAX_GUESTS		SERVICE_KVM_MAX_GUESTS
+/* What every guest is offered: the device's defaults and SEQPACKET. */
+#define SERVICE_FEATURES	(VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET)
 
 struct service {
 	struct loop		*sv_loop;
@@ -56,16 +57,6 @@ struct service {
 };
 
 static void run_device(struct service *s);
-
-static inline void
-spin_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
 
 /* ---- Host -> guest interrupts ----------------------------------------- */
 
@@ -190,6 +181,10 @@ mux_cfg(struct service *s, const struct conf *c)
 			pm->pm_path[0] = '\0';
 		pm->pm_allow_connect = cp->cp_connect;
 		pm->pm_allow_listen = cp->cp_listen;
+		pm->pm_tcp = cp->cp_tcp.ct_addr;
+		pm->pm_tcp_len = cp->cp_tcp.ct_len;
+		pm->pm_tcp_listen = cp->cp_tcp_listen.ct_addr;
+		pm->pm_tcp_listen_len = cp->cp_tcp_listen.ct_len;
 	}
 	m->maps = s->sv_maps;
 	m->nr_maps = c->c_nr_ports;
@@ -255,6 +250,43 @@ run_device(struct service *s)
 		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
 }
 
+/*
+ * The register window.  A write that changed what the state file records
+ * (a command, an argument) is recorded before the engine answers it:
+ * killed before the answer, the next daemon runs the request again (on
+ * either state it gives the same answer, vsock_dev.h); killed after, the
+ * file already holds what the guest was told.  Recording after the answer
+ * would let a guest see "ENABLE: OK" and a restarted daemon a device that
+ * never became LIVE.
+ */
+static int
+window_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct service *s = opaque;
+
+	return vsock_dev_handler_ops.read(s->sv_dev, vcpu, off, size, val);
+}
+
+static int
+window_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct service *s = opaque;
+	int rc;
+
+	rc = vsock_dev_handler_ops.write(s->sv_dev, vcpu, off, size, val);
+	if (vsock_dev_state_changed(s->sv_dev) &&
+	    s->sv_hooks.sh_state_changed != NULL)
+		s->sv_hooks.sh_state_changed(s->sv_hooks.sh_arg);
+	return rc;
+}
+
+static const struct ioreq_handler_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
+
 static void
 post_hook(void *arg)
 {
@@ -289,13 +321,13 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 	(void)fd;
 	(void)events;
 	for (;;) {
-		bool got = false;
+		bool got = false, guest_event = false;
 
 		while ((rc = notifier_next(s->sv_n, &port, NULL)) == 1) {
 			got = true;
 			rc = ioreq_engine_handle_port(s->sv_eng, port);
 			if (rc == 0 && port == s->sv_evtchn_local)
-				(void)vsock_dev_kick(s->sv_dev);
+				guest_event = true;
 			if (rc < 0)
 				break;
 		}
@@ -304,6 +336,17 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			gone(s, EX_SOFTWARE, "the notifier failed: stopping");
 			return;
 		}
+		/*
+		 * However many events the guest sent meanwhile, one pass:
+		 * a guest flooding its port costs one bounded pass per wake.
+		 */
+		if (guest_event && s->sv_dev != NULL &&
+		    vsock_dev_guest_event(s->sv_dev) == 1 &&
+		    s->sv_work_timer == 0) {
+			int64_t id = loop_add_timer(s->sv_loop, 0, work_timer, s);
+
+			s->sv_work_timer = id > 0 ? id : 0;
+		}
 		run_device(s);
 		if (s->sv_busy_ns == 0)
 			break;
@@ -311,7 +354,7 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			deadline = loop_now_ns() + s->sv_busy_ns;
 		else if (loop_now_ns() >= deadline)
 			break;
-		spin_pause();
+		cpu_relax();
 	}
 }
 
@@ -431,17 +474,37 @@ kvm_detached(void *arg, const char *name, uint64_t cid)
  * device and muxer as a Xen guest, its host sockets at
  * <socket_dir>/<socket_name>.<cid>.
  */
+/* One TCP address cannot be every attached guest's. */
+static void
+kvm_no_tcp_listen(struct service *s)
+{
+	for (size_t i = 0; i < s->sv_mcfg.nr_maps; i++) {
+		if (s->sv_maps[i].pm_tcp_listen_len != 0)
+			log_warnx("port %" PRIu32 ": tcp_listen is ignored in "
+			    "KVM mode", s->sv_maps[i].pm_port);
+		s->sv_maps[i].pm_tcp_listen_len = 0;
+	}
+}
+
 static int
-open_kvm(struct service *s, const struct conf *c, const char *path)
+open_kvm(struct service *s, const struct conf *c, const char *path,
+    uint32_t require_cid, const struct peer_policy *peers)
 {
 	struct attach_vsock_cfg ac;
 	int rc;
 
 	mux_cfg(s, c);
+	kvm_no_tcp_listen(s);
 	memset(&ac, 0, sizeof(ac));
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
+	ac.require_cid = require_cid;
+	ac.peers = peers;
+	/* One guest's flood, fault or compromise stays in its process. */
+	ac.fork_per_guest = true;
+	ac.features = SERVICE_FEATURES;
+	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
@@ -497,7 +560,7 @@ service_open(struct loop *l, const struct conf *c,
 
 	if (t->st_kind == SERVICE_KVM) {
 		*reattached = false;
-		if ((rc = open_kvm(s, c, t->st_socket)) < 0)
+		if ((rc = open_kvm(s, c, t->st_socket, t->st_require_cid, t->st_peers)) < 0)
 			goto err;
 		*sp = s;
 		return 0;
@@ -524,7 +587,11 @@ service_open(struct loop *l, const struct conf *c,
 		dc.msg_backend_arg = s->sv_mig;
 	}
 	dc.guest_cid = c->c_guest_cid;
+	dc.features = SERVICE_FEATURES;
 	dc.irq_caps = irq_caps(s, c);
+	if (!c->c_evtchn_kick)
+		dc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
+	dc.backend_domid = t->st_self_domid;
 	dc.is_hvm = ioreq_source_is_hvm(s->sv_src);
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = s;
@@ -537,15 +604,14 @@ service_open(struct loop *l, const struct conf *c,
 	if (c->c_has_pio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_PIO, c->c_pio_base,
 	    (uint64_t)c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1,
-	    &vsock_dev_handler_ops, s->sv_dev)) < 0) {
+	    &window_ops, s)) < 0) {
 		log_warnx("claiming I/O ports 0x%x-0x%x: %s", c->c_pio_base,
 		    c->c_pio_base + HCVS_REG_WINDOW_SIZE - 1, strerror(-rc));
 		goto err;
 	}
 	if (c->c_has_mmio && (rc = ioreq_source_add_range(s->sv_src,
 	    IOREQ_SPACE_MMIO, c->c_mmio_base,
-	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &vsock_dev_handler_ops,
-	    s->sv_dev)) < 0) {
+	    c->c_mmio_base + CONF_MMIO_WINDOW - 1, &window_ops, s)) < 0) {
 		log_warnx("claiming MMIO 0x%" PRIx64 "-0x%" PRIx64 ": %s",
 		    c->c_mmio_base, c->c_mmio_base + CONF_MMIO_WINDOW - 1,
 		    strerror(-rc));
@@ -611,8 +677,10 @@ int
 service_reconfigure(struct service *s, const struct conf *c)
 {
 	mux_cfg(s, c);
-	if (s->sv_kvm != NULL)
+	if (s->sv_kvm != NULL) {
+		kvm_no_tcp_listen(s);
 		return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
+	}
 	return vsock_mux_reconfigure(s->sv_mux, &s->sv_mcfg);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/statefile.h"
@@ -14,6 +15,7 @@
 enum part {
 	P_HEAD,		/* every version */
 	P_DEV,		/* version 2: all or none */
+	P_REGS,		/* with P_DEV, all or none (absent: zero) */
 };
 
 /* Where each named value lives, and the range a reader accepts. */
@@ -51,6 +53,11 @@ static const struct field fields[] = {
 	{ "dev_irq_evtchn", P_DEV, SF(sf_dev.st_irq.evtchn_port), U32 },
 	{ "dev_irq_msi_addr", P_DEV, SF(sf_dev.st_irq.msi_addr), U64 },
 	{ "dev_irq_msi_data", P_DEV, SF(sf_dev.st_irq.msi_data), U32 },
+	{ "dev_arg0", P_REGS, SF(sf_dev.st_args[0]), U32 },
+	{ "dev_arg1", P_REGS, SF(sf_dev.st_args[1]), U32 },
+	{ "dev_arg2", P_REGS, SF(sf_dev.st_args[2]), U32 },
+	{ "dev_arg3", P_REGS, SF(sf_dev.st_args[3]), U32 },
+	{ "dev_cmd_result", P_REGS, SF(sf_dev.st_cmd_result), U32 },
 };
 
 _Static_assert(sizeof(fields) / sizeof(fields[0]) <= 32, "seen is a bitmap");
@@ -126,7 +133,7 @@ statefile_format(const struct statefile *sf, char *buf, size_t size)
 		const struct field *f = &fields[i];
 		uint64_t v = get(&out, f);
 
-		if (f->f_part == P_DEV && !sf->sf_has_dev)
+		if (f->f_part != P_HEAD && !sf->sf_has_dev)
 			continue;
 		n = f->f_signed ?
 		    snprintf(buf + off, size - off, "%s %" PRId64 "\n",
@@ -288,7 +295,7 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 {
 	char buf[STATEFILE_MAX + 1];
 	char *line, *save = NULL;
-	uint32_t seen = 0, head = 0, dev = 0;
+	uint32_t seen = 0, head = 0, dev = 0, regs = 0;
 	bool v1dev = false;
 	int rc, bad = 0;
 
@@ -307,7 +314,8 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 			bad = rc;
 	}
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		*(fields[i].f_part == P_HEAD ? &head : &dev) |= 1u << i;
+		*(fields[i].f_part == P_HEAD ? &head : fields[i].f_part ==
+		    P_DEV ? &dev : &regs) |= 1u << i;
 	if ((seen & 1u) == 0)
 		return -EINVAL;
 	if (sf->sf_version != 1 && sf->sf_version != STATEFILE_VERSION)
@@ -318,7 +326,8 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 		return (seen & head) == head && (seen & dev) == 0 && v1dev ?
 		    0 : -EINVAL;
 	if ((seen & head) != head || v1dev ||
-	    ((seen & dev) != 0 && (seen & dev) != dev))
+	    ((seen & dev) != 0 && (seen & dev) != dev) ||
+	    ((seen & regs) != 0 && ((seen & regs) != regs || (seen & dev) == 0)))
 		return -EINVAL;
 	sf->sf_has_dev = (seen & dev) != 0;
 	return 0;
@@ -328,13 +337,22 @@ int
 statefile_read(const char *path, struct statefile *sf)
 {
 	char buf[STATEFILE_MAX + 1];
+	struct stat st;
 	ssize_t n;
 	int fd, rc;
 
 	memset(sf, 0, sizeof(*sf));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Whoever put a FIFO here must not block the start. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		rc = st.st_mode == 0 ? -errno : -ENOTSUP;
+		close(fd);
+		return rc;
+	}
 	n = read(fd, buf, sizeof(buf));
 	rc = -errno;
 	close(fd);

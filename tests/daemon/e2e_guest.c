@@ -19,6 +19,12 @@
  *                       print what comes back (tools/demo)
  *   accept PORT         listen on PORT, print "LISTENING PORT", accept one
  *                       connection and echo it until the host half-closes
+ *   accept-seq PORT     listen on PORT for SEQPACKET, print "LISTENING
+ *                       PORT", accept one connection and echo each
+ *                       message as one message until the host ends
+ *   connect-seq PORT N  SEQPACKET connect to host port PORT, send N
+ *                       messages of 1, 2, 4, ... bytes (up to 16 KiB),
+ *                       check each comes back whole, close
  *   accept-idle PORT MS listen on PORT, accept one connection, print
  *                       "ACCEPTED PORT", then leave the device alone for
  *                       MS milliseconds (reading nothing, granting no
@@ -31,6 +37,10 @@
  *                       as after a daemon crash) and wait for the answer:
  *                       only a sweep of every READY slot (re-attach,
  *                       orderly stop) can give one
+ *   stale-cmd           write ARG2 and ARG3, then publish a CMD write (NOP)
+ *                       without its doorbell; once answered, read CMD, ARG2
+ *                       and ARG3 back (a daemon killed meanwhile must not
+ *                       lose them)
  *   hold                wait until stdin reaches EOF
  * Each prints one result line; the exit status is 0 if all succeeded.
  */
@@ -259,6 +269,71 @@ cmd_accept(struct hcvg *h, uint32_t port)
 }
 
 static int
+cmd_accept_seq(struct hcvg *h, uint32_t port)
+{
+	static uint8_t buf[HCVG_CONN_BUF];
+	uint32_t msgs = 0, bytes = 0, fl;
+	long r;
+	int id;
+
+	if (hcvg_listen_type(h, port, HCVG_SEQPACKET) < 0) {
+		printf("accept-seq %u: listen failed\n", port);
+		return 1;
+	}
+	printf("LISTENING %u\n", port);
+	fflush(stdout);
+	id = hcvg_accept(h, port, 0);
+	if (id < 0) {
+		printf("accept-seq %u: error %d\n", port, id);
+		return 1;
+	}
+	for (;;) {
+		r = hcvg_recv_msg(h, id, buf, sizeof(buf), &fl, 0);
+		if (r == -HCVG_EAGAIN || r == -HCVG_ETIMEDOUT)
+			continue;
+		if (r <= 0)
+			break;
+		if (fl != 0 || hcvg_send_msg(h, id, buf, (uint32_t)r, 0) != r) {
+			printf("accept-seq %u: echo failed\n", port);
+			return 1;
+		}
+		msgs++;
+		bytes += (uint32_t)r;
+	}
+	(void)hcvg_close(h, id);
+	printf("accept-seq %u: echoed %u messages, %u bytes\n", port, msgs,
+	    bytes);
+	return 0;
+}
+
+static int
+cmd_connect_seq(struct hcvg *h, uint32_t port, unsigned n)
+{
+	static uint8_t out[HCVG_CONN_BUF], back[HCVG_CONN_BUF];
+	unsigned i, bad = 0;
+	uint32_t len, fl;
+	int id;
+
+	id = hcvg_connect_type(h, port, HCVG_SEQPACKET, 0);
+	if (id < 0) {
+		printf("connect-seq %u: error %d\n", port, id);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		len = 1u << (i % 15);
+		for (uint32_t k = 0; k < len; k++)
+			out[k] = (uint8_t)(i * 31 + k);
+		if (hcvg_send_msg(h, id, out, len, 0) != (long)len ||
+		    hcvg_recv_msg(h, id, back, sizeof(back), &fl, 0) !=
+		    (long)len || fl != 0 || memcmp(out, back, len) != 0)
+			bad++;
+	}
+	(void)hcvg_close(h, id);
+	printf("connect-seq %u: %u messages, %u bad\n", port, n, bad);
+	return bad != 0;
+}
+
+static int
 cmd_accept_idle(struct hcvg *h, uint32_t port, unsigned ms)
 {
 	int id;
@@ -292,31 +367,73 @@ cmd_busy(struct guest *g, uint64_t ms)
 	return n > 0 ? 0 : 1;
 }
 
+/*
+ * Publish a 4-byte port access in vCPU 0's slot WITHOUT ringing its
+ * doorbell (an event lost, as after a daemon crash), say so with `what`,
+ * and wait for whichever daemon answers it.
+ */
 static int
-cmd_stale_read(struct guest *g)
+publish_stale(struct guest *g, uint16_t off, int dir, uint32_t data,
+    const char *what, struct ioreq *resp)
 {
 	struct ioreq *slot = ioreq_fake_slots(g->f);
-	struct ioreq resp;
 	int rc;
 
-	slot->addr = g->pio;
-	slot->data = 0;
+	slot->addr = (uint16_t)(g->pio + off);
+	slot->data = data;
 	slot->count = 1;
 	slot->size = 4;
 	slot->type = IOREQ_TYPE_PIO;
-	slot->dir = IOREQ_READ;
+	slot->dir = (uint8_t)dir;
 	slot->df = 0;
 	slot->data_is_ptr = 0;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	slot->state = STATE_IOREQ_READY;
-	printf("STALE-READ published\n");
-	rc = ioreq_fake_complete(g->f, 0, &resp);
-	if (rc < 0) {
-		printf("stale-read: %s\n", strerror(-rc));
+	printf("%s published\n", what);
+	rc = ioreq_fake_complete(g->f, 0, resp);
+	if (rc < 0)
+		printf("%s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+static int
+cmd_stale_read(struct guest *g)
+{
+	struct ioreq resp;
+
+	if (publish_stale(g, 0, IOREQ_READ, 0, "STALE-READ", &resp) < 0)
 		return 1;
-	}
 	printf("stale-read: answered 0x%08x\n", (unsigned)resp.data);
 	return 0;
+}
+
+/*
+ * ARG2 and ARG3 written (and answered), then a CMD write of NOP published
+ * without its doorbell; once some daemon answers it, CMD, ARG2 and ARG3
+ * are read back: the register file a command is built in survives a
+ * daemon killed in the middle of it.
+ */
+static int
+cmd_stale_cmd(struct guest *g)
+{
+	struct ioreq resp;
+	uint32_t res, a2, a3;
+
+	reg_write(g, HCVS_REG_ARG2, 0x5eed);
+	reg_write(g, HCVS_REG_ARG3, 0xc0de);
+	if (g->io_err != 0) {
+		printf("stale-cmd: %s\n", strerror(-g->io_err));
+		return 1;
+	}
+	if (publish_stale(g, HCVS_REG_CMD, IOREQ_WRITE, HCVS_CMD_NOP,
+	    "STALE-CMD", &resp) < 0)
+		return 1;
+	res = reg_read(g, HCVS_REG_CMD);
+	a2 = reg_read(g, HCVS_REG_ARG2);
+	a3 = reg_read(g, HCVS_REG_ARG3);
+	printf("stale-cmd: answered, result %u, arg2 0x%x, arg3 0x%x\n",
+	    res, a2, a3);
+	return res == HCVS_ERR_OK && a2 == 0x5eed && a3 == 0xc0de ? 0 : 1;
 }
 
 /* Once the socket listens: a daemon started after this line connects. */
@@ -438,6 +555,10 @@ main(int argc, char **argv)
 			failed |= cmd_stale_read(&g);
 			continue;
 		}
+		if (!strcmp(c, "stale-cmd")) {
+			failed |= cmd_stale_cmd(&g);
+			continue;
+		}
 		if (!strcmp(c, "hold")) {
 			char b[16];
 
@@ -461,6 +582,13 @@ main(int argc, char **argv)
 			argi += 2;
 		} else if (!strcmp(c, "accept") && argi + 1 < argc) {
 			failed |= cmd_accept(&h, (uint32_t)atoi(argv[++argi]));
+		} else if (!strcmp(c, "accept-seq") && argi + 1 < argc) {
+			failed |= cmd_accept_seq(&h, (uint32_t)atoi(argv[++argi]));
+		} else if (!strcmp(c, "connect-seq") && argi + 2 < argc) {
+			uint32_t port = (uint32_t)atoi(argv[++argi]);
+
+			failed |= cmd_connect_seq(&h, port,
+			    (unsigned)strtoul(argv[++argi], NULL, 0));
 		} else if (!strcmp(c, "accept-idle") && argi + 2 < argc) {
 			uint32_t port = (uint32_t)atoi(argv[++argi]);
 

@@ -240,6 +240,7 @@ default_policy = deny
 port 1234 connect
 port 2345 listen
 notify = none, msi, evtchn
+${HV_EXTRA_CONF:-}
 ok_line = yes
 log_level = info
 user = nobody
@@ -248,11 +249,16 @@ CONF
 }
 
 # Dump what the daemon logged (syslog) since the last call.
+# A daemon its own seccomp filter killed fails the case, whenever it happened.
 hv_log() {
 	[ -f /tmp/syslog ] || return 0
 	pos=$(cat /tmp/syslog.pos 2>/dev/null || echo 0)
-	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/'
+	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/' >/tmp/hv.log
 	wc -l </tmp/syslog >/tmp/syslog.pos
+	cat /tmp/hv.log
+	if grep -q 'seccomp: forbidden system call' /tmp/hv.log; then
+		fail "hcvsockd was killed by its seccomp filter: $(grep -o 'forbidden system call [0-9]*' /tmp/hv.log | head -n1)"
+	fi
 }
 
 # peer_serve NAME CONNS: dom0's echo peer on the guest's port 1234.
@@ -267,9 +273,14 @@ peer_serve() {
 # hv_start NAME VCPUS CMDLINE: the shipped launch helper creates the guest
 # paused, starts hcvsockd, waits for it to be ready, unpauses.
 hv_start() {
+	mkcfg "$1" "$2" "$3"
+	hv_conf "$1"
+	hv_launch "$1"
+}
+
+# hv_launch NAME: as hv_start, with /tmp/NAME.cfg and its conf written.
+hv_launch() {
 	name=$1
-	mkcfg "$name" "$2" "$3"
-	hv_conf "$name"
 	hv_log >/dev/null
 	rm -f "/run/hcvsock/$name.pid" /tmp/dpid
 	# The daemon may be done before the helper returns: catch its pid early.
@@ -286,6 +297,25 @@ hv_start() {
 	[ -n "$dpid" ] || fail "no hcvsockd pid"
 	echo $dpid >>/tmp/case.pids
 	echo "HCVS-INFO hcvsockd pid=$dpid"
+	hv_confined "$dpid"
+}
+
+# hv_confined PID: serving under the seccomp filter, no capability left
+# (the helper returns once the daemon is ready, i.e. confined; a guest
+# that already finished took its daemon with it: nothing to look at).
+hv_confined() {
+	st=$(awk '/^(Seccomp|CapBnd|CapEff|NoNewPrivs):/ { printf "%s%s ", $1, $2 }' \
+	    "/proc/$1/status" 2>/dev/null)
+	[ -n "$st" ] || { echo "HCVS-INFO hcvsockd already gone, confinement not seen"; return 0; }
+	echo "HCVS-INFO confinement: $st"
+	case "$st" in
+	*"Seccomp:2 "*) ;;
+	*) hv_log; fail "hcvsockd serves without its seccomp filter ($st)" ;;
+	esac
+	case "$st" in
+	*"CapBnd:0000000000000000 "*) ;;
+	*) fail "hcvsockd kept capabilities in its bounding set ($st)" ;;
+	esac
 }
 
 # privs PID: the daemon's credentials, as the kernel sees them.
@@ -327,6 +357,29 @@ case_hv_g2h_sync() { hv_g2h hv-g2h-sync "irq=none sync=1 bytes=65536 seed=101" 2
 case_hv_g2h_msi() { hv_g2h hv-g2h-msi "irq=msi sync=0 bytes=65536 seed=102" 1; }
 case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=103" 1; }
 
+# The event-channel doorbell (EVTCHN_KICK): every kick an EVTCHNOP_send on
+# the notification port; both directions, 1 and 2 vCPUs, a daemon restart.
+case_hv_ekick_g2h() { hv_g2h hv-ekick-g2h "irq=evtchn ekick=1 sync=0 bytes=65536 seed=105" 1; }
+# The host withholds EVTCHN_KICK (evtchn_kick = no): a guest that asks
+# falls back to the register doorbell.
+case_hv_ekick_withheld() {
+	HV_EXTRA_CONF="evtchn_kick = no"
+	hv_g2h hv-ekick-withheld "irq=evtchn ekick=1 ekick_expect=0 sync=0 bytes=65536 seed=106" 1
+}
+case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
+case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
+# The three doorbells measured by the guest's TSC in one boot (echo peer:
+# one echo and one stream connection per doorbell).
+case_hv_perf() {
+	name=hv-perf
+	peer_serve $name 6
+	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144"
+	wait_pid $ppid 240 || fail "echo peer did not finish"
+	hv_end $name
+}
+
+case_hv_ekick_restart() { hv_restart hv-ekick-restart "irq=evtchn ekick=1"; }
+
 # The register window as MMIO (port I/O claimed too, unused by the guest).
 case_hv_mmio() {
 	HV_MMIO=0xfe000000
@@ -344,22 +397,26 @@ case_hv_msg() {
 }
 
 # Host-initiated: dom0 connects through the daemon's listener.
-case_hv_h2g() {
-	name=hv-h2g
-	hv_start $name 1 "case=h2g port=$PIO vport=2345 irq=msi"
+# hv_h2g NAME IRQ-ARGS SEED
+hv_h2g() {
+	name=$1
+	hv_start $name 1 "case=h2g port=$PIO vport=2345 $2"
 	wait_guest "$dom" "listening" 30 || fail "guest did not listen"
-	"$BIN/echo_peer" connect "/run/hcvsock/$name/vsock" 2345 65536 201 -t 60 ||
+	"$BIN/echo_peer" connect "/run/hcvsock/$name/vsock" 2345 65536 $3 -t 60 ||
 	    fail "host-initiated transfer"
 	hv_end $name
 }
+case_hv_h2g() { hv_h2g hv-h2g "irq=msi" 201; }
 
-case_hv_smp() {
-	name=hv-smp
+# hv_smp NAME ARGS
+hv_smp() {
+	name=$1
 	peer_serve $name 1
-	hv_start $name 2 "case=smp port=$PIO vport=1234 irq=msi bytes=32768 seed=301"
+	hv_start $name 2 "case=smp port=$PIO vport=1234 $2"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
+case_hv_smp() { hv_smp hv-smp "irq=msi bytes=32768 seed=301"; }
 
 # The guest runs before hcvsockd: it reads all-ones, retries, then works.
 case_hv_probe() {
@@ -399,10 +456,11 @@ case_hv_sigterm() {
 
 # SIGKILL mid-transfer, restart: re-attach, the connection is reset, a new
 # one carries a checksummed transfer.
-case_hv_restart() {
-	name=hv-restart
+# hv_restart NAME IRQ-ARGS
+hv_restart() {
+	name=$1
 	peer_serve $name 2
-	hv_start $name 1 "case=restart port=$PIO vport=1234 irq=msi bytes=67108864 bytes2=65536"
+	hv_start $name 1 "case=restart port=$PIO vport=1234 $2 bytes=67108864 bytes2=65536"
 	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
 	sleep 2
 	kill -KILL "$dpid"
@@ -413,9 +471,11 @@ case_hv_restart() {
 	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
 	dpid=$(cat /run/hcvsock/$name.pid)
 	echo $dpid >>/tmp/case.pids
+	hv_confined "$dpid"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
+case_hv_restart() { hv_restart hv-restart "irq=msi"; }
 
 # The guest is destroyed with a connection open: hcvsockd unmaps and exits.
 case_hv_destroy() {
@@ -431,6 +491,9 @@ case_hv_destroy() {
 	hv_log
 	check_no_zombie
 }
+
+# Cases with a Linux guest, when the harness shipped them.
+[ -f /hcvs/dom0-cases-linux.sh ] && . /hcvs/dom0-cases-linux.sh
 
 # ---- driver --------------------------------------------------------------
 
@@ -457,9 +520,14 @@ overall=0
 for c in "$@"; do
 	echo "HCVS-CASE $c BEGIN"
 	t0=$(now_ms)
-	timeout -s KILL "$CASE_TIMEOUT" sh "$0" --one "$c"
+	# A case may set a longer limit: CASE_TIMEOUT_<name with _ for ->.
+	ct=$(eval echo "\${CASE_TIMEOUT_$(echo "$c" | tr '-' '_'):-$CASE_TIMEOUT}")
+	timeout -s KILL "$ct" sh "$0" --one "$c"
 	rc=$?
-	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after ${CASE_TIMEOUT} s"
+	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after $ct s"
+	# A Linux guest's console tells how far it got.
+	[ $rc -ne 0 ] && [ -f "/var/log/xen/console/guest-$c.log" ] &&
+	    tr -d '\r' <"/var/log/xen/console/guest-$c.log" | tail -n 40 | sed 's/^/HCVS-LGC /'
 	echo "HCVS-CASE $c END rc=$rc ms=$(( $(now_ms) - t0 ))"
 	[ $rc -eq 0 ] || overall=1
 	cleanup
