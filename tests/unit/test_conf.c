@@ -274,15 +274,19 @@ enums__notify_policy_level(void **state)
 {
 	struct fix *f = *state;
 
-	assert_int_equal(parse(f, "guest_cid = 3\nnotify = msi, evtchn,isa\n"
+	assert_int_equal(parse(f, "guest_cid = 3\nnotify = msi, evtchn,gsi\n"
 	    "default_policy = deny\nlog_level = debug\n"), 0);
-	assert_int_equal(f->c.c_notify, CONF_NOTIFY_MSI | CONF_NOTIFY_EVTCHN |
-	    CONF_NOTIFY_ISA);
+	assert_int_equal(f->c.c_notify, 1u << HCVS_IRQ_MSI |
+	    1u << HCVS_IRQ_EVTCHN | 1u << HCVS_IRQ_GSI);
 	assert_false(f->c.c_default_allow);
 	assert_int_equal(f->c.c_log_level, LOG_DEBUG);
 	parse(f, "guest_cid = 3\nnotify = msi,intx\n");
 	assert_string_equal(f->e.msg[0], "t.conf:2: 'notify': unknown mode "
-	    "'intx' (expected none, msi, evtchn, gsi, isa)");
+	    "'intx' (expected none, msi, evtchn, gsi)");
+	/* No source delivers line interrupts: the mode is not accepted. */
+	parse(f, "guest_cid = 3\nnotify = isa\n");
+	assert_string_equal(f->e.msg[0], "t.conf:2: 'notify': unknown mode "
+	    "'isa' (expected none, msi, evtchn, gsi)");
 	parse(f, "guest_cid = 3\nnotify = ,\n");
 	assert_string_equal(f->e.msg[0], "t.conf:2: 'notify': no mode given");
 	parse(f, "guest_cid = 3\ndefault_policy = maybe\n");
