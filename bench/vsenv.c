@@ -153,20 +153,21 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 	rc = ioreq_shm_open(cfg, &e->src);
 	if (rc < 0)
 		goto err;
+	vsenv_mux_cfg(e, &mcfg);
+	mcfg.rx_ready = vsenv_post;
+	mcfg.rx_ready_arg = e;
+	rc = vsock_mux_new(e->loop, &mcfg, &e->mux);
+	if (rc < 0)
+		goto err;
 	memset(&dcfg, 0, sizeof(dcfg));
 	dcfg.mem = ioreq_source_mem(e->src);
+	dcfg.backend = &vsock_mux_backend_ops;
+	dcfg.backend_arg = e->mux;
 	dcfg.guest_cid = VSENV_CID;
 	dcfg.name = "bench";
 	rc = vsock_dev_new(&dcfg, &e->dev);
 	if (rc < 0)
 		goto err;
-	vsenv_mux_cfg(e, &mcfg);
-	mcfg.rx_ready = vsock_dev_rx_ready;
-	mcfg.rx_ready_arg = e->dev;
-	rc = vsock_mux_new(e->loop, &mcfg, &e->mux);
-	if (rc < 0)
-		goto err;
-	vsock_dev_set_mux(e->dev, e->mux);
 	rc = ioreq_source_add_range(e->src, IOREQ_SPACE_PIO, window_base,
 	    window_base + HCVS_REG_WINDOW_SIZE - 1, &vsock_dev_handler_ops,
 	    e->dev);

@@ -9,6 +9,15 @@ guest_libhcvsock_guest_a_SOURCES = %reldir%/hcvsock_guest.c \
 	%reldir%/include/hcvsock_x86_io.h
 EXTRA_DIST += %reldir%/README.md
 
+# Guest writers build the driver into their own images: install its source
+# and headers (the source includes the headers by their plain names).
+hcvsockguestincdir = $(includedir)/hcvsock
+hcvsockguestinc_HEADERS = %reldir%/include/hcvsock_guest.h \
+	%reldir%/include/hcvsock_abi.h %reldir%/include/hcvsock_guest_x86.h \
+	%reldir%/include/hcvsock_x86_io.h
+hcvsockguestsrcdir = $(prefix)/src/hcvsock-guest
+hcvsockguestsrc_DATA = %reldir%/hcvsock_guest.c
+
 GUEST_FREESTANDING_CFLAGS = -std=gnu11 -O2 -ffreestanding -nostdlib \
 	-fno-builtin -fno-stack-protector \
 	-fno-pic -Wall -Wextra -Werror -I$(top_srcdir)/guest/include

@@ -19,6 +19,7 @@ DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/cli.test \
 	%reldir%/daemon/runtime.test \
 	%reldir%/daemon/e2e.test \
+	%reldir%/daemon/status.test \
 	%reldir%/daemon/kvm.test \
 	%reldir%/daemon/init.test \
 	%reldir%/daemon/man.test

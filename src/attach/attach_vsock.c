@@ -229,17 +229,31 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 	char line[256];
 
 	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
-		struct ioreq_source *src = binding_source(av->av_bind);
-		struct ioreq_engine_stats es;
-		struct ioreq_source_stats ss;
+		struct binding_stats st;
 
-		ioreq_engine_get_stats(ioreq_source_engine(src), &es);
-		ioreq_source_get_stats(src, &ss);
+		binding_get_stats(av->av_bind, &st);
 		snprintf(line, sizeof(line), "kvm guest \"%s\" cid %" PRIu64
 		    ": %" PRIu64 " forwarded requests, %" PRIu64 " kicks, %"
-		    PRIu64 " irqs", av->av_name, av->av_cid, es.st_requests,
-		    ss.ss_doorbells, ss.ss_irqs);
+		    PRIu64 " irqs", av->av_name, av->av_cid, st.bs_requests,
+		    st.bs_doorbells, st.bs_irqs);
 		cb(arg, line);
 		binding_dump(av->av_bind, cb, arg);
+	}
+}
+
+void
+attach_vsock_foreach_guest(const struct attach_vsock_server *vs,
+    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi), void *arg)
+{
+	const struct attach_vsock *av;
+	struct attach_vsock_guest_info gi;
+
+	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
+		gi.gi_name = av->av_name;
+		gi.gi_cid = av->av_cid;
+		binding_get_stats(av->av_bind, &gi.gi_stats);
+		gi.gi_dev = binding_dev(av->av_bind);
+		gi.gi_mux = binding_mux(av->av_bind);
+		fn(arg, &gi);
 	}
 }

@@ -22,11 +22,12 @@
 #include <stdint.h>
 
 #include "attach/attach.h"
+#include "binding/binding.h"
 #include "vsock/vsock_mux.h"
 
-struct binding;
 struct loop;
 struct attach_vsock;
+struct vsock_dev;
 
 struct attach_vsock_cfg {
 	struct loop		*loop;
@@ -83,6 +84,18 @@ unsigned attach_vsock_nr_guests(const struct attach_vsock_server *s);
  */
 int	attach_vsock_reconfigure(struct attach_vsock_server *s,
 	    const struct vsock_mux_cfg *mux);
+/* One attached guest, as attach_vsock_foreach_guest() reports it. */
+struct attach_vsock_guest_info {
+	const char			*gi_name;
+	uint64_t			 gi_cid;
+	struct binding_stats		 gi_stats;
+	const struct vsock_dev		*gi_dev;
+	const struct vsock_mux		*gi_mux;
+};
+/* Calls fn once per attached guest; fn must not attach or detach. */
+void	attach_vsock_foreach_guest(const struct attach_vsock_server *s,
+	    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi),
+	    void *arg);
 /* Per guest: name, CID, forwarded requests, kicks, irqs, then its binding. */
 void	attach_vsock_dump(const struct attach_vsock_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);

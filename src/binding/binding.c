@@ -113,6 +113,8 @@ defer(struct binding *b)
 static void
 run_device(struct binding *b)
 {
+	if (b->b_dev == NULL)
+		return;
 	if (vsock_dev_pending(b->b_dev) && vsock_dev_process(b->b_dev) == 1)
 		defer(b);
 	if (vsock_dev_state_changed(b->b_dev) && b->b_state_changed != NULL)
@@ -121,6 +123,13 @@ run_device(struct binding *b)
 
 static void
 post_hook(void *arg)
+{
+	run_device(arg);
+}
+
+/* Host data or a muxer timer left packets for the guest: the device pulls. */
+static void
+mux_rx_ready(void *arg)
 {
 	run_device(arg);
 }
@@ -237,8 +246,20 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 	snprintf(b->b_name, sizeof(b->b_name), "%s",
 	    cfg->name != NULL ? cfg->name : "guest");
 
+	/* The muxer first: the device pulls from it from its first pass. */
+	mc = cfg->mux;
+	mc.rx_ready = mux_rx_ready;
+	mc.rx_ready_arg = b;
+	rc = vsock_mux_new(cfg->loop, &mc, &b->b_mux);
+	if (rc < 0) {
+		snprintf(err, errlen, "host sockets (%s): %s", mc.uds_path,
+		    strerror(-rc));
+		goto err;
+	}
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(src);
+	dc.backend = &vsock_mux_backend_ops;
+	dc.backend_arg = b->b_mux;
 	dc.guest_cid = cfg->mux.guest_cid;
 	dc.features = cfg->features;
 	dc.irq_caps = (ioreq_source_irq_modes(src) & cfg->irq_modes) |
@@ -252,16 +273,6 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 		snprintf(err, errlen, "the vsock device: %s", strerror(-rc));
 		goto err;
 	}
-	mc = cfg->mux;
-	mc.rx_ready = vsock_dev_rx_ready;
-	mc.rx_ready_arg = b->b_dev;
-	rc = vsock_mux_new(cfg->loop, &mc, &b->b_mux);
-	if (rc < 0) {
-		snprintf(err, errlen, "host sockets (%s): %s", mc.uds_path,
-		    strerror(-rc));
-		goto err;
-	}
-	vsock_dev_set_mux(b->b_dev, b->b_mux);
 	for (i = 0; i < cfg->nr_windows; i++)
 		if ((rc = claim_window(b, &cfg->windows[i], err, errlen)) < 0)
 			goto err;
@@ -321,8 +332,8 @@ binding_reconfigure(struct binding *b, const struct vsock_mux_cfg *mux)
 	struct vsock_mux_cfg mc = *mux;
 
 	mc.guest_cid = b->b_cid;
-	mc.rx_ready = vsock_dev_rx_ready;
-	mc.rx_ready_arg = b->b_dev;
+	mc.rx_ready = mux_rx_ready;
+	mc.rx_ready_arg = b;
 	return vsock_mux_reconfigure(b->b_mux, &mc);
 }
 
@@ -358,13 +369,25 @@ binding_free(struct binding *b, bool destroy)
 	/* A VMM still running (in-process use) gets its pending answers. */
 	if (b->b_enabled && !b->b_stopped && !b->b_failed)
 		(void)ioreq_source_quiesce(b->b_src);
-	/* No more calls from the device into the muxer while it goes. */
-	if (b->b_dev != NULL)
-		vsock_dev_set_mux(b->b_dev, NULL);
-	vsock_mux_free(b->b_mux);
+	/* The device goes first: the muxer's reset then wakes nobody. */
 	vsock_dev_free(b->b_dev);
+	b->b_dev = NULL;
+	vsock_mux_free(b->b_mux);
 	ioreq_source_close(b->b_src, destroy);
 	free(b);
+}
+
+void
+binding_get_stats(struct binding *b, struct binding_stats *st)
+{
+	struct ioreq_engine_stats es;
+	struct ioreq_source_stats ss;
+
+	ioreq_engine_get_stats(ioreq_source_engine(b->b_src), &es);
+	ioreq_source_get_stats(b->b_src, &ss);
+	st->bs_requests = es.st_requests;
+	st->bs_doorbells = ss.ss_doorbells;
+	st->bs_irqs = ss.ss_irqs;
 }
 
 struct ioreq_source *

@@ -106,6 +106,13 @@ void	binding_stop(struct binding *b, bool guest_alive);
  */
 void	binding_free(struct binding *b, bool destroy);
 
+struct binding_stats {
+	uint64_t	bs_requests;	/* requests the source completed */
+	uint64_t	bs_doorbells;	/* doorbells outside requests */
+	uint64_t	bs_irqs;	/* interrupts raised */
+};
+void	binding_get_stats(struct binding *b, struct binding_stats *st);
+
 struct ioreq_source *binding_source(struct binding *b);
 struct vsock_dev *binding_dev(struct binding *b);
 struct vsock_mux *binding_mux(struct binding *b);

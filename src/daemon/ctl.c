@@ -136,9 +136,14 @@ client_command(struct ctl_client *cc)
 
 	cmd[strcspn(cmd, "\r\n")] = '\0';
 	if (!strcmp(cmd, "status"))
-		c->c_report(c->c_arg, emit, cc);
+		c->c_report(c->c_arg, CTL_REPORT_TEXT, emit, cc);
+	else if (!strcmp(cmd, "status json"))
+		c->c_report(c->c_arg, CTL_REPORT_JSON, emit, cc);
+	else if (!strcmp(cmd, "metrics"))
+		c->c_report(c->c_arg, CTL_REPORT_METRICS, emit, cc);
 	else
-		emit(cc, "error: unknown command (try: status)");
+		emit(cc, "error: unknown command (try: status, status json, "
+		    "metrics)");
 	/* Past the limit on purpose: emit() refuses everything now. */
 	if (cc->cc_overflow)
 		(void)append_line(cc, "... (truncated)");

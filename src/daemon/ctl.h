@@ -3,7 +3,9 @@
  * The control socket, <state_dir>/<name>.ctl: a stream socket on which
  * hcvsockctl(8) sends one command line and reads the answer until EOF.
  *
- *   status    the same report SIGUSR1 writes to the log
+ *   status       the same report SIGUSR1 writes to the log
+ *   status json  the status as one JSON document (status.h)
+ *   metrics      the status in the Prometheus text format
  *
  * The server runs on the event loop and never blocks: answers are
  * buffered (bounded) and written as the peer reads; a peer that sends
@@ -25,8 +27,14 @@ struct ctl;
 #define CTL_IDLE_MS	5000
 #define CTL_MAX_REPLY	(4u << 20)
 
-/* Produces the status report line by line through emit. */
-typedef void (*ctl_report_fn)(void *arg,
+enum ctl_report {
+	CTL_REPORT_TEXT,
+	CTL_REPORT_JSON,
+	CTL_REPORT_METRICS,
+};
+
+/* Produces the report of the given kind line by line through emit. */
+typedef void (*ctl_report_fn)(void *arg, enum ctl_report kind,
 	    void (*emit)(void *earg, const char *line), void *earg);
 
 /* Bind and listen on `path`, replacing a stale socket nobody serves. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hcvsockctl: ask a running hcvsockd for its status over the control socket. */
+/* hcvsockctl: ask a running hcvsockd for its status or metrics over the control socket. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,7 +13,8 @@
 static void
 usage(FILE *f)
 {
-	fputs("usage: hcvsockctl [-h] [-s state_dir] status name\n", f);
+	fputs("usage: hcvsockctl [-hj] [-s state_dir] status name\n"
+	    "       hcvsockctl [-h] [-s state_dir] metrics name\n", f);
 }
 
 int
@@ -22,14 +23,18 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state_dir = NULL, *name;
+	const char *state_dir = NULL, *name, *cmd;
 	char path[CONF_PATH_MAX + CONF_NAME_MAX + 16];
-	int ch, rc;
+	int ch, rc, json = 0;
 
-	while ((ch = getopt_long(argc, argv, "hs:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "hjs:", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
 		case 's':
 			state_dir = optarg;
 			break;
@@ -41,7 +46,15 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (argc - optind != 2 || strcmp(argv[optind], "status") != 0) {
+	if (argc - optind != 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (!strcmp(argv[optind], "status"))
+		cmd = json ? "status json" : "status";
+	else if (!strcmp(argv[optind], "metrics") && !json)
+		cmd = "metrics";
+	else {
 		usage(stderr);
 		return EX_USAGE;
 	}
@@ -59,7 +72,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "hcvsockctl: control socket path too long\n");
 		return EX_USAGE;
 	}
-	rc = ctl_request(path, "status", STDOUT_FILENO, 5000);
+	rc = ctl_request(path, cmd, STDOUT_FILENO, 5000);
 	if (rc == -ENOENT || rc == -ECONNREFUSED) {
 		fprintf(stderr, "hcvsockctl: %s: no hcvsockd is serving %s\n",
 		    path, name);

@@ -14,16 +14,18 @@ src_daemon_libdaemon_a_SOURCES = \
 	%reldir%/sdnotify.c %reldir%/sdnotify.h \
 	%reldir%/service.h \
 	%reldir%/statefile.c %reldir%/statefile.h \
+	%reldir%/status.c %reldir%/status.h \
 	%reldir%/xendom.c %reldir%/xendom.h
-src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) \
+src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) $(JSONC_CFLAGS) \
 	-DSYSCONFDIR='"$(sysconfdir)"'
 
 DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a $(XEN_LIBS)
+	src/common/libcommon.a $(XEN_LIBS) $(JSONC_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
 # service.c is the only file that knows the layers.
-hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c
+hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c \
+	%reldir%/service_status.c %reldir%/service_status.h
 hcvsockd_LDADD = src/daemon/libdaemon.a $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS)
 
 hcvsockctl_SOURCES = %reldir%/hcvsockctl.c

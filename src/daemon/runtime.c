@@ -23,6 +23,7 @@
 #include "daemon/sdnotify.h"
 #include "daemon/service.h"
 #include "daemon/statefile.h"
+#include "daemon/status.h"
 #include "daemon/xendom.h"
 
 struct rt {
@@ -261,12 +262,74 @@ write_state(struct rt *r)
 
 /* ---- Status report ---------------------------------------------------- */
 
+static struct json_object *
+report_json(struct rt *r)
+{
+	const struct conf *c = r->r_conf;
+	struct json_object *root, *o;
+
+	if ((root = status_root_new()) == NULL)
+		return NULL;
+	status_add_str(root, "version", PACKAGE_STRING);
+	status_add_str(root, "name", c->c_name);
+	o = status_add_obj(root, "target");
+	if (r->r_target.st_kind == SERVICE_KVM) {
+		status_add_str(o, "kind", "kvm");
+		status_add_str(o, "socket", r->r_opts->o_kvm);
+	} else if (r->r_domid == UINT32_MAX) {
+		status_add_str(o, "kind", "loopback");
+		status_add_str(o, "socket", r->r_opts->o_loopback);
+	} else {
+		status_add_str(o, "kind", "xen");
+		status_add_u64(o, "domid", r->r_domid);
+	}
+	status_add_u64(root, "pid", (uint64_t)getpid());
+	status_add_u64(root, "uptime_s", (loop_now_ms() - r->r_start_ms) / 1000);
+	o = status_add_obj(root, "config");
+	if (c->c_file[0] != '\0')
+		status_add_str(o, "file", c->c_file);
+	else
+		status_add_null(o, "file");
+	status_add_u64(o, "guest_cid",
+	    r->r_target.st_kind == SERVICE_KVM ? 0 : c->c_guest_cid);
+	status_add_u64(o, "port_mappings", c->c_nr_ports);
+	status_add_str(o, "default_policy", c->c_default_allow ? "allow" : "deny");
+	status_add_u64(o, "reloads", r->r_reloads);
+	status_add_str(root, "server", r->r_reattached ? "reattached" : "created");
+	o = status_add_obj(root, "privileges");
+	status_add_bool(o, "dropped", r->r_dropped);
+	if (r->r_dropped) {
+		status_add_str(o, "user", c->c_user);
+		if (c->c_group[0] != '\0')
+			status_add_str(o, "group", c->c_group);
+	}
+	if (r->r_svc != NULL)
+		service_status(r->r_svc, root);
+	return root;
+}
+
 static void
-report(void *arg, void (*emit)(void *earg, const char *line), void *earg)
+report(void *arg, enum ctl_report kind,
+    void (*emit)(void *earg, const char *line), void *earg)
 {
 	struct rt *r = arg;
 	const struct conf *c = r->r_conf;
 	char line[512], target[160];
+
+	if (kind != CTL_REPORT_TEXT) {
+		struct json_object *root = report_json(r);
+
+		if (root == NULL) {
+			emit(earg, "error: out of memory");
+			return;
+		}
+		if (kind == CTL_REPORT_JSON)
+			status_emit_json(root, emit, earg);
+		else
+			status_emit_metrics(root, emit, earg);
+		status_free(root);
+		return;
+	}
 
 	if (r->r_target.st_kind == SERVICE_KVM)
 		snprintf(target, sizeof(target), "KVM attach socket %s",
@@ -412,7 +475,7 @@ on_signal(struct loop *l, int fd, unsigned events, void *arg)
 			reload(r);
 			break;
 		case SIGUSR1:
-			report(r, emit_log, NULL);
+			report(r, CTL_REPORT_TEXT, emit_log, NULL);
 			break;
 		default:
 			break;

@@ -18,6 +18,8 @@
 #include "common/loop.h"
 #include "daemon/loopback.h"
 #include "daemon/service.h"
+#include "daemon/service_status.h"
+#include "daemon/status.h"
 #include "ioreq/ioreq.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mux.h"
@@ -43,6 +45,7 @@ struct service_ops {
 	int	(*reconfigure)(struct service *s);
 	void	(*dump)(struct service *s,
 		    void (*cb)(void *arg, const char *line), void *arg);
+	void	(*status)(struct service *s, struct json_object *root);
 	int	(*get_state)(struct service *s, struct statefile *sf);
 	void	(*stop)(struct service *s);
 	void	(*close)(struct service *s, bool destroy);
@@ -257,6 +260,17 @@ one_dump(struct service *s, void (*cb)(void *arg, const char *line), void *arg)
 	binding_dump(s->sv_bind, cb, arg);
 }
 
+static void
+one_status(struct service *s, struct json_object *root)
+{
+	struct ioreq_source *src = binding_source(s->sv_bind);
+
+	service_status_ioreq(root, ioreq_source_engine(src),
+	    ioreq_source_kind(src), ioreq_source_server_id(src));
+	service_status_guest(status_add_arr(root, "guests"), s->sv_name, NULL,
+	    binding_dev(s->sv_bind), binding_mux(s->sv_bind));
+}
+
 static int
 one_get_state(struct service *s, struct statefile *sf)
 {
@@ -340,6 +354,7 @@ static const struct service_ops xen_ops = {
 	.restrict_ = one_restrict,
 	.reconfigure = one_reconfigure,
 	.dump = one_dump,
+	.status = one_status,
 	.get_state = one_get_state,
 	.stop = one_stop,
 	.close = one_close,
@@ -406,6 +421,7 @@ static const struct service_ops lb_ops = {
 	.restrict_ = one_restrict,
 	.reconfigure = one_reconfigure,
 	.dump = one_dump,
+	.status = one_status,
 	.get_state = one_get_state,
 	.stop = one_stop,
 	.close = lb_close,
@@ -487,6 +503,21 @@ kvm_dump(struct service *s, void (*cb)(void *arg, const char *line), void *arg)
 	attach_vsock_dump(s->sv_kvm, cb, arg);
 }
 
+static void
+kvm_guest_status(void *arg, const struct attach_vsock_guest_info *gi)
+{
+	service_status_guest(arg, gi->gi_name, &gi->gi_stats, gi->gi_dev,
+	    gi->gi_mux);
+}
+
+static void
+kvm_status(struct service *s, struct json_object *root)
+{
+	status_add_null(root, "ioreq");
+	attach_vsock_foreach_guest(s->sv_kvm, kvm_guest_status,
+	    status_add_arr(root, "guests"));
+}
+
 static int
 kvm_get_state(struct service *s, struct statefile *sf)
 {
@@ -516,6 +547,7 @@ static const struct service_ops kvm_ops = {
 	.restrict_ = kvm_nothing,
 	.reconfigure = kvm_reconfigure,
 	.dump = kvm_dump,
+	.status = kvm_status,
 	.get_state = kvm_get_state,
 	.stop = kvm_stop,
 	.close = kvm_close,
@@ -583,6 +615,12 @@ service_dump(struct service *s, void (*cb)(void *arg, const char *line),
     void *arg)
 {
 	s->sv_ops->dump(s, cb, arg);
+}
+
+void
+service_status(struct service *s, struct json_object *root)
+{
+	s->sv_ops->status(s, root);
 }
 
 int

@@ -36,6 +36,7 @@
 #include "daemon/conf.h"
 #include "daemon/statefile.h"
 
+struct json_object;
 struct loop;
 struct service;
 
@@ -82,6 +83,13 @@ int	service_reconfigure(struct service *s, const struct conf *c);
 /* One line per vCPU slot, then one per connection, via cb. */
 void	service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	    void *arg);
+
+/*
+ * Add "ioreq" (the request source, its counters and vCPU slots; null in
+ * KVM mode) and "guests" (per guest: device, muxer, connections) to the
+ * JSON status `root` (docs/HOST-BRIDGE.md), with status.h's helpers.
+ */
+void	service_status(struct service *s, struct json_object *root);
 
 /* Fill server id and device export (sf_domid, sf_server_id, sf_dev). */
 int	service_get_state(struct service *s, struct statefile *sf);

@@ -69,6 +69,14 @@ int	ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
 	    __must_check;
 int	ioreq_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf,
 	    size_t len) __must_check;
+/*
+ * Direct access for bulk data: the host address of [gpa, gpa+len) where
+ * the backend maps it contiguously for the life of the accessor (memfd
+ * memory), else NULL: use the copies.  The guest may change those bytes
+ * at any moment, so this is only for data passed on unread (stream
+ * payload straight to or from a socket), never for anything validated.
+ */
+void	*ioreq_mem_direct(struct ioreq_mem *m, uint64_t gpa, size_t len);
 /* Drop cached mappings (Xen INVALIDATE). No-op for memfd memory. */
 void	ioreq_mem_invalidate(struct ioreq_mem *m);
 void	ioreq_mem_free(struct ioreq_mem *m);
@@ -111,6 +119,23 @@ void	ioreq_engine_set_post_hook(struct ioreq_engine *e,
 
 void	ioreq_engine_get_stats(const struct ioreq_engine *e,
 	    struct ioreq_engine_stats *st);
+
+/* One vCPU's slot as last published, for status reports. */
+struct ioreq_slot_info {
+	const char	*sl_state;	/* "NONE", "READY", "INPROCESS", "IORESP_READY", "BAD" */
+	uint8_t		 sl_state_raw;
+	uint8_t		 sl_type;
+	uint8_t		 sl_dir;	/* 1: read */
+	uint32_t	 sl_size;
+	uint32_t	 sl_count;
+	uint64_t	 sl_addr;
+	uint32_t	 sl_port;	/* our local port, NOTIFY_PORT_INVALID if none */
+	uint32_t	 sl_eport;	/* the vCPU's port as the slot names it */
+};
+unsigned ioreq_engine_nr_vcpus(const struct ioreq_engine *e);
+/* -EINVAL if vcpu is out of range. */
+int	ioreq_engine_slot_info(const struct ioreq_engine *e, unsigned vcpu,
+	    struct ioreq_slot_info *si);
 
 /* Write one line per vCPU slot (state, type, addr, port) via cb. */
 void	ioreq_engine_dump(const struct ioreq_engine *e,

@@ -746,3 +746,30 @@ ioreq_engine_dump(const struct ioreq_engine *e,
 	    e->e_stats.st_spurious);
 	cb(arg, line);
 }
+
+unsigned
+ioreq_engine_nr_vcpus(const struct ioreq_engine *e)
+{
+	return e->e_nr_vcpus;
+}
+
+int
+ioreq_engine_slot_info(const struct ioreq_engine *e, unsigned vcpu,
+    struct ioreq_slot_info *si)
+{
+	struct ioreq rq;
+
+	if (vcpu >= e->e_nr_vcpus)
+		return -EINVAL;
+	copy_slot(&rq, &e->e_slots[vcpu]);
+	si->sl_state = state_name(rq.state);
+	si->sl_state_raw = rq.state;
+	si->sl_type = rq.type;
+	si->sl_dir = rq.dir;
+	si->sl_size = rq.size;
+	si->sl_count = rq.count;
+	si->sl_addr = rq.addr;
+	si->sl_port = e->e_port[vcpu];
+	si->sl_eport = rq.vp_eport;
+	return 0;
+}

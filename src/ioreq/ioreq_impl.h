@@ -92,6 +92,8 @@ struct ioreq_mem_ops {
 		    size_t len);
 	/* Drop cached mappings; may be NULL. */
 	void	(*invalidate)(struct ioreq_mem *m);
+	/* ioreq_mem_direct(); NULL where mappings can move (Xen). */
+	void	*(*direct)(struct ioreq_mem *m, uint64_t gpa, size_t len);
 	/* Release everything, including m. */
 	void	(*free)(struct ioreq_mem *m);
 };

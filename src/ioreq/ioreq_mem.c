@@ -69,6 +69,15 @@ ioreq_mem_copy(struct ioreq_mem *m, ioreq_mem_resolve_fn resolve,
 	return 0;
 }
 
+void *
+ioreq_mem_direct(struct ioreq_mem *m, uint64_t gpa, size_t len)
+{
+	if (m == NULL || m->ops->direct == NULL || len == 0 ||
+	    gpa > UINT64_MAX - (len - 1))
+		return NULL;
+	return m->ops->direct(m, gpa, len);
+}
+
 void
 ioreq_mem_invalidate(struct ioreq_mem *m)
 {
@@ -140,6 +149,16 @@ memfd_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
 	return ioreq_mem_copy(m, memfd_resolve, gpa, NULL, buf, len);
 }
 
+/* Regions are only ever added: a mapping lives as long as m. */
+static void *
+memfd_direct(struct ioreq_mem *m, uint64_t gpa, size_t len)
+{
+	uint64_t contig;
+	uint8_t *p = memfd_resolve(m, gpa, &contig);
+
+	return p != NULL && contig >= len ? p : NULL;
+}
+
 static void
 memfd_free(struct ioreq_mem *m)
 {
@@ -157,6 +176,7 @@ static const struct ioreq_mem_ops memfd_ops = {
 	.read = memfd_read,
 	.write = memfd_write,
 	.invalidate = NULL,
+	.direct = memfd_direct,
 	.free = memfd_free,
 };
 

@@ -128,6 +128,7 @@ vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
 	c->c_fd = fd;
 	c->c_buf_alloc = m->m_cfg.buf_alloc;
 	c->c_born_ms = loop_now_ms();
+	c->c_host_init = st == VC_HOST_INIT;
 	if (vsock_mux_insert(m, c) < 0) {
 		free(c);
 		return NULL;
@@ -138,6 +139,8 @@ vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
 void
 vsock_conn_free(struct vsock_conn *c)
 {
+	if (c->c_held > 0)
+		vsock_mux_drop_held(c->c_mux, c);
 	vsock_mux_remove(c->c_mux, c);
 	free(c);
 }
@@ -156,6 +159,8 @@ release_host(struct vsock_conn *c)
 	struct vsock_mux *m = c->c_mux;
 
 	disarm_timer(c);
+	if (c->c_held > 0)
+		vsock_mux_drop_held(m, c);
 	if (c->c_fd >= 0) {
 		if (c->c_ev_reg)
 			(void)loop_del_fd(m->m_loop, c->c_fd);
@@ -453,6 +458,13 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		return;
 	}
 	c->c_rx_cnt += len;
+	if (c->c_rx_cnt - c->c_fwd_sent == c->c_buf_alloc) {
+		c->c_stalls_to_host++;
+		m->m_stats.ms_credit_stalls_to_host++;
+	}
+	/* In a TX batch stream data waits in place for one write at its end. */
+	if (!seq && vsock_mux_hold(m, c, p, len))
+		return;
 	/* Straight through when nothing is queued ahead. */
 	if (!tx_pending(c) && (!seq || (c->c_msg_open == 0 && eom))) {
 		struct iovec iov = { .iov_base = (void *)(uintptr_t)p,
@@ -501,6 +513,72 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		rc = tried ? 0 : flush(c);
 		if (rc < 0)
 			goto err;
+	}
+	credit_check(c);
+	vsock_conn_update_events(c);
+	return;
+err:
+	vsock_log(m, LOG_INFO, "vsock: connection %u->%u: host write: %s, RST",
+	    c->c_gport, c->c_hport, strerror(-rc));
+	vsock_conn_kill(c, true);
+}
+
+void
+vsock_conn_flush_held(struct vsock_conn *c)
+{
+	struct vsock_mux *m = c->c_mux;
+	struct iovec iov[VSOCK_HELD_MAX];
+	uint32_t i, n = 0, total = 0, skip;
+	ssize_t w = 0;
+	int rc;
+
+	for (i = 0; i < m->m_nheld && n < c->c_held; i++) {
+		struct vsock_held *h = &m->m_held[i];
+
+		if (h->h_conn != c)
+			continue;
+		iov[n].iov_base = (void *)(uintptr_t)h->h_p;
+		iov[n].iov_len = h->h_len;
+		total += h->h_len;
+		h->h_conn = NULL;
+		n++;
+	}
+	c->c_held = 0;
+	if (n == 0 || c->c_fd < 0)
+		return;
+	if (!tx_pending(c)) {
+		do
+			w = send_eor(c->c_fd, iov, (int)n, false);
+		while (w < 0 && errno == EINTR);
+		if (w < 0 && errno != EAGAIN) {
+			rc = -errno;
+			goto err;
+		}
+		if (w < 0)
+			w = 0;
+		forwarded(c, (uint32_t)w);
+	}
+	if ((uint32_t)w < total) {
+		/* Credit bounds held + buffered bytes by buf_alloc: it fits. */
+		if (ring_reserve(&c->c_txr, c->c_buf_alloc) < 0) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		for (i = 0, skip = (uint32_t)w; i < n; i++) {
+			if (skip >= iov[i].iov_len) {
+				skip -= (uint32_t)iov[i].iov_len;
+				continue;
+			}
+			ring_put(&c->c_txr, (const uint8_t *)iov[i].iov_base +
+			    skip, (uint32_t)iov[i].iov_len - skip);
+			skip = 0;
+		}
+		/* Nothing went: older bytes were queued ahead, try them. */
+		if (w == 0) {
+			rc = flush(c);
+			if (rc < 0)
+				goto err;
+		}
 	}
 	credit_check(c);
 	vsock_conn_update_events(c);
@@ -565,8 +643,15 @@ vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
     const void *payload)
 {
 	struct vsock_mux *m = c->c_mux;
-	bool had_credit = vsock_conn_peer_free(c) > 0;
+	bool had_credit;
 
+	/* Anything but more held data comes after the held data. */
+	if (c->c_held > 0 && !(h->op == VSOCK_OP_RW && m->m_holding)) {
+		vsock_conn_flush_held(c);
+		if (c->c_state == VC_DYING)
+			return;
+	}
+	had_credit = vsock_conn_peer_free(c) > 0;
 	c->c_tx_pkts++;
 	/* Every packet carries the guest's credit. */
 	c->c_peer_buf_alloc = h->buf_alloc;
@@ -630,6 +715,8 @@ ask_credit(struct vsock_conn *c)
 	if (c->c_credit_asked)
 		return;
 	c->c_credit_asked = true;
+	c->c_stalls_to_guest++;
+	c->c_mux->m_stats.ms_credit_stalls_to_guest++;
 	c->c_pend |= VC_PEND_CREDIT_REQ;
 }
 
@@ -911,19 +998,19 @@ conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
 	vsock_mux_leave(m);
 }
 
+static const char *const vc_state_names[] = {
+	[VC_CONNECTING] = "connecting", [VC_HOST_INIT] = "host-init",
+	[VC_ESTABLISHED] = "established", [VC_DYING] = "dying",
+};
+
 void
 vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size)
 {
-	static const char *const names[] = {
-		[VC_CONNECTING] = "connecting", [VC_HOST_INIT] = "host-init",
-		[VC_ESTABLISHED] = "established", [VC_DYING] = "dying",
-	};
-
 	snprintf(buf, size, "vsock: %s %u->%u %s shut g%u/h%u age %llums "
 	    "g->h %llu B/%llu pkts (buffered %u) h->g %llu B/%llu pkts, "
 	    "guest credit %u, pending 0x%x",
 	    c->c_type == VSOCK_TYPE_SEQPACKET ? "seqpacket" : "stream",
-	    c->c_gport, c->c_hport, names[c->c_state], c->c_peer_shut,
+	    c->c_gport, c->c_hport, vc_state_names[c->c_state], c->c_peer_shut,
 	    c->c_local_shut,
 	    (unsigned long long)(loop_now_ms() - c->c_born_ms),
 	    (unsigned long long)c->c_tx_bytes,
@@ -931,4 +1018,28 @@ vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size)
 	    (unsigned long long)c->c_rx_bytes,
 	    (unsigned long long)c->c_rx_pkts, vsock_conn_peer_free(c),
 	    c->c_pend);
+}
+
+void
+vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *ci)
+{
+	memset(ci, 0, sizeof(*ci));
+	ci->ci_type = c->c_type == VSOCK_TYPE_SEQPACKET ? "seqpacket" : "stream";
+	ci->ci_state = vc_state_names[c->c_state];
+	ci->ci_host_initiated = c->c_host_init;
+	ci->ci_guest_port = c->c_gport;
+	ci->ci_host_port = c->c_hport;
+	ci->ci_age_ms = loop_now_ms() - c->c_born_ms;
+	ci->ci_guest_shut = c->c_peer_shut;
+	ci->ci_host_shut = c->c_local_shut;
+	ci->ci_to_host_bytes = c->c_tx_bytes;
+	ci->ci_to_host_pkts = c->c_tx_pkts;
+	ci->ci_to_host_buffered = c->c_txr.r_len;
+	ci->ci_to_guest_bytes = c->c_rx_bytes;
+	ci->ci_to_guest_pkts = c->c_rx_pkts;
+	ci->ci_buf_alloc = c->c_buf_alloc;
+	ci->ci_guest_buf_alloc = c->c_peer_buf_alloc;
+	ci->ci_guest_credit = vsock_conn_peer_free(c);
+	ci->ci_credit_stalls_to_guest = c->c_stalls_to_guest;
+	ci->ci_credit_stalls_to_host = c->c_stalls_to_host;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The hcvsock device: the guest-visible register window (an ioreq
- * handler), the mailbox and its two rings (docs/PROTOCOL.md), moving
- * packets between the guest and the muxer (vsock_mux.h).
+ * handler) and the protocols behind it (vsock_proto.h): RING, a mailbox
+ * with two rings of packets moved between the guest and a packet
+ * backend (vsock_backend.h; the muxer, vsock_mux.h).  docs/PROTOCOL.md
+ * is the guest's side.
  *
  * Guest memory is reached only through ioreq_mem_read/ioreq_mem_write.
  * Every guest-written value is copied once, validated, then used; guest
@@ -26,8 +28,8 @@
 #include "hcvsock_abi.h"
 #include "ioreq/ioreq.h"
 
+struct vsock_backend_ops;
 struct vsock_dev;
-struct vsock_mux;
 
 /*
  * A notification mode chosen by the guest (SET_NOTIFY), validated.  Only
@@ -58,7 +60,14 @@ struct vsock_dev_irq_ops {
 
 struct vsock_dev_cfg {
 	struct ioreq_mem	*mem;		/* guest memory (not owned) */
-	struct vsock_mux	*mux;		/* may be NULL: vsock_dev_set_mux */
+	/*
+	 * Where RING packets go and come from (e.g. vsock_mux_backend_ops,
+	 * arg = the muxer; not owned).  NULL: TX packets are dropped,
+	 * nothing arrives.  Create and free the two in any order; whoever
+	 * owns both runs vsock_dev_process() when the backend has news.
+	 */
+	const struct vsock_backend_ops *backend;
+	void			*backend_arg;
 	uint64_t		 guest_cid;
 	/* HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL. */
 	uint32_t		 features;
@@ -78,14 +87,8 @@ struct vsock_dev_cfg {
 
 int	vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	    __must_check;
-/*
- * NULL is a no-op.  Does not free the muxer or the memory.  Free the
- * muxer first: its rx_ready callback points at the device.
- */
+/* NULL is a no-op.  Frees neither the backend nor the memory. */
 void	vsock_dev_free(struct vsock_dev *d);
-
-/* The muxer must be created with rx_ready = vsock_dev_rx_ready, arg = d. */
-void	vsock_dev_set_mux(struct vsock_dev *d, struct vsock_mux *m);
 
 /*
  * The register window.  Register it with ioreq_source_add_range for the
@@ -103,8 +106,10 @@ extern const struct ioreq_handler_ops vsock_dev_handler_ops;
 int	vsock_dev_kick(struct vsock_dev *d);
 
 /*
- * Deferred work after a request completed (post hook): runs the rings if
- * a DOORBELL write or the muxer asked for it.  Returns as vsock_dev_kick.
+ * Deferred work: after a request completed (post hook), when the backend
+ * has packets for the guest (its wake-up), from a zero timer after a
+ * pass that left work.  Runs the rings if a DOORBELL write, the backend
+ * or a budget asked for it.  Returns as vsock_dev_kick.
  */
 int	vsock_dev_process(struct vsock_dev *d);
 
@@ -112,15 +117,9 @@ int	vsock_dev_process(struct vsock_dev *d);
 bool	vsock_dev_pending(const struct vsock_dev *d);
 
 /*
- * The muxer's rx_ready callback (arg = the device).  Publishes queued
- * packets into free RX slots at once unless the device is already
- * processing (then the running pass picks them up).
- */
-void	vsock_dev_rx_ready(void *arg);
-
-/*
  * Device reset, as the guest's RESET command: release the notification
- * mode, forget the mailbox, reset every muxer connection.
+ * mode, forget the protocol and its mailbox, reset every backend
+ * connection.
  */
 void	vsock_dev_reset(struct vsock_dev *d);
 
@@ -184,6 +183,28 @@ struct vsock_dev_stats {
 	uint64_t	ds_resets;
 };
 void	vsock_dev_get_stats(const struct vsock_dev *d, struct vsock_dev_stats *st);
+
+/* Registers and ring geometry as the guest set them, for status reports. */
+struct vsock_dev_info {
+	uint64_t	di_cid;
+	uint32_t	di_status;		/* STATUS register */
+	uint32_t	di_error;
+	uint32_t	di_isr;
+	uint32_t	di_guest_features;
+	uint32_t	di_host_features;
+	uint32_t	di_irq_mode;		/* HCVS_IRQ_* */
+	uint64_t	di_mbox_gpa;
+	uint32_t	di_mbox_size;
+	uint32_t	di_tx_slots;
+	uint32_t	di_rx_slots;
+	uint32_t	di_slot_size;
+	uint32_t	di_tx_cons;
+	uint32_t	di_rx_prod;
+	uint32_t	di_host_flags;
+	uint32_t	di_epoch;
+	uint32_t	di_rst_queued;		/* device RSTs not yet in RX */
+};
+void	vsock_dev_get_info(const struct vsock_dev *d, struct vsock_dev_info *di);
 /* Registers, mailbox geometry, indices and counters, one line each. */
 void	vsock_dev_dump(const struct vsock_dev *d,
 	    void (*cb)(void *arg, const char *line), void *arg);

@@ -45,6 +45,8 @@ int	vsock_connect_ok_format(char *buf, size_t size, uint32_t port);
 #define VSOCK_HOST_PORT_FIRST	(1u << 30)
 #define VSOCK_HOST_PORT_END	(1u << 31)
 
+/* Payloads one TX batch may hold (a ring's worth: HCVS_RING_MAX_SLOTS). */
+#define VSOCK_HELD_MAX		256
 /* Queued RSTs for pairs that have no connection; more are dropped. */
 #define VSOCK_RSTQ_SIZE		256
 /* Defaults for zero fields of vsock_mux_cfg. */
@@ -96,6 +98,7 @@ struct vsock_conn {
 	bool				 c_ev_reg;	/* fd on the loop */
 	bool				 c_hup;		/* host hung up */
 	bool				 c_in_parked;	/* LOOP_IN off until pulled */
+	uint32_t			 c_held;	/* payloads in m_held */
 
 	unsigned			 c_pend;
 	uint32_t			 c_peer_shut;	/* SHUTDOWN bits from guest */
@@ -134,6 +137,9 @@ struct vsock_conn {
 	uint64_t			 c_tx_pkts;
 	uint64_t			 c_rx_pkts;
 	uint64_t			 c_born_ms;
+	bool				 c_host_init;	/* host CONNECTed */
+	uint64_t			 c_stalls_to_guest;
+	uint64_t			 c_stalls_to_host;
 };
 
 /* A host client that has not finished its CONNECT line. */
@@ -153,6 +159,13 @@ struct vsock_rst {
 	uint32_t	rs_gport;
 	uint32_t	rs_hport;
 	uint16_t	rs_type;
+};
+
+/* Stream data of a TX batch, not yet written: the caller's memory. */
+struct vsock_held {
+	struct vsock_conn	*h_conn;	/* NULL: written or dropped */
+	const uint8_t		*h_p;
+	uint32_t		 h_len;
 };
 
 struct vsock_mux {
@@ -184,7 +197,15 @@ struct vsock_mux {
 
 	int				 m_depth;	/* nested entry points */
 	bool				 m_kick;	/* rx_ready owed */
+
+	bool				 m_batch;	/* inside tx_begin/end */
+	bool				 m_holding;	/* this payload may be held */
+	uint32_t			 m_nheld;
+	struct vsock_held		 m_held[VSOCK_HELD_MAX];
 };
+
+/* vsock_conn.c: fill *ci for vsock_mux_foreach_conn(). */
+void	vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *ci);
 
 /* vsock_mux.c */
 struct vsock_conn *vsock_mux_lookup(struct vsock_mux *m, uint32_t gport,
@@ -201,6 +222,16 @@ bool	vsock_mux_conn_room(const struct vsock_mux *m);
 /* vsock_conn.c */
 struct vsock_conn *vsock_conn_new(struct vsock_mux *m, uint32_t gport,
 	    uint32_t hport, uint16_t type, int fd, enum vsock_conn_state st);
+/*
+ * Hold stream data of the current batch (m_holding): true if taken, with
+ * the credit already counted; false when it must go the usual way.
+ */
+bool	vsock_mux_hold(struct vsock_mux *m, struct vsock_conn *c,
+	    const uint8_t *p, uint32_t len);
+/* Forget c's held payloads (c is going away). */
+void	vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c);
+/* Write c's held payloads to its host socket, the rest into its buffer. */
+void	vsock_conn_flush_held(struct vsock_conn *c);
 /* Close the host side; with rst the guest gets an RST before c is freed. */
 void	vsock_conn_kill(struct vsock_conn *c, bool rst);
 void	vsock_conn_free(struct vsock_conn *c);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/loop.h"
+#include "vsock/vsock_backend.h"
 #include "vsock/vsock_impl.h"
 
 static uint32_t
@@ -77,8 +78,7 @@ vsock_mux_enter(struct vsock_mux *m)
 
 /*
  * rx_ready runs only when the outermost entry point returns, so a device
- * that drains the queue from inside it never sees a half-updated muxer,
- * and never from vsock_mux_to_guest(): the caller is already draining.
+ * that drains the queue from inside it never sees a half-updated muxer.
  */
 void
 vsock_mux_leave(struct vsock_mux *m)
@@ -95,6 +95,14 @@ vsock_mux_leave(struct vsock_mux *m)
 		/* Re-queues made while the device drained need no new call. */
 		m->m_kick = false;
 	}
+}
+
+/* The device's calls end here: the device pulls what they queued. */
+static void
+leave_pulled(struct vsock_mux *m)
+{
+	if (--m->m_depth == 0)
+		m->m_kick = false;
 }
 
 static void
@@ -239,6 +247,65 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	}
 	vsock_conn_from_guest(c, &h, payload);
 out:
+	leave_pulled(m);
+}
+
+void
+vsock_mux_tx_begin(struct vsock_mux *m)
+{
+	m->m_batch = true;
+}
+
+void
+vsock_mux_from_guest_held(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
+    const void *payload)
+{
+	m->m_holding = m->m_batch;
+	vsock_mux_from_guest(m, hdr, payload);
+	m->m_holding = false;
+}
+
+bool
+vsock_mux_hold(struct vsock_mux *m, struct vsock_conn *c, const uint8_t *p,
+    uint32_t len)
+{
+	struct vsock_held *h;
+
+	if (!m->m_holding || m->m_nheld == VSOCK_HELD_MAX)
+		return false;
+	h = &m->m_held[m->m_nheld++];
+	h->h_conn = c;
+	h->h_p = p;
+	h->h_len = len;
+	c->c_held++;
+	return true;
+}
+
+void
+vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->m_nheld && c->c_held > 0; i++) {
+		if (m->m_held[i].h_conn == c) {
+			m->m_held[i].h_conn = NULL;
+			c->c_held--;
+		}
+	}
+}
+
+void
+vsock_mux_tx_end(struct vsock_mux *m)
+{
+	uint32_t i;
+
+	vsock_mux_enter(m);
+	/* In order: a connection's first payload writes all of its own. */
+	for (i = 0; i < m->m_nheld; i++)
+		if (m->m_held[i].h_conn != NULL)
+			vsock_conn_flush_held(m->m_held[i].h_conn);
+	m->m_nheld = 0;
+	m->m_batch = false;
 	vsock_mux_leave(m);
 }
 
@@ -282,7 +349,7 @@ vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 out:
 	if (m->m_depth == 1)
 		m->m_kick = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 	return rc;
 }
 
@@ -402,7 +469,7 @@ vsock_mux_reset(struct vsock_mux *m)
 	m->m_rstq_n = 0;
 	m->m_rstq_head = 0;
 	m->m_kick = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 }
 
 void
@@ -475,5 +542,58 @@ vsock_mux_dump(const struct vsock_mux *m,
 	TAILQ_FOREACH(c, &m->m_all, c_all) {
 		vsock_conn_describe(c, line, sizeof(line));
 		cb(arg, line);
+	}
+}
+
+static void
+be_send(void *b, const struct vsock_pkt_hdr *hdr, const void *payload)
+{
+	vsock_mux_from_guest(b, hdr, payload);
+}
+
+static int
+be_recv(void *b, struct vsock_pkt_hdr *hdr, void *payload, size_t max)
+{
+	return vsock_mux_to_guest(b, hdr, payload, max);
+}
+
+static bool
+be_has_rx(const void *b)
+{
+	return vsock_mux_has_rx(b);
+}
+
+static void
+be_reset(void *b)
+{
+	vsock_mux_reset(b);
+}
+
+const struct vsock_backend_ops vsock_mux_backend_ops = {
+	.send = be_send,
+	.recv = be_recv,
+	.has_rx = be_has_rx,
+	.reset = be_reset,
+};
+
+void
+vsock_mux_get_info(const struct vsock_mux *m, struct vsock_mux_info *mi)
+{
+	mi->mi_guest_cid = m->m_cfg.guest_cid;
+	mi->mi_conns = m->m_nconns;
+	mi->mi_pending = m->m_npending;
+	mi->mi_max_conns = m->m_cfg.max_conns;
+}
+
+void
+vsock_mux_foreach_conn(const struct vsock_mux *m,
+    void (*fn)(void *arg, const struct vsock_conn_info *ci), void *arg)
+{
+	const struct vsock_conn *c;
+	struct vsock_conn_info ci;
+
+	TAILQ_FOREACH(c, &m->m_all, c_all) {
+		vsock_conn_info(c, &ci);
+		fn(arg, &ci);
 	}
 }

@@ -6,11 +6,14 @@
  * moves them between the guest's rings and the muxer, so the muxer never
  * touches guest memory.
  *
- * Flow:
+ * Flow (the device pulls, as Firecracker's device pulls from its muxer):
  *   guest TX ring -> device copies one slot out, decodes the header ->
  *     vsock_mux_from_guest()          (the muxer acts, may queue replies)
- *   muxer has packets for the guest  -> cfg.rx_ready(arg) ->
- *     device calls vsock_mux_to_guest() while RX slots are free.
+ *   device, after sending:  vsock_mux_has_rx() / vsock_mux_to_guest()
+ *     while RX slots are free;
+ *   work appearing in a loop callback (host data, a timer) ->
+ *     cfg.rx_ready(arg) -> the owner runs the device.
+ * The same three calls are vsock_mux_backend_ops (vsock_backend.h).
  *
  * The muxer registers host sockets on the event loop it is given.  It is
  * owned by the loop thread.  Guest errors never fail a call: they become
@@ -100,12 +103,14 @@ struct vsock_mux_cfg {
 	 */
 	uint32_t		 connect_timeout_ms;
 	/*
-	 * Called (possibly many times) when vsock_mux_to_guest() has work:
-	 * at the end of vsock_mux_from_guest() and of the muxer's loop
-	 * callbacks, never from inside vsock_mux_to_guest().  It may call
-	 * vsock_mux_to_guest() itself.  A device that stops pulling (RX ring
-	 * full) must pull again when slots free up: no new call comes for
-	 * work that was already queued.
+	 * Called (possibly many times) when vsock_mux_to_guest() has work
+	 * that appeared in one of the muxer's own loop callbacks; never
+	 * from inside vsock_mux_from_guest(), vsock_mux_to_guest() or
+	 * vsock_mux_reset(): their caller pulls what they queued.  arg is
+	 * the owner of muxer and device (not the device), which runs
+	 * vsock_dev_process(); it may call vsock_mux_to_guest() itself.  A
+	 * device that stops pulling (RX ring full) must pull again when
+	 * slots free up: no new call comes for work already queued.
 	 */
 	void			 (*rx_ready)(void *arg);
 	void			*rx_ready_arg;
@@ -118,6 +123,14 @@ struct vsock_mux_cfg {
  */
 int	vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	    struct vsock_mux **mp) __must_check;
+/*
+ * The device's packet backend (vsock_backend.h), arg = the muxer:
+ * send = vsock_mux_from_guest, recv = vsock_mux_to_guest, has_rx,
+ * reset = vsock_mux_reset.
+ */
+struct vsock_backend_ops;
+extern const struct vsock_backend_ops vsock_mux_backend_ops;
+
 /* Reset every connection (host peers see EOF) and free. NULL: no-op. */
 void	vsock_mux_free(struct vsock_mux *m);
 
@@ -128,6 +141,21 @@ void	vsock_mux_free(struct vsock_mux *m);
  */
 void	vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	    const void *payload);
+
+/*
+ * A TX batch: the device brackets one pass over the guest's TX ring with
+ * vsock_mux_tx_begin() and vsock_mux_tx_end(), and hands payloads it
+ * keeps in place until the end (guest TX slots it has not released yet)
+ * to vsock_mux_from_guest_held().  Stream data is then written to each
+ * host socket once per batch, in one sendmsg() straight from those
+ * payloads; what the socket does not take is copied into the
+ * connection's buffer at the end.  Outside a batch, or for anything but
+ * stream data, it is vsock_mux_from_guest().  Batches do not nest.
+ */
+void	vsock_mux_tx_begin(struct vsock_mux *m);
+void	vsock_mux_from_guest_held(struct vsock_mux *m,
+	    const struct vsock_pkt_hdr *hdr, const void *payload);
+void	vsock_mux_tx_end(struct vsock_mux *m);
 
 /*
  * Next packet for the guest, payload at most max_payload bytes.  Returns
@@ -176,8 +204,46 @@ struct vsock_mux_stats {
 	uint64_t	ms_host_rejected;	/* bad line, policy, limit, timeout */
 	uint64_t	ms_connect_failed;	/* guest connects refused by the host */
 	uint64_t	ms_rst_queue_full;	/* RSTs lost: the guest does not read */
+	/* Host -> guest data waited: the guest's credit ran out. */
+	uint64_t	ms_credit_stalls_to_guest;
+	/* Guest -> host: the guest used all the credit it was told of. */
+	uint64_t	ms_credit_stalls_to_host;
 };
 void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
+
+/* The muxer's gauges. */
+struct vsock_mux_info {
+	uint64_t	mi_guest_cid;
+	uint32_t	mi_conns;	/* connections in the table */
+	uint32_t	mi_pending;	/* host clients before their CONNECT line */
+	uint32_t	mi_max_conns;
+};
+void	vsock_mux_get_info(const struct vsock_mux *m, struct vsock_mux_info *mi);
+
+/* One connection, as vsock_mux_foreach_conn() reports it. */
+struct vsock_conn_info {
+	const char	*ci_type;	/* "stream", "seqpacket" */
+	const char	*ci_state;	/* "connecting", "host-init", "established", "dying" */
+	bool		 ci_host_initiated;	/* CONNECT on uds_path */
+	uint32_t	 ci_guest_port;
+	uint32_t	 ci_host_port;
+	uint64_t	 ci_age_ms;
+	uint32_t	 ci_guest_shut;	/* SHUTDOWN bits the guest sent */
+	uint32_t	 ci_host_shut;	/* SHUTDOWN bits sent to the guest */
+	uint64_t	 ci_to_host_bytes;
+	uint64_t	 ci_to_host_pkts;
+	uint32_t	 ci_to_host_buffered;	/* accepted, not yet written */
+	uint64_t	 ci_to_guest_bytes;
+	uint64_t	 ci_to_guest_pkts;
+	uint32_t	 ci_buf_alloc;		/* ours, as told to the guest */
+	uint32_t	 ci_guest_buf_alloc;	/* the guest's */
+	uint32_t	 ci_guest_credit;	/* bytes we may still send */
+	uint64_t	 ci_credit_stalls_to_guest;
+	uint64_t	 ci_credit_stalls_to_host;
+};
+/* Calls fn once per connection, oldest first; fn must not call the muxer. */
+void	vsock_mux_foreach_conn(const struct vsock_mux *m,
+	    void (*fn)(void *arg, const struct vsock_conn_info *ci), void *arg);
 /* One line per connection (ports, state, credit, counters) via cb. */
 void	vsock_mux_dump(const struct vsock_mux *m,
 	    void (*cb)(void *arg, const char *line), void *arg);

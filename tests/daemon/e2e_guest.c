@@ -19,6 +19,10 @@
  *                       print what comes back (tools/demo)
  *   accept PORT         listen on PORT, print "LISTENING PORT", accept one
  *                       connection and echo it until the host half-closes
+ *   accept-idle PORT MS listen on PORT, accept one connection, print
+ *                       "ACCEPTED PORT", then leave the device alone for
+ *                       MS milliseconds (reading nothing, granting no
+ *                       credit) and close
  *   busy MS             read a register in a loop for MS milliseconds, or
  *                       until the daemon stops answering; prints counts
  *   pause MS            sleep MS milliseconds
@@ -244,6 +248,30 @@ cmd_accept(struct hcvg *h, uint32_t port)
 }
 
 static int
+cmd_accept_idle(struct hcvg *h, uint32_t port, unsigned ms)
+{
+	int id;
+
+	if (hcvg_listen(h, port) < 0) {
+		printf("accept-idle %u: listen failed\n", port);
+		return 1;
+	}
+	printf("LISTENING %u\n", port);
+	fflush(stdout);
+	id = hcvg_accept(h, port, 0);
+	if (id < 0) {
+		printf("accept-idle %u: error %d\n", port, id);
+		return 1;
+	}
+	printf("ACCEPTED %u\n", port);
+	fflush(stdout);
+	usleep((useconds_t)ms * 1000);
+	(void)hcvg_close(h, id);
+	printf("accept-idle %u: closed\n", port);
+	return 0;
+}
+
+static int
 cmd_busy(struct guest *g, uint64_t ms)
 {
 	uint64_t end = now_ms() + ms, n = 0;
@@ -424,6 +452,11 @@ main(int argc, char **argv)
 			argi += 2;
 		} else if (!strcmp(c, "accept") && argi + 1 < argc) {
 			failed |= cmd_accept(&h, (uint32_t)atoi(argv[++argi]));
+		} else if (!strcmp(c, "accept-idle") && argi + 2 < argc) {
+			uint32_t port = (uint32_t)atoi(argv[++argi]);
+
+			failed |= cmd_accept_idle(&h, port,
+			    (unsigned)strtoul(argv[++argi], NULL, 0));
 		} else {
 			fprintf(stderr, "e2e_guest: bad command '%s'\n", c);
 			return 64;

@@ -20,6 +20,7 @@
 #include "daemon/ctl.h"
 #include "daemon/loopback.h"
 #include "daemon/service.h"
+#include "daemon/status.h"
 
 struct service {
 	struct loop		*s_loop;
@@ -195,6 +196,28 @@ service_dump(struct service *s, void (*cb)(void *arg, const char *line),
 	snprintf(line, sizeof(line), "fake mux: %zu port mapping(s), policy %s",
 	    s->s_nr_ports, s->s_allow ? "allow" : "deny");
 	cb(arg, line);
+}
+
+/* A document of the real schema's shape with the recorded numbers. */
+void
+service_status(struct service *s, struct json_object *root)
+{
+	struct json_object *o, *g;
+
+	o = status_add_obj(root, "ioreq");
+	status_add_str(o, "source", "fake");
+	o = status_add_arr(o, "vcpus");
+	o = status_add_obj(o, NULL);
+	status_add_u64(o, "vcpu", 0);
+	status_add_str(o, "state", "NONE");
+	status_add_u64(o, "state_code", 0);
+	g = status_add_obj(status_add_arr(root, "guests"), NULL);
+	status_add_str(g, "name", "fake");
+	status_add_u64(g, "cid", 5);
+	o = status_add_obj(g, "vsock");
+	status_add_u64(o, "port_mappings", s->s_nr_ports);
+	status_add_str(o, "policy", s->s_allow ? "allow" : "deny");
+	status_add_arr(g, "connections");
 }
 
 int

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fake_vsock_mux.h"
-#include "vsock/vsock_mux.h"
+#include "vsock/vsock_backend.h"
 
 #define FM_MAX_CONNS	512
 #define FM_QLEN		4096
@@ -24,6 +24,7 @@ struct fm_conn {
 	uint32_t	 g_fwd;
 	uint32_t	 g_shut;
 	bool		 shut_sent;
+	bool		 asked;		/* CREDIT_REQUEST out, no credit since */
 };
 
 struct fm_pkt {
@@ -31,7 +32,7 @@ struct fm_pkt {
 	uint8_t			*data;
 };
 
-struct vsock_mux {
+struct fake_mux {
 	uint64_t	 cid;
 	void		 (*rx_ready)(void *);
 	void		*arg;
@@ -51,10 +52,10 @@ struct vsock_mux {
 	uint8_t		 last_payload[VSOCK_MAX_PAYLOAD];
 };
 
-struct vsock_mux *
+struct fake_mux *
 fake_mux_new(uint64_t guest_cid, void (*rx_ready)(void *), void *arg)
 {
-	struct vsock_mux *m = calloc(1, sizeof(*m));
+	struct fake_mux *m = calloc(1, sizeof(*m));
 
 	if (m == NULL)
 		abort();
@@ -74,7 +75,7 @@ conn_drop(struct fm_conn *c)
 }
 
 static void
-q_clear(struct vsock_mux *m)
+q_clear(struct fake_mux *m)
 {
 	while (m->qn > 0) {
 		free(m->q[m->qh].data);
@@ -84,7 +85,7 @@ q_clear(struct vsock_mux *m)
 }
 
 void
-fake_mux_free(struct vsock_mux *m)
+fake_mux_free(struct fake_mux *m)
 {
 	unsigned i;
 
@@ -97,20 +98,20 @@ fake_mux_free(struct vsock_mux *m)
 }
 
 void
-fake_mux_listen(struct vsock_mux *m, uint32_t port)
+fake_mux_listen(struct fake_mux *m, uint32_t port)
 {
 	if (m->nlisten < FM_LISTEN)
 		m->listen[m->nlisten++] = port;
 }
 
 void
-fake_mux_set_buf_alloc(struct vsock_mux *m, uint32_t bytes)
+fake_mux_set_buf_alloc(struct fake_mux *m, uint32_t bytes)
 {
 	m->buf_alloc = bytes;
 }
 
 static bool
-conn_can_send(const struct vsock_mux *m, const struct fm_conn *c)
+conn_can_send(const struct fake_mux *m, const struct fm_conn *c)
 {
 	uint32_t credit = c->g_buf - (c->tx_cnt - c->g_fwd);
 
@@ -121,8 +122,8 @@ conn_can_send(const struct vsock_mux *m, const struct fm_conn *c)
 	return (c->g_shut & VSOCK_SHUTDOWN_SEND) && !c->shut_sent;
 }
 
-bool
-vsock_mux_has_rx(const struct vsock_mux *m)
+static bool
+fm_has_rx(const struct fake_mux *m)
 {
 	unsigned i;
 
@@ -135,21 +136,21 @@ vsock_mux_has_rx(const struct vsock_mux *m)
 }
 
 static void
-notify(struct vsock_mux *m)
+notify(struct fake_mux *m)
 {
-	if (m->rx_ready != NULL && vsock_mux_has_rx(m))
+	if (m->rx_ready != NULL && fm_has_rx(m))
 		m->rx_ready(m->arg);
 }
 
 void
-fake_mux_pause(struct vsock_mux *m, bool paused)
+fake_mux_pause(struct fake_mux *m, bool paused)
 {
 	m->paused = paused;
 	notify(m);
 }
 
 static void
-q_push(struct vsock_mux *m, const struct vsock_pkt_hdr *h, const void *data)
+q_push(struct fake_mux *m, const struct vsock_pkt_hdr *h, const void *data)
 {
 	struct fm_pkt *p;
 
@@ -168,7 +169,7 @@ q_push(struct vsock_mux *m, const struct vsock_pkt_hdr *h, const void *data)
 }
 
 void
-fake_mux_push(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
+fake_mux_push(struct fake_mux *m, const struct vsock_pkt_hdr *h,
     const void *payload)
 {
 	q_push(m, h, payload);
@@ -176,7 +177,7 @@ fake_mux_push(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
 }
 
 static void
-reply(struct vsock_mux *m, const struct fm_conn *c, uint32_t gport,
+reply(struct fake_mux *m, const struct fm_conn *c, uint32_t gport,
     uint32_t hport, uint16_t op, uint32_t flags)
 {
 	struct vsock_pkt_hdr h;
@@ -197,7 +198,7 @@ reply(struct vsock_mux *m, const struct fm_conn *c, uint32_t gport,
 }
 
 uint32_t
-fake_mux_connect(struct vsock_mux *m, uint32_t guest_port)
+fake_mux_connect(struct fake_mux *m, uint32_t guest_port)
 {
 	unsigned i;
 
@@ -217,7 +218,7 @@ fake_mux_connect(struct vsock_mux *m, uint32_t guest_port)
 }
 
 static struct fm_conn *
-conn_find(struct vsock_mux *m, uint32_t gport, uint32_t hport)
+conn_find(struct fake_mux *m, uint32_t gport, uint32_t hport)
 {
 	unsigned i;
 
@@ -229,7 +230,7 @@ conn_find(struct vsock_mux *m, uint32_t gport, uint32_t hport)
 }
 
 static bool
-is_listening(const struct vsock_mux *m, uint32_t port)
+is_listening(const struct fake_mux *m, uint32_t port)
 {
 	unsigned i;
 
@@ -239,10 +240,24 @@ is_listening(const struct vsock_mux *m, uint32_t port)
 	return false;
 }
 
-void
-vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
-    const void *payload)
+/*
+ * A host offering LAZY_CREDIT asks when it holds data and the guest's
+ * credit is gone, once per stall (PROTOCOL.md §8): the double does too.
+ */
+static void
+ask_if_stalled(struct fake_mux *m, struct fm_conn *c)
 {
+	if (!c->used || !c->established || c->len == 0 || c->asked ||
+	    c->g_buf - (c->tx_cnt - c->g_fwd) > 0)
+		return;
+	c->asked = true;
+	reply(m, c, c->gport, c->hport, VSOCK_OP_CREDIT_REQUEST, 0);
+}
+
+static void
+fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
+{
+	struct fake_mux *m = arg;
 	struct fm_conn *c;
 	unsigned i;
 
@@ -257,13 +272,13 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
 	if (h->op == VSOCK_OP_REQUEST) {
 		if (c != NULL || !is_listening(m, h->dst_port)) {
 			reply(m, NULL, h->src_port, h->dst_port, VSOCK_OP_RST, 0);
-			goto out;
+			return;
 		}
 		for (i = 0; i < FM_MAX_CONNS && m->c[i].used; i++)
 			;
 		if (i == FM_MAX_CONNS) {
 			reply(m, NULL, h->src_port, h->dst_port, VSOCK_OP_RST, 0);
-			goto out;
+			return;
 		}
 		c = &m->c[i];
 		c->used = true;
@@ -273,15 +288,17 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
 		c->g_buf = h->buf_alloc;
 		c->g_fwd = h->fwd_cnt;
 		reply(m, c, c->gport, c->hport, VSOCK_OP_RESPONSE, 0);
-		goto out;
+		return;
 	}
 	if (c == NULL) {
 		if (h->op != VSOCK_OP_RST)
 			reply(m, NULL, h->src_port, h->dst_port, VSOCK_OP_RST, 0);
-		goto out;
+		return;
 	}
 	c->g_buf = h->buf_alloc;
 	c->g_fwd = h->fwd_cnt;
+	if (c->g_buf - (c->tx_cnt - c->g_fwd) > 0)
+		c->asked = false;
 	switch (h->op) {
 	case VSOCK_OP_RESPONSE:
 		if (!c->established) {
@@ -321,14 +338,15 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
 	default:
 		break;
 	}
-out:
-	notify(m);
+	ask_if_stalled(m, c);
+	/* No notify(): the device pulls the replies itself. */
 }
 
-int
-vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
-    void *payload, size_t max_payload)
+static int
+fm_recv(void *arg, struct vsock_pkt_hdr *hdr, void *payload,
+    size_t max_payload)
 {
+	struct fake_mux *m = arg;
 	struct fm_pkt *p;
 	unsigned i;
 
@@ -375,14 +393,16 @@ vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 		c->tx_cnt += n;
 		c->fwd_cnt += n;
 		hdr->fwd_cnt = c->fwd_cnt;
+		ask_if_stalled(m, c);
 		return 1;
 	}
 	return 0;
 }
 
-void
-vsock_mux_reset(struct vsock_mux *m)
+static void
+fm_reset(void *arg)
 {
+	struct fake_mux *m = arg;
 	unsigned i;
 
 	m->resets++;
@@ -392,37 +412,37 @@ vsock_mux_reset(struct vsock_mux *m)
 }
 
 unsigned
-fake_mux_count(const struct vsock_mux *m, uint16_t op)
+fake_mux_count(const struct fake_mux *m, uint16_t op)
 {
 	return op < 8 ? m->count[op] : 0;
 }
 
 unsigned
-fake_mux_total(const struct vsock_mux *m)
+fake_mux_total(const struct fake_mux *m)
 {
 	return m->total;
 }
 
 const struct vsock_pkt_hdr *
-fake_mux_last(const struct vsock_mux *m)
+fake_mux_last(const struct fake_mux *m)
 {
 	return &m->last;
 }
 
 const uint8_t *
-fake_mux_last_payload(const struct vsock_mux *m)
+fake_mux_last_payload(const struct fake_mux *m)
 {
 	return m->last_payload;
 }
 
 unsigned
-fake_mux_resets(const struct vsock_mux *m)
+fake_mux_resets(const struct fake_mux *m)
 {
 	return m->resets;
 }
 
 unsigned
-fake_mux_conns(const struct vsock_mux *m)
+fake_mux_conns(const struct fake_mux *m)
 {
 	unsigned i, n = 0;
 
@@ -432,7 +452,7 @@ fake_mux_conns(const struct vsock_mux *m)
 }
 
 size_t
-fake_mux_buffered(const struct vsock_mux *m)
+fake_mux_buffered(const struct fake_mux *m)
 {
 	size_t i, n = 0;
 
@@ -442,7 +462,20 @@ fake_mux_buffered(const struct vsock_mux *m)
 }
 
 uint64_t
-fake_mux_rx_total(const struct vsock_mux *m)
+fake_mux_rx_total(const struct fake_mux *m)
 {
 	return m->rx_total;
 }
+
+static bool
+fm_has_rx_op(const void *arg)
+{
+	return fm_has_rx(arg);
+}
+
+const struct vsock_backend_ops fake_mux_backend_ops = {
+	.send = fm_send,
+	.recv = fm_recv,
+	.has_rx = fm_has_rx_op,
+	.reset = fm_reset,
+};

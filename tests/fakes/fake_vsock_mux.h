@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A test double of the vsock muxer (vsock_mux.h): it records what the
+ * A test double of the vsock muxer as the device's packet backend
+ * (vsock_backend.h, fake_mux_backend_ops, arg = the fake): it records what the
  * device delivers and plays a small host peer: an echo service on chosen
  * ports with credit accounting, host-initiated connects, half-close and
  * RST rules.  Only for unit tests of the device and the guest driver; the
@@ -15,35 +16,42 @@
 
 #include "vsock/vsock_wire.h"
 
-struct vsock_mux;
+struct fake_mux;
+struct vsock_backend_ops;
 
-struct vsock_mux *fake_mux_new(uint64_t guest_cid, void (*rx_ready)(void *),
+extern const struct vsock_backend_ops fake_mux_backend_ops;
+
+/*
+ * rx_ready(arg) is called when the test makes packets appear (push,
+ * connect, unpause), never from a backend operation.
+ */
+struct fake_mux *fake_mux_new(uint64_t guest_cid, void (*rx_ready)(void *),
 	    void *arg);
-void	fake_mux_free(struct vsock_mux *m);
+void	fake_mux_free(struct fake_mux *m);
 
 /* Ports on CID 2 with an echo service; REQUESTs elsewhere get RST. */
-void	fake_mux_listen(struct vsock_mux *m, uint32_t port);
+void	fake_mux_listen(struct fake_mux *m, uint32_t port);
 /* buf_alloc the host advertises (default 256 KiB). */
-void	fake_mux_set_buf_alloc(struct vsock_mux *m, uint32_t bytes);
+void	fake_mux_set_buf_alloc(struct fake_mux *m, uint32_t bytes);
 /* Paused: the echo service neither consumes nor echoes (slow reader). */
-void	fake_mux_pause(struct vsock_mux *m, bool paused);
+void	fake_mux_pause(struct fake_mux *m, bool paused);
 /* Host-initiated connect to the guest's port; returns the host port. */
-uint32_t fake_mux_connect(struct vsock_mux *m, uint32_t guest_port);
+uint32_t fake_mux_connect(struct fake_mux *m, uint32_t guest_port);
 /* Queue an arbitrary packet for the guest (len bytes of payload). */
-void	fake_mux_push(struct vsock_mux *m, const struct vsock_pkt_hdr *h,
+void	fake_mux_push(struct fake_mux *m, const struct vsock_pkt_hdr *h,
 	    const void *payload);
 
 /* What the guest sent: counts per op, the last header and payload. */
-unsigned fake_mux_count(const struct vsock_mux *m, uint16_t op);
-unsigned fake_mux_total(const struct vsock_mux *m);
-const struct vsock_pkt_hdr *fake_mux_last(const struct vsock_mux *m);
-const uint8_t *fake_mux_last_payload(const struct vsock_mux *m);
-unsigned fake_mux_resets(const struct vsock_mux *m);
+unsigned fake_mux_count(const struct fake_mux *m, uint16_t op);
+unsigned fake_mux_total(const struct fake_mux *m);
+const struct vsock_pkt_hdr *fake_mux_last(const struct fake_mux *m);
+const uint8_t *fake_mux_last_payload(const struct fake_mux *m);
+unsigned fake_mux_resets(const struct fake_mux *m);
 /* Live host-side connections. */
-unsigned fake_mux_conns(const struct vsock_mux *m);
+unsigned fake_mux_conns(const struct fake_mux *m);
 /* Bytes the echo service holds (received, not yet echoed). */
-size_t	fake_mux_buffered(const struct vsock_mux *m);
+size_t	fake_mux_buffered(const struct fake_mux *m);
 /* Bytes the echo service received in all. */
-uint64_t fake_mux_rx_total(const struct vsock_mux *m);
+uint64_t fake_mux_rx_total(const struct fake_mux *m);
 
 #endif /* HCVS_FAKE_VSOCK_MUX_H */

@@ -42,13 +42,25 @@ static const struct vsock_dev_irq_ops irq_ops = {
 	.raise = irq_raise_cb,
 };
 
+/* The fake host made packets appear: the device pulls them, as the daemon's does. */
+static void
+env_wake(void *arg)
+{
+	struct vtenv *e = arg;
+
+	(void)vsock_dev_process(e->dev);
+}
+
 static void
 dev_create(struct vtenv *e)
 {
 	struct vsock_dev_cfg cfg;
 
+	e->mux = fake_mux_new(VT_CID, env_wake, e);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mem = e->mem;
+	cfg.backend = &fake_mux_backend_ops;
+	cfg.backend_arg = e->mux;
 	cfg.guest_cid = VT_CID;
 	cfg.features = e->opts.features;
 	cfg.irq_caps = e->opts.irq_caps;
@@ -58,8 +70,6 @@ dev_create(struct vtenv *e)
 	cfg.name = "test";
 	if (vsock_dev_new(&cfg, &e->dev) != 0)
 		abort();
-	e->mux = fake_mux_new(VT_CID, vsock_dev_rx_ready, e->dev);
-	vsock_dev_set_mux(e->dev, e->mux);
 }
 
 /* The ranges point at the env, so a restarted device is picked up. */

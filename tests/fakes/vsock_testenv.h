@@ -40,7 +40,7 @@ struct vtenv {
 	unsigned		 post_hooks;	/* completed requests */
 	bool			 mmio;		/* platform uses the MMIO view */
 	struct vsock_dev	*dev;
-	struct vsock_mux	*mux;
+	struct fake_mux	*mux;
 	struct vtenv_opts	 opts;
 
 	/* Interrupts. */

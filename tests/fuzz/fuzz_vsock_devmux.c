@@ -101,6 +101,16 @@ irq_raise(void *arg, const struct vsock_irq_cfg *irq, bool level)
 	return 0;
 }
 
+/* The owner's wake-up: the device pulls what the muxer queued. */
+static void
+wake_dev(void *arg)
+{
+	struct vsock_dev **dp = arg;
+
+	if (*dp != NULL)
+		(void)vsock_dev_process(*dp);
+}
+
 static const struct vsock_dev_irq_ops irq_ops = { irq_setup, irq_raise };
 
 static uint64_t
@@ -294,16 +304,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dc.irq_arg = &g;
 	dc.name = "fz";
 	g.irq_fail = flags & 4;
-	fz_check(vsock_dev_new(&dc, &g.d) == 0);
 	memset(&mc, 0, sizeof(mc));
 	mc.guest_cid = CID;
 	mc.default_allow = false;
 	mc.max_conns = 4;
 	mc.buf_alloc = 4096;
-	mc.rx_ready = vsock_dev_rx_ready;
-	mc.rx_ready_arg = g.d;
+	mc.rx_ready = wake_dev;
+	mc.rx_ready_arg = &g.d;
 	fz_check(vsock_mux_new(lp, &mc, &m) == 0);
-	vsock_dev_set_mux(g.d, m);
+	dc.backend = &vsock_mux_backend_ops;
+	dc.backend_arg = m;
+	fz_check(vsock_dev_new(&dc, &g.d) == 0);
 
 	while (fz_more(&in) && steps++ < 128) {
 		uint8_t op = fz_u8(&in);

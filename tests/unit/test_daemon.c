@@ -431,9 +431,14 @@ privdrop__drop_cannot_be_undone(void **state)
 /* ---- control socket -------------------------------------------------------- */
 
 static void
-report_cb(void *arg, void (*emit)(void *, const char *), void *earg)
+report_cb(void *arg, enum ctl_report kind,
+    void (*emit)(void *, const char *), void *earg)
 {
 	(void)arg;
+	if (kind == CTL_REPORT_JSON) {
+		emit(earg, "{}");
+		return;
+	}
 	emit(earg, "line one");
 	emit(earg, "line two");
 }
@@ -498,11 +503,13 @@ ctl__serves_status_and_guards_its_path(void **state)
 
 /* A report larger than CTL_MAX_REPLY: the client must be told it is cut. */
 static void
-report_big_cb(void *arg, void (*emit)(void *, const char *), void *earg)
+report_big_cb(void *arg, enum ctl_report kind,
+    void (*emit)(void *, const char *), void *earg)
 {
 	static char line[64 * 1024];
 
 	(void)arg;
+	(void)kind;
 	memset(line, 'x', sizeof(line) - 1);
 	for (unsigned i = 0; i < CTL_MAX_REPLY / (sizeof(line) - 1) + 8; i++)
 		emit(earg, line);

@@ -230,8 +230,8 @@ cm_free(struct ioreq_mem *m)
 {
 }
 
-static const struct ioreq_mem_ops cm_ops = { cm_read, cm_write,
-	cm_invalidate, cm_free };
+static const struct ioreq_mem_ops cm_ops = { .read = cm_read,
+	.write = cm_write, .invalidate = cm_invalidate, .free = cm_free };
 
 static void
 invalidate__flushes_memory_cache(void **state)

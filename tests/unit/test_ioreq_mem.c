@@ -105,12 +105,41 @@ copies__bounds_and_adjacent_regions(void **state)
 	close(fd);
 }
 
+/* Direct access: only inside one region, the same bytes the copies see. */
+static void
+direct__one_region_only(void **state)
+{
+	struct ioreq_mem *m;
+	int fd = memfd(4 * PG);
+	uint8_t *p, buf[8];
+
+	(void)state;
+	assert_int_equal(ioreq_mem_new_fd(&m), 0);
+	assert_int_equal(ioreq_mem_add_region(m, fd, 0x100000, PG, 2 * PG), 0);
+	assert_int_equal(ioreq_mem_add_region(m, fd, 0x101000, PG, 0), 0);
+	p = ioreq_mem_direct(m, 0x100ff8, 8);
+	assert_non_null(p);
+	memcpy(p, "abcdefgh", 8);
+	assert_int_equal(ioreq_mem_read(m, 0x100ff8, buf, 8), 0);
+	assert_memory_equal(buf, "abcdefgh", 8);
+	/* Adjacent in the guest, apart in the host: the copies must do. */
+	assert_null(ioreq_mem_direct(m, 0x100ff8, 9));
+	assert_null(ioreq_mem_direct(m, 0x0fffff, 2));
+	assert_null(ioreq_mem_direct(m, 0x102000, 1));
+	assert_null(ioreq_mem_direct(m, 0x100000, 0));
+	assert_null(ioreq_mem_direct(m, UINT64_MAX, 2));
+	assert_null(ioreq_mem_direct(NULL, 0x100000, 1));
+	close(fd);
+	ioreq_mem_free(m);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(regions__validated),
 		cmocka_unit_test(copies__bounds_and_adjacent_regions),
+		cmocka_unit_test(direct__one_region_only),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0);

@@ -255,7 +255,7 @@ more_work(struct loop *l, void *arg)
 	struct env *e = arg;
 
 	(void)l;
-	if (vsock_dev_process(e->dev) == 1)
+	if (e->dev != NULL && vsock_dev_process(e->dev) == 1)
 		(void)loop_add_timer(e->loop, 0, more_work, e);
 }
 
@@ -265,7 +265,7 @@ post_hook(void *arg)
 {
 	struct env *e = arg;
 
-	if (vsock_dev_process(e->dev) == 1)
+	if (e->dev != NULL && vsock_dev_process(e->dev) == 1)
 		(void)loop_add_timer(e->loop, 0, more_work, e);
 }
 
@@ -292,11 +292,6 @@ setup(void **state)
 	e->n = ioreq_source_notifier(e->src);
 	assert_int_equal(loop_new(&e->loop), 0);
 
-	dc.mem = ioreq_source_mem(e->src);
-	dc.guest_cid = CID;
-	dc.is_hvm = ioreq_source_is_hvm(e->src);
-	dc.name = "e2e";
-	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
 	mc.guest_cid = CID;
 	snprintf(mc.uds_path, sizeof(mc.uds_path), "%s", e->host.uds);
 	mc.default_allow = true;
@@ -304,10 +299,17 @@ setup(void **state)
 	mc.buf_alloc = 65536;
 	mc.close_timeout_ms = 2000;
 	mc.send_ok_line = true;
-	mc.rx_ready = vsock_dev_rx_ready;
-	mc.rx_ready_arg = e->dev;
+	/* Host data: the same deferred work as after a request. */
+	mc.rx_ready = post_hook;
+	mc.rx_ready_arg = e;
 	assert_int_equal(vsock_mux_new(e->loop, &mc, &e->mux), 0);
-	vsock_dev_set_mux(e->dev, e->mux);
+	dc.mem = ioreq_source_mem(e->src);
+	dc.backend = &vsock_mux_backend_ops;
+	dc.backend_arg = e->mux;
+	dc.guest_cid = CID;
+	dc.is_hvm = ioreq_source_is_hvm(e->src);
+	dc.name = "e2e";
+	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
 
 	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_PIO,
 	    PIO_BASE, PIO_BASE + HCVS_REG_WINDOW_SIZE - 1,
@@ -328,8 +330,10 @@ teardown(void **state)
 	struct env *e = *state;
 
 	loop_del_fd(e->loop, notifier_fd(e->n));
-	vsock_mux_free(e->mux);
+	/* Either order: nothing points from the muxer to the device. */
 	vsock_dev_free(e->dev);
+	e->dev = NULL;
+	vsock_mux_free(e->mux);
 	ioreq_source_close(e->src, true);
 	ioreq_fake_free(e->fake);
 	loop_free(e->loop);

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/* The layers' numbers as JSON status members. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "binding/binding.h"
+#include "daemon/service_status.h"
+#include "daemon/status.h"
+#include "hcvsock_abi.h"
+#include "ioreq/ioreq.h"
+#include "notify/notify.h"
+#include "vsock/vsock_dev.h"
+#include "vsock/vsock_mux.h"
+
+void
+service_status_ioreq(struct json_object *root, const struct ioreq_engine *e,
+    const char *source, int server_id)
+{
+	struct json_object *io, *o, *arr;
+	struct ioreq_engine_stats es;
+	unsigned n = ioreq_engine_nr_vcpus(e);
+
+	io = status_add_obj(root, "ioreq");
+	status_add_str(io, "source", source);
+	status_add_u64(io, "server_id", (uint64_t)(server_id < 0 ? 0 : server_id));
+	ioreq_engine_get_stats(e, &es);
+	o = status_add_obj(io, "counters");
+	status_add_u64(o, "requests", es.st_requests);
+	status_add_u64(o, "buffered", es.st_buffered);
+	status_add_u64(o, "invalid", es.st_invalid);
+	status_add_u64(o, "unclaimed", es.st_unclaimed);
+	status_add_u64(o, "spurious", es.st_spurious);
+	arr = status_add_arr(io, "vcpus");
+	for (unsigned i = 0; i < n; i++) {
+		struct ioreq_slot_info si;
+
+		if (ioreq_engine_slot_info(e, i, &si) < 0)
+			continue;
+		o = status_add_obj(arr, NULL);
+		status_add_u64(o, "vcpu", i);
+		status_add_str(o, "state", si.sl_state);
+		status_add_u64(o, "state_code", si.sl_state_raw);
+		status_add_u64(o, "type", si.sl_type);
+		status_add_str(o, "dir", si.sl_dir ? "read" : "write");
+		status_add_u64(o, "addr", si.sl_addr);
+		status_add_u64(o, "size", si.sl_size);
+		status_add_u64(o, "count", si.sl_count);
+		if (si.sl_port == NOTIFY_PORT_INVALID)
+			status_add_null(o, "port");
+		else
+			status_add_u64(o, "port", si.sl_port);
+		status_add_u64(o, "eport", si.sl_eport);
+	}
+}
+
+static const char *
+irq_mode_name(uint32_t mode)
+{
+	static const char *const names[] = {
+		[HCVS_IRQ_NONE] = "none", [HCVS_IRQ_MSI] = "msi",
+		[HCVS_IRQ_EVTCHN] = "evtchn", [HCVS_IRQ_GSI] = "gsi",
+		[HCVS_IRQ_ISA] = "isa",
+	};
+
+	return mode <= HCVS_IRQ_MODE_MAX ? names[mode] : "unknown";
+}
+
+static void
+device_status(struct json_object *g, const struct vsock_dev *d)
+{
+	struct json_object *dev, *o, *r;
+	struct vsock_dev_info di;
+	struct vsock_dev_stats ds;
+
+	vsock_dev_get_info(d, &di);
+	vsock_dev_get_stats(d, &ds);
+	dev = status_add_obj(g, "device");
+	status_add_u64(dev, "status", di.di_status);
+	status_add_u64(dev, "error", di.di_error);
+	status_add_u64(dev, "isr", di.di_isr);
+	status_add_str(dev, "irq_mode", irq_mode_name(di.di_irq_mode));
+	o = status_add_obj(dev, "features");
+	status_add_u64(o, "guest", di.di_guest_features);
+	status_add_u64(o, "host", di.di_host_features);
+	o = status_add_obj(dev, "mailbox");
+	status_add_u64(o, "gpa", di.di_mbox_gpa);
+	status_add_u64(o, "size", di.di_mbox_size);
+	o = status_add_obj(dev, "rings");
+	status_add_u64(o, "slot_size", di.di_slot_size);
+	r = status_add_obj(o, "tx");
+	status_add_u64(r, "slots", di.di_tx_slots);
+	status_add_u64(r, "consumer", di.di_tx_cons);
+	r = status_add_obj(o, "rx");
+	status_add_u64(r, "slots", di.di_rx_slots);
+	status_add_u64(r, "producer", di.di_rx_prod);
+	status_add_u64(dev, "host_flags", di.di_host_flags);
+	status_add_u64(dev, "epoch", di.di_epoch);
+	status_add_u64(dev, "rst_queued", di.di_rst_queued);
+	o = status_add_obj(dev, "counters");
+	status_add_u64(o, "register_reads", ds.ds_reg_reads);
+	status_add_u64(o, "register_writes", ds.ds_reg_writes);
+	status_add_u64(o, "bad_accesses", ds.ds_bad_access);
+	status_add_u64(o, "commands", ds.ds_cmds);
+	status_add_u64(o, "command_errors", ds.ds_cmd_errors);
+	status_add_u64(o, "doorbells", ds.ds_kicks);
+	status_add_u64(o, "sync_doorbells", ds.ds_sync_kicks);
+	status_add_u64(o, "passes", ds.ds_passes);
+	status_add_u64(o, "deferred_passes", ds.ds_deferred);
+	status_add_u64(o, "tx_packets", ds.ds_tx_pkts);
+	status_add_u64(o, "tx_bytes", ds.ds_tx_bytes);
+	status_add_u64(o, "rx_packets", ds.ds_rx_pkts);
+	status_add_u64(o, "rx_bytes", ds.ds_rx_bytes);
+	status_add_u64(o, "bad_headers", ds.ds_bad_hdr);
+	status_add_u64(o, "spoofed", ds.ds_spoofed);
+	status_add_u64(o, "rst_sent", ds.ds_rst_sent);
+	status_add_u64(o, "rst_dropped", ds.ds_rst_dropped);
+	status_add_u64(o, "ring_errors", ds.ds_ring_errors);
+	status_add_u64(o, "interrupts", ds.ds_irqs);
+	status_add_u64(o, "interrupt_errors", ds.ds_irq_errors);
+	status_add_u64(o, "resets", ds.ds_resets);
+}
+
+static void
+conn_status(void *arg, const struct vsock_conn_info *ci)
+{
+	struct json_object *o = status_add_obj(arg, NULL), *p;
+
+	status_add_str(o, "type", ci->ci_type);
+	status_add_str(o, "state", ci->ci_state);
+	status_add_str(o, "initiator", ci->ci_host_initiated ? "host" : "guest");
+	status_add_u64(o, "guest_port", ci->ci_guest_port);
+	status_add_u64(o, "host_port", ci->ci_host_port);
+	status_add_u64(o, "age_ms", ci->ci_age_ms);
+	p = status_add_obj(o, "shutdown");
+	status_add_u64(p, "guest", ci->ci_guest_shut);
+	status_add_u64(p, "host", ci->ci_host_shut);
+	p = status_add_obj(o, "to_host");
+	status_add_u64(p, "bytes", ci->ci_to_host_bytes);
+	status_add_u64(p, "packets", ci->ci_to_host_pkts);
+	status_add_u64(p, "buffered", ci->ci_to_host_buffered);
+	p = status_add_obj(o, "to_guest");
+	status_add_u64(p, "bytes", ci->ci_to_guest_bytes);
+	status_add_u64(p, "packets", ci->ci_to_guest_pkts);
+	p = status_add_obj(o, "credit");
+	status_add_u64(p, "buf_alloc", ci->ci_buf_alloc);
+	status_add_u64(p, "guest_buf_alloc", ci->ci_guest_buf_alloc);
+	status_add_u64(p, "guest_free", ci->ci_guest_credit);
+	p = status_add_obj(o, "credit_stalls");
+	status_add_u64(p, "to_guest", ci->ci_credit_stalls_to_guest);
+	status_add_u64(p, "to_host", ci->ci_credit_stalls_to_host);
+}
+
+static void
+mux_status(struct json_object *g, const struct vsock_mux *m)
+{
+	struct json_object *vs, *o;
+	struct vsock_mux_info mi;
+	struct vsock_mux_stats ms;
+
+	vsock_mux_get_info(m, &mi);
+	vsock_mux_get_stats(m, &ms);
+	vs = status_add_obj(g, "vsock");
+	status_add_u64(vs, "connections", mi.mi_conns);
+	status_add_u64(vs, "pending_connects", mi.mi_pending);
+	status_add_u64(vs, "max_connections", mi.mi_max_conns);
+	o = status_add_obj(vs, "counters");
+	status_add_u64(o, "connections", ms.ms_conns_total);
+	status_add_u64(o, "rst_sent", ms.ms_rst_sent);
+	status_add_u64(o, "rst_received", ms.ms_rst_received);
+	status_add_u64(o, "dropped", ms.ms_dropped);
+	status_add_u64(o, "bad_packets", ms.ms_bad_packets);
+	status_add_u64(o, "bytes_to_host", ms.ms_tx_bytes);
+	status_add_u64(o, "bytes_to_guest", ms.ms_rx_bytes);
+	status_add_u64(o, "packets_from_guest", ms.ms_tx_pkts);
+	status_add_u64(o, "packets_to_guest", ms.ms_rx_pkts);
+	status_add_u64(o, "credit_violations", ms.ms_credit_violations);
+	status_add_u64(o, "credit_updates_sent", ms.ms_credit_updates);
+	status_add_u64(o, "credit_requests_sent", ms.ms_credit_requests);
+	status_add_u64(o, "credit_stalls_to_guest", ms.ms_credit_stalls_to_guest);
+	status_add_u64(o, "credit_stalls_to_host", ms.ms_credit_stalls_to_host);
+	status_add_u64(o, "host_connects_accepted", ms.ms_host_accepted);
+	status_add_u64(o, "host_connects_rejected", ms.ms_host_rejected);
+	status_add_u64(o, "guest_connects_failed", ms.ms_connect_failed);
+	status_add_u64(o, "rst_queue_full", ms.ms_rst_queue_full);
+	vsock_mux_foreach_conn(m, conn_status, status_add_arr(g, "connections"));
+}
+
+void
+service_status_guest(struct json_object *guests, const char *name,
+    const struct binding_stats *kvm, const struct vsock_dev *d,
+    const struct vsock_mux *m)
+{
+	struct json_object *g = status_add_obj(guests, NULL), *o;
+	struct vsock_dev_info di;
+
+	vsock_dev_get_info(d, &di);
+	status_add_str(g, "name", name);
+	status_add_u64(g, "cid", di.di_cid);
+	if (kvm != NULL) {
+		o = status_add_obj(g, "kvm");
+		o = status_add_obj(o, "counters");
+		status_add_u64(o, "forwarded_requests", kvm->bs_requests);
+		status_add_u64(o, "ioeventfd_doorbells", kvm->bs_doorbells);
+		status_add_u64(o, "interrupts", kvm->bs_irqs);
+	}
+	device_status(g, d);
+	mux_status(g, m);
+}
