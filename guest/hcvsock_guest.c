@@ -333,8 +333,11 @@ flush(struct hcvg *g)
 }
 
 /*
- * Wait for a free TX slot.  0, or -HCVG_ETIMEDOUT.  An interrupt-driven
- * guest that sleeps in wait() asks to be woken when slots come back.
+ * Wait for a free TX slot.  0, -HCVG_ECONNRESET (transport reset: a host
+ * that stops or restarts never consumes what is queued), -HCVG_EIO
+ * (device halted) or -HCVG_ETIMEDOUT.  An interrupt-driven guest that
+ * sleeps in wait() asks to be woken when slots come back.  EPOCH is only
+ * compared here, not taken: hcvg_poll() resets the connections.
  */
 static int
 tx_wait(struct hcvg *g)
@@ -343,6 +346,14 @@ tx_wait(struct hcvg *g)
 	int rc = 0;
 
 	for (n = 0; tx_free(g) == 0; n++) {
+		if (mb_load(g, HCVS_MB_EPOCH) != g->g_epoch) {
+			rc = -HCVG_ECONNRESET;
+			break;
+		}
+		if (g->g_error != 0 || mb_load(g, HCVS_MB_ERROR) != 0) {
+			rc = -HCVG_EIO;
+			break;
+		}
 		if (n >= g->g_wait_limit) {
 			rc = -HCVG_ETIMEDOUT;
 			break;

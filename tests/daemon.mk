@@ -22,9 +22,11 @@ DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/status.test \
 	%reldir%/daemon/kvm.test \
 	%reldir%/daemon/init.test \
-	%reldir%/daemon/man.test
+	%reldir%/daemon/man.test \
+	%reldir%/daemon/demo.test \
+	%reldir%/daemon/running.test
 check_SCRIPTS += $(DAEMON_SHELL_TESTS)
-EXTRA_DIST += $(DAEMON_SHELL_TESTS) %reldir%/daemon/lib.sh
+EXTRA_DIST += $(DAEMON_SHELL_TESTS) %reldir%/daemon/lib.sh tools/demo
 TESTS += $(DAEMON_SHELL_TESTS)
 EXTRA_DIST += %reldir%/conf
 

@@ -31,6 +31,4 @@ hcvsockd_LDADD = src/daemon/libdaemon.a $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS)
 hcvsockctl_SOURCES = %reldir%/hcvsockctl.c
 hcvsockctl_LDADD = $(DAEMON_LIBS)
 
-# The daemon's manual pages (hcvsock(7), the guest ABI, is man/local.mk's).
-dist_man_MANS += man/hcvsockd.8 man/hcvsockd.conf.5 man/hcvsockctl.8 \
-	man/hcvsock-xl-create.8
+# The daemon's manual pages: man/local.mk installs them.

@@ -182,6 +182,7 @@ mux_status(struct json_object *g, const struct vsock_mux *m)
 	status_add_u64(o, "host_connects_rejected", ms.ms_host_rejected);
 	status_add_u64(o, "guest_connects_failed", ms.ms_connect_failed);
 	status_add_u64(o, "rst_queue_full", ms.ms_rst_queue_full);
+	status_add_u64(o, "late_packets", ms.ms_late_packets);
 	vsock_mux_foreach_conn(m, conn_status, status_add_arr(g, "connections"));
 }
 

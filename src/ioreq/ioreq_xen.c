@@ -572,7 +572,19 @@ xen_quiesce(struct ioreq_source *s)
 		log_warn("dom%" PRIu32 ": disable IOREQ server", x->x_domid);
 		rc = -err;
 	}
-	/* A request sent before the disable took effect is still ours. */
+	/*
+	 * A request sent before the disable took effect is still ours, and
+	 * this pass sees every one of them: Xen chooses the server and
+	 * writes the slot (READY) in one stretch of its emulation path,
+	 * with no scheduling point in between, and set_ioreq_server_state
+	 * runs under domain_pause(), which waits until no vCPU of the
+	 * domain is running.  So when the call returns, a vCPU that chose
+	 * this server has its request in the slot, and none can choose it
+	 * any more (disabled servers are skipped).  Destroying the server
+	 * afterwards strands nobody: a vCPU Xen blocked on a slot is woken
+	 * only through its event channel, which is why every slot is
+	 * answered (and notified) here, before the ports are unbound.
+	 */
 	(void)ioreq_engine_service_all(s->src_engine);
 	return rc;
 }

@@ -107,9 +107,9 @@ path_for_port(const struct vsock_mux *m, uint32_t port, struct sockaddr_un *sa)
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
 	if (pm != NULL && !pm->pm_allow_connect)
-		return -EACCES;
+		return -EPERM;
 	if (pm == NULL && !m->m_cfg.default_allow)
-		return -EACCES;
+		return -EPERM;
 	if (pm != NULL && pm->pm_path[0] == '/')
 		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s",
 		    pm->pm_path);
@@ -127,14 +127,19 @@ path_for_port(const struct vsock_mux *m, uint32_t port, struct sockaddr_un *sa)
 }
 
 int
-vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp)
+vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type, int *fdp,
+    char *path, size_t pathlen)
 {
 	struct sockaddr_un sa;
 	int fd, rc;
 
+	if (path != NULL && pathlen > 0)
+		path[0] = '\0';
 	rc = path_for_port(m, port, &sa);
 	if (rc < 0)
 		return rc;
+	if (path != NULL && pathlen > 0)
+		snprintf(path, pathlen, "%s", sa.sun_path);
 	fd = socket(AF_UNIX, (type == VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET :
 	    SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -258,10 +258,13 @@ const struct vsock_port_map *vsock_host_find_map(const struct vsock_mux *m,
 	    uint32_t port);
 /*
  * Start a non-blocking connect for a guest REQUEST to port.  Returns 0
- * connected, -EINPROGRESS (wait for LOOP_OUT), -EACCES (policy), or another
- * -errno; *fdp is set for 0 and -EINPROGRESS.
+ * connected, -EINPROGRESS (wait for LOOP_OUT), -EPERM (the policy does not
+ * open the port to the guest), or another -errno from connect(2), such as
+ * -EACCES when the socket file's owner and mode keep the daemon out;
+ * *fdp is set for 0 and -EINPROGRESS.  `path` (may be NULL) receives the
+ * socket path tried, "" if none.
  */
 int	vsock_host_connect(struct vsock_mux *m, uint32_t port, uint16_t type,
-	    int *fdp);
+	    int *fdp, char *path, size_t pathlen);
 
 #endif /* HCVS_VSOCK_IMPL_H */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The vsock muxer: connection table, packet routing and the RX queue. */
+#include <sys/un.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +135,22 @@ drop(struct vsock_mux *m, const struct vsock_pkt_hdr *h, const char *why)
 	    h->len, why);
 }
 
+/*
+ * SHUTDOWN, RW or a credit packet for a pair the host has ended: what a
+ * guest sends when its close (virtio allows SHUTDOWN(SEND) and then
+ * SHUTDOWN(RCV|SEND)) crossed the host's RST.  virtio's answer for an
+ * unknown connection is an RST; the guest did nothing wrong, so it is
+ * not counted as a bad packet.
+ */
+static void
+late(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
+{
+	m->m_stats.ms_late_packets++;
+	vsock_log(m, LOG_DEBUG, "vsock: guest packet %u->%u op %u after the "
+	    "connection ended: RST", h->src_port, h->dst_port, h->op);
+	rst_pair(m, h);
+}
+
 static void
 bad(struct vsock_mux *m, const struct vsock_pkt_hdr *h, struct vsock_conn *c,
     const char *why)
@@ -151,6 +169,7 @@ static void
 guest_request(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 {
 	struct vsock_conn *c;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int fd = -1, rc;
 
 	/*
@@ -164,11 +183,25 @@ guest_request(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 		rst_pair(m, h);
 		return;
 	}
-	rc = vsock_host_connect(m, h->dst_port, h->type, &fd);
-	if (rc < 0 && rc != -EINPROGRESS) {
+	rc = vsock_host_connect(m, h->dst_port, h->type, &fd, path,
+	    sizeof(path));
+	if (rc == -EPERM) {
 		m->m_stats.ms_connect_failed++;
-		vsock_log(m, LOG_INFO, "vsock: guest connect %u->%u refused: %s",
-		    h->src_port, h->dst_port, strerror(-rc));
+		vsock_log(m, LOG_INFO, "vsock: guest connect %u->%u refused by "
+		    "policy: port %u is not open to the guest", h->src_port,
+		    h->dst_port, h->dst_port);
+		rst_pair(m, h);
+		return;
+	}
+	if (rc < 0 && rc != -EINPROGRESS) {
+		/*
+		 * The operator's side, not the policy: nobody listening, or
+		 * a socket file the daemon's user may not connect to.
+		 */
+		m->m_stats.ms_connect_failed++;
+		vsock_log(m, LOG_INFO, "vsock: guest connect %u->%u failed: "
+		    "host socket %s: %s", h->src_port, h->dst_port,
+		    path[0] != '\0' ? path : "(none)", strerror(-rc));
 		rst_pair(m, h);
 		return;
 	}
@@ -237,8 +270,10 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	if (c == NULL) {
 		if (h.op == VSOCK_OP_REQUEST)
 			guest_request(m, &h);
-		else
+		else if (h.op == VSOCK_OP_RESPONSE)
 			bad(m, &h, NULL, "no such connection");
+		else
+			late(m, &h);
 		goto out;
 	}
 	if (c->c_type != h.type) {
@@ -528,7 +563,7 @@ vsock_mux_dump(const struct vsock_mux *m,
 
 	snprintf(line, sizeof(line), "vsock: cid %llu, %u conns (%u pending "
 	    "CONNECT, max %u), total %llu, rst sent %llu rcvd %llu, dropped "
-	    "%llu, bad %llu, g->h %llu B, h->g %llu B",
+	    "%llu, bad %llu, late %llu, g->h %llu B, h->g %llu B",
 	    (unsigned long long)m->m_cfg.guest_cid, m->m_nconns,
 	    m->m_npending, m->m_cfg.max_conns,
 	    (unsigned long long)s->ms_conns_total,
@@ -536,6 +571,7 @@ vsock_mux_dump(const struct vsock_mux *m,
 	    (unsigned long long)s->ms_rst_received,
 	    (unsigned long long)s->ms_dropped,
 	    (unsigned long long)s->ms_bad_packets,
+	    (unsigned long long)s->ms_late_packets,
 	    (unsigned long long)s->ms_tx_bytes,
 	    (unsigned long long)s->ms_rx_bytes);
 	cb(arg, line);

@@ -208,6 +208,7 @@ struct vsock_mux_stats {
 	uint64_t	ms_credit_stalls_to_guest;
 	/* Guest -> host: the guest used all the credit it was told of. */
 	uint64_t	ms_credit_stalls_to_host;
+	uint64_t	ms_late_packets;	/* for an ended pair (a crossed close): RST */
 };
 void	vsock_mux_get_stats(const struct vsock_mux *m, struct vsock_mux_stats *st);
 

@@ -317,6 +317,13 @@ cmd_stale_read(struct guest *g)
 	return 0;
 }
 
+/* Once the socket listens: a daemon started after this line connects. */
+static void
+say_offering(void *arg)
+{
+	printf("OFFERING %s\n", (const char *)arg);
+}
+
 static void
 say_reoffering(void *arg)
 {
@@ -388,8 +395,8 @@ main(int argc, char **argv)
 		return 71;
 	}
 	g.ram = ioreq_fake_ram(g.f, &g.ram_gpa, &ram_size);
-	printf("OFFERING %s\n", argv[argi]);
-	rc = loopback_offer(argv[argi], g.f, 20000, NULL, NULL, &g.sock);
+	rc = loopback_offer(argv[argi], g.f, 20000, say_offering, argv[argi],
+	    &g.sock);
 	if (rc == 0)
 		rc = loopback_wait_ready(g.sock, 20000);
 	if (rc < 0) {

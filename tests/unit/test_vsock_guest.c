@@ -589,6 +589,53 @@ guest__transport_reset(void **state)
 	assert_memory_equal(buf, "again", 5);
 }
 
+static unsigned dead_waits;
+
+/* A host that no longer runs: the guest's waits do nothing. */
+static void
+dead_wait(void *ctx)
+{
+	(void)ctx;
+	dead_waits++;
+}
+
+/*
+ * The host stops in an orderly way while the guest's TX ring is full:
+ * EPOCH moves and nothing is consumed any more.  A sender blocked for a
+ * TX slot comes out with a connection reset at once, not after its wait
+ * limit (which, with a 10 ms timer tick, is an hour on a real guest).
+ */
+static void
+guest__host_stops_with_tx_full(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t buf[4096];
+	uint32_t prod, cons;
+	long n;
+	int id;
+
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	t->e->no_backend = true;
+	t->e->plat.wait = dead_wait;
+	memset(buf, 'x', sizeof(buf));
+	do {
+		n = hcvg_send(&t->g, id, buf, sizeof(buf), 1);
+	} while (n > 0);
+	assert_int_equal(n, -HCVG_EAGAIN);
+	prod = vt_get32(t->e, MB_GPA + HCVS_MB_TX_PROD);
+	cons = vt_get32(t->e, MB_GPA + HCVS_MB_TX_CONS);
+	assert_int_equal(prod - cons, t->cfg.tx_slots);
+	vsock_dev_going_away(t->e->dev);
+	dead_waits = 0;
+	n = hcvg_send(&t->g, id, buf, sizeof(buf), 0);
+	assert_int_equal(n, -HCVG_ECONNRESET);
+	assert_int_equal(dead_waits, 0);
+	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 0), 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_resets, 1);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+}
+
 static void
 guest__host_rst_mid_stream(void **state)
 {
@@ -637,6 +684,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(guest__interrupt_driven, setup_irq, teardown),
 		cmocka_unit_test_setup_teardown(guest__transport_reset, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__host_rst_mid_stream, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__host_stops_with_tx_full, setup_async, teardown),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0);

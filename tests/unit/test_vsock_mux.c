@@ -625,6 +625,53 @@ half_close__guest_shut_send__host_eof_then_reply(void **state)
 	close(lfd);
 }
 
+/*
+ * virtio's close: the guest shuts SEND, the host program half-closes, the
+ * host ends the pair with an RST, and the guest's SHUTDOWN(RCV|SEND) from
+ * close() crosses it.  That SHUTDOWN gets an RST (unknown pair) and is
+ * not counted as a bad packet.
+ */
+static void
+half_close__crossed_final_shutdown__rst_not_bad(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1003, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 602, 1003, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	struct vsock_pkt_hdr h = {
+		.src_cid = CID, .dst_cid = 2, .type = VSOCK_TYPE_STREAM,
+		.src_port = 602, .dst_port = 1003, .op = VSOCK_OP_SHUTDOWN,
+		.flags = VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND,
+		.buf_alloc = 4096,
+	}, r;
+	struct vsock_mux_stats st;
+
+	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_SEND);
+	assert_true(host_sees_eof(fd, T_LONG));
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	vg_send_raw(&f->g, &h, NULL);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(r.op, VSOCK_OP_RST);
+	assert_int_equal(r.src_port, 1003);
+	assert_int_equal(r.dst_port, 602);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_bad_packets, 0);
+	assert_int_equal(st.ms_late_packets, 1);
+	/* A RESPONSE for no connection is still a protocol error. */
+	h.op = VSOCK_OP_RESPONSE;
+	h.flags = 0;
+	vg_send_raw(&f->g, &h, NULL);
+	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(r.op, VSOCK_OP_RST);
+	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(st.ms_bad_packets, 1);
+	assert_int_equal(f->g.violations, 0);
+	close(fd);
+	close(lfd);
+}
+
 static bool
 conn_open(void *arg)
 {
@@ -2158,6 +2205,7 @@ main(void)
 		T(half_close__guest_shut_send__host_eof_then_reply),
 		T(batch__held_data_written_at_end_in_order),
 		T(half_close__host_shut_wr__guest_gets_send_only),
+		T(half_close__crossed_final_shutdown__rst_not_bad),
 		T(rst__unknown_port__one_rst_ports_swapped),
 		T(rst__never_answered),
 		T(rst__crossing_rsts__none_answered_pair_reusable),

@@ -190,15 +190,18 @@ case_src_sigterm() {
 	check_no_zombie
 }
 
-# SIGKILL mid-transfer: the guest's vCPU blocks in Xen; a new server
-# re-attaches to the recorded id and the guest carries on, losing nothing.
+# SIGKILL mid-traffic at a fixed point: the server stops answering after
+# 200 requests with the guest's next one already posted, and is killed
+# there (the guest cannot finish first).  Its vCPU stays blocked in Xen; a
+# new server re-attaches to the recorded id, answers the request the dead
+# one left, and the guest carries on, losing nothing.
 case_src_restart() {
-	rm -f /tmp/src.state
-	start_src src-restart 1 "case=ioserv-echo n=400 seed=41" --state /tmp/src.state
-	wait_guest "$dom" "echo running" 30 || fail "guest never got going"
+	rm -f /tmp/src.state /tmp/stalled
+	start_src src-restart 1 "case=ioserv-echo n=400 seed=41" --state /tmp/src.state \
+	    --stall-after 200 --stalled /tmp/stalled
+	wait_file /tmp/stalled 60 $spid || fail "server never reached its stall point"
 	kill -KILL $spid
 	wait_pid $spid 10
-	sleep 1
 	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$dom" | awk 'NR == 2 { print $5, $6 }')"
 	"$BIN/xen_src_ioserv" --domid "$dom" --state /tmp/src.state --reattach --timeout 120 &
 	spid=$!

@@ -7,6 +7,7 @@
  *
  *   xen_src_ioserv --domid N [--port 0x5000] [--ready FILE] [--timeout S]
  *       [--state FILE] [--reattach] [--leave] [--check-restrict UID]
+ *       [--stall-after N --stalled FILE]
  *
  * --state records the server id and the device's registers after every
  * write (as hcvsockd's state file does); --reattach reads it back and
@@ -14,6 +15,11 @@
  * quiesce (answer pending slots, disable) and destroy, or with --leave
  * leave the server for a re-attach.  Exits 0 when the guest wrote the
  * exit register or the domain went away (death watch), 1 otherwise.
+ *
+ * --stall-after N: after N answered requests, take the next notification
+ * (the guest's next request is then in its slot, READY) without answering
+ * it, create the --stalled file and wait to be killed: a crash at a fixed
+ * point of the guest's traffic, whatever the speed of either side.
  */
 #include <errno.h>
 #include <execinfo.h>
@@ -263,6 +269,22 @@ check_restrict(struct dev *d, uint32_t domid, uid_t uid)
 	return fails == 0 ? 0 : -1;
 }
 
+/* Leave the notified request unanswered and wait for SIGKILL. */
+static void
+stall(const char *marker, unsigned long long answered, long timeout)
+{
+	FILE *f;
+
+	printf("HCVS-SRV stalled after %llu requests, the next one pending\n",
+	    answered);
+	f = fopen(marker, "w");
+	if (f != NULL)
+		fclose(f);
+	while (timeout-- > 0)
+		sleep(1);
+	printf("HCVS-SRV stalled and never killed\n");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -275,13 +297,16 @@ main(int argc, char **argv)
 		{ "reattach", no_argument, NULL, 'a' },
 		{ "leave", no_argument, NULL, 'l' },
 		{ "check-restrict", required_argument, NULL, 'u' },
+		{ "stall-after", required_argument, NULL, 'S' },
+		{ "stalled", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct dev d;
 	struct ioreq_xen_cfg cfg = { .reattach_id = -1, .watch_death = true };
 	struct ioreq_engine_stats st;
 	struct ioreq_engine *e;
-	const char *ready = NULL;
+	const char *ready = NULL, *stalled = NULL;
+	unsigned long long stall_after = 0;
 	long timeout = 120, uid = -1;
 	struct timespec t0, t1;
 	uint16_t base = 0x5000;
@@ -302,10 +327,13 @@ main(int argc, char **argv)
 		case 'a': reattach = true; break;
 		case 'l': leave = true; break;
 		case 'u': uid = strtol(optarg, NULL, 0); break;
+		case 'S': stall_after = strtoull(optarg, NULL, 0); break;
+		case 'F': stalled = optarg; break;
 		default: return 2;
 		}
 	}
-	if (cfg.domid == UINT32_MAX || (reattach && d.state == NULL)) {
+	if (cfg.domid == UINT32_MAX || (reattach && d.state == NULL) ||
+	    (stall_after > 0) != (stalled != NULL)) {
 		fprintf(stderr, "usage: xen_src_ioserv --domid N [--state F [--reattach]]\n");
 		return 2;
 	}
@@ -366,7 +394,7 @@ main(int argc, char **argv)
 			{ ioreq_source_fd(d.src), POLLIN, 0 },
 			{ ioreq_xen_death_fd(d.src), POLLIN, 0 },
 		};
-		uint64_t doorbells = 0;
+		uint32_t port;
 
 		rc = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, 1000);
 		if (rc < 0 && errno != EINTR)
@@ -378,8 +406,15 @@ main(int argc, char **argv)
 		}
 		if (rc <= 0)
 			continue;
-		while (ioreq_source_run(d.src, 64, &doorbells) > 0)
-			;
+		while (notifier_next(ioreq_source_notifier(d.src), &port,
+		    NULL) == 1) {
+			ioreq_engine_get_stats(e, &st);
+			if (stall_after > 0 && st.st_requests >= stall_after) {
+				stall(stalled, st.st_requests, timeout);
+				goto out;
+			}
+			(void)ioreq_engine_handle_port(e, port);
+		}
 		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN) &&
 		    ioreq_xen_domain_gone(d.src) == 1) {
 			printf("HCVS-SRV domain %u gone\n", cfg.domid);
