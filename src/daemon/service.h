@@ -6,9 +6,8 @@
  * daemon code that knows the layers: per hypervisor kind it opens the
  * request source (or the KVM listener) and hands it to a binding
  * (binding.h), which wires the device and the muxer.  The tests link
- * runtime.c against a
- * recording service (tests/fakes/fake_service.c) to check the order in
- * which the runtime calls these.
+ * runtime.c against a recording service (tests/fakes/fake_service.c) to
+ * check the order in which the runtime calls these.
  *
  * Lifecycle, in the order the runtime calls it:
  *   service_open      create (or re-attach to) the IOREQ server, claim
