@@ -378,8 +378,7 @@ kvm_open(struct run *r, uint32_t max_samples)
 
 	if (r->nconns > KVM_GUEST_NCONNS)
 		return -E2BIG;
-	if (r->busy)
-		cfg.fwd_spin_ns = SPIN_NS;
+	cfg.fwd_spin_ns = r->busy ? SPIN_NS : VSENV_WINDOW_NS;
 	rc = vmm_new(&cfg, &r->vmm);
 	if (rc < 0)
 		return rc;

@@ -168,6 +168,7 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 	rc = vsock_dev_new(&dcfg, &e->dev);
 	if (rc < 0)
 		goto err;
+	vsock_dev_set_tx_poll(e->dev, VSENV_WINDOW_NS);
 	rc = ioreq_source_add_range(e->src, IOREQ_SPACE_PIO, window_base,
 	    window_base + HCVS_REG_WINDOW_SIZE - 1, &vsock_dev_handler_ops,
 	    e->dev);

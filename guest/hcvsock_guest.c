@@ -35,14 +35,39 @@ struct pkt {
 
 /* ---- Small freestanding helpers ------------------------------------------ */
 
+/*
+ * Payload copies run at memory speed: every stream byte crosses this
+ * twice in the guest (slot <-> connection buffer <-> caller).  x86 has
+ * fast string moves (ERMS); elsewhere words once both ends are aligned.
+ * Never a libc call: the driver links against nothing.
+ */
 static void
 copy(void *dst, const void *src, uint32_t n)
 {
+#if defined(__x86_64__) || defined(__i386__)
+	uintptr_t cnt = n;
+
+	__asm__ volatile("rep movsb"
+	    : "+D"(dst), "+S"(src), "+c"(cnt) : : "memory");
+#else
 	volatile uint8_t *d = dst;
 	const uint8_t *s = src;
 
+	if ((((uintptr_t)d ^ (uintptr_t)s) & (sizeof(uintptr_t) - 1)) == 0) {
+		while (n > 0 && ((uintptr_t)d & (sizeof(uintptr_t) - 1)) != 0) {
+			*d++ = *s++;
+			n--;
+		}
+		for (; n >= sizeof(uintptr_t); n -= sizeof(uintptr_t)) {
+			*(volatile uintptr_t *)(volatile void *)d =
+			    *(const uintptr_t *)(const void *)s;
+			d += sizeof(uintptr_t);
+			s += sizeof(uintptr_t);
+		}
+	}
 	while (n-- > 0)
 		*d++ = *s++;
+#endif
 }
 
 static void
@@ -227,11 +252,13 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	want = HCVS_F_STREAM;
 	if (cfg->sync_doorbell && (feats & HCVS_F_SYNC_DOORBELL))
 		want |= HCVS_F_SYNC_DOORBELL;
+	want |= feats & HCVS_F_LAZY_CREDIT;
 	res = cmd(p, HCVS_CMD_SET_FEATURES, want, 0, 0, 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
 	g->g_features = want;
 	g->g_sync = (want & HCVS_F_SYNC_DOORBELL) != 0;
+	g->g_lazy = (want & HCVS_F_LAZY_CREDIT) != 0;
 
 	zero(mb, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
@@ -292,6 +319,7 @@ static void
 kick(struct hcvg *g)
 {
 	g->g_kick_due = 0;
+	g->g_unrung = 0;
 	g->g_st.gs_kicks++;
 	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
@@ -326,10 +354,12 @@ flush(struct hcvg *g)
 	if (!g->g_kick_due)
 		return;
 	fence(g);
-	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK)
+	if (mb_load(g, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK) {
 		g->g_kick_due = 0;
-	else
+		g->g_unrung = 0;
+	} else {
 		kick(g);
+	}
 }
 
 /*
@@ -367,9 +397,13 @@ tx_wait(struct hcvg *g)
 		/*
 		 * Ring only for entries the host was not told about and has
 		 * not promised to look at (TX_NO_KICK): a full ring that the
-		 * host is draining needs no doorbell per freed slot.  The
-		 * synchronous doorbell is what drains the ring, so it rings.
+		 * host is draining needs no doorbell per freed slot.  Lazy
+		 * entries count: unrung, they would fill the ring for good.
+		 * The synchronous doorbell is what drains the ring, so it
+		 * rings.
 		 */
+		if (g->g_unrung)
+			g->g_kick_due = 1;
 		if (g->g_sync)
 			kick(g);
 		else
@@ -381,11 +415,22 @@ tx_wait(struct hcvg *g)
 }
 
 /*
- * Publish one packet.  With `defer` the doorbell waits for flush(): a
- * stream of RW packets costs one kick per batch, not one per packet.
+ * When a published packet rings the doorbell.  TX_DEFER waits for
+ * flush(): a stream of RW packets costs one kick per batch, not one per
+ * packet.  TX_LAZY (LAZY_CREDIT only) does not ring at all: the host
+ * reads the entry on its next pass, which it makes while it has data for
+ * us; a host that ran out of credit asks (CREDIT_REQUEST) instead.
  */
+enum tx_ring {
+	TX_NOW,
+	TX_DEFER,
+	TX_LAZY,
+};
+
+/* Publish one packet. */
 static int
-tx_put(struct hcvg *g, const struct pkt *h, const void *payload, int defer)
+tx_put(struct hcvg *g, const struct pkt *h, const void *payload,
+    enum tx_ring when)
 {
 	uint8_t *s;
 	int rc;
@@ -412,16 +457,20 @@ tx_put(struct hcvg *g, const struct pkt *h, const void *payload, int defer)
 	g->g_tx_prod++;
 	mb_store(g, HCVS_MB_TX_PROD, g->g_tx_prod);
 	g->g_st.gs_tx_pkts++;
+	if (when == TX_LAZY) {
+		g->g_unrung = 1;
+		return 0;
+	}
 	g->g_kick_due = 1;
-	if (!defer)
+	if (when == TX_NOW)
 		flush(g);
 	return 0;
 }
 
 /* A packet on connection c: fills addressing and credit. */
 static int
-conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
-    const void *payload, uint32_t len)
+conn_send_when(struct hcvg *g, struct hcvg_conn *c, uint16_t op,
+    uint32_t flags, const void *payload, uint32_t len, enum tx_ring when)
 {
 	struct pkt h;
 	int rc;
@@ -436,7 +485,7 @@ conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
 	h.flags = flags;
 	h.buf_alloc = HCVG_CONN_BUF;
 	h.fwd_cnt = c->c_fwd_cnt;
-	rc = tx_put(g, &h, payload, op == OP_RW);
+	rc = tx_put(g, &h, payload, when);
 	if (rc == 0)
 		c->c_fwd_sent = c->c_fwd_cnt;
 	else if (op != OP_RW)
@@ -444,6 +493,14 @@ conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
 	if (rc == 0 && op == OP_RST)
 		g->g_st.gs_rst_tx++;
 	return rc;
+}
+
+static int
+conn_send(struct hcvg *g, struct hcvg_conn *c, uint16_t op, uint32_t flags,
+    const void *payload, uint32_t len)
+{
+	return conn_send_when(g, c, op, flags, payload, len,
+	    op == OP_RW ? TX_DEFER : TX_NOW);
 }
 
 /* RST for a packet that matches no connection. */
@@ -459,7 +516,7 @@ reply_rst(struct hcvg *g, const struct pkt *in)
 	h.dst_port = in->src_port;
 	h.type = in->type;
 	h.op = OP_RST;
-	if (tx_put(g, &h, (const void *)0, 0) == 0)
+	if (tx_put(g, &h, (const void *)0, TX_NOW) == 0)
 		g->g_st.gs_rst_tx++;
 	else
 		g->g_st.gs_dropped++;
@@ -601,7 +658,14 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 	case OP_CREDIT_UPD:
 		break;
 	case OP_CREDIT_REQ:
-		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
+		/*
+		 * The host waits for credit and makes no pass until rung.
+		 * If this answer grants none (our buffer is full), the next
+		 * update must ring too: lazy ones would never be read.
+		 */
+		if (conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0) < 0 ||
+		    c->c_rx_len >= HCVG_CONN_BUF)
+			c->c_host_wait = (uint8_t)g->g_lazy;
 		break;
 	case OP_SHUTDOWN:
 		c->c_peer_shut |= (uint8_t)(h->flags & (SHUT_RCV | SHUT_SEND));
@@ -950,10 +1014,21 @@ hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len, int nonblock)
 	c->c_rx_head = (c->c_rx_head + take) % HCVG_CONN_BUF;
 	c->c_rx_len -= take;
 	c->c_fwd_cnt += take;
-	/* Proactive credit: the host must not stall on a stale fwd_cnt. */
-	if (c->c_fwd_cnt - c->c_fwd_sent >= HCVG_CONN_BUF / 4 &&
-	    c->c_state == HCVG_S_ESTABLISHED && !c->c_reset)
-		(void)conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0, 0);
+	/*
+	 * Proactive credit: the host must not stall on a stale fwd_cnt.  A
+	 * host that asked for credit hears of the space freed now, rung;
+	 * otherwise updates are lazy where the host allows it.
+	 */
+	if (c->c_state == HCVG_S_ESTABLISHED && !c->c_reset && take > 0) {
+		if (c->c_host_wait) {
+			if (conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0,
+			    0) == 0)
+				c->c_host_wait = 0;
+		} else if (c->c_fwd_cnt - c->c_fwd_sent >= HCVG_CONN_BUF / 4) {
+			(void)conn_send_when(g, c, OP_CREDIT_UPD, 0,
+			    (const void *)0, 0, g->g_lazy ? TX_LAZY : TX_NOW);
+		}
+	}
 	return (long)take;
 }
 

@@ -52,8 +52,9 @@ check_PROGRAMS += tests/unit/test_vsock_dev
 tests_unit_test_vsock_dev_SOURCES = %reldir%/unit/test_vsock_dev.c
 tests_unit_test_vsock_dev_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_dev_LDADD = $(VSOCKDEV_TEST_LIBS)
-# Mailbox stores pass through the test (the TX_NO_KICK clear race).
-tests_unit_test_vsock_dev_LDFLAGS = -Wl,--wrap=ioreq_mem_write
+# Mailbox loads and stores pass through the test (suppression races).
+tests_unit_test_vsock_dev_LDFLAGS = -Wl,--wrap=ioreq_mem_write \
+	-Wl,--wrap=ioreq_mem_read
 TESTS += tests/unit/test_vsock_dev
 
 check_PROGRAMS += tests/unit/test_vsock_guest

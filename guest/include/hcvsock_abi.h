@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hcvsock guest ABI, version 1.0: register window, commands, mailbox
+ * The hcvsock guest ABI, version 1.1: register window, commands, mailbox
  * and ring layout.  docs/PROTOCOL.md is normative; this header only
  * names its numbers.  Freestanding: usable by the daemon, the guest
  * driver (-ffreestanding, -m32 and -m64) and tests.  Everything in guest
@@ -34,7 +34,7 @@
 
 #define HCVS_MAGIC		0x4B535648u	/* "HVSK" in memory order */
 #define HCVS_VERSION_MAJOR	1u
-#define HCVS_VERSION_MINOR	0u
+#define HCVS_VERSION_MINOR	1u
 #define HCVS_VERSION		((HCVS_VERSION_MAJOR << 16) | HCVS_VERSION_MINOR)
 /* What a guest reads where no backend answers (yet). */
 #define HCVS_NO_BACKEND		0xFFFFFFFFu
@@ -46,8 +46,9 @@
 #define HCVS_F_STREAM		(1u << 0)
 #define HCVS_F_SEQPACKET	(1u << 1)
 #define HCVS_F_SYNC_DOORBELL	(1u << 2)
+#define HCVS_F_LAZY_CREDIT	(1u << 3)	/* since 1.1 */
 #define HCVS_F_KNOWN		(HCVS_F_STREAM | HCVS_F_SEQPACKET | \
-				 HCVS_F_SYNC_DOORBELL)
+				 HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT)
 
 /* Protocols (PROTOCOLS is a bitmap of 1 << HCVS_PROTO_*). */
 #define HCVS_PROTO_NONE		0u

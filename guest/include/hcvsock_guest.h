@@ -77,6 +77,7 @@ struct hcvg_conn {
 	uint8_t		c_reset;	/* the peer sent RST */
 	uint8_t		c_accept;	/* waiting in the accept queue */
 	uint8_t		c_credit_req;	/* CREDIT_REQUEST outstanding */
+	uint8_t		c_host_wait;	/* host asked for credit: ring */
 	uint16_t	c_type;
 	uint32_t	c_lport;
 	uint32_t	c_rport;
@@ -125,6 +126,8 @@ struct hcvg {
 	unsigned	 g_nlisten;
 	int		 g_in_poll;
 	int		 g_kick_due;	/* TX published, doorbell deferred */
+	int		 g_lazy;	/* LAZY_CREDIT negotiated */
+	int		 g_unrung;	/* lazy entries no doorbell covered yet */
 	struct hcvg_stats g_st;
 };
 

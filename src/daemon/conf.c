@@ -39,7 +39,7 @@ enum key_type {
 enum key_id {
 	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
 	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
-	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
+	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_CONNECT_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
 	K_LOG_LEVEL, K_USER, K_GROUP,
 };
 
@@ -65,6 +65,7 @@ static const struct key keys[] = {
 	{ "max_connections", K_MAX_CONNECTIONS, KT_UINT, 1, 65536, false },
 	{ "buf_alloc", K_BUF_ALLOC, KT_SIZE, 4096, 16u << 20, false },
 	{ "close_timeout", K_CLOSE_TIMEOUT, KT_MSEC, 100, 600000, false },
+	{ "connect_timeout", K_CONNECT_TIMEOUT, KT_MSEC, 100, 600000, false },
 	{ "notify", K_NOTIFY, KT_NOTIFY, 0, 0, false },
 	{ "busy_poll_us", K_BUSY_POLL_US, KT_UINT, 0, 100000, false },
 	{ "ok_line", K_OK_LINE, KT_BOOL, 0, 0, false },
@@ -168,6 +169,7 @@ conf_defaults(struct conf *c, const char *name)
 	c->c_max_connections = 1023;
 	c->c_buf_alloc = 256u << 10;
 	c->c_close_timeout_ms = 8000;
+	c->c_connect_timeout_ms = 2000;
 	c->c_notify = CONF_NOTIFY_DEFAULT;
 	c->c_ok_line = true;
 	c->c_log_level = LOG_INFO;
@@ -465,6 +467,7 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 		case K_MAX_CONNECTIONS: c->c_max_connections = (uint32_t)v; break;
 		case K_BUF_ALLOC: c->c_buf_alloc = (uint32_t)v; break;
 		case K_CLOSE_TIMEOUT: c->c_close_timeout_ms = (uint32_t)v; break;
+		case K_CONNECT_TIMEOUT: c->c_connect_timeout_ms = (uint32_t)v; break;
 		case K_BUSY_POLL_US: c->c_busy_poll_us = (uint32_t)v; break;
 		default: break;
 		}
@@ -903,6 +906,7 @@ conf_dump(const struct conf *c, FILE *f)
 	fprintf(f, "max_connections = %" PRIu32 "\n", c->c_max_connections);
 	dump_size(f, "buf_alloc", c->c_buf_alloc);
 	dump_msec(f, "close_timeout", c->c_close_timeout_ms);
+	dump_msec(f, "connect_timeout", c->c_connect_timeout_ms);
 	conf_notify_str(c->c_notify, notify, sizeof(notify));
 	fprintf(f, "notify = %s\n", notify);
 	fprintf(f, "busy_poll_us = %" PRIu32 "\n", c->c_busy_poll_us);

@@ -88,6 +88,7 @@ struct conf {
 	uint32_t	c_max_connections;
 	uint32_t	c_buf_alloc;
 	uint32_t	c_close_timeout_ms;
+	uint32_t	c_connect_timeout_ms;	/* CONNECT line and the guest's answer */
 	unsigned	c_notify;	/* 1u << HCVS_IRQ_* */
 	uint32_t	c_busy_poll_us;
 	bool		c_ok_line;

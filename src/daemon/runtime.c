@@ -434,6 +434,7 @@ reload(struct rt *r)
 	merged->c_nr_ports = nc->c_nr_ports;
 	merged->c_max_connections = nc->c_max_connections;
 	merged->c_close_timeout_ms = nc->c_close_timeout_ms;
+	merged->c_connect_timeout_ms = nc->c_connect_timeout_ms;
 	merged->c_ok_line = nc->c_ok_line;
 	merged->c_log_level = nc->c_log_level;
 	free(nc);

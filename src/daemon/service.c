@@ -100,6 +100,7 @@ mux_cfg(struct service *s, const struct conf *c)
 	m->max_conns = c->c_max_connections;
 	m->buf_alloc = c->c_buf_alloc;
 	m->close_timeout_ms = c->c_close_timeout_ms;
+	m->connect_timeout_ms = c->c_connect_timeout_ms;
 	m->send_ok_line = c->c_ok_line;
 }
 

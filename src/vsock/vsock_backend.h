@@ -38,6 +38,17 @@ struct vsock_backend_ops {
 	bool	(*has_rx)(const void *b);
 	/* Transport reset: every connection goes, listeners stay. */
 	void	(*reset)(void *b);
+	/*
+	 * Optional (NULL: send() only).  A TX batch: the device brackets
+	 * each run over TX slots with tx_begin and tx_end and may hand
+	 * send_held payloads that stay in place, unchanged by the host,
+	 * until tx_end returns (guest slots it releases only afterwards),
+	 * so the backend can pass them on in one write per connection.
+	 */
+	void	(*tx_begin)(void *b);
+	void	(*send_held)(void *b, const struct vsock_pkt_hdr *hdr,
+		    const void *payload);
+	void	(*tx_end)(void *b);
 };
 
 #endif /* HCVS_VSOCK_BACKEND_H */

@@ -388,6 +388,26 @@ forwarded(struct vsock_conn *c, uint32_t n)
 	c->c_mux->m_stats.ms_tx_bytes += n;
 }
 
+static void
+host_write_failed(struct vsock_conn *c, int rc)
+{
+	vsock_log(c->c_mux, LOG_INFO, "vsock: connection %u->%u: host write: "
+	    "%s, RST", c->c_gport, c->c_hport, strerror(-rc));
+	vsock_conn_kill(c, true);
+}
+
+/* After guest data went to the host (rc 0) or could not (-errno). */
+static void
+wrote(struct vsock_conn *c, int rc)
+{
+	if (rc < 0) {
+		host_write_failed(c, rc);
+		return;
+	}
+	credit_check(c);
+	vsock_conn_update_events(c);
+}
+
 /* Write buffered guest data to the host.  0, or -errno: kill. */
 static int
 flush(struct vsock_conn *c)
@@ -514,13 +534,9 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		if (rc < 0)
 			goto err;
 	}
-	credit_check(c);
-	vsock_conn_update_events(c);
-	return;
+	rc = 0;
 err:
-	vsock_log(m, LOG_INFO, "vsock: connection %u->%u: host write: %s, RST",
-	    c->c_gport, c->c_hport, strerror(-rc));
-	vsock_conn_kill(c, true);
+	wrote(c, rc);
 }
 
 void
@@ -580,13 +596,9 @@ vsock_conn_flush_held(struct vsock_conn *c)
 				goto err;
 		}
 	}
-	credit_check(c);
-	vsock_conn_update_events(c);
-	return;
+	rc = 0;
 err:
-	vsock_log(m, LOG_INFO, "vsock: connection %u->%u: host write: %s, RST",
-	    c->c_gport, c->c_hport, strerror(-rc));
-	vsock_conn_kill(c, true);
+	wrote(c, rc);
 }
 
 static void
@@ -969,10 +981,7 @@ conn_fd_cb(struct loop *l, int fd, unsigned events, void *arg)
 		if (events & LOOP_OUT) {
 			rc = flush(c);
 			if (rc < 0) {
-				vsock_log(m, LOG_INFO, "vsock: connection %u->%u: "
-				    "host write: %s, RST", c->c_gport,
-				    c->c_hport, strerror(-rc));
-				vsock_conn_kill(c, true);
+				host_write_failed(c, rc);
 				break;
 			}
 		}

@@ -299,6 +299,12 @@ vsock_dev_kick(struct vsock_dev *d)
 	return d->d_po->po_kick(d->d_pp);
 }
 
+void
+vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns)
+{
+	d->d_tx_poll_ns = ns;
+}
+
 int
 vsock_dev_process(struct vsock_dev *d)
 {
@@ -438,7 +444,7 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	d->d_mem = cfg->mem;
 	d->d_cid = cfg->guest_cid;
 	d->d_host_features = cfg->features != 0 ? cfg->features :
-	    (HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	    (HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
 	d->d_is_hvm = cfg->is_hvm;
 	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1)) |
 	    (1u << HCVS_IRQ_NONE);

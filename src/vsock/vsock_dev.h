@@ -113,6 +113,17 @@ int	vsock_dev_kick(struct vsock_dev *d);
  */
 int	vsock_dev_process(struct vsock_dev *d);
 
+/*
+ * TX poll window (0, the default: off).  After an asynchronous pass that
+ * took TX entries the device keeps TX_NO_KICK up and watches TX_PROD for
+ * up to `ns` before it lets the guest ring again: a guest streaming
+ * faster than the window then rings once per burst, not per packet.
+ * Entries found are left to the next pass (vsock_dev_process() returns
+ * 1), so a pass still holds the loop for at most one ring plus `ns`.
+ * Synchronous doorbells never wait: their vCPU is stopped meanwhile.
+ */
+void	vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns);
+
 /* True if vsock_dev_process() has something to do. */
 bool	vsock_dev_pending(const struct vsock_dev *d);
 

@@ -341,7 +341,7 @@ vsock_mux_tx_end(struct vsock_mux *m)
 			vsock_conn_flush_held(m->m_held[i].h_conn);
 	m->m_nheld = 0;
 	m->m_batch = false;
-	vsock_mux_leave(m);
+	leave_pulled(m);
 }
 
 int
@@ -605,11 +605,32 @@ be_reset(void *b)
 	vsock_mux_reset(b);
 }
 
+static void
+be_tx_begin(void *b)
+{
+	vsock_mux_tx_begin(b);
+}
+
+static void
+be_send_held(void *b, const struct vsock_pkt_hdr *hdr, const void *payload)
+{
+	vsock_mux_from_guest_held(b, hdr, payload);
+}
+
+static void
+be_tx_end(void *b)
+{
+	vsock_mux_tx_end(b);
+}
+
 const struct vsock_backend_ops vsock_mux_backend_ops = {
 	.send = be_send,
 	.recv = be_recv,
 	.has_rx = be_has_rx,
 	.reset = be_reset,
+	.tx_begin = be_tx_begin,
+	.send_held = be_send_held,
+	.tx_end = be_tx_end,
 };
 
 void

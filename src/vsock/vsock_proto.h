@@ -108,6 +108,8 @@ struct vsock_dev {
 	const struct vsock_proto_ops *d_po;
 	void			*d_pp;
 
+	uint64_t		 d_tx_poll_ns;	/* vsock_dev_set_tx_poll */
+
 	struct vsock_dev_stats	 d_st;
 	struct log_ratelimit	 d_rl;
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/loop.h"
 #include "vsock/vsock_backend.h"
 #include "vsock/vsock_proto.h"
 #include "vsock/vsock_wire.h"
@@ -43,6 +44,7 @@ struct ring {
 	bool			 r_more;
 	/* RX ring full with packets waiting: only a doorbell helps. */
 	bool			 r_rx_stalled;
+	bool			 r_lingered;	/* r_more: the TX poll window */
 	struct vsock_pkt_hdr	 r_rstq[RSTQ_LEN];
 	unsigned		 r_rst_head;
 	unsigned		 r_rst_count;
@@ -265,7 +267,19 @@ be_send(struct ring *r, const struct vsock_pkt_hdr *h, const void *payload)
 		r->r_be->send(r->r_be_arg, h, payload);
 }
 
-/* One TX slot: copy the header once, validate, copy the payload once. */
+static bool
+be_batches(const struct ring *r)
+{
+	return r->r_be != NULL && r->r_be->tx_begin != NULL &&
+	    r->r_be->send_held != NULL && r->r_be->tx_end != NULL;
+}
+
+/*
+ * One TX slot: copy the header once, validate, copy the payload once -
+ * or, for stream data where guest memory stays mapped, hand the backend
+ * the payload in place: it is passed on unread, and the slot stays ours
+ * until TX_CONS moves after the batch.
+ */
 static int
 tx_slot(struct ring *r, uint32_t idx)
 {
@@ -277,6 +291,7 @@ tx_slot(struct ring *r, uint32_t idx)
 	uint32_t cap = r->r_slot_size - VSOCK_HDR_SIZE;
 	bool tear = false;
 	const char *why = NULL;
+	const void *held;
 
 	if (ioreq_mem_read(d->d_mem, gpa, w, sizeof(w)) < 0)
 		return -EFAULT;
@@ -320,11 +335,17 @@ tx_slot(struct ring *r, uint32_t idx)
 		}
 		return 0;
 	}
+	d->d_st.ds_tx_pkts++;
+	d->d_st.ds_tx_bytes += h.len;
+	if (h.op == VSOCK_OP_RW && h.type == VSOCK_TYPE_STREAM &&
+	    be_batches(r) && (held = ioreq_mem_direct(d->d_mem,
+	    gpa + VSOCK_HDR_SIZE, h.len)) != NULL) {
+		r->r_be->send_held(r->r_be_arg, &h, held);
+		return 0;
+	}
 	if (h.len > 0 && ioreq_mem_read(d->d_mem, gpa + VSOCK_HDR_SIZE,
 	    r->r_buf, h.len) < 0)
 		return -EFAULT;
-	d->d_st.ds_tx_pkts++;
-	d->d_st.ds_tx_bytes += h.len;
 	be_send(r, &h, r->r_buf);
 	return 0;
 }
@@ -340,7 +361,7 @@ tx_slot(struct ring *r, uint32_t idx)
  * flag stays set and r_more promises the next pass.
  */
 static uint32_t
-tx_run(struct ring *r)
+tx_run(struct ring *r, bool keep)
 {
 	struct vsock_dev *d = r->r_dev;
 	uint32_t budget = r->r_tx_slots, prod, avail, n, done = 0;
@@ -359,7 +380,8 @@ tx_run(struct ring *r)
 			break;
 		}
 		if (avail == 0) {
-			if (!(r->r_host_flags & HCVS_HF_TX_NO_KICK))
+			/* keep: tx_linger() watches on and clears it after. */
+			if (!(r->r_host_flags & HCVS_HF_TX_NO_KICK) || keep)
 				break;
 			/* Re-check after clearing: a producer may have skipped its kick. */
 			r->r_host_flags &= ~HCVS_HF_TX_NO_KICK;
@@ -387,14 +409,21 @@ tx_run(struct ring *r)
 		}
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		n = MIN(avail, budget);
+		if (be_batches(r))
+			r->r_be->tx_begin(r->r_be_arg);
 		for (; n > 0; n--) {
-			if (tx_slot(r, r->r_tx_cons) < 0) {
-				vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
-				return done;
-			}
+			if (tx_slot(r, r->r_tx_cons) < 0)
+				break;
 			r->r_tx_cons++;
 			budget--;
 			done++;
+		}
+		/* Held payloads are written before their slots go back. */
+		if (be_batches(r))
+			r->r_be->tx_end(r->r_be_arg);
+		if (n > 0) {
+			vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
+			return done;
 		}
 		__atomic_thread_fence(__ATOMIC_RELEASE);
 		if (mb_write32(r, HCVS_MB_TX_CONS, r->r_tx_cons) < 0) {
@@ -412,21 +441,28 @@ rx_have(const struct ring *r)
 	    (r->r_be != NULL && r->r_be->has_rx(r->r_be_arg));
 }
 
-/* Next packet for the guest into r_buf (header encoded). 0: none. */
-static int
-rx_next(struct ring *r, uint32_t *len)
+/*
+ * Next packet for the guest, for the slot at gpa: the header encoded in
+ * r_buf, *len bytes of r_buf to write there.  Where guest memory stays
+ * mapped the backend reads host data straight into the slot (only the
+ * header is left to write), else into r_buf after the header.  Returns
+ * the packet's size, 0: none.
+ */
+static uint32_t
+rx_next(struct ring *r, uint64_t gpa, uint32_t *len)
 {
 	struct vsock_dev *d = r->r_dev;
 	struct vsock_pkt_hdr h;
 	uint32_t cap = r->r_slot_size - VSOCK_HDR_SIZE;
+	uint8_t *direct = ioreq_mem_direct(d->d_mem, gpa + VSOCK_HDR_SIZE, cap);
 
 	if (r->r_rst_count > 0) {
 		h = r->r_rstq[r->r_rst_head];
 		r->r_rst_head = (r->r_rst_head + 1) % RSTQ_LEN;
 		r->r_rst_count--;
 	} else if (r->r_be == NULL ||
-	    r->r_be->recv(r->r_be_arg, &h, r->r_buf + VSOCK_HDR_SIZE,
-	    cap) != 1) {
+	    r->r_be->recv(r->r_be_arg, &h, direct != NULL ? direct :
+	    r->r_buf + VSOCK_HDR_SIZE, cap) != 1) {
 		return 0;
 	}
 	if (h.len > cap) {
@@ -437,8 +473,8 @@ rx_next(struct ring *r, uint32_t *len)
 		h.len = cap;
 	}
 	vsock_hdr_encode(r->r_buf, &h);
-	*len = VSOCK_HDR_SIZE + h.len;
-	return 1;
+	*len = direct != NULL ? VSOCK_HDR_SIZE : VSOCK_HDR_SIZE + h.len;
+	return VSOCK_HDR_SIZE + h.len;
 }
 
 /* Publish up to one ring of RX entries.  Returns entries published. */
@@ -446,7 +482,7 @@ static uint32_t
 rx_run(struct ring *r)
 {
 	struct vsock_dev *d = r->r_dev;
-	uint32_t budget = r->r_rx_slots, cons, used, n, len, done = 0;
+	uint32_t budget = r->r_rx_slots, cons, used, n, len, pkt, done = 0;
 	uint64_t gpa;
 	bool want = false;
 
@@ -464,17 +500,19 @@ rx_run(struct ring *r)
 			return done;
 		}
 		n = 0;
-		while (used + n < r->r_rx_slots && budget > 0 &&
-		    rx_next(r, &len) == 1) {
+		while (used + n < r->r_rx_slots && budget > 0) {
 			gpa = r->r_mb_gpa + r->r_rx_off +
 			    (uint64_t)((r->r_rx_prod + n) &
 			    (r->r_rx_slots - 1)) * r->r_slot_size;
+			pkt = rx_next(r, gpa, &len);
+			if (pkt == 0)
+				break;
 			if (ioreq_mem_write(d->d_mem, gpa, r->r_buf, len) < 0) {
 				vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
 				return done;
 			}
 			d->d_st.ds_rx_pkts++;
-			d->d_st.ds_rx_bytes += len - VSOCK_HDR_SIZE;
+			d->d_st.ds_rx_bytes += pkt - VSOCK_HDR_SIZE;
 			n++;
 			budget--;
 		}
@@ -516,23 +554,89 @@ rx_run(struct ring *r)
 }
 
 /*
+ * The TX poll window (vsock_dev_set_tx_poll) after a pass that took TX
+ * entries (`watch`), TX_NO_KICK still up.  True: new entries came within
+ * it (the flag still up).  Else the flag comes down, with the usual
+ * barrier and last look at TX_PROD; entries found then are left to the
+ * next pass (r_more).
+ */
+static bool
+tx_linger(struct ring *r, bool watch)
+{
+	struct vsock_dev *d = r->r_dev;
+	uint64_t deadline = loop_now_ns() + d->d_tx_poll_ns;
+	uint32_t prod;
+
+	while (watch) {
+		if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
+			vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
+			return false;
+		}
+		if (prod != r->r_tx_cons)
+			return true;
+		if (loop_now_ns() >= deadline)
+			break;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	r->r_host_flags &= ~HCVS_HF_TX_NO_KICK;
+	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
+		vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
+		return false;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
+		vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
+		return false;
+	}
+	if (prod != r->r_tx_cons)
+		r->r_more = true;
+	return false;
+}
+
+static int	run_round(struct ring *r, bool linger, bool last);
+
+/* Rounds a pass may add for entries found in its TX poll window. */
+#define LINGER_ROUNDS	4
+
+/*
  * One bounded pass over both rings, then at most one notification.  TX
  * goes first: the replies the backend queues for it are pulled by the
- * RX half of the same pass.
+ * RX half of the same pass.  `linger`: an asynchronous pass, which may
+ * end in the TX poll window, and take what arrives there in up to
+ * LINGER_ROUNDS more rounds before it leaves the rest to the next pass.
  */
 static int
-run_pass(struct ring *r)
+run_pass(struct ring *r, bool linger)
+{
+	unsigned round;
+	int rc = 0;
+
+	for (round = 0; round <= LINGER_ROUNDS; round++) {
+		rc = run_round(r, linger, round == LINGER_ROUNDS);
+		if (rc != 2)
+			break;
+	}
+	return rc == 2 ? 1 : rc;
+}
+
+/* One round; 2: the poll window saw new TX entries (the flag still up). */
+static int
+run_round(struct ring *r, bool linger, bool last)
 {
 	struct vsock_dev *d = r->r_dev;
 	uint32_t tx, rx, gflags, isr = 0;
+	bool keep = linger && d->d_tx_poll_ns > 0;
 
 	r->r_kick_pending = false;
 	r->r_more = false;
 	r->r_rx_stalled = false;
+	r->r_lingered = false;
 	if (!vsock_dev_runnable(d))
 		return 0;
 	d->d_st.ds_passes++;
-	tx = tx_run(r);
+	tx = tx_run(r, keep);
 	rx = vsock_dev_runnable(d) ? rx_run(r) : 0;
 	if (!vsock_dev_runnable(d))
 		return 0;
@@ -550,6 +654,18 @@ run_pass(struct ring *r)
 	}
 	if (isr != 0)
 		vsock_dev_notify(d, isr);
+	/*
+	 * Only after a pass that took TX (a pass for host data would spin
+	 * for nothing); a flag left up by an earlier window comes down.
+	 */
+	if (keep && !r->r_more && (r->r_host_flags & HCVS_HF_TX_NO_KICK) &&
+	    tx_linger(r, tx > 0)) {
+		if (!last)
+			return 2;
+		/* Out of rounds: the flag stays up, the next pass is owed. */
+		r->r_more = true;
+		r->r_lingered = true;
+	}
 	return r->r_more ? 1 : 0;
 }
 
@@ -564,13 +680,13 @@ ring_doorbell(void *p, bool sync)
 		return;
 	}
 	d->d_st.ds_sync_kicks++;
-	(void)run_pass(r);
+	(void)run_pass(r, false);
 }
 
 static int
 ring_kick(void *p)
 {
-	return run_pass(p);
+	return run_pass(p, true);
 }
 
 static bool
@@ -582,10 +698,16 @@ ring_pending(const void *p)
 	    (!r->r_rx_stalled && rx_have(r));
 }
 
+/*
+ * The poll window follows guest activity only: a DOORBELL write, or a
+ * window that found more.  A pass for host data or a timer does not wait.
+ */
 static int
 ring_process(void *p)
 {
-	return run_pass(p);
+	struct ring *r = p;
+
+	return run_pass(r, r->r_kick_pending || r->r_lingered);
 }
 
 /* ---- Life cycle and state ------------------------------------------------- */

@@ -50,6 +50,10 @@ struct fake_mux {
 	uint64_t	 rx_total;
 	struct vsock_pkt_hdr last;
 	uint8_t		 last_payload[VSOCK_MAX_PAYLOAD];
+	unsigned	 held;
+	const void	*last_held;
+	void		 (*tx_end_hook)(void *);
+	void		*tx_end_arg;
 };
 
 struct fake_mux *
@@ -473,9 +477,57 @@ fm_has_rx_op(const void *arg)
 	return fm_has_rx(arg);
 }
 
+void
+fake_mux_on_tx_end(struct fake_mux *m, void (*hook)(void *), void *arg)
+{
+	m->tx_end_hook = hook;
+	m->tx_end_arg = arg;
+}
+
+unsigned
+fake_mux_held(const struct fake_mux *m)
+{
+	return m->held;
+}
+
+const void *
+fake_mux_last_held(const struct fake_mux *m)
+{
+	return m->last_held;
+}
+
+static void
+fm_tx_begin(void *arg)
+{
+	(void)arg;
+}
+
+/* The double copies what it keeps at once; it only records the hold. */
+static void
+fm_send_held(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
+{
+	struct fake_mux *m = arg;
+
+	m->held++;
+	m->last_held = payload;
+	fm_send(arg, h, payload);
+}
+
+static void
+fm_tx_end(void *arg)
+{
+	struct fake_mux *m = arg;
+
+	if (m->tx_end_hook != NULL)
+		m->tx_end_hook(m->tx_end_arg);
+}
+
 const struct vsock_backend_ops fake_mux_backend_ops = {
 	.send = fm_send,
 	.recv = fm_recv,
 	.has_rx = fm_has_rx_op,
 	.reset = fm_reset,
+	.tx_begin = fm_tx_begin,
+	.send_held = fm_send_held,
+	.tx_end = fm_tx_end,
 };

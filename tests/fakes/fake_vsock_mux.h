@@ -47,6 +47,13 @@ unsigned fake_mux_total(const struct fake_mux *m);
 const struct vsock_pkt_hdr *fake_mux_last(const struct fake_mux *m);
 const uint8_t *fake_mux_last_payload(const struct fake_mux *m);
 unsigned fake_mux_resets(const struct fake_mux *m);
+/*
+ * TX batches: payloads the device handed over in place (send_held), the
+ * last one's address, and a hook run at each batch end (tx_end).
+ */
+unsigned fake_mux_held(const struct fake_mux *m);
+const void *fake_mux_last_held(const struct fake_mux *m);
+void	fake_mux_on_tx_end(struct fake_mux *m, void (*hook)(void *), void *arg);
 /* Live host-side connections. */
 unsigned fake_mux_conns(const struct fake_mux *m);
 /* Bytes the echo service holds (received, not yet echoed). */

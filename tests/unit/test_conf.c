@@ -176,6 +176,12 @@ units__sizes_and_durations(void **state)
 	    "close_timeout = 250ms\n"), 0);
 	assert_int_equal(f->c.c_buf_alloc, 1 << 20);
 	assert_int_equal(f->c.c_close_timeout_ms, 250);
+	assert_int_equal(f->c.c_connect_timeout_ms, 2000);
+	assert_int_equal(parse(f, "guest_cid = 3\nconnect_timeout = 30s\n"), 0);
+	assert_int_equal(f->c.c_connect_timeout_ms, 30000);
+	parse(f, "guest_cid = 3\nconnect_timeout = 50ms\n");
+	assert_string_equal(f->e.msg[0], "t.conf:2: 'connect_timeout': "
+	    "'50ms' is out of range (100ms..600000ms)");
 	parse(f, "guest_cid = 3\nbuf_alloc = 17M\n");
 	assert_string_equal(f->e.msg[0],
 	    "t.conf:2: 'buf_alloc': '17M' is out of range (4096..16777216)");

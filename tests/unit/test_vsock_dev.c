@@ -161,9 +161,9 @@ regs__probe_values(void **state)
 	uint64_t v = 0;
 
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
-	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010000);
+	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010001);
 	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
-	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
 	assert_int_equal(vt_rd(e, HCVS_REG_PROTOCOLS), 1u << HCVS_PROTO_RING);
 	/* PVH guest: ISA is never offered, whatever the caps say. */
 	assert_int_equal(vt_rd(e, HCVS_REG_IRQ_MODES), (1u << HCVS_IRQ_NONE) |
@@ -939,6 +939,178 @@ ring__tx_no_kick_clear_race(void **state)
 	    HCVS_HF_TX_NO_KICK, 0);
 }
 
+static struct {
+	struct vtenv	*e;
+	unsigned	 ends;
+	uint32_t	 cons_at_end;
+	uint8_t		 data_at_end[3];
+} batch;
+
+static void
+batch_end(void *arg)
+{
+	(void)arg;
+	batch.ends++;
+	batch.cons_at_end = vt_get32(batch.e, MB + HCVS_MB_TX_CONS);
+	memcpy(batch.data_at_end, fake_mux_last_held(batch.e->mux), 3);
+}
+
+/*
+ * Stream payloads go to the backend in place, and their slots are not
+ * given back (TX_CONS) until the batch has ended: the guest cannot
+ * overwrite what the backend still has to write.
+ */
+static void
+ring__tx_batch_holds_slots(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+	uint32_t cons0;
+	int i;
+
+	bring_up(e);
+	cons0 = vt_get32(e, MB + HCVS_MB_TX_CONS);
+	for (i = 0; i < 3; i++) {
+		hdr_init(&h, VSOCK_OP_RW, 1, 2);
+		h.len = 3;
+		tx_push(e, &h, i == 2 ? "xyz" : "abc", 3);
+	}
+	memset(&batch, 0, sizeof(batch));
+	batch.e = e;
+	fake_mux_on_tx_end(e->mux, batch_end, NULL);
+	kick_sync(e);
+	fake_mux_on_tx_end(e->mux, NULL, NULL);
+	assert_int_equal(batch.ends, 1);
+	assert_int_equal(batch.cons_at_end, cons0);
+	assert_memory_equal(batch.data_at_end, "xyz", 3);
+	assert_int_equal(fake_mux_held(e->mux), 3);
+	/* In place: the guest's slot itself, not a copy. */
+	memcpy(vt_ptr(e, MB + TXOFF + (uint64_t)((cons0 + 2) % TXN) * SLOT +
+	    VSOCK_HDR_SIZE), "QQQ", 3);
+	assert_memory_equal(fake_mux_last_held(e->mux), "QQQ", 3);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), cons0 + 3);
+}
+
+/*
+ * Loads go through here too (--wrap=ioreq_mem_read): a pass reads TX_PROD
+ * a couple of times, the poll window over and over, so every tenth read
+ * of an armed run is in a window.  A "guest" publishes one entry there
+ * each time (up to `max`), without a doorbell.
+ */
+int	__real_ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf,
+	    size_t len);
+int	__wrap_ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf,
+	    size_t len);
+
+static struct {
+	struct vtenv	*e;		/* armed while non-NULL */
+	unsigned	 reads;
+	unsigned	 max;
+	unsigned	 pushed;
+} late;
+
+int
+__wrap_ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf,
+    size_t len)
+{
+	struct vsock_pkt_hdr h;
+
+	if (late.e != NULL && gpa == MB + HCVS_MB_TX_PROD &&
+	    ++late.reads % 10 == 0 && late.pushed < late.max) {
+		late.pushed++;
+		hdr_init(&h, VSOCK_OP_REQUEST, 5, 2);
+		tx_push(late.e, &h, NULL, 0);
+	}
+	return __real_ioreq_mem_read(m, gpa, buf, len);
+}
+
+/*
+ * The TX poll window: after an asynchronous pass TX_NO_KICK stays up
+ * while the device watches TX_PROD; entries published meanwhile need no
+ * doorbell and are taken by the same pass, for a bounded number of
+ * rounds, then left to the next one with the flag up.  Without activity
+ * the flag comes down with the re-check (an entry landing at that
+ * moment is not lost).  A synchronous doorbell never waits.
+ */
+static void
+ring__tx_poll_window(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
+	tx_push(e, &h, NULL, 0);
+	vt_wr(e, HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 5;
+	assert_int_equal(vsock_dev_process(e->dev), 1);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 5);
+	/* The first entry and four found in windows; one is owed. */
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 5);
+	assert_true(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK);
+	assert_true(vsock_dev_pending(e->dev));
+	assert_int_equal(stats(e).ds_kicks, 1);
+
+	/* A short window that sees nothing: the flag comes down, and an
+	 * entry published as it does is left to the next pass. */
+	vsock_dev_set_tx_poll(e->dev, 1000);
+	memset(&race, 0, sizeof(race));
+	hdr_init(&race.h, VSOCK_OP_REQUEST, 7, 2);
+	race.e = e;
+	race.inject = true;
+	assert_int_equal(vsock_dev_process(e->dev), 1);
+	race.e = NULL;
+	assert_false(race.inject);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 6);
+	assert_int_equal(vsock_dev_process(e->dev), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 7);
+	assert_int_equal(fake_mux_last(e->mux)->src_port, 7);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+
+	/* Synchronous: the vCPU waits for the pass, so no window. */
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	hdr_init(&h, VSOCK_OP_REQUEST, 9, 2);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 8);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	assert_int_equal(stats(e).ds_kicks, 2);
+}
+
+/* A pass for host data takes TX entries but does not wait for more. */
+static void
+ring__tx_poll_not_for_host_data(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	vt_pump(e);	/* what ENABLE left for the first pass */
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	hdr_init(&h, VSOCK_OP_REQUEST, 8, 2);
+	tx_push(e, &h, NULL, 0);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	hdr_init(&h, VSOCK_OP_CREDIT_UPDATE, 2, 1);
+	h.src_cid = 2;
+	h.dst_cid = VT_CID;
+	/* The backend's wake-up runs the pass, as the daemon's wiring does. */
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 2);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+}
+
 /* ---- State export / import (crash recovery) -------------------------------- */
 
 /* The owner's wake-up: the device pulls what the backend queued. */
@@ -1239,6 +1411,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__irq_suppression, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_no_kick_clear_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_batch_holds_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_poll_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_poll_not_for_host_data, setup, teardown),
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),

@@ -27,10 +27,11 @@ struct gt {
 };
 
 static struct gt *
-gt_new(bool sync, uint32_t irq_mode)
+gt_new_features(bool sync, uint32_t irq_mode, uint32_t features)
 {
 	struct vtenv_opts o = {
 		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN),
+		.features = features,
 	};
 	struct gt *t = calloc(1, sizeof(*t));
 
@@ -55,6 +56,12 @@ gt_new(bool sync, uint32_t irq_mode)
 	t->cfg.wait_limit = 100000;
 	fake_mux_listen(t->e->mux, ECHO_PORT);
 	return t;
+}
+
+static struct gt *
+gt_new(bool sync, uint32_t irq_mode)
+{
+	return gt_new_features(sync, irq_mode, 0);
 }
 
 /* A test environment with the driver up; MMIO view if `mmio`. */
@@ -93,6 +100,17 @@ static int
 setup_irq(void **state)
 {
 	return gt_start(state, false, HCVS_IRQ_MSI, false);
+}
+
+static int
+setup_lazy(void **state)
+{
+	struct gt *t = gt_new_features(false, HCVS_IRQ_NONE, HCVS_F_STREAM |
+	    HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
+
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	*state = t;
+	return 0;
 }
 
 static int
@@ -157,7 +175,7 @@ guest__probe_no_backend(void **state)
 	assert_int_equal(hcvg_cid(&t->g), VT_CID);
 	assert_true(vt_rd(t->e, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
 	assert_int_equal(vt_rd(t->e, HCVS_REG_GUEST_FEATURES),
-	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
 	teardown((void **)&t);
 }
 
@@ -636,6 +654,19 @@ guest__host_stops_with_tx_full(void **state)
 	assert_int_equal(hcvg_close(&t->g, id), 0);
 }
 
+/* A packet from the host peer (CID 2, ECHO_PORT) for connection id. */
+static void
+host_hdr(struct gt *t, int id, uint16_t op, struct vsock_pkt_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = 2;
+	h->dst_cid = VT_CID;
+	h->src_port = ECHO_PORT;
+	h->dst_port = t->conns[id].c_lport;
+	h->type = VSOCK_TYPE_STREAM;
+	h->op = op;
+}
+
 static void
 guest__host_rst_mid_stream(void **state)
 {
@@ -646,13 +677,7 @@ guest__host_rst_mid_stream(void **state)
 
 	id = hcvg_connect(&t->g, ECHO_PORT, 0);
 	assert_true(id >= 0);
-	memset(&h, 0, sizeof(h));
-	h.src_cid = 2;
-	h.dst_cid = VT_CID;
-	h.src_port = ECHO_PORT;
-	h.dst_port = t->conns[id].c_lport;
-	h.type = VSOCK_TYPE_STREAM;
-	h.op = VSOCK_OP_RST;
+	host_hdr(t, id, VSOCK_OP_RST, &h);
 	fake_mux_push(t->e->mux, &h, NULL);
 	assert_int_equal(hcvg_recv(&t->g, id, buf, sizeof(buf), 0), 0);
 	assert_int_equal(hcvg_state(&t->g, id), HCVG_S_CLOSED);
@@ -660,6 +685,109 @@ guest__host_rst_mid_stream(void **state)
 	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
 	assert_int_equal(hcvg_close(&t->g, id), 0);
 	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+}
+
+/* RW from the host on connection id: `len` bytes of `fill`. */
+static void
+host_rw(struct gt *t, int id, uint32_t len)
+{
+	static uint8_t data[4096];
+	struct vsock_pkt_hdr h;
+
+	memset(data, 0x5a, sizeof(data));
+	host_hdr(t, id, len > 0 ? VSOCK_OP_RW : VSOCK_OP_CREDIT_REQUEST, &h);
+	h.len = len;
+	h.buf_alloc = 1u << 18;
+	fake_mux_push(t->e->mux, &h, data);
+}
+
+static void
+guest__lazy_credit(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t back[HCVG_CONN_BUF];
+	unsigned upd;
+	uint32_t kicks, tx;
+	int id, i;
+
+	assert_true(vt_rd(t->e, HCVS_REG_GUEST_FEATURES) & HCVS_F_LAZY_CREDIT);
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	for (i = 0; i < 4; i++)
+		host_rw(t, id, 4000);
+	upd = fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE);
+	kicks = hcvg_stats(&t->g)->gs_kicks;
+	tx = hcvg_stats(&t->g)->gs_tx_pkts;
+	/* A quarter of the buffer freed: an update, published, not rung. */
+	recv_exactly(t, id, back, 16000);
+	assert_int_equal(hcvg_stats(&t->g)->gs_tx_pkts, tx + 1);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE), upd);
+	/* The host's next pass (it has data for us) reads it. */
+	host_rw(t, id, 100);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE),
+	    upd + 1);
+	assert_int_equal(fake_mux_last(t->e->mux)->fwd_cnt, 16000);
+
+	/*
+	 * Our buffer full, the host asks for credit: the answer rings but
+	 * grants nothing.  The first space freed afterwards must ring too,
+	 * even below the threshold: a lazy update would never be read.
+	 */
+	for (i = 0; i < 4; i++)
+		host_rw(t, id, 4000);
+	host_rw(t, id, HCVG_CONN_BUF - 16100);
+	host_rw(t, id, 0);
+	kicks = hcvg_stats(&t->g)->gs_kicks;
+	assert_true(hcvg_poll(&t->g) > 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 1);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE),
+	    upd + 2);
+	assert_int_equal(fake_mux_last(t->e->mux)->fwd_cnt, 16000);
+	recv_exactly(t, id, back, 100);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 2);
+	t->e->plat.wait(t->e);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE),
+	    upd + 3);
+	assert_int_equal(fake_mux_last(t->e->mux)->fwd_cnt, 16100);
+	/* Credit given: updates are lazy again. */
+	recv_exactly(t, id, back, HCVG_CONN_BUF - 100);
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 2);
+	assert_int_equal(hcvg_stats(&t->g)->gs_rst_tx, 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_bad_rx, 0);
+}
+
+/* Unrung entries must not fill the TX ring for good: a full ring rings. */
+static void
+guest__lazy_ring_full(void **state)
+{
+	struct gt *t = *state;
+	static uint8_t back[2 * 4052];
+	uint32_t kicks;
+	unsigned upd;
+	int id[4], i;
+
+	/* Two TX slots; four connections with two full packets each. */
+	hcvg_fini(&t->g);
+	t->cfg.tx_slots = 2;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	for (i = 0; i < 4; i++) {
+		id[i] = hcvg_connect(&t->g, ECHO_PORT, 0);
+		assert_true(id[i] >= 0);
+	}
+	for (i = 0; i < 8; i++)
+		host_rw(t, id[i / 2], 4052);
+	kicks = hcvg_stats(&t->g)->gs_kicks;
+	upd = fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE);
+	/* Each read frees a quarter: four lazy updates for two slots. */
+	for (i = 0; i < 4; i++)
+		recv_exactly(t, id[i], back, sizeof(back));
+	assert_int_equal(hcvg_stats(&t->g)->gs_kicks, kicks + 1);
+	assert_int_equal(fake_mux_count(t->e->mux, VSOCK_OP_CREDIT_UPDATE),
+	    upd + 2);
+	assert_int_equal(hcvg_stats(&t->g)->gs_dropped, 0);
 }
 
 int
@@ -684,6 +812,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(guest__interrupt_driven, setup_irq, teardown),
 		cmocka_unit_test_setup_teardown(guest__transport_reset, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__host_rst_mid_stream, setup_sync, teardown),
+		cmocka_unit_test_setup_teardown(guest__lazy_credit, setup_lazy, teardown),
+		cmocka_unit_test_setup_teardown(guest__lazy_ring_full, setup_lazy, teardown),
 		cmocka_unit_test_setup_teardown(guest__host_stops_with_tx_full, setup_async, teardown),
 	};
 

@@ -737,6 +737,45 @@ batch__held_data_written_at_end_in_order(void **state)
 	close(lfd);
 }
 
+/*
+ * The batch end is the device's call: what it queues (here the credit
+ * update for 40000 bytes written) the device pulls itself; rx_ready,
+ * which would run the device again from inside its own pass, stays
+ * quiet.
+ */
+static void
+batch__end_does_not_wake_the_device(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1002, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->g, 601, 1002, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	static uint8_t a[40000];
+	struct vsock_pkt_hdr h;
+	uint64_t calls;
+
+	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	memset(&h, 0, sizeof(h));
+	h.src_cid = CID;
+	h.dst_cid = VSOCK_CID_HOST;
+	h.src_port = 601;
+	h.dst_port = 1002;
+	h.type = VSOCK_TYPE_STREAM;
+	h.op = VSOCK_OP_RW;
+	h.buf_alloc = c->buf_alloc;
+	h.fwd_cnt = c->fwd_cnt;
+	h.len = sizeof(a);
+	calls = f->g.rx_ready_calls;
+	vsock_mux_tx_begin(f->g.m);
+	vsock_mux_from_guest_held(f->g.m, &h, a);
+	vsock_mux_tx_end(f->g.m);
+	assert_int_equal(f->g.rx_ready_calls, calls);
+	/* The update is there for the pulling. */
+	assert_true(vsock_mux_has_rx(f->g.m));
+	close(fd);
+	close(lfd);
+}
+
 static void
 half_close__host_shut_wr__guest_gets_send_only(void **state)
 {
@@ -2204,6 +2243,7 @@ main(void)
 		T(many__default_limit_1023_then_rst),
 		T(half_close__guest_shut_send__host_eof_then_reply),
 		T(batch__held_data_written_at_end_in_order),
+		T(batch__end_does_not_wake_the_device),
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(half_close__crossed_final_shutdown__rst_not_bad),
 		T(rst__unknown_port__one_rst_ports_swapped),
