@@ -36,6 +36,17 @@ bg_sample(struct bguest_ctl *ctl, uint64_t cycles)
 	}
 }
 
+/* The end of a run: its status, then `ready` and `done` for the host. */
+static int
+bg_finish(struct bguest_ctl *ctl, int rc)
+{
+	ctl->status = rc;
+	ctl->ready = 1;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ctl->done = 1;
+	return rc;
+}
+
 static int
 bg_full(const struct bguest_ctl *ctl)
 {
@@ -251,9 +262,72 @@ bguest_run(struct hcvg *g, struct bguest_ctl *ctl, uint8_t *buf)
 		rc = -HCVG_EINVAL;
 	}
 out:
-	ctl->status = rc;
+	return bg_finish(ctl, rc);
+}
+
+/* Wait for a buffer's completion; the status, or -HCVG_ECANCELED on stop. */
+static int
+bg_msg_wait(struct bguest_ctl *ctl, const uint8_t *buf, uint64_t *status)
+{
+	uint32_t spins;
+
+	for (spins = 0; !hcvg_msg_done(buf, status); spins++) {
+		if (ctl->stop && spins > 100000000u)
+			return -HCVG_ECANCELED;
+		__builtin_ia32_pause();
+	}
+	return 0;
+}
+
+int
+bguest_msg_run(struct hcvg_msg *m, struct bguest_ctl *ctl, uint8_t *bufs)
+{
+	uint8_t *req = bufs, *rx = bufs + 65536, *tx = bufs + 2 * 65536;
+	uint32_t len, i, n = ctl->payload;
+	uint64_t mid, st, t0;
+	int rc;
+
+	ctl->nsamples = 0;
+	ctl->bytes = 0;
+	rc = hcvg_msg_run(m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req, 4096, 0, 0,
+	    NULL, &len);
+	if (rc == 0 && (len < 8 || n == 0 || n > HCVS_MSG_MAX_PAYLOAD))
+		rc = -HCVG_EPROTO;
+	if (rc < 0)
+		goto out;
+	mid = (uint64_t)bg_get32(req + 12) | (uint64_t)bg_get32(req + 16) << 32;
+	for (i = 0; i < n; i++)
+		tx[HCVS_MSG_BUF_HDR + i] = (uint8_t)i;
 	ctl->ready = 1;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	ctl->done = 1;
-	return rc;
+	while (!ctl->stop && !bg_full(ctl)) {
+		t0 = bg_tsc();
+		for (i = 0; i < 12; i++)
+			rx[i] = tx[i] = 0;
+		bg_put32(tx + 8, n);
+		/* The Receive first: the echo finds it waiting. */
+		if ((rc = hcvg_msg_submit(m, HCVS_MSG_FN_RECEIVE, mid, rx,
+		    HCVS_MSG_BUF_HDR + n, 0, 0, 0)) < 0 ||
+		    (rc = hcvg_msg_submit(m, HCVS_MSG_FN_SEND, mid, tx,
+		    HCVS_MSG_BUF_HDR + n, 0, 0, 0)) < 0)
+			goto out;
+		hcvg_msg_kick(m);
+		if ((rc = bg_msg_wait(ctl, tx, &st)) < 0)
+			goto out;
+		if ((st & 0xff) != HCVS_MSG_ST_SUCCESS) {
+			rc = -HCVG_EIO;
+			goto out;
+		}
+		if ((rc = bg_msg_wait(ctl, rx, &st)) < 0)
+			goto out;
+		len = bg_get32(rx + 8);
+		if ((st & 0xff) != HCVS_MSG_ST_SUCCESS || len != n) {
+			rc = -HCVG_EIO;
+			goto out;
+		}
+		bg_sample(ctl, bg_tsc() - t0);
+		ctl->bytes += n;
+	}
+	rc = 0;
+out:
+	return bg_finish(ctl, rc);
 }

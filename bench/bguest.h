@@ -25,6 +25,8 @@ enum bguest_mode {
 	BG_TX_STREAM,		/* send `payload`-byte writes until stop */
 	BG_RX_STREAM,		/* read `payload`-byte chunks until stop */
 	BG_MULTI_TX,		/* `nconns` connections, round-robin sends */
+	/* Protocol MSG: Receive and Send `payload` bytes on one session. */
+	BG_MSG_ECHO,
 };
 
 #define BGUEST_MAX_CONNS	1024u
@@ -68,5 +70,14 @@ struct bguest_ctl {
  * `buf` is BGUEST_MAX_PAYLOAD bytes of scratch.
  */
 int	bguest_run(struct hcvg *g, struct bguest_ctl *ctl, uint8_t *buf);
+
+/*
+ * BG_MSG_ECHO on an initialised protocol-MSG driver: take the host's
+ * session (WaitForRequest), set `ready`, then per sample post a Receive
+ * and a Send together (one doorbell) and wait for the echo.  `bufs` are
+ * three 64 KiB buffers, 4 KiB aligned.  Returns ctl->status.
+ */
+int	bguest_msg_run(struct hcvg_msg *m, struct bguest_ctl *ctl,
+	    uint8_t *bufs);
 
 #endif /* HCVS_BENCH_BGUEST_H */

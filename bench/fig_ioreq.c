@@ -10,7 +10,7 @@
 
 #include "bench/bench.h"
 #include "ioreq/ioreq.h"
-#include "ioreq/ioreq_fake.h"
+#include "fakes/fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "notify/notify.h"
 

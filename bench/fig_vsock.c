@@ -14,12 +14,13 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
 #include "bench/bguest.h"
 #include "bench/vsenv.h"
-#include "ioreq/ioreq_fake.h"
+#include "fakes/fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "vsock/vsock_dev.h"
 #ifdef HAVE_KVM
@@ -38,6 +39,7 @@ enum host_role {
 	H_SINK,		/* read, time every MiB */
 	H_SOURCE,	/* write `payload`-byte chunks */
 	H_MULTI_SINK,	/* many connections, aggregate rate */
+	H_MIG_ECHO,	/* start a migration session, echo its stream */
 };
 
 enum guest_kind {
@@ -177,6 +179,79 @@ out:
 	return rc;
 }
 
+/*
+ * The migration orchestrator: START a session on the guest's <dir>/v_migtd
+ * (request id 1) and wait for OK; the connection is then the session.
+ */
+static int
+host_mig_try(struct run *r, const struct sockaddr_un *sun, char *line,
+    size_t size)
+{
+	uint8_t req[56] = { 1 };
+	struct pollfd pfd;
+	size_t got = 0;
+	int fd, tries;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The listener comes with the attached guest. */
+	for (tries = 0; connect(fd, (const struct sockaddr *)sun,
+	    sizeof(*sun)) < 0; tries++) {
+		if (tries > 2000 || r->host_stop) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		usleep(5000);
+	}
+	if (send(fd, "START 1 56\n", 11, MSG_NOSIGNAL) != 11 ||
+	    send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		close(fd);
+		return -EIO;
+	}
+	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	while (got < size - 1) {
+		if (poll(&pfd, 1, 20000) != 1 || recv(fd, line + got, 1, 0) != 1)
+			break;
+		if (line[got++] == '\n')
+			break;
+	}
+	line[got] = '\0';
+	return fd;
+}
+
+/*
+ * The migration orchestrator: START a session on the guest's <dir>/v_migtd
+ * (request id 1) and wait for OK; the connection is then the session.  A
+ * guest still booting lets the request time out: start it again, as an
+ * orchestrator does.
+ */
+static int
+host_mig_start(struct run *r)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char line[32];
+	int fd, tries;
+
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/v_migtd",
+	    r->env.dir) >= (int)sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	for (tries = 0; tries < 20 && !r->host_stop; tries++) {
+		fd = host_mig_try(r, &sun, line, sizeof(line));
+		if (fd < 0)
+			return fd;
+		if (strcmp(line, "OK 1\n") == 0) {
+			r->fds[0] = fd;
+			r->nfds = 1;
+			return 0;
+		}
+		close(fd);
+		if (strcmp(line, "ERR timeout\n") != 0)
+			break;
+	}
+	return -EPROTO;
+}
+
 static void *
 host_main(void *arg)
 {
@@ -186,13 +261,15 @@ host_main(void *arg)
 	ssize_t n;
 	int rc;
 
-	rc = host_accept(r, r->nconns);
+	rc = r->role == H_MIG_ECHO ? host_mig_start(r) :
+	    host_accept(r, r->nconns);
 	if (rc < 0)
 		goto out;
 	switch (r->role) {
 	case H_HOLD:
 		break;
 	case H_ECHO:
+	case H_MIG_ECHO:
 		while (!r->ctl->done && !r->host_stop) {
 			struct pollfd pfd = { .fd = r->fds[0], .events = POLLIN };
 
@@ -355,8 +432,12 @@ kvm_vcpu_main(void *arg)
 
 	(void)bench_pin(bench_opts.cpu_a);
 	va->rc = vmm_run_vcpu(va->r->vmm, 0, 60000, &va->code);
-	if (va->rc == 0 && va->code != 0)
+	if (va->rc == 0 && va->code != 0) {
+		/* The guest's exit code is its driver error, negated. */
+		fprintf(stderr, "hcvsock-bench: KVM guest exited with %u\n",
+		    va->code);
 		va->rc = -EPROTO;
+	}
 	if (va->rc < 0) {
 		va->r->ctl->status = va->rc;
 		va->r->ctl->ready = 1;
@@ -609,24 +690,31 @@ fig_credit(bool busy, bool sync)
 		    "kvm_kick_rpc_block", BENCH_LE, 1.3);
 }
 
-/* Figure 3: 64 B echo through the muxer to a host socket and back (KVM). */
+/*
+ * Figure 3: 64 B echo to a host socket and back (KVM), through the muxer
+ * (a vsock connection) or, with `msg`, through a migration session of
+ * protocol MSG (MigTD's calls: a Receive and a Send posted with one
+ * doorbell, the echo completes the Receive).
+ */
 static void
-fig_echo(bool busy)
+fig_echo(bool busy, bool msg)
 {
-	struct run r = { .kind = G_KVM, .busy = busy, .role = H_ECHO,
-	    .nconns = 1, .seconds = 1.5 };
+	struct run r = { .kind = G_KVM, .busy = busy,
+	    .role = msg ? H_MIG_ECHO : H_ECHO, .nconns = 1, .seconds = 1.5 };
 	struct bench_samples gs;
 	struct bench_stat st;
-	const char *name = busy ? "kvm_echo64_busy" : "kvm_echo64_block";
+	const char *name = msg ? (busy ? "kvm_msg64_busy" : "kvm_msg64_block") :
+	    busy ? "kvm_echo64_busy" : "kvm_echo64_block";
 	const char *floor = busy ? "kick_rpc_busy+unix_pingpong" :
 	    "kick_rpc_block+unix_pingpong";
+	char what[200];
 	int rc;
 
 	if (!bench_selected(name))
 		return;
 	bench_floor_sum(floor, busy ? "kvm_kick_rpc_busy" : "kvm_kick_rpc_block",
 	    "unix_pingpong");
-	rc = run_once(&r, BG_ECHO, 64, 0, &gs);
+	rc = run_once(&r, msg ? BG_MSG_ECHO : BG_ECHO, 64, 0, &gs);
 	bench_samples_free(&r.host);
 	if (rc < 0) {
 		fail(name, rc);
@@ -634,10 +722,11 @@ fig_echo(bool busy)
 	}
 	bench_stat_compute(&gs, 0, &st);
 	bench_samples_free(&gs);
-	bench_result(name, busy ? "KVM guest 64 B echo via hcvsock to a host "
-	    "AF_UNIX socket and back, server busy-polls" : "KVM guest 64 B echo "
-	    "via hcvsock to a host AF_UNIX socket and back, server blocks",
-	    &st, floor, BENCH_LE, 1.3);
+	snprintf(what, sizeof(what), "KVM guest %s to a host AF_UNIX socket "
+	    "and back, server %s", msg ? "MigTD Receive + Send, 64 B through "
+	    "a migration session" : "64 B echo via hcvsock",
+	    busy ? "busy-polls" : "blocks");
+	bench_result(name, what, &st, floor, BENCH_LE, 1.3);
 }
 
 /* Figure 4: stream throughput, either direction, 4 KiB or 64 KiB. */
@@ -729,8 +818,10 @@ bench_fig_vsock(void)
 		fig_credit(true, false);
 		fig_credit(false, true);
 		fig_credit(true, true);
-		fig_echo(false);
-		fig_echo(true);
+		fig_echo(false, false);
+		fig_echo(true, false);
+		fig_echo(false, true);
+		fig_echo(true, true);
 		fig_stream(G_KVM, true, 4096, false);
 		fig_stream(G_KVM, true, 65536, false);
 		fig_stream(G_KVM, false, 4096, false);

@@ -15,6 +15,33 @@
 static struct hcvg_conn conns[NCONNS];
 static uint8_t buf[BGUEST_MAX_PAYLOAD];
 static struct hcvg drv;
+/* Protocol MSG: the call table and three data buffers. */
+static uint8_t msg_slots[8 * HCVS_MSG_SLOT_SIZE] __attribute__((aligned(4096)));
+static uint8_t msg_bufs[3 * 65536] __attribute__((aligned(4096)));
+static struct hcvg_msg msg;
+
+static void
+msg_main(struct hcvg_platform *p, struct bguest_ctl *ctl)
+{
+	struct hcvg_msg_cfg mc;
+	int rc;
+
+	memset(&mc, 0, sizeof(mc));
+	mc.plat = p;
+	mc.slots = msg_slots;
+	mc.nslots = 8;
+	mc.sync = (int)ctl->sync;
+	mc.wait_limit = BGUEST_WAIT_LIMIT;
+	rc = hcvg_msg_init(&msg, &mc);
+	if (rc == 0)
+		rc = bguest_msg_run(&msg, ctl, msg_bufs);
+	else {
+		ctl->status = rc;
+		ctl->ready = 1;
+		ctl->done = 1;
+	}
+	kvmguest_exit(rc < 0 ? (uint32_t)-rc : 0);
+}
 
 KVMGUEST_ENTRY void
 _start(uint64_t vcpu, uint64_t bootp)
@@ -32,6 +59,8 @@ _start(uint64_t vcpu, uint64_t bootp)
 	ctl = (struct bguest_ctl *)(uintptr_t)b->kb_scratch_gpa;
 	x.base = (uintptr_t)b->kb_window_base;
 	hcvg_x86_platform(&p, &x, 0);
+	if (ctl->mode == BG_MSG_ECHO)
+		msg_main(&p, ctl);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.plat = &p;
 	cfg.mem = (uint8_t *)ctl + BGUEST_MBOX_OFF(ctl->max_samples);

@@ -2,7 +2,7 @@
 # hcvsock-bench: floors and hcvsock figures in one run (`make bench`).
 # Built with the check programs; a --quick smoke run validates the JSON
 # shape in make check, never the numbers.
-check_PROGRAMS += bench/hcvsock-bench bench/bench-json-check
+check_PROGRAMS += bench/hcvsock-bench
 # The guest driver is compiled in (hosted) with the settings of
 # bguest_cfg.h, as bench/kvm_guest.bin is: force-included, so that a
 # change rebuilds both.
@@ -19,8 +19,9 @@ bench_hcvsock_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
 	-DBENCH_KVM_GUEST='"$(abs_top_builddir)/bench/kvm_guest.bin"'
 if HAVE_KVM
 bench_hcvsock_bench_SOURCES += %reldir%/kvm_floors.c
-BENCH_KVM_LIBS += tests/libkvmvm.a src/attach/libattach_vsock.a \
-	src/attach/libattach.a src/binding/libbinding.a
+BENCH_KVM_LIBS += tests/libkvmvm.a src/attach/libattach_vmm.a \
+	src/attach/libattach_vsock.a src/attach/libattach.a \
+	src/binding/libbinding.a
 EXTRA_bench_hcvsock_bench_DEPENDENCIES = bench/kvm_guest.bin
 
 # The KVM guest: bench workloads + the freestanding driver, flat binary
@@ -40,17 +41,15 @@ bench_hcvsock_bench_SOURCES += %reldir%/kvm_none.c
 endif
 EXTRA_DIST += %reldir%/kvm_none.c %reldir%/kvm_guest.c
 bench_hcvsock_bench_LDADD = $(BENCH_KVM_LIBS) src/vsock/libvsockdev.a \
-	src/vsock/libvsock.a src/ioreq/libioreq.a \
+	src/vsock/libvsock.a tests/libfakeguest.a src/ioreq/libioreq.a \
 	$(NOTIFY_LIBS) src/common/libcommon.a -lm
 
-bench_bench_json_check_SOURCES = %reldir%/json_check.c
-
-EXTRA_DIST += %reldir%/smoke.sh
+EXTRA_DIST += %reldir%/smoke.sh %reldir%/json-check %reldir%/json-check.jq
 TESTS += %reldir%/smoke.sh
 
 BENCH_ARGS =
 .PHONY: bench
-bench: bench/hcvsock-bench bench/bench-json-check
+bench: bench/hcvsock-bench
 	bench/hcvsock-bench --json bench-results.json $(BENCH_ARGS)
-	bench/bench-json-check bench-results.json
+	$(top_srcdir)/bench/json-check bench-results.json
 CLEANFILES += bench-results.json bench/smoke-results.json bench/smoke-bad.json

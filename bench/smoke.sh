@@ -3,6 +3,7 @@
 # Smoke test of hcvsock-bench: a --quick run must finish and write JSON of
 # the right shape.  It checks shapes, never numbers (those are for `make bench`).
 b=${top_builddir:-.}/bench
+check=${top_srcdir:-.}/bench/json-check
 out=$b/smoke-results.json
 rm -f "$out"
 t=; command -v timeout >/dev/null && t="timeout 600"
@@ -16,18 +17,18 @@ else
 	echo "note: no /dev/kvm, KVM floors not required"
 fi
 # shellcheck disable=SC2086
-"$b/bench-json-check" $req "$out"
+"$check" $req "$out"
 rc=$?
 [ $rc -eq 0 ] || exit $rc
 # The checker must reject what breaks the schema, or the line above proves nothing.
 bad=$b/smoke-bad.json
 printf '{"machine": "m", "floors": {"f": {"median_ns": 1, "p99_ns": 2}},\n "results": [{"name": "r", "median_ns": 1, "p99_ns": 2, "mb_per_s": null, "floor": "f", "ratio": 1, "target": 1.5}]}\n' >"$bad"
-if "$b/bench-json-check" "$bad" 2>/dev/null; then echo "FAIL: missing \"met\" accepted"; exit 1; fi
+if "$check" "$bad" 2>/dev/null; then echo "FAIL: missing \"met\" accepted"; exit 1; fi
 printf '{"machine": "m", "floors": {"f": {"median_ns": 1, "p99_ns": 2}},\n "results": [{"name": "r", "median_ns": 1, "p99_ns": 2, "mb_per_s": null, "floor": "nope", "ratio": 1, "target": 1.5, "met": true}]}\n' >"$bad"
-if "$b/bench-json-check" "$bad" 2>/dev/null; then echo "FAIL: unknown floor accepted"; exit 1; fi
+if "$check" "$bad" 2>/dev/null; then echo "FAIL: unknown floor accepted"; exit 1; fi
 printf '{"machine": "m", "floors": {"f": {"median_ns": 1, "p99_ns": 2}}, "results": [' >"$bad"
-if "$b/bench-json-check" "$bad" 2>/dev/null; then echo "FAIL: truncated JSON accepted"; exit 1; fi
+if "$check" "$bad" 2>/dev/null; then echo "FAIL: truncated JSON accepted"; exit 1; fi
 printf '{"machine": "m", "floors": {"f": {"median_ns": 1, "p99_ns": 2}},\n "results": [{"name": "r", "median_ns": 1, "p99_ns": 2, "mb_per_s": null, "floor": "f", "ratio": 1, "target": 1.5, "met": true}]}\n' >"$bad"
-"$b/bench-json-check" "$bad" >/dev/null || { echo "FAIL: a valid document rejected"; exit 1; }
+"$check" "$bad" >/dev/null || { echo "FAIL: a valid document rejected"; exit 1; }
 rm -f "$bad"
 echo "PASS: smoke run and checker"

@@ -206,6 +206,22 @@ err_of(uint32_t res)
 	}
 }
 
+/* The end of either protocol's set-up: SET_NOTIFY unless polling, ENABLE. */
+static int
+notify_and_enable(const struct hcvg_platform *p, uint32_t mode,
+    const uint32_t args[3])
+{
+	uint32_t res;
+
+	if (mode != HCVS_IRQ_NONE) {
+		res = cmd(p, HCVS_CMD_SET_NOTIFY, mode, args[0], args[1],
+		    args[2]);
+		if (res != HCVS_ERR_OK)
+			return err_of(res);
+	}
+	return err_of(cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0));
+}
+
 int
 hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 {
@@ -278,15 +294,9 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	    (uint32_t)(phys >> 32), hcvg_mem_needed(tx, rx, slot), 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
-	if (cfg->irq_mode != HCVS_IRQ_NONE) {
-		res = cmd(p, HCVS_CMD_SET_NOTIFY, cfg->irq_mode,
-		    cfg->irq_args[0], cfg->irq_args[1], cfg->irq_args[2]);
-		if (res != HCVS_ERR_OK)
-			return err_of(res);
-	}
-	res = cmd(p, HCVS_CMD_ENABLE, 0, 0, 0, 0);
-	if (res != HCVS_ERR_OK)
-		return err_of(res);
+	rc = notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
+	if (rc < 0)
+		return rc;
 	g->g_cid = mb_load(g, HCVS_MB_CID_LO) |
 	    ((uint64_t)mb_load(g, HCVS_MB_CID_HI) << 32);
 	g->g_epoch = mb_load(g, HCVS_MB_EPOCH);
@@ -1072,5 +1082,198 @@ hcvg_close(struct hcvg *g, int id)
 		(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
 	}
 	c->c_state = HCVG_S_FREE;
+	return 0;
+}
+
+/* ---- Protocol MSG ------------------------------------------------------------ */
+
+static inline uint32_t
+slot_load(const struct hcvg_msg *m, uint32_t i, uint32_t off)
+{
+	return *(const volatile uint32_t *)(const void *)
+	    (m->m_slots + i * HCVS_MSG_SLOT_SIZE + off);
+}
+
+static inline void
+slot_store(struct hcvg_msg *m, uint32_t i, uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)(void *)(m->m_slots + i * HCVS_MSG_SLOT_SIZE +
+	    off) = v;
+}
+
+static void
+msg_wait(struct hcvg_msg *m)
+{
+	if (m->m_p->wait != NULL)
+		m->m_p->wait(m->m_p->ctx);
+}
+
+int
+hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg)
+{
+	const struct hcvg_platform *p = cfg->plat;
+	uint64_t phys;
+	uint32_t res;
+	int rc;
+
+	zero(m, sizeof(*m));
+	if (p == NULL || p->reg_read == NULL || p->reg_write == NULL ||
+	    cfg->slots == NULL ||
+	    ((uintptr_t)cfg->slots & (HCVS_MSG_TABLE_ALIGN - 1)) != 0 ||
+	    cfg->nslots == 0 || cfg->nslots > HCVS_MSG_MAX_SLOTS)
+		return -HCVG_EINVAL;
+	rc = hcvg_probe(p, NULL);
+	if (rc < 0)
+		return rc;
+	if (!(p->reg_read(p->ctx, HCVS_REG_PROTOCOLS) & (1u << HCVS_PROTO_MSG)))
+		return -HCVG_ENODEV;
+	m->m_p = p;
+	m->m_slots = cfg->slots;
+	m->m_nslots = cfg->nslots;
+	m->m_sync = cfg->sync;
+	m->m_wait_limit = cfg->wait_limit ? cfg->wait_limit : 1000000;
+	zero(m->m_slots, cfg->nslots * HCVS_MSG_SLOT_SIZE);
+	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, cfg->slots) :
+	    (uint64_t)(uintptr_t)cfg->slots;
+	if ((res = cmd(p, HCVS_CMD_RESET, 0, 0, 0, 0)) != HCVS_ERR_OK ||
+	    (res = cmd(p, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0, 0)) !=
+	    HCVS_ERR_OK ||
+	    (res = cmd(p, HCVS_CMD_MSG_SET_CALLS, (uint32_t)phys,
+	    (uint32_t)(phys >> 32), cfg->nslots, 0)) != HCVS_ERR_OK)
+		return err_of(res);
+	m->m_irq_mode = cfg->irq_mode;
+	return notify_and_enable(p, cfg->irq_mode, cfg->irq_args);
+}
+
+static int
+msg_err(uint32_t res)
+{
+	switch (res) {
+	case HCVS_ERR_UNKNOWN_ID:
+		return -HCVG_ENOENT;
+	case HCVS_ERR_BAD_ARG:
+	case HCVS_ERR_BAD_ADDRESS:
+		return -HCVG_EINVAL;
+	default:
+		return -HCVG_EIO;
+	}
+}
+
+int
+hcvg_msg_submit(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
+{
+	const struct hcvg_platform *p = m->m_p;
+	uint64_t phys;
+	uint32_t i, st;
+	uint8_t *s;
+
+	for (i = 0; i < m->m_nslots; i++) {
+		st = slot_load(m, i, HCVS_MSG_STATE);
+		if (st == HCVS_MSG_S_FREE || st == HCVS_MSG_S_DONE)
+			break;
+	}
+	if (i == m->m_nslots)
+		return -HCVG_EAGAIN;
+	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, buf) :
+	    (uint64_t)(uintptr_t)buf;
+	s = m->m_slots + i * HCVS_MSG_SLOT_SIZE;
+	zero(s + 4, HCVS_MSG_SLOT_SIZE - 4);
+	put32(s + HCVS_MSG_FUNCTION, fn);
+	put32(s + HCVS_MSG_FLAGS, notify ? HCVS_MSG_F_NOTIFY : 0);
+	put64(s + HCVS_MSG_BUF_GPA, phys);
+	put32(s + HCVS_MSG_BUF_LEN, buf_len);
+	put32(s + HCVS_MSG_TIMEOUT_MS, timeout_ms);
+	put64(s + HCVS_MSG_MID, mid);
+	put64(s + HCVS_MSG_REPORT, report);
+	rel();
+	slot_store(m, i, HCVS_MSG_STATE, HCVS_MSG_S_SUBMITTED);
+	return (int)i;
+}
+
+void
+hcvg_msg_kick(struct hcvg_msg *m)
+{
+	const struct hcvg_platform *p = m->m_p;
+
+	if (p->mb != NULL)
+		p->mb(p->ctx);
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	p->reg_write(p->ctx, m->m_sync ? HCVS_REG_DOORBELL_SYNC :
+	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+}
+
+int
+hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, int notify)
+{
+	uint32_t st, n;
+	int i;
+
+	i = hcvg_msg_submit(m, fn, mid, buf, buf_len, report, timeout_ms,
+	    notify);
+	if (i < 0)
+		return i;
+	hcvg_msg_kick(m);
+	/* Taken (or refused) is what a TDVMCALL's return tells. */
+	for (n = 0; (st = slot_load(m, (uint32_t)i, HCVS_MSG_STATE)) ==
+	    HCVS_MSG_S_SUBMITTED; n++) {
+		if (n >= m->m_wait_limit)
+			return -HCVG_ETIMEDOUT;
+		msg_wait(m);
+	}
+	acq();
+	if (st == HCVS_MSG_S_DONE &&
+	    slot_load(m, (uint32_t)i, HCVS_MSG_RESULT) != HCVS_ERR_OK)
+		return msg_err(slot_load(m, (uint32_t)i, HCVS_MSG_RESULT));
+	return i;
+}
+
+int
+hcvg_msg_done(const void *buf, uint64_t *status)
+{
+	const volatile uint8_t *b = buf;
+
+	if (b[0] == 0)
+		return 0;
+	acq();
+	*status = get64((const uint8_t *)buf);
+	return 1;
+}
+
+int
+hcvg_msg_run(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+    uint32_t buf_len, uint64_t report, uint32_t timeout_ms, uint32_t *op,
+    uint32_t *len)
+{
+	uint64_t status = 0;
+	uint32_t n, l;
+	int rc;
+
+	put64(buf, 0);
+	if (fn == HCVS_MSG_FN_WAIT_FOR_REQUEST || fn == HCVS_MSG_FN_RECEIVE)
+		put32((uint8_t *)buf + 8, 0);
+	rc = hcvg_msg_call(m, fn, mid, buf, buf_len, report, timeout_ms,
+	    m->m_irq_mode != HCVS_IRQ_NONE);
+	if (rc < 0)
+		return rc;
+	for (n = 0; !hcvg_msg_done(buf, &status); n++) {
+		if (n >= m->m_wait_limit)
+			return -HCVG_ETIMEDOUT;
+		msg_wait(m);
+	}
+	if ((status & 0xff) != HCVS_MSG_ST_SUCCESS)
+		return status == HCVS_MSG_ST_TIMEOUT ? -HCVG_ETIMEDOUT :
+		    status == HCVS_MSG_ST_CANCEL ? -HCVG_ECANCELED :
+		    -HCVG_EPROTO;
+	l = get32((const uint8_t *)buf + 8);
+	if ((fn == HCVS_MSG_FN_WAIT_FOR_REQUEST || fn == HCVS_MSG_FN_RECEIVE) &&
+	    (l > buf_len - HCVS_MSG_BUF_HDR || l == 0))
+		return -HCVG_EPROTO;	/* never trust the host either */
+	if (op != NULL)
+		*op = (uint32_t)(status >> 8) & 0xff;
+	if (len != NULL)
+		*len = l;
 	return 0;
 }

@@ -12,7 +12,9 @@ tests_daemon_lb_guest_SOURCES = %reldir%/daemon/lb_guest.c
 tests_daemon_lb_guest_LDADD = $(DAEMON_LIBS)
 # The real guest driver over a fake ioreq page, in its own process.
 tests_daemon_e2e_guest_SOURCES = %reldir%/daemon/e2e_guest.c
-tests_daemon_e2e_guest_LDADD = $(DAEMON_LIBS) guest/libhcvsock_guest.a
+tests_daemon_e2e_guest_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_daemon_e2e_guest_LDADD = $(FAKE_GUEST_LIBS) $(DAEMON_LIBS) \
+	guest/libhcvsock_guest.a
 
 DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/conf.test \
@@ -40,4 +42,13 @@ tests_unit_test_daemon_SOURCES = %reldir%/unit/test_daemon.c \
 tests_unit_test_daemon_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_daemon_LDADD = $(DAEMON_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_conf tests/unit/test_daemon
+
+# The shared AF_UNIX plumbing under every listener that uses it; bind() is
+# wrapped so that a test can race a symlink in right after it.
+check_PROGRAMS += tests/unit/test_usock
+tests_unit_test_usock_SOURCES = %reldir%/unit/test_usock.c
+tests_unit_test_usock_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_usock_LDFLAGS = -Wl,--wrap=bind
+tests_unit_test_usock_LDADD = $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_usock
 endif

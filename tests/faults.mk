@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
-# Fault injection (issue 10): servers killed and restarted, host peers
+# Fault injection: servers killed and restarted, host peers
 # killed, directories removed, resets, limits, stalled guests, EMFILE.
 # docs/SECURITY.md maps each defence to its test.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_fault_restart
 tests_unit_test_fault_restart_SOURCES = %reldir%/unit/test_fault_restart.c
 tests_unit_test_fault_restart_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_fault_restart_LDADD = src/ioreq/libioreq.a $(NOTIFY_LIBS) \
+tests_unit_test_fault_restart_LDADD = $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a $(NOTIFY_LIBS) \
 	$(TEST_LIBS)
 TESTS += tests/unit/test_fault_restart
 endif

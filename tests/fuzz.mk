@@ -7,7 +7,7 @@
 # `make fuzz` runs every libFuzzer binary for FUZZ_TIME seconds each; from a
 # gcc build it configures a clang build in fuzz-build/ and runs it there.
 FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux vsock_dev \
-	vsock_devmux attach
+	vsock_devmux vsock_msg attach statefile
 # (vsock_dev is built by tests/vsock.mk; the others here.)
 FUZZ_TIME = 60
 FUZZ_COMMON = %reldir%/fuzz/fuzz.h %reldir%/fuzz/fuzz_common.c
@@ -24,11 +24,11 @@ EXTRA_DIST += %reldir%/fuzz/README.md
 check_PROGRAMS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
 	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach \
-	tests/fuzz/replay_vsock_devmux
+	tests/fuzz/replay_vsock_devmux tests/fuzz/replay_vsock_msg tests/fuzz/replay_statefile
 TESTS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
 	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach \
-	tests/fuzz/replay_vsock_devmux
+	tests/fuzz/replay_vsock_devmux tests/fuzz/replay_vsock_msg tests/fuzz/replay_statefile
 
 tests_fuzz_replay_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_REPLAY)
 tests_fuzz_replay_connect_line_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"connect_line"'
@@ -51,12 +51,19 @@ tests_fuzz_replay_attach_LDADD = $(FUZZ_ATTACH_LIBS)
 tests_fuzz_replay_vsock_devmux_SOURCES = %reldir%/fuzz/fuzz_vsock_devmux.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_REPLAY)
 tests_fuzz_replay_vsock_devmux_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_devmux"'
 tests_fuzz_replay_vsock_devmux_LDADD = $(FUZZ_DEV_LIBS)
+tests_fuzz_replay_vsock_msg_SOURCES = %reldir%/fuzz/fuzz_vsock_msg.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_REPLAY)
+tests_fuzz_replay_vsock_msg_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_msg"'
+tests_fuzz_replay_vsock_msg_LDADD = $(FUZZ_DEV_LIBS)
+tests_fuzz_replay_statefile_SOURCES = %reldir%/fuzz/fuzz_statefile.c $(FUZZ_REPLAY)
+tests_fuzz_replay_statefile_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"statefile"'
+tests_fuzz_replay_statefile_LDADD = $(FUZZ_CONF_LIBS)
 
 if ENABLE_FUZZING
 FUZZ_LD = -fsanitize=fuzzer
 noinst_PROGRAMS += tests/fuzz/fuzz_connect_line tests/fuzz/fuzz_conf \
 	tests/fuzz/fuzz_ioreq_page tests/fuzz/fuzz_ioreq_bufring \
-	tests/fuzz/fuzz_vsock_mux tests/fuzz/fuzz_attach tests/fuzz/fuzz_vsock_devmux
+	tests/fuzz/fuzz_vsock_mux tests/fuzz/fuzz_attach tests/fuzz/fuzz_vsock_devmux \
+	tests/fuzz/fuzz_vsock_msg tests/fuzz/fuzz_statefile
 tests_fuzz_fuzz_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_connect_line_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_connect_line_LDADD = $(FUZZ_VSOCK_LIBS)
@@ -78,6 +85,12 @@ tests_fuzz_fuzz_attach_LDADD = $(FUZZ_ATTACH_LIBS)
 tests_fuzz_fuzz_vsock_devmux_SOURCES = %reldir%/fuzz/fuzz_vsock_devmux.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_vsock_devmux_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_vsock_devmux_LDADD = $(FUZZ_DEV_LIBS)
+tests_fuzz_fuzz_vsock_msg_SOURCES = %reldir%/fuzz/fuzz_vsock_msg.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_vsock_msg_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_vsock_msg_LDADD = $(FUZZ_DEV_LIBS)
+tests_fuzz_fuzz_statefile_SOURCES = %reldir%/fuzz/fuzz_statefile.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_statefile_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_statefile_LDADD = $(FUZZ_CONF_LIBS)
 FUZZ_MODE = run
 FUZZ_PROGS = $(FUZZ_NAMES:%=tests/fuzz/fuzz_%)
 else

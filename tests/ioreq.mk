@@ -4,7 +4,7 @@
 # --wrap) the Xen server against wrapped libraries.
 if HAVE_CMOCKA
 IOREQ_TEST_HARNESS = %reldir%/unit/ioreq_harness.c %reldir%/unit/ioreq_harness.h
-IOREQ_TEST_LIBS = $(IOREQ_LIBS) $(TEST_LIBS)
+IOREQ_TEST_LIBS = $(FAKE_GUEST_LIBS) $(IOREQ_LIBS) $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_ioreq_engine
 tests_unit_test_ioreq_engine_SOURCES = %reldir%/unit/test_ioreq_engine.c \

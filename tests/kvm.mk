@@ -6,7 +6,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_attach
 tests_kvm_test_attach_SOURCES = %reldir%/kvm/test_attach.c
 tests_kvm_test_attach_CFLAGS = $(TEST_CFLAGS)
-tests_kvm_test_attach_LDADD = $(ATTACH_LIBS) $(TEST_LIBS)
+tests_kvm_test_attach_LDADD = $(ATTACH_VMM_LIBS) $(TEST_LIBS)
 TESTS += tests/kvm/test_attach
 endif
 
@@ -74,8 +74,8 @@ EXTRA_DIST += %reldir%/kvm/guest/guest.ld %reldir%/kvm/guest/kvmguest.c \
 check_PROGRAMS += tests/kvm/hcvsock-vmm
 tests_kvm_hcvsock_vmm_SOURCES = %reldir%/kvm/hcvsock-vmm.c
 tests_kvm_hcvsock_vmm_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/kvm
-tests_kvm_hcvsock_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a \
-	src/common/libcommon.a
+tests_kvm_hcvsock_vmm_LDADD = tests/libkvmvm.a src/attach/libattach_vmm.a \
+	src/attach/libattach.a src/common/libcommon.a
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_kvmvm
@@ -92,7 +92,7 @@ check_PROGRAMS += tests/kvm/test_vmm
 tests_kvm_test_vmm_SOURCES = %reldir%/kvm/test_vmm.c \
 	$(KVM_TESTUTIL_SRCS)
 tests_kvm_test_vmm_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
-tests_kvm_test_vmm_LDADD = tests/libkvmvm.a src/attach/libattach.a $(TEST_LIBS)
+tests_kvm_test_vmm_LDADD = tests/libkvmvm.a $(ATTACH_VMM_LIBS) $(TEST_LIBS)
 EXTRA_tests_kvm_test_vmm_DEPENDENCIES = tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_vmm
 
@@ -100,7 +100,7 @@ check_PROGRAMS += tests/kvm/test_attach_guest
 tests_kvm_test_attach_guest_SOURCES = %reldir%/kvm/test_attach_guest.c \
 	$(KVM_TESTUTIL_SRCS)
 tests_kvm_test_attach_guest_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
-tests_kvm_test_attach_guest_LDADD = tests/libkvmvm.a $(ATTACH_LIBS) $(TEST_LIBS)
+tests_kvm_test_attach_guest_LDADD = tests/libkvmvm.a $(ATTACH_VMM_LIBS) $(TEST_LIBS)
 EXTRA_tests_kvm_test_attach_guest_DEPENDENCIES = tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_attach_guest
 
@@ -109,8 +109,8 @@ check_PROGRAMS += tests/kvm/test_kvm_e2e
 tests_kvm_test_kvm_e2e_SOURCES = %reldir%/kvm/test_kvm_e2e.c \
 	$(KVM_TESTUTIL_SRCS)
 tests_kvm_test_kvm_e2e_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
-tests_kvm_test_kvm_e2e_LDADD = tests/libkvmvm.a $(ATTACH_VSOCK_LIBS) \
-	$(TEST_LIBS)
+tests_kvm_test_kvm_e2e_LDADD = tests/libkvmvm.a src/attach/libattach_vmm.a \
+	$(ATTACH_VSOCK_LIBS) $(TEST_LIBS)
 EXTRA_tests_kvm_test_kvm_e2e_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin
 TESTS += tests/kvm/test_kvm_e2e
 endif

@@ -1,10 +1,20 @@
 # SPDX-License-Identifier: MIT
 # cmocka suites: one driver per module, all linked against the module
 # libraries the daemon uses.
+
+# The fake guest that produces requests on a fake ioreq page (test-only:
+# the daemon only serves pages).  Link it before src/ioreq/libioreq.a.
+noinst_LIBRARIES += tests/libfakeguest.a
+tests_libfakeguest_a_SOURCES = %reldir%/fakes/fake_guest.c \
+	%reldir%/fakes/fake_guest.h %reldir%/fakes/fake_plat.c \
+	%reldir%/fakes/fake_plat.h
+FAKE_GUEST_LIBS = tests/libfakeguest.a
+
 if HAVE_CMOCKA
 noinst_LIBRARIES += tests/libtestfakes.a
 tests_libtestfakes_a_SOURCES = %reldir%/fakes/test_common.h \
-	%reldir%/fakes/test_common.c
+	%reldir%/fakes/test_common.c %reldir%/fakes/rec_dev.c \
+	%reldir%/fakes/rec_dev.h
 tests_libtestfakes_a_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/tests/fakes

@@ -46,7 +46,8 @@ tests_libvsocktestenv_a_SOURCES = %reldir%/fakes/vsock_testenv.c \
 	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
 tests_libvsocktestenv_a_CFLAGS = $(TEST_CFLAGS)
 VSOCKDEV_TEST_LIBS = tests/libvsocktestenv.a src/vsock/libvsockdev.a \
-	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_vsock_dev
 tests_unit_test_vsock_dev_SOURCES = %reldir%/unit/test_vsock_dev.c
@@ -70,8 +71,18 @@ tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c \
 	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
 tests_unit_test_vsock_e2e_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
-	guest/libhcvsock_guest.a src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_vsock_e2e
+
+# Protocol MSG (MigTD's calls) end to end through the fake page.
+check_PROGRAMS += tests/unit/test_vsock_msg
+tests_unit_test_vsock_msg_SOURCES = %reldir%/unit/test_vsock_msg.c
+tests_unit_test_vsock_msg_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_vsock_msg_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
+	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
+	$(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_vsock_msg
 endif
 
 # The device under a hostile guest program (tests/fuzz/README.md): the

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hcvsock guest ABI, version 1.1: register window, commands, mailbox
- * and ring layout.  docs/PROTOCOL.md is normative; this header only
- * names its numbers.  Freestanding: usable by the daemon, the guest
+ * The hcvsock guest ABI, version 1.2: register window, commands, mailbox
+ * and ring layout, protocol MSG's call slots.  docs/PROTOCOL.md is
+ * normative; this header only names its numbers.  Freestanding: usable by the daemon, the guest
  * driver (-ffreestanding, -m32 and -m64) and tests.  Everything in guest
  * memory and every register is little-endian.
  */
@@ -34,7 +34,7 @@
 
 #define HCVS_MAGIC		0x4B535648u	/* "HVSK" in memory order */
 #define HCVS_VERSION_MAJOR	1u
-#define HCVS_VERSION_MINOR	1u
+#define HCVS_VERSION_MINOR	2u
 #define HCVS_VERSION		((HCVS_VERSION_MAJOR << 16) | HCVS_VERSION_MINOR)
 /* What a guest reads where no backend answers (yet). */
 #define HCVS_NO_BACKEND		0xFFFFFFFFu
@@ -53,7 +53,7 @@
 /* Protocols (PROTOCOLS is a bitmap of 1 << HCVS_PROTO_*). */
 #define HCVS_PROTO_NONE		0u
 #define HCVS_PROTO_RING		1u	/* this document: vsock over rings */
-#define HCVS_PROTO_MSG		2u	/* reserved: MigTD command/response */
+#define HCVS_PROTO_MSG		2u	/* MigTD's vmcall-raw calls (below) */
 
 /* Notification modes (IRQ_MODES is a bitmap of 1 << HCVS_IRQ_*). */
 #define HCVS_IRQ_NONE		0u	/* poll */
@@ -82,8 +82,9 @@
 #define HCVS_ISR_TX		(1u << 1)	/* TX slots were reclaimed */
 #define HCVS_ISR_RESET		(1u << 2)	/* transport reset */
 #define HCVS_ISR_ERROR		(1u << 3)	/* the device halted */
+#define HCVS_ISR_MSG		(1u << 4)	/* MSG: calls completed */
 
-/* Commands (written to CMD). 0x80..0xFF are reserved for HCVS_PROTO_MSG. */
+/* Commands (written to CMD). 0x80..0xFF belong to HCVS_PROTO_MSG. */
 #define HCVS_CMD_NOP		0x00u
 #define HCVS_CMD_RESET		0x01u
 #define HCVS_CMD_SET_PROTOCOL	0x02u	/* ARG0 protocol */
@@ -92,6 +93,9 @@
 #define HCVS_CMD_SET_NOTIFY	0x05u	/* ARG0 mode, ARG1..3 parameters */
 #define HCVS_CMD_ENABLE		0x06u
 #define HCVS_CMD_GET_CID	0x07u	/* -> ARG0/1 guest CID lo/hi */
+#define HCVS_CMD_MSG_FIRST	0x80u	/* 0x80..0xFF: MSG commands */
+#define HCVS_CMD_MSG_LAST	0xFFu
+#define HCVS_CMD_MSG_SET_CALLS	0x80u	/* ARG0/1 GPA lo/hi, ARG2 slots */
 
 /* Command results (CMD) and ring errors (ERROR). */
 #define HCVS_ERR_OK		0u
@@ -105,6 +109,7 @@
 #define HCVS_ERR_BAD_INDEX	8u	/* ring index out of range */
 #define HCVS_ERR_MEM_FAULT	9u	/* ring memory became inaccessible */
 #define HCVS_ERR_HOST		10u	/* host-side failure (out of memory) */
+#define HCVS_ERR_UNKNOWN_ID	11u	/* MSG: no session with this request id */
 
 /* ---- Mailbox (guest memory) ------------------------------------------ */
 
@@ -144,5 +149,60 @@
 /* HOST_FLAGS */
 #define HCVS_HF_TX_NO_KICK	(1u << 0)	/* host will look at TX anyway */
 #define HCVS_HF_RX_WANT_KICK	(1u << 1)	/* host waits for free RX slots */
+
+/* ---- Protocol MSG: MigTD's vmcall-raw calls (PROTOCOL.md §15) ---------- */
+
+/*
+ * A table of call slots in guest memory (MSG_SET_CALLS), 64 bytes each.
+ * The guest fills a FREE or DONE slot, release barrier, STATE =
+ * SUBMITTED, then rings a doorbell; the host copies it once (ACCEPTED)
+ * and ends it with DONE and RESULT.
+ */
+#define HCVS_MSG_SLOT_SIZE	64u
+#define HCVS_MSG_MAX_SLOTS	64u
+#define HCVS_MSG_TABLE_ALIGN	64u
+
+#define HCVS_MSG_STATE		0x00u	/* u32 HCVS_MSG_S_* */
+#define HCVS_MSG_RESULT		0x04u	/* u32 HCVS_ERR_*, host-written at DONE */
+#define HCVS_MSG_FUNCTION	0x08u	/* u32 HCVS_MSG_FN_* (GHCI leaf) */
+#define HCVS_MSG_FLAGS		0x0Cu	/* u32 HCVS_MSG_F_* */
+#define HCVS_MSG_BUF_GPA	0x10u	/* u64, 4 KiB aligned */
+#define HCVS_MSG_BUF_LEN	0x18u	/* u32 bytes, header included */
+#define HCVS_MSG_TIMEOUT_MS	0x1Cu	/* u32, 0 = none */
+#define HCVS_MSG_MID		0x20u	/* u64 migration request id */
+#define HCVS_MSG_REPORT		0x28u	/* u64 ReportStatus value */
+/* 0x30..0x3F reserved, 0 */
+
+#define HCVS_MSG_S_FREE		0u
+#define HCVS_MSG_S_SUBMITTED	1u
+#define HCVS_MSG_S_ACCEPTED	2u
+#define HCVS_MSG_S_DONE		3u
+
+/* TDG.VP.VMCALL<MigTD> leaf functions (GHCI 1.5). */
+#define HCVS_MSG_FN_WAIT_FOR_REQUEST	1u
+#define HCVS_MSG_FN_REPORT_STATUS	2u
+#define HCVS_MSG_FN_SEND		3u
+#define HCVS_MSG_FN_RECEIVE		4u
+
+#define HCVS_MSG_F_NOTIFY	(1u << 0)	/* ISR.MSG + interrupt at completion */
+
+/* The data buffer: [u64 status][u32 length][payload]. */
+#define HCVS_MSG_BUF_HDR	12u
+#define HCVS_MSG_BUF_MAX	65536u
+#define HCVS_MSG_MAX_PAYLOAD	(HCVS_MSG_BUF_MAX - HCVS_MSG_BUF_HDR)	/* 65524 */
+#define HCVS_MSG_BUF_ALIGN	4096u
+
+/* Buffer status, written last: byte 0 = 1 success (byte 1: operation). */
+#define HCVS_MSG_ST_SUCCESS	0x01u
+#define HCVS_MSG_ST_TIMEOUT	0x0202u	/* byte 0 = 2 not completed, byte 1 = 2 */
+#define HCVS_MSG_ST_CANCEL	0x0302u	/* byte 0 = 2, byte 1 = 3: VMM cancel */
+
+/* WaitForRequest operations (status byte 1). */
+#define HCVS_MSG_OP_START_MIGRATION	1u
+#define HCVS_MSG_OP_START_REBINDING	2u
+#define HCVS_MSG_OP_GET_TD_REPORT	3u
+#define HCVS_MSG_OP_ENABLE_LOG_AREA	4u
+#define HCVS_MSG_OP_GET_MIGTD_DATA	5u
+#define HCVS_MSG_OP_MAX			5u
 
 #endif /* HCVSOCK_ABI_H */

@@ -25,6 +25,7 @@
 #include "hcvsock_abi.h"
 
 /* Errors (Linux errno values, negated on return). */
+#define HCVG_ENOENT		2
 #define HCVG_EIO		5
 #define HCVG_EAGAIN		11
 #define HCVG_ENODEV		19
@@ -38,6 +39,7 @@
 #define HCVG_ENOTCONN		107
 #define HCVG_ETIMEDOUT		110
 #define HCVG_ECONNREFUSED	111
+#define HCVG_ECANCELED		125
 
 /* Per-connection receive buffer = the buf_alloc we advertise. */
 #ifndef HCVG_CONN_BUF
@@ -201,5 +203,87 @@ int	hcvg_shutdown(struct hcvg *g, int id, uint32_t how);
 int	hcvg_close(struct hcvg *g, int id);
 
 const struct hcvg_stats *hcvg_stats(const struct hcvg *g);
+
+/* ---- Protocol MSG: MigTD's vmcall-raw calls (docs/MIGTD.md) ------------ */
+
+/*
+ * The caller's state for protocol MSG: a table of call slots in guest
+ * memory (64-byte aligned, nslots * HCVS_MSG_SLOT_SIZE bytes), nothing
+ * else.  Each call is one TDG.VP.VMCALL<MigTD>: the caller owns the data
+ * buffer ([u64 status][u32 length][payload], 4 KiB aligned, shared with
+ * the host) and reads its completion there, as MigTD does.
+ */
+struct hcvg_msg {
+	const struct hcvg_platform *m_p;
+	uint8_t		*m_slots;
+	uint32_t	 m_nslots;
+	uint32_t	 m_wait_limit;
+	int		 m_sync;	/* DOORBELL_SYNC for every call */
+	uint32_t	 m_irq_mode;
+};
+
+struct hcvg_msg_cfg {
+	const struct hcvg_platform *plat;
+	void		*slots;
+	uint32_t	 nslots;	/* 1..HCVS_MSG_MAX_SLOTS */
+	/* 1: ring DOORBELL_SYNC (the call is taken before it returns). */
+	int		 sync;
+	/* SET_NOTIFY: mode and ARG1..ARG3 (0 = poll, HCVS_IRQ_NONE). */
+	uint32_t	 irq_mode;
+	uint32_t	 irq_args[3];
+	uint32_t	 wait_limit;	/* 0 = 1000000 */
+};
+
+/* RESET, SET_PROTOCOL 2, MSG_SET_CALLS, SET_NOTIFY, ENABLE. */
+int	hcvg_msg_init(struct hcvg_msg *m, const struct hcvg_msg_cfg *cfg);
+
+/*
+ * One call, as the TDVMCALL: fn is the GHCI leaf (HCVS_MSG_FN_*), buf
+ * and buf_len the data buffer, mid the request id (0 for WaitForRequest),
+ * report the ReportStatus value (else 0), timeout_ms 0 for none,
+ * notify: ISR.MSG and an interrupt when it completes.  The caller has
+ * written the buffer's header: status 0, and for Send and ReportStatus
+ * the payload length (payload at buf + 12).
+ *
+ * Returns when the host has taken or refused the call: the slot number
+ * (>= 0; the buffer's status is the completion), or -HCVG_EAGAIN (no
+ * free slot: every one holds a call in progress), -HCVG_EINVAL (refused: bad
+ * argument or buffer), -HCVG_ENOENT (no session with this mid),
+ * -HCVG_ETIMEDOUT (not taken within the wait limit), -HCVG_EIO.
+ */
+int	hcvg_msg_call(struct hcvg_msg *m, uint32_t fn, uint64_t mid,
+	    void *buf, uint32_t buf_len, uint64_t report, uint32_t timeout_ms,
+	    int notify);
+
+/*
+ * The same call without the doorbell and without waiting: the slot
+ * number once it is SUBMITTED, or -HCVG_EAGAIN (no free slot).  Calls
+ * submitted together go with one hcvg_msg_kick(), taken in slot order;
+ * their refusals show only in the slot (STATE DONE, RESULT).
+ */
+int	hcvg_msg_submit(struct hcvg_msg *m, uint32_t fn, uint64_t mid,
+	    void *buf, uint32_t buf_len, uint64_t report, uint32_t timeout_ms,
+	    int notify);
+/* Ring the doorbell (DOORBELL_SYNC if the set-up asked for it). */
+void	hcvg_msg_kick(struct hcvg_msg *m);
+
+/*
+ * The buffer's status once byte 0 left 0: 1 and *status, else 0.
+ * Reads the status word once (acquire), as MigTD's poll does.
+ */
+int	hcvg_msg_done(const void *buf, uint64_t *status);
+
+/*
+ * A blocking call: hcvg_msg_call, then wait (platform wait(), wait
+ * limit) for the completion.  0 on success with *len the completion's
+ * length (Receive, WaitForRequest) and *op its operation
+ * (WaitForRequest); -HCVG_ETIMEDOUT for the TIMEOUT status (or the wait
+ * limit), -HCVG_ECANCELED for CANCEL, -HCVG_EPROTO for another status or
+ * a length beyond the buffer, or hcvg_msg_call's errors.  op and len may
+ * be NULL.
+ */
+int	hcvg_msg_run(struct hcvg_msg *m, uint32_t fn, uint64_t mid, void *buf,
+	    uint32_t buf_len, uint64_t report, uint32_t timeout_ms,
+	    uint32_t *op, uint32_t *len);
 
 #endif /* HCVSOCK_GUEST_H */

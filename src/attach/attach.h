@@ -16,11 +16,11 @@
  * Layers, each usable alone:
  *   struct attach_desc  - a complete, validated description (fds owned);
  *   attach_sess_*       - the daemon side of the socket protocol;
- *   attach_vmm_*        - the VMM side (send a description, get a result);
- *   attach_fwd_*        - the VMM side of the ioreq page: forward one exit;
  *   attach_source_open  - the request source for a description;
  *   attach_server_*     - a listening socket on the event loop that turns
  *                         sessions into guests through callbacks.
+ * The VMM's side (attach_vmm_*, attach_fwd_*) is attach_vmm.h, in its own
+ * library: hcvsockd does not link it.
  *
  * Functions return 0 or a negative errno unless stated otherwise and
  * never exit.  Guest- and VMM-supplied data is validated before use;
@@ -202,65 +202,14 @@ struct attach_desc *attach_sess_desc(struct attach_sess *s);
 /* Send RESULT (status 0 after a successful bring-up, or -errno). */
 int	attach_sess_reply(struct attach_sess *s, int status, const char *reason);
 
-/* ---- VMM side of the socket ---------------------------------------------- */
-
-/* Connect to hcvsockd's attach socket (SOCK_SEQPACKET, CLOEXEC). */
-int	attach_vmm_connect(const char *path, int *sockp) __must_check;
+/* ---- The wire, both sides ----------------------------------------------- */
 
 /*
- * Send a description (HELLO ... START) and wait up to timeout_ms (-1:
- * forever) for the RESULT.  Returns the daemon's status (0 when the
- * guest is live) or a local -errno; the reason lands in err.  Keep the
- * socket open as long as the guest runs: closing it detaches.
- */
-int	attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
-	    char *err, size_t errlen) __must_check;
-
-/*
- * Low level, for tests of the daemon side: send one message with fds.
+ * Send one message with fds (the VMM client's building block; tests of
+ * the daemon side use it directly).
  */
 int	attach_send_msg(int sock, uint16_t type, const void *payload,
 	    size_t size, const int *fds, unsigned nfds) __must_check;
-
-/* ---- VMM side of the ioreq page ------------------------------------------- */
-
-struct attach_fwd;
-
-/*
- * A memfd page in Xen's shared_iopage_t layout and one eventfd pair per
- * vCPU.  attach_fwd_fill() puts them into a description (borrowed: the
- * forwarder keeps ownership).
- */
-int	attach_fwd_new(unsigned nr_vcpus, struct attach_fwd **fp) __must_check;
-void	attach_fwd_free(struct attach_fwd *f);
-void	attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d);
-
-/*
- * Forward one access of vCPU `vcpu` as Xen would: fill the slot (which
- * must be NONE), release barrier, READY, kick; wait for IORESP_READY
- * (spinning up to the spin window, then blocking on the done eventfd),
- * take `data`, set NONE.  *data is the value written or gets the value
- * read.  -ETIMEDOUT after timeout_ms (-1 forever) with the slot left as
- * it is (the vCPU is then wedged, as on Xen); -EPROTO if the server
- * moved the slot to an impossible state; -ECONNRESET once hcvsockd is
- * known to be gone (attach_fwd_set_peer).
- */
-int	attach_fwd_access(struct attach_fwd *f, unsigned vcpu,
-	    enum ioreq_space space, uint64_t addr, unsigned size,
-	    bool is_write, uint64_t *data, int timeout_ms) __must_check;
-/* Spin this long on the slot before blocking (default 0). */
-void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
-
-/*
- * Watch the attach socket (after a successful attach_vmm_send; -1 stops
- * watching): while a vCPU waits for an answer, the socket becoming
- * readable or hung up means hcvsockd is gone, and the wait ends with
- * -ECONNRESET instead of the timeout; later accesses fail at once (the
- * VMM then answers the guest as if no backend were there: all ones).
- * The slot of an abandoned request stays as it was.
- */
-void	attach_fwd_set_peer(struct attach_fwd *f, int sock);
-bool	attach_fwd_peer_gone(const struct attach_fwd *f);
 
 /* ---- An attached guest's request source ---------------------------------- */
 
@@ -297,8 +246,8 @@ struct attach_server_ops {
 };
 
 /*
- * Listen on `path` (unlinked first only if nobody answers there), mode
- * 0660.  At most `max_sessions` VMMs at once; more are refused.
+ * Listen on `path` (usock_listen()'s rules: only a dead socket there is
+ * replaced, never a file; mode 0660).  At most `max_sessions` VMMs at once; more are refused.
  */
 int	attach_server_new(struct loop *l, const char *path,
 	    unsigned max_sessions, const struct attach_server_ops *ops,

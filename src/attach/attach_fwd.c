@@ -12,7 +12,7 @@
 
 #include <xen/hvm/ioreq.h>
 
-#include "attach/attach.h"
+#include "attach/attach_vmm.h"
 
 #define FWD_PAGE	4096u
 

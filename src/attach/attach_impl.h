@@ -41,4 +41,7 @@ int	attach_check_eventfd(int fd, const char *what, char *err,
 int	attach_recv_msg(int sock, struct attach_msg_hdr *hdr, void *buf,
 	    size_t buflen, int *fds, unsigned *nfds, char *err, size_t errlen);
 
+/* Close fds[0..n) that are open and mark them -1. */
+void	attach_close_fds(int *fds, unsigned n);
+
 #endif /* HCVS_ATTACH_IMPL_H */

@@ -5,13 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "attach/attach.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/usock.h"
 
 struct srv_conn {
 	struct attach_server	*sc_srv;
@@ -25,8 +24,7 @@ struct srv_conn {
 
 struct attach_server {
 	struct loop			*as_loop;
-	int				 as_fd;
-	char				 as_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct usock_listener		*as_listener;
 	unsigned			 as_max;
 	unsigned			 as_nr_conns;
 	unsigned			 as_nr_guests;
@@ -153,20 +151,18 @@ conn_deadline(struct loop *l, void *arg)
 }
 
 static void
-listen_readable(struct loop *l, int fd, unsigned events, void *arg)
+listen_accept(void *arg, int s)
 {
 	struct attach_server *srv = arg;
+	struct loop *l = srv->as_loop;
 	struct srv_conn *c;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	int s, rc;
+	int rc;
 
-	(void)events;
-	s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (s < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_ratelimited(&srv->as_rl, LOG_WARNING,
-			    "attach: accept: %s", strerror(errno));
+		log_ratelimited(&srv->as_rl, LOG_WARNING,
+		    "attach: accept: %s", strerror(-s));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -207,48 +203,16 @@ listen_readable(struct loop *l, int fd, unsigned events, void *arg)
 	srv->as_nr_conns++;
 }
 
-/*
- * A socket file left by a dead daemon is removed; one somebody still
- * listens on is not ours to take.
- */
-static int
-clear_stale(const struct sockaddr_un *sun)
-{
-	int fd, rc;
-
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	if (rc == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
-	rc = errno;
-	close(fd);
-	if (rc == ECONNREFUSED) {
-		if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-			return -errno;
-	}
-	return 0;
-}
-
 int
 attach_server_new(struct loop *l, const char *path, unsigned max_sessions,
     const struct attach_server_ops *ops, void *arg, struct attach_server **sp)
 {
 	struct attach_server *srv;
-	struct sockaddr_un sun;
 	int rc;
 
 	if (path == NULL || ops == NULL || ops->attach == NULL ||
 	    ops->detach == NULL || max_sessions == 0)
 		return -EINVAL;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) == 0 || strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path));
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return -ENOMEM;
@@ -258,38 +222,15 @@ attach_server_new(struct loop *l, const char *path, unsigned max_sessions,
 	srv->as_ops = ops;
 	srv->as_arg = arg;
 	srv->as_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
-	memcpy(srv->as_path, sun.sun_path, sizeof(srv->as_path));
-	rc = clear_stale(&sun);
-	if (rc < 0)
-		goto err_free;
-	srv->as_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (srv->as_fd < 0) {
-		rc = -errno;
-		goto err_free;
-	}
-	if (bind(srv->as_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		goto err_close;
-	}
 	/* Only the owner and group (the VMMs' group) may attach guests. */
-	if (chmod(path, 0660) < 0 || listen(srv->as_fd, 8) < 0) {
-		rc = -errno;
-		goto err_unlink;
+	rc = usock_listener_new(l, path, SOCK_SEQPACKET, 0660, 8, listen_accept,
+	    srv, &srv->as_listener);
+	if (rc < 0) {
+		free(srv);
+		return rc;
 	}
-	rc = loop_add_fd(l, srv->as_fd, LOOP_IN, listen_readable, srv);
-	if (rc < 0)
-		goto err_unlink;
 	*sp = srv;
 	return 0;
-
-err_unlink:
-	unlink(path);
-err_close:
-	close(srv->as_fd);
-err_free:
-	free(srv);
-	return rc;
 }
 
 void
@@ -299,9 +240,7 @@ attach_server_free(struct attach_server *srv)
 		return;
 	while (srv->as_conns != NULL)
 		conn_free(srv->as_conns);
-	(void)loop_del_fd(srv->as_loop, srv->as_fd);
-	close(srv->as_fd);
-	unlink(srv->as_path);
+	usock_listener_free(srv->as_listener);
 	free(srv);
 }
 

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/loop.h"
 #include "hcvsock_abi.h"
+#include "vsock/vsock_mig.h"
 
 #define BINDING_NAME_MAX	64
 
@@ -19,6 +20,7 @@ struct binding {
 	struct ioreq_source	*b_src;
 	struct vsock_dev	*b_dev;
 	struct vsock_mux	*b_mux;
+	struct vsock_mig	*b_mig;		/* NULL: no host listener */
 	uint64_t		 b_cid;
 	int			 b_fd;		/* on the loop, or -1 */
 	int64_t			 b_timer;
@@ -256,10 +258,30 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 		    strerror(-rc));
 		goto err;
 	}
+	/* Migration sessions (protocol MSG) next to the muxer's listener. */
+	{
+		struct vsock_mig_cfg gc;
+
+		rc = vsock_mig_cfg_for(&mc, &gc);
+		if (rc == 0) {
+			gc.wake = mux_rx_ready;
+			gc.wake_arg = b;
+			rc = vsock_mig_new(cfg->loop, &gc, &b->b_mig);
+		}
+		if (rc < 0 && rc != -ENOENT) {
+			snprintf(err, errlen, "migration sessions (%s): %s",
+			    gc.path, strerror(-rc));
+			goto err;
+		}
+	}
 	memset(&dc, 0, sizeof(dc));
 	dc.mem = ioreq_source_mem(src);
 	dc.backend = &vsock_mux_backend_ops;
 	dc.backend_arg = b->b_mux;
+	if (b->b_mig != NULL) {
+		dc.msg_backend = &vsock_mig_backend_ops;
+		dc.msg_backend_arg = b->b_mig;
+	}
 	dc.guest_cid = cfg->mux.guest_cid;
 	dc.features = cfg->features;
 	dc.irq_caps = (ioreq_source_irq_modes(src) & cfg->irq_modes) |
@@ -358,6 +380,8 @@ binding_stop(struct binding *b, bool guest_alive)
 	b->b_stopped = true;
 	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
 	vsock_mux_reset(b->b_mux);
+	if (b->b_mig != NULL)
+		vsock_mig_reset(b->b_mig);
 }
 
 void
@@ -373,6 +397,7 @@ binding_free(struct binding *b, bool destroy)
 	vsock_dev_free(b->b_dev);
 	b->b_dev = NULL;
 	vsock_mux_free(b->b_mux);
+	vsock_mig_free(b->b_mig);
 	ioreq_source_close(b->b_src, destroy);
 	free(b);
 }
@@ -437,4 +462,6 @@ binding_dump(struct binding *b, void (*cb)(void *arg, const char *line),
 	    ms.ms_rx_bytes);
 	cb(arg, line);
 	vsock_mux_dump(b->b_mux, cb, arg);
+	if (b->b_mig != NULL)
+		vsock_mig_dump(b->b_mig, cb, arg);
 }

@@ -3,4 +3,5 @@ noinst_LIBRARIES += src/common/libcommon.a
 src_common_libcommon_a_SOURCES = \
 	%reldir%/compiler.h \
 	%reldir%/log.c %reldir%/log.h \
-	%reldir%/loop.c %reldir%/loop.h
+	%reldir%/loop.c %reldir%/loop.h \
+	%reldir%/usock.c %reldir%/usock.h

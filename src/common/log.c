@@ -46,12 +46,6 @@ log_setlevel(int prio)
 	log_level = prio;
 }
 
-int
-log_getverbose(void)
-{
-	return log_verbose;
-}
-
 void
 log_setprefix(const char *prefix)
 {

@@ -22,7 +22,6 @@
 /* foreground: log to stderr; verbose: 0 info, >= 1 debug. */
 void	log_init(bool foreground, int verbose, const char *ident);
 void	log_setverbose(int verbose);
-int	log_getverbose(void);
 /*
  * Drop messages less urgent than `prio` (a syslog priority; LOG_DEBUG =
  * keep everything, the default).  A verbose level >= 1 keeps everything.

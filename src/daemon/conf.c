@@ -36,43 +36,118 @@ enum key_type {
 	KT_PORT,	/* port N [path P] [connect|listen|both], repeatable */
 };
 
-enum key_id {
-	K_PIO_BASE, K_MMIO_BASE, K_GUEST_CID, K_STATE_DIR, K_SOCKET_DIR,
-	K_SOCKET_NAME, K_DEFAULT_POLICY, K_PORT, K_MAX_CONNECTIONS,
-	K_BUF_ALLOC, K_CLOSE_TIMEOUT, K_CONNECT_TIMEOUT, K_NOTIFY, K_BUSY_POLL_US, K_OK_LINE,
-	K_LOG_LEVEL, K_USER, K_GROUP,
-};
-
+/*
+ * One row per key: its syntax and bounds, where its value lives in struct
+ * conf, and whether a reload applies it.  Parsing, conf_dump(), duplicate
+ * detection and conf_reload_merge() all read this table; a new key is one
+ * row here (plus its field, docs and goldens).
+ */
 struct key {
 	const char	*k_name;
-	enum key_id	 k_id;
 	enum key_type	 k_type;
 	uint64_t	 k_min;
 	uint64_t	 k_max;
-	bool		 k_hex;		/* print bounds in hex */
+	bool		 k_hex;		/* print bounds and value in hex */
+	uint64_t	 k_align;	/* the value must be a multiple (0: any) */
+	enum conf_reload k_reload;
+	size_t		 k_off;		/* the value in struct conf */
+	size_t		 k_size;
+	ptrdiff_t	 k_has;		/* bool set when given (dumped only then), or -1 */
 };
 
+#define FIELD(f)	.k_off = offsetof(struct conf, f), \
+			.k_size = sizeof(((struct conf *)0)->f)
+#define NO_HAS		.k_has = -1
+#define HAS(f)		.k_has = (ptrdiff_t)offsetof(struct conf, f)
+#define LIVE		.k_reload = CONF_RELOAD_LIVE
+#define RESTART		.k_reload = CONF_RELOAD_RESTART
+
 static const struct key keys[] = {
-	{ "pio_base", K_PIO_BASE, KT_UINT, 0, 0x10000 - CONF_PIO_WINDOW, true },
-	{ "mmio_base", K_MMIO_BASE, KT_UINT, 0x1000,
-	    (1ull << 52) - CONF_MMIO_WINDOW, true },
-	{ "guest_cid", K_GUEST_CID, KT_UINT, 3, 0xfffffffe, false },
-	{ "state_dir", K_STATE_DIR, KT_DIR, 0, 0, false },
-	{ "socket_dir", K_SOCKET_DIR, KT_DIR, 0, 0, false },
-	{ "socket_name", K_SOCKET_NAME, KT_NAME, 0, 0, false },
-	{ "default_policy", K_DEFAULT_POLICY, KT_POLICY, 0, 0, false },
-	{ "port", K_PORT, KT_PORT, 0, 0xfffffffe, false },
-	{ "max_connections", K_MAX_CONNECTIONS, KT_UINT, 1, 65536, false },
-	{ "buf_alloc", K_BUF_ALLOC, KT_SIZE, 4096, 16u << 20, false },
-	{ "close_timeout", K_CLOSE_TIMEOUT, KT_MSEC, 100, 600000, false },
-	{ "connect_timeout", K_CONNECT_TIMEOUT, KT_MSEC, 100, 600000, false },
-	{ "notify", K_NOTIFY, KT_NOTIFY, 0, 0, false },
-	{ "busy_poll_us", K_BUSY_POLL_US, KT_UINT, 0, 100000, false },
-	{ "ok_line", K_OK_LINE, KT_BOOL, 0, 0, false },
-	{ "log_level", K_LOG_LEVEL, KT_LEVEL, 0, 0, false },
-	{ "user", K_USER, KT_ACCOUNT, 0, 0, false },
-	{ "group", K_GROUP, KT_ACCOUNT, 0, 0, false },
+	{ "pio_base", KT_UINT, 0, 0x10000 - CONF_PIO_WINDOW, .k_hex = true,
+	    RESTART, FIELD(c_pio_base), HAS(c_has_pio) },
+	{ "mmio_base", KT_UINT, 0x1000, (1ull << 52) - CONF_MMIO_WINDOW,
+	    .k_hex = true, .k_align = CONF_MMIO_WINDOW, RESTART,
+	    FIELD(c_mmio_base), HAS(c_has_mmio) },
+	{ "guest_cid", KT_UINT, 3, 0xfffffffe, RESTART, FIELD(c_guest_cid),
+	    NO_HAS },
+	{ "state_dir", KT_DIR, RESTART, FIELD(c_state_dir), NO_HAS },
+	{ "socket_dir", KT_DIR, RESTART, FIELD(c_socket_dir), NO_HAS },
+	{ "socket_name", KT_NAME, RESTART, FIELD(c_socket_name), NO_HAS },
+	{ "default_policy", KT_POLICY, LIVE, FIELD(c_default_allow), NO_HAS },
+	{ "port", KT_PORT, 0, 0xfffffffe, LIVE, FIELD(c_ports), NO_HAS },
+	{ "max_connections", KT_UINT, 1, 65536, LIVE, FIELD(c_max_connections),
+	    NO_HAS },
+	{ "buf_alloc", KT_SIZE, 4096, 16u << 20, RESTART, FIELD(c_buf_alloc),
+	    NO_HAS },
+	{ "close_timeout", KT_MSEC, 100, 600000, LIVE,
+	    FIELD(c_close_timeout_ms), NO_HAS },
+	{ "connect_timeout", KT_MSEC, 100, 600000, LIVE,
+	    FIELD(c_connect_timeout_ms), NO_HAS },
+	{ "notify", KT_NOTIFY, RESTART, FIELD(c_notify), NO_HAS },
+	{ "busy_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_busy_poll_us),
+	    NO_HAS },
+	{ "ok_line", KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
+	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
+	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
+	{ "group", KT_ACCOUNT, RESTART, FIELD(c_group), NO_HAS },
 };
+
+_Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct conf *)0)->c_seen),
+    "c_seen is indexed by key");
+
+static void *
+field(struct conf *c, const struct key *k)
+{
+	return (char *)c + k->k_off;
+}
+
+static const void *
+cfield(const struct conf *c, const struct key *k)
+{
+	return (const char *)c + k->k_off;
+}
+
+static void
+set_uint(struct conf *c, const struct key *k, uint64_t v)
+{
+	void *f = field(c, k);
+
+	switch (k->k_size) {
+	case sizeof(uint16_t): *(uint16_t *)f = (uint16_t)v; break;
+	case sizeof(uint32_t): *(uint32_t *)f = (uint32_t)v; break;
+	default: *(uint64_t *)f = v; break;
+	}
+	if (k->k_has >= 0)
+		*(bool *)((char *)c + k->k_has) = true;
+}
+
+static uint64_t
+get_uint(const struct conf *c, const struct key *k)
+{
+	const void *f = cfield(c, k);
+
+	switch (k->k_size) {
+	case sizeof(uint16_t): return *(const uint16_t *)f;
+	case sizeof(uint32_t): return *(const uint32_t *)f;
+	default: return *(const uint64_t *)f;
+	}
+}
+
+static bool
+given(const struct conf *c, const struct key *k)
+{
+	return k->k_has < 0 || *(const bool *)((const char *)c + k->k_has);
+}
+
+/* The line key `name` was set at (0: not set). */
+static unsigned
+seen_at(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(keys[i].k_name, name))
+			return c->c_seen[i];
+	return 0;
+}
 
 static const struct {
 	const char	*name;
@@ -449,28 +524,12 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 	case KT_MSEC:
 		if (get_number(p, k, val, &v) < 0)
 			return;
-		if (k->k_id == K_MMIO_BASE && (v & (CONF_MMIO_WINDOW - 1))) {
-			perr(p, "'mmio_base': '%s' is not aligned to %u bytes",
-			    val, CONF_MMIO_WINDOW);
+		if (k->k_align != 0 && v % k->k_align != 0) {
+			perr(p, "'%s': '%s' is not aligned to %" PRIu64 " bytes",
+			    k->k_name, val, k->k_align);
 			return;
 		}
-		switch (k->k_id) {
-		case K_PIO_BASE:
-			c->c_has_pio = true;
-			c->c_pio_base = (uint16_t)v;
-			break;
-		case K_MMIO_BASE:
-			c->c_has_mmio = true;
-			c->c_mmio_base = v;
-			break;
-		case K_GUEST_CID: c->c_guest_cid = (uint32_t)v; break;
-		case K_MAX_CONNECTIONS: c->c_max_connections = (uint32_t)v; break;
-		case K_BUF_ALLOC: c->c_buf_alloc = (uint32_t)v; break;
-		case K_CLOSE_TIMEOUT: c->c_close_timeout_ms = (uint32_t)v; break;
-		case K_CONNECT_TIMEOUT: c->c_connect_timeout_ms = (uint32_t)v; break;
-		case K_BUSY_POLL_US: c->c_busy_poll_us = (uint32_t)v; break;
-		default: break;
-		}
+		set_uint(c, k, v);
 		break;
 	case KT_BOOL:
 		if (strcmp(val, "yes") && strcmp(val, "no")) {
@@ -478,7 +537,7 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 			    val);
 			return;
 		}
-		c->c_ok_line = val[0] == 'y';
+		*(bool *)field(c, k) = val[0] == 'y';
 		break;
 	case KT_POLICY:
 		if (strcmp(val, "allow") && strcmp(val, "deny")) {
@@ -486,7 +545,7 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 			    k->k_name, val);
 			return;
 		}
-		c->c_default_allow = val[0] == 'a';
+		*(bool *)field(c, k) = val[0] == 'a';
 		break;
 	case KT_LEVEL: {
 		size_t i;
@@ -499,24 +558,23 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 			    "debug, got '%s'", k->k_name, val);
 			return;
 		}
-		c->c_log_level = levels[i].prio;
+		*(int *)field(c, k) = levels[i].prio;
 		break;
 	}
 	case KT_DIR:
 		if (check_dir(p, k, val) < 0)
 			return;
-		if (k->k_id == K_STATE_DIR && c->c_state_dir_cli)
+		/* --state-dir on the command line wins over the file. */
+		if (k->k_off == offsetof(struct conf, c_state_dir) &&
+		    c->c_state_dir_cli)
 			break;
-		snprintf(k->k_id == K_STATE_DIR ? c->c_state_dir :
-		    c->c_socket_dir, CONF_PATH_MAX, "%s", val);
+		snprintf(field(c, k), k->k_size, "%s", val);
 		break;
 	case KT_NAME:
 	case KT_ACCOUNT:
 		if (check_name(p, k, val) < 0)
 			return;
-		snprintf(k->k_id == K_SOCKET_NAME ? c->c_socket_name :
-		    k->k_id == K_USER ? c->c_user : c->c_group, CONF_NAME_MAX,
-		    "%s", val);
+		snprintf(field(c, k), k->k_size, "%s", val);
 		break;
 	default:
 		break;
@@ -587,7 +645,7 @@ parse_line(struct parser *p, char *line)
 		return;
 	}
 	if (k->k_type != KT_PORT) {
-		unsigned *seen = &p->p_conf->c_seen[k->k_id];
+		unsigned *seen = &p->p_conf->c_seen[k - keys];
 
 		if (*seen != 0) {
 			perr(p, "'%s' is set twice (first at line %u)",
@@ -663,7 +721,7 @@ finish(struct parser *p)
 		c->c_pio_base = CONF_DEFAULT_PIO_BASE;
 	}
 	/* An invalid value was reported where it stood. */
-	if (c->c_guest_cid == 0 && c->c_seen[K_GUEST_CID] == 0)
+	if (c->c_guest_cid == 0 && seen_at(c, "guest_cid") == 0)
 		perr(p, "'guest_cid' is not set");
 	if (c->c_group[0] != '\0' && c->c_user[0] == '\0')
 		perr(p, "'group' is set but 'user' is not");
@@ -835,7 +893,7 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 	*gid = (gid_t)-1;
 	if (c->c_user[0] == '\0')
 		return 0;
-	p.p_line = c->c_seen[K_USER];
+	p.p_line = seen_at(c, "user");
 	errno = 0;
 	pw = getpwnam(c->c_user);
 	if (pw == NULL) {
@@ -850,7 +908,7 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
 	if (c->c_group[0] != '\0') {
-		p.p_line = c->c_seen[K_GROUP];
+		p.p_line = seen_at(c, "group");
 		gr = getgrnam(c->c_group);
 		if (gr == NULL) {
 			perr(&p, "'group': no such group '%s'", c->c_group);
@@ -881,39 +939,121 @@ dump_size(FILE *f, const char *key, uint32_t v)
 		fprintf(f, "%s = %" PRIu32 "\n", key, v);
 }
 
+static void
+dump_port(FILE *f, const struct conf_port *cp)
+{
+	fprintf(f, "port %" PRIu32 "%s%s %s\n", cp->cp_port,
+	    cp->cp_path[0] != '\0' ? " path " : "", cp->cp_path,
+	    cp->cp_connect && cp->cp_listen ? "both" :
+	    cp->cp_connect ? "connect" : "listen");
+}
+
 void
 conf_dump(const struct conf *c, FILE *f)
 {
 	char notify[64];
 
-	if (c->c_has_pio)
-		fprintf(f, "pio_base = 0x%" PRIx16 "\n", c->c_pio_base);
-	if (c->c_has_mmio)
-		fprintf(f, "mmio_base = 0x%" PRIx64 "\n", c->c_mmio_base);
-	fprintf(f, "guest_cid = %" PRIu32 "\n", c->c_guest_cid);
-	fprintf(f, "state_dir = %s\n", c->c_state_dir);
-	fprintf(f, "socket_dir = %s\n", c->c_socket_dir);
-	fprintf(f, "socket_name = %s\n", c->c_socket_name);
-	fprintf(f, "default_policy = %s\n", c->c_default_allow ? "allow" : "deny");
-	for (size_t i = 0; i < c->c_nr_ports; i++) {
-		const struct conf_port *cp = &c->c_ports[i];
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+		const void *v = cfield(c, k);
 
-		fprintf(f, "port %" PRIu32 "%s%s %s\n", cp->cp_port,
-		    cp->cp_path[0] != '\0' ? " path " : "", cp->cp_path,
-		    cp->cp_connect && cp->cp_listen ? "both" :
-		    cp->cp_connect ? "connect" : "listen");
+		if (!given(c, k))
+			continue;
+		switch (k->k_type) {
+		case KT_UINT:
+			fprintf(f, k->k_hex ? "%s = 0x%" PRIx64 "\n" :
+			    "%s = %" PRIu64 "\n", k->k_name, get_uint(c, k));
+			break;
+		case KT_SIZE:
+			dump_size(f, k->k_name, (uint32_t)get_uint(c, k));
+			break;
+		case KT_MSEC:
+			dump_msec(f, k->k_name, (uint32_t)get_uint(c, k));
+			break;
+		case KT_BOOL:
+			fprintf(f, "%s = %s\n", k->k_name,
+			    *(const bool *)v ? "yes" : "no");
+			break;
+		case KT_POLICY:
+			fprintf(f, "%s = %s\n", k->k_name,
+			    *(const bool *)v ? "allow" : "deny");
+			break;
+		case KT_LEVEL:
+			fprintf(f, "%s = %s\n", k->k_name,
+			    conf_log_level_name(*(const int *)v));
+			break;
+		case KT_DIR:
+		case KT_NAME:
+		case KT_ACCOUNT:
+			/* An unset account is "keep running as root". */
+			if (((const char *)v)[0] != '\0')
+				fprintf(f, "%s = %s\n", k->k_name,
+				    (const char *)v);
+			break;
+		case KT_NOTIFY:
+			conf_notify_str(*(const unsigned *)v, notify,
+			    sizeof(notify));
+			fprintf(f, "%s = %s\n", k->k_name, notify);
+			break;
+		case KT_PORT:
+			for (size_t j = 0; j < c->c_nr_ports; j++)
+				dump_port(f, &c->c_ports[j]);
+			break;
+		}
 	}
-	fprintf(f, "max_connections = %" PRIu32 "\n", c->c_max_connections);
-	dump_size(f, "buf_alloc", c->c_buf_alloc);
-	dump_msec(f, "close_timeout", c->c_close_timeout_ms);
-	dump_msec(f, "connect_timeout", c->c_connect_timeout_ms);
-	conf_notify_str(c->c_notify, notify, sizeof(notify));
-	fprintf(f, "notify = %s\n", notify);
-	fprintf(f, "busy_poll_us = %" PRIu32 "\n", c->c_busy_poll_us);
-	fprintf(f, "ok_line = %s\n", c->c_ok_line ? "yes" : "no");
-	fprintf(f, "log_level = %s\n", conf_log_level_name(c->c_log_level));
-	if (c->c_user[0] != '\0')
-		fprintf(f, "user = %s\n", c->c_user);
-	if (c->c_group[0] != '\0')
-		fprintf(f, "group = %s\n", c->c_group);
+}
+
+static bool
+ports_equal(const struct conf *a, const struct conf *b)
+{
+	if (a->c_nr_ports != b->c_nr_ports)
+		return false;
+	for (size_t i = 0; i < a->c_nr_ports; i++) {
+		const struct conf_port *x = &a->c_ports[i], *y = &b->c_ports[i];
+
+		if (x->cp_port != y->cp_port || x->cp_connect != y->cp_connect ||
+		    x->cp_listen != y->cp_listen ||
+		    strcmp(x->cp_path, y->cp_path) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
+key_equal(const struct conf *a, const struct conf *b, const struct key *k)
+{
+	if (given(a, k) != given(b, k))
+		return false;
+	switch (k->k_type) {
+	case KT_PORT:
+		return ports_equal(a, b);
+	case KT_DIR:
+	case KT_NAME:
+	case KT_ACCOUNT:
+		return strcmp(cfield(a, k), cfield(b, k)) == 0;
+	default:
+		return memcmp(cfield(a, k), cfield(b, k), k->k_size) == 0;
+	}
+}
+
+void
+conf_reload_merge(struct conf *run, const struct conf *next,
+    void (*restart_changed)(void *arg, const char *key), void *arg)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const struct key *k = &keys[i];
+
+		if (key_equal(run, next, k))
+			continue;
+		if (k->k_reload == CONF_RELOAD_RESTART) {
+			if (restart_changed != NULL)
+				restart_changed(arg, k->k_name);
+			continue;
+		}
+		memcpy(field(run, k), cfield(next, k), k->k_size);
+		if (k->k_has >= 0)
+			*(bool *)((char *)run + k->k_has) = given(next, k);
+		if (k->k_type == KT_PORT)
+			run->c_nr_ports = next->c_nr_ports;
+	}
 }

@@ -97,7 +97,7 @@ struct conf {
 	char		c_user[CONF_NAME_MAX];	/* "" = keep running as root */
 	char		c_group[CONF_NAME_MAX];	/* "" = the user's group */
 
-	/* Line of each scalar key, 0 if unset (duplicate detection). */
+	/* Line of each key (by its row in conf.c's table), 0 if unset. */
 	unsigned	c_seen[32];
 };
 
@@ -140,6 +140,21 @@ int	conf_finish(struct conf *c, conf_err_fn err, void *arg);
  */
 int	conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 	    conf_err_fn err, void *arg);
+
+/* Whether a reload (SIGHUP) applies a key, or only the next start. */
+enum conf_reload {
+	CONF_RELOAD_LIVE,
+	CONF_RELOAD_RESTART,
+};
+
+/*
+ * A reload: copy into *run every key of class CONF_RELOAD_LIVE that
+ * differs in *next, and call restart_changed (may be NULL) with the name
+ * of each CONF_RELOAD_RESTART key that differs; those keep their running
+ * value.  hcvsockd.conf(5) lists the live keys.
+ */
+void	conf_reload_merge(struct conf *run, const struct conf *next,
+	    void (*restart_changed)(void *arg, const char *key), void *arg);
 
 /* Write the effective configuration in a form conf_load() reads back. */
 void	conf_dump(const struct conf *c, FILE *f);

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/usock.h"
 #include "daemon/ctl.h"
 
 struct ctl_client {
@@ -30,60 +31,11 @@ struct ctl_client {
 
 struct ctl {
 	struct loop		*c_loop;
-	int			 c_fd;
-	char			 c_path[108];
+	struct usock_listener	*c_listener;
 	ctl_report_fn		 c_report;
 	void			*c_arg;
 	struct ctl_client	*c_clients[CTL_MAX_CLIENTS];
 };
-
-static int
-unix_addr(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun->sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun->sun_path, path, strlen(path) + 1);
-	return 0;
-}
-
-int
-ctl_listen_unix(const char *path, int backlog)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd, probe, rc;
-
-	if ((rc = unix_addr(path, &sun)) < 0)
-		return rc;
-	/*
-	 * A socket left by a crashed daemon blocks bind(); unlink it only
-	 * when a connect shows nobody is listening (never steal a live one).
-	 */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe < 0)
-			return -errno;
-		rc = connect(probe, (struct sockaddr *)&sun, sizeof(sun));
-		close(probe);
-		if (rc == 0)
-			return -EADDRINUSE;
-		(void)unlink(path);
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, backlog) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
 
 static void
 client_free(struct ctl_client *cc)
@@ -208,15 +160,13 @@ client_idle(struct loop *l, void *arg)
 }
 
 static void
-ctl_accept(struct loop *l, int fd, unsigned events, void *arg)
+ctl_accept(void *arg, int cfd)
 {
 	struct ctl *c = arg;
+	struct loop *l = c->c_loop;
 	struct ctl_client *cc;
 	size_t slot;
-	int cfd;
 
-	(void)events;
-	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (cfd < 0)
 		return;
 	for (slot = 0; slot < CTL_MAX_CLIENTS; slot++)
@@ -257,27 +207,14 @@ ctl_open(struct loop *l, const char *path, ctl_report_fn report, void *arg,
 	c->c_loop = l;
 	c->c_report = report;
 	c->c_arg = arg;
-	snprintf(c->c_path, sizeof(c->c_path), "%s", path);
-	c->c_fd = ctl_listen_unix(path, 8);
-	if (c->c_fd < 0) {
-		rc = c->c_fd;
-		goto err_free;
+	rc = usock_listener_new(l, path, SOCK_STREAM, 0660, 8, ctl_accept, c,
+	    &c->c_listener);
+	if (rc < 0) {
+		free(c);
+		return rc;
 	}
-	if (chmod(path, 0660) < 0) {
-		rc = -errno;
-		goto err_close;
-	}
-	if ((rc = loop_add_fd(l, c->c_fd, LOOP_IN, ctl_accept, c)) < 0)
-		goto err_close;
 	*cp = c;
 	return 0;
-
-err_close:
-	close(c->c_fd);
-	unlink(path);
-err_free:
-	free(c);
-	return rc;
 }
 
 void
@@ -288,9 +225,7 @@ ctl_close(struct ctl *c)
 	for (size_t i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (c->c_clients[i] != NULL)
 			client_free(c->c_clients[i]);
-	loop_del_fd(c->c_loop, c->c_fd);
-	close(c->c_fd);
-	(void)unlink(c->c_path);
+	usock_listener_free(c->c_listener);
 	free(c);
 }
 
@@ -301,7 +236,7 @@ ctl_request(const char *path, const char *cmd, int out, int timeout_ms)
 	char buf[4096];
 	int fd, rc;
 
-	if ((rc = unix_addr(path, &sun)) < 0)
+	if ((rc = usock_addr(path, &sun)) < 0)
 		return rc;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

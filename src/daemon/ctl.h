@@ -37,7 +37,7 @@ enum ctl_report {
 typedef void (*ctl_report_fn)(void *arg, enum ctl_report kind,
 	    void (*emit)(void *earg, const char *line), void *earg);
 
-/* Bind and listen on `path`, replacing a stale socket nobody serves. */
+/* Listen on `path` (usock_listen()'s rules, mode 0660). */
 int	ctl_open(struct loop *l, const char *path, ctl_report_fn report,
 	    void *arg, struct ctl **cp) __must_check;
 /* Stop listening, drop clients, unlink the socket.  NULL: no-op. */
@@ -49,8 +49,5 @@ void	ctl_close(struct ctl *c);
  * -errno (-ECONNREFUSED/-ENOENT: no daemon there).
  */
 int	ctl_request(const char *path, const char *cmd, int out, int timeout_ms);
-
-/* Bind a listening AF_UNIX stream socket at path (shared with tests). */
-int	ctl_listen_unix(const char *path, int backlog) __must_check;
 
 #endif /* HCVS_CTL_H */

@@ -7,7 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon/ctl.h"
+#include "common/usock.h"
 #include "daemon/loopback.h"
 #include "ioreq/ioreq_fake.h"
 
@@ -87,7 +87,7 @@ loopback_offer(const char *path, const struct ioreq_fake *f, int timeout_ms,
 {
 	int lfd, cfd, rc;
 
-	lfd = ctl_listen_unix(path, 1);
+	lfd = usock_listen(path, SOCK_STREAM, 0600, 1);
 	if (lfd < 0)
 		return lfd;
 	if (listening != NULL)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -11,38 +12,50 @@
 
 #include "daemon/privdrop.h"
 
+/*
+ * Everything goes through one fd opened with O_NOFOLLOW and checked: a
+ * path swapped for a symlink after the check cannot redirect the chown or
+ * the chmod to the link's target.  A directory is opened for reading, so
+ * fchown()/fchmod() work on it; a socket cannot be opened, only named by
+ * an O_PATH fd, on which fchown() and fchmod() fail with EBADF: the owner
+ * is set with fchownat(AT_EMPTY_PATH), the mode through the fd's
+ * /proc/self/fd link, which names that inode and no path.
+ */
 static int
 prepare(const char *path, uid_t uid, gid_t gid, mode_t mode, bool want_dir)
 {
+	char self[64];
 	struct stat st;
 	int fd, rc = 0;
 
 	if (uid == (uid_t)-1)
 		return 0;
+	/* For a clear error; the fd below is what counts. */
 	if (lstat(path, &st) < 0)
 		return -errno;
 	if (S_ISLNK(st.st_mode))
 		return -ELOOP;
-	/* O_NOFOLLOW + fchown: a swapped-in symlink cannot redirect us. */
-	fd = open(path, (want_dir ? O_DIRECTORY : O_PATH) | O_NOFOLLOW |
-	    O_CLOEXEC | (want_dir ? O_RDONLY : 0));
+	fd = open(path, (want_dir ? O_DIRECTORY | O_RDONLY : O_PATH) |
+	    O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		rc = -errno;
+	else if (S_ISLNK(st.st_mode))
+		rc = -ELOOP;
 	else if (want_dir && !S_ISDIR(st.st_mode))
 		rc = -ENOTDIR;
-	else if (!want_dir && S_ISLNK(st.st_mode))
-		rc = -ELOOP;
+	else if (want_dir)
+		rc = fchown(fd, uid, gid) < 0 || fchmod(fd, mode) < 0 ?
+		    -errno : 0;
+	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		rc = -errno;
+	else if ((st.st_mode & 07777) != mode) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		rc = chmod(self, mode) < 0 ? -errno : 0;
+	}
 	close(fd);
-	if (rc < 0)
-		return rc;
-	/* fchown does not work on O_PATH fds: lchown never follows links. */
-	if (lchown(path, uid, gid) < 0)
-		return -errno;
-	if (chmod(path, mode) < 0)
-		return -errno;
-	return 0;
+	return rc;
 }
 
 int

@@ -213,11 +213,22 @@ read_recovered(struct rt *r, struct statefile *sf)
 
 	if (rc == -ENOENT)
 		return 0;
+	if (rc == -EPROTONOSUPPORT) {
+		log_warnx("%s: state file version %" PRIu32 " is not one this "
+		    "hcvsockd reads (1 to %u): ignored, the guest must reset "
+		    "its device", r->r_state_path, sf->sf_version,
+		    STATEFILE_VERSION);
+		(void)unlink(r->r_state_path);
+		return 0;
+	}
 	if (rc < 0) {
 		log_warnx("%s: malformed state file, ignored", r->r_state_path);
 		(void)unlink(r->r_state_path);
 		return 0;
 	}
+	if (sf->sf_version < STATEFILE_VERSION)
+		log_info("%s: state file version %" PRIu32 " (an older "
+		    "hcvsockd's): read", r->r_state_path, sf->sf_version);
 	if (pid_is_hcvsockd(sf->sf_pid)) {
 		log_warnx("hcvsockd pid %ld already serves this guest "
 		    "(%s)", (long)sf->sf_pid, r->r_state_path);
@@ -246,7 +257,6 @@ write_state(struct rt *r)
 	sf = calloc(1, sizeof(*sf));
 	if (sf == NULL)
 		return;
-	sf->sf_version = STATEFILE_VERSION;
 	sf->sf_domid = r->r_domid;
 	sf->sf_server_id = -1;
 	rc = service_get_state(r->r_svc, sf);
@@ -370,29 +380,11 @@ emit_log(void *arg, const char *line)
 
 /* ---- Signals and hooks ------------------------------------------------ */
 
-static const char *const reload_restart_keys[] = {
-	"pio_base", "mmio_base", "guest_cid", "state_dir", "socket_dir",
-	"socket_name", "buf_alloc", "notify", "busy_poll_us", "user", "group",
-};
-
-static bool
-restart_key_changed(const struct conf *a, const struct conf *b, size_t i)
+static void
+restart_changed(void *arg, const char *key)
 {
-	switch (i) {
-	case 0: return a->c_has_pio != b->c_has_pio ||
-		    a->c_pio_base != b->c_pio_base;
-	case 1: return a->c_has_mmio != b->c_has_mmio ||
-		    a->c_mmio_base != b->c_mmio_base;
-	case 2: return a->c_guest_cid != b->c_guest_cid;
-	case 3: return strcmp(a->c_state_dir, b->c_state_dir) != 0;
-	case 4: return strcmp(a->c_socket_dir, b->c_socket_dir) != 0;
-	case 5: return strcmp(a->c_socket_name, b->c_socket_name) != 0;
-	case 6: return a->c_buf_alloc != b->c_buf_alloc;
-	case 7: return a->c_notify != b->c_notify;
-	case 8: return a->c_busy_poll_us != b->c_busy_poll_us;
-	case 9: return strcmp(a->c_user, b->c_user) != 0;
-	default: return strcmp(a->c_group, b->c_group) != 0;
-	}
+	(void)arg;
+	log_warnx("reload: '%s' changed: takes effect at the next start", key);
 }
 
 /*
@@ -419,24 +411,13 @@ reload(struct rt *r)
 		free(nc);
 		return;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(reload_restart_keys); i++)
-		if (restart_key_changed(r->r_conf, nc, i))
-			log_warnx("reload: '%s' changed: takes effect at the "
-			    "next start", reload_restart_keys[i]);
 	merged = malloc(sizeof(*merged));
 	if (merged == NULL) {
 		free(nc);
 		return;
 	}
 	*merged = *r->r_conf;
-	merged->c_default_allow = nc->c_default_allow;
-	memcpy(merged->c_ports, nc->c_ports, sizeof(nc->c_ports));
-	merged->c_nr_ports = nc->c_nr_ports;
-	merged->c_max_connections = nc->c_max_connections;
-	merged->c_close_timeout_ms = nc->c_close_timeout_ms;
-	merged->c_connect_timeout_ms = nc->c_connect_timeout_ms;
-	merged->c_ok_line = nc->c_ok_line;
-	merged->c_log_level = nc->c_log_level;
+	conf_reload_merge(merged, nc, restart_changed, NULL);
 	free(nc);
 	rc = service_reconfigure(r->r_svc, merged);
 	if (rc < 0) {

@@ -172,17 +172,15 @@ on_death(struct loop *l, int fd, unsigned events, void *arg)
 static int
 import_state(struct service *s, const struct statefile *recovered)
 {
-	struct vsock_dev_state st;
 	int rc;
 
-	if (recovered->sf_dev_len != sizeof(st)) {
-		log_warnx("the recorded device state has %zu bytes, not %zu: "
-		    "the guest must reset its device", recovered->sf_dev_len,
-		    sizeof(st));
+	if (!recovered->sf_has_dev) {
+		log_warnx("no device state was recorded in a form this daemon "
+		    "reads (state file version %" PRIu32 "): the guest must "
+		    "reset its device", recovered->sf_version);
 		return 0;
 	}
-	memcpy(&st, recovered->sf_dev, sizeof(st));
-	rc = binding_import(s->sv_bind, &st);
+	rc = binding_import(s->sv_bind, &recovered->sf_dev);
 	if (rc < 0)
 		log_warnx("the recorded device state was refused (%s): the "
 		    "guest must reset its device", strerror(-rc));
@@ -275,14 +273,9 @@ one_status(struct service *s, struct json_object *root)
 static int
 one_get_state(struct service *s, struct statefile *sf)
 {
-	struct vsock_dev_state st;
-
-	if (sizeof(st) > sizeof(sf->sf_dev))
-		return -E2BIG;
 	sf->sf_server_id = ioreq_source_server_id(binding_source(s->sv_bind));
-	binding_export(s->sv_bind, &st);
-	memcpy(sf->sf_dev, &st, sizeof(st));
-	sf->sf_dev_len = sizeof(st);
+	binding_export(s->sv_bind, &sf->sf_dev);
+	sf->sf_has_dev = true;
 	return 0;
 }
 

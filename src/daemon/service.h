@@ -6,7 +6,7 @@
  * daemon code that knows the layers: per hypervisor kind it opens the
  * request source (or the KVM listener) and hands it to a binding
  * (binding.h), which wires the device and the muxer.  The tests link
- * runtime.c against a recording service (tests/fakes/fake_service.c) to
+ * runtime.c against a recording service (tests/daemon/fake_service.c) to
  * check the order in which the runtime calls these.
  *
  * Lifecycle, in the order the runtime calls it:
@@ -93,7 +93,7 @@ void	service_dump(struct service *s, void (*cb)(void *arg, const char *line),
  */
 void	service_status(struct service *s, struct json_object *root);
 
-/* Fill server id and device export (sf_domid, sf_server_id, sf_dev). */
+/* Fill the server id and the device export (sf_server_id, sf_dev, sf_has_dev). */
 int	service_get_state(struct service *s, struct statefile *sf);
 
 void	service_stop(struct service *s);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The crash-recovery state file: atomic writes, strict reads. */
+/* The crash-recovery state file: named fields, atomic writes, strict reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,37 +10,148 @@
 
 #include "daemon/statefile.h"
 
+/* Which part of the file a field belongs to. */
+enum part {
+	P_HEAD,		/* every version */
+	P_DEV,		/* version 2: all or none */
+};
+
+/* Where each named value lives, and the range a reader accepts. */
+struct field {
+	const char	*f_name;
+	enum part	 f_part;
+	size_t		 f_off;
+	size_t		 f_size;
+	bool		 f_signed;
+	int64_t		 f_min;
+	uint64_t	 f_max;
+};
+
+#define SF(m)	offsetof(struct statefile, m), sizeof(((struct statefile *)0)->m)
+#define U32	false, 0, UINT32_MAX
+#define U64	false, 0, UINT64_MAX
+
+static const struct field fields[] = {
+	{ "version", P_HEAD, SF(sf_version), false, 1, UINT32_MAX },
+	{ "pid", P_HEAD, SF(sf_pid), true, 1, INT32_MAX },
+	{ "domid", P_HEAD, SF(sf_domid), U32 },
+	{ "server_id", P_HEAD, SF(sf_server_id), true, -1, UINT16_MAX },
+	{ "dev_version", P_DEV, SF(sf_dev.st_version), U32 },
+	{ "dev_protocol", P_DEV, SF(sf_dev.st_protocol), U32 },
+	{ "dev_features", P_DEV, SF(sf_dev.st_features), U32 },
+	{ "dev_status", P_DEV, SF(sf_dev.st_status), U32 },
+	{ "dev_mbox_gpa", P_DEV, SF(sf_dev.st_mbox_gpa), U64 },
+	{ "dev_mbox_size", P_DEV, SF(sf_dev.st_mbox_size), U32 },
+	{ "dev_epoch", P_DEV, SF(sf_dev.st_epoch), U32 },
+	{ "dev_tx_cons", P_DEV, SF(sf_dev.st_tx_cons), U32 },
+	{ "dev_rx_prod", P_DEV, SF(sf_dev.st_rx_prod), U32 },
+	{ "dev_irq_mode", P_DEV, SF(sf_dev.st_irq.mode), U32 },
+	{ "dev_irq_isa", P_DEV, SF(sf_dev.st_irq.isa_irq), U32 },
+	{ "dev_irq_gsi", P_DEV, SF(sf_dev.st_irq.gsi), U32 },
+	{ "dev_irq_evtchn", P_DEV, SF(sf_dev.st_irq.evtchn_port), U32 },
+	{ "dev_irq_msi_addr", P_DEV, SF(sf_dev.st_irq.msi_addr), U64 },
+	{ "dev_irq_msi_data", P_DEV, SF(sf_dev.st_irq.msi_data), U32 },
+};
+
+_Static_assert(sizeof(fields) / sizeof(fields[0]) <= 32, "seen is a bitmap");
+
+/*
+ * Version 1 wrote the device state as a hex dump of its C struct, as laid
+ * out then (x86-64, little-endian).  That layout is frozen here so that a
+ * daemon upgraded across a crash still reads it, whatever the live struct
+ * has become.
+ */
+struct v1_dev {
+	uint32_t	version, protocol, features, status;
+	uint64_t	mbox_gpa;
+	uint32_t	mbox_size, epoch, tx_cons, rx_prod;
+	uint32_t	irq_mode, irq_isa, irq_gsi, irq_evtchn;
+	uint64_t	irq_msi_addr;
+	uint32_t	irq_msi_data, pad;
+};
+_Static_assert(sizeof(struct v1_dev) == 72, "the version 1 device layout");
+
+static uint64_t
+get(const struct statefile *sf, const struct field *f)
+{
+	const char *p = (const char *)sf + f->f_off;
+
+	switch (f->f_size) {
+	case sizeof(uint32_t):
+		if (f->f_signed) {
+			int32_t v;
+
+			memcpy(&v, p, sizeof(v));
+			return (uint64_t)(int64_t)v;
+		} else {
+			uint32_t v;
+
+			memcpy(&v, p, sizeof(v));
+			return v;
+		}
+	default: {
+		uint64_t v;
+
+		memcpy(&v, p, sizeof(v));
+		return v;
+	}
+	}
+}
+
+static void
+put(struct statefile *sf, const struct field *f, uint64_t v)
+{
+	char *p = (char *)sf + f->f_off;
+
+	if (f->f_size == sizeof(uint32_t)) {
+		uint32_t w = (uint32_t)v;
+
+		memcpy(p, &w, sizeof(w));
+	} else {
+		memcpy(p, &v, sizeof(v));
+	}
+}
+
+size_t
+statefile_format(const struct statefile *sf, char *buf, size_t size)
+{
+	struct statefile out = *sf;
+	size_t off;
+	int n;
+
+	out.sf_version = STATEFILE_VERSION;
+	off = (size_t)snprintf(buf, size, "# hcvsockd runtime state: "
+	    "written by the daemon, do not edit\n");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const struct field *f = &fields[i];
+		uint64_t v = get(&out, f);
+
+		if (f->f_part == P_DEV && !sf->sf_has_dev)
+			continue;
+		n = f->f_signed ?
+		    snprintf(buf + off, size - off, "%s %" PRId64 "\n",
+		    f->f_name, (int64_t)v) :
+		    snprintf(buf + off, size - off, "%s %" PRIu64 "\n",
+		    f->f_name, v);
+		off += (size_t)n;
+	}
+	return off;
+}
+
 int
 statefile_write(const char *path, const struct statefile *sf)
 {
-	char tmp[4096 + 16];
-	char *buf;
-	size_t cap = 256 + 2 * STATEFILE_DEV_MAX, off;
+	char tmp[4096 + 16], buf[STATEFILE_MAX];
+	size_t off;
 	int fd, rc = 0;
 
-	if (sf->sf_dev_len > STATEFILE_DEV_MAX)
-		return -EINVAL;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	buf = malloc(cap);
-	if (buf == NULL)
-		return -ENOMEM;
-	off = (size_t)snprintf(buf, cap,
-	    "# hcvsockd runtime state: written by the daemon, do not edit\n"
-	    "version %u\npid %ld\ndomid %" PRIu32 "\nserver_id %" PRId32
-	    "\ndevice ", STATEFILE_VERSION, (long)sf->sf_pid, sf->sf_domid,
-	    sf->sf_server_id);
-	for (size_t i = 0; i < sf->sf_dev_len; i++)
-		off += (size_t)snprintf(buf + off, cap - off, "%02x",
-		    sf->sf_dev[i]);
-	off += (size_t)snprintf(buf + off, cap - off, "\n");
-
+	off = statefile_format(sf, buf, sizeof(buf));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
-	if (fd < 0) {
-		rc = -errno;
-		goto err_free;
-	}
+	if (fd < 0)
+		return -errno;
 	if (write(fd, buf, off) != (ssize_t)off) {
 		rc = errno != 0 ? -errno : -EIO;
 		goto err_unlink;
@@ -59,15 +170,12 @@ statefile_write(const char *path, const struct statefile *sf)
 		rc = -errno;
 		goto err_unlink;
 	}
-	free(buf);
 	return 0;
 
 err_unlink:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
-err_free:
-	free(buf);
 	return rc;
 }
 
@@ -81,12 +189,75 @@ hexval(int ch)
 	return -1;
 }
 
+/* Version 1's "device <hex>": decoded only if it is the v1 layout. */
 static int
-parse_line(struct statefile *sf, char *line, unsigned *seen)
+parse_v1_device(struct statefile *sf, const char *val)
+{
+	uint8_t raw[sizeof(struct v1_dev)];
+	size_t n = strlen(val);
+	struct v1_dev d;
+
+	for (size_t i = 0; i < n; i++)
+		if (hexval(val[i]) < 0)
+			return -EINVAL;
+	if (n % 2 != 0)
+		return -EINVAL;
+	if (n != 2 * sizeof(raw))
+		return 0;	/* another layout: no device, said by the caller */
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)(hexval(val[2 * i]) << 4 |
+		    hexval(val[2 * i + 1]));
+	memcpy(&d, raw, sizeof(d));
+	sf->sf_dev = (struct vsock_dev_state){
+		.st_version = d.version, .st_protocol = d.protocol,
+		.st_features = d.features, .st_status = d.status,
+		.st_mbox_gpa = d.mbox_gpa, .st_mbox_size = d.mbox_size,
+		.st_epoch = d.epoch, .st_tx_cons = d.tx_cons,
+		.st_rx_prod = d.rx_prod,
+		.st_irq = { .mode = d.irq_mode, .isa_irq = d.irq_isa,
+		    .gsi = d.irq_gsi, .evtchn_port = d.irq_evtchn,
+		    .msi_addr = d.irq_msi_addr, .msi_data = d.irq_msi_data },
+	};
+	sf->sf_has_dev = true;
+	return 0;
+}
+
+/* Only what the writer produces: digits, a '-' where signed; no blanks, no '+'. */
+static int
+parse_value(const struct field *f, const char *val, uint64_t *out)
+{
+	bool neg = val[0] == '-';
+	const char *s = neg ? val + 1 : val;
+	uint64_t v = 0;
+
+	if (*s == '\0' || (neg && f->f_min >= 0))
+		return -EINVAL;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (neg) {
+		if (v == 0 || v > (uint64_t)-f->f_min)
+			return -EINVAL;
+		*out = (uint64_t)-(int64_t)v;
+		return 0;
+	}
+	if (v > f->f_max || (f->f_min > 0 && v < (uint64_t)f->f_min))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_line(struct statefile *sf, char *line, uint32_t *seen, bool *v1dev)
 {
 	char *val = strchr(line, ' ');
-	char *end;
-	long long v;
+	uint64_t v;
+	size_t i;
+	int rc;
 
 	if (line[0] == '#' || line[0] == '\0')
 		return 0;
@@ -94,55 +265,69 @@ parse_line(struct statefile *sf, char *line, unsigned *seen)
 		return -EINVAL;
 	*val++ = '\0';
 	if (!strcmp(line, "device")) {
-		size_t n = strlen(val);
-
-		if ((*seen & 16) != 0 || n % 2 != 0 || n / 2 > STATEFILE_DEV_MAX)
+		/* Each key once: a second one is tampering, not an update. */
+		if (*v1dev)
 			return -EINVAL;
-		for (size_t i = 0; i < n / 2; i++) {
-			int hi = hexval(val[2 * i]), lo = hexval(val[2 * i + 1]);
-
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			sf->sf_dev[i] = (uint8_t)(hi << 4 | lo);
-		}
-		sf->sf_dev_len = n / 2;
-		*seen |= 16;
-		return 0;
+		*v1dev = true;
+		return parse_v1_device(sf, val);
 	}
-	/* Only what the writer produces: strtoll skips blanks, takes '+'. */
-	if (val[0] != '-' && (val[0] < '0' || val[0] > '9'))
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(line, fields[i].f_name))
+			break;
+	if (i == sizeof(fields) / sizeof(fields[0]) || (*seen & 1u << i) != 0)
 		return -EINVAL;
-	errno = 0;
-	v = strtoll(val, &end, 10);
-	if (errno != 0 || end == val || *end != '\0')
+	if ((rc = parse_value(&fields[i], val, &v)) < 0)
+		return rc;
+	put(sf, &fields[i], v);
+	*seen |= 1u << i;
+	return 0;
+}
+
+int
+statefile_parse(const char *text, size_t len, struct statefile *sf)
+{
+	char buf[STATEFILE_MAX + 1];
+	char *line, *save = NULL;
+	uint32_t seen = 0, head = 0, dev = 0;
+	bool v1dev = false;
+	int rc, bad = 0;
+
+	memset(sf, 0, sizeof(*sf));
+	if (len >= sizeof(buf) || memchr(text, '\0', len) != NULL)
 		return -EINVAL;
-	/* Each key once: a second one is tampering, not an update. */
-	if (!strcmp(line, "version") && !(*seen & 1) && v == STATEFILE_VERSION) {
-		sf->sf_version = (uint32_t)v;
-		*seen |= 1;
-	} else if (!strcmp(line, "pid") && !(*seen & 2) && v > 0 &&
-	    v <= INT32_MAX) {
-		sf->sf_pid = (pid_t)v;
-		*seen |= 2;
-	} else if (!strcmp(line, "domid") && !(*seen & 4) && v >= 0 &&
-	    v <= UINT32_MAX) {
-		sf->sf_domid = (uint32_t)v;
-		*seen |= 4;
-	} else if (!strcmp(line, "server_id") && !(*seen & 8) && v >= -1 &&
-	    v <= UINT16_MAX) {
-		sf->sf_server_id = (int32_t)v;
-		*seen |= 8;
-	} else
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	/*
+	 * Every line is read before judging: a file of a later version may
+	 * hold keys unknown here, and is then refused for its version.
+	 */
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((rc = parse_line(sf, line, &seen, &v1dev)) < 0 && bad == 0)
+			bad = rc;
+	}
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		*(fields[i].f_part == P_HEAD ? &head : &dev) |= 1u << i;
+	if ((seen & 1u) == 0)
 		return -EINVAL;
+	if (sf->sf_version != 1 && sf->sf_version != STATEFILE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (bad < 0)
+		return bad;
+	if (sf->sf_version == 1)
+		return (seen & head) == head && (seen & dev) == 0 && v1dev ?
+		    0 : -EINVAL;
+	if ((seen & head) != head || v1dev ||
+	    ((seen & dev) != 0 && (seen & dev) != dev))
+		return -EINVAL;
+	sf->sf_has_dev = (seen & dev) != 0;
 	return 0;
 }
 
 int
 statefile_read(const char *path, struct statefile *sf)
 {
-	char buf[256 + 2 * STATEFILE_DEV_MAX + 64];
-	char *line, *save = NULL;
-	unsigned seen = 0;
+	char buf[STATEFILE_MAX + 1];
 	ssize_t n;
 	int fd, rc;
 
@@ -150,20 +335,10 @@ statefile_read(const char *path, struct statefile *sf)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, sizeof(buf));
 	rc = -errno;
 	close(fd);
 	if (n < 0)
 		return rc;
-	if ((size_t)n == sizeof(buf) - 1)
-		return -EINVAL;
-	buf[n] = '\0';
-	if (memchr(buf, '\0', (size_t)n) != NULL)
-		return -EINVAL;
-	for (line = strtok_r(buf, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if ((rc = parse_line(sf, line, &seen)) < 0)
-			return rc;
-	}
-	return seen == 31 ? 0 : -EINVAL;
+	return statefile_parse(buf, (size_t)n, sf);
 }

@@ -3,40 +3,62 @@
  * The runtime state file, <state_dir>/<name>.state: what a restarted
  * hcvsockd needs to re-attach to the IOREQ server a crashed one left
  * behind (the server id) and to carry on with the device the guest
- * configured (an opaque export of the device's state).
+ * configured (the device's exported state).
  *
- * Text, one "key value" per line; written to a temporary file and
- * renamed, so a reader sees the old or the new state, never half.
- * Readers treat the whole file as untrusted input.
+ * Text, one "key value" per line, every value a decimal number under a
+ * name: nothing depends on the layout of a C struct, so a field added
+ * later is a new line and an old reader refuses the file by its version
+ * rather than misreading bytes.  Written to a temporary file and renamed,
+ * so a reader sees the old or the new state, never half.  Readers treat
+ * the whole file as untrusted input.
+ *
+ * Version 2 (written): version, pid, domid, server_id, then either all of
+ * the dev_* fields or none.  Version 1 (read only, written by older
+ * daemons): the same header and "device <hex>", a dump of the device
+ * state struct as it was then laid out; decoded from that fixed layout.
  */
 #ifndef HCVS_STATEFILE_H
 #define HCVS_STATEFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "common/compiler.h"
+#include "vsock/vsock_dev.h"
 
-#define STATEFILE_VERSION	1
-#define STATEFILE_DEV_MAX	1024
+#define STATEFILE_VERSION	2
 
 struct statefile {
-	uint32_t	sf_version;
+	uint32_t	sf_version;	/* as read; the writer writes 2 */
 	pid_t		sf_pid;		/* process that wrote it */
 	uint32_t	sf_domid;	/* UINT32_MAX: loopback */
 	int32_t		sf_server_id;	/* -1: none */
-	size_t		sf_dev_len;
-	uint8_t		sf_dev[STATEFILE_DEV_MAX];
+	bool		sf_has_dev;	/* sf_dev holds a recorded device */
+	struct vsock_dev_state sf_dev;
 };
 
 /* Atomically replace `path` with *sf (mode 0600). */
 int	statefile_write(const char *path, const struct statefile *sf) __must_check;
 
 /*
- * Read `path`.  -ENOENT if absent, -EINVAL if malformed or of another
- * version (the caller discards it), -errno otherwise.
+ * Read `path`.  0 with *sf filled (a version 1 file whose device dump is
+ * not of the one layout version 1 had: sf_has_dev false); -ENOENT if
+ * absent; -EPROTONOSUPPORT for a version this reader does not know
+ * (sf_version says which); -EINVAL if malformed; -errno otherwise.
  */
 int	statefile_read(const char *path, struct statefile *sf) __must_check;
+
+/*
+ * The text of a state file, both ways (statefile_write and _read use
+ * them; the fuzzer too): statefile_format() writes version 2 into buf
+ * (STATEFILE_MAX is always enough) and returns its length;
+ * statefile_parse() reads `len` bytes as statefile_read() does.
+ */
+#define STATEFILE_MAX	4096
+size_t	statefile_format(const struct statefile *sf, char *buf, size_t size);
+int	statefile_parse(const char *text, size_t len, struct statefile *sf)
+	    __must_check;
 
 #endif /* HCVS_STATEFILE_H */

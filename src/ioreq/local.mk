@@ -8,7 +8,7 @@ src_ioreq_libioreq_a_SOURCES = \
 	%reldir%/ioreq_mem.c \
 	%reldir%/ioreq_source.c \
 	%reldir%/ioreq_shm.c \
-	%reldir%/ioreq_fake.c %reldir%/ioreq_fake.h
+	%reldir%/ioreq_fake.c %reldir%/ioreq_fake.h %reldir%/ioreq_fake_impl.h
 src_ioreq_libioreq_a_CFLAGS = $(AM_CFLAGS)
 src_ioreq_libioreq_a_SOURCES += %reldir%/ioreq_xen.h
 if HAVE_XEN

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the RING protocol (vsock_ring.c) pulls packets from and pushes
- * packets to: the muxer (vsock_mux.h) in the daemon, a test double in
- * the unit tests.  The device owns the pace, as Firecracker's device
+ * What the protocols pull from and push to.  RING (vsock_ring.c) moves
+ * packets through struct vsock_backend_ops: the muxer (vsock_mux.h) in
+ * the daemon, a test double in the unit tests.  MSG (vsock_msg.c) moves
+ * migration sessions' bytes through struct vsock_msg_backend_ops: the
+ * session bridge (vsock_mig.h).  The device owns the pace, as Firecracker's device
  * pulls RX from its muxer: it sends every TX packet it takes from the
  * guest, then asks has_rx and pulls with recv while the guest has free
  * RX slots.
@@ -21,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vsock/vsock_wire.h"
 
@@ -49,6 +52,41 @@ struct vsock_backend_ops {
 	void	(*send_held)(void *b, const struct vsock_pkt_hdr *hdr,
 		    const void *payload);
 	void	(*tx_end)(void *b);
+};
+
+/*
+ * Migration sessions, keyed by the request id ("mid") the host program
+ * chose.  A session starts when the guest takes its request; it ends
+ * with the guest's report (or a transport reset).  Errors: -ENOENT (no
+ * such session of this guest), -EPIPE (the host program is gone),
+ * -EAGAIN (nothing now: has_news turns true when that may change).
+ */
+struct vsock_msg_backend_ops {
+	/*
+	 * The oldest request no guest call took yet: 1 with its operation
+	 * (1..255), payload and length (8 <= len <= max; the first 8 bytes,
+	 * little-endian, are its mid), or 0.  A request longer than max is
+	 * refused to its host program and the next one is looked at.
+	 */
+	int	(*take_request)(void *b, uint32_t *op, void *payload,
+		    size_t max, uint32_t *len);
+	/* 0 if mid is a live or host-closed session of the guest's. */
+	int	(*lookup)(void *b, uint64_t mid);
+	/* Guest bytes, all n or nothing: n, -EAGAIN, -EPIPE, -ENOENT. */
+	long	(*send)(void *b, uint64_t mid, const void *p, size_t n);
+	/* Host bytes: 1..max, -EAGAIN, -EPIPE (host closed), -ENOENT. */
+	long	(*recv)(void *b, uint64_t mid, void *p, size_t max);
+	/* The guest's ReportStatus: the host program gets it, the session ends. */
+	int	(*report)(void *b, uint64_t mid, uint64_t status,
+		    const void *data, size_t n);
+	/* A monotonic clock in ms, and a wake-up no later than deadline. */
+	int64_t	(*now_ms)(void *b);
+	void	(*wake_at)(void *b, int64_t deadline_ms);
+	/* Something may have changed since ack_news (a request, bytes, room, a close). */
+	bool	(*has_news)(const void *b);
+	void	(*ack_news)(void *b);
+	/* Transport reset: every session ends (host programs see EOF). */
+	void	(*reset)(void *b);
 };
 
 #endif /* HCVS_VSOCK_BACKEND_H */

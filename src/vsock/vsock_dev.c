@@ -17,6 +17,7 @@
 /* Every protocol this window can carry, by HCVS_PROTO_* number. */
 static const struct vsock_proto_ops *const protos[] = {
 	[HCVS_PROTO_RING] = &vsock_ring_proto,
+	[HCVS_PROTO_MSG] = &vsock_msg_proto,
 };
 #define NPROTOS	(sizeof(protos) / sizeof(protos[0]))
 
@@ -280,9 +281,10 @@ cmd_exec(struct vsock_dev *d, uint32_t cmd)
 	default:
 		if (d->d_po != NULL)
 			return d->d_po->po_cmd(d->d_pp, cmd);
-		/* A protocol's set-up before SET_PROTOCOL. */
+		/* A protocol's command before SET_PROTOCOL. */
 		if (cmd == HCVS_CMD_SET_FEATURES || cmd == HCVS_CMD_SET_MAILBOX ||
-		    cmd == HCVS_CMD_ENABLE)
+		    cmd == HCVS_CMD_ENABLE ||
+		    (cmd >= HCVS_CMD_MSG_FIRST && cmd <= HCVS_CMD_MSG_LAST))
 			return HCVS_ERR_BAD_STATE;
 		return HCVS_ERR_UNKNOWN_CMD;
 	}
@@ -456,7 +458,7 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	    cfg->name != NULL ? cfg->name : "vsock");
 	d->d_rl = rl;
 	for (size_t i = 0; i < NPROTOS; i++) {
-		if (protos[i] == NULL)
+		if (protos[i] == NULL || !protos[i]->po_offered(cfg))
 			continue;
 		d->d_priv[i] = protos[i]->po_new(d, cfg);
 		if (d->d_priv[i] == NULL) {

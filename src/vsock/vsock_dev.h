@@ -30,6 +30,7 @@
 
 struct vsock_backend_ops;
 struct vsock_dev;
+struct vsock_msg_backend_ops;
 
 /*
  * A notification mode chosen by the guest (SET_NOTIFY), validated.  Only
@@ -68,6 +69,12 @@ struct vsock_dev_cfg {
 	 */
 	const struct vsock_backend_ops *backend;
 	void			*backend_arg;
+	/*
+	 * Migration sessions for protocol MSG (vsock_mig_backend_ops, arg =
+	 * the session bridge; not owned).  NULL: MSG is not offered.
+	 */
+	const struct vsock_msg_backend_ops *msg_backend;
+	void			*msg_backend_arg;
 	uint64_t		 guest_cid;
 	/* HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL. */
 	uint32_t		 features;
@@ -192,6 +199,12 @@ struct vsock_dev_stats {
 	uint64_t	ds_irqs;
 	uint64_t	ds_irq_errors;
 	uint64_t	ds_resets;
+	uint64_t	ds_msg_calls;		/* MSG calls accepted */
+	uint64_t	ds_msg_refused;		/* ... refused (RESULT != OK) */
+	uint64_t	ds_msg_timeouts;	/* ... ended with TIMEOUT */
+	uint64_t	ds_msg_cancels;		/* ... ended with CANCEL */
+	uint64_t	ds_msg_tx_bytes;	/* Send payload to the host */
+	uint64_t	ds_msg_rx_bytes;	/* Receive payload to the guest */
 };
 void	vsock_dev_get_stats(const struct vsock_dev *d, struct vsock_dev_stats *st);
 

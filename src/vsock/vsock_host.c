@@ -5,18 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "common/loop.h"
+#include "common/usock.h"
 #include "vsock/vsock_impl.h"
 
 #define SUN_PATH_MAX	(sizeof(((struct sockaddr_un *)0)->sun_path))
 /* "_4294967295" */
 #define PORT_SUFFIX_MAX	11
-/* How long the listener rests after EMFILE/ENFILE instead of spinning. */
-#define ACCEPT_BACKOFF_MS 100
 
 static bool
 has_dotdot(const char *p)
@@ -297,69 +295,45 @@ pending_timeout_cb(struct loop *l, void *arg)
 }
 
 static void
-listen_resume_cb(struct loop *l, void *arg)
-{
-	struct vsock_mux *m = arg;
-
-	m->m_listen_timer = 0;
-	if (m->m_listen_fd >= 0)
-		(void)loop_mod_fd(l, m->m_listen_fd, LOOP_IN);
-}
-
-static void
-accept_cb(struct loop *l, int lfd, unsigned events, void *arg)
+accept_cb(void *arg, int fd)
 {
 	struct vsock_mux *m = arg;
 	struct vsock_pending *p;
-	int fd;
 
-	(void)events;
-	vsock_mux_enter(m);
-	/* A bounded batch keeps one busy listener from starving the loop. */
-	for (int i = 0; i < 16; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				vsock_log(m, LOG_ERR, "vsock: accept: %s",
-				    strerror(errno));
-				if (m->m_listen_timer <= 0) {
-					(void)loop_mod_fd(l, lfd, 0);
-					m->m_listen_timer = loop_add_timer(l,
-					    ACCEPT_BACKOFF_MS, listen_resume_cb, m);
-				}
-			}
-			break;
-		}
-		if (!vsock_mux_conn_room(m)) {
-			m->m_stats.ms_host_rejected++;
-			vsock_log(m, LOG_INFO, "vsock: host client closed: "
-			    "connection limit %u", m->m_cfg.max_conns);
-			close(fd);
-			continue;
-		}
-		p = calloc(1, sizeof(*p));
-		if (p == NULL) {
-			close(fd);
-			continue;
-		}
-		p->p_mux = m;
-		p->p_fd = fd;
-		vsock_connect_parser_init(&p->p_parser);
-		if (loop_add_fd(l, fd, LOOP_IN, pending_cb, p) < 0) {
-			close(fd);
-			free(p);
-			continue;
-		}
-		TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
-		m->m_npending++;
-		p->p_timer = loop_add_timer(l, m->m_cfg.connect_timeout_ms,
-		    pending_timeout_cb, p);
-		if (p->p_timer < 0) {
-			p->p_timer = 0;
-			pending_reject(p, "no timer");
-		}
+	if (fd < 0) {
+		vsock_log(m, LOG_ERR, "vsock: accept: %s", strerror(-fd));
+		return;
 	}
+	vsock_mux_enter(m);
+	if (!vsock_mux_conn_room(m)) {
+		m->m_stats.ms_host_rejected++;
+		vsock_log(m, LOG_INFO, "vsock: host client closed: "
+		    "connection limit %u", m->m_cfg.max_conns);
+		close(fd);
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		close(fd);
+		goto out;
+	}
+	p->p_mux = m;
+	p->p_fd = fd;
+	vsock_connect_parser_init(&p->p_parser);
+	if (loop_add_fd(m->m_loop, fd, LOOP_IN, pending_cb, p) < 0) {
+		close(fd);
+		free(p);
+		goto out;
+	}
+	TAILQ_INSERT_TAIL(&m->m_pending, p, p_link);
+	m->m_npending++;
+	p->p_timer = loop_add_timer(m->m_loop, m->m_cfg.connect_timeout_ms,
+	    pending_timeout_cb, p);
+	if (p->p_timer < 0) {
+		p->p_timer = 0;
+		pending_reject(p, "no timer");
+	}
+out:
 	vsock_mux_leave(m);
 }
 
@@ -372,90 +346,25 @@ vsock_host_drop_pending(struct vsock_mux *m)
 		pending_free(p, true);
 }
 
-/*
- * Is somebody accepting at sa?  A stale socket file refuses at once; a
- * live one with a full backlog says EAGAIN rather than blocking us.
- */
-static bool
-somebody_listens(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	bool yes;
-
-	if (fd < 0)
-		return true;
-	yes = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
-	    errno != ECONNREFUSED;
-	close(fd);
-	return yes;
-}
-
+/* Host programs in the daemon's group connect here. */
 int
 vsock_host_listen(struct vsock_mux *m)
 {
-	struct sockaddr_un sa;
-	struct stat st;
-	int fd, rc;
+	int rc;
 
 	if (m->m_cfg.uds_path[0] == '\0')
 		return 0;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", m->m_cfg.uds_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
-		if (rc != -EADDRINUSE)
-			goto err_close;
-		/* Only a socket is ever removed, never a file put there. */
-		if (lstat(sa.sun_path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-		    somebody_listens(&sa)) {
-			log_warnx("vsock: %s is in use by another process or "
-			    "not a socket", sa.sun_path);
-			goto err_close;
-		}
-		log_info("vsock: removing stale socket %s", sa.sun_path);
-		(void)unlink(sa.sun_path);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			rc = -errno;
-			goto err_close;
-		}
-	}
-	if (listen(fd, 128) < 0 || stat(sa.sun_path, &st) < 0) {
-		rc = -errno;
-		goto err_unlink;
-	}
-	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, accept_cb, m);
-	if (rc < 0)
-		goto err_unlink;
-	m->m_listen_fd = fd;
-	m->m_listen_dev = st.st_dev;
-	m->m_listen_ino = st.st_ino;
-	return 0;
-err_unlink:
-	(void)unlink(sa.sun_path);
-err_close:
-	close(fd);
+	rc = usock_listener_new(m->m_loop, m->m_cfg.uds_path, SOCK_STREAM, 0660,
+	    128, accept_cb, m, &m->m_listener);
+	if (rc == -EEXIST || rc == -EADDRINUSE)
+		log_warnx("vsock: %s is in use by another process or "
+		    "not a socket", m->m_cfg.uds_path);
 	return rc;
 }
 
 void
 vsock_host_unlisten(struct vsock_mux *m)
 {
-	struct stat st;
-
-	if (m->m_listen_fd < 0)
-		return;
-	if (m->m_listen_timer > 0)
-		loop_del_timer(m->m_loop, m->m_listen_timer);
-	m->m_listen_timer = 0;
-	(void)loop_del_fd(m->m_loop, m->m_listen_fd);
-	close(m->m_listen_fd);
-	m->m_listen_fd = -1;
-	/* Unlink only our own socket, not one a successor already bound. */
-	if (stat(m->m_cfg.uds_path, &st) == 0 && st.st_dev == m->m_listen_dev &&
-	    st.st_ino == m->m_listen_ino)
-		(void)unlink(m->m_cfg.uds_path);
+	usock_listener_free(m->m_listener);
+	m->m_listener = NULL;
 }

@@ -174,10 +174,7 @@ struct vsock_mux {
 	struct vsock_port_map		*m_maps;	/* sorted by port */
 	char				 m_dir[108];	/* dirname of uds_path */
 
-	int				 m_listen_fd;
-	dev_t				 m_listen_dev;	/* to unlink only ours */
-	ino_t				 m_listen_ino;
-	int64_t				 m_listen_timer;	/* EMFILE back-off */
+	struct usock_listener		*m_listener;
 	struct vsock_pending_tailq	 m_pending;
 	uint32_t			 m_npending;
 

@@ -460,7 +460,6 @@ vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	if (m == NULL)
 		return -ENOMEM;
 	m->m_loop = l;
-	m->m_listen_fd = -1;
 	TAILQ_INIT(&m->m_pending);
 	TAILQ_INIT(&m->m_all);
 	TAILQ_INIT(&m->m_rxq);

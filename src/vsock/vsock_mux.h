@@ -19,7 +19,7 @@
  * owned by the loop thread.  Guest errors never fail a call: they become
  * an RST or a drop, a counter and a rate-limited log line.
  *
- * Rules (docs/notes vsock.md §3, §4):
+ * Rules (shared/notes/vsock.md §3, §4):
  * - Guest packets with dst_cid != 2, src_cid != guest_cid, len > 64 KiB,
  *   payload on a control op or an empty RW are dropped (ms_dropped).
  *   Unknown type or op, a non-REQUEST on an unknown pair, REQUEST or
@@ -77,8 +77,9 @@ struct vsock_mux_cfg {
 	uint64_t		 guest_cid;
 	/*
 	 * "<dir>/<name>" host programs connect to; "" = no host listener.
-	 * Its length + 11 ("_4294967295") must fit sun_path.  A stale socket
-	 * there is replaced; one somebody accepts on is -EADDRINUSE.  Mapping
+	 * Its length + 11 ("_4294967295") must fit sun_path.  Mode 0660.  A
+	 * stale socket there is replaced; one somebody accepts on is
+	 * -EADDRINUSE, anything but a socket -EEXIST (never removed).  Mapping
 	 * paths are relative to <dir>, or absolute inside it; ".." anywhere
 	 * is -EINVAL, outside <dir> -EACCES.
 	 */
@@ -97,9 +98,9 @@ struct vsock_mux_cfg {
 	uint32_t		 close_timeout_ms;	/* [8000] */
 	bool			 send_ok_line;	/* reply "OK <port>\n" */
 	/*
-	 * Added by the vsockmux branch: how long a host client may take to
-	 * send its CONNECT line, and the guest to answer the REQUEST that
-	 * follows (0 = 2000, Firecracker's value).
+	 * How long a host client may take to send its CONNECT line, and the
+	 * guest to answer the REQUEST that follows (0 = 2000, Firecracker's
+	 * value).
 	 */
 	uint32_t		 connect_timeout_ms;
 	/*
@@ -118,8 +119,8 @@ struct vsock_mux_cfg {
 
 /*
  * Create the muxer and its listener.  0, or -EINVAL (bad CID, maps, buf_alloc),
- * -ENAMETOOLONG, -EACCES (path outside the directory), -EADDRINUSE, or
- * the -errno of socket/bind/listen.  cfg and its maps are copied.
+ * -ENAMETOOLONG, -EACCES (path outside the directory), -EADDRINUSE,
+ * -EEXIST, or the -errno of socket/bind/listen.  cfg and its maps are copied.
  */
 int	vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	    struct vsock_mux **mp) __must_check;
@@ -192,7 +193,7 @@ struct vsock_mux_stats {
 	uint64_t	ms_dropped;	/* guest packets dropped, no reply */
 	uint64_t	ms_tx_bytes;	/* guest -> host */
 	uint64_t	ms_rx_bytes;	/* host -> guest */
-	/* Added by the vsockmux branch (append only). */
+	/* Fields are only ever appended. */
 	uint64_t	ms_tx_pkts;	/* packets from the guest */
 	uint64_t	ms_rx_pkts;	/* packets to the guest */
 	uint64_t	ms_rst_received;

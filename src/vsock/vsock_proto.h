@@ -39,6 +39,8 @@
 
 struct vsock_proto_ops {
 	uint32_t	  po_id;	/* HCVS_PROTO_* */
+	/* Whether this configuration offers it (PROTOCOLS). */
+	bool		 (*po_offered)(const struct vsock_dev_cfg *cfg);
 	/* Private state for d in its reset state; NULL: out of memory. */
 	void		*(*po_new)(struct vsock_dev *d,
 			    const struct vsock_dev_cfg *cfg);
@@ -78,6 +80,7 @@ struct vsock_proto_ops {
 };
 
 extern const struct vsock_proto_ops vsock_ring_proto;
+extern const struct vsock_proto_ops vsock_msg_proto;
 
 /* The window, as its protocols see it. */
 struct vsock_dev {

@@ -223,7 +223,9 @@ ring_cmd(void *p, uint32_t cmd)
 		d->d_changed = true;
 		return HCVS_ERR_OK;
 	default:
-		return HCVS_ERR_UNKNOWN_CMD;
+		/* MSG's commands: the guest chose RING. */
+		return cmd >= HCVS_CMD_MSG_FIRST && cmd <= HCVS_CMD_MSG_LAST ?
+		    HCVS_ERR_BAD_STATE : HCVS_ERR_UNKNOWN_CMD;
 	}
 }
 
@@ -712,6 +714,13 @@ ring_process(void *p)
 
 /* ---- Life cycle and state ------------------------------------------------- */
 
+static bool
+ring_offered(const struct vsock_dev_cfg *cfg)
+{
+	(void)cfg;
+	return true;
+}
+
 static void *
 ring_new(struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
 {
@@ -860,6 +869,7 @@ ring_dump(const void *p, void (*cb)(void *arg, const char *line), void *arg)
 
 const struct vsock_proto_ops vsock_ring_proto = {
 	.po_id = HCVS_PROTO_RING,
+	.po_offered = ring_offered,
 	.po_new = ring_new,
 	.po_free = ring_free,
 	.po_reset = ring_reset,

@@ -46,7 +46,7 @@
 
 #include "daemon/loopback.h"
 #include "hcvsock_guest.h"
-#include "ioreq/ioreq_fake.h"
+#include "fakes/fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 
 #define RAM_SIZE	(1u << 20)
@@ -211,6 +211,26 @@ cmd_say(struct hcvg *h, uint32_t port, const char *text)
 	return got > 0 ? 0 : 1;
 }
 
+/* Listen on `port`, say LISTENING, and take one connection (-1: said why). */
+static int
+listen_accept(struct hcvg *h, const char *cmd, uint32_t port)
+{
+	int id;
+
+	if (hcvg_listen(h, port) < 0) {
+		printf("%s %u: listen failed\n", cmd, port);
+		return -1;
+	}
+	printf("LISTENING %u\n", port);
+	fflush(stdout);
+	id = hcvg_accept(h, port, 0);
+	if (id < 0) {
+		printf("%s %u: error %d\n", cmd, port, id);
+		return -1;
+	}
+	return id;
+}
+
 static int
 cmd_accept(struct hcvg *h, uint32_t port)
 {
@@ -218,17 +238,8 @@ cmd_accept(struct hcvg *h, uint32_t port)
 	uint32_t total = 0;
 	int id;
 
-	if (hcvg_listen(h, port) < 0) {
-		printf("accept %u: listen failed\n", port);
+	if ((id = listen_accept(h, "accept", port)) < 0)
 		return 1;
-	}
-	printf("LISTENING %u\n", port);
-	fflush(stdout);
-	id = hcvg_accept(h, port, 0);
-	if (id < 0) {
-		printf("accept %u: error %d\n", port, id);
-		return 1;
-	}
 	for (;;) {
 		long r = hcvg_recv(h, id, buf, sizeof(buf), 0);
 
@@ -252,17 +263,8 @@ cmd_accept_idle(struct hcvg *h, uint32_t port, unsigned ms)
 {
 	int id;
 
-	if (hcvg_listen(h, port) < 0) {
-		printf("accept-idle %u: listen failed\n", port);
+	if ((id = listen_accept(h, "accept-idle", port)) < 0)
 		return 1;
-	}
-	printf("LISTENING %u\n", port);
-	fflush(stdout);
-	id = hcvg_accept(h, port, 0);
-	if (id < 0) {
-		printf("accept-idle %u: error %d\n", port, id);
-		return 1;
-	}
 	printf("ACCEPTED %u\n", port);
 	fflush(stdout);
 	usleep((useconds_t)ms * 1000);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Log capture and a printed, overridable random seed for the test drivers. */
+/* Log capture, a printed random seed, fd counting and temporary directories for the test drivers. */
+#include <dirent.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test_common.h"
 
@@ -92,4 +95,47 @@ test_seed(void)
 		done = 1;
 	}
 	return seed;
+}
+
+unsigned
+test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	/* Less the one opendir() holds. */
+	return n - 1;
+}
+
+void
+test_tmpdir(char *buf, size_t size, const char *tag)
+{
+	int n = snprintf(buf, size, "/tmp/hcvs-%s-XXXXXX", tag);
+
+	assert_true(n > 0 && (size_t)n < size);
+	assert_non_null(mkdtemp(buf));
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		(void)rmdir(path);
+	else
+		(void)unlink(path);
+	return 0;
+}
+
+void
+test_rmtree(const char *dir)
+{
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -28,4 +28,15 @@ int		 test_log_seen(const char *needle);
 /* Seed for randomised tests: $HCVS_SEED or time; printed once. */
 unsigned	 test_seed(void);
 
+/* Open file descriptors of this process: compare before and after to find leaks. */
+unsigned	 test_count_fds(void);
+
+/*
+ * A fresh directory "/tmp/hcvs-<tag>-XXXXXX" in buf (fails the test if it
+ * cannot be made); test_rmtree() removes it and everything below it
+ * without following symlinks.
+ */
+void		 test_tmpdir(char *buf, size_t size, const char *tag);
+void		 test_rmtree(const char *dir);
+
 #endif /* HCVS_TEST_COMMON_H */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test_common.h"
 #include "common/loop.h"
 #include "vguest.h"
 
@@ -360,4 +361,40 @@ vg_run(struct vguest *g, bool (*cond)(void *), void *arg, int timeout_ms)
 			return false;
 		(void)loop_run_once(g->l, 2);
 	}
+}
+
+void
+vg_env_init(struct vg_env *e, const char *tag, uint64_t cid)
+{
+	memset(e, 0, sizeof(*e));
+	test_tmpdir(e->dir, sizeof(e->dir), tag);
+	snprintf(e->uds, sizeof(e->uds), "%s/v.sock", e->dir);
+	assert_int_equal(loop_new(&e->l), 0);
+	vg_init(&e->g, e->l, cid);
+	e->cfg.guest_cid = cid;
+	memcpy(e->cfg.uds_path, e->uds, sizeof(e->uds));
+	e->cfg.default_allow = true;
+	e->cfg.max_conns = 256;
+	e->cfg.buf_alloc = 64 * 1024;
+	e->cfg.close_timeout_ms = 300;
+	e->cfg.connect_timeout_ms = 300;
+	e->cfg.send_ok_line = true;
+}
+
+int
+vg_env_start(struct vg_env *e)
+{
+	e->cfg.rx_ready = vg_rx_ready;
+	e->cfg.rx_ready_arg = &e->g;
+	return vsock_mux_new(e->l, &e->cfg, &e->g.m);
+}
+
+void
+vg_env_fini(struct vg_env *e)
+{
+	vsock_mux_free(e->g.m);
+	e->g.m = NULL;
+	vg_fini(&e->g);
+	loop_free(e->l);
+	test_rmtree(e->dir);
 }

@@ -104,4 +104,23 @@ int	vg_pull(struct vguest *g, struct vsock_pkt_hdr *h, void *payload);
 
 uint64_t vg_fnv(const void *p, size_t n);
 
+/*
+ * What a muxer test stands on: a fresh temporary directory, a loop, a
+ * guest of `cid`, and a muxer configuration listening on <dir>/v.sock
+ * with the tests' defaults (allow, OK line, 256 connections, 64 KiB
+ * buffers, 300 ms timeouts), wired to the guest.  Adjust cfg, then
+ * vg_env_start(); vg_env_fini() frees it all and removes the directory.
+ */
+struct vg_env {
+	char			 dir[64];
+	char			 uds[108];
+	struct loop		*l;
+	struct vsock_mux_cfg	 cfg;
+	struct vguest		 g;
+};
+
+void	vg_env_init(struct vg_env *e, const char *tag, uint64_t cid);
+int	vg_env_start(struct vg_env *e);
+void	vg_env_fini(struct vg_env *e);
+
 #endif /* HCVS_TEST_VGUEST_H */

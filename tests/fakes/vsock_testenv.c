@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fake_vsock_mux.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "notify/notify.h"
 #include "vsock_testenv.h"

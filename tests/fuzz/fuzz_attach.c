@@ -20,17 +20,8 @@
 #include <unistd.h>
 
 #include "attach/attach.h"
+#include "common/usock.h"
 #include "fuzz.h"
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	return 0;
-}
 
 static int
 make_fd(uint8_t kind)
@@ -67,12 +58,7 @@ send_one(int sock, struct fz *in)
 	unsigned nfds = fz_u8(in) % 4, i;
 	size_t plen = fz_u8(in);
 	int fds[4];
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
 	struct iovec iov;
-	struct msghdr mh;
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.mh_magic = (sel & 1) ? fz_u32(in) : ATTACH_MAGIC;
@@ -97,22 +83,7 @@ send_one(int sock, struct fz *in)
 	}
 	iov.iov_base = msg;
 	iov.iov_len = plen;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	(void)sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)usock_send(sock, &iov, 1, fds, nfds, MSG_DONTWAIT);
 	/* In flight the kernel holds its own references. */
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);

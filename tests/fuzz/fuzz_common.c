@@ -39,3 +39,13 @@ fz_lowest_fd(void)
 	close(fd);
 	return fd;
 }
+
+/* A harness that needs no more than quiet logs defines no initializer. */
+__attribute__((weak)) int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_quiet();
+	return 0;
+}

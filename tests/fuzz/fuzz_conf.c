@@ -40,14 +40,6 @@ dump(const struct conf *c, size_t *len)
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conf *c = malloc(sizeof(*c)), *c2 = malloc(sizeof(*c2));

@@ -62,14 +62,6 @@ reference(const uint8_t *s, size_t len, uint32_t *port)
 }
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vsock_connect_parser p;

@@ -59,15 +59,6 @@ static const struct ioreq_handler_ops dev_ops = {
 	.write = dev_write,
 };
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	return 0;
-}
-
 /* One drain from whatever entry point; checks the pointer rules. */
 static void
 drain_checked(struct ioreq_engine *e, struct buffered_iopage *b,

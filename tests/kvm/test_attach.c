@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* The attach protocol: description checks, the socket session with hostile peers, the ioreq forwarder. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,22 +24,8 @@
 #include "test_common.h"
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
+#include "attach/attach_vmm.h"
 #include "common/loop.h"
-
-static unsigned
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static int
 sealed_memfd(uint64_t size, bool seal)
@@ -109,7 +94,7 @@ desc__good_accepted_bad_fields_named(void **state)
 {
 	struct attach_desc d;
 	char err[256] = "";
-	unsigned before = count_fds();
+	unsigned before = test_count_fds();
 	int fd;
 
 	(void)state;
@@ -178,7 +163,7 @@ desc__good_accepted_bad_fields_named(void **state)
 	assert_int_equal(attach_desc_check(&d, err, sizeof(err)), 0);
 
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* ---- The socket session ---------------------------------------------------- */
@@ -198,6 +183,26 @@ vmm_main(void *arg)
 	vt->vt_rc = attach_vmm_send(vt->vt_sock, vt->vt_desc, 5000, vt->vt_err,
 	    sizeof(vt->vt_err));
 	return NULL;
+}
+
+/* A VMM thread sending `d` over `sock`. */
+static void
+vmm_start(struct vmm_thread *vt, int sock, struct attach_desc *d,
+    pthread_t *th)
+{
+	memset(vt, 0, sizeof(*vt));
+	vt->vt_sock = sock;
+	vt->vt_desc = d;
+	assert_int_equal(pthread_create(th, NULL, vmm_main, vt), 0);
+}
+
+/* A session on one end of a fresh SEQPACKET pair; sv[1] is the VMM's. */
+static void
+sess_pair(int sv[2], struct attach_sess **s)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	assert_int_equal(attach_sess_new(sv[0], s), 0);
 }
 
 /* Drive a session until it returns something other than 0 / -EAGAIN. */
@@ -225,7 +230,7 @@ sess__full_attach_hands_over_working_fds(void **state)
 	struct attach_desc d;
 	struct attach_sess *s;
 	struct attach_desc *got;
-	unsigned before = count_fds(), i;
+	unsigned before = test_count_fds(), i;
 	uint64_t v = 1, cnt = 0;
 	char buf[8];
 	int sv[2];
@@ -233,13 +238,8 @@ sess__full_attach_hands_over_working_fds(void **state)
 
 	(void)state;
 	good_desc(&d, 4);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
-	memset(&vt, 0, sizeof(vt));
-	vt.vt_sock = sv[1];
-	vt.vt_desc = &d;
-	assert_int_equal(pthread_create(&th, NULL, vmm_main, &vt), 0);
+	sess_pair(sv, &s);
+	vmm_start(&vt, sv[1], &d, &th);
 	assert_int_equal(sess_run(s), 1);
 	got = attach_sess_desc(s);
 	assert_string_equal(got->ad_name, "test-vmm");
@@ -279,7 +279,7 @@ sess__full_attach_hands_over_working_fds(void **state)
 	attach_sess_free(s);
 	close(sv[1]);
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 static void
@@ -290,9 +290,7 @@ sess__vmm_close_is_connreset(void **state)
 	int sv[2];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	memset(&he, 0, sizeof(he));
 	assert_int_equal(attach_send_msg(sv[1], ATTACH_MSG_HELLO, &he,
 	    sizeof(he), NULL, 0), 0);
@@ -347,13 +345,11 @@ run_hostile(const struct hostile *h)
 		uint64_t	align;
 		char		buf[ATTACH_MAX_MSG];
 	} u;
-	unsigned before = count_fds(), i, nfds;
+	unsigned before = test_count_fds(), i, nfds;
 	int sv[2], fds[8], rfds[ATTACH_MAX_FDS], rc;
 	char err[256];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	if (h->h_prefix >= 1) {
 		send_hello(sv[1]);
 		assert_int_equal(attach_sess_recv(s), 0);
@@ -396,9 +392,9 @@ run_hostile(const struct hostile *h)
 	assert_int_equal(attach_sess_recv(s), -EPIPE);
 	attach_sess_free(s);
 	close(sv[1]);
-	if (count_fds() != before)
+	if (test_count_fds() != before)
 		fail_msg("%s: %u fds before, %u after", h->h_name, before,
-		    count_fds());
+		    test_count_fds());
 }
 
 static void
@@ -531,55 +527,34 @@ sess__hostile_messages_refused_without_leaks(void **state)
 }
 
 /*
- * More fds than the daemon's control buffer holds (attach_send_msg()
- * refuses to build this): the kernel truncates, every fd that did
- * arrive is closed, the VMM is told why.
+ * More fds than the daemon's receive buffer holds: every fd that arrived
+ * is closed, the VMM is told why.
  */
 static void
 sess__fd_flood_refused_without_leaks(void **state)
 {
 	enum { FLOOD = 40 };
 	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(sizeof(int) * FLOOD)];
-	} cm;
-	union {
 		uint64_t	align;
 		char		buf[ATTACH_MAX_MSG];
 	} u;
-	struct attach_msg_hdr hdr = { .mh_magic = ATTACH_MAGIC,
-	    .mh_version = ATTACH_VERSION, .mh_type = ATTACH_MSG_MEM_REGION,
-	    .mh_nfds = FLOOD };
-	struct iovec iov = { .iov_base = &hdr, .iov_len = sizeof(hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct attach_msg_hdr hdr;
 	struct attach_msg_result res;
 	struct attach_sess *s;
-	struct cmsghdr *c;
-	unsigned before = count_fds(), i, nfds;
+	unsigned before = test_count_fds(), i, nfds;
 	int sv[2], fds[FLOOD], rfds[ATTACH_MAX_FDS];
 	char err[256];
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	send_hello(sv[1]);
 	assert_int_equal(attach_sess_recv(s), 0);
 	assert_int_equal(attach_recv_msg(sv[1], &hdr, u.buf, sizeof(u.buf),
 	    rfds, &nfds, err, sizeof(err)), 0);
-	hdr = (struct attach_msg_hdr){ .mh_magic = ATTACH_MAGIC,
-	    .mh_version = ATTACH_VERSION, .mh_type = ATTACH_MSG_MEM_REGION,
-	    .mh_nfds = FLOOD };
 	for (i = 0; i < FLOOD; i++)
 		fds[i] = efd();
-	memset(&cm, 0, sizeof(cm));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * FLOOD);
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	assert_int_equal(sendmsg(sv[1], &mh, 0), (ssize_t)sizeof(hdr));
+	assert_int_equal(attach_send_msg(sv[1], ATTACH_MSG_MEM_REGION, NULL, 0,
+	    fds, FLOOD), 0);
 	for (i = 0; i < FLOOD; i++)
 		close(fds[i]);
 	assert_int_equal(attach_sess_recv(s), -EPROTO);
@@ -591,7 +566,7 @@ sess__fd_flood_refused_without_leaks(void **state)
 	assert_int_equal(res.rs_status, -EPROTO);
 	attach_sess_free(s);
 	close(sv[1]);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* A region overlapping an earlier one, and a duplicate vCPU. */
@@ -603,12 +578,10 @@ sess__overlap_and_duplicates_refused(void **state)
 	struct attach_msg_ioreq_vcpu v0 = { .iv_vcpu = 0 };
 	struct attach_sess *s;
 	int sv[2], fds[2];
-	unsigned before = count_fds();
+	unsigned before = test_count_fds();
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	send_hello(sv[1]);
 	assert_int_equal(attach_sess_recv(s), 0);
 	fds[0] = sealed_memfd(8192, true);
@@ -623,9 +596,7 @@ sess__overlap_and_duplicates_refused(void **state)
 	attach_sess_free(s);
 	close(sv[1]);
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
+	sess_pair(sv, &s);
 	send_hello(sv[1]);
 	assert_int_equal(attach_sess_recv(s), 0);
 	fds[0] = efd();
@@ -641,7 +612,7 @@ sess__overlap_and_duplicates_refused(void **state)
 	assert_non_null(strstr(attach_sess_reason(s), "vCPU 0 sent twice"));
 	attach_sess_free(s);
 	close(sv[1]);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* The VMM side hears the daemon's refusal, with its reason. */
@@ -657,13 +628,8 @@ vmm__refusal_reported(void **state)
 	(void)state;
 	good_desc(&d, 1);
 	d.ad_cid = 2;		/* the host's CID */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-	    sv), 0);
-	assert_int_equal(attach_sess_new(sv[0], &s), 0);
-	memset(&vt, 0, sizeof(vt));
-	vt.vt_sock = sv[1];
-	vt.vt_desc = &d;
-	assert_int_equal(pthread_create(&th, NULL, vmm_main, &vt), 0);
+	sess_pair(sv, &s);
+	vmm_start(&vt, sv[1], &d, &th);
 	rc = sess_run(s);
 	assert_int_equal(rc, -EINVAL);
 	attach_sess_free(s);
@@ -845,7 +811,7 @@ guest__shared_eventfds_refused(void **state)
 	int fd;
 
 	(void)state;
-	before = count_fds();
+	before = test_count_fds();
 	good_desc(&d, 2);
 	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)), 0);
 	ioreq_source_close(src, true);
@@ -879,7 +845,7 @@ guest__shared_eventfds_refused(void **state)
 	d.ad_kick_fd = fd;
 
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 }
 
 /* ---- The listener ------------------------------------------------------- */
@@ -993,7 +959,7 @@ server__attach_detach_limits(void **state)
 		close(s);	/* bound, never listening: refused */
 	}
 	test_log_capture_start();
-	before = count_fds();
+	before = test_count_fds();
 	good_desc(&d, 2);
 	assert_int_equal(loop_new(&l), 0);
 	assert_int_equal(attach_server_new(l, path, 2, &srv_ops, &ss, &srv), 0);
@@ -1082,7 +1048,7 @@ server__attach_detach_limits(void **state)
 	close(vc[1].vc_sock);
 	loop_free(l);
 	attach_desc_close(&d);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 	test_log_capture_stop();
 	rmdir(dir);
 }

@@ -325,29 +325,68 @@ serial_bytes(uint32_t max)
 /* ---- Tests ---------------------------------------------------------------- */
 
 /*
- * Guest-initiated echo, 1 B to 64 KiB, three connections one after the
- * other; asynchronous doorbell through hcvsockd's ioeventfd (VM fd).
+ * Guest-initiated echo through every doorbell path, one table: what the
+ * guest runs (serial: sizes 1 B .. max one after the other on each
+ * connection; concurrent: all connections open at once, interleaved) and
+ * how its doorbell must have reached hcvsockd.
  */
+enum doorbell {
+	DB_IOEVENTFD,	/* KVM's ioeventfd: kicks seen, guest kicked */
+	DB_FORWARDED,	/* no eventfds: every doorbell a forwarded exit */
+};
+
+struct echo_case {
+	const char	*ec_name;
+	enum ioreq_space ec_space;
+	uint64_t	 ec_base;
+	enum vmm_notify	 ec_notify;
+	uint32_t	 ec_case;	/* E2E_CASE_CLIENT_* */
+	uint32_t	 ec_nconn;
+	uint32_t	 ec_max_size;
+	uint32_t	 ec_rounds;	/* concurrent only */
+	uint32_t	 ec_flags;	/* E2E_F_* */
+	enum doorbell	 ec_doorbell;
+};
+
+static const struct echo_case echo_cases[] = {
+	/* Asynchronous doorbell through hcvsockd's ioeventfd (VM fd). */
+	{ "pio, async doorbell, hcvsockd's ioeventfd", IOREQ_SPACE_PIO, 0x5a0,
+	    VMM_NOTIFY_VM, E2E_CASE_CLIENT_SERIAL, 3, 65536, 0, 0,
+	    DB_IOEVENTFD },
+	/* The synchronous doorbell (hypercall semantics), no eventfds. */
+	{ "mmio, sync doorbell, forwarded", IOREQ_SPACE_MMIO, 0xd0000000ull,
+	    VMM_NOTIFY_NONE, E2E_CASE_CLIENT_SERIAL, 2, 20000, 0, E2E_F_SYNC,
+	    DB_FORWARDED },
+	/* 64 connections open at once through the VMM's eventfds. */
+	{ "pio, 64 concurrent connections, VMM's eventfds", IOREQ_SPACE_PIO,
+	    0x5a0, VMM_NOTIFY_EVENTFDS, E2E_CASE_CLIENT_CONCURRENT, 64, 3000,
+	    4, 0, DB_IOEVENTFD },
+};
+
 static void
-echo_serial__pio_async_doorbell_ioeventfd(void **state)
+echo_run(struct fixture *fx, const struct echo_case *ec, uint32_t seed)
 {
-	struct fixture *fx = *state;
 	struct echo_srv es;
 	struct dump_scan ds;
 	struct vmm_stats st;
 	struct kvmguest_boot *b, res;
 	struct vmm *m;
-	uint64_t want = 3 * serial_bytes(65536);
+	uint64_t want = ec->ec_case == E2E_CASE_CLIENT_SERIAL ?
+	    ec->ec_nconn * serial_bytes(ec->ec_max_size) :
+	    (uint64_t)ec->ec_nconn * ec->ec_rounds * ec->ec_max_size;
 
+	printf("# %s\n", ec->ec_name);
 	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, false,
+	m = e2e_vmm(fx, ec->ec_space, ec->ec_base, ec->ec_notify, false,
 	    ATTACH_GSI_NONE);
 	b = vmm_boot(m);
-	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
+	b->kb_params[E2E_P_CASE] = ec->ec_case;
 	b->kb_params[E2E_P_PORT] = E2E_PORT;
-	b->kb_params[E2E_P_NCONN] = 3;
-	b->kb_params[E2E_P_MAX_SIZE] = 65536;
-	b->kb_params[E2E_P_SEED] = test_seed();
+	b->kb_params[E2E_P_NCONN] = ec->ec_nconn;
+	b->kb_params[E2E_P_MAX_SIZE] = ec->ec_max_size;
+	b->kb_params[E2E_P_ROUNDS] = ec->ec_rounds;
+	b->kb_params[E2E_P_FLAGS] = ec->ec_flags;
+	b->kb_params[E2E_P_SEED] = seed;
 	run_guest(m);
 	fx_scan(fx, &ds);
 	vmm_get_stats(m, &st);
@@ -356,98 +395,40 @@ echo_serial__pio_async_doorbell_ioeventfd(void **state)
 	vmm_free(m);
 	echo_stop(&es, fx->fx_echo);
 
-	assert_int_equal(b->kb_results[E2E_R_CONNS], 3);
-	assert_int_equal(b->kb_results[E2E_R_TX_BYTES], want);
+	assert_int_equal(b->kb_results[E2E_R_CONNS], ec->ec_nconn);
 	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], want);
-	/* What the host socket saw is what the guest sent and got back. */
 	assert_int_equal(es.es_bytes, want);
-	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
-	assert_int_equal(es.es_accepted, 3);
-	/* The doorbell went through KVM's ioeventfd, not through exits. */
-	assert_int_equal(ds.ds_guests, 1);
-	assert_true(ds.ds_kicks > 0);
+	assert_int_equal(es.es_accepted, ec->ec_nconn);
+	if (ec->ec_case == E2E_CASE_CLIENT_SERIAL) {
+		/* What the host socket saw is what the guest sent and got back. */
+		assert_int_equal(b->kb_results[E2E_R_TX_BYTES], want);
+		assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
+	} else {
+		assert_int_equal(es.es_max_open, ec->ec_nconn);
+	}
+	switch (ec->ec_doorbell) {
+	case DB_IOEVENTFD:
+		assert_int_equal(ds.ds_guests, 1);
+		assert_true(ds.ds_kicks > 0);
+		break;
+	case DB_FORWARDED:
+		assert_int_equal(ds.ds_kicks, 0);
+		assert_true(st.vs_forwarded >= b->kb_results[E2E_R_KICKS]);
+		assert_true(ds.ds_requests >= b->kb_results[E2E_R_KICKS]);
+		assert_int_equal(st.vs_fwd_errors, 0);
+		break;
+	}
 	assert_true(b->kb_results[E2E_R_KICKS] > 0);
 	printf("# %" PRIu64 " bytes each way; %u guest kicks, %" PRIu64
 	    " seen by ioeventfd; %" PRIu64 " forwarded exits\n", want,
 	    b->kb_results[E2E_R_KICKS], ds.ds_kicks, st.vs_forwarded);
 }
 
-/*
- * The synchronous doorbell (forwarded exit, hypercall semantics) over an
- * MMIO window with no eventfds at all.
- */
 static void
-echo_serial__mmio_sync_doorbell_forwarded(void **state)
+echo__every_doorbell_path(void **state)
 {
-	struct fixture *fx = *state;
-	struct echo_srv es;
-	struct dump_scan ds;
-	struct vmm_stats st;
-	struct kvmguest_boot *b, res;
-	struct vmm *m;
-	uint64_t want = 2 * serial_bytes(20000);
-
-	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_MMIO, 0xd0000000ull, VMM_NOTIFY_NONE, false,
-	    ATTACH_GSI_NONE);
-	b = vmm_boot(m);
-	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_SERIAL;
-	b->kb_params[E2E_P_PORT] = E2E_PORT;
-	b->kb_params[E2E_P_NCONN] = 2;
-	b->kb_params[E2E_P_MAX_SIZE] = 20000;
-	b->kb_params[E2E_P_FLAGS] = E2E_F_SYNC;
-	b->kb_params[E2E_P_SEED] = test_seed() + 1;
-	run_guest(m);
-	fx_scan(fx, &ds);
-	vmm_get_stats(m, &st);
-	res = *b;
-	b = &res;
-	vmm_free(m);
-	echo_stop(&es, fx->fx_echo);
-
-	assert_int_equal(es.es_bytes, want);
-	assert_int_equal(es.es_sum, b->kb_results[E2E_R_SUM]);
-	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], want);
-	/* No ioeventfd: every doorbell was a forwarded request. */
-	assert_int_equal(ds.ds_kicks, 0);
-	assert_true(st.vs_forwarded >= b->kb_results[E2E_R_KICKS]);
-	assert_true(ds.ds_requests >= b->kb_results[E2E_R_KICKS]);
-	assert_int_equal(st.vs_fwd_errors, 0);
-}
-
-/* 64 connections open at once, interleaved, through the VMM's eventfds. */
-static void
-echo_concurrent__64_connections_eventfds(void **state)
-{
-	struct fixture *fx = *state;
-	struct echo_srv es;
-	struct dump_scan ds;
-	struct kvmguest_boot *b, res;
-	struct vmm *m;
-
-	echo_start(&es, fx->fx_echo);
-	m = e2e_vmm(fx, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_EVENTFDS, false,
-	    ATTACH_GSI_NONE);
-	b = vmm_boot(m);
-	b->kb_params[E2E_P_CASE] = E2E_CASE_CLIENT_CONCURRENT;
-	b->kb_params[E2E_P_PORT] = E2E_PORT;
-	b->kb_params[E2E_P_NCONN] = 64;
-	b->kb_params[E2E_P_MAX_SIZE] = 3000;
-	b->kb_params[E2E_P_ROUNDS] = 4;
-	b->kb_params[E2E_P_SEED] = test_seed() + 2;
-	run_guest(m);
-	fx_scan(fx, &ds);
-	res = *b;
-	b = &res;
-	vmm_free(m);
-	echo_stop(&es, fx->fx_echo);
-
-	assert_int_equal(b->kb_results[E2E_R_CONNS], 64);
-	assert_int_equal(es.es_accepted, 64);
-	assert_int_equal(es.es_max_open, 64);
-	assert_int_equal(es.es_bytes, 64ull * 4 * 3000);
-	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], 64u * 4 * 3000);
-	assert_true(ds.ds_kicks > 0);
+	for (size_t i = 0; i < ARRAY_SIZE(echo_cases); i++)
+		echo_run(*state, &echo_cases[i], test_seed() + (uint32_t)i);
 }
 
 struct host_client {
@@ -786,16 +767,370 @@ require_cid__other_cid_refused(void **state)
 	pthread_mutex_unlock(&fx->fx_lock);
 }
 
+/* ---- Protocol MSG: the migration orchestrator on a host thread ------------ */
+
+struct orch {
+	struct fixture		*o_fx;
+	struct vmm		*o_vmm;
+	uint32_t		 o_case;
+	uint32_t		 o_n;		/* sessions */
+	pthread_t		 o_th;
+	/* Results, read after the join. */
+	char			 o_fail[160];
+	uint32_t		 o_sum[E2E_MSG_MAX];	/* FNV of the guest's bytes */
+	uint64_t		 o_bytes;
+	char			 o_report[E2E_MSG_MAX][96];
+	uint32_t		 o_report_data[E2E_MSG_MAX];
+	char			 o_start_reply[96];
+};
+
+#define OCHECK(o, c) do { \
+	if (!(c)) { \
+		snprintf((o)->o_fail, sizeof((o)->o_fail), "%s:%d: %s", \
+		    __FILE__, __LINE__, #c); \
+		return NULL; \
+	} \
+} while (0)
+
+/* The listener appears when the VMM attached the guest. */
+static int
+mig_dial(struct orch *o)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[160];
+	int fd, i;
+
+	/* One guest per server here: its listener is the server's uds_path. */
+	snprintf(path, sizeof(path), "%s_migtd", o->o_fx->fx_uds);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	for (i = 0; i < 500; i++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return fd;
+		close(fd);
+		(void)poll(NULL, 0, 10);
+	}
+	return -1;
+}
+
+static bool
+mig_read(int fd, void *p, size_t n)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint8_t *b = p;
+	ssize_t r;
+
+	while (n > 0) {
+		if (poll(&pfd, 1, 30000) != 1)
+			return false;
+		r = read(fd, b, n);
+		if (r <= 0)
+			return false;
+		b += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+static bool
+mig_line(int fd, char *line, size_t size)
+{
+	for (size_t n = 0; n + 1 < size; n++) {
+		if (!mig_read(fd, line + n, 1))
+			return false;
+		if (line[n] == '\n') {
+			line[n] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static int mig_start_once(struct orch *o, uint64_t mid, char *reply,
+    size_t size);
+
+/*
+ * START 1 56 with the session's mid; returns the connection.  With
+ * `retry`, a request the booting guest did not take in time ("ERR
+ * timeout") is started again, as an orchestrator does.
+ */
+static int
+mig_start(struct orch *o, uint64_t mid, char *reply, size_t size, bool retry)
+{
+	int fd, tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		fd = mig_start_once(o, mid, reply, size);
+		if (fd < 0 || !retry || strcmp(reply, "ERR timeout") != 0)
+			return fd;
+		close(fd);
+	}
+	return fd;
+}
+
+static int
+mig_start_once(struct orch *o, uint64_t mid, char *reply, size_t size)
+{
+	uint8_t req[56];
+	int fd = mig_dial(o);
+
+	if (fd < 0)
+		return -1;
+	memset(req, 0, sizeof(req));
+	memcpy(req, &mid, 8);
+	req[8] = 1;	/* migration_source */
+	if (write(fd, "START 1 56\n", 11) != 11 ||
+	    write(fd, req, sizeof(req)) != (ssize_t)sizeof(req) ||
+	    !mig_line(fd, reply, size)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+mig_report_conn(struct orch *o, uint64_t mid)
+{
+	char line[64];
+	int fd = mig_dial(o);
+
+	snprintf(line, sizeof(line), "REPORT %" PRIu64 "\n", mid);
+	if (fd >= 0 && write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *
+orch_echo(struct orch *o)
+{
+	static uint8_t buf[65536];
+	struct pollfd pfd[E2E_MSG_MAX];
+	int fd[E2E_MSG_MAX], rfd[E2E_MSG_MAX];
+	char line[96], want[64];
+	unsigned open = o->o_n;
+
+	for (uint32_t s = 0; s < o->o_n; s++) {
+		fd[s] = mig_start(o, E2E_MSG_MID0 + s, line, sizeof(line), true);
+		OCHECK(o, fd[s] >= 0);
+		snprintf(want, sizeof(want), "OK %" PRIu64, E2E_MSG_MID0 + s);
+		OCHECK(o, strcmp(line, want) == 0);
+		rfd[s] = mig_report_conn(o, E2E_MSG_MID0 + s);
+		OCHECK(o, rfd[s] >= 0);
+		o->o_sum[s] = 2166136261u;
+		pfd[s].fd = fd[s];
+		pfd[s].events = POLLIN;
+	}
+	/* Echo every session until hcvsockd ends it after the report. */
+	while (open > 0) {
+		OCHECK(o, poll(pfd, o->o_n, 30000) > 0);
+		for (uint32_t s = 0; s < o->o_n; s++) {
+			ssize_t r;
+
+			if (pfd[s].fd < 0 || pfd[s].revents == 0)
+				continue;
+			r = read(pfd[s].fd, buf, sizeof(buf));
+			if (r <= 0) {
+				close(pfd[s].fd);
+				pfd[s].fd = -1;
+				open--;
+				continue;
+			}
+			o->o_bytes += (uint64_t)r;
+			o->o_sum[s] = fnv(o->o_sum[s], buf, (size_t)r);
+			OCHECK(o, write(pfd[s].fd, buf, (size_t)r) == r);
+		}
+	}
+	for (uint32_t s = 0; s < o->o_n; s++) {
+		OCHECK(o, mig_line(rfd[s], o->o_report[s],
+		    sizeof(o->o_report[s])));
+		OCHECK(o, mig_read(rfd[s], &o->o_report_data[s], 4));
+		close(rfd[s]);
+	}
+	return NULL;
+}
+
+static void *
+orch_dies(struct orch *o)
+{
+	char line[96];
+	uint8_t b[3];
+	int fd, rfd;
+
+	fd = mig_start(o, E2E_MSG_MID0, line, sizeof(line), true);
+	OCHECK(o, fd >= 0 && strncmp(line, "OK ", 3) == 0);
+	rfd = mig_report_conn(o, E2E_MSG_MID0);
+	OCHECK(o, rfd >= 0);
+	OCHECK(o, mig_read(fd, b, 3) && memcmp(b, "bye", 3) == 0);
+	close(fd);	/* the orchestrator dies mid-session */
+	OCHECK(o, mig_line(rfd, o->o_report[0], sizeof(o->o_report[0])));
+	OCHECK(o, mig_read(rfd, &o->o_report_data[0], 4));
+	close(rfd);
+	return NULL;
+}
+
+static void *
+orch_unanswered(struct orch *o)
+{
+	struct kvmguest_boot *b = vmm_boot(o->o_vmm);
+	volatile uint32_t *ready = &b->kb_results[E2E_R_READY];
+	int fd, i;
+
+	for (i = 0; i < 3000 && *ready == 0; i++)
+		(void)poll(NULL, 0, 10);
+	OCHECK(o, *ready != 0);
+	/* The guest is up but takes no request: the START times out. */
+	fd = mig_start(o, E2E_MSG_MID0, o->o_start_reply,
+	    sizeof(o->o_start_reply), false);
+	OCHECK(o, fd >= 0);
+	close(fd);
+	__atomic_store_n(&b->kb_params[E2E_P_ROUNDS], 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *
+orch_main(void *arg)
+{
+	struct orch *o = arg;
+
+	switch (o->o_case) {
+	case E2E_CASE_MSG_ECHO:
+		return orch_echo(o);
+	case E2E_CASE_MSG_HOST_DIES:
+		return orch_dies(o);
+	default:
+		return orch_unanswered(o);
+	}
+}
+
+/* Run an MSG case: the guest on this thread's vCPU, the orchestrator beside. */
+static void
+msg_run(struct fixture *fx, struct orch *o, enum ioreq_space sp, uint64_t base,
+    enum vmm_notify notify, uint32_t flags, uint32_t max,
+    struct kvmguest_boot *res)
+{
+	struct kvmguest_boot *b;
+	uint32_t code = 0xffffffff;
+	int rc;
+
+	o->o_fx = fx;
+	o->o_vmm = e2e_vmm(fx, sp, base, notify, false, ATTACH_GSI_NONE);
+	b = vmm_boot(o->o_vmm);
+	b->kb_params[E2E_P_CASE] = o->o_case;
+	b->kb_params[E2E_P_NCONN] = o->o_n;
+	b->kb_params[E2E_P_MAX_SIZE] = max;
+	b->kb_params[E2E_P_FLAGS] = flags;
+	b->kb_params[E2E_P_SEED] = test_seed();
+	assert_int_equal(pthread_create(&o->o_th, NULL, orch_main, o), 0);
+	rc = vmm_run_vcpu(o->o_vmm, 0, 60000, &code);
+	pthread_join(o->o_th, NULL);
+	*res = *b;
+	vmm_free(o->o_vmm);
+	if (o->o_fail[0] != '\0')
+		fail_msg("orchestrator: %s", o->o_fail);
+	if (rc != 0 || code != 0)
+		fail_msg("guest: rc %d code 0x%x step 0x%x status %d", rc, code,
+		    res->kb_results[E2E_R_STEP],
+		    (int)res->kb_results[E2E_R_STATUS]);
+	assert_int_equal(res->kb_results[E2E_R_VERSION], HCVS_VERSION);
+}
+
+static void
+msg_check_echo(const struct orch *o, const struct kvmguest_boot *b,
+    uint32_t max)
+{
+	char want[96];
+	uint32_t x = 0;
+
+	assert_int_equal(b->kb_results[E2E_R_CONNS], o->o_n);
+	assert_int_equal(b->kb_results[E2E_R_TX_BYTES], o->o_n *
+	    serial_bytes(max));
+	assert_int_equal(b->kb_results[E2E_R_RX_BYTES], o->o_n *
+	    serial_bytes(max));
+	assert_int_equal(o->o_bytes, o->o_n * serial_bytes(max));
+	for (uint32_t s = 0; s < o->o_n; s++) {
+		/* The guest's checksum came in its report; the host's matches. */
+		snprintf(want, sizeof(want), "REPORT %" PRIu64 " 0 0 4",
+		    E2E_MSG_MID0 + s);
+		assert_string_equal(o->o_report[s], want);
+		assert_int_equal(o->o_report_data[s], o->o_sum[s]);
+		x ^= o->o_sum[s];
+	}
+	assert_int_equal(b->kb_results[E2E_R_SUM], x);
+}
+
+/*
+ * MigTD's calls, two sessions at once, 1 B to 64 KiB each way, async
+ * doorbell through hcvsockd's ioeventfd.
+ */
+static void
+msg_echo__two_sessions_ioeventfd(void **state)
+{
+	struct orch o = { .o_case = E2E_CASE_MSG_ECHO, .o_n = 2 };
+	struct kvmguest_boot b;
+
+	msg_run(*state, &o, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, 0, 65536,
+	    &b);
+	msg_check_echo(&o, &b, 65536);
+}
+
+/* One session through forwarded exits only (DOORBELL_SYNC), MMIO window. */
+static void
+msg_echo__sync_doorbell_mmio(void **state)
+{
+	struct orch o = { .o_case = E2E_CASE_MSG_ECHO, .o_n = 1 };
+	struct kvmguest_boot b;
+
+	msg_run(*state, &o, IOREQ_SPACE_MMIO, 0xd0000000ull, VMM_NOTIFY_NONE,
+	    E2E_F_SYNC, 65536, &b);
+	msg_check_echo(&o, &b, 65536);
+}
+
+/* The orchestrator dies mid-session: the guest's Receive gets CANCEL. */
+static void
+msg__host_program_dies(void **state)
+{
+	struct orch o = { .o_case = E2E_CASE_MSG_HOST_DIES, .o_n = 1 };
+	struct kvmguest_boot b;
+	char want[96];
+
+	msg_run(*state, &o, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, 0, 0, &b);
+	assert_int_equal(b.kb_results[E2E_R_CONNS], 1);
+	snprintf(want, sizeof(want), "REPORT %" PRIu64 " 1 5 4", E2E_MSG_MID0);
+	assert_string_equal(o.o_report[0], want);
+}
+
+/* The guest never takes the request: ERR timeout; its own wait times out. */
+static void
+msg__guest_never_answers(void **state)
+{
+	struct orch o = { .o_case = E2E_CASE_MSG_UNANSWERED, .o_n = 1 };
+	struct kvmguest_boot b;
+
+	msg_run(*state, &o, IOREQ_SPACE_PIO, 0x5a0, VMM_NOTIFY_VM, 0, 0, &b);
+	assert_string_equal(o.o_start_reply, "ERR timeout");
+	assert_int_equal(b.kb_results[E2E_R_CONNS], 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-		    echo_serial__pio_async_doorbell_ioeventfd, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    echo_serial__mmio_sync_doorbell_forwarded, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    echo_concurrent__64_connections_eventfds, setup, teardown),
+		    msg_echo__two_sessions_ioeventfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(msg_echo__sync_doorbell_mmio,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(msg__host_program_dies, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(msg__guest_never_answers, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(echo__every_doorbell_path,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(host_connect__guest_echoes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "attach/attach.h"
+#include "attach/attach_vmm.h"
 #include "kvmvm.h"
 #include "guest/kvmguest.h"
 

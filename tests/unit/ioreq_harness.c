@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The ioreq suites' shared fixture: fake page, shm source, devices. */
+/* The ioreq suites' shared fixture: fake page, shm source, two recording devices. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,67 +8,6 @@
 #include "test_common.h"
 #include "notify/notify.h"
 #include "ioreq_harness.h"
-
-static void
-h_dev_record(struct h_dev *d, unsigned vcpu, bool write, uint64_t off,
-    unsigned size, uint64_t val)
-{
-	if ((size != 1 && size != 2 && size != 4 && size != 8) ||
-	    off >= d->len || size > d->len - off)
-		d->bad++;
-	if (d->nlog < H_LOG_MAX)
-		d->log[d->nlog++] = (struct h_access){ vcpu, write, off, size,
-		    val };
-}
-
-static int
-h_dev_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
-    uint64_t *val)
-{
-	struct h_dev *d = opaque;
-	uint64_t v = 0;
-	unsigned i;
-
-	if (d->hook != NULL)
-		d->hook(d->hook_arg);
-	pthread_mutex_lock(&d->lock);
-	if (d->counting) {
-		v = d->next_read++;
-	} else if (off < d->len && size <= d->len - off) {
-		for (i = 0; i < size; i++)
-			v |= (uint64_t)d->regs[off + i] << (8 * i);
-	}
-	/* Junk above `size`: the engine must mask it. */
-	if (size < 8)
-		v |= ~(uint64_t)0 << (8 * size);
-	h_dev_record(d, vcpu, false, off, size, v);
-	pthread_mutex_unlock(&d->lock);
-	*val = v;
-	return 0;
-}
-
-static int
-h_dev_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
-    uint64_t val)
-{
-	struct h_dev *d = opaque;
-	unsigned i;
-
-	if (d->hook != NULL)
-		d->hook(d->hook_arg);
-	pthread_mutex_lock(&d->lock);
-	if (off < d->len && size <= d->len - off)
-		for (i = 0; i < size; i++)
-			d->regs[off + i] = (uint8_t)(val >> (8 * i));
-	h_dev_record(d, vcpu, true, off, size, val);
-	pthread_mutex_unlock(&d->lock);
-	return 0;
-}
-
-const struct ioreq_handler_ops h_dev_ops = {
-	.read = h_dev_read,
-	.write = h_dev_write,
-};
 
 struct h_env *
 h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy)
@@ -83,10 +22,8 @@ h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy)
 
 	env = calloc(1, sizeof(*env));
 	assert_non_null(env);
-	pthread_mutex_init(&env->pio.lock, NULL);
-	pthread_mutex_init(&env->mmio.lock, NULL);
-	env->pio.len = H_PIO_LEN;
-	env->mmio.len = H_MMIO_LEN;
+	rec_dev_init(&env->pio, H_PIO_LEN);
+	rec_dev_init(&env->mmio, H_MMIO_LEN);
 	assert_int_equal(ioreq_fake_new(&cfg, &env->fake), 0);
 	assert_int_equal(ioreq_shm_open(ioreq_fake_shm_cfg(env->fake),
 	    &env->src), 0);
@@ -95,9 +32,9 @@ h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy)
 	env->eng = ioreq_source_engine(env->src);
 	env->n = ioreq_source_notifier(env->src);
 	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_PIO,
-	    H_PIO_BASE, H_PIO_BASE + H_PIO_LEN - 1, &h_dev_ops, &env->pio), 0);
+	    H_PIO_BASE, H_PIO_BASE + H_PIO_LEN - 1, &rec_dev_ops, &env->pio), 0);
 	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_MMIO,
-	    H_MMIO_BASE, H_MMIO_BASE + H_MMIO_LEN - 1, &h_dev_ops,
+	    H_MMIO_BASE, H_MMIO_BASE + H_MMIO_LEN - 1, &rec_dev_ops,
 	    &env->mmio), 0);
 	assert_int_equal(ioreq_source_enable(env->src), 0);
 
@@ -133,8 +70,8 @@ h_env_free(struct h_env *env)
 		h_server_stop(env);
 	ioreq_source_close(env->src, true);
 	ioreq_fake_free(env->fake);
-	pthread_mutex_destroy(&env->pio.lock);
-	pthread_mutex_destroy(&env->mmio.lock);
+	rec_dev_fini(&env->pio);
+	rec_dev_fini(&env->mmio);
 	free(env);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by the ioreq suites: a fake page served by a shm source, a
- * recording register-file device, and a pump that services the notifier
+ * Shared by the ioreq suites: a fake page served by a shm source, two
+ * recording devices (rec_dev.h), and a pump that services the notifier
  * on the test thread (or a server thread for concurrency tests).
  */
 #ifndef HCVS_IOREQ_HARNESS_H
@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #include "ioreq/ioreq_impl.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
+#include "rec_dev.h"
 
 #define H_PIO_BASE	0x500u
 #define H_PIO_LEN	0x20u
@@ -20,34 +21,6 @@
 #define H_MMIO_LEN	0x1000u
 #define H_RAM_GPA	0x100000ull
 #define H_RAM_SIZE	(64u * 4096u)
-#define H_LOG_MAX	8192
-
-/* One device access as the handler saw it. */
-struct h_access {
-	unsigned	vcpu;
-	bool		write;
-	uint64_t	off;
-	unsigned	size;
-	uint64_t	val;
-};
-
-/*
- * A device over `len` bytes: reads return the next value of `next_read`
- * when set (incremented per read), else the stored bytes.  Every access
- * is checked (size valid, inside the range) and logged.
- */
-struct h_dev {
-	pthread_mutex_t	lock;
-	uint64_t	len;
-	uint8_t		regs[H_MMIO_LEN];
-	bool		counting;
-	uint64_t	next_read;
-	unsigned	nlog;
-	struct h_access	log[H_LOG_MAX];
-	unsigned	bad;		/* accesses that broke the contract */
-	void		(*hook)(void *arg);	/* run inside each access */
-	void		*hook_arg;
-};
 
 struct h_env {
 	struct ioreq_fake	*fake;
@@ -56,14 +29,12 @@ struct h_env {
 	struct notifier		*n;
 	uint32_t		 vport[IOREQ_SHM_MAX_VCPUS];
 	uint32_t		 bport;
-	struct h_dev		 pio;
-	struct h_dev		 mmio;
+	struct rec_dev		 pio;
+	struct rec_dev		 mmio;
 	pthread_t		 server;
 	volatile int		 server_stop;
 	bool			 server_running;
 };
-
-extern const struct ioreq_handler_ops h_dev_ops;
 
 /* Fake + shm source + both devices registered + enabled. */
 struct h_env	*h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy);

@@ -15,6 +15,7 @@
 
 #include "test_common.h"
 #include "common/loop.h"
+#include "common/usock.h"
 #include "daemon/ctl.h"
 #include "daemon/loopback.h"
 #include "daemon/options.h"
@@ -36,9 +37,7 @@ setup_dir(void **state)
 
 	if (d == NULL)
 		return -1;
-	snprintf(d->path, sizeof(d->path), "/tmp/hcvs-unit.XXXXXX");
-	if (mkdtemp(d->path) == NULL)
-		return -1;
+	test_tmpdir(d->path, sizeof(d->path), "unit");
 	*state = d;
 	return 0;
 }
@@ -47,11 +46,8 @@ static int
 teardown_dir(void **state)
 {
 	struct dir *d = *state;
-	char cmd[96];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->path);
-	if (system(cmd) != 0)
-		return -1;
+	test_rmtree(d->path);
 	free(d);
 	return 0;
 }
@@ -184,58 +180,75 @@ statefile__round_trip_and_atomic(void **state)
 	a.sf_pid = 1234;
 	a.sf_domid = 7;
 	a.sf_server_id = 3;
-	a.sf_dev_len = STATEFILE_DEV_MAX;
-	for (size_t i = 0; i < a.sf_dev_len; i++)
-		a.sf_dev[i] = (uint8_t)(i * 7);
+	a.sf_has_dev = true;
+	a.sf_dev = (struct vsock_dev_state){ .st_version = 1,
+	    .st_protocol = 1, .st_features = 0x13, .st_status = 0xf,
+	    .st_mbox_gpa = UINT64_MAX - 4095, .st_mbox_size = 8192,
+	    .st_epoch = UINT32_MAX, .st_tx_cons = 5, .st_rx_prod = 6,
+	    .st_irq = { .mode = 2, .isa_irq = 5, .gsi = 9, .evtchn_port = 11,
+	    .msi_addr = 0xfee00000, .msi_data = 0x4041 } };
 	assert_int_equal(statefile_write(path, &a), 0);
 	assert_int_equal(statefile_read(path, &b), 0);
+	assert_int_equal(b.sf_version, STATEFILE_VERSION);
 	assert_int_equal(b.sf_pid, 1234);
 	assert_int_equal(b.sf_domid, 7);
 	assert_int_equal(b.sf_server_id, 3);
-	assert_int_equal(b.sf_dev_len, a.sf_dev_len);
-	assert_memory_equal(b.sf_dev, a.sf_dev, a.sf_dev_len);
+	assert_true(b.sf_has_dev);
+	assert_memory_equal(&b.sf_dev, &a.sf_dev, sizeof(a.sf_dev));
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	assert_int_equal(access(tmp, F_OK), -1);	/* renamed, not left */
-	a.sf_dev_len = STATEFILE_DEV_MAX + 1;
-	assert_int_equal(statefile_write(path, &a), -EINVAL);
-	/* The failed write left the previous state intact. */
-	assert_int_equal(statefile_read(path, &b), 0);
-	assert_int_equal(b.sf_server_id, 3);
 	a.sf_domid = UINT32_MAX;	/* loopback */
 	a.sf_server_id = -1;
-	a.sf_dev_len = 0;
+	a.sf_has_dev = false;
 	assert_int_equal(statefile_write(path, &a), 0);
 	assert_int_equal(statefile_read(path, &b), 0);
 	assert_int_equal(b.sf_domid, UINT32_MAX);
 	assert_int_equal(b.sf_server_id, -1);
-	assert_int_equal(b.sf_dev_len, 0);
+	assert_false(b.sf_has_dev);
 }
+
+#define HEAD2	"version 2\npid 5\ndomid 7\nserver_id 3\n"
+#define DEV2	"dev_version 1\ndev_protocol 1\ndev_features 3\n" \
+		"dev_status 15\ndev_mbox_gpa 4096\ndev_mbox_size 8192\n" \
+		"dev_epoch 2\ndev_tx_cons 0\ndev_rx_prod 0\ndev_irq_mode 0\n" \
+		"dev_irq_isa 0\ndev_irq_gsi 0\ndev_irq_evtchn 0\n" \
+		"dev_irq_msi_addr 0\ndev_irq_msi_data 0\n"
 
 static void
 statefile__hostile_contents_rejected(void **state)
 {
 	static const char *const bad[] = {
 		"",
-		"version 1\npid 5\ndomid 7\nserver_id 3\n",	/* no device */
-		"version 2\npid 5\ndomid 7\nserver_id 3\ndevice \n",
-		"version 1\npid 0\ndomid 7\nserver_id 3\ndevice \n",
-		"version 1\npid 5\ndomid -1\nserver_id 3\ndevice \n",
-		"version 1\npid 5\ndomid 7\nserver_id 65536\ndevice \n",
-		"version 1\npid 5\ndomid 7\nserver_id 3x\ndevice \n",
+		"garbage\n",
+		"pid 5\ndomid 7\nserver_id 3\n",		/* no version */
+		"version 2\npid 5\ndomid 7\n",			/* no server_id */
+		"version 2\npid 0\ndomid 7\nserver_id 3\n",
+		"version 2\npid -5\ndomid 7\nserver_id 3\n",
+		"version 2\npid 5\ndomid -1\nserver_id 3\n",
+		"version 2\npid 5\ndomid 4294967296\nserver_id 3\n",
+		"version 2\npid 5\ndomid 7\nserver_id 65536\n",
+		"version 2\npid 5\ndomid 7\nserver_id -2\n",
+		"version 2\npid 5\ndomid 7\nserver_id -0\n",
+		"version 2\npid 5\ndomid 7\nserver_id 3x\n",
+		HEAD2 "extra 1\n",
+		HEAD2 "dev_epoch 2\n",			/* part of a device */
+		HEAD2 DEV2 "dev_epoch 3\n",		/* a key twice */
+		HEAD2 "dev_mbox_gpa 18446744073709551616\n",
+		HEAD2 "device 00\n",			/* version 1's key */
+		/* Not what the writer produces: strtoll would skip or accept. */
+		"version 2\npid  5\ndomid 7\nserver_id 3\n",
+		"version 2\npid +5\ndomid 7\nserver_id 3\n",
+		/* Version 1: its header and one device line. */
+		"version 1\npid 5\ndomid 7\nserver_id 3\n",
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice abc\n",
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice zz\n",
-		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\nextra 1\n",
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice AB\n",
-		"garbage\n",
-		/* A key twice: which one would the daemon believe? */
-		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\npid 6\n",
-		"version 1\npid 5\ndomid 7\ndomid 8\nserver_id 3\ndevice 00\n",
-		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\ndevice 01\n",
-		/* Not what the writer produces: strtoll would skip or accept. */
-		"version 1\npid  5\ndomid 7\nserver_id 3\ndevice 00\n",
-		"version 1\npid +5\ndomid 7\nserver_id 3\ndevice 00\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\n"
+		    "device 01\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\n"
+		    "dev_epoch 1\n",
 	};
 	struct dir *d = *state;
 	struct statefile sf;
@@ -245,19 +258,20 @@ statefile__hostile_contents_rejected(void **state)
 	assert_int_equal(statefile_read(path, &sf), -ENOENT);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		write_text(path, bad[i]);
-		assert_int_equal(statefile_read(path, &sf), -EINVAL);
+		if (statefile_read(path, &sf) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
 	}
-	write_text(path, "# comment\nversion 1\npid 5\ndomid 7\nserver_id 3\n"
-	    "device 0aff\n");
+	write_text(path, "# comment\n" HEAD2 DEV2);
 	assert_int_equal(statefile_read(path, &sf), 0);
-	assert_int_equal(sf.sf_dev_len, 2);
-	assert_int_equal(sf.sf_dev[1], 0xff);
-	/* Oversized: rejected, never overflowing sf_dev. */
+	assert_true(sf.sf_has_dev);
+	assert_int_equal(sf.sf_dev.st_mbox_gpa, 4096);
+	assert_int_equal(sf.sf_dev.st_epoch, 2);
+	/* Oversized: rejected, never overflowing the buffer. */
 	big = malloc(8192);
 	assert_non_null(big);
 	memset(big, 'a', 8191);
 	big[8191] = '\0';
-	memcpy(big, "version 1\npid 5\ndomid 7\nserver_id 3\ndevice ", 43);
+	memcpy(big, HEAD2 "device ", sizeof(HEAD2 "device ") - 1);
 	write_text(path, big);
 	assert_int_equal(statefile_read(path, &sf), -EINVAL);
 	free(big);
@@ -265,6 +279,55 @@ statefile__hostile_contents_rejected(void **state)
 	unlink(path);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
 	assert_int_equal(statefile_read(path, &sf), -ELOOP);
+}
+
+/*
+ * An older daemon's file (version 1, the device as a hex dump of the
+ * struct as it was laid out then) is read; a dump of any other size
+ * gives no device rather than misread bytes; a later version, even with
+ * keys unknown here, is refused as such.
+ */
+static void
+statefile__older_read_newer_refused(void **state)
+{
+	/* Written by the version 1 writer: mailbox 0x10000, epoch 3, MSI. */
+	static const char v1[] = "# hcvsockd runtime state: written by the "
+	    "daemon, do not edit\nversion 1\npid 77\ndomid 7\nserver_id 4\n"
+	    "device 0100000001000000130000000f0000000000010000000000"
+	    "00200000030000000500000006000000020000000000000000000000"
+	    "000000000000e0fe000000004140000000000000\n";
+	struct dir *d = *state;
+	struct statefile sf;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/old.state", d->path);
+	write_text(path, v1);
+	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_version, 1);
+	assert_int_equal(sf.sf_pid, 77);
+	assert_int_equal(sf.sf_server_id, 4);
+	assert_true(sf.sf_has_dev);
+	assert_int_equal(sf.sf_dev.st_version, 1);
+	assert_int_equal(sf.sf_dev.st_features, 0x13);
+	assert_int_equal(sf.sf_dev.st_status, 0xf);
+	assert_int_equal(sf.sf_dev.st_mbox_gpa, 0x10000);
+	assert_int_equal(sf.sf_dev.st_mbox_size, 0x2000);
+	assert_int_equal(sf.sf_dev.st_epoch, 3);
+	assert_int_equal(sf.sf_dev.st_tx_cons, 5);
+	assert_int_equal(sf.sf_dev.st_rx_prod, 6);
+	assert_int_equal(sf.sf_dev.st_irq.mode, 2);
+	assert_int_equal(sf.sf_dev.st_irq.msi_addr, 0xfee00000);
+	assert_int_equal(sf.sf_dev.st_irq.msi_data, 0x4041);
+	/* Another layout's dump: the server, but no device. */
+	write_text(path, "version 1\npid 77\ndomid 7\nserver_id 4\n"
+	    "device 0aff\n");
+	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_server_id, 4);
+	assert_false(sf.sf_has_dev);
+	write_text(path, "version 3\npid 77\ndomid 7\nserver_id 4\n"
+	    "dev_shiny 1\n");
+	assert_int_equal(statefile_read(path, &sf), -EPROTONOSUPPORT);
+	assert_int_equal(sf.sf_version, 3);
 }
 
 /* ---- pid file ------------------------------------------------------------ */
@@ -371,8 +434,9 @@ static void
 privdrop__prepare_refuses_links(void **state)
 {
 	struct dir *d = *state;
-	char dir[128], link[128], file[128];
+	char dir[128], link[128], file[96];
 	struct stat st;
+	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/sub", d->path);
 	snprintf(link, sizeof(link), "%s/link", d->path);
@@ -397,6 +461,16 @@ privdrop__prepare_refuses_links(void **state)
 	assert_int_equal(privdrop_prepare_file(file, 65534, 65534, 0660), 0);
 	assert_int_equal(stat(file, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0660);
+	/* A socket: only an O_PATH fd names it, and that is enough. */
+	assert_int_equal(unlink(file), 0);
+	fd = usock_listen(file, SOCK_STREAM, 0600, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(privdrop_prepare_file(file, 65534, 65534, 0660), 0);
+	assert_int_equal(lstat(file, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0660);
+	close(fd);
 }
 
 static void
@@ -479,7 +553,7 @@ ctl__serves_status_and_guards_its_path(void **state)
 	snprintf(path, sizeof(path), "%s/g.ctl", d->path);
 	assert_int_equal(ctl_request(path, "status", 1, 100), -ENOENT);
 	/* A stale socket (nobody listening) is replaced. */
-	fd = ctl_listen_unix(path, 1);
+	fd = usock_listen(path, SOCK_STREAM, 0600, 1);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(loop_new(&l), 0);
@@ -498,7 +572,7 @@ ctl__serves_status_and_guards_its_path(void **state)
 	loop_free(l);
 	/* A regular file in the way is never removed. */
 	write_text(path, "x");
-	assert_int_equal(ctl_listen_unix(path, 1), -EEXIST);
+	assert_int_equal(usock_listen(path, SOCK_STREAM, 0600, 1), -EEXIST);
 }
 
 /* A report larger than CTL_MAX_REPLY: the client must be told it is cut. */
@@ -629,7 +703,7 @@ static void *
 bad_peer(void *p)
 {
 	struct offer_arg *a = p;
-	int lfd = ctl_listen_unix(a->path, 1), cfd;
+	int lfd = usock_listen(a->path, SOCK_STREAM, 0600, 1), cfd;
 
 	if (lfd < 0)
 		return NULL;
@@ -679,6 +753,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown_dir)
 		T(statefile__round_trip_and_atomic),
 		T(statefile__hostile_contents_rejected),
+		T(statefile__older_read_newer_refused),
 		T(pidfile__locked_against_a_second_process),
 		T(sdnotify__path_abstract_and_unset),
 		T(privdrop__prepare_refuses_links),

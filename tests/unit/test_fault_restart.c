@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The request server SIGKILLed and restarted while the guest runs, at every
- * point of a request's life (issue 10; xen-ioreq.md §8.2).  The fake ioreq
+ * point of a request's life (xen-ioreq.md §8.2).  The fake ioreq
  * page lives in the test (the "guest and Xen"); each server generation is
  * a child process that receives the page over SCM_RIGHTS and serves it with
  * the shm source, as hcvsockd --loopback does.  After a kill, a new
@@ -31,7 +31,7 @@
 
 #include "test_common.h"
 #include "notify/notify.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
 #include "ioreq/ioreq_impl.h"
 
 #define PIO_BASE	0x600u

@@ -2,7 +2,7 @@
 /*
  * Failing peers and hostile or stuck guests against the vsock muxer, with
  * real AF_UNIX sockets and host peers in separate processes that are
- * SIGKILLed (issue 10): host peer killed mid-stream in both directions,
+ * SIGKILLed: host peer killed mid-stream in both directions,
  * the socket directory removed, a transport reset mid-transfer, 10,000
  * connection attempts against the limit, a guest that never consumes RX,
  * and fd exhaustion (EMFILE).  The invariant throughout: no crash, no
@@ -15,7 +15,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
@@ -34,29 +33,10 @@
 #define T_LONG	15000
 
 struct fx {
-	char			 dir[64];
-	char			 uds[108];
-	struct loop		*l;
-	struct vsock_mux_cfg	 cfg;
-	struct vguest		 g;
+	struct vg_env		 e;
 	pid_t			 kids[8];
 	unsigned		 nkids;
 };
-
-static unsigned
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;	/* the directory itself */
-}
 
 static int
 setup_cfg(void **state, uint32_t max_conns, uint32_t buf_alloc)
@@ -64,22 +44,11 @@ setup_cfg(void **state, uint32_t max_conns, uint32_t buf_alloc)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hcvs-fault-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->uds, sizeof(f->uds), "%s/v.sock", f->dir);
-	assert_int_equal(loop_new(&f->l), 0);
-	vg_init(&f->g, f->l, CID);
-	f->cfg.guest_cid = CID;
-	snprintf(f->cfg.uds_path, sizeof(f->cfg.uds_path), "%s", f->uds);
-	f->cfg.default_allow = true;
-	f->cfg.max_conns = max_conns;
-	f->cfg.buf_alloc = buf_alloc;
-	f->cfg.close_timeout_ms = 300;
-	f->cfg.connect_timeout_ms = 500;
-	f->cfg.send_ok_line = true;
-	f->cfg.rx_ready = vg_rx_ready;
-	f->cfg.rx_ready_arg = &f->g;
-	assert_int_equal(vsock_mux_new(f->l, &f->cfg, &f->g.m), 0);
+	vg_env_init(&f->e, "fault", CID);
+	f->e.cfg.max_conns = max_conns;
+	f->e.cfg.buf_alloc = buf_alloc;
+	f->e.cfg.connect_timeout_ms = 500;
+	assert_int_equal(vg_env_start(&f->e), 0);
 	*state = f;
 	return 0;
 }
@@ -100,17 +69,12 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	for (unsigned i = 0; i < f->nkids; i++) {
 		kill(f->kids[i], SIGKILL);
 		waitpid(f->kids[i], NULL, 0);
 	}
-	vsock_mux_free(f->g.m);
-	vg_fini(&f->g);
-	loop_free(f->l);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	vg_env_fini(&f->e);
 	free(f);
 	return 0;
 }
@@ -125,7 +89,7 @@ listen_port(struct fx *f, uint32_t port)
 
 	assert_true(fd >= 0);
 	assert_true((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s_%u",
-	    f->uds, port) < sizeof(sa.sun_path));
+	    f->e.uds, port) < sizeof(sa.sun_path));
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(fd, 128), 0);
 	return fd;
@@ -199,7 +163,7 @@ flooder(struct fx *f, int port)
 {
 	static char buf[65536];
 	char line[32], c;
-	int fd = dial(f->uds);
+	int fd = dial(f->e.uds);
 	int n;
 
 	if (fd < 0)
@@ -285,7 +249,7 @@ echoed(void *arg)
 static void
 check_echo(struct fx *f, int lfd, uint32_t gport, uint32_t port, size_t len)
 {
-	struct vg_conn *c = vg_connect(&f->g, gport, port, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, gport, port, VSOCK_TYPE_STREAM);
 	struct echo_host e = { .fd = -1 };
 	struct echo_wait w = { .e = &e, .c = c, .want = len };
 	uint8_t *blk = malloc(len);
@@ -293,15 +257,15 @@ check_echo(struct fx *f, int lfd, uint32_t gport, uint32_t port, size_t len)
 	assert_non_null(blk);
 	for (size_t i = 0; i < len; i++)
 		blk[i] = (uint8_t)(i * 7 + gport);
-	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 	e.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(e.fd >= 0);
 	vg_write(c, blk, len);
-	assert_true(vg_run(&f->g, echoed, &w, T_LONG));
+	assert_true(vg_run(&f->e.g, echoed, &w, T_LONG));
 	assert_int_equal(vg_fnv(c->in, len), vg_fnv(blk, len));
-	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
 	close(e.fd);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	free(blk);
 }
 
@@ -327,27 +291,27 @@ peer_killed__guest_to_host__rst_others_continue(void **state)
 
 	for (int round = 0; round < 3; round++) {
 		pid_t kid = spawn(f, slow_reader, lfd);
-		struct vg_conn *c = vg_connect(&f->g, 100 + (uint32_t)round,
+		struct vg_conn *c = vg_connect(&f->e.g, 100 + (uint32_t)round,
 		    2000, VSOCK_TYPE_STREAM);
 
-		assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+		assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 		/*
 		 * Killed before its accept(), the reader would leave the
 		 * connection queued on our own listener, alive for ever: wait
 		 * until the queue is empty, i.e. the child holds it.
 		 */
-		assert_true(vg_run(&f->g, backlog_empty, &lfd, T_LONG));
+		assert_true(vg_run(&f->e.g, backlog_empty, &lfd, T_LONG));
 		vg_write(c, blk, 8 << 20);
-		vg_run(&f->g, NULL, NULL, 50);
+		vg_run(&f->e.g, NULL, NULL, 50);
 		assert_true(c->out_off < (8u << 20));	/* still streaming */
 		reap(f, kid);
-		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 		assert_true(c->rst);
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	check_echo(f, lfd2, 200, 2001, 300000);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(blk);
 	close(lfd);
 	close(lfd2);
@@ -361,38 +325,38 @@ peer_killed__host_to_guest__closed_others_continue(void **state)
 	int lfd2 = listen_port(f, 2001);
 	struct vsock_mux_stats st;
 
-	f->g.listen[f->g.nlisten++] = 3000;
+	f->e.g.listen[f->e.g.nlisten++] = 3000;
 	for (int round = 0; round < 3; round++) {
 		pid_t kid = spawn(f, flooder, 3000);
 		struct vg_conn *c = NULL;
 		uint64_t end = loop_now_ms() + T_LONG;
 
 		while (c == NULL && loop_now_ms() < end) {
-			vg_run(&f->g, NULL, NULL, 5);
-			for (size_t i = 0; i < f->g.nconns; i++)
-				if (f->g.conns[i]->gport == 3000 &&
-				    f->g.conns[i]->state == VG_OPEN)
-					c = f->g.conns[i];
+			vg_run(&f->e.g, NULL, NULL, 5);
+			for (size_t i = 0; i < f->e.g.nconns; i++)
+				if (f->e.g.conns[i]->gport == 3000 &&
+				    f->e.g.conns[i]->state == VG_OPEN)
+					c = f->e.g.conns[i];
 		}
 		assert_non_null(c);
-		assert_true(vg_run(&f->g, got_bytes, c, T_LONG));
+		assert_true(vg_run(&f->e.g, got_bytes, c, T_LONG));
 		reap(f, kid);
-		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 		/* Drop it from the fake guest so the next round finds its own. */
-		vg_fini(&f->g);
+		vg_fini(&f->e.g);
 		{
-			struct vsock_mux *m = f->g.m;
+			struct vsock_mux *m = f->e.g.m;
 
-			vg_init(&f->g, f->l, CID);
-			f->g.m = m;
-			f->g.listen[f->g.nlisten++] = 3000;
+			vg_init(&f->e.g, f->e.l, CID);
+			f->e.g.m = m;
+			f->e.g.listen[f->e.g.nlisten++] = 3000;
 		}
 	}
-	vg_run(&f->g, NULL, NULL, 50);
-	vsock_mux_get_stats(f->g.m, &st);
+	vg_run(&f->e.g, NULL, NULL, 50);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	check_echo(f, lfd2, 201, 2001, 300000);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd2);
 }
 
@@ -403,45 +367,43 @@ socket_dir_removed__refused_live_conn_kept_nothing_foreign_unlinked(void **state
 {
 	struct fx *f = *state;
 	int lfd = listen_port(f, 2002);
-	struct vg_conn *live = vg_connect(&f->g, 300, 2002, VSOCK_TYPE_STREAM);
+	struct vg_conn *live = vg_connect(&f->e.g, 300, 2002, VSOCK_TYPE_STREAM);
 	struct vg_conn *c;
 	struct echo_host e = { .fd = -1 };
 	struct echo_wait w = { .e = &e };
-	char cmd[160];
 	int fd;
 	struct stat sb;
 
-	assert_true(vg_run(&f->g, conn_open, live, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, live, T_LONG));
 	e.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(e.fd >= 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	test_rmtree(f->e.dir);
 
 	/* New guest connections are refused with an RST. */
-	c = vg_connect(&f->g, 301, 2002, VSOCK_TYPE_STREAM);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	c = vg_connect(&f->e.g, 301, 2002, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
 	/* Host programs cannot reach the listener any more. */
-	assert_true(dial(f->uds) < 0);
+	assert_true(dial(f->e.uds) < 0);
 	/* The live connection carries on. */
 	vg_write(live, "still here", 10);
 	w.c = live;
 	w.want = 10;
-	assert_true(vg_run(&f->g, echoed, &w, T_LONG));
+	assert_true(vg_run(&f->e.g, echoed, &w, T_LONG));
 	assert_memory_equal(live->in, "still here", 10);
 
 	/* Someone else's file at our old path survives our exit. */
-	assert_int_equal(mkdir(f->dir, 0700), 0);
-	fd = open(f->uds, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_int_equal(mkdir(f->e.dir, 0700), 0);
+	fd = open(f->e.uds, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	close(fd);
 	close(e.fd);
-	vsock_mux_free(f->g.m);
-	f->g.m = NULL;
-	assert_int_equal(stat(f->uds, &sb), 0);
+	vsock_mux_free(f->e.g.m);
+	f->e.g.m = NULL;
+	assert_int_equal(stat(f->e.uds, &sb), 0);
 	assert_true(S_ISREG(sb.st_mode));
 	close(lfd);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 /* --- transport reset mid-transfer ---------------------------------------- */
@@ -456,24 +418,24 @@ reset_mid_transfer__peers_eof_listener_kept(void **state)
 	uint8_t *blk = calloc(1, 1 << 20);
 	struct vsock_pkt_hdr h;
 	struct vsock_mux_stats st;
-	unsigned fds0 = count_fds();
+	unsigned fds0 = test_count_fds();
 
 	for (int i = 0; i < 8; i++) {
-		cs[i] = vg_connect(&f->g, 400 + (uint32_t)i, 2003,
+		cs[i] = vg_connect(&f->e.g, 400 + (uint32_t)i, 2003,
 		    VSOCK_TYPE_STREAM);
-		assert_true(vg_run(&f->g, conn_open, cs[i], T_LONG));
+		assert_true(vg_run(&f->e.g, conn_open, cs[i], T_LONG));
 		hosts[i].fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		assert_true(hosts[i].fd >= 0);
 		vg_write(cs[i], blk, 1 << 20);
 		assert_int_equal(send(hosts[i].fd, blk, 100000, MSG_DONTWAIT),
 		    100000);
 	}
-	vg_run(&f->g, NULL, NULL, 30);
-	vsock_mux_reset(f->g.m);
+	vg_run(&f->e.g, NULL, NULL, 30);
+	vsock_mux_reset(f->e.g.m);
 	/* After a reset nothing of the old connections reaches the guest. */
-	while (vg_pull(&f->g, &h, f->g.slot) == 1)
+	while (vg_pull(&f->e.g, &h, f->e.g.slot) == 1)
 		assert_int_not_equal(h.op, VSOCK_OP_RW);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	for (int i = 0; i < 8; i++) {
 		char b[65536];
@@ -485,18 +447,18 @@ reset_mid_transfer__peers_eof_listener_kept(void **state)
 		assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 		close(hosts[i].fd);
 	}
-	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(test_count_fds(), fds0);
 	/* Reset the fake guest too, as a real one does; the listener lives. */
 	{
-		struct vsock_mux *m = f->g.m;
+		struct vsock_mux *m = f->e.g.m;
 
-		vg_fini(&f->g);
-		vg_init(&f->g, f->l, CID);
-		f->g.m = m;
+		vg_fini(&f->e.g);
+		vg_init(&f->e.g, f->e.l, CID);
+		f->e.g.m = m;
 	}
-	f->g.listen[f->g.nlisten++] = 3001;
+	f->e.g.listen[f->e.g.nlisten++] = 3001;
 	{
-		int fd = dial(f->uds);
+		int fd = dial(f->e.uds);
 		char line[] = "CONNECT 3001\n", ok[32];
 		size_t got = 0;
 		uint64_t end = loop_now_ms() + T_LONG;
@@ -510,13 +472,13 @@ reset_mid_transfer__peers_eof_listener_kept(void **state)
 			if (n == 1)
 				got++;
 			else
-				vg_run(&f->g, NULL, NULL, 2);
+				vg_run(&f->e.g, NULL, NULL, 2);
 		}
 		assert_true(got > 3 && memcmp(ok, "OK ", 3) == 0);
 		close(fd);
 	}
 	check_echo(f, lfd, 500, 2003, 100000);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(blk);
 	close(lfd);
 }
@@ -532,23 +494,23 @@ limit__ten_thousand_host_connects__closed_bounded(void **state)
 	int held[4];
 
 	/* Fill the limit with host-initiated connections the guest accepts. */
-	f->g.listen[f->g.nlisten++] = 3002;
+	f->e.g.listen[f->e.g.nlisten++] = 3002;
 	for (i = 0; i < 4; i++) {
 		char line[] = "CONNECT 3002\n";
 
-		held[i] = dial(f->uds);
+		held[i] = dial(f->e.uds);
 		assert_true(held[i] >= 0);
 		assert_int_equal(write(held[i], line, sizeof(line) - 1),
 		    (ssize_t)sizeof(line) - 1);
 	}
-	vg_run(&f->g, NULL, NULL, 100);
-	vsock_mux_get_stats(f->g.m, &st0);
+	vg_run(&f->e.g, NULL, NULL, 100);
+	vsock_mux_get_stats(f->e.g.m, &st0);
 	assert_int_equal(st0.ms_conns_open, 4);
-	fds0 = count_fds();
+	fds0 = test_count_fds();
 
 	for (i = 0; i < 10000; i++) {
 		char line[] = "CONNECT 3002\n", b[64];
-		int fd = dial(f->uds);
+		int fd = dial(f->e.uds);
 		ssize_t n = 0;
 		uint64_t end;
 
@@ -560,21 +522,21 @@ limit__ten_thousand_host_connects__closed_bounded(void **state)
 			n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
 			if (n >= 0 || errno != EAGAIN)
 				break;
-			(void)loop_run_once(f->l, 5);
-			vg_pump(&f->g);
+			(void)loop_run_once(f->e.l, 5);
+			vg_pump(&f->e.g);
 		}
 		assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
 		close(fd);
 	}
-	vg_run(&f->g, NULL, NULL, 20);
-	vsock_mux_get_stats(f->g.m, &st);
+	vg_run(&f->e.g, NULL, NULL, 20);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 4);
 	assert_true(st.ms_host_rejected - st0.ms_host_rejected >= 10000);
 	/* Nothing of the 10,000 stayed open. */
-	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(test_count_fds(), fds0);
 	for (i = 0; i < 4; i++)
 		close(held[i]);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 static void
@@ -591,20 +553,20 @@ limit__ten_thousand_guest_requests__rst_bounded(void **state)
 	}, r;
 
 	for (uint32_t i = 0; i < 4; i++)
-		assert_true(vg_run(&f->g, conn_open, vg_connect(&f->g, 600 + i,
+		assert_true(vg_run(&f->e.g, conn_open, vg_connect(&f->e.g, 600 + i,
 		    2004, VSOCK_TYPE_STREAM), T_LONG));
-	fds0 = count_fds();
+	fds0 = test_count_fds();
 	for (uint32_t i = 0; i < 10000; i++) {
 		h.src_port = 10000 + i;
-		vg_send_raw(&f->g, &h, NULL);
-		while (vg_pull(&f->g, &r, f->g.slot) == 1)
+		vg_send_raw(&f->e.g, &h, NULL);
+		while (vg_pull(&f->e.g, &r, f->e.g.slot) == 1)
 			if (r.op == VSOCK_OP_RST && r.dst_port >= 10000)
 				rsts++;
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(rsts, 10000);
 	assert_int_equal(st.ms_conns_open, 4);
-	assert_int_equal(count_fds(), fds0);
+	assert_int_equal(test_count_fds(), fds0);
 	close(lfd);
 }
 
@@ -629,10 +591,10 @@ rx_never_consumed__host_blocked_bounded_others_progress(void **state)
 	struct vsock_mux_stats st;
 
 	/* Connection 1: the guest grants 4 KiB and never reads. */
-	f->g.buf_alloc = 4096;
-	stuck = vg_connect(&f->g, 700, 2005, VSOCK_TYPE_STREAM);
+	f->e.g.buf_alloc = 4096;
+	stuck = vg_connect(&f->e.g, 700, 2005, VSOCK_TYPE_STREAM);
 	stuck->consume = false;
-	assert_true(vg_run(&f->g, conn_open, stuck, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, stuck, T_LONG));
 	hfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	assert_true(hfd >= 0);
 	/* The host pushes 64 MiB; it must hit a wall early. */
@@ -641,7 +603,7 @@ rx_never_consumed__host_blocked_bounded_others_progress(void **state)
 
 		if (n > 0)
 			pushed += (size_t)n;
-		vg_run(&f->g, NULL, NULL, 1);
+		vg_run(&f->e.g, NULL, NULL, 1);
 	}
 	assert_true(stuck->in_len <= 4096);
 	/* Socket buffers plus one credit window, nowhere near 64 MiB. */
@@ -650,12 +612,12 @@ rx_never_consumed__host_blocked_bounded_others_progress(void **state)
 	    pushed);
 
 	/* Connection 2 gets full service meanwhile. */
-	f->g.buf_alloc = 256 * 1024;
+	f->e.g.buf_alloc = 256 * 1024;
 	check_echo(f, lfd, 701, 2005, 1 << 20);
 
 	/* Now the guest stops pulling RX altogether. */
-	f->g.rx_paused = true;
-	vsock_mux_get_stats(f->g.m, &st);
+	f->e.g.rx_paused = true;
+	vsock_mux_get_stats(f->e.g.m, &st);
 	{
 		uint64_t rx0 = st.ms_rx_bytes;
 		struct vsock_pkt_hdr h = {
@@ -668,21 +630,21 @@ rx_never_consumed__host_blocked_bounded_others_progress(void **state)
 		/* RSTs the guest does not read are capped, not queued forever. */
 		for (uint32_t i = 0; i < 5000; i++) {
 			h.src_port = 40000 + i;
-			vg_send_raw(&f->g, &h, NULL);
+			vg_send_raw(&f->e.g, &h, NULL);
 		}
-		vg_run(&f->g, NULL, NULL, 100);
-		vsock_mux_get_stats(f->g.m, &st);
+		vg_run(&f->e.g, NULL, NULL, 100);
+		vsock_mux_get_stats(f->e.g.m, &st);
 		assert_true(st.ms_rst_queue_full > 0);
 		assert_true(st.ms_rx_bytes - rx0 <= 4096);
 	}
-	f->g.rx_paused = false;
+	f->e.g.rx_paused = false;
 	close(hfd);
-	if (!vg_run(&f->g, conn_closed, stuck, 3000)) {
-		vsock_mux_dump(f->g.m, dump_line, NULL);
+	if (!vg_run(&f->e.g, conn_closed, stuck, 3000)) {
+		vsock_mux_dump(f->e.g.m, dump_line, NULL);
 		fail_msg("stalled connection not closed: state %d in_len %zu "
 		    "shut %u", stuck->state, stuck->in_len, stuck->shut_rcvd);
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 }
 
@@ -695,7 +657,7 @@ dial_prepared(struct fx *f, const int *fds, int n)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char line[] = "CONNECT 3003\n";
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->uds);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->e.uds);
 	for (int i = 0; i < n; i++) {
 		assert_int_equal(connect(fds[i], (struct sockaddr *)&sa,
 		    sizeof(sa)), 0);
@@ -727,8 +689,8 @@ emfile__refused_backoff_recovers(void **state)
 	double cpu0;
 
 	/* A live connection from before the exhaustion. */
-	c = vg_connect(&f->g, 800, 2006, VSOCK_TYPE_STREAM);
-	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	c = vg_connect(&f->e.g, 800, 2006, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 	e.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(e.fd >= 0);
 	e.got = 0;
@@ -739,7 +701,7 @@ emfile__refused_backoff_recovers(void **state)
 	}
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl0), 0);
 	rl = rl0;
-	rl.rlim_cur = count_fds() + 64;
+	rl.rlim_cur = test_count_fds() + 64;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
 		assert_true(nfill < 4096);
@@ -748,26 +710,26 @@ emfile__refused_backoff_recovers(void **state)
 	assert_int_equal(errno, EMFILE);
 
 	/* Host programs knock: accept() fails with EMFILE. */
-	f->g.listen[f->g.nlisten++] = 3003;
+	f->e.g.listen[f->e.g.nlisten++] = 3003;
 	dial_prepared(f, clients, 8);
 	cpu0 = cpu_seconds();
-	vg_run(&f->g, NULL, NULL, 1000);
+	vg_run(&f->e.g, NULL, NULL, 1000);
 	/* Backing off, not spinning on a listener that stays readable. */
 	print_message("cpu during 1 s of EMFILE: %.3f s\n", cpu_seconds() - cpu0);
 	assert_true(cpu_seconds() - cpu0 < 0.5);
 
 	/* A guest connect cannot get a socket: an RST, not a crash. */
 	{
-		struct vg_conn *r = vg_connect(&f->g, 801, 2006,
+		struct vg_conn *r = vg_connect(&f->e.g, 801, 2006,
 		    VSOCK_TYPE_STREAM);
 
-		assert_true(vg_run(&f->g, conn_closed, r, T_LONG));
+		assert_true(vg_run(&f->e.g, conn_closed, r, T_LONG));
 		assert_true(r->rst);
 	}
 	/* The live connection still works. */
 	vg_write(c, "abc", 3);
 	w = (struct echo_wait){ .e = &e, .c = c, .want = 3 };
-	assert_true(vg_run(&f->g, echoed, &w, T_LONG));
+	assert_true(vg_run(&f->e.g, echoed, &w, T_LONG));
 
 	/* Relief: the waiting host clients get through, new connects work. */
 	while (nfill > 0)
@@ -779,7 +741,7 @@ emfile__refused_backoff_recovers(void **state)
 	 * Only a real EMFILE leaves them queued for after the relief.
 	 */
 	if (getenv("HCVS_VALGRIND") != NULL) {
-		int fd2 = dial(f->uds);
+		int fd2 = dial(f->e.uds);
 		char line[] = "CONNECT 3003\n";
 
 		assert_true(fd2 >= 0);
@@ -794,8 +756,8 @@ emfile__refused_backoff_recovers(void **state)
 		uint64_t want = getenv("HCVS_VALGRIND") != NULL ? 1 : 8;
 
 		do {
-			vg_run(&f->g, NULL, NULL, 20);
-			vsock_mux_get_stats(f->g.m, &st);
+			vg_run(&f->e.g, NULL, NULL, 20);
+			vsock_mux_get_stats(f->e.g.m, &st);
 		} while (st.ms_host_accepted < want && loop_now_ms() < end);
 		if (st.ms_host_accepted < want)
 			fail_msg("after EMFILE: %llu accepted, %llu rejected, "
@@ -808,7 +770,7 @@ emfile__refused_backoff_recovers(void **state)
 			close(clients[i]);
 	close(e.fd);
 	check_echo(f, lfd, 802, 2006, 10000);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 }
 

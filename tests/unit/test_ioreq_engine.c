@@ -82,7 +82,7 @@ sync__every_type_size_direction(void **state)
 	for (t = 0; t < 2; t++) {
 		uint8_t type = t == 0 ? IOREQ_TYPE_PIO : IOREQ_TYPE_COPY;
 		uint64_t base = t == 0 ? H_PIO_BASE : H_MMIO_BASE;
-		struct h_dev *d = t == 0 ? &env->pio : &env->mmio;
+		struct rec_dev *d = t == 0 ? &env->pio : &env->mmio;
 
 		for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 			unsigned sz = sizes[i];
@@ -286,7 +286,7 @@ rep__pio_outs_ins_df_clear_and_set(void **state)
 		assert_int_equal(resp.data, buf);	/* pointer untouched */
 		assert_int_equal(env->pio.nlog, n0 + 8);
 		for (i = 0; i < 8; i++) {
-			struct h_access *a = &env->pio.log[n0 + i];
+			struct rec_access *a = &env->pio.log[n0 + i];
 
 			assert_true(a->write);
 			assert_int_equal(a->off, 0);	/* one port */
@@ -337,7 +337,7 @@ rep__mmio_movs_with_pointer_walks_addresses(void **state)
 		    .data = H_RAM_GPA + 0x3000 + hi };
 		assert_int_equal(h_do(env, 0, &rq, &resp), 0);
 		for (i = 0; i < 4; i++) {
-			struct h_access *a = &env->mmio.log[n0 + i];
+			struct rec_access *a = &env->mmio.log[n0 + i];
 			unsigned k = df ? 3 - i : i;
 
 			assert_int_equal(a->off, 0x40 + 4 * k);
@@ -520,7 +520,7 @@ buffered__quad_words_and_mmio(void **state)
 
 	/* Buffered MMIO must be < 1 MiB: map a low range for it. */
 	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_MMIO,
-	    0xa0000, 0xa0fff, &h_dev_ops, &env->mmio), 0);
+	    0xa0000, 0xa0fff, &rec_dev_ops, &env->mmio), 0);
 	assert_int_equal(ioreq_fake_buffered_write(env->fake, IOREQ_TYPE_COPY,
 	    0xa0010, 8, 0x1122334455667788ull), 0);
 	assert_int_equal(ioreq_fake_buffered_write(env->fake, IOREQ_TYPE_COPY,
@@ -614,7 +614,7 @@ buffered__atomic_canonicalisation_races_consumer(void **state)
 	pthread_t th;
 
 	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_MMIO,
-	    0xa0000, 0xa0fff, &h_dev_ops, &env->mmio), 0);
+	    0xa0000, 0xa0fff, &rec_dev_ops, &env->mmio), 0);
 	assert_int_equal(ioreq_fake_buffered_set_pointers(env->fake,
 	    511u * 1000u + 300u), 0);
 	h_server_start(env);
@@ -628,9 +628,9 @@ buffered__atomic_canonicalisation_races_consumer(void **state)
 	assert_true(b->read_pointer < 2 * IOREQ_BUFFER_SLOT_NUM);
 	assert_int_equal(env->mmio.nlog - n0, pa.n);
 	for (i = 0; i < pa.n; i++) {
-		struct h_access *a = &env->mmio.log[n0 + i];
+		struct rec_access *a = &env->mmio.log[n0 + i];
 
-		if (n0 + i >= H_LOG_MAX)
+		if (n0 + i >= REC_LOG_MAX)
 			break;
 		assert_int_equal(a->val, ((uint64_t)i << 32) | i);
 		assert_int_equal(a->off, 8 * (i % 2));
@@ -705,18 +705,18 @@ ranges__overlap_and_limits(void **state)
 	struct ioreq_source *s = env->src;
 
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO,
-	    H_PIO_BASE + 4, H_PIO_BASE + 4, &h_dev_ops, NULL), -EEXIST);
+	    H_PIO_BASE + 4, H_PIO_BASE + 4, &rec_dev_ops, NULL), -EEXIST);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO,
-	    H_PIO_BASE - 1, H_PIO_BASE, &h_dev_ops, NULL), -EEXIST);
+	    H_PIO_BASE - 1, H_PIO_BASE, &rec_dev_ops, NULL), -EEXIST);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x10000,
-	    0x10001, &h_dev_ops, NULL), -EINVAL);
+	    0x10001, &rec_dev_ops, NULL), -EINVAL);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 10, 9,
-	    &h_dev_ops, NULL), -EINVAL);
+	    &rec_dev_ops, NULL), -EINVAL);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0,
-	    UINT64_MAX, &h_dev_ops, NULL), -EEXIST);
+	    UINT64_MAX, &rec_dev_ops, NULL), -EEXIST);
 	/* Adjacent ranges: each access goes to exactly one. */
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO,
-	    H_PIO_BASE + H_PIO_LEN, H_PIO_BASE + H_PIO_LEN + 3, &h_dev_ops,
+	    H_PIO_BASE + H_PIO_LEN, H_PIO_BASE + H_PIO_LEN + 3, &rec_dev_ops,
 	    &env->mmio), 0);
 	assert_int_equal(ioreq_engine_del_range(env->eng, IOREQ_SPACE_PIO,
 	    H_PIO_BASE + H_PIO_LEN), 0);
@@ -736,10 +736,10 @@ ranges__limit_256(void **state)
 	for (i = 0; i < IOREQ_MAX_RANGES; i++)
 		assert_int_equal(ioreq_engine_add_range(e, IOREQ_SPACE_MMIO,
 		    0x1000ull * (IOREQ_MAX_RANGES - i),
-		    0x1000ull * (IOREQ_MAX_RANGES - i) + 0xfff, &h_dev_ops,
+		    0x1000ull * (IOREQ_MAX_RANGES - i) + 0xfff, &rec_dev_ops,
 		    NULL), 0);
 	assert_int_equal(ioreq_engine_add_range(e, IOREQ_SPACE_MMIO,
-	    0x10000000, 0x10000fff, &h_dev_ops, NULL), -ENOSPC);
+	    0x10000000, 0x10000fff, &rec_dev_ops, NULL), -ENOSPC);
 	ioreq_engine_free(e);
 	assert_int_equal(ioreq_engine_new(page, 0, NULL, NULL, NULL, &e),
 	    -EINVAL);

@@ -220,7 +220,7 @@ spans__overflowing_2_64(void **state)
 
 	/* A range at the very top of the address space. */
 	assert_int_equal(ioreq_source_add_range(env->src, IOREQ_SPACE_MMIO,
-	    top, UINT64_MAX, &h_dev_ops, &env->mmio), 0);
+	    top, UINT64_MAX, &rec_dev_ops, &env->mmio), 0);
 	env->mmio.len = H_MMIO_LEN;
 	n0 = env->mmio.nlog;
 	assert_int_equal(h_do(env, 0, &(struct ioreq){ .type = IOREQ_TYPE_COPY,

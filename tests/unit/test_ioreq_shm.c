@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "test_common.h"
+#include "common/usock.h"
 #include "notify/notify.h"
 #include "ioreq_harness.h"
 
@@ -302,29 +303,14 @@ fork__server_in_child(void **state)
 	ioreq_fake_free(f);
 }
 
-static unsigned
-count_fds(void)
-{
-	unsigned n = 0;
-	int fd;
-
-	for (fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) >= 0)
-			n++;
-	return n;
-}
-
 static void
 recv__malformed_messages(void **state)
 {
 	struct ioreq_fake *g;
 	int sv[2], efd, fds[3];
-	char cbuf[CMSG_SPACE(3 * sizeof(int))];
 	uint32_t hdr[8] = { 0x46564348u, 1, 2, 0, 0, 0, 0, 0 };
 	unsigned nfds;
 	struct iovec iov = { hdr, sizeof(hdr) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 	    sv), 0);
@@ -335,18 +321,10 @@ recv__malformed_messages(void **state)
 	/* A right header with too few fds: every fd received is closed. */
 	efd = eventfd(0, EFD_CLOEXEC);
 	fds[0] = fds[1] = fds[2] = efd;
-	memset(cbuf, 0, sizeof(cbuf));
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-	nfds = count_fds();
-	assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(hdr));
+	nfds = test_count_fds();
+	assert_int_equal(usock_send(sv[0], &iov, 1, fds, 3, 0), sizeof(hdr));
 	assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
-	assert_int_equal(count_fds(), nfds);
+	assert_int_equal(test_count_fds(), nfds);
 	/* A right message whose page is an unsealed memfd. */
 	{
 		uint32_t ok[8] = { 0x46564348u, 1, 1, 0, 0, 0, 0, 0 };
@@ -357,21 +335,17 @@ recv__malformed_messages(void **state)
 		fds[0] = unsealed;
 		fds[1] = fds[2] = efd;
 		iov.iov_base = ok;
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		memcpy(CMSG_DATA(cm), fds, sizeof(fds));
-		nfds = count_fds();
-		assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(ok));
+		nfds = test_count_fds();
+		assert_int_equal(usock_send(sv[0], &iov, 1, fds, 3, 0),
+		    sizeof(ok));
 		assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
-		assert_int_equal(count_fds(), nfds);
+		assert_int_equal(test_count_fds(), nfds);
 		close(unsealed);
 		iov.iov_base = hdr;
 	}
 	/* Wrong version. */
 	hdr[1] = 99;
-	msg.msg_control = NULL;
-	msg.msg_controllen = 0;
-	assert_int_equal(sendmsg(sv[0], &msg, 0), sizeof(hdr));
+	assert_int_equal(usock_send(sv[0], &iov, 1, NULL, 0, 0), sizeof(hdr));
 	assert_int_equal(ioreq_fake_recv(sv[1], &g), -EPROTO);
 	close(efd);
 	close(sv[0]);

@@ -24,6 +24,7 @@
 #include <xentoolcore.h>
 
 #include "test_common.h"
+#include "rec_dev.h"
 #include "notify/notify.h"
 #include "hcvsock_abi.h"
 #include "ioreq/ioreq_impl.h"
@@ -595,27 +596,7 @@ __wrap_notifier_restrict(struct notifier *n, uint32_t domid)
 
 /* ---- A device ------------------------------------------------------------- */
 
-static uint8_t dev_regs[0x1000];
-static unsigned dev_calls;
-
-static int
-dev_read(void *o, unsigned vcpu, uint64_t off, unsigned size, uint64_t *v)
-{
-	dev_calls++;
-	*v = 0;
-	memcpy(v, dev_regs + off, size);
-	return 0;
-}
-
-static int
-dev_write(void *o, unsigned vcpu, uint64_t off, unsigned size, uint64_t v)
-{
-	dev_calls++;
-	memcpy(dev_regs + off, &v, size);
-	return 0;
-}
-
-static const struct ioreq_handler_ops dev_ops = { dev_read, dev_write };
+static struct rec_dev dev;
 
 /* ---- Fixtures ------------------------------------------------------------- */
 
@@ -642,8 +623,7 @@ static int
 setup(void **state)
 {
 	model_reset();
-	memset(dev_regs, 0, sizeof(dev_regs));
-	dev_calls = 0;
+	rec_dev_init(&dev, REC_DEV_MAX);
 	test_log_capture_start();
 	return 0;
 }
@@ -652,6 +632,7 @@ static int
 teardown(void **state)
 {
 	test_log_capture_stop();
+	rec_dev_fini(&dev);
 	return 0;
 }
 
@@ -852,9 +833,9 @@ enable__binds_after_enable_and_serves(void **state)
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
 	at = X.nlog;
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO,
-	    0xfe000000, 0xfe000fff, &dev_ops, NULL), 0);
+	    0xfe000000, 0xfe000fff, &rec_dev_ops, &dev), 0);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x500,
-	    0x507, &dev_ops, NULL), 0);
+	    0x507, &rec_dev_ops, &dev), 0);
 	assert_int_equal(ioreq_source_enable(s), 0);
 	assert_log_from(at, enable_seq, ARRAY_SIZE(enable_seq));
 
@@ -867,7 +848,7 @@ enable__binds_after_enable_and_serves(void **state)
 	    LOCAL(EPORT(1))), 1);
 	assert_int_equal(sl[1].state, STATE_IORESP_READY);
 	assert_int_equal(sl[1].vp_eport, EPORT(1));
-	assert_int_equal(dev_regs[0x10], 0xcd);
+	assert_int_equal(dev.regs[0x10], 0xcd);
 	assert_string_equal(X.log[at], "notify 1011");
 	/* Not an engine port. */
 	assert_int_equal(ioreq_engine_handle_port(ioreq_source_engine(s),
@@ -975,15 +956,15 @@ ranges__failures(void **state)
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
 	fail_call("map_range", 0, EEXIST);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0x1000,
-	    0x1fff, &dev_ops, NULL), -EEXIST);
+	    0x1fff, &rec_dev_ops, &dev), -EEXIST);
 	assert_true(test_log_seen("already claimed"));
 	/* The engine forgot it too: a later add of the same range works. */
 	fail_call(NULL, 0, 0);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0x1000,
-	    0x1fff, &dev_ops, NULL), 0);
+	    0x1fff, &rec_dev_ops, &dev), 0);
 	fail_call("map_range", 0, ENOSPC);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO, 0x3000,
-	    0x3fff, &dev_ops, NULL), -ENOSPC);
+	    0x3fff, &rec_dev_ops, &dev), -ENOSPC);
 	ioreq_source_close(s, true);
 }
 
@@ -1012,9 +993,9 @@ quiesce__answers_before_disable(void **state)
 
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x500,
-	    0x507, &dev_ops, NULL), 0);
+	    0x507, &rec_dev_ops, &dev), 0);
 	assert_int_equal(ioreq_source_enable(s), 0);
-	memcpy(dev_regs, "\x11\x22\x33\x44", 4);
+	memcpy(dev.regs, "\x11\x22\x33\x44", 4);
 	xen_send(0, STATE_IOREQ_READY, 0x500, IOREQ_READ, 0);
 	xen_send(1, STATE_IOREQ_READY, 0x504, IOREQ_WRITE, 9);
 	assert_int_equal(ioreq_source_quiesce(s), 0);
@@ -1109,7 +1090,7 @@ reattach__serves_ready_and_inprocess(void **state)
 	X.enabled = true;
 	xen_send(0, STATE_IOREQ_INPROCESS, 0x504, IOREQ_READ, 0);
 	xen_send(1, STATE_IOREQ_READY, 0x500, IOREQ_WRITE, 0x01020304);
-	dev_calls = 0;
+	dev.nlog = 0;
 
 	assert_int_equal(ioreq_xen_open(&c, &s), 0);
 	assert_log_from(0, seq, ARRAY_SIZE(seq));
@@ -1117,7 +1098,7 @@ reattach__serves_ready_and_inprocess(void **state)
 	/* Its ranges are still mapped: EEXIST is expected and fine. */
 	fail_call("map_range", 0, EEXIST);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x500,
-	    0x507, &dev_ops, NULL), 0);
+	    0x507, &rec_dev_ops, &dev), 0);
 	fail_call(NULL, 0, 0);
 	assert_int_equal(ioreq_source_enable(s), 0);
 	assert_int_not_equal(find_log("bind 10"), UINT32_MAX);
@@ -1125,8 +1106,8 @@ reattach__serves_ready_and_inprocess(void **state)
 	assert_int_not_equal(find_log("notify 1011"), UINT32_MAX);
 	assert_int_equal(slots()[0].state, STATE_IORESP_READY);
 	assert_int_equal(slots()[1].state, STATE_IORESP_READY);
-	assert_int_equal(dev_calls, 2);
-	assert_memory_equal(dev_regs, "\x04\x03\x02\x01", 4);
+	assert_int_equal(dev.nlog, 2);
+	assert_memory_equal(dev.regs, "\x04\x03\x02\x01", 4);
 	assert_int_equal(slots()[0].data, 0);
 	X.nlog = 0;
 	/* Crashing again (close without destroy) keeps the server. */
@@ -1161,7 +1142,7 @@ bufioreq__ring_mapped_bound_and_drained(void **state)
 	assert_int_equal(X.create_bufioreq, HVM_IOREQSRV_BUFIOREQ_ATOMIC);
 	assert_int_not_equal(find_log("map_resource 3 0 2"), UINT32_MAX);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_PIO, 0x500,
-	    0x507, &dev_ops, NULL), 0);
+	    0x507, &rec_dev_ops, &dev), 0);
 	assert_int_equal(ioreq_source_enable(s), 0);
 	assert_int_not_equal(find_log("bind 77"), UINT32_MAX);
 	b->buf_ioreq[0] = (struct buf_ioreq){ .type = IOREQ_TYPE_PIO,
@@ -1169,7 +1150,7 @@ bufioreq__ring_mapped_bound_and_drained(void **state)
 	b->write_pointer = 1;
 	assert_int_equal(ioreq_engine_handle_port(ioreq_source_engine(s),
 	    LOCAL(BUFPORT)), 1);
-	assert_int_equal(dev_regs[6], 0x5a);
+	assert_int_equal(dev.regs[6], 0x5a);
 	assert_int_equal(b->read_pointer, 1);
 	ioreq_source_close(s, true);
 	assert_int_not_equal(find_log("unbind 1077"), UINT32_MAX);
@@ -1220,7 +1201,7 @@ mem__rep_through_mapcache(void **state)
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
 	e = ioreq_source_engine(s);
 	assert_int_equal(ioreq_source_add_range(s, IOREQ_SPACE_MMIO,
-	    0xfe000000, 0xfe000fff, &dev_ops, NULL), 0);
+	    0xfe000000, 0xfe000fff, &rec_dev_ops, &dev), 0);
 	assert_int_equal(ioreq_source_enable(s), 0);
 
 	/* REP MOVSB of 8 bytes straddling a page: guest RAM -> device. */
@@ -1228,11 +1209,11 @@ mem__rep_through_mapcache(void **state)
 	xen_kick0(e, (struct ioreq){ .addr = 0xfe000100, .data = gpa,
 	    .count = 8, .size = 1, .dir = IOREQ_WRITE, .data_is_ptr = 1,
 	    .type = IOREQ_TYPE_COPY });
-	assert_memory_equal(dev_regs + 0x100, "ABCDEFGH", 8);
+	assert_memory_equal(dev.regs + 0x100, "ABCDEFGH", 8);
 	assert_int_equal(X.maps, 1);
 
 	/* And back, into RAM: the pages are reported dirty. */
-	memcpy(dev_regs + 0x200, "12345678", 8);
+	memcpy(dev.regs + 0x200, "12345678", 8);
 	xen_kick0(e, (struct ioreq){ .addr = 0xfe000200, .data = gpa + 16,
 	    .count = 8, .size = 1, .dir = IOREQ_READ, .data_is_ptr = 1,
 	    .type = IOREQ_TYPE_COPY });
@@ -1241,12 +1222,12 @@ mem__rep_through_mapcache(void **state)
 	assert_int_equal(X.maps, 1);	/* same bucket, cached */
 
 	/* A buffer running into a hole after guest RAM: nothing copied. */
-	dev_calls = 0;
+	dev.nlog = 0;
 	xen_kick0(e, (struct ioreq){ .addr = 0xfe000000,
 	    .data = (uint64_t)(RAM_GFN + RAM_PAGES) * 4096 - 2, .count = 4,
 	    .size = 1, .dir = IOREQ_WRITE, .data_is_ptr = 1,
 	    .type = IOREQ_TYPE_COPY });
-	assert_int_equal(dev_calls, 0);
+	assert_int_equal(dev.nlog, 0);
 	assert_int_equal(slots()[0].state, STATE_IORESP_READY);
 
 	/* INVALIDATE drops every mapping. */

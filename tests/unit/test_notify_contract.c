@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -53,23 +52,6 @@ struct port {
 	int		kick_fd;	/* remote writes here to kick us */
 	int		irq_fd;		/* remote reads our notify here */
 };
-
-static int
-count_fds(void)
-{
-	DIR *d;
-	struct dirent *de;
-	int n = 0;
-
-	d = opendir("/proc/self/fd");
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static uint64_t
 now_ms(void)
@@ -173,7 +155,7 @@ case_setup(void **state)
 	fx = calloc(1, sizeof(*fx));
 	assert_non_null(fx);
 	fx->env = env;
-	fx->nfds_before = count_fds();
+	fx->nfds_before = test_count_fds();
 	assert_int_equal(notifier_open(env->be_name, env->be_target, &fx->n),
 	    0);
 	assert_string_equal(notifier_backend(fx->n), env->be_name);
@@ -191,7 +173,7 @@ case_teardown(void **state)
 	for (i = 0; i < fx->nremote; i++)
 		close(fx->remote[i]);
 	/* Closing released every fd the notifier made or was given. */
-	assert_int_equal(count_fds(), fx->nfds_before);
+	assert_int_equal(test_count_fds(), fx->nfds_before);
 	*state = fx->env;
 	free(fx);
 	return 0;

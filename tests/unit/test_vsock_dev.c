@@ -161,7 +161,7 @@ regs__probe_values(void **state)
 	uint64_t v = 0;
 
 	assert_int_equal(vt_rd(e, HCVS_REG_MAGIC), HCVS_MAGIC);
-	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010001);
+	assert_int_equal(vt_rd(e, HCVS_REG_VERSION), 0x00010002);
 	assert_int_equal(vt_rd(e, HCVS_REG_HOST_FEATURES),
 	    HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
 	assert_int_equal(vt_rd(e, HCVS_REG_PROTOCOLS), 1u << HCVS_PROTO_RING);
@@ -253,7 +253,11 @@ neg__order_enforced(void **state)
 	    0), HCVS_ERR_OK);
 	assert_int_equal(vt_rd(e, HCVS_REG_GUEST_FEATURES), HCVS_F_STREAM);
 	assert_int_equal(vt_cmd(e, 0x42, 0, 0, 0, 0), HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_cmd(e, 0x80, 0, 0, 0, 0), HCVS_ERR_UNKNOWN_CMD);
+	/* Protocol MSG's commands: the guest chose RING. */
+	assert_int_equal(vt_cmd(e, HCVS_CMD_MSG_SET_CALLS, 0, 0, 0, 0),
+	    HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, 0xFF, 0, 0, 0, 0), HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, 0x100, 0, 0, 0, 0), HCVS_ERR_UNKNOWN_CMD);
 	assert_int_equal(set_mailbox(e, MB, MBSIZE), HCVS_ERR_OK);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0), HCVS_ERR_OK);
 	/* LIVE: no renegotiation without RESET. */

@@ -26,7 +26,8 @@
 #include "common/loop.h"
 #include "hcvsock_guest.h"
 #include "ioreq/ioreq.h"
-#include "ioreq/ioreq_fake.h"
+#include "fake_guest.h"
+#include "fake_plat.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
@@ -232,6 +233,7 @@ struct env {
 	bool			 sync;
 	struct hcvg		 g;
 	struct hcvg_conn	 conns[NCONNS];
+	struct fake_plat	 fp;
 	struct hcvg_platform	 plat;
 	void			(*guest_fn)(struct env *);
 };
@@ -342,70 +344,21 @@ teardown(void **state)
 	return 0;
 }
 
-/* ---- The guest's platform: every register access through the page ------- */
-
-static uint32_t
-g_read(void *ctx, uint32_t off)
-{
-	struct env *e = ctx;
-	uint64_t v = 0;
-	int rc;
-
-	if (e->mmio)
-		rc = ioreq_fake_mmio(e->fake, 0, MMIO_BASE + off, 4, IOREQ_READ,
-		    &v);
-	else
-		rc = ioreq_fake_pio(e->fake, 0, (uint16_t)(PIO_BASE + off), 4,
-		    IOREQ_READ, &v);
-	return rc < 0 ? 0xFFFFFFFFu : (uint32_t)v;
-}
-
-static void
-g_write(void *ctx, uint32_t off, uint32_t val)
-{
-	struct env *e = ctx;
-	uint64_t v = val;
-	int rc;
-
-	/* A lost write is the guest's problem, as on real hardware. */
-	if (e->mmio)
-		rc = ioreq_fake_mmio(e->fake, 0, MMIO_BASE + off, 4,
-		    IOREQ_WRITE, &v);
-	else
-		rc = ioreq_fake_pio(e->fake, 0, (uint16_t)(PIO_BASE + off), 4,
-		    IOREQ_WRITE, &v);
-	if (rc < 0 && failure[0] == '\0')
-		snprintf(failure, sizeof(failure), "register write %#x: %d",
-		    off, rc);
-}
-
-static uint64_t
-g_v2p(void *ctx, const void *p)
-{
-	struct env *e = ctx;
-
-	return RAM_GPA + (uint64_t)((const uint8_t *)p - e->ram);
-}
-
-static void
-g_wait(void *ctx)
-{
-	struct timespec ts = { 0, 20000 };
-
-	(void)ctx;
-	nanosleep(&ts, NULL);
-}
+/* ---- The guest ------------------------------------------------------------------ */
 
 static void
 guest_init(struct env *e)
 {
 	struct hcvg_cfg c = { 0 };
 
-	e->plat.ctx = e;
-	e->plat.reg_read = g_read;
-	e->plat.reg_write = g_write;
-	e->plat.virt_to_phys = g_v2p;
-	e->plat.wait = g_wait;
+	/* Every register access goes through the page. */
+	e->fp.fp_fake = e->fake;
+	e->fp.fp_pio = PIO_BASE;
+	e->fp.fp_mmio = e->mmio;
+	e->fp.fp_mmio_base = MMIO_BASE;
+	e->fp.fp_ram = e->ram;
+	e->fp.fp_ram_gpa = RAM_GPA;
+	fake_plat_init(&e->fp, &e->plat);
 	c.plat = &e->plat;
 	c.mem = e->ram;		/* mailbox at the start of RAM */
 	c.mem_size = 1u << 20;
@@ -451,6 +404,7 @@ guest_finish(struct env *e)
 	pthread_join(e->guest, NULL);
 	if (failure[0] != '\0')
 		fail_msg("%s", failure);
+	assert_int_equal(e->fp.fp_lost_writes, 0);
 }
 
 static void

@@ -26,33 +26,24 @@
 #define T_LONG	10000	/* ms: generous for ASan on a loaded machine */
 
 struct fx {
-	char			 dir[64];
-	char			 uds[108];
-	struct loop		*l;
-	struct vsock_mux_cfg	 cfg;
+	struct vg_env		 e;
 	struct vsock_port_map	 maps[4];
-	struct vguest		 g;
 	unsigned		 seed;
 };
 
 static int
 fx_start(struct fx *f)
 {
-	int rc;
-
-	f->cfg.rx_ready = vg_rx_ready;
-	f->cfg.rx_ready_arg = &f->g;
-	rc = vsock_mux_new(f->l, &f->cfg, &f->g.m);
-	return rc;
+	return vg_env_start(&f->e);
 }
 
 static void
 fx_stop(struct fx *f)
 {
-	vsock_mux_free(f->g.m);
-	f->g.m = NULL;
-	vg_fini(&f->g);
-	vg_init(&f->g, f->l, CID);
+	vsock_mux_free(f->e.g.m);
+	f->e.g.m = NULL;
+	vg_fini(&f->e.g);
+	vg_init(&f->e.g, f->e.l, CID);
 }
 
 static int
@@ -60,19 +51,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hcvs-vsock-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->uds, sizeof(f->uds), "%s/v.sock", f->dir);
-	assert_int_equal(loop_new(&f->l), 0);
-	vg_init(&f->g, f->l, CID);
-	f->cfg.guest_cid = CID;
-	snprintf(f->cfg.uds_path, sizeof(f->cfg.uds_path), "%s", f->uds);
-	f->cfg.default_allow = true;
-	f->cfg.max_conns = 256;
-	f->cfg.buf_alloc = 64 * 1024;
-	f->cfg.close_timeout_ms = 300;
-	f->cfg.connect_timeout_ms = 300;
-	f->cfg.send_ok_line = true;
+	vg_env_init(&f->e, "vsock", CID);
 	f->seed = test_seed();
 	srand(f->seed);
 	assert_int_equal(fx_start(f), 0);
@@ -84,14 +63,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	vsock_mux_free(f->g.m);
-	vg_fini(&f->g);
-	loop_free(f->l);
-	/* Only our own mkdtemp directory. */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	vg_env_fini(&f->e);
 	free(f);
 	return 0;
 }
@@ -124,7 +97,7 @@ host_listen(struct fx *f, uint32_t port, int type)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s_%u", f->uds, port);
+	snprintf(path, sizeof(path), "%s_%u", f->e.uds, port);
 	return host_listen_path(path, type);
 }
 
@@ -135,7 +108,7 @@ host_dial(struct fx *f)
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->uds);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->e.uds);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	set_nonblock(fd);
 	return fd;
@@ -161,7 +134,7 @@ host_accept(struct fx *f, int lfd)
 {
 	struct accept_ctx a = { .lfd = lfd, .fd = -1 };
 
-	assert_true(vg_run(&f->g, accepted, &a, T_LONG));
+	assert_true(vg_run(&f->e.g, accepted, &a, T_LONG));
 	return a.fd;
 }
 
@@ -235,7 +208,7 @@ host_sees_eof_(struct fx *f, int fd, int timeout_ms)
 		if (n == 0 || (n < 0 && errno == ECONNRESET))
 			return true;
 		if (n < 0)
-			vg_run(&f->g, NULL, NULL, 2);
+			vg_run(&f->e.g, NULL, NULL, 2);
 	}
 	return false;
 }
@@ -277,27 +250,27 @@ echo__guest_initiated__checksums_match(void **state)
 		struct vg_conn *c;
 
 		fill_random(data, n);
-		c = vg_connect(&f->g, 5000 + (uint32_t)i, 1000, VSOCK_TYPE_STREAM);
+		c = vg_connect(&f->e.g, 5000 + (uint32_t)i, 1000, VSOCK_TYPE_STREAM);
 		/* Vary the guest's packet size and its buffer. */
 		c->max_pkt = i % 2 ? 65536 : 4096;
 		e.fd = host_accept(f, lfd);
 		vg_write(c, data, n);
 		x = (struct echo_ctx){ .c = c, .e = &e, .want = n };
-		assert_true(vg_run(&f->g, echo_done, &x, T_LONG));
+		assert_true(vg_run(&f->e.g, echo_done, &x, T_LONG));
 		assert_int_equal(c->state, VG_OPEN);
 		assert_int_equal(c->in_len, n);
 		assert_true(vg_fnv(c->in, n) == vg_fnv(data, n));
 		assert_memory_equal(c->in, data, n);
 		/* Close: the guest shuts both ways, the host gets EOF, RST back. */
-		vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+		vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
 		assert_true(host_sees_eof(e.fd, T_LONG));
-		vg_run(&f->g, NULL, NULL, 20);
+		vg_run(&f->e.g, NULL, NULL, 20);
 		assert_true(c->rst);
 		close(e.fd);
 		free(e.buf);
 		free(data);
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 }
 
@@ -319,7 +292,7 @@ read_ok(struct fx *f, int fd)
 			assert_true(len < sizeof(line));
 			continue;
 		}
-		vg_run(&f->g, NULL, NULL, 2);
+		vg_run(&f->e.g, NULL, NULL, 2);
 	}
 	line[len] = '\0';
 	assert_true(len > 4);
@@ -332,8 +305,8 @@ echo__host_initiated__checksums_match(void **state)
 {
 	struct fx *f = *state;
 
-	f->g.listen[f->g.nlisten++] = 2000;
-	f->g.listen_echo = true;
+	f->e.g.listen[f->e.g.nlisten++] = 2000;
+	f->e.g.listen_echo = true;
 	for (size_t i = 0; i < ARRAY_SIZE(echo_sizes); i++) {
 		size_t n = echo_sizes[i];
 		uint8_t *data = malloc(n);
@@ -355,7 +328,7 @@ echo__host_initiated__checksums_match(void **state)
 				if (k > 0)
 					sent += (size_t)k;
 			}
-			vg_run(&f->g, NULL, NULL, 1);
+			vg_run(&f->e.g, NULL, NULL, 1);
 			hecho_step(&e);
 			assert_false(e.eof);
 		}
@@ -366,7 +339,7 @@ echo__host_initiated__checksums_match(void **state)
 		free(e.buf);
 		free(data);
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 /* Bytes pipelined right after the CONNECT line belong to the stream. */
@@ -377,14 +350,14 @@ host_connect__pipelined_and_split__delivered(void **state)
 	struct vg_conn *c;
 	int fd;
 
-	f->g.listen[f->g.nlisten++] = 77;
+	f->e.g.listen[f->e.g.nlisten++] = 77;
 	fd = host_dial(f);
 	assert_int_equal(send(fd, "con", 3, 0), 3);
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	assert_int_equal(send(fd, "nect   77 \r\nhello", 17, 0), 17);
 	assert_true(read_ok(f, fd) == 1u << 30);
-	vg_run(&f->g, NULL, NULL, 50);
-	c = vg_find(&f->g, 77, 1u << 30);
+	vg_run(&f->e.g, NULL, NULL, 50);
+	c = vg_find(&f->e.g, 77, 1u << 30);
 	assert_non_null(c);
 	assert_int_equal(c->in_len, 5);
 	assert_memory_equal(c->in, "hello", 5);
@@ -427,20 +400,20 @@ many__guest_initiated_concurrent__all_echo(void **state)
 
 	x->want = n;
 	for (int i = 0; i < MANY; i++) {
-		x->c[i] = vg_connect(&f->g, 100 + (uint32_t)i, 3000,
+		x->c[i] = vg_connect(&f->e.g, 100 + (uint32_t)i, 3000,
 		    VSOCK_TYPE_STREAM);
 		x->c[i]->max_pkt = 1500;
 	}
 	for (int i = 0; i < MANY; i++)
 		x->e[i].fd = host_accept(f, lfd);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, MANY);
 	/* Different data per connection: crossed wires would show. */
 	for (int i = 0; i < MANY; i++) {
 		fill_random(data, n);
 		vg_write(x->c[i], data, n);
 	}
-	assert_true(vg_run(&f->g, many_done, x, T_LONG * 3));
+	assert_true(vg_run(&f->e.g, many_done, x, T_LONG * 3));
 	for (int i = 0; i < MANY; i++) {
 		assert_int_equal(x->c[i]->state, VG_OPEN);
 		assert_int_equal(x->c[i]->in_len, n);
@@ -448,7 +421,7 @@ many__guest_initiated_concurrent__all_echo(void **state)
 		close(x->e[i].fd);
 		free(x->e[i].buf);
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(data);
 	free(x);
 	close(lfd);
@@ -464,8 +437,8 @@ many__host_initiated_concurrent__all_echo(void **state)
 	uint64_t end;
 	bool all;
 
-	f->g.listen[f->g.nlisten++] = 4000;
-	f->g.listen_echo = true;
+	f->e.g.listen[f->e.g.nlisten++] = 4000;
+	f->e.g.listen_echo = true;
 	for (int i = 0; i < MANY; i++) {
 		fds[i] = host_dial(f);
 		assert_int_equal(send(fds[i], "CONNECT 4000\n", 13, 0), 13);
@@ -480,7 +453,7 @@ many__host_initiated_concurrent__all_echo(void **state)
 		uint8_t tmp[256];
 
 		all = true;
-		vg_run(&f->g, NULL, NULL, 2);
+		vg_run(&f->e.g, NULL, NULL, 2);
 		for (int i = 0; i < MANY; i++) {
 			ssize_t k = recv(fds[i], tmp, sizeof(tmp) - got[i],
 			    MSG_DONTWAIT);
@@ -496,7 +469,7 @@ many__host_initiated_concurrent__all_echo(void **state)
 	assert_true(all);
 	for (int i = 0; i < MANY; i++)
 		close(fds[i]);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 /* Firecracker's limit, 1023, all open at once and all carrying data. */
@@ -523,18 +496,18 @@ many__default_limit_1023_then_rst(void **state)
 		skip();
 	}
 	fx_stop(f);
-	f->cfg.max_conns = 0;	/* the default */
+	f->e.cfg.max_conns = 0;	/* the default */
 	assert_int_equal(fx_start(f), 0);
 	lfd = host_listen(f, 1030, SOCK_STREAM);
 	for (int i = 0; i < N; i++) {
-		c[i] = vg_connect(&f->g, 10000 + (uint32_t)i, 1030,
+		c[i] = vg_connect(&f->e.g, 10000 + (uint32_t)i, 1030,
 		    VSOCK_TYPE_STREAM);
 		fds[i] = host_accept(f, lfd);
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, N);
-	extra = vg_connect(&f->g, 9999, 1030, VSOCK_TYPE_STREAM);
-	vg_run(&f->g, NULL, NULL, 5);
+	extra = vg_connect(&f->e.g, 9999, 1030, VSOCK_TYPE_STREAM);
+	vg_run(&f->e.g, NULL, NULL, 5);
 	assert_true(extra->rst);
 	/* Every connection echoes its own 4 bytes through the host. */
 	for (int i = 0; i < N; i++) {
@@ -545,7 +518,7 @@ many__default_limit_1023_then_rst(void **state)
 	end = loop_now_ms() + T_LONG * 3;
 	do {
 		all = true;
-		vg_run(&f->g, NULL, NULL, 1);
+		vg_run(&f->e.g, NULL, NULL, 1);
 		for (int i = 0; i < N; i++) {
 			uint8_t b[16];
 			ssize_t k = recv(fds[i], b, sizeof(b), MSG_DONTWAIT);
@@ -564,7 +537,7 @@ many__default_limit_1023_then_rst(void **state)
 		assert_memory_equal(c[i]->in, &tag, 4);
 		close(fds[i]);
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 	free(c);
 	free(fds);
@@ -593,7 +566,7 @@ half_close__guest_shut_send__host_eof_then_reply(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1001, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 600, 1001, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 600, 1001, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	char buf[64];
 	ssize_t n;
@@ -601,27 +574,27 @@ half_close__guest_shut_send__host_eof_then_reply(void **state)
 
 	vg_write(c, "request", 7);
 	c->shut_after_out = VSOCK_SHUTDOWN_SEND;
-	vg_run(&f->g, NULL, NULL, 50);
+	vg_run(&f->e.g, NULL, NULL, 50);
 	/* The host reads the request, then EOF, and may still answer. */
 	while (got < 7) {
 		n = recv(fd, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
 		if (n > 0)
 			got += (size_t)n;
-		vg_run(&f->g, NULL, NULL, 2);
+		vg_run(&f->e.g, NULL, NULL, 2);
 	}
 	assert_memory_equal(buf, "request", 7);
 	assert_true(host_sees_eof(fd, T_LONG));
 	assert_int_equal(send(fd, "answer", 6, MSG_NOSIGNAL), 6);
-	vg_run(&f->g, NULL, NULL, 50);
+	vg_run(&f->e.g, NULL, NULL, 50);
 	assert_int_equal(c->state, VG_OPEN);
 	assert_int_equal(c->in_len, 6);
 	assert_memory_equal(c->in, "answer", 6);
 	/* Host closes: the guest gets SHUTDOWN then RST (both sides done). */
 	close(fd);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->shut_rcvd & VSOCK_SHUTDOWN_SEND);
 	assert_true(c->rst);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 }
 
@@ -636,7 +609,7 @@ half_close__crossed_final_shutdown__rst_not_bad(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1003, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 602, 1003, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 602, 1003, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	struct vsock_pkt_hdr h = {
 		.src_cid = CID, .dst_cid = 2, .type = VSOCK_TYPE_STREAM,
@@ -646,28 +619,28 @@ half_close__crossed_final_shutdown__rst_not_bad(void **state)
 	}, r;
 	struct vsock_mux_stats st;
 
-	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_SEND);
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_SEND);
 	assert_true(host_sees_eof(fd, T_LONG));
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
-	vg_send_raw(&f->g, &h, NULL);
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	vg_send_raw(&f->e.g, &h, NULL);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 	assert_int_equal(r.op, VSOCK_OP_RST);
 	assert_int_equal(r.src_port, 1003);
 	assert_int_equal(r.dst_port, 602);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_bad_packets, 0);
 	assert_int_equal(st.ms_late_packets, 1);
 	/* A RESPONSE for no connection is still a protocol error. */
 	h.op = VSOCK_OP_RESPONSE;
 	h.flags = 0;
-	vg_send_raw(&f->g, &h, NULL);
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	vg_send_raw(&f->e.g, &h, NULL);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 	assert_int_equal(r.op, VSOCK_OP_RST);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_bad_packets, 1);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(fd);
 	close(lfd);
 }
@@ -689,14 +662,14 @@ batch__held_data_written_at_end_in_order(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1001, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 600, 1001, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 600, 1001, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	static uint8_t a[3000], b[5000], want[8000], back[8001];
 	struct vsock_pkt_hdr h;
 	size_t got = 0;
 	ssize_t n;
 
-	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 	memset(&h, 0, sizeof(h));
 	h.src_cid = CID;
 	h.dst_cid = VSOCK_CID_HOST;
@@ -708,20 +681,20 @@ batch__held_data_written_at_end_in_order(void **state)
 	h.fwd_cnt = c->fwd_cnt;
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
-	vsock_mux_tx_begin(f->g.m);
+	vsock_mux_tx_begin(f->e.g.m);
 	h.len = sizeof(a);
-	vsock_mux_from_guest_held(f->g.m, &h, a);
+	vsock_mux_from_guest_held(f->e.g.m, &h, a);
 	/* Held in place, not copied: the write shows what is there now. */
 	assert_int_equal(recv(fd, back, sizeof(back), MSG_DONTWAIT), -1);
 	assert_int_equal(errno, EAGAIN);
 	memset(a, 'A', sizeof(a));
 	h.len = sizeof(b);
-	vsock_mux_from_guest_held(f->g.m, &h, b);
+	vsock_mux_from_guest_held(f->e.g.m, &h, b);
 	h.op = VSOCK_OP_SHUTDOWN;
 	h.len = 0;
 	h.flags = VSOCK_SHUTDOWN_SEND;
-	vsock_mux_from_guest_held(f->g.m, &h, NULL);
-	vsock_mux_tx_end(f->g.m);
+	vsock_mux_from_guest_held(f->e.g.m, &h, NULL);
+	vsock_mux_tx_end(f->e.g.m);
 	memset(want, 'A', sizeof(a));
 	memset(want + sizeof(a), 'b', sizeof(b));
 	while (got < sizeof(want)) {
@@ -732,7 +705,7 @@ batch__held_data_written_at_end_in_order(void **state)
 	assert_int_equal(got, sizeof(want));
 	assert_memory_equal(back, want, sizeof(want));
 	assert_true(host_sees_eof(fd, T_LONG));
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(fd);
 	close(lfd);
 }
@@ -748,13 +721,13 @@ batch__end_does_not_wake_the_device(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1002, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 601, 1002, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 601, 1002, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	static uint8_t a[40000];
 	struct vsock_pkt_hdr h;
 	uint64_t calls;
 
-	assert_true(vg_run(&f->g, conn_open, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
 	memset(&h, 0, sizeof(h));
 	h.src_cid = CID;
 	h.dst_cid = VSOCK_CID_HOST;
@@ -765,13 +738,13 @@ batch__end_does_not_wake_the_device(void **state)
 	h.buf_alloc = c->buf_alloc;
 	h.fwd_cnt = c->fwd_cnt;
 	h.len = sizeof(a);
-	calls = f->g.rx_ready_calls;
-	vsock_mux_tx_begin(f->g.m);
-	vsock_mux_from_guest_held(f->g.m, &h, a);
-	vsock_mux_tx_end(f->g.m);
-	assert_int_equal(f->g.rx_ready_calls, calls);
+	calls = f->e.g.rx_ready_calls;
+	vsock_mux_tx_begin(f->e.g.m);
+	vsock_mux_from_guest_held(f->e.g.m, &h, a);
+	vsock_mux_tx_end(f->e.g.m);
+	assert_int_equal(f->e.g.rx_ready_calls, calls);
 	/* The update is there for the pulling. */
-	assert_true(vsock_mux_has_rx(f->g.m));
+	assert_true(vsock_mux_has_rx(f->e.g.m));
 	close(fd);
 	close(lfd);
 }
@@ -781,14 +754,14 @@ half_close__host_shut_wr__guest_gets_send_only(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1002, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 601, 1002, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 601, 1002, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	char buf[64];
 	size_t got = 0;
 
 	assert_int_equal(send(fd, "bye", 3, 0), 3);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	assert_true(vg_run(&f->g, conn_has_shutdown, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_has_shutdown, c, T_LONG));
 	assert_int_equal(c->shut_rcvd, VSOCK_SHUTDOWN_SEND);
 	assert_int_equal(c->in_len, 3);
 	assert_int_equal(c->state, VG_OPEN);
@@ -800,17 +773,17 @@ half_close__host_shut_wr__guest_gets_send_only(void **state)
 		assert_true(n != 0);
 		if (n > 0)
 			got += (size_t)n;
-		vg_run(&f->g, NULL, NULL, 2);
+		vg_run(&f->e.g, NULL, NULL, 2);
 	}
 	assert_memory_equal(buf, "still here", 10);
 	/* Guest done too: RST after the flush, host sees EOF. */
-	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_SEND);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_SEND);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
 	assert_true(host_sees_eof(fd, T_LONG));
 	close(fd);
 	close(lfd);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 /* --- RST rules ------------------------------------------------------ */
@@ -826,20 +799,20 @@ rst__unknown_port__one_rst_ports_swapped(void **state)
 	}, r;
 	struct vsock_mux_stats st;
 
-	f->g.rx_ready_calls = 0;
-	vg_send_raw(&f->g, &h, NULL);
+	f->e.g.rx_ready_calls = 0;
+	vg_send_raw(&f->e.g, &h, NULL);
 	/* The device pulls the reply itself: no wake-up from a device call. */
-	assert_int_equal(f->g.rx_ready_calls, 0);
-	assert_true(vsock_mux_has_rx(f->g.m));
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	assert_int_equal(f->e.g.rx_ready_calls, 0);
+	assert_true(vsock_mux_has_rx(f->e.g.m));
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 	assert_int_equal(r.op, VSOCK_OP_RST);
 	assert_int_equal(r.src_port, 999);
 	assert_int_equal(r.dst_port, 1234);
 	assert_int_equal(r.src_cid, 2);
 	assert_int_equal(r.dst_cid, CID);
 	assert_int_equal(r.len, 0);
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
-	vsock_mux_get_stats(f->g.m, &st);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 0);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	assert_int_equal(st.ms_connect_failed, 1);
 	/* A socket file nobody listens on (ECONNREFUSED): the same. */
@@ -848,17 +821,17 @@ rst__unknown_port__one_rst_ports_swapped(void **state)
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-		snprintf(path, sizeof(path), "%s_998", f->uds);
+		snprintf(path, sizeof(path), "%s_998", f->e.uds);
 		memcpy(sa.sun_path, path, strlen(path) + 1);
 		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 		h.dst_port = 998;
-		vg_send_raw(&f->g, &h, NULL);
-		assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+		vg_send_raw(&f->e.g, &h, NULL);
+		assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 		assert_int_equal(r.op, VSOCK_OP_RST);
 		assert_int_equal(r.src_port, 998);
 		close(fd);
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_connect_failed, 2);
 }
 
@@ -875,21 +848,21 @@ rst__never_answered(void **state)
 	int fd;
 
 	/* RST on an unknown pair, even with a bad type: nothing back. */
-	vg_send_raw(&f->g, &h, NULL);
+	vg_send_raw(&f->e.g, &h, NULL);
 	h.type = 0xffff;
-	vg_send_raw(&f->g, &h, NULL);
-	assert_false(vsock_mux_has_rx(f->g.m));
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+	vg_send_raw(&f->e.g, &h, NULL);
+	assert_false(vsock_mux_has_rx(f->e.g.m));
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 0);
 	/* RST on a live connection closes it, again without an answer. */
-	c = vg_connect(&f->g, 602, 1003, VSOCK_TYPE_STREAM);
+	c = vg_connect(&f->e.g, 602, 1003, VSOCK_TYPE_STREAM);
 	fd = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	assert_int_equal(c->state, VG_OPEN);
-	vg_rst(&f->g, c);
-	assert_false(vsock_mux_has_rx(f->g.m));
+	vg_rst(&f->e.g, c);
+	assert_false(vsock_mux_has_rx(f->e.g.m));
 	assert_true(host_sees_eof(fd, T_LONG));
-	vg_run(&f->g, NULL, NULL, 20);
-	assert_int_equal(f->g.ops[VSOCK_OP_RST], 0);
+	vg_run(&f->e.g, NULL, NULL, 20);
+	assert_int_equal(f->e.g.ops[VSOCK_OP_RST], 0);
 	close(fd);
 	close(lfd);
 }
@@ -899,7 +872,7 @@ rst__crossing_rsts__none_answered_pair_reusable(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1016, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 650, 1016, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 650, 1016, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	struct vsock_pkt_hdr h = {
 		.src_cid = CID, .dst_cid = 2, .src_port = 650, .dst_port = 1016,
@@ -907,33 +880,33 @@ rst__crossing_rsts__none_answered_pair_reusable(void **state)
 	}, r;
 	struct vsock_mux_stats st;
 
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_int_equal(c->state, VG_OPEN);
 	/* The host leaves; guest data then fails to write: RST queued. */
-	f->g.rx_paused = true;
+	f->e.g.rx_paused = true;
 	close(fd);
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	vg_write(c, "x", 1);
-	vg_pump(&f->g);
-	vsock_mux_get_stats(f->g.m, &st);
+	vg_pump(&f->e.g);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 1);	/* held until the RST is out */
-	assert_true(vsock_mux_has_rx(f->g.m));
+	assert_true(vsock_mux_has_rx(f->e.g.m));
 	/* The guest's own RST crosses ours: ours is withdrawn, none answers. */
-	vg_send_raw(&f->g, &h, NULL);
-	assert_false(vsock_mux_has_rx(f->g.m));
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
-	vsock_mux_get_stats(f->g.m, &st);
+	vg_send_raw(&f->e.g, &h, NULL);
+	assert_false(vsock_mux_has_rx(f->e.g.m));
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 0);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	c->state = VG_CLOSED;
-	f->g.rx_paused = false;
+	f->e.g.rx_paused = false;
 	/* The same pair works again at once. */
-	c = vg_connect(&f->g, 650, 1016, VSOCK_TYPE_STREAM);
+	c = vg_connect(&f->e.g, 650, 1016, VSOCK_TYPE_STREAM);
 	fd = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_int_equal(c->state, VG_OPEN);
 	close(fd);
 	close(lfd);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 static void
@@ -941,7 +914,7 @@ credit__request_answered_with_update(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1017, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 651, 1017, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 651, 1017, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	struct vsock_pkt_hdr h = {
 		.src_cid = CID, .dst_cid = 2, .src_port = 651, .dst_port = 1017,
@@ -949,15 +922,15 @@ credit__request_answered_with_update(void **state)
 		.buf_alloc = 65536,
 	}, r;
 
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	vg_write(c, "12345", 5);
-	vg_run(&f->g, NULL, NULL, 10);
-	vg_send_raw(&f->g, &h, NULL);
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	vg_run(&f->e.g, NULL, NULL, 10);
+	vg_send_raw(&f->e.g, &h, NULL);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 	assert_int_equal(r.op, VSOCK_OP_CREDIT_UPDATE);
-	assert_int_equal(r.buf_alloc, f->cfg.buf_alloc);
+	assert_int_equal(r.buf_alloc, f->e.cfg.buf_alloc);
 	assert_int_equal(r.fwd_cnt, 5);	/* all forwarded to the host */
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 0);
 	close(fd);
 	close(lfd);
 }
@@ -1001,11 +974,11 @@ credit__slow_host_reader__bounded_and_no_storm(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1004, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 603, 1004, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 603, 1004, VSOCK_TYPE_STREAM);
 	struct hecho e = { .no_echo = true, .read_limit = 3000 };
 	size_t n = 4 * 1024 * 1024;
 	uint8_t *data = malloc(n);
-	struct slow_ctx x = { .c = c, .e = &e, .want = n, .m = f->g.m };
+	struct slow_ctx x = { .c = c, .e = &e, .want = n, .m = f->e.g.m };
 	struct vsock_mux_stats st;
 	int small = 4096;
 
@@ -1015,18 +988,18 @@ credit__slow_host_reader__bounded_and_no_storm(void **state)
 	    sizeof(small)), 0);
 	fill_random(data, n);
 	vg_write(c, data, n);
-	assert_true(vg_run(&f->g, slow_done, &x, T_LONG * 3));
+	assert_true(vg_run(&f->e.g, slow_done, &x, T_LONG * 3));
 	assert_int_equal(c->state, VG_OPEN);
 	assert_memory_equal(e.buf, data, n);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	/* The muxer held data (backpressure happened) but never more than buf_alloc. */
 	assert_true(x.max_buffered > 0);
-	assert_true(x.max_buffered <= f->cfg.buf_alloc);
+	assert_true(x.max_buffered <= f->e.cfg.buf_alloc);
 	assert_int_equal(st.ms_credit_violations, 0);
 	/* Updates flowed, one per 16 KiB step at most (buf_alloc / 4). */
 	assert_true(st.ms_credit_updates >= 1);
-	assert_true(st.ms_credit_updates <= n / (f->cfg.buf_alloc / 4) + 4);
-	assert_int_equal(f->g.violations, 0);
+	assert_true(st.ms_credit_updates <= n / (f->e.cfg.buf_alloc / 4) + 4);
+	assert_int_equal(f->e.g.violations, 0);
 	close(e.fd);
 	free(e.buf);
 	free(data);
@@ -1052,8 +1025,8 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	struct echo_ctx x;
 	int fd;
 
-	f->g.buf_alloc = 16 * 1024;
-	c = vg_connect(&f->g, 604, 1005, VSOCK_TYPE_STREAM);
+	f->e.g.buf_alloc = 16 * 1024;
+	c = vg_connect(&f->e.g, 604, 1005, VSOCK_TYPE_STREAM);
 	c->consume = false;
 	fd = host_accept(f, lfd);
 	fill_random(data, n);
@@ -1063,17 +1036,17 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 
 		if (k > 0)
 			sent += (size_t)k;
-		vg_run(&f->g, NULL, NULL, 1);
+		vg_run(&f->e.g, NULL, NULL, 1);
 	}
 	assert_true(sent < n);
 	/* Exactly the guest's buffer arrived, not a byte more. */
 	assert_int_equal(c->in_len, 16 * 1024);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	/* At most one CREDIT_REQUEST while stalled: no storm. */
 	assert_true(c->credit_requests_rcvd <= 1);
 	/* Resume: the guest reads everything, the host finishes writing. */
 	c->consume = true;
-	vg_consume(&f->g, c);
+	vg_consume(&f->e.g, c);
 	x = (struct echo_ctx){ .c = c, .want = n };
 	while (c->in_len < n) {
 		if (sent < n) {
@@ -1082,11 +1055,11 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 			if (k > 0)
 				sent += (size_t)k;
 		}
-		assert_true(vg_run(&f->g, got_bytes, &x, 5) || c->in_len < n);
+		assert_true(vg_run(&f->e.g, got_bytes, &x, 5) || c->in_len < n);
 		assert_int_equal(c->state, VG_OPEN);
 	}
 	assert_memory_equal(c->in, data, n);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(fd);
 	free(data);
 	close(lfd);
@@ -1097,8 +1070,8 @@ credit__violator_rst__others_continue(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1006, SOCK_STREAM);
-	struct vg_conn *bad = vg_connect(&f->g, 605, 1006, VSOCK_TYPE_STREAM);
-	struct vg_conn *good = vg_connect(&f->g, 606, 1006, VSOCK_TYPE_STREAM);
+	struct vg_conn *bad = vg_connect(&f->e.g, 605, 1006, VSOCK_TYPE_STREAM);
+	struct vg_conn *good = vg_connect(&f->e.g, 606, 1006, VSOCK_TYPE_STREAM);
 	int bfd = host_accept(f, lfd), gfd = host_accept(f, lfd);
 	struct hecho e = { .fd = gfd };
 	uint8_t *blk = calloc(1, 65536);
@@ -1110,7 +1083,7 @@ credit__violator_rst__others_continue(void **state)
 	struct echo_ctx x;
 	struct vsock_mux_stats st;
 
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	/* The host does not read bfd: 64 KiB fits, the next byte does not. */
 	int small = 4096;
 	assert_int_equal(setsockopt(bfd, SOL_SOCKET, SO_RCVBUF, &small,
@@ -1120,18 +1093,18 @@ credit__violator_rst__others_continue(void **state)
 	 * our 64 KiB buffer are full; the one after that is a violation.
 	 */
 	for (int i = 0; i < 64 && !bad->rst; i++) {
-		vg_send_raw(&f->g, &h, blk);
-		vg_pump(&f->g);
+		vg_send_raw(&f->e.g, &h, blk);
+		vg_pump(&f->e.g);
 	}
-	assert_true(vg_run(&f->g, conn_closed, bad, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, bad, T_LONG));
 	assert_true(bad->rst);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_credit_violations, 1);
 	assert_true(host_sees_eof(bfd, T_LONG));
 	/* The other connection still echoes. */
 	vg_write(good, "fine", 4);
 	x = (struct echo_ctx){ .c = good, .e = &e, .want = 4 };
-	assert_true(vg_run(&f->g, echo_done, &x, T_LONG));
+	assert_true(vg_run(&f->e.g, echo_done, &x, T_LONG));
 	assert_memory_equal(good->in, "fine", 4);
 	free(blk);
 	free(e.buf);
@@ -1185,7 +1158,7 @@ malformed__each_class__rst_or_drop_others_continue(void **state)
 	};
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1007, SOCK_STREAM);
-	struct vg_conn *good = vg_connect(&f->g, 607, 1007, VSOCK_TYPE_STREAM);
+	struct vg_conn *good = vg_connect(&f->e.g, 607, 1007, VSOCK_TYPE_STREAM);
 	struct hecho e = { 0 };
 	uint8_t *payload = calloc(1, 65537);
 	char msg[32];
@@ -1202,12 +1175,12 @@ malformed__each_class__rst_or_drop_others_continue(void **state)
 		struct vsock_mux_stats before, after;
 		struct echo_ctx x;
 
-		vg_run(&f->g, NULL, NULL, 2);
-		vsock_mux_get_stats(f->g.m, &before);
-		vg_send_raw(&f->g, &h, payload);
-		vsock_mux_get_stats(f->g.m, &after);
+		vg_run(&f->e.g, NULL, NULL, 2);
+		vsock_mux_get_stats(f->e.g.m, &before);
+		vg_send_raw(&f->e.g, &h, payload);
+		vsock_mux_get_stats(f->e.g.m, &after);
 		if (k->exp == EXP_RST) {
-			assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+			assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 			if (r.op != VSOCK_OP_RST || r.dst_port != h.src_port)
 				fail_msg("%s: expected RST, got op %u", k->name,
 				    r.op);
@@ -1216,23 +1189,23 @@ malformed__each_class__rst_or_drop_others_continue(void **state)
 			assert_true(r.type == VSOCK_TYPE_STREAM ||
 			    r.type == VSOCK_TYPE_SEQPACKET);
 		} else {
-			if (vg_pull(&f->g, &r, f->g.slot) != 0)
+			if (vg_pull(&f->e.g, &r, f->e.g.slot) != 0)
 				fail_msg("%s: expected a drop, got op %u",
 				    k->name, r.op);
 			assert_int_equal(after.ms_dropped, before.ms_dropped + 1);
 		}
-		assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+		assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 0);
 		assert_int_equal(after.ms_conns_open, 1);
 		/* The good connection carries on after each one. */
 		snprintf(msg, sizeof(msg), "case %zu", i);
 		good->in_len = 0;
 		vg_write(good, msg, strlen(msg));
 		x = (struct echo_ctx){ .c = good, .e = &e, .want = strlen(msg) };
-		assert_true(vg_run(&f->g, echo_done, &x, T_LONG));
+		assert_true(vg_run(&f->e.g, echo_done, &x, T_LONG));
 		assert_memory_equal(good->in, msg, strlen(msg));
 	}
 	assert_int_equal(good->state, VG_OPEN);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(payload);
 	free(e.buf);
 	close(e.fd);
@@ -1248,7 +1221,7 @@ malformed__bad_packets_on_live_conn__rst_that_conn_only(void **state)
 	int lfd = host_listen(f, 1008, SOCK_STREAM);
 
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
-		struct vg_conn *c = vg_connect(&f->g, 800 + (uint32_t)i, 1008,
+		struct vg_conn *c = vg_connect(&f->e.g, 800 + (uint32_t)i, 1008,
 		    VSOCK_TYPE_STREAM);
 		int fd = host_accept(f, lfd);
 		struct vsock_pkt_hdr h = {
@@ -1257,17 +1230,17 @@ malformed__bad_packets_on_live_conn__rst_that_conn_only(void **state)
 			.buf_alloc = 65536,
 		};
 
-		vg_run(&f->g, NULL, NULL, 10);
+		vg_run(&f->e.g, NULL, NULL, 10);
 		assert_int_equal(c->state, VG_OPEN);
-		vg_send_raw(&f->g, &h, NULL);
-		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		vg_send_raw(&f->e.g, &h, NULL);
+		assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 		assert_true(c->rst);
 		assert_true(host_sees_eof(fd, T_LONG));
 		close(fd);
 	}
 	/* A type change on a live pair is an RST too. */
 	{
-		struct vg_conn *c = vg_connect(&f->g, 900, 1008,
+		struct vg_conn *c = vg_connect(&f->e.g, 900, 1008,
 		    VSOCK_TYPE_STREAM);
 		int fd = host_accept(f, lfd);
 		struct vsock_pkt_hdr h = {
@@ -1276,12 +1249,12 @@ malformed__bad_packets_on_live_conn__rst_that_conn_only(void **state)
 			.op = VSOCK_OP_CREDIT_UPDATE, .buf_alloc = 65536,
 		};
 
-		vg_run(&f->g, NULL, NULL, 10);
-		vg_send_raw(&f->g, &h, NULL);
-		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		vg_run(&f->e.g, NULL, NULL, 10);
+		vg_send_raw(&f->e.g, &h, NULL);
+		assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 		close(fd);
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 }
 
@@ -1296,36 +1269,36 @@ limit__guest_rst_host_closed_then_recovers(void **state)
 	char b;
 
 	fx_stop(f);
-	f->cfg.max_conns = 8;
+	f->e.cfg.max_conns = 8;
 	assert_int_equal(fx_start(f), 0);
 	lfd = host_listen(f, 1009, SOCK_STREAM);
 	/* An idle host client does not lock the guest out. */
 	idle = host_dial(f);
-	vg_run(&f->g, NULL, NULL, 5);
+	vg_run(&f->e.g, NULL, NULL, 5);
 	for (int i = 0; i < 8; i++) {
-		c[i] = vg_connect(&f->g, 900 + (uint32_t)i, 1009,
+		c[i] = vg_connect(&f->e.g, 900 + (uint32_t)i, 1009,
 		    VSOCK_TYPE_STREAM);
 		fds[i] = host_accept(f, lfd);
 	}
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(c[i]->state, VG_OPEN);
 	/* Guest beyond the limit: RST. */
-	extra = vg_connect(&f->g, 950, 1009, VSOCK_TYPE_STREAM);
-	assert_true(vg_run(&f->g, conn_closed, extra, T_LONG));
+	extra = vg_connect(&f->e.g, 950, 1009, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->e.g, conn_closed, extra, T_LONG));
 	assert_true(extra->rst);
 	/* Host beyond the limit: closed without OK. */
 	hfd = host_dial(f);
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	assert_true(host_sees_eof(hfd, T_LONG));
 	assert_int_equal(recv(hfd, &b, 1, MSG_DONTWAIT), 0);
 	close(hfd);
 	/* One closes; a new one fits. */
-	vg_rst(&f->g, c[0]);
+	vg_rst(&f->e.g, c[0]);
 	close(fds[0]);
-	extra = vg_connect(&f->g, 951, 1009, VSOCK_TYPE_STREAM);
+	extra = vg_connect(&f->e.g, 951, 1009, VSOCK_TYPE_STREAM);
 	fds[0] = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	assert_int_equal(extra->state, VG_OPEN);
 	for (int i = 0; i < 8; i++)
 		close(fds[i]);
@@ -1347,13 +1320,13 @@ limit__ten_thousand_refusals__bounded(void **state)
 	/* A guest that never reads RX: the RST queue is capped. */
 	for (uint32_t i = 0; i < 10000; i++) {
 		h.src_port = 20000 + i;
-		vg_send_raw(&f->g, &h, NULL);
+		vg_send_raw(&f->e.g, &h, NULL);
 	}
-	while (vg_pull(&f->g, &r, f->g.slot) == 1) {
+	while (vg_pull(&f->e.g, &r, f->e.g.slot) == 1) {
 		assert_int_equal(r.op, VSOCK_OP_RST);
 		rsts++;
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_true(rsts > 0 && rsts <= 256);
 	assert_int_equal(st.ms_rst_queue_full, 10000 - rsts);
 	assert_int_equal(st.ms_conns_open, 0);
@@ -1364,20 +1337,20 @@ close_timeout__host_gone_guest_silent__rst(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1010, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 610, 1010, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 610, 1010, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd);
 	uint64_t t0;
 
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	close(fd);
 	/* Host fully closed: SHUTDOWN(both); the guest never answers. */
-	assert_true(vg_run(&f->g, conn_has_shutdown, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_has_shutdown, c, T_LONG));
 	assert_int_equal(c->shut_rcvd, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
 	assert_int_equal(c->state, VG_OPEN);
 	t0 = loop_now_ms();
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
-	assert_true(loop_now_ms() - t0 >= f->cfg.close_timeout_ms - 50);
+	assert_true(loop_now_ms() - t0 >= f->e.cfg.close_timeout_ms - 50);
 	close(lfd);
 }
 
@@ -1386,26 +1359,26 @@ close_timeout__guest_shut_both_host_stuck__rst(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1011, SOCK_STREAM);
-	struct vg_conn *c = vg_connect(&f->g, 611, 1011, VSOCK_TYPE_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 611, 1011, VSOCK_TYPE_STREAM);
 	int fd = host_accept(f, lfd), small = 4096;
 	uint8_t *blk = calloc(1, 1 << 20);
 	struct vsock_mux_stats st;
 
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
 	    sizeof(small)), 0);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	/* Data the host never reads, then the guest closes. */
 	vg_write(c, blk, 1 << 20);
-	vg_run(&f->g, NULL, NULL, 50);
+	vg_run(&f->e.g, NULL, NULL, 50);
 	assert_true(c->out_off < c->out_len);
 	/* Give up on the rest and close with data still buffered. */
 	c->out_len = c->out_off;
-	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
-	vg_run(&f->g, NULL, NULL, 50);
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+	vg_run(&f->e.g, NULL, NULL, 50);
 	assert_int_equal(c->state, VG_OPEN);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	free(blk);
 	close(fd);
@@ -1421,18 +1394,18 @@ host_init__guest_never_answers__client_closed_and_rst(void **state)
 	struct vsock_mux_stats st;
 
 	/* No guest listener and the guest ignores the REQUEST. */
-	f->g.rx_paused = true;
+	f->e.g.rx_paused = true;
 	assert_int_equal(send(fd, "CONNECT 5555\n", 13, 0), 13);
-	vg_run(&f->g, NULL, NULL, 20);
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	vg_run(&f->e.g, NULL, NULL, 20);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 	assert_int_equal(r.op, VSOCK_OP_REQUEST);
 	assert_int_equal(r.dst_port, 5555);
 	assert_true(host_sees_eof(fd, T_LONG));
-	vg_run(&f->g, NULL, NULL, 20);
-	assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 1);
+	vg_run(&f->e.g, NULL, NULL, 20);
+	assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 1);
 	assert_int_equal(r.op, VSOCK_OP_RST);
 	assert_int_equal(r.dst_port, 5555);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
 	close(fd);
 }
@@ -1447,8 +1420,8 @@ host_init__guest_refuses__client_closed(void **state)
 	assert_int_equal(send(fd, "CONNECT 5556\n", 13, 0), 13);
 	assert_true(host_sees_eof(fd, T_LONG));
 	close(fd);
-	assert_int_equal(f->g.ops[VSOCK_OP_REQUEST], 1);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.ops[VSOCK_OP_REQUEST], 1);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 /* --- CONNECT robustness on the real listener ------------------------ */
@@ -1471,7 +1444,7 @@ connect_line__bad_clients__dropped_no_leak(void **state)
 		    (ssize_t)strlen(bad[i]));
 		if (i == ARRAY_SIZE(bad) - 1)
 			assert_int_equal(shutdown(fd, SHUT_WR), 0);
-		vg_run(&f->g, NULL, NULL, 10);
+		vg_run(&f->e.g, NULL, NULL, 10);
 		assert_true(host_sees_eof(fd, T_LONG));
 		close(fd);
 	}
@@ -1479,28 +1452,28 @@ connect_line__bad_clients__dropped_no_leak(void **state)
 	memset(big, ' ', sizeof(big));
 	fd = host_dial(f);
 	(void)send(fd, big, sizeof(big), MSG_DONTWAIT);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_true(host_sees_eof(fd, T_LONG));
 	close(fd);
 	/* An idle client is closed after the connect timeout. */
 	fd = host_dial(f);
-	assert_true(vg_run(&f->g, NULL, NULL, 100) == false);
+	assert_true(vg_run(&f->e.g, NULL, NULL, 100) == false);
 	{
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 		assert_int_equal(poll(&pfd, 1, 0), 0);
 	}
-	vg_run(&f->g, NULL, NULL, (int)f->cfg.connect_timeout_ms + 100);
+	vg_run(&f->e.g, NULL, NULL, (int)f->e.cfg.connect_timeout_ms + 100);
 	assert_true(host_sees_eof(fd, 100));
 	close(fd);
 	/* Early close right after connect. */
 	fd = host_dial(f);
 	close(fd);
-	vg_run(&f->g, NULL, NULL, 20);
-	vsock_mux_get_stats(f->g.m, &st);
+	vg_run(&f->e.g, NULL, NULL, 20);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_host_rejected, ARRAY_SIZE(bad) + 3);
 	assert_int_equal(st.ms_conns_open, 0);
-	assert_int_equal(f->g.ops[VSOCK_OP_REQUEST], 0);
+	assert_int_equal(f->e.g.ops[VSOCK_OP_REQUEST], 0);
 }
 
 /* --- reset ------------------------------------------------------------ */
@@ -1513,9 +1486,9 @@ reset__conns_dropped_listener_kept(void **state)
 	struct vsock_mux_stats st;
 	struct vsock_pkt_hdr r;
 
-	f->g.listen[f->g.nlisten++] = 6000;
+	f->e.g.listen[f->e.g.nlisten++] = 6000;
 	for (int i = 0; i < 4; i++) {
-		struct vg_conn *c = vg_connect(&f->g, 620 + (uint32_t)i, 1012,
+		struct vg_conn *c = vg_connect(&f->e.g, 620 + (uint32_t)i, 1012,
 		    VSOCK_TYPE_STREAM);
 
 		gfd[i] = host_accept(f, lfd);
@@ -1526,12 +1499,12 @@ reset__conns_dropped_listener_kept(void **state)
 		/* Data in flight towards the guest when the reset hits. */
 		assert_int_equal(send(hfd[i], "data", 4, 0), 4);
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 8);
-	vsock_mux_reset(f->g.m);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_reset(f->e.g.m);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
-	assert_false(vsock_mux_has_rx(f->g.m));
+	assert_false(vsock_mux_has_rx(f->e.g.m));
 	for (int i = 0; i < 4; i++) {
 		assert_true(host_sees_eof(gfd[i], T_LONG));
 		assert_true(host_sees_eof(hfd[i], T_LONG));
@@ -1542,18 +1515,18 @@ reset__conns_dropped_listener_kept(void **state)
 	hfd[0] = host_dial(f);
 	assert_int_equal(send(hfd[0], "CONNECT 6000\n", 13, 0), 13);
 	(void)read_ok(f, hfd[0]);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 1);
 	close(hfd[0]);
 	/* The guest, reset too, reuses its old pairs at once. */
 	{
-		struct vg_conn *c = vg_connect(&f->g, 620, 1012,
+		struct vg_conn *c = vg_connect(&f->e.g, 620, 1012,
 		    VSOCK_TYPE_STREAM);
 
 		gfd[0] = host_accept(f, lfd);
-		vg_run(&f->g, NULL, NULL, 10);
+		vg_run(&f->e.g, NULL, NULL, 10);
 		assert_int_equal(c->state, VG_OPEN);
-		assert_int_equal(vg_pull(&f->g, &r, f->g.slot), 0);
+		assert_int_equal(vg_pull(&f->e.g, &r, f->e.g.slot), 0);
 		close(gfd[0]);
 	}
 	close(lfd);
@@ -1566,20 +1539,20 @@ seqpacket__boundaries_kept_both_ways(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1013, SOCK_SEQPACKET);
-	struct vg_conn *c = vg_connect(&f->g, 630, 1013, VSOCK_TYPE_SEQPACKET);
+	struct vg_conn *c = vg_connect(&f->e.g, 630, 1013, VSOCK_TYPE_SEQPACKET);
 	int fd = host_accept(f, lfd);
 	uint8_t *data = malloc(20000), buf[70000];
 	ssize_t n;
 	size_t off = 0;
 
 	fill_random(data, 20000);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_int_equal(c->state, VG_OPEN);
 	/* Guest messages of 5000 bytes, each cut into 1000-byte packets. */
 	c->msg_size = 5000;
 	c->max_pkt = 1000;
 	vg_write(c, data, 20000);
-	vg_run(&f->g, NULL, NULL, 50);
+	vg_run(&f->e.g, NULL, NULL, 50);
 	for (int i = 0; i < 4; i++) {
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		assert_int_equal(n, 5000);
@@ -1587,7 +1560,7 @@ seqpacket__boundaries_kept_both_ways(void **state)
 	}
 	assert_int_equal(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
 	/* Host messages: 1, 300, 65536 bytes; a small guest slot splits. */
-	f->g.slot_payload = 4096;
+	f->e.g.slot_payload = 4096;
 	assert_int_equal(send(fd, data, 1, 0), 1);
 	assert_int_equal(send(fd, data, 300, 0), 300);
 	{
@@ -1601,14 +1574,14 @@ seqpacket__boundaries_kept_both_ways(void **state)
 	memcpy(buf + 40000, data, 20000);
 	memcpy(buf + 60000, data, 5536);
 	assert_int_equal(send(fd, buf, 65536, 0), 65536);
-	vg_run(&f->g, NULL, NULL, 100);
+	vg_run(&f->e.g, NULL, NULL, 100);
 	assert_int_equal(c->in_msgs, 3);
 	assert_int_equal(c->in_len, 1 + 300 + 65536);
 	assert_memory_equal(c->in, data, 1);
 	assert_memory_equal(c->in + 1, data, 300);
 	assert_memory_equal(c->in + 301, buf, 65536);
 	(void)off;
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(data);
 	close(fd);
 	close(lfd);
@@ -1619,26 +1592,26 @@ seqpacket__oversize_messages__rst(void **state)
 {
 	struct fx *f = *state;
 	int lfd = host_listen(f, 1018, SOCK_SEQPACKET), fd, big = 1 << 20;
-	struct vg_conn *c = vg_connect(&f->g, 660, 1018, VSOCK_TYPE_SEQPACKET);
+	struct vg_conn *c = vg_connect(&f->e.g, 660, 1018, VSOCK_TYPE_SEQPACKET);
 	uint8_t *blk = calloc(1, 200000);
 
 	/* A guest message longer than our buffer can never be delivered. */
 	fd = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	c->msg_size = 100000;
 	c->max_pkt = 4096;
 	vg_write(c, blk, 100000);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
 	close(fd);
 	/* A host message above 64 KiB is refused the same way. */
-	c = vg_connect(&f->g, 661, 1018, VSOCK_TYPE_SEQPACKET);
+	c = vg_connect(&f->e.g, 661, 1018, VSOCK_TYPE_SEQPACKET);
 	fd = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &big,
 	    sizeof(big)), 0);
 	assert_int_equal(send(fd, blk, 70000, 0), 70000);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
 	assert_int_equal(c->in_len, 0);
 	close(fd);
@@ -1658,16 +1631,16 @@ guest_connect__full_backlog__rst_never_blocks(void **state)
 	/* Nobody accepts and the backlog is tiny. */
 	assert_int_equal(listen(lfd, 0), 0);
 	for (uint32_t i = 0; i < 20; i++) {
-		struct vg_conn *c = vg_connect(&f->g, 1100 + i, 1019,
+		struct vg_conn *c = vg_connect(&f->e.g, 1100 + i, 1019,
 		    VSOCK_TYPE_STREAM);
 
-		vg_run(&f->g, NULL, NULL, 1);
+		vg_run(&f->e.g, NULL, NULL, 1);
 		if (c->state == VG_CLOSED)
 			refused++;
 	}
 	assert_true(refused > 0);
 	assert_true(loop_now_ms() - t0 < 2000);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_connect_failed, (uint64_t)refused);
 	close(lfd);
 }
@@ -1680,15 +1653,15 @@ host_connect__no_ok_line__transparent(void **state)
 	uint64_t end;
 
 	fx_stop(f);
-	f->cfg.send_ok_line = false;
+	f->e.cfg.send_ok_line = false;
 	assert_int_equal(fx_start(f), 0);
-	f->g.listen[f->g.nlisten++] = 2001;
-	f->g.listen_echo = true;
+	f->e.g.listen[f->e.g.nlisten++] = 2001;
+	f->e.g.listen_echo = true;
 	e.fd = host_dial(f);
 	assert_int_equal(send(e.fd, "CONNECT 2001\nping", 17, 0), 17);
 	end = loop_now_ms() + T_LONG;
 	while (e.total_in < 4 && loop_now_ms() < end) {
-		vg_run(&f->g, NULL, NULL, 2);
+		vg_run(&f->e.g, NULL, NULL, 2);
 		hecho_step(&e);
 	}
 	assert_int_equal(e.len, 4);
@@ -1708,37 +1681,37 @@ policy__mappings_and_allow(void **state)
 	struct vg_conn *c;
 
 	fx_stop(f);
-	f->cfg.default_allow = false;
+	f->e.cfg.default_allow = false;
 	memset(f->maps, 0, sizeof(f->maps));
 	f->maps[0].pm_port = 5;
 	snprintf(f->maps[0].pm_path, sizeof(f->maps[0].pm_path), "svc.sock");
 	f->maps[0].pm_allow_connect = true;
 	f->maps[1].pm_port = 6;	/* default path, connect denied */
 	f->maps[1].pm_allow_listen = true;
-	f->cfg.maps = f->maps;
-	f->cfg.nr_maps = 2;
+	f->e.cfg.maps = f->maps;
+	f->e.cfg.nr_maps = 2;
 	assert_int_equal(fx_start(f), 0);
-	snprintf(path, sizeof(path), "%s/svc.sock", f->dir);
+	snprintf(path, sizeof(path), "%s/svc.sock", f->e.dir);
 	lfd = host_listen_path(path, SOCK_STREAM);
-	c = vg_connect(&f->g, 640, 5, VSOCK_TYPE_STREAM);
+	c = vg_connect(&f->e.g, 640, 5, VSOCK_TYPE_STREAM);
 	fd = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_int_equal(c->state, VG_OPEN);
 	close(fd);
 	close(lfd);
 	/* Port 6 has a listener at the default path but connect is denied. */
 	lfd = host_listen(f, 6, SOCK_STREAM);
-	c = vg_connect(&f->g, 641, 6, VSOCK_TYPE_STREAM);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	c = vg_connect(&f->e.g, 641, 6, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	close(lfd);
 	/* Unmapped port with default_allow off. */
 	lfd = host_listen(f, 7, SOCK_STREAM);
-	c = vg_connect(&f->g, 642, 7, VSOCK_TYPE_STREAM);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+	c = vg_connect(&f->e.g, 642, 7, VSOCK_TYPE_STREAM);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	close(lfd);
 	/* Host CONNECT: port 6 may be listened on, port 5 may not. */
-	f->g.listen[f->g.nlisten++] = 6;
-	f->g.listen[f->g.nlisten++] = 5;
+	f->e.g.listen[f->e.g.nlisten++] = 6;
+	f->e.g.listen[f->e.g.nlisten++] = 5;
 	fd = host_dial(f);
 	assert_int_equal(send(fd, "CONNECT 6\n", 10, 0), 10);
 	(void)read_ok(f, fd);
@@ -1748,23 +1721,23 @@ policy__mappings_and_allow(void **state)
 	assert_true(host_sees_eof(fd, T_LONG));
 	close(fd);
 	/* SIGHUP-style: allow everything, existing connections stay. */
-	f->cfg.default_allow = true;
-	f->cfg.rx_ready = NULL;	/* as a daemon reload builds it */
-	assert_int_equal(vsock_mux_reconfigure(f->g.m, &f->cfg), 0);
-	f->g.rx_ready_calls = 0;
+	f->e.cfg.default_allow = true;
+	f->e.cfg.rx_ready = NULL;	/* as a daemon reload builds it */
+	assert_int_equal(vsock_mux_reconfigure(f->e.g.m, &f->e.cfg), 0);
+	f->e.g.rx_ready_calls = 0;
 	lfd = host_listen(f, 8, SOCK_STREAM);
-	c = vg_connect(&f->g, 643, 8, VSOCK_TYPE_STREAM);
+	c = vg_connect(&f->e.g, 643, 8, VSOCK_TYPE_STREAM);
 	fd = host_accept(f, lfd);
-	vg_run(&f->g, NULL, NULL, 10);
+	vg_run(&f->e.g, NULL, NULL, 10);
 	assert_int_equal(c->state, VG_OPEN);
 	/* Host data is a loop event: the kept callback announces it. */
 	assert_int_equal(send(fd, "in", 2, 0), 2);
-	vg_run(&f->g, NULL, NULL, 20);
-	assert_true(f->g.rx_ready_calls > 0);	/* callback kept */
-	f->cfg.default_allow = false;
-	assert_int_equal(vsock_mux_reconfigure(f->g.m, &f->cfg), 0);
+	vg_run(&f->e.g, NULL, NULL, 20);
+	assert_true(f->e.g.rx_ready_calls > 0);	/* callback kept */
+	f->e.cfg.default_allow = false;
+	assert_int_equal(vsock_mux_reconfigure(f->e.g.m, &f->e.cfg), 0);
 	vg_write(c, "kept", 4);
-	vg_run(&f->g, NULL, NULL, 20);
+	vg_run(&f->e.g, NULL, NULL, 20);
 	{
 		char b[8];
 
@@ -1772,14 +1745,14 @@ policy__mappings_and_allow(void **state)
 	}
 	close(fd);
 	close(lfd);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 }
 
 static void
 config__paths_checked(void **state)
 {
 	struct fx *f = *state;
-	struct vsock_mux_cfg cfg = f->cfg;
+	struct vsock_mux_cfg cfg = f->e.cfg;
 	struct vsock_port_map map = { .pm_port = 1, .pm_allow_connect = true };
 	struct vsock_mux *m = NULL;
 	char longp[108];
@@ -1787,15 +1760,15 @@ config__paths_checked(void **state)
 	cfg.maps = &map;
 	cfg.nr_maps = 1;
 	snprintf(map.pm_path, sizeof(map.pm_path), "../escape.sock");
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EINVAL);
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), -EINVAL);
 	snprintf(map.pm_path, sizeof(map.pm_path), "sub/../../x");
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EINVAL);
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), -EINVAL);
 	snprintf(map.pm_path, sizeof(map.pm_path), "/etc/passwd");
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EACCES);
-	snprintf(map.pm_path, sizeof(map.pm_path), "%s/ok.sock", f->dir);
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), -EACCES);
+	snprintf(map.pm_path, sizeof(map.pm_path), "%s/ok.sock", f->e.dir);
 	cfg.uds_path[0] = '\0';	/* no listener: the tests' one stays */
-	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/w.sock", f->dir);
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), 0);
+	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/w.sock", f->e.dir);
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), 0);
 	vsock_mux_free(m);
 	/* sun_path: <uds_path>_4294967295 must fit. */
 	memset(longp, 'a', sizeof(longp) - 1);
@@ -1803,16 +1776,16 @@ config__paths_checked(void **state)
 	longp[100] = '\0';
 	memcpy(cfg.uds_path, longp, sizeof(longp));
 	cfg.nr_maps = 0;
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -ENAMETOOLONG);
-	cfg = f->cfg;
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), -ENAMETOOLONG);
+	cfg = f->e.cfg;
 	cfg.guest_cid = 2;
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EINVAL);
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), -EINVAL);
 	/* Another muxer on a live socket path is refused. */
-	cfg = f->cfg;
-	assert_int_equal(vsock_mux_new(f->l, &cfg, &m), -EADDRINUSE);
+	cfg = f->e.cfg;
+	assert_int_equal(vsock_mux_new(f->e.l, &cfg, &m), -EADDRINUSE);
 	/* Reconfigure cannot move the socket. */
-	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/other.sock", f->dir);
-	assert_int_equal(vsock_mux_reconfigure(f->g.m, &cfg), -EINVAL);
+	snprintf(cfg.uds_path, sizeof(cfg.uds_path), "%s/other.sock", f->e.dir);
+	assert_int_equal(vsock_mux_reconfigure(f->e.g.m, &cfg), -EINVAL);
 }
 
 static void
@@ -1823,23 +1796,23 @@ config__stale_socket_replaced_and_unlinked(void **state)
 	int fd;
 
 	fx_stop(f);
-	assert_int_equal(stat(f->uds, &st), -1);	/* unlinked on free */
+	assert_int_equal(stat(f->e.uds, &st), -1);	/* unlinked on free */
 	/* A stale socket file left by a crash. */
-	fd = host_listen_path(f->uds, SOCK_STREAM);
+	fd = host_listen_path(f->e.uds, SOCK_STREAM);
 	close(fd);
-	assert_int_equal(stat(f->uds, &st), 0);
+	assert_int_equal(stat(f->e.uds, &st), 0);
 	assert_int_equal(fx_start(f), 0);
 	fd = host_dial(f);
 	close(fd);
 	/* A regular file at the path is never removed. */
 	fx_stop(f);
-	fd = open(f->uds, O_CREAT | O_WRONLY, 0600);
+	fd = open(f->e.uds, O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(fx_start(f), -EADDRINUSE);
-	assert_int_equal(stat(f->uds, &st), 0);
+	assert_int_equal(fx_start(f), -EEXIST);
+	assert_int_equal(stat(f->e.uds, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	unlink(f->uds);
+	unlink(f->e.uds);
 	assert_int_equal(fx_start(f), 0);
 }
 
@@ -1853,17 +1826,17 @@ host_killed_mid_stream__no_sigpipe_next_works(void **state)
 	uint8_t *blk = calloc(1, 1 << 20);
 
 	for (int round = 0; round < 20; round++) {
-		struct vg_conn *c = vg_connect(&f->g, 700 + (uint32_t)round,
+		struct vg_conn *c = vg_connect(&f->e.g, 700 + (uint32_t)round,
 		    1014, VSOCK_TYPE_STREAM);
 		int fd = host_accept(f, lfd);
 
 		vg_write(c, blk, 1 << 20);
 		assert_int_equal(send(fd, blk, 30000, MSG_DONTWAIT), 30000);
-		vg_run(&f->g, NULL, NULL, 2);
+		vg_run(&f->e.g, NULL, NULL, 2);
 		close(fd);
-		assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
+		assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	}
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(blk);
 	close(lfd);
 }
@@ -1884,8 +1857,8 @@ random_packets__no_crash_limits_hold(void **state)
 	struct vsock_mux_stats st;
 
 	fx_stop(f);
-	f->cfg.max_conns = 16;
-	f->cfg.buf_alloc = 4096;
+	f->e.cfg.max_conns = 16;
+	f->e.cfg.buf_alloc = 4096;
 	assert_int_equal(fx_start(f), 0);
 	for (int i = 0; i < 3; i++)
 		lfd[i] = host_listen(f, 40 + (uint32_t)i,
@@ -1906,9 +1879,9 @@ random_packets__no_crash_limits_hold(void **state)
 		    (uint32_t)(rand() % (int)sizeof(payload)) : 0;
 		h.buf_alloc = rand() % 4 ? 65536 : (uint32_t)rand();
 		h.fwd_cnt = rand() % 4 ? 0 : (uint32_t)rand();
-		vsock_mux_from_guest(f->g.m, &h, payload);
+		vsock_mux_from_guest(f->e.g.m, &h, payload);
 		if (rand() % 3 == 0)
-			while (vg_pull(&f->g, &r, f->g.slot) == 1) {
+			while (vg_pull(&f->e.g, &r, f->e.g.slot) == 1) {
 				assert_int_equal(r.src_cid, 2);
 				assert_int_equal(r.dst_cid, CID);
 				assert_true(r.type == VSOCK_TYPE_STREAM ||
@@ -1920,7 +1893,7 @@ random_packets__no_crash_limits_hold(void **state)
 				    r.len == 0);
 			}
 		if (it % 50 == 0) {
-			(void)loop_run_once(f->l, 0);
+			(void)loop_run_once(f->e.l, 0);
 			for (int i = 0; i < 3 && nh < 64; i++) {
 				int fd = accept4(lfd[i], NULL, NULL, SOCK_NONBLOCK);
 
@@ -1950,16 +1923,16 @@ random_packets__no_crash_limits_hold(void **state)
 				}
 			}
 		}
-		vsock_mux_get_stats(f->g.m, &st);
+		vsock_mux_get_stats(f->e.g.m, &st);
 		assert_true(st.ms_conns_open <= 16);
 	}
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_true(st.ms_conns_total > 0);
 	assert_true(st.ms_rst_sent > 0);
-	vsock_mux_reset(f->g.m);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_reset(f->e.g.m);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_int_equal(st.ms_conns_open, 0);
-	assert_false(vsock_mux_has_rx(f->g.m));
+	assert_false(vsock_mux_has_rx(f->e.g.m));
 	for (int i = 0; i < nh; i++)
 		close(hfd[i]);
 	for (int i = 0; i < 3; i++)
@@ -1984,7 +1957,7 @@ emfile__guest_rst_listener_backs_off_then_recovers(void **state)
 		close(lfd);
 		skip();
 	}
-	f->g.listen[f->g.nlisten++] = 6100;
+	f->e.g.listen[f->e.g.nlisten++] = 6100;
 	client = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(client >= 0);
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -1996,10 +1969,10 @@ emfile__guest_rst_listener_backs_off_then_recovers(void **state)
 	lim.rlim_cur = (rlim_t)probe + 3;
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
 	for (uint32_t i = 0; i < 10; i++) {
-		struct vg_conn *c = vg_connect(&f->g, 1200 + i, 1020,
+		struct vg_conn *c = vg_connect(&f->e.g, 1200 + i, 1020,
 		    VSOCK_TYPE_STREAM);
 
-		vg_run(&f->g, NULL, NULL, 1);
+		vg_run(&f->e.g, NULL, NULL, 1);
 		if (c->state == VG_CLOSED)
 			refused++;
 		else
@@ -2017,18 +1990,18 @@ emfile__guest_rst_listener_backs_off_then_recovers(void **state)
 	{
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-		memcpy(sa.sun_path, f->uds, strlen(f->uds) + 1);
+		memcpy(sa.sun_path, f->e.uds, strlen(f->e.uds) + 1);
 		assert_int_equal(connect(client, (struct sockaddr *)&sa,
 		    sizeof(sa)), 0);
 	}
 	test_log_capture_start();
-	vg_run(&f->g, NULL, NULL, 60);
+	vg_run(&f->e.g, NULL, NULL, 60);
 	assert_true(test_log_seen("accept: Too many open files"));
 	/* Spinning would log a burst; resting logs once per 100 ms. */
 	assert_int_equal(test_log_count(), 1);
 	test_log_capture_stop();
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
-	vsock_mux_get_stats(f->g.m, &st);
+	vsock_mux_get_stats(f->e.g.m, &st);
 	assert_true(st.ms_connect_failed >= (uint64_t)refused);
 	/* Everything works again once descriptors are back. */
 	set_nonblock(client);
@@ -2058,12 +2031,12 @@ dump__one_line_per_conn(void **state)
 	unsigned lines = 0;
 
 	for (int i = 0; i < 3; i++) {
-		(void)vg_connect(&f->g, 710 + (uint32_t)i, 1015,
+		(void)vg_connect(&f->e.g, 710 + (uint32_t)i, 1015,
 		    VSOCK_TYPE_STREAM);
 		fds[i] = host_accept(f, lfd);
 	}
-	vg_run(&f->g, NULL, NULL, 10);
-	vsock_mux_dump(f->g.m, count_line, &lines);
+	vg_run(&f->e.g, NULL, NULL, 10);
+	vsock_mux_dump(f->e.g.m, count_line, &lines);
 	assert_int_equal(lines, 1 + 3);
 	for (int i = 0; i < 3; i++)
 		close(fds[i]);
@@ -2118,7 +2091,7 @@ reap(struct fx *f, pid_t pid)
 	while (loop_now_ms() < end) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-		vg_run(&f->g, NULL, NULL, 5);
+		vg_run(&f->e.g, NULL, NULL, 5);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
@@ -2138,9 +2111,9 @@ socat__host_initiated_connect_line__echo(void **state)
 	int in, out;
 	pid_t pid;
 
-	f->g.listen[f->g.nlisten++] = 2000;
-	f->g.listen_echo = true;
-	snprintf(arg, sizeof(arg), "UNIX-CONNECT:%s", f->uds);
+	f->e.g.listen[f->e.g.nlisten++] = 2000;
+	f->e.g.listen_echo = true;
+	snprintf(arg, sizeof(arg), "UNIX-CONNECT:%s", f->e.uds);
 	pid = spawn(argv, &in, &out);
 	set_nonblock(in);
 	set_nonblock(out);
@@ -2157,7 +2130,7 @@ socat__host_initiated_connect_line__echo(void **state)
 		k = read(out, back + got, n + 64 - got);
 		if (k > 0)
 			got += (size_t)k;
-		vg_run(&f->g, NULL, NULL, 1);
+		vg_run(&f->e.g, NULL, NULL, 1);
 	}
 	assert_int_equal(got, oklen + n);
 	assert_memory_equal(back, "OK 1073741824\n", oklen);
@@ -2167,7 +2140,7 @@ socat__host_initiated_connect_line__echo(void **state)
 	close(in);
 	assert_int_equal(reap(f, pid), 0);
 	close(out);
-	assert_int_equal(f->g.violations, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	free(data);
 	free(back);
 }
@@ -2200,7 +2173,7 @@ socat__guest_initiated_listen__echo(void **state)
 	uint64_t end = loop_now_ms() + T_LONG;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s_3000", f->uds);
+	snprintf(path, sizeof(path), "%s_3000", f->e.uds);
 	snprintf(arg, sizeof(arg), "UNIX-LISTEN:%s", path);
 	pid = spawn(argv, NULL, NULL);
 	while (stat(path, &st) != 0 && loop_now_ms() < end)
@@ -2209,8 +2182,8 @@ socat__guest_initiated_listen__echo(void **state)
 	fill_random(data, n);
 	/* socat binds before it listens: a refusal in between is retried. */
 	for (uint32_t port = 900;; port++) {
-		c = vg_connect(&f->g, port, 3000, VSOCK_TYPE_STREAM);
-		assert_true(vg_run(&f->g, conn_is_settled, c, T_LONG));
+		c = vg_connect(&f->e.g, port, 3000, VSOCK_TYPE_STREAM);
+		assert_true(vg_run(&f->e.g, conn_is_settled, c, T_LONG));
 		if (c->state == VG_OPEN || port == 950)
 			break;
 		usleep(10000);
@@ -2218,15 +2191,15 @@ socat__guest_initiated_listen__echo(void **state)
 	assert_int_equal(c->state, VG_OPEN);
 	vg_write(c, data, n);
 	x = (struct echo_ctx){ .c = c, .want = n };
-	assert_true(vg_run(&f->g, got_bytes, &x, T_LONG));
+	assert_true(vg_run(&f->e.g, got_bytes, &x, T_LONG));
 	assert_int_equal(c->state, VG_OPEN);
 	assert_true(vg_fnv(c->in, n) == vg_fnv(data, n));
 	assert_memory_equal(c->in, data, n);
 	/* The guest shuts its side: socat sees EOF, exits, the guest gets RST. */
-	vg_shutdown(&f->g, c, VSOCK_SHUTDOWN_SEND);
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_SEND);
 	assert_int_equal(reap(f, pid), 0);
-	assert_true(vg_run(&f->g, conn_closed, c, T_LONG));
-	assert_int_equal(f->g.violations, 0);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
+	assert_int_equal(f->e.g.violations, 0);
 	free(data);
 }
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* The muxer when allocations fail: calloc is wrapped at link time. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,21 +28,6 @@ __wrap_calloc(size_t nmemb, size_t size)
 		return NULL;
 	}
 	return __real_calloc(nmemb, size);
-}
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
 }
 
 /*
@@ -80,7 +64,7 @@ oom__guest_request_no_conn__rst_and_host_fd_closed(void **state)
 	assert_int_equal(loop_new(&l), 0);
 	assert_int_equal(vsock_mux_new(l, &cfg, &m), 0);
 
-	before = count_fds();
+	before = test_count_fds();
 	memset(&h, 0, sizeof(h));
 	h.src_cid = 3;
 	h.dst_cid = VSOCK_CID_HOST;
@@ -100,7 +84,7 @@ oom__guest_request_no_conn__rst_and_host_fd_closed(void **state)
 	assert_int_equal(out.op, VSOCK_OP_RST);
 	assert_int_equal(out.dst_port, 1000);
 	assert_int_equal(out.src_port, 5000);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(test_count_fds(), before);
 	/* The host program sees the connection end, not a silent peer. */
 	afd = accept(lfd, NULL, NULL);
 	assert_true(afd >= 0);

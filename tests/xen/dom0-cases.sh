@@ -333,6 +333,16 @@ case_hv_mmio() {
 	hv_g2h hv-mmio "mmio=$HV_MMIO irq=msi sync=0 bytes=65536 seed=104" 1
 }
 
+# Protocol MSG (MigTD's calls): dom0 starts a migration session on the
+# daemon's _migtd listener, echoes 1 B..64 KiB each way, reads the report.
+case_hv_msg() {
+	name=hv-msg
+	hv_start $name 1 "case=msg port=$PIO seed=77"
+	"$BIN/echo_peer" migtd "/run/hcvsock/$name/vsock_migtd" 77 -t 120 ||
+	    fail "migration session"
+	hv_end $name
+}
+
 # Host-initiated: dom0 connects through the daemon's listener.
 case_hv_h2g() {
 	name=hv-h2g

@@ -10,6 +10,10 @@
  *   echo_peer connect PATH PORT BYTES SEED [-t SECS]
  *       connect through hcvsockd's listener (CONNECT PORT), send BYTES of
  *       a seeded stream, half-close, read the echo to EOF and compare.
+ *   echo_peer migtd PATH MID [-t SECS]
+ *       the migration orchestrator: START a session with request id MID on
+ *       hcvsockd's <name>_migtd listener, echo the session's bytes until
+ *       hcvsockd ends it, then print the guest's ReportStatus.
  */
 #include <errno.h>
 #include <poll.h>
@@ -214,6 +218,112 @@ connect_port(const char *path, unsigned port, uint64_t total, uint32_t seed,
 	return sent == total && got == sent && rx_crc == tx_crc ? 0 : 1;
 }
 
+/* One line, byte by byte so that no stream byte is swallowed. */
+static int
+read_line(int fd, char *line, size_t size, int timeout_s)
+{
+	size_t n = 0;
+
+	while (n < size - 1) {
+		if (wait_fd(fd, POLLIN, timeout_s) <= 0 || read(fd, line + n, 1) != 1)
+			break;
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = '\0';
+	return n > 0 && line[n - 1] == '\n' ? 0 : -1;
+}
+
+static int
+mig_dial(const char *path, int timeout_s)
+{
+	struct sockaddr_un sa;
+	int fd, i;
+
+	if (unix_addr(path, &sa) != 0)
+		return -1;
+	/* The listener appears once hcvsockd serves the guest. */
+	for (i = 0; i < timeout_s * 10; i++) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa,
+		    sizeof(sa)) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		usleep(100000);
+	}
+	return -1;
+}
+
+static int
+migtd(const char *path, uint64_t mid, int timeout_s)
+{
+	unsigned char req[56], buf[16384], data[4] = { 0 };
+	char line[96];
+	uint32_t crc = 0;
+	uint64_t bytes = 0;
+	int fd = -1, rfd, tries;
+	ssize_t n;
+
+	memset(req, 0, sizeof(req));
+	memcpy(req, &mid, sizeof(mid));	/* little-endian, as x86 */
+	/* A guest still booting lets the request time out: start again. */
+	for (tries = 0; tries < timeout_s / 2 + 1; tries++) {
+		line[0] = '\0';
+		fd = mig_dial(path, timeout_s);
+		if (fd < 0) {
+			printf("HCVS-PEER migtd connect %s failed\n", path);
+			return 1;
+		}
+		if (send(fd, "START 1 56\n", 11, MSG_NOSIGNAL) == 11 &&
+		    send(fd, req, sizeof(req), MSG_NOSIGNAL) ==
+		    (ssize_t)sizeof(req) &&
+		    read_line(fd, line, sizeof(line), timeout_s) == 0 &&
+		    strncmp(line, "OK ", 3) == 0)
+			break;
+		close(fd);
+		fd = -1;
+		if (strcmp(line, "ERR timeout\n") != 0)
+			break;
+	}
+	if (fd < 0) {
+		printf("HCVS-PEER migtd START refused: '%.*s'\n",
+		    (int)strcspn(line, "\n"), line);
+		return 1;
+	}
+	printf("HCVS-PEER migtd session %.*s\n", (int)strcspn(line, "\n"), line);
+	rfd = mig_dial(path, timeout_s);
+	snprintf(line, sizeof(line), "REPORT %llu\n", (unsigned long long)mid);
+	if (rfd < 0 || send(rfd, line, strlen(line), MSG_NOSIGNAL) < 0)
+		return 1;
+	for (;;) {
+		if (wait_fd(fd, POLLIN, timeout_s) <= 0) {
+			printf("HCVS-PEER migtd stalled\n");
+			return 1;
+		}
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		crc = xtd_crc32_update(crc, buf, (size_t)n);
+		bytes += (uint64_t)n;
+		if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+	}
+	close(fd);
+	if (read_line(rfd, line, sizeof(line), timeout_s) != 0 ||
+	    wait_fd(rfd, POLLIN, timeout_s) <= 0 || read(rfd, data, 4) != 4) {
+		printf("HCVS-PEER migtd no report\n");
+		return 1;
+	}
+	close(rfd);
+	printf("HCVS-PEER migtd echoed bytes=%llu crc=%08x report='%.*s' "
+	    "data=%02x%02x%02x%02x\n", (unsigned long long)bytes, crc,
+	    (int)strcspn(line, "\n"), line, data[3], data[2], data[1], data[0]);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -233,7 +343,10 @@ main(int argc, char **argv)
 		return connect_port(argv[2], (unsigned)strtoul(argv[3], NULL, 0),
 		    strtoull(argv[4], NULL, 0), (uint32_t)strtoul(argv[5], NULL, 0),
 		    timeout_s);
+	if (argc >= 4 && strcmp(argv[1], "migtd") == 0)
+		return migtd(argv[2], strtoull(argv[3], NULL, 0), timeout_s);
 	fprintf(stderr, "usage: echo_peer serve PATH [-n CONNS] [-t SECS]\n"
-	    "       echo_peer connect PATH PORT BYTES SEED [-t SECS]\n");
+	    "       echo_peer connect PATH PORT BYTES SEED [-t SECS]\n"
+	    "       echo_peer migtd PATH MID [-t SECS]\n");
 	return 2;
 }

@@ -10,6 +10,13 @@
 #define E2E_CASE_CLIENT_SERIAL		1	/* connect, every size, close; N times */
 #define E2E_CASE_CLIENT_CONCURRENT	2	/* N connections at once, ROUNDS messages */
 #define E2E_CASE_SERVER_ECHO		3	/* listen, accept N host connections, echo */
+/* Protocol MSG (MigTD's calls): N sessions, every size echoed, reports. */
+#define E2E_CASE_MSG_ECHO		4
+/* MSG: take a session, send 3 bytes, the host program dies: CANCEL. */
+#define E2E_CASE_MSG_HOST_DIES		5
+/* MSG: ready, wait for the host's go (E2E_P_ROUNDS != 0), then a
+ * WaitForRequest that times out: the host's START was never taken. */
+#define E2E_CASE_MSG_UNANSWERED		6
 
 /* Parameters. */
 #define E2E_P_CASE	0
@@ -47,10 +54,19 @@
 #define E2E_STEP_CLOSE		0xe008
 #define E2E_STEP_LISTEN		0xe009
 #define E2E_STEP_ACCEPT		0xe00a
+#define E2E_STEP_MSG_INIT	0xe00b
+#define E2E_STEP_MSG_WAIT	0xe00c	/* WaitForRequest */
+#define E2E_STEP_MSG_SEND	0xe00d
+#define E2E_STEP_MSG_RECV	0xe00e
+#define E2E_STEP_MSG_REPORT	0xe00f
 
 /* Geometry the guest uses. */
 #define E2E_SLOTS	32u
 #define E2E_SLOT_SIZE	4096u
 #define E2E_MAX_CONNS	64u
+#define E2E_MSG_SLOTS	8u
+#define E2E_MSG_MAX	2u	/* sessions */
+/* The request id of session s is E2E_MSG_MID0 + s. */
+#define E2E_MSG_MID0	((uint64_t)0x4d49475444000000ull)
 
 #endif /* HCVS_E2E_PARAMS_H */

@@ -213,6 +213,218 @@ case_server_echo(const struct e2e_mem *m)
 	boot->kb_results[E2E_R_SUM] = sum;
 }
 
+/* ---- Protocol MSG ----------------------------------------------------------- */
+
+static struct hcvg_msg msg;
+
+/* Buffers: one 64 KiB data buffer per session, 4 KiB aligned. */
+struct msg_mem {
+	uint8_t		*mm_slots;
+	uint8_t		*mm_buf[E2E_MSG_MAX];
+	uint8_t		*mm_tx;
+	uint8_t		*mm_rx;
+};
+
+static void
+msg_setup(struct msg_mem *mm, uint8_t *scratch, uint32_t flags)
+{
+	struct hcvg_msg_cfg c;
+	uintptr_t p = ((uintptr_t)scratch + 4095) & ~(uintptr_t)4095;
+	int rc;
+
+	mm->mm_slots = (uint8_t *)p;
+	p += 4096;
+	for (unsigned i = 0; i < E2E_MSG_MAX; i++, p += 65536)
+		mm->mm_buf[i] = (uint8_t *)p;
+	mm->mm_tx = (uint8_t *)p;
+	mm->mm_rx = mm->mm_tx + 65536;
+	if ((uint64_t)(mm->mm_rx + 65536 - scratch) > boot->kb_scratch_size)
+		fail(E2E_STEP_PARAMS, -4);
+	memset(&c, 0, sizeof(c));
+	c.plat = &plat;
+	c.slots = mm->mm_slots;
+	c.nslots = E2E_MSG_SLOTS;
+	c.sync = (flags & E2E_F_SYNC) != 0;
+	if (flags & E2E_F_GSI) {
+		c.irq_mode = HCVS_IRQ_GSI;
+		c.irq_args[0] = boot->kb_params[E2E_P_GSI];
+	}
+	c.wait_limit = 400000000u;
+	rc = hcvg_msg_init(&msg, &c);
+	if (rc < 0)
+		fail(E2E_STEP_MSG_INIT, rc);
+}
+
+static uint64_t
+msg_take(uint8_t *buf)
+{
+	uint64_t mid;
+	uint32_t op, len;
+	int rc;
+
+	rc = hcvg_msg_run(&msg, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
+	    0, &op, &len);
+	if (rc < 0)
+		fail(E2E_STEP_MSG_WAIT, rc);
+	if (op != HCVS_MSG_OP_START_MIGRATION || len < 8)
+		fail(E2E_STEP_MSG_WAIT, -(long)op);
+	memcpy(&mid, buf + HCVS_MSG_BUF_HDR, 8);
+	return mid;
+}
+
+static void
+msg_send(uint64_t mid, uint8_t *buf, const uint8_t *p, uint32_t n)
+{
+	uint32_t off = 0, k;
+	int rc;
+
+	do {
+		k = n - off < HCVS_MSG_MAX_PAYLOAD ? n - off :
+		    HCVS_MSG_MAX_PAYLOAD;
+		memcpy(buf + HCVS_MSG_BUF_HDR, p + off, k);
+		memcpy(buf + 8, &k, 4);
+		rc = hcvg_msg_run(&msg, HCVS_MSG_FN_SEND, mid, buf,
+		    HCVS_MSG_BUF_HDR + k, 0, 0, NULL, NULL);
+		if (rc < 0)
+			fail(E2E_STEP_MSG_SEND, rc);
+		off += k;
+	} while (off < n);
+	boot->kb_results[E2E_R_TX_BYTES] += n;
+}
+
+static void
+msg_recv(uint64_t mid, uint8_t *buf, uint8_t *p, uint32_t n)
+{
+	uint32_t got = 0, len, want;
+	int rc;
+
+	while (got < n) {
+		want = n - got < HCVS_MSG_MAX_PAYLOAD ? n - got :
+		    HCVS_MSG_MAX_PAYLOAD;
+		rc = hcvg_msg_run(&msg, HCVS_MSG_FN_RECEIVE, mid, buf,
+		    HCVS_MSG_BUF_HDR + want, 0, 0, NULL, &len);
+		if (rc < 0)
+			fail(E2E_STEP_MSG_RECV, rc);
+		memcpy(p + got, buf + HCVS_MSG_BUF_HDR, len);
+		got += len;
+	}
+	boot->kb_results[E2E_R_RX_BYTES] += n;
+}
+
+static void
+msg_report(uint64_t mid, uint8_t *buf, uint64_t status, uint32_t data)
+{
+	uint32_t four = 4;
+	int rc;
+
+	memcpy(buf + HCVS_MSG_BUF_HDR, &data, 4);
+	memcpy(buf + 8, &four, 4);
+	rc = hcvg_msg_run(&msg, HCVS_MSG_FN_REPORT_STATUS, mid, buf, 4096,
+	    status, 0, NULL, NULL);
+	if (rc < 0)
+		fail(E2E_STEP_MSG_REPORT, rc);
+}
+
+/* N sessions: every size out and back on each, checksummed; reports. */
+static void
+case_msg_echo(struct msg_mem *mm)
+{
+	uint32_t n = boot->kb_params[E2E_P_NCONN];
+	uint32_t max = boot->kb_params[E2E_P_MAX_SIZE];
+	uint32_t size, s, sum[E2E_MSG_MAX];
+	uint64_t mid[E2E_MSG_MAX];
+
+	if (n == 0 || n > E2E_MSG_MAX || max > 65536)
+		fail(E2E_STEP_PARAMS, (long)n);
+	for (s = 0; s < n; s++) {
+		mid[s] = msg_take(mm->mm_buf[s]);
+		if (mid[s] < E2E_MSG_MID0 || mid[s] >= E2E_MSG_MID0 + n)
+			fail(E2E_STEP_MSG_WAIT, -100);
+		sum[s] = 2166136261u;
+	}
+	for (size = 1; size != 0; size = next_size(size, max)) {
+		for (s = 0; s < n; s++) {
+			fill(mm->mm_tx, size, boot->kb_params[E2E_P_SEED] +
+			    (uint32_t)mid[s] + size);
+			msg_send(mid[s], mm->mm_buf[s], mm->mm_tx, size);
+		}
+		for (s = 0; s < n; s++) {
+			fill(mm->mm_tx, size, boot->kb_params[E2E_P_SEED] +
+			    (uint32_t)mid[s] + size);
+			msg_recv(mid[s], mm->mm_buf[s], mm->mm_rx, size);
+			if (memcmp(mm->mm_tx, mm->mm_rx, size) != 0)
+				fail(E2E_STEP_COMPARE, (long)size);
+			sum[s] = fnv(sum[s], mm->mm_rx, size);
+		}
+	}
+	for (s = 0; s < n; s++) {
+		/* The report carries the session's checksum. */
+		msg_report(mid[s], mm->mm_buf[s], 0, sum[s]);
+		boot->kb_results[E2E_R_SUM] ^= sum[s];
+		boot->kb_results[E2E_R_CONNS]++;
+	}
+}
+
+static void
+case_msg_host_dies(struct msg_mem *mm)
+{
+	uint8_t *buf = mm->mm_buf[0];
+	uint64_t mid = msg_take(buf);
+	uint32_t three = 3;
+	int rc;
+
+	memcpy(buf + HCVS_MSG_BUF_HDR, "bye", 3);
+	memcpy(buf + 8, &three, 4);
+	if ((rc = hcvg_msg_run(&msg, HCVS_MSG_FN_SEND, mid, buf, 4096, 0, 0,
+	    NULL, NULL)) < 0)
+		fail(E2E_STEP_MSG_SEND, rc);
+	rc = hcvg_msg_run(&msg, HCVS_MSG_FN_RECEIVE, mid, buf, 4096, 0, 0, NULL,
+	    NULL);
+	if (rc != -HCVG_ECANCELED)
+		fail(E2E_STEP_MSG_RECV, rc);
+	msg_report(mid, buf, 0x0501, 0);	/* failure, network error */
+	boot->kb_results[E2E_R_CONNS] = 1;
+}
+
+static void
+case_msg_unanswered(struct msg_mem *mm)
+{
+	volatile uint32_t *go = &boot->kb_params[E2E_P_ROUNDS];
+	int rc;
+
+	boot->kb_results[E2E_R_READY] = 1;
+	while (*go == 0)
+		kvmguest_pause();
+	rc = hcvg_msg_run(&msg, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, mm->mm_buf[0],
+	    4096, 0, 200, NULL, NULL);
+	if (rc != -HCVG_ETIMEDOUT)
+		fail(E2E_STEP_MSG_WAIT, rc);
+	boot->kb_results[E2E_R_CONNS] = 1;
+}
+
+/* The MSG cases: protocol 2 instead of the rings, then exit. */
+static void
+msg_main(uint8_t *scratch, uint32_t flags)
+{
+	struct msg_mem mm;
+
+	msg_setup(&mm, scratch, flags);
+	switch (boot->kb_params[E2E_P_CASE]) {
+	case E2E_CASE_MSG_ECHO:
+		case_msg_echo(&mm);
+		break;
+	case E2E_CASE_MSG_HOST_DIES:
+		case_msg_host_dies(&mm);
+		break;
+	default:
+		case_msg_unanswered(&mm);
+		break;
+	}
+	boot->kb_results[E2E_R_STATUS] = 0;
+	kvmguest_puts("e2e: msg done\n");
+	kvmguest_exit(0);
+}
+
 KVMGUEST_ENTRY void
 _start(uint64_t vcpu, uint64_t bootp)
 {
@@ -248,6 +460,9 @@ _start(uint64_t vcpu, uint64_t bootp)
 	if (rc < 0)
 		fail(E2E_STEP_PROBE, rc);
 	boot->kb_results[E2E_R_VERSION] = version;
+	if (boot->kb_params[E2E_P_CASE] >= E2E_CASE_MSG_ECHO &&
+	    boot->kb_params[E2E_P_CASE] <= E2E_CASE_MSG_UNANSWERED)
+		msg_main(scratch, flags);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.plat = &plat;

@@ -442,11 +442,106 @@ case_hold(void)
 	}
 }
 
+/* ---- Protocol MSG: MigTD's calls --------------------------------------- */
+
+static uint8_t msg_slots[4 * HCVS_MSG_SLOT_SIZE] __attribute__((aligned(4096)));
+static uint8_t msg_buf[65536] __attribute__((aligned(4096)));
+static struct hcvg_msg msg;
+
+/*
+ * Take the orchestrator's session (WaitForRequest), send every size from
+ * 1 B to 64 KiB of the seeded stream and read each echo back, CRC-32 both
+ * ways, then ReportStatus with the CRC as its data.
+ */
+static int
+case_msg(void)
+{
+	struct hcvg_msg_cfg c;
+	uint32_t size, k, off, len, op, st = cmdline_u32("seed", 1), sent = 0,
+	    got = 0, tx_crc = 0, rx_crc = 0, version = 0;
+	static uint8_t out[65536];
+	uint64_t mid;
+	int rc;
+
+	x86.base = cmdline_u32("port", 0x5a0);
+	hcvg_x86_platform(&plat, &x86, 0);
+	plat.wait = guest_wait;
+	for (k = 0; hcvg_probe(&plat, &version) != 0; k++) {
+		if (k > 400) {
+			say("probe failed");
+			return -1;
+		}
+		sleep_ms(50);
+	}
+	memset(&c, 0, sizeof(c));
+	c.plat = &plat;
+	c.slots = msg_slots;
+	c.nslots = 4;
+	c.sync = (int)cmdline_u32("sync", 0);
+	c.wait_limit = cmdline_u32("wait_limit", 40000000);
+	rc = hcvg_msg_init(&msg, &c);
+	if (rc != 0) {
+		say("msg init failed rc=%d", rc);
+		return -1;
+	}
+	say("msg up version=0x%08x sync=%u", version, (uint32_t)c.sync);
+	rc = hcvg_msg_run(&msg, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, msg_buf, 4096,
+	    0, 0, &op, &len);
+	if (rc != 0 || len < 8) {
+		say("wait for request rc=%d len=%u", rc, len);
+		return -1;
+	}
+	memcpy(&mid, msg_buf + HCVS_MSG_BUF_HDR, 8);
+	say("msg session mid=%u op=%u len=%u", (uint32_t)mid, op, len);
+	for (size = 1; size != 0; size = size >= 65536 ? 0 :
+	    (size * 2 > 65536 ? 65536 : size * 2 + 1)) {
+		stream_fill(&st, out, size);
+		tx_crc = crc32_update(tx_crc, out, size);
+		for (off = 0; off < size; off += k) {
+			k = size - off < HCVS_MSG_MAX_PAYLOAD ? size - off :
+			    HCVS_MSG_MAX_PAYLOAD;
+			memcpy(msg_buf + HCVS_MSG_BUF_HDR, out + off, k);
+			memcpy(msg_buf + 8, &k, 4);
+			rc = hcvg_msg_run(&msg, HCVS_MSG_FN_SEND, mid, msg_buf,
+			    HCVS_MSG_BUF_HDR + k, 0, 0, NULL, NULL);
+			if (rc != 0) {
+				say("send rc=%d", rc);
+				return -1;
+			}
+		}
+		sent += size;
+		for (off = 0; off < size; off += len) {
+			k = size - off < HCVS_MSG_MAX_PAYLOAD ? size - off :
+			    HCVS_MSG_MAX_PAYLOAD;
+			rc = hcvg_msg_run(&msg, HCVS_MSG_FN_RECEIVE, mid,
+			    msg_buf, HCVS_MSG_BUF_HDR + k, 0, 20000, NULL, &len);
+			if (rc != 0) {
+				say("receive rc=%d", rc);
+				return -1;
+			}
+			rx_crc = crc32_update(rx_crc, msg_buf +
+			    HCVS_MSG_BUF_HDR, len);
+		}
+		got += size;
+	}
+	memcpy(msg_buf + HCVS_MSG_BUF_HDR, &tx_crc, 4);
+	k = 4;
+	memcpy(msg_buf + 8, &k, 4);
+	rc = hcvg_msg_run(&msg, HCVS_MSG_FN_REPORT_STATUS, mid, msg_buf, 4096,
+	    0, 0, NULL, NULL);
+	say("xfer msg mid=%u sent=%u tx_crc=%08x got=%u rx_crc=%08x report=%d %s",
+	    (uint32_t)mid, sent, tx_crc, got, rx_crc, rc,
+	    rc == 0 && sent == got && tx_crc == rx_crc ? "MATCH" : "MISMATCH");
+	return rc == 0 && tx_crc == rx_crc ? 0 : -1;
+}
+
 int	hcvs_vsock_cases(const char *name);
 
 int
 hcvs_vsock_cases(const char *name)
 {
+	if (str_eq(name, "msg"))
+		return case_msg();
 	if (str_eq(name, "g2h"))
 		return case_g2h();
 	if (str_eq(name, "h2g"))

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VMM's side of KVM attach (docs/KVM-ATTACH.md): hand a description
+ * to hcvsockd over its attach socket and forward the exits KVM cannot
+ * complete in the kernel through the ioreq page.  Linked by VMMs (the
+ * reference VMM in tests/kvm, the benchmarks), never by hcvsockd.
+ * Conventions as in attach.h.
+ */
+#ifndef HCVS_ATTACH_VMM_H
+#define HCVS_ATTACH_VMM_H
+
+#include "attach/attach.h"
+
+/* ---- VMM side of the socket ---------------------------------------------- */
+
+/* Connect to hcvsockd's attach socket (SOCK_SEQPACKET, CLOEXEC). */
+int	attach_vmm_connect(const char *path, int *sockp) __must_check;
+
+/*
+ * Send a description (HELLO ... START) and wait up to timeout_ms (-1:
+ * forever) for the RESULT.  Returns the daemon's status (0 when the
+ * guest is live) or a local -errno; the reason lands in err.  Keep the
+ * socket open as long as the guest runs: closing it detaches.
+ */
+int	attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
+	    char *err, size_t errlen) __must_check;
+
+/* ---- VMM side of the ioreq page ------------------------------------------- */
+
+struct attach_fwd;
+
+/*
+ * A memfd page in Xen's shared_iopage_t layout and one eventfd pair per
+ * vCPU.  attach_fwd_fill() puts them into a description (borrowed: the
+ * forwarder keeps ownership).
+ */
+int	attach_fwd_new(unsigned nr_vcpus, struct attach_fwd **fp) __must_check;
+void	attach_fwd_free(struct attach_fwd *f);
+void	attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d);
+
+/*
+ * Forward one access of vCPU `vcpu` as Xen would: fill the slot (which
+ * must be NONE), release barrier, READY, kick; wait for IORESP_READY
+ * (spinning up to the spin window, then blocking on the done eventfd),
+ * take `data`, set NONE.  *data is the value written or gets the value
+ * read.  -ETIMEDOUT after timeout_ms (-1 forever) with the slot left as
+ * it is (the vCPU is then wedged, as on Xen); -EPROTO if the server
+ * moved the slot to an impossible state; -ECONNRESET once hcvsockd is
+ * known to be gone (attach_fwd_set_peer).
+ */
+int	attach_fwd_access(struct attach_fwd *f, unsigned vcpu,
+	    enum ioreq_space space, uint64_t addr, unsigned size,
+	    bool is_write, uint64_t *data, int timeout_ms) __must_check;
+/* Spin this long on the slot before blocking (default 0). */
+void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
+
+/*
+ * Watch the attach socket (after a successful attach_vmm_send; -1 stops
+ * watching): while a vCPU waits for an answer, the socket becoming
+ * readable or hung up means hcvsockd is gone, and the wait ends with
+ * -ECONNRESET instead of the timeout; later accesses fail at once (the
+ * VMM then answers the guest as if no backend were there: all ones).
+ * The slot of an abandoned request stays as it was.
+ */
+void	attach_fwd_set_peer(struct attach_fwd *f, int sock);
+bool	attach_fwd_peer_gone(const struct attach_fwd *f);
+
+#endif /* HCVS_ATTACH_VMM_H */
