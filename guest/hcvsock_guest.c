@@ -269,12 +269,16 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	if (cfg->sync_doorbell && (feats & HCVS_F_SYNC_DOORBELL))
 		want |= HCVS_F_SYNC_DOORBELL;
 	want |= feats & HCVS_F_LAZY_CREDIT;
+	if (cfg->evtchn_kick && !(want & HCVS_F_SYNC_DOORBELL) &&
+	    cfg->irq_mode == HCVS_IRQ_EVTCHN && p->evtchn_send != 0)
+		want |= feats & HCVS_F_EVTCHN_KICK;
 	res = cmd(p, HCVS_CMD_SET_FEATURES, want, 0, 0, 0);
 	if (res != HCVS_ERR_OK)
 		return err_of(res);
 	g->g_features = want;
 	g->g_sync = (want & HCVS_F_SYNC_DOORBELL) != 0;
 	g->g_lazy = (want & HCVS_F_LAZY_CREDIT) != 0;
+	g->g_kick_port = (want & HCVS_F_EVTCHN_KICK) ? cfg->irq_args[0] : 0;
 
 	zero(mb, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
@@ -300,6 +304,20 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	g->g_cid = mb_load(g, HCVS_MB_CID_LO) |
 	    ((uint64_t)mb_load(g, HCVS_MB_CID_HI) << 32);
 	g->g_epoch = mb_load(g, HCVS_MB_EPOCH);
+	return 0;
+}
+
+int
+hcvg_backend_domain(const struct hcvg_platform *p, uint32_t *domid)
+{
+	uint32_t res = cmd(p, HCVS_CMD_GET_BACKEND, 0, 0, 0, 0);
+
+	*domid = 0;
+	if (res == HCVS_ERR_UNKNOWN_CMD)
+		return 0;
+	if (res != HCVS_ERR_OK)
+		return res == HCVS_ERR_UNSUPPORTED ? -HCVG_ENODEV : err_of(res);
+	*domid = p->reg_read(p->ctx, HCVS_REG_ARG0);
 	return 0;
 }
 
@@ -331,6 +349,12 @@ kick(struct hcvg *g)
 	g->g_kick_due = 0;
 	g->g_unrung = 0;
 	g->g_st.gs_kicks++;
+	/* A dead port (closed behind our back) still has the register. */
+	if (g->g_kick_port != 0 &&
+	    g->g_p->evtchn_send(g->g_p->ctx, g->g_kick_port) == 0) {
+		g->g_st.gs_evtchn_kicks++;
+		return;
+	}
 	g->g_p->reg_write(g->g_p->ctx, g->g_sync ? HCVS_REG_DOORBELL_SYNC :
 	    HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
 }

@@ -7,7 +7,8 @@
 noinst_LIBRARIES += tests/libfakeguest.a
 tests_libfakeguest_a_SOURCES = %reldir%/fakes/fake_guest.c \
 	%reldir%/fakes/fake_guest.h %reldir%/fakes/fake_plat.c \
-	%reldir%/fakes/fake_plat.h
+	%reldir%/fakes/fake_plat.h %reldir%/fakes/fake_srv.c \
+	%reldir%/fakes/fake_srv.h
 FAKE_GUEST_LIBS = tests/libfakeguest.a
 
 if HAVE_CMOCKA

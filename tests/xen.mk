@@ -28,7 +28,8 @@ CLEANFILES += %reldir%/xen/pvh-guest.elf
 
 %reldir%/xen/pvh-guest.elf: $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS) \
     $(top_srcdir)/guest/hcvsock_guest.c $(top_srcdir)/guest/include/hcvsock_guest.h \
-    $(top_srcdir)/guest/include/hcvsock_abi.h $(top_srcdir)/guest/include/hcvsock_guest_x86.h $(top_srcdir)/guest/include/hcvsock_x86_io.h
+    $(top_srcdir)/guest/include/hcvsock_abi.h $(top_srcdir)/guest/include/hcvsock_guest_x86.h $(top_srcdir)/guest/include/hcvsock_x86_io.h \
+    $(top_srcdir)/guest/include/hcvsock_guest_xen.h
 	@$(MKDIR_P) $(@D)
 	$(AM_V_CCLD)$(CC) $(XEN_PVH_CCFLAGS) $(XEN_PVH_LINKFLAGS) -o $@ \
 	    $(XEN_PVH_SRCPATHS)

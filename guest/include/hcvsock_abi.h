@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hcvsock guest ABI, version 1.2: register window, commands, mailbox
+ * The hcvsock guest ABI, version 1.3: register window, commands, mailbox
  * and ring layout, protocol MSG's call slots.  docs/PROTOCOL.md is
  * normative; this header only names its numbers.  Freestanding: usable by the daemon, the guest
  * driver (-ffreestanding, -m32 and -m64) and tests.  Everything in guest
@@ -34,7 +34,7 @@
 
 #define HCVS_MAGIC		0x4B535648u	/* "HVSK" in memory order */
 #define HCVS_VERSION_MAJOR	1u
-#define HCVS_VERSION_MINOR	2u
+#define HCVS_VERSION_MINOR	3u
 #define HCVS_VERSION		((HCVS_VERSION_MAJOR << 16) | HCVS_VERSION_MINOR)
 /* What a guest reads where no backend answers (yet). */
 #define HCVS_NO_BACKEND		0xFFFFFFFFu
@@ -47,8 +47,11 @@
 #define HCVS_F_SEQPACKET	(1u << 1)
 #define HCVS_F_SYNC_DOORBELL	(1u << 2)
 #define HCVS_F_LAZY_CREDIT	(1u << 3)	/* since 1.1 */
+/* Since 1.3: an event on the EVTCHN mode's port is the async doorbell. */
+#define HCVS_F_EVTCHN_KICK	(1u << 4)
 #define HCVS_F_KNOWN		(HCVS_F_STREAM | HCVS_F_SEQPACKET | \
-				 HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT)
+				 HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT | \
+				 HCVS_F_EVTCHN_KICK)
 
 /* Protocols (PROTOCOLS is a bitmap of 1 << HCVS_PROTO_*). */
 #define HCVS_PROTO_NONE		0u
@@ -93,6 +96,7 @@
 #define HCVS_CMD_SET_NOTIFY	0x05u	/* ARG0 mode, ARG1..3 parameters */
 #define HCVS_CMD_ENABLE		0x06u
 #define HCVS_CMD_GET_CID	0x07u	/* -> ARG0/1 guest CID lo/hi */
+#define HCVS_CMD_GET_BACKEND	0x08u	/* since 1.3: -> ARG0 serving domid */
 #define HCVS_CMD_MSG_FIRST	0x80u	/* 0x80..0xFF: MSG commands */
 #define HCVS_CMD_MSG_LAST	0xFFu
 #define HCVS_CMD_MSG_SET_CALLS	0x80u	/* ARG0/1 GPA lo/hi, ARG2 slots */

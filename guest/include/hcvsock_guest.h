@@ -62,6 +62,11 @@ struct hcvg_platform {
 	void		(*mb)(void *ctx);
 	uint64_t	(*virt_to_phys)(void *ctx, const void *p);
 	void		(*wait)(void *ctx);
+	/*
+	 * Optional (Xen): EVTCHNOP_send on `port`; 0 sent, else the
+	 * driver rings DOORBELL instead (hcvsock_guest_xen.h has one).
+	 */
+	int		(*evtchn_send)(void *ctx, uint32_t port);
 };
 
 enum hcvg_state {
@@ -103,6 +108,7 @@ struct hcvg_stats {
 	uint32_t	gs_dropped;	/* control packets lost: TX ring full */
 	uint32_t	gs_kicks;
 	uint32_t	gs_resets;	/* transport resets seen */
+	uint32_t	gs_evtchn_kicks;	/* of gs_kicks, by event channel */
 };
 
 struct hcvg {
@@ -130,6 +136,7 @@ struct hcvg {
 	int		 g_kick_due;	/* TX published, doorbell deferred */
 	int		 g_lazy;	/* LAZY_CREDIT negotiated */
 	int		 g_unrung;	/* lazy entries no doorbell covered yet */
+	uint32_t	 g_kick_port;	/* EVTCHN_KICK negotiated: its port */
 	struct hcvg_stats g_st;
 };
 
@@ -145,6 +152,12 @@ struct hcvg_cfg {
 	uint32_t	 irq_mode;	/* HCVS_IRQ_*, 0 = poll */
 	uint32_t	 irq_args[3];	/* ARG1..ARG3 of SET_NOTIFY */
 	int		 sync_doorbell;	/* use DOORBELL_SYNC if offered */
+	/*
+	 * Ring by event channel (EVTCHN_KICK) when irq_mode is EVTCHN, the
+	 * host offers it, plat->evtchn_send is set and sync_doorbell is
+	 * not; otherwise the register doorbell.
+	 */
+	int		 evtchn_kick;
 	uint32_t	 wait_limit;	/* 0 = 1000000 */
 };
 
@@ -158,6 +171,13 @@ hcvg_mem_needed(uint32_t tx_slots, uint32_t rx_slots, uint32_t slot_size)
 /* 0 and *version if a device answers; -HCVG_ENODEV (all-ones: no
  * backend yet, or nothing there); -HCVG_EPROTO for an unknown major. */
 int	hcvg_probe(const struct hcvg_platform *p, uint32_t *version);
+
+/*
+ * The Xen domain that serves the window, the remote domain for
+ * EVTCHNOP_alloc_unbound: GET_BACKEND, or 0 from a host before 1.3.
+ * -HCVG_ENODEV where the host offers no event channels.
+ */
+int	hcvg_backend_domain(const struct hcvg_platform *p, uint32_t *domid);
 
 /* Probe, reset, negotiate, announce the mailbox, enable. */
 int	hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg);

@@ -75,6 +75,7 @@ hcvg_x86_platform(struct hcvg_platform *p, struct hcvg_x86 *x, int mmio)
 	p->mb = hcvg_x86_mb;
 	p->virt_to_phys = (uint64_t (*)(void *, const void *))0;
 	p->wait = hcvg_x86_pause;
+	p->evtchn_send = (int (*)(void *, uint32_t))0;
 }
 
 #endif /* __i386__ || __x86_64__ */

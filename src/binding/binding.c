@@ -123,6 +123,40 @@ run_device(struct binding *b)
 		b->b_state_changed(b->b_hook_arg);
 }
 
+/*
+ * The register window.  A write that changed what the state file records
+ * (a command, an argument) is recorded before the engine answers it:
+ * killed before the answer, the next daemon runs the request again (on
+ * either state it gives the same answer, vsock_dev.h); killed after, the
+ * file already holds what the guest was told.
+ */
+static int
+window_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct binding *b = opaque;
+
+	return vsock_dev_handler_ops.read(b->b_dev, vcpu, off, size, val);
+}
+
+static int
+window_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct binding *b = opaque;
+	int rc;
+
+	rc = vsock_dev_handler_ops.write(b->b_dev, vcpu, off, size, val);
+	if (vsock_dev_state_changed(b->b_dev) && b->b_state_changed != NULL)
+		b->b_state_changed(b->b_hook_arg);
+	return rc;
+}
+
+static const struct ioreq_handler_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
+
 static void
 post_hook(void *arg)
 {
@@ -158,9 +192,9 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 	(void)fd;
 	(void)events;
 	for (;;) {
-		uint64_t doorbells = 0;
+		struct ioreq_source_events ev = { 0, 0 };
 
-		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &doorbells);
+		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
 		if (n < 0) {
 			log_warnx("%s: the notifier failed: %s", b->b_name,
 			    strerror(-n));
@@ -170,7 +204,13 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 				b->b_on_failed(b->b_hook_arg, n);
 			return;
 		}
-		if (doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
+		if (ev.doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
+			defer(b);
+		/*
+		 * However many events the guest sent meanwhile, one pass: a
+		 * guest flooding its port costs one bounded pass per wake.
+		 */
+		if (ev.guest_events > 0 && vsock_dev_guest_event(b->b_dev) > 0)
 			defer(b);
 		run_device(b);
 		if (b->b_busy_ns == 0 || b->b_fd < 0)
@@ -198,7 +238,7 @@ claim_window(struct binding *b, const struct binding_window *w, char *err,
 		return -EINVAL;
 	}
 	rc = ioreq_source_add_range(b->b_src, w->space, w->base,
-	    w->base + w->size - 1, &vsock_dev_handler_ops, b->b_dev);
+	    w->base + w->size - 1, &window_ops, b);
 	if (rc < 0) {
 		snprintf(err, errlen, "claiming %s 0x%" PRIx64 "-0x%" PRIx64
 		    ": %s", what, w->base, w->base + w->size - 1,
@@ -284,6 +324,7 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 	}
 	dc.guest_cid = cfg->mux.guest_cid;
 	dc.features = cfg->features;
+	dc.backend_domid = cfg->backend_domid;
 	dc.irq_caps = (ioreq_source_irq_modes(src) & cfg->irq_modes) |
 	    1u << HCVS_IRQ_NONE;
 	dc.is_hvm = ioreq_source_is_hvm(src);

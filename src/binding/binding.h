@@ -16,6 +16,11 @@
  *     waits for a wake-up; other fds wait up to busy_poll_ns);
  *   - device work runs after each completed request and after each
  *     doorbell, in bounded passes; what is left runs from a zero timer;
+ *     a guest's events on its EVTCHN channel are one guest event per
+ *     wake however many were sent (vsock_dev_guest_event);
+ *   - a window write that changed the recorded state runs state_changed
+ *     before the request is answered, so a daemon killed at any point
+ *     leaves a state file that agrees with what the guest was told;
  *   - the notification modes offered are the source's, narrowed by the
  *     caller's irq_modes;
  *   - state_changed runs when the device state worth persisting changed
@@ -59,6 +64,8 @@ struct binding_cfg {
 	/* The host side; guest_cid is the guest's, rx_ready is set here. */
 	struct vsock_mux_cfg	 mux;
 	uint32_t		 features;	/* HCVS_F_*, 0: device default */
+	/* GET_BACKEND: the Xen domain serving the window (EVTCHN only). */
+	uint32_t		 backend_domid;
 	/* 1u << HCVS_IRQ_* the operator allows (NONE is always offered). */
 	uint32_t		 irq_modes;
 	unsigned		 nr_windows;	/* 1..BINDING_MAX_WINDOWS */

@@ -84,6 +84,7 @@ static const struct key keys[] = {
 	{ "connect_timeout", KT_MSEC, 100, 600000, LIVE,
 	    FIELD(c_connect_timeout_ms), NO_HAS },
 	{ "notify", KT_NOTIFY, RESTART, FIELD(c_notify), NO_HAS },
+	{ "evtchn_kick", KT_BOOL, RESTART, FIELD(c_evtchn_kick), NO_HAS },
 	{ "busy_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_busy_poll_us),
 	    NO_HAS },
 	{ "ok_line", KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
@@ -246,6 +247,7 @@ conf_defaults(struct conf *c, const char *name)
 	c->c_close_timeout_ms = 8000;
 	c->c_connect_timeout_ms = 2000;
 	c->c_notify = CONF_NOTIFY_DEFAULT;
+	c->c_evtchn_kick = true;
 	c->c_ok_line = true;
 	c->c_log_level = LOG_INFO;
 }

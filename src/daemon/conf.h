@@ -90,6 +90,7 @@ struct conf {
 	uint32_t	c_close_timeout_ms;
 	uint32_t	c_connect_timeout_ms;	/* CONNECT line and the guest's answer */
 	unsigned	c_notify;	/* 1u << HCVS_IRQ_* */
+	bool		c_evtchn_kick;	/* offer EVTCHN_KICK with evtchn */
 	uint32_t	c_busy_poll_us;
 	bool		c_ok_line;
 	int		c_log_level;	/* syslog priority: LOG_ERR..LOG_DEBUG */

@@ -618,6 +618,10 @@ resolve_target(struct rt *r)
 	}
 	r->r_target.st_kind = SERVICE_XEN;
 	r->r_target.st_domid = r->r_domid;
+	rc = xendom_self(&r->r_target.st_self_domid);
+	if (rc < 0 && rc != -ENOENT)
+		log_warnx("our own domain id (xenstore domid): %s; guests "
+		    "are told 0", strerror(-rc));
 	/* The layers prefix their own lines with "dom<N>: ". */
 	log_info("domain %s is dom%" PRIu32, o->o_name, r->r_domid);
 	return 0;

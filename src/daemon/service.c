@@ -194,9 +194,9 @@ import_state(struct service *s, const struct statefile *recovered)
  * (-1: none) for the guest going away.
  */
 static int
-one_bind(struct service *s, const struct conf *c, struct ioreq_source *src,
-    int watch_fd, loop_fd_cb on_watch, const struct statefile *recovered,
-    bool reattached)
+one_bind(struct service *s, const struct conf *c,
+    const struct service_target *t, struct ioreq_source *src, int watch_fd,
+    loop_fd_cb on_watch, const struct statefile *recovered, bool reattached)
 {
 	struct binding_cfg bc;
 	char err[256];
@@ -208,6 +208,9 @@ one_bind(struct service *s, const struct conf *c, struct ioreq_source *src,
 	bc.name = c->c_name;
 	bc.mux = s->sv_mcfg;
 	bc.irq_modes = c->c_notify;
+	if (!c->c_evtchn_kick)
+		bc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
+	bc.backend_domid = t->st_self_domid;
 	if (c->c_has_pio)
 		bc.windows[bc.nr_windows++] = (struct binding_window){
 		    IOREQ_SPACE_PIO, c->c_pio_base, HCVS_REG_WINDOW_SIZE };
@@ -329,7 +332,7 @@ xen_open(struct service *s, const struct conf *c,
 	}
 	if (rc < 0)
 		return rc;
-	return one_bind(s, c, src, ioreq_xen_death_fd(src), on_death,
+	return one_bind(s, c, t, src, ioreq_xen_death_fd(src), on_death,
 	    recovered, *reattached);
 #else
 	(void)s;
@@ -387,8 +390,8 @@ lb_open(struct service *s, const struct conf *c,
 		log_info("re-attaching to the page pid %ld served",
 		    (long)recovered->sf_pid);
 	}
-	return one_bind(s, c, src, s->sv_lb.lg_sock, on_loopback, recovered,
-	    *reattached);
+	return one_bind(s, c, t, src, s->sv_lb.lg_sock, on_loopback,
+	    recovered, *reattached);
 }
 
 static int
@@ -458,6 +461,8 @@ kvm_open(struct service *s, const struct conf *c,
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
 	ac.irq_modes = c->c_notify;
+	if (!c->c_evtchn_kick)
+		ac.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
 	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;

@@ -51,6 +51,7 @@ enum service_kind {
 struct service_target {
 	enum service_kind	 st_kind;
 	uint32_t		 st_domid;	/* SERVICE_XEN */
+	uint32_t		 st_self_domid;	/* SERVICE_XEN: where hcvsockd runs */
 	const char		*st_socket;	/* SERVICE_LOOPBACK, SERVICE_KVM */
 };
 

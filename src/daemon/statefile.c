@@ -14,6 +14,7 @@
 enum part {
 	P_HEAD,		/* every version */
 	P_DEV,		/* version 2: all or none */
+	P_REGS,		/* with P_DEV, all or none (absent: zero) */
 };
 
 /* Where each named value lives, and the range a reader accepts. */
@@ -51,6 +52,11 @@ static const struct field fields[] = {
 	{ "dev_irq_evtchn", P_DEV, SF(sf_dev.st_irq.evtchn_port), U32 },
 	{ "dev_irq_msi_addr", P_DEV, SF(sf_dev.st_irq.msi_addr), U64 },
 	{ "dev_irq_msi_data", P_DEV, SF(sf_dev.st_irq.msi_data), U32 },
+	{ "dev_arg0", P_REGS, SF(sf_dev.st_args[0]), U32 },
+	{ "dev_arg1", P_REGS, SF(sf_dev.st_args[1]), U32 },
+	{ "dev_arg2", P_REGS, SF(sf_dev.st_args[2]), U32 },
+	{ "dev_arg3", P_REGS, SF(sf_dev.st_args[3]), U32 },
+	{ "dev_cmd_result", P_REGS, SF(sf_dev.st_cmd_result), U32 },
 };
 
 _Static_assert(sizeof(fields) / sizeof(fields[0]) <= 32, "seen is a bitmap");
@@ -126,7 +132,7 @@ statefile_format(const struct statefile *sf, char *buf, size_t size)
 		const struct field *f = &fields[i];
 		uint64_t v = get(&out, f);
 
-		if (f->f_part == P_DEV && !sf->sf_has_dev)
+		if (f->f_part != P_HEAD && !sf->sf_has_dev)
 			continue;
 		n = f->f_signed ?
 		    snprintf(buf + off, size - off, "%s %" PRId64 "\n",
@@ -288,7 +294,7 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 {
 	char buf[STATEFILE_MAX + 1];
 	char *line, *save = NULL;
-	uint32_t seen = 0, head = 0, dev = 0;
+	uint32_t seen = 0, head = 0, dev = 0, regs = 0;
 	bool v1dev = false;
 	int rc, bad = 0;
 
@@ -307,7 +313,8 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 			bad = rc;
 	}
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		*(fields[i].f_part == P_HEAD ? &head : &dev) |= 1u << i;
+		*(fields[i].f_part == P_HEAD ? &head : fields[i].f_part ==
+		    P_DEV ? &dev : &regs) |= 1u << i;
 	if ((seen & 1u) == 0)
 		return -EINVAL;
 	if (sf->sf_version != 1 && sf->sf_version != STATEFILE_VERSION)
@@ -318,7 +325,8 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 		return (seen & head) == head && (seen & dev) == 0 && v1dev ?
 		    0 : -EINVAL;
 	if ((seen & head) != head || v1dev ||
-	    ((seen & dev) != 0 && (seen & dev) != dev))
+	    ((seen & dev) != 0 && (seen & dev) != dev) ||
+	    ((seen & regs) != 0 && ((seen & regs) != regs || (seen & dev) == 0)))
 		return -EINVAL;
 	sf->sf_has_dev = (seen & dev) != 0;
 	return 0;

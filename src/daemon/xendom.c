@@ -145,6 +145,38 @@ xendom_exists(uint32_t domid, unsigned wait_s)
 	return rc == 0 ? 1 : rc == -ESRCH ? 0 : rc;
 }
 
+/*
+ * Our own domain's "domid" key, read relative to our xenstore home: the
+ * tool stack writes it for dom0 and for driver and stub domains alike.
+ */
+int
+xendom_self(uint32_t *domid)
+{
+	struct xs_handle *xs;
+	char *val, *end;
+	unsigned len;
+	unsigned long id;
+	int rc = -ENOENT;
+
+	*domid = 0;
+	xs = xs_open(XS_OPEN_READONLY);
+	if (xs == NULL)
+		return errno == ENOENT || errno == EACCES ? -ENODEV : -errno;
+	val = xs_read(xs, XBT_NULL, "domid", &len);
+	if (val != NULL) {
+		id = strtoul(val, &end, 10);
+		if (end != val && *end == '\0' && id < 0x7ff0) {
+			*domid = (uint32_t)id;
+			rc = 0;
+		} else {
+			rc = -EINVAL;
+		}
+		free(val);
+	}
+	xs_close(xs);
+	return rc;
+}
+
 #else /* !HAVE_XEN */
 
 int
@@ -175,6 +207,13 @@ xendom_exists(uint32_t domid, unsigned wait_s)
 {
 	(void)domid;
 	(void)wait_s;
+	return -ENOTSUP;
+}
+
+int
+xendom_self(uint32_t *domid)
+{
+	*domid = 0;
 	return -ENOTSUP;
 }
 

@@ -21,6 +21,14 @@
 int	xendom_lookup(const char *name, unsigned wait_s, uint32_t *domid)
 	    __must_check;
 
+/*
+ * The domain this process runs in (xenstore "domid"), the remote domain
+ * a guest's event channel must name.  *domid is 0 on any failure:
+ * -ENOENT (no such key: an old tool stack, where only dom0 serves),
+ * -ENODEV (no xenstore), -ENOTSUP (built without Xen), -EINVAL, -errno.
+ */
+int	xendom_self(uint32_t *domid) __must_check;
+
 /* Does domain `domid` exist (0 no, 1 yes, -errno)?  Same waiting rule. */
 int	xendom_exists(uint32_t domid, unsigned wait_s) __must_check;
 

@@ -212,8 +212,8 @@ int	ioreq_source_irq_raise(struct ioreq_source *s);
  * eventfd) or that has none (the write arrives as a request) returns 0.
  * Each window's doorbell may be registered once (-EEXIST).
  *
- * Events outside requests also count as doorbells: the guest's sends on
- * the EVTCHN interrupt channel (Xen).
+ * The guest's sends on its EVTCHN interrupt channel (Xen) are reported
+ * apart: what they mean is the device's business (feature EVTCHN_KICK).
  */
 int	ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
 	    uint64_t addr, unsigned len, uint64_t value) __must_check;
@@ -221,17 +221,22 @@ int	ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
 /*
  * The one fd for the event loop (level-triggered EPOLLIN).  When it is
  * readable, call ioreq_source_run(): it services up to `budget` events
- * (requests are answered, the post hook runs after each), adds the
- * doorbells it saw to *doorbells, and returns the number of events taken
- * (budget: more may be pending), or -errno when the notifier failed (the
- * source is then unusable).
+ * (requests are answered, the post hook runs after each), adds what else
+ * it saw to *ev, and returns the number of events taken (budget: more
+ * may be pending), or -errno when the notifier failed (the source is then
+ * unusable).
  */
+struct ioreq_source_events {
+	uint64_t	doorbells;	/* the asynchronous doorbell (ioeventfd) */
+	uint64_t	guest_events;	/* guest sends on its EVTCHN channel */
+};
 int	ioreq_source_fd(const struct ioreq_source *s);
 int	ioreq_source_run(struct ioreq_source *s, unsigned budget,
-	    uint64_t *doorbells) __must_check;
+	    struct ioreq_source_events *ev) __must_check;
 
 struct ioreq_source_stats {
 	uint64_t	ss_doorbells;	/* doorbell events outside requests */
+	uint64_t	ss_guest_events;	/* guest sends on its channel */
 	uint64_t	ss_irqs;	/* interrupts raised */
 	uint64_t	ss_irq_errors;
 };

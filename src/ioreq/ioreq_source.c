@@ -201,7 +201,8 @@ ioreq_source_fd(const struct ioreq_source *s)
 }
 
 int
-ioreq_source_run(struct ioreq_source *s, unsigned budget, uint64_t *doorbells)
+ioreq_source_run(struct ioreq_source *s, unsigned budget,
+    struct ioreq_source_events *ev)
 {
 	unsigned n;
 	uint32_t port;
@@ -220,11 +221,13 @@ ioreq_source_run(struct ioreq_source *s, unsigned budget, uint64_t *doorbells)
 			return rc;
 		if (rc > 0 || port == NOTIFY_PORT_INVALID)
 			continue;
-		/* A guest's send on its event channel is a doorbell too. */
-		if (port == s->src_db_port || (port == s->src_irq_port &&
-		    s->src_irq.mode == HCVS_IRQ_EVTCHN)) {
+		if (port == s->src_db_port) {
 			s->src_stats.ss_doorbells += cnt;
-			*doorbells += cnt;
+			ev->doorbells += cnt;
+		} else if (port == s->src_irq_port &&
+		    s->src_irq.mode == HCVS_IRQ_EVTCHN) {
+			s->src_stats.ss_guest_events += cnt;
+			ev->guest_events += cnt;
 		}
 	}
 	return (int)n;

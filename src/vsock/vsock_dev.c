@@ -278,6 +278,11 @@ cmd_exec(struct vsock_dev *d, uint32_t cmd)
 		d->d_args[0] = (uint32_t)d->d_cid;
 		d->d_args[1] = (uint32_t)(d->d_cid >> 32);
 		return HCVS_ERR_OK;
+	case HCVS_CMD_GET_BACKEND:
+		if (!(d->d_irq_caps & (1u << HCVS_IRQ_EVTCHN)))
+			return HCVS_ERR_UNSUPPORTED;
+		d->d_args[0] = d->d_backend_domid;
+		return HCVS_ERR_OK;
 	default:
 		if (d->d_po != NULL)
 			return d->d_po->po_cmd(d->d_pp, cmd);
@@ -299,6 +304,18 @@ vsock_dev_kick(struct vsock_dev *d)
 	if (!vsock_dev_runnable(d))
 		return 0;
 	return d->d_po->po_kick(d->d_pp);
+}
+
+int
+vsock_dev_guest_event(struct vsock_dev *d)
+{
+	if (d->d_irq.mode != HCVS_IRQ_EVTCHN ||
+	    !(d->d_guest_features & HCVS_F_EVTCHN_KICK)) {
+		d->d_st.ds_events_ignored++;
+		return 0;
+	}
+	d->d_st.ds_evtchn_kicks++;
+	return vsock_dev_kick(d);
 }
 
 void
@@ -399,6 +416,8 @@ reg_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 	case HCVS_REG_ARG1:
 	case HCVS_REG_ARG2:
 	case HCVS_REG_ARG3:
+		if (d->d_args[(off - HCVS_REG_ARG0) / 4] != v)
+			d->d_changed = true;
 		d->d_args[(off - HCVS_REG_ARG0) / 4] = v;
 		return 0;
 	case HCVS_REG_CMD:
@@ -406,6 +425,8 @@ reg_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 		d->d_cmd_result = cmd_exec(d, v);
 		if (d->d_cmd_result != HCVS_ERR_OK)
 			d->d_st.ds_cmd_errors++;
+		/* Its result (and GET_CID's ARGn) are recorded too. */
+		d->d_changed = true;
 		return 0;
 	case HCVS_REG_DOORBELL:
 	case HCVS_REG_DOORBELL_SYNC:
@@ -446,12 +467,16 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	d->d_mem = cfg->mem;
 	d->d_cid = cfg->guest_cid;
 	d->d_host_features = cfg->features != 0 ? cfg->features :
-	    (HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | HCVS_F_LAZY_CREDIT);
+	    VSOCK_DEV_FEATURES;
 	d->d_is_hvm = cfg->is_hvm;
 	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1)) |
 	    (1u << HCVS_IRQ_NONE);
 	if (!d->d_is_hvm)
 		d->d_irq_caps &= ~(1u << HCVS_IRQ_ISA);
+	/* Kicks on a port need a port: no EVTCHN mode, no EVTCHN_KICK. */
+	if (!(d->d_irq_caps & (1u << HCVS_IRQ_EVTCHN)))
+		d->d_host_features &= ~HCVS_F_EVTCHN_KICK;
+	d->d_backend_domid = cfg->backend_domid;
 	d->d_irq_ops = cfg->irq_ops;
 	d->d_irq_arg = cfg->irq_arg;
 	snprintf(d->d_name, sizeof(d->d_name), "%s",
@@ -493,6 +518,8 @@ vsock_dev_export(const struct vsock_dev *d, struct vsock_dev_state *st)
 	st->st_features = d->d_guest_features;
 	st->st_status = d->d_status;
 	st->st_irq = d->d_irq;
+	memcpy(st->st_args, d->d_args, sizeof(st->st_args));
+	st->st_cmd_result = d->d_cmd_result;
 	/* Unselected, RING still has its epoch to keep. */
 	po = d->d_po != NULL ? d->d_po : &vsock_ring_proto;
 	if (d->d_priv[po->po_id] != NULL)
@@ -551,6 +578,9 @@ vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
 			return 0;
 		}
 	}
+	/* Last: a protocol's import may use ARGn to replay its set-up. */
+	memcpy(d->d_args, st->st_args, sizeof(d->d_args));
+	d->d_cmd_result = st->st_cmd_result;
 	vsock_dev_notify(d, HCVS_ISR_RESET);
 	d->d_changed = true;
 	return 0;

@@ -59,6 +59,10 @@ struct vsock_dev_irq_ops {
 	int	(*raise)(void *arg, const struct vsock_irq_cfg *irq, bool level);
 };
 
+/* The features a device offers by default. */
+#define VSOCK_DEV_FEATURES	(HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL | \
+				 HCVS_F_LAZY_CREDIT | HCVS_F_EVTCHN_KICK)
+
 struct vsock_dev_cfg {
 	struct ioreq_mem	*mem;		/* guest memory (not owned) */
 	/*
@@ -76,10 +80,18 @@ struct vsock_dev_cfg {
 	const struct vsock_msg_backend_ops *msg_backend;
 	void			*msg_backend_arg;
 	uint64_t		 guest_cid;
-	/* HCVS_F_* offered; 0 means STREAM | SYNC_DOORBELL. */
+	/*
+	 * HCVS_F_* offered; 0 means VSOCK_DEV_FEATURES.  EVTCHN_KICK is
+	 * offered only with the EVTCHN mode, whatever this says.
+	 */
 	uint32_t		 features;
 	/* Bitmap of 1 << HCVS_IRQ_* this host can deliver (NONE always). */
 	uint32_t		 irq_caps;
+	/*
+	 * The Xen domain that serves the window, the one a guest's EVTCHN
+	 * port must name (GET_BACKEND).  Used only when irq_caps has EVTCHN.
+	 */
+	uint32_t		 backend_domid;
 	/*
 	 * The guest is HVM.  ISA line interrupts are offered only when
 	 * this is true, whatever irq_caps says: a PVH guest on Xen 4.17
@@ -111,6 +123,14 @@ extern const struct ioreq_handler_ops vsock_dev_handler_ops;
  * again, e.g. from a zero timer), else 0.
  */
 int	vsock_dev_kick(struct vsock_dev *d);
+
+/*
+ * The guest signalled the port of its EVTCHN mode.  With EVTCHN_KICK
+ * negotiated and that mode active this is vsock_dev_kick(); otherwise the
+ * event means nothing and is only counted (ds_events_ignored).  Bounded
+ * like any doorbell: one pass takes at most a ring of each kind.
+ */
+int	vsock_dev_guest_event(struct vsock_dev *d);
 
 /*
  * Deferred work: after a request completed (post hook), when the backend
@@ -170,11 +190,29 @@ struct vsock_dev_state {
 	uint32_t		st_tx_cons;	/* informational */
 	uint32_t		st_rx_prod;	/* informational */
 	struct vsock_irq_cfg	st_irq;
+	/*
+	 * The register file a guest builds a command in: ARG0..ARG3 as it
+	 * wrote them and CMD's last result, so that a daemon started
+	 * between the guest's ARG writes and its CMD write, or between the
+	 * CMD write and the result read, gives the answer the dead one
+	 * would have.
+	 */
+	uint32_t		st_args[4];
+	uint32_t		st_cmd_result;
 };
 void	vsock_dev_export(const struct vsock_dev *d, struct vsock_dev_state *st);
 int	vsock_dev_import(struct vsock_dev *d, const struct vsock_dev_state *st)
 	    __must_check;
-/* True once after each configuration change (then cleared). */
+/*
+ * True once after each change of what the state records (then cleared):
+ * configuration, a command run, an ARGn written with a new value.  A
+ * daemon that records the state whenever this is true, before it answers
+ * the request that made the change, can be killed at any point: a
+ * restarted one either sees the request unanswered (and runs it again on
+ * the state from before it, or from after it: every command gives the
+ * same answer on both) or sees it answered with the state already saying
+ * so.
+ */
 bool	vsock_dev_state_changed(struct vsock_dev *d);
 
 struct vsock_dev_stats {
@@ -183,7 +221,9 @@ struct vsock_dev_stats {
 	uint64_t	ds_bad_access;	/* wrong size/alignment, RO writes */
 	uint64_t	ds_cmds;
 	uint64_t	ds_cmd_errors;
-	uint64_t	ds_kicks;	/* doorbells, both kinds */
+	uint64_t	ds_kicks;	/* doorbells, every kind */
+	uint64_t	ds_evtchn_kicks;	/* ... of them by event channel */
+	uint64_t	ds_events_ignored;	/* guest events without EVTCHN_KICK */
 	uint64_t	ds_sync_kicks;
 	uint64_t	ds_passes;	/* processing passes */
 	uint64_t	ds_deferred;	/* passes that ran out of budget */

@@ -450,9 +450,11 @@ msg_cmd(void *p, uint32_t cmd)
 		d->d_changed = true;
 		return HCVS_ERR_OK;
 	case HCVS_CMD_ENABLE:
-		if (!(d->d_status & HCVS_STATUS_MAILBOX) ||
-		    (d->d_status & HCVS_STATUS_LIVE))
+		if (!(d->d_status & HCVS_STATUS_MAILBOX))
 			return HCVS_ERR_BAD_STATE;
+		/* Already LIVE: OK, nothing changes (a replayed ENABLE). */
+		if (d->d_status & HCVS_STATUS_LIVE)
+			return HCVS_ERR_OK;
 		d->d_status |= HCVS_STATUS_LIVE;
 		m->m_kick = true;	/* calls submitted before ENABLE */
 		d->d_changed = true;

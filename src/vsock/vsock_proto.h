@@ -88,6 +88,7 @@ struct vsock_dev {
 	uint64_t		 d_cid;
 	uint32_t		 d_host_features;
 	uint32_t		 d_irq_caps;
+	uint32_t		 d_backend_domid;
 	uint32_t		 d_protocols;	/* PROTOCOLS register */
 	bool			 d_is_hvm;
 	const struct vsock_dev_irq_ops *d_irq_ops;

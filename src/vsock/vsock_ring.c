@@ -214,9 +214,16 @@ ring_cmd(void *p, uint32_t cmd)
 		}
 		return rc;
 	case HCVS_CMD_ENABLE:
-		if (!(d->d_status & HCVS_STATUS_MAILBOX) ||
-		    (d->d_status & HCVS_STATUS_LIVE))
+		if (!(d->d_status & HCVS_STATUS_MAILBOX))
 			return HCVS_ERR_BAD_STATE;
+		/*
+		 * Already LIVE: OK, nothing changes.  A daemon killed after it
+		 * recorded ENABLE but before the answer reached the guest has
+		 * the request run again on the LIVE state by the next one,
+		 * which must answer as the first run did.
+		 */
+		if (d->d_status & HCVS_STATUS_LIVE)
+			return HCVS_ERR_OK;
 		d->d_status |= HCVS_STATUS_LIVE;
 		/* The guest may have queued TX before enabling. */
 		r->r_kick_pending = true;

@@ -31,6 +31,10 @@
  *                       as after a daemon crash) and wait for the answer:
  *                       only a sweep of every READY slot (re-attach,
  *                       orderly stop) can give one
+ *   stale-cmd           write ARG2 and ARG3, then publish a CMD write (NOP)
+ *                       without its doorbell; once answered, read CMD, ARG2
+ *                       and ARG3 back (a daemon killed meanwhile must not
+ *                       lose them)
  *   hold                wait until stdin reaches EOF
  * Each prints one result line; the exit status is 0 if all succeeded.
  */
@@ -292,31 +296,73 @@ cmd_busy(struct guest *g, uint64_t ms)
 	return n > 0 ? 0 : 1;
 }
 
+/*
+ * Publish a 4-byte port access in vCPU 0's slot WITHOUT ringing its
+ * doorbell (an event lost, as after a daemon crash), say so with `what`,
+ * and wait for whichever daemon answers it.
+ */
 static int
-cmd_stale_read(struct guest *g)
+publish_stale(struct guest *g, uint16_t off, int dir, uint32_t data,
+    const char *what, struct ioreq *resp)
 {
 	struct ioreq *slot = ioreq_fake_slots(g->f);
-	struct ioreq resp;
 	int rc;
 
-	slot->addr = g->pio;
-	slot->data = 0;
+	slot->addr = (uint16_t)(g->pio + off);
+	slot->data = data;
 	slot->count = 1;
 	slot->size = 4;
 	slot->type = IOREQ_TYPE_PIO;
-	slot->dir = IOREQ_READ;
+	slot->dir = (uint8_t)dir;
 	slot->df = 0;
 	slot->data_is_ptr = 0;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	slot->state = STATE_IOREQ_READY;
-	printf("STALE-READ published\n");
-	rc = ioreq_fake_complete(g->f, 0, &resp);
-	if (rc < 0) {
-		printf("stale-read: %s\n", strerror(-rc));
+	printf("%s published\n", what);
+	rc = ioreq_fake_complete(g->f, 0, resp);
+	if (rc < 0)
+		printf("%s: %s\n", what, strerror(-rc));
+	return rc;
+}
+
+static int
+cmd_stale_read(struct guest *g)
+{
+	struct ioreq resp;
+
+	if (publish_stale(g, 0, IOREQ_READ, 0, "STALE-READ", &resp) < 0)
 		return 1;
-	}
 	printf("stale-read: answered 0x%08x\n", (unsigned)resp.data);
 	return 0;
+}
+
+/*
+ * ARG2 and ARG3 written (and answered), then a CMD write of NOP published
+ * without its doorbell; once some daemon answers it, CMD, ARG2 and ARG3
+ * are read back: the register file a command is built in survives a
+ * daemon killed in the middle of it.
+ */
+static int
+cmd_stale_cmd(struct guest *g)
+{
+	struct ioreq resp;
+	uint32_t res, a2, a3;
+
+	reg_write(g, HCVS_REG_ARG2, 0x5eed);
+	reg_write(g, HCVS_REG_ARG3, 0xc0de);
+	if (g->io_err != 0) {
+		printf("stale-cmd: %s\n", strerror(-g->io_err));
+		return 1;
+	}
+	if (publish_stale(g, HCVS_REG_CMD, IOREQ_WRITE, HCVS_CMD_NOP,
+	    "STALE-CMD", &resp) < 0)
+		return 1;
+	res = reg_read(g, HCVS_REG_CMD);
+	a2 = reg_read(g, HCVS_REG_ARG2);
+	a3 = reg_read(g, HCVS_REG_ARG3);
+	printf("stale-cmd: answered, result %u, arg2 0x%x, arg3 0x%x\n",
+	    res, a2, a3);
+	return res == HCVS_ERR_OK && a2 == 0x5eed && a3 == 0xc0de ? 0 : 1;
 }
 
 /* Once the socket listens: a daemon started after this line connects. */
@@ -436,6 +482,10 @@ main(int argc, char **argv)
 		}
 		if (!strcmp(c, "stale-read")) {
 			failed |= cmd_stale_read(&g);
+			continue;
+		}
+		if (!strcmp(c, "stale-cmd")) {
+			failed |= cmd_stale_cmd(&g);
 			continue;
 		}
 		if (!strcmp(c, "hold")) {

@@ -139,3 +139,5 @@ test_rmtree(const char *dir)
 {
 	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+char	test_failure[256];

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "common/log.h"
@@ -38,5 +39,20 @@ unsigned	 test_count_fds(void);
  */
 void		 test_tmpdir(char *buf, size_t size, const char *tag);
 void		 test_rmtree(const char *dir);
+
+/*
+ * Failures on threads other than cmocka's (guest and host programs) are
+ * recorded in test_failure by TCHECK, which returns from the (void)
+ * function; the main thread asserts on it.
+ */
+extern char	test_failure[256];
+#define TCHECK(c) do { \
+	if (!(c)) { \
+		if (test_failure[0] == '\0') \
+			snprintf(test_failure, sizeof(test_failure), \
+			    "%s:%d: %s", __FILE__, __LINE__, #c); \
+		return; \
+	} \
+} while (0)
 
 #endif /* HCVS_TEST_COMMON_H */

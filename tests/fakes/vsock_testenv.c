@@ -64,6 +64,7 @@ dev_create(struct vtenv *e)
 	cfg.guest_cid = VT_CID;
 	cfg.features = e->opts.features;
 	cfg.irq_caps = e->opts.irq_caps;
+	cfg.backend_domid = e->opts.backend_domid;
 	cfg.is_hvm = e->opts.is_hvm;
 	cfg.irq_ops = &irq_ops;
 	cfg.irq_arg = e;

@@ -28,6 +28,7 @@ struct vtenv_opts {
 	bool		is_hvm;
 	uint32_t	irq_caps;
 	uint32_t	features;	/* 0: device default */
+	uint32_t	backend_domid;
 };
 
 struct vtenv {

@@ -180,13 +180,13 @@ static void
 tdev_readable(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct tdev *td = arg;
-	uint64_t doorbells = 0;
+	struct ioreq_source_events ev = { 0, 0 };
 
 	(void)l;
 	(void)fd;
 	(void)events;
-	assert_true(ioreq_source_run(td->td_src, 1024, &doorbells) >= 0);
-	__atomic_fetch_add(&td->td_kicks, (unsigned)doorbells,
+	assert_true(ioreq_source_run(td->td_src, 1024, &ev) >= 0);
+	__atomic_fetch_add(&td->td_kicks, (unsigned)ev.doorbells,
 	    __ATOMIC_RELAXED);
 }
 

@@ -215,6 +215,8 @@ statefile__round_trip_and_atomic(void **state)
 		"dev_epoch 2\ndev_tx_cons 0\ndev_rx_prod 0\ndev_irq_mode 0\n" \
 		"dev_irq_isa 0\ndev_irq_gsi 0\ndev_irq_evtchn 0\n" \
 		"dev_irq_msi_addr 0\ndev_irq_msi_data 0\n"
+#define REGS2	"dev_arg0 1\ndev_arg1 2\ndev_arg2 3\ndev_arg3 4\n" \
+		"dev_cmd_result 6\n"
 
 static void
 statefile__hostile_contents_rejected(void **state)
@@ -237,6 +239,8 @@ statefile__hostile_contents_rejected(void **state)
 		HEAD2 DEV2 "dev_epoch 3\n",		/* a key twice */
 		HEAD2 "dev_mbox_gpa 18446744073709551616\n",
 		HEAD2 "device 00\n",			/* version 1's key */
+		HEAD2 DEV2 "dev_arg0 1\n",		/* part of the registers */
+		HEAD2 REGS2,				/* registers, no device */
 		/* Not what the writer produces: strtoll would skip or accept. */
 		"version 2\npid  5\ndomid 7\nserver_id 3\n",
 		"version 2\npid +5\ndomid 7\nserver_id 3\n",
@@ -266,6 +270,18 @@ statefile__hostile_contents_rejected(void **state)
 	assert_true(sf.sf_has_dev);
 	assert_int_equal(sf.sf_dev.st_mbox_gpa, 4096);
 	assert_int_equal(sf.sf_dev.st_epoch, 2);
+	/* The command registers: read back when there, zero when not. */
+	assert_int_equal(sf.sf_dev.st_args[3], 0);
+	write_text(path, HEAD2 DEV2 REGS2);
+	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_dev.st_args[0], 1);
+	assert_int_equal(sf.sf_dev.st_args[3], 4);
+	assert_int_equal(sf.sf_dev.st_cmd_result, 6);
+	assert_int_equal(statefile_write(path, &sf), 0);
+	memset(&sf, 0, sizeof(sf));
+	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_dev.st_args[2], 3);
+	assert_int_equal(sf.sf_dev.st_cmd_result, 6);
 	/* Oversized: rejected, never overflowing the buffer. */
 	big = malloc(8192);
 	assert_non_null(big);

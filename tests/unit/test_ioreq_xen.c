@@ -873,7 +873,7 @@ enable__binds_after_enable_and_serves(void **state)
 	    .mode = HCVS_IRQ_GSI, .gsi = 5 }), -EOPNOTSUPP);
 	/*
 	 * EVTCHN: an interdomain channel to the guest's port; a raise is a
-	 * notify on it, and the guest's own sends on it are doorbells.
+	 * notify on it, and the guest's own sends on it are its events.
 	 */
 	assert_int_equal(ioreq_source_irq_setup(s, &(struct ioreq_irq){
 	    .mode = HCVS_IRQ_EVTCHN, .evtchn_port = 77 }), 0);
@@ -882,17 +882,18 @@ enable__binds_after_enable_and_serves(void **state)
 	assert_int_equal(ioreq_source_irq_raise(s), 0);
 	assert_string_equal(X.log[at], "notify 1077");
 	{
-		uint64_t doorbells = 0;
+		struct ioreq_source_events ev = { 0, 0 };
 
 		X.next_ports[0] = LOCAL(77);
 		X.next_ports[1] = 12345;
 		X.next_ports[2] = LOCAL(77);
 		X.nr_next = 3;
-		assert_int_equal(ioreq_source_run(s, 2, &doorbells), 2);
-		assert_int_equal(doorbells, 1);
-		assert_int_equal(ioreq_source_run(s, 8, &doorbells), 1);
-		assert_int_equal(doorbells, 2);
-		assert_int_equal(ioreq_source_run(s, 8, &doorbells), 0);
+		assert_int_equal(ioreq_source_run(s, 2, &ev), 2);
+		assert_int_equal(ev.guest_events, 1);
+		assert_int_equal(ioreq_source_run(s, 8, &ev), 1);
+		assert_int_equal(ev.guest_events, 2);
+		assert_int_equal(ev.doorbells, 0);
+		assert_int_equal(ioreq_source_run(s, 8, &ev), 0);
 	}
 	/* Back to NONE: the channel is closed, nothing to raise. */
 	at = X.nlog;

@@ -28,8 +28,8 @@
 #include "ioreq/ioreq.h"
 #include "fake_guest.h"
 #include "fake_plat.h"
+#include "fake_srv.h"
 #include "ioreq/ioreq_xenabi.h"
-#include "notify/notify.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mux.h"
 #include "vsock/vsock_wire.h"
@@ -44,17 +44,6 @@
 #define SOCAT_PORT	1236u
 #define NCONNS		80
 #define MAX_HOST_FDS	256
-
-/* Failures on non-cmocka threads are recorded, asserted on the main one. */
-static char	failure[256];
-#define CHECK(c) do { \
-	if (!(c)) { \
-		if (failure[0] == '\0') \
-			snprintf(failure, sizeof(failure), "%s:%d: %s", \
-			    __FILE__, __LINE__, #c); \
-		return; \
-	} \
-} while (0)
 
 /* ---- Host programs: echo or sink servers on <uds>_<port> ---------------- */
 
@@ -219,7 +208,7 @@ struct env {
 	struct ioreq_fake	*fake;
 	struct ioreq_source	*src;
 	struct ioreq_engine	*eng;
-	struct notifier		*n;
+	struct fake_srv		 fs;
 	struct loop		*loop;
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
@@ -237,19 +226,6 @@ struct env {
 	struct hcvg_platform	 plat;
 	void			(*guest_fn)(struct env *);
 };
-
-static void
-on_notify(struct loop *l, int fd, unsigned events, void *arg)
-{
-	struct env *e = arg;
-	uint32_t port;
-
-	(void)l;
-	(void)fd;
-	(void)events;
-	while (notifier_next(e->n, &port, NULL) == 1)
-		(void)ioreq_engine_handle_port(e->eng, port);
-}
 
 static void
 more_work(struct loop *l, void *arg)
@@ -274,25 +250,18 @@ post_hook(void *arg)
 static int
 setup(void **state)
 {
-	struct ioreq_fake_cfg fc = { .nr_vcpus = 1, .ram_gpa = RAM_GPA,
-	    .ram_size = RAM_SIZE, .timeout_ms = 10000 };
 	struct vsock_dev_cfg dc = { 0 };
 	struct vsock_mux_cfg mc = { 0 };
 	struct env *e = calloc(1, sizeof(*e));
-	uint64_t gpa;
-	size_t size;
-
 	assert_non_null(e);
-	failure[0] = '\0';
+	test_failure[0] = '\0';
 	host_start(&e->host);
-	assert_int_equal(ioreq_fake_new(&fc, &e->fake), 0);
-	e->ram = ioreq_fake_ram(e->fake, &gpa, &size);
-	assert_int_equal(gpa, RAM_GPA);
-	assert_int_equal(ioreq_shm_open(ioreq_fake_shm_cfg(e->fake), &e->src),
-	    0);
-	e->eng = ioreq_source_engine(e->src);
-	e->n = ioreq_source_notifier(e->src);
-	assert_int_equal(loop_new(&e->loop), 0);
+	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
+	e->fake = e->fs.fs_fake;
+	e->ram = e->fs.fs_ram;
+	e->src = e->fs.fs_src;
+	e->eng = e->fs.fs_eng;
+	e->loop = e->fs.fs_loop;
 
 	mc.guest_cid = CID;
 	snprintf(mc.uds_path, sizeof(mc.uds_path), "%s", e->host.uds);
@@ -319,9 +288,7 @@ setup(void **state)
 	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_MMIO,
 	    MMIO_BASE, MMIO_BASE + 0xFFF, &vsock_dev_handler_ops, e->dev), 0);
 	ioreq_engine_set_post_hook(e->eng, post_hook, e);
-	assert_int_equal(ioreq_source_enable(e->src), 0);
-	assert_int_equal(loop_add_fd(e->loop, notifier_fd(e->n), LOOP_IN,
-	    on_notify, e), 0);
+	assert_int_equal(fake_srv_start(&e->fs), 0);
 	*state = e;
 	return 0;
 }
@@ -331,14 +298,11 @@ teardown(void **state)
 {
 	struct env *e = *state;
 
-	loop_del_fd(e->loop, notifier_fd(e->n));
 	/* Either order: nothing points from the muxer to the device. */
 	vsock_dev_free(e->dev);
 	e->dev = NULL;
 	vsock_mux_free(e->mux);
-	ioreq_source_close(e->src, true);
-	ioreq_fake_free(e->fake);
-	loop_free(e->loop);
+	fake_srv_close(&e->fs);
 	host_stop(&e->host);
 	free(e);
 	return 0;
@@ -369,8 +333,8 @@ guest_init(struct env *e)
 	c.nconns = NCONNS;
 	c.sync_doorbell = e->sync;
 	c.wait_limit = 200000;
-	CHECK(hcvg_init(&e->g, &c) == 0);
-	CHECK(hcvg_cid(&e->g) == CID);
+	TCHECK(hcvg_init(&e->g, &c) == 0);
+	TCHECK(hcvg_cid(&e->g) == CID);
 }
 
 /* The guest thread: the driver comes up, then the program runs. */
@@ -380,7 +344,7 @@ guest_main(void *arg)
 	struct env *e = arg;
 
 	guest_init(e);
-	if (failure[0] == '\0')
+	if (test_failure[0] == '\0')
 		e->guest_fn(e);
 	__atomic_store_n(&e->guest_done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -402,8 +366,8 @@ guest_finish(struct env *e)
 	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE))
 		assert_true(loop_run_once(e->loop, 5) >= 0);
 	pthread_join(e->guest, NULL);
-	if (failure[0] != '\0')
-		fail_msg("%s", failure);
+	if (test_failure[0] != '\0')
+		fail_msg("%s", test_failure);
 	assert_int_equal(e->fp.fp_lost_writes, 0);
 }
 
@@ -433,9 +397,9 @@ g_echo_conn(struct env *e, uint32_t port, const uint8_t *out, uint8_t *back,
 	int id;
 
 	id = hcvg_connect(&e->g, port, 0);
-	CHECK(id >= 0);
-	CHECK(gprog_echo(&e->g, id, out, back, n, 0) == 0);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(id >= 0);
+	TCHECK(gprog_echo(&e->g, id, out, back, n, 0) == 0);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -446,7 +410,7 @@ g_echo_sizes(struct env *e)
 	static uint8_t out[65536], back[65536];
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(sizes) && failure[0] == '\0'; i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes) && test_failure[0] == '\0'; i++) {
 		fill(out, sizes[i], (unsigned)i + 1);
 		g_echo_conn(e, ECHO_PORT, out, back, sizes[i]);
 	}
@@ -474,10 +438,10 @@ g_sync_connect(struct env *e)
 
 	for (i = 0; i < 8; i++) {
 		id = hcvg_connect(&e->g, ECHO_PORT, 1);
-		CHECK(id >= 0);
-		CHECK(hcvg_poll(&e->g) >= 1);
-		CHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
-		CHECK(hcvg_close(&e->g, id) == 0);
+		TCHECK(id >= 0);
+		TCHECK(hcvg_poll(&e->g) >= 1);
+		TCHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
+		TCHECK(hcvg_close(&e->g, id) == 0);
 	}
 }
 
@@ -513,10 +477,10 @@ g_many(struct env *e)
 
 	for (i = 0; i < N; i++)
 		fill(out[i], LEN, (unsigned)i * 7 + 1);
-	CHECK(gprog_connect_all(&e->g, ECHO_PORT, id, N) == 0);
-	CHECK(gprog_echo_all(&e->g, id, N, &out[0][0], &back[0][0], LEN) == 0);
+	TCHECK(gprog_connect_all(&e->g, ECHO_PORT, id, N) == 0);
+	TCHECK(gprog_echo_all(&e->g, id, N, &out[0][0], &back[0][0], LEN) == 0);
 	for (i = 0; i < N; i++)
-		CHECK(hcvg_close(&e->g, id[i]) == 0);
+		TCHECK(hcvg_close(&e->g, id[i]) == 0);
 }
 
 static void
@@ -537,10 +501,10 @@ g_refused(struct env *e)
 {
 	int id;
 
-	CHECK(hcvg_connect(&e->g, 4321, 0) == -HCVG_ECONNREFUSED);
+	TCHECK(hcvg_connect(&e->g, 4321, 0) == -HCVG_ECONNREFUSED);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
-	CHECK(id >= 0);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(id >= 0);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -564,14 +528,14 @@ g_half_close(struct env *e)
 
 	fill(out, sizeof(out), 99);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
-	CHECK(id >= 0);
-	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
-	CHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
+	TCHECK(id >= 0);
+	TCHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
+	TCHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
 	/* The host echoes all, sees our EOF, closes its side: then EOF here. */
-	CHECK(gprog_recv_to_eof(&e->g, id, back, sizeof(back), &got) == 0);
-	CHECK(got == sizeof(out));
-	CHECK(memcmp(out, back, got) == 0);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(gprog_recv_to_eof(&e->g, id, back, sizeof(back), &got) == 0);
+	TCHECK(got == sizeof(out));
+	TCHECK(memcmp(out, back, got) == 0);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -591,17 +555,17 @@ g_listener(struct env *e)
 	long r;
 	int id;
 
-	CHECK(hcvg_listen(&e->g, 5000) == 0);
+	TCHECK(hcvg_listen(&e->g, 5000) == 0);
 	id = hcvg_accept(&e->g, 5000, 0);
-	CHECK(id >= 0);
+	TCHECK(id >= 0);
 	r = hcvg_recv(&e->g, id, buf, sizeof(buf), 0);
-	CHECK(r == 4 && memcmp(buf, "ping", 4) == 0);
-	CHECK(hcvg_send(&e->g, id, "pong", 4, 0) == 4);
+	TCHECK(r == 4 && memcmp(buf, "ping", 4) == 0);
+	TCHECK(hcvg_send(&e->g, id, "pong", 4, 0) == 4);
 	/* The host shut its write side: EOF, and we can still send. */
 	r = hcvg_recv(&e->g, id, buf, sizeof(buf), 0);
-	CHECK(r == 0);
-	CHECK(hcvg_send(&e->g, id, "bye", 3, 0) == 3);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(r == 0);
+	TCHECK(hcvg_send(&e->g, id, "bye", 3, 0) == 3);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -670,10 +634,10 @@ g_slow_reader(struct env *e)
 
 	fill(out, sizeof(out), 5);
 	id = hcvg_connect(&e->g, SINK_PORT, 0);
-	CHECK(id >= 0);
-	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
-	CHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(id >= 0);
+	TCHECK(hcvg_send(&e->g, id, out, sizeof(out), 0) == sizeof(out));
+	TCHECK(hcvg_shutdown(&e->g, id, VSOCK_SHUTDOWN_SEND) == 0);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -711,8 +675,8 @@ g_reset_mid(struct env *e)
 
 	fill(out, sizeof(out), 3);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
-	CHECK(id >= 0);
-	CHECK(hcvg_send(&e->g, id, out, sizeof(out), 1) > 0);
+	TCHECK(id >= 0);
+	TCHECK(hcvg_send(&e->g, id, out, sizeof(out), 1) > 0);
 	/* Reset the device in mid-transfer, then start over. */
 	hcvg_fini(&e->g);
 	guest_init(e);
@@ -746,8 +710,8 @@ g_malformed(struct env *e)
 
 	fill(out, sizeof(out), 11);
 	id = hcvg_connect(&e->g, ECHO_PORT, 0);
-	CHECK(id >= 0);
-	CHECK(gprog_echo(&e->g, id, out, back, 3000, 0) == 0);
+	TCHECK(id >= 0);
+	TCHECK(gprog_echo(&e->g, id, out, back, 3000, 0) == 0);
 	for (i = 0; i < 7; i++) {
 		gprog_hdr(&h, CID, VSOCK_OP_REQUEST, 60000 + i, ECHO_PORT);
 		switch (i) {
@@ -761,10 +725,10 @@ g_malformed(struct env *e)
 		}
 		gprog_inject_tx(&e->g, &h, false);
 	}
-	CHECK(hcvg_poll(&e->g) >= 0);
-	CHECK(gprog_echo(&e->g, id, out, back, sizeof(out), 0) == 0);
-	CHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
-	CHECK(hcvg_close(&e->g, id) == 0);
+	TCHECK(hcvg_poll(&e->g) >= 0);
+	TCHECK(gprog_echo(&e->g, id, out, back, sizeof(out), 0) == 0);
+	TCHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
+	TCHECK(hcvg_close(&e->g, id) == 0);
 }
 
 static void
@@ -786,7 +750,7 @@ g_socat(struct env *e)
 	static uint8_t out[65536], back[65536];
 	unsigned i;
 
-	for (i = 0; i < 4 && failure[0] == '\0'; i++) {
+	for (i = 0; i < 4 && test_failure[0] == '\0'; i++) {
 		uint32_t n = i == 0 ? 1 : 65536 >> (2 * (3 - i));
 
 		fill(out, n, i + 21);

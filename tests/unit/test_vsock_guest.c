@@ -113,6 +113,41 @@ setup_lazy(void **state)
 	return 0;
 }
 
+/*
+ * Xen's part of the event-channel doorbell: the send makes the daemon's
+ * port pending, and its loop then runs the device.  `send_fails` plays a
+ * port the guest closed behind the driver's back.
+ */
+static bool send_fails;
+static unsigned sends;
+
+static int
+fake_evtchn_send(void *ctx, uint32_t port)
+{
+	struct vtenv *e = ctx;
+
+	assert_int_equal(port, 9);
+	sends++;
+	if (send_fails)
+		return -1;
+	(void)vsock_dev_guest_event(e->dev);
+	return 0;
+}
+
+/* Mode EVTCHN on port 9; the driver asks for EVTCHN_KICK. */
+static struct gt *
+gt_new_kick(uint32_t features)
+{
+	struct gt *t = gt_new_features(false, HCVS_IRQ_EVTCHN, features);
+
+	t->cfg.irq_args[0] = 9;
+	t->cfg.evtchn_kick = 1;
+	t->e->plat.evtchn_send = fake_evtchn_send;
+	send_fails = false;
+	sends = 0;
+	return t;
+}
+
 static int
 teardown(void **state)
 {
@@ -790,12 +825,78 @@ guest__lazy_ring_full(void **state)
 	assert_int_equal(hcvg_stats(&t->g)->gs_dropped, 0);
 }
 
+static void
+guest__evtchn_kick(void **state)
+{
+	struct gt *t = gt_new_kick(0);
+	struct vsock_dev_stats st;
+	uint32_t dom = 99;
+
+	(void)state;
+	assert_int_equal(hcvg_backend_domain(&t->e->plat, &dom), 0);
+	assert_int_equal(dom, 0);
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	assert_true(vt_rd(t->e, HCVS_REG_GUEST_FEATURES) & HCVS_F_EVTCHN_KICK);
+	echo_sizes(t);
+	/* Every doorbell went by event channel, none through the window. */
+	vsock_dev_get_stats(t->e->dev, &st);
+	assert_true(hcvg_stats(&t->g)->gs_kicks > 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_evtchn_kicks,
+	    hcvg_stats(&t->g)->gs_kicks);
+	assert_int_equal(st.ds_evtchn_kicks, sends);
+	assert_int_equal(st.ds_kicks, st.ds_evtchn_kicks);
+	assert_int_equal(st.ds_events_ignored, 0);
+
+	/* A dead port: the driver rings the register instead. */
+	send_fails = true;
+	echo_sizes(t);
+	vsock_dev_get_stats(t->e->dev, &st);
+	assert_true(st.ds_kicks > st.ds_evtchn_kicks);
+	assert_int_equal(hcvg_stats(&t->g)->gs_evtchn_kicks, st.ds_evtchn_kicks);
+	teardown((void **)&t);
+}
+
+static void
+guest__evtchn_kick_withheld(void **state)
+{
+	/* The host does not offer EVTCHN_KICK: register doorbells only. */
+	struct gt *t = gt_new_kick(HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL);
+	struct vsock_dev_stats st;
+
+	(void)state;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	assert_false(vt_rd(t->e, HCVS_REG_GUEST_FEATURES) & HCVS_F_EVTCHN_KICK);
+	echo_sizes(t);
+	vsock_dev_get_stats(t->e->dev, &st);
+	assert_int_equal(sends, 0);
+	assert_int_equal(st.ds_evtchn_kicks, 0);
+	assert_true(st.ds_kicks > 0);
+	assert_int_equal(hcvg_stats(&t->g)->gs_evtchn_kicks, 0);
+	teardown((void **)&t);
+}
+
+static void
+guest__backend_domain_needs_evtchn(void **state)
+{
+	struct vtenv_opts o = { .irq_caps = 1u << HCVS_IRQ_MSI };
+	struct vtenv *e = vtenv_new(&o);
+	uint32_t dom = 99;
+
+	(void)state;
+	assert_int_equal(hcvg_backend_domain(&e->plat, &dom), -HCVG_ENODEV);
+	assert_int_equal(dom, 0);
+	vtenv_free(e);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(guest__probe_no_backend),
 		cmocka_unit_test(guest__init_bad_args),
+		cmocka_unit_test(guest__evtchn_kick),
+		cmocka_unit_test(guest__evtchn_kick_withheld),
+		cmocka_unit_test(guest__backend_domain_needs_evtchn),
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_sync, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_async, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_async, teardown),

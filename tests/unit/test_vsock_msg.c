@@ -25,8 +25,8 @@
 #include "ioreq/ioreq_fake.h"
 #include "fake_guest.h"
 #include "fake_plat.h"
+#include "fake_srv.h"
 #include "ioreq/ioreq_xenabi.h"
-#include "notify/notify.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mig.h"
 #include "vsock/vsock_mux.h"
@@ -43,21 +43,11 @@
 #define MID_B		0x0102030405060708ull
 #define T_MS		5000
 
-static char	failure[256];
-#define CHECK(c) do { \
-	if (!(c)) { \
-		if (failure[0] == '\0') \
-			snprintf(failure, sizeof(failure), "%s:%d: %s", \
-			    __FILE__, __LINE__, #c); \
-		return; \
-	} \
-} while (0)
-
 struct env {
 	struct ioreq_fake	*fake;
 	struct ioreq_source	*src;
 	struct ioreq_engine	*eng;
-	struct notifier		*n;
+	struct fake_srv		 fs;
 	struct loop		*loop;
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
@@ -103,43 +93,24 @@ run_dev(void *arg)
 		e->timer = loop_add_timer(e->loop, 0, more_cb, e);
 }
 
-static void
-on_notify(struct loop *l, int fd, unsigned events, void *arg)
-{
-	struct env *e = arg;
-	uint32_t port;
-
-	(void)l;
-	(void)fd;
-	(void)events;
-	while (notifier_next(e->n, &port, NULL) == 1)
-		(void)ioreq_engine_handle_port(e->eng, port);
-}
-
 static int
 setup(void **state)
 {
-	struct ioreq_fake_cfg fc = { .nr_vcpus = 1, .ram_gpa = RAM_GPA,
-	    .ram_size = RAM_SIZE, .timeout_ms = 10000 };
 	struct vsock_dev_cfg dc = { 0 };
 	struct vsock_mux_cfg mc = { 0 };
 	struct vsock_mig_cfg gc;
 	struct env *e = calloc(1, sizeof(*e));
-	uint64_t gpa;
-	size_t size;
-
 	assert_non_null(e);
-	failure[0] = '\0';
+	test_failure[0] = '\0';
 	snprintf(e->dir, sizeof(e->dir), "/tmp/hcvs-msg.XXXXXX");
 	assert_non_null(mkdtemp(e->dir));
 	snprintf(e->uds, sizeof(e->uds), "%s/v.sock", e->dir);
-	assert_int_equal(ioreq_fake_new(&fc, &e->fake), 0);
-	e->ram = ioreq_fake_ram(e->fake, &gpa, &size);
-	assert_int_equal(ioreq_shm_open(ioreq_fake_shm_cfg(e->fake), &e->src),
-	    0);
-	e->eng = ioreq_source_engine(e->src);
-	e->n = ioreq_source_notifier(e->src);
-	assert_int_equal(loop_new(&e->loop), 0);
+	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
+	e->fake = e->fs.fs_fake;
+	e->ram = e->fs.fs_ram;
+	e->src = e->fs.fs_src;
+	e->eng = e->fs.fs_eng;
+	e->loop = e->fs.fs_loop;
 
 	mc.guest_cid = CID;
 	snprintf(mc.uds_path, sizeof(mc.uds_path), "%s", e->uds);
@@ -164,9 +135,7 @@ setup(void **state)
 	    PIO_BASE, PIO_BASE + HCVS_REG_WINDOW_SIZE - 1,
 	    &vsock_dev_handler_ops, e->dev), 0);
 	ioreq_engine_set_post_hook(e->eng, run_dev, e);
-	assert_int_equal(ioreq_source_enable(e->src), 0);
-	assert_int_equal(loop_add_fd(e->loop, notifier_fd(e->n), LOOP_IN,
-	    on_notify, e), 0);
+	assert_int_equal(fake_srv_start(&e->fs), 0);
 	*state = e;
 	return 0;
 }
@@ -176,15 +145,12 @@ teardown(void **state)
 {
 	struct env *e = *state;
 
-	loop_del_fd(e->loop, notifier_fd(e->n));
 	if (e->timer > 0)
 		loop_del_timer(e->loop, e->timer);
 	vsock_dev_free(e->dev);
 	vsock_mig_free(e->mig);
 	vsock_mux_free(e->mux);
-	ioreq_source_close(e->src, true);
-	ioreq_fake_free(e->fake);
-	loop_free(e->loop);
+	fake_srv_close(&e->fs);
 	rmdir(e->dir);
 	free(e);
 	return 0;
@@ -207,7 +173,7 @@ guest_main(void *arg)
 	c.sync = e->sync;
 	c.wait_limit = 250000;	/* 5 s of 20 us waits */
 	if (hcvg_msg_init(&e->m, &c) != 0)
-		snprintf(failure, sizeof(failure), "hcvg_msg_init failed");
+		snprintf(test_failure, sizeof(test_failure), "hcvg_msg_init failed");
 	else
 		e->guest_fn(e);
 	__atomic_store_n(&e->guest_done, 1, __ATOMIC_RELEASE);
@@ -243,8 +209,8 @@ run(struct env *e, void (*guest)(struct env *), void (*host)(struct env *))
 	pthread_join(e->guest, NULL);
 	if (host != NULL)
 		pthread_join(e->host, NULL);
-	if (failure[0] != '\0')
-		fail_msg("%s", failure);
+	if (test_failure[0] != '\0')
+		fail_msg("%s", test_failure);
 }
 
 /* ---- Host programs ------------------------------------------------------------------- */
@@ -383,30 +349,30 @@ h_echo_session(struct env *e)
 
 	fd = h_start(e, HCVS_MSG_OP_START_MIGRATION, MID_A, 56, line,
 	    sizeof(line));
-	CHECK(fd >= 0);
+	TCHECK(fd >= 0);
 	snprintf(want, sizeof(want), "OK %llu", (unsigned long long)MID_A);
 	if (strcmp(line, want) != 0)
 		fprintf(stderr, "host got '%s'\n", line);
-	CHECK(strcmp(line, want) == 0);
+	TCHECK(strcmp(line, want) == 0);
 	rfd = h_dial(e);
-	CHECK(rfd >= 0);
+	TCHECK(rfd >= 0);
 	snprintf(want, sizeof(want), "REPORT %llu\n", (unsigned long long)MID_A);
-	CHECK(h_write_all(rfd, want, strlen(want)));
+	TCHECK(h_write_all(rfd, want, strlen(want)));
 	/* Guest to host and back: each size, checksummed on both sides. */
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
-		CHECK(h_read_all(fd, buf, sizes[i]));
+		TCHECK(h_read_all(fd, buf, sizes[i]));
 		e->host_sum[0] = sum(buf, sizes[i], e->host_sum[0]);
-		CHECK(h_write_all(fd, buf, sizes[i]));
+		TCHECK(h_write_all(fd, buf, sizes[i]));
 	}
 	/* Host to guest: 64 KiB the guest did not send. */
 	fill(buf, sizeof(buf), 77);
 	e->host_sum[1] = sum(buf, sizeof(buf), 0);
-	CHECK(h_write_all(fd, buf, sizeof(buf)));
-	CHECK(h_line(rfd, e->host_line[0], sizeof(e->host_line[0])));
-	CHECK(h_read_all(rfd, buf, 4));
-	CHECK(memcmp(buf, "done", 4) == 0);
+	TCHECK(h_write_all(fd, buf, sizeof(buf)));
+	TCHECK(h_line(rfd, e->host_line[0], sizeof(e->host_line[0])));
+	TCHECK(h_read_all(rfd, buf, 4));
+	TCHECK(memcmp(buf, "done", 4) == 0);
 	/* After the report the stream ends. */
-	CHECK(h_wait_in(fd) && recv(fd, buf, 1, 0) == 0);
+	TCHECK(h_wait_in(fd) && recv(fd, buf, 1, 0) == 0);
 	close(rfd);
 	close(fd);
 }
@@ -465,26 +431,26 @@ g_echo_session(struct env *e)
 	uint32_t op, len;
 	uint64_t mid, s_out = 0, s_back = 0;
 
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req, 4096, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req, 4096, 0,
 	    0, &op, &len) == 0);
-	CHECK(op == HCVS_MSG_OP_START_MIGRATION && len == 56);
+	TCHECK(op == HCVS_MSG_OP_START_MIGRATION && len == 56);
 	memcpy(&mid, req + HCVS_MSG_BUF_HDR, 8);
-	CHECK(mid == MID_A);
+	TCHECK(mid == MID_A);
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		fill(out, sizes[i], (unsigned)i + 1);
 		s_out = sum(out, sizes[i], s_out);
-		CHECK(g_send(e, mid, out, sizes[i], buf) == 0);
-		CHECK(g_recv_n(e, mid, back, sizes[i], buf) == 0);
-		CHECK(memcmp(out, back, sizes[i]) == 0);
+		TCHECK(g_send(e, mid, out, sizes[i], buf) == 0);
+		TCHECK(g_recv_n(e, mid, back, sizes[i], buf) == 0);
+		TCHECK(memcmp(out, back, sizes[i]) == 0);
 		s_back = sum(back, sizes[i], s_back);
 	}
-	CHECK(s_out == s_back);
-	CHECK(g_recv_n(e, mid, back, 65536, buf) == 0);
+	TCHECK(s_out == s_back);
+	TCHECK(g_recv_n(e, mid, back, 65536, buf) == 0);
 	e->host_sum[1] ^= sum(back, 65536, 0);	/* 0 when they match */
 	memcpy(buf + HCVS_MSG_BUF_HDR, "done", 4);
 	len = 4;
 	memcpy(buf + 8, &len, 4);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, mid, buf, 4096,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, mid, buf, 4096,
 	    0x0000, 0, NULL, NULL) == 0);
 	e->host_sum[0] ^= s_out;	/* 0 when the host saw the same bytes */
 }
@@ -530,8 +496,8 @@ h_dies(struct env *e)
 
 	fd = h_start(e, HCVS_MSG_OP_START_MIGRATION, MID_A, 56, line,
 	    sizeof(line));
-	CHECK(fd >= 0 && strncmp(line, "OK ", 3) == 0);
-	CHECK(h_read_all(fd, b, 3));	/* the guest's "hi!" */
+	TCHECK(fd >= 0 && strncmp(line, "OK ", 3) == 0);
+	TCHECK(h_read_all(fd, b, 3));	/* the guest's "hi!" */
 	close(fd);	/* mid-session */
 }
 
@@ -542,27 +508,27 @@ g_host_dies(struct env *e)
 	uint32_t len = 3;
 	int rc;
 
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req, 4096, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req, 4096, 0,
 	    0, NULL, NULL) == 0);
 	memcpy(buf + HCVS_MSG_BUF_HDR, "hi!", 3);
 	memcpy(buf + 8, &len, 4);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_SEND, MID_A, buf, 4096, 0, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_SEND, MID_A, buf, 4096, 0, 0,
 	    NULL, NULL) == 0);
 	/* The pending Receive ends with CANCEL when the host side goes. */
 	len = 3;
 	rc = hcvg_msg_run(&e->m, HCVS_MSG_FN_RECEIVE, MID_A, buf, 4096, 0, 0,
 	    NULL, NULL);
-	CHECK(rc == -HCVG_ECANCELED);
+	TCHECK(rc == -HCVG_ECANCELED);
 	memcpy(buf + 8, &len, 4);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_SEND, MID_A, buf, 4096, 0, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_SEND, MID_A, buf, 4096, 0, 0,
 	    NULL, NULL) == -HCVG_ECANCELED);
 	/* The report is still taken: the orchestrator may ask for it. */
 	len = 0;
 	memcpy(buf + 8, &len, 4);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, MID_A, buf, 4096,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, MID_A, buf, 4096,
 	    0x0501, 0, NULL, NULL) == 0);
 	/* Now the session is over. */
-	CHECK(hcvg_msg_call(&e->m, HCVS_MSG_FN_SEND, MID_A, buf, 4096, 0, 0,
+	TCHECK(hcvg_msg_call(&e->m, HCVS_MSG_FN_SEND, MID_A, buf, 4096, 0, 0,
 	    0) == -HCVG_ENOENT);
 }
 
@@ -586,8 +552,8 @@ h_unanswered(struct env *e)
 	/* Nobody takes it within connect_timeout_ms. */
 	fd = h_start_once(e, HCVS_MSG_OP_START_MIGRATION, MID_B, 8, line,
 	    sizeof(line));
-	CHECK(fd >= 0);
-	CHECK(strcmp(line, "ERR timeout") == 0);
+	TCHECK(fd >= 0);
+	TCHECK(strcmp(line, "ERR timeout") == 0);
 	close(fd);
 }
 
@@ -599,9 +565,9 @@ g_idle(struct env *e)
 
 	nanosleep(&ts, NULL);
 	/* A receive on no session, and a wait that times out. */
-	CHECK(hcvg_msg_call(&e->m, HCVS_MSG_FN_RECEIVE, MID_B, buf, 4096, 0, 0,
+	TCHECK(hcvg_msg_call(&e->m, HCVS_MSG_FN_RECEIVE, MID_B, buf, 4096, 0, 0,
 	    0) == -HCVG_ENOENT);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
 	    50, NULL, NULL) == -HCVG_ETIMEDOUT);
 }
 
@@ -625,9 +591,9 @@ h_silent(struct env *e)
 
 	fd = h_start(e, HCVS_MSG_OP_START_MIGRATION, MID_A, 16, line,
 	    sizeof(line));
-	CHECK(fd >= 0 && strncmp(line, "OK ", 3) == 0);
+	TCHECK(fd >= 0 && strncmp(line, "OK ", 3) == 0);
 	/* The guest reports after its timeout; then the stream ends. */
-	CHECK(h_wait_in(fd));
+	TCHECK(h_wait_in(fd));
 	close(fd);
 }
 
@@ -637,12 +603,12 @@ g_receive_times_out(struct env *e)
 	uint8_t *buf = e->ram + BUF_A;
 	uint32_t len = 0;
 
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
 	    0, NULL, NULL) == 0);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_RECEIVE, MID_A, buf, 4096, 0, 100,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_RECEIVE, MID_A, buf, 4096, 0, 100,
 	    NULL, NULL) == -HCVG_ETIMEDOUT);
 	memcpy(buf + 8, &len, 4);
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, MID_A, buf, 4096,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, MID_A, buf, 4096,
 	    0x0201, 0, NULL, NULL) == 0);
 }
 
@@ -667,21 +633,21 @@ h_two(struct env *e)
 	for (int i = 0; i < 2; i++) {
 		fd[i] = h_start(e, HCVS_MSG_OP_START_MIGRATION, mids[i], 56,
 		    line, sizeof(line));
-		CHECK(fd[i] >= 0 && strncmp(line, "OK ", 3) == 0);
+		TCHECK(fd[i] >= 0 && strncmp(line, "OK ", 3) == 0);
 		rfd[i] = h_dial(e);
-		CHECK(rfd[i] >= 0);
+		TCHECK(rfd[i] >= 0);
 		snprintf(want, sizeof(want), "REPORT %llu\n",
 		    (unsigned long long)mids[i]);
-		CHECK(h_write_all(rfd[i], want, strlen(want)));
+		TCHECK(h_write_all(rfd[i], want, strlen(want)));
 	}
 	for (int i = 0; i < 2; i++) {
 		fill(buf[i], sizeof(buf[i]), 100 + (unsigned)i);
-		CHECK(h_write_all(fd[i], buf[i], sizeof(buf[i])));
+		TCHECK(h_write_all(fd[i], buf[i], sizeof(buf[i])));
 	}
 	for (int i = 0; i < 2; i++) {
-		CHECK(h_read_all(fd[i], buf[i], sizeof(buf[i])));
+		TCHECK(h_read_all(fd[i], buf[i], sizeof(buf[i])));
 		e->host_sum[i] = sum(buf[i], sizeof(buf[i]), 0);
-		CHECK(h_line(rfd[i], e->host_line[i], sizeof(e->host_line[i])));
+		TCHECK(h_line(rfd[i], e->host_line[i], sizeof(e->host_line[i])));
 		close(rfd[i]);
 		close(fd[i]);
 	}
@@ -697,19 +663,19 @@ g_two(struct env *e)
 	uint32_t len = 0;
 
 	for (int i = 0; i < 2; i++) {
-		CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req,
+		TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, req,
 		    4096, 0, 0, NULL, NULL) == 0);
 		memcpy(&mids[i], req + HCVS_MSG_BUF_HDR, 8);
 	}
-	CHECK(mids[0] != mids[1]);
+	TCHECK(mids[0] != mids[1]);
 	/* Interleaved: each session's bytes back to it, reversed in order. */
 	for (int i = 0; i < 2; i++)
-		CHECK(g_recv_n(e, mids[i], in[i], sizeof(in[i]), bufs[i]) == 0);
+		TCHECK(g_recv_n(e, mids[i], in[i], sizeof(in[i]), bufs[i]) == 0);
 	for (int i = 1; i >= 0; i--)
-		CHECK(g_send(e, mids[i], in[i], sizeof(in[i]), bufs[i]) == 0);
+		TCHECK(g_send(e, mids[i], in[i], sizeof(in[i]), bufs[i]) == 0);
 	for (int i = 0; i < 2; i++) {
 		memcpy(bufs[i] + 8, &len, 4);
-		CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, mids[i],
+		TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_REPORT_STATUS, mids[i],
 		    bufs[i], 4096, i == 0 ? 0 : 0x0601, 0, NULL, NULL) == 0);
 	}
 }
@@ -779,69 +745,69 @@ g_hostile(struct env *e)
 } while (0)
 	BASE();
 	put32(s + HCVS_MSG_FUNCTION, 0);
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put32(s + HCVS_MSG_FUNCTION, 5);
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put32(s + HCVS_MSG_FLAGS, 2);
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	s[0x3f] = 1;			/* reserved */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put64(s + HCVS_MSG_BUF_GPA, RAM_GPA + BUF_A + 8);	/* not 4 KiB */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
 	BASE();
 	put64(s + HCVS_MSG_BUF_GPA, RAM_GPA + RAM_SIZE);	/* not RAM */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
 	BASE();
 	put64(s + HCVS_MSG_BUF_GPA, RAM_GPA + RAM_SIZE - 4096);
 	put32(s + HCVS_MSG_BUF_LEN, 8192);			/* runs out */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
 	BASE();
 	put64(s + HCVS_MSG_BUF_GPA, 0xFFFFFFFFFFFFF000ull);	/* wraps */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ADDRESS);
 	BASE();
 	put32(s + HCVS_MSG_BUF_LEN, 11);
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put32(s + HCVS_MSG_BUF_LEN, HCVS_MSG_BUF_MAX + 1);
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put64(s + HCVS_MSG_MID, 7);	/* WaitForRequest takes no mid */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put32(s + HCVS_MSG_FUNCTION, HCVS_MSG_FN_SEND);
 	put64(s + HCVS_MSG_MID, 7);
-	CHECK(g_raw(e, s) == HCVS_ERR_UNKNOWN_ID);
+	TCHECK(g_raw(e, s) == HCVS_ERR_UNKNOWN_ID);
 	BASE();
 	put32(s + HCVS_MSG_FUNCTION, HCVS_MSG_FN_RECEIVE);
 	put32(s + HCVS_MSG_BUF_LEN, HCVS_MSG_BUF_HDR);	/* no room */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 	BASE();
 	put32(s + HCVS_MSG_FUNCTION, HCVS_MSG_FN_SEND);
 	put64(s + HCVS_MSG_REPORT, 1);	/* a report on a Send */
-	CHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
+	TCHECK(g_raw(e, s) == HCVS_ERR_BAD_ARG);
 #undef BASE
 	/* Mixing protocols after set-up: RING's commands are refused. */
-	CHECK(e->plat.reg_read(&e->fp, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
+	TCHECK(e->plat.reg_read(&e->fp, HCVS_REG_STATUS) & HCVS_STATUS_LIVE);
 	e->plat.reg_write(&e->fp, HCVS_REG_ARG0, HCVS_F_STREAM);
 	e->plat.reg_write(&e->fp, HCVS_REG_CMD, HCVS_CMD_SET_FEATURES);
-	CHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
+	TCHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
 	e->plat.reg_write(&e->fp, HCVS_REG_CMD, HCVS_CMD_SET_MAILBOX);
-	CHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
+	TCHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
 	e->plat.reg_write(&e->fp, HCVS_REG_ARG0, HCVS_PROTO_RING);
 	e->plat.reg_write(&e->fp, HCVS_REG_CMD, HCVS_CMD_SET_PROTOCOL);
-	CHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
+	TCHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
 	e->plat.reg_write(&e->fp, HCVS_REG_CMD, HCVS_CMD_MSG_SET_CALLS);
-	CHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
+	TCHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_STATE);
 	e->plat.reg_write(&e->fp, HCVS_REG_CMD, 0x9F);
-	CHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_ARG);
+	TCHECK(e->plat.reg_read(&e->fp, HCVS_REG_CMD) == HCVS_ERR_BAD_ARG);
 	/* The device still works: the driver's own call is taken. */
-	CHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
+	TCHECK(hcvg_msg_run(&e->m, HCVS_MSG_FN_WAIT_FOR_REQUEST, 0, buf, 4096, 0,
 	    20, NULL, NULL) == -HCVG_ETIMEDOUT);
-	CHECK(!(e->plat.reg_read(&e->fp, HCVS_REG_STATUS) & HCVS_STATUS_ERROR));
+	TCHECK(!(e->plat.reg_read(&e->fp, HCVS_REG_STATUS) & HCVS_STATUS_ERROR));
 }
 
 static void
@@ -870,21 +836,21 @@ h_refusals(struct env *e)
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		fd = h_dial(e);
-		CHECK(fd >= 0);
-		CHECK(h_write_all(fd, bad[i], strlen(bad[i])));
-		CHECK(h_line(fd, line, sizeof(line)));
-		CHECK(strcmp(line, why[i]) == 0);
+		TCHECK(fd >= 0);
+		TCHECK(h_write_all(fd, bad[i], strlen(bad[i])));
+		TCHECK(h_line(fd, line, sizeof(line)));
+		TCHECK(strcmp(line, why[i]) == 0);
 		close(fd);
 	}
 	/* A mid already waiting for the guest. */
 	fd = h_dial(e);
-	CHECK(fd >= 0);
-	CHECK(h_write_all(fd, "START 1 8\n", 10));
-	CHECK(h_write_all(fd, "\1\0\0\0\0\0\0\0", 8));
+	TCHECK(fd >= 0);
+	TCHECK(h_write_all(fd, "START 1 8\n", 10));
+	TCHECK(h_write_all(fd, "\1\0\0\0\0\0\0\0", 8));
 	fd2 = h_start_once(e, 1, 1, 8, line, sizeof(line));
-	CHECK(fd2 >= 0 && strcmp(line, "ERR exists") == 0);
+	TCHECK(fd2 >= 0 && strcmp(line, "ERR exists") == 0);
 	close(fd2);
-	CHECK(h_line(fd, line, sizeof(line)) && strcmp(line, "ERR timeout") == 0);
+	TCHECK(h_line(fd, line, sizeof(line)) && strcmp(line, "ERR timeout") == 0);
 	close(fd);
 }
 

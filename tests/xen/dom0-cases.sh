@@ -240,6 +240,7 @@ default_policy = deny
 port 1234 connect
 port 2345 listen
 notify = none, msi, evtchn
+${HV_EXTRA_CONF:-}
 ok_line = yes
 log_level = info
 user = nobody
@@ -327,6 +328,29 @@ case_hv_g2h_sync() { hv_g2h hv-g2h-sync "irq=none sync=1 bytes=65536 seed=101" 2
 case_hv_g2h_msi() { hv_g2h hv-g2h-msi "irq=msi sync=0 bytes=65536 seed=102" 1; }
 case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=103" 1; }
 
+# The event-channel doorbell (EVTCHN_KICK): every kick an EVTCHNOP_send on
+# the notification port; both directions, 1 and 2 vCPUs, a daemon restart.
+case_hv_ekick_g2h() { hv_g2h hv-ekick-g2h "irq=evtchn ekick=1 sync=0 bytes=65536 seed=105" 1; }
+# The host withholds EVTCHN_KICK (evtchn_kick = no): a guest that asks
+# falls back to the register doorbell.
+case_hv_ekick_withheld() {
+	HV_EXTRA_CONF="evtchn_kick = no"
+	hv_g2h hv-ekick-withheld "irq=evtchn ekick=1 ekick_expect=0 sync=0 bytes=65536 seed=106" 1
+}
+case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
+case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
+# The three doorbells measured by the guest's TSC in one boot (echo peer:
+# one echo and one stream connection per doorbell).
+case_hv_perf() {
+	name=hv-perf
+	peer_serve $name 6
+	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144"
+	wait_pid $ppid 240 || fail "echo peer did not finish"
+	hv_end $name
+}
+
+case_hv_ekick_restart() { hv_restart hv-ekick-restart "irq=evtchn ekick=1"; }
+
 # The register window as MMIO (port I/O claimed too, unused by the guest).
 case_hv_mmio() {
 	HV_MMIO=0xfe000000
@@ -344,22 +368,26 @@ case_hv_msg() {
 }
 
 # Host-initiated: dom0 connects through the daemon's listener.
-case_hv_h2g() {
-	name=hv-h2g
-	hv_start $name 1 "case=h2g port=$PIO vport=2345 irq=msi"
+# hv_h2g NAME IRQ-ARGS SEED
+hv_h2g() {
+	name=$1
+	hv_start $name 1 "case=h2g port=$PIO vport=2345 $2"
 	wait_guest "$dom" "listening" 30 || fail "guest did not listen"
-	"$BIN/echo_peer" connect "/run/hcvsock/$name/vsock" 2345 65536 201 -t 60 ||
+	"$BIN/echo_peer" connect "/run/hcvsock/$name/vsock" 2345 65536 $3 -t 60 ||
 	    fail "host-initiated transfer"
 	hv_end $name
 }
+case_hv_h2g() { hv_h2g hv-h2g "irq=msi" 201; }
 
-case_hv_smp() {
-	name=hv-smp
+# hv_smp NAME ARGS
+hv_smp() {
+	name=$1
 	peer_serve $name 1
-	hv_start $name 2 "case=smp port=$PIO vport=1234 irq=msi bytes=32768 seed=301"
+	hv_start $name 2 "case=smp port=$PIO vport=1234 $2"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
+case_hv_smp() { hv_smp hv-smp "irq=msi bytes=32768 seed=301"; }
 
 # The guest runs before hcvsockd: it reads all-ones, retries, then works.
 case_hv_probe() {
@@ -399,10 +427,11 @@ case_hv_sigterm() {
 
 # SIGKILL mid-transfer, restart: re-attach, the connection is reset, a new
 # one carries a checksummed transfer.
-case_hv_restart() {
-	name=hv-restart
+# hv_restart NAME IRQ-ARGS
+hv_restart() {
+	name=$1
 	peer_serve $name 2
-	hv_start $name 1 "case=restart port=$PIO vport=1234 irq=msi bytes=67108864 bytes2=65536"
+	hv_start $name 1 "case=restart port=$PIO vport=1234 $2 bytes=67108864 bytes2=65536"
 	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
 	sleep 2
 	kill -KILL "$dpid"
@@ -416,6 +445,7 @@ case_hv_restart() {
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
+case_hv_restart() { hv_restart hv-restart "irq=msi"; }
 
 # The guest is destroyed with a connection open: hcvsockd unmaps and exits.
 case_hv_destroy() {

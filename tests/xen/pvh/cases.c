@@ -137,7 +137,7 @@ case_evtchn(void)
 
 	if (ios_probe(30000) < 0)
 		return -1;
-	if (xen_evtchn_setup(&port) != 0)
+	if (xen_evtchn_setup(0, &port) != 0)
 		return -1;
 	say("evtchn port=%u", port);
 	for (i = 0; i < n; i++) {

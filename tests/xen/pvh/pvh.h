@@ -72,7 +72,9 @@ void	sleep_ms(uint32_t ms);
 
 /* Xen. */
 int	xen_init(void);			/* find CPUID leaves, hypercall page */
-int	xen_evtchn_setup(uint32_t *port); /* shared_info, callback, unbound port */
+/* shared_info, callback, a port unbound for domain `remote` */
+int	xen_evtchn_setup(uint32_t remote, uint32_t *port);
+const void *xen_hypercall_page(void);	/* installed by xen_init() */
 volatile uint32_t *xen_evtchn_count(void);	/* upcalls seen for the port */
 int	xen_vcpu_up(unsigned id, void (*fn)(void));
 int	xen_poweroff(void);

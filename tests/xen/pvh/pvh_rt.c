@@ -552,8 +552,14 @@ evtchn_upcall(unsigned vec)
 		evtchn_upcalls++;
 }
 
+const void *
+xen_hypercall_page(void)
+{
+	return hypercall_page;
+}
+
 int
-xen_evtchn_setup(uint32_t *port)
+xen_evtchn_setup(uint32_t remote, uint32_t *port)
 {
 	struct xen_add_to_physmap xatp;
 	struct xen_hvm_param p;
@@ -586,7 +592,7 @@ xen_evtchn_setup(uint32_t *port)
 	}
 	memset(&au, 0, sizeof(au));
 	au.dom = DOMID_SELF;
-	au.remote_dom = 0;
+	au.remote_dom = (domid_t)remote;
 	rc = hcall3(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound,
 	    (uint32_t)(uintptr_t)&au, 0);
 	if (rc != 0) {

@@ -3,8 +3,10 @@
  * hcvsock cases of the PVH test guest: the freestanding guest driver
  * (guest/) talking to hcvsockd in dom0 over the real Xen IOREQ path.
  * Parameters come from the command line: port= (register window base),
- * irq=none|msi|evtchn, sync=0|1 (doorbell), vport= (vsock port), bytes=,
- * seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
+ * irq=none|msi|evtchn, sync=0|1 (doorbell), ekick=1 (with irq=evtchn:
+ * ring by EVTCHNOP_send, and fail unless that was negotiated and used;
+ * with ekick_expect=0, fail if it was),
+ * vport= (vsock port), bytes=, seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
  * every line with byte counts carries the CRC-32 the harness compares.
  */
 #include "pvh.h"
@@ -12,6 +14,7 @@
 #ifdef HCVS_HAVE_GUEST_DRIVER
 #include "hcvsock_guest.h"
 #include "hcvsock_guest_x86.h"
+#include "hcvsock_guest_xen.h"
 
 #define NCONNS		4
 #define TX_SLOTS	8
@@ -25,6 +28,15 @@ static struct hcvg dev;
 static struct hcvg_platform plat;
 static struct hcvg_x86 x86;
 static bool use_irq;
+static uint32_t kick_port;	/* irq=evtchn: the notification port */
+
+/* The driver's evtchn_send: the header's hypercall through our page. */
+static int
+pvh_evtchn_send(void *ctx, uint32_t port)
+{
+	(void)ctx;
+	return hcvg_xen_evtchn_send(xen_hypercall_page(), port) == 0 ? 0 : -1;
+}
 
 /* With interrupts the driver's waits sleep until one arrives (or a tick). */
 static void
@@ -57,7 +69,7 @@ count_irq(unsigned vec)
 
 /* Probe until a backend answers or probe_ms passes; set the device up. */
 static int
-dev_up(void)
+dev_up_with(uint32_t sync, uint32_t ekick)
 {
 	struct hcvg_cfg cfg;
 	char irq[16];
@@ -103,7 +115,7 @@ dev_up(void)
 	cfg.slot_size = SLOT_SIZE;
 	cfg.conns = conns;
 	cfg.nconns = NCONNS;
-	cfg.sync_doorbell = (int)cmdline_u32("sync", 0);
+	cfg.sync_doorbell = (int)sync;
 	cfg.wait_limit = cmdline_u32("wait_limit", 400000);
 	if (str_eq(irq, "msi")) {
 		irq_set_handler(VEC_MSI, count_irq);
@@ -113,12 +125,18 @@ dev_up(void)
 		cfg.irq_args[2] = VEC_MSI;
 		use_irq = true;
 	} else if (str_eq(irq, "evtchn")) {
-		uint32_t port;
+		uint32_t port, remote;
 
-		if (xen_evtchn_setup(&port) != 0)
+		rc = hcvg_backend_domain(&plat, &remote);
+		say("backend domain rc=%d dom=%u", rc, remote);
+		if (rc != 0 || xen_evtchn_setup(remote, &port) != 0)
 			return -1;
 		cfg.irq_mode = HCVS_IRQ_EVTCHN;
 		cfg.irq_args[0] = port;
+		cfg.evtchn_kick = (int)ekick;
+		kick_port = port;
+		if (cfg.evtchn_kick)
+			plat.evtchn_send = pvh_evtchn_send;
 		use_irq = true;
 	}
 	rc = hcvg_init(&dev, &cfg);
@@ -126,11 +144,19 @@ dev_up(void)
 		say("init failed rc=%d", rc);
 		return -1;
 	}
-	say("device up cid=%u irq=%s sync=%u window=%s:0x%x",
+	say("device up cid=%u irq=%s sync=%u window=%s:0x%x ekick=%u",
 	    (uint32_t)hcvg_cid(&dev), irq, (uint32_t)cfg.sync_doorbell,
 	    plat.reg_read == hcvg_x86_mmio_read ? "mmio" : "pio",
-	    (uint32_t)x86.base);
+	    (uint32_t)x86.base,
+	    (plat.reg_read(plat.ctx, HCVS_REG_GUEST_FEATURES) &
+	    HCVS_F_EVTCHN_KICK) ? 1u : 0u);
 	return 0;
+}
+
+static int
+dev_up(void)
+{
+	return dev_up_with(cmdline_u32("sync", 0), cmdline_u32("ekick", 0));
 }
 
 struct xfer {
@@ -419,6 +445,105 @@ case_restart(void)
 	return g2h_once("after-restart", vport, cmdline_u32("bytes2", 65536), 99);
 }
 
+/*
+ * Guest-side costs, by TSC, of the three doorbells in one boot: (a)
+ * DOORBELL_SYNC, (b) DOORBELL, (c) EVTCHNOP_send (EVTCHN_KICK).  Every
+ * mode notifies by event channel, so only the doorbell differs.  Per
+ * mode: N bare doorbells on an empty ring, N 64 B echo round trips, and
+ * an echoed stream; the harness turns the raw figures into ratios.
+ */
+static inline uint64_t
+rdtsc64(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+#define PERF_KICKS	256u
+#define PERF_ECHOES	64u
+
+static int
+perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
+    uint32_t stream)
+{
+	static uint8_t b[64], in[64];
+	uint32_t i, got, st = 7, kick_cyc, echo_cyc, stream_kcyc;
+	uint64_t t0;
+	struct xfer x;
+	int id;
+	long n;
+
+	if (dev_up_with(sync, ekick) != 0)
+		return -1;
+	if (ekick && !(plat.reg_read(plat.ctx, HCVS_REG_GUEST_FEATURES) &
+	    HCVS_F_EVTCHN_KICK)) {
+		say("perf %s: EVTCHN_KICK not negotiated", name);
+		return -1;
+	}
+	t0 = rdtsc64();
+	for (i = 0; i < PERF_KICKS; i++) {
+		if (ekick)
+			(void)hcvg_xen_evtchn_send(xen_hypercall_page(),
+			    kick_port);
+		else
+			hcvg_outl((uint16_t)(x86.base + (sync ?
+			    HCVS_REG_DOORBELL_SYNC : HCVS_REG_DOORBELL)),
+			    HCVS_DOORBELL_KICK);
+	}
+	kick_cyc = (uint32_t)(rdtsc64() - t0) / PERF_KICKS;
+
+	id = hcvg_connect(&dev, vport, 0);
+	if (id < 0) {
+		say("perf %s: connect rc=%d", name, id);
+		return -1;
+	}
+	stream_fill(&st, b, sizeof(b));
+	t0 = rdtsc64();
+	for (i = 0; i < PERF_ECHOES; i++) {
+		if (hcvg_send(&dev, id, b, sizeof(b), 0) != (long)sizeof(b))
+			return -1;
+		for (got = 0; got < sizeof(b); got += (uint32_t)n) {
+			n = hcvg_recv(&dev, id, in, sizeof(in) - got, 0);
+			if (n <= 0) {
+				say("perf %s: echo recv rc=%d", name, (int)n);
+				return -1;
+			}
+		}
+	}
+	echo_cyc = (uint32_t)(rdtsc64() - t0) / PERF_ECHOES;
+	(void)hcvg_close(&dev, id);
+
+	id = hcvg_connect(&dev, vport, 0);
+	if (id < 0)
+		return -1;
+	t0 = rdtsc64();
+	xfer_echo(id, stream, 11, 20000, &x);
+	stream_kcyc = (uint32_t)((rdtsc64() - t0) >> 10);
+	(void)hcvg_close(&dev, id);
+	if (report(name, vport, stream, &x) != 0)
+		return -1;
+	say("perf mode=%s doorbell_cyc=%u echo64_cyc=%u stream_bytes=%u stream_kcyc=%u kicks=%u evtchn_kicks=%u",
+	    name, kick_cyc, echo_cyc, stream, stream_kcyc,
+	    hcvg_stats(&dev)->gs_kicks, hcvg_stats(&dev)->gs_evtchn_kicks);
+	hcvg_fini(&dev);
+	return 0;
+}
+
+static int
+case_perf(void)
+{
+	uint32_t vport = cmdline_u32("vport", 1234);
+	uint32_t stream = cmdline_u32("bytes", 262144);
+
+	if (perf_mode("sync", 1, 0, vport, stream) != 0 ||
+	    perf_mode("async", 0, 0, vport, stream) != 0 ||
+	    perf_mode("evtchn", 0, 1, vport, stream) != 0)
+		return -1;
+	return 0;
+}
+
 /* Keep a connection open and idle until the domain is destroyed. */
 static int
 case_hold(void)
@@ -535,10 +660,8 @@ case_msg(void)
 	return rc == 0 && tx_crc == rx_crc ? 0 : -1;
 }
 
-int	hcvs_vsock_cases(const char *name);
-
-int
-hcvs_vsock_cases(const char *name)
+static int
+run_case(const char *name)
 {
 	if (str_eq(name, "msg"))
 		return case_msg();
@@ -554,8 +677,39 @@ hcvs_vsock_cases(const char *name)
 		return case_restart();
 	if (str_eq(name, "hold"))
 		return case_hold();
+	if (str_eq(name, "perf"))
+		return case_perf();
 	say("unknown case %s", name);
 	return -1;
+}
+
+int	hcvs_vsock_cases(const char *name);
+
+int
+hcvs_vsock_cases(const char *name)
+{
+	int rc = run_case(name);
+	const struct hcvg_stats *st = hcvg_stats(&dev);
+
+	say("doorbells kicks=%u evtchn_kicks=%u", st->gs_kicks,
+	    st->gs_evtchn_kicks);
+	/*
+	 * ekick=1 asks for the event-channel doorbell: it must have rung
+	 * every time, unless ekick_expect=0 says the host withholds it.
+	 */
+	if (rc == 0 && cmdline_u32("ekick", 0) != 0) {
+		if (cmdline_u32("ekick_expect", 1) == 0) {
+			if (st->gs_evtchn_kicks != 0) {
+				say("rang by event channel though not offered");
+				rc = -1;
+			}
+		} else if (st->gs_evtchn_kicks == 0 ||
+		    st->gs_evtchn_kicks != st->gs_kicks) {
+			say("the event-channel doorbell was not used for every kick");
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 #else /* !HCVS_HAVE_GUEST_DRIVER */
