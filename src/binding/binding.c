@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "binding/binding.h"
+#include "common/compiler.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "hcvsock_abi.h"
@@ -35,16 +36,6 @@ struct binding {
 };
 
 static void run_device(struct binding *b);
-
-static inline void
-spin_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
 
 /* ---- Interrupts: the device's choice, delivered by the source ------------ */
 
@@ -219,7 +210,7 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 			deadline = loop_now_ns() + b->b_busy_ns;
 		else if (loop_now_ns() >= deadline)
 			break;
-		spin_pause();
+		cpu_relax();
 	}
 }
 

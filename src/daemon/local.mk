@@ -5,6 +5,7 @@
 noinst_LIBRARIES += src/daemon/libdaemon.a
 src_daemon_libdaemon_a_SOURCES = \
 	%reldir%/conf.c %reldir%/conf.h \
+	%reldir%/conf_tcp.c %reldir%/conf_tcp.h \
 	%reldir%/ctl.c %reldir%/ctl.h \
 	%reldir%/loopback.c %reldir%/loopback.h \
 	%reldir%/options.c %reldir%/options.h \

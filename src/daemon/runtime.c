@@ -673,11 +673,17 @@ drop_privileges(struct rt *r)
 		return 0;
 	}
 	/* Sockets bound as root: the dropped user must still unlink them. */
-	if (conf_listener_path(c, path, sizeof(path)) == 0 &&
-	    access(path, F_OK) == 0 &&
-	    (rc = privdrop_prepare_file(path, r->r_uid, r->r_gid, 0660)) < 0) {
-		log_warnx("%s: %s", path, strerror(-rc));
-		return rc;
+	for (int seq = 0; seq < 2; seq++) {
+		if (conf_listener_path(c, path, sizeof(path)) < 0 ||
+		    (seq && strlen(path) + sizeof("_seqpacket") > sizeof(path)))
+			continue;
+		if (seq)
+			strcat(path, "_seqpacket");
+		if (access(path, F_OK) == 0 && (rc = privdrop_prepare_file(path,
+		    r->r_uid, r->r_gid, 0660)) < 0) {
+			log_warnx("%s: %s", path, strerror(-rc));
+			return rc;
+		}
 	}
 	if ((rc = privdrop_prepare_file(r->r_ctl_path, 0, r->r_gid, 0660)) < 0) {
 		log_warnx("%s: %s", r->r_ctl_path, strerror(-rc));

@@ -31,6 +31,8 @@
 #define LOOPBACK_TIMEOUT_MS	10000
 /* VMMs one daemon serves in KVM mode. */
 #define KVM_MAX_GUESTS		16
+/* What every guest is offered: the device's defaults and SEQPACKET. */
+#define SERVICE_FEATURES	(VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET)
 
 /*
  * What differs between hypervisor kinds.  `open` builds the guest side
@@ -94,6 +96,10 @@ mux_cfg(struct service *s, const struct conf *c)
 			pm->pm_path[0] = '\0';
 		pm->pm_allow_connect = cp->cp_connect;
 		pm->pm_allow_listen = cp->cp_listen;
+		pm->pm_tcp = cp->cp_tcp.ct_addr;
+		pm->pm_tcp_len = cp->cp_tcp.ct_len;
+		pm->pm_tcp_listen = cp->cp_tcp_listen.ct_addr;
+		pm->pm_tcp_listen_len = cp->cp_tcp_listen.ct_len;
 	}
 	m->maps = s->sv_maps;
 	m->nr_maps = c->c_nr_ports;
@@ -208,8 +214,9 @@ one_bind(struct service *s, const struct conf *c,
 	bc.name = c->c_name;
 	bc.mux = s->sv_mcfg;
 	bc.irq_modes = c->c_notify;
+	bc.features = SERVICE_FEATURES;
 	if (!c->c_evtchn_kick)
-		bc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
+		bc.features &= ~HCVS_F_EVTCHN_KICK;
 	bc.backend_domid = t->st_self_domid;
 	if (c->c_has_pio)
 		bc.windows[bc.nr_windows++] = (struct binding_window){
@@ -441,6 +448,18 @@ kvm_detached(void *arg, const char *name, uint64_t cid)
 	    "were reset", name, cid);
 }
 
+/* One TCP address cannot be every attached guest's. */
+static void
+kvm_no_tcp_listen(struct service *s)
+{
+	for (size_t i = 0; i < s->sv_mcfg.nr_maps; i++) {
+		if (s->sv_maps[i].pm_tcp_listen_len != 0)
+			log_warnx("port %" PRIu32 ": tcp_listen is ignored in "
+			    "KVM mode", s->sv_maps[i].pm_port);
+		s->sv_maps[i].pm_tcp_listen_len = 0;
+	}
+}
+
 /*
  * Each attached guest gets the same binding as a Xen guest, its host
  * sockets at <socket_dir>/<socket_name>.<cid>.
@@ -456,13 +475,15 @@ kvm_open(struct service *s, const struct conf *c,
 	(void)recovered;
 	(void)reattached;
 	mux_cfg(s, c);
+	kvm_no_tcp_listen(s);
 	memset(&ac, 0, sizeof(ac));
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
 	ac.irq_modes = c->c_notify;
+	ac.features = SERVICE_FEATURES;
 	if (!c->c_evtchn_kick)
-		ac.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
+		ac.features &= ~HCVS_F_EVTCHN_KICK;
 	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
@@ -488,6 +509,7 @@ kvm_nothing(struct service *s)
 static int
 kvm_reconfigure(struct service *s)
 {
+	kvm_no_tcp_listen(s);
 	return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
 }
 

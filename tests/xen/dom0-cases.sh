@@ -268,9 +268,14 @@ peer_serve() {
 # hv_start NAME VCPUS CMDLINE: the shipped launch helper creates the guest
 # paused, starts hcvsockd, waits for it to be ready, unpauses.
 hv_start() {
+	mkcfg "$1" "$2" "$3"
+	hv_conf "$1"
+	hv_launch "$1"
+}
+
+# hv_launch NAME: as hv_start, with /tmp/NAME.cfg and its conf written.
+hv_launch() {
 	name=$1
-	mkcfg "$name" "$2" "$3"
-	hv_conf "$name"
 	hv_log >/dev/null
 	rm -f "/run/hcvsock/$name.pid" /tmp/dpid
 	# The daemon may be done before the helper returns: catch its pid early.
@@ -462,6 +467,9 @@ case_hv_destroy() {
 	check_no_zombie
 }
 
+# Cases with a Linux guest, when the harness shipped them.
+[ -f /hcvs/dom0-cases-linux.sh ] && . /hcvs/dom0-cases-linux.sh
+
 # ---- driver --------------------------------------------------------------
 
 cleanup() {
@@ -487,9 +495,14 @@ overall=0
 for c in "$@"; do
 	echo "HCVS-CASE $c BEGIN"
 	t0=$(now_ms)
-	timeout -s KILL "$CASE_TIMEOUT" sh "$0" --one "$c"
+	# A case may set a longer limit: CASE_TIMEOUT_<name with _ for ->.
+	ct=$(eval echo "\${CASE_TIMEOUT_$(echo "$c" | tr '-' '_'):-$CASE_TIMEOUT}")
+	timeout -s KILL "$ct" sh "$0" --one "$c"
 	rc=$?
-	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after ${CASE_TIMEOUT} s"
+	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after $ct s"
+	# A Linux guest's console tells how far it got.
+	[ $rc -ne 0 ] && [ -f "/var/log/xen/console/guest-$c.log" ] &&
+	    tr -d '\r' <"/var/log/xen/console/guest-$c.log" | tail -n 40 | sed 's/^/HCVS-LGC /'
 	echo "HCVS-CASE $c END rc=$rc ms=$(( $(now_ms) - t0 ))"
 	[ $rc -eq 0 ] || overall=1
 	cleanup
