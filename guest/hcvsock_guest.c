@@ -827,6 +827,16 @@ hcvg_poll(struct hcvg *g)
 			break;
 		}
 		acq();
+		/*
+		 * A re-attaching host writes EPOCH before it produces anything
+		 * (the RSTs for the dead connections first): read after RX_PROD,
+		 * the reset is seen before the entries that follow it.
+		 */
+		epoch = mb_load(g, HCVS_MB_EPOCH);
+		if (epoch != g->g_epoch) {
+			g->g_epoch = epoch;
+			transport_reset(g);
+		}
 		s = g->g_mb + HCVS_MBOX_HDR_SIZE + g->g_tx_slots * g->g_slot_size +
 		    (g->g_rx_cons & (g->g_rx_slots - 1)) * g->g_slot_size;
 		h.src_cid = get64(s + 0);

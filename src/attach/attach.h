@@ -48,6 +48,8 @@
 #define ATTACH_MAX_VCPUS	IOREQ_SHM_MAX_VCPUS
 #define ATTACH_NAME_MAX		32u
 #define ATTACH_REASON_MAX	128u
+/* Sessions before START one peer uid may hold (attach_server). */
+#define ATTACH_MAX_PENDING_PER_PEER	2u
 
 enum attach_msg_type {
 	/* VMM -> hcvsockd */
@@ -182,6 +184,11 @@ struct attach_sess;
 int	attach_sess_new(int sock, struct attach_sess **sp) __must_check;
 /* Close the socket and every fd received.  NULL is a no-op. */
 void	attach_sess_free(struct attach_sess *s);
+/*
+ * Free the session but leave its socket and fds alone: another process
+ * (a fork) serves them now.  NULL is a no-op.
+ */
+void	attach_sess_forget(struct attach_sess *s);
 int	attach_sess_fd(const struct attach_sess *s);
 
 /*
@@ -230,6 +237,7 @@ int	attach_source_open(const struct attach_desc *d, struct ioreq_source **sp,
 
 struct loop;
 struct attach_server;
+struct peer_policy;
 
 /*
  * What the daemon does with a checked description: `attach` builds the
@@ -243,11 +251,15 @@ struct attach_server_ops {
 	int	(*attach)(void *arg, struct attach_desc *d, void **guestp,
 		    char *err, size_t errlen);
 	void	(*detach)(void *arg, void *guest);
+	/* In a session's own process (attach_server_set_fork): its loop. */
+	void	(*forked)(void *arg, struct loop *l);
 };
 
 /*
  * Listen on `path` (usock_listen()'s rules: only a dead socket there is
- * replaced, never a file; mode 0660).  At most `max_sessions` VMMs at once; more are refused.
+ * replaced, never a file; mode 0660).  At most `max_sessions` VMMs at
+ * once, and at most ATTACH_MAX_PENDING_PER_PEER of them from one peer uid
+ * (SO_PEERCRED) before START; more are refused with -EBUSY.
  */
 int	attach_server_new(struct loop *l, const char *path,
 	    unsigned max_sessions, const struct attach_server_ops *ops,
@@ -261,6 +273,23 @@ void	attach_server_free(struct attach_server *s);
  */
 #define ATTACH_HANDSHAKE_MS	10000u
 void	attach_server_set_timeout(struct attach_server *s, unsigned ms);
+/*
+ * Only peers the policy allows (SO_PEERCRED, SO_PEERGROUPS) may attach;
+ * others get -EPERM.  Copied.  Without it, anybody who can connect.
+ */
+void	attach_server_set_peers(struct attach_server *s,
+	    const struct peer_policy *pp);
+/*
+ * A process per session: each accepted VMM is served by a fork that keeps
+ * only its session socket (ops->forked gets the child its own loop), so
+ * one guest's flood, fault or compromise stays in its process.  The
+ * parent only accepts, counts and reaps; freeing the server sends its
+ * children SIGTERM and waits for them.
+ */
+void	attach_server_set_fork(struct attach_server *s, bool on);
+/* Parent: one line per child (guest name, cid, pid). */
+void	attach_server_dump_children(const struct attach_server *s,
+	    void (*cb)(void *arg, const char *line), void *arg);
 unsigned attach_server_nr_guests(const struct attach_server *s);
 
 #endif /* HCVS_ATTACH_H */

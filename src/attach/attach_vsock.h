@@ -23,6 +23,7 @@
 
 #include "attach/attach.h"
 #include "binding/binding.h"
+#include "common/peer.h"
 #include "vsock/vsock_mux.h"
 
 struct loop;
@@ -44,6 +45,14 @@ struct attach_vsock_cfg {
 	uint64_t		 busy_poll_ns;	/* 0: off */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
+	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
+	const struct peer_policy *peers;
+	/*
+	 * Listener only: each guest in a process of its own
+	 * (attach_server_set_fork).  The parent then holds no guest: its
+	 * reconfigure applies to guests attached afterwards.
+	 */
+	bool			 fork_per_guest;
 	/*
 	 * Listener only (may be NULL): a guest went live / was detached
 	 * (its VMM disconnected or broke the protocol, or unlisten).

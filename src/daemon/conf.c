@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/conf.h"
 
@@ -94,6 +97,7 @@ static const struct key keys[] = {
 	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
 	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
 	{ "group", KT_ACCOUNT, RESTART, FIELD(c_group), NO_HAS },
+	{ "peer_group", KT_ACCOUNT, RESTART, FIELD(c_peer_group), NO_HAS },
 	{ "tcp_allow", KT_TCP_ALLOW, LIVE, FIELD(c_tcp_allow), NO_HAS },
 };
 
@@ -916,6 +920,34 @@ conf_load_buf(struct conf *c, const char *name, const char *text, size_t len,
 	return finish(&p);
 }
 
+/* A FIFO or device at the path must not block or feed the parser. */
+static FILE *
+conf_open(const char *path, int *e)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*e = errno;
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		*e = st.st_mode == 0 ? errno : ENOTSUP;
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		*e = errno;
+		close(fd);
+	}
+	return f;
+}
+
 int
 conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
 {
@@ -930,10 +962,12 @@ conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
 	size_t len = 0, cap = 0;
 	int rc, e;
 
-	f = fopen(path, "re");
+	f = conf_open(path, &e);
 	if (f == NULL) {
-		e = errno;
-		perr(&p, "%s", strerror(e));
+		if (e == ENOTSUP)
+			perr(&p, "not a regular file");
+		else
+			perr(&p, "%s", strerror(e));
 		return -e;
 	}
 	for (;;) {
@@ -991,6 +1025,11 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
+	if (c->c_peer_group[0] != '\0' && getgrnam(c->c_peer_group) == NULL) {
+		p.p_line = seen_at(c, "peer_group");
+		perr(&p, "'peer_group': no such group '%s'", c->c_peer_group);
+		return p.p_errors;
+	}
 	if (c->c_user[0] == '\0')
 		return 0;
 	p.p_line = seen_at(c, "user");

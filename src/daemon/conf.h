@@ -101,6 +101,8 @@ struct conf {
 
 	char		c_user[CONF_NAME_MAX];	/* "" = keep running as root */
 	char		c_group[CONF_NAME_MAX];	/* "" = the user's group */
+	/* Also allowed on the control and attach sockets ("" = none). */
+	char		c_peer_group[CONF_NAME_MAX];
 
 	/* Line of each key (by its row in conf.c's table), 0 if unset. */
 	unsigned	c_seen[32];

@@ -29,8 +29,7 @@
 
 /* How long a fake guest may take to hand its page over. */
 #define LOOPBACK_TIMEOUT_MS	10000
-/* VMMs one daemon serves in KVM mode. */
-#define KVM_MAX_GUESTS		16
+#define KVM_MAX_GUESTS		SERVICE_KVM_MAX_GUESTS
 /* What every guest is offered: the device's defaults and SEQPACKET. */
 #define SERVICE_FEATURES	(VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET)
 
@@ -481,6 +480,10 @@ kvm_open(struct service *s, const struct conf *c,
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
 	ac.irq_modes = c->c_notify;
+	ac.require_cid = t->st_require_cid;
+	ac.peers = t->st_peers;
+	/* One guest's flood, fault or compromise stays in its process. */
+	ac.fork_per_guest = true;
 	ac.features = SERVICE_FEATURES;
 	if (!c->c_evtchn_kick)
 		ac.features &= ~HCVS_F_EVTCHN_KICK;

@@ -249,11 +249,16 @@ CONF
 }
 
 # Dump what the daemon logged (syslog) since the last call.
+# A daemon its own seccomp filter killed fails the case, whenever it happened.
 hv_log() {
 	[ -f /tmp/syslog ] || return 0
 	pos=$(cat /tmp/syslog.pos 2>/dev/null || echo 0)
-	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/'
+	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/' >/tmp/hv.log
 	wc -l </tmp/syslog >/tmp/syslog.pos
+	cat /tmp/hv.log
+	if grep -q 'seccomp: forbidden system call' /tmp/hv.log; then
+		fail "hcvsockd was killed by its seccomp filter: $(grep -o 'forbidden system call [0-9]*' /tmp/hv.log | head -n1)"
+	fi
 }
 
 # peer_serve NAME CONNS: dom0's echo peer on the guest's port 1234.
@@ -292,6 +297,25 @@ hv_launch() {
 	[ -n "$dpid" ] || fail "no hcvsockd pid"
 	echo $dpid >>/tmp/case.pids
 	echo "HCVS-INFO hcvsockd pid=$dpid"
+	hv_confined "$dpid"
+}
+
+# hv_confined PID: serving under the seccomp filter, no capability left
+# (the helper returns once the daemon is ready, i.e. confined; a guest
+# that already finished took its daemon with it: nothing to look at).
+hv_confined() {
+	st=$(awk '/^(Seccomp|CapBnd|CapEff|NoNewPrivs):/ { printf "%s%s ", $1, $2 }' \
+	    "/proc/$1/status" 2>/dev/null)
+	[ -n "$st" ] || { echo "HCVS-INFO hcvsockd already gone, confinement not seen"; return 0; }
+	echo "HCVS-INFO confinement: $st"
+	case "$st" in
+	*"Seccomp:2 "*) ;;
+	*) hv_log; fail "hcvsockd serves without its seccomp filter ($st)" ;;
+	esac
+	case "$st" in
+	*"CapBnd:0000000000000000 "*) ;;
+	*) fail "hcvsockd kept capabilities in its bounding set ($st)" ;;
+	esac
 }
 
 # privs PID: the daemon's credentials, as the kernel sees them.
@@ -447,6 +471,7 @@ hv_restart() {
 	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
 	dpid=$(cat /run/hcvsock/$name.pid)
 	echo $dpid >>/tmp/case.pids
+	hv_confined "$dpid"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
