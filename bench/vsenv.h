@@ -27,10 +27,11 @@ struct vsock_mux;
 
 #define VSENV_CID		3u
 /*
- * "block": every waiter spins this long before it sleeps - the VMM on a
- * forwarded exit, the device in its TX poll window (and hcvsockd's
- * busy_poll_us where the server has one) - as vhost and NAPI do;
- * "busy": the server never sleeps.
+ * "block": the VMM spins this long on a forwarded exit before it sleeps,
+ * and on the fake page the device keeps its TX poll window, as vhost and
+ * NAPI do; hcvsockd's own busy-poll window stays off (on two shared CPUs
+ * it starves the host peer: PERFORMANCE.md).  "busy": the server never
+ * sleeps.
  */
 #define VSENV_WINDOW_NS		(50u * 1000u)
 #define VSENV_WINDOW_BASE	0xc000u

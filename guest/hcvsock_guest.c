@@ -9,7 +9,10 @@
 
 #define HOST_CID	2u
 #define FIRST_PORT	49152u
-#define VS_STREAM	1u
+#define VS_STREAM	HCVG_STREAM
+#define VS_SEQ		HCVG_SEQPACKET
+#define SEQ_EOM		1u
+#define SEQ_EOR		2u
 #define OP_REQUEST	1u
 #define OP_RESPONSE	2u
 #define OP_RST		3u
@@ -266,6 +269,8 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 		return err_of(res);
 	feats = p->reg_read(p->ctx, HCVS_REG_HOST_FEATURES);
 	want = HCVS_F_STREAM;
+	if (feats & HCVS_F_SEQPACKET)
+		want |= HCVS_F_SEQPACKET;
 	if (cfg->sync_doorbell && (feats & HCVS_F_SYNC_DOORBELL))
 		want |= HCVS_F_SYNC_DOORBELL;
 	want |= feats & HCVS_F_LAZY_CREDIT;
@@ -514,7 +519,7 @@ conn_send_when(struct hcvg *g, struct hcvg_conn *c, uint16_t op,
 	h.src_port = c->c_lport;
 	h.dst_port = c->c_rport;
 	h.len = len;
-	h.type = VS_STREAM;
+	h.type = c->c_type;
 	h.op = op;
 	h.flags = flags;
 	h.buf_alloc = HCVG_CONN_BUF;
@@ -588,15 +593,23 @@ conn_alloc(struct hcvg *g)
 	return (struct hcvg_conn *)0;
 }
 
-static int
+/* The type listened for on port, 0 if none. */
+static uint16_t
 listening(const struct hcvg *g, uint32_t port)
 {
 	unsigned i;
 
 	for (i = 0; i < g->g_nlisten; i++)
 		if (g->g_listen[i] == port)
-			return 1;
+			return g->g_listen_type[i];
 	return 0;
+}
+
+static int
+type_ok(const struct hcvg *g, uint16_t type)
+{
+	return type == VS_STREAM ||
+	    (type == VS_SEQ && (g->g_features & HCVS_F_SEQPACKET));
 }
 
 static void
@@ -607,10 +620,60 @@ conn_reset(struct hcvg_conn *c)
 }
 
 static void
-rx_data(struct hcvg *g, struct hcvg_conn *c, const uint8_t *data, uint32_t len)
+eom_set(struct hcvg_conn *c, uint32_t i)
+{
+	c->c_rx_eom[i / 8] = (uint8_t)(c->c_rx_eom[i / 8] | (1u << (i % 8)));
+}
+
+static int
+eom_test_clear(struct hcvg_conn *c, uint32_t i)
+{
+	uint8_t bit = (uint8_t)(1u << (i % 8));
+
+	if (!(c->c_rx_eom[i / 8] & bit))
+		return 0;
+	c->c_rx_eom[i / 8] = (uint8_t)(c->c_rx_eom[i / 8] & ~bit);
+	return 1;
+}
+
+/* Bytes of the first complete message in c_rx, 0 if none is. */
+static uint32_t
+eom_find(const struct hcvg_conn *c)
+{
+	uint32_t k, i;
+
+	for (k = 0; k < c->c_rx_len; k++) {
+		i = (c->c_rx_head + k) % HCVG_CONN_BUF;
+		if (c->c_rx_eom[i / 8] == 0) {
+			/* Skip the rest of an empty bitmap byte. */
+			k += 7 - i % 8;
+			continue;
+		}
+		if (c->c_rx_eom[i / 8] & (1u << (i % 8)))
+			return k + 1;
+	}
+	return 0;
+}
+
+static void
+rx_data(struct hcvg *g, struct hcvg_conn *c, const uint8_t *data, uint32_t len,
+    uint32_t flags)
 {
 	uint32_t tail, first;
+	int eom = c->c_type == VS_SEQ && (flags & SEQ_EOM);
 
+	if (c->c_skip) {
+		/* The tail of a message already delivered truncated. */
+		if (len > HCVG_CONN_BUF - c->c_rx_len) {
+			(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+			conn_reset(c);
+			return;
+		}
+		c->c_fwd_cnt += len;
+		if (eom)
+			c->c_skip = 0;
+		return;
+	}
 	if (len > HCVG_CONN_BUF - c->c_rx_len ||
 	    (c->c_local_shut & SHUT_RCV)) {
 		/* The host overran our credit (or we stopped reading). */
@@ -625,6 +688,9 @@ rx_data(struct hcvg *g, struct hcvg_conn *c, const uint8_t *data, uint32_t len)
 	copy(c->c_rx + tail, data, first);
 	copy(c->c_rx, data + first, len - first);
 	c->c_rx_len += len;
+	/* An empty RW with EOM ends what came before; alone it is nothing. */
+	if (eom && c->c_rx_len > 0)
+		eom_set(c, (c->c_rx_head + c->c_rx_len - 1) % HCVG_CONN_BUF);
 }
 
 static uint32_t
@@ -640,7 +706,7 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 {
 	struct hcvg_conn *c;
 
-	if (h->type != VS_STREAM || h->dst_cid != g->g_cid) {
+	if (!type_ok(g, h->type) || h->dst_cid != g->g_cid) {
 		g->g_st.gs_bad_rx++;
 		if (h->op != OP_RST)
 			reply_rst(g, h);
@@ -651,10 +717,10 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 		if (h->op == OP_RST)
 			return;
 		if (c == (struct hcvg_conn *)0 && h->op == OP_REQUEST &&
-		    listening(g, h->dst_port) &&
+		    listening(g, h->dst_port) == h->type &&
 		    (c = conn_alloc(g)) != (struct hcvg_conn *)0) {
 			c->c_state = HCVG_S_ESTABLISHED;
-			c->c_type = VS_STREAM;
+			c->c_type = h->type;
 			c->c_lport = h->dst_port;
 			c->c_rport = h->src_port;
 			c->c_rcid = h->src_cid;
@@ -665,6 +731,13 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 			return;
 		}
 		reply_rst(g, h);
+		return;
+	}
+	if (h->type != c->c_type) {
+		/* The other type on a live pair. */
+		g->g_st.gs_bad_rx++;
+		if (h->op != OP_RST)
+			reply_rst(g, h);
 		return;
 	}
 	c->c_peer_buf = h->buf_alloc;
@@ -687,7 +760,7 @@ rx_packet(struct hcvg *g, const struct pkt *h, const uint8_t *data)
 			conn_reset(c);
 			break;
 		}
-		rx_data(g, c, data, h->len);
+		rx_data(g, c, data, h->len, h->flags);
 		break;
 	case OP_CREDIT_UPD:
 		break;
@@ -754,6 +827,16 @@ hcvg_poll(struct hcvg *g)
 			break;
 		}
 		acq();
+		/*
+		 * A re-attaching host writes EPOCH before it produces anything
+		 * (the RSTs for the dead connections first): read after RX_PROD,
+		 * the reset is seen before the entries that follow it.
+		 */
+		epoch = mb_load(g, HCVS_MB_EPOCH);
+		if (epoch != g->g_epoch) {
+			g->g_epoch = epoch;
+			transport_reset(g);
+		}
 		s = g->g_mb + HCVS_MBOX_HDR_SIZE + g->g_tx_slots * g->g_slot_size +
 		    (g->g_rx_cons & (g->g_rx_slots - 1)) * g->g_slot_size;
 		h.src_cid = get64(s + 0);
@@ -829,14 +912,24 @@ hcvg_state(const struct hcvg *g, int id)
 }
 
 int
-hcvg_listen(struct hcvg *g, uint32_t port)
+hcvg_listen_type(struct hcvg *g, uint32_t port, uint16_t type)
 {
+	if (!type_ok(g, type))
+		return -HCVG_EINVAL;
 	if (listening(g, port))
 		return -HCVG_EADDRINUSE;
 	if (g->g_nlisten == HCVG_MAX_LISTEN)
 		return -HCVG_ENOSPC;
-	g->g_listen[g->g_nlisten++] = port;
+	g->g_listen[g->g_nlisten] = port;
+	g->g_listen_type[g->g_nlisten] = type;
+	g->g_nlisten++;
 	return 0;
+}
+
+int
+hcvg_listen(struct hcvg *g, uint32_t port)
+{
+	return hcvg_listen_type(g, port, VS_STREAM);
 }
 
 int
@@ -846,7 +939,9 @@ hcvg_unlisten(struct hcvg *g, uint32_t port)
 
 	for (i = 0; i < g->g_nlisten; i++) {
 		if (g->g_listen[i] == port) {
-			g->g_listen[i] = g->g_listen[--g->g_nlisten];
+			g->g_nlisten--;
+			g->g_listen[i] = g->g_listen[g->g_nlisten];
+			g->g_listen_type[i] = g->g_listen_type[g->g_nlisten];
 			return 0;
 		}
 	}
@@ -899,17 +994,25 @@ port_alloc(struct hcvg *g, uint32_t rport)
 int
 hcvg_connect(struct hcvg *g, uint32_t port, int nonblock)
 {
+	return hcvg_connect_type(g, port, VS_STREAM, nonblock);
+}
+
+int
+hcvg_connect_type(struct hcvg *g, uint32_t port, uint16_t type, int nonblock)
+{
 	struct hcvg_conn *c;
 	uint32_t n = 0;
 	int id, rc;
 
+	if (!type_ok(g, type))
+		return -HCVG_EINVAL;
 	c = conn_alloc(g);
 	if (c == (struct hcvg_conn *)0)
 		return -HCVG_EMFILE;
 	c->c_lport = port_alloc(g, port);
 	c->c_rport = port;
 	c->c_rcid = HOST_CID;
-	c->c_type = VS_STREAM;
+	c->c_type = type;
 	c->c_state = HCVG_S_CONNECTING;
 	id = (int)(c - g->g_conns);
 	rc = conn_send(g, c, OP_REQUEST, 0, (const void *)0, 0);
@@ -937,17 +1040,18 @@ hcvg_connect(struct hcvg *g, uint32_t port, int nonblock)
 	}
 }
 
+/*
+ * STREAM: as many bytes as go.  msg (SEQPACKET): one message, EOM and
+ * EOR on its last packet; it never ends early but in error.
+ */
 static long
-send_inner(struct hcvg *g, int id, const void *buf, uint32_t len,
-    int nonblock)
+send_inner(struct hcvg *g, struct hcvg_conn *c, const void *buf, uint32_t len,
+    int nonblock, int msg)
 {
 	const uint8_t *p = buf;
-	struct hcvg_conn *c = conn_get(g, id);
 	uint32_t done = 0, chunk, n = 0;
 	int rc;
 
-	if (c == (struct hcvg_conn *)0)
-		return -HCVG_EINVAL;
 	while (done < len) {
 		if (c->c_reset)
 			return done > 0 ? (long)done : -HCVG_ECONNRESET;
@@ -962,7 +1066,8 @@ send_inner(struct hcvg *g, int id, const void *buf, uint32_t len,
 		if (chunk > peer_free(c))
 			chunk = peer_free(c);
 		if (chunk > 0 && tx_free(g) > 0) {
-			rc = conn_send(g, c, OP_RW, 0, p + done, chunk);
+			rc = conn_send(g, c, OP_RW, msg && done + chunk == len ?
+			    SEQ_EOM | SEQ_EOR : 0, p + done, chunk);
 			if (rc < 0)
 				return done > 0 ? (long)done : rc;
 			c->c_tx_cnt += chunk;
@@ -974,7 +1079,7 @@ send_inner(struct hcvg *g, int id, const void *buf, uint32_t len,
 			c->c_credit_req = 1;
 			(void)conn_send(g, c, OP_CREDIT_REQ, 0, (const void *)0, 0);
 		}
-		if (nonblock) {
+		if (nonblock && !(msg && done > 0)) {
 			if (hcvg_poll(g) < 0)
 				return -HCVG_EIO;
 			if (done > 0)
@@ -996,64 +1101,123 @@ send_inner(struct hcvg *g, int id, const void *buf, uint32_t len,
 }
 
 long
-hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+hcvg_send_msg(struct hcvg *g, int id, const void *buf, uint32_t len,
     int nonblock)
 {
-	long r = send_inner(g, id, buf, len, nonblock);
+	struct hcvg_conn *c = conn_get(g, id);
+	long r;
 
-	/* One doorbell for everything this call published. */
+	if (c == (struct hcvg_conn *)0 || c->c_type != VS_SEQ)
+		return -HCVG_EINVAL;
+	if (c->c_state == HCVG_S_ESTABLISHED && !c->c_reset &&
+	    len > c->c_peer_buf)
+		return -HCVG_EMSGSIZE;
+	if (len == 0)
+		return 0;
+	if (nonblock && c->c_state == HCVG_S_ESTABLISHED && !c->c_reset &&
+	    peer_free(c) < len) {
+		if (!c->c_credit_req) {
+			c->c_credit_req = 1;
+			(void)conn_send(g, c, OP_CREDIT_REQ, 0, (const void *)0, 0);
+			flush(g);
+		}
+		return -HCVG_EAGAIN;
+	}
+	r = send_inner(g, c, buf, len, nonblock, 1);
+	if (r >= 0 && (uint32_t)r != len) {
+		/* Half a message must not pass for a whole one. */
+		if (!c->c_reset && c->c_state == HCVG_S_ESTABLISHED)
+			(void)conn_send(g, c, OP_RST, 0, (const void *)0, 0);
+		conn_reset(c);
+		r = -HCVG_ECONNRESET;
+	}
 	flush(g);
 	return r;
 }
 
 long
-hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len, int nonblock)
+hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
+    int nonblock)
 {
 	struct hcvg_conn *c = conn_get(g, id);
-	uint8_t *out = buf;
-	uint32_t n = 0, take, first;
-	int rc;
+	long r;
 
 	if (c == (struct hcvg_conn *)0)
 		return -HCVG_EINVAL;
+	if (c->c_type == VS_SEQ)
+		return hcvg_send_msg(g, id, buf, len, nonblock);
+	r = send_inner(g, c, buf, len, nonblock, 0);
+	/* One doorbell for everything this call published. */
+	flush(g);
+	return r;
+}
+
+static int
+rx_ended(const struct hcvg_conn *c)
+{
+	return c->c_reset || (c->c_peer_shut & SHUT_SEND) ||
+	    (c->c_local_shut & SHUT_RCV);
+}
+
+/*
+ * Wait until there is something to return (SEQPACKET: a whole message,
+ * or as much of one as can ever come): 1, else what the caller returns.
+ */
+static long
+recv_wait(struct hcvg *g, struct hcvg_conn *c, int nonblock)
+{
+	uint32_t n = 0;
+	int rc;
+
 	for (;;) {
 		if (hcvg_poll(g) < 0)
 			return -HCVG_EIO;
-		if (c->c_rx_len > 0 || len == 0)
-			break;
-		/* As Linux: a reset established stream reads as EOF. */
-		if (c->c_reset)
-			return 0;
-		if (c->c_state == HCVG_S_CONNECTING) {
-			if (nonblock)
-				return -HCVG_EAGAIN;
-		} else if (c->c_state != HCVG_S_ESTABLISHED) {
-			return -HCVG_ENOTCONN;
+		if (c->c_rx_len > 0 && (c->c_type != VS_SEQ || eom_find(c) > 0 ||
+		    c->c_rx_len == HCVG_CONN_BUF || rx_ended(c)))
+			return 1;
+		if (c->c_rx_len == 0) {
+			/* As Linux: a reset established stream reads as EOF. */
+			if (c->c_reset)
+				return 0;
+			if (c->c_state == HCVG_S_CONNECTING) {
+				if (nonblock)
+					return -HCVG_EAGAIN;
+			} else if (c->c_state != HCVG_S_ESTABLISHED) {
+				return -HCVG_ENOTCONN;
+			}
+			if (rx_ended(c))
+				return 0;
 		}
-		if ((c->c_peer_shut & SHUT_SEND) ||
-		    (c->c_local_shut & SHUT_RCV))
-			return 0;
 		if (nonblock)
 			return -HCVG_EAGAIN;
 		rc = step(g, &n);
 		if (rc < 0)
 			return rc;
 	}
-	take = len < c->c_rx_len ? len : c->c_rx_len;
-	first = HCVG_CONN_BUF - c->c_rx_head;
+}
+
+/* Copy take bytes out, then drop `used` (>= take) from the buffer. */
+static void
+rx_consume(struct hcvg *g, struct hcvg_conn *c, uint8_t *out, uint32_t take,
+    uint32_t used)
+{
+	uint32_t first = HCVG_CONN_BUF - c->c_rx_head;
+
 	if (first > take)
 		first = take;
 	copy(out, c->c_rx + c->c_rx_head, first);
 	copy(out + first, c->c_rx, take - first);
-	c->c_rx_head = (c->c_rx_head + take) % HCVG_CONN_BUF;
-	c->c_rx_len -= take;
-	c->c_fwd_cnt += take;
+	if (used > 0)
+		(void)eom_test_clear(c, (c->c_rx_head + used - 1) % HCVG_CONN_BUF);
+	c->c_rx_head = (c->c_rx_head + used) % HCVG_CONN_BUF;
+	c->c_rx_len -= used;
+	c->c_fwd_cnt += used;
 	/*
 	 * Proactive credit: the host must not stall on a stale fwd_cnt.  A
 	 * host that asked for credit hears of the space freed now, rung;
 	 * otherwise updates are lazy where the host allows it.
 	 */
-	if (c->c_state == HCVG_S_ESTABLISHED && !c->c_reset && take > 0) {
+	if (c->c_state == HCVG_S_ESTABLISHED && !c->c_reset && used > 0) {
 		if (c->c_host_wait) {
 			if (conn_send(g, c, OP_CREDIT_UPD, 0, (const void *)0,
 			    0) == 0)
@@ -1063,6 +1227,58 @@ hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len, int nonblock)
 			    (const void *)0, 0, g->g_lazy ? TX_LAZY : TX_NOW);
 		}
 	}
+}
+
+long
+hcvg_recv_msg(struct hcvg *g, int id, void *buf, uint32_t len,
+    uint32_t *flags, int nonblock)
+{
+	struct hcvg_conn *c = conn_get(g, id);
+	uint32_t m, take;
+	int tail;
+	long r;
+
+	if (c == (struct hcvg_conn *)0 || c->c_type != VS_SEQ)
+		return -HCVG_EINVAL;
+	if (flags != (uint32_t *)0)
+		*flags = 0;
+	r = recv_wait(g, c, nonblock);
+	if (r != 1)
+		return r;
+	m = eom_find(c);
+	/* A full buffer without an end: the message outgrew it. */
+	tail = 0;
+	if (m == 0) {
+		m = c->c_rx_len;
+		tail = !rx_ended(c);
+	}
+	take = len < m ? len : m;
+	if (flags != (uint32_t *)0 && (take < m || tail))
+		*flags |= HCVG_MSG_TRUNC;
+	rx_consume(g, c, buf, take, m);
+	if (tail)
+		c->c_skip = 1;
+	return (long)take;
+}
+
+long
+hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len, int nonblock)
+{
+	struct hcvg_conn *c = conn_get(g, id);
+	uint32_t take;
+	long r;
+
+	if (c == (struct hcvg_conn *)0)
+		return -HCVG_EINVAL;
+	if (c->c_type == VS_SEQ)
+		return hcvg_recv_msg(g, id, buf, len, (uint32_t *)0, nonblock);
+	if (len == 0)
+		return hcvg_poll(g) < 0 ? -HCVG_EIO : 0;
+	r = recv_wait(g, c, nonblock);
+	if (r != 1)
+		return r;
+	take = len < c->c_rx_len ? len : c->c_rx_len;
+	rx_consume(g, c, buf, take, take);
 	return (long)take;
 }
 

@@ -47,3 +47,8 @@ guest/hcvsock_guest-fs64.o guest/hcvsock_guest-fs32.o: \
 		if command -v nm >/dev/null 2>&1 && nm $@ | grep ' U '; then \
 			echo "$@: needs symbols from outside (above)"; rm -f $@; exit 1; fi; \
 	else echo "SKIP: $(CC) cannot build $$m objects"; : > $@; fi
+
+# The Linux kernel module (GPL-2.0): built with kbuild against a kernel's
+# headers, not by this build (docs/LINUX-GUEST.md; check-xen builds it).
+EXTRA_DIST += %reldir%/linux/hcvsock_vsock.c %reldir%/linux/Kbuild \
+	%reldir%/linux/Makefile %reldir%/linux/dkms.conf.in

@@ -22,6 +22,8 @@ DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/runtime.test \
 	%reldir%/daemon/e2e.test \
 	%reldir%/daemon/status.test \
+	%reldir%/daemon/seqpacket.test \
+	%reldir%/daemon/tcp.test \
 	%reldir%/daemon/kvm.test \
 	%reldir%/daemon/init.test \
 	%reldir%/daemon/man.test \

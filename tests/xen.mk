@@ -23,8 +23,17 @@ XEN_PVH_LINKFLAGS = -nostdlib -static -Wl,--build-id=none \
 	-Wl,--no-warn-rwx-segments -Wl,-T,$(top_srcdir)/$(XEN_PVH_LDS)
 
 EXTRA_DIST += $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS) \
-	%reldir%/xen/xen-e2e %reldir%/xen/dom0-init.sh %reldir%/xen/dom0-cases.sh
-CLEANFILES += %reldir%/xen/pvh-guest.elf
+	%reldir%/xen/xen-e2e %reldir%/xen/dom0-init.sh %reldir%/xen/dom0-cases.sh \
+	%reldir%/xen/dom0-cases-linux.sh %reldir%/xen/linux-init.sh \
+	%reldir%/xen/linux-kernel %reldir%/xen/lgtool.c
+CLEANFILES += %reldir%/xen/pvh-guest.elf %reldir%/xen/lgtool
+
+# Helper of the linux-* cases, run in dom0 and in the Linux guest: static,
+# and built without the host build's flags (sanitizers cannot be static).
+%reldir%/xen/lgtool: $(top_srcdir)/%reldir%/xen/lgtool.c
+	@$(MKDIR_P) $(@D)
+	$(AM_V_CCLD)$(CC) -static -O2 -Wall -Wextra -Werror -o $@ \
+	    $(top_srcdir)/%reldir%/xen/lgtool.c
 
 %reldir%/xen/pvh-guest.elf: $(XEN_PVH_SRCS) $(XEN_PVH_HDRS) $(XEN_PVH_LDS) \
     $(top_srcdir)/guest/hcvsock_guest.c $(top_srcdir)/guest/include/hcvsock_guest.h \
@@ -57,7 +66,7 @@ tests_xen_echo_peer_SOURCES = %reldir%/xen/echo_peer.c \
 	%reldir%/xen/xen_testdev.c %reldir%/xen/xen_testdev.h
 
 XEN_E2E_DEPS = tests/xen/xen_ioserv tests/xen/xen_src_ioserv \
-	tests/xen/echo_peer $(sbin_PROGRAMS) $(sbin_SCRIPTS)
+	tests/xen/echo_peer tests/xen/lgtool $(sbin_PROGRAMS) $(sbin_SCRIPTS)
 
 check-xen: %reldir%/xen/pvh-guest.elf $(XEN_E2E_DEPS)
 	$(SHELL) $(top_srcdir)/%reldir%/xen/xen-e2e --bindir $(abs_top_builddir) \

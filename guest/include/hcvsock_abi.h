@@ -9,7 +9,10 @@
 #ifndef HCVSOCK_ABI_H
 #define HCVSOCK_ABI_H
 
+/* The Linux module gets its types from the kernel's headers. */
+#ifndef __KERNEL__
 #include <stdint.h>
+#endif
 
 /* ---- Register window (64 bytes, 32-bit accesses only) ---------------- */
 

@@ -34,6 +34,7 @@
 #define HCVG_ENOSPC		28
 #define HCVG_EPIPE		32
 #define HCVG_EPROTO		71
+#define HCVG_EMSGSIZE		90
 #define HCVG_EADDRINUSE		98
 #define HCVG_ECONNRESET		104
 #define HCVG_ENOTCONN		107
@@ -46,6 +47,13 @@
 #define HCVG_CONN_BUF		16384u
 #endif
 #define HCVG_MAX_LISTEN		8u
+
+/* Socket types (virtio-vsock's numbers). */
+#define HCVG_STREAM		1u
+#define HCVG_SEQPACKET		2u
+
+/* hcvg_recv_msg() flags. */
+#define HCVG_MSG_TRUNC		1u	/* the message was longer than len */
 
 /*
  * The platform.  reg_read/reg_write access the 32-bit register at `off`
@@ -85,6 +93,7 @@ struct hcvg_conn {
 	uint8_t		c_accept;	/* waiting in the accept queue */
 	uint8_t		c_credit_req;	/* CREDIT_REQUEST outstanding */
 	uint8_t		c_host_wait;	/* host asked for credit: ring */
+	uint8_t		c_skip;		/* SEQPACKET: drop up to the next EOM */
 	uint16_t	c_type;
 	uint32_t	c_lport;
 	uint32_t	c_rport;
@@ -96,7 +105,9 @@ struct hcvg_conn {
 	uint32_t	c_fwd_sent;	/* fwd_cnt last advertised */
 	uint32_t	c_rx_head;
 	uint32_t	c_rx_len;
-	uint8_t		c_rx[HCVG_CONN_BUF];
+	/* SEQPACKET: bit i set = c_rx[i] ends a message (EOM). */
+	uint8_t		c_rx_eom[HCVG_CONN_BUF / 8];
+	uint8_t		c_rx[HCVG_CONN_BUF];	/* last: not zeroed on reuse */
 };
 
 struct hcvg_stats {
@@ -131,6 +142,7 @@ struct hcvg {
 	struct hcvg_conn *g_conns;
 	unsigned	 g_nconns;
 	uint32_t	 g_listen[HCVG_MAX_LISTEN];
+	uint16_t	 g_listen_type[HCVG_MAX_LISTEN];
 	unsigned	 g_nlisten;
 	int		 g_in_poll;
 	int		 g_kick_due;	/* TX published, doorbell deferred */
@@ -191,7 +203,14 @@ int	hcvg_poll(struct hcvg *g);
 /* Interrupt handler body: acknowledge ISR, then poll. Returns ISR. */
 uint32_t hcvg_irq(struct hcvg *g);
 
+/* Listen for STREAM connections (hcvg_listen_type for SEQPACKET). */
 int	hcvg_listen(struct hcvg *g, uint32_t port);
+/*
+ * Listen on port for connections of one type, HCVG_STREAM or
+ * HCVG_SEQPACKET (-HCVG_EINVAL unless the device offered SEQPACKET).  A
+ * REQUEST of the other type is refused (RST).  One listener per port.
+ */
+int	hcvg_listen_type(struct hcvg *g, uint32_t port, uint16_t type);
 /* Stop listening; connections already accepted or queued stay. */
 int	hcvg_unlisten(struct hcvg *g, uint32_t port);
 /* A connection id, or -HCVG_EAGAIN (nonblock) / -HCVG_ETIMEDOUT. */
@@ -201,6 +220,9 @@ int	hcvg_accept(struct hcvg *g, uint32_t port, int nonblock);
  * CONNECTING at once; hcvg_state() tells when it is ESTABLISHED.
  */
 int	hcvg_connect(struct hcvg *g, uint32_t port, int nonblock);
+/* The same for a type, HCVG_STREAM or HCVG_SEQPACKET. */
+int	hcvg_connect_type(struct hcvg *g, uint32_t port, uint16_t type,
+	    int nonblock);
 enum hcvg_state hcvg_state(const struct hcvg *g, int id);
 
 /*
@@ -217,6 +239,23 @@ long	hcvg_send(struct hcvg *g, int id, const void *buf, uint32_t len,
  */
 long	hcvg_recv(struct hcvg *g, int id, void *buf, uint32_t len,
 	    int nonblock);
+
+/*
+ * SEQPACKET (hcvg_send/hcvg_recv on such a connection act as these).
+ * hcvg_send_msg sends buf as one message: len bytes or an error, never
+ * part of it.  -HCVG_EMSGSIZE if len exceeds the peer's buffer; an empty
+ * message is not carried (returns 0).  nonblock: -HCVG_EAGAIN unless the
+ * peer's credit takes the whole message (ring slots are waited for).  A
+ * failure in the middle of a message resets the connection.
+ * hcvg_recv_msg returns one message: up to len bytes of it, the rest is
+ * discarded and *flags (may be NULL) gets HCVG_MSG_TRUNC; a message
+ * longer than the receive buffer (HCVG_CONN_BUF) is always truncated.
+ * 0 at end of stream, as hcvg_recv.
+ */
+long	hcvg_send_msg(struct hcvg *g, int id, const void *buf, uint32_t len,
+	    int nonblock);
+long	hcvg_recv_msg(struct hcvg *g, int id, void *buf, uint32_t len,
+	    uint32_t *flags, int nonblock);
 /* how: VSOCK shutdown bits, 1 = no more receive, 2 = no more send. */
 int	hcvg_shutdown(struct hcvg *g, int id, uint32_t how);
 /* Orderly close (SHUTDOWN, wait for the RST, else RST); frees the id. */

@@ -47,6 +47,8 @@
 #define ATTACH_MAX_VCPUS	IOREQ_SHM_MAX_VCPUS
 #define ATTACH_NAME_MAX		32u
 #define ATTACH_REASON_MAX	128u
+/* Sessions before START one peer uid may hold (attach_server). */
+#define ATTACH_MAX_PENDING_PER_PEER	2u
 
 enum attach_msg_type {
 	/* VMM -> hcvsockd */
@@ -181,6 +183,11 @@ struct attach_sess;
 int	attach_sess_new(int sock, struct attach_sess **sp) __must_check;
 /* Close the socket and every fd received.  NULL is a no-op. */
 void	attach_sess_free(struct attach_sess *s);
+/*
+ * Free the session but leave its socket and fds alone: another process
+ * (a fork) serves them now.  NULL is a no-op.
+ */
+void	attach_sess_forget(struct attach_sess *s);
 int	attach_sess_fd(const struct attach_sess *s);
 
 /*
@@ -244,6 +251,13 @@ int	attach_guest_new(struct loop *l, const struct attach_desc *d,
 int	attach_guest_set_device(struct attach_guest *g,
 	    const struct attach_guest_dev *dev) __must_check;
 
+/*
+ * Busy-poll window (0, the default: off): after a forwarded request or a
+ * doorbell kick, keep taking the next ones for `ns` before going back to
+ * epoll (other fds wait that long at most), as busy_poll_us does for Xen.
+ */
+void	attach_guest_set_busy_poll(struct attach_guest *g, uint64_t ns);
+
 /* Guest memory (bounds-checked accessor; valid until free). */
 struct ioreq_mem *attach_guest_mem(struct attach_guest *g);
 const char	*attach_guest_name(const struct attach_guest *g);
@@ -264,6 +278,7 @@ struct attach_guest_stats {
 	uint64_t	gs_requests;	/* forwarded requests completed */
 	uint64_t	gs_kicks;	/* ioeventfd doorbells */
 	uint64_t	gs_irqs;	/* interrupts raised */
+	uint64_t	gs_wakeups;	/* times the loop woke us */
 };
 void	attach_guest_get_stats(const struct attach_guest *g,
 	    struct attach_guest_stats *st);
@@ -280,6 +295,7 @@ void	attach_guest_free(struct attach_guest *g);
 /* ---- Listener on the event loop ----------------------------------------- */
 
 struct attach_server;
+struct peer_policy;
 
 /*
  * What the daemon does with a checked description: `attach` builds the
@@ -293,11 +309,15 @@ struct attach_server_ops {
 	int	(*attach)(void *arg, struct attach_desc *d, void **guestp,
 		    char *err, size_t errlen);
 	void	(*detach)(void *arg, void *guest);
+	/* In a session's own process (attach_server_set_fork): its loop. */
+	void	(*forked)(void *arg, struct loop *l);
 };
 
 /*
  * Listen on `path` (usock_listen()'s rules: only a dead socket there is
- * replaced, never a file; mode 0660).  At most `max_sessions` VMMs at once; more are refused.
+ * replaced, never a file; mode 0660).  At most `max_sessions` VMMs at
+ * once, and at most ATTACH_MAX_PENDING_PER_PEER of them from one peer uid
+ * (SO_PEERCRED) before START; more are refused with -EBUSY.
  */
 int	attach_server_new(struct loop *l, const char *path,
 	    unsigned max_sessions, const struct attach_server_ops *ops,
@@ -311,6 +331,23 @@ void	attach_server_free(struct attach_server *s);
  */
 #define ATTACH_HANDSHAKE_MS	10000u
 void	attach_server_set_timeout(struct attach_server *s, unsigned ms);
+/*
+ * Only peers the policy allows (SO_PEERCRED, SO_PEERGROUPS) may attach;
+ * others get -EPERM.  Copied.  Without it, anybody who can connect.
+ */
+void	attach_server_set_peers(struct attach_server *s,
+	    const struct peer_policy *pp);
+/*
+ * A process per session: each accepted VMM is served by a fork that keeps
+ * only its session socket (ops->forked gets the child its own loop), so
+ * one guest's flood, fault or compromise stays in its process.  The
+ * parent only accepts, counts and reaps; freeing the server sends its
+ * children SIGTERM and waits for them.
+ */
+void	attach_server_set_fork(struct attach_server *s, bool on);
+/* Parent: one line per child (guest name, cid, pid). */
+void	attach_server_dump_children(const struct attach_server *s,
+	    void (*cb)(void *arg, const char *line), void *arg);
 unsigned attach_server_nr_guests(const struct attach_server *s);
 
 #endif /* HCVS_ATTACH_H */

@@ -145,16 +145,6 @@ fwd_peer_check(struct attach_fwd *f, short revents)
 	return attach_fwd_peer_gone(f);
 }
 
-static inline void
-fwd_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-#endif
-}
-
 static uint64_t
 fwd_now_ns(void)
 {
@@ -239,7 +229,7 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 			return -EPROTO;
 		now = fwd_now_ns();
 		if (now - start < f->fw_spin_ns) {
-			fwd_relax();
+			cpu_relax();
 			continue;
 		}
 		if (timeout_ms >= 0 && now >= deadline)

@@ -84,6 +84,12 @@ attach_sess_free(struct attach_sess *s)
 	free(s);
 }
 
+void
+attach_sess_forget(struct attach_sess *s)
+{
+	free(s);
+}
+
 int
 attach_sess_fd(const struct attach_sess *s)
 {

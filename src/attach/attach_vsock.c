@@ -94,6 +94,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	rc = attach_guest_new(cfg->loop, d, &av->av_guest, err, errlen);
 	if (rc < 0)
 		goto err_free;
+	attach_guest_set_busy_poll(av->av_guest, cfg->busy_poll_ns);
 
 	mcfg = cfg->mux;
 	mcfg.guest_cid = d->ad_cid;
@@ -264,9 +265,21 @@ vs_detach(void *arg, void *guest)
 		vs->vs_cfg.on_detach(vs->vs_cfg.hook_arg, name, cid);
 }
 
+/* In a guest's own process: its loop, and none of the parent's guests. */
+static void
+vs_forked(void *arg, struct loop *l)
+{
+	struct attach_vsock_server *vs = arg;
+
+	vs->vs_cfg.loop = l;
+	vs->vs_guests = NULL;
+	vs->vs_nr = 0;
+}
+
 static const struct attach_server_ops vs_ops = {
 	.attach = vs_attach,
 	.detach = vs_detach,
+	.forked = vs_forked,
 };
 
 int
@@ -286,6 +299,11 @@ attach_vsock_listen(const struct attach_vsock_cfg *cfg, const char *path,
 		free(vs);
 		return rc;
 	}
+	if (cfg->peers != NULL)
+		attach_server_set_peers(vs->vs_srv, cfg->peers);
+	if (cfg->fork_per_guest)
+		attach_server_set_fork(vs->vs_srv, true);
+	vs->vs_cfg.peers = NULL;	/* the caller's: not kept */
 	*sp = vs;
 	return 0;
 }
@@ -302,6 +320,8 @@ attach_vsock_unlisten(struct attach_vsock_server *vs)
 unsigned
 attach_vsock_nr_guests(const struct attach_vsock_server *vs)
 {
+	if (vs->vs_cfg.fork_per_guest)
+		return attach_server_nr_guests(vs->vs_srv);
 	return vs->vs_nr;
 }
 
@@ -343,6 +363,7 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 	const struct attach_vsock *av;
 	char line[256];
 
+	attach_server_dump_children(vs->vs_srv, cb, arg);
 	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
 		struct attach_guest_stats st;
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "attach/attach.h"
+#include "common/peer.h"
 #include "vsock/vsock_mux.h"
 
 struct loop;
@@ -35,8 +36,17 @@ struct attach_vsock_cfg {
 	struct vsock_mux_cfg	 mux;
 	bool			 uds_per_cid;
 	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
+	uint64_t		 busy_poll_ns;	/* attach_guest_set_busy_poll; 0: off */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
+	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
+	const struct peer_policy *peers;
+	/*
+	 * Listener only: each guest in a process of its own
+	 * (attach_server_set_fork).  The parent then holds no guest: its
+	 * reconfigure applies to guests attached afterwards.
+	 */
+	bool			 fork_per_guest;
 	/*
 	 * Listener only (may be NULL): a guest went live / was detached
 	 * (its VMM disconnected or broke the protocol, or unlisten).

@@ -4,4 +4,5 @@ src_common_libcommon_a_SOURCES = \
 	%reldir%/compiler.h \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/loop.c %reldir%/loop.h \
+	%reldir%/peer.c %reldir%/peer.h \
 	%reldir%/usock.c %reldir%/usock.h

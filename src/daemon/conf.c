@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* hcvsockd.conf(5) parser: a table of typed, bounded keys, errors as file:line. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
@@ -9,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <syslog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/conf.h"
 
@@ -33,7 +38,8 @@ enum key_type {
 	KT_NAME,	/* file name: [A-Za-z0-9._-], no leading '.' */
 	KT_ACCOUNT,	/* user or group name */
 	KT_NOTIFY,	/* list of notify modes */
-	KT_PORT,	/* port N [path P] [connect|listen|both], repeatable */
+	KT_PORT,	/* port N [path P|tcp H:P] [tcp_listen [H:]P] [dir], repeatable */
+	KT_TCP_ALLOW,	/* list of numeric addresses, or any */
 };
 
 /*
@@ -91,6 +97,8 @@ static const struct key keys[] = {
 	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
 	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
 	{ "group", KT_ACCOUNT, RESTART, FIELD(c_group), NO_HAS },
+	{ "peer_group", KT_ACCOUNT, RESTART, FIELD(c_peer_group), NO_HAS },
+	{ "tcp_allow", KT_TCP_ALLOW, LIVE, FIELD(c_tcp_allow), NO_HAS },
 };
 
 _Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct conf *)0)->c_seen),
@@ -402,7 +410,32 @@ check_name(struct parser *p, const struct key *k, const char *val)
 	return 0;
 }
 
-/* port <N> [path <P>] [connect|listen|both] */
+/* `tcp` / `tcp_listen` and their value at argv[*i]. */
+static int
+parse_port_tcp(struct parser *p, struct conf_port *cp, char **argv, int argc,
+    int *i)
+{
+	bool listener = !strcmp(argv[*i], "tcp_listen");
+	struct conf_tcp *t = listener ? &cp->cp_tcp_listen : &cp->cp_tcp;
+	const char *why = "";
+
+	if (t->ct_len != 0) {
+		perr(p, "'port': '%s' given twice", argv[*i]);
+		return -1;
+	}
+	if (*i + 1 >= argc) {
+		perr(p, "'port': '%s' needs a value", argv[*i]);
+		return -1;
+	}
+	(*i)++;
+	if (conf_tcp_parse(argv[*i], listener, t, &why) < 0) {
+		perr(p, "'port': '%s %s': %s", argv[*i - 1], argv[*i], why);
+		return -1;
+	}
+	return 0;
+}
+
+/* port <N> [path <P> | tcp <H:P>] [tcp_listen <[H:]P>] [connect|listen|both] */
 static void
 parse_port(struct parser *p, const struct key *k, char **argv, int argc)
 {
@@ -418,7 +451,10 @@ parse_port(struct parser *p, const struct key *k, char **argv, int argc)
 		return;
 	cp.cp_port = (uint32_t)v;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "path")) {
+		if (!strcmp(argv[i], "tcp") || !strcmp(argv[i], "tcp_listen")) {
+			if (parse_port_tcp(p, &cp, argv, argc, &i) < 0)
+				return;
+		} else if (!strcmp(argv[i], "path")) {
 			if (cp.cp_path[0] != '\0') {
 				perr(p, "'port': 'path' given twice");
 				return;
@@ -450,15 +486,39 @@ parse_port(struct parser *p, const struct key *k, char **argv, int argc)
 			cp.cp_connect = argv[i][0] != 'l';
 			cp.cp_listen = argv[i][0] != 'c';
 		} else {
-			perr(p, "'port': unexpected '%s' (expected path, "
-			    "connect, listen or both)", argv[i]);
+			perr(p, "'port': unexpected '%s' (expected path, tcp, "
+			    "tcp_listen, connect, listen or both)", argv[i]);
 			return;
 		}
 	}
+	if (cp.cp_path[0] != '\0' && cp.cp_tcp.ct_len != 0) {
+		perr(p, "'port': 'path' and 'tcp' are alternatives");
+		return;
+	}
+	if (cp.cp_tcp.ct_len != 0 && !cp.cp_connect) {
+		perr(p, "'port': 'tcp' is where guest connects go, but the "
+		    "direction is listen");
+		return;
+	}
+	if (cp.cp_tcp_listen.ct_len != 0 && !cp.cp_listen) {
+		perr(p, "'port': 'tcp_listen' lets host clients in, but the "
+		    "direction is connect");
+		return;
+	}
 	for (size_t i = 0; i < c->c_nr_ports; i++) {
+		const struct conf_tcp *o = &c->c_ports[i].cp_tcp_listen;
+
 		if (c->c_ports[i].cp_port == cp.cp_port) {
 			perr(p, "'port': %" PRIu32 " is mapped twice (first at "
 			    "line %u)", cp.cp_port, c->c_ports[i].cp_line);
+			return;
+		}
+		if (cp.cp_tcp_listen.ct_len != 0 &&
+		    o->ct_len == cp.cp_tcp_listen.ct_len &&
+		    !memcmp(&o->ct_addr, &cp.cp_tcp_listen.ct_addr, o->ct_len)) {
+			perr(p, "'port': tcp_listen %s is used twice (first at "
+			    "line %u)", cp.cp_tcp_listen.ct_spec,
+			    c->c_ports[i].cp_line);
 			return;
 		}
 	}
@@ -500,6 +560,32 @@ parse_notify(struct parser *p, char **argv, int argc)
 }
 
 static void
+parse_tcp_allow(struct parser *p, char **argv, int argc)
+{
+	struct conf_tcp_allow *a = &p->p_conf->c_tcp_allow;
+
+	for (int i = 0; i < argc; i++) {
+		char *save = NULL, *tok;
+
+		for (tok = strtok_r(argv[i], ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save)) {
+			int rc = conf_tcp_allow_add(a, tok);
+
+			if (rc == -ENOSPC) {
+				perr(p, "'tcp_allow': more than %d addresses",
+				    CONF_TCP_ALLOW_MAX);
+				return;
+			}
+			if (rc < 0) {
+				perr(p, "'tcp_allow': '%s' is not a numeric "
+				    "address or 'any'", tok);
+				return;
+			}
+		}
+	}
+}
+
+static void
 apply(struct parser *p, const struct key *k, char **argv, int argc)
 {
 	struct conf *c = p->p_conf;
@@ -512,6 +598,9 @@ apply(struct parser *p, const struct key *k, char **argv, int argc)
 		return;
 	case KT_NOTIFY:
 		parse_notify(p, argv, argc);
+		return;
+	case KT_TCP_ALLOW:
+		parse_tcp_allow(p, argv, argc);
 		return;
 	default:
 		break;
@@ -767,6 +856,19 @@ finish(struct parser *p)
 				p->p_line = 0;
 			}
 		}
+		/* tcp_allow may come after the port lines: checked here. */
+		for (int j = 0; j < 2; j++) {
+			const struct conf_tcp *t = j ? &cp->cp_tcp_listen :
+			    &cp->cp_tcp;
+
+			if (t->ct_len == 0 || conf_tcp_allowed(&c->c_tcp_allow, t))
+				continue;
+			p->p_line = cp->cp_line;
+			perr(p, "'port': %s %s is not a loopback address: list "
+			    "it in 'tcp_allow' to use it", j ? "tcp_listen" :
+			    "tcp", t->ct_spec);
+			p->p_line = 0;
+		}
 	}
 	return p->p_errors;
 }
@@ -819,6 +921,34 @@ conf_load_buf(struct conf *c, const char *name, const char *text, size_t len,
 	return finish(&p);
 }
 
+/* A FIFO or device at the path must not block or feed the parser. */
+static FILE *
+conf_open(const char *path, int *e)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		*e = errno;
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		*e = st.st_mode == 0 ? errno : ENOTSUP;
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		*e = errno;
+		close(fd);
+	}
+	return f;
+}
+
 int
 conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
 {
@@ -833,10 +963,12 @@ conf_load(struct conf *c, const char *path, conf_err_fn err, void *arg)
 	size_t len = 0, cap = 0;
 	int rc, e;
 
-	f = fopen(path, "re");
+	f = conf_open(path, &e);
 	if (f == NULL) {
-		e = errno;
-		perr(&p, "%s", strerror(e));
+		if (e == ENOTSUP)
+			perr(&p, "not a regular file");
+		else
+			perr(&p, "%s", strerror(e));
 		return -e;
 	}
 	for (;;) {
@@ -894,6 +1026,11 @@ conf_check_system(const struct conf *c, uid_t *uid, gid_t *gid,
 
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
+	if (c->c_peer_group[0] != '\0' && getgrnam(c->c_peer_group) == NULL) {
+		p.p_line = seen_at(c, "peer_group");
+		perr(&p, "'peer_group': no such group '%s'", c->c_peer_group);
+		return p.p_errors;
+	}
 	if (c->c_user[0] == '\0')
 		return 0;
 	p.p_line = seen_at(c, "user");
@@ -945,10 +1082,35 @@ dump_size(FILE *f, const char *key, uint32_t v)
 static void
 dump_port(FILE *f, const struct conf_port *cp)
 {
-	fprintf(f, "port %" PRIu32 "%s%s %s\n", cp->cp_port,
+	fprintf(f, "port %" PRIu32 "%s%s%s%s%s%s %s\n", cp->cp_port,
 	    cp->cp_path[0] != '\0' ? " path " : "", cp->cp_path,
+	    cp->cp_tcp.ct_len != 0 ? " tcp " : "", cp->cp_tcp.ct_spec,
+	    cp->cp_tcp_listen.ct_len != 0 ? " tcp_listen " : "",
+	    cp->cp_tcp_listen.ct_spec,
 	    cp->cp_connect && cp->cp_listen ? "both" :
 	    cp->cp_connect ? "connect" : "listen");
+}
+
+static void
+dump_tcp_allow(FILE *f, const struct conf_tcp_allow *ta)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!ta->ta_any && ta->ta_n == 0)
+		return;
+	fputs("tcp_allow =", f);
+	if (ta->ta_any)
+		fputs(" any", f);
+	for (size_t i = 0; i < ta->ta_n; i++) {
+		const struct sockaddr_storage *ss = &ta->ta_addr[i];
+		const void *ip = ss->ss_family == AF_INET ?
+		    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
+		    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (inet_ntop(ss->ss_family, ip, a, sizeof(a)) != NULL)
+			fprintf(f, "%s%s", i > 0 || ta->ta_any ? ", " : " ", a);
+	}
+	fputc('\n', f);
 }
 
 void
@@ -1002,6 +1164,9 @@ conf_dump(const struct conf *c, FILE *f)
 			for (size_t j = 0; j < c->c_nr_ports; j++)
 				dump_port(f, &c->c_ports[j]);
 			break;
+		case KT_TCP_ALLOW:
+			dump_tcp_allow(f, v);
+			break;
 		}
 	}
 }
@@ -1016,7 +1181,9 @@ ports_equal(const struct conf *a, const struct conf *b)
 
 		if (x->cp_port != y->cp_port || x->cp_connect != y->cp_connect ||
 		    x->cp_listen != y->cp_listen ||
-		    strcmp(x->cp_path, y->cp_path) != 0)
+		    strcmp(x->cp_path, y->cp_path) != 0 ||
+		    strcmp(x->cp_tcp.ct_spec, y->cp_tcp.ct_spec) != 0 ||
+		    strcmp(x->cp_tcp_listen.ct_spec, y->cp_tcp_listen.ct_spec) != 0)
 			return false;
 	}
 	return true;

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "common/compiler.h"
+#include "daemon/conf_tcp.h"
 
 /* AF_UNIX sun_path, including the terminating NUL. */
 #define CONF_SUN_PATH_MAX	108
@@ -60,6 +61,8 @@ struct conf_port {
 	char		cp_path[CONF_SUN_PATH_MAX];
 	bool		cp_connect;	/* the guest may connect to the host */
 	bool		cp_listen;	/* host programs may connect to the guest */
+	struct conf_tcp	cp_tcp;		/* guest connects go to this TCP peer */
+	struct conf_tcp	cp_tcp_listen;	/* TCP clients here reach the guest */
 	unsigned	cp_line;
 };
 
@@ -85,6 +88,7 @@ struct conf {
 	bool		c_default_allow;
 	struct conf_port c_ports[CONF_MAX_PORTS];
 	size_t		c_nr_ports;
+	struct conf_tcp_allow c_tcp_allow;	/* non-loopback TCP addresses */
 
 	uint32_t	c_max_connections;
 	uint32_t	c_buf_alloc;
@@ -98,6 +102,8 @@ struct conf {
 
 	char		c_user[CONF_NAME_MAX];	/* "" = keep running as root */
 	char		c_group[CONF_NAME_MAX];	/* "" = the user's group */
+	/* Also allowed on the control and attach sockets ("" = none). */
+	char		c_peer_group[CONF_NAME_MAX];
 
 	/* Line of each key (by its row in conf.c's table), 0 if unset. */
 	unsigned	c_seen[32];

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/peer.h"
 #include "common/usock.h"
 #include "daemon/ctl.h"
 
@@ -35,6 +36,9 @@ struct ctl {
 	ctl_report_fn		 c_report;
 	void			*c_arg;
 	struct ctl_client	*c_clients[CTL_MAX_CLIENTS];
+	struct peer_policy	 c_peers;
+	bool			 c_has_peers;
+	struct log_ratelimit	 c_rl;
 };
 
 static void
@@ -165,10 +169,24 @@ ctl_accept(void *arg, int cfd)
 	struct ctl *c = arg;
 	struct loop *l = c->c_loop;
 	struct ctl_client *cc;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	pid_t pid = 0;
 	size_t slot;
 
 	if (cfd < 0)
 		return;
+	if (c->c_has_peers &&
+	    peer_check(cfd, &c->c_peers, &uid, &gid, &pid) < 0) {
+		static const char no[] = "error: not allowed\n";
+
+		log_ratelimited(&c->c_rl, LOG_WARNING, "control: refused peer "
+		    "uid %lu gid %lu (pid %ld)", (unsigned long)uid,
+		    (unsigned long)gid, (long)pid);
+		(void)!send(cfd, no, sizeof(no) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		return;
+	}
 	for (slot = 0; slot < CTL_MAX_CLIENTS; slot++)
 		if (c->c_clients[slot] == NULL)
 			break;
@@ -205,6 +223,7 @@ ctl_open(struct loop *l, const char *path, ctl_report_fn report, void *arg,
 	if (c == NULL)
 		return -ENOMEM;
 	c->c_loop = l;
+	c->c_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
 	c->c_report = report;
 	c->c_arg = arg;
 	rc = usock_listener_new(l, path, SOCK_STREAM, 0660, 8, ctl_accept, c,
@@ -215,6 +234,13 @@ ctl_open(struct loop *l, const char *path, ctl_report_fn report, void *arg,
 	}
 	*cp = c;
 	return 0;
+}
+
+void
+ctl_set_peers(struct ctl *c, const struct peer_policy *pp)
+{
+	c->c_peers = *pp;
+	c->c_has_peers = true;
 }
 
 void

@@ -40,6 +40,12 @@ typedef void (*ctl_report_fn)(void *arg, enum ctl_report kind,
 /* Listen on `path` (usock_listen()'s rules, mode 0660). */
 int	ctl_open(struct loop *l, const char *path, ctl_report_fn report,
 	    void *arg, struct ctl **cp) __must_check;
+struct peer_policy;
+/*
+ * Only peers the policy allows (SO_PEERCRED, SO_PEERGROUPS) are served;
+ * others read "error: not allowed" and are closed.  Copied.
+ */
+void	ctl_set_peers(struct ctl *c, const struct peer_policy *pp);
 /* Stop listening, drop clients, unlink the socket.  NULL: no-op. */
 void	ctl_close(struct ctl *c);
 

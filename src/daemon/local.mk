@@ -5,6 +5,8 @@
 noinst_LIBRARIES += src/daemon/libdaemon.a
 src_daemon_libdaemon_a_SOURCES = \
 	%reldir%/conf.c %reldir%/conf.h \
+	%reldir%/conf_tcp.c %reldir%/conf_tcp.h \
+	%reldir%/confine.c %reldir%/confine.h \
 	%reldir%/ctl.c %reldir%/ctl.h \
 	%reldir%/loopback.c %reldir%/loopback.h \
 	%reldir%/options.c %reldir%/options.h \
@@ -17,10 +19,10 @@ src_daemon_libdaemon_a_SOURCES = \
 	%reldir%/status.c %reldir%/status.h \
 	%reldir%/xendom.c %reldir%/xendom.h
 src_daemon_libdaemon_a_CPPFLAGS = $(AM_CPPFLAGS) $(XEN_CFLAGS) $(JSONC_CFLAGS) \
-	-DSYSCONFDIR='"$(sysconfdir)"'
+	$(SECCOMP_CFLAGS) -DSYSCONFDIR='"$(sysconfdir)"'
 
 DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
-	src/common/libcommon.a $(XEN_LIBS) $(JSONC_LIBS)
+	src/common/libcommon.a $(XEN_LIBS) $(JSONC_LIBS) $(SECCOMP_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
 # service.c is the only file that knows the layers.

@@ -15,7 +15,7 @@
 #endif
 
 static const char usage_text[] =
-    "usage: hcvsockd [-fhnPVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
+    "usage: hcvsockd [-fhnPRSVv] [-c file] [-p pidfile] [-s state_dir] [-w seconds]\n"
     "                -d domain | -i domid | -k socket | -l socket\n";
 
 static const char help_text[] =
@@ -30,6 +30,8 @@ static const char help_text[] =
     "  -n, --check           check the configuration and exit (-v prints it)\n"
     "  -p, --pidfile=FILE    write and lock a pid file\n"
     "  -P, --pause-pin       keep the domain paused until it is served\n"
+    "  -R, --allow-root      keep running as root when 'user' is not set\n"
+    "  -S, --no-seccomp      no system-call filter (debugging)\n"
     "  -s, --state-dir=DIR   state directory (default /run/hcvsock/NAME)\n"
     "  -w, --wait=SECONDS    wait up to SECONDS for the domain to appear\n"
     "  -v, --verbose         log debug messages (repeatable)\n"
@@ -116,6 +118,8 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 		{ "check", no_argument, NULL, 'n' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "pause-pin", no_argument, NULL, 'P' },
+		{ "allow-root", no_argument, NULL, 'R' },
+		{ "no-seccomp", no_argument, NULL, 'S' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -130,7 +134,7 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 	err[0] = '\0';
 	optind = 0;	/* full reset: the tests parse many times */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:d:fhi:k:l:np:Ps:Vvw:", longopts,
+	while ((ch = getopt_long(argc, argv, ":c:d:fhi:k:l:np:PRSs:Vvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -185,6 +189,12 @@ options_parse(struct options *o, int argc, char **argv, char *err,
 			break;
 		case 'P':
 			o->o_pause_pin = true;
+			break;
+		case 'R':
+			o->o_allow_root = true;
+			break;
+		case 'S':
+			o->o_no_seccomp = true;
 			break;
 		case 's':
 			if ((rc = copy_arg(o->o_state_dir, sizeof(o->o_state_dir),

@@ -36,6 +36,8 @@ struct options {
 	char		o_state_dir[CONF_PATH_MAX];	/* "" = from config */
 	unsigned	o_wait_s;	/* wait for the domain to appear */
 	bool		o_pause_pin;	/* hold it paused until served */
+	bool		o_allow_root;	/* -R: root without 'user' is allowed */
+	bool		o_no_seccomp;	/* -S: no system-call filter */
 	bool		o_foreground;
 	bool		o_check;	/* -n */
 	int		o_verbose;

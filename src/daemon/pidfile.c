@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/pidfile.h"
@@ -13,13 +14,27 @@ int
 pidfile_open(const char *path, pid_t *holder)
 {
 	char buf[32];
+	struct stat st;
 	ssize_t n;
 	int fd;
 
 	*holder = 0;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* O_NONBLOCK: a FIFO put at the path must not hang the start. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+	    0644);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -ENOTSUP;
+	}
+	/* The mode is ours to state, not the caller's umask. */
+	if (fchmod(fd, 0644) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
 	if (lockf(fd, F_TLOCK, 0) < 0) {
 		int e = errno;
 
@@ -52,6 +67,11 @@ pidfile_close(int fd, const char *path)
 {
 	if (fd < 0)
 		return;
-	(void)unlink(path);
+	/*
+	 * After the privilege drop the directory may not let us unlink: then
+	 * at least no pid is left in it for a tool to signal.
+	 */
+	if (unlink(path) < 0 && errno != ENOENT)
+		(void)ftruncate(fd, 0);
 	close(fd);
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Privilege drop with a proof that it cannot be undone. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "daemon/privdrop.h"
 
 /*
@@ -58,10 +62,141 @@ prepare(const char *path, uid_t uid, gid_t gid, mode_t mode, bool want_dir)
 	return rc;
 }
 
-int
-privdrop_prepare_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode)
+/* mkdir -p: parents this call creates get 0755 whatever the umask. */
+static int
+make_parents(const char *path)
 {
-	return prepare(dir, uid, gid, mode, true);
+	char buf[4096];
+	int fd;
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *s = buf + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, 0700) == 0) {
+			fd = open(buf, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC |
+			    O_RDONLY);
+			if (fd < 0 || fchmod(fd, 0755) < 0) {
+				int e = errno;
+
+				if (fd >= 0)
+					close(fd);
+				return -e;
+			}
+			close(fd);
+		} else if (errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	return 0;
+}
+
+static bool
+trusted_uid(uid_t u, uid_t uid)
+{
+	return u == 0 || u == geteuid() || (uid != (uid_t)-1 && u == uid);
+}
+
+/*
+ * Sockets and links that neither we, root, the configured user nor the
+ * daemon's group put here: left from when the directory was not ours.  A
+ * guest connection must never reach them.
+ */
+static int
+sweep_foreign(int dfd, const char *dir, uid_t uid, gid_t gid)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, rc = 0;
+
+	if ((fd = dup(dfd)) < 0)
+		return -errno;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (!S_ISSOCK(st.st_mode) && !S_ISLNK(st.st_mode))
+			continue;
+		if (trusted_uid(st.st_uid, uid) ||
+		    (gid != (gid_t)-1 && st.st_gid == gid && st.st_gid != 0))
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) < 0) {
+			rc = -errno;
+			log_warnx("%s/%s: a %s of uid %ld that is not ours: "
+			    "cannot remove it: %s", dir, de->d_name,
+			    S_ISSOCK(st.st_mode) ? "socket" : "symbolic link",
+			    (long)st.st_uid, strerror(errno));
+			break;
+		}
+		log_warnx("%s/%s: removed a %s of uid %ld that is not ours",
+		    dir, de->d_name, S_ISSOCK(st.st_mode) ? "socket" :
+		    "symbolic link", (long)st.st_uid);
+	}
+	closedir(d);
+	return rc;
+}
+
+int
+privdrop_take_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct stat st;
+	int fd, rc;
+
+	if ((rc = make_parents(dir)) < 0) {
+		log_warnx("%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		log_warnx("%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	fd = open(dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_RDONLY);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ELOOP || (lstat(dir, &st) == 0 &&
+		    S_ISLNK(st.st_mode))) {
+			log_warnx("%s: is a symbolic link: refused (name the "
+			    "directory itself)", dir);
+			rc = -ELOOP;
+		} else
+			log_warnx("%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!trusted_uid(st.st_uid, uid)) {
+		log_warnx("%s: owned by uid %ld, not by root or the daemon's "
+		    "user: refused", dir, (long)st.st_uid);
+		rc = -EPERM;
+		goto out;
+	}
+	if ((rc = sweep_foreign(fd, dir, uid, gid)) < 0)
+		goto out;
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
+		rc = -errno;
+		log_warnx("cannot hand %s to uid %ld: %s", dir, (long)uid,
+		    strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0) {
+		rc = -errno;
+		log_warnx("%s: chmod: %s", dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
 }
 
 int

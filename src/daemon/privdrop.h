@@ -12,13 +12,20 @@
 #include "common/compiler.h"
 
 /*
- * Make `dir` usable by uid:gid after the drop: chown it and set `mode`.
- * Refuses (-ELOOP) a symbolic link.  No-op when uid is -1.
+ * Create `dir` (and its parents, 0755) or take the one that exists: a
+ * symbolic link is refused (-ELOOP), so is a directory owned by anybody
+ * but root, the caller or uid (-EPERM); sockets and symbolic links in it
+ * that belong to none of them nor to gid are removed (they predate our
+ * ownership).  Then fchown(uid:gid) when uid is not -1 and fchmod(mode),
+ * both on the open directory.  Logs its own errors.
  */
-int	privdrop_prepare_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode)
+int	privdrop_take_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode)
 	    __must_check;
 
-/* The same for a file the daemon created as root (a listening socket). */
+/*
+ * Make a file the daemon created as root (a listening socket) usable by
+ * uid:gid after the drop: chown it and set `mode`.  No-op when uid is -1.
+ */
 int	privdrop_prepare_file(const char *path, uid_t uid, gid_t gid,
 	    mode_t mode) __must_check;
 

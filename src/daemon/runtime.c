@@ -2,11 +2,13 @@
 /* hcvsockd's process: set-up, readiness, signals, reload, status, teardown. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,7 +17,9 @@
 
 #include "common/log.h"
 #include "common/loop.h"
+#include "common/peer.h"
 #include "daemon/conf.h"
+#include "daemon/confine.h"
 #include "daemon/ctl.h"
 #include "daemon/pidfile.h"
 #include "daemon/privdrop.h"
@@ -38,6 +42,7 @@ struct rt {
 	struct xendom_pin	*r_pin;	/* --pause-pin, until enabled */
 	uid_t			 r_uid;
 	gid_t			 r_gid;
+	struct peer_policy	 r_peers;	/* control and attach sockets */
 	int			 r_exit;
 	int			 r_pidfd;
 	int			 r_ready_fd;
@@ -73,6 +78,9 @@ runtime_exit_code(int err)
 	case EADDRINUSE:
 	case ENAMETOOLONG:
 		return EX_UNAVAILABLE;
+	case ELOOP:
+	case ENOTDIR:
+		return EX_CONFIG;
 	case EBUSY:
 		return EX_TEMPFAIL;
 	case ENOMEM:
@@ -86,6 +94,20 @@ runtime_exit_code(int err)
 }
 
 /* ---- Configuration ---------------------------------------------------- */
+
+/* Above the CID range a file may give (3 .. 0xfffffffe). */
+#define KVM_CID_UNSET	UINT32_MAX
+
+/* KVM mode: the CID to require of attaching VMMs (0: any), and a real one. */
+static uint32_t
+kvm_fix_cid(struct conf *c)
+{
+	if (c->c_guest_cid == KVM_CID_UNSET) {
+		c->c_guest_cid = 3;
+		return 0;
+	}
+	return c->c_guest_cid;
+}
 
 static void
 err_to_stderr(void *arg, const char *msg)
@@ -108,42 +130,54 @@ err_to_log(void *arg, const char *msg)
  * errors, or -errno.
  */
 static int
-load_conf(const struct options *o, struct conf *c, conf_err_fn err, void *arg)
+load_conf(const struct options *o, struct conf *c, uint32_t *require_cid,
+    conf_err_fn err, void *arg)
 {
 	char path[CONF_PATH_MAX];
 	bool is_default;
+	int rc;
 
+	*require_cid = 0;
 	conf_defaults(c, o->o_name);
 	if (o->o_state_dir[0] != '\0') {
 		snprintf(c->c_state_dir, sizeof(c->c_state_dir), "%s",
 		    o->o_state_dir);
 		c->c_state_dir_cli = true;
 	}
-	/* Attached VMMs give each KVM guest its CID: none to configure. */
+	/*
+	 * Attached VMMs give each KVM guest its CID.  A guest_cid in the file
+	 * restricts them to that one; the out-of-range placeholder tells
+	 * whether the file named one (kvm_fix_cid).
+	 */
 	if (o->o_target == OPT_TARGET_KVM)
-		c->c_guest_cid = 3;
+		c->c_guest_cid = KVM_CID_UNSET;
 	options_config_path(o, path, sizeof(path), &is_default);
 	if (is_default && access(path, F_OK) < 0 && errno == ENOENT &&
 	    (o->o_target == OPT_TARGET_LOOPBACK ||
 	    o->o_target == OPT_TARGET_KVM ||
 	    o->o_target == OPT_TARGET_NONE)) {
-		c->c_guest_cid = 3;
-		return conf_finish(c, err, arg);
-	}
-	return conf_load(c, path, err, arg);
+		if (o->o_target != OPT_TARGET_KVM)
+			c->c_guest_cid = 3;
+		rc = conf_finish(c, err, arg);
+	} else
+		rc = conf_load(c, path, err, arg);
+	if (o->o_target == OPT_TARGET_KVM)
+		*require_cid = kvm_fix_cid(c);
+	return rc;
 }
 
 int
 runtime_check(const struct options *o)
 {
 	struct conf *c = calloc(1, sizeof(*c));
+	uint32_t require_cid;
 	uid_t uid;
 	gid_t gid;
 	int rc;
 
 	if (c == NULL)
 		return EX_OSERR;
-	rc = load_conf(o, c, err_to_stderr, NULL);
+	rc = load_conf(o, c, &require_cid, err_to_stderr, NULL);
 	if (rc == 0)
 		rc = conf_check_system(c, &uid, &gid, err_to_stderr, NULL);
 	if (rc != 0) {
@@ -158,30 +192,6 @@ runtime_check(const struct options *o)
 }
 
 /* ---- Files and directories -------------------------------------------- */
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char buf[CONF_PATH_MAX];
-	struct stat st;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *s = buf + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char save = *s;
-
-		*s = '\0';
-		if (mkdir(buf, save == '\0' ? mode : 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = save;
-		if (save == '\0')
-			break;
-	}
-	if (stat(path, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
 
 static bool
 pid_is_hcvsockd(pid_t pid)
@@ -204,7 +214,8 @@ pid_is_hcvsockd(pid_t pid)
 
 /*
  * A state file left by a previous process.  Returns 1 (use *sf), 0 (none
- * or not ours), -EBUSY (a live hcvsockd wrote it).
+ * or not ours), -EBUSY (a live hcvsockd wrote it), or the -errno that
+ * kept it from being read (it stays in place).
  */
 static int
 read_recovered(struct rt *r, struct statefile *sf)
@@ -221,10 +232,22 @@ read_recovered(struct rt *r, struct statefile *sf)
 		(void)unlink(r->r_state_path);
 		return 0;
 	}
-	if (rc < 0) {
+	if (rc == -EINVAL) {
 		log_warnx("%s: malformed state file, ignored", r->r_state_path);
 		(void)unlink(r->r_state_path);
 		return 0;
+	}
+	/* Another process's server may be behind it: never discard it. */
+	if (rc == -ENOTSUP) {
+		log_warnx("%s: not a regular file: refusing to start (remove "
+		    "it)", r->r_state_path);
+		return rc;
+	}
+	if (rc < 0) {
+		log_warnx("%s: cannot read the state file: %s: refusing to "
+		    "start (it may name a live server)", r->r_state_path,
+		    strerror(-rc));
+		return rc;
 	}
 	if (sf->sf_version < STATEFILE_VERSION)
 		log_info("%s: state file version %" PRIu32 " (an older "
@@ -268,6 +291,39 @@ write_state(struct rt *r)
 		log_warnx("%s: cannot record the state: %s (a crash would "
 		    "lose the device)", r->r_state_path, strerror(-rc));
 	free(sf);
+}
+
+/* ---- Limits ------------------------------------------------------------ */
+
+/* fds beside the connections: epoll, signalfd, listeners, control clients. */
+#define FD_RESERVE		64
+/* Per guest: its handles, and on KVM up to 2 eventfds per vCPU (128). */
+#define FD_PER_GUEST_XEN	32
+#define FD_PER_GUEST_KVM	300
+
+/*
+ * max_connections is a promise only the fd limit can keep: raise the soft
+ * limit to what it needs (at start), or serve fewer and say so.
+ */
+static void
+fit_fd_limit(struct rt *r, struct conf *c, bool raise)
+{
+	bool kvm = r->r_opts->o_target == OPT_TARGET_KVM;
+	unsigned long guests = kvm ? SERVICE_KVM_MAX_GUESTS : 1;
+	unsigned long per = kvm ? FD_PER_GUEST_KVM : FD_PER_GUEST_XEN;
+	unsigned long need = guests * (c->c_max_connections + per) + FD_RESERVE;
+	unsigned long have = raise ? confine_nofile(need) : confine_nofile_now();
+	unsigned long fit;
+
+	if (have >= need)
+		return;
+	fit = have > FD_RESERVE + guests * (per + 1) ?
+	    (have - FD_RESERVE) / guests - per : 1;
+	log_warnx("max_connections %" PRIu32 " needs %lu open files but "
+	    "RLIMIT_NOFILE is %lu: serving at most %lu connections%s (raise "
+	    "LimitNOFILE or ulimit -n)", c->c_max_connections, need, have,
+	    fit, kvm ? " per guest" : "");
+	c->c_max_connections = (uint32_t)fit;
 }
 
 /* ---- Status report ---------------------------------------------------- */
@@ -397,11 +453,12 @@ reload(struct rt *r)
 {
 	struct conf *nc = calloc(1, sizeof(*nc));
 	struct conf *merged;
+	uint32_t require_cid;
 	int rc;
 
 	if (nc == NULL)
 		return;
-	rc = load_conf(r->r_opts, nc, err_to_log, NULL);
+	rc = load_conf(r->r_opts, nc, &require_cid, err_to_log, NULL);
 	if (rc != 0) {
 		log_warnx("reload: %s: %s, keeping the running configuration",
 		    nc->c_file[0] != '\0' ? nc->c_file : "configuration",
@@ -418,6 +475,7 @@ reload(struct rt *r)
 	}
 	*merged = *r->r_conf;
 	conf_reload_merge(merged, nc, restart_changed, NULL);
+	fit_fd_limit(r, merged, false);
 	free(nc);
 	rc = service_reconfigure(r->r_svc, merged);
 	if (rc < 0) {
@@ -482,6 +540,33 @@ hook_gone(void *arg, int code)
 }
 
 /* ---- Process set-up ---------------------------------------------------- */
+
+/*
+ * The pid file goes when the process does, but only a directory the
+ * dropped user may write lets it unlink the file then.
+ */
+static void
+warn_pidfile_dir(const struct rt *r)
+{
+	char buf[CONF_PATH_MAX];
+	struct stat st;
+	const char *dir;
+
+	if (r->r_uid == (uid_t)-1)
+		return;
+	snprintf(buf, sizeof(buf), "%s", r->r_opts->o_pidfile);
+	dir = dirname(buf);
+	if (stat(dir, &st) < 0)
+		return;
+	if ((st.st_uid == r->r_uid && (st.st_mode & S_IWUSR) != 0) ||
+	    (st.st_gid == r->r_gid && (st.st_mode & S_IWGRP) != 0) ||
+	    (st.st_mode & S_IWOTH) != 0)
+		return;
+	log_warnx("%s: user %s cannot write %s: at stop the pid file will be "
+	    "emptied, not removed (put it in state_dir %s to have it removed)",
+	    r->r_opts->o_pidfile, r->r_conf->c_user, dir,
+	    r->r_conf->c_state_dir);
+}
 
 /*
  * Fork into the background.  The parent waits until the child reports
@@ -634,24 +719,13 @@ prepare_dirs(struct rt *r)
 	bool same = strcmp(c->c_state_dir, c->c_socket_dir) == 0;
 	int rc;
 
-	if ((rc = mkdir_p(c->c_state_dir, 0750)) < 0) {
-		log_warnx("%s: %s", c->c_state_dir, strerror(-rc));
-		return rc;
-	}
-	if (!same && (rc = mkdir_p(c->c_socket_dir, 02770)) < 0) {
-		log_warnx("%s: %s", c->c_socket_dir, strerror(-rc));
-		return rc;
-	}
-	if (r->r_uid == (uid_t)-1)
-		return 0;
 	/* The dropped user writes the state file and creates sockets here. */
-	if ((rc = privdrop_prepare_dir(c->c_state_dir, r->r_uid, r->r_gid,
-	    0750)) < 0 || (!same && (rc = privdrop_prepare_dir(c->c_socket_dir,
-	    r->r_uid, r->r_gid, 02770)) < 0)) {
-		log_warnx("cannot hand %s to user %s: %s", same ?
-		    c->c_state_dir : c->c_socket_dir, c->c_user, strerror(-rc));
+	if ((rc = privdrop_take_dir(c->c_state_dir, r->r_uid, r->r_gid,
+	    0750)) < 0)
 		return rc;
-	}
+	if (!same && (rc = privdrop_take_dir(c->c_socket_dir, r->r_uid,
+	    r->r_gid, 02770)) < 0)
+		return rc;
 	return 0;
 }
 
@@ -667,17 +741,30 @@ drop_privileges(struct rt *r)
 		log_warnx("restricting the Xen handles: %s", strerror(-rc));
 		return rc;
 	}
+	/* Nothing regained by any means (exec, file capabilities). */
+	if (geteuid() == 0 && (rc = confine_bounding()) < 0) {
+		log_warnx("emptying the capability bounding set: %s",
+		    strerror(-rc));
+		return rc;
+	}
 	if (r->r_uid == (uid_t)-1) {
-		log_warnx("running as root: set 'user' in %s to drop privileges",
-		    c->c_file[0] != '\0' ? c->c_file : "the configuration");
+		log_warnx("running as root (--allow-root): set 'user' in %s to "
+		    "drop privileges", c->c_file[0] != '\0' ? c->c_file :
+		    "the configuration");
 		return 0;
 	}
 	/* Sockets bound as root: the dropped user must still unlink them. */
-	if (conf_listener_path(c, path, sizeof(path)) == 0 &&
-	    access(path, F_OK) == 0 &&
-	    (rc = privdrop_prepare_file(path, r->r_uid, r->r_gid, 0660)) < 0) {
-		log_warnx("%s: %s", path, strerror(-rc));
-		return rc;
+	for (int seq = 0; seq < 2; seq++) {
+		if (conf_listener_path(c, path, sizeof(path)) < 0 ||
+		    (seq && strlen(path) + sizeof("_seqpacket") > sizeof(path)))
+			continue;
+		if (seq)
+			strcat(path, "_seqpacket");
+		if (access(path, F_OK) == 0 && (rc = privdrop_prepare_file(path,
+		    r->r_uid, r->r_gid, 0660)) < 0) {
+			log_warnx("%s: %s", path, strerror(-rc));
+			return rc;
+		}
 	}
 	if ((rc = privdrop_prepare_file(r->r_ctl_path, 0, r->r_gid, 0660)) < 0) {
 		log_warnx("%s: %s", r->r_ctl_path, strerror(-rc));
@@ -701,11 +788,54 @@ drop_privileges(struct rt *r)
 	return 0;
 }
 
+/*
+ * Who may use the control and attach sockets: root, the daemon's user and
+ * group (the socket files' owners), and peer_group.
+ */
+static void
+set_peers(struct rt *r)
+{
+	struct group *gr;
+
+	memset(&r->r_peers, 0, sizeof(r->r_peers));
+	peer_allow_uid(&r->r_peers, 0);
+	peer_allow_uid(&r->r_peers, r->r_uid != (uid_t)-1 ? r->r_uid :
+	    geteuid());
+	peer_allow_gid(&r->r_peers, r->r_gid);
+	if (r->r_conf->c_peer_group[0] != '\0' &&
+	    (gr = getgrnam(r->r_conf->c_peer_group)) != NULL)
+		peer_allow_gid(&r->r_peers, gr->gr_gid);
+	r->r_target.st_peers = &r->r_peers;
+}
+
+/* What the serving loop may still do: see confine.h. */
+static int
+confine(struct rt *r)
+{
+	const struct conf *c = r->r_conf;
+	struct confine_cfg cc = {
+		.cc_dirs = { c->c_state_dir,
+		    strcmp(c->c_state_dir, c->c_socket_dir) != 0 ?
+		    c->c_socket_dir : NULL },
+		.cc_read = { c->c_file },
+		.cc_remove = { r->r_opts->o_pidfile,
+		    r->r_target.st_kind == SERVICE_KVM ? r->r_opts->o_kvm : NULL },
+		.cc_seccomp = !r->r_opts->o_no_seccomp,
+		.cc_xen = r->r_target.st_kind == SERVICE_XEN,
+		.cc_kvm = r->r_target.st_kind == SERVICE_KVM,
+	};
+	int rc = confine_apply(&cc);
+
+	if (rc < 0)
+		log_warnx("confinement failed: %s", strerror(-rc));
+	return rc;
+}
+
 /* Everything from the first handle to READY=1. */
 static int
 start(struct rt *r)
 {
-	const struct conf *c = r->r_conf;
+	struct conf *c = r->r_conf;
 	struct statefile *sf;
 	struct service_hooks hooks = {
 		.sh_state_changed = hook_state_changed,
@@ -721,6 +851,7 @@ start(struct rt *r)
 	    c->c_state_dir, c->c_name);
 	if ((rc = prepare_dirs(r)) < 0)
 		return rc;
+	fit_fd_limit(r, r->r_conf, true);
 	if ((rc = loop_new(&r->r_loop)) < 0)
 		return rc;
 	if ((rc = setup_signals(r)) < 0) {
@@ -729,6 +860,7 @@ start(struct rt *r)
 	}
 	if ((rc = resolve_target(r)) < 0)
 		return rc;
+	set_peers(r);
 
 	if (r->r_opts->o_pause_pin) {
 		rc = xendom_pin(r->r_domid, &r->r_pin);
@@ -765,9 +897,12 @@ start(struct rt *r)
 		log_warnx("control socket %s: %s", r->r_ctl_path, strerror(-rc));
 		return rc;
 	}
+	ctl_set_peers(r->r_ctl, &r->r_peers);
 	if ((rc = drop_privileges(r)) < 0)
 		return rc;
 	write_state(r);
+	if ((rc = confine(r)) < 0)
+		return rc;
 
 	if (conf_listener_path(c, listener, sizeof(listener)) < 0)
 		listener[0] = '\0';
@@ -828,6 +963,8 @@ runtime_run(const struct options *o)
 	pid_t holder;
 	int rc, code;
 
+	/* Every file and socket gets the mode the code gives it, nothing more. */
+	umask(077);
 	log_init(true, o->o_verbose, "hcvsockd");
 	/* systemd connects stderr to the journal and says so. */
 	if (o->o_foreground && getenv("JOURNAL_STREAM") != NULL)
@@ -835,7 +972,8 @@ runtime_run(const struct options *o)
 	r->r_conf = calloc(1, sizeof(*r->r_conf));
 	if (r->r_conf == NULL)
 		return EX_OSERR;
-	if (load_conf(o, r->r_conf, err_to_log, NULL) != 0 ||
+	if (load_conf(o, r->r_conf, &r->r_target.st_require_cid, err_to_log,
+	    NULL) != 0 ||
 	    conf_check_system(r->r_conf, &r->r_uid, &r->r_gid, err_to_log,
 	    NULL) != 0) {
 		free(r->r_conf);
@@ -845,6 +983,16 @@ runtime_run(const struct options *o)
 		log_warnx("'user' is set but hcvsockd does not run as root");
 		free(r->r_conf);
 		return EX_NOPERM;
+	}
+	if (r->r_uid == (uid_t)-1 && geteuid() == 0 && !o->o_allow_root) {
+		log_warnx("refusing to serve guests as root: hcvsockd parses "
+		    "guest-controlled memory, and a flaw there must not hand "
+		    "a guest root in this domain; set 'user' in %s (or pass "
+		    "--allow-root to accept the risk)",
+		    r->r_conf->c_file[0] != '\0' ? r->r_conf->c_file :
+		    "the configuration");
+		free(r->r_conf);
+		return EX_CONFIG;
 	}
 	if (!o->o_foreground) {
 		if ((rc = daemonize(&r->r_ready_fd)) < 0) {
@@ -873,9 +1021,12 @@ runtime_run(const struct options *o)
 			goto out;
 		}
 		(void)pidfile_write(r->r_pidfd);
+		warn_pidfile_dir(r);
 	}
 
 	rc = start(r);
+	if (rc == 0 && getenv("HCVSOCKD_TEST_FORBIDDEN_SYSCALL") != NULL)
+		confine_selftest();
 	if (rc < 0) {
 		code = rc == -EINTR ? 0 : runtime_exit_code(rc);
 		(void)sdnotify_sendf("STATUS=failed to start: %s\nERRNO=%d",

@@ -26,8 +26,9 @@
 
 /* How long a fake guest may take to hand its page over. */
 #define LOOPBACK_TIMEOUT_MS	10000
-/* VMMs one daemon serves in KVM mode. */
-#define KVM_MAX_GUESTS		16
+#define KVM_MAX_GUESTS		SERVICE_KVM_MAX_GUESTS
+/* What every guest is offered: the device's defaults and SEQPACKET. */
+#define SERVICE_FEATURES	(VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET)
 
 struct service {
 	struct loop		*sv_loop;
@@ -56,16 +57,6 @@ struct service {
 };
 
 static void run_device(struct service *s);
-
-static inline void
-spin_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
 
 /* ---- Host -> guest interrupts ----------------------------------------- */
 
@@ -190,6 +181,10 @@ mux_cfg(struct service *s, const struct conf *c)
 			pm->pm_path[0] = '\0';
 		pm->pm_allow_connect = cp->cp_connect;
 		pm->pm_allow_listen = cp->cp_listen;
+		pm->pm_tcp = cp->cp_tcp.ct_addr;
+		pm->pm_tcp_len = cp->cp_tcp.ct_len;
+		pm->pm_tcp_listen = cp->cp_tcp_listen.ct_addr;
+		pm->pm_tcp_listen_len = cp->cp_tcp_listen.ct_len;
 	}
 	m->maps = s->sv_maps;
 	m->nr_maps = c->c_nr_ports;
@@ -359,7 +354,7 @@ on_notify(struct loop *l, int fd, unsigned events, void *arg)
 			deadline = loop_now_ns() + s->sv_busy_ns;
 		else if (loop_now_ns() >= deadline)
 			break;
-		spin_pause();
+		cpu_relax();
 	}
 }
 
@@ -479,17 +474,37 @@ kvm_detached(void *arg, const char *name, uint64_t cid)
  * device and muxer as a Xen guest, its host sockets at
  * <socket_dir>/<socket_name>.<cid>.
  */
+/* One TCP address cannot be every attached guest's. */
+static void
+kvm_no_tcp_listen(struct service *s)
+{
+	for (size_t i = 0; i < s->sv_mcfg.nr_maps; i++) {
+		if (s->sv_maps[i].pm_tcp_listen_len != 0)
+			log_warnx("port %" PRIu32 ": tcp_listen is ignored in "
+			    "KVM mode", s->sv_maps[i].pm_port);
+		s->sv_maps[i].pm_tcp_listen_len = 0;
+	}
+}
+
 static int
-open_kvm(struct service *s, const struct conf *c, const char *path)
+open_kvm(struct service *s, const struct conf *c, const char *path,
+    uint32_t require_cid, const struct peer_policy *peers)
 {
 	struct attach_vsock_cfg ac;
 	int rc;
 
 	mux_cfg(s, c);
+	kvm_no_tcp_listen(s);
 	memset(&ac, 0, sizeof(ac));
 	ac.loop = s->sv_loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
+	ac.require_cid = require_cid;
+	ac.peers = peers;
+	/* One guest's flood, fault or compromise stays in its process. */
+	ac.fork_per_guest = true;
+	ac.features = SERVICE_FEATURES;
+	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.hook_arg = s;
@@ -545,7 +560,7 @@ service_open(struct loop *l, const struct conf *c,
 
 	if (t->st_kind == SERVICE_KVM) {
 		*reattached = false;
-		if ((rc = open_kvm(s, c, t->st_socket)) < 0)
+		if ((rc = open_kvm(s, c, t->st_socket, t->st_require_cid, t->st_peers)) < 0)
 			goto err;
 		*sp = s;
 		return 0;
@@ -572,6 +587,7 @@ service_open(struct loop *l, const struct conf *c,
 		dc.msg_backend_arg = s->sv_mig;
 	}
 	dc.guest_cid = c->c_guest_cid;
+	dc.features = SERVICE_FEATURES;
 	dc.irq_caps = irq_caps(s, c);
 	if (!c->c_evtchn_kick)
 		dc.features = VSOCK_DEV_FEATURES & ~HCVS_F_EVTCHN_KICK;
@@ -661,8 +677,10 @@ int
 service_reconfigure(struct service *s, const struct conf *c)
 {
 	mux_cfg(s, c);
-	if (s->sv_kvm != NULL)
+	if (s->sv_kvm != NULL) {
+		kvm_no_tcp_listen(s);
 		return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
+	}
 	return vsock_mux_reconfigure(s->sv_mux, &s->sv_mcfg);
 }
 

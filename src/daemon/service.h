@@ -38,6 +38,7 @@
 
 struct json_object;
 struct loop;
+struct peer_policy;
 struct service;
 
 enum service_kind {
@@ -51,7 +52,12 @@ struct service_target {
 	uint32_t		 st_domid;	/* SERVICE_XEN */
 	uint32_t		 st_self_domid;	/* SERVICE_XEN: where hcvsockd runs */
 	const char		*st_socket;	/* SERVICE_LOOPBACK, SERVICE_KVM */
+	uint32_t		 st_require_cid; /* SERVICE_KVM: 0 = any CID */
+	const struct peer_policy *st_peers;	/* SERVICE_KVM: who may attach */
 };
+
+/* VMMs one daemon serves in KVM mode. */
+#define SERVICE_KVM_MAX_GUESTS	16
 
 struct service_hooks {
 	/* The guest changed device state worth persisting (mailbox, mode). */

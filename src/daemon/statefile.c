@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/statefile.h"
@@ -336,13 +337,22 @@ int
 statefile_read(const char *path, struct statefile *sf)
 {
 	char buf[STATEFILE_MAX + 1];
+	struct stat st;
 	ssize_t n;
 	int fd, rc;
 
 	memset(sf, 0, sizeof(*sf));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Whoever put a FIFO here must not block the start. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode)) {
+		rc = st.st_mode == 0 ? -errno : -ENOTSUP;
+		close(fd);
+		return rc;
+	}
 	n = read(fd, buf, sizeof(buf));
 	rc = -errno;
 	close(fd);

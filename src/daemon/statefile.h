@@ -46,7 +46,9 @@ int	statefile_write(const char *path, const struct statefile *sf) __must_check;
  * Read `path`.  0 with *sf filled (a version 1 file whose device dump is
  * not of the one layout version 1 had: sf_has_dev false); -ENOENT if
  * absent; -EPROTONOSUPPORT for a version this reader does not know
- * (sf_version says which); -EINVAL if malformed; -errno otherwise.
+ * (sf_version says which); -EINVAL if malformed; -ENOTSUP if it is not a
+ * regular file (a FIFO there is never waited on); -errno of open/read
+ * otherwise (e.g. -EACCES: unreadable is not malformed).
  */
 int	statefile_read(const char *path, struct statefile *sf) __must_check;
 

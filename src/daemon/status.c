@@ -48,11 +48,10 @@ status_add_null(struct json_object *o, const char *key)
 	add(o, key, NULL);
 }
 
-struct json_object *
-status_add_obj(struct json_object *o, const char *key)
+/* Adds the new container v under key; returns it, or NULL if it is gone. */
+static struct json_object *
+add_container(struct json_object *o, const char *key, struct json_object *v)
 {
-	struct json_object *v = json_object_new_object();
-
 	if (v == NULL || o == NULL) {
 		json_object_put(v);
 		return NULL;
@@ -65,18 +64,15 @@ status_add_obj(struct json_object *o, const char *key)
 }
 
 struct json_object *
+status_add_obj(struct json_object *o, const char *key)
+{
+	return add_container(o, key, json_object_new_object());
+}
+
+struct json_object *
 status_add_arr(struct json_object *o, const char *key)
 {
-	struct json_object *v = json_object_new_array();
-
-	if (v == NULL || o == NULL) {
-		json_object_put(v);
-		return NULL;
-	}
-	add(o, key, json_object_get(v));
-	if (json_object_put(v) == 1)
-		return NULL;
-	return v;
+	return add_container(o, key, json_object_new_array());
 }
 
 struct json_object *

@@ -206,7 +206,8 @@ timer_cb(struct loop *l, void *arg)
 	vsock_mux_enter(m);
 	vsock_log(m, LOG_INFO, "vsock: connection %u->%u timed out (%s)",
 	    c->c_gport, c->c_hport,
-	    c->c_state == VC_HOST_INIT ? "no answer to REQUEST" : "close");
+	    c->c_state == VC_HOST_INIT ? "no answer to REQUEST" :
+	    c->c_state == VC_CONNECTING ? "host connect" : "close");
 	vsock_conn_kill(c, true);
 	vsock_mux_leave(m);
 }
@@ -338,6 +339,7 @@ vsock_conn_connected(struct vsock_conn *c, int err)
 		vsock_conn_kill(c, true);
 		return;
 	}
+	disarm_timer(c);
 	c->c_state = VC_ESTABLISHED;
 	c->c_pend |= VC_PEND_RESPONSE;
 	vsock_mux_schedule(m, c);
@@ -636,7 +638,7 @@ host_init_reply(struct vsock_conn *c, const struct vsock_pkt_hdr *h)
 	}
 	disarm_timer(c);
 	c->c_state = VC_ESTABLISHED;
-	if (m->m_cfg.send_ok_line) {
+	if (m->m_cfg.send_ok_line && !c->c_quiet) {
 		n = vsock_connect_ok_format(ok, sizeof(ok), c->c_hport);
 		/* A fresh socket has room for a dozen bytes; short = gone. */
 		if (n < 0 || send(c->c_fd, ok, (size_t)n,

@@ -138,6 +138,7 @@ struct vsock_conn {
 	uint64_t			 c_rx_pkts;
 	uint64_t			 c_born_ms;
 	bool				 c_host_init;	/* host CONNECTed */
+	bool				 c_quiet;	/* no OK line (TCP client) */
 	uint64_t			 c_stalls_to_guest;
 	uint64_t			 c_stalls_to_host;
 };
@@ -147,8 +148,26 @@ struct vsock_pending {
 	struct vsock_mux		*p_mux;
 	TAILQ_ENTRY(vsock_pending)	 p_link;
 	int				 p_fd;
+	uint16_t			 p_type;	/* its listener's */
+	bool				 p_quiet;	/* TCP: no OK line */
 	int64_t				 p_timer;
 	struct vsock_connect_parser	 p_parser;
+};
+
+/* Host programs connect to <uds_path> (STREAM) or <uds_path>_seqpacket. */
+#define VSOCK_SEQPACKET_SUFFIX	"_seqpacket"
+#define VSOCK_NR_LISTENERS	2
+struct usock_listener;
+struct vsock_listener {
+	struct vsock_mux		*l_mux;
+	uint16_t			 l_type;
+	struct usock_listener		*l_us;		/* AF_UNIX */
+	/* TCP: the guest port every client goes to (no CONNECT line). */
+	int				 l_fd;
+	int64_t				 l_timer;	/* EMFILE back-off */
+	uint32_t			 l_gport;
+	struct sockaddr_storage		 l_addr;
+	socklen_t			 l_addrlen;
 };
 
 LIST_HEAD(vsock_conn_list, vsock_conn);
@@ -174,7 +193,9 @@ struct vsock_mux {
 	struct vsock_port_map		*m_maps;	/* sorted by port */
 	char				 m_dir[108];	/* dirname of uds_path */
 
-	struct usock_listener		*m_listener;
+	struct vsock_listener		 m_lis[VSOCK_NR_LISTENERS];
+	struct vsock_listener		**m_tcp;	/* TCP listeners */
+	size_t				 m_ntcp;
 	struct vsock_pending_tailq	 m_pending;
 	uint32_t			 m_npending;
 
@@ -250,6 +271,12 @@ int	vsock_host_check_cfg(const struct vsock_mux_cfg *cfg, char *dir,
 	    size_t dirsize) __must_check;
 int	vsock_host_listen(struct vsock_mux *m) __must_check;
 void	vsock_host_unlisten(struct vsock_mux *m);
+/*
+ * Make the TCP listeners those of maps[0..n): keep the ones whose address
+ * stays, bind new ones, close the rest.  On error nothing changed.
+ */
+int	vsock_host_tcp_sync(struct vsock_mux *m, const struct vsock_port_map *maps,
+	    size_t n) __must_check;
 void	vsock_host_drop_pending(struct vsock_mux *m);
 const struct vsock_port_map *vsock_host_find_map(const struct vsock_mux *m,
 	    uint32_t port);

@@ -215,9 +215,13 @@ guest_request(struct vsock_mux *m, const struct vsock_pkt_hdr *h)
 	}
 	c->c_peer_buf_alloc = h->buf_alloc;
 	c->c_peer_fwd_cnt = h->fwd_cnt;
-	if (rc == 0)
+	if (rc == 0) {
 		vsock_conn_connected(c, 0);
-	else
+		return;
+	}
+	/* A TCP peer that never answers the SYN must not hold the guest. */
+	vsock_conn_arm_timer(c, m->m_cfg.connect_timeout_ms);
+	if (c->c_state == VC_CONNECTING)
 		vsock_conn_update_events(c);
 }
 
@@ -534,6 +538,10 @@ vsock_mux_reconfigure(struct vsock_mux *m, const struct vsock_mux_cfg *cfg)
 	rc = take_cfg(cfg, &ncfg, &maps, dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
+	if ((rc = vsock_host_tcp_sync(m, maps, ncfg.nr_maps)) < 0) {
+		free(maps);
+		return rc;
+	}
 	/* A reload built from the config file knows nothing of the device. */
 	if (ncfg.rx_ready == NULL) {
 		ncfg.rx_ready = m->m_cfg.rx_ready;

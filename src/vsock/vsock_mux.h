@@ -34,7 +34,9 @@
  *   there.  A guest message (RW packets up to EOM) becomes one host
  *   message (EOR as MSG_EOR); a host message (<= 64 KiB) becomes RW
  *   packets with EOM on the last.  Empty messages are not carried.
- *   Host-initiated connections are STREAM only.
+ *   Host programs open SEQPACKET connections on <uds_path>_seqpacket, a
+ *   SOCK_SEQPACKET listener: the CONNECT line is their whole first
+ *   message, the OK line one message back.
  * - Host connects: accept on uds_path, read "CONNECT <port>\n" (at most
  *   64 bytes, connect_timeout_ms), REQUEST to the guest, on RESPONSE
  *   "OK <hostport>\n" (host ports from 2^30 upwards); bytes after the
@@ -59,6 +61,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "common/compiler.h"
 #include "vsock/vsock_wire.h"
 
@@ -71,6 +75,16 @@ struct vsock_port_map {
 	char		pm_path[108];	/* AF_UNIX path, "" = <uds_path>_<port> */
 	bool		pm_allow_connect;	/* guest may connect to it */
 	bool		pm_allow_listen;	/* host may CONNECT to guest port */
+	/*
+	 * TCP instead of AF_UNIX (the caller checked the addresses): guest
+	 * connects (STREAM only) go to pm_tcp; clients accepted on
+	 * pm_tcp_listen reach pm_port directly, with no CONNECT or OK line.
+	 * A zero length means none.
+	 */
+	struct sockaddr_storage pm_tcp;
+	socklen_t	pm_tcp_len;
+	struct sockaddr_storage pm_tcp_listen;
+	socklen_t	pm_tcp_listen_len;
 };
 
 struct vsock_mux_cfg {
@@ -179,8 +193,11 @@ bool	vsock_mux_has_rx(const struct vsock_mux *m);
 void	vsock_mux_reset(struct vsock_mux *m);
 
 /*
- * Replace policy, mappings, limits and timeouts (SIGHUP).  Existing
- * connections are kept with their buffer size.  guest_cid and uds_path
+ * Replace policy, mappings, limits and timeouts (SIGHUP).  TCP listeners
+ * follow the mappings: an address kept keeps its socket, a new one is
+ * bound (-errno of bind/listen if it cannot be, and nothing changes), a
+ * removed one is closed.  Existing connections are kept with their
+ * buffer size.  guest_cid and uds_path
  * cannot change (-EINVAL); on error nothing changes.  A NULL rx_ready
  * keeps the current callback.
  */

@@ -465,14 +465,32 @@ rx_next(struct ring *r, uint64_t gpa, uint32_t *len)
 	uint32_t cap = r->r_slot_size - VSOCK_HDR_SIZE;
 	uint8_t *direct = ioreq_mem_direct(d->d_mem, gpa + VSOCK_HDR_SIZE, cap);
 
-	if (r->r_rst_count > 0) {
-		h = r->r_rstq[r->r_rst_head];
-		r->r_rst_head = (r->r_rst_head + 1) % RSTQ_LEN;
-		r->r_rst_count--;
-	} else if (r->r_be == NULL ||
-	    r->r_be->recv(r->r_be_arg, &h, direct != NULL ? direct :
-	    r->r_buf + VSOCK_HDR_SIZE, cap) != 1) {
-		return 0;
+	for (;;) {
+		if (r->r_rst_count > 0) {
+			h = r->r_rstq[r->r_rst_head];
+			r->r_rst_head = (r->r_rst_head + 1) % RSTQ_LEN;
+			r->r_rst_count--;
+			break;
+		}
+		if (r->r_be == NULL ||
+		    r->r_be->recv(r->r_be_arg, &h, direct != NULL ? direct :
+		    r->r_buf + VSOCK_HDR_SIZE, cap) != 1)
+			return 0;
+		if (type_ok(r, h.type))
+			break;
+		/*
+		 * A host SEQPACKET connect to a guest that did not take the
+		 * feature: refuse it in the guest's name.
+		 */
+		if (h.op != VSOCK_OP_RST) {
+			struct vsock_pkt_hdr t = {
+				.src_cid = h.dst_cid, .dst_cid = h.src_cid,
+				.src_port = h.dst_port, .dst_port = h.src_port,
+				.type = h.type, .op = VSOCK_OP_RST,
+			};
+
+			be_send(r, &t, r->r_buf);
+		}
 	}
 	if (h.len > cap) {
 		/* A backend bug must not become a guest overflow. */
@@ -585,9 +603,7 @@ tx_linger(struct ring *r, bool watch)
 			return true;
 		if (loop_now_ns() >= deadline)
 			break;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
+		cpu_relax();
 	}
 	r->r_host_flags &= ~HCVS_HF_TX_NO_KICK;
 	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {

@@ -19,6 +19,12 @@
  *                       print what comes back (tools/demo)
  *   accept PORT         listen on PORT, print "LISTENING PORT", accept one
  *                       connection and echo it until the host half-closes
+ *   accept-seq PORT     listen on PORT for SEQPACKET, print "LISTENING
+ *                       PORT", accept one connection and echo each
+ *                       message as one message until the host ends
+ *   connect-seq PORT N  SEQPACKET connect to host port PORT, send N
+ *                       messages of 1, 2, 4, ... bytes (up to 16 KiB),
+ *                       check each comes back whole, close
  *   accept-idle PORT MS listen on PORT, accept one connection, print
  *                       "ACCEPTED PORT", then leave the device alone for
  *                       MS milliseconds (reading nothing, granting no
@@ -260,6 +266,71 @@ cmd_accept(struct hcvg *h, uint32_t port)
 	(void)hcvg_close(h, id);
 	printf("accept %u: echoed %u\n", port, total);
 	return 0;
+}
+
+static int
+cmd_accept_seq(struct hcvg *h, uint32_t port)
+{
+	static uint8_t buf[HCVG_CONN_BUF];
+	uint32_t msgs = 0, bytes = 0, fl;
+	long r;
+	int id;
+
+	if (hcvg_listen_type(h, port, HCVG_SEQPACKET) < 0) {
+		printf("accept-seq %u: listen failed\n", port);
+		return 1;
+	}
+	printf("LISTENING %u\n", port);
+	fflush(stdout);
+	id = hcvg_accept(h, port, 0);
+	if (id < 0) {
+		printf("accept-seq %u: error %d\n", port, id);
+		return 1;
+	}
+	for (;;) {
+		r = hcvg_recv_msg(h, id, buf, sizeof(buf), &fl, 0);
+		if (r == -HCVG_EAGAIN || r == -HCVG_ETIMEDOUT)
+			continue;
+		if (r <= 0)
+			break;
+		if (fl != 0 || hcvg_send_msg(h, id, buf, (uint32_t)r, 0) != r) {
+			printf("accept-seq %u: echo failed\n", port);
+			return 1;
+		}
+		msgs++;
+		bytes += (uint32_t)r;
+	}
+	(void)hcvg_close(h, id);
+	printf("accept-seq %u: echoed %u messages, %u bytes\n", port, msgs,
+	    bytes);
+	return 0;
+}
+
+static int
+cmd_connect_seq(struct hcvg *h, uint32_t port, unsigned n)
+{
+	static uint8_t out[HCVG_CONN_BUF], back[HCVG_CONN_BUF];
+	unsigned i, bad = 0;
+	uint32_t len, fl;
+	int id;
+
+	id = hcvg_connect_type(h, port, HCVG_SEQPACKET, 0);
+	if (id < 0) {
+		printf("connect-seq %u: error %d\n", port, id);
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		len = 1u << (i % 15);
+		for (uint32_t k = 0; k < len; k++)
+			out[k] = (uint8_t)(i * 31 + k);
+		if (hcvg_send_msg(h, id, out, len, 0) != (long)len ||
+		    hcvg_recv_msg(h, id, back, sizeof(back), &fl, 0) !=
+		    (long)len || fl != 0 || memcmp(out, back, len) != 0)
+			bad++;
+	}
+	(void)hcvg_close(h, id);
+	printf("connect-seq %u: %u messages, %u bad\n", port, n, bad);
+	return bad != 0;
 }
 
 static int
@@ -511,6 +582,13 @@ main(int argc, char **argv)
 			argi += 2;
 		} else if (!strcmp(c, "accept") && argi + 1 < argc) {
 			failed |= cmd_accept(&h, (uint32_t)atoi(argv[++argi]));
+		} else if (!strcmp(c, "accept-seq") && argi + 1 < argc) {
+			failed |= cmd_accept_seq(&h, (uint32_t)atoi(argv[++argi]));
+		} else if (!strcmp(c, "connect-seq") && argi + 2 < argc) {
+			uint32_t port = (uint32_t)atoi(argv[++argi]);
+
+			failed |= cmd_connect_seq(&h, port,
+			    (unsigned)strtoul(argv[++argi], NULL, 0));
 		} else if (!strcmp(c, "accept-idle") && argi + 2 < argc) {
 			uint32_t port = (uint32_t)atoi(argv[++argi]);
 

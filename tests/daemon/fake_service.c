@@ -35,6 +35,8 @@ struct service {
 	int32_t			 s_server_id;
 };
 
+static int log_fd = -1;
+
 static void __printf(1, 2)
 ev(const char *fmt, ...)
 {
@@ -53,12 +55,17 @@ ev(const char *fmt, ...)
 	if ((size_t)n > sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	/*
+	 * Opened at the first call (service_open, before the confinement),
+	 * kept: O_APPEND still writes at the end after a test truncates it.
+	 */
+	if (log_fd < 0)
+		log_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	fd = log_fd;
 	if (fd < 0)
 		return;
 	if (write(fd, buf, (size_t)n) != n)
 		log_warnx("fake service: short write to its log");
-	close(fd);
 }
 
 static int

@@ -29,6 +29,23 @@ wait_for() {
 	return 1
 }
 
+# check_confined LABEL PID LOG: the seccomp filter is installed (Seccomp: 2)
+# and no capability is left in the bounding set, or the daemon's log says
+# why the filter was skipped (a sanitizer or valgrind build).
+check_confined() {
+	local label=$1 pid=$2 log=$3
+	if grep -q 'seccomp: no filter: \(built with\|running under\)' "$log"; then
+		pass "$label: seccomp skipped, reason logged: $(grep -o 'no filter: .*' "$log" | head -n1)"
+		return
+	fi
+	check "$label: seccomp filter installed (Seccomp: 2)" \
+	    grep -Eq '^Seccomp:[[:space:]]+2$' "/proc/$pid/status"
+	check "$label: capability bounding set empty" \
+	    grep -Eq '^CapBnd:[[:space:]]+0+$' "/proc/$pid/status"
+	check "$label: no effective capability" \
+	    grep -Eq '^CapEff:[[:space:]]+0+$' "/proc/$pid/status"
+}
+
 finish() {
 	echo "$((checks - failures)) passed, $failures failed"
 	[ "$failures" -eq 0 ]

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The attach protocol: description checks, the socket session with hostile peers, the ioreq forwarder. */
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,7 +12,9 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef HAVE_KVM
@@ -1041,9 +1044,101 @@ server__attach_detach_limits(void **state)
 	}
 	assert_int_equal(attach_server_nr_guests(srv), 1);
 
+	/*
+	 * Idle sessions from one peer (another uid: a process of the VMMs'
+	 * own uid could kill them anyway): only ATTACH_MAX_PENDING_PER_PEER
+	 * are held, so a real VMM still finds a slot (1 guest + 2 idle of 4).
+	 */
+	attach_server_free(srv);
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(attach_server_new(l, path, 4, &srv_ops, &ss, &srv), 0);
+	close(vc[1].vc_sock);
+	vc[1].vc_done = false;
+	assert_int_equal(pthread_create(&th[1], NULL, vmm_conn_main, &vc[1]), 0);
+	run_until(l, &vc[1].vc_done, NULL, 0);
+	pthread_join(th[1], NULL);
+	assert_int_equal(vc[1].vc_rc, 0);
+	if (geteuid() == 0) {
+		int up[2], down[2], status;
+		char b = 0;
+		pid_t child;
+
+		assert_int_equal(chmod(dir, 0755), 0);
+		assert_int_equal(chown(path, 0, 65534), 0);
+		assert_int_equal(pipe(up), 0);
+		assert_int_equal(pipe(down), 0);
+		child = fork();
+		assert_true(child >= 0);
+		if (child == 0) {
+			struct attach_msg_hdr hdr;
+			struct attach_msg_result res;
+			union {
+				uint64_t	align;
+				char		buf[ATTACH_MAX_MSG];
+			} u;
+			int idle[3], rfds[ATTACH_MAX_FDS];
+			unsigned nfds;
+			char err[128];
+
+			if (setgroups(0, NULL) < 0 || setresgid(65534, 65534,
+			    65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+				_exit(10);
+			for (i = 0; i < 3; i++)
+				if (attach_vmm_connect(path, &idle[i]) < 0)
+					_exit(11);
+			/* The third idle one is told why (once accepted). */
+			{
+				struct pollfd pfd = { .fd = idle[2],
+				    .events = POLLIN };
+
+				if (poll(&pfd, 1, 10000) != 1)
+					_exit(14);
+			}
+			if (attach_recv_msg(idle[2], &hdr, u.buf, sizeof(u.buf),
+			    rfds, &nfds, err, sizeof(err)) < 0 ||
+			    hdr.mh_type != ATTACH_MSG_RESULT)
+				_exit(12);
+			memcpy(&res, u.buf, sizeof(res));
+			b = res.rs_status == -EBUSY ? 'y' : 'n';
+			if (write(up[1], &b, 1) != 1 || read(down[0], &b, 1) != 1)
+				_exit(13);
+			_exit(0);
+		}
+		close(up[1]);
+		close(down[0]);
+		for (i = 0; i < 500 && b == 0; i++) {
+			struct pollfd pfd = { .fd = up[0], .events = POLLIN };
+
+			assert_true(loop_run_once(l, 10) >= 0);
+			if (poll(&pfd, 1, 0) == 1 && read(up[0], &b, 1) != 1)
+				break;
+		}
+		if (b != 'y') {
+			assert_int_equal(waitpid(child, &status, 0), child);
+			fail_msg("idle peer: b=%d, exit status %d", b, status);
+		}
+		assert_true(test_log_seen("uid 65534 already has 2 unfinished"));
+		vc[0].vc_done = false;
+		assert_int_equal(pthread_create(&th[0], NULL, vmm_conn_main,
+		    &vc[0]), 0);
+		run_until(l, &vc[0].vc_done, NULL, 0);
+		pthread_join(th[0], NULL);
+		if (vc[0].vc_rc != 0)
+			fail_msg("VMM behind idle sessions: %d %s", vc[0].vc_rc,
+			    vc[0].vc_err);
+		assert_int_equal(write(down[1], &b, 1), 1);
+		assert_int_equal(waitpid(child, &status, 0), child);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		close(up[0]);
+		close(down[1]);
+		close(vc[0].vc_sock);
+		run_until(l, NULL, &ss.ss_detached, 1);
+	} else
+		print_message("not root: the per-peer limit is not tried\n");
+
 	/* Freeing the server detaches the rest and removes the socket. */
 	attach_server_free(srv);
-	assert_int_equal(ss.ss_detached, 2);
+	assert_int_equal(ss.ss_detached, geteuid() == 0 ? 2 : 1);
 	assert_int_equal(access(path, F_OK), -1);
 	close(vc[1].vc_sock);
 	loop_free(l);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* hcvsockd.conf parser: syntax, bounds, duplicates, error reporting and round trips. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -569,6 +571,76 @@ file__missing_reported(void **state)
 	assert_int_equal(f->e.n, 1);	/* its wording: conf.test */
 }
 
+static void
+tcp__specs_and_allowlist(void **state)
+{
+	static const struct {
+		const char	*spec;
+		bool		 listener;
+		int		 family;
+		uint16_t	 port;
+	} good[] = {
+		{ "127.0.0.1:80", false, AF_INET, 80 },
+		{ "localhost:65535", false, AF_INET, 65535 },
+		{ "[::1]:8080", false, AF_INET6, 8080 },
+		{ "2222", true, AF_INET, 2222 },
+		{ "0.0.0.0:1", true, AF_INET, 1 },
+	};
+	static const struct {
+		const char	*spec;
+		bool		 listener;
+	} bad[] = {
+		{ "2222", false }, { "127.0.0.1:", false }, { "127.0.0.1:0", false },
+		{ "127.0.0.1:65536", false }, { "::1:80", false }, { "[::1]80", false },
+		{ "[::1:80", false }, { ":80", false }, { "example.com:80", false },
+		{ "127.0.0.1:8o", false }, { "127.0.0.1:+80", false }, { "", true },
+		{ "127.0.0.1:99999999999999999999", false },
+		{ "1111111111111111111111111111111111111111111111111111111111111111:1",
+		    false },
+	};
+	struct conf_tcp_allow a = { 0 };
+	struct conf_tcp t;
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		assert_int_equal(conf_tcp_parse(good[i].spec, good[i].listener,
+		    &t, &why), 0);
+		assert_int_equal(t.ct_addr.ss_family, good[i].family);
+		assert_int_equal(ntohs(((struct sockaddr_in *)&t.ct_addr)->sin_port),
+		    good[i].port);
+		assert_string_equal(t.ct_spec, good[i].spec);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		why = NULL;
+		assert_int_equal(conf_tcp_parse(bad[i].spec, bad[i].listener,
+		    &t, &why), -EINVAL);
+		assert_non_null(why);
+	}
+	/* Loopback of either family passes, anything else must be listed. */
+	assert_int_equal(conf_tcp_parse("127.8.9.10:1", false, &t, &why), 0);
+	assert_true(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_parse("[::ffff:127.0.0.1]:1", false, &t, &why), 0);
+	assert_true(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_parse("[::ffff:10.0.0.1]:1", false, &t, &why), 0);
+	assert_false(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_parse("192.0.2.1:80", false, &t, &why), 0);
+	assert_false(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_allow_add(&a, "192.0.2.2"), 0);
+	assert_false(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_allow_add(&a, "192.0.2.1"), 0);
+	assert_true(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_allow_add(&a, "example.com"), -EINVAL);
+	assert_int_equal(conf_tcp_allow_add(&a, "localhost"), -EINVAL);
+	for (int i = 0; i < CONF_TCP_ALLOW_MAX - 2; i++)
+		assert_int_equal(conf_tcp_allow_add(&a, "::2"), 0);
+	assert_int_equal(conf_tcp_allow_add(&a, "::2"), -ENOSPC);
+	assert_int_equal(conf_tcp_parse("[2001:db8::1]:80", false, &t, &why), 0);
+	assert_false(conf_tcp_allowed(&a, &t));
+	assert_int_equal(conf_tcp_allow_add(&a, "any"), 0);
+	assert_true(conf_tcp_allowed(&a, &t));
+}
+
 int
 main(void)
 {
@@ -593,6 +665,7 @@ main(void)
 		T(file__missing_reported),
 		T(reload__live_applied_restart_named),
 		T(reload__man_page_names_the_live_keys),
+		cmocka_unit_test(tcp__specs_and_allowlist),
 #undef T
 	};
 

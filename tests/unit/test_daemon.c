@@ -16,6 +16,7 @@
 #include "test_common.h"
 #include "common/loop.h"
 #include "common/usock.h"
+#include "daemon/conf.h"
 #include "daemon/ctl.h"
 #include "daemon/loopback.h"
 #include "daemon/options.h"
@@ -295,6 +296,27 @@ statefile__hostile_contents_rejected(void **state)
 	unlink(path);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
 	assert_int_equal(statefile_read(path, &sf), -ELOOP);
+	/* A FIFO is refused at once, not waited on for a writer. */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(statefile_read(path, &sf), -ENOTSUP);
+}
+
+static void
+files__fifo_at_config_and_pid_file_refused(void **state)
+{
+	struct dir *d = *state;
+	struct conf *c = calloc(1, sizeof(*c));
+	char path[128];
+	pid_t holder;
+
+	assert_non_null(c);
+	snprintf(path, sizeof(path), "%s/fifo", d->path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	conf_defaults(c, "g");
+	assert_int_equal(conf_load(c, path, NULL, NULL), -ENOTSUP);
+	assert_int_equal(pidfile_open(path, &holder), -ENOTSUP);
+	free(c);
 }
 
 /*
@@ -447,32 +469,57 @@ sdnotify__path_abstract_and_unset(void **state)
 /* ---- privilege preparation ----------------------------------------------- */
 
 static void
-privdrop__prepare_refuses_links(void **state)
+bind_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+}
+
+static void
+privdrop__take_dir_refuses_links_and_sets_modes(void **state)
 {
 	struct dir *d = *state;
-	char dir[128], link[128], file[96];
+	char dir[128], link[128], file[96], deep[160];
 	struct stat st;
 	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/sub", d->path);
 	snprintf(link, sizeof(link), "%s/link", d->path);
 	snprintf(file, sizeof(file), "%s/file", d->path);
+	snprintf(deep, sizeof(deep), "%s/a/b/c", d->path);
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(symlink(dir, link), 0);
 	write_text(file, "x");
-	assert_int_equal(privdrop_prepare_dir(dir, (uid_t)-1, 0, 0755), 0);
+	/* The mode is set without a user too, whatever the umask. */
+	umask(077);
+	assert_int_equal(privdrop_take_dir(dir, (uid_t)-1, (gid_t)-1, 0750), 0);
 	assert_int_equal(stat(dir, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0700);	/* no-op without a user */
+	assert_int_equal(st.st_mode & 07777, 0750);
+	/* A symbolic link is refused with or without a user. */
+	assert_int_equal(privdrop_take_dir(link, (uid_t)-1, (gid_t)-1, 0750),
+	    -ELOOP);
+	assert_int_equal(privdrop_take_dir(file, (uid_t)-1, (gid_t)-1, 0750),
+	    -ENOTDIR);
+	/* Parents it creates stay traversable. */
+	assert_int_equal(privdrop_take_dir(deep, (uid_t)-1, (gid_t)-1, 02770), 0);
+	snprintf(deep, sizeof(deep), "%s/a", d->path);
+	assert_int_equal(stat(deep, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755);
+	umask(022);
 	if (geteuid() != 0) {
 		print_message("not root: ownership checks skipped\n");
 		return;
 	}
-	assert_int_equal(privdrop_prepare_dir(dir, 65534, 65534, 0750), 0);
+	assert_int_equal(privdrop_take_dir(dir, 65534, 65534, 0750), 0);
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	assert_int_equal(st.st_mode & 07777, 0750);
-	assert_int_equal(privdrop_prepare_dir(link, 65534, 65534, 0750), -ELOOP);
-	assert_int_equal(privdrop_prepare_dir(file, 65534, 65534, 0750), -ENOTDIR);
+	assert_int_equal(privdrop_take_dir(link, 65534, 65534, 0750), -ELOOP);
 	assert_int_equal(privdrop_prepare_file(link, 65534, 65534, 0660), -ELOOP);
 	assert_int_equal(privdrop_prepare_file(file, 65534, 65534, 0660), 0);
 	assert_int_equal(stat(file, &st), 0);
@@ -487,6 +534,46 @@ privdrop__prepare_refuses_links(void **state)
 	assert_int_equal(st.st_uid, 65534);
 	assert_int_equal(st.st_mode & 07777, 0660);
 	close(fd);
+}
+
+static void
+privdrop__take_dir_refuses_foreign_owner_sweeps_foreign_sockets(void **state)
+{
+	struct dir *d = *state;
+	char dir[128], mine[160], theirs[160], grp[160], lnk[160];
+	struct stat st;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/shared", d->path);
+	assert_int_equal(mkdir(dir, 0777), 0);
+	/* Somebody else's directory is not taken over. */
+	assert_int_equal(chown(dir, 12345, 12345), 0);
+	assert_int_equal(privdrop_take_dir(dir, 65534, 65534, 02770), -EPERM);
+	assert_int_equal(chown(dir, 0, 0), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	/* Left while it was world-writable: another user's listener. */
+	snprintf(mine, sizeof(mine), "%s/vs_1", dir);
+	snprintf(theirs, sizeof(theirs), "%s/vs_2", dir);
+	snprintf(grp, sizeof(grp), "%s/vs_3", dir);
+	snprintf(lnk, sizeof(lnk), "%s/vs_4", dir);
+	bind_unix(mine);
+	bind_unix(theirs);
+	bind_unix(grp);
+	assert_int_equal(symlink("/tmp/elsewhere.sock", lnk), 0);
+	assert_int_equal(lchown(theirs, 12345, 12345), 0);
+	assert_int_equal(lchown(grp, 12345, 65534), 0);	/* our group */
+	assert_int_equal(lchown(lnk, 12345, 12345), 0);
+	assert_int_equal(privdrop_take_dir(dir, 65534, 65534, 02770), 0);
+	assert_int_equal(lstat(mine, &st), 0);
+	assert_int_equal(lstat(grp, &st), 0);
+	assert_int_equal(lstat(theirs, &st), -1);
+	assert_int_equal(lstat(lnk, &st), -1);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02770);
+	assert_int_equal(st.st_uid, 65534);
 }
 
 static void
@@ -771,8 +858,10 @@ main(void)
 		T(statefile__hostile_contents_rejected),
 		T(statefile__older_read_newer_refused),
 		T(pidfile__locked_against_a_second_process),
+		T(files__fifo_at_config_and_pid_file_refused),
 		T(sdnotify__path_abstract_and_unset),
-		T(privdrop__prepare_refuses_links),
+		T(privdrop__take_dir_refuses_links_and_sets_modes),
+		T(privdrop__take_dir_refuses_foreign_owner_sweeps_foreign_sockets),
 		cmocka_unit_test(privdrop__drop_cannot_be_undone),
 		T(ctl__serves_status_and_guards_its_path),
 		T(ctl__oversized_reply_says_truncated),

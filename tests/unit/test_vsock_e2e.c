@@ -42,6 +42,9 @@
 #define ECHO_PORT	1234u
 #define SINK_PORT	1235u
 #define SOCAT_PORT	1236u
+#define SEQ_PORT	1237u
+#define GSEQ_PORT	5001u	/* the guest's SEQPACKET listener */
+#define GSTREAM_PORT	5002u	/* the guest's STREAM listener */
 #define NCONNS		80
 #define MAX_HOST_FDS	256
 
@@ -278,6 +281,7 @@ setup(void **state)
 	dc.backend = &vsock_mux_backend_ops;
 	dc.backend_arg = e->mux;
 	dc.guest_cid = CID;
+	dc.features = VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET;
 	dc.is_hvm = ioreq_source_is_hvm(e->src);
 	dc.name = "e2e";
 	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
@@ -792,6 +796,255 @@ e2e__socat_peer(void **state)
 	unlink(path);
 }
 
+/* ---- SEQPACKET ----------------------------------------------------------- */
+
+/*
+ * A host SEQPACKET echo server on <uds>_SEQ_PORT, stepped on the loop's
+ * thread.  A message starting with 'B' is answered with a 20000-byte
+ * message (more than the guest's buffer) and then "after".
+ */
+struct seq_srv {
+	int	lfd;
+	int	fds[8];
+	int	nfds;
+};
+
+static void
+seq_srv_start(struct env *e, struct seq_srv *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(s, 0, sizeof(*s));
+	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
+	assert_true(s->lfd >= 0);
+	assert_true(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u",
+	    e->host.uds, SEQ_PORT) < (int)sizeof(sa.sun_path));
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s->lfd, 8), 0);
+}
+
+static void
+seq_srv_step(struct seq_srv *s)
+{
+	static uint8_t buf[65536], big[20000];
+	ssize_t n;
+	int fd;
+
+	while (s->nfds < 8 && (fd = accept4(s->lfd, NULL, NULL,
+	    SOCK_NONBLOCK)) >= 0)
+		s->fds[s->nfds++] = fd;
+	for (int i = 0; i < s->nfds; i++) {
+		while ((n = recv(s->fds[i], buf, sizeof(buf), 0)) > 0) {
+			if (buf[0] == 'B') {
+				memset(big, 'x', sizeof(big));
+				assert_int_equal(send(s->fds[i], big, sizeof(big),
+				    MSG_NOSIGNAL), sizeof(big));
+				assert_int_equal(send(s->fds[i], "after", 5,
+				    MSG_NOSIGNAL), 5);
+			} else {
+				assert_int_equal(send(s->fds[i], buf, (size_t)n,
+				    MSG_NOSIGNAL), n);
+			}
+		}
+		if (n == 0) {
+			close(s->fds[i]);
+			s->fds[i--] = s->fds[--s->nfds];
+		}
+	}
+}
+
+static void
+seq_srv_stop(struct env *e, struct seq_srv *s)
+{
+	char path[128];
+
+	for (int i = 0; i < s->nfds; i++)
+		close(s->fds[i]);
+	close(s->lfd);
+	snprintf(path, sizeof(path), "%s_%u", e->host.uds, SEQ_PORT);
+	unlink(path);
+}
+
+static void
+g_seq_client(struct env *e)
+{
+	static const uint32_t sizes[] = { 1, 2, 100, 4052, 4053, 9000, 16384 };
+	static uint8_t out[65537], back[65536];
+	uint32_t fl;
+	long r;
+	int id;
+
+	id = hcvg_connect_type(&e->g, SEQ_PORT, HCVG_SEQPACKET, 0);
+	TCHECK(id >= 0);
+	/* One message out, the same message back, whatever its size. */
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		fill(out, sizes[i], (unsigned)i + 7);
+		out[0] = 'a';
+		TCHECK(hcvg_send_msg(&e->g, id, out, sizes[i], 0) ==
+		    (long)sizes[i]);
+		r = hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0);
+		TCHECK(r == (long)sizes[i] && fl == 0);
+		TCHECK(memcmp(out, back, sizes[i]) == 0);
+	}
+	/* Two messages queued together stay two. */
+	TCHECK(hcvg_send_msg(&e->g, id, "a1", 2, 0) == 2);
+	TCHECK(hcvg_send_msg(&e->g, id, "a22", 3, 0) == 3);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 2);
+	TCHECK(fl == 0 && memcmp(back, "a1", 2) == 0);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 3);
+	TCHECK(fl == 0 && memcmp(back, "a22", 3) == 0);
+	/* A short buffer truncates one message, not the next. */
+	fill(out, 100, 3);
+	out[0] = 'a';
+	TCHECK(hcvg_send_msg(&e->g, id, out, 100, 0) == 100);
+	TCHECK(hcvg_send_msg(&e->g, id, "a5", 2, 0) == 2);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, 10, &fl, 0) == 10);
+	TCHECK(fl == HCVG_MSG_TRUNC && memcmp(back, out, 10) == 0);
+	TCHECK(hcvg_recv(&e->g, id, back, sizeof(back), 0) == 2);
+	TCHECK(memcmp(back, "a5", 2) == 0);
+	/* Longer than the receive buffer: truncated, the rest dropped. */
+	TCHECK(hcvg_send_msg(&e->g, id, "B", 1, 0) == 1);
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) ==
+	    HCVG_CONN_BUF);
+	TCHECK(fl == HCVG_MSG_TRUNC && back[0] == 'x');
+	TCHECK(hcvg_recv_msg(&e->g, id, back, sizeof(back), &fl, 0) == 5);
+	TCHECK(fl == 0 && memcmp(back, "after", 5) == 0);
+	/* More than the host's buffer can never go as one message. */
+	TCHECK(hcvg_send_msg(&e->g, id, out, sizeof(out), 0) == -HCVG_EMSGSIZE);
+	TCHECK(hcvg_state(&e->g, id) == HCVG_S_ESTABLISHED);
+	TCHECK(hcvg_close(&e->g, id) == 0);
+	/* A STREAM connect to a SEQPACKET server is refused by the host. */
+	TCHECK(hcvg_connect(&e->g, SEQ_PORT, 0) == -HCVG_ECONNREFUSED);
+}
+
+static void
+e2e__seqpacket_guest_initiated(void **state)
+{
+	struct env *e = *state;
+	struct seq_srv s;
+
+	seq_srv_start(e, &s);
+	guest_start(e, g_seq_client);
+	while (!__atomic_load_n(&e->guest_done, __ATOMIC_ACQUIRE)) {
+		assert_true(loop_run_once(e->loop, 2) >= 0);
+		seq_srv_step(&s);
+	}
+	pthread_join(e->guest, NULL);
+	seq_srv_stop(e, &s);
+	if (test_failure[0] != '\0')
+		fail_msg("%s", test_failure);
+}
+
+/* Echo SEQPACKET messages on GSEQ_PORT until EOF; GSTREAM_PORT listens too. */
+static void
+g_seq_listener(struct env *e)
+{
+	static uint8_t buf[HCVG_CONN_BUF];
+	uint32_t fl;
+	long r;
+	int id;
+
+	TCHECK(hcvg_listen(&e->g, GSTREAM_PORT) == 0);
+	TCHECK(hcvg_listen_type(&e->g, GSEQ_PORT, HCVG_SEQPACKET) == 0);
+	id = hcvg_accept(&e->g, GSEQ_PORT, 0);
+	TCHECK(id >= 0);
+	while ((r = hcvg_recv_msg(&e->g, id, buf, sizeof(buf), &fl, 0)) > 0) {
+		TCHECK(fl == 0);
+		TCHECK(hcvg_send_msg(&e->g, id, buf, (uint32_t)r, 0) == r);
+	}
+	TCHECK(r == 0);
+	TCHECK(hcvg_close(&e->g, id) == 0);
+}
+
+/* Connect to a host listener and send the CONNECT line as one write. */
+static int
+host_connect(struct env *e, int type, const char *suffix, const char *line,
+    size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_true(snprintf(sa.sun_path, sizeof(sa.sun_path), "%s%s",
+	    e->host.uds, suffix) < (int)sizeof(sa.sun_path));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(send(fd, line, len, 0), (ssize_t)len);
+	return fd;
+}
+
+/* One message (or EOF: 0, error: -1), running the loop while waiting. */
+static ssize_t
+host_recv(struct env *e, int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	for (;;) {
+		assert_true(loop_run_once(e->loop, 2) >= 0);
+		n = recv(fd, buf, len, MSG_TRUNC);
+		if (n >= 0)
+			return n;
+		if (errno != EAGAIN)
+			return -1;
+	}
+}
+
+static void
+e2e__seqpacket_host_initiated(void **state)
+{
+	static const size_t sizes[] = { 1, 3000, 4053, 16000, 16384 };
+	static const struct {
+		int		 type;
+		const char	*suffix;
+		const char	*line;
+	} refused[] = {
+		{ SOCK_SEQPACKET, "_seqpacket", "CONNECT 5002\n" },
+		{ SOCK_STREAM, "", "CONNECT 5001\n" },
+		{ SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001\nhi" },
+		{ SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001" },
+	};
+	static uint8_t out[16384], back[65536];
+	struct env *e = *state;
+	ssize_t n;
+	int fd;
+
+	guest_start(e, g_seq_listener);
+	while (__atomic_load_n(&e->g.g_nlisten, __ATOMIC_ACQUIRE) < 2)
+		assert_true(loop_run_once(e->loop, 5) >= 0);
+
+	/* Refused: the wrong type for the guest's listener, bad lines. */
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		fd = host_connect(e, refused[i].type, refused[i].suffix,
+		    refused[i].line, strlen(refused[i].line));
+		assert_true(host_recv(e, fd, back, sizeof(back)) <= 0);
+		close(fd);
+	}
+
+	fd = host_connect(e, SOCK_SEQPACKET, "_seqpacket", "CONNECT 5001\n", 13);
+	n = host_recv(e, fd, back, sizeof(back));
+	assert_true(n > 4);
+	assert_memory_equal(back, "OK ", 3);
+	assert_int_equal(back[n - 1], '\n');
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		fill(out, sizes[i], (unsigned)i + 11);
+		assert_int_equal(send(fd, out, sizes[i], 0), (ssize_t)sizes[i]);
+		n = host_recv(e, fd, back, sizeof(back));
+		assert_int_equal(n, (ssize_t)sizes[i]);
+		assert_memory_equal(back, out, sizes[i]);
+	}
+	/* Back to back, boundaries kept both ways. */
+	assert_int_equal(send(fd, "one", 3, 0), 3);
+	assert_int_equal(send(fd, "three", 5, 0), 5);
+	assert_int_equal(host_recv(e, fd, back, sizeof(back)), 3);
+	assert_memory_equal(back, "one", 3);
+	assert_int_equal(host_recv(e, fd, back, sizeof(back)), 5);
+	assert_memory_equal(back, "three", 5);
+	/* EOF: the guest ends its loop and closes. */
+	shutdown(fd, SHUT_WR);
+	assert_int_equal(host_recv(e, fd, back, sizeof(back)), 0);
+	close(fd);
+	guest_finish(e);
+}
+
 int
 main(void)
 {
@@ -807,6 +1060,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(e2e__guest_reset_mid_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__malformed_while_others_carry_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__socat_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__seqpacket_guest_initiated, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__seqpacket_host_initiated, setup, teardown),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0);

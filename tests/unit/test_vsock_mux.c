@@ -1813,6 +1813,18 @@ config__stale_socket_replaced_and_unlinked(void **state)
 	assert_int_equal(stat(f->e.uds, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	unlink(f->e.uds);
+	/* The daemon's group connects: 0660 whatever the process umask. */
+	fx_stop(f);
+	for (unsigned i = 0; i < 3; i++) {
+		static const mode_t masks[] = { 0, 022, 077 };
+		mode_t old = umask(masks[i]);
+
+		assert_int_equal(fx_start(f), 0);
+		umask(old);
+		assert_int_equal(stat(f->e.uds, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0660);
+		fx_stop(f);
+	}
 	assert_int_equal(fx_start(f), 0);
 }
 

@@ -249,11 +249,16 @@ CONF
 }
 
 # Dump what the daemon logged (syslog) since the last call.
+# A daemon its own seccomp filter killed fails the case, whenever it happened.
 hv_log() {
 	[ -f /tmp/syslog ] || return 0
 	pos=$(cat /tmp/syslog.pos 2>/dev/null || echo 0)
-	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/'
+	tail -n +"$((pos + 1))" /tmp/syslog | grep hcvsockd | sed 's/^.*hcvsockd\[/HCVS-LOG hcvsockd[/' >/tmp/hv.log
 	wc -l </tmp/syslog >/tmp/syslog.pos
+	cat /tmp/hv.log
+	if grep -q 'seccomp: forbidden system call' /tmp/hv.log; then
+		fail "hcvsockd was killed by its seccomp filter: $(grep -o 'forbidden system call [0-9]*' /tmp/hv.log | head -n1)"
+	fi
 }
 
 # peer_serve NAME CONNS: dom0's echo peer on the guest's port 1234.
@@ -268,9 +273,14 @@ peer_serve() {
 # hv_start NAME VCPUS CMDLINE: the shipped launch helper creates the guest
 # paused, starts hcvsockd, waits for it to be ready, unpauses.
 hv_start() {
+	mkcfg "$1" "$2" "$3"
+	hv_conf "$1"
+	hv_launch "$1"
+}
+
+# hv_launch NAME: as hv_start, with /tmp/NAME.cfg and its conf written.
+hv_launch() {
 	name=$1
-	mkcfg "$name" "$2" "$3"
-	hv_conf "$name"
 	hv_log >/dev/null
 	rm -f "/run/hcvsock/$name.pid" /tmp/dpid
 	# The daemon may be done before the helper returns: catch its pid early.
@@ -287,6 +297,25 @@ hv_start() {
 	[ -n "$dpid" ] || fail "no hcvsockd pid"
 	echo $dpid >>/tmp/case.pids
 	echo "HCVS-INFO hcvsockd pid=$dpid"
+	hv_confined "$dpid"
+}
+
+# hv_confined PID: serving under the seccomp filter, no capability left
+# (the helper returns once the daemon is ready, i.e. confined; a guest
+# that already finished took its daemon with it: nothing to look at).
+hv_confined() {
+	st=$(awk '/^(Seccomp|CapBnd|CapEff|NoNewPrivs):/ { printf "%s%s ", $1, $2 }' \
+	    "/proc/$1/status" 2>/dev/null)
+	[ -n "$st" ] || { echo "HCVS-INFO hcvsockd already gone, confinement not seen"; return 0; }
+	echo "HCVS-INFO confinement: $st"
+	case "$st" in
+	*"Seccomp:2 "*) ;;
+	*) hv_log; fail "hcvsockd serves without its seccomp filter ($st)" ;;
+	esac
+	case "$st" in
+	*"CapBnd:0000000000000000 "*) ;;
+	*) fail "hcvsockd kept capabilities in its bounding set ($st)" ;;
+	esac
 }
 
 # privs PID: the daemon's credentials, as the kernel sees them.
@@ -442,6 +471,7 @@ hv_restart() {
 	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
 	dpid=$(cat /run/hcvsock/$name.pid)
 	echo $dpid >>/tmp/case.pids
+	hv_confined "$dpid"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
@@ -461,6 +491,9 @@ case_hv_destroy() {
 	hv_log
 	check_no_zombie
 }
+
+# Cases with a Linux guest, when the harness shipped them.
+[ -f /hcvs/dom0-cases-linux.sh ] && . /hcvs/dom0-cases-linux.sh
 
 # ---- driver --------------------------------------------------------------
 
@@ -487,9 +520,14 @@ overall=0
 for c in "$@"; do
 	echo "HCVS-CASE $c BEGIN"
 	t0=$(now_ms)
-	timeout -s KILL "$CASE_TIMEOUT" sh "$0" --one "$c"
+	# A case may set a longer limit: CASE_TIMEOUT_<name with _ for ->.
+	ct=$(eval echo "\${CASE_TIMEOUT_$(echo "$c" | tr '-' '_'):-$CASE_TIMEOUT}")
+	timeout -s KILL "$ct" sh "$0" --one "$c"
 	rc=$?
-	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after ${CASE_TIMEOUT} s"
+	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after $ct s"
+	# A Linux guest's console tells how far it got.
+	[ $rc -ne 0 ] && [ -f "/var/log/xen/console/guest-$c.log" ] &&
+	    tr -d '\r' <"/var/log/xen/console/guest-$c.log" | tail -n 40 | sed 's/^/HCVS-LGC /'
 	echo "HCVS-CASE $c END rc=$rc ms=$(( $(now_ms) - t0 ))"
 	[ $rc -eq 0 ] || overall=1
 	cleanup

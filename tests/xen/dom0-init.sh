@@ -42,7 +42,10 @@ until xenstore-exists /local 2>/dev/null || xenstore-read /local/domain/0/name >
 	sleep 0.1
 done
 xen-init-dom0 >/tmp/xen-init-dom0.log 2>&1 || { cat /tmp/xen-init-dom0.log; die "xen-init-dom0"; }
-xenconsoled --pid-file=/var/run/xenconsoled.pid || die "xenconsoled"
+# Guests' consoles are logged (/var/log/xen/console/guest-NAME.log): the
+# Linux guests of the linux-* cases report there.
+mkdir -p /var/log/xen/console
+xenconsoled --pid-file=/var/run/xenconsoled.pid --log=guest || die "xenconsoled"
 # hcvsockd logs to syslog once in the background.
 syslogd -O /tmp/syslog
 step toolstack

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: MIT
+# Dom0 side of the linux-* cases, sourced by dom0-cases.sh: a Linux PVH
+# domU (Debian's kernel, /hcvs/linux/initrd.gz built from linux-init.sh)
+# gets AF_VSOCK from hcvsock_vsock.ko, served by hcvsockd started through
+# the shipped hcvsock-xl-create.  The guest's console is logged by
+# xenconsoled (--log=guest); its "HCVS-G" lines are copied into this
+# case's output as "HCVS-LG ...", with dom0's "HCVS-PEER" lines.
+LGDIR=/hcvs/linux
+# Tens of MiB through an emulated machine: more than the default limit.
+CASE_TIMEOUT_linux_vsock=360
+CASE_TIMEOUT_linux_restart=200
+LGLOG=/var/log/xen/console
+
+# lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf
+# (the kernel: $LGDIR, Debian 12's 6.1 unless a case says otherwise).
+lg_cfg() {
+	cat >"/tmp/$1.cfg" <<CFG
+name = "$1"
+type = "pvh"
+kernel = "${LGKERNEL:-$LGDIR}/vmlinuz"
+ramdisk = "${LGKERNEL:-$LGDIR}/initrd.gz"
+extra = "console=hvc0 loglevel=4 hcvs_case=$2 hcvs_mod=${3:-}"
+memory = 256
+vcpus = 1
+tsc_mode = "native"
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+CFG
+	mkdir -p /etc/hcvsock
+	cat >"/etc/hcvsock/$1.conf" <<CONF
+pio_base = $PIO
+guest_cid = 42
+socket_dir = /run/hcvsock/$1
+default_policy = deny
+port 1234 connect
+port 1235 connect
+port 1236 connect
+port 1237 connect
+port 2345 listen
+notify = none, msi, evtchn
+ok_line = yes
+log_level = info
+user = nobody
+group = nogroup
+CONF
+	mkdir -p "/run/hcvsock/$1"
+	rm -f "$LGLOG/guest-$1.log"
+}
+
+# lg_wait NAME PATTERN SECONDS: the guest printed a matching HCVS-G line.
+lg_wait() {
+	n=0
+	until grep -q "HCVS-G $2" "$LGLOG/guest-$1.log" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -gt $(($3 * 10)) ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# lg_dump NAME: the guest's lines, for the harness.
+lg_dump() {
+	tr -d '\r' <"$LGLOG/guest-$1.log" 2>/dev/null | grep 'HCVS-G ' |
+	    sed 's/^.*HCVS-G /HCVS-LG /'
+}
+
+# lg_echo NAME PORT: a forking echo on the guest's port, recording what
+# each connection brought (/tmp/lgrx/NAME.PORT.PID) for the checksums.
+lg_echo() {
+	mkdir -p /tmp/lgrx
+	socat "UNIX-LISTEN:/run/hcvsock/$1/vsock_$2,fork,perm=0666" \
+	    "SYSTEM:tee /tmp/lgrx/$1.$2.\$\$" 2>/tmp/lgrx/socat.$1.$2 &
+	echo $! >>/tmp/case.pids
+	wait_file "/run/hcvsock/$1/vsock_$2" 10 || fail "echo on port $2 not listening"
+}
+
+# lg_rx NAME PORT: size and checksum of everything the echo received.
+lg_rx() {
+	for f in /tmp/lgrx/$1.$2.*; do
+		[ -f "$f" ] || continue
+		echo "HCVS-PEER rx port=$2 size=$(wc -c <"$f") sha=$(sha256sum <"$f" | cut -c1-16)"
+	done
+}
+
+# lg_finish NAME: the guest powers off by itself; hcvsockd follows.
+lg_finish() {
+	wait_gone "$1" 240 || { lg_dump "$1"; hv_log; fail "guest did not finish"; }
+	lg_dump "$1"
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after the guest went"; }
+	hv_log
+	check_no_zombie
+}
+
+# The data path: h2g, checksummed g2h from 1 B to 16 MiB, SEQPACKET, 64
+# connections at once, throughput against a dom0-local AF_UNIX stream.
+case_linux_vsock() {
+	name=linux-vsock
+	lg_cfg $name vsock
+	lg_echo $name 1234
+	lgtool seq-echo /run/hcvsock/$name/vsock_1235 340 >/tmp/lg.seq 2>&1 &
+	echo $! >>/tmp/case.pids
+	lgtool gather /run/hcvsock/$name/vsock_1236 64 340 >/tmp/lg.gather 2>&1 &
+	echo $! >>/tmp/case.pids
+	lgtool sink /run/hcvsock/$name/vsock_1237 340 >/tmp/lg.sink 2>&1 &
+	echo $! >>/tmp/case.pids
+	hv_launch $name
+	lg_wait $name "h2g listening" 60 || { lg_dump $name; fail "guest did not listen"; }
+	echo_peer connect "/run/hcvsock/$name/vsock" 2345 1048576 211 -t 60 ||
+	    echo "HCVS-CHECK FAIL host-initiated transfer"
+	lg_wait $name "send bytes=" 330 || { lg_dump $name; fail "guest did not get to the throughput run"; }
+	lg_finish $name
+	cat /tmp/lg.seq /tmp/lg.gather /tmp/lg.sink
+	lg_rx $name 1234
+	# The same number of bytes over AF_UNIX in dom0, now.
+	lgtool unix-local 33554432
+}
+
+# hcvsockd is SIGKILLed mid-transfer and restarted: it re-attaches, the
+# guest's sockets are reset, a new connection works.
+case_linux_restart() {
+	name=linux-restart
+	lg_cfg $name restart
+	lg_echo $name 1234
+	lgtool sink /run/hcvsock/$name/vsock_1237 120 >/tmp/lg.sink 2>&1 &
+	echo $! >>/tmp/case.pids
+	hv_launch $name
+	lg_wait $name "transfer started" 60 || { lg_dump $name; fail "transfer did not start"; }
+	sleep 2
+	kill -KILL "$dpid"
+	wait_pid_gone "$dpid" 10
+	sleep 1
+	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$name" | awk 'NR == 2 { print $5, $6 }')"
+	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
+	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
+	dpid=$(cat /run/hcvsock/$name.pid)
+	echo $dpid >>/tmp/case.pids
+	lg_finish $name
+	cat /tmp/lg.sink
+	lg_rx $name 1234
+}
+
+# The 6.12 kernel Debian 12 also ships, with the module built for it: a
+# checksummed echo, SEQPACKET, unload.
+case_linux_612() {
+	name=linux-612
+	LGKERNEL=/hcvs/linux612 lg_cfg $name smoke
+	lg_echo $name 1234
+	lgtool seq-echo /run/hcvsock/$name/vsock_1235 120 >/tmp/lg.seq 2>&1 &
+	echo $! >>/tmp/case.pids
+	hv_launch $name
+	lg_finish $name
+	cat /tmp/lg.seq
+	lg_rx $name 1234
+}
+
+# rmmod while a socket is live (refused: the socket holds the module),
+# then idle (works), insmod again, traffic again.
+case_linux_rmmod() {
+	name=linux-rmmod
+	lg_cfg $name rmmod
+	lg_echo $name 1234
+	hv_launch $name
+	lg_finish $name
+	lg_rx $name 1234
+}

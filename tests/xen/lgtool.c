@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helper of the Linux-guest cases on real Xen, linked statically so that
+ * one binary runs in dom0 and in the Linux domU.  The guest side uses
+ * AF_VSOCK (only ever inside the emulated machine); the dom0 side serves
+ * hcvsockd's per-port sockets.  Prints "HCVS-G ..." (guest) and
+ * "HCVS-PEER ..." / "HCVS-PERF ..." (dom0) lines for the harness.
+ *
+ *   lgtool seq-client CID PORT MSGS SEED    SOCK_SEQPACKET: send messages of
+ *                                           seeded sizes, 4 in flight, check
+ *                                           each echo is one whole message
+ *   lgtool seq-echo PATH SECS               echo each SEQPACKET message once
+ *   lgtool gather PATH CONNS SECS           accept CONNS streams, all open at
+ *                                           once, then echo each to EOF
+ *   lgtool sink PATH SECS                   read one stream to EOF, timed
+ *   lgtool send CID PORT BYTES              write BYTES to a vsock stream
+ *   lgtool hold CID PORT SECS               keep a vsock stream open (until
+ *                                           killed or SECS)
+ *   lgtool unix-local BYTES                 the same bytes over a dom0-local
+ *                                           AF_UNIX stream, timed
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#define MSG_MAX		40000u	/* > one 16 KiB slot: messages are split */
+#define CHUNK		65536u
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint32_t
+crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+	size_t i;
+	int k;
+
+	crc = ~crc;
+	for (i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+static uint32_t
+lcg(uint32_t *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "lgtool: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int
+vsock_connect(int type, unsigned cid, unsigned port)
+{
+	struct sockaddr_vm a;
+	int fd = socket(AF_VSOCK, type, 0);
+
+	if (fd < 0)
+		die("socket(AF_VSOCK)");
+	memset(&a, 0, sizeof(a));
+	a.svm_family = AF_VSOCK;
+	a.svm_cid = cid;
+	a.svm_port = port;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect");
+	return fd;
+}
+
+/* Listen on a path hcvsockd (an unprivileged user) can connect to. */
+static int
+unix_listen(const char *path, int type)
+{
+	struct sockaddr_un a;
+	int fd = socket(AF_UNIX, type, 0);
+
+	if (fd < 0)
+		die("socket(AF_UNIX)");
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    chmod(path, 0666) < 0 || listen(fd, 128) < 0)
+		die(path);
+	return fd;
+}
+
+static int
+accept_within(int lfd, int secs)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int fd;
+
+	if (poll(&p, 1, secs * 1000) != 1) {
+		fprintf(stderr, "lgtool: no connection within %d s\n", secs);
+		exit(1);
+	}
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		die("accept");
+	return fd;
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static unsigned char buf[CHUNK + 1], rbuf[CHUNK + 1];
+
+static int
+seq_client(unsigned cid, unsigned port, unsigned msgs, uint32_t seed)
+{
+	uint32_t sizes[4], crc = 0, s = seed, fill;
+	unsigned i, j, batch, bad = 0;
+	unsigned long long bytes = 0;
+	int fd = vsock_connect(SOCK_SEQPACKET, cid, port);
+
+	for (i = 0; i < msgs; i += batch) {
+		batch = msgs - i < 4 ? msgs - i : 4;
+		for (j = 0; j < batch; j++) {
+			unsigned char le[4];
+			uint32_t k;
+
+			sizes[j] = 1 + lcg(&s) % MSG_MAX;
+			fill = seed + i + j;
+			for (k = 0; k < sizes[j]; k++)
+				buf[k] = (unsigned char)lcg(&fill);
+			le[0] = (unsigned char)sizes[j];
+			le[1] = (unsigned char)(sizes[j] >> 8);
+			le[2] = (unsigned char)(sizes[j] >> 16);
+			le[3] = (unsigned char)(sizes[j] >> 24);
+			crc = crc32_update(crc, le, 4);
+			crc = crc32_update(crc, buf, sizes[j]);
+			if (send(fd, buf, sizes[j], 0) != (ssize_t)sizes[j])
+				die("send");
+			bytes += sizes[j];
+		}
+		for (j = 0; j < batch; j++) {
+			ssize_t r = recv(fd, rbuf, sizeof(rbuf), 0);
+			uint32_t k;
+
+			fill = seed + i + j;
+			for (k = 0; k < sizes[j]; k++)
+				buf[k] = (unsigned char)lcg(&fill);
+			if (r != (ssize_t)sizes[j] ||
+			    memcmp(rbuf, buf, sizes[j]) != 0) {
+				fprintf(stderr, "lgtool: message %u: got %zd "
+				    "bytes, want %u\n", i + j, r, sizes[j]);
+				bad++;
+			}
+		}
+	}
+	close(fd);
+	printf("HCVS-G seq msgs=%u bytes=%llu bad=%u crc=%08x\n", msgs, bytes,
+	    bad, crc);
+	return bad != 0;
+}
+
+static int
+seq_echo(const char *path, int secs)
+{
+	int lfd = unix_listen(path, SOCK_SEQPACKET), fd;
+	unsigned msgs = 0, trunc = 0;
+	unsigned long long bytes = 0;
+	uint32_t crc = 0;
+
+	fd = accept_within(lfd, secs);
+	for (;;) {
+		ssize_t r = recv(fd, buf, sizeof(buf), MSG_TRUNC);
+		unsigned char le[4];
+
+		if (r < 0)
+			die("recv");
+		if (r == 0)
+			break;
+		if ((size_t)r > CHUNK) {
+			trunc++;
+			r = CHUNK;
+		}
+		le[0] = (unsigned char)r;
+		le[1] = (unsigned char)(r >> 8);
+		le[2] = (unsigned char)(r >> 16);
+		le[3] = (unsigned char)(r >> 24);
+		crc = crc32_update(crc, le, 4);
+		crc = crc32_update(crc, buf, (size_t)r);
+		msgs++;
+		bytes += (unsigned long long)r;
+		if (send(fd, buf, (size_t)r, 0) != r)
+			die("send");
+	}
+	printf("HCVS-PEER seq msgs=%u bytes=%llu truncated=%u crc=%08x\n",
+	    msgs, bytes, trunc, crc);
+	return 0;
+}
+
+static int
+gather(const char *path, unsigned conns, int secs)
+{
+	int lfd = unix_listen(path, SOCK_STREAM), *fds;
+	unsigned i, ok = 0;
+	unsigned long long bytes = 0;
+
+	fds = calloc(conns, sizeof(*fds));
+	if (fds == NULL)
+		die("calloc");
+	for (i = 0; i < conns; i++)
+		fds[i] = accept_within(lfd, secs);
+	printf("HCVS-PEER gather open_at_once=%u\n", conns);
+	fflush(stdout);
+	/* Everything is open; now echo each connection to its EOF. */
+	for (i = 0; i < conns; i++) {
+		unsigned char *all = NULL;
+		size_t len = 0;
+		ssize_t r;
+
+		while ((r = read(fds[i], buf, CHUNK)) > 0) {
+			unsigned char *n = realloc(all, len + (size_t)r);
+
+			if (n == NULL)
+				die("realloc");
+			all = n;
+			memcpy(all + len, buf, (size_t)r);
+			len += (size_t)r;
+		}
+		if (r == 0 && write_all(fds[i], all, len) == 0)
+			ok++;
+		bytes += len;
+		free(all);
+		close(fds[i]);
+	}
+	printf("HCVS-PEER gather conns=%u echoed=%u bytes=%llu\n", conns, ok,
+	    bytes);
+	free(fds);
+	return ok != conns;
+}
+
+static int
+sink(const char *path, int secs)
+{
+	int lfd = unix_listen(path, SOCK_STREAM), fd;
+	unsigned long long bytes = 0;
+	uint64_t t0;
+	uint32_t crc = 0;
+	ssize_t r;
+
+	fd = accept_within(lfd, secs);
+	t0 = now_ms();
+	while ((r = read(fd, buf, CHUNK)) > 0) {
+		crc = crc32_update(crc, buf, (size_t)r);
+		bytes += (unsigned long long)r;
+	}
+	printf("HCVS-PEER sink bytes=%llu ms=%llu crc=%08x end=%s\n", bytes,
+	    (unsigned long long)(now_ms() - t0), crc,
+	    r == 0 ? "eof" : strerror(errno));
+	return 0;
+}
+
+static void
+pattern(void)
+{
+	uint32_t s = 1;
+	size_t i;
+
+	for (i = 0; i < CHUNK; i++)
+		buf[i] = (unsigned char)lcg(&s);
+}
+
+static int
+send_bytes(int fd, unsigned long long n)
+{
+	while (n > 0) {
+		size_t c = n < CHUNK ? (size_t)n : CHUNK;
+
+		if (write_all(fd, buf, c) < 0)
+			return -1;
+		n -= c;
+	}
+	return 0;
+}
+
+static int
+vsend(unsigned cid, unsigned port, unsigned long long n)
+{
+	int fd = vsock_connect(SOCK_STREAM, cid, port);
+	uint64_t t0 = now_ms();
+	int rc;
+
+	pattern();
+	rc = send_bytes(fd, n);
+	shutdown(fd, SHUT_WR);
+	while (rc == 0 && read(fd, rbuf, CHUNK) > 0)
+		;
+	printf("HCVS-G send bytes=%llu ms=%llu rc=%d\n", n,
+	    (unsigned long long)(now_ms() - t0), rc);
+	close(fd);
+	return rc != 0;
+}
+
+static int
+hold(unsigned cid, unsigned port, unsigned secs)
+{
+	int fd = vsock_connect(SOCK_STREAM, cid, port);
+
+	if (write_all(fd, (const unsigned char *)"hello\n", 6) < 0)
+		die("write");
+	printf("HCVS-G holding a connection\n");
+	sleep(secs);
+	close(fd);
+	return 0;
+}
+
+static int
+unix_local(unsigned long long n)
+{
+	char path[64];
+	int lfd, fd, st;
+	unsigned long long bytes = 0;
+	uint64_t t0;
+	pid_t pid;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/tmp/lgtool.%d", (int)getpid());
+	lfd = unix_listen(path, SOCK_STREAM);
+	pattern();
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		struct sockaddr_un a;
+
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		memset(&a, 0, sizeof(a));
+		a.sun_family = AF_UNIX;
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+			_exit(1);
+		_exit(send_bytes(fd, n) == 0 ? 0 : 1);
+	}
+	fd = accept_within(lfd, 30);
+	t0 = now_ms();
+	while ((r = read(fd, rbuf, CHUNK)) > 0)
+		bytes += (unsigned long long)r;
+	printf("HCVS-PERF unix bytes=%llu ms=%llu\n", bytes,
+	    (unsigned long long)(now_ms() - t0));
+	waitpid(pid, &st, 0);
+	unlink(path);
+	return bytes != n;
+}
+
+int
+main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 6 && strcmp(argv[1], "seq-client") == 0)
+		return seq_client((unsigned)atoi(argv[2]),
+		    (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]),
+		    (uint32_t)strtoul(argv[5], NULL, 0));
+	if (argc == 4 && strcmp(argv[1], "seq-echo") == 0)
+		return seq_echo(argv[2], atoi(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "gather") == 0)
+		return gather(argv[2], (unsigned)atoi(argv[3]), atoi(argv[4]));
+	if (argc == 4 && strcmp(argv[1], "sink") == 0)
+		return sink(argv[2], atoi(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "send") == 0)
+		return vsend((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
+		    strtoull(argv[4], NULL, 0));
+	if (argc == 5 && strcmp(argv[1], "hold") == 0)
+		return hold((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
+		    (unsigned)atoi(argv[4]));
+	if (argc == 3 && strcmp(argv[1], "unix-local") == 0)
+		return unix_local(strtoull(argv[2], NULL, 0));
+	fprintf(stderr, "usage: see the comment at the top of lgtool.c\n");
+	return 2;
+}

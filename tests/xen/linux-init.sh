@@ -1,0 +1,157 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# /init of the Linux domU of the linux-* cases (tests/xen/dom0-cases-linux.sh):
+# Debian's kernel, busybox, socat, the vsock modules and hcvsock_vsock.ko.
+# Reads hcvs_case= (and hcvs_mod= module arguments) from the kernel command
+# line, runs that case's guest side and powers off.  "HCVS-G" lines go to
+# the console, which dom0's xenconsoled logs to a file.
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+exec >/dev/console 2>&1
+
+g() { echo "HCVS-G $*"; }
+bye() {
+	g "END case=$case result=$1"
+	sync
+	poweroff -f
+	sleep 30
+}
+for a in $(cat /proc/cmdline); do
+	case $a in
+	hcvs_case=*) case=${a#hcvs_case=} ;;
+	hcvs_mod=*) modargs=$(echo "${a#hcvs_mod=}" | tr ',' ' ') ;;
+	esac
+done
+g "BEGIN case=$case kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)"
+
+# Kernel lines of the transport, once each.
+klog() {
+	dmesg | grep 'hcvsock:' | while read -r l; do
+		grep -qxF "$l" /tmp/klog.seen 2>/dev/null && continue
+		echo "$l" >>/tmp/klog.seen
+		g "kmsg ${l#*] }"
+	done
+}
+load() {
+	insmod /lib/modules/vsock.ko 2>/dev/null
+	insmod /lib/modules/vmw_vsock_virtio_transport_common.ko 2>/dev/null
+	insmod /lib/modules/hcvsock_vsock.ko $modargs
+	rc=$?
+	klog
+	return $rc
+}
+refcnt() { cat /sys/module/hcvsock_vsock/refcnt 2>/dev/null || echo gone; }
+# reap PID TENTHS: wait for a background job, at most TENTHS/10 s; its
+# exit status (or that of wait on a job still running).
+reap() {
+	n=0
+	while kill -0 "$1" 2>/dev/null && [ $n -lt "$2" ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+	wait "$1"
+}
+# Closed sockets hold the module until their close completes (the peer's
+# RST or Linux's close timeout): wait for that, bounded, then unload.
+rmmod_idle() {
+	n=0
+	while [ "$(refcnt)" != 0 ] && [ $n -lt 200 ]; do
+		sleep 0.1; n=$((n + 1))
+	done
+	rmmod hcvsock_vsock
+	g "rmmod-idle rc=$? after_ms=$((n * 100)) module=$(refcnt)"
+	klog
+}
+
+# echo_xfer PORT BYTES TAG: send BYTES random bytes to dom0's echo on PORT,
+# half-close, read the echo to EOF; print both checksums.
+echo_xfer() {
+	head -c "$2" /dev/urandom >/tmp/in.$3
+	socat -t 300 -b 65536 "OPEN:/tmp/in.$3,rdonly!!CREATE:/tmp/out.$3" \
+	    "VSOCK-CONNECT:2:$1" 2>/tmp/socat.$3
+	rc=$?
+	g "g2h tag=$3 size=$2 rc=$rc sent=$(sha256sum </tmp/in.$3 | cut -c1-16)" \
+	    "got=$(sha256sum </tmp/out.$3 | cut -c1-16) got_size=$(wc -c </tmp/out.$3)" \
+	    "err=$(head -c 120 /tmp/socat.$3 | tr ' \n' '_ ')"
+	rm -f /tmp/in.$3 /tmp/out.$3
+	return $rc
+}
+
+load || bye FAIL
+
+case $case in
+vsock)
+	# Host to guest first: dom0 connects through hcvsockd's listener.
+	socat -t 60 VSOCK-LISTEN:2345 EXEC:cat &
+	lpid=$!
+	sleep 0.2
+	g "h2g listening"
+	reap $lpid 600
+	g "h2g done rc=$?"
+
+	for s in 1 4095 65537 1048576 16777216; do
+		echo_xfer 1234 $s s$s
+	done
+
+	lgtool seq-client 2 1235 200 77
+
+	i=0
+	while [ $i -lt 64 ]; do
+		i=$((i + 1))
+		( head -c 65536 /dev/urandom >/tmp/c$i
+		  socat -t 120 "OPEN:/tmp/c$i,rdonly!!CREATE:/tmp/c$i.out" VSOCK-CONNECT:2:1236 \
+		      2>/tmp/c$i.err
+		  echo $? >/tmp/c$i.rc ) &
+	done
+	wait
+	ok=0 i=0
+	while [ $i -lt 64 ]; do
+		i=$((i + 1))
+		[ "$(cat /tmp/c$i.rc)" = 0 ] && cmp -s /tmp/c$i /tmp/c$i.out && ok=$((ok + 1))
+	done
+	g "concurrent conns=64 ok=$ok err=$(cat /tmp/c1.err | head -c 100 | tr ' \n' '_ ')"
+
+	lgtool send 2 1237 33554432
+	klog
+	rmmod_idle
+	bye PASS ;;
+restart)
+	# A long transfer that the daemon's SIGKILL and restart cut short.
+	lgtool send 2 1237 1073741824 >/tmp/first.out 2>&1 &
+	spid=$!
+	sleep 0.5
+	g "transfer started"
+	reap $spid 900
+	g "first transfer rc=$? $(tr '\n' ' ' </tmp/first.out)"
+	klog
+	echo_xfer 1234 1048576 after
+	klog
+	bye PASS ;;
+smoke)
+	echo_xfer 1234 1048576 smoke
+	lgtool seq-client 2 1235 50 99
+	rmmod_idle
+	bye PASS ;;
+rmmod)
+	# A live connection pins the module: rmmod is refused, data still flows.
+	lgtool hold 2 1234 120 &
+	cpid=$!
+	sleep 1
+	g "live connection refcnt=$(refcnt)"
+	rmmod hcvsock_vsock 2>/tmp/rmmod.err
+	g "rmmod-live rc=$? refcnt=$(refcnt) err=$(tr ' \n' '_ ' </tmp/rmmod.err)"
+	echo_xfer 1234 65536 while-pinned
+	kill $cpid
+	wait $cpid
+	rmmod_idle
+	load
+	g "insmod-again rc=$?"
+	echo_xfer 1234 1048576 reloaded
+	klog
+	bye PASS ;;
+*)
+	g "unknown case $case"
+	bye FAIL ;;
+esac
