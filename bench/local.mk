@@ -20,7 +20,8 @@ bench_hcvsock_bench_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests \
 if HAVE_KVM
 bench_hcvsock_bench_SOURCES += %reldir%/kvm_floors.c
 BENCH_KVM_LIBS += tests/libkvmvm.a src/attach/libattach_vmm.a \
-	src/attach/libattach_vsock.a src/attach/libattach.a
+	src/attach/libattach_vsock.a src/attach/libattach.a \
+	src/binding/libbinding.a
 EXTRA_bench_hcvsock_bench_DEPENDENCIES = bench/kvm_guest.bin
 
 # The KVM guest: bench workloads + the freestanding driver, flat binary

@@ -14,6 +14,7 @@
 #include "bench/vsenv.h"
 #ifdef HAVE_KVM
 #include "attach/attach_vsock.h"
+#include "binding/binding.h"
 #endif
 #include "common/loop.h"
 #include "hcvsock_abi.h"
@@ -227,7 +228,7 @@ vsenv_dev(struct vsenv *e)
 {
 #ifdef HAVE_KVM
 	if (e->av != NULL)
-		return attach_vsock_dev(e->av);
+		return binding_dev(attach_vsock_binding(e->av));
 #endif
 	return e->dev;
 }

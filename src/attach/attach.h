@@ -10,12 +10,13 @@
  * Xen's ioreq layout plus one eventfd pair per
  * vCPU through which it forwards the exits KVM cannot complete in the
  * kernel (register reads, the synchronous doorbell).  hcvsockd serves
- * that page with the shm request source (ioreq_shm_open).  The same
- * description can be handed over in-process (attach_guest_new).
+ * that page with the shm request source (attach_source_open).  The same
+ * description can be handed over in-process.
  *
  * Layers, each usable alone:
  *   struct attach_desc  - a complete, validated description (fds owned);
  *   attach_sess_*       - the daemon side of the socket protocol;
+ *   attach_source_open  - the request source for a description;
  *   attach_server_*     - a listening socket on the event loop that turns
  *                         sessions into guests through callbacks.
  * The VMM's side (attach_vmm_*, attach_fwd_*) is attach_vmm.h, in its own
@@ -217,92 +218,33 @@ int	attach_sess_reply(struct attach_sess *s, int status, const char *reason);
 int	attach_send_msg(int sock, uint16_t type, const void *payload,
 	    size_t size, const int *fds, unsigned nfds) __must_check;
 
-/* ---- An attached guest (hcvsockd side, or in-process) -------------------- */
-
-struct loop;
-struct attach_guest;
+/* ---- An attached guest's request source ---------------------------------- */
 
 /*
- * The device behind the register window.  `gd_ops` handles the window
- * (PIO: 64 bytes at the base; MMIO: the 4 KiB page).  `gd_kick` runs when
- * the asynchronous doorbell fires in KVM (ioeventfd), `gd_post` after
- * each completed forwarded request; both return 1 if work was left (they
- * are then called again from a zero timer), else 0.  Either may be NULL.
+ * The request source for a checked description: the shm source over the
+ * ioreq page and RAM, whose doorbell and interrupt are the VM fd's
+ * (hcvsockd's own ioeventfd on DOORBELL with datamatch 1, irqfds on any
+ * GSI: ioreq_source_set_doorbell, ioreq_source_irq_setup) or the VMM's
+ * eventfds (its ioeventfd, its irqfd on its GSI only).  Every fd is
+ * dup'ed: the caller keeps its own (the description may be closed
+ * afterwards).  Returns 0, or -errno with a reason in err.  The guest's
+ * accesses wait until the source is enabled.
  */
-struct attach_guest_dev {
-	const struct ioreq_handler_ops *gd_ops;
-	void		*gd_opaque;
-	int		(*gd_kick)(void *opaque);
-	int		(*gd_post)(void *opaque);
-};
-
-/*
- * Build the guest side of a description on loop `l`: the shm request
- * source over the ioreq page and RAM, and with a VM fd or eventfds the
- * KVM notifier (hcvsockd's own ioeventfd on DOORBELL with datamatch 1, or
- * the VMM's eventfds).  Every fd is dup'ed: the caller keeps its own
- * (the description may be closed afterwards).  Returns 0, or -errno with
- * a reason in err.  The guest's accesses wait until a device is set.
- */
-int	attach_guest_new(struct loop *l, const struct attach_desc *d,
-	    struct attach_guest **gp, char *err, size_t errlen) __must_check;
-
-/* Claim the register window for `dev` and go live. */
-int	attach_guest_set_device(struct attach_guest *g,
-	    const struct attach_guest_dev *dev) __must_check;
-
-/*
- * Busy-poll window (0, the default: off): after a forwarded request or a
- * doorbell kick, keep taking the next ones for `ns` before going back to
- * epoll (other fds wait that long at most), as busy_poll_us does for Xen.
- */
-void	attach_guest_set_busy_poll(struct attach_guest *g, uint64_t ns);
-
-/* Guest memory (bounds-checked accessor; valid until free). */
-struct ioreq_mem *attach_guest_mem(struct attach_guest *g);
-const char	*attach_guest_name(const struct attach_guest *g);
-
-/*
- * Host -> guest interrupts.  can_irq: a GSI can be offered (VM fd, or
- * the VMM's irq eventfd).  irq_setup(gsi): with a VM fd, bind hcvsockd's
- * irqfd to `gsi` (ATTACH_GSI_NONE releases it; KVM's error if the VM has
- * no irqchip); with the VMM's irqfd only its own GSI is accepted
- * (-EINVAL otherwise); without either -EOPNOTSUPP.  irq_raise: one edge;
- * -ENOENT when no GSI is set up.
- */
-bool	attach_guest_can_irq(const struct attach_guest *g);
-int	attach_guest_irq_setup(struct attach_guest *g, uint32_t gsi);
-int	attach_guest_irq_raise(struct attach_guest *g);
-
-struct attach_guest_stats {
-	uint64_t	gs_requests;	/* forwarded requests completed */
-	uint64_t	gs_kicks;	/* ioeventfd doorbells */
-	uint64_t	gs_irqs;	/* interrupts raised */
-	uint64_t	gs_wakeups;	/* times the loop woke us */
-};
-void	attach_guest_get_stats(const struct attach_guest *g,
-	    struct attach_guest_stats *st);
-
-/*
- * Stop: leave the loop, answer pending requests, stop calling the
- * device.  Call before freeing the device; then attach_guest_free().
- * free() also stops, unbinds the ioeventfd/irqfd and unmaps everything.
- * NULL is a no-op for both.
- */
-void	attach_guest_stop(struct attach_guest *g);
-void	attach_guest_free(struct attach_guest *g);
+int	attach_source_open(const struct attach_desc *d, struct ioreq_source **sp,
+	    char *err, size_t errlen) __must_check;
 
 /* ---- Listener on the event loop ----------------------------------------- */
 
+struct loop;
 struct attach_server;
 struct peer_policy;
 
 /*
  * What the daemon does with a checked description: `attach` builds the
- * guest (e.g. attach_guest_new) and returns 0 and an opaque handle, or
+ * guest (e.g. attach_vsock_new) and returns 0 and an opaque handle, or
  * -errno and a reason; `detach` tears it down when the VMM disconnects
  * (or the server is freed).  The description's fds are closed after a
- * successful attach: the guest must dup what it keeps (attach_guest_new
+ * successful attach: the guest must dup what it keeps (attach_source_open
  * does).
  */
 struct attach_server_ops {

@@ -7,168 +7,80 @@
 #include <string.h>
 
 #include "attach/attach_vsock.h"
-#include "common/log.h"
+#include "binding/binding.h"
 #include "hcvsock_abi.h"
-#include "vsock/vsock_dev.h"
-#include "vsock/vsock_mig.h"
+
+/* The MMIO register window: one page. */
+#define ATTACH_MMIO_WINDOW	0x1000u
 
 struct attach_vsock {
-	struct attach_guest	*av_guest;
+	struct binding		*av_bind;
 	char			 av_name[ATTACH_NAME_MAX];
-	struct vsock_dev	*av_dev;
-	struct vsock_mux	*av_mux;
-	struct vsock_mig	*av_mig;	/* NULL: no host listener */
 	uint64_t		 av_cid;
 	struct attach_vsock	*av_next;	/* in the server's list */
 };
 
+/* The guest's muxer configuration: its CID and, per CID, its sockets. */
 static int
-av_irq_setup(void *arg, const struct vsock_irq_cfg *irq)
+av_mux_cfg(const struct attach_vsock_cfg *cfg, const struct vsock_mux_cfg *mux,
+    uint64_t cid, struct vsock_mux_cfg *out)
 {
-	struct attach_vsock *av = arg;
+	*out = *mux;
+	out->guest_cid = cid;
+	if (cfg->uds_per_cid && mux->uds_path[0] != '\0') {
+		int n = snprintf(out->uds_path, sizeof(out->uds_path),
+		    "%s.%" PRIu64, mux->uds_path, cid);
 
-	switch (irq->mode) {
-	case HCVS_IRQ_NONE:
-		return attach_guest_irq_setup(av->av_guest, ATTACH_GSI_NONE);
-	case HCVS_IRQ_GSI:
-		return attach_guest_irq_setup(av->av_guest, irq->gsi);
-	default:
-		return -EOPNOTSUPP;
+		if (n < 0 || (size_t)n >= sizeof(out->uds_path))
+			return -ENAMETOOLONG;
 	}
-}
-
-static int
-av_irq_raise(void *arg, const struct vsock_irq_cfg *irq, bool level)
-{
-	struct attach_vsock *av = arg;
-
-	/* irqfd is an edge: there is nothing to deassert. */
-	if (irq->mode != HCVS_IRQ_GSI || !level)
-		return 0;
-	return attach_guest_irq_raise(av->av_guest);
-}
-
-static const struct vsock_dev_irq_ops av_irq_ops = {
-	.setup = av_irq_setup,
-	.raise = av_irq_raise,
-};
-
-static int
-av_kick(void *opaque)
-{
-	return vsock_dev_kick(opaque);
-}
-
-static int
-av_post(void *opaque)
-{
-	return vsock_dev_process(opaque);
-}
-
-/* Host data or a muxer timer left packets for the guest: let the device pull. */
-static void
-av_mux_rx_ready(void *arg)
-{
-	struct attach_vsock *av = arg;
-
-	if (av->av_dev != NULL)
-		(void)vsock_dev_process(av->av_dev);
+	return 0;
 }
 
 int
 attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d,
     struct attach_vsock **avp, char *err, size_t errlen)
 {
-	struct attach_guest_dev gdev;
-	struct vsock_dev_cfg dcfg;
-	struct vsock_mux_cfg mcfg;
-	struct vsock_mig_cfg gcfg;
+	struct binding_cfg bc;
+	struct ioreq_source *src;
 	struct attach_vsock *av;
 	int rc;
 
+	memset(&bc, 0, sizeof(bc));
+	if (av_mux_cfg(cfg, &cfg->mux, d->ad_cid, &bc.mux) < 0) {
+		snprintf(err, errlen, "socket path for cid %" PRIu64
+		    " too long", d->ad_cid);
+		return -ENAMETOOLONG;
+	}
 	av = calloc(1, sizeof(*av));
 	if (av == NULL)
 		return -ENOMEM;
 	av->av_cid = d->ad_cid;
 	snprintf(av->av_name, sizeof(av->av_name), "%s", d->ad_name);
-	rc = attach_guest_new(cfg->loop, d, &av->av_guest, err, errlen);
-	if (rc < 0)
-		goto err_free;
-	attach_guest_set_busy_poll(av->av_guest, cfg->busy_poll_ns);
-
-	mcfg = cfg->mux;
-	mcfg.guest_cid = d->ad_cid;
-	mcfg.rx_ready = av_mux_rx_ready;
-	mcfg.rx_ready_arg = av;
-	if (cfg->uds_per_cid && mcfg.uds_path[0] != '\0') {
-		int n = snprintf(mcfg.uds_path, sizeof(mcfg.uds_path),
-		    "%s.%" PRIu64, cfg->mux.uds_path, d->ad_cid);
-
-		if (n < 0 || (size_t)n >= sizeof(mcfg.uds_path)) {
-			rc = -ENAMETOOLONG;
-			snprintf(err, errlen, "socket path for cid %" PRIu64
-			    " too long", d->ad_cid);
-			goto err_free;
-		}
-	}
-	rc = vsock_mux_new(cfg->loop, &mcfg, &av->av_mux);
+	rc = attach_source_open(d, &src, err, errlen);
 	if (rc < 0) {
-		snprintf(err, errlen, "host sockets: %s", strerror(-rc));
-		goto err_free;
+		free(av);
+		return rc;
 	}
-
-	/* Migration sessions next to the guest's listener (protocol MSG). */
-	rc = vsock_mig_cfg_for(&mcfg, &gcfg);
-	if (rc == 0) {
-		gcfg.wake = av_mux_rx_ready;
-		gcfg.wake_arg = av;
-		rc = vsock_mig_new(cfg->loop, &gcfg, &av->av_mig);
-	}
-	if (rc < 0 && rc != -ENOENT) {
-		snprintf(err, errlen, "migration sessions: %s", strerror(-rc));
-		goto err_free;
-	}
-
-	memset(&dcfg, 0, sizeof(dcfg));
-	dcfg.mem = attach_guest_mem(av->av_guest);
-	dcfg.backend = &vsock_mux_backend_ops;
-	dcfg.backend_arg = av->av_mux;
-	if (av->av_mig != NULL) {
-		dcfg.msg_backend = &vsock_mig_backend_ops;
-		dcfg.msg_backend_arg = av->av_mig;
-	}
-	dcfg.guest_cid = d->ad_cid;
-	dcfg.features = cfg->features;
-	dcfg.irq_caps = 1u << HCVS_IRQ_NONE;
-	if (attach_guest_can_irq(av->av_guest))
-		dcfg.irq_caps |= 1u << HCVS_IRQ_GSI;
-	/* KVM has no PVH hazard, but line interrupts are not offered here. */
-	dcfg.is_hvm = false;
-	dcfg.irq_ops = &av_irq_ops;
-	dcfg.irq_arg = av;
-	dcfg.name = attach_guest_name(av->av_guest);
-	rc = vsock_dev_new(&dcfg, &av->av_dev);
+	bc.loop = cfg->loop;
+	bc.name = av->av_name;
+	bc.features = cfg->features;
+	bc.irq_modes = cfg->irq_modes != 0 ? cfg->irq_modes : UINT32_MAX;
+	bc.nr_windows = 1;
+	bc.windows[0].space = d->ad_window_space;
+	bc.windows[0].base = d->ad_window_base;
+	bc.windows[0].size = d->ad_window_space == IOREQ_SPACE_PIO ?
+	    HCVS_REG_WINDOW_SIZE : ATTACH_MMIO_WINDOW;
+	bc.busy_poll_ns = cfg->busy_poll_ns;
+	rc = binding_new(&bc, src, &av->av_bind, err, errlen);
+	if (rc == 0 && (rc = binding_enable(av->av_bind)) < 0)
+		snprintf(err, errlen, "enabling: %s", strerror(-rc));
 	if (rc < 0) {
-		snprintf(err, errlen, "device: %s", strerror(-rc));
-		goto err_free;
-	}
-
-	memset(&gdev, 0, sizeof(gdev));
-	gdev.gd_ops = &vsock_dev_handler_ops;
-	gdev.gd_opaque = av->av_dev;
-	gdev.gd_kick = av_kick;
-	gdev.gd_post = av_post;
-	rc = attach_guest_set_device(av->av_guest, &gdev);
-	if (rc < 0) {
-		snprintf(err, errlen, "register window: %s", strerror(-rc));
-		goto err_free;
+		attach_vsock_free(av);
+		return rc;
 	}
 	*avp = av;
 	return 0;
-
-err_free:
-	attach_vsock_free(av);
-	return rc;
 }
 
 void
@@ -176,31 +88,14 @@ attach_vsock_free(struct attach_vsock *av)
 {
 	if (av == NULL)
 		return;
-	/* No more calls into the device, then the device, then the rest. */
-	attach_guest_stop(av->av_guest);
-	vsock_mux_free(av->av_mux);
-	vsock_mig_free(av->av_mig);
-	vsock_dev_free(av->av_dev);
-	attach_guest_free(av->av_guest);
+	binding_free(av->av_bind, true);
 	free(av);
 }
 
-struct vsock_dev *
-attach_vsock_dev(struct attach_vsock *av)
+struct binding *
+attach_vsock_binding(struct attach_vsock *av)
 {
-	return av->av_dev;
-}
-
-struct vsock_mux *
-attach_vsock_mux(struct attach_vsock *av)
-{
-	return av->av_mux;
-}
-
-struct attach_guest *
-attach_vsock_guest(struct attach_vsock *av)
-{
-	return av->av_guest;
+	return av->av_bind;
 }
 
 /* ---- hcvsockd's listener ------------------------------------------------- */
@@ -334,22 +229,11 @@ attach_vsock_reconfigure(struct attach_vsock_server *vs,
 
 	vs->vs_cfg.mux = *mux;
 	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
-		struct vsock_mux_cfg mcfg = *mux;
+		struct vsock_mux_cfg mcfg;
 
-		mcfg.guest_cid = av->av_cid;
-		mcfg.rx_ready = av_mux_rx_ready;
-		mcfg.rx_ready_arg = av;
-		if (vs->vs_cfg.uds_per_cid && mcfg.uds_path[0] != '\0') {
-			int n = snprintf(mcfg.uds_path, sizeof(mcfg.uds_path),
-			    "%s.%" PRIu64, mux->uds_path, av->av_cid);
-
-			if (n < 0 || (size_t)n >= sizeof(mcfg.uds_path)) {
-				if (first == 0)
-					first = -ENAMETOOLONG;
-				continue;
-			}
-		}
-		rc = vsock_mux_reconfigure(av->av_mux, &mcfg);
+		rc = av_mux_cfg(&vs->vs_cfg, mux, av->av_cid, &mcfg);
+		if (rc == 0)
+			rc = binding_reconfigure(av->av_bind, &mcfg);
 		if (rc < 0 && first == 0)
 			first = rc;
 	}
@@ -365,18 +249,15 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 
 	attach_server_dump_children(vs->vs_srv, cb, arg);
 	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
-		struct attach_guest_stats st;
+		struct binding_stats st;
 
-		attach_guest_get_stats(av->av_guest, &st);
+		binding_get_stats(av->av_bind, &st);
 		snprintf(line, sizeof(line), "kvm guest \"%s\" cid %" PRIu64
 		    ": %" PRIu64 " forwarded requests, %" PRIu64 " kicks, %"
-		    PRIu64 " irqs", attach_guest_name(av->av_guest), av->av_cid,
-		    st.gs_requests, st.gs_kicks, st.gs_irqs);
+		    PRIu64 " irqs", av->av_name, av->av_cid, st.bs_requests,
+		    st.bs_doorbells, st.bs_irqs);
 		cb(arg, line);
-		vsock_dev_dump(av->av_dev, cb, arg);
-		vsock_mux_dump(av->av_mux, cb, arg);
-		if (av->av_mig != NULL)
-			vsock_mig_dump(av->av_mig, cb, arg);
+		binding_dump(av->av_bind, cb, arg);
 	}
 }
 
@@ -388,11 +269,11 @@ attach_vsock_foreach_guest(const struct attach_vsock_server *vs,
 	struct attach_vsock_guest_info gi;
 
 	for (av = vs->vs_guests; av != NULL; av = av->av_next) {
-		gi.gi_name = attach_guest_name(av->av_guest);
+		gi.gi_name = av->av_name;
 		gi.gi_cid = av->av_cid;
-		attach_guest_get_stats(av->av_guest, &gi.gi_stats);
-		gi.gi_dev = av->av_dev;
-		gi.gi_mux = av->av_mux;
+		binding_get_stats(av->av_bind, &gi.gi_stats);
+		gi.gi_dev = binding_dev(av->av_bind);
+		gi.gi_mux = binding_mux(av->av_bind);
 		fn(arg, &gi);
 	}
 }

@@ -6,10 +6,13 @@
  * attach_vsock_server_ops into attach_server_new(); a VMM that links the
  * libraries calls attach_vsock_new() with its own description.
  *
- * Notification modes offered to the guest: NONE (poll) always; GSI when
- * the VMM gave its VM fd (any GSI; the VM needs an in-kernel irqchip) or
- * an irq eventfd (that GSI only).  MSI is not offered on KVM yet (it
- * needs GSI routing).  Owned by the event-loop thread.
+ * Each guest is one binding (binding.h) over the request source of its
+ * description (attach_source_open): the same budgets, busy-poll and
+ * device state as a Xen guest.  Notification modes offered: NONE (poll)
+ * always; GSI when the VMM gave its VM fd (any GSI; the VM needs an
+ * in-kernel irqchip) or an irq eventfd (that GSI only).  MSI is not
+ * offered on KVM yet (it needs GSI routing).  Owned by the event-loop
+ * thread.
  */
 #ifndef HCVS_ATTACH_VSOCK_H
 #define HCVS_ATTACH_VSOCK_H
@@ -19,6 +22,7 @@
 #include <stdint.h>
 
 #include "attach/attach.h"
+#include "binding/binding.h"
 #include "common/peer.h"
 #include "vsock/vsock_mux.h"
 
@@ -36,7 +40,9 @@ struct attach_vsock_cfg {
 	struct vsock_mux_cfg	 mux;
 	bool			 uds_per_cid;
 	uint32_t		 features;	/* HCVS_F_*, 0 = device default */
-	uint64_t		 busy_poll_ns;	/* attach_guest_set_busy_poll; 0: off */
+	/* 1u << HCVS_IRQ_* allowed; 0: whatever the guest's VMM enables. */
+	uint32_t		 irq_modes;
+	uint64_t		 busy_poll_ns;	/* 0: off */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
 	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
@@ -65,9 +71,7 @@ int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
 /* Reset every connection (host peers see EOF), detach.  NULL: no-op. */
 void	attach_vsock_free(struct attach_vsock *av);
 
-struct vsock_dev *attach_vsock_dev(struct attach_vsock *av);
-struct vsock_mux *attach_vsock_mux(struct attach_vsock *av);
-struct attach_guest *attach_vsock_guest(struct attach_vsock *av);
+struct binding *attach_vsock_binding(struct attach_vsock *av);
 
 /*
  * hcvsockd's KVM mode: listen on `path` for VMMs (attach_server_new) and
@@ -93,7 +97,7 @@ int	attach_vsock_reconfigure(struct attach_vsock_server *s,
 struct attach_vsock_guest_info {
 	const char			*gi_name;
 	uint64_t			 gi_cid;
-	struct attach_guest_stats	 gi_stats;
+	struct binding_stats		 gi_stats;
 	const struct vsock_dev		*gi_dev;
 	const struct vsock_mux		*gi_mux;
 };
@@ -101,7 +105,7 @@ struct attach_vsock_guest_info {
 void	attach_vsock_foreach_guest(const struct attach_vsock_server *s,
 	    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi),
 	    void *arg);
-/* Per guest: name, CID, forwarded requests, kicks, irqs, then the device. */
+/* Per guest: name, CID, forwarded requests, kicks, irqs, then its binding. */
 void	attach_vsock_dump(const struct attach_vsock_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);
 

@@ -7,17 +7,17 @@ src_attach_libattach_a_SOURCES = \
 	%reldir%/attach_wire.c \
 	%reldir%/attach_sess.c \
 	%reldir%/attach_server.c \
-	%reldir%/attach_guest.c
+	%reldir%/attach_source.c
 # What a program that attaches guests links (the attach module and the
-# layers attach_guest builds on).
+# request source it builds).
 ATTACH_LIBS = src/attach/libattach.a src/ioreq/libioreq.a $(NOTIFY_LIBS)
 
 # The hcvsock device behind an attached guest (links the vsock layers).
 noinst_LIBRARIES += src/attach/libattach_vsock.a
 src_attach_libattach_vsock_a_SOURCES = %reldir%/attach_vsock.c \
 	%reldir%/attach_vsock.h
-ATTACH_VSOCK_LIBS = src/attach/libattach_vsock.a src/vsock/libvsockdev.a \
-	src/vsock/libvsock.a $(ATTACH_LIBS)
+ATTACH_VSOCK_LIBS = src/attach/libattach_vsock.a src/attach/libattach.a \
+	$(BINDING_LIBS)
 
 # The VMM's side (attach_vmm.h): what a VMM links, hcvsockd never.
 noinst_LIBRARIES += src/attach/libattach_vmm.a

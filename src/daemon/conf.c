@@ -162,11 +162,10 @@ static const struct {
 	const char	*name;
 	unsigned	 bit;
 } notify_modes[] = {
-	{ "none", CONF_NOTIFY_NONE },
-	{ "msi", CONF_NOTIFY_MSI },
-	{ "evtchn", CONF_NOTIFY_EVTCHN },
-	{ "gsi", CONF_NOTIFY_GSI },
-	{ "isa", CONF_NOTIFY_ISA },
+	{ "none", 1u << HCVS_IRQ_NONE },
+	{ "msi", 1u << HCVS_IRQ_MSI },
+	{ "evtchn", 1u << HCVS_IRQ_EVTCHN },
+	{ "gsi", 1u << HCVS_IRQ_GSI },
 };
 
 static const struct {
@@ -546,7 +545,7 @@ parse_notify(struct parser *p, char **argv, int argc)
 					break;
 			if (j == ARRAY_SIZE(notify_modes)) {
 				perr(p, "'notify': unknown mode '%s' (expected "
-				    "none, msi, evtchn, gsi, isa)", tok);
+				    "none, msi, evtchn, gsi)", tok);
 				return;
 			}
 			mask |= notify_modes[j].bit;

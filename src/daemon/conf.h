@@ -25,6 +25,7 @@
 
 #include "common/compiler.h"
 #include "daemon/conf_tcp.h"
+#include "hcvsock_abi.h"
 
 /* AF_UNIX sun_path, including the terminating NUL. */
 #define CONF_SUN_PATH_MAX	108
@@ -45,15 +46,13 @@
 
 #define CONF_DEFAULT_RUN_DIR	"/run/hcvsock"
 
-/* Host -> guest notification modes the device may offer. */
-#define CONF_NOTIFY_NONE	0x01u	/* guest polls */
-#define CONF_NOTIFY_MSI		0x02u	/* Xen inject_msi, KVM irqfd+MSI */
-#define CONF_NOTIFY_EVTCHN	0x04u	/* Xen event channel */
-#define CONF_NOTIFY_GSI		0x08u	/* KVM irqfd on a GSI */
-#define CONF_NOTIFY_ISA		0x10u	/* Xen ISA IRQ: HVM guests only */
-#define CONF_NOTIFY_ALL		0x1fu
-#define CONF_NOTIFY_DEFAULT	(CONF_NOTIFY_NONE | CONF_NOTIFY_MSI | \
-				 CONF_NOTIFY_EVTCHN | CONF_NOTIFY_GSI)
+/*
+ * Host -> guest notification modes the device may offer: a bitmap of
+ * 1u << HCVS_IRQ_* (the guest ABI's numbers; hcvsock_abi.h).  The source
+ * narrows it to what it can deliver.
+ */
+#define CONF_NOTIFY_DEFAULT	(1u << HCVS_IRQ_NONE | 1u << HCVS_IRQ_MSI | \
+				 1u << HCVS_IRQ_EVTCHN | 1u << HCVS_IRQ_GSI)
 
 struct conf_port {
 	uint32_t	cp_port;
@@ -94,7 +93,7 @@ struct conf {
 	uint32_t	c_buf_alloc;
 	uint32_t	c_close_timeout_ms;
 	uint32_t	c_connect_timeout_ms;	/* CONNECT line and the guest's answer */
-	unsigned	c_notify;	/* CONF_NOTIFY_* mask */
+	unsigned	c_notify;	/* 1u << HCVS_IRQ_* */
 	bool		c_evtchn_kick;	/* offer EVTCHN_KICK with evtchn */
 	uint32_t	c_busy_poll_us;
 	bool		c_ok_line;

@@ -25,7 +25,7 @@ DAEMON_LIBS = src/daemon/libdaemon.a src/ioreq/libioreq.a $(NOTIFY_LIBS) \
 	src/common/libcommon.a $(XEN_LIBS) $(JSONC_LIBS) $(SECCOMP_LIBS)
 
 sbin_PROGRAMS += hcvsockd hcvsockctl
-# service.c is the only file that knows the layers.
+# service.c is the only daemon file that knows the layers (binding.h wires them).
 hcvsockd_SOURCES = %reldir%/main.c %reldir%/service.c \
 	%reldir%/service_status.c %reldir%/service_status.h
 hcvsockd_LDADD = src/daemon/libdaemon.a $(ATTACH_VSOCK_LIBS) $(DAEMON_LIBS)

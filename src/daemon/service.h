@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The service: the layers (ioreq source, vsock device, muxer) assembled
- * for one guest, as the daemon's runtime sees them.  runtime.c drives the
- * lifecycle and never touches a layer directly; service.c is the only
- * file that knows the layers.  The tests link runtime.c against a
- * recording service (tests/daemon/fake_service.c) to check the order in
- * which the runtime calls these.
+ * The service: the guest side of the daemon as its runtime sees it.
+ * runtime.c drives the lifecycle and never touches a layer directly;
+ * service.c (with service_status.c for the JSON status) is the only
+ * daemon code that knows the layers: per hypervisor kind it opens the
+ * request source (or the KVM listener) and hands it to a binding
+ * (binding.h), which wires the device and the muxer.  The tests link
+ * runtime.c against a recording service (tests/daemon/fake_service.c) to
+ * check the order in which the runtime calls these.
  *
  * Lifecycle, in the order the runtime calls it:
  *   service_open      create (or re-attach to) the IOREQ server, claim

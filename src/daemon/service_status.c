@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "attach/attach.h"
+#include "binding/binding.h"
 #include "daemon/service_status.h"
 #include "daemon/status.h"
 #include "hcvsock_abi.h"
@@ -188,7 +188,7 @@ mux_status(struct json_object *g, const struct vsock_mux *m)
 
 void
 service_status_guest(struct json_object *guests, const char *name,
-    const struct attach_guest_stats *kvm, const struct vsock_dev *d,
+    const struct binding_stats *kvm, const struct vsock_dev *d,
     const struct vsock_mux *m)
 {
 	struct json_object *g = status_add_obj(guests, NULL), *o;
@@ -200,9 +200,9 @@ service_status_guest(struct json_object *guests, const char *name,
 	if (kvm != NULL) {
 		o = status_add_obj(g, "kvm");
 		o = status_add_obj(o, "counters");
-		status_add_u64(o, "forwarded_requests", kvm->gs_requests);
-		status_add_u64(o, "ioeventfd_doorbells", kvm->gs_kicks);
-		status_add_u64(o, "interrupts", kvm->gs_irqs);
+		status_add_u64(o, "forwarded_requests", kvm->bs_requests);
+		status_add_u64(o, "ioeventfd_doorbells", kvm->bs_doorbells);
+		status_add_u64(o, "interrupts", kvm->bs_irqs);
 	}
 	device_status(g, d);
 	mux_status(g, m);

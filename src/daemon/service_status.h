@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-struct attach_guest_stats;
+struct binding_stats;
 struct ioreq_engine;
 struct json_object;
 struct vsock_dev;
@@ -23,7 +23,7 @@ void	service_status_ioreq(struct json_object *root,
  * "device", "vsock" and "connections".
  */
 void	service_status_guest(struct json_object *guests, const char *name,
-	    const struct attach_guest_stats *kvm,
+	    const struct binding_stats *kvm,
 	    const struct vsock_dev *d, const struct vsock_mux *m);
 
 #endif /* HCVS_SERVICE_STATUS_H */

@@ -143,10 +143,17 @@ void	ioreq_engine_dump(const struct ioreq_engine *e,
 
 /* ---- Request sources --------------------------------------------------- */
 
-/* Host -> guest interrupts that only a source can raise. */
-struct ioreq_msi {
-	uint64_t	addr;
-	uint32_t	data;
+/*
+ * A host -> guest notification mode, in the guest ABI's numbers
+ * (HCVS_IRQ_*, hcvsock_abi.h): the only namespace for them.  Only the
+ * fields of `mode` are meaningful.
+ */
+struct ioreq_irq {
+	uint32_t	mode;		/* HCVS_IRQ_* */
+	uint32_t	gsi;		/* GSI */
+	uint32_t	evtchn_port;	/* EVTCHN: the guest's unbound port */
+	uint64_t	msi_addr;	/* MSI */
+	uint32_t	msi_data;
 };
 
 /*
@@ -176,8 +183,65 @@ const char	*ioreq_source_kind(const struct ioreq_source *s);
  */
 bool	ioreq_source_is_hvm(const struct ioreq_source *s);
 
-/* Inject an MSI (Xen: xendevicemodel_inject_msi). -EOPNOTSUPP for shm. */
-int	ioreq_source_inject_msi(struct ioreq_source *s, const struct ioreq_msi *msi);
+/*
+ * Host -> guest interrupts belong to the source, which alone knows how to
+ * reach the guest:
+ *   xen  MSI (xendevicemodel_inject_msi), EVTCHN (an interdomain channel
+ *        to the guest's unbound port, on the source's notifier);
+ *   shm  GSI through an irqfd: any GSI with a KVM VM fd, only the VMM's
+ *        GSI with the VMM's irq eventfd;
+ * and NONE (the guest polls) everywhere.  Line interrupts (ISA) are
+ * offered by no source: Xen 4.17 corrupts itself raising one for a PVH
+ * guest.
+ *
+ * irq_modes: the bitmap (1u << HCVS_IRQ_*) this source can deliver.
+ * irq_setup: release the current mode and set up `irq`; -EOPNOTSUPP for
+ * a mode not in irq_modes, -EINVAL for a GSI other than the VMM's fixed
+ * one, the backend's error for a port or GSI it refuses (the mode is
+ * then NONE).  irq_raise: one edge in the current mode; -ENOENT in NONE.
+ */
+uint32_t ioreq_source_irq_modes(const struct ioreq_source *s);
+int	ioreq_source_irq_setup(struct ioreq_source *s, const struct ioreq_irq *irq);
+int	ioreq_source_irq_raise(struct ioreq_source *s);
+
+/*
+ * The asynchronous doorbell: a guest write of `value` (`len` bytes) to
+ * `addr` that needs no answer.  A source that can take it without a
+ * request (shm with a KVM VM fd: an ioeventfd) registers it and returns
+ * 1; a source whose doorbell already is an event (the VMM's kick
+ * eventfd) or that has none (the write arrives as a request) returns 0.
+ * Each window's doorbell may be registered once (-EEXIST).
+ *
+ * The guest's sends on its EVTCHN interrupt channel (Xen) are reported
+ * apart: what they mean is the device's business (feature EVTCHN_KICK).
+ */
+int	ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
+	    uint64_t addr, unsigned len, uint64_t value) __must_check;
+
+/*
+ * The one fd for the event loop (level-triggered EPOLLIN).  When it is
+ * readable, call ioreq_source_run(): it services up to `budget` events
+ * (requests are answered, the post hook runs after each), adds what else
+ * it saw to *ev, and returns the number of events taken (budget: more
+ * may be pending), or -errno when the notifier failed (the source is then
+ * unusable).
+ */
+struct ioreq_source_events {
+	uint64_t	doorbells;	/* the asynchronous doorbell (ioeventfd) */
+	uint64_t	guest_events;	/* guest sends on its EVTCHN channel */
+};
+int	ioreq_source_fd(const struct ioreq_source *s);
+int	ioreq_source_run(struct ioreq_source *s, unsigned budget,
+	    struct ioreq_source_events *ev) __must_check;
+
+struct ioreq_source_stats {
+	uint64_t	ss_doorbells;	/* doorbell events outside requests */
+	uint64_t	ss_guest_events;	/* guest sends on its channel */
+	uint64_t	ss_irqs;	/* interrupts raised */
+	uint64_t	ss_irq_errors;
+};
+void	ioreq_source_get_stats(const struct ioreq_source *s,
+	    struct ioreq_source_stats *st);
 
 /* Restrict every handle to the target domain (before dropping privilege). */
 int	ioreq_source_restrict(struct ioreq_source *s);
@@ -223,6 +287,20 @@ struct ioreq_shm_region {
 #define IOREQ_SHM_MAX_VCPUS	128
 #define IOREQ_SHM_MAX_REGIONS	16
 
+/*
+ * How a KVM guest's doorbell and interrupt travel (each fd -1: absent).
+ * vm_fd: a KVM VM fd of this process; the source registers its own
+ * ioeventfd (ioreq_source_set_doorbell) and irqfds.  doorbell_fd: an
+ * eventfd the VMM registered as the doorbell's ioeventfd.  irq_fd: an
+ * eventfd the VMM registered as an irqfd on irq_gsi.
+ */
+struct ioreq_shm_kvm {
+	int		vm_fd;
+	int		doorbell_fd;
+	int		irq_fd;
+	uint32_t	irq_gsi;
+};
+
 struct ioreq_shm_cfg {
 	int				 page_fd;
 	int				 bufpage_fd;	/* -1: none */
@@ -231,6 +309,7 @@ struct ioreq_shm_cfg {
 	const struct ioreq_shm_vcpu	*vcpus;
 	unsigned			 nr_regions;
 	const struct ioreq_shm_region	*regions;
+	const struct ioreq_shm_kvm	*kvm;		/* NULL: polling only */
 };
 
 int	ioreq_shm_open(const struct ioreq_shm_cfg *cfg, struct ioreq_source **sp)

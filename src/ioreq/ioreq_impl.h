@@ -191,20 +191,40 @@ struct ioreq_source_ops {
 		    uint64_t start, uint64_t end);
 	int	(*enable)(struct ioreq_source *s);
 	bool	(*is_hvm)(const struct ioreq_source *s);
-	int	(*inject_msi)(struct ioreq_source *s, const struct ioreq_msi *msi);
+	/* Xen's MSI; NULL where the source has none. */
+	int	(*inject_msi)(struct ioreq_source *s, uint64_t addr,
+		    uint32_t data);
 	int	(*restrict_)(struct ioreq_source *s);
 	int	(*quiesce)(struct ioreq_source *s);
 	void	(*close)(struct ioreq_source *s, bool destroy);
 	int	(*server_id)(const struct ioreq_source *s);
 };
 
-/* Embedded first in every source. */
+/*
+ * Embedded first in every source.  The interrupt and doorbell state is
+ * common (ioreq_source.c): a source sets src_irq_modes and, for KVM, the
+ * fixed irq port and the VM-fd capability at open.
+ */
 struct ioreq_source {
 	const struct ioreq_source_ops	*ops;
 	struct ioreq_engine		*src_engine;
 	struct notifier			*src_notifier;
 	struct ioreq_mem		*src_mem;
 	unsigned			 src_nr_vcpus;
+	uint32_t			 src_irq_modes;	/* 1u << HCVS_IRQ_* */
+	struct ioreq_irq		 src_irq;	/* the current mode */
+	uint32_t			 src_irq_port;	/* evtchn or irqfd port */
+	uint32_t			 src_fixed_irq_port;	/* VMM's irqfd */
+	uint32_t			 src_fixed_gsi;
+	bool				 src_has_vm;	/* own ioeventfd/irqfd */
+	uint32_t			 src_db_port;	/* doorbell event port */
+	struct ioreq_source_stats	 src_stats;
 };
+
+/* Common initial state (no mode, no ports); the source then fills in. */
+void	ioreq_source_init(struct ioreq_source *s,
+	    const struct ioreq_source_ops *ops);
+/* Release the interrupt ports (before the notifier is closed). */
+void	ioreq_source_release_irq(struct ioreq_source *s);
 
 #endif /* HCVS_IOREQ_IMPL_H */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The shm request source: Xen's page layout in a memfd, eventfd doorbells. */
+/* The shm request source: Xen's page layout in a memfd, eventfd doorbells, KVM's ioeventfd and irqfd. */
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "hcvsock_abi.h"
 #include "notify/notify.h"
 #include "ioreq/ioreq_impl.h"
 
@@ -16,6 +17,7 @@ struct ioreq_shm {
 	struct ioreq_source	 sh_src;
 	void			*sh_page;
 	void			*sh_bufpage;
+	int			 sh_vm_fd;	/* dup; outlives the notifier */
 };
 
 static int
@@ -37,7 +39,7 @@ shm_map_page(int fd, void **pp)
 	return 0;
 }
 
-/* Bind rx (and tx) to the notifier; the dups belong to it on success. */
+/* Bind rx and/or tx to the notifier; the dups belong to it on success. */
 static int
 shm_bind(struct notifier *n, int rx, int tx, uint32_t *local)
 {
@@ -45,20 +47,18 @@ shm_bind(struct notifier *n, int rx, int tx, uint32_t *local)
 	    .tx_fd = -1 };
 	int rc;
 
-	b.rx_fd = fcntl(rx, F_DUPFD_CLOEXEC, 0);
-	if (b.rx_fd < 0)
+	if (rx >= 0 && (b.rx_fd = fcntl(rx, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -errno;
-	if (tx >= 0) {
-		b.tx_fd = fcntl(tx, F_DUPFD_CLOEXEC, 0);
-		if (b.tx_fd < 0) {
-			rc = -errno;
+	if (tx >= 0 && (b.tx_fd = fcntl(tx, F_DUPFD_CLOEXEC, 0)) < 0) {
+		rc = -errno;
+		if (b.rx_fd >= 0)
 			close(b.rx_fd);
-			return rc;
-		}
+		return rc;
 	}
 	rc = notifier_bind(n, &b, local);
 	if (rc < 0) {
-		close(b.rx_fd);
+		if (b.rx_fd >= 0)
+			close(b.rx_fd);
 		if (b.tx_fd >= 0)
 			close(b.tx_fd);
 	}
@@ -94,7 +94,12 @@ shm_close(struct ioreq_source *s, bool destroy)
 	struct ioreq_shm *sh = (struct ioreq_shm *)s;
 
 	ioreq_engine_free(s->src_engine);
+	/* Closing the notifier deassigns the ioeventfd and irqfds in KVM. */
+	if (s->src_notifier != NULL)
+		ioreq_source_release_irq(s);
 	notifier_close(s->src_notifier);
+	if (sh->sh_vm_fd >= 0)
+		close(sh->sh_vm_fd);
 	ioreq_mem_free(s->src_mem);
 	if (sh->sh_bufpage != NULL)
 		munmap(sh->sh_bufpage, IOREQ_PAGE_SIZE);
@@ -131,8 +136,9 @@ ioreq_shm_open(const struct ioreq_shm_cfg *cfg, struct ioreq_source **sp)
 	if (sh == NULL)
 		return -ENOMEM;
 	s = &sh->sh_src;
-	s->ops = &shm_ops;
+	ioreq_source_init(s, &shm_ops);
 	s->src_nr_vcpus = cfg->nr_vcpus;
+	sh->sh_vm_fd = -1;
 
 	rc = shm_map_page(cfg->page_fd, &sh->sh_page);
 	if (rc < 0)
@@ -153,7 +159,18 @@ ioreq_shm_open(const struct ioreq_shm_cfg *cfg, struct ioreq_source **sp)
 		if (rc < 0)
 			goto err_close;
 	}
-	rc = notifier_open("loop", -1, &s->src_notifier);
+	if (cfg->kvm != NULL && cfg->kvm->vm_fd >= 0) {
+		sh->sh_vm_fd = fcntl(cfg->kvm->vm_fd, F_DUPFD_CLOEXEC, 0);
+		if (sh->sh_vm_fd < 0) {
+			rc = -errno;
+			goto err_close;
+		}
+		rc = notifier_open("kvm", sh->sh_vm_fd, &s->src_notifier);
+		s->src_has_vm = true;
+		s->src_irq_modes |= 1u << HCVS_IRQ_GSI;
+	} else {
+		rc = notifier_open("loop", -1, &s->src_notifier);
+	}
 	if (rc < 0)
 		goto err_close;
 	rc = ioreq_engine_new(sh->sh_page, cfg->nr_vcpus, sh->sh_bufpage,
@@ -175,6 +192,20 @@ ioreq_shm_open(const struct ioreq_shm_cfg *cfg, struct ioreq_source **sp)
 		if (rc < 0)
 			goto err_close;
 		ioreq_engine_set_buf_port(s->src_engine, local);
+	}
+	if (cfg->kvm != NULL && cfg->kvm->doorbell_fd >= 0) {
+		rc = shm_bind(s->src_notifier, cfg->kvm->doorbell_fd, -1,
+		    &s->src_db_port);
+		if (rc < 0)
+			goto err_close;
+	}
+	if (cfg->kvm != NULL && cfg->kvm->irq_fd >= 0) {
+		rc = shm_bind(s->src_notifier, -1, cfg->kvm->irq_fd,
+		    &s->src_fixed_irq_port);
+		if (rc < 0)
+			goto err_close;
+		s->src_fixed_gsi = cfg->kvm->irq_gsi;
+		s->src_irq_modes |= 1u << HCVS_IRQ_GSI;
 	}
 	*sp = s;
 	return 0;

@@ -14,6 +14,7 @@
 #include <xentoolcore.h>
 
 #include "common/log.h"
+#include "hcvsock_abi.h"
 #include "notify/notify.h"
 #include "ioreq/ioreq_impl.h"
 #include "ioreq/ioreq_xen.h"
@@ -155,6 +156,7 @@ xen_unwind(struct ioreq_xen *x, enum xen_seq to, bool destroy)
 				    x->x_dmod, x->x_domid, x->x_id);
 			break;
 		case XEN_SEQ_NOTIFIER_OPEN:
+			ioreq_source_release_irq(&x->x_src);
 			notifier_close(x->x_src.src_notifier);
 			x->x_src.src_notifier = NULL;
 			break;
@@ -510,12 +512,11 @@ xen_is_hvm(const struct ioreq_source *s)
 }
 
 static int
-xen_inject_msi(struct ioreq_source *s, const struct ioreq_msi *msi)
+xen_inject_msi(struct ioreq_source *s, uint64_t addr, uint32_t data)
 {
 	struct ioreq_xen *x = to_xen(s);
 
-	if (xendevicemodel_inject_msi(x->x_dmod, x->x_domid, msi->addr,
-	    msi->data) < 0)
+	if (xendevicemodel_inject_msi(x->x_dmod, x->x_domid, addr, data) < 0)
 		return -errno;
 	return 0;
 }
@@ -629,7 +630,8 @@ ioreq_xen_open(const struct ioreq_xen_cfg *cfg, struct ioreq_source **sp)
 	x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return -ENOMEM;
-	x->x_src.ops = &xen_ops;
+	ioreq_source_init(&x->x_src, &xen_ops);
+	x->x_src.src_irq_modes |= 1u << HCVS_IRQ_MSI | 1u << HCVS_IRQ_EVTCHN;
 	x->x_domid = cfg->domid;
 	x->x_bufioreq = cfg->bufioreq;
 	x->x_buf_local = NOTIFY_PORT_INVALID;

@@ -29,6 +29,14 @@ wait_for() {
 	return 1
 }
 
+# uds_listening PATH: a socket bound at PATH listens.  socat binds (the path
+# appears) before it listens, and a connect in between is refused: the path
+# existing is not the condition to wait for.
+uds_listening() {
+	awk -v p="$1" '$8 == p && $4 == "00010000" { f = 1 } END { exit !f }' \
+	    /proc/net/unix
+}
+
 # check_confined LABEL PID LOG: the seccomp filter is installed (Seccomp: 2)
 # and no capability is left in the bounding set, or the daemon's log says
 # why the filter was skipped (a sanitizer or valgrind build).

@@ -798,7 +798,7 @@ fwd__xen_state_machine(void **state)
 	attach_fwd_free(f);
 }
 
-/* ---- attach_guest with descriptions that pass the checks but not KVM's -- */
+/* ---- attach_source_open with descriptions that pass the checks but not KVM's */
 
 /*
  * Eventfds shared between vCPUs, or one eventfd as both ends of a vCPU,
@@ -807,24 +807,23 @@ fwd__xen_state_machine(void **state)
 static void
 guest__shared_eventfds_refused(void **state)
 {
-	struct attach_guest *g = NULL;
+	struct ioreq_source *src = NULL;
 	struct attach_desc d;
-	struct loop *l;
 	char err[256] = "";
 	unsigned before;
 	int fd;
 
 	(void)state;
-	assert_int_equal(loop_new(&l), 0);
 	before = test_count_fds();
 	good_desc(&d, 2);
-	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), 0);
-	attach_guest_free(g);
+	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)), 0);
+	ioreq_source_close(src, true);
 
 	fd = d.ad_vcpus[1].kick_fd;
 	d.ad_vcpus[1].kick_fd = dup(d.ad_vcpus[0].kick_fd);
 	err[0] = '\0';
-	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), -EINVAL);
+	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "one eventfd"));
 	close(d.ad_vcpus[1].kick_fd);
 	d.ad_vcpus[1].kick_fd = fd;
@@ -832,7 +831,8 @@ guest__shared_eventfds_refused(void **state)
 	fd = d.ad_vcpus[0].done_fd;
 	d.ad_vcpus[0].done_fd = dup(d.ad_vcpus[0].kick_fd);
 	err[0] = '\0';
-	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), -EINVAL);
+	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "one eventfd"));
 	close(d.ad_vcpus[0].done_fd);
 	d.ad_vcpus[0].done_fd = fd;
@@ -841,14 +841,14 @@ guest__shared_eventfds_refused(void **state)
 	fd = d.ad_kick_fd;
 	d.ad_kick_fd = dup(d.ad_vcpus[0].kick_fd);
 	err[0] = '\0';
-	assert_int_equal(attach_guest_new(l, &d, &g, err, sizeof(err)), -EINVAL);
+	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "kick fd and a vCPU's kick fd"));
 	close(d.ad_kick_fd);
 	d.ad_kick_fd = fd;
 
 	attach_desc_close(&d);
 	assert_int_equal(test_count_fds(), before);
-	loop_free(l);
 }
 
 /* ---- The listener ------------------------------------------------------- */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hcvsockd's side of a KVM attach with real parts: the attach server on
- * an event-loop thread builds each guest with attach_guest_new() (the shm
- * request engine over the VMM's ioreq page, hcvsockd's own ioeventfd and
- * irqfd through the kvm notifier), with a small test device behind the
- * register window.  The VMM is the reference VMM with a real vCPU.
+ * an event-loop thread builds each guest's request source with
+ * attach_source_open() (the shm request engine over the VMM's ioreq page,
+ * hcvsockd's own ioeventfd and irqfd through the kvm notifier), with a
+ * small test device behind the register window, wired by hand as a
+ * binding would.  The VMM is the reference VMM with a real vCPU.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include "test_common.h"
 #include "attach/attach.h"
 #include "common/loop.h"
+#include "hcvsock_abi.h"
 #include "vmm.h"
 #include "kvm_testutil.h"
 
@@ -113,7 +115,8 @@ __asm__(
 /* ---- The test device ---------------------------------------------------- */
 
 struct tdev {
-	struct attach_guest	*td_guest;
+	struct ioreq_source	*td_src;
+	struct loop		*td_loop;
 	unsigned		 td_reads;
 	unsigned		 td_writes;
 	uint64_t		 td_log[64];	/* off << 32 | value */
@@ -121,6 +124,14 @@ struct tdev {
 	unsigned		 td_posts;
 	int			 td_irq_rc;
 };
+
+static int
+tdev_irq_setup(struct tdev *td, uint32_t gsi)
+{
+	struct ioreq_irq irq = { .mode = HCVS_IRQ_GSI, .gsi = gsi };
+
+	return ioreq_source_irq_setup(td->td_src, &irq);
+}
 
 static int
 tdev_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
@@ -147,10 +158,9 @@ tdev_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 		td->td_log[td->td_writes] = off << 32 | (uint32_t)val;
 	td->td_writes++;
 	if (off == TDEV_SET_GSI)
-		td->td_irq_rc = attach_guest_irq_setup(td->td_guest,
-		    (uint32_t)val);
+		td->td_irq_rc = tdev_irq_setup(td, (uint32_t)val);
 	else if (off == TDEV_RAISE)
-		td->td_irq_rc = attach_guest_irq_raise(td->td_guest);
+		td->td_irq_rc = ioreq_source_irq_raise(td->td_src);
 	return 0;
 }
 
@@ -159,29 +169,36 @@ static const struct ioreq_handler_ops tdev_ops = {
 	.write = tdev_write,
 };
 
-static int
-tdev_kick(void *opaque)
-{
-	((struct tdev *)opaque)->td_kicks++;
-	return 0;
-}
-
-static int
+static void
 tdev_post(void *opaque)
 {
 	((struct tdev *)opaque)->td_posts++;
-	return 0;
 }
 
-/* ---- hcvsockd stand-in: the attach server with attach_guest ------------- */
+/* What a binding does with the source's events, minus the device. */
+static void
+tdev_readable(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct tdev *td = arg;
+	struct ioreq_source_events ev = { 0, 0 };
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	assert_true(ioreq_source_run(td->td_src, 1024, &ev) >= 0);
+	__atomic_fetch_add(&td->td_kicks, (unsigned)ev.doorbells,
+	    __ATOMIC_RELAXED);
+}
+
+/* ---- hcvsockd stand-in: the attach server with attach_source_open ------- */
 
 struct fixture {
 	struct kt_server	 fx_s;
 	struct tdev		 fx_dev;	/* the (single) attached guest */
-	struct attach_guest_stats fx_stats;	/* at detach */
+	struct ioreq_engine_stats fx_estats;	/* at detach */
+	struct ioreq_source_stats fx_stats;	/* at detach */
 	unsigned		 fx_attached;
 	unsigned		 fx_detached;
-	uint64_t		 fx_busy_ns;	/* for the next attach */
 };
 
 static int
@@ -189,29 +206,33 @@ fx_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
     size_t errlen)
 {
 	struct fixture *fx = arg;
-	struct attach_guest_dev dev = {
-		.gd_ops = &tdev_ops,
-		.gd_opaque = &fx->fx_dev,
-		.gd_kick = tdev_kick,
-		.gd_post = tdev_post,
-	};
-	struct attach_guest *g;
+	struct tdev *td = &fx->fx_dev;
+	enum ioreq_space sp = d->ad_window_space;
+	uint64_t base = d->ad_window_base;
+	uint64_t end = base + (sp == IOREQ_SPACE_PIO ? HCVS_REG_WINDOW_SIZE :
+	    0x1000u) - 1;
 	int rc;
 
-	memset(&fx->fx_dev, 0, sizeof(fx->fx_dev));
-	rc = attach_guest_new(fx->fx_s.ks_loop, d, &g, err, errlen);
+	memset(td, 0, sizeof(*td));
+	td->td_loop = fx->fx_s.ks_loop;
+	rc = attach_source_open(d, &td->td_src, err, errlen);
 	if (rc < 0)
 		return rc;
-	fx->fx_dev.td_guest = g;
-	attach_guest_set_busy_poll(g, fx->fx_busy_ns);
-	rc = attach_guest_set_device(g, &dev);
-	if (rc < 0) {
-		attach_guest_free(g);
+	if ((rc = ioreq_source_add_range(td->td_src, sp, base, end, &tdev_ops,
+	    td)) < 0 || (rc = ioreq_source_set_doorbell(td->td_src, sp,
+	    base + TDEV_DOORBELL, 4, HCVS_DOORBELL_KICK)) < 0 ||
+	    (rc = loop_add_fd(td->td_loop, ioreq_source_fd(td->td_src),
+	    LOOP_IN, tdev_readable, td)) < 0) {
+		ioreq_source_close(td->td_src, true);
 		snprintf(err, errlen, "device: %s", strerror(-rc));
 		return rc;
 	}
+	ioreq_engine_set_post_hook(ioreq_source_engine(td->td_src), tdev_post,
+	    td);
+	rc = ioreq_source_enable(td->td_src);
+	assert_int_equal(rc, 0);
 	fx->fx_attached++;
-	*guestp = g;
+	*guestp = td;
 	return 0;
 }
 
@@ -219,9 +240,14 @@ static void
 fx_detach(void *arg, void *guest)
 {
 	struct fixture *fx = arg;
+	struct tdev *td = guest;
 
-	attach_guest_get_stats(guest, &fx->fx_stats);
-	attach_guest_free(guest);
+	(void)loop_del_fd(td->td_loop, ioreq_source_fd(td->td_src));
+	(void)ioreq_source_quiesce(td->td_src);
+	ioreq_engine_get_stats(ioreq_source_engine(td->td_src),
+	    &fx->fx_estats);
+	ioreq_source_get_stats(td->td_src, &fx->fx_stats);
+	ioreq_source_close(td->td_src, true);
 	__atomic_fetch_add(&fx->fx_detached, 1, __ATOMIC_RELEASE);
 }
 
@@ -313,44 +339,9 @@ engine__probe_guest_pio_and_mmio(void **state)
 		    (uint64_t)TDEV_SYNC << 32 | 1);
 		vmm_free(m);
 		wait_detached(fx, k + 1);
-		assert_int_equal(fx->fx_stats.gs_requests, 18);
+		assert_int_equal(fx->fx_estats.st_requests, 18);
 		/* The post hook ran after each completed request. */
 		assert_int_equal(fx->fx_dev.td_posts, 18);
-	}
-}
-
-/*
- * The busy-poll window: the probe guest's 18 exits come one after the
- * other (the vCPU waits for each answer), so without a window each costs
- * the server a wake-up; with one, the server takes them all in its first.
- */
-static void
-engine__busy_poll_window_takes_the_next_requests(void **state)
-{
-	struct fixture *fx = *state;
-	uint64_t windows[2] = { 0, 5ull * 1000000000u };
-	unsigned k;
-
-	for (k = 0; k < 2; k++) {
-		struct vmm *m;
-		struct kvmguest_boot *b;
-		uint32_t code = 0;
-
-		fx->fx_busy_ns = windows[k];
-		m = attach_vmm(fx, IOREQ_SPACE_PIO, WINDOW_PIO, VMM_NOTIFY_NONE,
-		    false, ATTACH_GSI_NONE);
-		b = vmm_boot(m);
-		b->kb_params[0] = 16;
-		b->kb_params[1] = 0x77;
-		assert_int_equal(vmm_run_vcpu(m, 0, 30000, &code), 0);
-		vmm_free(m);
-		wait_detached(fx, k + 1);
-		assert_int_equal(fx->fx_stats.gs_requests, 18);
-		/* Without: a wake-up each, but for an exit caught in a drain. */
-		if (k == 0)
-			assert_true(fx->fx_stats.gs_wakeups > 2);
-		else
-			assert_true(fx->fx_stats.gs_wakeups <= 2);
 	}
 }
 
@@ -411,7 +402,7 @@ engine__four_vcpus_concurrently(void **state)
 	vmm_free(m);
 	wait_detached(fx, 1);
 	/* 3 + 200 reads and 2 writes per vCPU, each answered once. */
-	assert_int_equal(fx->fx_stats.gs_requests, 4 * 205);
+	assert_int_equal(fx->fx_estats.st_requests, 4 * 205);
 	assert_int_equal(fx->fx_dev.td_reads, 4 * 203);
 	assert_int_equal(fx->fx_dev.td_writes, 4 * 2);
 }
@@ -461,7 +452,7 @@ vm_fd__hcvsockd_ioeventfd_kicks(void **state)
 	/* Detach: KVM no longer holds hcvsockd's registration there. */
 	vmm_detach(m);
 	wait_detached(fx, 1);
-	assert_int_equal(fx->fx_stats.gs_kicks, 3);
+	assert_int_equal(fx->fx_stats.ss_doorbells, 3);
 	efd = eventfd(0, EFD_CLOEXEC);
 	memset(&io, 0, sizeof(io));
 	io.addr = WINDOW_PIO + TDEV_DOORBELL;
@@ -503,7 +494,7 @@ eventfds__vmm_ioeventfd_kicks(void **state)
 	assert_int_equal(st.vs_forwarded, 1);
 	vmm_detach(m);
 	wait_detached(fx, 1);
-	assert_int_equal(fx->fx_stats.gs_kicks, 2);
+	assert_int_equal(fx->fx_stats.ss_doorbells, 2);
 	assert_true(fx->fx_dev.td_kicks >= 1);
 	vmm_free(m);
 }
@@ -530,7 +521,7 @@ vm_fd__irqfd_runs_real_mode_handler(void **state)
 	assert_int_equal(fx->fx_dev.td_irq_rc, 0);
 	vmm_detach(m);
 	wait_detached(fx, 1);
-	assert_int_equal(fx->fx_stats.gs_irqs, 3);
+	assert_int_equal(fx->fx_stats.ss_irqs, 3);
 	vmm_free(m);
 }
 
@@ -544,8 +535,7 @@ eventfds__vmm_irqfd_runs_handler_other_gsi_refused(void **state)
 
 	m = attach_vmm(fx, IOREQ_SPACE_PIO, WINDOW_PIO, VMM_NOTIFY_EVENTFDS,
 	    true, IRQ_GSI);
-	assert_int_equal(attach_guest_irq_setup(fx->fx_dev.td_guest, 6),
-	    -EINVAL);
+	assert_int_equal(tdev_irq_setup(&fx->fx_dev, 6), -EINVAL);
 	assert_int_equal(kvmvm_load(vmm_vm(m), 0x8000, tag_real_start,
 	    (size_t)(tag_real_end - tag_real_start)), 0);
 	assert_int_equal(vmm_run_vcpu_real(m, 0, 0x0800, 0, 0x7000, 20000,
@@ -553,7 +543,7 @@ eventfds__vmm_irqfd_runs_handler_other_gsi_refused(void **state)
 	assert_int_equal(code, 3);
 	vmm_detach(m);
 	wait_detached(fx, 1);
-	assert_int_equal(fx->fx_stats.gs_irqs, 3);
+	assert_int_equal(fx->fx_stats.ss_irqs, 3);
 	vmm_free(m);
 }
 
@@ -566,10 +556,10 @@ none__no_irq(void **state)
 
 	m = attach_vmm(fx, IOREQ_SPACE_PIO, WINDOW_PIO, VMM_NOTIFY_NONE, false,
 	    ATTACH_GSI_NONE);
-	assert_false(attach_guest_can_irq(fx->fx_dev.td_guest));
-	assert_int_equal(attach_guest_irq_setup(fx->fx_dev.td_guest, 5),
-	    -EOPNOTSUPP);
-	assert_int_equal(attach_guest_irq_raise(fx->fx_dev.td_guest), -ENOENT);
+	assert_false(ioreq_source_irq_modes(fx->fx_dev.td_src) &
+	    (1u << HCVS_IRQ_GSI));
+	assert_int_equal(tdev_irq_setup(&fx->fx_dev, 5), -EOPNOTSUPP);
+	assert_int_equal(ioreq_source_irq_raise(fx->fx_dev.td_src), -ENOENT);
 	vmm_free(m);
 	wait_detached(fx, 1);
 }
@@ -582,9 +572,6 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(engine__four_vcpus_concurrently,
 		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    engine__busy_poll_window_takes_the_next_requests, setup,
-		    teardown),
 		cmocka_unit_test_setup_teardown(vm_fd__hcvsockd_ioeventfd_kicks,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(eventfds__vmm_ioeventfd_kicks,

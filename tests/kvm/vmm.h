@@ -68,7 +68,7 @@ int	vmm_load(struct vmm *m, const char *path) __must_check;
 
 /*
  * The description hcvsockd needs (fds borrowed from the VMM: do not
- * close; attach_guest_new() and the socket both dup what they keep).
+ * close; attach_source_open() and the socket both dup what they keep).
  */
 void	vmm_fill_desc(struct vmm *m, struct attach_desc *d);
 

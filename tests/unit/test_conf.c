@@ -280,13 +280,16 @@ enums__notify_policy_level(void **state)
 {
 	struct fix *f = *state;
 
-	assert_int_equal(parse(f, "guest_cid = 3\nnotify = msi, evtchn,isa\n"
+	assert_int_equal(parse(f, "guest_cid = 3\nnotify = msi, evtchn,gsi\n"
 	    "default_policy = deny\nlog_level = debug\n"), 0);
-	assert_int_equal(f->c.c_notify, CONF_NOTIFY_MSI | CONF_NOTIFY_EVTCHN |
-	    CONF_NOTIFY_ISA);
+	assert_int_equal(f->c.c_notify, 1u << HCVS_IRQ_MSI |
+	    1u << HCVS_IRQ_EVTCHN | 1u << HCVS_IRQ_GSI);
 	assert_false(f->c.c_default_allow);
 	assert_int_equal(f->c.c_log_level, LOG_DEBUG);
 	parse(f, "guest_cid = 3\nnotify = msi,intx\n");
+	assert_int_equal(err_line(f, 0), 2);
+	/* No source delivers line interrupts: the mode is not accepted. */
+	parse(f, "guest_cid = 3\nnotify = isa\n");
 	assert_int_equal(err_line(f, 0), 2);
 	parse(f, "guest_cid = 3\nnotify = ,\n");
 	assert_int_equal(err_line(f, 0), 2);

@@ -26,6 +26,7 @@
 #include "test_common.h"
 #include "rec_dev.h"
 #include "notify/notify.h"
+#include "hcvsock_abi.h"
 #include "ioreq/ioreq_impl.h"
 #include "ioreq/ioreq_xen.h"
 
@@ -62,6 +63,9 @@ static struct {
 	int		ramfd;
 	unsigned	maps, unmaps, dirty;
 	unsigned	xs_events;
+	/* notifier_next: ports to report, in order */
+	uint32_t	next_ports[4];
+	unsigned	nr_next;
 } X;
 
 static void
@@ -233,6 +237,8 @@ int __wrap_notifier_bind(struct notifier *, const struct notify_bind *,
 int __wrap_notifier_unbind(struct notifier *, uint32_t);
 int __wrap_notifier_notify(struct notifier *, uint32_t);
 int __wrap_notifier_restrict(struct notifier *, uint32_t);
+int __wrap_notifier_next(struct notifier *, uint32_t *, uint64_t *);
+int __wrap_notifier_fd(const struct notifier *);
 
 xendevicemodel_handle *
 __wrap_xendevicemodel_open(struct xentoollog_logger *l, unsigned int f)
@@ -561,6 +567,27 @@ __wrap_notifier_notify(struct notifier *n, uint32_t local)
 }
 
 int
+__wrap_notifier_next(struct notifier *n, uint32_t *local, uint64_t *count)
+{
+	(void)n;
+	if (X.nr_next == 0)
+		return 0;
+	*local = X.next_ports[0];
+	memmove(X.next_ports, X.next_ports + 1,
+	    --X.nr_next * sizeof(X.next_ports[0]));
+	if (count != NULL)
+		*count = 1;
+	return 1;
+}
+
+int
+__wrap_notifier_fd(const struct notifier *n)
+{
+	(void)n;
+	return -1;
+}
+
+int
 __wrap_notifier_restrict(struct notifier *n, uint32_t domid)
 {
 	assert_int_equal(domid, DOMID);
@@ -828,14 +855,52 @@ enable__binds_after_enable_and_serves(void **state)
 	    12345), 0);
 
 	/* MSI and restriction (the watch is open: handle by handle). */
-	assert_int_equal(ioreq_source_inject_msi(s,
-	    &(struct ioreq_msi){ 0xfee00000, 0x41 }), 0);
+	assert_int_equal(ioreq_source_irq_modes(s), 1u << HCVS_IRQ_NONE |
+	    1u << HCVS_IRQ_MSI | 1u << HCVS_IRQ_EVTCHN);
+	assert_int_equal(ioreq_source_irq_raise(s), -ENOENT);
+	assert_int_equal(ioreq_source_irq_setup(s, &(struct ioreq_irq){
+	    .mode = HCVS_IRQ_MSI, .msi_addr = 0xfee00000, .msi_data = 0x41 }),
+	    0);
+	assert_int_equal(ioreq_source_irq_raise(s), 0);
 	assert_int_not_equal(find_log("inject_msi 0xfee00000 0x41"),
 	    UINT32_MAX);
 	fail_call("inject_msi", 0, EINVAL);
-	assert_int_equal(ioreq_source_inject_msi(s,
-	    &(struct ioreq_msi){ 0xfee00000, 0x41 }), -EINVAL);
+	assert_int_equal(ioreq_source_irq_raise(s), -EINVAL);
 	fail_call(NULL, 0, 0);
+	assert_int_equal(ioreq_source_irq_setup(s, &(struct ioreq_irq){
+	    .mode = HCVS_IRQ_ISA }), -EOPNOTSUPP);
+	assert_int_equal(ioreq_source_irq_setup(s, &(struct ioreq_irq){
+	    .mode = HCVS_IRQ_GSI, .gsi = 5 }), -EOPNOTSUPP);
+	/*
+	 * EVTCHN: an interdomain channel to the guest's port; a raise is a
+	 * notify on it, and the guest's own sends on it are its events.
+	 */
+	assert_int_equal(ioreq_source_irq_setup(s, &(struct ioreq_irq){
+	    .mode = HCVS_IRQ_EVTCHN, .evtchn_port = 77 }), 0);
+	assert_int_not_equal(find_log("bind 77"), UINT32_MAX);
+	at = X.nlog;
+	assert_int_equal(ioreq_source_irq_raise(s), 0);
+	assert_string_equal(X.log[at], "notify 1077");
+	{
+		struct ioreq_source_events ev = { 0, 0 };
+
+		X.next_ports[0] = LOCAL(77);
+		X.next_ports[1] = 12345;
+		X.next_ports[2] = LOCAL(77);
+		X.nr_next = 3;
+		assert_int_equal(ioreq_source_run(s, 2, &ev), 2);
+		assert_int_equal(ev.guest_events, 1);
+		assert_int_equal(ioreq_source_run(s, 8, &ev), 1);
+		assert_int_equal(ev.guest_events, 2);
+		assert_int_equal(ev.doorbells, 0);
+		assert_int_equal(ioreq_source_run(s, 8, &ev), 0);
+	}
+	/* Back to NONE: the channel is closed, nothing to raise. */
+	at = X.nlog;
+	assert_int_equal(ioreq_source_irq_setup(s, &(struct ioreq_irq){
+	    .mode = HCVS_IRQ_NONE }), 0);
+	assert_string_equal(X.log[at], "unbind 1077");
+	assert_int_equal(ioreq_source_irq_raise(s), -ENOENT);
 	assert_int_equal(ioreq_source_restrict(s), 0);
 	assert_int_not_equal(find_log("dm_restrict"), UINT32_MAX);
 	assert_int_not_equal(find_log("fm_restrict"), UINT32_MAX);

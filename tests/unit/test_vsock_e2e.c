@@ -10,12 +10,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -762,13 +762,36 @@ g_socat(struct env *e)
 	}
 }
 
+/*
+ * Whether a socket bound at `path` is listening.  socat binds (the path
+ * appears) before it listens: a connect in between is refused, so the
+ * path existing is not the condition to wait for.
+ */
+static bool
+uds_listening(const char *path)
+{
+	char line[512], p[256];
+	unsigned long flags;
+	bool found = false;
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %255s",
+		    &flags, p) == 2 && (flags & 0x10000) != 0 &&
+		    strcmp(p, path) == 0)
+			found = true;
+	fclose(f);
+	return found;
+}
+
 /* socat as the host program: an echo service on <uds>_1236. */
 static void
 e2e__socat_peer(void **state)
 {
 	struct env *e = *state;
 	char path[128], listen_arg[160];
-	struct stat sb;
 	unsigned spins = 0;
 	pid_t pid;
 	int status;
@@ -786,7 +809,7 @@ e2e__socat_peer(void **state)
 		    (char *)NULL);
 		_exit(127);
 	}
-	while (stat(path, &sb) != 0) {
+	while (!uds_listening(path)) {
 		usleep(1000);
 		assert_true(++spins < 5000);
 	}

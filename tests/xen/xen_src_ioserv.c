@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "hcvsock_abi.h"
 #include "ioreq/ioreq.h"
 #include "ioreq/ioreq_xen.h"
 #include "notify/notify.h"
@@ -53,7 +54,7 @@ struct dev {
 	uint32_t		 msi_val;
 	int			 want_evtchn;
 	uint32_t		 evtchn_remote;
-	uint32_t		 guest_local;
+	uint32_t		 evtchn_bound;
 	int			 done;
 };
 
@@ -175,21 +176,22 @@ static const struct ioreq_handler_ops dev_ops = {
 	.write = dev_write,
 };
 
+/* Interrupts through the source's own API, as the daemon's binding does. */
 static void
 dev_post(void *arg)
 {
 	struct dev *d = arg;
-	struct notifier *n = ioreq_source_notifier(d->src);
+	struct ioreq_irq irq = { .mode = HCVS_IRQ_NONE };
 	int rc;
 
 	if (d->want_msi) {
-		struct ioreq_msi m = {
-			.addr = 0xfee00000u | ((d->msi_val >> 8) << 12),
-			.data = d->msi_val & 0xff,
-		};
-
 		d->want_msi = 0;
-		rc = ioreq_source_inject_msi(d->src, &m);
+		irq.mode = HCVS_IRQ_MSI;
+		irq.msi_addr = 0xfee00000u | ((d->msi_val >> 8) << 12);
+		irq.msi_data = d->msi_val & 0xff;
+		rc = ioreq_source_irq_setup(d->src, &irq);
+		if (rc == 0)
+			rc = ioreq_source_irq_raise(d->src);
 		if (rc == 0)
 			d->msis++;
 		else
@@ -197,21 +199,19 @@ dev_post(void *arg)
 	}
 	if (d->want_evtchn) {
 		d->want_evtchn = 0;
-		if (d->guest_local == NOTIFY_PORT_INVALID) {
-			struct notify_bind b = {
-				.kind = NOTIFY_BIND_EVTCHN,
-				.remote_port = d->evtchn_remote,
-			};
-
-			rc = notifier_bind(n, &b, &d->guest_local);
+		if (d->evtchn_bound != d->evtchn_remote) {
+			irq.mode = HCVS_IRQ_EVTCHN;
+			irq.evtchn_port = d->evtchn_remote;
+			rc = ioreq_source_irq_setup(d->src, &irq);
 			if (rc != 0) {
 				printf("HCVS-SRV bind guest port: %s\n",
 				    strerror(-rc));
-				d->guest_local = NOTIFY_PORT_INVALID;
+				d->evtchn_bound = NOTIFY_PORT_INVALID;
 				return;
 			}
+			d->evtchn_bound = d->evtchn_remote;
 		}
-		if (notifier_notify(n, d->guest_local) == 0)
+		if (ioreq_source_irq_raise(d->src) == 0)
 			d->notifies++;
 	}
 }
@@ -315,7 +315,7 @@ main(int argc, char **argv)
 	int c, rc, ret = 1;
 
 	cfg.domid = UINT32_MAX;
-	d.guest_local = NOTIFY_PORT_INVALID;
+	d.evtchn_bound = NOTIFY_PORT_INVALID;
 	d.id = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -391,7 +391,7 @@ main(int argc, char **argv)
 
 	while (!got_term && !d.done) {
 		struct pollfd pfd[2] = {
-			{ notifier_fd(ioreq_source_notifier(d.src)), POLLIN, 0 },
+			{ ioreq_source_fd(d.src), POLLIN, 0 },
 			{ ioreq_xen_death_fd(d.src), POLLIN, 0 },
 		};
 		uint32_t port;

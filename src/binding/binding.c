@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/* One guest's request source, device and muxer, wired on the event loop. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "binding/binding.h"
+#include "common/compiler.h"
+#include "common/log.h"
+#include "common/loop.h"
+#include "hcvsock_abi.h"
+#include "vsock/vsock_mig.h"
+
+#define BINDING_NAME_MAX	64
+
+struct binding {
+	struct loop		*b_loop;
+	char			 b_name[BINDING_NAME_MAX];
+	struct ioreq_source	*b_src;
+	struct vsock_dev	*b_dev;
+	struct vsock_mux	*b_mux;
+	struct vsock_mig	*b_mig;		/* NULL: no host listener */
+	uint64_t		 b_cid;
+	int			 b_fd;		/* on the loop, or -1 */
+	int64_t			 b_timer;
+	uint64_t		 b_busy_ns;
+	bool			 b_enabled;
+	bool			 b_stopped;
+	bool			 b_failed;
+	void			(*b_state_changed)(void *arg);
+	void			(*b_on_failed)(void *arg, int err);
+	void			*b_hook_arg;
+	struct log_ratelimit	 b_rl;
+};
+
+static void run_device(struct binding *b);
+
+/* ---- Interrupts: the device's choice, delivered by the source ------------ */
+
+static int
+irq_setup(void *arg, const struct vsock_irq_cfg *irq)
+{
+	struct binding *b = arg;
+	struct ioreq_irq ir = {
+		.mode = irq->mode,
+		.gsi = irq->gsi,
+		.evtchn_port = irq->evtchn_port,
+		.msi_addr = irq->msi_addr,
+		.msi_data = irq->msi_data,
+	};
+	int rc = ioreq_source_irq_setup(b->b_src, &ir);
+
+	/* Only modes the source offered reach here: this is the guest's. */
+	if (rc < 0)
+		log_ratelimited(&b->b_rl, LOG_WARNING, "%s: notification mode "
+		    "%" PRIu32 ": %s", b->b_name, irq->mode, strerror(-rc));
+	return rc;
+}
+
+static int
+irq_raise(void *arg, const struct vsock_irq_cfg *irq, bool level)
+{
+	struct binding *b = arg;
+
+	/* Every mode a source offers is an edge: nothing to deassert. */
+	if (!level || irq->mode == HCVS_IRQ_NONE)
+		return 0;
+	return ioreq_source_irq_raise(b->b_src);
+}
+
+static const struct vsock_dev_irq_ops irq_ops = {
+	.setup = irq_setup,
+	.raise = irq_raise,
+};
+
+/* ---- The device's work and the loop -------------------------------------- */
+
+static void
+work_timer(struct loop *l, void *arg)
+{
+	struct binding *b = arg;
+
+	(void)l;
+	b->b_timer = 0;
+	run_device(b);
+}
+
+static void
+defer(struct binding *b)
+{
+	int64_t id;
+
+	if (b->b_timer != 0 || b->b_fd < 0)
+		return;
+	id = loop_add_timer(b->b_loop, 0, work_timer, b);
+	b->b_timer = id > 0 ? id : 0;
+}
+
+/*
+ * The device's deferred work (after DOORBELL writes, muxer wake-ups) runs
+ * here, in bounded passes: when a pass leaves work, the rest runs from a
+ * zero timer so that other fds get their turn.
+ */
+static void
+run_device(struct binding *b)
+{
+	if (b->b_dev == NULL)
+		return;
+	if (vsock_dev_pending(b->b_dev) && vsock_dev_process(b->b_dev) == 1)
+		defer(b);
+	if (vsock_dev_state_changed(b->b_dev) && b->b_state_changed != NULL)
+		b->b_state_changed(b->b_hook_arg);
+}
+
+/*
+ * The register window.  A write that changed what the state file records
+ * (a command, an argument) is recorded before the engine answers it:
+ * killed before the answer, the next daemon runs the request again (on
+ * either state it gives the same answer, vsock_dev.h); killed after, the
+ * file already holds what the guest was told.
+ */
+static int
+window_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t *val)
+{
+	struct binding *b = opaque;
+
+	return vsock_dev_handler_ops.read(b->b_dev, vcpu, off, size, val);
+}
+
+static int
+window_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
+    uint64_t val)
+{
+	struct binding *b = opaque;
+	int rc;
+
+	rc = vsock_dev_handler_ops.write(b->b_dev, vcpu, off, size, val);
+	if (vsock_dev_state_changed(b->b_dev) && b->b_state_changed != NULL)
+		b->b_state_changed(b->b_hook_arg);
+	return rc;
+}
+
+static const struct ioreq_handler_ops window_ops = {
+	.read = window_read,
+	.write = window_write,
+};
+
+static void
+post_hook(void *arg)
+{
+	run_device(arg);
+}
+
+/* Host data or a muxer timer left packets for the guest: the device pulls. */
+static void
+mux_rx_ready(void *arg)
+{
+	run_device(arg);
+}
+
+static void
+unwatch(struct binding *b)
+{
+	if (b->b_timer != 0)
+		loop_del_timer(b->b_loop, b->b_timer);
+	b->b_timer = 0;
+	if (b->b_fd >= 0)
+		(void)loop_del_fd(b->b_loop, b->b_fd);
+	b->b_fd = -1;
+}
+
+static void
+on_source(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct binding *b = arg;
+	uint64_t deadline = 0;
+	int n;
+
+	(void)l;
+	(void)fd;
+	(void)events;
+	for (;;) {
+		struct ioreq_source_events ev = { 0, 0 };
+
+		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
+		if (n < 0) {
+			log_warnx("%s: the notifier failed: %s", b->b_name,
+			    strerror(-n));
+			unwatch(b);
+			b->b_failed = true;
+			if (b->b_on_failed != NULL)
+				b->b_on_failed(b->b_hook_arg, n);
+			return;
+		}
+		if (ev.doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
+			defer(b);
+		/*
+		 * However many events the guest sent meanwhile, one pass: a
+		 * guest flooding its port costs one bounded pass per wake.
+		 */
+		if (ev.guest_events > 0 && vsock_dev_guest_event(b->b_dev) > 0)
+			defer(b);
+		run_device(b);
+		if (b->b_busy_ns == 0 || b->b_fd < 0)
+			break;
+		if (n > 0)
+			deadline = loop_now_ns() + b->b_busy_ns;
+		else if (loop_now_ns() >= deadline)
+			break;
+		cpu_relax();
+	}
+}
+
+/* ---- Building ------------------------------------------------------------ */
+
+static int
+claim_window(struct binding *b, const struct binding_window *w, char *err,
+    size_t errlen)
+{
+	const char *what = w->space == IOREQ_SPACE_PIO ? "I/O ports" : "MMIO";
+	int rc;
+
+	if (w->size == 0 || w->base + w->size - 1 < w->base) {
+		snprintf(err, errlen, "%s window at 0x%" PRIx64 ": bad size",
+		    what, w->base);
+		return -EINVAL;
+	}
+	rc = ioreq_source_add_range(b->b_src, w->space, w->base,
+	    w->base + w->size - 1, &window_ops, b);
+	if (rc < 0) {
+		snprintf(err, errlen, "claiming %s 0x%" PRIx64 "-0x%" PRIx64
+		    ": %s", what, w->base, w->base + w->size - 1,
+		    strerror(-rc));
+		return rc;
+	}
+	rc = ioreq_source_set_doorbell(b->b_src, w->space,
+	    w->base + HCVS_REG_DOORBELL, 4, HCVS_DOORBELL_KICK);
+	if (rc < 0) {
+		snprintf(err, errlen, "doorbell at 0x%" PRIx64 ": %s",
+		    w->base + HCVS_REG_DOORBELL, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int
+binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
+    struct binding **bp, char *err, size_t errlen)
+{
+	struct vsock_dev_cfg dc;
+	struct vsock_mux_cfg mc;
+	struct binding *b;
+	unsigned i;
+	int rc;
+
+	if (cfg->nr_windows == 0 || cfg->nr_windows > BINDING_MAX_WINDOWS) {
+		ioreq_source_close(src, true);
+		snprintf(err, errlen, "%u register windows", cfg->nr_windows);
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		ioreq_source_close(src, true);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	b->b_loop = cfg->loop;
+	b->b_src = src;
+	b->b_fd = -1;
+	b->b_cid = cfg->mux.guest_cid;
+	b->b_busy_ns = cfg->busy_poll_ns;
+	b->b_state_changed = cfg->state_changed;
+	b->b_on_failed = cfg->failed;
+	b->b_hook_arg = cfg->hook_arg;
+	b->b_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10, 1);
+	snprintf(b->b_name, sizeof(b->b_name), "%s",
+	    cfg->name != NULL ? cfg->name : "guest");
+
+	/* The muxer first: the device pulls from it from its first pass. */
+	mc = cfg->mux;
+	mc.rx_ready = mux_rx_ready;
+	mc.rx_ready_arg = b;
+	rc = vsock_mux_new(cfg->loop, &mc, &b->b_mux);
+	if (rc < 0) {
+		snprintf(err, errlen, "host sockets (%s): %s", mc.uds_path,
+		    strerror(-rc));
+		goto err;
+	}
+	/* Migration sessions (protocol MSG) next to the muxer's listener. */
+	{
+		struct vsock_mig_cfg gc;
+
+		rc = vsock_mig_cfg_for(&mc, &gc);
+		if (rc == 0) {
+			gc.wake = mux_rx_ready;
+			gc.wake_arg = b;
+			rc = vsock_mig_new(cfg->loop, &gc, &b->b_mig);
+		}
+		if (rc < 0 && rc != -ENOENT) {
+			snprintf(err, errlen, "migration sessions (%s): %s",
+			    gc.path, strerror(-rc));
+			goto err;
+		}
+	}
+	memset(&dc, 0, sizeof(dc));
+	dc.mem = ioreq_source_mem(src);
+	dc.backend = &vsock_mux_backend_ops;
+	dc.backend_arg = b->b_mux;
+	if (b->b_mig != NULL) {
+		dc.msg_backend = &vsock_mig_backend_ops;
+		dc.msg_backend_arg = b->b_mig;
+	}
+	dc.guest_cid = cfg->mux.guest_cid;
+	dc.features = cfg->features;
+	dc.backend_domid = cfg->backend_domid;
+	dc.irq_caps = (ioreq_source_irq_modes(src) & cfg->irq_modes) |
+	    1u << HCVS_IRQ_NONE;
+	dc.is_hvm = ioreq_source_is_hvm(src);
+	dc.irq_ops = &irq_ops;
+	dc.irq_arg = b;
+	dc.name = b->b_name;
+	rc = vsock_dev_new(&dc, &b->b_dev);
+	if (rc < 0) {
+		snprintf(err, errlen, "the vsock device: %s", strerror(-rc));
+		goto err;
+	}
+	for (i = 0; i < cfg->nr_windows; i++)
+		if ((rc = claim_window(b, &cfg->windows[i], err, errlen)) < 0)
+			goto err;
+	ioreq_engine_set_post_hook(ioreq_source_engine(src), post_hook, b);
+	rc = loop_add_fd(cfg->loop, ioreq_source_fd(src), LOOP_IN, on_source,
+	    b);
+	if (rc < 0) {
+		snprintf(err, errlen, "event loop: %s", strerror(-rc));
+		goto err;
+	}
+	b->b_fd = ioreq_source_fd(src);
+	*bp = b;
+	return 0;
+
+err:
+	binding_free(b, true);
+	return rc;
+}
+
+int
+binding_import(struct binding *b, const struct vsock_dev_state *st)
+{
+	return vsock_dev_import(b->b_dev, st);
+}
+
+void
+binding_export(struct binding *b, struct vsock_dev_state *st)
+{
+	vsock_dev_export(b->b_dev, st);
+}
+
+int
+binding_enable(struct binding *b)
+{
+	int rc = ioreq_source_enable(b->b_src);
+
+	if (rc < 0) {
+		log_warnx("%s: enabling the server: %s", b->b_name,
+		    strerror(-rc));
+		return rc;
+	}
+	b->b_enabled = true;
+	b->b_stopped = false;
+	run_device(b);
+	return 0;
+}
+
+int
+binding_restrict(struct binding *b)
+{
+	return ioreq_source_restrict(b->b_src);
+}
+
+int
+binding_reconfigure(struct binding *b, const struct vsock_mux_cfg *mux)
+{
+	struct vsock_mux_cfg mc = *mux;
+
+	mc.guest_cid = b->b_cid;
+	mc.rx_ready = mux_rx_ready;
+	mc.rx_ready_arg = b;
+	return vsock_mux_reconfigure(b->b_mux, &mc);
+}
+
+void
+binding_stop(struct binding *b, bool guest_alive)
+{
+	int rc;
+
+	if (b->b_stopped)
+		return;
+	/*
+	 * Tell the guest while it can still be interrupted; then no vCPU
+	 * may stay blocked on a request nobody answers.
+	 */
+	if (guest_alive && !b->b_failed) {
+		vsock_dev_going_away(b->b_dev);
+		rc = ioreq_source_quiesce(b->b_src);
+		if (rc < 0)
+			log_warnx("%s: answering the pending requests: %s",
+			    b->b_name, strerror(-rc));
+	}
+	b->b_stopped = true;
+	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
+	vsock_mux_reset(b->b_mux);
+	if (b->b_mig != NULL)
+		vsock_mig_reset(b->b_mig);
+}
+
+void
+binding_free(struct binding *b, bool destroy)
+{
+	if (b == NULL)
+		return;
+	unwatch(b);
+	/* A VMM still running (in-process use) gets its pending answers. */
+	if (b->b_enabled && !b->b_stopped && !b->b_failed)
+		(void)ioreq_source_quiesce(b->b_src);
+	/* The device goes first: the muxer's reset then wakes nobody. */
+	vsock_dev_free(b->b_dev);
+	b->b_dev = NULL;
+	vsock_mux_free(b->b_mux);
+	vsock_mig_free(b->b_mig);
+	ioreq_source_close(b->b_src, destroy);
+	free(b);
+}
+
+void
+binding_get_stats(struct binding *b, struct binding_stats *st)
+{
+	struct ioreq_engine_stats es;
+	struct ioreq_source_stats ss;
+
+	ioreq_engine_get_stats(ioreq_source_engine(b->b_src), &es);
+	ioreq_source_get_stats(b->b_src, &ss);
+	st->bs_requests = es.st_requests;
+	st->bs_doorbells = ss.ss_doorbells;
+	st->bs_irqs = ss.ss_irqs;
+}
+
+struct ioreq_source *
+binding_source(struct binding *b)
+{
+	return b->b_src;
+}
+
+struct vsock_dev *
+binding_dev(struct binding *b)
+{
+	return b->b_dev;
+}
+
+struct vsock_mux *
+binding_mux(struct binding *b)
+{
+	return b->b_mux;
+}
+
+void
+binding_dump(struct binding *b, void (*cb)(void *arg, const char *line),
+    void *arg)
+{
+	struct ioreq_engine_stats es;
+	struct ioreq_source_stats ss;
+	struct vsock_mux_stats ms;
+	char line[256];
+
+	ioreq_engine_get_stats(ioreq_source_engine(b->b_src), &es);
+	ioreq_source_get_stats(b->b_src, &ss);
+	snprintf(line, sizeof(line), "ioreq %s, %u vCPU(s), server %d: %" PRIu64
+	    " requests, %" PRIu64 " buffered, %" PRIu64 " invalid, %" PRIu64
+	    " unclaimed, %" PRIu64 " spurious, %" PRIu64 " doorbells, %" PRIu64
+	    " irqs", ioreq_source_kind(b->b_src),
+	    ioreq_source_nr_vcpus(b->b_src), ioreq_source_server_id(b->b_src),
+	    es.st_requests, es.st_buffered, es.st_invalid, es.st_unclaimed,
+	    es.st_spurious, ss.ss_doorbells, ss.ss_irqs);
+	cb(arg, line);
+	ioreq_engine_dump(ioreq_source_engine(b->b_src), cb, arg);
+	vsock_dev_dump(b->b_dev, cb, arg);
+	vsock_mux_get_stats(b->b_mux, &ms);
+	snprintf(line, sizeof(line), "connections: %" PRIu64 " open, %" PRIu64
+	    " total, %" PRIu64 " RST sent, %" PRIu64 " dropped, %" PRIu64
+	    " bytes to host, %" PRIu64 " bytes to guest", ms.ms_conns_open,
+	    ms.ms_conns_total, ms.ms_rst_sent, ms.ms_dropped, ms.ms_tx_bytes,
+	    ms.ms_rx_bytes);
+	cb(arg, line);
+	vsock_mux_dump(b->b_mux, cb, arg);
+	if (b->b_mig != NULL)
+		vsock_mig_dump(b->b_mig, cb, arg);
+}
