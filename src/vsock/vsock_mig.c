@@ -135,6 +135,8 @@ is_session(const struct mig_sess *s)
 	    s->s_state == MS_REPORTED;
 }
 
+static void orphan_waiters(struct vsock_mig *, uint64_t);
+
 static void
 sess_free(struct mig_sess *s)
 {
@@ -145,6 +147,7 @@ sess_free(struct mig_sess *s)
 	if (is_session(s)) {
 		TAILQ_REMOVE(&b->b_sessions, s, s_link);
 		b->b_nsessions--;
+		orphan_waiters(b, s->s_mid);
 	} else {
 		TAILQ_REMOVE(&b->b_clients, s, s_link);
 		b->b_nclients--;
@@ -172,6 +175,23 @@ refuse(struct mig_sess *s, const char *why)
 	snprintf(line, sizeof(line), "ERR %s\n", why);
 	say(s, line);
 	sess_free(s);
+}
+
+/*
+ * A session that ends without a report (a timeout, its host program gone,
+ * a reset) ends its REPORT waiters too: nothing else would, and each holds
+ * a client place.
+ */
+static void
+orphan_waiters(struct vsock_mig *b, uint64_t mid)
+{
+	struct mig_sess *c, *next;
+
+	for (c = TAILQ_FIRST(&b->b_clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, s_link);
+		if (c->s_state == MS_REPORT_WAIT && c->s_mid == mid)
+			refuse(c, "reset");
+	}
 }
 
 static struct mig_sess *
@@ -313,9 +333,13 @@ parse_u64(const char **p, uint64_t max, uint64_t *v)
 	if (*s < '0' || *s > '9')
 		return false;
 	while (*s >= '0' && *s <= '9') {
-		if (x > (UINT64_MAX - 9) / 10)
+		uint64_t d = (uint64_t)(*s++ - '0');
+
+		/* Every mid MigTD can choose, up to UINT64_MAX itself. */
+		if (x > UINT64_MAX / 10 ||
+		    (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
 			return false;
-		x = x * 10 + (uint64_t)(*s++ - '0');
+		x = x * 10 + d;
 	}
 	if (x > max)
 		return false;
@@ -324,8 +348,11 @@ parse_u64(const char **p, uint64_t max, uint64_t *v)
 	return true;
 }
 
-/* "START <op> <len>" or "REPORT <mid>", one blank between, optional CR. */
-static void
+/*
+ * "START <op> <len>" or "REPORT <mid>", one blank between, optional CR.
+ * Returns -1 when s was freed (refused, or its report delivered at once).
+ */
+static int
 line_done(struct mig_sess *s)
 {
 	struct vsock_mig *b = s->s_mig;
@@ -340,17 +367,17 @@ line_done(struct mig_sess *s)
 		    !parse_u64(&p, HCVS_MSG_MAX_PAYLOAD, &c) || c < 8 ||
 		    *p != '\0') {
 			refuse(s, "syntax");
-			return;
+			return -1;
 		}
 		s->s_req = malloc(c);
 		if (s->s_req == NULL) {
 			refuse(s, "busy");
-			return;
+			return -1;
 		}
 		s->s_op = (uint32_t)a;
 		s->s_req_len = (uint32_t)c;
 		s->s_state = MS_PAYLOAD;
-		return;
+		return 0;
 	}
 	if (strncmp(p, "REPORT ", 7) == 0) {
 		struct mig_sess *t;
@@ -358,23 +385,25 @@ line_done(struct mig_sess *s)
 		p += 7;
 		if (!parse_u64(&p, UINT64_MAX, &a) || *p != '\0') {
 			refuse(s, "syntax");
-			return;
+			return -1;
 		}
 		t = find(b, a);
 		if (t == NULL) {
 			refuse(s, "unknown");
-			return;
+			return -1;
 		}
 		s->s_mid = a;
 		s->s_state = MS_REPORT_WAIT;
 		disarm(s);
-		if (t->s_state == MS_REPORTED)
-			deliver_report(b, t);
-		else
-			set_events(s, 0);	/* only its hang-up matters now */
-		return;
+		if (t->s_state == MS_REPORTED) {
+			deliver_report(b, t);	/* frees every waiter, s too */
+			return -1;
+		}
+		set_events(s, 0);	/* only its hang-up matters now */
+		return 0;
 	}
 	refuse(s, "syntax");
+	return -1;
 }
 
 /* The request is complete: it becomes a queued session. */
@@ -424,9 +453,7 @@ client_read(struct mig_sess *s)
 		}
 		if (c == '\n') {
 			s->s_line[s->s_line_len] = '\0';
-			line_done(s);
-			/* refuse() freed it, or it moved on */
-			return s->s_state == MS_LINE ? -1 : 0;
+			return line_done(s);
 		}
 		if (s->s_line_len + 1 >= VSOCK_MIG_LINE_MAX || c == '\0') {
 			refuse(s, "syntax");

@@ -850,7 +850,18 @@ h_refusals(struct env *e)
 	fd2 = h_start_once(e, 1, 1, 8, line, sizeof(line));
 	TCHECK(fd2 >= 0 && strcmp(line, "ERR exists") == 0);
 	close(fd2);
+	/*
+	 * A REPORT waiter of a session that ends without a report is told so
+	 * ("ERR reset"), never left waiting; under load its line may come
+	 * after the 300 ms timeout, and then the mid is already unknown.
+	 */
+	fd2 = h_dial(e);
+	TCHECK(fd2 >= 0);
+	TCHECK(h_write_all(fd2, "REPORT 1\n", 9));
 	TCHECK(h_line(fd, line, sizeof(line)) && strcmp(line, "ERR timeout") == 0);
+	TCHECK(h_line(fd2, line, sizeof(line)) && (strcmp(line, "ERR reset") == 0 ||
+	    strcmp(line, "ERR unknown") == 0));
+	close(fd2);
 	close(fd);
 }
 
