@@ -753,13 +753,16 @@ drop_privileges(struct rt *r)
 		    "the configuration");
 		return 0;
 	}
-	/* Sockets bound as root: the dropped user must still unlink them. */
-	for (int seq = 0; seq < 2; seq++) {
+	/*
+	 * Sockets bound as root: the dropped user must still unlink them, and
+	 * its group's host programs connect to them.
+	 */
+	static const char *const suffix[] = { "", "_seqpacket", "_migtd" };
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		if (conf_listener_path(c, path, sizeof(path)) < 0 ||
-		    (seq && strlen(path) + sizeof("_seqpacket") > sizeof(path)))
+		    strlen(path) + strlen(suffix[i]) >= sizeof(path))
 			continue;
-		if (seq)
-			strcat(path, "_seqpacket");
+		strcat(path, suffix[i]);
 		if (access(path, F_OK) == 0 && (rc = privdrop_prepare_file(path,
 		    r->r_uid, r->r_gid, 0660)) < 0) {
 			log_warnx("%s: %s", path, strerror(-rc));
