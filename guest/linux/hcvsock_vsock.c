@@ -8,7 +8,9 @@
  *
  * One ordered work item owns both rings: no lock around ring state.
  * The host is woken by the doorbell unless it said it is looking
- * (TX_NO_KICK); it wakes us by a Xen event channel, or we poll.
+ * (TX_NO_KICK); it wakes us by a Xen event channel, or we poll.  With
+ * an event channel and EVTCHN_KICK the doorbell is an EVTCHNOP_send on
+ * that channel: no exit to the device model and no wait for it.
  */
 #include <linux/delay.h>
 #include <linux/io.h>
@@ -57,6 +59,10 @@ static char *irq = "auto";
 module_param(irq, charp, 0444);
 MODULE_PARM_DESC(irq, "notification: auto (event channel on Xen, else poll), evtchn, poll");
 
+static bool evtchn_kick = true;
+module_param(evtchn_kick, bool, 0444);
+MODULE_PARM_DESC(evtchn_kick, "ring the doorbell by event channel when the host offers EVTCHN_KICK (default 1)");
+
 static uint poll_ms = 2;
 module_param(poll_ms, uint, 0444);
 MODULE_PARM_DESC(poll_ms, "poll interval in ms without interrupts (default 2)");
@@ -94,6 +100,7 @@ struct hcvs {
 	u32			 epoch;
 	u32			 features;
 	bool			 sync_doorbell;	/* no interrupts: DOORBELL_SYNC */
+	bool			 ekick;		/* doorbell by EVTCHNOP_send */
 
 	/* Notifications. */
 	int			 irq;		/* Linux irq of the event channel, or -1 */
@@ -112,8 +119,8 @@ struct hcvs {
 	u32			 cid;
 
 	/* Counters, printed at unload. */
-	u64			 n_tx, n_rx, n_kicks, n_irqs, n_resets,
-				 n_rx_bad, n_splits;
+	u64			 n_tx, n_rx, n_kicks, n_ekicks, n_irqs,
+				 n_resets, n_rx_bad, n_splits;
 };
 
 static struct hcvs hcvs;
@@ -207,6 +214,13 @@ static u32 host_flags(struct hcvs *h)
 static void kick(struct hcvs *h)
 {
 	h->n_kicks++;
+#ifdef CONFIG_XEN
+	if (h->ekick) {
+		h->n_ekicks++;
+		notify_remote_via_evtchn(h->evtchn);
+		return;
+	}
+#endif
 	reg_wr(h, h->sync_doorbell ? HCVS_REG_DOORBELL_SYNC : HCVS_REG_DOORBELL,
 	       HCVS_DOORBELL_KICK);
 }
@@ -596,8 +610,11 @@ static int hcvs_bring_up(struct hcvs *h)
 	rc = hcvs_cmd(h, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0, 0);
 	if (rc != HCVS_ERR_OK)
 		return hcvs_err("SET_PROTOCOL", rc);
-	want = reg_rd(h, HCVS_REG_HOST_FEATURES) &
-	       (HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL);
+	want = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
+	/* Only meaningful with the event channel we are about to select. */
+	if (h->irq >= 0 && evtchn_kick)
+		want |= HCVS_F_EVTCHN_KICK;
+	want &= reg_rd(h, HCVS_REG_HOST_FEATURES);
 	if (!(want & HCVS_F_STREAM))
 		return hcvs_err("STREAM feature", HCVS_ERR_UNSUPPORTED);
 	rc = hcvs_cmd(h, HCVS_CMD_SET_FEATURES, want, 0, 0, 0);
@@ -623,6 +640,7 @@ static int hcvs_bring_up(struct hcvs *h)
 	h->epoch = mb_get(h, HCVS_MB_EPOCH);
 
 	h->sync_doorbell = false;
+	h->ekick = false;
 	if (h->irq >= 0) {
 		rc = hcvs_cmd(h, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN,
 			      h->evtchn, 0, 0);
@@ -632,6 +650,9 @@ static int hcvs_bring_up(struct hcvs *h)
 			hcvs_evtchn_release(h);
 		}
 	}
+	/* The host ignores events on a port that is not the mode's. */
+	if (h->irq >= 0)
+		h->ekick = want & HCVS_F_EVTCHN_KICK;
 	if (h->irq < 0)
 		h->sync_doorbell = want & HCVS_F_SYNC_DOORBELL;
 
@@ -709,6 +730,7 @@ static int __init hcvs_init(void)
 	struct hcvs *h = &hcvs;
 	bool want_evtchn;
 	u32 magic, ver, modes;
+	char how[64];
 	int err;
 
 	if (!valid_slots(tx_slots) || !valid_slots(rx_slots) ||
@@ -792,15 +814,16 @@ static int __init hcvs_init(void)
 		goto fail;
 	}
 	hcvs_kick_work(h);
-	pr_info("hcvsock: up: window %s 0x%lx, cid %u, version 0x%08x, features 0x%x, %u+%u slots of %u B, %s",
-		h->win ? "mmio" : "pio", h->win ? mmio : h->pio, h->cid, ver,
-		h->features, h->ntx, h->nrx, h->slot,
-		h->irq >= 0 ? "evtchn" : "poll");
 	if (h->irq >= 0)
-		pr_cont(" port %u for dom%u\n", h->evtchn, h->server_dom);
+		snprintf(how, sizeof(how), "evtchn port %u for dom%u, kick %s",
+			 h->evtchn, h->server_dom,
+			 h->ekick ? "evtchn" : "doorbell");
 	else
-		pr_cont(" every %u ms%s\n", poll_ms,
-			h->sync_doorbell ? ", sync doorbell" : "");
+		snprintf(how, sizeof(how), "poll every %u ms, kick %s", poll_ms,
+			 h->sync_doorbell ? "sync doorbell" : "doorbell");
+	pr_info("hcvsock: up: window %s 0x%lx, cid %u, version 0x%08x, features 0x%x, %u+%u slots of %u B, %s\n",
+		h->win ? "mmio" : "pio", h->win ? mmio : h->pio, h->cid, ver,
+		h->features, h->ntx, h->nrx, h->slot, how);
 	return 0;
 
 fail:
@@ -814,9 +837,9 @@ static void __exit hcvs_exit(void)
 
 	vsock_core_unregister(&hcvs_transport.transport);
 	hcvs_teardown(h);
-	pr_info("hcvsock: down: tx %llu rx %llu kicks %llu irqs %llu resets %llu bad-rx %llu split %llu\n",
-		h->n_tx, h->n_rx, h->n_kicks, h->n_irqs, h->n_resets,
-		h->n_rx_bad, h->n_splits);
+	pr_info("hcvsock: down: tx %llu rx %llu kicks %llu evtchn-kicks %llu irqs %llu resets %llu bad-rx %llu split %llu\n",
+		h->n_tx, h->n_rx, h->n_kicks, h->n_ekicks, h->n_irqs,
+		h->n_resets, h->n_rx_bad, h->n_splits);
 }
 
 module_init(hcvs_init);
