@@ -13,13 +13,23 @@
  *   lgtool gather PATH CONNS SECS           accept CONNS streams, all open at
  *                                           once, then echo each to EOF
  *   lgtool sink PATH SECS                   read one stream to EOF, timed
+ *   lgtool echo PATH DIR SECS               echo every stream connection as
+ *                                           it reads (a process each), keep
+ *                                           what came in DIR/N, shut down
+ *                                           writing at EOF; serve SECS
  *   lgtool send CID PORT BYTES              write BYTES to a vsock stream
+ *   lgtool multi CID PORT CONNS BYTES       CONNS vsock streams connected at
+ *                                           once, each sends BYTES of its own,
+ *                                           half-closes and must get them back
+ *   lgtool listen-echo PORT SECS            listen on a vsock port, say so,
+ *                                           echo one connection to EOF
  *   lgtool hold CID PORT SECS               keep a vsock stream open (until
  *                                           killed or SECS)
  *   lgtool unix-local BYTES                 the same bytes over a dom0-local
  *                                           AF_UNIX stream, timed
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -293,6 +303,104 @@ sink(const char *path, int secs)
 	return 0;
 }
 
+/*
+ * One connection: echo while reading, record what came, half-close.  It
+ * never stops reading to write: a sender that blocks in write() while its
+ * echo piles up (socat does) cannot deadlock against us.
+ */
+static int
+echo_conn(int fd, const char *file)
+{
+	FILE *rec = fopen(file, "w");
+	unsigned char *all = NULL;
+	size_t len = 0, cap = 0, out = 0;
+	int eof = 0, bad = 0;
+
+	if (rec == NULL)
+		return 1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	while (!bad && (!eof || out < len)) {
+		struct pollfd p = { .fd = fd, .events = 0 };
+		ssize_t r;
+
+		if (!eof)
+			p.events |= POLLIN;
+		if (out < len)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, 120000) != 1) {
+			bad = 1;
+			break;
+		}
+		if (!eof && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (cap - len < CHUNK) {
+				unsigned char *n;
+
+				cap = cap ? cap * 2 : 4 * CHUNK;
+				n = realloc(all, cap);
+				if (n == NULL)
+					die("realloc");
+				all = n;
+			}
+			r = read(fd, all + len, CHUNK);
+			if (r > 0) {
+				if (fwrite(all + len, 1, (size_t)r, rec) != (size_t)r)
+					bad = 1;
+				len += (size_t)r;
+			} else if (r == 0) {
+				eof = 1;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				bad = 1;
+			}
+		}
+		if (out < len && (p.revents & POLLOUT)) {
+			r = write(fd, all + out, len - out);
+			if (r > 0)
+				out += (size_t)r;
+			else if (r < 0 && errno != EAGAIN && errno != EINTR)
+				bad = 1;
+		}
+	}
+	shutdown(fd, SHUT_WR);
+	free(all);
+	if (fclose(rec) != 0 || bad)
+		return 1;
+	/* Until the peer closes: its last reads must not meet a reset. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	while (read(fd, rbuf, CHUNK) > 0)
+		;
+	return 0;
+}
+
+static int
+echo_serve(const char *path, const char *dir, int secs)
+{
+	int lfd = unix_listen(path, SOCK_STREAM);
+	uint64_t end = now_ms() + (uint64_t)secs * 1000;
+	unsigned n = 0;
+
+	signal(SIGCHLD, SIG_IGN);	/* children reap themselves */
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		char file[256];
+		pid_t pid;
+		int fd;
+
+		if (poll(&p, 1, 1000) != 1)
+			continue;
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%u", dir, n++);
+		pid = fork();
+		if (pid == 0) {
+			close(lfd);
+			_exit(echo_conn(fd, file));
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 static void
 pattern(void)
 {
@@ -332,6 +440,135 @@ vsend(unsigned cid, unsigned port, unsigned long long n)
 	    (unsigned long long)(now_ms() - t0), rc);
 	close(fd);
 	return rc != 0;
+}
+
+/*
+ * All connections first, then every one written, half-closed and read
+ * back at once (non-blocking, one poll over all): no order between them
+ * is assumed, and none waits for another.
+ */
+static int
+multi(unsigned cid, unsigned port, unsigned conns, size_t bytes)
+{
+	struct mconn {
+		int		 fd;
+		size_t		 sent, got;
+		int		 shut, eof, bad;
+		unsigned char	*data;
+	} *m = calloc(conns, sizeof(*m));
+	struct pollfd *p = calloc(conns, sizeof(*p));
+	uint64_t end;
+	unsigned i, ok = 0, left = conns;
+	char why[80] = "";
+
+	if (m == NULL || p == NULL)
+		die("calloc");
+	for (i = 0; i < conns; i++) {
+		uint32_t s = 1000 + i;
+		size_t k;
+
+		m[i].data = malloc(bytes);
+		if (m[i].data == NULL)
+			die("malloc");
+		for (k = 0; k < bytes; k++)
+			m[i].data[k] = (unsigned char)lcg(&s);
+		m[i].fd = vsock_connect(SOCK_STREAM, cid, port);
+	}
+	for (i = 0; i < conns; i++)
+		fcntl(m[i].fd, F_SETFL, fcntl(m[i].fd, F_GETFL) | O_NONBLOCK);
+	end = now_ms() + 120000;
+	while (left > 0 && now_ms() < end) {
+		for (i = 0; i < conns; i++) {
+			p[i].fd = m[i].eof || m[i].bad ? -1 : m[i].fd;
+			p[i].events = POLLIN | (m[i].sent < bytes ? POLLOUT : 0);
+		}
+		if (poll(p, conns, 1000) < 0 && errno != EINTR)
+			die("poll");
+		for (i = 0; i < conns; i++) {
+			struct mconn *c = &m[i];
+			ssize_t r;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			if (c->sent < bytes && (p[i].revents & POLLOUT)) {
+				r = write(c->fd, c->data + c->sent, bytes - c->sent);
+				if (r > 0)
+					c->sent += (size_t)r;
+				else if (r < 0 && errno != EAGAIN) {
+					snprintf(why, sizeof(why), "write: %s", strerror(errno));
+					c->bad = 1;
+				}
+			}
+			if (c->sent == bytes && !c->shut) {
+				shutdown(c->fd, SHUT_WR);
+				c->shut = 1;
+			}
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				r = read(c->fd, rbuf, CHUNK);
+				if (r > 0) {
+					if (c->got + (size_t)r > bytes ||
+					    memcmp(rbuf, c->data + c->got, (size_t)r) != 0) {
+						snprintf(why, sizeof(why), "conn %u: wrong bytes at %zu", i, c->got);
+						c->bad = 1;
+					}
+					c->got += (size_t)r;
+				} else if (r == 0) {
+					c->eof = 1;
+				} else if (errno != EAGAIN) {
+					snprintf(why, sizeof(why), "read: %s", strerror(errno));
+					c->bad = 1;
+				}
+			}
+			if (c->eof || c->bad) {
+				left--;
+				if (!c->bad && c->got == bytes)
+					ok++;
+			}
+		}
+	}
+	for (i = 0; i < conns; i++) {
+		close(m[i].fd);
+		free(m[i].data);
+	}
+	for (i = 0; why[i]; i++)
+		if (why[i] == ' ')
+			why[i] = '_';
+	printf("HCVS-G concurrent conns=%u ok=%u err=%s\n", conns, ok,
+	    left ? "timeout" : why);
+	free(m);
+	free(p);
+	return ok != conns;
+}
+
+static int
+listen_echo(unsigned port, int secs)
+{
+	struct sockaddr_vm a;
+	int lfd = socket(AF_VSOCK, SOCK_STREAM, 0), fd;
+	ssize_t r;
+
+	if (lfd < 0)
+		die("socket(AF_VSOCK)");
+	memset(&a, 0, sizeof(a));
+	a.svm_family = AF_VSOCK;
+	a.svm_cid = VMADDR_CID_ANY;
+	a.svm_port = port;
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lfd, 4) < 0)
+		die("bind/listen");
+	/* Only now can the host's CONNECT find us. */
+	printf("HCVS-G h2g listening port=%u\n", port);
+	fd = accept_within(lfd, secs);
+	while ((r = read(fd, buf, CHUNK)) > 0) {
+		if (write_all(fd, buf, (size_t)r) < 0)
+			break;
+	}
+	shutdown(fd, SHUT_WR);
+	while (read(fd, rbuf, CHUNK) > 0)
+		;
+	close(fd);
+	close(lfd);
+	return r != 0;
 }
 
 static int
@@ -398,11 +635,18 @@ main(int argc, char **argv)
 		return seq_echo(argv[2], atoi(argv[3]));
 	if (argc == 5 && strcmp(argv[1], "gather") == 0)
 		return gather(argv[2], (unsigned)atoi(argv[3]), atoi(argv[4]));
+	if (argc == 5 && strcmp(argv[1], "echo") == 0)
+		return echo_serve(argv[2], argv[3], atoi(argv[4]));
 	if (argc == 4 && strcmp(argv[1], "sink") == 0)
 		return sink(argv[2], atoi(argv[3]));
 	if (argc == 5 && strcmp(argv[1], "send") == 0)
 		return vsend((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 		    strtoull(argv[4], NULL, 0));
+	if (argc == 4 && strcmp(argv[1], "listen-echo") == 0)
+		return listen_echo((unsigned)atoi(argv[2]), atoi(argv[3]));
+	if (argc == 6 && strcmp(argv[1], "multi") == 0)
+		return multi((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
+		    (unsigned)atoi(argv[4]), (size_t)strtoull(argv[5], NULL, 0));
 	if (argc == 5 && strcmp(argv[1], "hold") == 0)
 		return hold((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 		    (unsigned)atoi(argv[4]));
