@@ -72,6 +72,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	bc.windows[0].size = d->ad_window_space == IOREQ_SPACE_PIO ?
 	    HCVS_REG_WINDOW_SIZE : ATTACH_MMIO_WINDOW;
 	bc.busy_poll_ns = cfg->busy_poll_ns;
+	bc.sync_poll_ns = cfg->sync_poll_ns;
 	rc = binding_new(&bc, src, &av->av_bind, err, errlen);
 	if (rc == 0 && (rc = binding_enable(av->av_bind)) < 0)
 		snprintf(err, errlen, "enabling: %s", strerror(-rc));
