@@ -17,6 +17,9 @@ struct attach_vsock {
 	struct binding		*av_bind;
 	char			 av_name[ATTACH_NAME_MAX];
 	uint64_t		 av_cid;
+	/* The listener's state hook, from the moment the guest is attached. */
+	void			(*av_on_state)(void *arg, struct attach_vsock *av);
+	void			*av_hook_arg;
 	struct attach_vsock	*av_next;	/* in the server's list */
 };
 
@@ -35,6 +38,15 @@ av_mux_cfg(const struct attach_vsock_cfg *cfg, const struct vsock_mux_cfg *mux,
 			return -ENAMETOOLONG;
 	}
 	return 0;
+}
+
+static void
+av_state_changed(void *arg)
+{
+	struct attach_vsock *av = arg;
+
+	if (av->av_on_state != NULL)
+		av->av_on_state(av->av_hook_arg, av);
 }
 
 int
@@ -72,6 +84,8 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	bc.windows[0].size = d->ad_window_space == IOREQ_SPACE_PIO ?
 	    HCVS_REG_WINDOW_SIZE : ATTACH_MMIO_WINDOW;
 	bc.busy_poll_ns = cfg->busy_poll_ns;
+	bc.state_changed = av_state_changed;
+	bc.hook_arg = av;
 	rc = binding_new(&bc, src, &av->av_bind, err, errlen);
 	if (rc == 0 && (rc = binding_enable(av->av_bind)) < 0)
 		snprintf(err, errlen, "enabling: %s", strerror(-rc));
@@ -96,6 +110,18 @@ struct binding *
 attach_vsock_binding(struct attach_vsock *av)
 {
 	return av->av_bind;
+}
+
+const char *
+attach_vsock_name(const struct attach_vsock *av)
+{
+	return av->av_name;
+}
+
+uint64_t
+attach_vsock_cid(const struct attach_vsock *av)
+{
+	return av->av_cid;
 }
 
 /* ---- hcvsockd's listener ------------------------------------------------- */
@@ -133,6 +159,9 @@ vs_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
 	vs->vs_guests = av;
 	vs->vs_nr++;
 	*guestp = av;
+	av->av_on_state = vs->vs_cfg.on_state;
+	av->av_hook_arg = vs->vs_cfg.hook_arg;
+	av_state_changed(av);
 	if (vs->vs_cfg.on_attach != NULL)
 		vs->vs_cfg.on_attach(vs->vs_cfg.hook_arg, av->av_name,
 		    av->av_cid);
@@ -155,6 +184,7 @@ vs_detach(void *arg, void *guest)
 		}
 	}
 	memcpy(name, av->av_name, sizeof(name));
+	av->av_on_state = NULL;
 	attach_vsock_free(av);
 	if (vs->vs_cfg.on_detach != NULL)
 		vs->vs_cfg.on_detach(vs->vs_cfg.hook_arg, name, cid);
