@@ -26,6 +26,7 @@ struct binding {
 	int			 b_fd;		/* on the loop, or -1 */
 	int64_t			 b_timer;
 	uint64_t		 b_busy_ns;
+	uint64_t		 b_wakeups;	/* the loop found the source ready */
 	bool			 b_enabled;
 	bool			 b_stopped;
 	bool			 b_failed;
@@ -182,6 +183,7 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 	(void)l;
 	(void)fd;
 	(void)events;
+	b->b_wakeups++;
 	for (;;) {
 		struct ioreq_source_events ev = { 0, 0 };
 
@@ -445,6 +447,7 @@ binding_get_stats(struct binding *b, struct binding_stats *st)
 	st->bs_requests = es.st_requests;
 	st->bs_doorbells = ss.ss_doorbells;
 	st->bs_irqs = ss.ss_irqs;
+	st->bs_wakeups = b->b_wakeups;
 }
 
 struct ioreq_source *
