@@ -25,6 +25,7 @@ DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/seqpacket.test \
 	%reldir%/daemon/tcp.test \
 	%reldir%/daemon/kvm.test \
+	%reldir%/daemon/kvm-restart.test \
 	%reldir%/daemon/init.test \
 	%reldir%/daemon/man.test \
 	%reldir%/daemon/demo.test \

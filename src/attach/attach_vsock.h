@@ -71,7 +71,12 @@ struct attach_vsock_cfg {
 	void			*hook_arg;
 };
 
-/* Build the device for a checked description (fds dup'ed). */
+/*
+ * Build the device for a checked description (fds dup'ed).  With a
+ * state page, the state recorded there by an earlier hcvsockd is
+ * imported (the guest sees a transport reset) and every change is
+ * recorded there before the request that made it is answered.
+ */
 int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
 	    const struct attach_desc *d, struct attach_vsock **avp, char *err,
 	    size_t errlen) __must_check;
