@@ -27,6 +27,7 @@ struct binding {
 	int64_t			 b_timer;
 	uint64_t		 b_busy_ns;
 	uint64_t		 b_sync_ns;
+	uint64_t		 b_wakeups;	/* the loop found the source ready */
 	bool			 b_enabled;
 	bool			 b_stopped;
 	bool			 b_failed;
@@ -183,6 +184,7 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 	(void)l;
 	(void)fd;
 	(void)events;
+	b->b_wakeups++;
 	for (;;) {
 		struct ioreq_source_events ev = { 0, 0, 0 };
 		uint64_t window;
@@ -453,6 +455,7 @@ binding_get_stats(struct binding *b, struct binding_stats *st)
 	st->bs_requests = es.st_requests;
 	st->bs_doorbells = ss.ss_doorbells;
 	st->bs_irqs = ss.ss_irqs;
+	st->bs_wakeups = b->b_wakeups;
 }
 
 struct ioreq_source *

@@ -123,6 +123,8 @@ struct binding_stats {
 	uint64_t	bs_requests;	/* requests the source completed */
 	uint64_t	bs_doorbells;	/* doorbells outside requests */
 	uint64_t	bs_irqs;	/* interrupts raised */
+	/* Times the loop woke the binding for its source (busy-poll saves them). */
+	uint64_t	bs_wakeups;
 };
 void	binding_get_stats(struct binding *b, struct binding_stats *st);
 
