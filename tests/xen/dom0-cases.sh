@@ -504,7 +504,7 @@ xl_gone() {
 	timeout 100 xl "$@" >/tmp/xl-$1.log 2>&1
 	rc=$?
 	echo "HCVS-INFO xl $1 rc=$rc ms=$(( $(now_ms) - t0 ))"
-	sed "s/^/HCVS-INFO xl $1: /" /tmp/xl-$1.log | tail -n 20
+	grep -v 'xc: progress' /tmp/xl-$1.log | sed "s/^/HCVS-INFO xl $1: /" | tail -n 20
 	[ $rc -eq 0 ] || { hv_log; fail "xl $1 rc=$rc"; }
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after xl $1"; }
 }
