@@ -31,33 +31,13 @@ irq_raise(struct vsock_dev *d)
 	if (d->d_irq.mode == HCVS_IRQ_NONE || d->d_irq_ops == NULL ||
 	    d->d_irq_ops->raise == NULL)
 		return;
-	if (d->d_irq.mode == HCVS_IRQ_ISA) {
-		/* Belt and braces: SET_NOTIFY already refused ISA here. */
-		if (!d->d_is_hvm) {
-			d->d_st.ds_irq_errors++;
-			return;
-		}
-		if (d->d_isa_asserted)
-			return;
-		d->d_isa_asserted = true;
-	}
-	rc = d->d_irq_ops->raise(d->d_irq_arg, &d->d_irq, true);
+	rc = d->d_irq_ops->raise(d->d_irq_arg, &d->d_irq);
 	d->d_st.ds_irqs++;
 	if (rc < 0) {
 		d->d_st.ds_irq_errors++;
 		log_ratelimited(&d->d_rl, LOG_WARNING, "%s: raising mode %u: %s",
 		    d->d_name, d->d_irq.mode, strerror(-rc));
 	}
-}
-
-static void
-irq_deassert(struct vsock_dev *d)
-{
-	if (!d->d_isa_asserted)
-		return;
-	d->d_isa_asserted = false;
-	if (d->d_is_hvm && d->d_irq_ops != NULL && d->d_irq_ops->raise != NULL)
-		(void)d->d_irq_ops->raise(d->d_irq_arg, &d->d_irq, false);
 }
 
 static int
@@ -130,13 +110,6 @@ irq_validate(const struct vsock_dev *d, const uint32_t args[4],
 			return HCVS_ERR_BAD_ARG;
 		irq->gsi = args[1];
 		break;
-	case HCVS_IRQ_ISA:
-		if (!d->d_is_hvm)
-			return HCVS_ERR_UNSUPPORTED;
-		if (args[1] == 0 || args[1] == 2 || args[1] > 15)
-			return HCVS_ERR_BAD_ARG;
-		irq->isa_irq = args[1];
-		break;
 	default:
 		return HCVS_ERR_UNSUPPORTED;
 	}
@@ -162,9 +135,6 @@ irq_cfg_valid(const struct vsock_dev *d, const struct vsock_irq_cfg *irq)
 	case HCVS_IRQ_GSI:
 		args[1] = irq->gsi;
 		break;
-	case HCVS_IRQ_ISA:
-		args[1] = irq->isa_irq;
-		break;
 	default:
 		break;
 	}
@@ -180,7 +150,6 @@ dev_reset(struct vsock_dev *d)
 
 	/* Not LIVE first, so nothing runs during the reset. */
 	d->d_status = 0;
-	irq_deassert(d);
 	if (d->d_irq.mode != HCVS_IRQ_NONE) {
 		memset(&none, 0, sizeof(none));
 		(void)irq_setup(d, &none);
@@ -229,7 +198,6 @@ cmd_set_notify(struct vsock_dev *d)
 		    irq.mode, strerror(-err));
 		return HCVS_ERR_IRQ_SETUP;
 	}
-	irq_deassert(d);
 	d->d_irq = irq;
 	if (irq.mode != HCVS_IRQ_NONE)
 		d->d_status |= HCVS_STATUS_NOTIFY;
@@ -391,10 +359,8 @@ reg_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 		return 0;
 	}
 	*val = vsock_dev_peek_reg(d, (uint32_t)off);
-	if (off == HCVS_REG_ISR) {
+	if (off == HCVS_REG_ISR)
 		d->d_isr = 0;
-		irq_deassert(d);
-	}
 	return 0;
 }
 
@@ -468,11 +434,12 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	d->d_cid = cfg->guest_cid;
 	d->d_host_features = cfg->features != 0 ? cfg->features :
 	    VSOCK_DEV_FEATURES;
-	d->d_is_hvm = cfg->is_hvm;
-	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1)) |
-	    (1u << HCVS_IRQ_NONE);
-	if (!d->d_is_hvm)
-		d->d_irq_caps &= ~(1u << HCVS_IRQ_ISA);
+	/*
+	 * Line interrupts are never offered (PROTOCOL.md §9): Xen 4.17
+	 * corrupts itself raising one for a PVH guest.
+	 */
+	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1) &
+	    ~(1u << HCVS_IRQ_ISA)) | (1u << HCVS_IRQ_NONE);
 	/* Kicks on a port need a port: no EVTCHN mode, no EVTCHN_KICK. */
 	if (!(d->d_irq_caps & (1u << HCVS_IRQ_EVTCHN)))
 		d->d_host_features &= ~HCVS_F_EVTCHN_KICK;

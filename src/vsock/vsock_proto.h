@@ -90,7 +90,6 @@ struct vsock_dev {
 	uint32_t		 d_irq_caps;
 	uint32_t		 d_backend_domid;
 	uint32_t		 d_protocols;	/* PROTOCOLS register */
-	bool			 d_is_hvm;
 	const struct vsock_dev_irq_ops *d_irq_ops;
 	void			*d_irq_arg;
 	char			 d_name[32];
@@ -104,7 +103,6 @@ struct vsock_dev {
 	uint32_t		 d_cmd_result;
 	uint32_t		 d_isr;
 	struct vsock_irq_cfg	 d_irq;
-	bool			 d_isa_asserted;
 	bool			 d_changed;
 
 	/* Every offered protocol's state; d_po/d_pp: the selected one. */
