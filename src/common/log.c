@@ -76,7 +76,7 @@ prio_name(int prio)
 	}
 }
 
-static void
+static void __printf(2, 0)
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	char buf[1024];
