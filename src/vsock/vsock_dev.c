@@ -77,6 +77,19 @@ vsock_dev_runnable(const struct vsock_dev *d)
 	    HCVS_STATUS_LIVE;
 }
 
+uint32_t
+vsock_dev_enable(struct vsock_dev *d, bool *kick)
+{
+	if (!(d->d_status & HCVS_STATUS_MAILBOX))
+		return HCVS_ERR_BAD_STATE;
+	if (d->d_status & HCVS_STATUS_LIVE)
+		return HCVS_ERR_OK;
+	d->d_status |= HCVS_STATUS_LIVE;
+	*kick = true;
+	d->d_changed = true;
+	return HCVS_ERR_OK;
+}
+
 /* ---- Validation of guest choices ----------------------------------------- */
 
 static uint32_t
@@ -420,6 +433,7 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 {
 	struct vsock_dev *d;
 	const struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 1);
+	int rc;
 
 	*dp = NULL;
 	if (cfg == NULL || cfg->mem == NULL || cfg->guest_cid < 3 ||
@@ -452,10 +466,12 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	for (size_t i = 0; i < NPROTOS; i++) {
 		if (protos[i] == NULL || !protos[i]->po_offered(cfg))
 			continue;
-		d->d_priv[i] = protos[i]->po_new(d, cfg);
-		if (d->d_priv[i] == NULL) {
+		d->d_priv[i] = calloc(1, protos[i]->po_size);
+		rc = d->d_priv[i] == NULL ? -ENOMEM :
+		    protos[i]->po_init(d->d_priv[i], d, cfg);
+		if (rc < 0) {
 			vsock_dev_free(d);
-			return -ENOMEM;
+			return rc;
 		}
 		d->d_protocols |= 1u << i;
 	}
@@ -468,9 +484,12 @@ vsock_dev_free(struct vsock_dev *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < NPROTOS; i++)
-		if (d->d_priv[i] != NULL)
-			protos[i]->po_free(d->d_priv[i]);
+	for (size_t i = 0; i < NPROTOS; i++) {
+		if (d->d_priv[i] == NULL)
+			continue;
+		protos[i]->po_fini(d->d_priv[i]);
+		free(d->d_priv[i]);
+	}
 	free(d);
 }
 
