@@ -100,4 +100,23 @@ struct ioreq_mem;
  */
 uint8_t	*fz_guest_ram(uint64_t gpa, size_t size, struct ioreq_mem **mem);
 
+struct loop;
+/*
+ * The start-up of a harness that drives guest memory: quiet logs, its
+ * guest RAM (fz_guest_ram) and, when lp is not NULL, an event loop, all
+ * released at exit.  FZ_GUEST_INITIALIZER is that harness's
+ * LLVMFuzzerInitialize.
+ */
+void	fz_guest_init(uint64_t gpa, size_t size, uint8_t **ram,
+	    struct ioreq_mem **mem, struct loop **lp);
+#define FZ_GUEST_INITIALIZER(gpa, size, ram, mem, lp)			\
+int									\
+LLVMFuzzerInitialize(int *argc, char ***argv)				\
+{									\
+	(void)argc;							\
+	(void)argv;							\
+	fz_guest_init(gpa, size, ram, mem, lp);				\
+	return 0;							\
+}
+
 #endif /* HCVS_FUZZ_H */

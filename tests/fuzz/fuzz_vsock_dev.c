@@ -39,25 +39,7 @@ static uint8_t *ram;
 static struct ioreq_mem *mem;
 static struct loop *lp;
 
-static void
-cleanup(void)
-{
-	loop_free(lp);
-	ioreq_mem_free(mem);
-	munmap(ram, RAM_SIZE);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	atexit(cleanup);
-	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
-	fz_check(loop_new(&lp) == 0);
-	return 0;
-}
+FZ_GUEST_INITIALIZER(RAM_GPA, RAM_SIZE, &ram, &mem, &lp)
 
 static uint32_t
 get32(uint32_t off)

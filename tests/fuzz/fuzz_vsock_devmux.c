@@ -36,25 +36,7 @@ static struct ioreq_mem *mem;
 static uint8_t *ram;
 static struct loop *lp;
 
-static void
-cleanup(void)
-{
-	ioreq_mem_free(mem);
-	munmap(ram, RAM_SIZE);
-	loop_free(lp);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
-	fz_check(loop_new(&lp) == 0);
-	atexit(cleanup);
-	return 0;
-}
+FZ_GUEST_INITIALIZER(RAM_GPA, RAM_SIZE, &ram, &mem, &lp)
 
 static uint32_t
 rd32(uint32_t off)

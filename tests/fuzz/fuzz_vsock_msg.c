@@ -40,23 +40,7 @@
 static uint8_t *ram;
 static struct ioreq_mem *mem;
 
-static void
-cleanup(void)
-{
-	ioreq_mem_free(mem);
-	munmap(ram, RAM_SIZE);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	atexit(cleanup);
-	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
-	return 0;
-}
+FZ_GUEST_INITIALIZER(RAM_GPA, RAM_SIZE, &ram, &mem, NULL)
 
 /* ---- A scripted session backend ---------------------------------------- */
 
