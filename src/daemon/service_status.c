@@ -53,6 +53,8 @@ static const struct counter dev_counters[] = {
 	COUNTER("command_errors", vsock_dev_stats, ds_cmd_errors),
 	COUNTER("doorbells", vsock_dev_stats, ds_kicks),
 	COUNTER("sync_doorbells", vsock_dev_stats, ds_sync_kicks),
+	COUNTER("evtchn_doorbells", vsock_dev_stats, ds_evtchn_kicks),
+	COUNTER("evtchn_events_ignored", vsock_dev_stats, ds_events_ignored),
 	COUNTER("passes", vsock_dev_stats, ds_passes),
 	COUNTER("deferred_passes", vsock_dev_stats, ds_deferred),
 	COUNTER("tx_packets", vsock_dev_stats, ds_tx_pkts),
