@@ -34,6 +34,47 @@ fz_guest_ram(uint64_t gpa, size_t size, struct ioreq_mem **mem)
 	return view;
 }
 
+static struct {
+	uint64_t	lo[FZ_MAX_RANGES], hi[FZ_MAX_RANGES];
+	unsigned	n;
+} fz_ranges;
+
+void
+fz_allow_reset(void)
+{
+	fz_ranges.n = 0;
+}
+
+bool
+fz_allow(uint64_t lo, uint64_t hi)
+{
+	for (unsigned i = 0; i < fz_ranges.n; i++)
+		if (fz_ranges.lo[i] == lo && fz_ranges.hi[i] == hi)
+			return true;
+	if (fz_ranges.n == FZ_MAX_RANGES)
+		return false;
+	fz_ranges.lo[fz_ranges.n] = lo;
+	fz_ranges.hi[fz_ranges.n++] = hi;
+	return true;
+}
+
+void
+fz_check_canary(const uint8_t *ram, uint64_t from, uint64_t to,
+    uint64_t skip_lo, uint64_t skip_hi, uint8_t canary)
+{
+	for (uint64_t i = from; i < to; i++) {
+		unsigned r;
+
+		if (i >= skip_lo && i < skip_hi)
+			continue;
+		for (r = 0; r < fz_ranges.n; r++)
+			if (i >= fz_ranges.lo[r] && i < fz_ranges.hi[r])
+				break;
+		if (r == fz_ranges.n)
+			fz_check(ram[i] == canary);
+	}
+}
+
 static void
 fz_guest_fini(void)
 {
