@@ -1265,41 +1265,23 @@ restart_from(struct vtenv *e)
 	assert_int_equal(vsock_dev_import(e->dev, &st), 0);
 }
 
+/* One command of a set-up sequence, and what the guest must read back. */
+struct replay_step {
+	uint32_t	cmd, a[4], want;
+};
+
 /*
- * A daemon killed at any point of a command's life: after the guest's ARG
- * writes, after the command ran and was recorded but before the answer
- * (the next daemon runs the request again on the recorded state), after
- * the answer but before the guest read the result.  Each time the guest
- * gets the answer one uninterrupted daemon would have given, and the
- * device ends up set up exactly once.
+ * Run the steps with the daemon killed at every point of each command's
+ * life (see below): each time the guest reads what one run gives.
  */
 static void
-state__command_replayed_at_every_point(void **state)
+replay_steps(struct vtenv *e, const struct replay_step *steps, size_t n)
 {
-	struct vtenv *e = *state;
-	static const struct {
-		uint32_t	cmd, a[4], want;
-	} steps[] = {
-		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
-		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_RING }, HCVS_ERR_OK },
-		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL },
-		    HCVS_ERR_OK },
-		{ HCVS_CMD_SET_MAILBOX, { (uint32_t)MB, (uint32_t)(MB >> 32),
-		    MBSIZE }, HCVS_ERR_OK },
-		{ HCVS_CMD_SET_NOTIFY, { HCVS_IRQ_EVTCHN, 9 }, HCVS_ERR_OK },
-		{ HCVS_CMD_ENABLE, { 0 }, HCVS_ERR_OK },
-		{ HCVS_CMD_GET_CID, { 0 }, HCVS_ERR_OK },
-		/* A refused command is refused again, with the same code. */
-		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM }, HCVS_ERR_BAD_STATE },
-	};
-	struct vsock_pkt_hdr h, r;
 	uint32_t status;
 	size_t i;
 	unsigned k;
 
-	fake_mux_listen(e->mux, 80);
-	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (i = 0; i < n; i++) {
 		for (k = 0; k < 4; k++)
 			vt_wr(e, HCVS_REG_ARG0 + 4 * k, steps[i].a[k]);
 		/* Killed between the ARG writes and the CMD write. */
@@ -1319,6 +1301,38 @@ state__command_replayed_at_every_point(void **state)
 		if (steps[i].cmd == HCVS_CMD_GET_CID)
 			assert_int_equal(vt_rd(e, HCVS_REG_ARG0), VT_CID);
 	}
+}
+
+/*
+ * A daemon killed at any point of a command's life: after the guest's ARG
+ * writes, after the command ran and was recorded but before the answer
+ * (the next daemon runs the request again on the recorded state), after
+ * the answer but before the guest read the result.  Each time the guest
+ * gets the answer one uninterrupted daemon would have given, and the
+ * device ends up set up exactly once.
+ */
+static void
+state__command_replayed_at_every_point(void **state)
+{
+	struct vtenv *e = *state;
+	static const struct replay_step steps[] = {
+		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_RING }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL },
+		    HCVS_ERR_OK },
+		{ HCVS_CMD_SET_MAILBOX, { (uint32_t)MB, (uint32_t)(MB >> 32),
+		    MBSIZE }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_NOTIFY, { HCVS_IRQ_EVTCHN, 9 }, HCVS_ERR_OK },
+		{ HCVS_CMD_ENABLE, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_GET_CID, { 0 }, HCVS_ERR_OK },
+		/* A refused command is refused again, with the same code. */
+		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM }, HCVS_ERR_BAD_STATE },
+	};
+	struct vsock_pkt_hdr h, r;
+
+	fake_mux_listen(e->mux, 80);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	replay_steps(e, steps, sizeof(steps) / sizeof(steps[0]));
 	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL |
 	    HCVS_STATUS_FEATURES | HCVS_STATUS_MAILBOX | HCVS_STATUS_NOTIFY |
 	    HCVS_STATUS_LIVE);
@@ -1339,9 +1353,7 @@ static void
 state__msg_command_replayed_at_every_point(void **state)
 {
 	struct vtenv *e = *state;
-	static const struct {
-		uint32_t	cmd, a[4], want;
-	} steps[] = {
+	static const struct replay_step steps[] = {
 		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
 		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_MSG }, HCVS_ERR_OK },
 		{ HCVS_CMD_MSG_SET_CALLS, { (uint32_t)MB, (uint32_t)(MB >> 32),
@@ -1352,25 +1364,8 @@ state__msg_command_replayed_at_every_point(void **state)
 		    HCVS_ERR_BAD_STATE },
 	};
 	struct vsock_dev_info di;
-	uint32_t status;
-	size_t i;
-	unsigned k;
 
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		for (k = 0; k < 4; k++)
-			vt_wr(e, HCVS_REG_ARG0 + 4 * k, steps[i].a[k]);
-		restart_from(e);
-		vt_wr(e, HCVS_REG_CMD, steps[i].cmd);
-		assert_int_equal(vt_rd(e, HCVS_REG_CMD), steps[i].want);
-		status = vt_rd(e, HCVS_REG_STATUS);
-		restart_from(e);
-		vt_wr(e, HCVS_REG_CMD, steps[i].cmd);
-		assert_int_equal(vt_rd(e, HCVS_REG_CMD), steps[i].want);
-		assert_int_equal(vt_rd(e, HCVS_REG_STATUS), status);
-		restart_from(e);
-		assert_int_equal(vt_rd(e, HCVS_REG_CMD), steps[i].want);
-		assert_int_equal(vt_rd(e, HCVS_REG_STATUS), status);
-	}
+	replay_steps(e, steps, sizeof(steps) / sizeof(steps[0]));
 	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL |
 	    HCVS_STATUS_MAILBOX | HCVS_STATUS_NOTIFY | HCVS_STATUS_LIVE);
 	vsock_dev_get_info(e->dev, &di);
