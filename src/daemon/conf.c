@@ -216,7 +216,8 @@ perr(struct parser *p, const char *fmt, ...)
 	}
 }
 
-const char *
+/* Names for log_level values, or NULL. */
+static const char *
 conf_log_level_name(int prio)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
@@ -225,7 +226,8 @@ conf_log_level_name(int prio)
 	return NULL;
 }
 
-void
+/* The notify mask as "none,msi,...". */
+static void
 conf_notify_str(unsigned mask, char *buf, size_t len)
 {
 	size_t off = 0;

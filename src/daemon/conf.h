@@ -175,10 +175,4 @@ void	conf_dump(const struct conf *c, FILE *f);
 int	conf_listener_path(const struct conf *c, char *buf, size_t len);
 int	conf_port_path(const struct conf *c, uint32_t port, char *buf, size_t len);
 
-/* The notify mask as "none,msi,...". */
-void	conf_notify_str(unsigned mask, char *buf, size_t len);
-
-/* Names for log_level values, or NULL. */
-const char *conf_log_level_name(int prio);
-
 #endif /* HCVS_CONF_H */
