@@ -335,6 +335,7 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 		snprintf(err, errlen, "the vsock device: %s", strerror(-rc));
 		goto err;
 	}
+	vsock_dev_set_tx_poll(b->b_dev, cfg->tx_poll_ns);
 	for (i = 0; i < cfg->nr_windows; i++)
 		if ((rc = claim_window(b, &cfg->windows[i], err, errlen)) < 0)
 			goto err;

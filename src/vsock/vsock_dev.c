@@ -306,6 +306,12 @@ vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns)
 	d->d_tx_poll_ns = ns;
 }
 
+uint64_t
+vsock_dev_tx_poll(const struct vsock_dev *d)
+{
+	return d->d_tx_poll_ns;
+}
+
 int
 vsock_dev_process(struct vsock_dev *d)
 {

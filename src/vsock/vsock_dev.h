@@ -143,6 +143,7 @@ int	vsock_dev_process(struct vsock_dev *d);
  * Synchronous doorbells never wait: their vCPU is stopped meanwhile.
  */
 void	vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns);
+uint64_t vsock_dev_tx_poll(const struct vsock_dev *d);
 
 /* True if vsock_dev_process() has something to do. */
 bool	vsock_dev_pending(const struct vsock_dev *d);
