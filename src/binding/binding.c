@@ -472,17 +472,17 @@ binding_dump(struct binding *b, void (*cb)(void *arg, const char *line),
 	struct ioreq_engine_stats es;
 	struct ioreq_source_stats ss;
 	struct vsock_mux_stats ms;
-	char line[256];
+	char line[320];
 
 	ioreq_engine_get_stats(ioreq_source_engine(b->b_src), &es);
 	ioreq_source_get_stats(b->b_src, &ss);
 	snprintf(line, sizeof(line), "ioreq %s, %u vCPU(s), server %d: %" PRIu64
 	    " requests, %" PRIu64 " buffered, %" PRIu64 " invalid, %" PRIu64
 	    " unclaimed, %" PRIu64 " spurious, %" PRIu64 " doorbells, %" PRIu64
-	    " irqs", ioreq_source_kind(b->b_src),
+	    " guest events, %" PRIu64 " irqs", ioreq_source_kind(b->b_src),
 	    ioreq_source_nr_vcpus(b->b_src), ioreq_source_server_id(b->b_src),
 	    es.st_requests, es.st_buffered, es.st_invalid, es.st_unclaimed,
-	    es.st_spurious, ss.ss_doorbells, ss.ss_irqs);
+	    es.st_spurious, ss.ss_doorbells, ss.ss_guest_events, ss.ss_irqs);
 	cb(arg, line);
 	ioreq_engine_dump(ioreq_source_engine(b->b_src), cb, arg);
 	vsock_dev_dump(b->b_dev, cb, arg);

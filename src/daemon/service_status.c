@@ -104,6 +104,8 @@ device_status(struct json_object *g, const struct vsock_dev *d)
 	status_add_u64(o, "command_errors", ds.ds_cmd_errors);
 	status_add_u64(o, "doorbells", ds.ds_kicks);
 	status_add_u64(o, "sync_doorbells", ds.ds_sync_kicks);
+	status_add_u64(o, "evtchn_doorbells", ds.ds_evtchn_kicks);
+	status_add_u64(o, "evtchn_events_ignored", ds.ds_events_ignored);
 	status_add_u64(o, "passes", ds.ds_passes);
 	status_add_u64(o, "deferred_passes", ds.ds_deferred);
 	status_add_u64(o, "tx_packets", ds.ds_tx_pkts);

@@ -621,7 +621,7 @@ vsock_dev_dump(const struct vsock_dev *d,
     void (*cb)(void *arg, const char *line), void *arg)
 {
 	const struct vsock_dev_stats *s = &d->d_st;
-	char line[256];
+	char line[512];
 
 	snprintf(line, sizeof(line),
 	    "%s: cid %" PRIu64 " proto %u features %#x/%#x status %#x "
@@ -635,11 +635,13 @@ vsock_dev_dump(const struct vsock_dev *d,
 		vsock_ring_proto.po_dump(d->d_priv[HCVS_PROTO_RING], cb, arg);
 	snprintf(line, sizeof(line),
 	    "%s: tx %" PRIu64 " pkts %" PRIu64 " B, rx %" PRIu64 " pkts %"
-	    PRIu64 " B, kicks %" PRIu64 " (sync %" PRIu64 "), bad_hdr %"
+	    PRIu64 " B, kicks %" PRIu64 " (sync %" PRIu64 ", evtchn %" PRIu64
+	    ", %" PRIu64 " events ignored), passes %" PRIu64 ", bad_hdr %"
 	    PRIu64 " spoofed %" PRIu64 " rst %" PRIu64 " ring_errors %" PRIu64
 	    " irqs %" PRIu64 " bad_access %" PRIu64, d->d_name, s->ds_tx_pkts,
 	    s->ds_tx_bytes, s->ds_rx_pkts, s->ds_rx_bytes, s->ds_kicks,
-	    s->ds_sync_kicks, s->ds_bad_hdr, s->ds_spoofed, s->ds_rst_sent,
+	    s->ds_sync_kicks, s->ds_evtchn_kicks, s->ds_events_ignored,
+	    s->ds_passes, s->ds_bad_hdr, s->ds_spoofed, s->ds_rst_sent,
 	    s->ds_ring_errors, s->ds_irqs, s->ds_bad_access);
 	cb(arg, line);
 }
