@@ -424,6 +424,12 @@ ticks(void)
 	return q;
 }
 
+uint32_t
+tsc_khz(void)
+{
+	return tsc_per_tick / 10;
+}
+
 static void
 tsc_init(void)
 {
@@ -481,6 +487,7 @@ static uint8_t shinfo_page[4096] __attribute__((aligned(4096)));
 static bool xen_ready;
 static uint32_t evtchn_port;
 static volatile uint32_t evtchn_upcalls;
+static volatile uint64_t evtchn_upcall_tsc;
 
 static void
 cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -548,8 +555,13 @@ evtchn_upcall(unsigned vec)
 	__atomic_and_fetch(&s->vcpu_info[0].evtchn_pending_sel, ~(1ul << w),
 	    __ATOMIC_SEQ_CST);
 	if (__atomic_fetch_and(&s->evtchn_pending[w], ~(1ul << b),
-	    __ATOMIC_SEQ_CST) & (1ul << b))
+	    __ATOMIC_SEQ_CST) & (1ul << b)) {
+		uint32_t lo, hi;
+
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		evtchn_upcall_tsc = ((uint64_t)hi << 32) | lo;
 		evtchn_upcalls++;
+	}
 }
 
 const void *
@@ -608,6 +620,12 @@ volatile uint32_t *
 xen_evtchn_count(void)
 {
 	return &evtchn_upcalls;
+}
+
+uint64_t
+xen_evtchn_last_tsc(void)
+{
+	return evtchn_upcall_tsc;
 }
 
 static uint8_t ap_stacks[8][8192] __attribute__((aligned(16)));
