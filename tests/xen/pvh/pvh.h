@@ -68,7 +68,12 @@ volatile uint32_t *irq_counter(unsigned vec);
 uint32_t ticks(void);
 /* The guest TSC's rate as Xen states it (CPUID), 0 if unknown. */
 uint32_t tsc_khz(void);
-/* sti; hlt until *cond(arg) or timeout_ms passes; returns cond's value. */
+/*
+ * After a check found nothing to do: halt until an interrupt, or return
+ * at once if one came since this vCPU's previous call (no lost wake-up).
+ */
+void	irq_wait(void);
+/* irq_wait until *cond(arg) or timeout_ms passes; returns cond's value. */
 bool	wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms);
 void	sleep_ms(uint32_t ms);
 

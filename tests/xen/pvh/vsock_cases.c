@@ -44,7 +44,7 @@ guest_wait(void *ctx)
 {
 	(void)ctx;
 	if (use_irq)
-		__asm__ volatile("sti; hlt" : : : "memory");
+		irq_wait();
 	else
 		cpu_relax();
 }
