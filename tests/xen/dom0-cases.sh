@@ -338,7 +338,7 @@ hv_counters() {
 	j=$(hcvsockctl status --json "$1" 2>&1) || fail "hcvsockctl status: $j"
 	line=
 	for k in doorbells sync_doorbells evtchn_doorbells evtchn_events_ignored passes; do
-		v=$(echo "$j" | grep -o "\"$k\":[0-9]*" | head -n1 | cut -d: -f2)
+		v=$(echo "$j" | tr ',{}' '\n\n\n' | sed -n "s/^\"$k\"://p" | head -n1)
 		line="$line $k=${v:-missing}"
 	done
 	echo "HCVS-INFO counters:$line"

@@ -169,6 +169,29 @@ struct xfer {
  * interleaved so that neither direction's buffers fill up.  Gives up after
  * stall_ms without progress.
  */
+static uint32_t
+mb32(uint32_t off)
+{
+	return *(volatile uint32_t *)(mbox + off);
+}
+
+/* A transfer that stopped moving: what the driver and the mailbox say. */
+static void
+stall_report(int id)
+{
+	const struct hcvg_conn *c = &conns[id];
+
+	say("stall conn=%d state=%u rx_len=%u fwd_cnt=%u fwd_sent=%u host_wait=%u credit_req=%u peer_buf=%u peer_fwd=%u tx_cnt=%u",
+	    id, c->c_state, c->c_rx_len, c->c_fwd_cnt, c->c_fwd_sent,
+	    c->c_host_wait, c->c_credit_req, c->c_peer_buf, c->c_peer_fwd,
+	    c->c_tx_cnt);
+	say("stall mailbox tx_prod=%u tx_cons=%u rx_prod=%u rx_cons=%u guest_flags=0x%x host_flags=0x%x error=%u kick_due=%d unrung=%d kicks=%u",
+	    mb32(HCVS_MB_TX_PROD), mb32(HCVS_MB_TX_CONS), mb32(HCVS_MB_RX_PROD),
+	    mb32(HCVS_MB_RX_CONS), mb32(HCVS_MB_GUEST_FLAGS),
+	    mb32(HCVS_MB_HOST_FLAGS), mb32(HCVS_MB_ERROR), dev.g_kick_due,
+	    dev.g_unrung, hcvg_stats(&dev)->gs_kicks);
+}
+
 static void
 xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
     struct xfer *x)
@@ -224,6 +247,7 @@ xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
 		}
 		if ((ticks() - last) * 10 >= stall_ms) {
 			x->err = -HCVG_ETIMEDOUT;
+			stall_report(id);
 			return;
 		}
 		guest_wait(NULL);
