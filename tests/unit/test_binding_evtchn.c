@@ -316,7 +316,7 @@ teardown(void **state)
 static void
 guest_up(struct env *e, uint32_t port)
 {
-	struct hcvg_cfg c = { 0 };
+	struct hcvg_cfg c;
 
 	e->fp.fp_fake = e->fs.fs_fake;
 	e->fp.fp_pio = PIO_BASE;
@@ -324,18 +324,12 @@ guest_up(struct env *e, uint32_t port)
 	e->fp.fp_ram_gpa = RAM_GPA;
 	fake_plat_init(&e->fp, &e->plat);
 	e->plat.evtchn_send = guest_send;
-	c.plat = &e->plat;
-	c.mem = e->fs.fs_ram;
-	c.mem_size = 1u << 20;
-	c.tx_slots = 16;
-	c.rx_slots = 16;
-	c.slot_size = 4096;
-	c.conns = e->conns;
-	c.nconns = NCONNS;
-	c.wait_limit = 2000000;
-	c.irq_mode = HCVS_IRQ_EVTCHN;
-	c.irq_args[0] = port;
-	c.evtchn_kick = 1;
+	/* Mailbox at the start of RAM; mode EVTCHN, ringing on its port. */
+	c = (struct hcvg_cfg){ .plat = &e->plat, .mem = e->fs.fs_ram,
+	    .mem_size = 1u << 20, .tx_slots = 16, .rx_slots = 16,
+	    .slot_size = 4096, .conns = e->conns, .nconns = NCONNS,
+	    .wait_limit = 2000000, .irq_mode = HCVS_IRQ_EVTCHN,
+	    .irq_args = { port }, .evtchn_kick = 1 };
 	e->port = port;
 	TCHECK(hcvg_init(&e->g, &c) == 0);
 	TCHECK(e->plat.reg_read(e->plat.ctx, HCVS_REG_GUEST_FEATURES) &
