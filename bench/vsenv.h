@@ -28,10 +28,10 @@ struct vsock_mux;
 #define VSENV_CID		3u
 /*
  * "block": the VMM spins this long on a forwarded exit before it sleeps,
- * and on the fake page the device keeps its TX poll window, as vhost and
- * NAPI do; hcvsockd's own busy-poll window stays off (on two shared CPUs
- * it starves the host peer: PERFORMANCE.md).  "busy": the server never
- * sleeps.
+ * on the fake page the device keeps its TX poll window, as vhost and NAPI
+ * do, and for KVM hcvsockd's sync_poll window is on (requests only);
+ * hcvsockd's busy-poll window stays off (on two shared CPUs it starves
+ * the host peer: PERFORMANCE.md).  "busy": the server never sleeps.
  */
 #define VSENV_WINDOW_NS		(50u * 1000u)
 #define VSENV_WINDOW_BASE	0xc000u

@@ -43,6 +43,7 @@ struct attach_vsock_cfg {
 	/* 1u << HCVS_IRQ_* allowed; 0: whatever the guest's VMM enables. */
 	uint32_t		 irq_modes;
 	uint64_t		 busy_poll_ns;	/* 0: off */
+	uint64_t		 sync_poll_ns;	/* 0: off (binding.h) */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
 	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
@@ -61,10 +62,22 @@ struct attach_vsock_cfg {
 				    uint64_t cid);
 	void			(*on_detach)(void *arg, const char *name,
 				    uint64_t cid);
+	/*
+	 * Listener only (may be NULL): an attached guest's device state
+	 * worth persisting changed (binding_export of its binding gives
+	 * it).  Called once as it attaches, before on_attach, then before
+	 * the guest is answered for each register write that changed it.
+	 */
+	void			(*on_state)(void *arg, struct attach_vsock *av);
 	void			*hook_arg;
 };
 
-/* Build the device for a checked description (fds dup'ed). */
+/*
+ * Build the device for a checked description (fds dup'ed).  With a
+ * state page, the state recorded there by an earlier hcvsockd is
+ * imported (the guest sees a transport reset) and every change is
+ * recorded there before the request that made it is answered.
+ */
 int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
 	    const struct attach_desc *d, struct attach_vsock **avp, char *err,
 	    size_t errlen) __must_check;
@@ -72,6 +85,8 @@ int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
 void	attach_vsock_free(struct attach_vsock *av);
 
 struct binding *attach_vsock_binding(struct attach_vsock *av);
+const char *attach_vsock_name(const struct attach_vsock *av);
+uint64_t attach_vsock_cid(const struct attach_vsock *av);
 
 /*
  * hcvsockd's KVM mode: listen on `path` for VMMs (attach_server_new) and

@@ -26,6 +26,8 @@ struct binding {
 	int			 b_fd;		/* on the loop, or -1 */
 	int64_t			 b_timer;
 	uint64_t		 b_busy_ns;
+	uint64_t		 b_sync_ns;
+	uint64_t		 b_wakeups;	/* the loop found the source ready */
 	bool			 b_enabled;
 	bool			 b_stopped;
 	bool			 b_failed;
@@ -182,8 +184,10 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 	(void)l;
 	(void)fd;
 	(void)events;
+	b->b_wakeups++;
 	for (;;) {
-		struct ioreq_source_events ev = { 0, 0 };
+		struct ioreq_source_events ev = { 0, 0, 0 };
+		uint64_t window;
 
 		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
 		if (n < 0) {
@@ -204,11 +208,16 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 		if (ev.guest_events > 0 && vsock_dev_guest_event(b->b_dev) > 0)
 			defer(b);
 		run_device(b);
-		if (b->b_busy_ns == 0 || b->b_fd < 0)
+		if (b->b_fd < 0)
 			break;
-		if (n > 0)
-			deadline = loop_now_ns() + b->b_busy_ns;
-		else if (loop_now_ns() >= deadline)
+		/*
+		 * Events open (or stretch) the window: any with busy_poll, an
+		 * answered request with sync_poll.  No window: back to epoll.
+		 */
+		window = MAX(b->b_busy_ns, ev.requests > 0 ? b->b_sync_ns : 0);
+		if (n > 0 && window > 0)
+			deadline = MAX(deadline, loop_now_ns() + window);
+		if (deadline == 0 || loop_now_ns() >= deadline)
 			break;
 		cpu_relax();
 	}
@@ -272,6 +281,7 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 	b->b_fd = -1;
 	b->b_cid = cfg->mux.guest_cid;
 	b->b_busy_ns = cfg->busy_poll_ns;
+	b->b_sync_ns = cfg->sync_poll_ns;
 	b->b_state_changed = cfg->state_changed;
 	b->b_on_failed = cfg->failed;
 	b->b_hook_arg = cfg->hook_arg;
@@ -445,6 +455,7 @@ binding_get_stats(struct binding *b, struct binding_stats *st)
 	st->bs_requests = es.st_requests;
 	st->bs_doorbells = ss.ss_doorbells;
 	st->bs_irqs = ss.ss_irqs;
+	st->bs_wakeups = b->b_wakeups;
 }
 
 struct ioreq_source *

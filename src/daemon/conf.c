@@ -93,6 +93,8 @@ static const struct key keys[] = {
 	{ "evtchn_kick", KT_BOOL, RESTART, FIELD(c_evtchn_kick), NO_HAS },
 	{ "busy_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_busy_poll_us),
 	    NO_HAS },
+	{ "sync_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_sync_poll_us),
+	    NO_HAS },
 	{ "ok_line", KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
 	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
 	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },

@@ -96,6 +96,7 @@ struct conf {
 	unsigned	c_notify;	/* 1u << HCVS_IRQ_* */
 	bool		c_evtchn_kick;	/* offer EVTCHN_KICK with evtchn */
 	uint32_t	c_busy_poll_us;
+	uint32_t	c_sync_poll_us;
 	bool		c_ok_line;
 	int		c_log_level;	/* syslog priority: LOG_ERR..LOG_DEBUG */
 

@@ -57,6 +57,8 @@ struct service {
 	struct loop		*sv_loop;
 	struct service_hooks	 sv_hooks;
 	char			 sv_name[CONF_NAME_MAX];
+	/* KVM: each guest's process records it at <dir>/<name>.<cid>.state. */
+	char			 sv_state_dir[CONF_PATH_MAX];
 	struct vsock_mux_cfg	 sv_mcfg;
 	struct vsock_port_map	 sv_maps[CONF_MAX_PORTS];
 	/* Xen, loopback: the guest's one binding. */
@@ -224,6 +226,7 @@ one_bind(struct service *s, const struct conf *c,
 		bc.windows[bc.nr_windows++] = (struct binding_window){
 		    IOREQ_SPACE_MMIO, c->c_mmio_base, CONF_MMIO_WINDOW };
 	bc.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
+	bc.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
 	bc.state_changed = bind_state_changed;
 	bc.failed = bind_failed;
 	bc.hook_arg = s;
@@ -439,12 +442,59 @@ kvm_attached(void *arg, const char *name, uint64_t cid)
 	log_info("KVM guest %s attached: CID %" PRIu64, name, cid);
 }
 
+static int
+kvm_state_path(const struct service *s, uint64_t cid, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/%s.%" PRIu64 ".state", s->sv_state_dir,
+	    s->sv_name, cid);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * In the guest's process, as the Xen daemon does for its one guest: the
+ * file is written before the guest is answered, so a process killed at
+ * any point leaves what the guest was told.
+ */
+static void
+kvm_state(void *arg, struct attach_vsock *av)
+{
+	struct service *s = arg;
+	char path[CONF_PATH_MAX + CONF_NAME_MAX + 32];
+	struct statefile *sf;
+	int rc;
+
+	rc = kvm_state_path(s, attach_vsock_cid(av), path, sizeof(path));
+	if (rc == 0 && (sf = calloc(1, sizeof(*sf))) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		sf->sf_pid = getpid();
+		sf->sf_domid = UINT32_MAX;
+		sf->sf_server_id = -1;
+		sf->sf_cid = attach_vsock_cid(av);
+		binding_export(attach_vsock_binding(av), &sf->sf_dev);
+		sf->sf_has_dev = true;
+		rc = statefile_write(path, sf);
+		free(sf);
+	}
+	if (rc < 0)
+		log_warnx("KVM guest %s (CID %" PRIu64 "): cannot record the "
+		    "state in %s: %s", attach_vsock_name(av),
+		    attach_vsock_cid(av), path, strerror(-rc));
+}
+
 static void
 kvm_detached(void *arg, const char *name, uint64_t cid)
 {
-	(void)arg;
+	struct service *s = arg;
+	char path[CONF_PATH_MAX + CONF_NAME_MAX + 32];
+
 	log_info("KVM guest %s detached (CID %" PRIu64 "): its connections "
 	    "were reset", name, cid);
+	/* Its VMM let it go: nothing is left to resume. */
+	if (kvm_state_path(s, cid, path, sizeof(path)) == 0 &&
+	    unlink(path) < 0 && errno != ENOENT)
+		log_warnx("%s: %s", path, strerror(errno));
 }
 
 /* One TCP address cannot be every attached guest's. */
@@ -488,8 +538,10 @@ kvm_open(struct service *s, const struct conf *c,
 	if (!c->c_evtchn_kick)
 		ac.features &= ~HCVS_F_EVTCHN_KICK;
 	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
+	ac.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
+	ac.on_state = kvm_state;
 	ac.hook_arg = s;
 	rc = attach_vsock_listen(&ac, t->st_socket, KVM_MAX_GUESTS, &s->sv_kvm);
 	if (rc < 0)
@@ -542,6 +594,7 @@ kvm_status(struct service *s, struct json_object *root)
 	    status_add_arr(root, "guests"));
 }
 
+/* Each guest's process records its own (kvm_state): none for the listener. */
 static int
 kvm_get_state(struct service *s, struct statefile *sf)
 {
@@ -605,6 +658,8 @@ service_open(struct loop *l, const struct conf *c,
 	s->sv_lb.lg_sock = -1;
 	s->sv_watch_fd = -1;
 	snprintf(s->sv_name, sizeof(s->sv_name), "%s", c->c_name);
+	snprintf(s->sv_state_dir, sizeof(s->sv_state_dir), "%s",
+	    c->c_state_dir);
 	*reattached = false;
 	rc = s->sv_ops->open(s, c, t, recovered, reattached);
 	if (rc < 0) {

@@ -229,6 +229,8 @@ int	ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
 struct ioreq_source_events {
 	uint64_t	doorbells;	/* the asynchronous doorbell (ioeventfd) */
 	uint64_t	guest_events;	/* guest sends on its EVTCHN channel */
+	/* Engine ports serviced: a vCPU's request (it waited), a buffered ring. */
+	uint64_t	requests;
 };
 int	ioreq_source_fd(const struct ioreq_source *s);
 int	ioreq_source_run(struct ioreq_source *s, unsigned budget,

@@ -29,6 +29,8 @@ struct vtenv_opts {
 	uint32_t	irq_caps;
 	uint32_t	features;	/* 0: device default */
 	uint32_t	backend_domid;
+	/* Offer protocol MSG, over a bridge with no host program. */
+	bool		msg;
 };
 
 struct vtenv {

@@ -29,6 +29,7 @@
 #include "attach/attach_impl.h"
 #include "attach/attach_vmm.h"
 #include "common/loop.h"
+#include "vsock/vsock_dev.h"
 
 static int
 sealed_memfd(uint64_t size, bool seal)
@@ -142,6 +143,16 @@ desc__good_accepted_bad_fields_named(void **state)
 	d.ad_regions[1].ar_fd = d.ad_kick_fd;
 	expect_bad(&d, "not a memfd");
 	d.ad_regions[1].ar_fd = fd;
+
+	/* So could the state page, and it must hold both records. */
+	d.ad_state_fd = sealed_memfd(ATTACH_STATE_PAGE, false);
+	expect_bad(&d, "state page: memfd must be sealed");
+	close(d.ad_state_fd);
+	d.ad_state_fd = sealed_memfd(1024, true);
+	expect_bad(&d, "state page: file has 1024 bytes");
+	close(d.ad_state_fd);
+	d.ad_state_fd = sealed_memfd(ATTACH_STATE_PAGE, true);
+	assert_int_equal(attach_desc_check(&d, err, sizeof(err)), 0);
 
 	fd = d.ad_vcpus[2].done_fd;
 	d.ad_vcpus[2].done_fd = d.ad_page_fd;
@@ -431,6 +442,13 @@ sess__hostile_messages_refused_without_leaks(void **state)
 	};
 	static const struct attach_msg_ioreq_page page_3 = { .ip_nr_vcpus = 3 };
 	static const struct attach_msg_notify_vm nvm = { 0 };
+	static const struct attach_msg_state_page sp_ok = {
+		.sp_size = ATTACH_STATE_PAGE,
+	};
+	static const struct attach_msg_state_page sp_flags = {
+		.sp_size = ATTACH_STATE_PAGE, .sp_flags = 1,
+	};
+	static const struct attach_msg_state_page sp_small = { .sp_size = 64 };
 	static const struct attach_msg_notify_eventfds ne_gsi = { .ne_gsi = 4 };
 	static const struct attach_msg_hdr bad_magic = {
 		.mh_magic = 0x12345678, .mh_version = 1, .mh_type = 1,
@@ -513,6 +531,12 @@ sess__hostile_messages_refused_without_leaks(void **state)
 		    NULL, 0, -EINVAL, "without memory" },
 		{ "START with fd", 2, ATTACH_MSG_START, NULL, 0, 1, 0,
 		    NULL, 0, -EPROTO, "1 fds" },
+		{ "state page flags", 1, ATTACH_MSG_STATE_PAGE, &sp_flags,
+		    sizeof(sp_flags), 1, 1, NULL, 0, -EINVAL, "STATE_PAGE flags" },
+		{ "state page size", 1, ATTACH_MSG_STATE_PAGE, &sp_small,
+		    sizeof(sp_small), 1, 1, NULL, 0, -EINVAL, "size 64" },
+		{ "state page without fd", 1, ATTACH_MSG_STATE_PAGE, &sp_ok,
+		    sizeof(sp_ok), 0, 0, NULL, 0, -EPROTO, "0 fds" },
 		{ "unknown type", 1, 77, NULL, 0, 0, 0, NULL, 0, -EPROTO,
 		    "unknown message type 77" },
 		{ "reply type from VMM", 1, ATTACH_MSG_RESULT, NULL, 0, 0, 0,
@@ -1148,6 +1172,54 @@ server__attach_detach_limits(void **state)
 	rmdir(dir);
 }
 
+/*
+ * The state page: empty is "nothing recorded", the newer intact record
+ * wins, a record torn by a death half-way leaves the previous one, and
+ * a page with no intact record is refused.
+ */
+static void
+state__records_newest_intact_wins(void **state)
+{
+	static unsigned char page[ATTACH_STATE_PAGE];
+	struct vsock_dev_state st, got;
+	uint64_t seq = 99;
+
+	(void)state;
+	memset(page, 0, sizeof(page));
+	assert_int_equal(attach_state_load(page, &got, &seq), -ENOENT);
+	memset(&st, 0, sizeof(st));
+	st.st_version = VSOCK_DEV_STATE_VERSION;
+	st.st_protocol = 1;
+	st.st_status = 0x1f;
+	st.st_mbox_gpa = 0x123456000ull;
+	st.st_mbox_size = 65536;
+	st.st_epoch = 7;
+	st.st_irq.mode = 2;
+	st.st_irq.msi_addr = 0xfee00000u;
+	st.st_irq.msi_data = 0x41;
+	st.st_args[3] = 0xffffffffu;
+	st.st_cmd_result = 2;
+	attach_state_store(page, &st, 1);
+	assert_int_equal(attach_state_load(page, &got, &seq), 0);
+	assert_int_equal(seq, 1);
+	assert_memory_equal(&got, &st, sizeof(st));
+	st.st_epoch = 8;
+	attach_state_store(page, &st, 2);
+	assert_int_equal(attach_state_load(page, &got, &seq), 0);
+	assert_int_equal(seq, 2);
+	assert_int_equal(got.st_epoch, 8);
+	/* Torn: record 3 half written over record 1's place. */
+	st.st_epoch = 9;
+	attach_state_store(page, &st, 3);
+	page[128 + 40] ^= 0xff;
+	assert_int_equal(attach_state_load(page, &got, &seq), 0);
+	assert_int_equal(seq, 2);
+	assert_int_equal(got.st_epoch, 8);
+	/* Both damaged. */
+	page[40] ^= 0xff;
+	assert_int_equal(attach_state_load(page, &got, &seq), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -1165,6 +1237,7 @@ main(void)
 		cmocka_unit_test(fwd__xen_state_machine),
 		cmocka_unit_test(server__attach_detach_limits),
 		cmocka_unit_test(guest__shared_eventfds_refused),
+		cmocka_unit_test(state__records_newest_intact_wins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -882,7 +882,7 @@ enable__binds_after_enable_and_serves(void **state)
 	assert_int_equal(ioreq_source_irq_raise(s), 0);
 	assert_string_equal(X.log[at], "notify 1077");
 	{
-		struct ioreq_source_events ev = { 0, 0 };
+		struct ioreq_source_events ev = { 0, 0, 0 };
 
 		X.next_ports[0] = LOCAL(77);
 		X.next_ports[1] = 12345;

@@ -50,6 +50,19 @@ setup_hvm(void **state)
 }
 
 static int
+setup_msg(void **state)
+{
+	struct vtenv_opts o = {
+		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN),
+		.backend_domid = 3,
+		.msg = true,
+	};
+
+	*state = vtenv_new(&o);
+	return 0;
+}
+
+static int
 teardown(void **state)
 {
 	vtenv_free(*state);
@@ -1353,6 +1366,123 @@ state__command_replayed_at_every_point(void **state)
 }
 
 /*
+ * Protocol MSG's set-up, killed at every point of each command as above:
+ * the same answers, the call table set up once, LIVE at the end.
+ */
+static void
+state__msg_command_replayed_at_every_point(void **state)
+{
+	struct vtenv *e = *state;
+	static const struct {
+		uint32_t	cmd, a[4], want;
+	} steps[] = {
+		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_MSG }, HCVS_ERR_OK },
+		{ HCVS_CMD_MSG_SET_CALLS, { (uint32_t)MB, (uint32_t)(MB >> 32),
+		    4 }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_NOTIFY, { HCVS_IRQ_EVTCHN, 9 }, HCVS_ERR_OK },
+		{ HCVS_CMD_ENABLE, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_MSG_SET_CALLS, { (uint32_t)MB, 0, 4 },
+		    HCVS_ERR_BAD_STATE },
+	};
+	struct vsock_dev_info di;
+	uint32_t status;
+	size_t i;
+	unsigned k;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		for (k = 0; k < 4; k++)
+			vt_wr(e, HCVS_REG_ARG0 + 4 * k, steps[i].a[k]);
+		restart_from(e);
+		vt_wr(e, HCVS_REG_CMD, steps[i].cmd);
+		assert_int_equal(vt_rd(e, HCVS_REG_CMD), steps[i].want);
+		status = vt_rd(e, HCVS_REG_STATUS);
+		restart_from(e);
+		vt_wr(e, HCVS_REG_CMD, steps[i].cmd);
+		assert_int_equal(vt_rd(e, HCVS_REG_CMD), steps[i].want);
+		assert_int_equal(vt_rd(e, HCVS_REG_STATUS), status);
+		restart_from(e);
+		assert_int_equal(vt_rd(e, HCVS_REG_CMD), steps[i].want);
+		assert_int_equal(vt_rd(e, HCVS_REG_STATUS), status);
+	}
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL |
+	    HCVS_STATUS_MAILBOX | HCVS_STATUS_NOTIFY | HCVS_STATUS_LIVE);
+	vsock_dev_get_info(e->dev, &di);
+	assert_int_equal(di.di_mbox_gpa, MB);
+	assert_int_equal(e->setup_last.mode, HCVS_IRQ_EVTCHN);
+	assert_int_equal(e->setup_last.evtchn_port, 9);
+}
+
+/*
+ * A doorbell the dead daemon had run, answered by the next one: what it
+ * took from TX is not sent again (the indices are the guest's memory's),
+ * what it put into RX is there once, and the guest is told the reset
+ * before anything the new daemon produces.
+ */
+static void
+state__doorbell_replayed_delivers_once(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h, r;
+	uint32_t epoch, rx_prod;
+
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
+	/* The guest's data and its doorbell: run, then the daemon dies. */
+	hdr_init(&h, VSOCK_OP_RW, 5000, 80);
+	h.len = 3;
+	tx_push(e, &h, "abc", 3);
+	kick_sync(e);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RW), 1);
+	rx_prod = vt_get32(e, MB + HCVS_MB_RX_PROD);
+	restart_from(e);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
+	/* The request again, as the next daemon finds it unanswered. */
+	kick_sync(e);
+	vt_pump(e);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RW), 0);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS),
+	    vt_get32(e, MB + HCVS_MB_TX_PROD));
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), rx_prod);
+	/* A second replay changes nothing either. */
+	kick_sync(e);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
+}
+
+/*
+ * RESET of a live device, killed after it was recorded: the next daemon
+ * runs it again on the reset state.  The guest reads OK and a device in
+ * its reset state; the mailbox it left is not touched by either.
+ */
+static void
+state__reset_replayed_leaves_old_mailbox(void **state)
+{
+	struct vtenv *e = *state;
+	uint32_t epoch, tx_cons;
+
+	bring_up(e);
+	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
+	tx_cons = vt_get32(e, MB + HCVS_MB_TX_CONS);
+	vt_wr(e, HCVS_REG_CMD, HCVS_CMD_RESET);
+	restart_from(e);
+	vt_wr(e, HCVS_REG_CMD, HCVS_CMD_RESET);
+	assert_int_equal(vt_rd(e, HCVS_REG_CMD), HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), tx_cons);
+	/* And the guest sets it up again as after any RESET. */
+	bring_up(e);
+}
+
+/*
  * An orderly stop tells the guest at once (EPOCH, ISR_RESET, one
  * interrupt), so a guest asleep waiting for RX does not wait for its own
  * timeout; a device that never went live is left alone.
@@ -1600,6 +1730,9 @@ main(void)
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__command_replayed_at_every_point, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__msg_command_replayed_at_every_point, setup_msg, teardown),
+		cmocka_unit_test_setup_teardown(state__doorbell_replayed_delivers_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__reset_replayed_leaves_old_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__import_rejects_bad_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__random_garbage, setup, teardown),
