@@ -122,8 +122,9 @@ vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = e->loop;
 	vsenv_mux_cfg(e, &cfg.mux);
-	/* hcvsockd's sync_poll_us: a blocking server's one window. */
+	/* hcvsockd's sync_poll_us and tx_poll_us: a blocking server's windows. */
 	cfg.sync_poll_ns = busy ? 0 : VSENV_WINDOW_NS;
+	cfg.tx_poll_ns = busy ? 0 : VSENV_WINDOW_NS;
 	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "hcvsock-bench: attach: %s\n", err);

@@ -6,7 +6,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_attach
 tests_kvm_test_attach_SOURCES = %reldir%/kvm/test_attach.c
 tests_kvm_test_attach_CFLAGS = $(TEST_CFLAGS)
-tests_kvm_test_attach_LDADD = $(ATTACH_VMM_LIBS) $(TEST_LIBS)
+tests_kvm_test_attach_LDADD = src/attach/libattach_vmm.a $(ATTACH_VSOCK_LIBS) $(TEST_LIBS)
 TESTS += tests/kvm/test_attach
 endif
 

@@ -84,7 +84,7 @@ attach_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
  * matches, 0 if it does not, -errno if /proc cannot tell (then callers
  * accept the fd: the kernel will refuse it later if it is wrong).
  */
-int
+static int
 attach_fd_is_anon(int fd, const char *kind)
 {
 	char path[64], target[64];

@@ -146,6 +146,7 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	    HCVS_REG_WINDOW_SIZE : ATTACH_MMIO_WINDOW;
 	bc.busy_poll_ns = cfg->busy_poll_ns;
 	bc.sync_poll_ns = cfg->sync_poll_ns;
+	bc.tx_poll_ns = cfg->tx_poll_ns;
 	bc.state_changed = av_state_changed;
 	bc.hook_arg = av;
 	rc = binding_new(&bc, src, &av->av_bind, err, errlen);

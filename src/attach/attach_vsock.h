@@ -44,6 +44,7 @@ struct attach_vsock_cfg {
 	uint32_t		 irq_modes;
 	uint64_t		 busy_poll_ns;	/* 0: off */
 	uint64_t		 sync_poll_ns;	/* 0: off (binding.h) */
+	uint64_t		 tx_poll_ns;	/* 0: off (binding.h) */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
 	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */

@@ -62,12 +62,11 @@ irq_setup(void *arg, const struct vsock_irq_cfg *irq)
 }
 
 static int
-irq_raise(void *arg, const struct vsock_irq_cfg *irq, bool level)
+irq_raise(void *arg, const struct vsock_irq_cfg *irq)
 {
 	struct binding *b = arg;
 
-	/* Every mode a source offers is an edge: nothing to deassert. */
-	if (!level || irq->mode == HCVS_IRQ_NONE)
+	if (irq->mode == HCVS_IRQ_NONE)
 		return 0;
 	return ioreq_source_irq_raise(b->b_src);
 }
@@ -328,7 +327,6 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 	dc.backend_domid = cfg->backend_domid;
 	dc.irq_caps = (ioreq_source_irq_modes(src) & cfg->irq_modes) |
 	    1u << HCVS_IRQ_NONE;
-	dc.is_hvm = ioreq_source_is_hvm(src);
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = b;
 	dc.name = b->b_name;
@@ -337,6 +335,7 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 		snprintf(err, errlen, "the vsock device: %s", strerror(-rc));
 		goto err;
 	}
+	vsock_dev_set_tx_poll(b->b_dev, cfg->tx_poll_ns);
 	for (i = 0; i < cfg->nr_windows; i++)
 		if ((rc = claim_window(b, &cfg->windows[i], err, errlen)) < 0)
 			goto err;

@@ -19,6 +19,9 @@
  *     on the synchronous doorbell or register accesses comes back
  *     within one exit, while asynchronous doorbells (streams) never
  *     make the loop spin;
+ *   - tx_poll_ns is the device's TX poll window (vsock_dev_set_tx_poll):
+ *     a pass it leaves work to (entries found in the window) runs again
+ *     from the zero timer, like any pass that leaves work;
  *   - device work runs after each completed request and after each
  *     doorbell, in bounded passes; what is left runs from a zero timer;
  *     a guest's events on its EVTCHN channel are one guest event per
@@ -77,6 +80,7 @@ struct binding_cfg {
 	struct binding_window	 windows[BINDING_MAX_WINDOWS];
 	uint64_t		 busy_poll_ns;	/* 0: off */
 	uint64_t		 sync_poll_ns;	/* 0: off */
+	uint64_t		 tx_poll_ns;	/* 0: off */
 	/* Device state worth persisting changed.  May be NULL. */
 	void			(*state_changed)(void *arg);
 	/* The source's notifier failed: the binding is dead.  May be NULL. */

@@ -95,6 +95,8 @@ static const struct key keys[] = {
 	    NO_HAS },
 	{ "sync_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_sync_poll_us),
 	    NO_HAS },
+	{ "tx_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_tx_poll_us),
+	    NO_HAS },
 	{ "ok_line", KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
 	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
 	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
@@ -214,7 +216,8 @@ perr(struct parser *p, const char *fmt, ...)
 	}
 }
 
-const char *
+/* Names for log_level values, or NULL. */
+static const char *
 conf_log_level_name(int prio)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
@@ -223,7 +226,8 @@ conf_log_level_name(int prio)
 	return NULL;
 }
 
-void
+/* The notify mask as "none,msi,...". */
+static void
 conf_notify_str(unsigned mask, char *buf, size_t len)
 {
 	size_t off = 0;

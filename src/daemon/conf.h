@@ -97,6 +97,7 @@ struct conf {
 	bool		c_evtchn_kick;	/* offer EVTCHN_KICK with evtchn */
 	uint32_t	c_busy_poll_us;
 	uint32_t	c_sync_poll_us;
+	uint32_t	c_tx_poll_us;
 	bool		c_ok_line;
 	int		c_log_level;	/* syslog priority: LOG_ERR..LOG_DEBUG */
 
@@ -173,11 +174,5 @@ void	conf_dump(const struct conf *c, FILE *f);
  */
 int	conf_listener_path(const struct conf *c, char *buf, size_t len);
 int	conf_port_path(const struct conf *c, uint32_t port, char *buf, size_t len);
-
-/* The notify mask as "none,msi,...". */
-void	conf_notify_str(unsigned mask, char *buf, size_t len);
-
-/* Names for log_level values, or NULL. */
-const char *conf_log_level_name(int prio);
 
 #endif /* HCVS_CONF_H */

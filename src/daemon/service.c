@@ -227,6 +227,7 @@ one_bind(struct service *s, const struct conf *c,
 		    IOREQ_SPACE_MMIO, c->c_mmio_base, CONF_MMIO_WINDOW };
 	bc.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	bc.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
+	bc.tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
 	bc.state_changed = bind_state_changed;
 	bc.failed = bind_failed;
 	bc.hook_arg = s;
@@ -539,6 +540,7 @@ kvm_open(struct service *s, const struct conf *c,
 		ac.features &= ~HCVS_F_EVTCHN_KICK;
 	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
 	ac.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
+	ac.tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.on_state = kvm_state;

@@ -177,13 +177,6 @@ unsigned	ioreq_source_nr_vcpus(const struct ioreq_source *s);
 const char	*ioreq_source_kind(const struct ioreq_source *s);
 
 /*
- * Xen: the guest is HVM (true) or PVH (false).  Line interrupts
- * (ISA IRQ / INTx) must never be raised for a PVH guest: Xen 4.17
- * corrupts its own memory.  shm sources report false.
- */
-bool	ioreq_source_is_hvm(const struct ioreq_source *s);
-
-/*
  * Host -> guest interrupts belong to the source, which alone knows how to
  * reach the guest:
  *   xen  MSI (xendevicemodel_inject_msi), EVTCHN (an interdomain channel

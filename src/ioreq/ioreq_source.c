@@ -74,12 +74,6 @@ ioreq_source_kind(const struct ioreq_source *s)
 	return s->ops->kind;
 }
 
-bool
-ioreq_source_is_hvm(const struct ioreq_source *s)
-{
-	return s->ops->is_hvm != NULL && s->ops->is_hvm(s);
-}
-
 uint32_t
 ioreq_source_irq_modes(const struct ioreq_source *s)
 {

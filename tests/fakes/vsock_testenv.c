@@ -23,18 +23,14 @@ irq_setup_cb(void *arg, const struct vsock_irq_cfg *irq)
 }
 
 static int
-irq_raise_cb(void *arg, const struct vsock_irq_cfg *irq, bool level)
+irq_raise_cb(void *arg, const struct vsock_irq_cfg *irq)
 {
 	struct vtenv *e = arg;
 
-	if (irq->mode == HCVS_IRQ_ISA && !e->opts.is_hvm)
+	if (irq->mode == HCVS_IRQ_ISA)
 		abort();	/* the Xen 4.17 crash: must never happen */
-	if (level) {
-		e->raises++;
-		e->irqs_pending++;
-	} else {
-		e->lowers++;
-	}
+	e->raises++;
+	e->irqs_pending++;
 	e->raise_last = *irq;
 	return 0;
 }
@@ -143,7 +139,6 @@ dev_create(struct vtenv *e)
 	cfg.features = e->opts.features;
 	cfg.irq_caps = e->opts.irq_caps;
 	cfg.backend_domid = e->opts.backend_domid;
-	cfg.is_hvm = e->opts.is_hvm;
 	cfg.irq_ops = &irq_ops;
 	cfg.irq_arg = e;
 	cfg.name = "test";

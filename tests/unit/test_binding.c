@@ -2,7 +2,8 @@
 /*
  * The binding's poll windows over the fake ioreq page: a request the
  * vCPU waited for keeps the loop polling for the next one (sync_poll),
- * and without a window one wake serves what is there and returns.
+ * without a window one wake serves what is there and returns, and
+ * tx_poll is the device's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -40,7 +41,7 @@ struct fx {
 };
 
 static int
-fx_open(struct fx *fx, uint64_t sync_poll_ns)
+fx_open(struct fx *fx, uint64_t sync_poll_ns, uint64_t tx_poll_ns)
 {
 	struct ioreq_fake_cfg fc = { .nr_vcpus = 1, .ram_gpa = RAM_GPA,
 	    .ram_size = 1u << 20, .timeout_ms = 30000 };
@@ -68,6 +69,7 @@ fx_open(struct fx *fx, uint64_t sync_poll_ns)
 	bc.windows[0] = (struct binding_window){ IOREQ_SPACE_PIO, WIN_BASE,
 	    HCVS_REG_WINDOW_SIZE };
 	bc.sync_poll_ns = sync_poll_ns;
+	bc.tx_poll_ns = tx_poll_ns;
 	rc = binding_new(&bc, src, &fx->b, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "binding_new: %s\n", err);
@@ -136,7 +138,7 @@ sync_poll__second_request_same_wake(void **state)
 	struct fx fx;
 
 	(void)state;
-	assert_int_equal(fx_open(&fx, 2000ull * 1000 * 1000), 0);
+	assert_int_equal(fx_open(&fx, 2000ull * 1000 * 1000, 0), 0);
 	fx.go_second = 1;
 	fx.gap_us = 20000;
 	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_main, &fx), 0);
@@ -155,7 +157,8 @@ sync_poll__off_one_wake_per_request(void **state)
 	struct fx fx;
 
 	(void)state;
-	assert_int_equal(fx_open(&fx, 0), 0);
+	assert_int_equal(fx_open(&fx, 0, 0), 0);
+	assert_int_equal(vsock_dev_tx_poll(binding_dev(fx.b)), 0);
 	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_main, &fx), 0);
 	assert_true(loop_run_once(fx.loop, 30000) >= 0);
 	assert_int_equal((int)reg_reads(&fx), 1);
@@ -167,12 +170,25 @@ sync_poll__off_one_wake_per_request(void **state)
 	fx_close(&fx);
 }
 
+/* tx_poll_ns is the device's TX poll window. */
+static void
+tx_poll__is_the_devices(void **state)
+{
+	struct fx fx;
+
+	(void)state;
+	assert_int_equal(fx_open(&fx, 0, 50000), 0);
+	assert_int_equal(vsock_dev_tx_poll(binding_dev(fx.b)), 50000);
+	fx_close(&fx);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sync_poll__second_request_same_wake),
 		cmocka_unit_test(sync_poll__off_one_wake_per_request),
+		cmocka_unit_test(tx_poll__is_the_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
