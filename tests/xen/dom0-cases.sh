@@ -332,6 +332,18 @@ hv_end() {
 	check_no_zombie
 }
 
+# hv_counters NAME: the serving daemon's doorbell counters, as
+# `hcvsockctl status --json` gives them (hcvsockctl(8)).
+hv_counters() {
+	j=$(hcvsockctl status --json "$1" 2>&1) || fail "hcvsockctl status: $j"
+	line=
+	for k in doorbells sync_doorbells evtchn_doorbells evtchn_events_ignored passes; do
+		v=$(echo "$j" | tr ',{}' '\n\n\n' | sed -n "s/^\"$k\"://p" | head -n1)
+		line="$line $k=${v:-missing}"
+	done
+	echo "HCVS-INFO counters:$line"
+}
+
 # Not our child (it daemonised): poll /proc.
 wait_pid_gone() {
 	n=0
@@ -368,12 +380,12 @@ case_hv_ekick_withheld() {
 }
 case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
 case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
-# The three doorbells measured by the guest's TSC in one boot (echo peer:
-# one echo and one stream connection per doorbell).
+# The three doorbells measured by the guest's TSC in one boot, two rounds
+# (echo peer: one echo and one stream connection per doorbell and round).
 case_hv_perf() {
 	name=hv-perf
-	peer_serve $name 6
-	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144"
+	peer_serve $name 12
+	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144 rounds=2"
 	wait_pid $ppid 240 || fail "echo peer did not finish"
 	hv_end $name
 }
@@ -463,6 +475,7 @@ hv_restart() {
 	hv_start $name 1 "case=restart port=$PIO vport=1234 $2 bytes=67108864 bytes2=65536"
 	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
 	sleep 2
+	hv_counters $name
 	kill -KILL "$dpid"
 	wait_pid_gone "$dpid" 10
 	sleep 1
