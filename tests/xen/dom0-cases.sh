@@ -34,29 +34,35 @@ create() {
 	xl domid "$1"
 }
 
-# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
-wait_file() {
-	n=0
-	while [ ! -e "$1" ]; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+# wait_until SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds (0),
+# or SECONDS have passed (1).
+wait_until() {
+	_wu_max=$(($1 * 10))
+	shift
+	_wu_n=0
+	until "$@"; do
+		_wu_n=$((_wu_n + 1))
+		[ $_wu_n -gt $_wu_max ] && return 1
 		sleep 0.1
 	done
 	return 0
 }
 
+_file_or_dead() { [ -e "$1" ] || { [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; }; }
+_not_alive() { ! kill -0 "$1" 2>/dev/null; }
+_no_domain() { ! xl domid "$1" >/dev/null 2>&1; }
+
+# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
+wait_file() {
+	wait_until "$2" _file_or_dead "$1" "${3:-}" && [ -e "$1" ]
+}
+
 # wait_pid PID SECONDS: 0 if it exited in time (its status in $wait_rc).
 wait_pid() {
-	n=0
-	while kill -0 "$1" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt $(($2 * 10)) ]; then
-			wait_rc=124
-			return 1
-		fi
-		sleep 0.1
-	done
+	if ! wait_until "$2" _not_alive "$1"; then
+		wait_rc=124
+		return 1
+	fi
 	wait "$1"
 	wait_rc=$?
 	return 0
@@ -64,13 +70,7 @@ wait_pid() {
 
 # wait_gone NAME SECONDS: the domain has gone (the guest powered off).
 wait_gone() {
-	n=0
-	while xl domid "$1" >/dev/null 2>&1; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-	return 0
+	wait_until "$2" _no_domain "$1"
 }
 
 # No domain but dom0 may remain, not even a dying "(null)" one.
@@ -151,14 +151,9 @@ case_src_restrict() {
 }
 
 # wait_guest DOM PATTERN SECONDS: the guest printed a line (Xen's console ring).
+_guest_said() { xl dmesg | grep -q "(d$1) HCVS-G $2"; }
 wait_guest() {
-	n=0
-	until xl dmesg | grep -q "(d$1) HCVS-G $2"; do
-		n=$((n + 1))
-		[ $n -gt "$3" ] && return 1
-		sleep 1
-	done
-	return 0
+	wait_until "$3" _guest_said "$1" "$2"
 }
 
 # start_src NAME VCPUS CMDLINE [ARGS]: guest created paused, server attached,
@@ -345,14 +340,9 @@ hv_counters() {
 }
 
 # Not our child (it daemonised): poll /proc.
+_pid_gone() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 wait_pid_gone() {
-	n=0
-	while [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-	return 0
+	wait_until "$2" _pid_gone "$1"
 }
 
 hv_g2h() {
