@@ -474,7 +474,9 @@ kvm_open(struct run *r, uint32_t max_samples)
 	if (r->ctl == NULL)
 		return -EFAULT;
 	vmm_fill_desc(r->vmm, &d);
-	return vsenv_open_attach(&r->env, &d, r->busy);
+	/* Streams only: figures 2 and 3 time the doorbell path itself. */
+	return vsenv_open_attach(&r->env, &d, r->busy,
+	    r->role == H_SINK || r->role == H_SOURCE);
 }
 #endif
 

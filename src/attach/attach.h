@@ -321,5 +321,9 @@ void	attach_server_set_fork(struct attach_server *s, bool on);
 void	attach_server_dump_children(const struct attach_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);
 unsigned attach_server_nr_guests(const struct attach_server *s);
+/* Parent: fn once per child whose guest is attached. */
+void	attach_server_foreach_child(const struct attach_server *s,
+	    void (*fn)(void *arg, const char *name, uint64_t cid, long pid),
+	    void *arg);
 
 #endif /* HCVS_ATTACH_H */

@@ -360,6 +360,13 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 }
 
 void
+attach_vsock_foreach_child(const struct attach_vsock_server *vs,
+    void (*fn)(void *arg, const char *name, uint64_t cid, long pid), void *arg)
+{
+	attach_server_foreach_child(vs->vs_srv, fn, arg);
+}
+
+void
 attach_vsock_foreach_guest(const struct attach_vsock_server *vs,
     void (*fn)(void *arg, const struct attach_vsock_guest_info *gi), void *arg)
 {

@@ -121,6 +121,13 @@ struct attach_vsock_guest_info {
 void	attach_vsock_foreach_guest(const struct attach_vsock_server *s,
 	    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi),
 	    void *arg);
+/*
+ * fork_per_guest: fn once per guest attached in a process of its own
+ * (the listener holds none of them).
+ */
+void	attach_vsock_foreach_child(const struct attach_vsock_server *s,
+	    void (*fn)(void *arg, const char *name, uint64_t cid, long pid),
+	    void *arg);
 /* Per guest: name, CID, forwarded requests, kicks, irqs, then its binding. */
 void	attach_vsock_dump(const struct attach_vsock_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);

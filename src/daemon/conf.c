@@ -172,6 +172,15 @@ static const struct {
 	{ "gsi", 1u << HCVS_IRQ_GSI },
 };
 
+const char *
+conf_notify_name(uint32_t mode)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(notify_modes); i++)
+		if (mode < 32 && notify_modes[i].bit == 1u << mode)
+			return notify_modes[i].name;
+	return NULL;
+}
+
 static const struct {
 	const char	*name;
 	int		 prio;

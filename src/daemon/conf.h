@@ -175,4 +175,7 @@ void	conf_dump(const struct conf *c, FILE *f);
 int	conf_listener_path(const struct conf *c, char *buf, size_t len);
 int	conf_port_path(const struct conf *c, uint32_t port, char *buf, size_t len);
 
+/* The `notify` name of a mode (HCVS_IRQ_*), or NULL for one it has none. */
+const char *conf_notify_name(uint32_t mode);
+
 #endif /* HCVS_CONF_H */

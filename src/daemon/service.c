@@ -570,15 +570,67 @@ kvm_reconfigure(struct service *s)
 	return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
 }
 
+/*
+ * What a guest's process last recorded (kvm_state): the listener's only
+ * view of the device it serves there.
+ */
+static int
+kvm_recorded(const struct service *s, uint64_t cid, struct statefile *sf)
+{
+	char path[CONF_PATH_MAX + CONF_NAME_MAX + 32];
+	int rc = kvm_state_path(s, cid, path, sizeof(path));
+
+	if (rc == 0)
+		rc = statefile_read(path, sf);
+	if (rc == 0 && (!sf->sf_has_dev || sf->sf_cid != cid))
+		rc = -EINVAL;
+	return rc;
+}
+
+struct kvm_walk {
+	struct service	*kw_s;
+	void		(*kw_cb)(void *arg, const char *line);
+	void		*kw_arg;
+	struct json_object *kw_arr;
+};
+
+static void
+kvm_child_line(void *arg, const char *name, uint64_t cid, long pid)
+{
+	struct kvm_walk *w = arg;
+	struct statefile sf;
+	char line[256];
+	int rc = kvm_recorded(w->kw_s, cid, &sf);
+	const char *mode = rc < 0 ? NULL :
+	    conf_notify_name(sf.sf_dev.st_irq.mode);
+
+	if (rc < 0)
+		snprintf(line, sizeof(line), "kvm guest \"%s\" cid %" PRIu64
+		    " (process %ld): no recorded device state: %s", name, cid,
+		    pid, strerror(-rc));
+	else
+		snprintf(line, sizeof(line), "kvm guest \"%s\" cid %" PRIu64
+		    " (process %ld) recorded: protocol %" PRIu32 ", status "
+		    "0x%" PRIx32 ", features 0x%" PRIx32 ", notify %s, mailbox "
+		    "0x%" PRIx64 " (%" PRIu32 " bytes), epoch %" PRIu32, name,
+		    cid, pid, sf.sf_dev.st_protocol, sf.sf_dev.st_status,
+		    sf.sf_dev.st_features, mode != NULL ? mode : "unknown",
+		    sf.sf_dev.st_mbox_gpa, sf.sf_dev.st_mbox_size,
+		    sf.sf_dev.st_epoch);
+	w->kw_cb(w->kw_arg, line);
+}
+
 static void
 kvm_dump(struct service *s, void (*cb)(void *arg, const char *line), void *arg)
 {
+	struct kvm_walk w = { s, cb, arg, NULL };
 	char line[64];
 
 	snprintf(line, sizeof(line), "KVM: %u guest(s) attached",
 	    attach_vsock_nr_guests(s->sv_kvm));
 	cb(arg, line);
 	attach_vsock_dump(s->sv_kvm, cb, arg);
+	attach_vsock_foreach_child(s->sv_kvm, kvm_child_line, &w);
 }
 
 static void
@@ -589,11 +641,43 @@ kvm_guest_status(void *arg, const struct attach_vsock_guest_info *gi)
 }
 
 static void
+kvm_child_status(void *arg, const char *name, uint64_t cid, long pid)
+{
+	struct kvm_walk *w = arg;
+	struct json_object *g = status_add_obj(w->kw_arr, NULL), *o, *mb;
+	struct statefile sf;
+	const char *mode;
+
+	status_add_str(g, "name", name);
+	status_add_u64(g, "cid", cid);
+	status_add_u64(g, "pid", (uint64_t)pid);
+	if (kvm_recorded(w->kw_s, cid, &sf) < 0) {
+		status_add_null(g, "recorded");
+		return;
+	}
+	mode = conf_notify_name(sf.sf_dev.st_irq.mode);
+	o = status_add_obj(g, "recorded");
+	status_add_u64(o, "pid", (uint64_t)sf.sf_pid);
+	status_add_u64(o, "protocol", sf.sf_dev.st_protocol);
+	status_add_u64(o, "status", sf.sf_dev.st_status);
+	status_add_u64(o, "features", sf.sf_dev.st_features);
+	status_add_str(o, "irq_mode", mode != NULL ? mode : "unknown");
+	mb = status_add_obj(o, "mailbox");
+	status_add_u64(mb, "gpa", sf.sf_dev.st_mbox_gpa);
+	status_add_u64(mb, "size", sf.sf_dev.st_mbox_size);
+	status_add_u64(o, "epoch", sf.sf_dev.st_epoch);
+}
+
+static void
 kvm_status(struct service *s, struct json_object *root)
 {
+	struct kvm_walk w = { s, NULL, NULL, NULL };
+
 	status_add_null(root, "ioreq");
 	attach_vsock_foreach_guest(s->sv_kvm, kvm_guest_status,
 	    status_add_arr(root, "guests"));
+	w.kw_arr = status_add_arr(root, "kvm_processes");
+	attach_vsock_foreach_child(s->sv_kvm, kvm_child_status, &w);
 }
 
 /* Each guest's process records its own (kvm_state): none for the listener. */

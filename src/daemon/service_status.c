@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "binding/binding.h"
+#include "daemon/conf.h"
 #include "daemon/service_status.h"
 #include "daemon/status.h"
 #include "hcvsock_abi.h"
@@ -131,16 +132,13 @@ service_status_ioreq(struct json_object *root, const struct ioreq_engine *e,
 	}
 }
 
+/* Modes by the names hcvsockd.conf's notify gives them. */
 static const char *
 irq_mode_name(uint32_t mode)
 {
-	static const char *const names[] = {
-		[HCVS_IRQ_NONE] = "none", [HCVS_IRQ_MSI] = "msi",
-		[HCVS_IRQ_EVTCHN] = "evtchn", [HCVS_IRQ_GSI] = "gsi",
-		[HCVS_IRQ_ISA] = "isa",
-	};
+	const char *name = conf_notify_name(mode);
 
-	return mode <= HCVS_IRQ_MODE_MAX ? names[mode] : "unknown";
+	return name != NULL ? name : "unknown";
 }
 
 static void

@@ -20,6 +20,7 @@ static const struct vsock_proto_ops *const protos[] = {
 	[HCVS_PROTO_MSG] = &vsock_msg_proto,
 };
 #define NPROTOS	(sizeof(protos) / sizeof(protos[0]))
+_Static_assert(NPROTOS <= VSOCK_PROTO_SLOTS, "a protocol number beyond d_priv");
 
 /* ---- Interrupts ---------------------------------------------------------- */
 

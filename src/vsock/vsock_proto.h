@@ -86,6 +86,9 @@ struct vsock_proto_ops {
 			    void (*cb)(void *arg, const char *line), void *arg);
 };
 
+/* Protocol numbers a window can carry: 0 .. VSOCK_PROTO_SLOTS - 1. */
+#define VSOCK_PROTO_SLOTS	8
+
 extern const struct vsock_proto_ops vsock_ring_proto;
 extern const struct vsock_proto_ops vsock_msg_proto;
 
@@ -113,7 +116,7 @@ struct vsock_dev {
 	bool			 d_changed;
 
 	/* Every offered protocol's state; d_po/d_pp: the selected one. */
-	void			*d_priv[HCVS_PROTO_MSG + 1];
+	void			*d_priv[VSOCK_PROTO_SLOTS];
 	const struct vsock_proto_ops *d_po;
 	void			*d_pp;
 

@@ -50,13 +50,7 @@ CONF
 
 # lg_wait NAME PATTERN SECONDS: the guest printed a matching HCVS-G line.
 lg_wait() {
-	n=0
-	until grep -q "HCVS-G $2" "$LGLOG/guest-$1.log" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-	return 0
+	wait_until "$3" grep -qs "HCVS-G $2" "$LGLOG/guest-$1.log"
 }
 
 # lg_dump NAME: the guest's lines, for the harness.

@@ -34,29 +34,35 @@ create() {
 	xl domid "$1"
 }
 
-# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
-wait_file() {
-	n=0
-	while [ ! -e "$1" ]; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+# wait_until SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds (0),
+# or SECONDS have passed (1).
+wait_until() {
+	_wu_max=$(($1 * 10))
+	shift
+	_wu_n=0
+	until "$@"; do
+		_wu_n=$((_wu_n + 1))
+		[ $_wu_n -gt $_wu_max ] && return 1
 		sleep 0.1
 	done
 	return 0
 }
 
+_file_or_dead() { [ -e "$1" ] || { [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; }; }
+_not_alive() { ! kill -0 "$1" 2>/dev/null; }
+_no_domain() { ! xl domid "$1" >/dev/null 2>&1; }
+
+# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
+wait_file() {
+	wait_until "$2" _file_or_dead "$1" "${3:-}" && [ -e "$1" ]
+}
+
 # wait_pid PID SECONDS: 0 if it exited in time (its status in $wait_rc).
 wait_pid() {
-	n=0
-	while kill -0 "$1" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt $(($2 * 10)) ]; then
-			wait_rc=124
-			return 1
-		fi
-		sleep 0.1
-	done
+	if ! wait_until "$2" _not_alive "$1"; then
+		wait_rc=124
+		return 1
+	fi
 	wait "$1"
 	wait_rc=$?
 	return 0
@@ -64,13 +70,7 @@ wait_pid() {
 
 # wait_gone NAME SECONDS: the domain has gone (the guest powered off).
 wait_gone() {
-	n=0
-	while xl domid "$1" >/dev/null 2>&1; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-	return 0
+	wait_until "$2" _no_domain "$1"
 }
 
 # No domain but dom0 may remain, not even a dying "(null)" one.
@@ -151,14 +151,9 @@ case_src_restrict() {
 }
 
 # wait_guest DOM PATTERN SECONDS: the guest printed a line (Xen's console ring).
+_guest_said() { xl dmesg | grep -q "(d$1) HCVS-G $2"; }
 wait_guest() {
-	n=0
-	until xl dmesg | grep -q "(d$1) HCVS-G $2"; do
-		n=$((n + 1))
-		[ $n -gt "$3" ] && return 1
-		sleep 1
-	done
-	return 0
+	wait_until "$3" _guest_said "$1" "$2"
 }
 
 # start_src NAME VCPUS CMDLINE [ARGS]: guest created paused, server attached,
@@ -337,15 +332,22 @@ hv_end() {
 	check_no_zombie
 }
 
-# Not our child (it daemonised): poll /proc.
-wait_pid_gone() {
-	n=0
-	while [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		sleep 0.1
+# hv_counters NAME: the serving daemon's doorbell counters, as
+# `hcvsockctl status --json` gives them (hcvsockctl(8)).
+hv_counters() {
+	j=$(hcvsockctl status --json "$1" 2>&1) || fail "hcvsockctl status: $j"
+	line=
+	for k in doorbells sync_doorbells evtchn_doorbells evtchn_events_ignored passes; do
+		v=$(echo "$j" | tr ',{}' '\n\n\n' | sed -n "s/^\"$k\"://p" | head -n1)
+		line="$line $k=${v:-missing}"
 	done
-	return 0
+	echo "HCVS-INFO counters:$line"
+}
+
+# Not our child (it daemonised): poll /proc.
+_pid_gone() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+wait_pid_gone() {
+	wait_until "$2" _pid_gone "$1"
 }
 
 hv_g2h() {
@@ -373,12 +375,12 @@ case_hv_ekick_withheld() {
 }
 case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
 case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
-# The three doorbells measured by the guest's TSC in one boot (echo peer:
-# one echo and one stream connection per doorbell).
+# The three doorbells measured by the guest's TSC in one boot, two rounds
+# (echo peer: one echo and one stream connection per doorbell and round).
 case_hv_perf() {
 	name=hv-perf
-	peer_serve $name 6
-	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144"
+	peer_serve $name 12
+	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144 rounds=2"
 	wait_pid $ppid 240 || fail "echo peer did not finish"
 	hv_end $name
 }
@@ -468,6 +470,7 @@ hv_restart() {
 	hv_start $name 1 "case=restart port=$PIO vport=1234 $2 bytes=67108864 bytes2=65536"
 	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
 	sleep 2
+	hv_counters $name
 	kill -KILL "$dpid"
 	wait_pid_gone "$dpid" 10
 	sleep 1

@@ -297,6 +297,10 @@ static struct idt_entry idt[256] __attribute__((aligned(8)));
 static void (*handlers[256])(unsigned);
 static volatile uint32_t counters[256];
 static volatile uint32_t tick_count;
+/* Per vCPU: an interrupt came since its last irq_wait() (see there). */
+static volatile uint8_t irq_came[8];
+
+static unsigned this_vcpu(void);
 
 static void tsc_init(void);
 
@@ -327,6 +331,7 @@ pvh_isr(uint32_t vec)
 		halt_forever();
 	}
 	counters[vec]++;
+	irq_came[this_vcpu()] = 1;
 	if (vec == VEC_TIMER && apic_id() == 0)
 		tick_count++;
 	if (handlers[vec] != NULL)
@@ -425,6 +430,12 @@ ticks(void)
 	return q;
 }
 
+uint32_t
+tsc_khz(void)
+{
+	return tsc_per_tick / 10;
+}
+
 static void
 tsc_init(void)
 {
@@ -441,6 +452,27 @@ tsc_init(void)
 		tsc_per_tick = r[2] * 10;
 }
 
+/*
+ * Halt until an interrupt, unless one already came since this vCPU's last
+ * call: the caller checked its condition before calling, and an interrupt
+ * taken between that check and a bare `sti; hlt` would leave the vCPU
+ * asleep until the next timer tick.  With interrupts off, the flag is
+ * tested and `sti; hlt` halts with no window in between (sti takes effect
+ * after hlt has started); whatever arrives after the flag is cleared is
+ * seen by the caller's next check.
+ */
+void
+irq_wait(void)
+{
+	unsigned v = this_vcpu();
+
+	__asm__ volatile("cli" : : : "memory");
+	if (!irq_came[v])
+		__asm__ volatile("sti; hlt" : : : "memory");
+	irq_came[v] = 0;
+	__asm__ volatile("sti" : : : "memory");
+}
+
 bool
 wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms)
 {
@@ -451,7 +483,7 @@ wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms)
 			return true;
 		if ((ticks() - start) * 10 >= timeout_ms)
 			return cond(arg);
-		__asm__ volatile("sti; hlt" : : : "memory");
+		irq_wait();
 	}
 }
 
@@ -482,6 +514,7 @@ static uint8_t shinfo_page[4096] __attribute__((aligned(4096)));
 static bool xen_ready;
 static uint32_t evtchn_port;
 static volatile uint32_t evtchn_upcalls;
+static volatile uint64_t evtchn_upcall_tsc;
 
 static void
 cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -549,8 +582,13 @@ evtchn_upcall(unsigned vec)
 	__atomic_and_fetch(&s->vcpu_info[0].evtchn_pending_sel, ~(1ul << w),
 	    __ATOMIC_SEQ_CST);
 	if (__atomic_fetch_and(&s->evtchn_pending[w], ~(1ul << b),
-	    __ATOMIC_SEQ_CST) & (1ul << b))
+	    __ATOMIC_SEQ_CST) & (1ul << b)) {
+		uint32_t lo, hi;
+
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		evtchn_upcall_tsc = ((uint64_t)hi << 32) | lo;
 		evtchn_upcalls++;
+	}
 }
 
 const void *
@@ -611,8 +649,32 @@ xen_evtchn_count(void)
 	return &evtchn_upcalls;
 }
 
+uint64_t
+xen_evtchn_last_tsc(void)
+{
+	return evtchn_upcall_tsc;
+}
+
 static uint8_t ap_stacks[8][8192] __attribute__((aligned(16)));
 static void (*ap_fn[8])(void);
+
+/*
+ * Which vCPU runs this: secondary vCPUs run on ap_stacks, interrupts
+ * included (same privilege level, no stack switch).  Cheaper than
+ * reading the APIC ID, which exits to Xen.
+ */
+static unsigned
+this_vcpu(void)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	unsigned i;
+
+	for (i = 1; i < 8; i++)
+		if (sp >= (uintptr_t)ap_stacks[i] &&
+		    sp < (uintptr_t)ap_stacks[i] + sizeof(ap_stacks[i]))
+			return i;
+	return 0;
+}
 
 void
 pvh_ap_main(void)
