@@ -109,7 +109,8 @@ vsenv_base(struct vsenv *e, bool busy)
 }
 
 int
-vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy)
+vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy,
+    bool tx_poll)
 {
 #ifdef HAVE_KVM
 	struct attach_vsock_cfg cfg;
@@ -122,6 +123,9 @@ vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = e->loop;
 	vsenv_mux_cfg(e, &cfg.mux);
+	/* hcvsockd's sync_poll_us and tx_poll_us: a blocking server's windows. */
+	cfg.sync_poll_ns = busy ? 0 : VSENV_WINDOW_NS;
+	cfg.tx_poll_ns = busy || !tx_poll ? 0 : VSENV_WINDOW_NS;
 	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "hcvsock-bench: attach: %s\n", err);
@@ -135,6 +139,7 @@ err:
 	(void)e;
 	(void)d;
 	(void)busy;
+	(void)tx_poll;
 	return -ENODEV;
 #endif
 }

@@ -25,6 +25,7 @@ DAEMON_SHELL_TESTS = \
 	%reldir%/daemon/seqpacket.test \
 	%reldir%/daemon/tcp.test \
 	%reldir%/daemon/kvm.test \
+	%reldir%/daemon/kvm-restart.test \
 	%reldir%/daemon/init.test \
 	%reldir%/daemon/man.test \
 	%reldir%/daemon/demo.test \
@@ -36,6 +37,13 @@ EXTRA_DIST += %reldir%/conf
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test_conf tests/unit/test_daemon
+
+# The per-guest binding over the fake ioreq page (its poll windows).
+check_PROGRAMS += tests/unit/test_binding
+tests_unit_test_binding_SOURCES = %reldir%/unit/test_binding.c
+tests_unit_test_binding_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_binding_LDADD = $(FAKE_GUEST_LIBS) $(BINDING_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_binding
 tests_unit_test_conf_SOURCES = %reldir%/unit/test_conf.c
 tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_conf_LDADD = src/daemon/libdaemon.a $(TEST_LIBS)

@@ -6,7 +6,7 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/kvm/test_attach
 tests_kvm_test_attach_SOURCES = %reldir%/kvm/test_attach.c
 tests_kvm_test_attach_CFLAGS = $(TEST_CFLAGS)
-tests_kvm_test_attach_LDADD = $(ATTACH_VMM_LIBS) $(TEST_LIBS)
+tests_kvm_test_attach_LDADD = src/attach/libattach_vmm.a $(ATTACH_VSOCK_LIBS) $(TEST_LIBS)
 TESTS += tests/kvm/test_attach
 endif
 
@@ -111,7 +111,8 @@ tests_kvm_test_kvm_e2e_SOURCES = %reldir%/kvm/test_kvm_e2e.c \
 tests_kvm_test_kvm_e2e_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/tests/kvm
 tests_kvm_test_kvm_e2e_LDADD = tests/libkvmvm.a src/attach/libattach_vmm.a \
 	$(ATTACH_VSOCK_LIBS) $(TEST_LIBS)
-EXTRA_tests_kvm_test_kvm_e2e_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin
+EXTRA_tests_kvm_test_kvm_e2e_DEPENDENCIES = tests/kvm/guest/vsock_e2e.bin \
+	tests/kvm/guest/probe.bin
 TESTS += tests/kvm/test_kvm_e2e
 endif
 

@@ -64,6 +64,17 @@ tests_unit_test_vsock_guest_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_guest_LDADD = $(VSOCKDEV_TEST_LIBS)
 TESTS += tests/unit/test_vsock_guest
 
+# A whole binding with the event-channel doorbell: floods, re-binding.
+check_PROGRAMS += tests/unit/test_binding_evtchn
+tests_unit_test_binding_evtchn_SOURCES = %reldir%/unit/test_binding_evtchn.c
+tests_unit_test_binding_evtchn_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_binding_evtchn_LDFLAGS = -Wl,--wrap=notifier_bind \
+	-Wl,--wrap=notifier_unbind
+tests_unit_test_binding_evtchn_LDADD = tests/libvsocktestenv.a \
+	$(BINDING_LIBS) guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) \
+	src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_binding_evtchn
+
 # End to end: guest driver -> fake ioreq page -> engine -> device -> muxer
 # -> AF_UNIX host programs.
 check_PROGRAMS += tests/unit/test_vsock_e2e

@@ -60,8 +60,12 @@
  * of the window (port I/O or MMIO: the platform knows which and where).
  * Optional members may be NULL: mb defaults to a full compiler+CPU fence,
  * virt_to_phys to identity, wait to nothing (pure spinning).  wait() is
- * called in every blocking loop: pause, halt until an interrupt, or (in
- * tests) let the host side run.
+ * called in every blocking loop once the driver found nothing to do:
+ * pause, halt until an interrupt, or (in tests) let the host side run.
+ * A wait() that halts must not miss the interrupt that came between the
+ * driver's look and the halt: return at once if one came since the
+ * previous wait() (a flag the handler sets, tested with interrupts off
+ * just before `sti; hlt`), or the guest sleeps until some other interrupt.
  */
 struct hcvg_platform {
 	void		*ctx;

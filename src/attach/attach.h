@@ -61,6 +61,7 @@ enum attach_msg_type {
 	ATTACH_MSG_IOREQ_PAGE	= 6,	/* 1 fd: the ioreq page memfd */
 	ATTACH_MSG_IOREQ_VCPU	= 7,	/* 2 fds: kick, done */
 	ATTACH_MSG_START	= 8,	/* no fds */
+	ATTACH_MSG_STATE_PAGE	= 9,	/* 1 fd: the device state memfd */
 	/* hcvsockd -> VMM */
 	ATTACH_MSG_HELLO_REPLY	= 0x81,
 	ATTACH_MSG_RESULT	= 0x82,
@@ -128,6 +129,19 @@ struct attach_msg_ioreq_vcpu {
 	uint32_t	iv_reserved;	/* 0 */
 };
 
+/*
+ * The device state page: a memfd the VMM keeps for the VM's life and
+ * hands over at every attach.  hcvsockd records the guest's device
+ * state there before it answers any request that changed it, and a
+ * later hcvsockd serving the same VM imports it (KVM-ATTACH.md §1).
+ */
+#define ATTACH_STATE_PAGE	4096u
+
+struct attach_msg_state_page {
+	uint32_t	sp_size;	/* ATTACH_STATE_PAGE */
+	uint32_t	sp_flags;	/* 0 */
+};
+
 struct attach_msg_result {
 	int32_t		rs_status;	/* 0 or -errno */
 	uint32_t	rs_msg_type;	/* the message that failed, or 0 */
@@ -155,6 +169,8 @@ struct attach_desc {
 	int		ad_kick_fd;	/* ioeventfd on DOORBELL, datamatch 1 */
 	int		ad_irq_fd;	/* irqfd on ad_irq_gsi */
 	uint32_t	ad_irq_gsi;	/* ATTACH_GSI_NONE without ad_irq_fd */
+	/* Where the device state is recorded, or -1 (nowhere). */
+	int		ad_state_fd;
 	/* Forwarded exits. */
 	int		ad_page_fd;
 	unsigned	ad_nr_vcpus;
@@ -175,6 +191,20 @@ int	attach_desc_check(const struct attach_desc *d, char *err, size_t errlen)
 
 /* Close every fd and re-initialise. */
 void	attach_desc_close(struct attach_desc *d);
+
+struct vsock_dev_state;
+
+/*
+ * The device state page (ATTACH_STATE_PAGE bytes, KVM-ATTACH.md §1):
+ * load the newest valid record (0; -ENOENT: the page was never written;
+ * -EINVAL: no record is intact), store one with sequence number `seq`
+ * (the caller counts up from the loaded one).  The loaded state is
+ * only decoded: vsock_dev_import() validates it.
+ */
+int	attach_state_load(const void *page, struct vsock_dev_state *st,
+	    uint64_t *seq) __must_check;
+void	attach_state_store(void *page, const struct vsock_dev_state *st,
+	    uint64_t seq);
 
 /* ---- Daemon side of the socket ------------------------------------------ */
 
@@ -291,5 +321,9 @@ void	attach_server_set_fork(struct attach_server *s, bool on);
 void	attach_server_dump_children(const struct attach_server *s,
 	    void (*cb)(void *arg, const char *line), void *arg);
 unsigned attach_server_nr_guests(const struct attach_server *s);
+/* Parent: fn once per child whose guest is attached. */
+void	attach_server_foreach_child(const struct attach_server *s,
+	    void (*fn)(void *arg, const char *name, uint64_t cid, long pid),
+	    void *arg);
 
 #endif /* HCVS_ATTACH_H */

@@ -33,6 +33,7 @@ attach_desc_init(struct attach_desc *d)
 	for (i = 0; i < ATTACH_MAX_REGIONS; i++)
 		d->ad_regions[i].ar_fd = -1;
 	d->ad_vm_fd = d->ad_kick_fd = d->ad_irq_fd = d->ad_page_fd = -1;
+	d->ad_state_fd = -1;
 	d->ad_irq_gsi = ATTACH_GSI_NONE;
 	for (i = 0; i < ATTACH_MAX_VCPUS; i++)
 		d->ad_vcpus[i].kick_fd = d->ad_vcpus[i].done_fd = -1;
@@ -57,6 +58,7 @@ attach_desc_close(struct attach_desc *d)
 	close_fd(&d->ad_kick_fd);
 	close_fd(&d->ad_irq_fd);
 	close_fd(&d->ad_page_fd);
+	close_fd(&d->ad_state_fd);
 	for (i = 0; i < ATTACH_MAX_VCPUS; i++) {
 		close_fd(&d->ad_vcpus[i].kick_fd);
 		close_fd(&d->ad_vcpus[i].done_fd);
@@ -82,7 +84,7 @@ attach_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
  * matches, 0 if it does not, -errno if /proc cannot tell (then callers
  * accept the fd: the kernel will refuse it later if it is wrong).
  */
-int
+static int
 attach_fd_is_anon(int fd, const char *kind)
 {
 	char path[64], target[64];
@@ -346,6 +348,12 @@ attach_desc_check(const struct attach_desc *d, char *err, size_t errlen)
 	    errlen);
 	if (rc < 0)
 		return rc;
+	if (d->ad_state_fd >= 0) {
+		rc = check_memfd(d->ad_state_fd, ATTACH_STATE_PAGE,
+		    "state page", err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	for (i = 0; i < d->ad_nr_vcpus; i++) {
 		char what[48];
 

@@ -27,6 +27,7 @@ struct attach_fwd {
 	uint64_t	 fw_spin_ns;
 	int		 fw_peer_fd;	/* the attach socket, or -1 */
 	bool		 fw_peer_gone;
+	bool		 fw_is_write[ATTACH_MAX_VCPUS];	/* the slot's request */
 	struct ioreq_shm_vcpu fw_vcpus[ATTACH_MAX_VCPUS];
 };
 
@@ -172,44 +173,18 @@ slot_state(struct ioreq *slot)
 	return __atomic_load_n(slot_state_byte(slot), __ATOMIC_ACQUIRE) & 0xf;
 }
 
-int
-attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
-    uint64_t addr, unsigned size, bool is_write, uint64_t *data, int timeout_ms)
+/*
+ * Wait for the answer to the request in vCPU `vcpu`'s slot, take it and
+ * free the slot.  *data gets a read's value.
+ */
+static int
+fwd_wait(struct attach_fwd *f, unsigned vcpu, uint64_t *data, int timeout_ms)
 {
-	struct ioreq *slot;
+	struct ioreq *slot = &f->fw_slots[vcpu];
 	uint64_t start, deadline = 0;
+	int done_fd = f->fw_vcpus[vcpu].done_fd;
 	unsigned st;
-	uint8_t byte;
-	int done_fd;
 
-	if (vcpu >= f->fw_nr_vcpus || (size != 1 && size != 2 && size != 4 &&
-	    size != 8) || (space == IOREQ_SPACE_PIO && size == 8))
-		return -EINVAL;
-	slot = &f->fw_slots[vcpu];
-	if (attach_fwd_peer_gone(f))
-		return -ECONNRESET;
-	if (slot_state(slot) != STATE_IOREQ_NONE)
-		return -EBUSY;
-	slot->addr = addr;
-	slot->data = is_write ? *data : 0;
-	slot->count = 1;
-	slot->size = size;
-	slot->vp_eport = vcpu;
-	slot->type = space == IOREQ_SPACE_PIO ? IOREQ_TYPE_PIO :
-	    IOREQ_TYPE_COPY;
-	/* state READY, data_is_ptr 0, dir, df 0: published with release. */
-	byte = STATE_IOREQ_READY | (uint8_t)((is_write ? IOREQ_WRITE : IOREQ_READ)
-	    << 5);
-	__atomic_store_n(slot_state_byte(slot), byte, __ATOMIC_RELEASE);
-	{
-		uint64_t one = 1;
-
-		if (write(f->fw_vcpus[vcpu].kick_fd, &one, sizeof(one)) !=
-		    (ssize_t)sizeof(one))
-			return -errno;
-	}
-
-	done_fd = f->fw_vcpus[vcpu].done_fd;
 	start = fwd_now_ns();
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000ull;
@@ -245,9 +220,70 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 		    slot_state(slot) != STATE_IORESP_READY)
 			return -ECONNRESET;
 	}
-	if (!is_write)
+	if (!f->fw_is_write[vcpu])
 		*data = __atomic_load_n(&slot->data, __ATOMIC_RELAXED);
 	__atomic_store_n(slot_state_byte(slot), STATE_IOREQ_NONE,
 	    __ATOMIC_RELEASE);
 	return 0;
+}
+
+int
+attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
+    uint64_t addr, unsigned size, bool is_write, uint64_t *data, int timeout_ms)
+{
+	struct ioreq *slot;
+	uint8_t byte;
+
+	if (vcpu >= f->fw_nr_vcpus || (size != 1 && size != 2 && size != 4 &&
+	    size != 8) || (space == IOREQ_SPACE_PIO && size == 8))
+		return -EINVAL;
+	slot = &f->fw_slots[vcpu];
+	if (attach_fwd_peer_gone(f))
+		return -ECONNRESET;
+	if (slot_state(slot) != STATE_IOREQ_NONE)
+		return -EBUSY;
+	f->fw_is_write[vcpu] = is_write;
+	slot->addr = addr;
+	slot->data = is_write ? *data : 0;
+	slot->count = 1;
+	slot->size = size;
+	slot->vp_eport = vcpu;
+	slot->type = space == IOREQ_SPACE_PIO ? IOREQ_TYPE_PIO :
+	    IOREQ_TYPE_COPY;
+	/* state READY, data_is_ptr 0, dir, df 0: published with release. */
+	byte = STATE_IOREQ_READY | (uint8_t)((is_write ? IOREQ_WRITE : IOREQ_READ)
+	    << 5);
+	__atomic_store_n(slot_state_byte(slot), byte, __ATOMIC_RELEASE);
+	{
+		uint64_t one = 1;
+
+		if (write(f->fw_vcpus[vcpu].kick_fd, &one, sizeof(one)) !=
+		    (ssize_t)sizeof(one))
+			return -errno;
+	}
+	return fwd_wait(f, vcpu, data, timeout_ms);
+}
+
+int
+attach_fwd_resume(struct attach_fwd *f, unsigned vcpu, uint64_t *data,
+    int timeout_ms)
+{
+	unsigned st;
+
+	if (vcpu >= f->fw_nr_vcpus)
+		return -EINVAL;
+	st = slot_state(&f->fw_slots[vcpu]);
+	if (st == STATE_IOREQ_NONE)
+		return -ENOENT;
+	if (attach_fwd_peer_gone(f))
+		return -ECONNRESET;
+	return fwd_wait(f, vcpu, data, timeout_ms);
+}
+
+void
+attach_fwd_abandon(struct attach_fwd *f, unsigned vcpu)
+{
+	if (vcpu < f->fw_nr_vcpus)
+		__atomic_store_n(slot_state_byte(&f->fw_slots[vcpu]),
+		    STATE_IOREQ_NONE, __ATOMIC_RELEASE);
 }

@@ -21,9 +21,6 @@
 int	attach_errf(char *err, size_t errlen, int rc, const char *fmt, ...)
 	    __printf(4, 5);
 
-/* 1: /proc says fd is `kind` (e.g. "anon_inode:[eventfd]"); 0: it is not. */
-int	attach_fd_is_anon(int fd, const char *kind);
-
 int	attach_check_region(const struct attach_region *r, unsigned idx,
 	    char *err, size_t errlen);
 int	attach_check_device(uint64_t cid, enum ioreq_space space, uint64_t base,

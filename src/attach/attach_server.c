@@ -548,6 +548,17 @@ attach_server_set_timeout(struct attach_server *srv, unsigned ms)
 	srv->as_timeout_ms = ms > 0 ? ms : ATTACH_HANDSHAKE_MS;
 }
 
+void
+attach_server_foreach_child(const struct attach_server *srv,
+    void (*fn)(void *arg, const char *name, uint64_t cid, long pid), void *arg)
+{
+	for (const struct srv_conn *c = srv->as_conns; c != NULL;
+	    c = c->sc_next)
+		if (c->sc_child > 0 && c->sc_guest != NULL)
+			fn(arg, c->sc_rep.cr_name, c->sc_rep.cr_cid,
+			    (long)c->sc_child);
+}
+
 unsigned
 attach_server_nr_guests(const struct attach_server *srv)
 {

@@ -169,6 +169,9 @@ msg_payload_size(uint16_t type, unsigned *nfds_min, unsigned *nfds_max)
 		return sizeof(struct attach_msg_ioreq_vcpu);
 	case ATTACH_MSG_START:
 		return 0;
+	case ATTACH_MSG_STATE_PAGE:
+		*nfds_min = *nfds_max = 1;
+		return sizeof(struct attach_msg_state_page);
 	default:
 		return SIZE_MAX;
 	}
@@ -348,6 +351,21 @@ sess_ioreq_page(struct attach_sess *s, const struct attach_msg_ioreq_page *ip,
 }
 
 static int
+sess_state_page(struct attach_sess *s, const struct attach_msg_state_page *sp,
+    int *fds)
+{
+	CHECK_ZERO(s, sp->sp_flags, "STATE_PAGE flags");
+	if (s->as_desc.ad_state_fd >= 0)
+		return sess_fail(s, -EEXIST, "STATE_PAGE sent twice");
+	if (sp->sp_size != ATTACH_STATE_PAGE)
+		return sess_fail(s, -EINVAL, "STATE_PAGE: size %u, must be %u",
+		    sp->sp_size, ATTACH_STATE_PAGE);
+	s->as_desc.ad_state_fd = fds[0];
+	fds[0] = -1;
+	return 0;
+}
+
+static int
 sess_ioreq_vcpu(struct attach_sess *s, const struct attach_msg_ioreq_vcpu *iv,
     int *fds)
 {
@@ -439,6 +457,8 @@ sess_dispatch(struct attach_sess *s, const struct attach_msg_hdr *hdr,
 		return sess_ioreq_page(s, buf, fds);
 	case ATTACH_MSG_IOREQ_VCPU:
 		return sess_ioreq_vcpu(s, buf, fds);
+	case ATTACH_MSG_STATE_PAGE:
+		return sess_state_page(s, buf, fds);
 	case ATTACH_MSG_START: {
 		int rc = sess_start(s);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach/attach_impl.h"
@@ -185,6 +186,14 @@ attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
 		rc = attach_send_msg(sock, ATTACH_MSG_IOREQ_VCPU, &iv,
 		    sizeof(iv), fds, 2);
 	}
+	if (rc >= 0 && d->ad_state_fd >= 0) {
+		struct attach_msg_state_page sp = {
+			.sp_size = ATTACH_STATE_PAGE,
+		};
+
+		rc = attach_send_msg(sock, ATTACH_MSG_STATE_PAGE, &sp,
+		    sizeof(sp), &d->ad_state_fd, 1);
+	}
 	if (rc >= 0)
 		rc = attach_send_msg(sock, ATTACH_MSG_START, NULL, 0, NULL, 0);
 	/*
@@ -197,4 +206,67 @@ attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
 	if (rc < 0)
 		return attach_errf(err, errlen, rc, "send: %s", strerror(-rc));
 	return attach_errf(err, errlen, -EPROTO, "no RESULT from hcvsockd");
+}
+
+static uint64_t
+vmm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int
+attach_vmm_reattach(const char *path, const struct attach_desc *d,
+    int give_up_ms, int *sockp, unsigned *attempts,
+    void (*note)(void *arg, const char *why), void *arg, char *err,
+    size_t errlen)
+{
+	uint64_t start = vmm_now_ms(), now;
+	unsigned delay_ms = 50, n = 0;
+	char last[256] = "";
+	int sock, rc;
+
+	for (;;) {
+		n++;
+		rc = attach_vmm_connect(path, &sock);
+		if (rc < 0) {
+			attach_errf(err, errlen, rc, "connect %s: %s", path,
+			    strerror(-rc));
+		} else {
+			rc = attach_vmm_send(sock, d, 10000, err, errlen);
+			if (rc == 0) {
+				*sockp = sock;
+				if (attempts != NULL)
+					*attempts = n;
+				return 0;
+			}
+			close(sock);
+		}
+		/* Once per kind of failure: a daemon coming up is not news. */
+		if (note != NULL && strcmp(last, err) != 0)
+			note(arg, err);
+		snprintf(last, sizeof(last), "%s", err);
+		now = vmm_now_ms();
+		if (give_up_ms >= 0 && now - start >= (uint64_t)give_up_ms) {
+			if (attempts != NULL)
+				*attempts = n;
+			return attach_errf(err, errlen, -ETIMEDOUT,
+			    "not re-attached within %d ms (%u attempts): %s",
+			    give_up_ms, n, last);
+		}
+		if (give_up_ms >= 0 && now + delay_ms - start > (uint64_t)give_up_ms)
+			delay_ms = (unsigned)((uint64_t)give_up_ms - (now - start));
+		{
+			struct timespec ts = {
+				.tv_sec = delay_ms / 1000,
+				.tv_nsec = (long)(delay_ms % 1000) * 1000000L,
+			};
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
+		delay_ms = delay_ms * 2 > 1000 ? 1000 : delay_ms * 2;
+	}
 }

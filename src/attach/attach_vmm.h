@@ -25,6 +25,18 @@ int	attach_vmm_connect(const char *path, int *sockp) __must_check;
 int	attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
 	    char *err, size_t errlen) __must_check;
 
+/*
+ * Attach `d` again after hcvsockd went away (a restart or a crash):
+ * connect and send it, retrying with a back-off from 50 ms doubling to
+ * 1 s until it is attached or `give_up_ms` has passed (-ETIMEDOUT; err
+ * then holds the last failure).  Each distinct failure is reported once
+ * through `note` (may be NULL).  *sockp is the new attach socket.
+ */
+int	attach_vmm_reattach(const char *path, const struct attach_desc *d,
+	    int give_up_ms, int *sockp, unsigned *attempts,
+	    void (*note)(void *arg, const char *why), void *arg, char *err,
+	    size_t errlen) __must_check;
+
 /* ---- VMM side of the ioreq page ------------------------------------------- */
 
 struct attach_fwd;
@@ -51,6 +63,18 @@ void	attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d);
 int	attach_fwd_access(struct attach_fwd *f, unsigned vcpu,
 	    enum ioreq_space space, uint64_t addr, unsigned size,
 	    bool is_write, uint64_t *data, int timeout_ms) __must_check;
+/*
+ * After -ECONNRESET (hcvsockd went away with the request unanswered) and
+ * a re-attach (attach_fwd_set_peer with the new socket): wait for the
+ * next hcvsockd to answer the request still in the slot, as a vCPU on
+ * Xen waits for a restarted server.  -ENOENT if the slot holds no
+ * request (it was never posted: access it again); otherwise as
+ * attach_fwd_access.
+ */
+int	attach_fwd_resume(struct attach_fwd *f, unsigned vcpu, uint64_t *data,
+	    int timeout_ms) __must_check;
+/* Give up on vCPU `vcpu`'s request: the slot is free again. */
+void	attach_fwd_abandon(struct attach_fwd *f, unsigned vcpu);
 /* Spin this long on the slot before blocking (default 0). */
 void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
 

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "attach/attach_vsock.h"
 #include "binding/binding.h"
+#include "common/log.h"
 #include "hcvsock_abi.h"
 
 /* The MMIO register window: one page. */
@@ -17,6 +19,11 @@ struct attach_vsock {
 	struct binding		*av_bind;
 	char			 av_name[ATTACH_NAME_MAX];
 	uint64_t		 av_cid;
+	void			*av_state;	/* the VMM's state page, or NULL */
+	uint64_t		 av_state_seq;
+	/* The listener's state hook, from the moment the guest is attached. */
+	void			(*av_on_state)(void *arg, struct attach_vsock *av);
+	void			*av_hook_arg;
 	struct attach_vsock	*av_next;	/* in the server's list */
 };
 
@@ -35,6 +42,72 @@ av_mux_cfg(const struct attach_vsock_cfg *cfg, const struct vsock_mux_cfg *mux,
 			return -ENAMETOOLONG;
 	}
 	return 0;
+}
+
+/* Runs before the request that changed the state is answered. */
+static void
+av_record(void *arg)
+{
+	struct attach_vsock *av = arg;
+	struct vsock_dev_state st;
+
+	if (av->av_state == NULL || av->av_bind == NULL)
+		return;
+	binding_export(av->av_bind, &st);
+	attach_state_store(av->av_state, &st, ++av->av_state_seq);
+}
+
+/*
+ * Map the VMM's state page and take what an earlier hcvsockd recorded
+ * there: the guest carries on with its device, every connection reset.
+ */
+static void
+av_restore(struct attach_vsock *av, int fd)
+{
+	struct vsock_dev_state st;
+	void *p;
+	int rc;
+
+	p = mmap(NULL, ATTACH_STATE_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	if (p == MAP_FAILED) {
+		log_warnx("%s (cid %" PRIu64 "): state page: %s: the device "
+		    "state is not recorded", av->av_name, av->av_cid,
+		    strerror(errno));
+		return;
+	}
+	av->av_state = p;
+	rc = attach_state_load(p, &st, &av->av_state_seq);
+	if (rc == -ENOENT) {
+		log_info("%s (cid %" PRIu64 "): no device state recorded: a "
+		    "fresh device", av->av_name, av->av_cid);
+	} else if (rc < 0) {
+		av->av_state_seq = 0;
+		log_warnx("%s (cid %" PRIu64 "): the state page holds no intact "
+		    "record: a fresh device (the guest must reset it)",
+		    av->av_name, av->av_cid);
+	} else if ((rc = binding_import(av->av_bind, &st)) < 0) {
+		log_warnx("%s (cid %" PRIu64 "): the recorded device state was "
+		    "refused (%s): a fresh device (the guest must reset it)",
+		    av->av_name, av->av_cid, strerror(-rc));
+	} else {
+		log_info("%s (cid %" PRIu64 "): device state restored from the "
+		    "VMM's state page (epoch %" PRIu32 "): every connection "
+		    "was reset", av->av_name, av->av_cid, st.st_epoch + 1);
+	}
+	/* The next hcvsockd must see this one's epoch too. */
+	av_record(av);
+}
+
+/* Recorded in the VMM's page, then told to the listener's owner. */
+static void
+av_state_changed(void *arg)
+{
+	struct attach_vsock *av = arg;
+
+	av_record(av);
+	if (av->av_on_state != NULL)
+		av->av_on_state(av->av_hook_arg, av);
 }
 
 int
@@ -72,7 +145,14 @@ attach_vsock_new(const struct attach_vsock_cfg *cfg, const struct attach_desc *d
 	bc.windows[0].size = d->ad_window_space == IOREQ_SPACE_PIO ?
 	    HCVS_REG_WINDOW_SIZE : ATTACH_MMIO_WINDOW;
 	bc.busy_poll_ns = cfg->busy_poll_ns;
+	bc.sync_poll_ns = cfg->sync_poll_ns;
+	bc.tx_poll_ns = cfg->tx_poll_ns;
+	bc.state_changed = av_state_changed;
+	bc.hook_arg = av;
 	rc = binding_new(&bc, src, &av->av_bind, err, errlen);
+	/* Before enable: a request the dead daemon left is answered by it. */
+	if (rc == 0 && d->ad_state_fd >= 0)
+		av_restore(av, d->ad_state_fd);
 	if (rc == 0 && (rc = binding_enable(av->av_bind)) < 0)
 		snprintf(err, errlen, "enabling: %s", strerror(-rc));
 	if (rc < 0) {
@@ -89,6 +169,8 @@ attach_vsock_free(struct attach_vsock *av)
 	if (av == NULL)
 		return;
 	binding_free(av->av_bind, true);
+	if (av->av_state != NULL)
+		munmap(av->av_state, ATTACH_STATE_PAGE);
 	free(av);
 }
 
@@ -96,6 +178,18 @@ struct binding *
 attach_vsock_binding(struct attach_vsock *av)
 {
 	return av->av_bind;
+}
+
+const char *
+attach_vsock_name(const struct attach_vsock *av)
+{
+	return av->av_name;
+}
+
+uint64_t
+attach_vsock_cid(const struct attach_vsock *av)
+{
+	return av->av_cid;
 }
 
 /* ---- hcvsockd's listener ------------------------------------------------- */
@@ -133,6 +227,9 @@ vs_attach(void *arg, struct attach_desc *d, void **guestp, char *err,
 	vs->vs_guests = av;
 	vs->vs_nr++;
 	*guestp = av;
+	av->av_on_state = vs->vs_cfg.on_state;
+	av->av_hook_arg = vs->vs_cfg.hook_arg;
+	av_state_changed(av);
 	if (vs->vs_cfg.on_attach != NULL)
 		vs->vs_cfg.on_attach(vs->vs_cfg.hook_arg, av->av_name,
 		    av->av_cid);
@@ -155,6 +252,7 @@ vs_detach(void *arg, void *guest)
 		}
 	}
 	memcpy(name, av->av_name, sizeof(name));
+	av->av_on_state = NULL;
 	attach_vsock_free(av);
 	if (vs->vs_cfg.on_detach != NULL)
 		vs->vs_cfg.on_detach(vs->vs_cfg.hook_arg, name, cid);
@@ -259,6 +357,13 @@ attach_vsock_dump(const struct attach_vsock_server *vs,
 		cb(arg, line);
 		binding_dump(av->av_bind, cb, arg);
 	}
+}
+
+void
+attach_vsock_foreach_child(const struct attach_vsock_server *vs,
+    void (*fn)(void *arg, const char *name, uint64_t cid, long pid), void *arg)
+{
+	attach_server_foreach_child(vs->vs_srv, fn, arg);
 }
 
 void

@@ -43,6 +43,8 @@ struct attach_vsock_cfg {
 	/* 1u << HCVS_IRQ_* allowed; 0: whatever the guest's VMM enables. */
 	uint32_t		 irq_modes;
 	uint64_t		 busy_poll_ns;	/* 0: off */
+	uint64_t		 sync_poll_ns;	/* 0: off (binding.h) */
+	uint64_t		 tx_poll_ns;	/* 0: off (binding.h) */
 	/* The only CID a VMM may attach (hcvsockd's configuration); 0: any. */
 	uint64_t		 require_cid;
 	/* Listener only: who may attach (SO_PEERCRED); NULL: anybody. */
@@ -61,10 +63,22 @@ struct attach_vsock_cfg {
 				    uint64_t cid);
 	void			(*on_detach)(void *arg, const char *name,
 				    uint64_t cid);
+	/*
+	 * Listener only (may be NULL): an attached guest's device state
+	 * worth persisting changed (binding_export of its binding gives
+	 * it).  Called once as it attaches, before on_attach, then before
+	 * the guest is answered for each register write that changed it.
+	 */
+	void			(*on_state)(void *arg, struct attach_vsock *av);
 	void			*hook_arg;
 };
 
-/* Build the device for a checked description (fds dup'ed). */
+/*
+ * Build the device for a checked description (fds dup'ed).  With a
+ * state page, the state recorded there by an earlier hcvsockd is
+ * imported (the guest sees a transport reset) and every change is
+ * recorded there before the request that made it is answered.
+ */
 int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
 	    const struct attach_desc *d, struct attach_vsock **avp, char *err,
 	    size_t errlen) __must_check;
@@ -72,6 +86,8 @@ int	attach_vsock_new(const struct attach_vsock_cfg *cfg,
 void	attach_vsock_free(struct attach_vsock *av);
 
 struct binding *attach_vsock_binding(struct attach_vsock *av);
+const char *attach_vsock_name(const struct attach_vsock *av);
+uint64_t attach_vsock_cid(const struct attach_vsock *av);
 
 /*
  * hcvsockd's KVM mode: listen on `path` for VMMs (attach_server_new) and
@@ -104,6 +120,13 @@ struct attach_vsock_guest_info {
 /* Calls fn once per attached guest; fn must not attach or detach. */
 void	attach_vsock_foreach_guest(const struct attach_vsock_server *s,
 	    void (*fn)(void *arg, const struct attach_vsock_guest_info *gi),
+	    void *arg);
+/*
+ * fork_per_guest: fn once per guest attached in a process of its own
+ * (the listener holds none of them).
+ */
+void	attach_vsock_foreach_child(const struct attach_vsock_server *s,
+	    void (*fn)(void *arg, const char *name, uint64_t cid, long pid),
 	    void *arg);
 /* Per guest: name, CID, forwarded requests, kicks, irqs, then its binding. */
 void	attach_vsock_dump(const struct attach_vsock_server *s,

@@ -4,6 +4,7 @@ noinst_LIBRARIES += src/attach/libattach.a
 src_attach_libattach_a_SOURCES = \
 	%reldir%/attach.h %reldir%/attach_impl.h \
 	%reldir%/attach_desc.c \
+	%reldir%/attach_state.c \
 	%reldir%/attach_wire.c \
 	%reldir%/attach_sess.c \
 	%reldir%/attach_server.c \

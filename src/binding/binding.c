@@ -26,6 +26,8 @@ struct binding {
 	int			 b_fd;		/* on the loop, or -1 */
 	int64_t			 b_timer;
 	uint64_t		 b_busy_ns;
+	uint64_t		 b_sync_ns;
+	uint64_t		 b_wakeups;	/* the loop found the source ready */
 	bool			 b_enabled;
 	bool			 b_stopped;
 	bool			 b_failed;
@@ -60,12 +62,11 @@ irq_setup(void *arg, const struct vsock_irq_cfg *irq)
 }
 
 static int
-irq_raise(void *arg, const struct vsock_irq_cfg *irq, bool level)
+irq_raise(void *arg, const struct vsock_irq_cfg *irq)
 {
 	struct binding *b = arg;
 
-	/* Every mode a source offers is an edge: nothing to deassert. */
-	if (!level || irq->mode == HCVS_IRQ_NONE)
+	if (irq->mode == HCVS_IRQ_NONE)
 		return 0;
 	return ioreq_source_irq_raise(b->b_src);
 }
@@ -182,8 +183,10 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 	(void)l;
 	(void)fd;
 	(void)events;
+	b->b_wakeups++;
 	for (;;) {
-		struct ioreq_source_events ev = { 0, 0 };
+		struct ioreq_source_events ev = { 0, 0, 0 };
+		uint64_t window;
 
 		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
 		if (n < 0) {
@@ -204,11 +207,16 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 		if (ev.guest_events > 0 && vsock_dev_guest_event(b->b_dev) > 0)
 			defer(b);
 		run_device(b);
-		if (b->b_busy_ns == 0 || b->b_fd < 0)
+		if (b->b_fd < 0)
 			break;
-		if (n > 0)
-			deadline = loop_now_ns() + b->b_busy_ns;
-		else if (loop_now_ns() >= deadline)
+		/*
+		 * Events open (or stretch) the window: any with busy_poll, an
+		 * answered request with sync_poll.  No window: back to epoll.
+		 */
+		window = MAX(b->b_busy_ns, ev.requests > 0 ? b->b_sync_ns : 0);
+		if (n > 0 && window > 0)
+			deadline = MAX(deadline, loop_now_ns() + window);
+		if (deadline == 0 || loop_now_ns() >= deadline)
 			break;
 		cpu_relax();
 	}
@@ -272,6 +280,7 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 	b->b_fd = -1;
 	b->b_cid = cfg->mux.guest_cid;
 	b->b_busy_ns = cfg->busy_poll_ns;
+	b->b_sync_ns = cfg->sync_poll_ns;
 	b->b_state_changed = cfg->state_changed;
 	b->b_on_failed = cfg->failed;
 	b->b_hook_arg = cfg->hook_arg;
@@ -318,7 +327,6 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 	dc.backend_domid = cfg->backend_domid;
 	dc.irq_caps = (ioreq_source_irq_modes(src) & cfg->irq_modes) |
 	    1u << HCVS_IRQ_NONE;
-	dc.is_hvm = ioreq_source_is_hvm(src);
 	dc.irq_ops = &irq_ops;
 	dc.irq_arg = b;
 	dc.name = b->b_name;
@@ -327,6 +335,7 @@ binding_new(const struct binding_cfg *cfg, struct ioreq_source *src,
 		snprintf(err, errlen, "the vsock device: %s", strerror(-rc));
 		goto err;
 	}
+	vsock_dev_set_tx_poll(b->b_dev, cfg->tx_poll_ns);
 	for (i = 0; i < cfg->nr_windows; i++)
 		if ((rc = claim_window(b, &cfg->windows[i], err, errlen)) < 0)
 			goto err;
@@ -445,6 +454,7 @@ binding_get_stats(struct binding *b, struct binding_stats *st)
 	st->bs_requests = es.st_requests;
 	st->bs_doorbells = ss.ss_doorbells;
 	st->bs_irqs = ss.ss_irqs;
+	st->bs_wakeups = b->b_wakeups;
 }
 
 struct ioreq_source *
@@ -472,17 +482,17 @@ binding_dump(struct binding *b, void (*cb)(void *arg, const char *line),
 	struct ioreq_engine_stats es;
 	struct ioreq_source_stats ss;
 	struct vsock_mux_stats ms;
-	char line[256];
+	char line[320];
 
 	ioreq_engine_get_stats(ioreq_source_engine(b->b_src), &es);
 	ioreq_source_get_stats(b->b_src, &ss);
 	snprintf(line, sizeof(line), "ioreq %s, %u vCPU(s), server %d: %" PRIu64
 	    " requests, %" PRIu64 " buffered, %" PRIu64 " invalid, %" PRIu64
 	    " unclaimed, %" PRIu64 " spurious, %" PRIu64 " doorbells, %" PRIu64
-	    " irqs", ioreq_source_kind(b->b_src),
+	    " guest events, %" PRIu64 " irqs", ioreq_source_kind(b->b_src),
 	    ioreq_source_nr_vcpus(b->b_src), ioreq_source_server_id(b->b_src),
 	    es.st_requests, es.st_buffered, es.st_invalid, es.st_unclaimed,
-	    es.st_spurious, ss.ss_doorbells, ss.ss_irqs);
+	    es.st_spurious, ss.ss_doorbells, ss.ss_guest_events, ss.ss_irqs);
 	cb(arg, line);
 	ioreq_engine_dump(ioreq_source_engine(b->b_src), cb, arg);
 	vsock_dev_dump(b->b_dev, cb, arg);

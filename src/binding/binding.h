@@ -14,6 +14,14 @@
  *   - with busy_poll_ns, it keeps polling that long after the last event
  *     before returning to epoll (a guest in a tight request loop never
  *     waits for a wake-up; other fds wait up to busy_poll_ns);
+ *   - with sync_poll_ns, the same after a wake that answered a request
+ *     (a vCPU stopped until it had the answer) and only then: a guest
+ *     on the synchronous doorbell or register accesses comes back
+ *     within one exit, while asynchronous doorbells (streams) never
+ *     make the loop spin;
+ *   - tx_poll_ns is the device's TX poll window (vsock_dev_set_tx_poll):
+ *     a pass it leaves work to (entries found in the window) runs again
+ *     from the zero timer, like any pass that leaves work;
  *   - device work runs after each completed request and after each
  *     doorbell, in bounded passes; what is left runs from a zero timer;
  *     a guest's events on its EVTCHN channel are one guest event per
@@ -71,6 +79,8 @@ struct binding_cfg {
 	unsigned		 nr_windows;	/* 1..BINDING_MAX_WINDOWS */
 	struct binding_window	 windows[BINDING_MAX_WINDOWS];
 	uint64_t		 busy_poll_ns;	/* 0: off */
+	uint64_t		 sync_poll_ns;	/* 0: off */
+	uint64_t		 tx_poll_ns;	/* 0: off */
 	/* Device state worth persisting changed.  May be NULL. */
 	void			(*state_changed)(void *arg);
 	/* The source's notifier failed: the binding is dead.  May be NULL. */
@@ -117,6 +127,8 @@ struct binding_stats {
 	uint64_t	bs_requests;	/* requests the source completed */
 	uint64_t	bs_doorbells;	/* doorbells outside requests */
 	uint64_t	bs_irqs;	/* interrupts raised */
+	/* Times the loop woke the binding for its source (busy-poll saves them). */
+	uint64_t	bs_wakeups;
 };
 void	binding_get_stats(struct binding *b, struct binding_stats *st);
 

@@ -76,7 +76,7 @@ prio_name(int prio)
 	}
 }
 
-void
+static void __printf(2, 0)
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	char buf[1024];
@@ -164,29 +164,6 @@ log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(LOG_DEBUG, fmt, ap);
 	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-	int err = errno;
-
-	va_start(ap, fmt);
-	log_verrno(LOG_CRIT, err, fmt, ap);
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	log_vmsg(LOG_CRIT, fmt, ap);
-	va_end(ap);
-	exit(1);
 }
 
 static uint64_t

@@ -3,8 +3,8 @@
  * Logging, after OpenBSD vmd's log.c: syslog by default, stderr in the
  * foreground, a -v level for debug.  Every call is thread-safe.
  *
- * log_warn() appends strerror(errno); log_warnx() does not.  fatal() and
- * fatalx() log and exit(1): only src/daemon may call them.
+ * log_warn() appends strerror(errno); log_warnx() does not.  Nothing
+ * here exits: callers return -errno and the daemon decides.
  *
  * Anything a guest or a host peer can trigger must go through
  * log_ratelimited() so that a hostile guest cannot flood the log.
@@ -40,9 +40,6 @@ void	log_warnx(const char *fmt, ...) __printf(1, 2);
 void	log_info(const char *fmt, ...) __printf(1, 2);
 void	log_debug(const char *fmt, ...) __printf(1, 2);
 void	log_msg(int prio, const char *fmt, ...) __printf(2, 3);
-void	log_vmsg(int prio, const char *fmt, va_list ap) __printf(2, 0);
-void	fatal(const char *fmt, ...) __printf(1, 2) __noreturn;
-void	fatalx(const char *fmt, ...) __printf(1, 2) __noreturn;
 
 /*
  * A token bucket: at most `burst` messages, refilled at `per_sec`.

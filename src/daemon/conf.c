@@ -93,6 +93,10 @@ static const struct key keys[] = {
 	{ "evtchn_kick", KT_BOOL, RESTART, FIELD(c_evtchn_kick), NO_HAS },
 	{ "busy_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_busy_poll_us),
 	    NO_HAS },
+	{ "sync_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_sync_poll_us),
+	    NO_HAS },
+	{ "tx_poll_us", KT_UINT, 0, 100000, RESTART, FIELD(c_tx_poll_us),
+	    NO_HAS },
 	{ "ok_line", KT_BOOL, LIVE, FIELD(c_ok_line), NO_HAS },
 	{ "log_level", KT_LEVEL, LIVE, FIELD(c_log_level), NO_HAS },
 	{ "user", KT_ACCOUNT, RESTART, FIELD(c_user), NO_HAS },
@@ -168,6 +172,15 @@ static const struct {
 	{ "gsi", 1u << HCVS_IRQ_GSI },
 };
 
+const char *
+conf_notify_name(uint32_t mode)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(notify_modes); i++)
+		if (mode < 32 && notify_modes[i].bit == 1u << mode)
+			return notify_modes[i].name;
+	return NULL;
+}
+
 static const struct {
 	const char	*name;
 	int		 prio;
@@ -212,7 +225,8 @@ perr(struct parser *p, const char *fmt, ...)
 	}
 }
 
-const char *
+/* Names for log_level values, or NULL. */
+static const char *
 conf_log_level_name(int prio)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
@@ -221,7 +235,8 @@ conf_log_level_name(int prio)
 	return NULL;
 }
 
-void
+/* The notify mask as "none,msi,...". */
+static void
 conf_notify_str(unsigned mask, char *buf, size_t len)
 {
 	size_t off = 0;

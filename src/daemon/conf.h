@@ -96,6 +96,8 @@ struct conf {
 	unsigned	c_notify;	/* 1u << HCVS_IRQ_* */
 	bool		c_evtchn_kick;	/* offer EVTCHN_KICK with evtchn */
 	uint32_t	c_busy_poll_us;
+	uint32_t	c_sync_poll_us;
+	uint32_t	c_tx_poll_us;
 	bool		c_ok_line;
 	int		c_log_level;	/* syslog priority: LOG_ERR..LOG_DEBUG */
 
@@ -173,10 +175,7 @@ void	conf_dump(const struct conf *c, FILE *f);
 int	conf_listener_path(const struct conf *c, char *buf, size_t len);
 int	conf_port_path(const struct conf *c, uint32_t port, char *buf, size_t len);
 
-/* The notify mask as "none,msi,...". */
-void	conf_notify_str(unsigned mask, char *buf, size_t len);
-
-/* Names for log_level values, or NULL. */
-const char *conf_log_level_name(int prio);
+/* The `notify` name of a mode (HCVS_IRQ_*), or NULL for one it has none. */
+const char *conf_notify_name(uint32_t mode);
 
 #endif /* HCVS_CONF_H */

@@ -584,19 +584,3 @@ confine_selftest(void)
 	(void)syscall(SYS_ptrace, 0 /* PTRACE_TRACEME */, 0, 0, 0);
 	log_warnx("test hook: the forbidden system call returned");
 }
-
-bool
-confine_filtered(void)
-{
-	char line[128];
-	bool yes = false;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "Seccomp:", 8) == 0)
-			yes = strtol(line + 8, NULL, 10) == 2;
-	fclose(f);
-	return yes;
-}

@@ -54,8 +54,6 @@ struct confine_cfg {
  * would kill).  -errno only if a layer that is available failed.
  */
 int	confine_apply(const struct confine_cfg *cc) __must_check;
-/* Seccomp: 2 in /proc/self/status. */
-bool	confine_filtered(void);
 /*
  * Test hook (HCVSOCKD_TEST_FORBIDDEN_SYSCALL=1 in hcvsockd's environment):
  * make a system call the filter forbids, to show it kills.

@@ -274,7 +274,7 @@ write_state(struct rt *r)
 	struct statefile *sf;
 	int rc;
 
-	/* KVM guests live in their VMMs: nothing to re-attach to. */
+	/* KVM: each guest's process records its own guest (service.c). */
 	if (r->r_target.st_kind == SERVICE_KVM)
 		return;
 	sf = calloc(1, sizeof(*sf));

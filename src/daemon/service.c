@@ -57,6 +57,8 @@ struct service {
 	struct loop		*sv_loop;
 	struct service_hooks	 sv_hooks;
 	char			 sv_name[CONF_NAME_MAX];
+	/* KVM: each guest's process records it at <dir>/<name>.<cid>.state. */
+	char			 sv_state_dir[CONF_PATH_MAX];
 	struct vsock_mux_cfg	 sv_mcfg;
 	struct vsock_port_map	 sv_maps[CONF_MAX_PORTS];
 	/* Xen, loopback: the guest's one binding. */
@@ -224,6 +226,8 @@ one_bind(struct service *s, const struct conf *c,
 		bc.windows[bc.nr_windows++] = (struct binding_window){
 		    IOREQ_SPACE_MMIO, c->c_mmio_base, CONF_MMIO_WINDOW };
 	bc.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
+	bc.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
+	bc.tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
 	bc.state_changed = bind_state_changed;
 	bc.failed = bind_failed;
 	bc.hook_arg = s;
@@ -439,12 +443,59 @@ kvm_attached(void *arg, const char *name, uint64_t cid)
 	log_info("KVM guest %s attached: CID %" PRIu64, name, cid);
 }
 
+static int
+kvm_state_path(const struct service *s, uint64_t cid, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s/%s.%" PRIu64 ".state", s->sv_state_dir,
+	    s->sv_name, cid);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * In the guest's process, as the Xen daemon does for its one guest: the
+ * file is written before the guest is answered, so a process killed at
+ * any point leaves what the guest was told.
+ */
+static void
+kvm_state(void *arg, struct attach_vsock *av)
+{
+	struct service *s = arg;
+	char path[CONF_PATH_MAX + CONF_NAME_MAX + 32];
+	struct statefile *sf;
+	int rc;
+
+	rc = kvm_state_path(s, attach_vsock_cid(av), path, sizeof(path));
+	if (rc == 0 && (sf = calloc(1, sizeof(*sf))) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		sf->sf_pid = getpid();
+		sf->sf_domid = UINT32_MAX;
+		sf->sf_server_id = -1;
+		sf->sf_cid = attach_vsock_cid(av);
+		binding_export(attach_vsock_binding(av), &sf->sf_dev);
+		sf->sf_has_dev = true;
+		rc = statefile_write(path, sf);
+		free(sf);
+	}
+	if (rc < 0)
+		log_warnx("KVM guest %s (CID %" PRIu64 "): cannot record the "
+		    "state in %s: %s", attach_vsock_name(av),
+		    attach_vsock_cid(av), path, strerror(-rc));
+}
+
 static void
 kvm_detached(void *arg, const char *name, uint64_t cid)
 {
-	(void)arg;
+	struct service *s = arg;
+	char path[CONF_PATH_MAX + CONF_NAME_MAX + 32];
+
 	log_info("KVM guest %s detached (CID %" PRIu64 "): its connections "
 	    "were reset", name, cid);
+	/* Its VMM let it go: nothing is left to resume. */
+	if (kvm_state_path(s, cid, path, sizeof(path)) == 0 &&
+	    unlink(path) < 0 && errno != ENOENT)
+		log_warnx("%s: %s", path, strerror(errno));
 }
 
 /* One TCP address cannot be every attached guest's. */
@@ -488,8 +539,11 @@ kvm_open(struct service *s, const struct conf *c,
 	if (!c->c_evtchn_kick)
 		ac.features &= ~HCVS_F_EVTCHN_KICK;
 	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
+	ac.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
+	ac.tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
+	ac.on_state = kvm_state;
 	ac.hook_arg = s;
 	rc = attach_vsock_listen(&ac, t->st_socket, KVM_MAX_GUESTS, &s->sv_kvm);
 	if (rc < 0)
@@ -516,15 +570,67 @@ kvm_reconfigure(struct service *s)
 	return attach_vsock_reconfigure(s->sv_kvm, &s->sv_mcfg);
 }
 
+/*
+ * What a guest's process last recorded (kvm_state): the listener's only
+ * view of the device it serves there.
+ */
+static int
+kvm_recorded(const struct service *s, uint64_t cid, struct statefile *sf)
+{
+	char path[CONF_PATH_MAX + CONF_NAME_MAX + 32];
+	int rc = kvm_state_path(s, cid, path, sizeof(path));
+
+	if (rc == 0)
+		rc = statefile_read(path, sf);
+	if (rc == 0 && (!sf->sf_has_dev || sf->sf_cid != cid))
+		rc = -EINVAL;
+	return rc;
+}
+
+struct kvm_walk {
+	struct service	*kw_s;
+	void		(*kw_cb)(void *arg, const char *line);
+	void		*kw_arg;
+	struct json_object *kw_arr;
+};
+
+static void
+kvm_child_line(void *arg, const char *name, uint64_t cid, long pid)
+{
+	struct kvm_walk *w = arg;
+	struct statefile sf;
+	char line[256];
+	int rc = kvm_recorded(w->kw_s, cid, &sf);
+	const char *mode = rc < 0 ? NULL :
+	    conf_notify_name(sf.sf_dev.st_irq.mode);
+
+	if (rc < 0)
+		snprintf(line, sizeof(line), "kvm guest \"%s\" cid %" PRIu64
+		    " (process %ld): no recorded device state: %s", name, cid,
+		    pid, strerror(-rc));
+	else
+		snprintf(line, sizeof(line), "kvm guest \"%s\" cid %" PRIu64
+		    " (process %ld) recorded: protocol %" PRIu32 ", status "
+		    "0x%" PRIx32 ", features 0x%" PRIx32 ", notify %s, mailbox "
+		    "0x%" PRIx64 " (%" PRIu32 " bytes), epoch %" PRIu32, name,
+		    cid, pid, sf.sf_dev.st_protocol, sf.sf_dev.st_status,
+		    sf.sf_dev.st_features, mode != NULL ? mode : "unknown",
+		    sf.sf_dev.st_mbox_gpa, sf.sf_dev.st_mbox_size,
+		    sf.sf_dev.st_epoch);
+	w->kw_cb(w->kw_arg, line);
+}
+
 static void
 kvm_dump(struct service *s, void (*cb)(void *arg, const char *line), void *arg)
 {
+	struct kvm_walk w = { s, cb, arg, NULL };
 	char line[64];
 
 	snprintf(line, sizeof(line), "KVM: %u guest(s) attached",
 	    attach_vsock_nr_guests(s->sv_kvm));
 	cb(arg, line);
 	attach_vsock_dump(s->sv_kvm, cb, arg);
+	attach_vsock_foreach_child(s->sv_kvm, kvm_child_line, &w);
 }
 
 static void
@@ -535,13 +641,46 @@ kvm_guest_status(void *arg, const struct attach_vsock_guest_info *gi)
 }
 
 static void
+kvm_child_status(void *arg, const char *name, uint64_t cid, long pid)
+{
+	struct kvm_walk *w = arg;
+	struct json_object *g = status_add_obj(w->kw_arr, NULL), *o, *mb;
+	struct statefile sf;
+	const char *mode;
+
+	status_add_str(g, "name", name);
+	status_add_u64(g, "cid", cid);
+	status_add_u64(g, "pid", (uint64_t)pid);
+	if (kvm_recorded(w->kw_s, cid, &sf) < 0) {
+		status_add_null(g, "recorded");
+		return;
+	}
+	mode = conf_notify_name(sf.sf_dev.st_irq.mode);
+	o = status_add_obj(g, "recorded");
+	status_add_u64(o, "pid", (uint64_t)sf.sf_pid);
+	status_add_u64(o, "protocol", sf.sf_dev.st_protocol);
+	status_add_u64(o, "status", sf.sf_dev.st_status);
+	status_add_u64(o, "features", sf.sf_dev.st_features);
+	status_add_str(o, "irq_mode", mode != NULL ? mode : "unknown");
+	mb = status_add_obj(o, "mailbox");
+	status_add_u64(mb, "gpa", sf.sf_dev.st_mbox_gpa);
+	status_add_u64(mb, "size", sf.sf_dev.st_mbox_size);
+	status_add_u64(o, "epoch", sf.sf_dev.st_epoch);
+}
+
+static void
 kvm_status(struct service *s, struct json_object *root)
 {
+	struct kvm_walk w = { s, NULL, NULL, NULL };
+
 	status_add_null(root, "ioreq");
 	attach_vsock_foreach_guest(s->sv_kvm, kvm_guest_status,
 	    status_add_arr(root, "guests"));
+	w.kw_arr = status_add_arr(root, "kvm_processes");
+	attach_vsock_foreach_child(s->sv_kvm, kvm_child_status, &w);
 }
 
+/* Each guest's process records its own (kvm_state): none for the listener. */
 static int
 kvm_get_state(struct service *s, struct statefile *sf)
 {
@@ -605,6 +744,8 @@ service_open(struct loop *l, const struct conf *c,
 	s->sv_lb.lg_sock = -1;
 	s->sv_watch_fd = -1;
 	snprintf(s->sv_name, sizeof(s->sv_name), "%s", c->c_name);
+	snprintf(s->sv_state_dir, sizeof(s->sv_state_dir), "%s",
+	    c->c_state_dir);
 	*reattached = false;
 	rc = s->sv_ops->open(s, c, t, recovered, reattached);
 	if (rc < 0) {

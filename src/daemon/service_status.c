@@ -2,8 +2,10 @@
 /* The layers' numbers as JSON status members. */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "binding/binding.h"
+#include "daemon/conf.h"
 #include "daemon/service_status.h"
 #include "daemon/status.h"
 #include "hcvsock_abi.h"
@@ -11,6 +13,88 @@
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mux.h"
+
+/* Counters named once: the JSON key and the uint64_t member it reports. */
+struct counter {
+	const char	*c_key;
+	size_t		 c_off;
+};
+
+static void
+add_counters(struct json_object *o, const void *st, const struct counter *c,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)st + c[i].c_off, sizeof(v));
+		status_add_u64(o, c[i].c_key, v);
+	}
+}
+
+/* A member that is not a uint64_t does not compile. */
+#define COUNTER(key, type, member)	{ key, offsetof(struct type, member) + \
+	0 * sizeof(char[sizeof(((struct type *)0)->member) == 8 ? 1 : -1]) }
+#define ADD_COUNTERS(o, st, table)	\
+	add_counters(o, st, table, sizeof(table) / sizeof(table[0]))
+
+static const struct counter engine_counters[] = {
+	COUNTER("requests", ioreq_engine_stats, st_requests),
+	COUNTER("buffered", ioreq_engine_stats, st_buffered),
+	COUNTER("invalid", ioreq_engine_stats, st_invalid),
+	COUNTER("unclaimed", ioreq_engine_stats, st_unclaimed),
+	COUNTER("spurious", ioreq_engine_stats, st_spurious),
+};
+
+static const struct counter dev_counters[] = {
+	COUNTER("register_reads", vsock_dev_stats, ds_reg_reads),
+	COUNTER("register_writes", vsock_dev_stats, ds_reg_writes),
+	COUNTER("bad_accesses", vsock_dev_stats, ds_bad_access),
+	COUNTER("commands", vsock_dev_stats, ds_cmds),
+	COUNTER("command_errors", vsock_dev_stats, ds_cmd_errors),
+	COUNTER("doorbells", vsock_dev_stats, ds_kicks),
+	COUNTER("sync_doorbells", vsock_dev_stats, ds_sync_kicks),
+	COUNTER("evtchn_doorbells", vsock_dev_stats, ds_evtchn_kicks),
+	COUNTER("evtchn_events_ignored", vsock_dev_stats, ds_events_ignored),
+	COUNTER("passes", vsock_dev_stats, ds_passes),
+	COUNTER("deferred_passes", vsock_dev_stats, ds_deferred),
+	COUNTER("tx_packets", vsock_dev_stats, ds_tx_pkts),
+	COUNTER("tx_bytes", vsock_dev_stats, ds_tx_bytes),
+	COUNTER("rx_packets", vsock_dev_stats, ds_rx_pkts),
+	COUNTER("rx_bytes", vsock_dev_stats, ds_rx_bytes),
+	COUNTER("bad_headers", vsock_dev_stats, ds_bad_hdr),
+	COUNTER("spoofed", vsock_dev_stats, ds_spoofed),
+	COUNTER("rst_sent", vsock_dev_stats, ds_rst_sent),
+	COUNTER("rst_dropped", vsock_dev_stats, ds_rst_dropped),
+	COUNTER("ring_errors", vsock_dev_stats, ds_ring_errors),
+	COUNTER("interrupts", vsock_dev_stats, ds_irqs),
+	COUNTER("interrupt_errors", vsock_dev_stats, ds_irq_errors),
+	COUNTER("resets", vsock_dev_stats, ds_resets),
+};
+
+static const struct counter mux_counters[] = {
+	COUNTER("connections", vsock_mux_stats, ms_conns_total),
+	COUNTER("rst_sent", vsock_mux_stats, ms_rst_sent),
+	COUNTER("rst_received", vsock_mux_stats, ms_rst_received),
+	COUNTER("dropped", vsock_mux_stats, ms_dropped),
+	COUNTER("bad_packets", vsock_mux_stats, ms_bad_packets),
+	COUNTER("bytes_to_host", vsock_mux_stats, ms_tx_bytes),
+	COUNTER("bytes_to_guest", vsock_mux_stats, ms_rx_bytes),
+	COUNTER("packets_from_guest", vsock_mux_stats, ms_tx_pkts),
+	COUNTER("packets_to_guest", vsock_mux_stats, ms_rx_pkts),
+	COUNTER("credit_violations", vsock_mux_stats, ms_credit_violations),
+	COUNTER("credit_updates_sent", vsock_mux_stats, ms_credit_updates),
+	COUNTER("credit_requests_sent", vsock_mux_stats, ms_credit_requests),
+	COUNTER("credit_stalls_to_guest", vsock_mux_stats,
+	    ms_credit_stalls_to_guest),
+	COUNTER("credit_stalls_to_host", vsock_mux_stats,
+	    ms_credit_stalls_to_host),
+	COUNTER("host_connects_accepted", vsock_mux_stats, ms_host_accepted),
+	COUNTER("host_connects_rejected", vsock_mux_stats, ms_host_rejected),
+	COUNTER("guest_connects_failed", vsock_mux_stats, ms_connect_failed),
+	COUNTER("rst_queue_full", vsock_mux_stats, ms_rst_queue_full),
+	COUNTER("late_packets", vsock_mux_stats, ms_late_packets),
+};
 
 void
 service_status_ioreq(struct json_object *root, const struct ioreq_engine *e,
@@ -24,12 +108,7 @@ service_status_ioreq(struct json_object *root, const struct ioreq_engine *e,
 	status_add_str(io, "source", source);
 	status_add_u64(io, "server_id", (uint64_t)(server_id < 0 ? 0 : server_id));
 	ioreq_engine_get_stats(e, &es);
-	o = status_add_obj(io, "counters");
-	status_add_u64(o, "requests", es.st_requests);
-	status_add_u64(o, "buffered", es.st_buffered);
-	status_add_u64(o, "invalid", es.st_invalid);
-	status_add_u64(o, "unclaimed", es.st_unclaimed);
-	status_add_u64(o, "spurious", es.st_spurious);
+	ADD_COUNTERS(status_add_obj(io, "counters"), &es, engine_counters);
 	arr = status_add_arr(io, "vcpus");
 	for (unsigned i = 0; i < n; i++) {
 		struct ioreq_slot_info si;
@@ -53,16 +132,13 @@ service_status_ioreq(struct json_object *root, const struct ioreq_engine *e,
 	}
 }
 
+/* Modes by the names hcvsockd.conf's notify gives them. */
 static const char *
 irq_mode_name(uint32_t mode)
 {
-	static const char *const names[] = {
-		[HCVS_IRQ_NONE] = "none", [HCVS_IRQ_MSI] = "msi",
-		[HCVS_IRQ_EVTCHN] = "evtchn", [HCVS_IRQ_GSI] = "gsi",
-		[HCVS_IRQ_ISA] = "isa",
-	};
+	const char *name = conf_notify_name(mode);
 
-	return mode <= HCVS_IRQ_MODE_MAX ? names[mode] : "unknown";
+	return name != NULL ? name : "unknown";
 }
 
 static void
@@ -96,28 +172,7 @@ device_status(struct json_object *g, const struct vsock_dev *d)
 	status_add_u64(dev, "host_flags", di.di_host_flags);
 	status_add_u64(dev, "epoch", di.di_epoch);
 	status_add_u64(dev, "rst_queued", di.di_rst_queued);
-	o = status_add_obj(dev, "counters");
-	status_add_u64(o, "register_reads", ds.ds_reg_reads);
-	status_add_u64(o, "register_writes", ds.ds_reg_writes);
-	status_add_u64(o, "bad_accesses", ds.ds_bad_access);
-	status_add_u64(o, "commands", ds.ds_cmds);
-	status_add_u64(o, "command_errors", ds.ds_cmd_errors);
-	status_add_u64(o, "doorbells", ds.ds_kicks);
-	status_add_u64(o, "sync_doorbells", ds.ds_sync_kicks);
-	status_add_u64(o, "passes", ds.ds_passes);
-	status_add_u64(o, "deferred_passes", ds.ds_deferred);
-	status_add_u64(o, "tx_packets", ds.ds_tx_pkts);
-	status_add_u64(o, "tx_bytes", ds.ds_tx_bytes);
-	status_add_u64(o, "rx_packets", ds.ds_rx_pkts);
-	status_add_u64(o, "rx_bytes", ds.ds_rx_bytes);
-	status_add_u64(o, "bad_headers", ds.ds_bad_hdr);
-	status_add_u64(o, "spoofed", ds.ds_spoofed);
-	status_add_u64(o, "rst_sent", ds.ds_rst_sent);
-	status_add_u64(o, "rst_dropped", ds.ds_rst_dropped);
-	status_add_u64(o, "ring_errors", ds.ds_ring_errors);
-	status_add_u64(o, "interrupts", ds.ds_irqs);
-	status_add_u64(o, "interrupt_errors", ds.ds_irq_errors);
-	status_add_u64(o, "resets", ds.ds_resets);
+	ADD_COUNTERS(status_add_obj(dev, "counters"), &ds, dev_counters);
 }
 
 static void
@@ -153,7 +208,7 @@ conn_status(void *arg, const struct vsock_conn_info *ci)
 static void
 mux_status(struct json_object *g, const struct vsock_mux *m)
 {
-	struct json_object *vs, *o;
+	struct json_object *vs;
 	struct vsock_mux_info mi;
 	struct vsock_mux_stats ms;
 
@@ -163,26 +218,7 @@ mux_status(struct json_object *g, const struct vsock_mux *m)
 	status_add_u64(vs, "connections", mi.mi_conns);
 	status_add_u64(vs, "pending_connects", mi.mi_pending);
 	status_add_u64(vs, "max_connections", mi.mi_max_conns);
-	o = status_add_obj(vs, "counters");
-	status_add_u64(o, "connections", ms.ms_conns_total);
-	status_add_u64(o, "rst_sent", ms.ms_rst_sent);
-	status_add_u64(o, "rst_received", ms.ms_rst_received);
-	status_add_u64(o, "dropped", ms.ms_dropped);
-	status_add_u64(o, "bad_packets", ms.ms_bad_packets);
-	status_add_u64(o, "bytes_to_host", ms.ms_tx_bytes);
-	status_add_u64(o, "bytes_to_guest", ms.ms_rx_bytes);
-	status_add_u64(o, "packets_from_guest", ms.ms_tx_pkts);
-	status_add_u64(o, "packets_to_guest", ms.ms_rx_pkts);
-	status_add_u64(o, "credit_violations", ms.ms_credit_violations);
-	status_add_u64(o, "credit_updates_sent", ms.ms_credit_updates);
-	status_add_u64(o, "credit_requests_sent", ms.ms_credit_requests);
-	status_add_u64(o, "credit_stalls_to_guest", ms.ms_credit_stalls_to_guest);
-	status_add_u64(o, "credit_stalls_to_host", ms.ms_credit_stalls_to_host);
-	status_add_u64(o, "host_connects_accepted", ms.ms_host_accepted);
-	status_add_u64(o, "host_connects_rejected", ms.ms_host_rejected);
-	status_add_u64(o, "guest_connects_failed", ms.ms_connect_failed);
-	status_add_u64(o, "rst_queue_full", ms.ms_rst_queue_full);
-	status_add_u64(o, "late_packets", ms.ms_late_packets);
+	ADD_COUNTERS(status_add_obj(vs, "counters"), &ms, mux_counters);
 	vsock_mux_foreach_conn(m, conn_status, status_add_arr(g, "connections"));
 }
 

@@ -14,6 +14,7 @@
 /* Which part of the file a field belongs to. */
 enum part {
 	P_HEAD,		/* every version */
+	P_OPT,		/* version 2: written when not zero */
 	P_DEV,		/* version 2: all or none */
 	P_REGS,		/* with P_DEV, all or none (absent: zero) */
 };
@@ -38,6 +39,7 @@ static const struct field fields[] = {
 	{ "pid", P_HEAD, SF(sf_pid), true, 1, INT32_MAX },
 	{ "domid", P_HEAD, SF(sf_domid), U32 },
 	{ "server_id", P_HEAD, SF(sf_server_id), true, -1, UINT16_MAX },
+	{ "cid", P_OPT, SF(sf_cid), false, 1, UINT32_MAX },
 	{ "dev_version", P_DEV, SF(sf_dev.st_version), U32 },
 	{ "dev_protocol", P_DEV, SF(sf_dev.st_protocol), U32 },
 	{ "dev_features", P_DEV, SF(sf_dev.st_features), U32 },
@@ -133,7 +135,8 @@ statefile_format(const struct statefile *sf, char *buf, size_t size)
 		const struct field *f = &fields[i];
 		uint64_t v = get(&out, f);
 
-		if (f->f_part != P_HEAD && !sf->sf_has_dev)
+		if (f->f_part == P_OPT ? v == 0 :
+		    f->f_part != P_HEAD && !sf->sf_has_dev)
 			continue;
 		n = f->f_signed ?
 		    snprintf(buf + off, size - off, "%s %" PRId64 "\n",
@@ -295,7 +298,7 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 {
 	char buf[STATEFILE_MAX + 1];
 	char *line, *save = NULL;
-	uint32_t seen = 0, head = 0, dev = 0, regs = 0;
+	uint32_t seen = 0, head = 0, dev = 0, regs = 0, opt = 0;
 	bool v1dev = false;
 	int rc, bad = 0;
 
@@ -315,7 +318,8 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 	}
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		*(fields[i].f_part == P_HEAD ? &head : fields[i].f_part ==
-		    P_DEV ? &dev : &regs) |= 1u << i;
+		    P_OPT ? &opt : fields[i].f_part == P_DEV ? &dev : &regs) |=
+		    1u << i;
 	if ((seen & 1u) == 0)
 		return -EINVAL;
 	if (sf->sf_version != 1 && sf->sf_version != STATEFILE_VERSION)
@@ -323,8 +327,8 @@ statefile_parse(const char *text, size_t len, struct statefile *sf)
 	if (bad < 0)
 		return bad;
 	if (sf->sf_version == 1)
-		return (seen & head) == head && (seen & dev) == 0 && v1dev ?
-		    0 : -EINVAL;
+		return (seen & head) == head && (seen & (dev | opt)) == 0 &&
+		    v1dev ? 0 : -EINVAL;
 	if ((seen & head) != head || v1dev ||
 	    ((seen & dev) != 0 && (seen & dev) != dev) ||
 	    ((seen & regs) != 0 && ((seen & regs) != regs || (seen & dev) == 0)))

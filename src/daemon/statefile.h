@@ -12,8 +12,8 @@
  * so a reader sees the old or the new state, never half.  Readers treat
  * the whole file as untrusted input.
  *
- * Version 2 (written): version, pid, domid, server_id, then either all of
- * the dev_* fields or none.  Version 1 (read only, written by older
+ * Version 2 (written): version, pid, domid, server_id, cid (a KVM guest's
+ * file only), then either all of the dev_* fields or none.  Version 1 (read only, written by older
  * daemons): the same header and "device <hex>", a dump of the device
  * state struct as it was then laid out; decoded from that fixed layout.
  */
@@ -33,8 +33,9 @@
 struct statefile {
 	uint32_t	sf_version;	/* as read; the writer writes 2 */
 	pid_t		sf_pid;		/* process that wrote it */
-	uint32_t	sf_domid;	/* UINT32_MAX: loopback */
+	uint32_t	sf_domid;	/* UINT32_MAX: loopback, KVM */
 	int32_t		sf_server_id;	/* -1: none */
+	uint64_t	sf_cid;		/* KVM: the guest's CID; 0: not KVM */
 	bool		sf_has_dev;	/* sf_dev holds a recorded device */
 	struct vsock_dev_state sf_dev;
 };

@@ -177,13 +177,6 @@ unsigned	ioreq_source_nr_vcpus(const struct ioreq_source *s);
 const char	*ioreq_source_kind(const struct ioreq_source *s);
 
 /*
- * Xen: the guest is HVM (true) or PVH (false).  Line interrupts
- * (ISA IRQ / INTx) must never be raised for a PVH guest: Xen 4.17
- * corrupts its own memory.  shm sources report false.
- */
-bool	ioreq_source_is_hvm(const struct ioreq_source *s);
-
-/*
  * Host -> guest interrupts belong to the source, which alone knows how to
  * reach the guest:
  *   xen  MSI (xendevicemodel_inject_msi), EVTCHN (an interdomain channel
@@ -229,6 +222,8 @@ int	ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
 struct ioreq_source_events {
 	uint64_t	doorbells;	/* the asynchronous doorbell (ioeventfd) */
 	uint64_t	guest_events;	/* guest sends on its EVTCHN channel */
+	/* Engine ports serviced: a vCPU's request (it waited), a buffered ring. */
+	uint64_t	requests;
 };
 int	ioreq_source_fd(const struct ioreq_source *s);
 int	ioreq_source_run(struct ioreq_source *s, unsigned budget,

@@ -190,7 +190,6 @@ struct ioreq_source_ops {
 	int	(*unmap_range)(struct ioreq_source *s, enum ioreq_space sp,
 		    uint64_t start, uint64_t end);
 	int	(*enable)(struct ioreq_source *s);
-	bool	(*is_hvm)(const struct ioreq_source *s);
 	/* Xen's MSI; NULL where the source has none. */
 	int	(*inject_msi)(struct ioreq_source *s, uint64_t addr,
 		    uint32_t data);

@@ -74,12 +74,6 @@ ioreq_source_kind(const struct ioreq_source *s)
 	return s->ops->kind;
 }
 
-bool
-ioreq_source_is_hvm(const struct ioreq_source *s)
-{
-	return s->ops->is_hvm != NULL && s->ops->is_hvm(s);
-}
-
 uint32_t
 ioreq_source_irq_modes(const struct ioreq_source *s)
 {
@@ -219,7 +213,11 @@ ioreq_source_run(struct ioreq_source *s, unsigned budget,
 		rc = ioreq_engine_handle_port(s->src_engine, port);
 		if (rc < 0)
 			return rc;
-		if (rc > 0 || port == NOTIFY_PORT_INVALID)
+		if (rc > 0) {
+			ev->requests++;
+			continue;
+		}
+		if (port == NOTIFY_PORT_INVALID)
 			continue;
 		if (port == s->src_db_port) {
 			s->src_stats.ss_doorbells += cnt;

@@ -47,7 +47,6 @@ struct ioreq_xen {
 	uint32_t		 x_domid;
 	bool			 x_bufioreq;
 	bool			 x_reattach;
-	bool			 x_hvm;
 	bool			 x_quiesced;
 	ioservid_t		 x_id;
 	xendevicemodel_handle	*x_dmod;
@@ -252,12 +251,6 @@ xen_check_domain(struct ioreq_xen *x)
 		    "model operations; use an HVM or PVH guest", x->x_domid);
 		return -EOPNOTSUPP;
 	}
-#if defined(__x86_64__) || defined(__i386__)
-	/* PVH has no emulated PIC: line interrupts are unsafe there. */
-	x->x_hvm = (info.arch_config.emulation_flags & XEN_X86_EMU_PIC) != 0;
-#else
-	x->x_hvm = false;
-#endif
 	x->x_seq = XEN_SEQ_DOMAIN_CHECKED;
 	return 0;
 }
@@ -505,12 +498,6 @@ err_unbind:
 	return rc;
 }
 
-static bool
-xen_is_hvm(const struct ioreq_source *s)
-{
-	return to_xen(s)->x_hvm;
-}
-
 static int
 xen_inject_msi(struct ioreq_source *s, uint64_t addr, uint32_t data)
 {
@@ -609,7 +596,6 @@ static const struct ioreq_source_ops xen_ops = {
 	.kind = "xen",
 	.map_range = xen_map_range,
 	.enable = xen_enable,
-	.is_hvm = xen_is_hvm,
 	.inject_msi = xen_inject_msi,
 	.restrict_ = xen_restrict,
 	.quiesce = xen_quiesce,

@@ -659,12 +659,6 @@ vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	struct vsock_mux *m = c->c_mux;
 	bool had_credit;
 
-	/* Anything but more held data comes after the held data. */
-	if (c->c_held > 0 && !(h->op == VSOCK_OP_RW && m->m_holding)) {
-		vsock_conn_flush_held(c);
-		if (c->c_state == VC_DYING)
-			return;
-	}
 	had_credit = vsock_conn_peer_free(c) > 0;
 	c->c_tx_pkts++;
 	/* Every packet carries the guest's credit. */

@@ -20,6 +20,7 @@ static const struct vsock_proto_ops *const protos[] = {
 	[HCVS_PROTO_MSG] = &vsock_msg_proto,
 };
 #define NPROTOS	(sizeof(protos) / sizeof(protos[0]))
+_Static_assert(NPROTOS <= VSOCK_PROTO_SLOTS, "a protocol number beyond d_priv");
 
 /* ---- Interrupts ---------------------------------------------------------- */
 
@@ -31,33 +32,13 @@ irq_raise(struct vsock_dev *d)
 	if (d->d_irq.mode == HCVS_IRQ_NONE || d->d_irq_ops == NULL ||
 	    d->d_irq_ops->raise == NULL)
 		return;
-	if (d->d_irq.mode == HCVS_IRQ_ISA) {
-		/* Belt and braces: SET_NOTIFY already refused ISA here. */
-		if (!d->d_is_hvm) {
-			d->d_st.ds_irq_errors++;
-			return;
-		}
-		if (d->d_isa_asserted)
-			return;
-		d->d_isa_asserted = true;
-	}
-	rc = d->d_irq_ops->raise(d->d_irq_arg, &d->d_irq, true);
+	rc = d->d_irq_ops->raise(d->d_irq_arg, &d->d_irq);
 	d->d_st.ds_irqs++;
 	if (rc < 0) {
 		d->d_st.ds_irq_errors++;
 		log_ratelimited(&d->d_rl, LOG_WARNING, "%s: raising mode %u: %s",
 		    d->d_name, d->d_irq.mode, strerror(-rc));
 	}
-}
-
-static void
-irq_deassert(struct vsock_dev *d)
-{
-	if (!d->d_isa_asserted)
-		return;
-	d->d_isa_asserted = false;
-	if (d->d_is_hvm && d->d_irq_ops != NULL && d->d_irq_ops->raise != NULL)
-		(void)d->d_irq_ops->raise(d->d_irq_arg, &d->d_irq, false);
 }
 
 static int
@@ -97,6 +78,19 @@ vsock_dev_runnable(const struct vsock_dev *d)
 	    HCVS_STATUS_LIVE;
 }
 
+uint32_t
+vsock_dev_enable(struct vsock_dev *d, bool *kick)
+{
+	if (!(d->d_status & HCVS_STATUS_MAILBOX))
+		return HCVS_ERR_BAD_STATE;
+	if (d->d_status & HCVS_STATUS_LIVE)
+		return HCVS_ERR_OK;
+	d->d_status |= HCVS_STATUS_LIVE;
+	*kick = true;
+	d->d_changed = true;
+	return HCVS_ERR_OK;
+}
+
 /* ---- Validation of guest choices ----------------------------------------- */
 
 static uint32_t
@@ -130,13 +124,6 @@ irq_validate(const struct vsock_dev *d, const uint32_t args[4],
 			return HCVS_ERR_BAD_ARG;
 		irq->gsi = args[1];
 		break;
-	case HCVS_IRQ_ISA:
-		if (!d->d_is_hvm)
-			return HCVS_ERR_UNSUPPORTED;
-		if (args[1] == 0 || args[1] == 2 || args[1] > 15)
-			return HCVS_ERR_BAD_ARG;
-		irq->isa_irq = args[1];
-		break;
 	default:
 		return HCVS_ERR_UNSUPPORTED;
 	}
@@ -162,9 +149,6 @@ irq_cfg_valid(const struct vsock_dev *d, const struct vsock_irq_cfg *irq)
 	case HCVS_IRQ_GSI:
 		args[1] = irq->gsi;
 		break;
-	case HCVS_IRQ_ISA:
-		args[1] = irq->isa_irq;
-		break;
 	default:
 		break;
 	}
@@ -180,7 +164,6 @@ dev_reset(struct vsock_dev *d)
 
 	/* Not LIVE first, so nothing runs during the reset. */
 	d->d_status = 0;
-	irq_deassert(d);
 	if (d->d_irq.mode != HCVS_IRQ_NONE) {
 		memset(&none, 0, sizeof(none));
 		(void)irq_setup(d, &none);
@@ -229,7 +212,6 @@ cmd_set_notify(struct vsock_dev *d)
 		    irq.mode, strerror(-err));
 		return HCVS_ERR_IRQ_SETUP;
 	}
-	irq_deassert(d);
 	d->d_irq = irq;
 	if (irq.mode != HCVS_IRQ_NONE)
 		d->d_status |= HCVS_STATUS_NOTIFY;
@@ -324,6 +306,12 @@ vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns)
 	d->d_tx_poll_ns = ns;
 }
 
+uint64_t
+vsock_dev_tx_poll(const struct vsock_dev *d)
+{
+	return d->d_tx_poll_ns;
+}
+
 int
 vsock_dev_process(struct vsock_dev *d)
 {
@@ -391,10 +379,8 @@ reg_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 		return 0;
 	}
 	*val = vsock_dev_peek_reg(d, (uint32_t)off);
-	if (off == HCVS_REG_ISR) {
+	if (off == HCVS_REG_ISR)
 		d->d_isr = 0;
-		irq_deassert(d);
-	}
 	return 0;
 }
 
@@ -454,6 +440,7 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 {
 	struct vsock_dev *d;
 	const struct log_ratelimit rl = LOG_RATELIMIT_INIT(10, 1);
+	int rc;
 
 	*dp = NULL;
 	if (cfg == NULL || cfg->mem == NULL || cfg->guest_cid < 3 ||
@@ -468,11 +455,12 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	d->d_cid = cfg->guest_cid;
 	d->d_host_features = cfg->features != 0 ? cfg->features :
 	    VSOCK_DEV_FEATURES;
-	d->d_is_hvm = cfg->is_hvm;
-	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1)) |
-	    (1u << HCVS_IRQ_NONE);
-	if (!d->d_is_hvm)
-		d->d_irq_caps &= ~(1u << HCVS_IRQ_ISA);
+	/*
+	 * Line interrupts are never offered (PROTOCOL.md §9): Xen 4.17
+	 * corrupts itself raising one for a PVH guest.
+	 */
+	d->d_irq_caps = (cfg->irq_caps & ((2u << HCVS_IRQ_MODE_MAX) - 1) &
+	    ~(1u << HCVS_IRQ_ISA)) | (1u << HCVS_IRQ_NONE);
 	/* Kicks on a port need a port: no EVTCHN mode, no EVTCHN_KICK. */
 	if (!(d->d_irq_caps & (1u << HCVS_IRQ_EVTCHN)))
 		d->d_host_features &= ~HCVS_F_EVTCHN_KICK;
@@ -485,10 +473,12 @@ vsock_dev_new(const struct vsock_dev_cfg *cfg, struct vsock_dev **dp)
 	for (size_t i = 0; i < NPROTOS; i++) {
 		if (protos[i] == NULL || !protos[i]->po_offered(cfg))
 			continue;
-		d->d_priv[i] = protos[i]->po_new(d, cfg);
-		if (d->d_priv[i] == NULL) {
+		d->d_priv[i] = calloc(1, protos[i]->po_size);
+		rc = d->d_priv[i] == NULL ? -ENOMEM :
+		    protos[i]->po_init(d->d_priv[i], d, cfg);
+		if (rc < 0) {
 			vsock_dev_free(d);
-			return -ENOMEM;
+			return rc;
 		}
 		d->d_protocols |= 1u << i;
 	}
@@ -501,9 +491,12 @@ vsock_dev_free(struct vsock_dev *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < NPROTOS; i++)
-		if (d->d_priv[i] != NULL)
-			protos[i]->po_free(d->d_priv[i]);
+	for (size_t i = 0; i < NPROTOS; i++) {
+		if (d->d_priv[i] == NULL)
+			continue;
+		protos[i]->po_fini(d->d_priv[i]);
+		free(d->d_priv[i]);
+	}
 	free(d);
 }
 
@@ -621,7 +614,7 @@ vsock_dev_dump(const struct vsock_dev *d,
     void (*cb)(void *arg, const char *line), void *arg)
 {
 	const struct vsock_dev_stats *s = &d->d_st;
-	char line[256];
+	char line[512];
 
 	snprintf(line, sizeof(line),
 	    "%s: cid %" PRIu64 " proto %u features %#x/%#x status %#x "
@@ -635,11 +628,13 @@ vsock_dev_dump(const struct vsock_dev *d,
 		vsock_ring_proto.po_dump(d->d_priv[HCVS_PROTO_RING], cb, arg);
 	snprintf(line, sizeof(line),
 	    "%s: tx %" PRIu64 " pkts %" PRIu64 " B, rx %" PRIu64 " pkts %"
-	    PRIu64 " B, kicks %" PRIu64 " (sync %" PRIu64 "), bad_hdr %"
+	    PRIu64 " B, kicks %" PRIu64 " (sync %" PRIu64 ", evtchn %" PRIu64
+	    ", %" PRIu64 " events ignored), passes %" PRIu64 ", bad_hdr %"
 	    PRIu64 " spoofed %" PRIu64 " rst %" PRIu64 " ring_errors %" PRIu64
 	    " irqs %" PRIu64 " bad_access %" PRIu64, d->d_name, s->ds_tx_pkts,
 	    s->ds_tx_bytes, s->ds_rx_pkts, s->ds_rx_bytes, s->ds_kicks,
-	    s->ds_sync_kicks, s->ds_bad_hdr, s->ds_spoofed, s->ds_rst_sent,
+	    s->ds_sync_kicks, s->ds_evtchn_kicks, s->ds_events_ignored,
+	    s->ds_passes, s->ds_bad_hdr, s->ds_spoofed, s->ds_rst_sent,
 	    s->ds_ring_errors, s->ds_irqs, s->ds_bad_access);
 	cb(arg, line);
 }

@@ -38,7 +38,7 @@ struct vsock_msg_backend_ops;
  */
 struct vsock_irq_cfg {
 	uint32_t	mode;		/* HCVS_IRQ_* */
-	uint32_t	isa_irq;	/* ISA: 1..15, not 2 */
+	uint32_t	isa_irq;	/* 0: ISA is never offered (recorded state) */
 	uint32_t	gsi;		/* GSI: 0..HCVS_GSI_MAX */
 	uint32_t	evtchn_port;	/* EVTCHN: the guest's unbound port */
 	uint64_t	msi_addr;	/* MSI */
@@ -46,17 +46,16 @@ struct vsock_irq_cfg {
 };
 
 /*
- * Interrupt delivery, supplied by the daemon (Xen: inject_msi, evtchn
- * notify, set_isa_irq_level; KVM: irqfd).  `setup` is called when the
+ * Interrupt delivery, supplied by the owner (the binding: the request
+ * source's MSI, event channel or irqfd).  `setup` is called when the
  * guest selects a mode (and with mode NONE to release the previous one at
  * reset); a negative return refuses the mode (IRQ_SETUP).  `raise` sends
- * one notification; for ISA, `level` false deasserts the line (edge modes
- * only see level true).  Either pointer may be NULL: setup then always
- * succeeds, raise does nothing.
+ * one notification (every mode offered is an edge).  Either pointer may
+ * be NULL: setup then always succeeds, raise does nothing.
  */
 struct vsock_dev_irq_ops {
 	int	(*setup)(void *arg, const struct vsock_irq_cfg *irq);
-	int	(*raise)(void *arg, const struct vsock_irq_cfg *irq, bool level);
+	int	(*raise)(void *arg, const struct vsock_irq_cfg *irq);
 };
 
 /* The features a device offers by default. */
@@ -85,19 +84,13 @@ struct vsock_dev_cfg {
 	 * offered only with the EVTCHN mode, whatever this says.
 	 */
 	uint32_t		 features;
-	/* Bitmap of 1 << HCVS_IRQ_* this host can deliver (NONE always). */
+	/* Bitmap of 1 << HCVS_IRQ_* this host can deliver (NONE always, ISA never). */
 	uint32_t		 irq_caps;
 	/*
 	 * The Xen domain that serves the window, the one a guest's EVTCHN
 	 * port must name (GET_BACKEND).  Used only when irq_caps has EVTCHN.
 	 */
 	uint32_t		 backend_domid;
-	/*
-	 * The guest is HVM.  ISA line interrupts are offered only when
-	 * this is true, whatever irq_caps says: a PVH guest on Xen 4.17
-	 * must never see set_isa_irq_level.
-	 */
-	bool			 is_hvm;
 	const struct vsock_dev_irq_ops *irq_ops;
 	void			*irq_arg;
 	/* Name for log lines, e.g. "dom7" (copied, may be NULL). */
@@ -150,6 +143,7 @@ int	vsock_dev_process(struct vsock_dev *d);
  * Synchronous doorbells never wait: their vCPU is stopped meanwhile.
  */
 void	vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns);
+uint64_t vsock_dev_tx_poll(const struct vsock_dev *d);
 
 /* True if vsock_dev_process() has something to do. */
 bool	vsock_dev_pending(const struct vsock_dev *d);

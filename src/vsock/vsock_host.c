@@ -81,7 +81,7 @@ vsock_host_check_cfg(const struct vsock_mux_cfg *cfg, char *dir, size_t dirsize)
 	return 0;
 }
 
-const struct vsock_port_map *
+static const struct vsock_port_map *
 vsock_host_find_map(const struct vsock_mux *m, uint32_t port)
 {
 	size_t lo = 0, hi = m->m_cfg.nr_maps;

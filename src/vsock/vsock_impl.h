@@ -278,8 +278,6 @@ void	vsock_host_unlisten(struct vsock_mux *m);
 int	vsock_host_tcp_sync(struct vsock_mux *m, const struct vsock_port_map *maps,
 	    size_t n) __must_check;
 void	vsock_host_drop_pending(struct vsock_mux *m);
-const struct vsock_port_map *vsock_host_find_map(const struct vsock_mux *m,
-	    uint32_t port);
 /*
  * Start a non-blocking connect for a guest REQUEST to port.  Returns 0
  * connected, -EINPROGRESS (wait for LOOP_OUT), -EPERM (the policy does not

@@ -23,6 +23,7 @@
 
 #include "vsock/vsock_backend.h"
 #include "vsock/vsock_proto.h"
+#include "vsock/vsock_wire.h"
 
 struct msg_call {
 	bool		 c_used;
@@ -52,24 +53,6 @@ struct msg {
 };
 
 /* ---- Guest memory ---------------------------------------------------------- */
-
-static inline uint32_t
-get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
-static inline uint64_t
-get_le64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le64toh(v);
-}
 
 static uint64_t
 slot_gpa(const struct msg *m, uint32_t i)
@@ -177,12 +160,12 @@ call_check(struct msg *m, const uint8_t s[HCVS_MSG_SLOT_SIZE],
 	uint64_t end;
 
 	memset(c, 0, sizeof(*c));
-	c->c_fn = get_le32(s + HCVS_MSG_FUNCTION);
-	c->c_flags = get_le32(s + HCVS_MSG_FLAGS);
-	c->c_buf_gpa = get_le64(s + HCVS_MSG_BUF_GPA);
-	c->c_buf_len = get_le32(s + HCVS_MSG_BUF_LEN);
-	c->c_mid = get_le64(s + HCVS_MSG_MID);
-	c->c_report = get_le64(s + HCVS_MSG_REPORT);
+	c->c_fn = vsock_le32(s + HCVS_MSG_FUNCTION);
+	c->c_flags = vsock_le32(s + HCVS_MSG_FLAGS);
+	c->c_buf_gpa = vsock_le64(s + HCVS_MSG_BUF_GPA);
+	c->c_buf_len = vsock_le32(s + HCVS_MSG_BUF_LEN);
+	c->c_mid = vsock_le64(s + HCVS_MSG_MID);
+	c->c_report = vsock_le64(s + HCVS_MSG_REPORT);
 	if (c->c_fn < HCVS_MSG_FN_WAIT_FOR_REQUEST ||
 	    c->c_fn > HCVS_MSG_FN_RECEIVE ||
 	    (c->c_flags & ~HCVS_MSG_F_NOTIFY) != 0)
@@ -217,7 +200,7 @@ call_check(struct msg *m, const uint8_t s[HCVS_MSG_SLOT_SIZE],
 		/* The length the guest put in its buffer: read once, here. */
 		if (ioreq_mem_read(mem, c->c_buf_gpa + 8, hl, sizeof(hl)) < 0)
 			return HCVS_ERR_BAD_ADDRESS;
-		c->c_data_len = get_le32(hl);
+		c->c_data_len = vsock_le32(hl);
 		if (c->c_data_len > c->c_buf_len - HCVS_MSG_BUF_HDR)
 			return HCVS_ERR_BAD_ARG;
 	}
@@ -342,7 +325,7 @@ slot_take(struct msg *m, uint32_t i, int64_t now)
 		slot_done(m, i, rc);
 		return;
 	}
-	tmo = get_le32(s + HCVS_MSG_TIMEOUT_MS);
+	tmo = vsock_le32(s + HCVS_MSG_TIMEOUT_MS);
 	if (tmo != 0)
 		c.c_deadline = now + tmo;
 	c.c_used = true;
@@ -450,15 +433,8 @@ msg_cmd(void *p, uint32_t cmd)
 		d->d_changed = true;
 		return HCVS_ERR_OK;
 	case HCVS_CMD_ENABLE:
-		if (!(d->d_status & HCVS_STATUS_MAILBOX))
-			return HCVS_ERR_BAD_STATE;
-		/* Already LIVE: OK, nothing changes (a replayed ENABLE). */
-		if (d->d_status & HCVS_STATUS_LIVE)
-			return HCVS_ERR_OK;
-		d->d_status |= HCVS_STATUS_LIVE;
-		m->m_kick = true;	/* calls submitted before ENABLE */
-		d->d_changed = true;
-		return HCVS_ERR_OK;
+		/* Calls submitted before ENABLE. */
+		return vsock_dev_enable(d, &m->m_kick);
 	case HCVS_CMD_SET_FEATURES:
 	case HCVS_CMD_SET_MAILBOX:
 		return HCVS_ERR_BAD_STATE;	/* RING's: the guest chose MSG */
@@ -510,33 +486,22 @@ msg_offered(const struct vsock_dev_cfg *cfg)
 	return cfg->msg_backend != NULL;
 }
 
-static void *
-msg_new(struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
-{
-	struct msg *m = calloc(1, sizeof(*m));
-
-	if (m == NULL)
-		return NULL;
-	m->m_buf = malloc(HCVS_MSG_BUF_MAX);
-	if (m->m_buf == NULL) {
-		free(m);
-		return NULL;
-	}
-	m->m_dev = d;
-	m->m_be = cfg->msg_backend;
-	m->m_be_arg = cfg->msg_backend_arg;
-	return m;
-}
-
-static void
-msg_free(void *p)
+static int
+msg_init(void *p, struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
 {
 	struct msg *m = p;
 
-	if (m == NULL)
-		return;
-	free(m->m_buf);
-	free(m);
+	m->m_dev = d;
+	m->m_be = cfg->msg_backend;
+	m->m_be_arg = cfg->msg_backend_arg;
+	m->m_buf = malloc(HCVS_MSG_BUF_MAX);
+	return m->m_buf != NULL ? 0 : -ENOMEM;
+}
+
+static void
+msg_fini(void *p)
+{
+	free(((struct msg *)p)->m_buf);
 }
 
 static void
@@ -628,11 +593,11 @@ msg_import(void *p, const struct vsock_dev_state *st)
 	for (uint32_t i = 0; i < m->m_nslots; i++) {
 		if (ioreq_mem_read(d->d_mem, slot_gpa(m, i), s, sizeof(s)) < 0)
 			return HCVS_ERR_MEM_FAULT;
-		if (get_le32(s + HCVS_MSG_STATE) != HCVS_MSG_S_ACCEPTED)
+		if (vsock_le32(s + HCVS_MSG_STATE) != HCVS_MSG_S_ACCEPTED)
 			continue;
 		memset(&c, 0, sizeof(c));
-		c.c_buf_gpa = get_le64(s + HCVS_MSG_BUF_GPA);
-		c.c_buf_len = get_le32(s + HCVS_MSG_BUF_LEN);
+		c.c_buf_gpa = vsock_le64(s + HCVS_MSG_BUF_GPA);
+		c.c_buf_len = vsock_le32(s + HCVS_MSG_BUF_LEN);
 		if ((c.c_buf_gpa & (HCVS_MSG_BUF_ALIGN - 1)) != 0 ||
 		    c.c_buf_len < HCVS_MSG_BUF_HDR ||
 		    c.c_buf_len > HCVS_MSG_BUF_MAX ||
@@ -679,8 +644,9 @@ msg_dump(const void *p, void (*cb)(void *arg, const char *line), void *arg)
 const struct vsock_proto_ops vsock_msg_proto = {
 	.po_id = HCVS_PROTO_MSG,
 	.po_offered = msg_offered,
-	.po_new = msg_new,
-	.po_free = msg_free,
+	.po_size = sizeof(struct msg),
+	.po_init = msg_init,
+	.po_fini = msg_fini,
 	.po_reset = msg_reset,
 	.po_cmd = msg_cmd,
 	.po_doorbell = msg_doorbell,

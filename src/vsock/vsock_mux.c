@@ -243,6 +243,14 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 		goto out;
 	}
 	c = vsock_mux_lookup(m, h.src_port, h.dst_port);
+	/*
+	 * Anything but more held data comes after the held data, so that a
+	 * batch ends as the same packets one by one would: even the guest's
+	 * RST, or a packet that kills the connection, lets earlier data out.
+	 */
+	if (c != NULL && c->c_held > 0 &&
+	    !(h.op == VSOCK_OP_RW && m->m_holding))
+		vsock_conn_flush_held(c);
 	if (h.op == VSOCK_OP_RST) {
 		/* Never answered, whatever else is wrong with it. */
 		m->m_stats.ms_rst_received++;

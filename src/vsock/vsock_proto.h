@@ -32,6 +32,7 @@
 #define HCVS_VSOCK_PROTO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/log.h"
@@ -41,10 +42,16 @@ struct vsock_proto_ops {
 	uint32_t	  po_id;	/* HCVS_PROTO_* */
 	/* Whether this configuration offers it (PROTOCOLS). */
 	bool		 (*po_offered)(const struct vsock_dev_cfg *cfg);
-	/* Private state for d in its reset state; NULL: out of memory. */
-	void		*(*po_new)(struct vsock_dev *d,
+	/*
+	 * Private state: the window allocates po_size zeroed bytes and
+	 * po_init makes them the reset state (0 or -errno); po_fini
+	 * releases what init and the protocol's life allocated, before the
+	 * window frees the state (also after a failed init).
+	 */
+	size_t		  po_size;
+	int		 (*po_init)(void *p, struct vsock_dev *d,
 			    const struct vsock_dev_cfg *cfg);
-	void		 (*po_free)(void *p);
+	void		 (*po_fini)(void *p);
 	/* Back to the reset state; the backend drops every connection. */
 	void		 (*po_reset)(void *p);
 	/* A command the window does not know (ARGn in d_args): HCVS_ERR_*. */
@@ -79,6 +86,9 @@ struct vsock_proto_ops {
 			    void (*cb)(void *arg, const char *line), void *arg);
 };
 
+/* Protocol numbers a window can carry: 0 .. VSOCK_PROTO_SLOTS - 1. */
+#define VSOCK_PROTO_SLOTS	8
+
 extern const struct vsock_proto_ops vsock_ring_proto;
 extern const struct vsock_proto_ops vsock_msg_proto;
 
@@ -90,7 +100,6 @@ struct vsock_dev {
 	uint32_t		 d_irq_caps;
 	uint32_t		 d_backend_domid;
 	uint32_t		 d_protocols;	/* PROTOCOLS register */
-	bool			 d_is_hvm;
 	const struct vsock_dev_irq_ops *d_irq_ops;
 	void			*d_irq_arg;
 	char			 d_name[32];
@@ -104,11 +113,10 @@ struct vsock_dev {
 	uint32_t		 d_cmd_result;
 	uint32_t		 d_isr;
 	struct vsock_irq_cfg	 d_irq;
-	bool			 d_isa_asserted;
 	bool			 d_changed;
 
 	/* Every offered protocol's state; d_po/d_pp: the selected one. */
-	void			*d_priv[HCVS_PROTO_MSG + 1];
+	void			*d_priv[VSOCK_PROTO_SLOTS];
 	const struct vsock_proto_ops *d_po;
 	void			*d_pp;
 
@@ -124,5 +132,13 @@ void	vsock_dev_halt(struct vsock_dev *d, uint32_t err);
 void	vsock_dev_notify(struct vsock_dev *d, uint32_t isr);
 /* LIVE and not halted. */
 bool	vsock_dev_runnable(const struct vsock_dev *d);
+/*
+ * The ENABLE command every protocol shares: BAD_STATE without a mailbox;
+ * already LIVE is OK with nothing changed (a replayed ENABLE: a daemon
+ * killed after recording it answers the re-run request as the first run
+ * did); else LIVE, the state changed and *kick set (work the guest queued
+ * before it enabled).
+ */
+uint32_t vsock_dev_enable(struct vsock_dev *d, bool *kick);
 
 #endif /* HCVS_VSOCK_PROTO_H */

@@ -74,15 +74,6 @@ mb_write32(struct ring *r, uint32_t off, uint32_t v)
 	    sizeof(le));
 }
 
-static inline uint32_t
-get_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
 static inline bool
 is_pow2(uint32_t v)
 {
@@ -117,18 +108,18 @@ mailbox_setup(struct ring *r, uint64_t gpa, uint64_t size, bool adopt)
 	if (ioreq_mem_read(mem, gpa, h, sizeof(h)) < 0)
 		return HCVS_ERR_BAD_ADDRESS;
 
-	if (get_le32(h + HCVS_MB_MAGIC) != HCVS_MBOX_MAGIC ||
-	    get_le32(h + HCVS_MB_VERSION) != HCVS_MBOX_VERSION)
+	if (vsock_le32(h + HCVS_MB_MAGIC) != HCVS_MBOX_MAGIC ||
+	    vsock_le32(h + HCVS_MB_VERSION) != HCVS_MBOX_VERSION)
 		return HCVS_ERR_BAD_MAILBOX;
-	tx_slots = get_le32(h + HCVS_MB_TX_SLOTS);
-	rx_slots = get_le32(h + HCVS_MB_RX_SLOTS);
-	slot = get_le32(h + HCVS_MB_SLOT_SIZE);
-	tx_off = get_le32(h + HCVS_MB_TX_OFF);
-	rx_off = get_le32(h + HCVS_MB_RX_OFF);
-	tx_prod = get_le32(h + HCVS_MB_TX_PROD);
-	rx_cons = get_le32(h + HCVS_MB_RX_CONS);
-	tx_cons = get_le32(h + HCVS_MB_TX_CONS);
-	rx_prod = get_le32(h + HCVS_MB_RX_PROD);
+	tx_slots = vsock_le32(h + HCVS_MB_TX_SLOTS);
+	rx_slots = vsock_le32(h + HCVS_MB_RX_SLOTS);
+	slot = vsock_le32(h + HCVS_MB_SLOT_SIZE);
+	tx_off = vsock_le32(h + HCVS_MB_TX_OFF);
+	rx_off = vsock_le32(h + HCVS_MB_RX_OFF);
+	tx_prod = vsock_le32(h + HCVS_MB_TX_PROD);
+	rx_cons = vsock_le32(h + HCVS_MB_RX_CONS);
+	tx_cons = vsock_le32(h + HCVS_MB_TX_CONS);
+	rx_prod = vsock_le32(h + HCVS_MB_RX_PROD);
 
 	if (!is_pow2(tx_slots) || tx_slots > HCVS_RING_MAX_SLOTS ||
 	    !is_pow2(rx_slots) || rx_slots > HCVS_RING_MAX_SLOTS ||
@@ -214,21 +205,8 @@ ring_cmd(void *p, uint32_t cmd)
 		}
 		return rc;
 	case HCVS_CMD_ENABLE:
-		if (!(d->d_status & HCVS_STATUS_MAILBOX))
-			return HCVS_ERR_BAD_STATE;
-		/*
-		 * Already LIVE: OK, nothing changes.  A daemon killed after it
-		 * recorded ENABLE but before the answer reached the guest has
-		 * the request run again on the LIVE state by the next one,
-		 * which must answer as the first run did.
-		 */
-		if (d->d_status & HCVS_STATUS_LIVE)
-			return HCVS_ERR_OK;
-		d->d_status |= HCVS_STATUS_LIVE;
 		/* The guest may have queued TX before enabling. */
-		r->r_kick_pending = true;
-		d->d_changed = true;
-		return HCVS_ERR_OK;
+		return vsock_dev_enable(d, &r->r_kick_pending);
 	default:
 		/* MSG's commands: the guest chose RING. */
 		return cmd >= HCVS_CMD_MSG_FIRST && cmd <= HCVS_CMD_MSG_LAST ?
@@ -744,28 +722,21 @@ ring_offered(const struct vsock_dev_cfg *cfg)
 	return true;
 }
 
-static void *
-ring_new(struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
-{
-	struct ring *r = calloc(1, sizeof(*r));
-
-	if (r == NULL)
-		return NULL;
-	r->r_dev = d;
-	r->r_be = cfg->backend;
-	r->r_be_arg = cfg->backend_arg;
-	return r;
-}
-
-static void
-ring_free(void *p)
+static int
+ring_init(void *p, struct vsock_dev *d, const struct vsock_dev_cfg *cfg)
 {
 	struct ring *r = p;
 
-	if (r == NULL)
-		return;
-	free(r->r_buf);
-	free(r);
+	r->r_dev = d;
+	r->r_be = cfg->backend;
+	r->r_be_arg = cfg->backend_arg;
+	return 0;
+}
+
+static void
+ring_fini(void *p)
+{
+	free(((struct ring *)p)->r_buf);
 }
 
 static void
@@ -893,8 +864,9 @@ ring_dump(const void *p, void (*cb)(void *arg, const char *line), void *arg)
 const struct vsock_proto_ops vsock_ring_proto = {
 	.po_id = HCVS_PROTO_RING,
 	.po_offered = ring_offered,
-	.po_new = ring_new,
-	.po_free = ring_free,
+	.po_size = sizeof(struct ring),
+	.po_init = ring_init,
+	.po_fini = ring_fini,
 	.po_reset = ring_reset,
 	.po_cmd = ring_cmd,
 	.po_doorbell = ring_doorbell,

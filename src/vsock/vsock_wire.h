@@ -47,6 +47,25 @@ struct vsock_pkt_hdr {
 	uint32_t	fwd_cnt;
 };
 
+/* A little-endian field of guest memory, as the host sees it. */
+static inline uint32_t
+vsock_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint64_t
+vsock_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
+}
+
 static inline void
 vsock_hdr_decode(struct vsock_pkt_hdr *h, const uint8_t w[VSOCK_HDR_SIZE])
 {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The vsock device test environment (see vsock_testenv.h). */
 #include <endian.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "fake_guest.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "notify/notify.h"
+#include "vsock/vsock_backend.h"
 #include "vsock_testenv.h"
 
 static int
@@ -21,18 +23,14 @@ irq_setup_cb(void *arg, const struct vsock_irq_cfg *irq)
 }
 
 static int
-irq_raise_cb(void *arg, const struct vsock_irq_cfg *irq, bool level)
+irq_raise_cb(void *arg, const struct vsock_irq_cfg *irq)
 {
 	struct vtenv *e = arg;
 
-	if (irq->mode == HCVS_IRQ_ISA && !e->opts.is_hvm)
+	if (irq->mode == HCVS_IRQ_ISA)
 		abort();	/* the Xen 4.17 crash: must never happen */
-	if (level) {
-		e->raises++;
-		e->irqs_pending++;
-	} else {
-		e->lowers++;
-	}
+	e->raises++;
+	e->irqs_pending++;
 	e->raise_last = *irq;
 	return 0;
 }
@@ -51,6 +49,82 @@ env_wake(void *arg)
 	(void)vsock_dev_process(e->dev);
 }
 
+/* A migration bridge nobody uses: no request, no session. */
+static int
+idle_take(void *b, uint32_t *op, void *payload, size_t max, uint32_t *len)
+{
+	(void)b; (void)op; (void)payload; (void)max; (void)len;
+	return 0;
+}
+
+static int
+idle_lookup(void *b, uint64_t mid)
+{
+	(void)b; (void)mid;
+	return -ENOENT;
+}
+
+static long
+idle_send(void *b, uint64_t mid, const void *p, size_t n)
+{
+	(void)b; (void)mid; (void)p; (void)n;
+	return -ENOENT;
+}
+
+static long
+idle_recv(void *b, uint64_t mid, void *p, size_t max)
+{
+	(void)b; (void)mid; (void)p; (void)max;
+	return -ENOENT;
+}
+
+static int
+idle_report(void *b, uint64_t mid, uint64_t status, const void *data,
+    size_t n)
+{
+	(void)b; (void)mid; (void)status; (void)data; (void)n;
+	return -ENOENT;
+}
+
+static int64_t
+idle_now(void *b)
+{
+	(void)b;
+	return 0;
+}
+
+static void
+idle_wake_at(void *b, int64_t deadline_ms)
+{
+	(void)b; (void)deadline_ms;
+}
+
+static bool
+idle_has_news(const void *b)
+{
+	(void)b;
+	return false;
+}
+
+static void
+idle_void(void *b)
+{
+	(void)b;
+}
+
+static const struct vsock_msg_backend_ops idle_msg_ops = {
+	.take_request = idle_take,
+	.lookup = idle_lookup,
+	.send = idle_send,
+	.recv = idle_recv,
+	.report = idle_report,
+	.now_ms = idle_now,
+	.wake_at = idle_wake_at,
+	.has_news = idle_has_news,
+	.ack_news = idle_void,
+	.reset = idle_void,
+};
+
 static void
 dev_create(struct vtenv *e)
 {
@@ -65,10 +139,13 @@ dev_create(struct vtenv *e)
 	cfg.features = e->opts.features;
 	cfg.irq_caps = e->opts.irq_caps;
 	cfg.backend_domid = e->opts.backend_domid;
-	cfg.is_hvm = e->opts.is_hvm;
 	cfg.irq_ops = &irq_ops;
 	cfg.irq_arg = e;
 	cfg.name = "test";
+	if (e->opts.msg) {
+		cfg.msg_backend = &idle_msg_ops;
+		cfg.msg_backend_arg = e;
+	}
 	if (vsock_dev_new(&cfg, &e->dev) != 0)
 		abort();
 }

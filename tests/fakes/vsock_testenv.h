@@ -25,10 +25,11 @@
 #define VT_CID		42u
 
 struct vtenv_opts {
-	bool		is_hvm;
 	uint32_t	irq_caps;
 	uint32_t	features;	/* 0: device default */
 	uint32_t	backend_domid;
+	/* Offer protocol MSG, over a bridge with no host program. */
+	bool		msg;
 };
 
 struct vtenv {
@@ -49,7 +50,6 @@ struct vtenv {
 	int			 setup_rc;
 	struct vsock_irq_cfg	 setup_last;
 	unsigned		 raises;
-	unsigned		 lowers;
 	struct vsock_irq_cfg	 raise_last;
 	unsigned		 irqs_pending;	/* raised, not yet handled */
 

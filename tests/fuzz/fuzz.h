@@ -13,6 +13,7 @@
 #ifndef HCVS_FUZZ_H
 #define HCVS_FUZZ_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,30 @@ fz_u64(struct fz *f)
 	return v;
 }
 
+/* Little-endian fields of guest RAM at base + off, as the guest sees them. */
+static inline uint32_t
+fz_rd32(const uint8_t *base, uint32_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, base + off, sizeof(v));
+	return le32toh(v);
+}
+
+static inline void
+fz_wr32(uint8_t *base, uint32_t off, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(base + off, &v, sizeof(v));
+}
+
+static inline void
+fz_wr64(uint8_t *base, uint32_t off, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(base + off, &v, sizeof(v));
+}
+
 /* Abort with a message: a broken invariant is a finding. */
 void	fz_fail(const char *file, int line, const char *what)
 	    __attribute__((noreturn));
@@ -99,5 +124,37 @@ struct ioreq_mem;
  * guest.  Aborts on failure (set-up, not fuzz input).
  */
 uint8_t	*fz_guest_ram(uint64_t gpa, size_t size, struct ioreq_mem **mem);
+
+/*
+ * Guest RAM the code under test may write (what it accepted), forgotten
+ * by fz_allow_reset() before each input; fz_allow() is false when the
+ * table is full.  fz_check_canary() checks that every byte of
+ * ram[from, to) outside those ranges and outside [skip_lo, skip_hi)
+ * still holds `canary`.
+ */
+#define FZ_MAX_RANGES	256
+void	fz_allow_reset(void);
+bool	fz_allow(uint64_t lo, uint64_t hi);
+void	fz_check_canary(const uint8_t *ram, uint64_t from, uint64_t to,
+	    uint64_t skip_lo, uint64_t skip_hi, uint8_t canary);
+
+struct loop;
+/*
+ * The start-up of a harness that drives guest memory: quiet logs, its
+ * guest RAM (fz_guest_ram) and, when lp is not NULL, an event loop, all
+ * released at exit.  FZ_GUEST_INITIALIZER is that harness's
+ * LLVMFuzzerInitialize.
+ */
+void	fz_guest_init(uint64_t gpa, size_t size, uint8_t **ram,
+	    struct ioreq_mem **mem, struct loop **lp);
+#define FZ_GUEST_INITIALIZER(gpa, size, ram, mem, lp)			\
+int									\
+LLVMFuzzerInitialize(int *argc, char ***argv)				\
+{									\
+	(void)argc;							\
+	(void)argv;							\
+	fz_guest_init(gpa, size, ram, mem, lp);				\
+	return 0;							\
+}
 
 #endif /* HCVS_FUZZ_H */

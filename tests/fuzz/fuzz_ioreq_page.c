@@ -43,13 +43,6 @@ static struct ioreq_mem *mem;
 static uint8_t *ram_view;
 
 static void
-cleanup(void)
-{
-	ioreq_mem_free(mem);
-	munmap(ram_view, RAM_SIZE);
-}
-
-static void
 maybe_mutate(struct dev *d, unsigned vcpu)
 {
 	uint8_t op;
@@ -114,16 +107,7 @@ static const struct ioreq_handler_ops dev_ops = {
 	.write = dev_write,
 };
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	ram_view = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
-	atexit(cleanup);
-	return 0;
-}
+FZ_GUEST_INITIALIZER(RAM_GPA, RAM_SIZE, &ram_view, &mem, NULL)
 
 static unsigned
 state_of(const struct ioreq *s)

@@ -31,7 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_check(statefile_parse(text, len, &b) == 0);
 	fz_check(b.sf_version == STATEFILE_VERSION);
 	fz_check(b.sf_pid == a.sf_pid && b.sf_domid == a.sf_domid &&
-	    b.sf_server_id == a.sf_server_id && b.sf_has_dev == a.sf_has_dev);
+	    b.sf_server_id == a.sf_server_id && b.sf_cid == a.sf_cid &&
+	    b.sf_has_dev == a.sf_has_dev);
 	fz_check(!a.sf_has_dev ||
 	    memcmp(&a.sf_dev, &b.sf_dev, sizeof(a.sf_dev)) == 0);
 	return 0;

@@ -33,47 +33,12 @@
 #define MB_OFF		0x1000u		/* mailbox offset in RAM */
 #define AREA		(128u * 1024u)	/* where the guest itself writes */
 #define CANARY		0xA5
-#define MAX_RANGES	64
 
 static uint8_t *ram;
 static struct ioreq_mem *mem;
 static struct loop *lp;
 
-static void
-cleanup(void)
-{
-	loop_free(lp);
-	ioreq_mem_free(mem);
-	munmap(ram, RAM_SIZE);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	atexit(cleanup);
-	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
-	fz_check(loop_new(&lp) == 0);
-	return 0;
-}
-
-static uint32_t
-get32(uint32_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + off, 4);
-	return le32toh(v);
-}
-
-static void
-put32(uint32_t off, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(ram + off, &v, 4);
-}
+FZ_GUEST_INITIALIZER(RAM_GPA, RAM_SIZE, &ram, &mem, &lp)
 
 static uint64_t
 reg(struct vsock_dev *d, uint32_t off, unsigned size, bool write, uint64_t v)
@@ -103,44 +68,23 @@ struct geo {
 };
 
 /* RAM the device may have written: mailboxes it accepted. */
-static uint64_t range_lo[MAX_RANGES], range_hi[MAX_RANGES];
-static unsigned nranges;
-
 static void
 note_mailbox(struct vsock_dev *d)
 {
 	struct vsock_dev_state st;
-	uint64_t lo, hi;
-	unsigned i;
+	uint64_t lo;
 
 	if (!(vsock_dev_peek_reg(d, HCVS_REG_STATUS) & HCVS_STATUS_MAILBOX))
 		return;
 	vsock_dev_export(d, &st);
 	lo = st.st_mbox_gpa - RAM_GPA;
-	hi = lo + st.st_mbox_size;
-	for (i = 0; i < nranges; i++)
-		if (range_lo[i] == lo && range_hi[i] == hi)
-			return;
-	fz_check(nranges < MAX_RANGES);
-	range_lo[nranges] = lo;
-	range_hi[nranges++] = hi;
+	fz_check(fz_allow(lo, lo + st.st_mbox_size));
 }
 
 static void
 check_memory(void)
 {
-	uint64_t i;
-	unsigned r;
-
-	for (i = 0; i < RAM_SIZE; i++) {
-		if (i >= MB_OFF && i < MB_OFF + AREA)
-			continue;
-		for (r = 0; r < nranges; r++)
-			if (i >= range_lo[r] && i < range_hi[r])
-				break;
-		if (r == nranges)
-			fz_check(ram[i] == CANARY);
-	}
+	fz_check_canary(ram, 0, RAM_SIZE, MB_OFF, MB_OFF + AREA, CANARY);
 }
 
 /* The owner's wake-up: the device pulls what the muxer queued. */
@@ -170,7 +114,7 @@ check_device(struct vsock_dev *d, bool after_pass)
 	vsock_dev_export(d, &ds);
 	if (ds.st_mbox_gpa != RAM_GPA + MB_OFF)
 		return;
-	fz_check(ds.st_rx_prod - get32(MB_OFF + HCVS_MB_RX_CONS) <=
+	fz_check(ds.st_rx_prod - fz_rd32(ram, MB_OFF + HCVS_MB_RX_CONS) <=
 	    HCVS_RING_MAX_SLOTS);
 }
 
@@ -190,12 +134,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool pass;
 
 	memset(ram, CANARY, RAM_SIZE);
-	nranges = 0;
+	fz_allow_reset();
 	dc.mem = mem;
 	dc.guest_cid = CID;
 	dc.features = HCVS_F_STREAM | HCVS_F_SEQPACKET | HCVS_F_SYNC_DOORBELL;
 	dc.irq_caps = 0x1f;
-	dc.is_hvm = fz_u8(&f) & 1;
+	(void)fz_u8(&f);	/* keeps the corpus's byte positions */
 	mc.guest_cid = CID;
 	mc.max_conns = 8;
 	mc.buf_alloc = 16384;
@@ -228,13 +172,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			memset(ram + MB_OFF, 0, HCVS_MBOX_HDR_SIZE);
 			pass = true;
-			put32(MB_OFF + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
-			put32(MB_OFF + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
-			put32(MB_OFF + HCVS_MB_TX_SLOTS, g.tx_slots);
-			put32(MB_OFF + HCVS_MB_RX_SLOTS, g.rx_slots);
-			put32(MB_OFF + HCVS_MB_SLOT_SIZE, g.slot);
-			put32(MB_OFF + HCVS_MB_TX_OFF, g.tx_off);
-			put32(MB_OFF + HCVS_MB_RX_OFF, g.rx_off);
+			fz_wr32(ram, MB_OFF + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+			fz_wr32(ram, MB_OFF + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+			fz_wr32(ram, MB_OFF + HCVS_MB_TX_SLOTS, g.tx_slots);
+			fz_wr32(ram, MB_OFF + HCVS_MB_RX_SLOTS, g.rx_slots);
+			fz_wr32(ram, MB_OFF + HCVS_MB_SLOT_SIZE, g.slot);
+			fz_wr32(ram, MB_OFF + HCVS_MB_TX_OFF, g.tx_off);
+			fz_wr32(ram, MB_OFF + HCVS_MB_RX_OFF, g.rx_off);
 			g.valid = true;
 			cmd(d, HCVS_CMD_RESET, 0, 0, 0);
 			cmd(d, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0);
@@ -266,10 +210,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			h.flags = fz_u8(&f);
 			h.buf_alloc = fz_u32(&f);
 			h.fwd_cnt = fz_u32(&f);
-			prod = get32(MB_OFF + HCVS_MB_TX_PROD);
+			prod = fz_rd32(ram, MB_OFF + HCVS_MB_TX_PROD);
 			vsock_hdr_encode(ram + MB_OFF + g.tx_off +
 			    (prod & (g.tx_slots - 1)) * g.slot, &h);
-			put32(MB_OFF + HCVS_MB_TX_PROD, prod + 1);
+			fz_wr32(ram, MB_OFF + HCVS_MB_TX_PROD, prod + 1);
 			pass = fz_u8(&f) & 1;
 			reg(d, pass ? HCVS_REG_DOORBELL_SYNC : HCVS_REG_DOORBELL,
 			    4, true, 1);
@@ -278,17 +222,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!g.valid)
 				break;
 			off = fz_u8(&f) & 1 ? HCVS_MB_TX_PROD : HCVS_MB_RX_CONS;
-			put32(MB_OFF + off, fz_u32(&f));
+			fz_wr32(ram, MB_OFF + off, fz_u32(&f));
 			break;
 		case 5:	/* the guest consumes some RX */
 			if (!g.valid)
 				break;
-			prod = get32(MB_OFF + HCVS_MB_RX_PROD);
-			i = get32(MB_OFF + HCVS_MB_RX_CONS);
+			prod = fz_rd32(ram, MB_OFF + HCVS_MB_RX_PROD);
+			i = fz_rd32(ram, MB_OFF + HCVS_MB_RX_CONS);
 			len = fz_u8(&f) % 8;
 			for (; len > 0 && i != prod; len--)
 				i++;
-			put32(MB_OFF + HCVS_MB_RX_CONS, i);
+			fz_wr32(ram, MB_OFF + HCVS_MB_RX_CONS, i);
 			break;
 		case 6:	/* deferred work, as the daemon runs it */
 			for (i = 0; i < 4 && vsock_dev_process(d) == 1; i++)

@@ -34,29 +34,12 @@
 #define TAB_OFF		0x1000u		/* the harness's call table */
 #define BUF_OFF		0x10000u	/* 4 KiB-aligned buffers from here */
 #define CANARY		0xA5
-#define MAX_RANGES	256
 #define NMIDS		4
 
 static uint8_t *ram;
 static struct ioreq_mem *mem;
 
-static void
-cleanup(void)
-{
-	ioreq_mem_free(mem);
-	munmap(ram, RAM_SIZE);
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	atexit(cleanup);
-	ram = fz_guest_ram(RAM_GPA, RAM_SIZE, &mem);
-	return 0;
-}
+FZ_GUEST_INITIALIZER(RAM_GPA, RAM_SIZE, &ram, &mem, NULL)
 
 /* ---- A scripted session backend ---------------------------------------- */
 
@@ -198,29 +181,6 @@ static const struct vsock_msg_backend_ops script_ops = {
 /* ---- Guest side ---------------------------------------------------------------- */
 
 static void
-put32(uint32_t off, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(ram + off, &v, 4);
-}
-
-static void
-put64(uint32_t off, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(ram + off, &v, 8);
-}
-
-static uint32_t
-get32(uint32_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + off, 4);
-	return le32toh(v);
-}
-
-static void
 reg_w(struct vsock_dev *d, uint32_t off, uint32_t v)
 {
 	(void)vsock_dev_handler_ops.write(d, 0, off, 4, v);
@@ -236,19 +196,10 @@ cmd(struct vsock_dev *d, uint32_t c, uint32_t a0, uint32_t a1, uint32_t a2)
 }
 
 /* RAM the device may write: accepted tables and accepted buffers. */
-static uint64_t range_lo[MAX_RANGES], range_hi[MAX_RANGES];
-static unsigned nranges;
-
 static void
 allow(uint64_t lo, uint64_t hi)
 {
-	for (unsigned i = 0; i < nranges; i++)
-		if (range_lo[i] == lo && range_hi[i] == hi)
-			return;
-	if (nranges < MAX_RANGES) {
-		range_lo[nranges] = lo;
-		range_hi[nranges++] = hi;
-	}
+	(void)fz_allow(lo, hi);
 }
 
 /* Where the guest itself scribbles: everything but the canary zone. */
@@ -257,15 +208,7 @@ allow(uint64_t lo, uint64_t hi)
 static void
 check_memory(void)
 {
-	for (uint64_t i = GUEST_HI; i < RAM_SIZE; i++) {
-		unsigned r;
-
-		for (r = 0; r < nranges; r++)
-			if (i >= range_lo[r] && i < range_hi[r])
-				break;
-		if (r == nranges)
-			fz_check(ram[i] == CANARY);
-	}
+	fz_check_canary(ram, GUEST_HI, RAM_SIZE, 0, 0, CANARY);
 }
 
 /* Note what a call the host accepted may write (its buffer). */
@@ -288,11 +231,11 @@ note_slots(struct vsock_dev *d)
 		uint64_t gpa, len;
 
 		if (s + HCVS_MSG_SLOT_SIZE > RAM_SIZE ||
-		    get32(s + HCVS_MSG_STATE) != HCVS_MSG_S_ACCEPTED)
+		    fz_rd32(ram, s + HCVS_MSG_STATE) != HCVS_MSG_S_ACCEPTED)
 			continue;
 		memcpy(&gpa, ram + s + HCVS_MSG_BUF_GPA, 8);
 		gpa = le64toh(gpa);
-		len = get32(s + HCVS_MSG_BUF_LEN);
+		len = fz_rd32(ram, s + HCVS_MSG_BUF_LEN);
 		if (gpa >= RAM_GPA && gpa - RAM_GPA + len <= RAM_SIZE)
 			allow(gpa - RAM_GPA, gpa - RAM_GPA + len);
 	}
@@ -329,18 +272,18 @@ write_slot(struct fz *f, uint32_t s)
 	}
 	/* Buffers the guest declares hold a header; keep the length in it. */
 	if (buf + 12 <= RAM_SIZE)
-		put32(buf + 8, fz_u8(f) & 1 ? fz_u32(f) : fz_u16(f) % 4096);
+		fz_wr32(ram, buf + 8, fz_u8(f) & 1 ? fz_u32(f) : fz_u16(f) % 4096);
 	memset(ram + s, 0, HCVS_MSG_SLOT_SIZE);
-	put32(s + HCVS_MSG_FUNCTION, fn);
-	put32(s + HCVS_MSG_FLAGS, fz_u8(f) & 3);
-	put64(s + HCVS_MSG_BUF_GPA, gpa);
-	put32(s + HCVS_MSG_BUF_LEN, len);
-	put32(s + HCVS_MSG_TIMEOUT_MS, fz_u8(f));
-	put64(s + HCVS_MSG_MID, fz_u8(f) % (NMIDS + 2));
-	put64(s + HCVS_MSG_REPORT, fz_u8(f) & 1 ? fz_u16(f) : fz_u64(f));
+	fz_wr32(ram, s + HCVS_MSG_FUNCTION, fn);
+	fz_wr32(ram, s + HCVS_MSG_FLAGS, fz_u8(f) & 3);
+	fz_wr64(ram, s + HCVS_MSG_BUF_GPA, gpa);
+	fz_wr32(ram, s + HCVS_MSG_BUF_LEN, len);
+	fz_wr32(ram, s + HCVS_MSG_TIMEOUT_MS, fz_u8(f));
+	fz_wr64(ram, s + HCVS_MSG_MID, fz_u8(f) % (NMIDS + 2));
+	fz_wr64(ram, s + HCVS_MSG_REPORT, fz_u8(f) & 1 ? fz_u16(f) : fz_u64(f));
 	if (fz_u8(f) == 1)
 		ram[s + 0x30 + fz_u8(f) % 16] = fz_u8(f);
-	put32(s + HCVS_MSG_STATE, fz_u8(f) & 7 ? HCVS_MSG_S_SUBMITTED :
+	fz_wr32(ram, s + HCVS_MSG_STATE, fz_u8(f) & 7 ? HCVS_MSG_S_SUBMITTED :
 	    fz_u32(f));
 }
 
@@ -357,7 +300,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&sc, 0, sizeof(sc));
 	sc.f = &f;
 	memset(ram, CANARY, RAM_SIZE);
-	nranges = 0;
+	fz_allow_reset();
 	dc.mem = mem;
 	dc.guest_cid = CID;
 	dc.irq_caps = 1u << HCVS_IRQ_NONE;
@@ -421,7 +364,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ram[fz_u32(&f) % GUEST_HI] = fz_u8(&f);
 			break;
 		case 8:	/* the guest reuses a slot the host holds */
-			put32(TAB_OFF + (fz_u8(&f) % 64) * HCVS_MSG_SLOT_SIZE,
+			fz_wr32(ram, TAB_OFF + (fz_u8(&f) % 64) * HCVS_MSG_SLOT_SIZE,
 			    HCVS_MSG_S_SUBMITTED);
 			break;
 		case 9:

@@ -21,7 +21,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: hcvsock-vmm -a SOCKET -g GUEST.bin [-c CID] [-m MiB] [-n VCPUS]\n"
 	    "                   [-p PORT | -M GPA] [-N eventfds|none|vm] [-G GSI]\n"
-	    "                   [-P I=VALUE]... [-t SECONDS] [-s SPIN_NS]\n");
+	    "                   [-P I=VALUE]... [-t SECONDS] [-s SPIN_NS] [-r SECONDS]\n");
 }
 
 struct vcpu_thread {
@@ -64,6 +64,7 @@ main(int argc, char **argv)
 		.window_base = 0x5a0,
 		.notify = VMM_NOTIFY_EVENTFDS,
 		.irq_gsi = ATTACH_GSI_NONE,
+		.reattach_ms = 30000,
 	};
 	struct vcpu_thread vt[64];
 	pthread_t th[64];
@@ -76,7 +77,7 @@ main(int argc, char **argv)
 	uint64_t v;
 	int c, rc, status = 0;
 
-	while ((c = getopt(argc, argv, "a:c:g:G:hm:M:n:N:p:P:s:t:")) != -1) {
+	while ((c = getopt(argc, argv, "a:c:g:G:hm:M:n:N:p:P:r:s:t:")) != -1) {
 		switch (c) {
 		case 'a':
 			sock = optarg;
@@ -138,6 +139,11 @@ main(int argc, char **argv)
 			params[idx] = (uint32_t)v;
 			break;
 		}
+		case 'r':
+			if (parse_u64(optarg, &v) < 0 || v > 3600)
+				goto bad;
+			cfg.reattach_ms = (int)v * 1000;
+			break;
 		case 's':
 			if (parse_u64(optarg, &cfg.fwd_spin_ns) < 0)
 				goto bad;
@@ -207,7 +213,13 @@ main(int argc, char **argv)
 	}
 	vmm_get_stats(m, &st);
 	fprintf(stderr, "hcvsock-vmm: %" PRIu64 " forwarded exits, %" PRIu64
-	    " unanswered\n", st.vs_forwarded, st.vs_fwd_errors);
+	    " unanswered, %" PRIu64 " re-attaches, %" PRIu64 " answered after "
+	    "a re-attach\n", st.vs_forwarded, st.vs_fwd_errors,
+	    st.vs_reattached, st.vs_resumed);
+	fprintf(stderr, "hcvsock-vmm: results");
+	for (i = 0; i < KVMGUEST_NR_PARAMS; i++)
+		fprintf(stderr, " %u=0x%x", i, vmm_boot(m)->kb_results[i]);
+	fprintf(stderr, "\n");
 	vmm_free(m);
 	return status;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The attach protocol: description checks, the socket session with hostile peers, the ioreq forwarder. */
+#include <endian.h>
 #include <errno.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -28,7 +29,10 @@
 #include "attach/attach.h"
 #include "attach/attach_impl.h"
 #include "attach/attach_vmm.h"
+#include "attach/attach_vsock.h"
 #include "common/loop.h"
+#include "hcvsock_abi.h"
+#include "vsock/vsock_dev.h"
 
 static int
 sealed_memfd(uint64_t size, bool seal)
@@ -142,6 +146,16 @@ desc__good_accepted_bad_fields_named(void **state)
 	d.ad_regions[1].ar_fd = d.ad_kick_fd;
 	expect_bad(&d, "not a memfd");
 	d.ad_regions[1].ar_fd = fd;
+
+	/* So could the state page, and it must hold both records. */
+	d.ad_state_fd = sealed_memfd(ATTACH_STATE_PAGE, false);
+	expect_bad(&d, "state page: memfd must be sealed");
+	close(d.ad_state_fd);
+	d.ad_state_fd = sealed_memfd(1024, true);
+	expect_bad(&d, "state page: file has 1024 bytes");
+	close(d.ad_state_fd);
+	d.ad_state_fd = sealed_memfd(ATTACH_STATE_PAGE, true);
+	assert_int_equal(attach_desc_check(&d, err, sizeof(err)), 0);
 
 	fd = d.ad_vcpus[2].done_fd;
 	d.ad_vcpus[2].done_fd = d.ad_page_fd;
@@ -431,6 +445,13 @@ sess__hostile_messages_refused_without_leaks(void **state)
 	};
 	static const struct attach_msg_ioreq_page page_3 = { .ip_nr_vcpus = 3 };
 	static const struct attach_msg_notify_vm nvm = { 0 };
+	static const struct attach_msg_state_page sp_ok = {
+		.sp_size = ATTACH_STATE_PAGE,
+	};
+	static const struct attach_msg_state_page sp_flags = {
+		.sp_size = ATTACH_STATE_PAGE, .sp_flags = 1,
+	};
+	static const struct attach_msg_state_page sp_small = { .sp_size = 64 };
 	static const struct attach_msg_notify_eventfds ne_gsi = { .ne_gsi = 4 };
 	static const struct attach_msg_hdr bad_magic = {
 		.mh_magic = 0x12345678, .mh_version = 1, .mh_type = 1,
@@ -513,6 +534,12 @@ sess__hostile_messages_refused_without_leaks(void **state)
 		    NULL, 0, -EINVAL, "without memory" },
 		{ "START with fd", 2, ATTACH_MSG_START, NULL, 0, 1, 0,
 		    NULL, 0, -EPROTO, "1 fds" },
+		{ "state page flags", 1, ATTACH_MSG_STATE_PAGE, &sp_flags,
+		    sizeof(sp_flags), 1, 1, NULL, 0, -EINVAL, "STATE_PAGE flags" },
+		{ "state page size", 1, ATTACH_MSG_STATE_PAGE, &sp_small,
+		    sizeof(sp_small), 1, 1, NULL, 0, -EINVAL, "size 64" },
+		{ "state page without fd", 1, ATTACH_MSG_STATE_PAGE, &sp_ok,
+		    sizeof(sp_ok), 0, 0, NULL, 0, -EPROTO, "0 fds" },
 		{ "unknown type", 1, 77, NULL, 0, 0, 0, NULL, 0, -EPROTO,
 		    "unknown message type 77" },
 		{ "reply type from VMM", 1, ATTACH_MSG_RESULT, NULL, 0, 0, 0,
@@ -1148,6 +1175,241 @@ server__attach_detach_limits(void **state)
 	rmdir(dir);
 }
 
+/*
+ * The state page: empty is "nothing recorded", the newer intact record
+ * wins, a record torn by a death half-way leaves the previous one, and
+ * a page with no intact record is refused.
+ */
+static void
+state__records_newest_intact_wins(void **state)
+{
+	static unsigned char page[ATTACH_STATE_PAGE];
+	struct vsock_dev_state st, got;
+	uint64_t seq = 99;
+
+	(void)state;
+	memset(page, 0, sizeof(page));
+	assert_int_equal(attach_state_load(page, &got, &seq), -ENOENT);
+	memset(&st, 0, sizeof(st));
+	st.st_version = VSOCK_DEV_STATE_VERSION;
+	st.st_protocol = 1;
+	st.st_status = 0x1f;
+	st.st_mbox_gpa = 0x123456000ull;
+	st.st_mbox_size = 65536;
+	st.st_epoch = 7;
+	st.st_irq.mode = 2;
+	st.st_irq.msi_addr = 0xfee00000u;
+	st.st_irq.msi_data = 0x41;
+	st.st_args[3] = 0xffffffffu;
+	st.st_cmd_result = 2;
+	attach_state_store(page, &st, 1);
+	assert_int_equal(attach_state_load(page, &got, &seq), 0);
+	assert_int_equal(seq, 1);
+	assert_memory_equal(&got, &st, sizeof(st));
+	st.st_epoch = 8;
+	attach_state_store(page, &st, 2);
+	assert_int_equal(attach_state_load(page, &got, &seq), 0);
+	assert_int_equal(seq, 2);
+	assert_int_equal(got.st_epoch, 8);
+	/* Torn: record 3 half written over record 1's place. */
+	st.st_epoch = 9;
+	attach_state_store(page, &st, 3);
+	page[128 + 40] ^= 0xff;
+	assert_int_equal(attach_state_load(page, &got, &seq), 0);
+	assert_int_equal(seq, 2);
+	assert_int_equal(got.st_epoch, 8);
+	/* Both damaged. */
+	page[40] ^= 0xff;
+	assert_int_equal(attach_state_load(page, &got, &seq), -EINVAL);
+}
+
+/* ---- A request in flight when hcvsockd died ------------------------------- */
+
+struct inflight {
+	struct loop	*ifl_loop;
+	struct ioreq	*ifl_slot;	/* vCPU 0's, mapped from the page */
+	int		 ifl_kick;
+	uint8_t		*ifl_ram;
+};
+
+static void
+slot_post(struct inflight *x, uint32_t off, bool is_write, uint32_t val,
+    unsigned state)
+{
+	struct ioreq *q = x->ifl_slot;
+
+	q->addr = 0x5a0 + off;
+	q->data = is_write ? val : 0;
+	q->count = 1;
+	q->size = 4;
+	q->type = IOREQ_TYPE_PIO;
+	q->data_is_ptr = 0;
+	q->df = 0;
+	q->dir = is_write ? IOREQ_WRITE : IOREQ_READ;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	q->state = state;
+}
+
+/* One access as the VMM forwards it, answered on this thread's loop. */
+static uint32_t
+acc(struct inflight *x, uint32_t off, bool is_write, uint32_t val)
+{
+	uint64_t one = 1, data;
+	unsigned n;
+
+	slot_post(x, off, is_write, val, STATE_IOREQ_READY);
+	assert_int_equal(write(x->ifl_kick, &one, sizeof(one)), sizeof(one));
+	for (n = 0; n < 100 && x->ifl_slot->state != STATE_IORESP_READY; n++)
+		(void)loop_run_once(x->ifl_loop, 50);
+	assert_int_equal(x->ifl_slot->state, STATE_IORESP_READY);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	data = x->ifl_slot->data;
+	x->ifl_slot->state = STATE_IOREQ_NONE;
+	return (uint32_t)data;
+}
+
+static void
+cmd(struct inflight *x, uint32_t c, uint32_t a0, uint32_t a1, uint32_t a2)
+{
+	(void)acc(x, HCVS_REG_ARG0, true, a0);
+	(void)acc(x, HCVS_REG_ARG1, true, a1);
+	(void)acc(x, HCVS_REG_ARG2, true, a2);
+	(void)acc(x, HCVS_REG_CMD, true, c);
+	assert_int_equal(acc(x, HCVS_REG_CMD, false, 0), HCVS_ERR_OK);
+}
+
+static uint32_t
+ram32(struct inflight *x, uint64_t gpa)
+{
+	uint32_t v;
+
+	memcpy(&v, x->ifl_ram + gpa, 4);
+	return le32toh(v);
+}
+
+static void
+ram_put32(struct inflight *x, uint64_t gpa, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(x->ifl_ram + gpa, &v, 4);
+}
+
+/*
+ * The guest's SET_MAILBOX was run and recorded by a daemon that died
+ * before answering it: the slot still says INPROCESS.  The next daemon,
+ * given the same description and state page, imports the recorded state
+ * (a transport reset) and answers the request once: OK, the mailbox set
+ * up, EPOCH moved on.  With the newest record torn (the death came in the
+ * middle of recording), it imports the state from before and runs the
+ * command for the first time: the same answers.
+ */
+static void
+replay__inflight_command_answered_once(void **state)
+{
+	const uint64_t mb = 0x10000;
+	const uint32_t mbsize = 128 + 2 * 4 * 256;
+	char dir[] = "/tmp/hcvs-inflight.XXXXXX";
+	struct attach_vsock_cfg cfg;
+	struct attach_vsock *av;
+	struct attach_fwd *f;
+	struct attach_desc d;
+	struct inflight x;
+	uint8_t *page, *spage;
+	char err[256];
+	int round;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(loop_new(&x.ifl_loop), 0);
+	attach_desc_init(&d);
+	snprintf(d.ad_name, sizeof(d.ad_name), "inflight");
+	d.ad_cid = 42;
+	d.ad_window_space = IOREQ_SPACE_PIO;
+	d.ad_window_base = 0x5a0;
+	d.ad_nr_regions = 1;
+	d.ad_regions[0].ar_fd = sealed_memfd(2u << 20, true);
+	d.ad_regions[0].ar_size = 2u << 20;
+	d.ad_state_fd = sealed_memfd(ATTACH_STATE_PAGE, true);
+	assert_int_equal(attach_fwd_new(1, &f), 0);
+	attach_fwd_fill(f, &d);
+	x.ifl_kick = d.ad_vcpus[0].kick_fd;
+	x.ifl_ram = mmap(NULL, 2u << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    d.ad_regions[0].ar_fd, 0);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    d.ad_page_fd, 0);
+	spage = mmap(NULL, ATTACH_STATE_PAGE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, d.ad_state_fd, 0);
+	assert_true(x.ifl_ram != MAP_FAILED && page != MAP_FAILED &&
+	    spage != MAP_FAILED);
+	x.ifl_slot = (struct ioreq *)page;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.loop = x.ifl_loop;
+	snprintf(cfg.mux.uds_path, sizeof(cfg.mux.uds_path), "%s/v", dir);
+
+	for (round = 0; round < 2; round++) {
+		memset(spage, 0, ATTACH_STATE_PAGE);
+		assert_int_equal(attach_vsock_new(&cfg, &d, &av, err,
+		    sizeof(err)), 0);
+		memset(x.ifl_ram + mb, 0, mbsize);
+		ram_put32(&x, mb + HCVS_MB_MAGIC, HCVS_MBOX_MAGIC);
+		ram_put32(&x, mb + HCVS_MB_VERSION, HCVS_MBOX_VERSION);
+		ram_put32(&x, mb + HCVS_MB_TX_SLOTS, 4);
+		ram_put32(&x, mb + HCVS_MB_RX_SLOTS, 4);
+		ram_put32(&x, mb + HCVS_MB_SLOT_SIZE, 256);
+		ram_put32(&x, mb + HCVS_MB_TX_OFF, 128);
+		ram_put32(&x, mb + HCVS_MB_RX_OFF, 128 + 4 * 256);
+		cmd(&x, HCVS_CMD_RESET, 0, 0, 0);
+		cmd(&x, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0);
+		cmd(&x, HCVS_CMD_SET_FEATURES, HCVS_F_STREAM, 0, 0);
+		(void)acc(&x, HCVS_REG_ARG0, true, (uint32_t)mb);
+		(void)acc(&x, HCVS_REG_ARG1, true, 0);
+		(void)acc(&x, HCVS_REG_ARG2, true, mbsize);
+		/* Run and recorded, then the daemon dies unanswered. */
+		(void)acc(&x, HCVS_REG_CMD, true, HCVS_CMD_SET_MAILBOX);
+		attach_vsock_free(av);
+		if (round == 1) {
+			/* ... half-way through recording it. */
+			struct vsock_dev_state st;
+			uint64_t seq;
+
+			assert_int_equal(attach_state_load(spage, &st, &seq), 0);
+			assert_true(st.st_status & HCVS_STATUS_MAILBOX);
+			spage[(seq & 1) * 128 + 20] ^= 0xff;
+			assert_int_equal(attach_state_load(spage, &st, &seq), 0);
+			assert_false(st.st_status & HCVS_STATUS_MAILBOX);
+		}
+		slot_post(&x, HCVS_REG_CMD, true, HCVS_CMD_SET_MAILBOX,
+		    STATE_IOREQ_INPROCESS);
+		ram_put32(&x, mb + HCVS_MB_EPOCH, 0);
+		assert_int_equal(attach_vsock_new(&cfg, &d, &av, err,
+		    sizeof(err)), 0);
+		/* Answered while the new daemon was being attached. */
+		assert_int_equal(x.ifl_slot->state, STATE_IORESP_READY);
+		x.ifl_slot->state = STATE_IOREQ_NONE;
+		assert_int_equal(acc(&x, HCVS_REG_CMD, false, 0), HCVS_ERR_OK);
+		assert_int_equal(acc(&x, HCVS_REG_STATUS, false, 0),
+		    HCVS_STATUS_PROTOCOL | HCVS_STATUS_FEATURES |
+		    HCVS_STATUS_MAILBOX);
+		/* Either record: a transport reset, written by the one run. */
+		assert_int_equal(ram32(&x, mb + HCVS_MB_EPOCH), 1);
+		cmd(&x, HCVS_CMD_ENABLE, 0, 0, 0);
+		assert_true(acc(&x, HCVS_REG_STATUS, false, 0) &
+		    HCVS_STATUS_LIVE);
+		attach_vsock_free(av);
+	}
+	munmap(spage, ATTACH_STATE_PAGE);
+	munmap(page, 4096);
+	munmap(x.ifl_ram, 2u << 20);
+	/* The page and vCPU eventfds are the forwarder's. */
+	d.ad_page_fd = -1;
+	d.ad_vcpus[0].kick_fd = d.ad_vcpus[0].done_fd = -1;
+	attach_desc_close(&d);
+	attach_fwd_free(f);
+	loop_free(x.ifl_loop);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1165,6 +1427,8 @@ main(void)
 		cmocka_unit_test(fwd__xen_state_machine),
 		cmocka_unit_test(server__attach_detach_limits),
 		cmocka_unit_test(guest__shared_eventfds_refused),
+		cmocka_unit_test(state__records_newest_intact_wins),
+		cmocka_unit_test(replay__inflight_command_answered_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

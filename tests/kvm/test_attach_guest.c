@@ -180,7 +180,7 @@ static void
 tdev_readable(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct tdev *td = arg;
-	struct ioreq_source_events ev = { 0, 0 };
+	struct ioreq_source_events ev = { 0, 0, 0 };
 
 	(void)l;
 	(void)fd;

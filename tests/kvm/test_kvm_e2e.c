@@ -32,6 +32,7 @@
 #define E2E_CID		77u
 
 static char guest_path[512];
+static char probe_path[512];
 
 /* ---- Host echo server on <uds>_<port> ----------------------------------- */
 
@@ -767,6 +768,76 @@ require_cid__other_cid_refused(void **state)
 	pthread_mutex_unlock(&fx->fx_lock);
 }
 
+/*
+ * busy_poll_ns on a KVM guest's binding.  The probe guest's exits come one
+ * after the other (its vCPU waits for each answer): without a window each
+ * one wakes the loop; with one, the binding polls for the next exit and
+ * takes nearly all of them in its first wake.
+ */
+static void
+take_stats(void *arg, const struct attach_vsock_guest_info *gi)
+{
+	*(struct binding_stats *)arg = gi->gi_stats;
+}
+
+static void
+busy_poll__kvm_binding_polls_for_the_next_exits(void **state)
+{
+	struct fixture *fx = *state;
+	const uint64_t windows[2] = { 0, 1000000000ull };
+	struct vmm_cfg vc = {
+		.name = "busy", .mem_size = 16u << 20, .nr_vcpus = 1,
+		.cid = E2E_CID, .window_space = IOREQ_SPACE_PIO,
+		.window_base = 0x5a0, .notify = VMM_NOTIFY_NONE,
+		.irq_gsi = ATTACH_GSI_NONE, .fwd_timeout_ms = 10000,
+	};
+	unsigned k;
+
+	for (k = 0; k < 2; k++) {
+		struct attach_vsock_server *srv;
+		struct attach_vsock_cfg cfg;
+		struct binding_stats st;
+		struct kvmguest_boot *b;
+		char path[128];
+		uint32_t code = 0;
+		struct vmm *m;
+
+		snprintf(path, sizeof(path), "%s/attach-busy", fx->fx_dir);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.loop = fx->fx_loop;
+		cfg.mux.max_conns = 4;
+		cfg.mux.buf_alloc = 65536;
+		cfg.busy_poll_ns = windows[k];
+		pthread_mutex_lock(&fx->fx_lock);
+		assert_int_equal(attach_vsock_listen(&cfg, path, 1, &srv), 0);
+		pthread_mutex_unlock(&fx->fx_lock);
+		m = kt_vmm_attach(&vc, probe_path, path);
+		b = vmm_boot(m);
+		/* MAGIC and VERSION, two writes, then MAGIC 200 times. */
+		b->kb_params[0] = 2;
+		b->kb_params[1] = 0;
+		b->kb_params[2] = 200;
+		assert_int_equal(vmm_run_vcpu(m, 0, 30000, &code), 0);
+		assert_int_equal(code, HCVS_MAGIC + HCVS_VERSION);
+		memset(&st, 0, sizeof(st));
+		pthread_mutex_lock(&fx->fx_lock);
+		attach_vsock_foreach_guest(srv, take_stats, &st);
+		pthread_mutex_unlock(&fx->fx_lock);
+		vmm_free(m);
+		pthread_mutex_lock(&fx->fx_lock);
+		attach_vsock_unlisten(srv);
+		pthread_mutex_unlock(&fx->fx_lock);
+		print_message("busy_poll_ns %" PRIu64 ": %" PRIu64 " requests, %"
+		    PRIu64 " wake-ups\n", windows[k], st.bs_requests,
+		    st.bs_wakeups);
+		assert_int_equal(st.bs_requests, 204);
+		if (k == 0)
+			assert_true(st.bs_wakeups * 10 >= st.bs_requests);
+		else
+			assert_true(st.bs_wakeups * 10 < st.bs_requests);
+	}
+}
+
 /* ---- Protocol MSG: the migration orchestrator on a host thread ------------ */
 
 struct orch {
@@ -1142,9 +1213,13 @@ main(void)
 		    vmm_disconnect__host_peer_sees_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(require_cid__other_cid_refused,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    busy_poll__kvm_binding_polls_for_the_next_exits, setup,
+		    teardown),
 	};
 
-	if (kt_start(guest_path, sizeof(guest_path), "vsock_e2e.bin") != 0)
+	if (kt_start(guest_path, sizeof(guest_path), "vsock_e2e.bin") != 0 ||
+	    kt_start(probe_path, sizeof(probe_path), "probe.bin") != 0)
 		return TEST_EXIT_SKIP;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

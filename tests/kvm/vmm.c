@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The reference VMM's core: kvmvm plus attach, forwarding register-window exits to hcvsockd. */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -37,6 +43,18 @@ struct vmm {
 	volatile bool		 m_quit;
 	uint64_t		 m_forwarded;
 	uint64_t		 m_fwd_errors;
+	uint64_t		 m_resumed;
+	/* Re-attaching: the watcher thread and what vCPUs wait on. */
+	int			 m_state_fd;	/* the device state page */
+	char			*m_path;
+	pthread_t		 m_watcher;
+	bool			 m_watching;
+	volatile bool		 m_unwatch;
+	pthread_mutex_t		 m_lock;
+	pthread_cond_t		 m_cond;
+	uint64_t		 m_gen;		/* attaches so far */
+	bool			 m_gave_up;
+	uint64_t		 m_reattached;
 };
 
 static int
@@ -92,7 +110,18 @@ vmm_new(const struct vmm_cfg *cfg, struct vmm **vp)
 	m->m_cfg = *cfg;
 	if (m->m_cfg.fwd_timeout_ms == 0)
 		m->m_cfg.fwd_timeout_ms = 10000;
-	m->m_kick_fd = m->m_irq_fd = m->m_sock = -1;
+	m->m_kick_fd = m->m_irq_fd = m->m_sock = m->m_state_fd = -1;
+	pthread_mutex_init(&m->m_lock, NULL);
+	pthread_cond_init(&m->m_cond, NULL);
+	/* The state page lives as long as the VM: every hcvsockd gets it. */
+	m->m_state_fd = memfd_create("hcvsock-state", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING);
+	if (m->m_state_fd < 0 ||
+	    ftruncate(m->m_state_fd, ATTACH_STATE_PAGE) < 0 ||
+	    fcntl(m->m_state_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+		rc = -errno;
+		goto err_free;
+	}
 	memset(&vcfg, 0, sizeof(vcfg));
 	vcfg.mem_size = cfg->mem_size;
 	vcfg.irqchip = cfg->irqchip;
@@ -141,6 +170,11 @@ vmm_free(struct vmm *m)
 	if (m == NULL)
 		return;
 	vmm_detach(m);
+	free(m->m_path);
+	if (m->m_state_fd >= 0)
+		close(m->m_state_fd);
+	pthread_cond_destroy(&m->m_cond);
+	pthread_mutex_destroy(&m->m_lock);
 	attach_fwd_free(m->m_fwd);
 	kvmvm_free(m->m_vm);
 	if (m->m_kick_fd >= 0)
@@ -217,7 +251,77 @@ vmm_fill_desc(struct vmm *m, struct attach_desc *d)
 	case VMM_NOTIFY_NONE:
 		break;
 	}
+	d->ad_state_fd = m->m_state_fd;
 	attach_fwd_fill(m->m_fwd, d);
+}
+
+static void
+vmm_note(void *arg, const char *why)
+{
+	(void)arg;
+	fprintf(stderr, "hcvsock-vmm: re-attach attempt failed: %s\n", why);
+}
+
+static uint64_t
+vmm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * The watcher: hcvsockd sends nothing after RESULT, so the attach socket
+ * becoming readable or hung up means it went away.  Attach the same VM
+ * again; vCPUs whose requests were left unanswered wait for this.
+ */
+static void *
+vmm_watch(void *arg)
+{
+	struct vmm *m = arg;
+	struct attach_desc d;
+	char err[256];
+	unsigned attempts;
+	uint64_t t0;
+	int sock, rc;
+
+	while (!m->m_unwatch) {
+		struct pollfd p = { .fd = m->m_sock, .events = POLLIN };
+
+		if (poll(&p, 1, 100) <= 0 || p.revents == 0)
+			continue;
+		t0 = vmm_now_ms();
+		fprintf(stderr, "hcvsock-vmm: hcvsockd went away (attach socket "
+		    "%s): re-attaching to %s for up to %d ms\n",
+		    (p.revents & POLLHUP) ? "hung up" : "readable", m->m_path,
+		    m->m_cfg.reattach_ms);
+		vmm_fill_desc(m, &d);
+		rc = attach_vmm_reattach(m->m_path, &d, m->m_cfg.reattach_ms,
+		    &sock, &attempts, vmm_note, NULL, err, sizeof(err));
+		pthread_mutex_lock(&m->m_lock);
+		if (rc < 0) {
+			/* The old socket stays: the forwarder keeps seeing it gone. */
+			m->m_gave_up = true;
+			pthread_cond_broadcast(&m->m_cond);
+			pthread_mutex_unlock(&m->m_lock);
+			fprintf(stderr, "hcvsock-vmm: gave up re-attaching: %s; the "
+			    "guest sees no backend from now on\n", err);
+			return NULL;
+		}
+		attach_fwd_set_peer(m->m_fwd, sock);
+		close(m->m_sock);
+		m->m_sock = sock;
+		m->m_gen++;
+		__atomic_fetch_add(&m->m_reattached, 1, __ATOMIC_RELAXED);
+		pthread_cond_broadcast(&m->m_cond);
+		pthread_mutex_unlock(&m->m_lock);
+		fprintf(stderr, "hcvsock-vmm: re-attached to %s as cid %" PRIu64
+		    " after %" PRIu64 " ms (%u attempt%s)\n", m->m_path,
+		    m->m_cfg.cid, vmm_now_ms() - t0, attempts,
+		    attempts == 1 ? "" : "s");
+	}
+	return NULL;
 }
 
 int
@@ -234,16 +338,34 @@ vmm_attach(struct vmm *m, const char *path, char *err, size_t errlen)
 	}
 	vmm_fill_desc(m, &d);
 	rc = attach_vmm_send(m->m_sock, &d, 10000, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
 		vmm_detach(m);
-	else
-		attach_fwd_set_peer(m->m_fwd, m->m_sock);
-	return rc;
+		return rc;
+	}
+	attach_fwd_set_peer(m->m_fwd, m->m_sock);
+	m->m_gen++;
+	if (m->m_cfg.reattach_ms > 0) {
+		free(m->m_path);
+		m->m_path = strdup(path);
+		m->m_unwatch = false;
+		m->m_gave_up = false;
+		if (m->m_path == NULL)
+			return -ENOMEM;
+		if (pthread_create(&m->m_watcher, NULL, vmm_watch, m) != 0)
+			return -EAGAIN;
+		m->m_watching = true;
+	}
+	return 0;
 }
 
 void
 vmm_detach(struct vmm *m)
 {
+	if (m->m_watching) {
+		m->m_unwatch = true;
+		pthread_join(m->m_watcher, NULL);
+		m->m_watching = false;
+	}
 	if (m->m_fwd != NULL)
 		attach_fwd_set_peer(m->m_fwd, -1);
 	if (m->m_sock >= 0)
@@ -263,16 +385,62 @@ vmm_in_window(const struct vmm *m, enum ioreq_space sp, uint64_t addr,
 	    size <= len - (addr - m->m_cfg.window_base);
 }
 
+/*
+ * hcvsockd went away with this vCPU's request unanswered: wait for the
+ * watcher to attach again (or give up), then for the next hcvsockd's
+ * answer to the same request.  Returns the final result.
+ */
+static int
+vmm_wait_reattach(struct vmm *m, unsigned idx, enum ioreq_space sp,
+    uint64_t addr, unsigned size, bool is_write, uint64_t *data, uint64_t gen)
+{
+	struct timespec until;
+	int rc = -ECONNRESET;
+	bool moved;
+
+	for (;;) {
+		/* The watcher gives up by then; this is the last resort. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += m->m_cfg.reattach_ms / 1000 + 2;
+		pthread_mutex_lock(&m->m_lock);
+		while (m->m_gen == gen && !m->m_gave_up && !m->m_quit)
+			if (pthread_cond_timedwait(&m->m_cond, &m->m_lock,
+			    &until) != 0)
+				break;
+		moved = m->m_gen != gen;
+		gen = m->m_gen;
+		pthread_mutex_unlock(&m->m_lock);
+		if (!moved || m->m_quit)
+			break;
+		rc = attach_fwd_resume(m->m_fwd, idx, data,
+		    m->m_cfg.fwd_timeout_ms);
+		if (rc == -ENOENT)
+			rc = attach_fwd_access(m->m_fwd, idx, sp, addr, size,
+			    is_write, data, m->m_cfg.fwd_timeout_ms);
+		else if (rc == 0)
+			__atomic_fetch_add(&m->m_resumed, 1, __ATOMIC_RELAXED);
+		if (rc != -ECONNRESET)
+			return rc;
+	}
+	/* Nobody will answer: the slot is the VMM's again. */
+	attach_fwd_abandon(m->m_fwd, idx);
+	return rc;
+}
+
 /* One element of an exit: forward it, count failures. */
 static int
 vmm_forward(struct vmm *m, unsigned idx, enum ioreq_space sp, uint64_t addr,
     unsigned size, bool is_write, uint64_t *data)
 {
+	uint64_t gen = __atomic_load_n(&m->m_gen, __ATOMIC_ACQUIRE);
 	int rc;
 
 	__atomic_fetch_add(&m->m_forwarded, 1, __ATOMIC_RELAXED);
 	rc = attach_fwd_access(m->m_fwd, idx, sp, addr, size, is_write, data,
 	    m->m_cfg.fwd_timeout_ms);
+	if (rc == -ECONNRESET && m->m_watching)
+		rc = vmm_wait_reattach(m, idx, sp, addr, size, is_write, data,
+		    gen);
 	if (rc < 0) {
 		__atomic_fetch_add(&m->m_fwd_errors, 1, __ATOMIC_RELAXED);
 		/* Like an absent backend: reads see all ones. */
@@ -386,6 +554,9 @@ vmm_stop(struct vmm *m)
 	unsigned i;
 
 	m->m_quit = true;
+	pthread_mutex_lock(&m->m_lock);
+	pthread_cond_broadcast(&m->m_cond);
+	pthread_mutex_unlock(&m->m_lock);
 	for (i = 0; i < m->m_cfg.nr_vcpus; i++)
 		kvmvm_vcpu_stop(m->m_vcpus[i]);
 }
@@ -395,4 +566,6 @@ vmm_get_stats(const struct vmm *m, struct vmm_stats *st)
 {
 	st->vs_forwarded = __atomic_load_n(&m->m_forwarded, __ATOMIC_RELAXED);
 	st->vs_fwd_errors = __atomic_load_n(&m->m_fwd_errors, __ATOMIC_RELAXED);
+	st->vs_resumed = __atomic_load_n(&m->m_resumed, __ATOMIC_RELAXED);
+	st->vs_reattached = __atomic_load_n(&m->m_reattached, __ATOMIC_RELAXED);
 }

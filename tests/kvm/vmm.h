@@ -50,6 +50,12 @@ struct vmm_cfg {
 	uint32_t	 irq_gsi;	/* EVENTFDS irqfd GSI (irqchip only) */
 	uint64_t	 fwd_spin_ns;	/* spin on the slot before blocking */
 	int		 fwd_timeout_ms; /* per forwarded access; 0: 10 s */
+	/*
+	 * When hcvsockd goes away: re-attach for up to this long (0: never;
+	 * the guest then sees no backend).  A vCPU whose request was left
+	 * unanswered waits that long for the next hcvsockd's answer.
+	 */
+	int		 reattach_ms;
 };
 
 struct vmm;
@@ -72,7 +78,12 @@ int	vmm_load(struct vmm *m, const char *path) __must_check;
  */
 void	vmm_fill_desc(struct vmm *m, struct attach_desc *d);
 
-/* Connect to hcvsockd's attach socket and attach; keeps the socket. */
+/*
+ * Connect to hcvsockd's attach socket and attach; keeps the socket.  With
+ * reattach_ms, a thread then watches it and attaches the same VM again
+ * (same memory, eventfds, ioreq and state pages) when hcvsockd goes away,
+ * logging each step on stderr.
+ */
 int	vmm_attach(struct vmm *m, const char *path, char *err, size_t errlen)
 	    __must_check;
 /* Close the attach socket: hcvsockd detaches the guest. */
@@ -99,6 +110,8 @@ void	vmm_stop(struct vmm *m);
 struct vmm_stats {
 	uint64_t	vs_forwarded;	/* window accesses sent to hcvsockd */
 	uint64_t	vs_fwd_errors;	/* unanswered / protocol errors */
+	uint64_t	vs_reattached;	/* re-attaches after hcvsockd went away */
+	uint64_t	vs_resumed;	/* requests answered by the next hcvsockd */
 };
 void	vmm_get_stats(const struct vmm *m, struct vmm_stats *st);
 

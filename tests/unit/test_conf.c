@@ -510,7 +510,8 @@ reload__man_page_names_the_live_keys(void **state)
 		"state_dir = /run/other", "socket_dir = /run/other2",
 		"socket_name = other", "default_policy = deny", "port 9",
 		"max_connections = 7", "buf_alloc = 8K", "close_timeout = 3s",
-		"connect_timeout = 4s", "notify = none", "busy_poll_us = 5", "ok_line = no",
+		"connect_timeout = 4s", "notify = none", "busy_poll_us = 5",
+		"sync_poll_us = 5", "tx_poll_us = 5", "ok_line = no",
 		"log_level = debug", "user = someone", "group = somegroup",
 	};
 	struct fix *f = *state;

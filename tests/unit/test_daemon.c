@@ -208,6 +208,15 @@ statefile__round_trip_and_atomic(void **state)
 	assert_int_equal(b.sf_domid, UINT32_MAX);
 	assert_int_equal(b.sf_server_id, -1);
 	assert_false(b.sf_has_dev);
+	assert_int_equal(b.sf_cid, 0);
+	/* A KVM guest's file names its CID. */
+	a.sf_cid = 4294967294u;
+	a.sf_has_dev = true;
+	assert_int_equal(statefile_write(path, &a), 0);
+	assert_int_equal(statefile_read(path, &b), 0);
+	assert_int_equal(b.sf_cid, 4294967294u);
+	assert_true(b.sf_has_dev);
+	assert_memory_equal(&b.sf_dev, &a.sf_dev, sizeof(a.sf_dev));
 }
 
 #define HEAD2	"version 2\npid 5\ndomid 7\nserver_id 3\n"
@@ -242,6 +251,9 @@ statefile__hostile_contents_rejected(void **state)
 		HEAD2 "device 00\n",			/* version 1's key */
 		HEAD2 DEV2 "dev_arg0 1\n",		/* part of the registers */
 		HEAD2 REGS2,				/* registers, no device */
+		HEAD2 "cid 0\n",			/* never written */
+		HEAD2 "cid 4294967296\n",
+		HEAD2 "cid 5\ncid 5\n",
 		/* Not what the writer produces: strtoll would skip or accept. */
 		"version 2\npid  5\ndomid 7\nserver_id 3\n",
 		"version 2\npid +5\ndomid 7\nserver_id 3\n",
@@ -254,6 +266,8 @@ statefile__hostile_contents_rejected(void **state)
 		    "device 01\n",
 		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\n"
 		    "dev_epoch 1\n",
+		"version 1\npid 5\ndomid 7\nserver_id 3\ndevice 00\n"
+		    "cid 5\n",
 	};
 	struct dir *d = *state;
 	struct statefile sf;
@@ -268,7 +282,13 @@ statefile__hostile_contents_rejected(void **state)
 	}
 	write_text(path, "# comment\n" HEAD2 DEV2);
 	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_cid, 0);
 	assert_true(sf.sf_has_dev);
+	write_text(path, HEAD2 "cid 44\n" DEV2);
+	assert_int_equal(statefile_read(path, &sf), 0);
+	assert_int_equal(sf.sf_cid, 44);
+	write_text(path, "# comment\n" HEAD2 DEV2);
+	assert_int_equal(statefile_read(path, &sf), 0);
 	assert_int_equal(sf.sf_dev.st_mbox_gpa, 4096);
 	assert_int_equal(sf.sf_dev.st_epoch, 2);
 	/* The command registers: read back when there, zero when not. */

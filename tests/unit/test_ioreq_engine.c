@@ -689,7 +689,6 @@ lifecycle__post_hook_dump_quiesce(void **state)
 	    .mode = HCVS_IRQ_MSI, .msi_addr = 0xfee00000, .msi_data = 0x30 }),
 	    -EOPNOTSUPP);
 	assert_int_equal(ioreq_source_irq_raise(env->src), -ENOENT);
-	assert_false(ioreq_source_is_hvm(env->src));
 	assert_int_equal(ioreq_source_server_id(env->src), -1);
 	assert_int_equal(ioreq_source_restrict(env->src), 0);
 	/* Re-enable: the READY slot is served at once. */

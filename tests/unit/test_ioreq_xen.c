@@ -702,7 +702,6 @@ open__sequence_and_close(void **state)
 	assert_string_equal(ioreq_source_kind(s), "xen");
 	assert_int_equal(ioreq_source_nr_vcpus(s), NR_VCPUS);
 	assert_int_equal(ioreq_source_server_id(s), 3);
-	assert_false(ioreq_source_is_hvm(s));	/* PVH: no PIC */
 	assert_int_equal(ioreq_xen_death_fd(s), 42);
 	X.nlog = 0;
 	/* Never enabled: nothing to disable or unbind. */
@@ -810,11 +809,11 @@ open__clear_messages(void **state)
 	assert_int_equal(ioreq_xen_open(&(struct ioreq_xen_cfg){
 	    .domid = DOMID_FIRST_RESERVED, .reattach_id = -1 }, &s), -EINVAL);
 
-	/* A real HVM guest has the emulated PIC. */
+	/* Even a guest with the emulated PIC is offered no line interrupt. */
 	model_reset();
 	X.info_emu = XEN_X86_EMU_ALL;
 	assert_int_equal(ioreq_xen_open(&cfg_create, &s), 0);
-	assert_true(ioreq_source_is_hvm(s));
+	assert_int_equal(ioreq_source_irq_modes(s) & (1u << HCVS_IRQ_ISA), 0);
 	ioreq_source_close(s, true);
 }
 
@@ -882,7 +881,7 @@ enable__binds_after_enable_and_serves(void **state)
 	assert_int_equal(ioreq_source_irq_raise(s), 0);
 	assert_string_equal(X.log[at], "notify 1077");
 	{
-		struct ioreq_source_events ev = { 0, 0 };
+		struct ioreq_source_events ev = { 0, 0, 0 };
 
 		X.next_ports[0] = LOCAL(77);
 		X.next_ports[1] = 12345;

@@ -27,7 +27,6 @@ static int
 setup(void **state)
 {
 	struct vtenv_opts o = {
-		.is_hvm = false,
 		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN) |
 		    (1u << HCVS_IRQ_ISA),
 		.backend_domid = 3,
@@ -38,11 +37,23 @@ setup(void **state)
 }
 
 static int
-setup_hvm(void **state)
+setup_gsi(void **state)
 {
 	struct vtenv_opts o = {
-		.is_hvm = true,
 		.irq_caps = (1u << HCVS_IRQ_ISA) | (1u << HCVS_IRQ_GSI),
+	};
+
+	*state = vtenv_new(&o);
+	return 0;
+}
+
+static int
+setup_msg(void **state)
+{
+	struct vtenv_opts o = {
+		.irq_caps = (1u << HCVS_IRQ_MSI) | (1u << HCVS_IRQ_EVTCHN),
+		.backend_domid = 3,
+		.msg = true,
 	};
 
 	*state = vtenv_new(&o);
@@ -449,13 +460,14 @@ irq__modes_validated(void **state)
 }
 
 static void
-irq__isa_never_on_pvh(void **state)
+irq__isa_never_offered(void **state)
 {
 	struct vtenv *e = *state;
 	struct vsock_pkt_hdr h;
 
+	/* Caps include ISA: still not offered, refused, never raised. */
+	assert_false(vt_rd(e, HCVS_REG_IRQ_MODES) & (1u << HCVS_IRQ_ISA));
 	bring_up(e);
-	/* Caps include ISA but the guest is PVH: refused, never raised. */
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 5, 0, 0),
 	    HCVS_ERR_UNSUPPORTED);
 	assert_int_equal(e->setups, 0);
@@ -472,39 +484,6 @@ irq__isa_never_on_pvh(void **state)
 		st.st_irq.isa_irq = 5;
 		assert_int_equal(vsock_dev_import(e->dev, &st), -EINVAL);
 	}
-}
-
-static void
-irq__isa_level_on_hvm(void **state)
-{
-	struct vtenv *e = *state;
-	struct vsock_pkt_hdr h;
-	uint32_t isr;
-
-	assert_true(vt_rd(e, HCVS_REG_IRQ_MODES) & (1u << HCVS_IRQ_ISA));
-	bring_up(e);
-	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 2, 0, 0),
-	    HCVS_ERR_BAD_ARG);
-	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 16, 0, 0),
-	    HCVS_ERR_BAD_ARG);
-	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 5, 0, 0),
-	    HCVS_ERR_OK);
-	/* Two packets that each get an RST: one assertion, not two. */
-	hdr_init(&h, VSOCK_OP_REQUEST, 1000, 9999);
-	tx_push(e, &h, NULL, 0);
-	h.src_port = 1001;
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
-	assert_int_equal(e->raises, 1);
-	assert_int_equal(e->raise_last.isa_irq, 5);
-	h.src_port = 1002;
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
-	assert_int_equal(e->raises, 1);	/* still asserted */
-	isr = vt_rd(e, HCVS_REG_ISR);
-	assert_int_equal(isr, HCVS_ISR_RX);
-	assert_int_equal(e->lowers, 1);
-	assert_int_equal(vt_rd(e, HCVS_REG_ISR), 0);
 }
 
 /* ---- Rings ----------------------------------------------------------------- */
@@ -1286,41 +1265,23 @@ restart_from(struct vtenv *e)
 	assert_int_equal(vsock_dev_import(e->dev, &st), 0);
 }
 
+/* One command of a set-up sequence, and what the guest must read back. */
+struct replay_step {
+	uint32_t	cmd, a[4], want;
+};
+
 /*
- * A daemon killed at any point of a command's life: after the guest's ARG
- * writes, after the command ran and was recorded but before the answer
- * (the next daemon runs the request again on the recorded state), after
- * the answer but before the guest read the result.  Each time the guest
- * gets the answer one uninterrupted daemon would have given, and the
- * device ends up set up exactly once.
+ * Run the steps with the daemon killed at every point of each command's
+ * life (see below): each time the guest reads what one run gives.
  */
 static void
-state__command_replayed_at_every_point(void **state)
+replay_steps(struct vtenv *e, const struct replay_step *steps, size_t n)
 {
-	struct vtenv *e = *state;
-	static const struct {
-		uint32_t	cmd, a[4], want;
-	} steps[] = {
-		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
-		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_RING }, HCVS_ERR_OK },
-		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL },
-		    HCVS_ERR_OK },
-		{ HCVS_CMD_SET_MAILBOX, { (uint32_t)MB, (uint32_t)(MB >> 32),
-		    MBSIZE }, HCVS_ERR_OK },
-		{ HCVS_CMD_SET_NOTIFY, { HCVS_IRQ_EVTCHN, 9 }, HCVS_ERR_OK },
-		{ HCVS_CMD_ENABLE, { 0 }, HCVS_ERR_OK },
-		{ HCVS_CMD_GET_CID, { 0 }, HCVS_ERR_OK },
-		/* A refused command is refused again, with the same code. */
-		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM }, HCVS_ERR_BAD_STATE },
-	};
-	struct vsock_pkt_hdr h, r;
 	uint32_t status;
 	size_t i;
 	unsigned k;
 
-	fake_mux_listen(e->mux, 80);
-	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+	for (i = 0; i < n; i++) {
 		for (k = 0; k < 4; k++)
 			vt_wr(e, HCVS_REG_ARG0 + 4 * k, steps[i].a[k]);
 		/* Killed between the ARG writes and the CMD write. */
@@ -1340,6 +1301,38 @@ state__command_replayed_at_every_point(void **state)
 		if (steps[i].cmd == HCVS_CMD_GET_CID)
 			assert_int_equal(vt_rd(e, HCVS_REG_ARG0), VT_CID);
 	}
+}
+
+/*
+ * A daemon killed at any point of a command's life: after the guest's ARG
+ * writes, after the command ran and was recorded but before the answer
+ * (the next daemon runs the request again on the recorded state), after
+ * the answer but before the guest read the result.  Each time the guest
+ * gets the answer one uninterrupted daemon would have given, and the
+ * device ends up set up exactly once.
+ */
+static void
+state__command_replayed_at_every_point(void **state)
+{
+	struct vtenv *e = *state;
+	static const struct replay_step steps[] = {
+		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_RING }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM | HCVS_F_SYNC_DOORBELL },
+		    HCVS_ERR_OK },
+		{ HCVS_CMD_SET_MAILBOX, { (uint32_t)MB, (uint32_t)(MB >> 32),
+		    MBSIZE }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_NOTIFY, { HCVS_IRQ_EVTCHN, 9 }, HCVS_ERR_OK },
+		{ HCVS_CMD_ENABLE, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_GET_CID, { 0 }, HCVS_ERR_OK },
+		/* A refused command is refused again, with the same code. */
+		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM }, HCVS_ERR_BAD_STATE },
+	};
+	struct vsock_pkt_hdr h, r;
+
+	fake_mux_listen(e->mux, 80);
+	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
+	replay_steps(e, steps, sizeof(steps) / sizeof(steps[0]));
 	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL |
 	    HCVS_STATUS_FEATURES | HCVS_STATUS_MAILBOX | HCVS_STATUS_NOTIFY |
 	    HCVS_STATUS_LIVE);
@@ -1350,6 +1343,104 @@ state__command_replayed_at_every_point(void **state)
 	kick_sync(e);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+}
+
+/*
+ * Protocol MSG's set-up, killed at every point of each command as above:
+ * the same answers, the call table set up once, LIVE at the end.
+ */
+static void
+state__msg_command_replayed_at_every_point(void **state)
+{
+	struct vtenv *e = *state;
+	static const struct replay_step steps[] = {
+		{ HCVS_CMD_RESET, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_PROTOCOL, { HCVS_PROTO_MSG }, HCVS_ERR_OK },
+		{ HCVS_CMD_MSG_SET_CALLS, { (uint32_t)MB, (uint32_t)(MB >> 32),
+		    4 }, HCVS_ERR_OK },
+		{ HCVS_CMD_SET_NOTIFY, { HCVS_IRQ_EVTCHN, 9 }, HCVS_ERR_OK },
+		{ HCVS_CMD_ENABLE, { 0 }, HCVS_ERR_OK },
+		{ HCVS_CMD_MSG_SET_CALLS, { (uint32_t)MB, 0, 4 },
+		    HCVS_ERR_BAD_STATE },
+	};
+	struct vsock_dev_info di;
+
+	replay_steps(e, steps, sizeof(steps) / sizeof(steps[0]));
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL |
+	    HCVS_STATUS_MAILBOX | HCVS_STATUS_NOTIFY | HCVS_STATUS_LIVE);
+	vsock_dev_get_info(e->dev, &di);
+	assert_int_equal(di.di_mbox_gpa, MB);
+	assert_int_equal(e->setup_last.mode, HCVS_IRQ_EVTCHN);
+	assert_int_equal(e->setup_last.evtchn_port, 9);
+}
+
+/*
+ * A doorbell the dead daemon had run, answered by the next one: what it
+ * took from TX is not sent again (the indices are the guest's memory's),
+ * what it put into RX is there once, and the guest is told the reset
+ * before anything the new daemon produces.
+ */
+static void
+state__doorbell_replayed_delivers_once(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h, r;
+	uint32_t epoch, rx_prod;
+
+	bring_up(e);
+	fake_mux_listen(e->mux, 80);
+	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+	assert_true(rx_pop(e, &r, NULL));
+	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
+	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
+	/* The guest's data and its doorbell: run, then the daemon dies. */
+	hdr_init(&h, VSOCK_OP_RW, 5000, 80);
+	h.len = 3;
+	tx_push(e, &h, "abc", 3);
+	kick_sync(e);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RW), 1);
+	rx_prod = vt_get32(e, MB + HCVS_MB_RX_PROD);
+	restart_from(e);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
+	/* The request again, as the next daemon finds it unanswered. */
+	kick_sync(e);
+	vt_pump(e);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_RW), 0);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS),
+	    vt_get32(e, MB + HCVS_MB_TX_PROD));
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), rx_prod);
+	/* A second replay changes nothing either. */
+	kick_sync(e);
+	assert_int_equal(fake_mux_total(e->mux), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
+}
+
+/*
+ * RESET of a live device, killed after it was recorded: the next daemon
+ * runs it again on the reset state.  The guest reads OK and a device in
+ * its reset state; the mailbox it left is not touched by either.
+ */
+static void
+state__reset_replayed_leaves_old_mailbox(void **state)
+{
+	struct vtenv *e = *state;
+	uint32_t epoch, tx_cons;
+
+	bring_up(e);
+	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
+	tx_cons = vt_get32(e, MB + HCVS_MB_TX_CONS);
+	vt_wr(e, HCVS_REG_CMD, HCVS_CMD_RESET);
+	restart_from(e);
+	vt_wr(e, HCVS_REG_CMD, HCVS_CMD_RESET);
+	assert_int_equal(vt_rd(e, HCVS_REG_CMD), HCVS_ERR_OK);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), tx_cons);
+	/* And the guest sets it up again as after any RESET. */
+	bring_up(e);
 }
 
 /*
@@ -1500,7 +1591,7 @@ evtchn__not_offered_without_the_mode(void **state)
 {
 	struct vtenv *e = *state;
 
-	/* setup_hvm offers no EVTCHN mode: neither feature nor domain. */
+	/* setup_gsi offers no EVTCHN mode: neither feature nor domain. */
 	assert_false(vt_rd(e, HCVS_REG_HOST_FEATURES) & HCVS_F_EVTCHN_KICK);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_GET_BACKEND, 0, 0, 0, 0),
 	    HCVS_ERR_UNSUPPORTED);
@@ -1572,7 +1663,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(regs__probe_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(evtchn__backend_domain, setup, teardown),
-		cmocka_unit_test_setup_teardown(evtchn__not_offered_without_the_mode, setup_hvm, teardown),
+		cmocka_unit_test_setup_teardown(evtchn__not_offered_without_the_mode, setup_gsi, teardown),
 		cmocka_unit_test_setup_teardown(evtchn__event_is_the_async_doorbell, setup, teardown),
 		cmocka_unit_test_setup_teardown(evtchn__survives_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(regs__args_round_trip, setup, teardown),
@@ -1582,8 +1673,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(mbox__hostile_geometry_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(mbox__outside_ram_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(irq__modes_validated, setup, teardown),
-		cmocka_unit_test_setup_teardown(irq__isa_never_on_pvh, setup, teardown),
-		cmocka_unit_test_setup_teardown(irq__isa_level_on_hvm, setup_hvm, teardown),
+		cmocka_unit_test_setup_teardown(irq__isa_never_offered, setup, teardown),
+		cmocka_unit_test_setup_teardown(irq__isa_never_offered, setup_gsi, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_to_mux_and_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__async_doorbell_defers, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__hostile_tx_index_halts, setup, teardown),
@@ -1600,6 +1691,9 @@ main(void)
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__command_replayed_at_every_point, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__msg_command_replayed_at_every_point, setup_msg, teardown),
+		cmocka_unit_test_setup_teardown(state__doorbell_replayed_delivers_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(state__reset_replayed_leaves_old_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__import_rejects_bad_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__random_garbage, setup, teardown),

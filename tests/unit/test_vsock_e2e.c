@@ -282,7 +282,6 @@ setup(void **state)
 	dc.backend_arg = e->mux;
 	dc.guest_cid = CID;
 	dc.features = VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET;
-	dc.is_hvm = ioreq_source_is_hvm(e->src);
 	dc.name = "e2e";
 	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
 

@@ -711,6 +711,51 @@ batch__held_data_written_at_end_in_order(void **state)
 }
 
 /*
+ * The guest's RST in the same batch as its data: the data still reaches
+ * the host before the connection goes, as it would packet by packet.
+ */
+static void
+batch__held_data_out_before_guest_rst(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1003, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 602, 1003, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	static uint8_t a[3000], back[3001];
+	struct vsock_pkt_hdr h;
+	size_t got = 0;
+	ssize_t n;
+
+	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
+	memset(&h, 0, sizeof(h));
+	h.src_cid = CID;
+	h.dst_cid = VSOCK_CID_HOST;
+	h.src_port = 602;
+	h.dst_port = 1003;
+	h.type = VSOCK_TYPE_STREAM;
+	h.op = VSOCK_OP_RW;
+	h.buf_alloc = c->buf_alloc;
+	h.fwd_cnt = c->fwd_cnt;
+	h.len = sizeof(a);
+	memset(a, 'r', sizeof(a));
+	vsock_mux_tx_begin(f->e.g.m);
+	vsock_mux_from_guest_held(f->e.g.m, &h, a);
+	h.op = VSOCK_OP_RST;
+	h.len = 0;
+	vsock_mux_from_guest_held(f->e.g.m, &h, NULL);
+	vsock_mux_tx_end(f->e.g.m);
+	while ((n = recv(fd, back + got, sizeof(back) - got,
+	    MSG_DONTWAIT)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, sizeof(a));
+	assert_memory_equal(back, a, sizeof(a));
+	assert_true(host_sees_eof(fd, T_LONG));
+	assert_int_equal(f->e.g.violations, 0);
+	close(fd);
+	close(lfd);
+}
+
+/*
  * The batch end is the device's call: what it queues (here the credit
  * update for 40000 bytes written) the device pulls itself; rx_ready,
  * which would run the device again from inside its own pass, stays
@@ -2228,6 +2273,7 @@ main(void)
 		T(many__default_limit_1023_then_rst),
 		T(half_close__guest_shut_send__host_eof_then_reply),
 		T(batch__held_data_written_at_end_in_order),
+		T(batch__held_data_out_before_guest_rst),
 		T(batch__end_does_not_wake_the_device),
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(half_close__crossed_final_shutdown__rst_not_bad),

@@ -50,15 +50,7 @@ CONF
 
 # lg_wait NAME PATTERN SECONDS: the guest printed a matching HCVS-G line.
 lg_wait() {
-	n=0
-	# Twice a second: every process started in the emulated dom0 takes
-	# time from the guest being measured.
-	until grep -q "HCVS-G $2" "$LGLOG/guest-$1.log" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt $(($3 * 2)) ] && return 1
-		sleep 0.5
-	done
-	return 0
+	wait_until "$3" grep -qs "HCVS-G $2" "$LGLOG/guest-$1.log"
 }
 
 # lg_dump NAME: the guest's lines, for the harness.

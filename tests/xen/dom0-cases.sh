@@ -22,7 +22,7 @@ memory = 32
 vcpus = $2
 cmdline = "$3"
 on_poweroff = "destroy"
-on_reboot = "destroy"
+on_reboot = "${ON_REBOOT:-destroy}"
 on_crash = "destroy"
 CFG
 }
@@ -34,29 +34,35 @@ create() {
 	xl domid "$1"
 }
 
-# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
-wait_file() {
-	n=0
-	while [ ! -e "$1" ]; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
+# wait_until SECONDS COMMAND...: COMMAND every 0.1 s until it succeeds (0),
+# or SECONDS have passed (1).
+wait_until() {
+	_wu_max=$(($1 * 10))
+	shift
+	_wu_n=0
+	until "$@"; do
+		_wu_n=$((_wu_n + 1))
+		[ $_wu_n -gt $_wu_max ] && return 1
 		sleep 0.1
 	done
 	return 0
 }
 
+_file_or_dead() { [ -e "$1" ] || { [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null; }; }
+_not_alive() { ! kill -0 "$1" 2>/dev/null; }
+_no_domain() { ! xl domid "$1" >/dev/null 2>&1; }
+
+# wait_file FILE SECONDS [PID]: FILE appears (gives up early if PID dies).
+wait_file() {
+	wait_until "$2" _file_or_dead "$1" "${3:-}" && [ -e "$1" ]
+}
+
 # wait_pid PID SECONDS: 0 if it exited in time (its status in $wait_rc).
 wait_pid() {
-	n=0
-	while kill -0 "$1" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt $(($2 * 10)) ]; then
-			wait_rc=124
-			return 1
-		fi
-		sleep 0.1
-	done
+	if ! wait_until "$2" _not_alive "$1"; then
+		wait_rc=124
+		return 1
+	fi
 	wait "$1"
 	wait_rc=$?
 	return 0
@@ -64,13 +70,7 @@ wait_pid() {
 
 # wait_gone NAME SECONDS: the domain has gone (the guest powered off).
 wait_gone() {
-	n=0
-	while xl domid "$1" >/dev/null 2>&1; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		sleep 0.1
-	done
-	return 0
+	wait_until "$2" _no_domain "$1"
 }
 
 # No domain but dom0 may remain, not even a dying "(null)" one.
@@ -151,14 +151,9 @@ case_src_restrict() {
 }
 
 # wait_guest DOM PATTERN SECONDS: the guest printed a line (Xen's console ring).
+_guest_said() { xl dmesg | grep -q "(d$1) HCVS-G $2"; }
 wait_guest() {
-	n=0
-	until xl dmesg | grep -q "(d$1) HCVS-G $2"; do
-		n=$((n + 1))
-		[ $n -gt "$3" ] && return 1
-		sleep 1
-	done
-	return 0
+	wait_until "$3" _guest_said "$1" "$2"
 }
 
 # start_src NAME VCPUS CMDLINE [ARGS]: guest created paused, server attached,
@@ -288,8 +283,13 @@ hv_launch() {
 		n=$((n + 1)); sleep 0.05; done
 	  cat "/run/hcvsock/$name.pid" >/tmp/dpid 2>/dev/null ) &
 	catcher=$!
-	HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
-	    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
+	if [ -n "${HV_IMAGE:-}" ]; then
+		HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
+		    hcvsock-xl-create -t 60 -r "$HV_IMAGE" "$name" || { hv_log; fail "hcvsock-xl-create -r"; }
+	else
+		HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
+		    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
+	fi
 	wait $catcher
 	dom=$(xl domid "$name")
 	echo "HCVS-CASE-DOM $name dom=$dom"
@@ -332,15 +332,22 @@ hv_end() {
 	check_no_zombie
 }
 
-# Not our child (it daemonised): poll /proc.
-wait_pid_gone() {
-	n=0
-	while [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -gt $(($2 * 10)) ] && return 1
-		sleep 0.1
+# hv_counters NAME: the serving daemon's doorbell counters, as
+# `hcvsockctl status --json` gives them (hcvsockctl(8)).
+hv_counters() {
+	j=$(hcvsockctl status --json "$1" 2>&1) || fail "hcvsockctl status: $j"
+	line=
+	for k in doorbells sync_doorbells evtchn_doorbells evtchn_events_ignored passes; do
+		v=$(echo "$j" | tr ',{}' '\n\n\n' | sed -n "s/^\"$k\"://p" | head -n1)
+		line="$line $k=${v:-missing}"
 	done
-	return 0
+	echo "HCVS-INFO counters:$line"
+}
+
+# Not our child (it daemonised): poll /proc.
+_pid_gone() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+wait_pid_gone() {
+	wait_until "$2" _pid_gone "$1"
 }
 
 hv_g2h() {
@@ -368,12 +375,12 @@ case_hv_ekick_withheld() {
 }
 case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
 case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
-# The three doorbells measured by the guest's TSC in one boot (echo peer:
-# one echo and one stream connection per doorbell).
+# The three doorbells measured by the guest's TSC in one boot, two rounds
+# (echo peer: one echo and one stream connection per doorbell and round).
 case_hv_perf() {
 	name=hv-perf
-	peer_serve $name 6
-	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144"
+	peer_serve $name 12
+	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144 rounds=2"
 	wait_pid $ppid 240 || fail "echo peer did not finish"
 	hv_end $name
 }
@@ -463,6 +470,7 @@ hv_restart() {
 	hv_start $name 1 "case=restart port=$PIO vport=1234 $2 bytes=67108864 bytes2=65536"
 	wait_guest "$dom" "transfer started" 30 || fail "transfer did not start"
 	sleep 2
+	hv_counters $name
 	kill -KILL "$dpid"
 	wait_pid_gone "$dpid" 10
 	sleep 1
@@ -488,6 +496,69 @@ case_hv_destroy() {
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd did not exit after xl destroy"; }
 	echo "HCVS-INFO hcvsockd exited after xl destroy"
 	wait_pid $ppid 20 || fail "echo peer did not see EOF"
+	hv_log
+	check_no_zombie
+}
+
+# xl_gone COMMAND ARGS...: the xl command that takes the served domain
+# away (its output logged, it must succeed), then its hcvsockd exits.
+xl_gone() {
+	t0=$(now_ms)
+	timeout 100 xl "$@" >/tmp/xl-$1.log 2>&1
+	rc=$?
+	echo "HCVS-INFO xl $1 rc=$rc ms=$(( $(now_ms) - t0 ))"
+	grep -v 'xc: progress' /tmp/xl-$1.log | sed "s/^/HCVS-INFO xl $1: /" | tail -n 20
+	[ $rc -eq 0 ] || { hv_log; fail "xl $1 rc=$rc"; }
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after xl $1"; }
+}
+
+# xl save, then xl restore -p of the image: the old daemon exits with
+# its domain; a new one serves the restored domain (a new domid) before
+# it runs.  The guest acknowledged the suspend; resumed in the new domain
+# it sets its (new) device up again and transfers.
+case_hv_save() {
+	name=hv-save
+	peer_serve $name 2
+	hv_start $name 1 "case=ctl port=$PIO vport=1234 bytes=65536 bytes2=65536"
+	wait_guest "$dom" "waiting for the toolstack" 60 || fail "guest not ready to save"
+	old=$dom
+	xl_gone save "$dom" /tmp/hv-save.img
+	echo "HCVS-INFO hcvsockd exited after the save"
+	hv_log
+	check_no_zombie
+	HV_IMAGE=/tmp/hv-save.img hv_launch $name
+	echo "HCVS-INFO restored dom=$dom (was $old)"
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+	rm -f /tmp/hv-save.img
+}
+
+# xl reboot with on_reboot = "restart": libxl makes a new domain and runs
+# it; the daemon exits with the old one, a new daemon attaches to the
+# running new domain, whose guest probes until it is served.
+case_hv_reboot() {
+	name=hv-reboot
+	peer_serve $name 2
+	ON_REBOOT=restart hv_start $name 1 "case=ctl port=$PIO vport=1234 bytes=65536 probe_ms=60000"
+	wait_guest "$dom" "waiting for the toolstack" 60 || fail "guest not ready to reboot"
+	old=$dom
+	xl_gone reboot "$dom"
+	echo "HCVS-INFO hcvsockd exited when its domain rebooted"
+	n=0
+	while dom=$(xl domid $name 2>/dev/null); [ -z "$dom" ] || [ "$dom" = "$old" ]; do
+		n=$((n + 1)); [ $n -gt 200 ] && fail "no new domain after the reboot"
+		sleep 0.1
+	done
+	echo "HCVS-INFO rebooted dom=$dom (was $old)"
+	echo "HCVS-CASE-DOM $name dom=$dom"
+	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
+	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd for the new domain"; }
+	dpid=$(cat /run/hcvsock/$name.pid)
+	echo $dpid >>/tmp/case.pids
+	wait_guest "$dom" "waiting for the toolstack" 90 || { hv_log; fail "the rebooted guest did not transfer"; }
+	xl destroy "$dom"
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after xl destroy"; }
+	wait_pid $ppid 20 || fail "echo peer did not finish"
 	hv_log
 	check_no_zombie
 }

@@ -17,6 +17,12 @@
 /* MSG: ready, wait for the host's go (E2E_P_ROUNDS != 0), then a
  * WaitForRequest that times out: the host's START was never taken. */
 #define E2E_CASE_MSG_UNANSWERED		6
+/*
+ * Outlive a daemon: echo MAX_SIZE messages on PORT until a transport
+ * reset ends that connection, then ROUNDS checked echoes on PORT + 1
+ * (E2E_R_SUM: CRC-32 of what came back there).
+ */
+#define E2E_CASE_CLIENT_RESTART		7
 
 /* Parameters. */
 #define E2E_P_CASE	0
@@ -41,7 +47,10 @@
 #define E2E_R_VERSION	6	/* VERSION register */
 #define E2E_R_CID	7	/* the CID the device reported */
 #define E2E_R_KICKS	8	/* doorbells the driver rang */
-#define E2E_R_READY	9	/* server case: listening */
+#define E2E_R_READY	9	/* server case: listening; restart: echoing */
+#define E2E_R_RESETS	10	/* transport resets the driver saw */
+#define E2E_R_ROUNDS1	11	/* restart: echoes before the reset */
+#define E2E_R_END1	12	/* restart: how the first connection ended */
 
 /* Steps (also the guest's exit value on failure). */
 #define E2E_STEP_PARAMS		0xe001
@@ -59,6 +68,7 @@
 #define E2E_STEP_MSG_SEND	0xe00d
 #define E2E_STEP_MSG_RECV	0xe00e
 #define E2E_STEP_MSG_REPORT	0xe00f
+#define E2E_STEP_NO_RESET	0xe010	/* restart: no transport reset seen */
 
 /* Geometry the guest uses. */
 #define E2E_SLOTS	32u

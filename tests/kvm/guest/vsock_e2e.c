@@ -213,6 +213,93 @@ case_server_echo(const struct e2e_mem *m)
 	boot->kb_results[E2E_R_SUM] = sum;
 }
 
+/* CRC-32 (IEEE, reflected), continued from crc (0 to start). */
+static uint32_t
+crc32(uint32_t crc, const uint8_t *p, uint32_t len)
+{
+	uint32_t i, k;
+
+	crc = ~crc;
+	for (i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+/* One echo that may end in a reset: 0, or how it ended (<= 0). */
+static long
+echo_once(int id, const struct e2e_mem *m, uint32_t size, uint32_t seed)
+{
+	uint32_t got = 0;
+	long n;
+
+	fill(m->em_tx, size, seed);
+	n = hcvg_send(&g, id, m->em_tx, size, 0);
+	if (n != (long)size)
+		return n < 0 ? n : -1;
+	while (got < size) {
+		n = hcvg_recv(&g, id, m->em_rx + got, size - got, 0);
+		if (n <= 0)
+			return n;
+		got += (uint32_t)n;
+	}
+	if (memcmp(m->em_tx, m->em_rx, size) != 0)
+		fail(E2E_STEP_COMPARE, (long)size);
+	return 1;
+}
+
+/*
+ * The daemon goes away under traffic: the first connection ends with the
+ * transport reset a re-attached daemon gives, a new one carries on.
+ */
+static void
+case_client_restart(const struct e2e_mem *m)
+{
+	uint32_t port = boot->kb_params[E2E_P_PORT];
+	uint32_t size = boot->kb_params[E2E_P_MAX_SIZE];
+	uint32_t rounds = boot->kb_params[E2E_P_ROUNDS];
+	uint32_t r, crc = 0;
+	long end = 1;
+	int id;
+
+	if (size == 0 || size > 65536)
+		fail(E2E_STEP_PARAMS, (long)size);
+	id = hcvg_connect(&g, port, 0);
+	if (id < 0)
+		fail(E2E_STEP_CONNECT, id);
+	for (r = 0; r < 100000000u && end == 1; r++) {
+		end = echo_once(id, m, size, boot->kb_params[E2E_P_SEED] + r);
+		if (end == 1) {
+			boot->kb_results[E2E_R_ROUNDS1] = r + 1;
+			boot->kb_results[E2E_R_READY] = 1;
+		}
+	}
+	boot->kb_results[E2E_R_END1] = (uint32_t)end;
+	boot->kb_results[E2E_R_RESETS] = hcvg_stats(&g)->gs_resets;
+	(void)hcvg_close(&g, id);
+	if (hcvg_stats(&g)->gs_resets == 0)
+		fail(E2E_STEP_NO_RESET, end);
+	kvmguest_put_hex("e2e: first connection ended by a transport reset "
+	    "after echoes: ", boot->kb_results[E2E_R_ROUNDS1]);
+	id = hcvg_connect(&g, port + 1, 0);
+	if (id < 0)
+		fail(E2E_STEP_CONNECT, id);
+	for (r = 0; r < rounds; r++) {
+		if (echo_once(id, m, size, boot->kb_params[E2E_P_SEED] + ~r) != 1)
+			fail(E2E_STEP_RECV, (long)r);
+		crc = crc32(crc, m->em_rx, size);
+		boot->kb_results[E2E_R_TX_BYTES] += size;
+		boot->kb_results[E2E_R_RX_BYTES] += size;
+	}
+	if (hcvg_close(&g, id) < 0)
+		fail(E2E_STEP_CLOSE, id);
+	boot->kb_results[E2E_R_CONNS] = 2;
+	boot->kb_results[E2E_R_SUM] = crc;
+	boot->kb_results[E2E_R_RESETS] = hcvg_stats(&g)->gs_resets;
+}
+
 /* ---- Protocol MSG ----------------------------------------------------------- */
 
 static struct hcvg_msg msg;
@@ -493,6 +580,9 @@ _start(uint64_t vcpu, uint64_t bootp)
 		break;
 	case E2E_CASE_SERVER_ECHO:
 		case_server_echo(&m);
+		break;
+	case E2E_CASE_CLIENT_RESTART:
+		case_client_restart(&m);
 		break;
 	default:
 		fail(E2E_STEP_PARAMS, -3);

@@ -66,7 +66,14 @@ void	irq_set_handler(unsigned vec, void (*fn)(unsigned vec));
 volatile uint32_t *irq_counter(unsigned vec);
 /* Ticks of 10 ms since irq_init on vCPU 0. */
 uint32_t ticks(void);
-/* sti; hlt until *cond(arg) or timeout_ms passes; returns cond's value. */
+/* The guest TSC's rate as Xen states it (CPUID), 0 if unknown. */
+uint32_t tsc_khz(void);
+/*
+ * After a check found nothing to do: halt until an interrupt, or return
+ * at once if one came since this vCPU's previous call (no lost wake-up).
+ */
+void	irq_wait(void);
+/* irq_wait until *cond(arg) or timeout_ms passes; returns cond's value. */
 bool	wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms);
 void	sleep_ms(uint32_t ms);
 
@@ -76,8 +83,21 @@ int	xen_init(void);			/* find CPUID leaves, hypercall page */
 int	xen_evtchn_setup(uint32_t remote, uint32_t *port);
 const void *xen_hypercall_page(void);	/* installed by xen_init() */
 volatile uint32_t *xen_evtchn_count(void);	/* upcalls seen for the port */
+uint64_t xen_evtchn_last_tsc(void);	/* guest TSC at the last such upcall */
 int	xen_vcpu_up(unsigned id, void (*fn)(void));
 int	xen_poweroff(void);
+/*
+ * The toolstack's request in xenstore's control/shutdown ("suspend",
+ * "reboot", ...): 1 with it in req (the node then emptied: acknowledged),
+ * 0 when there is none, -1 on error.
+ */
+int	xen_control_request(char *req, uint32_t size);
+/*
+ * SCHEDOP_shutdown, suspend: returns when the domain runs again, 0 in a
+ * restored (new) domain, 1 when the suspend was cancelled.
+ */
+int	xen_suspend(void);
+int	xen_reboot(void);		/* SCHEDOP_shutdown, reboot */
 
 /* Every vCPU halts for ever: Xen then powers the PVH domain off. */
 void	halt_forever(void) __attribute__((noreturn));

@@ -12,6 +12,7 @@
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include <xen/io/xs_wire.h>
 
 #include "pvh.h"
 
@@ -296,6 +297,10 @@ static struct idt_entry idt[256] __attribute__((aligned(8)));
 static void (*handlers[256])(unsigned);
 static volatile uint32_t counters[256];
 static volatile uint32_t tick_count;
+/* Per vCPU: an interrupt came since its last irq_wait() (see there). */
+static volatile uint8_t irq_came[8];
+
+static unsigned this_vcpu(void);
 
 static void tsc_init(void);
 
@@ -326,6 +331,7 @@ pvh_isr(uint32_t vec)
 		halt_forever();
 	}
 	counters[vec]++;
+	irq_came[this_vcpu()] = 1;
 	if (vec == VEC_TIMER && apic_id() == 0)
 		tick_count++;
 	if (handlers[vec] != NULL)
@@ -424,6 +430,12 @@ ticks(void)
 	return q;
 }
 
+uint32_t
+tsc_khz(void)
+{
+	return tsc_per_tick / 10;
+}
+
 static void
 tsc_init(void)
 {
@@ -440,6 +452,27 @@ tsc_init(void)
 		tsc_per_tick = r[2] * 10;
 }
 
+/*
+ * Halt until an interrupt, unless one already came since this vCPU's last
+ * call: the caller checked its condition before calling, and an interrupt
+ * taken between that check and a bare `sti; hlt` would leave the vCPU
+ * asleep until the next timer tick.  With interrupts off, the flag is
+ * tested and `sti; hlt` halts with no window in between (sti takes effect
+ * after hlt has started); whatever arrives after the flag is cleared is
+ * seen by the caller's next check.
+ */
+void
+irq_wait(void)
+{
+	unsigned v = this_vcpu();
+
+	__asm__ volatile("cli" : : : "memory");
+	if (!irq_came[v])
+		__asm__ volatile("sti; hlt" : : : "memory");
+	irq_came[v] = 0;
+	__asm__ volatile("sti" : : : "memory");
+}
+
 bool
 wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms)
 {
@@ -450,7 +483,7 @@ wait_until(bool (*cond)(void *), void *arg, uint32_t timeout_ms)
 			return true;
 		if ((ticks() - start) * 10 >= timeout_ms)
 			return cond(arg);
-		__asm__ volatile("sti; hlt" : : : "memory");
+		irq_wait();
 	}
 }
 
@@ -481,6 +514,7 @@ static uint8_t shinfo_page[4096] __attribute__((aligned(4096)));
 static bool xen_ready;
 static uint32_t evtchn_port;
 static volatile uint32_t evtchn_upcalls;
+static volatile uint64_t evtchn_upcall_tsc;
 
 static void
 cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -548,8 +582,13 @@ evtchn_upcall(unsigned vec)
 	__atomic_and_fetch(&s->vcpu_info[0].evtchn_pending_sel, ~(1ul << w),
 	    __ATOMIC_SEQ_CST);
 	if (__atomic_fetch_and(&s->evtchn_pending[w], ~(1ul << b),
-	    __ATOMIC_SEQ_CST) & (1ul << b))
+	    __ATOMIC_SEQ_CST) & (1ul << b)) {
+		uint32_t lo, hi;
+
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		evtchn_upcall_tsc = ((uint64_t)hi << 32) | lo;
 		evtchn_upcalls++;
+	}
 }
 
 const void *
@@ -610,8 +649,32 @@ xen_evtchn_count(void)
 	return &evtchn_upcalls;
 }
 
+uint64_t
+xen_evtchn_last_tsc(void)
+{
+	return evtchn_upcall_tsc;
+}
+
 static uint8_t ap_stacks[8][8192] __attribute__((aligned(16)));
 static void (*ap_fn[8])(void);
+
+/*
+ * Which vCPU runs this: secondary vCPUs run on ap_stacks, interrupts
+ * included (same privilege level, no stack switch).  Cheaper than
+ * reading the APIC ID, which exits to Xen.
+ */
+static unsigned
+this_vcpu(void)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	unsigned i;
+
+	for (i = 1; i < 8; i++)
+		if (sp >= (uintptr_t)ap_stacks[i] &&
+		    sp < (uintptr_t)ap_stacks[i] + sizeof(ap_stacks[i]))
+			return i;
+	return 0;
+}
 
 void
 pvh_ap_main(void)
@@ -671,6 +734,161 @@ xen_poweroff(void)
 		return -1;
 	return (int)hcall3(__HYPERVISOR_sched_op, SCHEDOP_shutdown,
 	    (uint32_t)(uintptr_t)&sd, 0);
+}
+
+/* ---- The toolstack's control node (xenstore) ------------------------------ */
+
+static uint32_t xs_req_id;
+
+static int
+xen_get_param(uint32_t index, uint64_t *v)
+{
+	struct xen_hvm_param p;
+	long rc;
+
+	memset(&p, 0, sizeof(p));
+	p.domid = DOMID_SELF;
+	p.index = index;
+	rc = hcall3(__HYPERVISOR_hvm_op, HVMOP_get_param,
+	    (uint32_t)(uintptr_t)&p, 0);
+	*v = p.value;
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+xs_kick(uint32_t port)
+{
+	struct evtchn_send es = { .port = port };
+
+	(void)hcall3(__HYPERVISOR_event_channel_op, EVTCHNOP_send,
+	    (uint32_t)(uintptr_t)&es, 0);
+}
+
+static void
+xs_put(struct xenstore_domain_interface *xs, uint32_t port, const void *p,
+    uint32_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		XENSTORE_RING_IDX prod = xs->req_prod;
+
+		if (prod - __atomic_load_n(&xs->req_cons, __ATOMIC_ACQUIRE) >=
+		    XENSTORE_RING_SIZE) {
+			xs_kick(port);
+			cpu_relax();
+			continue;
+		}
+		xs->req[MASK_XENSTORE_IDX(prod)] = (char)*b++;
+		n--;
+		__atomic_store_n(&xs->req_prod, prod + 1, __ATOMIC_RELEASE);
+	}
+}
+
+static int
+xs_get(struct xenstore_domain_interface *xs, uint32_t port, void *p,
+    uint32_t n)
+{
+	uint8_t *b = p;
+	uint32_t spins = 0;
+
+	while (n > 0) {
+		XENSTORE_RING_IDX cons = xs->rsp_cons;
+
+		if (__atomic_load_n(&xs->rsp_prod, __ATOMIC_ACQUIRE) == cons) {
+			if (++spins > 2000)
+				return -1;
+			xs_kick(port);
+			sleep_ms(1);
+			continue;
+		}
+		*b++ = (uint8_t)xs->rsp[MASK_XENSTORE_IDX(cons)];
+		n--;
+		__atomic_store_n(&xs->rsp_cons, cons + 1, __ATOMIC_RELEASE);
+	}
+	xs_kick(port);
+	return 0;
+}
+
+/*
+ * One request: `type` with the two payload parts (b may be NULL), the
+ * answer's payload into out (NUL-terminated).  Returns the answer's type
+ * or -1.
+ */
+static int
+xs_call(uint32_t type, const char *a, uint32_t alen, const char *b,
+    uint32_t blen, char *out, uint32_t outlen)
+{
+	struct xenstore_domain_interface *xs;
+	struct xsd_sockmsg m;
+	uint64_t pfn, port;
+	uint32_t i;
+	char c;
+
+	if (xen_init() != 0 || xen_get_param(HVM_PARAM_STORE_PFN, &pfn) != 0 ||
+	    xen_get_param(HVM_PARAM_STORE_EVTCHN, &port) != 0 || pfn == 0 ||
+	    pfn >= (1ull << 20))
+		return -1;
+	xs = (struct xenstore_domain_interface *)(uintptr_t)(pfn << 12);
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.req_id = ++xs_req_id;
+	m.len = alen + blen;
+	xs_put(xs, (uint32_t)port, &m, sizeof(m));
+	xs_put(xs, (uint32_t)port, a, alen);
+	if (b != NULL)
+		xs_put(xs, (uint32_t)port, b, blen);
+	xs_kick((uint32_t)port);
+	if (xs_get(xs, (uint32_t)port, &m, sizeof(m)) != 0)
+		return -1;
+	for (i = 0; i < m.len; i++) {
+		if (xs_get(xs, (uint32_t)port, &c, 1) != 0)
+			return -1;
+		if (i + 1 < outlen)
+			out[i] = c;
+	}
+	out[m.len < outlen ? m.len : outlen - 1] = '\0';
+	return (int)m.type;
+}
+
+int
+xen_control_request(char *req, uint32_t size)
+{
+	static const char node[] = "control/shutdown";
+	char ack[16];
+	int t;
+
+	t = xs_call(XS_READ, node, sizeof(node), NULL, 0, req, size);
+	if (t != XS_READ || req[0] == '\0')
+		return 0;
+	/* Acknowledged by emptying the node, as the toolstack expects. */
+	if (xs_call(XS_WRITE, node, sizeof(node), "", 0, ack, sizeof(ack)) !=
+	    XS_WRITE)
+		return -1;
+	return 1;
+}
+
+static int
+xen_shutdown(uint32_t reason)
+{
+	struct sched_shutdown sd = { .reason = reason };
+
+	if (xen_init() != 0)
+		return -1;
+	return (int)hcall3(__HYPERVISOR_sched_op, SCHEDOP_shutdown,
+	    (uint32_t)(uintptr_t)&sd, 0);
+}
+
+int
+xen_suspend(void)
+{
+	return xen_shutdown(SHUTDOWN_suspend);
+}
+
+int
+xen_reboot(void)
+{
+	return xen_shutdown(SHUTDOWN_reboot);
 }
 
 /* ---- entry ------------------------------------------------------------- */

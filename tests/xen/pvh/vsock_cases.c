@@ -44,7 +44,7 @@ guest_wait(void *ctx)
 {
 	(void)ctx;
 	if (use_irq)
-		__asm__ volatile("sti; hlt" : : : "memory");
+		irq_wait();
 	else
 		cpu_relax();
 }
@@ -169,6 +169,29 @@ struct xfer {
  * interleaved so that neither direction's buffers fill up.  Gives up after
  * stall_ms without progress.
  */
+static uint32_t
+mb32(uint32_t off)
+{
+	return *(volatile uint32_t *)(mbox + off);
+}
+
+/* A transfer that stopped moving: what the driver and the mailbox say. */
+static void
+stall_report(int id)
+{
+	const struct hcvg_conn *c = &conns[id];
+
+	say("stall conn=%d state=%u rx_len=%u fwd_cnt=%u fwd_sent=%u host_wait=%u credit_req=%u peer_buf=%u peer_fwd=%u tx_cnt=%u",
+	    id, c->c_state, c->c_rx_len, c->c_fwd_cnt, c->c_fwd_sent,
+	    c->c_host_wait, c->c_credit_req, c->c_peer_buf, c->c_peer_fwd,
+	    c->c_tx_cnt);
+	say("stall mailbox tx_prod=%u tx_cons=%u rx_prod=%u rx_cons=%u guest_flags=0x%x host_flags=0x%x error=%u kick_due=%d unrung=%d kicks=%u",
+	    mb32(HCVS_MB_TX_PROD), mb32(HCVS_MB_TX_CONS), mb32(HCVS_MB_RX_PROD),
+	    mb32(HCVS_MB_RX_CONS), mb32(HCVS_MB_GUEST_FLAGS),
+	    mb32(HCVS_MB_HOST_FLAGS), mb32(HCVS_MB_ERROR), dev.g_kick_due,
+	    dev.g_unrung, hcvg_stats(&dev)->gs_kicks);
+}
+
 static void
 xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
     struct xfer *x)
@@ -224,6 +247,7 @@ xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
 		}
 		if ((ticks() - last) * 10 >= stall_ms) {
 			x->err = -HCVG_ETIMEDOUT;
+			stall_report(id);
 			return;
 		}
 		guest_wait(NULL);
@@ -446,6 +470,55 @@ case_restart(void)
 }
 
 /*
+ * A guest the toolstack may save or reboot: a checked transfer, then it
+ * answers control/shutdown.  "suspend": suspended; restored into a new
+ * domain, the device there is a new one (reset state): set it up again
+ * and transfer.  "reboot": the domain reboots (and this case runs again).
+ */
+static int
+case_ctl(void)
+{
+	uint32_t vport = cmdline_u32("vport", 1234), t0 = ticks();
+	char req[32];
+	int rc;
+
+	if (dev_up() != 0 ||
+	    g2h_once("before", vport, cmdline_u32("bytes", 65536), 7) != 0)
+		return -1;
+	say("waiting for the toolstack");
+	for (;;) {
+		rc = xen_control_request(req, sizeof(req));
+		if (rc < 0) {
+			say("xenstore: control/shutdown unreadable");
+			return -1;
+		}
+		if (rc == 1)
+			break;
+		if ((ticks() - t0) * 10 >= cmdline_u32("ctl_ms", 120000)) {
+			say("no toolstack request");
+			return -1;
+		}
+		sleep_ms(100);
+	}
+	say("toolstack asks: %s", req);
+	if (str_eq(req, "reboot")) {
+		(void)xen_reboot();
+		return -1;
+	}
+	if (!str_eq(req, "suspend"))
+		return -1;
+	rc = xen_suspend();
+	say("resumed rc=%d%s", rc, rc == 0 ? " in a new domain" : "");
+	if (rc != 0)
+		return -1;
+	/* A new domain: the old device, mailbox and ports are gone. */
+	if (dev_up() != 0)
+		return -1;
+	return g2h_once("after-restore", vport, cmdline_u32("bytes2", 65536),
+	    99);
+}
+
+/*
  * Guest-side costs, by TSC, of the three doorbells in one boot: (a)
  * DOORBELL_SYNC, (b) DOORBELL, (c) EVTCHNOP_send (EVTCHN_KICK).  Every
  * mode notifies by event channel, so only the doorbell differs.  Per
@@ -461,6 +534,11 @@ rdtsc64(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/*
+ * Powers of two: a 64-bit division by them is a shift (no libgcc here).
+ * A whole run's cycles exceed 32 bits under emulation: divide, then
+ * narrow.
+ */
 #define PERF_KICKS	256u
 #define PERF_ECHOES	64u
 
@@ -470,7 +548,8 @@ perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
 {
 	static uint8_t b[64], in[64];
 	uint32_t i, got, st = 7, kick_cyc, echo_cyc, stream_kcyc;
-	uint64_t t0;
+	uint32_t ticks0, upcalls0;
+	uint64_t t0, send_cyc = 0, wait_cyc = 0, wake_cyc = 0;
 	struct xfer x;
 	int id;
 	long n;
@@ -492,7 +571,7 @@ perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
 			    HCVS_REG_DOORBELL_SYNC : HCVS_REG_DOORBELL)),
 			    HCVS_DOORBELL_KICK);
 	}
-	kick_cyc = (uint32_t)(rdtsc64() - t0) / PERF_KICKS;
+	kick_cyc = (uint32_t)((rdtsc64() - t0) / PERF_KICKS);
 
 	id = hcvg_connect(&dev, vport, 0);
 	if (id < 0) {
@@ -500,10 +579,15 @@ perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
 		return -1;
 	}
 	stream_fill(&st, b, sizeof(b));
+	ticks0 = *irq_counter(VEC_TIMER);
+	upcalls0 = *xen_evtchn_count();
 	t0 = rdtsc64();
 	for (i = 0; i < PERF_ECHOES; i++) {
+		uint64_t ts = rdtsc64(), tsent, tdone, tup;
+
 		if (hcvg_send(&dev, id, b, sizeof(b), 0) != (long)sizeof(b))
 			return -1;
+		tsent = rdtsc64();
 		for (got = 0; got < sizeof(b); got += (uint32_t)n) {
 			n = hcvg_recv(&dev, id, in, sizeof(in) - got, 0);
 			if (n <= 0) {
@@ -511,8 +595,24 @@ perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
 				return -1;
 			}
 		}
+		tdone = rdtsc64();
+		tup = xen_evtchn_last_tsc();
+		if (tup < tsent || tup > tdone)
+			tup = tsent;
+		send_cyc += tsent - ts;
+		wait_cyc += tup - tsent;
+		wake_cyc += tdone - tup;
 	}
-	echo_cyc = (uint32_t)(rdtsc64() - t0) / PERF_ECHOES;
+	echo_cyc = (uint32_t)((rdtsc64() - t0) / PERF_ECHOES);
+	/*
+	 * Where an echo's time goes: the send, send to the last upcall, that
+	 * upcall to recv's return; and how often the timer woke the vCPU.
+	 */
+	say("perf-echo mode=%s send_cyc=%u upcall_cyc=%u after_upcall_cyc=%u timer_irqs=%u upcalls=%u",
+	    name, (uint32_t)(send_cyc / PERF_ECHOES),
+	    (uint32_t)(wait_cyc / PERF_ECHOES),
+	    (uint32_t)(wake_cyc / PERF_ECHOES),
+	    *irq_counter(VEC_TIMER) - ticks0, *xen_evtchn_count() - upcalls0);
 	(void)hcvg_close(&dev, id);
 
 	id = hcvg_connect(&dev, vport, 0);
@@ -524,23 +624,30 @@ perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
 	(void)hcvg_close(&dev, id);
 	if (report(name, vport, stream, &x) != 0)
 		return -1;
-	say("perf mode=%s doorbell_cyc=%u echo64_cyc=%u stream_bytes=%u stream_kcyc=%u kicks=%u evtchn_kicks=%u",
-	    name, kick_cyc, echo_cyc, stream, stream_kcyc,
+	say("perf mode=%s doorbell_cyc=%u echo64_cyc=%u stream_bytes=%u stream_kcyc=%u tsc_khz=%u kicks=%u evtchn_kicks=%u",
+	    name, kick_cyc, echo_cyc, stream, stream_kcyc, tsc_khz(),
 	    hcvg_stats(&dev)->gs_kicks, hcvg_stats(&dev)->gs_evtchn_kicks);
 	hcvg_fini(&dev);
 	return 0;
 }
 
+/*
+ * rounds= passes over the three modes, interleaved: dom0 shares the
+ * emulated CPUs with the rest of the machine, so the harness keeps each
+ * mode's best round.
+ */
 static int
 case_perf(void)
 {
 	uint32_t vport = cmdline_u32("vport", 1234);
 	uint32_t stream = cmdline_u32("bytes", 262144);
+	uint32_t r, rounds = cmdline_u32("rounds", 1);
 
-	if (perf_mode("sync", 1, 0, vport, stream) != 0 ||
-	    perf_mode("async", 0, 0, vport, stream) != 0 ||
-	    perf_mode("evtchn", 0, 1, vport, stream) != 0)
-		return -1;
+	for (r = 0; r < rounds; r++)
+		if (perf_mode("sync", 1, 0, vport, stream) != 0 ||
+		    perf_mode("async", 0, 0, vport, stream) != 0 ||
+		    perf_mode("evtchn", 0, 1, vport, stream) != 0)
+			return -1;
 	return 0;
 }
 
@@ -677,6 +784,8 @@ run_case(const char *name)
 		return case_restart();
 	if (str_eq(name, "hold"))
 		return case_hold();
+	if (str_eq(name, "ctl"))
+		return case_ctl();
 	if (str_eq(name, "perf"))
 		return case_perf();
 	say("unknown case %s", name);
