@@ -85,18 +85,27 @@ die(const char *what)
 	exit(1);
 }
 
+/* A vsock socket of TYPE and the address CID:PORT in *a. */
 static int
-vsock_connect(int type, unsigned cid, unsigned port)
+vsock_socket(int type, struct sockaddr_vm *a, unsigned cid, unsigned port)
 {
-	struct sockaddr_vm a;
 	int fd = socket(AF_VSOCK, type, 0);
 
 	if (fd < 0)
 		die("socket(AF_VSOCK)");
-	memset(&a, 0, sizeof(a));
-	a.svm_family = AF_VSOCK;
-	a.svm_cid = cid;
-	a.svm_port = port;
+	memset(a, 0, sizeof(*a));
+	a->svm_family = AF_VSOCK;
+	a->svm_cid = cid;
+	a->svm_port = port;
+	return fd;
+}
+
+static int
+vsock_connect(int type, unsigned cid, unsigned port)
+{
+	struct sockaddr_vm a;
+	int fd = vsock_socket(type, &a, cid, port);
+
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
 		die("connect");
 	return fd;
@@ -544,15 +553,9 @@ static int
 listen_echo(unsigned port, int secs)
 {
 	struct sockaddr_vm a;
-	int lfd = socket(AF_VSOCK, SOCK_STREAM, 0), fd;
+	int lfd = vsock_socket(SOCK_STREAM, &a, VMADDR_CID_ANY, port), fd;
 	ssize_t r;
 
-	if (lfd < 0)
-		die("socket(AF_VSOCK)");
-	memset(&a, 0, sizeof(a));
-	a.svm_family = AF_VSOCK;
-	a.svm_cid = VMADDR_CID_ANY;
-	a.svm_port = port;
 	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(lfd, 4) < 0)
 		die("bind/listen");
