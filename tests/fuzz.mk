@@ -7,7 +7,7 @@
 # `make fuzz` runs every libFuzzer binary for FUZZ_TIME seconds each; from a
 # gcc build it configures a clang build in fuzz-build/ and runs it there.
 FUZZ_NAMES = connect_line conf ioreq_page ioreq_bufring vsock_mux vsock_dev \
-	vsock_devmux vsock_msg attach statefile
+	vsock_devmux vsock_msg attach attach_state statefile
 # (vsock_dev is built by tests/vsock.mk; the others here.)
 FUZZ_TIME = 60
 FUZZ_COMMON = %reldir%/fuzz/fuzz.h %reldir%/fuzz/fuzz_common.c
@@ -24,11 +24,13 @@ EXTRA_DIST += %reldir%/fuzz/README.md
 check_PROGRAMS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
 	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach \
-	tests/fuzz/replay_vsock_devmux tests/fuzz/replay_vsock_msg tests/fuzz/replay_statefile
+	tests/fuzz/replay_vsock_devmux tests/fuzz/replay_vsock_msg tests/fuzz/replay_statefile \
+	tests/fuzz/replay_attach_state
 TESTS += tests/fuzz/replay_connect_line tests/fuzz/replay_conf \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_ioreq_bufring \
 	tests/fuzz/replay_vsock_mux tests/fuzz/replay_attach \
-	tests/fuzz/replay_vsock_devmux tests/fuzz/replay_vsock_msg tests/fuzz/replay_statefile
+	tests/fuzz/replay_vsock_devmux tests/fuzz/replay_vsock_msg tests/fuzz/replay_statefile \
+	tests/fuzz/replay_attach_state
 
 tests_fuzz_replay_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_REPLAY)
 tests_fuzz_replay_connect_line_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"connect_line"'
@@ -48,6 +50,9 @@ tests_fuzz_replay_vsock_mux_LDADD = $(FUZZ_VSOCK_LIBS)
 tests_fuzz_replay_attach_SOURCES = %reldir%/fuzz/fuzz_attach.c $(FUZZ_REPLAY)
 tests_fuzz_replay_attach_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"attach"'
 tests_fuzz_replay_attach_LDADD = $(FUZZ_ATTACH_LIBS)
+tests_fuzz_replay_attach_state_SOURCES = %reldir%/fuzz/fuzz_attach_state.c $(FUZZ_REPLAY)
+tests_fuzz_replay_attach_state_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"attach_state"'
+tests_fuzz_replay_attach_state_LDADD = $(FUZZ_ATTACH_LIBS)
 tests_fuzz_replay_vsock_devmux_SOURCES = %reldir%/fuzz/fuzz_vsock_devmux.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_REPLAY)
 tests_fuzz_replay_vsock_devmux_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_NAME='"vsock_devmux"'
 tests_fuzz_replay_vsock_devmux_LDADD = $(FUZZ_DEV_LIBS)
@@ -63,7 +68,7 @@ FUZZ_LD = -fsanitize=fuzzer
 noinst_PROGRAMS += tests/fuzz/fuzz_connect_line tests/fuzz/fuzz_conf \
 	tests/fuzz/fuzz_ioreq_page tests/fuzz/fuzz_ioreq_bufring \
 	tests/fuzz/fuzz_vsock_mux tests/fuzz/fuzz_attach tests/fuzz/fuzz_vsock_devmux \
-	tests/fuzz/fuzz_vsock_msg tests/fuzz/fuzz_statefile
+	tests/fuzz/fuzz_vsock_msg tests/fuzz/fuzz_statefile tests/fuzz/fuzz_attach_state
 tests_fuzz_fuzz_connect_line_SOURCES = %reldir%/fuzz/fuzz_connect_line.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_connect_line_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_connect_line_LDADD = $(FUZZ_VSOCK_LIBS)
@@ -82,6 +87,9 @@ tests_fuzz_fuzz_vsock_mux_LDADD = $(FUZZ_VSOCK_LIBS)
 tests_fuzz_fuzz_attach_SOURCES = %reldir%/fuzz/fuzz_attach.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_attach_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_attach_LDADD = $(FUZZ_ATTACH_LIBS)
+tests_fuzz_fuzz_attach_state_SOURCES = %reldir%/fuzz/fuzz_attach_state.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_attach_state_LDFLAGS = $(FUZZ_LD)
+tests_fuzz_fuzz_attach_state_LDADD = $(FUZZ_ATTACH_LIBS)
 tests_fuzz_fuzz_vsock_devmux_SOURCES = %reldir%/fuzz/fuzz_vsock_devmux.c %reldir%/fuzz/fuzz_ram.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_vsock_devmux_LDFLAGS = $(FUZZ_LD)
 tests_fuzz_fuzz_vsock_devmux_LDADD = $(FUZZ_DEV_LIBS)

@@ -63,7 +63,7 @@ send_one(int sock, struct fz *in)
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.mh_magic = (sel & 1) ? fz_u32(in) : ATTACH_MAGIC;
 	hdr.mh_version = (sel & 2) ? fz_u16(in) : ATTACH_VERSION;
-	hdr.mh_type = (sel & 4) ? fz_u16(in) : 1 + fz_u8(in) % 8;
+	hdr.mh_type = (sel & 4) ? fz_u16(in) : 1 + fz_u8(in) % ATTACH_MSG_STATE_PAGE;
 	if (plen > sizeof(msg) - sizeof(hdr))
 		plen = sizeof(msg) - sizeof(hdr);
 	hdr.mh_size = (sel & 8) ? fz_u32(in) : (uint32_t)plen;

@@ -22,7 +22,7 @@ memory = 32
 vcpus = $2
 cmdline = "$3"
 on_poweroff = "destroy"
-on_reboot = "destroy"
+on_reboot = "${ON_REBOOT:-destroy}"
 on_crash = "destroy"
 CFG
 }
@@ -283,8 +283,13 @@ hv_launch() {
 		n=$((n + 1)); sleep 0.05; done
 	  cat "/run/hcvsock/$name.pid" >/tmp/dpid 2>/dev/null ) &
 	catcher=$!
-	HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
-	    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
+	if [ -n "${HV_IMAGE:-}" ]; then
+		HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
+		    hcvsock-xl-create -t 60 -r "$HV_IMAGE" "$name" || { hv_log; fail "hcvsock-xl-create -r"; }
+	else
+		HCVS_TEST_ARGS="--config /etc/hcvsock/$name.conf" \
+		    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
+	fi
 	wait $catcher
 	dom=$(xl domid "$name")
 	echo "HCVS-CASE-DOM $name dom=$dom"
@@ -491,6 +496,69 @@ case_hv_destroy() {
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd did not exit after xl destroy"; }
 	echo "HCVS-INFO hcvsockd exited after xl destroy"
 	wait_pid $ppid 20 || fail "echo peer did not see EOF"
+	hv_log
+	check_no_zombie
+}
+
+# xl_gone COMMAND ARGS...: the xl command that takes the served domain
+# away (its output logged, it must succeed), then its hcvsockd exits.
+xl_gone() {
+	t0=$(now_ms)
+	timeout 100 xl "$@" >/tmp/xl-$1.log 2>&1
+	rc=$?
+	echo "HCVS-INFO xl $1 rc=$rc ms=$(( $(now_ms) - t0 ))"
+	grep -v 'xc: progress' /tmp/xl-$1.log | sed "s/^/HCVS-INFO xl $1: /" | tail -n 20
+	[ $rc -eq 0 ] || { hv_log; fail "xl $1 rc=$rc"; }
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after xl $1"; }
+}
+
+# xl save, then xl restore -p of the image: the old daemon exits with
+# its domain; a new one serves the restored domain (a new domid) before
+# it runs.  The guest acknowledged the suspend; resumed in the new domain
+# it sets its (new) device up again and transfers.
+case_hv_save() {
+	name=hv-save
+	peer_serve $name 2
+	hv_start $name 1 "case=ctl port=$PIO vport=1234 bytes=65536 bytes2=65536"
+	wait_guest "$dom" "waiting for the toolstack" 60 || fail "guest not ready to save"
+	old=$dom
+	xl_gone save "$dom" /tmp/hv-save.img
+	echo "HCVS-INFO hcvsockd exited after the save"
+	hv_log
+	check_no_zombie
+	HV_IMAGE=/tmp/hv-save.img hv_launch $name
+	echo "HCVS-INFO restored dom=$dom (was $old)"
+	wait_pid $ppid 120 || fail "echo peer did not finish"
+	hv_end $name
+	rm -f /tmp/hv-save.img
+}
+
+# xl reboot with on_reboot = "restart": libxl makes a new domain and runs
+# it; the daemon exits with the old one, a new daemon attaches to the
+# running new domain, whose guest probes until it is served.
+case_hv_reboot() {
+	name=hv-reboot
+	peer_serve $name 2
+	ON_REBOOT=restart hv_start $name 1 "case=ctl port=$PIO vport=1234 bytes=65536 probe_ms=60000"
+	wait_guest "$dom" "waiting for the toolstack" 60 || fail "guest not ready to reboot"
+	old=$dom
+	xl_gone reboot "$dom"
+	echo "HCVS-INFO hcvsockd exited when its domain rebooted"
+	n=0
+	while dom=$(xl domid $name 2>/dev/null); [ -z "$dom" ] || [ "$dom" = "$old" ]; do
+		n=$((n + 1)); [ $n -gt 200 ] && fail "no new domain after the reboot"
+		sleep 0.1
+	done
+	echo "HCVS-INFO rebooted dom=$dom (was $old)"
+	echo "HCVS-CASE-DOM $name dom=$dom"
+	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
+	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd for the new domain"; }
+	dpid=$(cat /run/hcvsock/$name.pid)
+	echo $dpid >>/tmp/case.pids
+	wait_guest "$dom" "waiting for the toolstack" 90 || { hv_log; fail "the rebooted guest did not transfer"; }
+	xl destroy "$dom"
+	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after xl destroy"; }
+	wait_pid $ppid 20 || fail "echo peer did not finish"
 	hv_log
 	check_no_zombie
 }

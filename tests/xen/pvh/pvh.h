@@ -86,6 +86,18 @@ volatile uint32_t *xen_evtchn_count(void);	/* upcalls seen for the port */
 uint64_t xen_evtchn_last_tsc(void);	/* guest TSC at the last such upcall */
 int	xen_vcpu_up(unsigned id, void (*fn)(void));
 int	xen_poweroff(void);
+/*
+ * The toolstack's request in xenstore's control/shutdown ("suspend",
+ * "reboot", ...): 1 with it in req (the node then emptied: acknowledged),
+ * 0 when there is none, -1 on error.
+ */
+int	xen_control_request(char *req, uint32_t size);
+/*
+ * SCHEDOP_shutdown, suspend: returns when the domain runs again, 0 in a
+ * restored (new) domain, 1 when the suspend was cancelled.
+ */
+int	xen_suspend(void);
+int	xen_reboot(void);		/* SCHEDOP_shutdown, reboot */
 
 /* Every vCPU halts for ever: Xen then powers the PVH domain off. */
 void	halt_forever(void) __attribute__((noreturn));

@@ -12,6 +12,7 @@
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
 #include <xen/hvm/hvm_vcpu.h>
+#include <xen/io/xs_wire.h>
 
 #include "pvh.h"
 
@@ -733,6 +734,161 @@ xen_poweroff(void)
 		return -1;
 	return (int)hcall3(__HYPERVISOR_sched_op, SCHEDOP_shutdown,
 	    (uint32_t)(uintptr_t)&sd, 0);
+}
+
+/* ---- The toolstack's control node (xenstore) ------------------------------ */
+
+static uint32_t xs_req_id;
+
+static int
+xen_get_param(uint32_t index, uint64_t *v)
+{
+	struct xen_hvm_param p;
+	long rc;
+
+	memset(&p, 0, sizeof(p));
+	p.domid = DOMID_SELF;
+	p.index = index;
+	rc = hcall3(__HYPERVISOR_hvm_op, HVMOP_get_param,
+	    (uint32_t)(uintptr_t)&p, 0);
+	*v = p.value;
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+xs_kick(uint32_t port)
+{
+	struct evtchn_send es = { .port = port };
+
+	(void)hcall3(__HYPERVISOR_event_channel_op, EVTCHNOP_send,
+	    (uint32_t)(uintptr_t)&es, 0);
+}
+
+static void
+xs_put(struct xenstore_domain_interface *xs, uint32_t port, const void *p,
+    uint32_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		XENSTORE_RING_IDX prod = xs->req_prod;
+
+		if (prod - __atomic_load_n(&xs->req_cons, __ATOMIC_ACQUIRE) >=
+		    XENSTORE_RING_SIZE) {
+			xs_kick(port);
+			cpu_relax();
+			continue;
+		}
+		xs->req[MASK_XENSTORE_IDX(prod)] = (char)*b++;
+		n--;
+		__atomic_store_n(&xs->req_prod, prod + 1, __ATOMIC_RELEASE);
+	}
+}
+
+static int
+xs_get(struct xenstore_domain_interface *xs, uint32_t port, void *p,
+    uint32_t n)
+{
+	uint8_t *b = p;
+	uint32_t spins = 0;
+
+	while (n > 0) {
+		XENSTORE_RING_IDX cons = xs->rsp_cons;
+
+		if (__atomic_load_n(&xs->rsp_prod, __ATOMIC_ACQUIRE) == cons) {
+			if (++spins > 2000)
+				return -1;
+			xs_kick(port);
+			sleep_ms(1);
+			continue;
+		}
+		*b++ = (uint8_t)xs->rsp[MASK_XENSTORE_IDX(cons)];
+		n--;
+		__atomic_store_n(&xs->rsp_cons, cons + 1, __ATOMIC_RELEASE);
+	}
+	xs_kick(port);
+	return 0;
+}
+
+/*
+ * One request: `type` with the two payload parts (b may be NULL), the
+ * answer's payload into out (NUL-terminated).  Returns the answer's type
+ * or -1.
+ */
+static int
+xs_call(uint32_t type, const char *a, uint32_t alen, const char *b,
+    uint32_t blen, char *out, uint32_t outlen)
+{
+	struct xenstore_domain_interface *xs;
+	struct xsd_sockmsg m;
+	uint64_t pfn, port;
+	uint32_t i;
+	char c;
+
+	if (xen_init() != 0 || xen_get_param(HVM_PARAM_STORE_PFN, &pfn) != 0 ||
+	    xen_get_param(HVM_PARAM_STORE_EVTCHN, &port) != 0 || pfn == 0 ||
+	    pfn >= (1ull << 20))
+		return -1;
+	xs = (struct xenstore_domain_interface *)(uintptr_t)(pfn << 12);
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.req_id = ++xs_req_id;
+	m.len = alen + blen;
+	xs_put(xs, (uint32_t)port, &m, sizeof(m));
+	xs_put(xs, (uint32_t)port, a, alen);
+	if (b != NULL)
+		xs_put(xs, (uint32_t)port, b, blen);
+	xs_kick((uint32_t)port);
+	if (xs_get(xs, (uint32_t)port, &m, sizeof(m)) != 0)
+		return -1;
+	for (i = 0; i < m.len; i++) {
+		if (xs_get(xs, (uint32_t)port, &c, 1) != 0)
+			return -1;
+		if (i + 1 < outlen)
+			out[i] = c;
+	}
+	out[m.len < outlen ? m.len : outlen - 1] = '\0';
+	return (int)m.type;
+}
+
+int
+xen_control_request(char *req, uint32_t size)
+{
+	static const char node[] = "control/shutdown";
+	char ack[16];
+	int t;
+
+	t = xs_call(XS_READ, node, sizeof(node), NULL, 0, req, size);
+	if (t != XS_READ || req[0] == '\0')
+		return 0;
+	/* Acknowledged by emptying the node, as the toolstack expects. */
+	if (xs_call(XS_WRITE, node, sizeof(node), "", 0, ack, sizeof(ack)) !=
+	    XS_WRITE)
+		return -1;
+	return 1;
+}
+
+static int
+xen_shutdown(uint32_t reason)
+{
+	struct sched_shutdown sd = { .reason = reason };
+
+	if (xen_init() != 0)
+		return -1;
+	return (int)hcall3(__HYPERVISOR_sched_op, SCHEDOP_shutdown,
+	    (uint32_t)(uintptr_t)&sd, 0);
+}
+
+int
+xen_suspend(void)
+{
+	return xen_shutdown(SHUTDOWN_suspend);
+}
+
+int
+xen_reboot(void)
+{
+	return xen_shutdown(SHUTDOWN_reboot);
 }
 
 /* ---- entry ------------------------------------------------------------- */

@@ -470,6 +470,55 @@ case_restart(void)
 }
 
 /*
+ * A guest the toolstack may save or reboot: a checked transfer, then it
+ * answers control/shutdown.  "suspend": suspended; restored into a new
+ * domain, the device there is a new one (reset state): set it up again
+ * and transfer.  "reboot": the domain reboots (and this case runs again).
+ */
+static int
+case_ctl(void)
+{
+	uint32_t vport = cmdline_u32("vport", 1234), t0 = ticks();
+	char req[32];
+	int rc;
+
+	if (dev_up() != 0 ||
+	    g2h_once("before", vport, cmdline_u32("bytes", 65536), 7) != 0)
+		return -1;
+	say("waiting for the toolstack");
+	for (;;) {
+		rc = xen_control_request(req, sizeof(req));
+		if (rc < 0) {
+			say("xenstore: control/shutdown unreadable");
+			return -1;
+		}
+		if (rc == 1)
+			break;
+		if ((ticks() - t0) * 10 >= cmdline_u32("ctl_ms", 120000)) {
+			say("no toolstack request");
+			return -1;
+		}
+		sleep_ms(100);
+	}
+	say("toolstack asks: %s", req);
+	if (str_eq(req, "reboot")) {
+		(void)xen_reboot();
+		return -1;
+	}
+	if (!str_eq(req, "suspend"))
+		return -1;
+	rc = xen_suspend();
+	say("resumed rc=%d%s", rc, rc == 0 ? " in a new domain" : "");
+	if (rc != 0)
+		return -1;
+	/* A new domain: the old device, mailbox and ports are gone. */
+	if (dev_up() != 0)
+		return -1;
+	return g2h_once("after-restore", vport, cmdline_u32("bytes2", 65536),
+	    99);
+}
+
+/*
  * Guest-side costs, by TSC, of the three doorbells in one boot: (a)
  * DOORBELL_SYNC, (b) DOORBELL, (c) EVTCHNOP_send (EVTCHN_KICK).  Every
  * mode notifies by event channel, so only the doorbell differs.  Per
@@ -735,6 +784,8 @@ run_case(const char *name)
 		return case_restart();
 	if (str_eq(name, "hold"))
 		return case_hold();
+	if (str_eq(name, "ctl"))
+		return case_ctl();
 	if (str_eq(name, "perf"))
 		return case_perf();
 	say("unknown case %s", name);
