@@ -340,9 +340,14 @@ status_emit_metrics(struct json_object *root,
 		return;
 	{
 		struct mfam f = { emit, arg, "hcvsock_guests", false };
+		struct json_object *procs = get(root, "kvm_processes");
+		size_t n = json_object_array_length(guests);
 
+		/* KVM: the guests in processes of their own count too. */
+		if (procs != NULL && json_object_is_type(procs, json_type_array))
+			n += json_object_array_length(procs);
 		fam_header(&f, "gauge", "guests served (KVM: attached)");
-		sample(&f, g_labels, json_object_array_length(guests));
+		sample(&f, g_labels, n);
 	}
 	guest_section(guests, "device", false, emit, arg);
 	guest_section(guests, "device", true, emit, arg);

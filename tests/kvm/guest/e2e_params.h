@@ -33,6 +33,7 @@
 #define E2E_P_GSI	5
 #define E2E_P_SEED	6
 #define E2E_P_ROUNDS	7
+#define E2E_P_WAIT	8	/* the driver's wait limit in spins; 0: 400000000 */
 
 #define E2E_F_SYNC	0x1u	/* use the synchronous doorbell */
 #define E2E_F_GSI	0x2u	/* ask for notification mode GSI (E2E_P_GSI) */

@@ -565,7 +565,8 @@ _start(uint64_t vcpu, uint64_t bootp)
 		cfg.irq_mode = HCVS_IRQ_GSI;
 		cfg.irq_args[0] = boot->kb_params[E2E_P_GSI];
 	}
-	cfg.wait_limit = 400000000u;
+	cfg.wait_limit = boot->kb_params[E2E_P_WAIT] != 0 ?
+	    boot->kb_params[E2E_P_WAIT] : 400000000u;
 	rc = hcvg_init(&g, &cfg);
 	if (rc < 0)
 		fail(E2E_STEP_INIT, rc);
