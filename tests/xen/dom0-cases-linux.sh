@@ -110,7 +110,8 @@ case_linux_vsock() {
 	hv_launch $name
 	echo "HCVS-INFO dom0 cpu: $(grep -o -w -E 'fsgsbase|avx2|xsaves?' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 	lg_wait $name "h2g listening" 60 || lg_fail $name 1234 "guest did not listen"
-	echo_peer connect "/run/hcvsock/$name/vsock" 2345 1048576 211 -t 60 ||
+	# Refused until the guest's listener is up: try again, bounded.
+	wait_until 30 echo_peer connect "/run/hcvsock/$name/vsock" 2345 1048576 211 -t 60 ||
 	    echo "HCVS-CHECK FAIL host-initiated transfer"
 	# Each step bounded on its own, so that a stuck one shows where.
 	lg_wait $name "g2h tag=s16777216" 150 || lg_fail $name 1234 "g2h echoes did not finish"

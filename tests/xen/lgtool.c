@@ -21,8 +21,6 @@
  *   lgtool multi CID PORT CONNS BYTES       CONNS vsock streams connected at
  *                                           once, each sends BYTES of its own,
  *                                           half-closes and must get them back
- *   lgtool listen-echo PORT SECS            listen on a vsock port, say so,
- *                                           echo one connection to EOF
  *   lgtool hold CID PORT SECS               keep a vsock stream open (until
  *                                           killed or SECS)
  *   lgtool unix-local BYTES                 the same bytes over a dom0-local
@@ -550,31 +548,6 @@ multi(unsigned cid, unsigned port, unsigned conns, size_t bytes)
 }
 
 static int
-listen_echo(unsigned port, int secs)
-{
-	struct sockaddr_vm a;
-	int lfd = vsock_socket(SOCK_STREAM, &a, VMADDR_CID_ANY, port), fd;
-	ssize_t r;
-
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(lfd, 4) < 0)
-		die("bind/listen");
-	/* Only now can the host's CONNECT find us. */
-	printf("HCVS-G h2g listening port=%u\n", port);
-	fd = accept_within(lfd, secs);
-	while ((r = read(fd, buf, CHUNK)) > 0) {
-		if (write_all(fd, buf, (size_t)r) < 0)
-			break;
-	}
-	shutdown(fd, SHUT_WR);
-	while (read(fd, rbuf, CHUNK) > 0)
-		;
-	close(fd);
-	close(lfd);
-	return r != 0;
-}
-
-static int
 hold(unsigned cid, unsigned port, unsigned secs)
 {
 	int fd = vsock_connect(SOCK_STREAM, cid, port);
@@ -645,8 +618,6 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "send") == 0)
 		return vsend((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 		    strtoull(argv[4], NULL, 0));
-	if (argc == 4 && strcmp(argv[1], "listen-echo") == 0)
-		return listen_echo((unsigned)atoi(argv[2]), atoi(argv[3]));
 	if (argc == 6 && strcmp(argv[1], "multi") == 0)
 		return multi((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 		    (unsigned)atoi(argv[4]), (size_t)strtoull(argv[5], NULL, 0));

@@ -49,13 +49,14 @@ load() {
 	return $rc
 }
 refcnt() { cat /sys/module/hcvsock_vsock/refcnt 2>/dev/null || echo gone; }
-# reap PID TENTHS: wait for a background job, at most TENTHS/10 s; its
-# exit status (or that of wait on a job still running).
+# reap PID TENTHS: wait for a background job, at most TENTHS/10 s (then
+# it is killed); its exit status.
 reap() {
 	n=0
 	while kill -0 "$1" 2>/dev/null && [ $n -lt "$2" ]; do
 		sleep 0.1; n=$((n + 1))
 	done
+	kill "$1" 2>/dev/null
 	wait "$1"
 }
 # Closed sockets hold the module until their close completes (the peer's
@@ -90,8 +91,10 @@ load || bye FAIL
 case $case in
 vsock)
 	# Host to guest first: dom0 connects through hcvsockd's listener.
-	lgtool listen-echo 2345 60 &
+	# dom0 retries its CONNECT until this listener is up.
+	socat -t 60 VSOCK-LISTEN:2345 EXEC:cat &
 	lpid=$!
+	g "h2g listening"
 	reap $lpid 650
 	g "h2g done rc=$?"
 
