@@ -291,7 +291,9 @@ hv_launch() {
 		    hcvsock-xl-create -t 60 "$name" "/tmp/$name.cfg" || { hv_log; fail "hcvsock-xl-create"; }
 	fi
 	wait $catcher
-	dom=$(xl domid "$name")
+	# A quick guest may be gone already: then its daemon's log names it.
+	dom=$(xl domid "$name" 2>/dev/null) || dom=$(tail -n +"$(($(cat /tmp/syslog.pos 2>/dev/null || echo 0) + 1))" \
+	    /tmp/syslog 2>/dev/null | sed -n "s/.*hcvsockd\[[0-9]*\]: $name: domain $name is dom\([0-9]*\)$/\1/p" | tail -n1)
 	echo "HCVS-CASE-DOM $name dom=$dom"
 	dpid=$(cat /tmp/dpid 2>/dev/null)
 	[ -n "$dpid" ] || fail "no hcvsockd pid"
