@@ -653,6 +653,22 @@ conn_open(void *arg)
 	return c->state == VG_OPEN;
 }
 
+/* An RW header of connection c (guest port sport to host port dport). */
+static void
+rw_hdr(struct vsock_pkt_hdr *h, const struct vg_conn *c, uint32_t sport,
+    uint32_t dport)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = CID;
+	h->dst_cid = VSOCK_CID_HOST;
+	h->src_port = sport;
+	h->dst_port = dport;
+	h->type = VSOCK_TYPE_STREAM;
+	h->op = VSOCK_OP_RW;
+	h->buf_alloc = c->buf_alloc;
+	h->fwd_cnt = c->fwd_cnt;
+}
+
 /*
  * A TX batch: stream data is written from where the device keeps it, at
  * the end, in order, and before a SHUTDOWN that follows it in the batch.
@@ -670,15 +686,7 @@ batch__held_data_written_at_end_in_order(void **state)
 	ssize_t n;
 
 	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
-	memset(&h, 0, sizeof(h));
-	h.src_cid = CID;
-	h.dst_cid = VSOCK_CID_HOST;
-	h.src_port = 600;
-	h.dst_port = 1001;
-	h.type = VSOCK_TYPE_STREAM;
-	h.op = VSOCK_OP_RW;
-	h.buf_alloc = c->buf_alloc;
-	h.fwd_cnt = c->fwd_cnt;
+	rw_hdr(&h, c, 600, 1001);
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
 	vsock_mux_tx_begin(f->e.g.m);
@@ -727,15 +735,7 @@ batch__held_data_out_before_guest_rst(void **state)
 	ssize_t n;
 
 	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
-	memset(&h, 0, sizeof(h));
-	h.src_cid = CID;
-	h.dst_cid = VSOCK_CID_HOST;
-	h.src_port = 602;
-	h.dst_port = 1003;
-	h.type = VSOCK_TYPE_STREAM;
-	h.op = VSOCK_OP_RW;
-	h.buf_alloc = c->buf_alloc;
-	h.fwd_cnt = c->fwd_cnt;
+	rw_hdr(&h, c, 602, 1003);
 	h.len = sizeof(a);
 	memset(a, 'r', sizeof(a));
 	vsock_mux_tx_begin(f->e.g.m);
@@ -773,15 +773,7 @@ batch__end_does_not_wake_the_device(void **state)
 	uint64_t calls;
 
 	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
-	memset(&h, 0, sizeof(h));
-	h.src_cid = CID;
-	h.dst_cid = VSOCK_CID_HOST;
-	h.src_port = 601;
-	h.dst_port = 1002;
-	h.type = VSOCK_TYPE_STREAM;
-	h.op = VSOCK_OP_RW;
-	h.buf_alloc = c->buf_alloc;
-	h.fwd_cnt = c->fwd_cnt;
+	rw_hdr(&h, c, 601, 1002);
 	h.len = sizeof(a);
 	calls = f->e.g.rx_ready_calls;
 	vsock_mux_tx_begin(f->e.g.m);
