@@ -140,10 +140,7 @@ case_linux_restart() {
 	wait_pid_gone "$dpid" 10
 	sleep 1
 	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$name" | awk 'NR == 2 { print $5, $6 }')"
-	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
-	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
-	dpid=$(cat /run/hcvsock/$name.pid)
-	echo $dpid >>/tmp/case.pids
+	hv_daemon $name "hcvsockd restart"
 	lg_finish $name
 	cat /tmp/lg.sink
 	lg_rx $name 1234

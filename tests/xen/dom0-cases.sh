@@ -273,6 +273,15 @@ hv_start() {
 	hv_launch "$1"
 }
 
+# hv_daemon NAME WHAT: hcvsockd started by hand for domain NAME, its pid in
+# $dpid and /tmp/case.pids; WHAT names the step if it fails.
+hv_daemon() {
+	hcvsockd --domain "$1" --config "/etc/hcvsock/$1.conf" \
+	    --pidfile "/run/hcvsock/$1.pid" || { hv_log; fail "$2"; }
+	dpid=$(cat "/run/hcvsock/$1.pid")
+	echo "$dpid" >>/tmp/case.pids
+}
+
 # hv_launch NAME: as hv_start, with /tmp/NAME.cfg and its conf written.
 hv_launch() {
 	name=$1
@@ -438,10 +447,7 @@ case_hv_probe() {
 	dom=$(xl domid $name)
 	echo "HCVS-CASE-DOM $name dom=$dom"
 	sleep 3
-	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
-	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd start"; }
-	dpid=$(cat /run/hcvsock/$name.pid)
-	echo $dpid >>/tmp/case.pids
+	hv_daemon $name "hcvsockd start"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
 }
@@ -477,10 +483,7 @@ hv_restart() {
 	wait_pid_gone "$dpid" 10
 	sleep 1
 	echo "HCVS-INFO killed; vcpu: $(xl vcpu-list "$dom" | awk 'NR == 2 { print $5, $6 }')"
-	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
-	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd restart"; }
-	dpid=$(cat /run/hcvsock/$name.pid)
-	echo $dpid >>/tmp/case.pids
+	hv_daemon $name "hcvsockd restart"
 	hv_confined "$dpid"
 	wait_pid $ppid 120 || fail "echo peer did not finish"
 	hv_end $name
@@ -553,10 +556,7 @@ case_hv_reboot() {
 	done
 	echo "HCVS-INFO rebooted dom=$dom (was $old)"
 	echo "HCVS-CASE-DOM $name dom=$dom"
-	hcvsockd --domain $name --config /etc/hcvsock/$name.conf \
-	    --pidfile /run/hcvsock/$name.pid || { hv_log; fail "hcvsockd for the new domain"; }
-	dpid=$(cat /run/hcvsock/$name.pid)
-	echo $dpid >>/tmp/case.pids
+	hv_daemon $name "hcvsockd for the new domain"
 	wait_guest "$dom" "waiting for the toolstack" 90 || { hv_log; fail "the rebooted guest did not transfer"; }
 	xl destroy "$dom"
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after xl destroy"; }
