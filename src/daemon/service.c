@@ -280,7 +280,8 @@ one_status(struct service *s, struct json_object *root)
 	service_status_ioreq(root, ioreq_source_engine(src),
 	    ioreq_source_kind(src), ioreq_source_server_id(src));
 	service_status_guest(status_add_arr(root, "guests"), s->sv_name, NULL,
-	    binding_dev(s->sv_bind), binding_mux(s->sv_bind));
+	    binding_dev(s->sv_bind), binding_mux(s->sv_bind),
+	    binding_mig(s->sv_bind));
 }
 
 static int
@@ -637,7 +638,7 @@ static void
 kvm_guest_status(void *arg, const struct attach_vsock_guest_info *gi)
 {
 	service_status_guest(arg, gi->gi_name, &gi->gi_stats, gi->gi_dev,
-	    gi->gi_mux);
+	    gi->gi_mux, gi->gi_mig);
 }
 
 static void
