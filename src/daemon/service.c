@@ -314,6 +314,19 @@ one_close(struct service *s, bool destroy)
 	s->sv_bind = NULL;
 }
 
+/* A kind served by one binding: the shared ops around its own open, enable, close. */
+#define ONE_SERVICE_OPS(open_fn, enable_fn, close_fn) {			\
+	.open = (open_fn),						\
+	.enable = (enable_fn),						\
+	.restrict_ = one_restrict,					\
+	.reconfigure = one_reconfigure,					\
+	.dump = one_dump,						\
+	.status = one_status,						\
+	.get_state = one_get_state,					\
+	.stop = one_stop,						\
+	.close = (close_fn),						\
+}
+
 /* ---- Xen ------------------------------------------------------------------ */
 
 static int
@@ -356,17 +369,8 @@ xen_open(struct service *s, const struct conf *c,
 #endif
 }
 
-static const struct service_ops xen_ops = {
-	.open = xen_open,
-	.enable = one_enable,
-	.restrict_ = one_restrict,
-	.reconfigure = one_reconfigure,
-	.dump = one_dump,
-	.status = one_status,
-	.get_state = one_get_state,
-	.stop = one_stop,
-	.close = one_close,
-};
+static const struct service_ops xen_ops =
+    ONE_SERVICE_OPS(xen_open, one_enable, one_close);
 
 /* ---- Loopback: the fake guest ------------------------------------------- */
 
@@ -423,17 +427,8 @@ lb_close(struct service *s, bool destroy)
 		loopback_guest_close(&s->sv_lb);
 }
 
-static const struct service_ops lb_ops = {
-	.open = lb_open,
-	.enable = lb_enable,
-	.restrict_ = one_restrict,
-	.reconfigure = one_reconfigure,
-	.dump = one_dump,
-	.status = one_status,
-	.get_state = one_get_state,
-	.stop = one_stop,
-	.close = lb_close,
-};
+static const struct service_ops lb_ops =
+    ONE_SERVICE_OPS(lb_open, lb_enable, lb_close);
 
 /* ---- KVM: VMMs attach guests on a socket --------------------------------- */
 
