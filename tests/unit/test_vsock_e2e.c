@@ -209,9 +209,7 @@ host_stop(struct host *h)
 /* ---- The daemon side: fake page, engine, device, muxer, loop ------------ */
 
 struct env {
-	struct ioreq_fake	*fake;
 	struct ioreq_source	*src;
-	struct ioreq_engine	*eng;
 	struct fake_srv		 fs;
 	struct fake_vsock	 fv;
 	struct loop		*loop;
@@ -242,10 +240,8 @@ setup(void **state)
 	test_failure[0] = '\0';
 	host_start(&e->host);
 	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
-	e->fake = e->fs.fs_fake;
 	e->ram = e->fs.fs_ram;
 	e->src = e->fs.fs_src;
-	e->eng = e->fs.fs_eng;
 	e->loop = e->fs.fs_loop;
 
 	mc.guest_cid = CID;
@@ -288,7 +284,7 @@ guest_init(struct env *e)
 	struct hcvg_cfg c = { 0 };
 
 	/* Every register access goes through the page. */
-	e->fp.fp_fake = e->fake;
+	e->fp.fp_fake = e->fs.fs_fake;
 	e->fp.fp_pio = PIO_BASE;
 	e->fp.fp_mmio = e->mmio;
 	e->fp.fp_mmio_base = MMIO_BASE;

@@ -45,9 +45,6 @@
 #define T_MS		5000
 
 struct env {
-	struct ioreq_fake	*fake;
-	struct ioreq_source	*src;
-	struct ioreq_engine	*eng;
 	struct fake_srv		 fs;
 	struct fake_vsock	 fv;
 	struct loop		*loop;
@@ -83,10 +80,7 @@ setup(void **state)
 	assert_non_null(mkdtemp(e->dir));
 	snprintf(e->uds, sizeof(e->uds), "%s/v.sock", e->dir);
 	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
-	e->fake = e->fs.fs_fake;
 	e->ram = e->fs.fs_ram;
-	e->src = e->fs.fs_src;
-	e->eng = e->fs.fs_eng;
 	e->loop = e->fs.fs_loop;
 
 	mc.guest_cid = CID;
@@ -120,7 +114,7 @@ guest_main(void *arg)
 	struct env *e = arg;
 	struct hcvg_msg_cfg c = { 0 };
 
-	e->fp.fp_fake = e->fake;
+	e->fp.fp_fake = e->fs.fs_fake;
 	e->fp.fp_pio = PIO_BASE;
 	e->fp.fp_ram = e->ram;
 	e->fp.fp_ram_gpa = RAM_GPA;
