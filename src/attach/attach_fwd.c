@@ -13,6 +13,7 @@
 #include <xen/hvm/ioreq.h>
 
 #include "attach/attach_vmm.h"
+#include "common/mono.h"
 
 #define FWD_PAGE	4096u
 
@@ -146,15 +147,6 @@ fwd_peer_check(struct attach_fwd *f, short revents)
 	return attach_fwd_peer_gone(f);
 }
 
-static uint64_t
-fwd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * The state nibble lives in byte 30 of the slot together with
  * data_is_ptr, dir and df (x86 bitfields fill from the low bit).  It is
@@ -185,7 +177,7 @@ fwd_wait(struct attach_fwd *f, unsigned vcpu, uint64_t *data, int timeout_ms)
 	int done_fd = f->fw_vcpus[vcpu].done_fd;
 	unsigned st;
 
-	start = fwd_now_ns();
+	start = mono_ns();
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000ull;
 	for (;;) {
@@ -202,7 +194,7 @@ fwd_wait(struct attach_fwd *f, unsigned vcpu, uint64_t *data, int timeout_ms)
 			break;
 		if (st != STATE_IOREQ_READY && st != STATE_IOREQ_INPROCESS)
 			return -EPROTO;
-		now = fwd_now_ns();
+		now = mono_ns();
 		if (now - start < f->fw_spin_ns) {
 			cpu_relax();
 			continue;

@@ -76,7 +76,7 @@ ring_free(struct vsock_ring *r)
 
 /* --- credit --------------------------------------------------------- */
 
-uint32_t
+static uint32_t
 vsock_conn_peer_free(const struct vsock_conn *c)
 {
 	uint32_t in_flight = c->c_tx_cnt - c->c_peer_fwd_cnt;
@@ -136,7 +136,7 @@ vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
 	return c;
 }
 
-void
+static void
 vsock_conn_free(struct vsock_conn *c)
 {
 	if (c->c_held > 0)

@@ -252,7 +252,6 @@ void	vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c);
 void	vsock_conn_flush_held(struct vsock_conn *c);
 /* Close the host side; with rst the guest gets an RST before c is freed. */
 void	vsock_conn_kill(struct vsock_conn *c, bool rst);
-void	vsock_conn_free(struct vsock_conn *c);
 void	vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	    const void *payload);
 /* 1 if a packet was produced, 0 if c had nothing after all. */
@@ -263,7 +262,6 @@ void	vsock_conn_connected(struct vsock_conn *c, int err);
 void	vsock_conn_update_events(struct vsock_conn *c);
 /* One-shot: when it fires the connection is killed with an RST. */
 void	vsock_conn_arm_timer(struct vsock_conn *c, uint32_t ms);
-uint32_t vsock_conn_peer_free(const struct vsock_conn *c);
 void	vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size);
 
 /* vsock_host.c */
