@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "common/compiler.h"
+#include "common/mono.h"
 
 /* ---- Run budget -------------------------------------------------------- */
 
@@ -47,10 +48,7 @@ bool		bench_selected(const char *name);
 static inline uint64_t
 bench_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 static inline void
