@@ -26,6 +26,12 @@ tests_unit_test_ioreq_mem_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_ioreq_mem_LDADD = $(IOREQ_TEST_LIBS)
 TESTS += tests/unit/test_ioreq_mem
 
+check_PROGRAMS += tests/unit/test_ioreq_mem_word
+tests_unit_test_ioreq_mem_word_SOURCES = %reldir%/unit/test_ioreq_mem_word.c
+tests_unit_test_ioreq_mem_word_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ioreq_mem_word_LDADD = $(IOREQ_TEST_LIBS)
+TESTS += tests/unit/test_ioreq_mem_word
+
 check_PROGRAMS += tests/unit/test_ioreq_shm
 tests_unit_test_ioreq_shm_SOURCES = %reldir%/unit/test_ioreq_shm.c \
 	$(IOREQ_TEST_HARNESS)

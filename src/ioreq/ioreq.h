@@ -61,7 +61,10 @@ struct ioreq_handler_ops {
 /*
  * Bounds-checked copies between guest-physical memory and local buffers.
  * -EFAULT if any byte of [gpa, gpa+len) is not guest RAM (nothing is
- * copied then), -E2BIG if len exceeds IOREQ_MEM_MAX_COPY.
+ * copied then), -E2BIG if len exceeds IOREQ_MEM_MAX_COPY.  A copy of 1,
+ * 2, 4 or 8 bytes at a gpa aligned to its size is one load or one store:
+ * a word the guest and the host take turns writing (a MSG slot's STATE)
+ * is never stored twice, which memcpy() may do.
  */
 #define IOREQ_MEM_MAX_COPY	(1u << 20)
 
