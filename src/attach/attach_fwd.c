@@ -129,8 +129,8 @@ attach_fwd_set_peer(struct attach_fwd *f, int sock)
 	__atomic_store_n(&f->fw_peer_gone, false, __ATOMIC_RELEASE);
 }
 
-bool
-attach_fwd_peer_gone(const struct attach_fwd *f)
+static bool
+fwd_peer_gone(const struct attach_fwd *f)
 {
 	return __atomic_load_n(&f->fw_peer_gone, __ATOMIC_ACQUIRE);
 }
@@ -144,7 +144,7 @@ fwd_peer_check(struct attach_fwd *f, short revents)
 {
 	if ((revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0)
 		__atomic_store_n(&f->fw_peer_gone, true, __ATOMIC_RELEASE);
-	return attach_fwd_peer_gone(f);
+	return fwd_peer_gone(f);
 }
 
 /*
@@ -230,7 +230,7 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 	    size != 8) || (space == IOREQ_SPACE_PIO && size == 8))
 		return -EINVAL;
 	slot = &f->fw_slots[vcpu];
-	if (attach_fwd_peer_gone(f))
+	if (fwd_peer_gone(f))
 		return -ECONNRESET;
 	if (slot_state(slot) != STATE_IOREQ_NONE)
 		return -EBUSY;
@@ -267,7 +267,7 @@ attach_fwd_resume(struct attach_fwd *f, unsigned vcpu, uint64_t *data,
 	st = slot_state(&f->fw_slots[vcpu]);
 	if (st == STATE_IOREQ_NONE)
 		return -ENOENT;
-	if (attach_fwd_peer_gone(f))
+	if (fwd_peer_gone(f))
 		return -ECONNRESET;
 	return fwd_wait(f, vcpu, data, timeout_ms);
 }

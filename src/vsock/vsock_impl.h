@@ -11,11 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
 #include "common/log.h"
 #include "vsock/vsock_mux.h"
+#include "vsock/vsock_wire.h"
 
 /*
  * CONNECT-line parser.  Feed bytes one at a time; the line is
@@ -236,6 +238,19 @@ void	vsock_mux_enter(struct vsock_mux *m);
 void	vsock_mux_leave(struct vsock_mux *m);
 bool	vsock_mux_conn_room(const struct vsock_mux *m);
 #define vsock_log(m, prio, ...) log_ratelimited(&(m)->m_rl, (prio), __VA_ARGS__)
+
+/* A packet from the host's port hport to the guest's gport, all else zero. */
+static inline void
+vsock_mux_hdr_to_guest(const struct vsock_mux *m, struct vsock_pkt_hdr *h,
+    uint32_t hport, uint32_t gport, uint16_t type)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = VSOCK_CID_HOST;
+	h->dst_cid = m->m_cfg.guest_cid;
+	h->src_port = hport;
+	h->dst_port = gport;
+	h->type = type;
+}
 
 /* vsock_conn.c */
 struct vsock_conn *vsock_conn_new(struct vsock_mux *m, uint32_t gport,
