@@ -74,6 +74,8 @@ lg_rx() {
 	for f in /tmp/lgrx/$1.$2/*; do
 		[ -f "$f" ] || continue
 		echo "HCVS-PEER rx port=$2 size=$(wc -c <"$f") sha=$(sha256sum <"$f" | cut -c1-16)"
+		# The guest sends the positional pattern tagged with the size.
+		lgtool verify "$f" "$(wc -c <"$f")" | grep -v 'wrong_words=0$'
 	done
 }
 

@@ -74,7 +74,8 @@ rmmod_idle() {
 # echo_xfer PORT BYTES TAG: send BYTES random bytes to dom0's echo on PORT,
 # half-close, read the echo to EOF; print both checksums.
 echo_xfer() {
-	head -c "$2" /dev/urandom >/tmp/in.$3
+	# Positional bytes (lgtool.c): dom0 can tell where a wrong byte came from.
+	lgtool pattern "$2" "$2" >/tmp/in.$3
 	socat -t 60 -T 60 -b 65536 "OPEN:/tmp/in.$3,rdonly!!CREATE:/tmp/out.$3" \
 	    "VSOCK-CONNECT:2:$1" 2>/tmp/socat.$3
 	rc=$?
