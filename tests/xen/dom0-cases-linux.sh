@@ -9,6 +9,7 @@ LGDIR=/hcvs/linux
 # Tens of MiB through an emulated machine: more than the default limit.
 CASE_TIMEOUT_linux_vsock=480
 CASE_TIMEOUT_linux_restart=200
+CASE_TIMEOUT_linux_regs=400
 LGLOG=/var/log/xen/console
 
 # lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf
@@ -171,4 +172,16 @@ case_linux_rmmod() {
 	hv_launch $name
 	lg_finish $name
 	lg_rx $name 1234
+}
+
+# Vector registers across the emulated machine's vCPU switches: dom0 and
+# a Linux guest hold patterns in them at once.  Checks the test machine,
+# not hcvsock: docs/TESTING-xen.md says why it exists.
+case_linux_regs() {
+	name=linux-regs
+	lg_cfg $name regs
+	hv_launch $name
+	lg_wait $name "regs start" 120 || lg_fail $name 1234 "guest did not start its check"
+	lgtool regs 2 40 10000000 || echo "HCVS-CHECK FAIL dom0's vector registers changed"
+	lg_finish $name
 }

@@ -30,6 +30,12 @@
  *   lgtool verify FILE TAG                  check FILE holds the pattern;
  *                                           else say where each wrong run
  *                                           of bytes came from
+ *   lgtool regs NPROC ROUNDS SPIN           NPROC processes hold a pattern
+ *                                           of their own in the vector
+ *                                           registers (YMM with AVX, else
+ *                                           XMM) while spinning SPIN
+ *                                           iterations, ROUNDS times, and
+ *                                           check it is still there
  *
  * The positional pattern: byte i is byte i % 8 (little-endian) of the
  * 64-bit word TAG << 32 | i / 8.  Any wrong byte names the stream (TAG)
@@ -566,6 +572,83 @@ verify(const char *file, uint32_t tag)
 	return bad != 0;
 }
 
+/*
+ * The vector registers must survive whatever takes the CPU meanwhile:
+ * interrupts, the kernel's scheduler, the hypervisor's vCPU switches.
+ */
+#define REG_LOAD(i)	"vmovdqa " #i "*32(%[p]), %%ymm" #i "\n\t"
+#define REG_STORE(i)	"vmovdqa %%ymm" #i ", " #i "*32(%[o])\n\t"
+#define SSE_LOAD(i)	"movdqa " #i "*32(%[p]), %%xmm" #i "\n\t"
+#define SSE_STORE(i)	"movdqa %%xmm" #i ", " #i "*32(%[o])\n\t"
+#define ALL16(m)	m(0) m(1) m(2) m(3) m(4) m(5) m(6) m(7) m(8) m(9) \
+			m(10) m(11) m(12) m(13) m(14) m(15)
+#define VCLOBBER	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", \
+			"xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+			"xmm12", "xmm13", "xmm14", "xmm15", "memory"
+
+__attribute__((target("avx")))
+static void
+regs_avx(const uint32_t *pat, uint32_t *out, unsigned long n)
+{
+	__asm__ volatile(ALL16(REG_LOAD)
+	    "1:\n\tdec %[n]\n\tjnz 1b\n\t"
+	    ALL16(REG_STORE) "vzeroupper\n\t"
+	    : [n] "+r" (n) : [p] "r" (pat), [o] "r" (out) : VCLOBBER);
+}
+
+static void
+regs_sse(const uint32_t *pat, uint32_t *out, unsigned long n)
+{
+	__asm__ volatile(ALL16(SSE_LOAD)
+	    "1:\n\tdec %[n]\n\tjnz 1b\n\t"
+	    ALL16(SSE_STORE)
+	    : [n] "+r" (n) : [p] "r" (pat), [o] "r" (out) : VCLOBBER);
+}
+
+static int
+regs_one(unsigned id, unsigned long rounds, unsigned long spin, int avx)
+{
+	static uint32_t pat[16][8] __attribute__((aligned(32)));
+	static uint32_t out[16][8] __attribute__((aligned(32)));
+	unsigned long r, bad = 0;
+	unsigned i, k, w = avx ? 8 : 4;
+
+	for (i = 0; i < 16; i++)
+		for (k = 0; k < 8; k++)
+			pat[i][k] = id << 24 | i << 16 | k << 8 | 0x5a;
+	for (r = 0; r < rounds; r++) {
+		memset(out, 0, sizeof(out));
+		if (avx)
+			regs_avx(&pat[0][0], &out[0][0], spin);
+		else
+			regs_sse(&pat[0][0], &out[0][0], spin);
+		for (i = 0; i < 16; i++)
+			for (k = 0; k < w; k++)
+				if (out[i][k] != pat[i][k] && bad++ < 4)
+					printf("HCVS-REGS proc %u round %lu %smm%u[%u] = "
+					    "%08x, want %08x\n", id, r, avx ? "y" : "x",
+					    i, k, out[i][k], pat[i][k]);
+	}
+	return bad != 0;
+}
+
+static int
+regs(unsigned nproc, unsigned long rounds, unsigned long spin)
+{
+	int avx = __builtin_cpu_supports("avx"), st;
+	unsigned i, failed = 0;
+
+	for (i = 0; i < nproc; i++)
+		if (fork() == 0)
+			_exit(regs_one(i + 1, rounds, spin, avx));
+	while (wait(&st) > 0)
+		failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	printf("HCVS-REGS %s: %u processes x %lu rounds of %lu: %u saw a "
+	    "register change\n", avx ? "ymm" : "xmm", nproc, rounds, spin,
+	    failed);
+	return failed != 0;
+}
+
 static int
 send_bytes(int fd, unsigned long long n)
 {
@@ -775,6 +858,9 @@ main(int argc, char **argv)
 		    (uint32_t)strtoul(argv[3], NULL, 0));
 	if (argc == 4 && strcmp(argv[1], "verify") == 0)
 		return verify(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
+	if (argc == 5 && strcmp(argv[1], "regs") == 0)
+		return regs((unsigned)atoi(argv[2]), strtoul(argv[3], NULL, 0),
+		    strtoul(argv[4], NULL, 0));
 	if (argc == 3 && strcmp(argv[1], "unix-local") == 0)
 		return unix_local(strtoull(argv[2], NULL, 0));
 	fprintf(stderr, "usage: see the comment at the top of lgtool.c\n");

@@ -128,6 +128,14 @@ smoke)
 	lgtool seq-client 2 1235 50 99
 	rmmod_idle
 	bye PASS ;;
+regs)
+	# The emulated machine keeps vector registers while dom0 and this
+	# guest share its CPUs (dom0 runs the same check meanwhile).
+	g "regs start"
+	if lgtool regs 2 40 10000000 >/tmp/regs.out; then r=PASS; else r=FAIL; fi
+	sed 's/^/HCVS-G /' /tmp/regs.out
+	bye $r
+	bye FAIL ;;
 rmmod)
 	# A live connection pins the module: rmmod is refused, data still flows.
 	lgtool hold 2 1234 120 &
