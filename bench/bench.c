@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/vsenv.h"
 #include "common/log.h"
 
-struct bench_opts bench_opts = { .scale = 1.0, .cpu_a = -1, .cpu_b = -1 };
+struct bench_opts bench_opts = { .scale = 1.0, .cpu_a = -1, .cpu_b = -1,
+    .sync_poll_ns = VSENV_SYNC_WINDOW_NS, .tx_poll_ns = VSENV_WINDOW_NS };
 
 #define MAX_ENTRIES	64
 #define NAME_LEN	48
@@ -496,10 +498,13 @@ machine_string(char *buf, size_t len, double load0)
 	}
 	snprintf(buf, len,
 	    "%s %s %s; %s; %ld online CPUs; pinned to CPUs %d,%d; "
-	    "loadavg %.2f at start, %.2f at end; mode %s%s%s",
+	    "loadavg %.2f at start, %.2f at end; mode %s; "
+	    "sync_poll_us %llu, tx_poll_us %llu%s%s",
 	    u.nodename, u.sysname, u.release, model,
 	    sysconf(_SC_NPROCESSORS_ONLN), bench_opts.cpu_a, bench_opts.cpu_b,
 	    load0, load1, bench_opts.quick ? "quick" : "full",
+	    (unsigned long long)(bench_opts.sync_poll_ns / 1000),
+	    (unsigned long long)(bench_opts.tx_poll_ns / 1000),
 	    notes[0] ? "; " : "", notes);
 }
 
@@ -567,14 +572,32 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: hcvsock-bench [--quick] [--scale X] [--json FILE] [--cpus A,B]\n"
-	    "                     [--only SUBSTRING] [--no-floors] [-v]\n"
+	    "                     [--only SUBSTRING] [--no-floors]\n"
+	    "                     [--sync-poll-us N] [--tx-poll-us N] [-v]\n"
 	    "  --quick        smoke test: tiny budgets, numbers meaningless\n"
 	    "  --scale X      multiply every time budget by X (default 1)\n"
 	    "  --json FILE    where to write the results (default bench-results.json)\n"
 	    "  --cpus A,B     the two CPUs to pin to (default: first two allowed)\n"
 	    "  --only S       run only figures whose name contains S (floors always run)\n"
 	    "  --no-floors    skip the floors (for profiling one figure; no ratios)\n"
+	    "  --sync-poll-us N  the blocking server's sync_poll_us (default 200)\n"
+	    "  --tx-poll-us N    the blocking server's tx_poll_us (default 50)\n"
 	    "  -v             progress on stderr\n");
+}
+
+/* A window in microseconds, bounded as hcvsockd.conf(5) bounds it. */
+static bool
+window_us(const char *arg, uint64_t *ns)
+{
+	char *end;
+	unsigned long us;
+
+	errno = 0;
+	us = strtoul(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || us > 100000)
+		return false;
+	*ns = (uint64_t)us * 1000u;
+	return true;
 }
 
 static void
@@ -612,6 +635,8 @@ main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "no-floors", no_argument, NULL, 'n' },
+		{ "sync-poll-us", required_argument, NULL, 'S' },
+		{ "tx-poll-us", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -651,6 +676,15 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			floors_too = false;
+			break;
+		case 'S':
+		case 'T':
+			if (!window_us(optarg, c == 'S' ?
+			    &bench_opts.sync_poll_ns : &bench_opts.tx_poll_ns)) {
+				fprintf(stderr, "hcvsock-bench: bad --%s\n",
+				    c == 'S' ? "sync-poll-us" : "tx-poll-us");
+				return 2;
+			}
 			break;
 		case 'v':
 			bench_opts.verbose = true;

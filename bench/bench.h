@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "common/compiler.h"
+#include "common/mono.h"
 
 /* ---- Run budget -------------------------------------------------------- */
 
@@ -29,6 +30,8 @@ struct bench_opts {
 	int		cpu_a, cpu_b;	/* the two cores pinned threads use */
 	bool		verbose;
 	const char	*only;		/* substring filter on figure names */
+	uint64_t	 sync_poll_ns;	/* a "block" server's sync_poll window */
+	uint64_t	 tx_poll_ns;	/* a "block" server's TX poll window */
 };
 
 extern struct bench_opts bench_opts;
@@ -45,10 +48,7 @@ bool		bench_selected(const char *name);
 static inline uint64_t
 bench_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 static inline void

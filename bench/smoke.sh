@@ -20,6 +20,11 @@ fi
 "$check" $req "$out"
 rc=$?
 [ $rc -eq 0 ] || exit $rc
+# The server's poll windows are part of what a run measured.
+grep -q 'sync_poll_us 200, tx_poll_us 50' "$out" ||
+	{ echo "FAIL: the poll windows are not in \"machine\""; exit 1; }
+"$b/hcvsock-bench" --sync-poll-us 100001 --json "$b/smoke-none.json" >/dev/null 2>&1
+[ $? -eq 2 ] || { echo "FAIL: a window above 100000 us accepted"; exit 1; }
 # The checker must reject what breaks the schema, or the line above proves nothing.
 bad=$b/smoke-bad.json
 printf '{"machine": "m", "floors": {"f": {"median_ns": 1, "p99_ns": 2}},\n "results": [{"name": "r", "median_ns": 1, "p99_ns": 2, "mb_per_s": null, "floor": "f", "ratio": 1, "target": 1.5}]}\n' >"$bad"

@@ -124,8 +124,8 @@ vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy,
 	cfg.loop = e->loop;
 	vsenv_mux_cfg(e, &cfg.mux);
 	/* hcvsockd's sync_poll_us and tx_poll_us: a blocking server's windows. */
-	cfg.sync_poll_ns = busy ? 0 : VSENV_WINDOW_NS;
-	cfg.tx_poll_ns = busy || !tx_poll ? 0 : VSENV_WINDOW_NS;
+	cfg.sync_poll_ns = busy ? 0 : bench_opts.sync_poll_ns;
+	cfg.tx_poll_ns = busy || !tx_poll ? 0 : bench_opts.tx_poll_ns;
 	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "hcvsock-bench: attach: %s\n", err);
@@ -173,7 +173,7 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 	rc = vsock_dev_new(&dcfg, &e->dev);
 	if (rc < 0)
 		goto err;
-	vsock_dev_set_tx_poll(e->dev, VSENV_WINDOW_NS);
+	vsock_dev_set_tx_poll(e->dev, bench_opts.tx_poll_ns);
 	rc = ioreq_source_add_range(e->src, IOREQ_SPACE_PIO, window_base,
 	    window_base + HCVS_REG_WINDOW_SIZE - 1, &vsock_dev_handler_ops,
 	    e->dev);

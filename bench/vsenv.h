@@ -28,12 +28,18 @@ struct vsock_mux;
 #define VSENV_CID		3u
 /*
  * "block": the VMM spins this long on a forwarded exit before it sleeps,
- * on the fake page the device keeps its TX poll window, as vhost and NAPI
- * do, and for KVM hcvsockd's sync_poll window is on (requests only);
- * hcvsockd's busy-poll window stays off (on two shared CPUs it starves
- * the host peer: PERFORMANCE.md).  "busy": the server never sleeps.
+ * and the device keeps its TX poll window this long, as vhost and NAPI
+ * do; hcvsockd's busy-poll window stays off (on two shared CPUs it
+ * starves the host peer: PERFORMANCE.md).  "busy": the server never
+ * sleeps.
  */
 #define VSENV_WINDOW_NS		(50u * 1000u)
+/*
+ * "block", KVM: hcvsockd's sync_poll window (requests only).  It must
+ * outlast the gap between an answer and the vCPU's next request, one
+ * guest entry and exit: 45-75 us on this machine (kvm_exit_io).
+ */
+#define VSENV_SYNC_WINDOW_NS	(200u * 1000u)
 #define VSENV_WINDOW_BASE	0xc000u
 
 struct vsenv {

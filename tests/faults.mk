@@ -32,6 +32,7 @@ check-valgrind: $(check_PROGRAMS) $(sbin_PROGRAMS)
 	$(SHELL) $(top_srcdir)/tests/valgrind-check $(abs_top_srcdir) \
 	    $(abs_top_builddir) \
 	    --daemon-test $(abs_top_srcdir)/tests/faults/daemon-faults.test \
+	    --daemon-test $(abs_top_srcdir)/tests/daemon/kvm-restart.test \
 	    $(VALGRIND_TESTS)
 .PHONY: check-valgrind
 

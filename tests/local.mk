@@ -15,7 +15,7 @@ if HAVE_CMOCKA
 noinst_LIBRARIES += tests/libtestfakes.a
 tests_libtestfakes_a_SOURCES = %reldir%/fakes/test_common.h \
 	%reldir%/fakes/test_common.c %reldir%/fakes/rec_dev.c \
-	%reldir%/fakes/rec_dev.h
+	%reldir%/fakes/rec_dev.h %reldir%/fakes/pic8259_asm.h
 tests_libtestfakes_a_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -I$(top_srcdir)/tests/fakes

@@ -79,7 +79,8 @@ TESTS += tests/unit/test_binding_evtchn
 # -> AF_UNIX host programs.
 check_PROGRAMS += tests/unit/test_vsock_e2e
 tests_unit_test_vsock_e2e_SOURCES = %reldir%/unit/test_vsock_e2e.c \
-	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h
+	%reldir%/fakes/guest_prog.c %reldir%/fakes/guest_prog.h \
+	%reldir%/fakes/fake_vsock.c %reldir%/fakes/fake_vsock.h
 tests_unit_test_vsock_e2e_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_e2e_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
 	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \
@@ -88,7 +89,8 @@ TESTS += tests/unit/test_vsock_e2e
 
 # Protocol MSG (MigTD's calls) end to end through the fake page.
 check_PROGRAMS += tests/unit/test_vsock_msg
-tests_unit_test_vsock_msg_SOURCES = %reldir%/unit/test_vsock_msg.c
+tests_unit_test_vsock_msg_SOURCES = %reldir%/unit/test_vsock_msg.c \
+	%reldir%/fakes/fake_vsock.c %reldir%/fakes/fake_vsock.h
 tests_unit_test_vsock_msg_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_vsock_msg_LDADD = src/vsock/libvsockdev.a src/vsock/libvsock.a \
 	guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) src/ioreq/libioreq.a \

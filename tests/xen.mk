@@ -9,7 +9,7 @@ XEN_PVH_SRCPATHS = $(top_srcdir)/%reldir%/xen/pvh/start.S \
 	$(top_srcdir)/%reldir%/xen/pvh/cases.c \
 	$(top_srcdir)/%reldir%/xen/pvh/vsock_cases.c \
 	$(top_srcdir)/guest/hcvsock_guest.c
-XEN_PVH_HDRS = %reldir%/xen/pvh/pvh.h
+XEN_PVH_HDRS = %reldir%/xen/pvh/pvh.h %reldir%/xen/xen_testdev.h
 XEN_PVH_LDS = %reldir%/xen/pvh/pvh.ld
 # The PVH guest is a 32-bit freestanding ELF: it must not pick up the host
 # build's flags (sanitizers, -include config.h, 64-bit code).
@@ -18,7 +18,8 @@ XEN_PVH_CCFLAGS = -m32 -march=i686 -O2 -g -ffreestanding -fno-pic -fno-pie \
 	$(GUEST_NOLIBCALL_CFLAGS) -DHCVS_HAVE_GUEST_DRIVER \
 	-mgeneral-regs-only -fno-builtin -Wall -Wextra -Werror \
 	-D__XEN_INTERFACE_VERSION__=0x00040e00 \
-	-I$(top_srcdir)/%reldir%/xen/pvh -I$(top_srcdir)/guest/include
+	-I$(top_srcdir)/%reldir%/xen/pvh -I$(top_srcdir)/%reldir%/xen \
+	-I$(top_srcdir)/guest/include
 XEN_PVH_LINKFLAGS = -nostdlib -static -Wl,--build-id=none \
 	-Wl,--no-warn-rwx-segments -Wl,-T,$(top_srcdir)/$(XEN_PVH_LDS)
 

@@ -13,6 +13,7 @@
 #include <xen/hvm/ioreq.h>
 
 #include "attach/attach_vmm.h"
+#include "common/mono.h"
 
 #define FWD_PAGE	4096u
 
@@ -128,8 +129,8 @@ attach_fwd_set_peer(struct attach_fwd *f, int sock)
 	__atomic_store_n(&f->fw_peer_gone, false, __ATOMIC_RELEASE);
 }
 
-bool
-attach_fwd_peer_gone(const struct attach_fwd *f)
+static bool
+fwd_peer_gone(const struct attach_fwd *f)
 {
 	return __atomic_load_n(&f->fw_peer_gone, __ATOMIC_ACQUIRE);
 }
@@ -143,16 +144,7 @@ fwd_peer_check(struct attach_fwd *f, short revents)
 {
 	if ((revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) != 0)
 		__atomic_store_n(&f->fw_peer_gone, true, __ATOMIC_RELEASE);
-	return attach_fwd_peer_gone(f);
-}
-
-static uint64_t
-fwd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return fwd_peer_gone(f);
 }
 
 /*
@@ -185,7 +177,7 @@ fwd_wait(struct attach_fwd *f, unsigned vcpu, uint64_t *data, int timeout_ms)
 	int done_fd = f->fw_vcpus[vcpu].done_fd;
 	unsigned st;
 
-	start = fwd_now_ns();
+	start = mono_ns();
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000ull;
 	for (;;) {
@@ -202,7 +194,7 @@ fwd_wait(struct attach_fwd *f, unsigned vcpu, uint64_t *data, int timeout_ms)
 			break;
 		if (st != STATE_IOREQ_READY && st != STATE_IOREQ_INPROCESS)
 			return -EPROTO;
-		now = fwd_now_ns();
+		now = mono_ns();
 		if (now - start < f->fw_spin_ns) {
 			cpu_relax();
 			continue;
@@ -238,7 +230,7 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 	    size != 8) || (space == IOREQ_SPACE_PIO && size == 8))
 		return -EINVAL;
 	slot = &f->fw_slots[vcpu];
-	if (attach_fwd_peer_gone(f))
+	if (fwd_peer_gone(f))
 		return -ECONNRESET;
 	if (slot_state(slot) != STATE_IOREQ_NONE)
 		return -EBUSY;
@@ -275,7 +267,7 @@ attach_fwd_resume(struct attach_fwd *f, unsigned vcpu, uint64_t *data,
 	st = slot_state(&f->fw_slots[vcpu]);
 	if (st == STATE_IOREQ_NONE)
 		return -ENOENT;
-	if (attach_fwd_peer_gone(f))
+	if (fwd_peer_gone(f))
 		return -ECONNRESET;
 	return fwd_wait(f, vcpu, data, timeout_ms);
 }

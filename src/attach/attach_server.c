@@ -32,7 +32,7 @@ struct srv_conn {
 	uid_t			 sc_uid;	/* SO_PEERCRED */
 	/* Process per guest: the child serving this session, in the parent. */
 	pid_t			 sc_child;
-	int			 sc_pidfd;
+	int			 sc_pidfd;	/* -1: pidfd_open(2) is missing */
 	int			 sc_report;	/* child -> parent: attached */
 	struct attach_child_report sc_rep;
 	int64_t			 sc_timer;	/* handshake deadline */
@@ -72,9 +72,11 @@ conn_free(struct srv_conn *c)
 	}
 	if (c->sc_child > 0) {
 		/* The parent's record of a child: the child serves the rest. */
-		(void)loop_del_fd(srv->as_loop, c->sc_pidfd);
+		if (c->sc_pidfd >= 0) {
+			(void)loop_del_fd(srv->as_loop, c->sc_pidfd);
+			close(c->sc_pidfd);
+		}
 		(void)loop_del_fd(srv->as_loop, c->sc_report);
-		close(c->sc_pidfd);
 		close(c->sc_report);
 		if (c->sc_guest != NULL)
 			srv->as_nr_guests--;
@@ -262,6 +264,8 @@ child_main(struct attach_server *srv, struct srv_conn *c, int s, int report)
 	_exit(rc < 0 ? 1 : 0);
 }
 
+static void child_reap(struct srv_conn *c, int wflags);
+
 static void
 child_reported(struct loop *l, int fd, unsigned events, void *arg)
 {
@@ -277,20 +281,33 @@ child_reported(struct loop *l, int fd, unsigned events, void *arg)
 		c->sc_srv->as_nr_guests++;
 		return;
 	}
+	if (n < 0 && errno == EAGAIN)
+		return;
 	if (n <= 0)
 		(void)loop_del_fd(c->sc_srv->as_loop, fd);
+	/*
+	 * The child holds the pipe's write end until it ends: without a
+	 * pidfd, end of file is its exit (it is past closing its files).
+	 */
+	if (n == 0 && c->sc_pidfd < 0)
+		child_reap(c, 0);
 }
 
 static void
 child_exited(struct loop *l, int fd, unsigned events, void *arg)
 {
-	struct srv_conn *c = arg;
-	int status = 0;
-
 	(void)l;
 	(void)fd;
 	(void)events;
-	if (waitpid(c->sc_child, &status, WNOHANG) == 0)
+	child_reap(arg, WNOHANG);
+}
+
+static void
+child_reap(struct srv_conn *c, int wflags)
+{
+	int status = 0;
+
+	if (waitpid(c->sc_child, &status, wflags) <= 0)
 		return;
 	if (WIFSIGNALED(status))
 		log_warnx("attach %u: guest process %ld killed by signal %d%s",
@@ -329,9 +346,16 @@ spawn(struct attach_server *srv, struct srv_conn *c, int s)
 	c->sc_fd = -1;
 	c->sc_child = pid;
 	c->sc_report = p[0];
+	/*
+	 * Without pidfd_open(2) (Linux before 5.3, or valgrind, which does
+	 * not know the call) the report pipe's end of file says the child
+	 * ended, and a signal goes by pid: the child is not reaped before
+	 * either, so its pid cannot be reused meanwhile.
+	 */
 	c->sc_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (c->sc_pidfd < 0 || loop_add_fd(srv->as_loop, c->sc_pidfd, LOOP_IN,
-	    child_exited, c) < 0 || loop_add_fd(srv->as_loop, p[0], LOOP_IN,
+	if ((c->sc_pidfd < 0 && errno != ENOSYS) || (c->sc_pidfd >= 0 &&
+	    loop_add_fd(srv->as_loop, c->sc_pidfd, LOOP_IN, child_exited,
+	    c) < 0) || loop_add_fd(srv->as_loop, p[0], LOOP_IN,
 	    child_reported, c) < 0) {
 		log_warnx("attach %u: cannot watch its process: %s", c->sc_id,
 		    strerror(errno));
@@ -495,9 +519,10 @@ attach_server_free(struct attach_server *srv)
 		return;
 	/* Each guest's process goes with the daemon. */
 	for (struct srv_conn *c = srv->as_conns; c != NULL; c = c->sc_next)
-		if (c->sc_child > 0)
-			(void)syscall(SYS_pidfd_send_signal, c->sc_pidfd, SIGTERM,
-			    NULL, 0u);
+		if (c->sc_child > 0 && (c->sc_pidfd < 0 ||
+		    syscall(SYS_pidfd_send_signal, c->sc_pidfd, SIGTERM, NULL,
+		    0u) < 0))
+			(void)kill(c->sc_child, SIGTERM);
 	for (struct srv_conn *c = srv->as_conns; c != NULL; c = c->sc_next)
 		if (c->sc_child > 0)
 			(void)waitpid(c->sc_child, NULL, 0);

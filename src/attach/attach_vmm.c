@@ -12,6 +12,7 @@
 
 #include "attach/attach_impl.h"
 #include "attach/attach_vmm.h"
+#include "common/mono.h"
 #include "common/usock.h"
 
 int
@@ -208,22 +209,13 @@ attach_vmm_send(int sock, const struct attach_desc *d, int timeout_ms,
 	return attach_errf(err, errlen, -EPROTO, "no RESULT from hcvsockd");
 }
 
-static uint64_t
-vmm_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int
 attach_vmm_reattach(const char *path, const struct attach_desc *d,
     int give_up_ms, int *sockp, unsigned *attempts,
     void (*note)(void *arg, const char *why), void *arg, char *err,
     size_t errlen)
 {
-	uint64_t start = vmm_now_ms(), now;
+	uint64_t start = mono_ms(), now;
 	unsigned delay_ms = 50, n = 0;
 	char last[256] = "";
 	int sock, rc;
@@ -248,7 +240,7 @@ attach_vmm_reattach(const char *path, const struct attach_desc *d,
 		if (note != NULL && strcmp(last, err) != 0)
 			note(arg, err);
 		snprintf(last, sizeof(last), "%s", err);
-		now = vmm_now_ms();
+		now = mono_ms();
 		if (give_up_ms >= 0 && now - start >= (uint64_t)give_up_ms) {
 			if (attempts != NULL)
 				*attempts = n;

@@ -87,6 +87,5 @@ void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
  * The slot of an abandoned request stays as it was.
  */
 void	attach_fwd_set_peer(struct attach_fwd *f, int sock);
-bool	attach_fwd_peer_gone(const struct attach_fwd *f);
 
 #endif /* HCVS_ATTACH_VMM_H */

@@ -379,6 +379,7 @@ attach_vsock_foreach_guest(const struct attach_vsock_server *vs,
 		binding_get_stats(av->av_bind, &gi.gi_stats);
 		gi.gi_dev = binding_dev(av->av_bind);
 		gi.gi_mux = binding_mux(av->av_bind);
+		gi.gi_mig = binding_mig(av->av_bind);
 		fn(arg, &gi);
 	}
 }

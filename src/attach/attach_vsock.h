@@ -116,6 +116,7 @@ struct attach_vsock_guest_info {
 	struct binding_stats		 gi_stats;
 	const struct vsock_dev		*gi_dev;
 	const struct vsock_mux		*gi_mux;
+	const struct vsock_mig		*gi_mig;	/* NULL: no MSG */
 };
 /* Calls fn once per attached guest; fn must not attach or detach. */
 void	attach_vsock_foreach_guest(const struct attach_vsock_server *s,

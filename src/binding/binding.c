@@ -475,6 +475,12 @@ binding_mux(struct binding *b)
 	return b->b_mux;
 }
 
+struct vsock_mig *
+binding_mig(struct binding *b)
+{
+	return b->b_mig;
+}
+
 void
 binding_dump(struct binding *b, void (*cb)(void *arg, const char *line),
     void *arg)

@@ -55,6 +55,7 @@
 
 struct loop;
 struct binding;
+struct vsock_mig;
 
 #define BINDING_EVENT_BUDGET	1024u
 #define BINDING_MAX_WINDOWS	2u
@@ -135,6 +136,8 @@ void	binding_get_stats(struct binding *b, struct binding_stats *st);
 struct ioreq_source *binding_source(struct binding *b);
 struct vsock_dev *binding_dev(struct binding *b);
 struct vsock_mux *binding_mux(struct binding *b);
+/* Protocol MSG's session bridge; NULL when MSG is not offered. */
+struct vsock_mig *binding_mig(struct binding *b);
 
 /*
  * The source (kind, vCPUs, server, request counters, doorbells, irqs),

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/mono.h"
 
 static bool		 log_fg = true;
 static int		 log_verbose;
@@ -166,15 +167,6 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void
 log_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 {
@@ -184,7 +176,7 @@ log_ratelimited(struct log_ratelimit *rl, int prio, const char *fmt, ...)
 
 	if (prio == LOG_DEBUG && log_verbose < 1)
 		return;
-	now = now_ns();
+	now = mono_ns();
 	pthread_mutex_lock(&log_lock);
 	if (rl->rl_per_sec > 0 && now > rl->rl_last_ns) {
 		uint64_t add = (now - rl->rl_last_ns) * rl->rl_per_sec / 1000000000ull;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/loop.h"
+#include "common/mono.h"
 
 struct loop_fd {
 	int		 lf_fd;
@@ -42,16 +43,13 @@ struct loop {
 uint64_t
 loop_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 uint64_t
 loop_now_ms(void)
 {
-	return loop_now_ns() / 1000000ull;
+	return mono_ms();
 }
 
 int

@@ -401,6 +401,7 @@ ioctl_rule(scmp_filter_ctx ctx, unsigned long req)
 static int
 seccomp_install(const struct confine_cfg *cc)
 {
+	static const int families[] = { AF_UNIX, AF_INET, AF_INET6 };
 	scmp_filter_ctx ctx;
 	struct scmp_arg_cmp a;
 	pid_t self = getpid();
@@ -422,15 +423,10 @@ seccomp_install(const struct confine_cfg *cc)
 	 * Sockets: Unix (the host bridge, syslog, sd_notify) and TCP for the
 	 * port mappings that name an address (tcp_allow bounds where to).
 	 */
-	a = arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
-	if (rc == 0)
+	for (size_t i = 0; i < ARRAY_SIZE(families) && rc == 0; i++) {
+		a = arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)families[i], 0);
 		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
-	a = arg_cmp(0, SCMP_CMP_EQ, AF_INET, 0);
-	if (rc == 0)
-		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
-	a = arg_cmp(0, SCMP_CMP_EQ, AF_INET6, 0);
-	if (rc == 0)
-		rc = rule(ctx, SCMP_SYS(socket), 1, &a);
+	}
 	/* No executable mappings: guest memory and heap are data. */
 	a = arg_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if (rc == 0)

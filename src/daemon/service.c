@@ -280,7 +280,8 @@ one_status(struct service *s, struct json_object *root)
 	service_status_ioreq(root, ioreq_source_engine(src),
 	    ioreq_source_kind(src), ioreq_source_server_id(src));
 	service_status_guest(status_add_arr(root, "guests"), s->sv_name, NULL,
-	    binding_dev(s->sv_bind), binding_mux(s->sv_bind));
+	    binding_dev(s->sv_bind), binding_mux(s->sv_bind),
+	    binding_mig(s->sv_bind));
 }
 
 static int
@@ -311,6 +312,19 @@ one_close(struct service *s, bool destroy)
 		binding_stop(s->sv_bind, false);
 	binding_free(s->sv_bind, destroy && !s->sv_destroyed);
 	s->sv_bind = NULL;
+}
+
+/* A kind served by one binding: the shared ops around its own open, enable, close. */
+#define ONE_SERVICE_OPS(open_fn, enable_fn, close_fn) {			\
+	.open = (open_fn),						\
+	.enable = (enable_fn),						\
+	.restrict_ = one_restrict,					\
+	.reconfigure = one_reconfigure,					\
+	.dump = one_dump,						\
+	.status = one_status,						\
+	.get_state = one_get_state,					\
+	.stop = one_stop,						\
+	.close = (close_fn),						\
 }
 
 /* ---- Xen ------------------------------------------------------------------ */
@@ -355,17 +369,8 @@ xen_open(struct service *s, const struct conf *c,
 #endif
 }
 
-static const struct service_ops xen_ops = {
-	.open = xen_open,
-	.enable = one_enable,
-	.restrict_ = one_restrict,
-	.reconfigure = one_reconfigure,
-	.dump = one_dump,
-	.status = one_status,
-	.get_state = one_get_state,
-	.stop = one_stop,
-	.close = one_close,
-};
+static const struct service_ops xen_ops =
+    ONE_SERVICE_OPS(xen_open, one_enable, one_close);
 
 /* ---- Loopback: the fake guest ------------------------------------------- */
 
@@ -422,17 +427,8 @@ lb_close(struct service *s, bool destroy)
 		loopback_guest_close(&s->sv_lb);
 }
 
-static const struct service_ops lb_ops = {
-	.open = lb_open,
-	.enable = lb_enable,
-	.restrict_ = one_restrict,
-	.reconfigure = one_reconfigure,
-	.dump = one_dump,
-	.status = one_status,
-	.get_state = one_get_state,
-	.stop = one_stop,
-	.close = lb_close,
-};
+static const struct service_ops lb_ops =
+    ONE_SERVICE_OPS(lb_open, lb_enable, lb_close);
 
 /* ---- KVM: VMMs attach guests on a socket --------------------------------- */
 
@@ -637,7 +633,7 @@ static void
 kvm_guest_status(void *arg, const struct attach_vsock_guest_info *gi)
 {
 	service_status_guest(arg, gi->gi_name, &gi->gi_stats, gi->gi_dev,
-	    gi->gi_mux);
+	    gi->gi_mux, gi->gi_mig);
 }
 
 static void

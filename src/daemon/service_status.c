@@ -12,6 +12,7 @@
 #include "ioreq/ioreq.h"
 #include "notify/notify.h"
 #include "vsock/vsock_dev.h"
+#include "vsock/vsock_mig.h"
 #include "vsock/vsock_mux.h"
 
 /* Counters named once: the JSON key and the uint64_t member it reports. */
@@ -94,6 +95,15 @@ static const struct counter mux_counters[] = {
 	COUNTER("guest_connects_failed", vsock_mux_stats, ms_connect_failed),
 	COUNTER("rst_queue_full", vsock_mux_stats, ms_rst_queue_full),
 	COUNTER("late_packets", vsock_mux_stats, ms_late_packets),
+};
+
+static const struct counter mig_counters[] = {
+	COUNTER("started", vsock_mig_stats, gs_started),
+	COUNTER("taken", vsock_mig_stats, gs_taken),
+	COUNTER("refused", vsock_mig_stats, gs_refused),
+	COUNTER("reports", vsock_mig_stats, gs_reports),
+	COUNTER("bytes_to_host", vsock_mig_stats, gs_to_host),
+	COUNTER("bytes_to_guest", vsock_mig_stats, gs_to_guest),
 };
 
 void
@@ -225,7 +235,7 @@ mux_status(struct json_object *g, const struct vsock_mux *m)
 void
 service_status_guest(struct json_object *guests, const char *name,
     const struct binding_stats *kvm, const struct vsock_dev *d,
-    const struct vsock_mux *m)
+    const struct vsock_mux *m, const struct vsock_mig *mig)
 {
 	struct json_object *g = status_add_obj(guests, NULL), *o;
 	struct vsock_dev_info di;
@@ -242,4 +252,11 @@ service_status_guest(struct json_object *guests, const char *name,
 	}
 	device_status(g, d);
 	mux_status(g, m);
+	if (mig != NULL) {
+		struct vsock_mig_stats gs;
+
+		vsock_mig_get_stats(mig, &gs);
+		o = status_add_obj(g, "migtd");
+		ADD_COUNTERS(status_add_obj(o, "counters"), &gs, mig_counters);
+	}
 }

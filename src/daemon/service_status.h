@@ -12,6 +12,7 @@ struct binding_stats;
 struct ioreq_engine;
 struct json_object;
 struct vsock_dev;
+struct vsock_mig;
 struct vsock_mux;
 
 /* The "ioreq" member: source kind, server id, counters, vCPU slots. */
@@ -20,10 +21,11 @@ void	service_status_ioreq(struct json_object *root,
 
 /*
  * One element of "guests": name, cid, "kvm" (when kvm is not NULL),
- * "device", "vsock" and "connections".
+ * "device", "vsock", "connections" and "migtd" (when mig is not NULL).
  */
 void	service_status_guest(struct json_object *guests, const char *name,
 	    const struct binding_stats *kvm,
-	    const struct vsock_dev *d, const struct vsock_mux *m);
+	    const struct vsock_dev *d, const struct vsock_mux *m,
+	    const struct vsock_mig *mig);
 
 #endif /* HCVS_SERVICE_STATUS_H */

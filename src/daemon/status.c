@@ -354,4 +354,5 @@ status_emit_metrics(struct json_object *root,
 	guest_section(guests, "vsock", false, emit, arg);
 	guest_section(guests, "vsock", true, emit, arg);
 	guest_section(guests, "kvm", true, emit, arg);
+	guest_section(guests, "migtd", true, emit, arg);
 }

@@ -15,6 +15,7 @@
 
 #include <linux/kcmp.h>
 
+#include "common/mono.h"
 #include "notify/notify_efd.h"
 
 #define EFD_INITIAL_PORTS	16
@@ -23,15 +24,6 @@ static inline struct notify_efd *
 to_efd(struct notifier *n)
 {
 	return (struct notify_efd *)n;
-}
-
-static uint64_t
-efd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int
@@ -376,7 +368,7 @@ efd_wait(struct notifier *n, int timeout_ms)
 	uint64_t start, now, deadline = 0;
 	int rc, left;
 
-	start = efd_now_ns();
+	start = mono_ns();
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000u;
 	/*
@@ -391,14 +383,14 @@ efd_wait(struct notifier *n, int timeout_ms)
 				return 1;
 			if (rc < 0 && errno != EINTR)
 				return -errno;
-			now = efd_now_ns();
+			now = mono_ns();
 		} while (now - start < e->efd_busy_ns &&
 		    (timeout_ms < 0 || now < deadline));
 	}
 	for (;;) {
 		left = -1;
 		if (timeout_ms >= 0) {
-			now = efd_now_ns();
+			now = mono_ns();
 			left = now >= deadline ? 0 :
 			    (int)((deadline - now + 999999) / 1000000);
 		}

@@ -78,4 +78,24 @@ int	efd_wait(struct notifier *n, int timeout_ms);
 int	efd_set_busy_poll(struct notifier *n, uint64_t ns);
 int	efd_notify(struct notifier *n, uint32_t local);
 
+/*
+ * An eventfd backend's table: the shared ops around the backend's own
+ * open, bind and loop-peer lookup (NULL: none).  No eventfd backend can
+ * confine its handle to a domain.
+ */
+#define NOTIFY_EFD_OPS(nm, open_fn, bind_fn, peer_fn) {			\
+	.name = (nm),							\
+	.open = (open_fn),						\
+	.close = efd_close,						\
+	.bind = (bind_fn),						\
+	.unbind = efd_unbind,						\
+	.fd = efd_fd,							\
+	.next = efd_next,						\
+	.wait = efd_wait,						\
+	.set_busy_poll = efd_set_busy_poll,				\
+	.notify = efd_notify,						\
+	.restrict_domid = NULL,						\
+	.loop_peer = (peer_fn),						\
+}
+
 #endif /* HCVS_NOTIFY_EFD_H */

@@ -236,17 +236,5 @@ kvm_open(int64_t target, struct notifier **np)
 	return 0;
 }
 
-const struct notify_ops notify_kvm_ops = {
-	.name = "kvm",
-	.open = kvm_open,
-	.close = efd_close,
-	.bind = kvm_bind,
-	.unbind = efd_unbind,
-	.fd = efd_fd,
-	.next = efd_next,
-	.wait = efd_wait,
-	.set_busy_poll = efd_set_busy_poll,
-	.notify = efd_notify,
-	.restrict_domid = NULL,
-	.loop_peer = NULL,
-};
+const struct notify_ops notify_kvm_ops =
+    NOTIFY_EFD_OPS("kvm", kvm_open, kvm_bind, NULL);

@@ -75,17 +75,5 @@ loop_peer(struct notifier *n, uint32_t local, int *kick_fd, int *irq_fd)
 	return 0;
 }
 
-const struct notify_ops notify_loop_ops = {
-	.name = "loop",
-	.open = loop_open,
-	.close = efd_close,
-	.bind = loop_bind,
-	.unbind = efd_unbind,
-	.fd = efd_fd,
-	.next = efd_next,
-	.wait = efd_wait,
-	.set_busy_poll = efd_set_busy_poll,
-	.notify = efd_notify,
-	.restrict_domid = NULL,
-	.loop_peer = loop_peer,
-};
+const struct notify_ops notify_loop_ops =
+    NOTIFY_EFD_OPS("loop", loop_open, loop_bind, loop_peer);

@@ -10,6 +10,7 @@
 #include <xenevtchn.h>
 #include <xen/xen.h>
 
+#include "common/mono.h"
 #include "notify/notify_impl.h"
 
 struct xen_port {
@@ -209,15 +210,11 @@ xen_wait(struct notifier *n, int timeout_ms)
 {
 	struct notify_xen *x = to_xen(n);
 	struct pollfd pfd = { .fd = xenevtchn_fd(x->nx_xce), .events = POLLIN };
-	struct timespec ts;
-	int64_t deadline = 0, now;
+	uint64_t deadline = 0, now;
 	int rc, left = timeout_ms;
 
-	if (timeout_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-		    timeout_ms;
-	}
+	if (timeout_ms > 0)
+		deadline = mono_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		rc = poll(&pfd, 1, left);
 		if (rc >= 0)
@@ -225,8 +222,7 @@ xen_wait(struct notifier *n, int timeout_ms)
 		if (errno != EINTR)
 			return -errno;
 		if (timeout_ms > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+			now = mono_ms();
 			if (now >= deadline)
 				return 0;
 			left = (int)(deadline - now);

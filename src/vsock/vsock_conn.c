@@ -76,7 +76,7 @@ ring_free(struct vsock_ring *r)
 
 /* --- credit --------------------------------------------------------- */
 
-uint32_t
+static uint32_t
 vsock_conn_peer_free(const struct vsock_conn *c)
 {
 	uint32_t in_flight = c->c_tx_cnt - c->c_peer_fwd_cnt;
@@ -136,7 +136,7 @@ vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
 	return c;
 }
 
-void
+static void
 vsock_conn_free(struct vsock_conn *c)
 {
 	if (c->c_held > 0)
@@ -874,12 +874,7 @@ vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
 	struct vsock_mux *m = c->c_mux;
 	int rc;
 
-	memset(h, 0, sizeof(*h));
-	h->src_cid = VSOCK_CID_HOST;
-	h->dst_cid = m->m_cfg.guest_cid;
-	h->src_port = c->c_hport;
-	h->dst_port = c->c_gport;
-	h->type = c->c_type;
+	vsock_mux_hdr_to_guest(m, h, c->c_hport, c->c_gport, c->c_type);
 	if (c->c_pend & VC_PEND_RST) {
 		h->op = VSOCK_OP_RST;
 		m->m_stats.ms_rst_sent++;

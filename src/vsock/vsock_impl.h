@@ -11,11 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
 #include "common/log.h"
 #include "vsock/vsock_mux.h"
+#include "vsock/vsock_wire.h"
 
 /*
  * CONNECT-line parser.  Feed bytes one at a time; the line is
@@ -237,6 +239,19 @@ void	vsock_mux_leave(struct vsock_mux *m);
 bool	vsock_mux_conn_room(const struct vsock_mux *m);
 #define vsock_log(m, prio, ...) log_ratelimited(&(m)->m_rl, (prio), __VA_ARGS__)
 
+/* A packet from the host's port hport to the guest's gport, all else zero. */
+static inline void
+vsock_mux_hdr_to_guest(const struct vsock_mux *m, struct vsock_pkt_hdr *h,
+    uint32_t hport, uint32_t gport, uint16_t type)
+{
+	memset(h, 0, sizeof(*h));
+	h->src_cid = VSOCK_CID_HOST;
+	h->dst_cid = m->m_cfg.guest_cid;
+	h->src_port = hport;
+	h->dst_port = gport;
+	h->type = type;
+}
+
 /* vsock_conn.c */
 struct vsock_conn *vsock_conn_new(struct vsock_mux *m, uint32_t gport,
 	    uint32_t hport, uint16_t type, int fd, enum vsock_conn_state st);
@@ -252,7 +267,6 @@ void	vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c);
 void	vsock_conn_flush_held(struct vsock_conn *c);
 /* Close the host side; with rst the guest gets an RST before c is freed. */
 void	vsock_conn_kill(struct vsock_conn *c, bool rst);
-void	vsock_conn_free(struct vsock_conn *c);
 void	vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	    const void *payload);
 /* 1 if a packet was produced, 0 if c had nothing after all. */
@@ -263,7 +277,6 @@ void	vsock_conn_connected(struct vsock_conn *c, int err);
 void	vsock_conn_update_events(struct vsock_conn *c);
 /* One-shot: when it fires the connection is killed with an RST. */
 void	vsock_conn_arm_timer(struct vsock_conn *c, uint32_t ms);
-uint32_t vsock_conn_peer_free(const struct vsock_conn *c);
 void	vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size);
 
 /* vsock_host.c */

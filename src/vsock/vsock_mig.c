@@ -895,6 +895,12 @@ vsock_mig_dump(const struct vsock_mig *b,
 	const struct mig_sess *s;
 	char line[256];
 
+	snprintf(line, sizeof(line), "migtd: %" PRIu64 " started, %" PRIu64
+	    " taken, %" PRIu64 " refused, %" PRIu64 " reports, %" PRIu64
+	    " bytes to host, %" PRIu64 " bytes to guest", b->b_st.gs_started,
+	    b->b_st.gs_taken, b->b_st.gs_refused, b->b_st.gs_reports,
+	    b->b_st.gs_to_host, b->b_st.gs_to_guest);
+	cb(arg, line);
 	TAILQ_FOREACH(s, &b->b_sessions, s_link) {
 		snprintf(line, sizeof(line), "migtd: session %" PRIu64
 		    " %s op %u to_host %" PRIu64 " B to_guest %" PRIu64

@@ -88,7 +88,7 @@ struct vsock_mig_stats {
 	uint64_t	gs_to_guest;	/* bytes for guest Receives */
 };
 void	vsock_mig_get_stats(const struct vsock_mig *b, struct vsock_mig_stats *st);
-/* One line per session via cb. */
+/* The counters in one line, then one line per session, via cb. */
 void	vsock_mig_dump(const struct vsock_mig *b,
 	    void (*cb)(void *arg, const char *line), void *arg);
 

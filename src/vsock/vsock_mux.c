@@ -368,12 +368,8 @@ vsock_mux_to_guest(struct vsock_mux *m, struct vsock_pkt_hdr *hdr,
 	if (m->m_rstq_n > 0) {
 		struct vsock_rst *r = &m->m_rstq[m->m_rstq_head];
 
-		memset(hdr, 0, sizeof(*hdr));
-		hdr->src_cid = VSOCK_CID_HOST;
-		hdr->dst_cid = m->m_cfg.guest_cid;
-		hdr->src_port = r->rs_hport;
-		hdr->dst_port = r->rs_gport;
-		hdr->type = r->rs_type;
+		vsock_mux_hdr_to_guest(m, hdr, r->rs_hport, r->rs_gport,
+		    r->rs_type);
 		hdr->op = VSOCK_OP_RST;
 		m->m_rstq_head = (m->m_rstq_head + 1) % VSOCK_RSTQ_SIZE;
 		m->m_rstq_n--;

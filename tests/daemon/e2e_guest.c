@@ -30,8 +30,11 @@
  *                       MS milliseconds (reading nothing, granting no
  *                       credit) and close
  *   busy MS             read a register in a loop for MS milliseconds, or
- *                       until the daemon stops answering; prints counts
+ *                       until the daemon stops answering; prints "BUSY"
+ *                       once the first read is answered, then counts
  *   pause MS            sleep MS milliseconds
+ *   wait-for PATH       wait (up to a minute) until PATH exists: the test
+ *                       says when it has done its part
  *   stale-read          publish a read of the MAGIC register in vCPU 0's
  *                       slot WITHOUT ringing its doorbell (an event lost,
  *                       as after a daemon crash) and wait for the answer:
@@ -360,11 +363,27 @@ cmd_busy(struct guest *g, uint64_t ms)
 		rc = ioreq_fake_pio(g->f, 0, g->pio, 4, 1, &v);
 		if (rc < 0)
 			break;
-		n++;
+		if (n++ == 0)
+			printf("BUSY\n");
 	}
 	printf("busy: %llu reads answered, last %s\n", (unsigned long long)n,
 	    rc == 0 ? "ok" : strerror(-rc));
 	return n > 0 ? 0 : 1;
+}
+
+static int
+cmd_wait_for(const char *path)
+{
+	uint64_t end = now_ms() + 60000;
+
+	while (access(path, F_OK) != 0) {
+		if (now_ms() >= end) {
+			printf("wait-for %s: timed out\n", path);
+			return 1;
+		}
+		usleep(10000);
+	}
+	return 0;
 }
 
 /*
@@ -549,6 +568,10 @@ main(int argc, char **argv)
 		}
 		if (!strcmp(c, "pause") && argi + 1 < argc) {
 			usleep((useconds_t)strtoul(argv[++argi], NULL, 0) * 1000);
+			continue;
+		}
+		if (!strcmp(c, "wait-for") && argi + 1 < argc) {
+			failed |= cmd_wait_for(argv[++argi]);
 			continue;
 		}
 		if (!strcmp(c, "stale-read")) {

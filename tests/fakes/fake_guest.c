@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/mono.h"
 #include "ioreq/ioreq_fake_impl.h"
 #include "fake_guest.h"
 
@@ -21,15 +22,6 @@ void
 ioreq_fake_set_spin(struct ioreq_fake *f, uint64_t ns)
 {
 	atomic_store(&f->f_spin_ns, ns);
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int
@@ -85,9 +77,9 @@ fake_wait(struct ioreq_fake *f, unsigned vcpu, struct ioreq *resp)
 	int fd = f->f_vcpus[vcpu].fv_done;
 
 	if (f->f_timeout_ms >= 0)
-		deadline = now_ns() + (uint64_t)f->f_timeout_ms * 1000000u;
+		deadline = mono_ns() + (uint64_t)f->f_timeout_ms * 1000000u;
 	if (spin > 0)
-		start = now_ns();
+		start = mono_ns();
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		unsigned st = ioreq_slot_state(slot);
@@ -98,14 +90,14 @@ fake_wait(struct ioreq_fake *f, unsigned vcpu, struct ioreq *resp)
 			break;
 		if (st != STATE_IOREQ_READY && st != STATE_IOREQ_INPROCESS)
 			return -EPROTO;
-		if (spin > 0 && now_ns() - start < spin) {
+		if (spin > 0 && mono_ns() - start < spin) {
 			cpu_relax();
 			continue;
 		}
 		if (f->f_timeout_ms < 0) {
 			tmo = -1;
 		} else {
-			uint64_t t = now_ns();
+			uint64_t t = mono_ns();
 
 			if (t >= deadline)
 				return -ETIMEDOUT;

@@ -827,6 +827,22 @@ fwd__xen_state_machine(void **state)
 
 /* ---- attach_source_open with descriptions that pass the checks but not KVM's */
 
+/* With *slot a duplicate of `like`, the source is refused for `why`. */
+static void
+refused_with_dup(struct attach_desc *d, int *slot, int like, const char *why)
+{
+	struct ioreq_source *src = NULL;
+	char err[256] = "";
+	int fd = *slot;
+
+	*slot = dup(like);
+	assert_int_equal(attach_source_open(d, &src, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, why));
+	close(*slot);
+	*slot = fd;
+}
+
 /*
  * Eventfds shared between vCPUs, or one eventfd as both ends of a vCPU,
  * would let one vCPU's kick complete another's request: refused.
@@ -838,7 +854,6 @@ guest__shared_eventfds_refused(void **state)
 	struct attach_desc d;
 	char err[256] = "";
 	unsigned before;
-	int fd;
 
 	(void)state;
 	before = test_count_fds();
@@ -846,33 +861,13 @@ guest__shared_eventfds_refused(void **state)
 	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)), 0);
 	ioreq_source_close(src, true);
 
-	fd = d.ad_vcpus[1].kick_fd;
-	d.ad_vcpus[1].kick_fd = dup(d.ad_vcpus[0].kick_fd);
-	err[0] = '\0';
-	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)),
-	    -EINVAL);
-	assert_non_null(strstr(err, "one eventfd"));
-	close(d.ad_vcpus[1].kick_fd);
-	d.ad_vcpus[1].kick_fd = fd;
-
-	fd = d.ad_vcpus[0].done_fd;
-	d.ad_vcpus[0].done_fd = dup(d.ad_vcpus[0].kick_fd);
-	err[0] = '\0';
-	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)),
-	    -EINVAL);
-	assert_non_null(strstr(err, "one eventfd"));
-	close(d.ad_vcpus[0].done_fd);
-	d.ad_vcpus[0].done_fd = fd;
-
+	refused_with_dup(&d, &d.ad_vcpus[1].kick_fd, d.ad_vcpus[0].kick_fd,
+	    "one eventfd");
+	refused_with_dup(&d, &d.ad_vcpus[0].done_fd, d.ad_vcpus[0].kick_fd,
+	    "one eventfd");
 	/* The kick eventfd may not double as a vCPU's. */
-	fd = d.ad_kick_fd;
-	d.ad_kick_fd = dup(d.ad_vcpus[0].kick_fd);
-	err[0] = '\0';
-	assert_int_equal(attach_source_open(&d, &src, err, sizeof(err)),
-	    -EINVAL);
-	assert_non_null(strstr(err, "kick fd and a vCPU's kick fd"));
-	close(d.ad_kick_fd);
-	d.ad_kick_fd = fd;
+	refused_with_dup(&d, &d.ad_kick_fd, d.ad_vcpus[0].kick_fd,
+	    "kick fd and a vCPU's kick fd");
 
 	attach_desc_close(&d);
 	assert_int_equal(test_count_fds(), before);

@@ -23,6 +23,7 @@
 #include "hcvsock_abi.h"
 #include "vmm.h"
 #include "kvm_testutil.h"
+#include "pic8259_asm.h"
 
 /* Test device registers (offsets in the window). */
 #define TDEV_SET_GSI	0x30	/* write: irq_setup(value) */
@@ -59,26 +60,7 @@ __asm__(
 "	movw	$(.Ltag_isr - tag_real_start), 0x114\n"
 "	movw	%cs, %ax\n"
 "	movw	%ax, 0x116\n"
-"	movb	$0x11, %al\n"
-"	outb	%al, $0x20\n"
-"	movb	$0x40, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0x04, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0x01, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0xdf, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0x11, %al\n"
-"	outb	%al, $0xa0\n"
-"	movb	$0x48, %al\n"
-"	outb	%al, $0xa1\n"
-"	movb	$0x02, %al\n"
-"	outb	%al, $0xa1\n"
-"	movb	$0x01, %al\n"
-"	outb	%al, $0xa1\n"
-"	movb	$0xff, %al\n"
-"	outb	%al, $0xa1\n"
+PIC8259_INIT_ASM("0x40", "0x48", "0xdf")	/* only IRQ 5 */
 "	movw	$0x5d0, %dx\n"		/* window + SET_GSI */
 "	movl	$5, %eax\n"
 "	outl	%eax, %dx\n"

@@ -5,6 +5,7 @@
  * copies the bytes between the *_start and *_end labels into guest RAM.
  * Both are position-independent (the real-mode one relative to its CS).
  */
+#include "pic8259_asm.h"
 
 __asm__(
 "	.section .rodata\n"
@@ -86,28 +87,7 @@ __asm__(
 "	movw	$(.Lrm_handler - nkg_real_start), 0x94\n"	/* IVT[0x25].ip */
 "	movw	%cs, %ax\n"
 "	movw	%ax, 0x96\n"	/* IVT[0x25].cs */
-"\n"	/* 8259 master: ICW1 edge + ICW4, vectors 0x20, slave on IRQ 2. */
-"	movb	$0x11, %al\n"
-"	outb	%al, $0x20\n"
-"	movb	$0x20, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0x04, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0x01, %al\n"
-"	outb	%al, $0x21\n"
-"	movb	$0xdf, %al\n"	/* only IRQ 5 */
-"	outb	%al, $0x21\n"
-"\n"	/* Slave: vectors 0x28, all masked. */
-"	movb	$0x11, %al\n"
-"	outb	%al, $0xa0\n"
-"	movb	$0x28, %al\n"
-"	outb	%al, $0xa1\n"
-"	movb	$0x02, %al\n"
-"	outb	%al, $0xa1\n"
-"	movb	$0x01, %al\n"
-"	outb	%al, $0xa1\n"
-"	movb	$0xff, %al\n"
-"	outb	%al, $0xa1\n"
+PIC8259_INIT_ASM("0x20", "0x28", "0xdf")	/* only IRQ 5 */
 "	movw	$0x5fe, %dx\n"
 "	outb	%al, %dx\n"	/* ready */
 "	sti\n"

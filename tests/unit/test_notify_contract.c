@@ -22,6 +22,7 @@
 #include <linux/kvm.h>
 #endif
 
+#include "common/mono.h"
 #include "notify/notify.h"
 #include "test_common.h"
 
@@ -52,15 +53,6 @@ struct port {
 	int		kick_fd;	/* remote writes here to kick us */
 	int		irq_fd;		/* remote reads our notify here */
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void
 keep_remote(struct fixture *fx, int fd)
@@ -617,9 +609,9 @@ wait__timeout_and_wakeup(void **state)
 		/* Pass 1 spins for 2 ms before blocking. */
 		assert_int_equal(notifier_set_busy_poll(fx->n,
 		    pass ? 2000000 : 0), 0);
-		t0 = now_ms();
+		t0 = mono_ms();
 		assert_int_equal(notifier_wait(fx->n, 60), 0);
-		dt = now_ms() - t0;
+		dt = mono_ms() - t0;
 		assert_true(dt >= 55);
 		assert_true(dt < 2000);
 		assert_int_equal(notifier_wait(fx->n, 0), 0);
@@ -627,9 +619,9 @@ wait__timeout_and_wakeup(void **state)
 		k.fd = pt.kick_fd;
 		k.delay_ms = 20;
 		assert_int_equal(pthread_create(&th, NULL, kicker_main, &k), 0);
-		t0 = now_ms();
+		t0 = mono_ms();
 		assert_int_equal(notifier_wait(fx->n, -1), 1);
-		dt = now_ms() - t0;
+		dt = mono_ms() - t0;
 		assert_int_equal(pthread_join(th, NULL), 0);
 		assert_true(dt < 5000);
 		/* Waiting consumed nothing. */

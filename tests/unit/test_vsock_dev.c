@@ -137,6 +137,17 @@ kick_sync(struct vtenv *e)
 	vt_wr(e, HCVS_REG_DOORBELL_SYNC, HCVS_DOORBELL_KICK);
 }
 
+/* A packet of header only on the TX ring, then the synchronous doorbell. */
+static void
+tx_send(struct vtenv *e, uint16_t op, uint32_t sport, uint32_t dport)
+{
+	struct vsock_pkt_hdr h;
+
+	hdr_init(&h, op, sport, dport);
+	tx_push(e, &h, NULL, 0);
+	kick_sync(e);
+}
+
 /* Guest side: take the next RX packet; false if none. */
 static bool
 rx_pop(struct vtenv *e, struct vsock_pkt_hdr *h, uint8_t *payload)
@@ -463,7 +474,6 @@ static void
 irq__isa_never_offered(void **state)
 {
 	struct vtenv *e = *state;
-	struct vsock_pkt_hdr h;
 
 	/* Caps include ISA: still not offered, refused, never raised. */
 	assert_false(vt_rd(e, HCVS_REG_IRQ_MODES) & (1u << HCVS_IRQ_ISA));
@@ -471,9 +481,7 @@ irq__isa_never_offered(void **state)
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_ISA, 5, 0, 0),
 	    HCVS_ERR_UNSUPPORTED);
 	assert_int_equal(e->setups, 0);
-	hdr_init(&h, VSOCK_OP_REQUEST, 1000, 9999);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 1000, 9999);
 	assert_int_equal(e->raises, 0);
 	/* A forged state file cannot sneak ISA in either. */
 	{
@@ -497,9 +505,7 @@ ring__tx_to_mux_and_reply(void **state)
 
 	bring_up(e);
 	fake_mux_listen(e->mux, 80);
-	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
 	/* Synchronous: consumed and answered before the write returned. */
 	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
@@ -602,14 +608,11 @@ static void
 ring__hostile_rx_index_halts(void **state)
 {
 	struct vtenv *e = *state;
-	struct vsock_pkt_hdr h;
 
 	bring_up(e);
 	/* The guest claims to have consumed entries never produced. */
 	vt_put32(e, MB + HCVS_MB_RX_CONS, 5);
-	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 1, 2);
 	assert_int_equal(vt_rd(e, HCVS_REG_ERROR), HCVS_ERR_BAD_INDEX);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 0);
 }
@@ -657,9 +660,7 @@ ring__malformed_headers(void **state)
 	h.type = VSOCK_TYPE_SEQPACKET;
 	tx_push(e, &h, NULL, 0);
 	/* op 0 and op 8. */
-	hdr_init(&h, VSOCK_OP_INVALID, 6002, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_INVALID, 6002, 80);
 	for (; rx_pop(e, &r, NULL); rst++)
 		assert_int_equal(r.op, VSOCK_OP_RST);
 	assert_int_equal(rst, 2);
@@ -688,9 +689,7 @@ ring__malformed_headers(void **state)
 	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 0);
 
 	/* Meanwhile a well-formed connection carries on. */
-	hdr_init(&h, VSOCK_OP_REQUEST, 7000, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 7000, 80);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
 	assert_false(vt_rd(e, HCVS_REG_STATUS) & HCVS_STATUS_ERROR);
@@ -739,9 +738,7 @@ ring__rst_flood_bounded(void **state)
 	assert_int_equal(got + stats(e).ds_rst_dropped, sent);
 
 	/* A well-formed connection is unaffected. */
-	hdr_init(&h, VSOCK_OP_REQUEST, 7000, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 7000, 80);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
 	assert_int_equal(r.dst_port, 7000);
@@ -809,9 +806,7 @@ ring__irq_suppression(void **state)
 	/* TX_WANT_IRQ: reclaiming TX slots notifies too. */
 	vt_put32(e, MB + HCVS_MB_GUEST_FLAGS, HCVS_GF_TX_WANT_IRQ |
 	    HCVS_GF_RX_NO_IRQ);
-	hdr_init(&h, VSOCK_OP_CREDIT_UPDATE, 3, 2);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_CREDIT_UPDATE, 3, 2);
 	assert_int_equal(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_TX, HCVS_ISR_TX);
 	/* One notification for the pass, RX suppressed, TX wanted. */
 	assert_int_equal(e->raises, 2);
@@ -821,14 +816,11 @@ static void
 ring__tx_no_kick_protocol(void **state)
 {
 	struct vtenv *e = *state;
-	struct vsock_pkt_hdr h;
 
 	bring_up(e);
 	/* The host sets TX_NO_KICK only while it promises another look. */
 	vt_put32(e, MB + HCVS_MB_HOST_FLAGS, 0);
-	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 1, 2);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
@@ -1059,9 +1051,7 @@ ring__tx_poll_window(void **state)
 
 	/* Synchronous: the vCPU waits for the pass, so no window. */
 	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
-	hdr_init(&h, VSOCK_OP_REQUEST, 9, 2);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 9, 2);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 8);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
@@ -1210,9 +1200,7 @@ state__reimport_after_restart(void **state)
 	fake_mux_listen(e->mux, 80);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_NOTIFY, HCVS_IRQ_EVTCHN, 9, 0,
 	    0), HCVS_ERR_OK);
-	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_true(vsock_dev_state_changed(e->dev));
 	assert_false(vsock_dev_state_changed(e->dev));
@@ -1246,9 +1234,7 @@ state__reimport_after_restart(void **state)
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RST);
 	/* New connections work. */
-	hdr_init(&h, VSOCK_OP_REQUEST, 5001, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5001, 80);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
 }
@@ -1328,7 +1314,7 @@ state__command_replayed_at_every_point(void **state)
 		/* A refused command is refused again, with the same code. */
 		{ HCVS_CMD_SET_FEATURES, { HCVS_F_STREAM }, HCVS_ERR_BAD_STATE },
 	};
-	struct vsock_pkt_hdr h, r;
+	struct vsock_pkt_hdr r;
 
 	fake_mux_listen(e->mux, 80);
 	mb_write(e, TXN, RXN, SLOT, TXOFF, RXOFF);
@@ -1338,9 +1324,7 @@ state__command_replayed_at_every_point(void **state)
 	    HCVS_STATUS_LIVE);
 	assert_int_equal(e->setup_last.evtchn_port, 9);
 	/* And the rings work. */
-	hdr_init(&h, VSOCK_OP_REQUEST, 5001, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5001, 80);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
 }
@@ -1389,9 +1373,7 @@ state__doorbell_replayed_delivers_once(void **state)
 
 	bring_up(e);
 	fake_mux_listen(e->mux, 80);
-	hdr_init(&h, VSOCK_OP_REQUEST, 5000, 80);
-	tx_push(e, &h, NULL, 0);
-	kick_sync(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
 	assert_true(rx_pop(e, &r, NULL));
 	assert_int_equal(r.op, VSOCK_OP_RESPONSE);
 	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);

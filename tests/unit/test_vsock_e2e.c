@@ -30,6 +30,7 @@
 #include "fake_guest.h"
 #include "fake_plat.h"
 #include "fake_srv.h"
+#include "fake_vsock.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mux.h"
@@ -209,10 +210,9 @@ host_stop(struct host *h)
 /* ---- The daemon side: fake page, engine, device, muxer, loop ------------ */
 
 struct env {
-	struct ioreq_fake	*fake;
 	struct ioreq_source	*src;
-	struct ioreq_engine	*eng;
 	struct fake_srv		 fs;
+	struct fake_vsock	 fv;
 	struct loop		*loop;
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
@@ -231,26 +231,6 @@ struct env {
 	struct hcvg_platform	 plat;
 	void			(*guest_fn)(struct env *);
 };
-
-static void
-more_work(struct loop *l, void *arg)
-{
-	struct env *e = arg;
-
-	(void)l;
-	if (e->dev != NULL && vsock_dev_process(e->dev) == 1)
-		(void)loop_add_timer(e->loop, 0, more_work, e);
-}
-
-/* After each completed request: the device's deferred work. */
-static void
-post_hook(void *arg)
-{
-	struct env *e = arg;
-
-	if (e->dev != NULL && vsock_dev_process(e->dev) == 1)
-		(void)loop_add_timer(e->loop, 0, more_work, e);
-}
 
 /*
  * Guest memory as Xen's foreign mappings give it: copies only, no direct
@@ -299,10 +279,8 @@ setup(void **state)
 	test_failure[0] = '\0';
 	host_start(&e->host);
 	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
-	e->fake = e->fs.fs_fake;
 	e->ram = e->fs.fs_ram;
 	e->src = e->fs.fs_src;
-	e->eng = e->fs.fs_eng;
 	e->loop = e->fs.fs_loop;
 
 	mc.guest_cid = CID;
@@ -312,10 +290,6 @@ setup(void **state)
 	mc.buf_alloc = 65536;
 	mc.close_timeout_ms = 2000;
 	mc.send_ok_line = true;
-	/* Host data: the same deferred work as after a request. */
-	mc.rx_ready = post_hook;
-	mc.rx_ready_arg = e;
-	assert_int_equal(vsock_mux_new(e->loop, &mc, &e->mux), 0);
 	dc.mem = ioreq_source_mem(e->src);
 	if (copy_only) {
 		e->cmem = calloc(1, sizeof(*e->cmem));
@@ -325,19 +299,13 @@ setup(void **state)
 		dc.mem = &e->cmem->cm_mem;
 		assert_null(ioreq_mem_direct(dc.mem, RAM_GPA, 1));
 	}
-	dc.backend = &vsock_mux_backend_ops;
-	dc.backend_arg = e->mux;
 	dc.guest_cid = CID;
 	dc.features = VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET;
 	dc.name = "e2e";
-	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
-
-	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_PIO,
-	    PIO_BASE, PIO_BASE + HCVS_REG_WINDOW_SIZE - 1,
-	    &vsock_dev_handler_ops, e->dev), 0);
-	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_MMIO,
-	    MMIO_BASE, MMIO_BASE + 0xFFF, &vsock_dev_handler_ops, e->dev), 0);
-	ioreq_engine_set_post_hook(e->eng, post_hook, e);
+	assert_int_equal(fake_vsock_open(&e->fv, &e->fs, &mc, &dc, PIO_BASE,
+	    MMIO_BASE, false), 0);
+	e->dev = e->fv.fv_dev;
+	e->mux = e->fv.fv_mux;
 	assert_int_equal(fake_srv_start(&e->fs), 0);
 	*state = e;
 	return 0;
@@ -348,10 +316,7 @@ teardown(void **state)
 {
 	struct env *e = *state;
 
-	/* Either order: nothing points from the muxer to the device. */
-	vsock_dev_free(e->dev);
-	e->dev = NULL;
-	vsock_mux_free(e->mux);
+	fake_vsock_close(&e->fv);
 	free(e->cmem);
 	fake_srv_close(&e->fs);
 	host_stop(&e->host);
@@ -378,7 +343,7 @@ guest_init(struct env *e)
 	struct hcvg_cfg c = { 0 };
 
 	/* Every register access goes through the page. */
-	e->fp.fp_fake = e->fake;
+	e->fp.fp_fake = e->fs.fs_fake;
 	e->fp.fp_pio = PIO_BASE;
 	e->fp.fp_mmio = e->mmio;
 	e->fp.fp_mmio_base = MMIO_BASE;

@@ -26,6 +26,7 @@
 #include "fake_guest.h"
 #include "fake_plat.h"
 #include "fake_srv.h"
+#include "fake_vsock.h"
 #include "ioreq/ioreq_xenabi.h"
 #include "vsock/vsock_dev.h"
 #include "vsock/vsock_mig.h"
@@ -44,19 +45,13 @@
 #define T_MS		5000
 
 struct env {
-	struct ioreq_fake	*fake;
-	struct ioreq_source	*src;
-	struct ioreq_engine	*eng;
 	struct fake_srv		 fs;
+	struct fake_vsock	 fv;
 	struct loop		*loop;
 	struct vsock_dev	*dev;
-	struct vsock_mux	*mux;
-	struct vsock_mig	*mig;
 	uint8_t			*ram;
 	char			 dir[64];
 	char			 uds[108];
-	char			 mig_path[108];
-	int64_t			 timer;
 
 	struct fake_plat	 fp;
 	struct hcvg_platform	 plat;
@@ -73,32 +68,11 @@ struct env {
 
 /* ---- The daemon's side --------------------------------------------------------- */
 
-static void
-more_cb(struct loop *l, void *arg)
-{
-	struct env *e = arg;
-
-	(void)l;
-	e->timer = 0;
-	if (vsock_dev_process(e->dev) == 1)
-		e->timer = loop_add_timer(e->loop, 0, more_cb, e);
-}
-
-static void
-run_dev(void *arg)
-{
-	struct env *e = arg;
-
-	if (e->dev != NULL && vsock_dev_process(e->dev) == 1 && e->timer == 0)
-		e->timer = loop_add_timer(e->loop, 0, more_cb, e);
-}
-
 static int
 setup(void **state)
 {
 	struct vsock_dev_cfg dc = { 0 };
 	struct vsock_mux_cfg mc = { 0 };
-	struct vsock_mig_cfg gc;
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
 	test_failure[0] = '\0';
@@ -106,35 +80,17 @@ setup(void **state)
 	assert_non_null(mkdtemp(e->dir));
 	snprintf(e->uds, sizeof(e->uds), "%s/v.sock", e->dir);
 	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
-	e->fake = e->fs.fs_fake;
 	e->ram = e->fs.fs_ram;
-	e->src = e->fs.fs_src;
-	e->eng = e->fs.fs_eng;
 	e->loop = e->fs.fs_loop;
 
 	mc.guest_cid = CID;
 	snprintf(mc.uds_path, sizeof(mc.uds_path), "%s", e->uds);
 	mc.connect_timeout_ms = 300;
-	mc.rx_ready = run_dev;
-	mc.rx_ready_arg = e;
-	assert_int_equal(vsock_mux_new(e->loop, &mc, &e->mux), 0);
-	assert_int_equal(vsock_mig_cfg_for(&mc, &gc), 0);
-	memcpy(e->mig_path, gc.path, sizeof(e->mig_path));
-	gc.wake = run_dev;
-	gc.wake_arg = e;
-	assert_int_equal(vsock_mig_new(e->loop, &gc, &e->mig), 0);
-	dc.mem = ioreq_source_mem(e->src);
-	dc.backend = &vsock_mux_backend_ops;
-	dc.backend_arg = e->mux;
-	dc.msg_backend = &vsock_mig_backend_ops;
-	dc.msg_backend_arg = e->mig;
 	dc.guest_cid = CID;
 	dc.name = "msg";
-	assert_int_equal(vsock_dev_new(&dc, &e->dev), 0);
-	assert_int_equal(ioreq_source_add_range(e->src, IOREQ_SPACE_PIO,
-	    PIO_BASE, PIO_BASE + HCVS_REG_WINDOW_SIZE - 1,
-	    &vsock_dev_handler_ops, e->dev), 0);
-	ioreq_engine_set_post_hook(e->eng, run_dev, e);
+	assert_int_equal(fake_vsock_open(&e->fv, &e->fs, &mc, &dc, PIO_BASE, 0,
+	    true), 0);
+	e->dev = e->fv.fv_dev;
 	assert_int_equal(fake_srv_start(&e->fs), 0);
 	*state = e;
 	return 0;
@@ -145,11 +101,7 @@ teardown(void **state)
 {
 	struct env *e = *state;
 
-	if (e->timer > 0)
-		loop_del_timer(e->loop, e->timer);
-	vsock_dev_free(e->dev);
-	vsock_mig_free(e->mig);
-	vsock_mux_free(e->mux);
+	fake_vsock_close(&e->fv);
 	fake_srv_close(&e->fs);
 	rmdir(e->dir);
 	free(e);
@@ -162,7 +114,7 @@ guest_main(void *arg)
 	struct env *e = arg;
 	struct hcvg_msg_cfg c = { 0 };
 
-	e->fp.fp_fake = e->fake;
+	e->fp.fp_fake = e->fs.fs_fake;
 	e->fp.fp_pio = PIO_BASE;
 	e->fp.fp_ram = e->ram;
 	e->fp.fp_ram_gpa = RAM_GPA;
@@ -221,7 +173,7 @@ h_dial(struct env *e)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->mig_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", e->fv.fv_mig_path);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;

@@ -31,8 +31,6 @@
 
 #include "xen_testdev.h"
 
-#define MAX_VCPUS	128
-
 static volatile sig_atomic_t stop;
 
 struct srv {
@@ -44,14 +42,12 @@ struct srv {
 	ioservid_t			 id;
 	shared_iopage_t			*page;
 	unsigned			 nr_vcpus;
-	evtchn_port_t			 local[MAX_VCPUS];
+	evtchn_port_t			 local[XTD_MAX_VCPUS];
 	uint16_t			 base;
-	uint32_t			 data[MAX_VCPUS];
-	uint32_t			 crc[MAX_VCPUS], replies[MAX_VCPUS];
+	struct xtd_dev			 dev;
 	uint32_t			 requests, spurious;
 	uint32_t			 msis, notifies;
 	int				 guest_port;	/* bound guest evtchn, -1 */
-	int				 done;
 };
 
 static void
@@ -61,57 +57,20 @@ on_signal(int sig)
 	stop = 1;
 }
 
-/* Post-completion work: what the guest asked for in its last write. */
-struct post {
-	int		msi;
-	uint32_t	msi_val;
-	int		evtchn;
-	uint32_t	evtchn_port;
-};
-
 static uint64_t
-handle(struct srv *s, unsigned vcpu, const ioreq_t *req, struct post *post)
+handle(struct srv *s, unsigned vcpu, const ioreq_t *req)
 {
 	uint64_t off = req->addr - s->base;
 	uint64_t mask = req->size >= 8 ? ~0ull : (1ull << (req->size * 8)) - 1;
-	uint32_t v;
 
 	if (req->type != IOREQ_TYPE_PIO || req->data_is_ptr || req->count != 1 ||
-	    off >= 16)
+	    off >= IOS_SIZE)
 		return req->dir == IOREQ_READ ? mask : req->data;
 	if (req->dir == IOREQ_WRITE) {
-		v = (uint32_t)req->data;
-		switch (off) {
-		case IOS_DATA:
-			s->data[vcpu] = v;
-			break;
-		case IOS_MSI:
-			post->msi = 1;
-			post->msi_val = v;
-			break;
-		case IOS_EVTCHN:
-			post->evtchn = 1;
-			post->evtchn_port = v;
-			break;
-		case IOS_MAGIC:
-			s->done = 1;
-			break;
-		}
+		xtd_write(&s->dev, vcpu, off, (uint32_t)req->data);
 		return req->data;
 	}
-	switch (off) {
-	case IOS_DATA:
-		v = xtd_xform(s->data[vcpu]);
-		if (req->size == 4) {
-			s->crc[vcpu] = xtd_crc32_update(s->crc[vcpu], &v, 4);
-			s->replies[vcpu]++;
-		}
-		return v & mask;
-	case IOS_MAGIC:
-		return IOS_MAGIC_VAL & mask;
-	default:
-		return 0;
-	}
+	return xtd_read(&s->dev, vcpu, off, req->size) & mask;
 }
 
 static int
@@ -119,7 +78,6 @@ service(struct srv *s, unsigned vcpu)
 {
 	ioreq_t *slot = &s->page->vcpu_ioreq[vcpu];
 	ioreq_t req;
-	struct post post = { 0, 0, 0, 0 };
 	int rc;
 
 	if (slot->state != STATE_IOREQ_READY) {
@@ -130,17 +88,18 @@ service(struct srv *s, unsigned vcpu)
 	memcpy(&req, slot, sizeof(req));
 	slot->state = STATE_IOREQ_INPROCESS;
 	if (req.dir == IOREQ_READ)
-		slot->data = handle(s, vcpu, &req, &post);
+		slot->data = handle(s, vcpu, &req);
 	else
-		(void)handle(s, vcpu, &req, &post);
+		(void)handle(s, vcpu, &req);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	slot->state = STATE_IORESP_READY;
 	xenevtchn_notify(s->xce, s->local[vcpu]);
 	s->requests++;
 	/* Interrupts only after the request that asked for them completed. */
-	if (post.msi) {
-		uint32_t apic = post.msi_val >> 8, vec = post.msi_val & 0xff;
+	if (s->dev.want_msi) {
+		uint32_t apic = s->dev.msi_val >> 8, vec = s->dev.msi_val & 0xff;
 
+		s->dev.want_msi = false;
 		rc = xendevicemodel_inject_msi(s->dmod, s->domid,
 		    0xfee00000u | (apic << 12), vec);
 		if (rc != 0)
@@ -148,13 +107,14 @@ service(struct srv *s, unsigned vcpu)
 		else
 			s->msis++;
 	}
-	if (post.evtchn) {
+	if (s->dev.want_evtchn) {
+		s->dev.want_evtchn = false;
 		if (s->guest_port < 0) {
 			rc = xenevtchn_bind_interdomain(s->xce, s->domid,
-			    post.evtchn_port);
+			    s->dev.evtchn_port);
 			if (rc < 0) {
 				printf("HCVS-SRV bind guest port %u: %s\n",
-				    post.evtchn_port, strerror(errno));
+				    s->dev.evtchn_port, strerror(errno));
 				return 0;
 			}
 			s->guest_port = rc;
@@ -252,7 +212,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (xendevicemodel_nr_vcpus(s.dmod, s.domid, &s.nr_vcpus) != 0 ||
-	    s.nr_vcpus == 0 || s.nr_vcpus > MAX_VCPUS) {
+	    s.nr_vcpus == 0 || s.nr_vcpus > XTD_MAX_VCPUS) {
 		printf("HCVS-SRV nr_vcpus: %s\n", strerror(errno));
 		return 1;
 	}
@@ -277,7 +237,7 @@ main(int argc, char **argv)
 	}
 	s.page = addr;
 	if (xendevicemodel_map_io_range_to_ioreq_server(s.dmod, s.domid, s.id,
-	    0, s.base, s.base + 15) != 0) {
+	    0, s.base, s.base + IOS_SIZE - 1) != 0) {
 		printf("HCVS-SRV map range: %s\n", strerror(errno));
 		goto unmap;
 	}
@@ -300,14 +260,10 @@ main(int argc, char **argv)
 	    (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	if (uid >= 0 && check_restrict(&s, (uid_t)uid) != 0)
 		goto disable;
-	if (ready != NULL) {
-		FILE *f = fopen(ready, "w");
+	if (ready != NULL)
+		xtd_touch(ready);
 
-		if (f != NULL)
-			fclose(f);
-	}
-
-	while (!stop && !s.done) {
+	while (!stop && !s.dev.done) {
 		struct pollfd pfd = { xenevtchn_fd(s.xce), POLLIN, 0 };
 		xenevtchn_port_or_error_t p;
 
@@ -332,10 +288,8 @@ main(int argc, char **argv)
 	/* Answer whatever is still pending before disabling (see notes). */
 	for (i = 0; i < s.nr_vcpus; i++)
 		(void)service(&s, i);
-	ret = s.done ? 0 : 1;
-	for (i = 0; i < s.nr_vcpus; i++)
-		printf("HCVS-SRV vcpu=%u replies=%u crc=%08x\n", i, s.replies[i],
-		    s.crc[i]);
+	ret = s.dev.done ? 0 : 1;
+	xtd_print_vcpus(&s.dev, s.nr_vcpus);
 	printf("HCVS-SRV stats requests=%u msis=%u notifies=%u spurious=%u\n",
 	    s.requests, s.msis, s.notifies, s.spurious);
 disable:

@@ -39,23 +39,15 @@
 #include "notify/notify.h"
 #include "xen_testdev.h"
 
-#define MAX_VCPUS	128
-
 static volatile sig_atomic_t got_term;
 
 struct dev {
 	struct ioreq_source	*src;
 	const char		*state;
 	int			 id;
-	uint32_t		 data[MAX_VCPUS];
-	uint32_t		 crc[MAX_VCPUS], replies[MAX_VCPUS];
+	struct xtd_dev		 xtd;
 	uint32_t		 msis, notifies;
-	int			 want_msi;
-	uint32_t		 msi_val;
-	int			 want_evtchn;
-	uint32_t		 evtchn_remote;
 	uint32_t		 evtchn_bound;
-	int			 done;
 };
 
 /* A crash inside dom0 has no debugger: leave a backtrace in the serial log. */
@@ -93,7 +85,7 @@ state_save(const struct dev *d)
 		return;
 	fprintf(f, "%d", d->id);
 	for (i = 0; i < 8; i++)
-		fprintf(f, " %u", d->data[i]);
+		fprintf(f, " %u", d->xtd.data[i]);
 	fprintf(f, "\n");
 	if (fclose(f) == 0)
 		(void)rename(tmp, d->state);
@@ -110,7 +102,7 @@ state_load(struct dev *d)
 		return -1;
 	ok = fscanf(f, "%d", &d->id) == 1;
 	for (i = 0; ok && i < 8; i++)
-		ok = fscanf(f, "%u", &d->data[i]) == 1;
+		ok = fscanf(f, "%u", &d->xtd.data[i]) == 1;
 	fclose(f);
 	return ok ? 0 : -1;
 }
@@ -120,26 +112,11 @@ dev_read(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
     uint64_t *val)
 {
 	struct dev *d = opaque;
-	uint32_t v;
 
-	if (vcpu >= MAX_VCPUS)
+	if (vcpu >= XTD_MAX_VCPUS)
 		return -EINVAL;
-	switch (off) {
-	case IOS_DATA:
-		v = xtd_xform(d->data[vcpu]);
-		if (size == 4) {
-			d->crc[vcpu] = xtd_crc32_update(d->crc[vcpu], &v, 4);
-			d->replies[vcpu]++;
-		}
-		*val = v;
-		return 0;
-	case IOS_MAGIC:
-		*val = IOS_MAGIC_VAL;
-		return 0;
-	default:
-		*val = 0;
-		return 0;
-	}
+	*val = xtd_read(&d->xtd, vcpu, off, size);
+	return 0;
 }
 
 static int
@@ -149,25 +126,11 @@ dev_write(void *opaque, unsigned vcpu, uint64_t off, unsigned size,
 	struct dev *d = opaque;
 
 	(void)size;
-	if (vcpu >= MAX_VCPUS)
+	if (vcpu >= XTD_MAX_VCPUS)
 		return -EINVAL;
-	switch (off) {
-	case IOS_DATA:
-		d->data[vcpu] = (uint32_t)val;
+	xtd_write(&d->xtd, vcpu, off, (uint32_t)val);
+	if (off == IOS_DATA)
 		state_save(d);
-		break;
-	case IOS_MSI:
-		d->want_msi = 1;
-		d->msi_val = (uint32_t)val;
-		break;
-	case IOS_EVTCHN:
-		d->want_evtchn = 1;
-		d->evtchn_remote = (uint32_t)val;
-		break;
-	case IOS_MAGIC:
-		d->done = 1;
-		break;
-	}
 	return 0;
 }
 
@@ -184,11 +147,11 @@ dev_post(void *arg)
 	struct ioreq_irq irq = { .mode = HCVS_IRQ_NONE };
 	int rc;
 
-	if (d->want_msi) {
-		d->want_msi = 0;
+	if (d->xtd.want_msi) {
+		d->xtd.want_msi = false;
 		irq.mode = HCVS_IRQ_MSI;
-		irq.msi_addr = 0xfee00000u | ((d->msi_val >> 8) << 12);
-		irq.msi_data = d->msi_val & 0xff;
+		irq.msi_addr = 0xfee00000u | ((d->xtd.msi_val >> 8) << 12);
+		irq.msi_data = d->xtd.msi_val & 0xff;
 		rc = ioreq_source_irq_setup(d->src, &irq);
 		if (rc == 0)
 			rc = ioreq_source_irq_raise(d->src);
@@ -197,11 +160,11 @@ dev_post(void *arg)
 		else
 			printf("HCVS-SRV inject_msi: %s\n", strerror(-rc));
 	}
-	if (d->want_evtchn) {
-		d->want_evtchn = 0;
-		if (d->evtchn_bound != d->evtchn_remote) {
+	if (d->xtd.want_evtchn) {
+		d->xtd.want_evtchn = false;
+		if (d->evtchn_bound != d->xtd.evtchn_port) {
 			irq.mode = HCVS_IRQ_EVTCHN;
-			irq.evtchn_port = d->evtchn_remote;
+			irq.evtchn_port = d->xtd.evtchn_port;
 			rc = ioreq_source_irq_setup(d->src, &irq);
 			if (rc != 0) {
 				printf("HCVS-SRV bind guest port: %s\n",
@@ -209,7 +172,7 @@ dev_post(void *arg)
 				d->evtchn_bound = NOTIFY_PORT_INVALID;
 				return;
 			}
-			d->evtchn_bound = d->evtchn_remote;
+			d->evtchn_bound = d->xtd.evtchn_port;
 		}
 		if (ioreq_source_irq_raise(d->src) == 0)
 			d->notifies++;
@@ -273,13 +236,9 @@ check_restrict(struct dev *d, uint32_t domid, uid_t uid)
 static void
 stall(const char *marker, unsigned long long answered, long timeout)
 {
-	FILE *f;
-
 	printf("HCVS-SRV stalled after %llu requests, the next one pending\n",
 	    answered);
-	f = fopen(marker, "w");
-	if (f != NULL)
-		fclose(f);
+	xtd_touch(marker);
 	while (timeout-- > 0)
 		sleep(1);
 	printf("HCVS-SRV stalled and never killed\n");
@@ -311,7 +270,6 @@ main(int argc, char **argv)
 	struct timespec t0, t1;
 	uint16_t base = 0x5000;
 	bool reattach = false, leave = false, gone = false;
-	unsigned i;
 	int c, rc, ret = 1;
 
 	cfg.domid = UINT32_MAX;
@@ -362,7 +320,8 @@ main(int argc, char **argv)
 	state_save(&d);
 	e = ioreq_source_engine(d.src);
 	ioreq_engine_set_post_hook(e, dev_post, &d);
-	rc = ioreq_source_add_range(d.src, IOREQ_SPACE_PIO, base, base + 15,
+	rc = ioreq_source_add_range(d.src, IOREQ_SPACE_PIO, base,
+	    base + IOS_SIZE - 1,
 	    &dev_ops, &d);
 	if (rc == -EEXIST && reattach)
 		rc = 0;
@@ -382,14 +341,10 @@ main(int argc, char **argv)
 	    (unsigned long long)st.st_requests);
 	if (uid >= 0 && check_restrict(&d, cfg.domid, (uid_t)uid) != 0)
 		goto out;
-	if (ready != NULL) {
-		FILE *f = fopen(ready, "w");
+	if (ready != NULL)
+		xtd_touch(ready);
 
-		if (f != NULL)
-			fclose(f);
-	}
-
-	while (!got_term && !d.done) {
+	while (!got_term && !d.xtd.done) {
 		struct pollfd pfd[2] = {
 			{ ioreq_source_fd(d.src), POLLIN, 0 },
 			{ ioreq_xen_death_fd(d.src), POLLIN, 0 },
@@ -424,15 +379,13 @@ main(int argc, char **argv)
 	}
 	if (got_term)
 		printf("HCVS-SRV SIGTERM: quiescing%s\n", leave ? ", leaving the server" : "");
-	ret = d.done || gone || (got_term && !leave) ? 0 : 1;
+	ret = d.xtd.done || gone || (got_term && !leave) ? 0 : 1;
 	if (!gone) {
 		rc = ioreq_source_quiesce(d.src);
 		if (rc != 0)
 			printf("HCVS-SRV quiesce: %s\n", strerror(-rc));
 	}
-	for (i = 0; i < ioreq_source_nr_vcpus(d.src) && i < MAX_VCPUS; i++)
-		printf("HCVS-SRV vcpu=%u replies=%u crc=%08x\n", i, d.replies[i],
-		    d.crc[i]);
+	xtd_print_vcpus(&d.xtd, ioreq_source_nr_vcpus(d.src));
 	ioreq_engine_get_stats(e, &st);
 	printf("HCVS-SRV stats requests=%llu msis=%u notifies=%u spurious=%llu "
 	    "invalid=%llu unclaimed=%llu\n", (unsigned long long)st.st_requests,

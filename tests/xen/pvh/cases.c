@@ -7,20 +7,8 @@
  */
 #include "pvh.h"
 
-/* Register layout of xen_ioserv (a test device, not the hcvsock ABI). */
-#define IOS_DATA	0	/* write X; read gives ios_xform(X) */
-#define IOS_MSI		4	/* write (apic_id << 8) | vector */
-#define IOS_EVTCHN	8	/* write a port: dom0 binds it and notifies */
-#define IOS_MAGIC	12	/* read 0x48435653; write 1: server exits */
-#define IOS_MAGIC_VAL	0x48435653u
-
+/* The test device (xen_testdev.h), not the hcvsock ABI, at this port. */
 static uint16_t ios_base;
-
-static uint32_t
-ios_xform(uint32_t x)
-{
-	return ((x << 7) | (x >> 25)) ^ 0xa5a5a5a5u;
-}
 
 /* Probe until the server answers; all-ones means "nobody there yet". */
 static int
@@ -65,9 +53,9 @@ ios_echo(uint32_t seed, uint32_t n, struct echo_res *r)
 		x = x * 1103515245u + 12345u;
 		hcvg_outl(ios_base + IOS_DATA, x);
 		got = hcvg_inl(ios_base + IOS_DATA);
-		if (got != ios_xform(x))
+		if (got != xtd_xform(x))
 			r->errors++;
-		r->crc = crc32_update(r->crc, &got, sizeof(got));
+		r->crc = xtd_crc32_update(r->crc, &got, sizeof(got));
 		if (i == 50)
 			say("echo running apic=%u", apic_id());
 	}
@@ -88,8 +76,8 @@ case_echo(void)
 	hcvg_outl(ios_base + IOS_DATA, 0x01020304u);
 	w = hcvg_inw(ios_base + IOS_DATA);
 	b = hcvg_inb(ios_base + IOS_DATA);
-	if (w != (uint16_t)ios_xform(0x01020304u) ||
-	    b != (uint8_t)ios_xform(0x01020304u))
+	if (w != (uint16_t)xtd_xform(0x01020304u) ||
+	    b != (uint8_t)xtd_xform(0x01020304u))
 		r.errors++;
 	say("echo vcpu=0 n=%u errors=%u crc=%08x", r.n, r.errors, r.crc);
 	return r.errors == 0 ? 0 : -1;
@@ -204,7 +192,7 @@ case_gone(void)
 	for (i = 0; i < 100000000u; i++) {
 		x = x * 1103515245u + 12345u;
 		hcvg_outl(ios_base + IOS_DATA, x);
-		if (hcvg_inl(ios_base + IOS_DATA) != ios_xform(x))
+		if (hcvg_inl(ios_base + IOS_DATA) != xtd_xform(x))
 			break;
 		good++;
 		if (good == 50)
@@ -214,6 +202,14 @@ case_gone(void)
 	say("gone after good=%u magic=0x%08x", good, magic);
 	return good >= 50 && magic == 0xffffffffu ? 0 : -1;
 }
+
+static const struct pvh_case ioserv_cases[] = {
+	{ "ioserv-echo", case_echo },
+	{ "ioserv-msi", case_msi },
+	{ "ioserv-evtchn", case_evtchn },
+	{ "ioserv-smp", case_smp },
+	{ "ioserv-gone", case_gone },
+};
 
 int	hcvs_vsock_cases(const char *name);
 int	pvh_test_main(void);
@@ -231,17 +227,7 @@ pvh_test_main(void)
 	cname[i] = '\0';
 	ios_base = (uint16_t)cmdline_u32("port", 0x5000);
 	say("START case=%s apic=%u", cname, apic_id());
-	if (str_eq(cname, "ioserv-echo"))
-		rc = case_echo();
-	else if (str_eq(cname, "ioserv-msi"))
-		rc = case_msi();
-	else if (str_eq(cname, "ioserv-evtchn"))
-		rc = case_evtchn();
-	else if (str_eq(cname, "ioserv-smp"))
-		rc = case_smp();
-	else if (str_eq(cname, "ioserv-gone"))
-		rc = case_gone();
-	else
+	if (!pvh_case_run(ioserv_cases, PVH_NCASES(ioserv_cases), cname, &rc))
 		rc = hcvs_vsock_cases(cname);
 	if (memcmp(cname, "ioserv-", 7) == 0 && !str_eq(cname, "ioserv-gone"))
 		hcvg_outl(ios_base + IOS_MAGIC, 1);	/* tell the test server to go */

@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include "hcvsock_x86_io.h"
+/* The test device, and the CRC-32 the dom0 side computes (xtd_crc32_update). */
+#include "xen_testdev.h"
 
 struct hvm_start_info;
 
@@ -46,13 +48,20 @@ const char *cmdline_str(const char *key, const char *dflt);
 uint32_t cmdline_u32(const char *key, uint32_t dflt);
 bool	str_eq(const char *a, const char *b);
 
+/* A guest case, by the name the command line's case= gives it. */
+struct pvh_case {
+	const char	*name;
+	int		(*run)(void);
+};
+#define PVH_NCASES(tab)	(sizeof(tab) / sizeof((tab)[0]))
+/* Run the case of tab called name: true and its result in *rc, or false. */
+bool	pvh_case_run(const struct pvh_case *tab, size_t n, const char *name,
+	    int *rc);
+
 /* Memory helpers (the compiler may emit calls to these). */
 void	*memset(void *d, int c, size_t n);
 void	*memcpy(void *d, const void *s, size_t n);
 int	memcmp(const void *a, const void *b, size_t n);
-
-/* CRC-32 (IEEE), as the dom0 side computes it. */
-uint32_t crc32_update(uint32_t crc, const void *buf, size_t len);
 
 /* Interrupts: IDT, local APIC, a 10 ms periodic timer on vector 0x20. */
 #define VEC_TIMER	0x20

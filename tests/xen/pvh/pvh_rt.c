@@ -189,21 +189,6 @@ memcmp(const void *a, const void *b, size_t n)
 	return 0;
 }
 
-uint32_t
-crc32_update(uint32_t crc, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	int k;
-
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-	}
-	return ~crc;
-}
-
 bool
 str_eq(const char *a, const char *b)
 {
@@ -212,6 +197,18 @@ str_eq(const char *a, const char *b)
 		b++;
 	}
 	return *a == *b;
+}
+
+bool
+pvh_case_run(const struct pvh_case *tab, size_t n, const char *name, int *rc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (str_eq(name, tab[i].name)) {
+			*rc = tab[i].run();
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ---- command line ------------------------------------------------------ */

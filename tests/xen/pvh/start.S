@@ -11,11 +11,8 @@
 	.asciz	"Xen"
 	.long	pvh_entry
 
-	.text
-	.code32
-	.globl	pvh_entry
-pvh_entry:
 	/* Xen leaves the selectors undefined: load a known flat GDT first. */
+	.macro	flat_segments
 	cli
 	cld
 	lgdt	gdt_desc
@@ -26,6 +23,13 @@ pvh_entry:
 	movl	%eax, %ss
 	movl	%eax, %fs
 	movl	%eax, %gs
+	.endm
+
+	.text
+	.code32
+	.globl	pvh_entry
+pvh_entry:
+	flat_segments
 	movl	$boot_stack_top, %esp
 	pushl	%ebx			/* struct hvm_start_info * */
 	call	pvh_main
@@ -36,16 +40,7 @@ pvh_entry:
 	/* Secondary vCPUs start here (VCPUOP_initialise): esp is set. */
 	.globl	pvh_ap_entry
 pvh_ap_entry:
-	cli
-	cld
-	lgdt	gdt_desc
-	ljmp	$0x08, $1f
-1:	movl	$0x10, %eax
-	movl	%eax, %ds
-	movl	%eax, %es
-	movl	%eax, %ss
-	movl	%eax, %fs
-	movl	%eax, %gs
+	flat_segments
 	call	pvh_ap_main
 2:	cli
 	hlt

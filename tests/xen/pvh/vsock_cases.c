@@ -159,6 +159,18 @@ dev_up(void)
 	return dev_up_with(cmdline_u32("sync", 0), cmdline_u32("ekick", 0));
 }
 
+/* The driver up and one connection to vport: its id, or -1. */
+static int
+dev_connect(uint32_t vport)
+{
+	int id;
+
+	if (dev_up() != 0)
+		return -1;
+	id = hcvg_connect(&dev, vport, 0);
+	return id < 0 ? -1 : id;
+}
+
 struct xfer {
 	uint32_t	sent, got, tx_crc, rx_crc;
 	int		err;
@@ -208,7 +220,7 @@ xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
 			pend = total - x->sent < sizeof(out) ? total - x->sent :
 			    sizeof(out);
 			stream_fill(&st, out, pend);
-			x->tx_crc = crc32_update(x->tx_crc, out, pend);
+			x->tx_crc = xtd_crc32_update(x->tx_crc, out, pend);
 			off = 0;
 		}
 		if (pend > 0) {
@@ -227,7 +239,7 @@ xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
 		}
 		n = hcvg_recv(&dev, id, in, sizeof(in), 1);
 		if (n > 0) {
-			x->rx_crc = crc32_update(x->rx_crc, in, (uint32_t)n);
+			x->rx_crc = xtd_crc32_update(x->rx_crc, in, (uint32_t)n);
 			x->got += (uint32_t)n;
 			progress = true;
 		} else if (n == 0) {
@@ -349,7 +361,7 @@ case_h2g(void)
 		if (n <= 0)
 			break;
 		start = ticks();
-		crc = crc32_update(crc, buf, (uint32_t)n);
+		crc = xtd_crc32_update(crc, buf, (uint32_t)n);
 		got += (uint32_t)n;
 		if (hcvg_send(&dev, id, buf, (uint32_t)n, 0) != n) {
 			say("echo send failed");
@@ -424,9 +436,7 @@ case_gone(void)
 	uint32_t magic, t0, resets;
 	int id;
 
-	if (dev_up() != 0)
-		return -1;
-	id = hcvg_connect(&dev, cmdline_u32("vport", 1234), 0);
+	id = dev_connect(cmdline_u32("vport", 1234));
 	if (id < 0)
 		return -1;
 	say("transfer started ticks=%u", ticks());
@@ -451,9 +461,7 @@ case_restart(void)
 	uint32_t vport = cmdline_u32("vport", 1234);
 	int id;
 
-	if (dev_up() != 0)
-		return -1;
-	id = hcvg_connect(&dev, vport, 0);
+	id = dev_connect(vport);
 	if (id < 0)
 		return -1;
 	say("transfer started");
@@ -659,9 +667,7 @@ case_hold(void)
 	uint32_t st = 5;
 	int id;
 
-	if (dev_up() != 0)
-		return -1;
-	id = hcvg_connect(&dev, cmdline_u32("vport", 1234), 0);
+	id = dev_connect(cmdline_u32("vport", 1234));
 	if (id < 0)
 		return -1;
 	stream_fill(&st, b, sizeof(b));
@@ -728,7 +734,7 @@ case_msg(void)
 	for (size = 1; size != 0; size = size >= 65536 ? 0 :
 	    (size * 2 > 65536 ? 65536 : size * 2 + 1)) {
 		stream_fill(&st, out, size);
-		tx_crc = crc32_update(tx_crc, out, size);
+		tx_crc = xtd_crc32_update(tx_crc, out, size);
 		for (off = 0; off < size; off += k) {
 			k = size - off < HCVS_MSG_MAX_PAYLOAD ? size - off :
 			    HCVS_MSG_MAX_PAYLOAD;
@@ -751,7 +757,7 @@ case_msg(void)
 				say("receive rc=%d", rc);
 				return -1;
 			}
-			rx_crc = crc32_update(rx_crc, msg_buf +
+			rx_crc = xtd_crc32_update(rx_crc, msg_buf +
 			    HCVS_MSG_BUF_HDR, len);
 		}
 		got += size;
@@ -767,27 +773,25 @@ case_msg(void)
 	return rc == 0 && tx_crc == rx_crc ? 0 : -1;
 }
 
+static const struct pvh_case vsock_cases[] = {
+	{ "msg", case_msg },
+	{ "g2h", case_g2h },
+	{ "h2g", case_h2g },
+	{ "smp", case_smp },
+	{ "gone", case_gone },
+	{ "restart", case_restart },
+	{ "hold", case_hold },
+	{ "ctl", case_ctl },
+	{ "perf", case_perf },
+};
+
 static int
 run_case(const char *name)
 {
-	if (str_eq(name, "msg"))
-		return case_msg();
-	if (str_eq(name, "g2h"))
-		return case_g2h();
-	if (str_eq(name, "h2g"))
-		return case_h2g();
-	if (str_eq(name, "smp"))
-		return case_smp();
-	if (str_eq(name, "gone"))
-		return case_gone();
-	if (str_eq(name, "restart"))
-		return case_restart();
-	if (str_eq(name, "hold"))
-		return case_hold();
-	if (str_eq(name, "ctl"))
-		return case_ctl();
-	if (str_eq(name, "perf"))
-		return case_perf();
+	int rc;
+
+	if (pvh_case_run(vsock_cases, PVH_NCASES(vsock_cases), name, &rc))
+		return rc;
 	say("unknown case %s", name);
 	return -1;
 }
