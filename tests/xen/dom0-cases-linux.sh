@@ -75,9 +75,13 @@ lg_rx() {
 	for f in /tmp/lgrx/$1.$2/*; do
 		[ -f "$f" ] || continue
 		echo "HCVS-PEER rx port=$2 size=$(wc -c <"$f") sha=$(sha256sum <"$f" | cut -c1-16)"
-		# The guest sends the positional pattern tagged with the size.
-		lgtool verify "$f" "$(wc -c <"$f")" | grep -v 'wrong_words=0$'
+		# echo_xfer sends the positional pattern tagged with the size:
+		# where it differs, say where the wrong bytes came from.
+		[ "$(wc -c <"$f")" -ge 16 ] &&
+		    lgtool verify "$f" "$(wc -c <"$f")" | grep -v 'wrong_words=0$'
 	done
+	# Reports only: the guest's checksums are what the case asserts.
+	return 0
 }
 
 # lg_fail NAME PORT WHY: what the guest and dom0 got so far, then fail.
