@@ -26,6 +26,7 @@
 #include "common/loop.h"
 #include "hcvsock_guest.h"
 #include "ioreq/ioreq.h"
+#include "ioreq/ioreq_impl.h"
 #include "fake_guest.h"
 #include "fake_plat.h"
 #include "fake_srv.h"
@@ -215,6 +216,7 @@ struct env {
 	struct loop		*loop;
 	struct vsock_dev	*dev;
 	struct vsock_mux	*mux;
+	struct copy_mem		*cmem;
 	struct host		 host;
 	uint8_t			*ram;
 
@@ -229,6 +231,43 @@ struct env {
 	struct hcvg_platform	 plat;
 	void			(*guest_fn)(struct env *);
 };
+
+/*
+ * Guest memory as Xen's foreign mappings give it: copies only, no direct
+ * pointer, so TX payloads go through the device's slot buffer and RX
+ * packets are written whole.
+ */
+struct copy_mem {
+	struct ioreq_mem	 cm_mem;
+	struct ioreq_mem	*cm_base;
+};
+
+static int
+copy_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf, size_t len)
+{
+	return ioreq_mem_read(((struct copy_mem *)m)->cm_base, gpa, buf, len);
+}
+
+static int
+copy_mem_write(struct ioreq_mem *m, uint64_t gpa, const void *buf, size_t len)
+{
+	return ioreq_mem_write(((struct copy_mem *)m)->cm_base, gpa, buf, len);
+}
+
+static void
+copy_mem_free(struct ioreq_mem *m)
+{
+	free(m);
+}
+
+static const struct ioreq_mem_ops copy_mem_ops = {
+	.read = copy_mem_read,
+	.write = copy_mem_write,
+	.free = copy_mem_free,
+};
+
+/* Set by setup_copy(): the device sees copy-only memory. */
+static bool copy_only;
 
 static int
 setup(void **state)
@@ -252,6 +291,14 @@ setup(void **state)
 	mc.close_timeout_ms = 2000;
 	mc.send_ok_line = true;
 	dc.mem = ioreq_source_mem(e->src);
+	if (copy_only) {
+		e->cmem = calloc(1, sizeof(*e->cmem));
+		assert_non_null(e->cmem);
+		e->cmem->cm_mem.ops = &copy_mem_ops;
+		e->cmem->cm_base = dc.mem;
+		dc.mem = &e->cmem->cm_mem;
+		assert_null(ioreq_mem_direct(dc.mem, RAM_GPA, 1));
+	}
 	dc.guest_cid = CID;
 	dc.features = VSOCK_DEV_FEATURES | HCVS_F_SEQPACKET;
 	dc.name = "e2e";
@@ -270,10 +317,22 @@ teardown(void **state)
 	struct env *e = *state;
 
 	fake_vsock_close(&e->fv);
+	free(e->cmem);
 	fake_srv_close(&e->fs);
 	host_stop(&e->host);
 	free(e);
 	return 0;
+}
+
+static int
+setup_copy(void **state)
+{
+	int rc;
+
+	copy_only = true;
+	rc = setup(state);
+	copy_only = false;
+	return rc;
 }
 
 /* ---- The guest ------------------------------------------------------------------ */
@@ -462,6 +521,43 @@ e2e__many_connections(void **state)
 	assert_int_equal(e->host.echo.accepted, 72);
 	assert_true(ms.ms_conns_total >= 72);
 	assert_int_equal(ms.ms_tx_bytes, 72 * 2000);
+}
+
+/* Eight connections echo 256 KiB each at once: slots reused in both rings. */
+static void
+g_bulk(struct env *e)
+{
+	enum { N = 8, LEN = 256 << 10 };
+	static uint8_t out[N][LEN], back[N][LEN];
+	int id[N], i;
+
+	for (i = 0; i < N; i++)
+		fill(out[i], LEN, (unsigned)i * 13 + 5);
+	TCHECK(gprog_connect_all(&e->g, ECHO_PORT, id, N) == 0);
+	TCHECK(gprog_echo_all(&e->g, id, N, &out[0][0], &back[0][0], LEN) == 0);
+	for (i = 0; i < N; i++)
+		TCHECK(hcvg_close(&e->g, id[i]) == 0);
+}
+
+static void
+e2e__copy_mem_bulk(void **state)
+{
+	struct env *e = *state;
+	struct vsock_mux_stats ms;
+
+	run_guest(e, g_bulk);
+	vsock_mux_get_stats(e->mux, &ms);
+	assert_int_equal(ms.ms_tx_bytes, 8u * (256u << 10));
+	assert_int_equal(ms.ms_rx_bytes, 8u * (256u << 10));
+}
+
+static void
+e2e__copy_mem_bulk_sync(void **state)
+{
+	struct env *e = *state;
+
+	e->sync = true;
+	run_guest(e, g_bulk);
 }
 
 static void
@@ -1040,6 +1136,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(e2e__echo_sizes_sync_mmio, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__sync_doorbell_answers_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__many_connections, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__copy_mem_bulk, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__copy_mem_bulk, setup_copy, teardown),
+		cmocka_unit_test_setup_teardown(e2e__copy_mem_bulk_sync, setup_copy, teardown),
+		cmocka_unit_test_setup_teardown(e2e__echo_sizes_async, setup_copy, teardown),
+		cmocka_unit_test_setup_teardown(e2e__many_connections, setup_copy, teardown),
 		cmocka_unit_test_setup_teardown(e2e__rst_for_unknown_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__half_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__host_initiated, setup, teardown),

@@ -25,6 +25,22 @@
  *                                           killed or SECS)
  *   lgtool unix-local BYTES                 the same bytes over a dom0-local
  *                                           AF_UNIX stream, timed
+ *   lgtool pattern BYTES TAG                write BYTES of the positional
+ *                                           pattern to stdout
+ *   lgtool verify FILE TAG                  check FILE holds the pattern;
+ *                                           else say where each wrong run
+ *                                           of bytes came from
+ *   lgtool regs NPROC ROUNDS SPIN           NPROC processes hold a pattern
+ *                                           of their own in the vector
+ *                                           registers (YMM with AVX, else
+ *                                           XMM) while spinning SPIN
+ *                                           iterations, ROUNDS times, and
+ *                                           check it is still there
+ *
+ * The positional pattern: byte i is byte i % 8 (little-endian) of the
+ * 64-bit word TAG << 32 | i / 8.  Any wrong byte names the stream (TAG)
+ * and the offset it was copied from, so a corruption shows whether old,
+ * later or another connection's data took its place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -418,6 +434,221 @@ pattern(void)
 		buf[i] = (unsigned char)lcg(&s);
 }
 
+static unsigned char
+pat_byte(uint32_t tag, uint64_t pos)
+{
+	uint64_t w = (uint64_t)tag << 32 | (pos / 8);
+
+	return (unsigned char)(w >> (8 * (pos % 8)));
+}
+
+static void
+pat_fill(unsigned char *p, uint64_t pos, size_t n, uint32_t tag)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = pat_byte(tag, pos + i);
+}
+
+/* Where the 8-byte word at the aligned `pos` of `p` came from. */
+static void
+pat_source(const unsigned char *p, uint32_t *tag, uint64_t *from)
+{
+	uint64_t w = 0;
+	int k;
+
+	for (k = 7; k >= 0; k--)
+		w = w << 8 | p[k];
+	*tag = (uint32_t)(w >> 32);
+	*from = (w & 0xffffffffu) * 8;
+}
+
+/*
+ * Compare n bytes at stream offset pos against the pattern, aligned
+ * word by aligned word; print up to `max` runs of wrong words with the
+ * source of each run's first word.  Returns the number of wrong words.
+ */
+static uint64_t
+pat_check(const char *who, const unsigned char *p, uint64_t pos, size_t n,
+    uint32_t tag, unsigned max)
+{
+	unsigned char want[8];
+	uint64_t bad = 0, run_at = 0, run_len = 0, src = 0;
+	uint32_t src_tag = 0;
+	unsigned runs = 0;
+	size_t i, k;
+
+	for (i = 0; i <= n; i += k ? k : 1) {
+		int wrong = 0;
+
+		k = 8 - (size_t)((pos + i) % 8);
+		if (k > n - i)
+			k = n - i;
+
+		if (i < n) {
+			pat_fill(want, pos + i, k, tag);
+			wrong = memcmp(p + i, want, k) != 0;
+		}
+		if (wrong) {
+			bad++;
+			if (run_len++ == 0) {
+				run_at = pos + i;
+				if (k == 8)
+					pat_source(p + i, &src_tag, &src);
+				else
+					src_tag = 0, src = UINT64_MAX;
+			}
+			continue;
+		}
+		if (run_len == 0)
+			continue;
+		if (runs++ < max) {
+			const unsigned char *w = p + (run_at - pos);
+			size_t d, dn = run_len * 8 < 64 ? run_len * 8 : 64;
+			char hex[3 * 64 + 1], asc[64 + 1];
+
+			for (d = 0; d < dn && run_at - pos + d < n; d++) {
+				snprintf(hex + 3 * d, 4, "%02x.", w[d]);
+				asc[d] = w[d] >= 0x21 && w[d] < 0x7f ? (char)w[d] : '.';
+			}
+			hex[3 * d] = asc[d] = '\0';
+			printf("%s wrong run at=%llu bytes=%llu from tag=%#x "
+			    "at=%lld hex=%s ascii=%s\n", who,
+			    (unsigned long long)run_at,
+			    (unsigned long long)run_len * 8, src_tag,
+			    src == UINT64_MAX ? -1LL : (long long)src, hex, asc);
+		}
+		run_len = 0;
+	}
+	if (runs > max)
+		printf("%s ... %u wrong runs in all\n", who, runs);
+	return bad;
+}
+
+static int
+pattern_out(unsigned long long n, uint32_t tag)
+{
+	unsigned long long pos = 0;
+
+	while (pos < n) {
+		size_t c = n - pos < CHUNK ? (size_t)(n - pos) : CHUNK;
+
+		pat_fill(buf, pos, c, tag);
+		if (write_all(1, buf, c) < 0)
+			return 1;
+		pos += c;
+	}
+	return 0;
+}
+
+static int
+verify(const char *file, uint32_t tag)
+{
+	int fd = open(file, O_RDONLY);
+	uint64_t pos = 0, bad = 0;
+	size_t have = 0;
+	ssize_t r;
+
+	if (fd < 0)
+		die(file);
+	/* Whole chunks, so that words never straddle two reads. */
+	for (;;) {
+		r = read(fd, rbuf + have, CHUNK - have);
+		if (r > 0)
+			have += (size_t)r;
+		if (have == CHUNK || (r <= 0 && have > 0)) {
+			bad += pat_check("HCVS-PEER verify", rbuf, pos, have,
+			    tag, 8);
+			pos += have;
+			have = 0;
+		}
+		if (r <= 0)
+			break;
+	}
+	close(fd);
+	printf("HCVS-PEER verify file=%s tag=%#x size=%llu wrong_words=%llu\n",
+	    file, tag, (unsigned long long)pos, (unsigned long long)bad);
+	return bad != 0;
+}
+
+/*
+ * The vector registers must survive whatever takes the CPU meanwhile:
+ * interrupts, the kernel's scheduler, the hypervisor's vCPU switches.
+ */
+#define REG_LOAD(i)	"vmovdqa " #i "*32(%[p]), %%ymm" #i "\n\t"
+#define REG_STORE(i)	"vmovdqa %%ymm" #i ", " #i "*32(%[o])\n\t"
+#define SSE_LOAD(i)	"movdqa " #i "*32(%[p]), %%xmm" #i "\n\t"
+#define SSE_STORE(i)	"movdqa %%xmm" #i ", " #i "*32(%[o])\n\t"
+#define ALL16(m)	m(0) m(1) m(2) m(3) m(4) m(5) m(6) m(7) m(8) m(9) \
+			m(10) m(11) m(12) m(13) m(14) m(15)
+#define VCLOBBER	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", \
+			"xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", \
+			"xmm12", "xmm13", "xmm14", "xmm15", "memory"
+
+__attribute__((target("avx")))
+static void
+regs_avx(const uint32_t *pat, uint32_t *out, unsigned long n)
+{
+	__asm__ volatile(ALL16(REG_LOAD)
+	    "1:\n\tdec %[n]\n\tjnz 1b\n\t"
+	    ALL16(REG_STORE) "vzeroupper\n\t"
+	    : [n] "+r" (n) : [p] "r" (pat), [o] "r" (out) : VCLOBBER);
+}
+
+static void
+regs_sse(const uint32_t *pat, uint32_t *out, unsigned long n)
+{
+	__asm__ volatile(ALL16(SSE_LOAD)
+	    "1:\n\tdec %[n]\n\tjnz 1b\n\t"
+	    ALL16(SSE_STORE)
+	    : [n] "+r" (n) : [p] "r" (pat), [o] "r" (out) : VCLOBBER);
+}
+
+static int
+regs_one(unsigned id, unsigned long rounds, unsigned long spin, int avx)
+{
+	static uint32_t pat[16][8] __attribute__((aligned(32)));
+	static uint32_t out[16][8] __attribute__((aligned(32)));
+	unsigned long r, bad = 0;
+	unsigned i, k, w = avx ? 8 : 4;
+
+	for (i = 0; i < 16; i++)
+		for (k = 0; k < 8; k++)
+			pat[i][k] = id << 24 | i << 16 | k << 8 | 0x5a;
+	for (r = 0; r < rounds; r++) {
+		memset(out, 0, sizeof(out));
+		if (avx)
+			regs_avx(&pat[0][0], &out[0][0], spin);
+		else
+			regs_sse(&pat[0][0], &out[0][0], spin);
+		for (i = 0; i < 16; i++)
+			for (k = 0; k < w; k++)
+				if (out[i][k] != pat[i][k] && bad++ < 4)
+					printf("HCVS-REGS proc %u round %lu %smm%u[%u] = "
+					    "%08x, want %08x\n", id, r, avx ? "y" : "x",
+					    i, k, out[i][k], pat[i][k]);
+	}
+	return bad != 0;
+}
+
+static int
+regs(unsigned nproc, unsigned long rounds, unsigned long spin)
+{
+	int avx = __builtin_cpu_supports("avx"), st;
+	unsigned i, failed = 0;
+
+	for (i = 0; i < nproc; i++)
+		if (fork() == 0)
+			_exit(regs_one(i + 1, rounds, spin, avx));
+	while (wait(&st) > 0)
+		failed += !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+	printf("HCVS-REGS %s: %u processes x %lu rounds of %lu: %u saw a "
+	    "register change\n", avx ? "ymm" : "xmm", nproc, rounds, spin,
+	    failed);
+	return failed != 0;
+}
+
 static int
 send_bytes(int fd, unsigned long long n)
 {
@@ -471,14 +702,10 @@ multi(unsigned cid, unsigned port, unsigned conns, size_t bytes)
 	if (m == NULL || p == NULL)
 		die("calloc");
 	for (i = 0; i < conns; i++) {
-		uint32_t s = 1000 + i;
-		size_t k;
-
 		m[i].data = malloc(bytes);
 		if (m[i].data == NULL)
 			die("malloc");
-		for (k = 0; k < bytes; k++)
-			m[i].data[k] = (unsigned char)lcg(&s);
+		pat_fill(m[i].data, 0, bytes, 1000 + i);
 		m[i].fd = vsock_connect(SOCK_STREAM, cid, port);
 	}
 	for (i = 0; i < conns; i++)
@@ -516,6 +743,8 @@ multi(unsigned cid, unsigned port, unsigned conns, size_t bytes)
 					if (c->got + (size_t)r > bytes ||
 					    memcmp(rbuf, c->data + c->got, (size_t)r) != 0) {
 						snprintf(why, sizeof(why), "conn %u: wrong bytes at %zu", i, c->got);
+						(void)pat_check("HCVS-G multi", rbuf,
+						    c->got, (size_t)r, 1000 + i, 4);
 						c->bad = 1;
 					}
 					c->got += (size_t)r;
@@ -624,6 +853,14 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "hold") == 0)
 		return hold((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]),
 		    (unsigned)atoi(argv[4]));
+	if (argc == 4 && strcmp(argv[1], "pattern") == 0)
+		return pattern_out(strtoull(argv[2], NULL, 0),
+		    (uint32_t)strtoul(argv[3], NULL, 0));
+	if (argc == 4 && strcmp(argv[1], "verify") == 0)
+		return verify(argv[2], (uint32_t)strtoul(argv[3], NULL, 0));
+	if (argc == 5 && strcmp(argv[1], "regs") == 0)
+		return regs((unsigned)atoi(argv[2]), strtoul(argv[3], NULL, 0),
+		    strtoul(argv[4], NULL, 0));
 	if (argc == 3 && strcmp(argv[1], "unix-local") == 0)
 		return unix_local(strtoull(argv[2], NULL, 0));
 	fprintf(stderr, "usage: see the comment at the top of lgtool.c\n");

@@ -74,7 +74,8 @@ rmmod_idle() {
 # echo_xfer PORT BYTES TAG: send BYTES random bytes to dom0's echo on PORT,
 # half-close, read the echo to EOF; print both checksums.
 echo_xfer() {
-	head -c "$2" /dev/urandom >/tmp/in.$3
+	# Positional bytes (lgtool.c): dom0 can tell where a wrong byte came from.
+	lgtool pattern "$2" "$2" >/tmp/in.$3
 	socat -t 60 -T 60 -b 65536 "OPEN:/tmp/in.$3,rdonly!!CREATE:/tmp/out.$3" \
 	    "VSOCK-CONNECT:2:$1" 2>/tmp/socat.$3
 	rc=$?
@@ -127,6 +128,14 @@ smoke)
 	lgtool seq-client 2 1235 50 99
 	rmmod_idle
 	bye PASS ;;
+regs)
+	# The emulated machine keeps vector registers while dom0 and this
+	# guest share its CPUs (dom0 runs the same check meanwhile).
+	g "regs start"
+	if lgtool regs 2 40 10000000 >/tmp/regs.out; then r=PASS; else r=FAIL; fi
+	sed 's/^/HCVS-G /' /tmp/regs.out
+	bye $r
+	bye FAIL ;;
 rmmod)
 	# A live connection pins the module: rmmod is refused, data still flows.
 	lgtool hold 2 1234 120 &
