@@ -97,6 +97,12 @@ lg_fail() {
 lg_finish() {
 	wait_gone "$1" 240 || { lg_dump "$1"; hv_log; fail "guest did not finish"; }
 	lg_dump "$1"
+	# Gone without its END line: it crashed (on_crash = destroy); show why.
+	grep -qs 'HCVS-G END ' "$LGLOG/guest-$1.log" || {
+		tr -d '\r' <"$LGLOG/guest-$1.log" | tail -n 60 | sed 's/^/HCVS-LGC /'
+		hv_log
+		fail "guest went away without its END line"
+	}
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after the guest went"; }
 	hv_log
 	check_no_zombie

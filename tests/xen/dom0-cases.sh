@@ -346,7 +346,7 @@ hv_end() {
 # hv_counters NAME: the serving daemon's doorbell counters, as
 # `hcvsockctl status --json` gives them (hcvsockctl(8)).
 hv_counters() {
-	j=$(hcvsockctl status --json "$1" 2>&1) || fail "hcvsockctl status: $j"
+	j=$(hcvsockctl status --json "$1" 2>&1) || { hv_log; fail "hcvsockctl status: $j"; }
 	line=
 	for k in doorbells sync_doorbells evtchn_doorbells evtchn_events_ignored passes; do
 		v=$(echo "$j" | tr ',{}' '\n\n\n' | sed -n "s/^\"$k\"://p" | head -n1)
@@ -576,7 +576,7 @@ cleanup() {
 	done
 	rm -f /tmp/case.pids
 	# A crashed program leaves a line in the kernel log: show it.
-	dmesg -c 2>/dev/null | grep -E 'segfault|traps:|general protection|Oops|BUG' |
+	dmesg -c 2>/dev/null | grep -E 'segfault|traps:|general protection|Oops|BUG|type=1326|seccomp' |
 	    sed 's/^/HCVS-DMESG /'
 	for d in $(xl list | awk 'NR > 2 { print $2 }'); do
 		xl destroy "$d" >/dev/null 2>&1
