@@ -495,19 +495,31 @@ e2e__echo_sizes_sync_mmio(void **state)
 	assert_int_equal(st.ds_bad_hdr, 0);
 }
 
+/*
+ * n connections opened at once, each echoing len bytes of its own
+ * (seeded i * mul + add), all in flight together, then closed.
+ */
+static void
+echo_many(struct env *e, int n, uint32_t len, uint8_t *out, uint8_t *back,
+    unsigned mul, unsigned add)
+{
+	int id[NCONNS], i;
+
+	TCHECK(n <= NCONNS);
+	for (i = 0; i < n; i++)
+		fill(out + (size_t)i * len, len, (unsigned)i * mul + add);
+	TCHECK(gprog_connect_all(&e->g, ECHO_PORT, id, n) == 0);
+	TCHECK(gprog_echo_all(&e->g, id, n, out, back, len) == 0);
+	for (i = 0; i < n; i++)
+		TCHECK(hcvg_close(&e->g, id[i]) == 0);
+}
+
 static void
 g_many(struct env *e)
 {
-	enum { N = 72, LEN = 2000 };
-	static uint8_t out[N][LEN], back[N][LEN];
-	int id[N], i;
+	static uint8_t out[72][2000], back[72][2000];
 
-	for (i = 0; i < N; i++)
-		fill(out[i], LEN, (unsigned)i * 7 + 1);
-	TCHECK(gprog_connect_all(&e->g, ECHO_PORT, id, N) == 0);
-	TCHECK(gprog_echo_all(&e->g, id, N, &out[0][0], &back[0][0], LEN) == 0);
-	for (i = 0; i < N; i++)
-		TCHECK(hcvg_close(&e->g, id[i]) == 0);
+	echo_many(e, 72, 2000, &out[0][0], &back[0][0], 7, 1);
 }
 
 static void
@@ -527,20 +539,13 @@ e2e__many_connections(void **state)
 static void
 g_bulk(struct env *e)
 {
-	enum { N = 8, LEN = 256 << 10 };
-	static uint8_t out[N][LEN], back[N][LEN];
-	int id[N], i;
+	static uint8_t out[8][256 << 10], back[8][256 << 10];
 
-	for (i = 0; i < N; i++)
-		fill(out[i], LEN, (unsigned)i * 13 + 5);
-	TCHECK(gprog_connect_all(&e->g, ECHO_PORT, id, N) == 0);
-	TCHECK(gprog_echo_all(&e->g, id, N, &out[0][0], &back[0][0], LEN) == 0);
-	for (i = 0; i < N; i++)
-		TCHECK(hcvg_close(&e->g, id[i]) == 0);
+	echo_many(e, 8, 256 << 10, &out[0][0], &back[0][0], 13, 5);
 }
 
 static void
-e2e__copy_mem_bulk(void **state)
+e2e__bulk(void **state)
 {
 	struct env *e = *state;
 	struct vsock_mux_stats ms;
@@ -552,7 +557,7 @@ e2e__copy_mem_bulk(void **state)
 }
 
 static void
-e2e__copy_mem_bulk_sync(void **state)
+e2e__bulk_sync(void **state)
 {
 	struct env *e = *state;
 
@@ -1136,9 +1141,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(e2e__echo_sizes_sync_mmio, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__sync_doorbell_answers_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(e2e__many_connections, setup, teardown),
-		cmocka_unit_test_setup_teardown(e2e__copy_mem_bulk, setup, teardown),
-		cmocka_unit_test_setup_teardown(e2e__copy_mem_bulk, setup_copy, teardown),
-		cmocka_unit_test_setup_teardown(e2e__copy_mem_bulk_sync, setup_copy, teardown),
+		cmocka_unit_test_setup_teardown(e2e__bulk, setup, teardown),
+		cmocka_unit_test_setup_teardown(e2e__bulk, setup_copy, teardown),
+		cmocka_unit_test_setup_teardown(e2e__bulk_sync, setup_copy, teardown),
 		cmocka_unit_test_setup_teardown(e2e__echo_sizes_async, setup_copy, teardown),
 		cmocka_unit_test_setup_teardown(e2e__many_connections, setup_copy, teardown),
 		cmocka_unit_test_setup_teardown(e2e__rst_for_unknown_port, setup, teardown),
