@@ -1428,7 +1428,9 @@ state__reset_replayed_leaves_old_mailbox(void **state)
 /*
  * An orderly stop tells the guest at once (EPOCH, ISR_RESET, one
  * interrupt), so a guest asleep waiting for RX does not wait for its own
- * timeout; a device that never went live is left alone.
+ * timeout; a device that never went live is left alone.  From the notice
+ * on no ring is touched: a TX entry and a synchronous doorbell leave
+ * TX_CONS and RX_PROD where they were, until the guest RESETs.
  */
 static void
 state__going_away_tells_the_guest(void **state)
@@ -1445,10 +1447,24 @@ state__going_away_tells_the_guest(void **state)
 	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
 	(void)vt_rd(e, HCVS_REG_ISR);
 	e->raises = 0;
+	fake_mux_listen(e->mux, 80);
 	vsock_dev_going_away(e->dev);
 	assert_int_equal(e->raises, 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
 	assert_true(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_RESET);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
+	(void)fake_mux_connect(e->mux, 6000);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 0);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 0);
+	assert_false(vsock_dev_pending(e->dev));
+	assert_int_equal(vsock_dev_process(e->dev), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 0);
+	/* Reset and set up again, the device works. */
+	bring_up(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
 }
 
 static void
