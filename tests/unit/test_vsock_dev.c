@@ -297,6 +297,47 @@ neg__order_enforced(void **state)
 	assert_true(stats(e).ds_cmd_errors >= 9);
 }
 
+/*
+ * The command numbers without a meaning (PROTOCOL.md §6): 0x81..0xFF are
+ * MSG's, BAD_STATE before a protocol is chosen and under RING, BAD_ARG
+ * under MSG; any other unknown number UNKNOWN_CMD; none has an effect.
+ */
+static void
+neg__reserved_commands(void **state)
+{
+	struct vtenv *e = *state;
+	static const uint32_t msg_reserved[] = { 0x81, 0x9A, 0xFF };
+	static const uint32_t unknown[] = { 0x09, 0x42, 0x7F, 0x100, 0xFFFFFFFF };
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
+		    HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_MSG_SET_CALLS, 0, 0, 1, 0),
+	    HCVS_ERR_BAD_STATE);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0,
+	    0), HCVS_ERR_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
+		    HCVS_ERR_BAD_ARG);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0,
+	    0), HCVS_ERR_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
+		    HCVS_ERR_BAD_STATE);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+}
+
 static void
 neg__seqpacket_when_offered(void **state)
 {
@@ -1690,6 +1731,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__command_replayed_at_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__msg_command_replayed_at_every_point, setup_msg, teardown),
+		cmocka_unit_test_setup_teardown(neg__reserved_commands, setup_msg, teardown),
 		cmocka_unit_test_setup_teardown(state__doorbell_replayed_delivers_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__reset_replayed_leaves_old_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),
