@@ -46,6 +46,12 @@ struct ring {
 	bool			 r_rx_stalled;
 	bool			 r_lingered;	/* r_more: the TX poll window */
 	uint64_t		 r_credit_seen;	/* stall count a window ended on */
+	/*
+	 * The orderly-stop notice was given: the guest has been told its
+	 * connections are gone, so no ring is touched again (a doorbell,
+	 * even a synchronous one still pending, does nothing) until RESET.
+	 */
+	bool			 r_gone;
 	struct vsock_pkt_hdr	 r_rstq[RSTQ_LEN];
 	unsigned		 r_rst_head;
 	unsigned		 r_rst_count;
@@ -660,7 +666,7 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	r->r_more = false;
 	r->r_rx_stalled = false;
 	r->r_lingered = false;
-	if (!vsock_dev_runnable(d))
+	if (!vsock_dev_runnable(d) || r->r_gone)
 		return 0;
 	d->d_st.ds_passes++;
 	tx = tx_run(r, keep);
@@ -738,13 +744,14 @@ ring_pending(const void *p)
 {
 	const struct ring *r = p;
 
-	return r->r_kick_pending || r->r_more ||
-	    (!r->r_rx_stalled && rx_have(r));
+	return !r->r_gone && (r->r_kick_pending || r->r_more ||
+	    (!r->r_rx_stalled && rx_have(r)));
 }
 
 /*
- * The poll window follows guest activity only: a DOORBELL write, or a
- * window that found more.  A pass for host data or a timer does not wait.
+ * The poll window follows guest activity: a DOORBELL write, or a window
+ * that found more.  A pass for host data or a timer waits only for a
+ * credit answer (credit_linger).
  */
 static int
 ring_process(void *p)
@@ -793,6 +800,7 @@ ring_reset(void *p)
 	free(r->r_buf);
 	r->r_buf = NULL;
 	r->r_kick_pending = r->r_more = r->r_rx_stalled = false;
+	r->r_gone = false;
 	r->r_rst_head = r->r_rst_count = 0;
 	if (r->r_be != NULL)
 		r->r_be->reset(r->r_be_arg);
@@ -813,6 +821,7 @@ ring_going_away(void *p)
 	struct ring *r = p;
 
 	/* The guest sees the new EPOCH with the ISR.RESET that follows. */
+	r->r_gone = true;
 	r->r_epoch++;
 	if (has_mailbox(r))
 		(void)mb_write32(r, HCVS_MB_EPOCH, r->r_epoch);

@@ -1399,6 +1399,38 @@ close_timeout__host_gone_guest_silent__rst(void **state)
 	close(lfd);
 }
 
+/*
+ * The host program closed entirely (SHUTDOWN(RCV|SEND) to the guest): the
+ * guest's SHUTDOWN(SEND) finishes the close at once, with the host's one
+ * RST, well inside a close_timeout far longer than the test may run.
+ */
+static void
+close_timeout__guest_shutdown_send_finishes_close(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1012, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 612, 1012, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	struct vsock_mux_stats st;
+
+	f->e.cfg.close_timeout_ms = 600000;
+	f->e.cfg.rx_ready = NULL;
+	assert_int_equal(vsock_mux_reconfigure(f->e.g.m, &f->e.cfg), 0);
+	vg_run(&f->e.g, NULL, NULL, 10);
+	close(fd);
+	assert_true(vg_run(&f->e.g, conn_has_shutdown, c, T_LONG));
+	assert_int_equal(c->shut_rcvd, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(c->state, VG_OPEN);
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_SEND);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	vsock_mux_get_stats(f->e.g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	assert_int_equal(st.ms_bad_packets, 0);
+	assert_int_equal(f->e.g.violations, 0);
+	close(lfd);
+}
+
 static void
 close_timeout__guest_shut_both_host_stuck__rst(void **state)
 {
@@ -2289,6 +2321,7 @@ main(void)
 		T(limit__guest_rst_host_closed_then_recovers),
 		T(limit__ten_thousand_refusals__bounded),
 		T(close_timeout__host_gone_guest_silent__rst),
+		T(close_timeout__guest_shutdown_send_finishes_close),
 		T(close_timeout__guest_shut_both_host_stuck__rst),
 		T(host_init__guest_never_answers__client_closed_and_rst),
 		T(host_init__guest_refuses__client_closed),
