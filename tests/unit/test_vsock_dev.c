@@ -1127,6 +1127,72 @@ ring__tx_poll_not_for_host_data(void **state)
 	    HCVS_HF_TX_NO_KICK, 0);
 }
 
+/*
+ * A pass that leaves a connection waiting for credit (the backend's
+ * credit_wait) waits in the TX poll window for the guest's answer,
+ * whatever started it: the answer needs no doorbell.  A stall whose
+ * window passed unanswered gets no second one, and a synchronous
+ * doorbell's pass never waits.
+ */
+static void
+ring__tx_poll_credit_answer(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	vt_pump(e);
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	hdr_init(&h, VSOCK_OP_CREDIT_REQUEST, 2, 1);
+	h.src_cid = 2;
+	h.dst_cid = VT_CID;
+	fake_mux_set_credit_wait(e->mux, true, 1);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	/* A pass for host data, as the daemon's wiring runs it. */
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
+	assert_int_equal(fake_mux_last(e->mux)->src_port, 5);
+	assert_int_equal(stats(e).ds_kicks, 0);
+	assert_int_equal(stats(e).ds_credit_windows_missed, 0);
+
+	/* Unanswered: the window runs out once, the flag comes down. */
+	vsock_dev_set_tx_poll(e->dev, 1000);
+	fake_mux_set_credit_wait(e->mux, true, 1);
+	fake_mux_push(e->mux, &h, NULL);
+	assert_int_equal(stats(e).ds_credit_windows_missed, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	/* The same stall: no window, however long it would be. */
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	fake_mux_set_credit_wait(e->mux, true, 1);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+
+	/* Another stall, but a synchronous doorbell: no window either. */
+	fake_mux_set_credit_wait(e->mux, true, 2);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	tx_send(e, VSOCK_OP_REQUEST, 9, 2);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 2);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	assert_int_equal(stats(e).ds_credit_windows_missed, 1);
+	fake_mux_set_credit_wait(e->mux, false, 2);
+}
+
 /* ---- State export / import (crash recovery) -------------------------------- */
 
 /* The owner's wake-up: the device pulls what the backend queued. */
@@ -1727,6 +1793,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__tx_batch_holds_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_poll_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_poll_not_for_host_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_poll_credit_answer, setup, teardown),
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__command_replayed_at_every_point, setup, teardown),

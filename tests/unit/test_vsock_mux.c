@@ -20,6 +20,7 @@
 #include "test_common.h"
 #include "vguest.h"
 #include "common/loop.h"
+#include "vsock/vsock_backend.h"
 #include "vsock/vsock_mux.h"
 
 #define CID	7
@@ -1060,6 +1061,7 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	size_t n = 1024 * 1024, sent = 0;
 	uint8_t *data = malloc(n);
 	struct echo_ctx x;
+	uint64_t stalls;
 	int fd;
 
 	f->e.g.buf_alloc = 16 * 1024;
@@ -1081,6 +1083,9 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	assert_int_equal(f->e.g.violations, 0);
 	/* At most one CREDIT_REQUEST while stalled: no storm. */
 	assert_true(c->credit_requests_rcvd <= 1);
+	/* The device may wait for the answer: one connection waits. */
+	assert_true(vsock_mux_backend_ops.credit_wait(f->e.g.m, &stalls));
+	assert_int_equal(stalls, 1);
 	/* Resume: the guest reads everything, the host finishes writing. */
 	c->consume = true;
 	vg_consume(&f->e.g, c);
@@ -1097,6 +1102,9 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	}
 	assert_memory_equal(c->in, data, n);
 	assert_int_equal(f->e.g.violations, 0);
+	/* Credit came back after each stall: nobody waits now. */
+	assert_false(vsock_mux_backend_ops.credit_wait(f->e.g.m, &stalls));
+	assert_true(stalls >= 1);
 	close(fd);
 	free(data);
 	close(lfd);
