@@ -53,13 +53,18 @@ struct vsock_backend_ops {
 		    const void *payload);
 	void	(*tx_end)(void *b);
 	/*
-	 * Optional (NULL: never).  True while some connection waits for
-	 * the guest's credit: it sent CREDIT_REQUEST, and the guest's
-	 * answer is what lets host data move again.  *stalls counts the
-	 * stalls so far: it changes when another one begins.
+	 * Optional (NULL: never).  What some connection waits for from the
+	 * guest, 0 if nothing: VSOCK_WAIT_CREDIT, it sent CREDIT_REQUEST and
+	 * the guest's answer is what lets host data move again;
+	 * VSOCK_WAIT_DATA, the guest had used all its credit and was just
+	 * given more, so its data is due.  *stalls counts such waits so
+	 * far: it changes when another one begins.
 	 */
-	bool	(*credit_wait)(const void *b, uint64_t *stalls);
+	unsigned (*credit_wait)(const void *b, uint64_t *stalls);
 };
+
+#define VSOCK_WAIT_CREDIT	1u
+#define VSOCK_WAIT_DATA		2u
 
 /*
  * Migration sessions, keyed by the request id ("mid") the host program

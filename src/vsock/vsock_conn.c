@@ -149,10 +149,30 @@ set_credit_asked(struct vsock_conn *c, bool asked)
 		c->c_mux->m_credit_waiters--;
 }
 
+/*
+ * c_guest_due: the guest had used all its credit and a packet just gave
+ * it more, so its data is due next (vsock_backend.h credit_wait); over
+ * with its next RW packet.
+ */
+static void
+set_guest_due(struct vsock_conn *c, bool due)
+{
+	if (c->c_guest_due == due)
+		return;
+	c->c_guest_due = due;
+	if (due) {
+		c->c_mux->m_guests_due++;
+		c->c_mux->m_grants++;
+	} else {
+		c->c_mux->m_guests_due--;
+	}
+}
+
 static void
 vsock_conn_free(struct vsock_conn *c)
 {
 	set_credit_asked(c, false);
+	set_guest_due(c, false);
 	if (c->c_held > 0)
 		vsock_mux_drop_held(c->c_mux, c);
 	vsock_mux_remove(c->c_mux, c);
@@ -478,6 +498,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	bool tried = false;
 	int rc;
 
+	set_guest_due(c, false);
 	if (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) {
 		m->m_stats.ms_bad_packets++;
 		vsock_log(m, LOG_WARNING, "vsock: connection %u->%u: data "
@@ -940,6 +961,10 @@ vsock_conn_to_guest(struct vsock_conn *c, struct vsock_pkt_hdr *h,
 	vsock_mux_schedule(m, c);
 	return 0;
 sent:
+	/* A guest with no credit left gets some: its data comes next. */
+	if (c->c_rx_cnt - c->c_fwd_sent == c->c_buf_alloc &&
+	    c->c_fwd_cnt != c->c_fwd_sent && c->c_state == VC_ESTABLISHED)
+		set_guest_due(c, true);
 	/* Any packet carries fwd_cnt: a separate CREDIT_UPDATE is moot. */
 	h->fwd_cnt = c->c_fwd_cnt;
 	c->c_fwd_sent = c->c_fwd_cnt;

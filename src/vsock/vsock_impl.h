@@ -128,6 +128,7 @@ struct vsock_conn {
 	uint32_t			 c_peer_fwd_cnt;
 	uint32_t			 c_tx_cnt;
 	bool				 c_credit_asked;
+	bool				 c_guest_due;	/* set_guest_due() */
 	/* SEQPACKET: one host message being cut into packets. */
 	uint8_t				*c_rxm;
 	uint32_t			 c_rxm_len;
@@ -213,6 +214,8 @@ struct vsock_mux {
 
 	uint32_t			 m_next_hport;
 	uint32_t			 m_credit_waiters; /* c_credit_asked */
+	uint32_t			 m_guests_due;	/* c_guest_due */
+	uint64_t			 m_grants;	/* credit to a stalled guest */
 	struct vsock_mux_stats		 m_stats;
 	struct log_ratelimit		 m_rl;
 

@@ -610,13 +610,14 @@ be_has_rx(const void *b)
 	return vsock_mux_has_rx(b);
 }
 
-static bool
+static unsigned
 be_credit_wait(const void *b, uint64_t *stalls)
 {
 	const struct vsock_mux *m = b;
 
-	*stalls = m->m_stats.ms_credit_stalls_to_guest;
-	return m->m_credit_waiters > 0;
+	*stalls = m->m_stats.ms_credit_stalls_to_guest + m->m_grants;
+	return (m->m_credit_waiters > 0 ? VSOCK_WAIT_CREDIT : 0) |
+	    (m->m_guests_due > 0 ? VSOCK_WAIT_DATA : 0);
 }
 
 static void

@@ -618,14 +618,16 @@ tx_linger(struct ring *r, bool watch)
  * for the doorbell, so a guest that stops reading costs one window, not
  * one per pass.
  */
-static bool
+static unsigned
 credit_linger(struct ring *r, uint64_t *stalls)
 {
+	unsigned what;
+
 	*stalls = 0;
-	if (r->r_dev->d_tx_poll_ns == 0 || r->r_be->credit_wait == NULL ||
-	    !r->r_be->credit_wait(r->r_be_arg, stalls))
-		return false;
-	return *stalls != r->r_credit_seen;
+	if (r->r_dev->d_tx_poll_ns == 0 || r->r_be->credit_wait == NULL)
+		return 0;
+	what = r->r_be->credit_wait(r->r_be_arg, stalls);
+	return *stalls != r->r_credit_seen ? what : 0;
 }
 
 static int	run_round(struct ring *r, bool linger, bool async, bool last);
@@ -663,8 +665,11 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	struct vsock_dev *d = r->r_dev;
 	uint32_t tx, rx, gflags, isr = 0;
 	uint64_t stalls;
-	bool credit = async && credit_linger(r, &stalls);
+	unsigned wait = async ? credit_linger(r, &stalls) : 0;
+	bool credit = wait != 0;
 	bool keep = (linger || credit) && d->d_tx_poll_ns > 0;
+	/* After the guest's entries: on for a doorbell or a credit answer. */
+	bool more = linger || (wait & VSOCK_WAIT_CREDIT);
 
 	r->r_kick_pending = false;
 	r->r_more = false;
@@ -692,7 +697,7 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	if (isr != 0)
 		vsock_dev_notify(d, isr);
 	/* This round's RX may have begun a stall: its answer is due next. */
-	credit = async && !r->r_more && credit_linger(r, &stalls);
+	credit = async && !r->r_more && credit_linger(r, &stalls) != 0;
 	if (credit && !(r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
 		r->r_host_flags |= HCVS_HF_TX_NO_KICK;
 		if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
@@ -709,7 +714,7 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	 * for nothing else); a flag left up by an earlier window comes down.
 	 */
 	if (keep && !r->r_more && (r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
-		if (tx_linger(r, tx > 0 || credit)) {
+		if (tx_linger(r, (more && tx > 0) || credit)) {
 			if (!last)
 				return 2;
 			/* Out of rounds: the flag stays up, the next pass is owed. */

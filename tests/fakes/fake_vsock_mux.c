@@ -54,7 +54,7 @@ struct fake_mux {
 	const void	*last_held;
 	void		 (*tx_end_hook)(void *);
 	void		*tx_end_arg;
-	bool		 credit_wait;
+	unsigned	 credit_wait;
 	uint64_t	 credit_stalls;
 };
 
@@ -269,7 +269,7 @@ fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
 
 	m->total++;
 	/* Every packet carries the guest's credit: the wait is over. */
-	m->credit_wait = false;
+	m->credit_wait = 0;
 	if (h->op < 8)
 		m->count[h->op]++;
 	m->last = *h;
@@ -527,13 +527,13 @@ fm_tx_end(void *arg)
 }
 
 void
-fake_mux_set_credit_wait(struct fake_mux *m, bool waiting, uint64_t stalls)
+fake_mux_set_credit_wait(struct fake_mux *m, unsigned what, uint64_t stalls)
 {
-	m->credit_wait = waiting;
+	m->credit_wait = what;
 	m->credit_stalls = stalls;
 }
 
-static bool
+static unsigned
 fm_credit_wait(const void *b, uint64_t *stalls)
 {
 	const struct fake_mux *m = b;

@@ -55,10 +55,10 @@ unsigned fake_mux_held(const struct fake_mux *m);
 const void *fake_mux_last_held(const struct fake_mux *m);
 void	fake_mux_on_tx_end(struct fake_mux *m, void (*hook)(void *), void *arg);
 /*
- * What credit_wait reports (default: no connection waits) until the
- * guest's next packet, which carries credit and ends the wait.
+ * What credit_wait reports (VSOCK_WAIT_*; default 0: no connection
+ * waits) until the guest's next packet, which ends the wait.
  */
-void	fake_mux_set_credit_wait(struct fake_mux *m, bool waiting,
+void	fake_mux_set_credit_wait(struct fake_mux *m, unsigned what,
 	    uint64_t stalls);
 /* Live host-side connections. */
 unsigned fake_mux_conns(const struct fake_mux *m);

@@ -12,6 +12,7 @@
 #include "fake_vsock_mux.h"
 #include "guest_prog.h"
 #include "vsock_testenv.h"
+#include "vsock/vsock_backend.h"
 #include "vsock/vsock_wire.h"
 
 #define MB	(VT_RAM_GPA + 0x10000)
@@ -1139,7 +1140,8 @@ static void
 ring__tx_poll_credit_answer(void **state)
 {
 	struct vtenv *e = *state;
-	struct vsock_pkt_hdr h;
+	struct vsock_pkt_hdr h, r;
+	uint64_t kicks;
 
 	bring_up(e);
 	vt_pump(e);
@@ -1147,7 +1149,7 @@ ring__tx_poll_credit_answer(void **state)
 	hdr_init(&h, VSOCK_OP_CREDIT_REQUEST, 2, 1);
 	h.src_cid = 2;
 	h.dst_cid = VT_CID;
-	fake_mux_set_credit_wait(e->mux, true, 1);
+	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 1);
 	memset(&late, 0, sizeof(late));
 	late.e = e;
 	late.max = 1;
@@ -1162,14 +1164,14 @@ ring__tx_poll_credit_answer(void **state)
 
 	/* Unanswered: the window runs out once, the flag comes down. */
 	vsock_dev_set_tx_poll(e->dev, 1000);
-	fake_mux_set_credit_wait(e->mux, true, 1);
+	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 1);
 	fake_mux_push(e->mux, &h, NULL);
 	assert_int_equal(stats(e).ds_credit_windows_missed, 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
 	/* The same stall: no window, however long it would be. */
 	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
-	fake_mux_set_credit_wait(e->mux, true, 1);
+	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 1);
 	memset(&late, 0, sizeof(late));
 	late.e = e;
 	late.max = 1;
@@ -1180,7 +1182,7 @@ ring__tx_poll_credit_answer(void **state)
 	    HCVS_HF_TX_NO_KICK, 0);
 
 	/* Another stall, but a synchronous doorbell: no window either. */
-	fake_mux_set_credit_wait(e->mux, true, 2);
+	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 2);
 	memset(&late, 0, sizeof(late));
 	late.e = e;
 	late.max = 1;
@@ -1191,7 +1193,30 @@ ring__tx_poll_credit_answer(void **state)
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
 	assert_int_equal(stats(e).ds_credit_windows_missed, 1);
-	fake_mux_set_credit_wait(e->mux, false, 2);
+
+	/*
+	 * Guest data due (the guest just got credit it had run out of):
+	 * the window takes it, and no more after it, however long.
+	 */
+	vsock_dev_set_tx_poll(e->dev, 1000);
+	while (rx_pop(e, &r, NULL)) {
+		vt_wr(e, HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
+		vt_pump(e);
+	}
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_DATA, 3);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 2;
+	kicks = stats(e).ds_kicks;
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 3);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	assert_int_equal(stats(e).ds_kicks, kicks);
+	fake_mux_set_credit_wait(e->mux, 0, 3);
 }
 
 /* ---- State export / import (crash recovery) -------------------------------- */
