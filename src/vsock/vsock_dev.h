@@ -141,10 +141,11 @@ int	vsock_dev_process(struct vsock_dev *d);
  * Entries found are left to the next pass (vsock_dev_process() returns
  * 1), so a pass still holds the loop for at most one ring plus `ns`.
  * The same window follows any asynchronous pass (one for host data too)
- * that leaves a connection waiting for the guest's credit (the backend's
- * credit_wait), so that the answer to its CREDIT_REQUEST needs no
- * doorbell; a stall whose window passed unanswered gets no second one
- * (ds_credit_windows_missed).
+ * that leaves a connection waiting for the guest (the backend's
+ * credit_wait): for its credit, so that the answer to its CREDIT_REQUEST
+ * needs no doorbell, or for its data, after the pass gave credit to a
+ * guest that had run out; a wait whose window passed unanswered gets no
+ * second one (ds_credit_windows_missed).
  * Synchronous doorbells never wait: their vCPU is stopped meanwhile.
  */
 void	vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns);

@@ -606,17 +606,21 @@ tx_linger(struct ring *r, bool watch)
 }
 
 /*
- * The TX poll window for a credit answer: true while the backend waits
- * for the guest's credit on a stall no window has waited out yet (*stalls:
- * the backend's stall count).  The guest answers the CREDIT_REQUEST just
- * published with a TX entry; seen in the window, it needs no doorbell
- * and host data moves again without a wake-up.  From then on the pass
- * keeps the window as a doorbell's pass does: the guest's next entries
- * (its unrung credit updates, as it reads on) are taken as they come,
- * for the pass's remaining rounds, so credit keeps flowing and the host
- * seldom runs dry again.  A stall whose window passed unanswered waits
- * for the doorbell, so a guest that stops reading costs one window, not
- * one per pass.
+ * The TX poll window for the guest's answer: what the backend waits for
+ * (VSOCK_WAIT_*) on a wait no window has waited out yet (*stalls: the
+ * backend's count of waits), else 0.  For credit (VSOCK_WAIT_CREDIT)
+ * the guest answers the CREDIT_REQUEST just published with a TX entry;
+ * seen in the window, it needs no doorbell and host data moves again
+ * without a wake-up.  From then on the pass keeps the window as a
+ * doorbell's pass does: the guest's next entries (its unrung credit
+ * updates, as it reads on) are taken as they come, for the pass's
+ * remaining rounds, so credit keeps flowing and the host seldom runs dry
+ * again.  For data due (VSOCK_WAIT_DATA: the guest had run out of credit
+ * and the pass gave it some) the window takes the guest's next entries
+ * and ends there: lingering on would keep the loop from the host socket
+ * that data is for.  A wait whose window passed unanswered waits for the
+ * doorbell, so a guest that stops reading or sending costs one window,
+ * not one per pass.
  */
 static unsigned
 credit_linger(struct ring *r, uint64_t *stalls)
