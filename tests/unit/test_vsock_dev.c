@@ -303,39 +303,34 @@ neg__order_enforced(void **state)
  * under MSG; any other unknown number UNKNOWN_CMD; none has an effect.
  */
 static void
-neg__reserved_commands(void **state)
+reserved_answer(struct vtenv *e, uint32_t msg_result, uint32_t status)
 {
-	struct vtenv *e = *state;
 	static const uint32_t msg_reserved[] = { 0x81, 0x9A, 0xFF };
 	static const uint32_t unknown[] = { 0x09, 0x42, 0x7F, 0x100, 0xFFFFFFFF };
 
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
-		    HCVS_ERR_BAD_STATE);
+		    msg_result);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), status);
+}
+
+static void
+neg__reserved_commands(void **state)
+{
+	struct vtenv *e = *state;
+
+	reserved_answer(e, HCVS_ERR_BAD_STATE, 0);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_MSG_SET_CALLS, 0, 0, 1, 0),
 	    HCVS_ERR_BAD_STATE);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
-		    HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0,
 	    0), HCVS_ERR_OK);
-	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
-		    HCVS_ERR_BAD_ARG);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
-		    HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+	reserved_answer(e, HCVS_ERR_BAD_ARG, HCVS_STATUS_PROTOCOL);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0,
 	    0), HCVS_ERR_OK);
-	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
-		    HCVS_ERR_BAD_STATE);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
-		    HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+	reserved_answer(e, HCVS_ERR_BAD_STATE, HCVS_STATUS_PROTOCOL);
 }
 
 static void
