@@ -7,6 +7,9 @@
 GUEST=/hcvs/pvh-guest.elf
 BIN=/hcvs/bin
 CASE_TIMEOUT=${CASE_TIMEOUT:-150}
+# Six transfers of 256 KiB a round, two rounds, on a loaded machine.
+CASE_TIMEOUT_hv_perf=240
+CASE_TIMEOUT_hv_perf_poll=240
 
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 say() { echo "HCVS-INFO $*"; }
@@ -387,14 +390,26 @@ case_hv_ekick_withheld() {
 case_hv_ekick_h2g() { hv_h2g hv-ekick-h2g "irq=evtchn ekick=1" 202; }
 case_hv_ekick_smp() { hv_smp hv-ekick-smp "irq=evtchn ekick=1 bytes=32768 seed=302"; }
 # The three doorbells measured by the guest's TSC in one boot, two rounds
-# (echo peer: one echo and one stream connection per doorbell and round).
-case_hv_perf() {
-	name=hv-perf
+# (echo peer: one echo and one stream connection per doorbell and round;
+# a sink on port 1235: one guest-to-host stream per doorbell and round).
+# hv_perf NAME [CONF-LINE]
+hv_perf() {
+	name=$1
+	HV_EXTRA_CONF="port 1235 connect
+${2:-}"
 	peer_serve $name 12
-	hv_start $name 1 "case=perf port=$PIO vport=1234 irq=evtchn bytes=262144 rounds=2"
+	"$BIN/echo_peer" serve "/run/hcvsock/$name/vsock_1235" -n 6 -t 150 -s &
+	spid=$!
+	echo $spid >>/tmp/case.pids
+	wait_file "/run/hcvsock/$name/vsock_1235" 10 $spid || fail "sink not listening"
+	hv_start $name 1 "case=perf port=$PIO vport=1234 sink=1235 irq=evtchn bytes=262144 rounds=2"
 	wait_pid $ppid 240 || fail "echo peer did not finish"
+	wait_pid $spid 60 || fail "sink did not finish"
 	hv_end $name
 }
+case_hv_perf() { hv_perf hv-perf; }
+# The same with the device's TX poll window (hcvsockd.conf(5) tx_poll_us).
+case_hv_perf_poll() { hv_perf hv-perf-poll "tx_poll_us = 500"; }
 
 case_hv_ekick_restart() { hv_restart hv-ekick-restart "irq=evtchn ekick=1"; }
 
