@@ -291,14 +291,15 @@ host_main(void *arg)
 		    200000, &r->host);
 		break;
 	case H_SOURCE:
+		/*
+		 * Blocking writes of `payload` bytes, as the floor's writer
+		 * makes them: no poll() per write.  The shutdown() at the
+		 * end of the run ends a write blocked on a full socket.
+		 */
 		memset(buf, 0x3c, sizeof(buf));
 		while (!r->ctl->done && !r->host_stop) {
-			struct pollfd pfd = { .fd = r->fds[0], .events = POLLOUT };
-
-			if (poll(&pfd, 1, 10) <= 0)
-				continue;
-			n = send(r->fds[0], buf, payload, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n < 0 && errno != EAGAIN)
+			n = send(r->fds[0], buf, payload, MSG_NOSIGNAL);
+			if (n < 0 && errno != EINTR)
 				break;
 		}
 		break;

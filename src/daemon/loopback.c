@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -61,6 +62,18 @@ const struct ioreq_shm_cfg *
 loopback_shm_cfg(const struct loopback_guest *g)
 {
 	return ioreq_fake_shm_cfg(g->lg_fake);
+}
+
+int
+loopback_page_id(const struct loopback_guest *g, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+
+	if (fstat(loopback_shm_cfg(g)->page_fd, &st) < 0)
+		return -errno;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
 }
 
 int

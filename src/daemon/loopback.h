@@ -16,6 +16,8 @@
 #ifndef HCVS_LOOPBACK_H
 #define HCVS_LOOPBACK_H
 
+#include <stdint.h>
+
 #include "common/compiler.h"
 #include "ioreq/ioreq.h"
 
@@ -35,6 +37,13 @@ int	loopback_accept_guest(const char *path, int timeout_ms,
 	    struct loopback_guest *g) __must_check;
 /* The configuration for ioreq_shm_open() (valid until close). */
 const struct ioreq_shm_cfg *loopback_shm_cfg(const struct loopback_guest *g);
+/*
+ * What tells this fake guest's page from any other: its memfd's device
+ * and inode numbers (a fake guest that offers its page again to a
+ * restarted daemon offers the same memfd).  0 or -errno of fstat.
+ */
+int	loopback_page_id(const struct loopback_guest *g, uint64_t *dev,
+	    uint64_t *ino) __must_check;
 /* Tell the fake guest the page is served. */
 int	loopback_send_ready(struct loopback_guest *g);
 /* Close the connection and the daemon's copy of the fds. */

@@ -66,6 +66,9 @@ struct service {
 	/* An fd that tells the guest is gone (death watch, fake guest). */
 	int			 sv_watch_fd;
 	struct loopback_guest	 sv_lb;
+	/* Loopback: the page's identity, recorded with its state. */
+	uint64_t		 sv_page_dev;
+	uint64_t		 sv_page_ino;
 	/* KVM: the listener owns every guest's binding. */
 	struct attach_vsock_server *sv_kvm;
 	bool			 sv_gone;
@@ -290,6 +293,8 @@ one_get_state(struct service *s, struct statefile *sf)
 	sf->sf_server_id = ioreq_source_server_id(binding_source(s->sv_bind));
 	binding_export(s->sv_bind, &sf->sf_dev);
 	sf->sf_has_dev = true;
+	sf->sf_page_dev = s->sv_page_dev;
+	sf->sf_page_ino = s->sv_page_ino;
 	return 0;
 }
 
@@ -390,7 +395,9 @@ lb_open(struct service *s, const struct conf *c,
 		    strerror(-rc));
 		return rc;
 	}
-	rc = ioreq_shm_open(loopback_shm_cfg(&s->sv_lb), &src);
+	rc = loopback_page_id(&s->sv_lb, &s->sv_page_dev, &s->sv_page_ino);
+	if (rc == 0)
+		rc = ioreq_shm_open(loopback_shm_cfg(&s->sv_lb), &src);
 	if (rc < 0) {
 		log_warnx("loopback %s: the fake page: %s", t->st_socket,
 		    strerror(-rc));
@@ -398,8 +405,20 @@ lb_open(struct service *s, const struct conf *c,
 	}
 	/*
 	 * A fake guest outlives a crashed daemon as a domain does and offers
-	 * the same page again: carry on with its device.
+	 * the same page again: carry on with its device.  Another fake guest
+	 * at the same socket has a device of its own, in its reset state.
 	 */
+	if (recovered != NULL && (recovered->sf_page_dev != s->sv_page_dev ||
+	    recovered->sf_page_ino != s->sv_page_ino)) {
+		log_warnx("loopback %s: the state file of pid %ld records "
+		    "another fake guest's page (device %" PRIu64 ", inode %"
+		    PRIu64 "), not this one (device %" PRIu64 ", inode %"
+		    PRIu64 "): not re-attaching, the device starts reset",
+		    t->st_socket, (long)recovered->sf_pid,
+		    recovered->sf_page_dev, recovered->sf_page_ino,
+		    s->sv_page_dev, s->sv_page_ino);
+		recovered = NULL;
+	}
 	if (recovered != NULL) {
 		*reattached = true;
 		log_info("re-attaching to the page pid %ld served",

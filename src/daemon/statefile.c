@@ -40,6 +40,8 @@ static const struct field fields[] = {
 	{ "domid", P_HEAD, SF(sf_domid), U32 },
 	{ "server_id", P_HEAD, SF(sf_server_id), true, -1, UINT16_MAX },
 	{ "cid", P_OPT, SF(sf_cid), false, 1, UINT32_MAX },
+	{ "page_dev", P_OPT, SF(sf_page_dev), false, 1, UINT64_MAX },
+	{ "page_ino", P_OPT, SF(sf_page_ino), false, 1, UINT64_MAX },
 	{ "dev_version", P_DEV, SF(sf_dev.st_version), U32 },
 	{ "dev_protocol", P_DEV, SF(sf_dev.st_protocol), U32 },
 	{ "dev_features", P_DEV, SF(sf_dev.st_features), U32 },

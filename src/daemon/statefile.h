@@ -13,7 +13,8 @@
  * the whole file as untrusted input.
  *
  * Version 2 (written): version, pid, domid, server_id, cid (a KVM guest's
- * file only), then either all of the dev_* fields or none.  Version 1 (read only, written by older
+ * file only), page_dev and page_ino (a loopback daemon's file only), then
+ * either all of the dev_* fields or none.  Version 1 (read only, written by older
  * daemons): the same header and "device <hex>", a dump of the device
  * state struct as it was then laid out; decoded from that fixed layout.
  */
@@ -36,6 +37,13 @@ struct statefile {
 	uint32_t	sf_domid;	/* UINT32_MAX: loopback, KVM */
 	int32_t		sf_server_id;	/* -1: none */
 	uint64_t	sf_cid;		/* KVM: the guest's CID; 0: not KVM */
+	/*
+	 * Loopback: the fake guest's page (its memfd's st_dev and st_ino),
+	 * which is all that tells one fake guest from another; 0: not
+	 * loopback (or a file written before they were recorded).
+	 */
+	uint64_t	sf_page_dev;
+	uint64_t	sf_page_ino;
 	bool		sf_has_dev;	/* sf_dev holds a recorded device */
 	struct vsock_dev_state sf_dev;
 };

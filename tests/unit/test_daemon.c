@@ -209,6 +209,16 @@ statefile__round_trip_and_atomic(void **state)
 	assert_int_equal(b.sf_server_id, -1);
 	assert_false(b.sf_has_dev);
 	assert_int_equal(b.sf_cid, 0);
+	assert_int_equal(b.sf_page_dev, 0);
+	assert_int_equal(b.sf_page_ino, 0);
+	/* A loopback daemon's file names the fake guest's page. */
+	a.sf_page_dev = 13;
+	a.sf_page_ino = UINT64_MAX;
+	assert_int_equal(statefile_write(path, &a), 0);
+	assert_int_equal(statefile_read(path, &b), 0);
+	assert_int_equal(b.sf_page_dev, 13);
+	assert_true(b.sf_page_ino == UINT64_MAX);
+	a.sf_page_dev = a.sf_page_ino = 0;
 	/* A KVM guest's file names its CID. */
 	a.sf_cid = 4294967294u;
 	a.sf_has_dev = true;
