@@ -6,7 +6,7 @@
  * irq=none|msi|evtchn, sync=0|1 (doorbell), ekick=1 (with irq=evtchn:
  * ring by EVTCHNOP_send, and fail unless that was negotiated and used;
  * with ekick_expect=0, fail if it was),
- * vport= (vsock port), bytes=, seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
+ * vport= (vsock port), sink= (perf: a sink's vsock port), bytes=, seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
  * every line with byte counts carries the CRC-32 the harness compares.
  */
 #include "pvh.h"
