@@ -610,9 +610,13 @@ tx_linger(struct ring *r, bool watch)
  * for the guest's credit on a stall no window has waited out yet (*stalls:
  * the backend's stall count).  The guest answers the CREDIT_REQUEST just
  * published with a TX entry; seen in the window, it needs no doorbell
- * and host data moves again without a wake-up.  A stall whose window
- * passed unanswered waits for the doorbell, so a guest that stops
- * reading costs one window, not one per pass.
+ * and host data moves again without a wake-up.  From then on the pass
+ * keeps the window as a doorbell's pass does: the guest's next entries
+ * (its unrung credit updates, as it reads on) are taken as they come,
+ * for the pass's remaining rounds, so credit keeps flowing and the host
+ * seldom runs dry again.  A stall whose window passed unanswered waits
+ * for the doorbell, so a guest that stops reading costs one window, not
+ * one per pass.
  */
 static bool
 credit_linger(struct ring *r, uint64_t *stalls)
@@ -700,12 +704,12 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	}
 	keep = keep || credit;
 	/*
-	 * Only after a pass that took TX, or to wait for a credit answer (a
-	 * pass for host data would spin for nothing else); a flag left up
-	 * by an earlier window comes down.
+	 * Only after a pass for a doorbell or a credit answer that took TX,
+	 * or to wait for a credit answer (a pass for host data would spin
+	 * for nothing else); a flag left up by an earlier window comes down.
 	 */
 	if (keep && !r->r_more && (r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
-		if (tx_linger(r, (linger && tx > 0) || credit)) {
+		if (tx_linger(r, tx > 0 || credit)) {
 			if (!last)
 				return 2;
 			/* Out of rounds: the flag stays up, the next pass is owed. */

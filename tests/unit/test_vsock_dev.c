@@ -1130,9 +1130,10 @@ ring__tx_poll_not_for_host_data(void **state)
 /*
  * A pass that leaves a connection waiting for credit (the backend's
  * credit_wait) waits in the TX poll window for the guest's answer,
- * whatever started it: the answer needs no doorbell.  A stall whose
- * window passed unanswered gets no second one, and a synchronous
- * doorbell's pass never waits.
+ * whatever started it: the answer needs no doorbell, and the pass then
+ * watches for more as a doorbell's would (here the window, 100 ms, runs
+ * out after the answer).  A stall whose window passed unanswered gets
+ * no second one, and a synchronous doorbell's pass never waits.
  */
 static void
 ring__tx_poll_credit_answer(void **state)
@@ -1142,7 +1143,7 @@ ring__tx_poll_credit_answer(void **state)
 
 	bring_up(e);
 	vt_pump(e);
-	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	vsock_dev_set_tx_poll(e->dev, 100ull * 1000000u);
 	hdr_init(&h, VSOCK_OP_CREDIT_REQUEST, 2, 1);
 	h.src_cid = 2;
 	h.dst_cid = VT_CID;
