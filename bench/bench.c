@@ -581,7 +581,7 @@ usage(FILE *f)
 	    "  --only S       run only figures whose name contains S (floors always run)\n"
 	    "  --no-floors    skip the floors (for profiling one figure; no ratios)\n"
 	    "  --sync-poll-us N  the blocking server's sync_poll_us (default 200)\n"
-	    "  --tx-poll-us N    the blocking server's tx_poll_us (default 50)\n"
+	    "  --tx-poll-us N    the stream servers' tx_poll_us (default 50)\n"
 	    "  -v             progress on stderr\n");
 }
 

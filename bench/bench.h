@@ -31,7 +31,7 @@ struct bench_opts {
 	bool		verbose;
 	const char	*only;		/* substring filter on figure names */
 	uint64_t	 sync_poll_ns;	/* a "block" server's sync_poll window */
-	uint64_t	 tx_poll_ns;	/* a "block" server's TX poll window */
+	uint64_t	 tx_poll_ns;	/* a stream server's TX poll window */
 };
 
 extern struct bench_opts bench_opts;

@@ -291,14 +291,15 @@ host_main(void *arg)
 		    200000, &r->host);
 		break;
 	case H_SOURCE:
+		/*
+		 * Blocking writes of `payload` bytes, as the floor's writer
+		 * makes them: no poll() per write.  The shutdown() at the
+		 * end of the run ends a write blocked on a full socket.
+		 */
 		memset(buf, 0x3c, sizeof(buf));
 		while (!r->ctl->done && !r->host_stop) {
-			struct pollfd pfd = { .fd = r->fds[0], .events = POLLOUT };
-
-			if (poll(&pfd, 1, 10) <= 0)
-				continue;
-			n = send(r->fds[0], buf, payload, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n < 0 && errno != EAGAIN)
+			n = send(r->fds[0], buf, payload, MSG_NOSIGNAL);
+			if (n < 0 && errno != EINTR)
 				break;
 		}
 		break;
@@ -643,10 +644,12 @@ notify_counts(const struct run *r, char *buf, size_t len)
 	const struct vsock_dev_stats *d = &r->dstats;
 
 	snprintf(buf, len, "%.2f doorbells per guest packet, %.2f interrupts "
-	    "per host packet, %.0f B per host packet", d->ds_tx_pkts ?
+	    "per host packet, %.0f B per host packet, %llu credit windows "
+	    "missed", d->ds_tx_pkts ?
 	    (double)d->ds_kicks / (double)d->ds_tx_pkts : 0.0, d->ds_rx_pkts ?
 	    (double)d->ds_irqs / (double)d->ds_rx_pkts : 0.0, d->ds_rx_pkts ?
-	    (double)d->ds_rx_bytes / (double)d->ds_rx_pkts : 0.0);
+	    (double)d->ds_rx_bytes / (double)d->ds_rx_pkts : 0.0,
+	    (unsigned long long)d->ds_credit_windows_missed);
 }
 
 static void
@@ -740,7 +743,7 @@ fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy)
 	    .role = to_host ? H_SINK : H_SOURCE, .nconns = 1, .seconds = 1.5 };
 	struct bench_samples gs;
 	struct bench_stat st;
-	char name[48], what[240], counts[128];
+	char name[48], what[280], counts[160];
 	int rc;
 
 	snprintf(name, sizeof(name), "%s_%s_%uk%s", kind == G_KVM ? "kvm" :
@@ -778,7 +781,7 @@ fig_scale(unsigned n, const char *one)
 	struct run r = { .kind = G_FAKE, .busy = false, .role = H_MULTI_SINK,
 	    .nconns = n, .seconds = 2.5 };
 	struct bench_stat st;
-	char name[48], what[280], counts[128];
+	char name[48], what[320], counts[160];
 	int rc;
 
 	snprintf(name, sizeof(name), "fake_conns_%u", n);

@@ -123,9 +123,12 @@ vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy,
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = e->loop;
 	vsenv_mux_cfg(e, &cfg.mux);
-	/* hcvsockd's sync_poll_us and tx_poll_us: a blocking server's windows. */
+	/*
+	 * hcvsockd's sync_poll_us: a blocking server's window (a busy one
+	 * never sleeps); tx_poll_us: every stream server's.
+	 */
 	cfg.sync_poll_ns = busy ? 0 : bench_opts.sync_poll_ns;
-	cfg.tx_poll_ns = busy || !tx_poll ? 0 : bench_opts.tx_poll_ns;
+	cfg.tx_poll_ns = !tx_poll ? 0 : bench_opts.tx_poll_ns;
 	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "hcvsock-bench: attach: %s\n", err);

@@ -31,7 +31,7 @@ struct vsock_mux;
  * and the device keeps its TX poll window this long, as vhost and NAPI
  * do; hcvsockd's busy-poll window stays off (on two shared CPUs it
  * starves the host peer: PERFORMANCE.md).  "busy": the server never
- * sleeps.
+ * sleeps; the stream figures keep the TX poll window in both.
  */
 #define VSENV_WINDOW_NS		(50u * 1000u)
 /*
@@ -68,8 +68,8 @@ int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 /*
  * KVM: the same, but built by attach_vsock_new() from a VMM's attach
  * description - the code hcvsockd runs for an attached KVM guest.
- * tx_poll: the device's TX poll window (hcvsockd's tx_poll_us) for a
- * blocking server; the latency figures leave it off, since with it the
+ * tx_poll: the device's TX poll window (hcvsockd's tx_poll_us), blocking
+ * or busy server; the latency figures leave it off, since with it the
  * guest's request rings no doorbell and the figure would time the
  * window instead of the doorbell path it is about.
  */

@@ -419,7 +419,7 @@ binding_stop(struct binding *b, bool guest_alive)
 			    b->b_name, strerror(-rc));
 	}
 	b->b_stopped = true;
-	/* Host peers see EOF; the guest gets RSTs while its ring is mapped. */
+	/* Host peers see EOF; the guest learnt it from the notice. */
 	vsock_mux_reset(b->b_mux);
 	if (b->b_mig != NULL)
 		vsock_mig_reset(b->b_mig);

@@ -52,6 +52,13 @@ struct vsock_backend_ops {
 	void	(*send_held)(void *b, const struct vsock_pkt_hdr *hdr,
 		    const void *payload);
 	void	(*tx_end)(void *b);
+	/*
+	 * Optional (NULL: never).  True while some connection waits for
+	 * the guest's credit: it sent CREDIT_REQUEST, and the guest's
+	 * answer is what lets host data move again.  *stalls counts the
+	 * stalls so far: it changes when another one begins.
+	 */
+	bool	(*credit_wait)(const void *b, uint64_t *stalls);
 };
 
 /*

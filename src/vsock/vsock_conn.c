@@ -136,9 +136,23 @@ vsock_conn_new(struct vsock_mux *m, uint32_t gport, uint32_t hport,
 	return c;
 }
 
+/* c_credit_asked, with the muxer's count of connections asking. */
+static void
+set_credit_asked(struct vsock_conn *c, bool asked)
+{
+	if (c->c_credit_asked == asked)
+		return;
+	c->c_credit_asked = asked;
+	if (asked)
+		c->c_mux->m_credit_waiters++;
+	else
+		c->c_mux->m_credit_waiters--;
+}
+
 static void
 vsock_conn_free(struct vsock_conn *c)
 {
+	set_credit_asked(c, false);
 	if (c->c_held > 0)
 		vsock_mux_drop_held(c->c_mux, c);
 	vsock_mux_remove(c->c_mux, c);
@@ -665,7 +679,7 @@ vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 	c->c_peer_buf_alloc = h->buf_alloc;
 	c->c_peer_fwd_cnt = h->fwd_cnt;
 	if (vsock_conn_peer_free(c) > 0) {
-		c->c_credit_asked = false;
+		set_credit_asked(c, false);
 		if (c->c_stall_timer) {
 			disarm_timer(c);
 			c->c_stall_timer = false;
@@ -722,7 +736,7 @@ ask_credit(struct vsock_conn *c)
 {
 	if (c->c_credit_asked)
 		return;
-	c->c_credit_asked = true;
+	set_credit_asked(c, true);
 	c->c_stalls_to_guest++;
 	c->c_mux->m_stats.ms_credit_stalls_to_guest++;
 	c->c_pend |= VC_PEND_CREDIT_REQ;

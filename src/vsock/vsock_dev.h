@@ -140,6 +140,11 @@ int	vsock_dev_process(struct vsock_dev *d);
  * faster than the window then rings once per burst, not per packet.
  * Entries found are left to the next pass (vsock_dev_process() returns
  * 1), so a pass still holds the loop for at most one ring plus `ns`.
+ * The same window follows any asynchronous pass (one for host data too)
+ * that leaves a connection waiting for the guest's credit (the backend's
+ * credit_wait), so that the answer to its CREDIT_REQUEST needs no
+ * doorbell; a stall whose window passed unanswered gets no second one
+ * (ds_credit_windows_missed).
  * Synchronous doorbells never wait: their vCPU is stopped meanwhile.
  */
 void	vsock_dev_set_tx_poll(struct vsock_dev *d, uint64_t ns);
@@ -221,6 +226,7 @@ struct vsock_dev_stats {
 	uint64_t	ds_sync_kicks;
 	uint64_t	ds_passes;	/* processing passes */
 	uint64_t	ds_deferred;	/* passes that ran out of budget */
+	uint64_t	ds_credit_windows_missed; /* no credit answer in the window */
 	uint64_t	ds_tx_pkts;	/* delivered to the muxer */
 	uint64_t	ds_tx_bytes;
 	uint64_t	ds_rx_pkts;	/* published to the guest */

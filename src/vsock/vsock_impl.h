@@ -212,6 +212,7 @@ struct vsock_mux {
 	uint32_t			 m_rstq_n;
 
 	uint32_t			 m_next_hport;
+	uint32_t			 m_credit_waiters; /* c_credit_asked */
 	struct vsock_mux_stats		 m_stats;
 	struct log_ratelimit		 m_rl;
 

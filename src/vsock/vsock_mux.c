@@ -610,6 +610,15 @@ be_has_rx(const void *b)
 	return vsock_mux_has_rx(b);
 }
 
+static bool
+be_credit_wait(const void *b, uint64_t *stalls)
+{
+	const struct vsock_mux *m = b;
+
+	*stalls = m->m_stats.ms_credit_stalls_to_guest;
+	return m->m_credit_waiters > 0;
+}
+
 static void
 be_reset(void *b)
 {
@@ -642,6 +651,7 @@ const struct vsock_backend_ops vsock_mux_backend_ops = {
 	.tx_begin = be_tx_begin,
 	.send_held = be_send_held,
 	.tx_end = be_tx_end,
+	.credit_wait = be_credit_wait,
 };
 
 void

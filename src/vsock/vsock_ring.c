@@ -45,6 +45,13 @@ struct ring {
 	/* RX ring full with packets waiting: only a doorbell helps. */
 	bool			 r_rx_stalled;
 	bool			 r_lingered;	/* r_more: the TX poll window */
+	uint64_t		 r_credit_seen;	/* stall count a window ended on */
+	/*
+	 * The orderly-stop notice was given: the guest has been told its
+	 * connections are gone, so no ring is touched again (a doorbell,
+	 * even a synchronous one still pending, does nothing) until RESET.
+	 */
+	bool			 r_gone;
 	struct vsock_pkt_hdr	 r_rstq[RSTQ_LEN];
 	unsigned		 r_rst_head;
 	unsigned		 r_rst_count;
@@ -598,7 +605,30 @@ tx_linger(struct ring *r, bool watch)
 	return false;
 }
 
-static int	run_round(struct ring *r, bool linger, bool last);
+/*
+ * The TX poll window for a credit answer: true while the backend waits
+ * for the guest's credit on a stall no window has waited out yet (*stalls:
+ * the backend's stall count).  The guest answers the CREDIT_REQUEST just
+ * published with a TX entry; seen in the window, it needs no doorbell
+ * and host data moves again without a wake-up.  From then on the pass
+ * keeps the window as a doorbell's pass does: the guest's next entries
+ * (its unrung credit updates, as it reads on) are taken as they come,
+ * for the pass's remaining rounds, so credit keeps flowing and the host
+ * seldom runs dry again.  A stall whose window passed unanswered waits
+ * for the doorbell, so a guest that stops reading costs one window, not
+ * one per pass.
+ */
+static bool
+credit_linger(struct ring *r, uint64_t *stalls)
+{
+	*stalls = 0;
+	if (r->r_dev->d_tx_poll_ns == 0 || r->r_be->credit_wait == NULL ||
+	    !r->r_be->credit_wait(r->r_be_arg, stalls))
+		return false;
+	return *stalls != r->r_credit_seen;
+}
+
+static int	run_round(struct ring *r, bool linger, bool async, bool last);
 
 /* Rounds a pass may add for entries found in its TX poll window. */
 #define LINGER_ROUNDS	4
@@ -606,18 +636,20 @@ static int	run_round(struct ring *r, bool linger, bool last);
 /*
  * One bounded pass over both rings, then at most one notification.  TX
  * goes first: the replies the backend queues for it are pulled by the
- * RX half of the same pass.  `linger`: an asynchronous pass, which may
+ * RX half of the same pass.  `linger`: a pass for a doorbell, which may
  * end in the TX poll window, and take what arrives there in up to
  * LINGER_ROUNDS more rounds before it leaves the rest to the next pass.
+ * `async`: no vCPU waits for the pass; it may wait for a credit answer
+ * in the same window (credit_linger), whatever started it.
  */
 static int
-run_pass(struct ring *r, bool linger)
+run_pass(struct ring *r, bool linger, bool async)
 {
 	unsigned round;
 	int rc = 0;
 
 	for (round = 0; round <= LINGER_ROUNDS; round++) {
-		rc = run_round(r, linger, round == LINGER_ROUNDS);
+		rc = run_round(r, linger, async, round == LINGER_ROUNDS);
 		if (rc != 2)
 			break;
 	}
@@ -626,17 +658,19 @@ run_pass(struct ring *r, bool linger)
 
 /* One round; 2: the poll window saw new TX entries (the flag still up). */
 static int
-run_round(struct ring *r, bool linger, bool last)
+run_round(struct ring *r, bool linger, bool async, bool last)
 {
 	struct vsock_dev *d = r->r_dev;
 	uint32_t tx, rx, gflags, isr = 0;
-	bool keep = linger && d->d_tx_poll_ns > 0;
+	uint64_t stalls;
+	bool credit = async && credit_linger(r, &stalls);
+	bool keep = (linger || credit) && d->d_tx_poll_ns > 0;
 
 	r->r_kick_pending = false;
 	r->r_more = false;
 	r->r_rx_stalled = false;
 	r->r_lingered = false;
-	if (!vsock_dev_runnable(d))
+	if (!vsock_dev_runnable(d) || r->r_gone)
 		return 0;
 	d->d_st.ds_passes++;
 	tx = tx_run(r, keep);
@@ -657,17 +691,34 @@ run_round(struct ring *r, bool linger, bool last)
 	}
 	if (isr != 0)
 		vsock_dev_notify(d, isr);
+	/* This round's RX may have begun a stall: its answer is due next. */
+	credit = async && !r->r_more && credit_linger(r, &stalls);
+	if (credit && !(r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
+		r->r_host_flags |= HCVS_HF_TX_NO_KICK;
+		if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
+			vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
+			return 0;
+		}
+		/* An entry published before the guest saw it: found below. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+	keep = keep || credit;
 	/*
-	 * Only after a pass that took TX (a pass for host data would spin
-	 * for nothing); a flag left up by an earlier window comes down.
+	 * Only after a pass for a doorbell or a credit answer that took TX,
+	 * or to wait for a credit answer (a pass for host data would spin
+	 * for nothing else); a flag left up by an earlier window comes down.
 	 */
-	if (keep && !r->r_more && (r->r_host_flags & HCVS_HF_TX_NO_KICK) &&
-	    tx_linger(r, tx > 0)) {
-		if (!last)
-			return 2;
-		/* Out of rounds: the flag stays up, the next pass is owed. */
-		r->r_more = true;
-		r->r_lingered = true;
+	if (keep && !r->r_more && (r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
+		if (tx_linger(r, tx > 0 || credit)) {
+			if (!last)
+				return 2;
+			/* Out of rounds: the flag stays up, the next pass is owed. */
+			r->r_more = true;
+			r->r_lingered = true;
+		} else if (credit) {
+			d->d_st.ds_credit_windows_missed++;
+			r->r_credit_seen = stalls;
+		}
 	}
 	return r->r_more ? 1 : 0;
 }
@@ -683,13 +734,13 @@ ring_doorbell(void *p, bool sync)
 		return;
 	}
 	d->d_st.ds_sync_kicks++;
-	(void)run_pass(r, false);
+	(void)run_pass(r, false, false);
 }
 
 static int
 ring_kick(void *p)
 {
-	return run_pass(p, true);
+	return run_pass(p, true, true);
 }
 
 static bool
@@ -697,20 +748,21 @@ ring_pending(const void *p)
 {
 	const struct ring *r = p;
 
-	return r->r_kick_pending || r->r_more ||
-	    (!r->r_rx_stalled && rx_have(r));
+	return !r->r_gone && (r->r_kick_pending || r->r_more ||
+	    (!r->r_rx_stalled && rx_have(r)));
 }
 
 /*
- * The poll window follows guest activity only: a DOORBELL write, or a
- * window that found more.  A pass for host data or a timer does not wait.
+ * The poll window follows guest activity: a DOORBELL write, or a window
+ * that found more.  A pass for host data or a timer waits only for a
+ * credit answer (credit_linger).
  */
 static int
 ring_process(void *p)
 {
 	struct ring *r = p;
 
-	return run_pass(r, r->r_kick_pending || r->r_lingered);
+	return run_pass(r, r->r_kick_pending || r->r_lingered, true);
 }
 
 /* ---- Life cycle and state ------------------------------------------------- */
@@ -752,6 +804,7 @@ ring_reset(void *p)
 	free(r->r_buf);
 	r->r_buf = NULL;
 	r->r_kick_pending = r->r_more = r->r_rx_stalled = false;
+	r->r_gone = false;
 	r->r_rst_head = r->r_rst_count = 0;
 	if (r->r_be != NULL)
 		r->r_be->reset(r->r_be_arg);
@@ -772,6 +825,7 @@ ring_going_away(void *p)
 	struct ring *r = p;
 
 	/* The guest sees the new EPOCH with the ISR.RESET that follows. */
+	r->r_gone = true;
 	r->r_epoch++;
 	if (has_mailbox(r))
 		(void)mb_write32(r, HCVS_MB_EPOCH, r->r_epoch);

@@ -44,6 +44,11 @@
  *                       without its doorbell; once answered, read CMD, ARG2
  *                       and ARG3 back (a daemon killed meanwhile must not
  *                       lose them)
+ *   await-stop PORT     connect to host port PORT, print "CONNECTED PORT",
+ *                       then wait for data that never comes until the
+ *                       connection ends; prints how it ended and the
+ *                       transport resets seen (an orderly stop of the
+ *                       daemon must end it through EPOCH)
  *   hold                wait until stdin reaches EOF
  * Each prints one result line; the exit status is 0 if all succeeded.
  */
@@ -352,6 +357,30 @@ cmd_accept_idle(struct hcvg *h, uint32_t port, unsigned ms)
 }
 
 static int
+cmd_await_stop(struct hcvg *h, struct guest *g, uint32_t port)
+{
+	uint8_t buf[256];
+	long r;
+	int id;
+
+	id = hcvg_connect(h, port, 0);
+	if (id < 0) {
+		printf("await-stop %u: error %d\n", port, id);
+		return 1;
+	}
+	printf("CONNECTED %u\n", port);
+	fflush(stdout);
+	do
+		r = hcvg_recv(h, id, buf, sizeof(buf), 0);
+	while (r == -HCVG_ETIMEDOUT || r > 0);
+	printf("await-stop %u: recv %ld, state %d, resets %u, window %s\n",
+	    port, r, (int)hcvg_state(h, id), hcvg_stats(h)->gs_resets,
+	    g->io_err ? strerror(-g->io_err) : "ok");
+	fflush(stdout);
+	return hcvg_stats(h)->gs_resets > 0 ? 0 : 1;
+}
+
+static int
 cmd_busy(struct guest *g, uint64_t ms)
 {
 	uint64_t end = now_ms() + ms, n = 0;
@@ -612,6 +641,9 @@ main(int argc, char **argv)
 
 			failed |= cmd_connect_seq(&h, port,
 			    (unsigned)strtoul(argv[++argi], NULL, 0));
+		} else if (!strcmp(c, "await-stop") && argi + 1 < argc) {
+			failed |= cmd_await_stop(&h, &g,
+			    (uint32_t)atoi(argv[++argi]));
 		} else if (!strcmp(c, "accept-idle") && argi + 2 < argc) {
 			uint32_t port = (uint32_t)atoi(argv[++argi]);
 

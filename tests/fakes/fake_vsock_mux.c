@@ -54,6 +54,8 @@ struct fake_mux {
 	const void	*last_held;
 	void		 (*tx_end_hook)(void *);
 	void		*tx_end_arg;
+	bool		 credit_wait;
+	uint64_t	 credit_stalls;
 };
 
 struct fake_mux *
@@ -266,6 +268,8 @@ fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
 	unsigned i;
 
 	m->total++;
+	/* Every packet carries the guest's credit: the wait is over. */
+	m->credit_wait = false;
 	if (h->op < 8)
 		m->count[h->op]++;
 	m->last = *h;
@@ -522,6 +526,22 @@ fm_tx_end(void *arg)
 		m->tx_end_hook(m->tx_end_arg);
 }
 
+void
+fake_mux_set_credit_wait(struct fake_mux *m, bool waiting, uint64_t stalls)
+{
+	m->credit_wait = waiting;
+	m->credit_stalls = stalls;
+}
+
+static bool
+fm_credit_wait(const void *b, uint64_t *stalls)
+{
+	const struct fake_mux *m = b;
+
+	*stalls = m->credit_stalls;
+	return m->credit_wait;
+}
+
 const struct vsock_backend_ops fake_mux_backend_ops = {
 	.send = fm_send,
 	.recv = fm_recv,
@@ -530,4 +550,5 @@ const struct vsock_backend_ops fake_mux_backend_ops = {
 	.tx_begin = fm_tx_begin,
 	.send_held = fm_send_held,
 	.tx_end = fm_tx_end,
+	.credit_wait = fm_credit_wait,
 };

@@ -54,6 +54,12 @@ unsigned fake_mux_resets(const struct fake_mux *m);
 unsigned fake_mux_held(const struct fake_mux *m);
 const void *fake_mux_last_held(const struct fake_mux *m);
 void	fake_mux_on_tx_end(struct fake_mux *m, void (*hook)(void *), void *arg);
+/*
+ * What credit_wait reports (default: no connection waits) until the
+ * guest's next packet, which carries credit and ends the wait.
+ */
+void	fake_mux_set_credit_wait(struct fake_mux *m, bool waiting,
+	    uint64_t stalls);
 /* Live host-side connections. */
 unsigned fake_mux_conns(const struct fake_mux *m);
 /* Bytes the echo service holds (received, not yet echoed). */

@@ -488,7 +488,7 @@ flood_main(void *arg)
 
 	while (!__atomic_load_n(&e->flood_stop, __ATOMIC_ACQUIRE)) {
 		if (write(c->kick_fd, &one, sizeof(one)) == sizeof(one))
-			e->flood_sends++;
+			__atomic_fetch_add(&e->flood_sends, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
@@ -503,7 +503,7 @@ flood_does_not_starve(void **state)
 {
 	struct env *e = *state;
 	struct counts a, b;
-	unsigned rounds;
+	unsigned rounds, spins;
 	uint64_t own;
 
 	run_guest(e, g_up9);
@@ -511,6 +511,12 @@ flood_does_not_starve(void **state)
 	a = counts(e);
 	own = hcvg_stats(&e->g)->gs_evtchn_kicks;
 	assert_int_equal(pthread_create(&e->flooder, NULL, flood_main, e), 0);
+	/* The flood runs before the echo starts, however late it is scheduled. */
+	for (spins = 0; __atomic_load_n(&e->flood_sends, __ATOMIC_ACQUIRE) == 0;
+	    spins++) {
+		assert_true(spins < 100000);
+		usleep(100);
+	}
 	rounds = run_guest(e, g_echo);
 	__atomic_store_n(&e->flood_stop, 1, __ATOMIC_RELEASE);
 	pthread_join(e->flooder, NULL);

@@ -513,6 +513,7 @@ reload__man_page_names_the_live_keys(void **state)
 		"connect_timeout = 4s", "notify = none", "busy_poll_us = 5",
 		"sync_poll_us = 5", "tx_poll_us = 5", "ok_line = no",
 		"log_level = debug", "user = someone", "group = somegroup",
+		"tcp_allow = any",
 	};
 	struct fix *f = *state;
 	struct conf *base = calloc(1, sizeof(*base)), *run = calloc(1,

@@ -297,6 +297,47 @@ neg__order_enforced(void **state)
 	assert_true(stats(e).ds_cmd_errors >= 9);
 }
 
+/*
+ * The command numbers without a meaning (PROTOCOL.md §6): 0x81..0xFF are
+ * MSG's, BAD_STATE before a protocol is chosen and under RING, BAD_ARG
+ * under MSG; any other unknown number UNKNOWN_CMD; none has an effect.
+ */
+static void
+neg__reserved_commands(void **state)
+{
+	struct vtenv *e = *state;
+	static const uint32_t msg_reserved[] = { 0x81, 0x9A, 0xFF };
+	static const uint32_t unknown[] = { 0x09, 0x42, 0x7F, 0x100, 0xFFFFFFFF };
+
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
+		    HCVS_ERR_BAD_STATE);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_MSG_SET_CALLS, 0, 0, 1, 0),
+	    HCVS_ERR_BAD_STATE);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0,
+	    0), HCVS_ERR_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
+		    HCVS_ERR_BAD_ARG);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0,
+	    0), HCVS_ERR_OK);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
+		    HCVS_ERR_BAD_STATE);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+}
+
 static void
 neg__seqpacket_when_offered(void **state)
 {
@@ -1086,6 +1127,73 @@ ring__tx_poll_not_for_host_data(void **state)
 	    HCVS_HF_TX_NO_KICK, 0);
 }
 
+/*
+ * A pass that leaves a connection waiting for credit (the backend's
+ * credit_wait) waits in the TX poll window for the guest's answer,
+ * whatever started it: the answer needs no doorbell, and the pass then
+ * watches for more as a doorbell's would (here the window, 100 ms, runs
+ * out after the answer).  A stall whose window passed unanswered gets
+ * no second one, and a synchronous doorbell's pass never waits.
+ */
+static void
+ring__tx_poll_credit_answer(void **state)
+{
+	struct vtenv *e = *state;
+	struct vsock_pkt_hdr h;
+
+	bring_up(e);
+	vt_pump(e);
+	vsock_dev_set_tx_poll(e->dev, 100ull * 1000000u);
+	hdr_init(&h, VSOCK_OP_CREDIT_REQUEST, 2, 1);
+	h.src_cid = 2;
+	h.dst_cid = VT_CID;
+	fake_mux_set_credit_wait(e->mux, true, 1);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	/* A pass for host data, as the daemon's wiring runs it. */
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
+	assert_int_equal(fake_mux_last(e->mux)->src_port, 5);
+	assert_int_equal(stats(e).ds_kicks, 0);
+	assert_int_equal(stats(e).ds_credit_windows_missed, 0);
+
+	/* Unanswered: the window runs out once, the flag comes down. */
+	vsock_dev_set_tx_poll(e->dev, 1000);
+	fake_mux_set_credit_wait(e->mux, true, 1);
+	fake_mux_push(e->mux, &h, NULL);
+	assert_int_equal(stats(e).ds_credit_windows_missed, 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	/* The same stall: no window, however long it would be. */
+	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
+	fake_mux_set_credit_wait(e->mux, true, 1);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	fake_mux_push(e->mux, &h, NULL);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+
+	/* Another stall, but a synchronous doorbell: no window either. */
+	fake_mux_set_credit_wait(e->mux, true, 2);
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = 1;
+	tx_send(e, VSOCK_OP_REQUEST, 9, 2);
+	late.e = NULL;
+	assert_int_equal(late.pushed, 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 2);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
+	    HCVS_HF_TX_NO_KICK, 0);
+	assert_int_equal(stats(e).ds_credit_windows_missed, 1);
+	fake_mux_set_credit_wait(e->mux, false, 2);
+}
+
 /* ---- State export / import (crash recovery) -------------------------------- */
 
 /* The owner's wake-up: the device pulls what the backend queued. */
@@ -1428,7 +1536,9 @@ state__reset_replayed_leaves_old_mailbox(void **state)
 /*
  * An orderly stop tells the guest at once (EPOCH, ISR_RESET, one
  * interrupt), so a guest asleep waiting for RX does not wait for its own
- * timeout; a device that never went live is left alone.
+ * timeout; a device that never went live is left alone.  From the notice
+ * on no ring is touched: a TX entry and a synchronous doorbell leave
+ * TX_CONS and RX_PROD where they were, until the guest RESETs.
  */
 static void
 state__going_away_tells_the_guest(void **state)
@@ -1445,10 +1555,24 @@ state__going_away_tells_the_guest(void **state)
 	epoch = vt_get32(e, MB + HCVS_MB_EPOCH);
 	(void)vt_rd(e, HCVS_REG_ISR);
 	e->raises = 0;
+	fake_mux_listen(e->mux, 80);
 	vsock_dev_going_away(e->dev);
 	assert_int_equal(e->raises, 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_EPOCH), epoch + 1);
 	assert_true(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_RESET);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
+	(void)fake_mux_connect(e->mux, 6000);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 0);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 0);
+	assert_false(vsock_dev_pending(e->dev));
+	assert_int_equal(vsock_dev_process(e->dev), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 0);
+	/* Reset and set up again, the device works. */
+	bring_up(e);
+	tx_send(e, VSOCK_OP_REQUEST, 5000, 80);
+	assert_int_equal(fake_mux_count(e->mux, VSOCK_OP_REQUEST), 1);
+	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
 }
 
 static void
@@ -1670,10 +1794,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(ring__tx_batch_holds_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_poll_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(ring__tx_poll_not_for_host_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(ring__tx_poll_credit_answer, setup, teardown),
 		cmocka_unit_test(ring__slot_in_a_hole_faults),
 		cmocka_unit_test_setup_teardown(state__reimport_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__command_replayed_at_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__msg_command_replayed_at_every_point, setup_msg, teardown),
+		cmocka_unit_test_setup_teardown(neg__reserved_commands, setup_msg, teardown),
 		cmocka_unit_test_setup_teardown(state__doorbell_replayed_delivers_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__reset_replayed_leaves_old_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),

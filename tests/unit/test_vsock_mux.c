@@ -20,6 +20,7 @@
 #include "test_common.h"
 #include "vguest.h"
 #include "common/loop.h"
+#include "vsock/vsock_backend.h"
 #include "vsock/vsock_mux.h"
 
 #define CID	7
@@ -1060,6 +1061,7 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	size_t n = 1024 * 1024, sent = 0;
 	uint8_t *data = malloc(n);
 	struct echo_ctx x;
+	uint64_t stalls;
 	int fd;
 
 	f->e.g.buf_alloc = 16 * 1024;
@@ -1081,6 +1083,9 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	assert_int_equal(f->e.g.violations, 0);
 	/* At most one CREDIT_REQUEST while stalled: no storm. */
 	assert_true(c->credit_requests_rcvd <= 1);
+	/* The device may wait for the answer: one connection waits. */
+	assert_true(vsock_mux_backend_ops.credit_wait(f->e.g.m, &stalls));
+	assert_int_equal(stalls, 1);
 	/* Resume: the guest reads everything, the host finishes writing. */
 	c->consume = true;
 	vg_consume(&f->e.g, c);
@@ -1097,6 +1102,9 @@ credit__stalled_guest__host_blocked_then_resumes(void **state)
 	}
 	assert_memory_equal(c->in, data, n);
 	assert_int_equal(f->e.g.violations, 0);
+	/* Credit came back after each stall: nobody waits now. */
+	assert_false(vsock_mux_backend_ops.credit_wait(f->e.g.m, &stalls));
+	assert_true(stalls >= 1);
 	close(fd);
 	free(data);
 	close(lfd);
@@ -1388,6 +1396,38 @@ close_timeout__host_gone_guest_silent__rst(void **state)
 	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
 	assert_true(c->rst);
 	assert_true(loop_now_ms() - t0 >= f->e.cfg.close_timeout_ms - 50);
+	close(lfd);
+}
+
+/*
+ * The host program closed entirely (SHUTDOWN(RCV|SEND) to the guest): the
+ * guest's SHUTDOWN(SEND) finishes the close at once, with the host's one
+ * RST, well inside a close_timeout far longer than the test may run.
+ */
+static void
+close_timeout__guest_shutdown_send_finishes_close(void **state)
+{
+	struct fx *f = *state;
+	int lfd = host_listen(f, 1012, SOCK_STREAM);
+	struct vg_conn *c = vg_connect(&f->e.g, 612, 1012, VSOCK_TYPE_STREAM);
+	int fd = host_accept(f, lfd);
+	struct vsock_mux_stats st;
+
+	f->e.cfg.close_timeout_ms = 600000;
+	f->e.cfg.rx_ready = NULL;
+	assert_int_equal(vsock_mux_reconfigure(f->e.g.m, &f->e.cfg), 0);
+	vg_run(&f->e.g, NULL, NULL, 10);
+	close(fd);
+	assert_true(vg_run(&f->e.g, conn_has_shutdown, c, T_LONG));
+	assert_int_equal(c->shut_rcvd, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(c->state, VG_OPEN);
+	vg_shutdown(&f->e.g, c, VSOCK_SHUTDOWN_SEND);
+	assert_true(vg_run(&f->e.g, conn_closed, c, T_LONG));
+	assert_true(c->rst);
+	vsock_mux_get_stats(f->e.g.m, &st);
+	assert_int_equal(st.ms_conns_open, 0);
+	assert_int_equal(st.ms_bad_packets, 0);
+	assert_int_equal(f->e.g.violations, 0);
 	close(lfd);
 }
 
@@ -2281,6 +2321,7 @@ main(void)
 		T(limit__guest_rst_host_closed_then_recovers),
 		T(limit__ten_thousand_refusals__bounded),
 		T(close_timeout__host_gone_guest_silent__rst),
+		T(close_timeout__guest_shutdown_send_finishes_close),
 		T(close_timeout__guest_shut_both_host_stuck__rst),
 		T(host_init__guest_never_answers__client_closed_and_rst),
 		T(host_init__guest_refuses__client_closed),
