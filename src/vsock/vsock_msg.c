@@ -47,6 +47,11 @@ struct msg {
 	uint32_t		 m_busy;	/* calls in progress */
 	bool			 m_kick;	/* a doorbell: scan the table */
 	uint32_t		 m_isr;		/* completions to notify */
+	/*
+	 * The orderly-stop notice was given (every call in progress ended
+	 * with CANCEL): no call is taken or run again until RESET.
+	 */
+	bool			 m_gone;
 	uint64_t		 m_seq;
 	struct msg_call		 m_calls[HCVS_MSG_MAX_SLOTS];
 	uint8_t			*m_buf;		/* one payload */
@@ -389,7 +394,7 @@ run_pass(struct msg *m)
 	bool kick = m->m_kick;
 
 	m->m_kick = false;
-	if (!vsock_dev_runnable(d))
+	if (!vsock_dev_runnable(d) || m->m_gone)
 		return 0;
 	d->d_st.ds_passes++;
 	m->m_be->ack_news(m->m_be_arg);
@@ -470,8 +475,8 @@ msg_pending(const void *p)
 {
 	const struct msg *m = p;
 
-	return m->m_kick ||
-	    (m->m_busy > 0 && m->m_be->has_news(m->m_be_arg));
+	return !m->m_gone && (m->m_kick ||
+	    (m->m_busy > 0 && m->m_be->has_news(m->m_be_arg)));
 }
 
 static int
@@ -514,6 +519,7 @@ msg_reset(void *p)
 	m->m_tab_gpa = 0;
 	m->m_nslots = 0;
 	m->m_kick = false;
+	m->m_gone = false;
 	m->m_isr = 0;
 	m->m_be->reset(m->m_be_arg);
 }
@@ -538,7 +544,10 @@ cancel_all(struct msg *m)
 static void
 msg_going_away(void *p)
 {
-	cancel_all(p);
+	struct msg *m = p;
+
+	cancel_all(m);
+	m->m_gone = true;
 }
 
 static void

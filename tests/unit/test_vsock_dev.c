@@ -304,39 +304,34 @@ neg__order_enforced(void **state)
  * under MSG; any other unknown number UNKNOWN_CMD; none has an effect.
  */
 static void
-neg__reserved_commands(void **state)
+reserved_answer(struct vtenv *e, uint32_t msg_result, uint32_t status)
 {
-	struct vtenv *e = *state;
 	static const uint32_t msg_reserved[] = { 0x81, 0x9A, 0xFF };
 	static const uint32_t unknown[] = { 0x09, 0x42, 0x7F, 0x100, 0xFFFFFFFF };
 
 	for (size_t i = 0; i < 3; i++)
 		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
-		    HCVS_ERR_BAD_STATE);
+		    msg_result);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
+		    HCVS_ERR_UNKNOWN_CMD);
+	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), status);
+}
+
+static void
+neg__reserved_commands(void **state)
+{
+	struct vtenv *e = *state;
+
+	reserved_answer(e, HCVS_ERR_BAD_STATE, 0);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_MSG_SET_CALLS, 0, 0, 1, 0),
 	    HCVS_ERR_BAD_STATE);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
-		    HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), 0);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0,
 	    0), HCVS_ERR_OK);
-	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
-		    HCVS_ERR_BAD_ARG);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
-		    HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+	reserved_answer(e, HCVS_ERR_BAD_ARG, HCVS_STATUS_PROTOCOL);
 	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_RING, 0, 0,
 	    0), HCVS_ERR_OK);
-	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(vt_cmd(e, msg_reserved[i], 1, 2, 3, 4),
-		    HCVS_ERR_BAD_STATE);
-	for (size_t i = 0; i < 5; i++)
-		assert_int_equal(vt_cmd(e, unknown[i], 1, 2, 3, 4),
-		    HCVS_ERR_UNKNOWN_CMD);
-	assert_int_equal(vt_rd(e, HCVS_REG_STATUS), HCVS_STATUS_PROTOCOL);
+	reserved_answer(e, HCVS_ERR_BAD_STATE, HCVS_STATUS_PROTOCOL);
 }
 
 static void
@@ -1600,6 +1595,46 @@ state__going_away_tells_the_guest(void **state)
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
 }
 
+/*
+ * Protocol MSG: the orderly stop ends every call in progress with CANCEL,
+ * and a call submitted after the notice is not taken (it stays
+ * SUBMITTED) until the guest RESETs.
+ */
+static void
+state__going_away_msg_calls(void **state)
+{
+	struct vtenv *e = *state;
+	const uint64_t buf = VT_RAM_GPA + 0x20000;
+
+	assert_int_equal(vt_cmd(e, HCVS_CMD_SET_PROTOCOL, HCVS_PROTO_MSG, 0, 0,
+	    0), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_MSG_SET_CALLS, (uint32_t)MB,
+	    (uint32_t)(MB >> 32), 2, 0), HCVS_ERR_OK);
+	assert_int_equal(vt_cmd(e, HCVS_CMD_ENABLE, 0, 0, 0, 0), HCVS_ERR_OK);
+	for (uint32_t i = 0; i < 2; i++) {
+		uint64_t s = MB + i * HCVS_MSG_SLOT_SIZE;
+
+		vt_put32(e, s + HCVS_MSG_FUNCTION, HCVS_MSG_FN_WAIT_FOR_REQUEST);
+		vt_put32(e, s + HCVS_MSG_BUF_GPA, (uint32_t)(buf + i * 4096));
+		vt_put32(e, s + HCVS_MSG_BUF_GPA + 4, 0);
+		vt_put32(e, s + HCVS_MSG_BUF_LEN, 4096);
+	}
+	vt_put32(e, MB + HCVS_MSG_STATE, HCVS_MSG_S_SUBMITTED);
+	vt_wr(e, HCVS_REG_DOORBELL_SYNC, HCVS_DOORBELL_KICK);
+	assert_int_equal(vt_get32(e, MB + HCVS_MSG_STATE), HCVS_MSG_S_ACCEPTED);
+	vsock_dev_going_away(e->dev);
+	assert_int_equal(vt_get32(e, MB + HCVS_MSG_STATE), HCVS_MSG_S_DONE);
+	assert_int_equal(vt_get32(e, buf), HCVS_MSG_ST_CANCEL);
+	assert_true(vt_rd(e, HCVS_REG_ISR) & HCVS_ISR_RESET);
+	vt_put32(e, MB + HCVS_MSG_SLOT_SIZE + HCVS_MSG_STATE,
+	    HCVS_MSG_S_SUBMITTED);
+	vt_wr(e, HCVS_REG_DOORBELL_SYNC, HCVS_DOORBELL_KICK);
+	assert_false(vsock_dev_pending(e->dev));
+	assert_int_equal(vsock_dev_process(e->dev), 0);
+	assert_int_equal(vt_get32(e, MB + HCVS_MSG_SLOT_SIZE + HCVS_MSG_STATE),
+	    HCVS_MSG_S_SUBMITTED);
+}
+
 static void
 state__import_rejects_bad_mailbox(void **state)
 {
@@ -1825,6 +1860,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(state__command_replayed_at_every_point, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__msg_command_replayed_at_every_point, setup_msg, teardown),
 		cmocka_unit_test_setup_teardown(neg__reserved_commands, setup_msg, teardown),
+		cmocka_unit_test_setup_teardown(state__going_away_msg_calls, setup_msg, teardown),
 		cmocka_unit_test_setup_teardown(state__doorbell_replayed_delivers_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__reset_replayed_leaves_old_mailbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(state__going_away_tells_the_guest, setup, teardown),

@@ -10,6 +10,7 @@ LGDIR=/hcvs/linux
 CASE_TIMEOUT_linux_vsock=480
 CASE_TIMEOUT_linux_restart=200
 CASE_TIMEOUT_linux_regs=400
+CASE_TIMEOUT_linux_boots=1100
 LGLOG=/var/log/xen/console
 
 # lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf
@@ -194,4 +195,29 @@ case_linux_regs() {
 	lg_wait $name "regs start" 120 || lg_fail $name 1234 "guest did not start its check"
 	lgtool regs 2 40 10000000 || echo "HCVS-CHECK FAIL dom0's vector registers changed"
 	lg_finish $name
+}
+
+# The emulated machine's own Linux boots: the guest (no module, nothing
+# served: plain `xl create`, no IOREQ server) booted again and again,
+# counting the boots that end in a triple fault instead of the guest's END
+# line.  Checks the test machine, not hcvsock.
+case_linux_boots() {
+	n=12 crashed=0 i=0
+	while [ $i -lt $n ]; do
+		name=lboot-$i
+		lg_cfg $name boot
+		tf0=$(xl dmesg | grep -c 'Triple fault')
+		xl create -q "/tmp/$name.cfg" || fail "xl create $name"
+		wait_gone $name 150 || fail "$name did not finish"
+		tf=$(( $(xl dmesg | grep -c 'Triple fault') - tf0 ))
+		if ! grep -qs 'HCVS-G END ' "$LGLOG/guest-$name.log" || [ $tf != 0 ]; then
+			crashed=$((crashed + 1))
+			echo "HCVS-INFO $name: no END line, triple faults $tf"
+			xl dmesg | grep -A14 'Triple fault' | tail -n 15 | sed 's/^/HCVS-INFO   /'
+		fi
+		i=$((i + 1))
+	done
+	echo "HCVS-INFO linux-boots: $n boots, $crashed crashed"
+	[ $crashed = 0 ] || echo "HCVS-CHECK FAIL boots crashed: $crashed of $n"
+	check_no_zombie
 }

@@ -4,9 +4,10 @@
  * hcvsockd.  Prints "HCVS-PEER ..." lines with byte counts and CRC-32s
  * that the harness compares with the guest's.
  *
- *   echo_peer serve PATH [-n CONNS] [-t SECS]
+ *   echo_peer serve PATH [-n CONNS] [-t SECS] [-s]
  *       listen on PATH (a guest port's socket); echo each connection's
- *       bytes back until EOF, one connection after another.
+ *       bytes back until EOF, one connection after another.  -s: a sink,
+ *       read to EOF and echo nothing.
  *   echo_peer connect PATH PORT BYTES SEED [-t SECS]
  *       connect through hcvsockd's listener (CONNECT PORT), send BYTES of
  *       a seeded stream, half-close, read the echo to EOF and compare.
@@ -68,7 +69,7 @@ wait_fd(int fd, short ev, int timeout_s)
 }
 
 static int
-serve(const char *path, int conns, int timeout_s)
+serve(const char *path, int conns, int timeout_s, int sink)
 {
 	struct sockaddr_un sa;
 	int ls, i, fails = 0;
@@ -117,14 +118,14 @@ serve(const char *path, int conns, int timeout_s)
 			}
 			crc = xtd_crc32_update(crc, buf, (size_t)n);
 			bytes += (uint64_t)n;
-			if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
+			if (!sink && send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n) {
 				printf("HCVS-PEER conn=%d write: %s\n", i,
 				    strerror(errno));
 				break;
 			}
 		}
-		printf("HCVS-PEER conn=%d echoed bytes=%llu crc=%08x\n", i,
-		    (unsigned long long)bytes, crc);
+		printf("HCVS-PEER conn=%d %s bytes=%llu crc=%08x\n", i,
+		    sink ? "sank" : "echoed", (unsigned long long)bytes, crc);
 		close(fd);
 	}
 	close(ls);
@@ -327,10 +328,13 @@ migtd(const char *path, uint64_t mid, int timeout_s)
 int
 main(int argc, char **argv)
 {
-	int timeout_s = 60, conns = 1, i;
+	int timeout_s = 60, conns = 1, sink = 0, i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-s") == 0)
+			sink = 1;
 	for (i = 1; i + 1 < argc; i++) {
 		if (strcmp(argv[i], "-t") == 0)
 			timeout_s = atoi(argv[i + 1]);
@@ -338,14 +342,14 @@ main(int argc, char **argv)
 			conns = atoi(argv[i + 1]);
 	}
 	if (argc >= 3 && strcmp(argv[1], "serve") == 0)
-		return serve(argv[2], conns, timeout_s);
+		return serve(argv[2], conns, timeout_s, sink);
 	if (argc >= 6 && strcmp(argv[1], "connect") == 0)
 		return connect_port(argv[2], (unsigned)strtoul(argv[3], NULL, 0),
 		    strtoull(argv[4], NULL, 0), (uint32_t)strtoul(argv[5], NULL, 0),
 		    timeout_s);
 	if (argc >= 4 && strcmp(argv[1], "migtd") == 0)
 		return migtd(argv[2], strtoull(argv[3], NULL, 0), timeout_s);
-	fprintf(stderr, "usage: echo_peer serve PATH [-n CONNS] [-t SECS]\n"
+	fprintf(stderr, "usage: echo_peer serve PATH [-n CONNS] [-t SECS] [-s]\n"
 	    "       echo_peer connect PATH PORT BYTES SEED [-t SECS]\n"
 	    "       echo_peer migtd PATH MID [-t SECS]\n");
 	return 2;

@@ -38,15 +38,20 @@ unlock(volatile uint32_t *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * One console line: Xen passes at most 199 characters of a line written
+ * to port 0xE9 before it breaks it; the last byte is kept for the
+ * newline, so a line cut short still ends.
+ */
 struct obuf {
-	char	b[160];
+	char	b[200];
 	size_t	n;
 };
 
 static void
 ob_put(struct obuf *o, char c)
 {
-	if (o->n < sizeof(o->b) - 1)
+	if (o->n < sizeof(o->b) - 1 && (c == '\n' || o->n < sizeof(o->b) - 2))
 		o->b[o->n++] = c;
 }
 

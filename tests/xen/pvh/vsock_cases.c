@@ -6,7 +6,7 @@
  * irq=none|msi|evtchn, sync=0|1 (doorbell), ekick=1 (with irq=evtchn:
  * ring by EVTCHNOP_send, and fail unless that was negotiated and used;
  * with ekick_expect=0, fail if it was),
- * vport= (vsock port), bytes=, seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
+ * vport= (vsock port), sink= (perf: a sink's vsock port), bytes=, seed=.  Transfers use the same seeded stream as tests/xen/echo_peer.c;
  * every line with byte counts carries the CRC-32 the harness compares.
  */
 #include "pvh.h"
@@ -38,15 +38,32 @@ pvh_evtchn_send(void *ctx, uint32_t port)
 	return hcvg_xen_evtchn_send(xen_hypercall_page(), port) == 0 ? 0 : -1;
 }
 
+static inline uint64_t
+rdtsc64(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* How often, and how long by TSC, the guest waited (perf's breakdown). */
+static uint32_t waits;
+static uint64_t waited_cyc;
+
 /* With interrupts the driver's waits sleep until one arrives (or a tick). */
 static void
 guest_wait(void *ctx)
 {
+	uint64_t t0 = rdtsc64();
+
 	(void)ctx;
 	if (use_irq)
 		irq_wait();
 	else
 		cpu_relax();
+	waits++;
+	waited_cyc += rdtsc64() - t0;
 }
 
 static uint32_t
@@ -173,6 +190,8 @@ dev_connect(uint32_t vport)
 
 struct xfer {
 	uint32_t	sent, got, tx_crc, rx_crc;
+	uint32_t	tx_full;	/* sends refused for want of slot or credit */
+	uint32_t	idle;		/* turns that moved nothing (then waited) */
 	int		err;
 };
 
@@ -232,7 +251,9 @@ xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
 				progress = true;
 				if (pend == 0)
 					off = 0;
-			} else if (n != -HCVG_EAGAIN) {
+			} else if (n == -HCVG_EAGAIN) {
+				x->tx_full++;
+			} else {
 				x->err = (int)n;
 				return;
 			}
@@ -253,6 +274,7 @@ xfer_echo(int id, uint32_t total, uint32_t seed, uint32_t stall_ms,
 			last = ticks();
 			continue;
 		}
+		x->idle++;
 		if (hcvg_poll(&dev) < 0) {
 			x->err = -HCVG_EIO;
 			return;
@@ -530,18 +552,10 @@ case_ctl(void)
  * Guest-side costs, by TSC, of the three doorbells in one boot: (a)
  * DOORBELL_SYNC, (b) DOORBELL, (c) EVTCHNOP_send (EVTCHN_KICK).  Every
  * mode notifies by event channel, so only the doorbell differs.  Per
- * mode: N bare doorbells on an empty ring, N 64 B echo round trips, and
- * an echoed stream; the harness turns the raw figures into ratios.
+ * mode: N bare doorbells on an empty ring, N 64 B echo round trips, an
+ * echoed stream and, with sink=VPORT, the same bytes guest to host only
+ * to a sink; the harness turns the raw figures into ratios.
  */
-static inline uint64_t
-rdtsc64(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
-}
-
 /*
  * Powers of two: a 64-bit division by them is a shift (no libgcc here).
  * A whole run's cycles exceed 32 bits under emulation: divide, then
@@ -550,14 +564,87 @@ rdtsc64(void)
 #define PERF_KICKS	256u
 #define PERF_ECHOES	64u
 
+/* Counters at the start of a measured transfer. */
+struct perf_snap {
+	struct hcvg_stats	st;
+	uint32_t		ticks, upcalls, waits;
+	uint64_t		waited, t0;
+};
+
+static void
+perf_begin(struct perf_snap *s)
+{
+	s->st = *hcvg_stats(&dev);
+	s->ticks = *irq_counter(VEC_TIMER);
+	s->upcalls = *xen_evtchn_count();
+	s->waits = waits;
+	s->waited = waited_cyc;
+	s->t0 = rdtsc64();
+}
+
+/*
+ * The transfer's cycles / 1024, and where they went: doorbells and
+ * packets each way, upcalls and timer ticks, the waits and the cycles
+ * spent in them, sends refused (ring or credit full) and turns that
+ * moved nothing.
+ */
+static uint32_t
+perf_end(const char *what, const char *name, const struct perf_snap *s,
+    const struct xfer *x)
+{
+	uint32_t kcyc = (uint32_t)((rdtsc64() - s->t0) >> 10);
+	const struct hcvg_stats *st = hcvg_stats(&dev);
+
+	say("perf-%s mode=%s kcyc=%u kicks=%u evtchn_kicks=%u tx_pkts=%u rx_pkts=%u upcalls=%u timer_irqs=%u waits=%u wait_kcyc=%u tx_full=%u idle=%u",
+	    what, name, kcyc, st->gs_kicks - s->st.gs_kicks,
+	    st->gs_evtchn_kicks - s->st.gs_evtchn_kicks,
+	    st->gs_tx_pkts - s->st.gs_tx_pkts,
+	    st->gs_rx_pkts - s->st.gs_rx_pkts,
+	    *xen_evtchn_count() - s->upcalls, *irq_counter(VEC_TIMER) - s->ticks,
+	    waits - s->waits, (uint32_t)((waited_cyc - s->waited) >> 10),
+	    x->tx_full, x->idle);
+	return kcyc;
+}
+
+/*
+ * Guest to host only, to a sink: blocking sends of 16 KiB (the driver
+ * cuts them into slot-sized packets and rings once per call or full
+ * ring), then close, which returns when the host has taken everything
+ * before the SHUTDOWN and answered it.
+ */
+static void
+xfer_g2h(int id, uint32_t total, uint32_t seed, struct xfer *x)
+{
+	static uint8_t out[16384];
+	uint32_t st = seed, len, off;
+	long n;
+
+	memset(x, 0, sizeof(*x));
+	while (x->sent < total) {
+		len = total - x->sent < sizeof(out) ? total - x->sent :
+		    sizeof(out);
+		stream_fill(&st, out, len);
+		x->tx_crc = xtd_crc32_update(x->tx_crc, out, len);
+		for (off = 0; off < len; off += (uint32_t)n) {
+			n = hcvg_send(&dev, id, out + off, len - off, 0);
+			if (n <= 0) {
+				x->err = n < 0 ? (int)n : -HCVG_EIO;
+				return;
+			}
+			x->sent += (uint32_t)n;
+		}
+	}
+}
+
 static int
 perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
-    uint32_t stream)
+    uint32_t sink, uint32_t stream)
 {
 	static uint8_t b[64], in[64];
-	uint32_t i, got, st = 7, kick_cyc, echo_cyc, stream_kcyc;
+	uint32_t i, got, st = 7, kick_cyc, echo_cyc, stream_kcyc, g2h_kcyc = 0;
 	uint32_t ticks0, upcalls0;
 	uint64_t t0, send_cyc = 0, wait_cyc = 0, wake_cyc = 0;
+	struct perf_snap snap;
 	struct xfer x;
 	int id;
 	long n;
@@ -626,14 +713,30 @@ perf_mode(const char *name, uint32_t sync, uint32_t ekick, uint32_t vport,
 	id = hcvg_connect(&dev, vport, 0);
 	if (id < 0)
 		return -1;
-	t0 = rdtsc64();
+	perf_begin(&snap);
 	xfer_echo(id, stream, 11, 20000, &x);
-	stream_kcyc = (uint32_t)((rdtsc64() - t0) >> 10);
+	stream_kcyc = perf_end("stream", name, &snap, &x);
 	(void)hcvg_close(&dev, id);
 	if (report(name, vport, stream, &x) != 0)
 		return -1;
-	say("perf mode=%s doorbell_cyc=%u echo64_cyc=%u stream_bytes=%u stream_kcyc=%u tsc_khz=%u kicks=%u evtchn_kicks=%u",
-	    name, kick_cyc, echo_cyc, stream, stream_kcyc, tsc_khz(),
+
+	if (sink != 0) {
+		id = hcvg_connect(&dev, sink, 0);
+		if (id < 0) {
+			say("perf %s: connect vport=%u rc=%d", name, sink, id);
+			return -1;
+		}
+		perf_begin(&snap);
+		xfer_g2h(id, stream, 13, &x);
+		(void)hcvg_close(&dev, id);
+		g2h_kcyc = perf_end("g2h", name, &snap, &x);
+		say("xfer g2h-%s vport=%u sent=%u tx_crc=%08x err=%d", name,
+		    sink, x.sent, x.tx_crc, x.err);
+		if (x.err != 0 || x.sent != stream)
+			return -1;
+	}
+	say("perf mode=%s doorbell_cyc=%u echo64_cyc=%u stream_bytes=%u stream_kcyc=%u g2h_kcyc=%u tsc_khz=%u kicks=%u evtchn_kicks=%u",
+	    name, kick_cyc, echo_cyc, stream, stream_kcyc, g2h_kcyc, tsc_khz(),
 	    hcvg_stats(&dev)->gs_kicks, hcvg_stats(&dev)->gs_evtchn_kicks);
 	hcvg_fini(&dev);
 	return 0;
@@ -648,13 +751,14 @@ static int
 case_perf(void)
 {
 	uint32_t vport = cmdline_u32("vport", 1234);
+	uint32_t sink = cmdline_u32("sink", 0);
 	uint32_t stream = cmdline_u32("bytes", 262144);
 	uint32_t r, rounds = cmdline_u32("rounds", 1);
 
 	for (r = 0; r < rounds; r++)
-		if (perf_mode("sync", 1, 0, vport, stream) != 0 ||
-		    perf_mode("async", 0, 0, vport, stream) != 0 ||
-		    perf_mode("evtchn", 0, 1, vport, stream) != 0)
+		if (perf_mode("sync", 1, 0, vport, sink, stream) != 0 ||
+		    perf_mode("async", 0, 0, vport, sink, stream) != 0 ||
+		    perf_mode("evtchn", 0, 1, vport, sink, stream) != 0)
 			return -1;
 	return 0;
 }
