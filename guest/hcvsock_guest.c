@@ -44,15 +44,56 @@ struct pkt {
  * fast string moves (ERMS); elsewhere words once both ends are aligned.
  * Never a libc call: the driver links against nothing.
  */
-static void
-copy(void *dst, const void *src, uint32_t n)
-{
 #if defined(__x86_64__) || defined(__i386__)
+typedef uintptr_t __attribute__((may_alias, aligned(1))) uword_u;
+
+static void
+movsb(void *dst, const void *src, uint32_t n)
+{
 	uintptr_t cnt = n;
 
 	__asm__ volatile("rep movsb"
 	    : "+D"(dst), "+S"(src), "+c"(cnt) : : "memory");
+}
+
+/*
+ * `rep movsb` runs at a tenth of its speed or less on AMD cores with fast
+ * short moves (an EPYC here: 2-3 GB/s against 30) when the destination
+ * is 1 to 31 bytes past the source modulo 4 KiB, a store that looks
+ * like it overlaps the next loads.  Where a slot's payload and a
+ * connection buffer meet that way a whole stream's copies do.  Such
+ * copies (a cache line's range, for margin) go four words loaded before
+ * four are stored.
+ */
+static void
+copy(void *dst, const void *src, uint32_t n)
+{
+	volatile uword_u *d = dst;
+	const uword_u *s = src;
+	uword_u a, b, c, e;
+
+	if ((((uintptr_t)dst - (uintptr_t)src) & 4095u) - 1u >= 63u) {
+		movsb(dst, src, n);
+		return;
+	}
+	for (; n >= 4 * sizeof(uintptr_t); n -= 4 * sizeof(uintptr_t)) {
+		a = s[0];
+		b = s[1];
+		c = s[2];
+		e = s[3];
+		d[0] = a;
+		d[1] = b;
+		d[2] = c;
+		d[3] = e;
+		d += 4;
+		s += 4;
+	}
+	movsb((void *)(uintptr_t)d, s, n);
+}
 #else
+static void
+copy(void *dst, const void *src, uint32_t n)
+{
 	volatile uint8_t *d = dst;
 	const uint8_t *s = src;
 
@@ -70,8 +111,8 @@ copy(void *dst, const void *src, uint32_t n)
 	}
 	while (n-- > 0)
 		*d++ = *s++;
-#endif
 }
+#endif
 
 static void
 zero(void *dst, uint32_t n)

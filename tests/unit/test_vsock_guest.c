@@ -292,6 +292,38 @@ guest__echo_sizes_async(void **state)
 	assert_true(st.ds_kicks > 0);
 }
 
+/*
+ * Payload copies take another path where the destination lies 1 to 63
+ * bytes past the source modulo 4 KiB: the caller's buffers at every
+ * offset within two cache lines put each copy (caller -> slot, slot ->
+ * connection buffer -> caller) on either side of that range, with
+ * lengths that leave every tail size.
+ */
+static void
+guest__echo_every_alignment(void **state)
+{
+	struct gt *t = *state;
+	uint8_t *out = aligned_alloc(4096, 3 * 4096), *back;
+	uint32_t off, n;
+	int id;
+
+	back = aligned_alloc(4096, 3 * 4096);
+	assert_non_null(out);
+	assert_non_null(back);
+	fill(out, 3 * 4096);
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	for (off = 0; off < 128; off++) {
+		n = 5000 + off * 13 % 97;
+		memset(back, 0, 3 * 4096);
+		assert_int_equal(gprog_echo(&t->g, id, out + off,
+		    back + (off * 37) % 128, n, 0), 0);
+	}
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	free(out);
+	free(back);
+}
+
 static void
 guest__echo_blocking(void **state)
 {
@@ -900,6 +932,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_sync, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_sizes_async, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_async, teardown),
+		cmocka_unit_test_setup_teardown(guest__echo_every_alignment, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__echo_blocking, setup_mmio, teardown),
 		cmocka_unit_test_setup_teardown(guest__many_connections, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__connection_table_full, setup_sync, teardown),
