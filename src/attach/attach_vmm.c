@@ -18,19 +18,10 @@
 int
 attach_vmm_connect(const char *path, int *sockp)
 {
-	struct sockaddr_un sun;
-	int fd, rc;
+	int fd = usock_connect(path, SOCK_SEQPACKET);
 
-	if ((rc = usock_addr(path, &sun)) < 0)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	*sockp = fd;
 	return 0;
 }

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The event loop (after chrony's sched.h): fds and timers with callbacks.
- * epoll is hidden behind this API; nothing else in hcvsockd calls poll().
- * One loop per thread; not thread-safe except loop_wakeup().
+ * epoll is hidden behind this API.  One loop per thread; not thread-safe.
  */
 #ifndef HCVS_LOOP_H
 #define HCVS_LOOP_H

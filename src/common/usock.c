@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* AF_UNIX listeners and SCM_RIGHTS, written once. */
+/* AF_UNIX listeners, clients and SCM_RIGHTS, written once. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +38,25 @@ usock_addr(const char *path, struct sockaddr_un *sun)
 		return -ENAMETOOLONG;
 	memcpy(sun->sun_path, path, len + 1);
 	return 0;
+}
+
+int
+usock_connect(const char *path, int type)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	if ((rc = usock_addr(path, &sun)) < 0)
+		return rc;
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 /*

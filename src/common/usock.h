@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AF_UNIX plumbing shared by every listener and every fd-passing
+ * AF_UNIX plumbing shared by every listener, client and fd-passing
  * protocol: binding a path safely, accepting on the event loop without
- * spinning when fds run out, and one SCM_RIGHTS sender and receiver.
+ * spinning when fds run out, connecting, and one SCM_RIGHTS sender and
+ * receiver.
  *
  * Path rules (usock_listen, usock_listener_new):
  *  - an existing path is replaced only when lstat() shows a socket and a
@@ -27,6 +28,13 @@ struct loop;
 
 /* sun_path from `path`: -ENAMETOOLONG when it does not fit, -EINVAL if empty. */
 int	usock_addr(const char *path, struct sockaddr_un *sun) __must_check;
+
+/*
+ * A blocking, close-on-exec socket of `type` connected to `path`.
+ * Returns the fd or -errno (usock_addr's, or connect()'s: -ENOENT,
+ * -ECONNREFUSED, ...).
+ */
+int	usock_connect(const char *path, int type) __must_check;
 
 /*
  * A non-blocking, close-on-exec listening socket of `type` (SOCK_STREAM

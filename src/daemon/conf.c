@@ -235,9 +235,9 @@ conf_log_level_name(int prio)
 	return NULL;
 }
 
-/* The notify mask as "none,msi,...". */
+/* The names of the modes in the notify mask, each after the first after `sep`. */
 static void
-conf_notify_str(unsigned mask, char *buf, size_t len)
+conf_notify_str(unsigned mask, const char *sep, char *buf, size_t len)
 {
 	size_t off = 0;
 
@@ -249,7 +249,7 @@ conf_notify_str(unsigned mask, char *buf, size_t len)
 
 		if (!(mask & notify_modes[i].bit))
 			continue;
-		n = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
+		n = snprintf(buf + off, len - off, "%s%s", off ? sep : "",
 		    notify_modes[i].name);
 		if (n < 0 || (size_t)n >= len - off)
 			return;
@@ -559,8 +559,11 @@ parse_notify(struct parser *p, char **argv, int argc)
 				if (!strcmp(tok, notify_modes[j].name))
 					break;
 			if (j == ARRAY_SIZE(notify_modes)) {
+				char names[64];
+
+				conf_notify_str(~0u, ", ", names, sizeof(names));
 				perr(p, "'notify': unknown mode '%s' (expected "
-				    "none, msi, evtchn, gsi)", tok);
+				    "%s)", tok, names);
 				return;
 			}
 			mask |= notify_modes[j].bit;
@@ -1170,7 +1173,7 @@ conf_dump(const struct conf *c, FILE *f)
 				    (const char *)v);
 			break;
 		case KT_NOTIFY:
-			conf_notify_str(*(const unsigned *)v, notify,
+			conf_notify_str(*(const unsigned *)v, ",", notify,
 			    sizeof(notify));
 			fprintf(f, "%s = %s\n", k->k_name, notify);
 			break;

@@ -258,17 +258,12 @@ ctl_close(struct ctl *c)
 int
 ctl_request(const char *path, const char *cmd, int out, int timeout_ms)
 {
-	struct sockaddr_un sun;
 	char buf[4096];
 	int fd, rc;
 
-	if ((rc = usock_addr(path, &sun)) < 0)
-		return rc;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = usock_connect(path, SOCK_STREAM);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		goto err_errno;
+		return fd;
 	if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) < 0 ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL) < 0)
 		goto err_errno;

@@ -30,22 +30,12 @@ int
 loopback_accept_guest(const char *path, int timeout_ms,
     struct loopback_guest *g)
 {
-	struct sockaddr_un sun;
 	int rc;
 
 	g->lg_fake = NULL;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	g->lg_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g->lg_sock = usock_connect(path, SOCK_STREAM);
 	if (g->lg_sock < 0)
-		return -errno;
-	if (connect(g->lg_sock, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		rc = -errno;
-		goto err;
-	}
+		return g->lg_sock;
 	if ((rc = wait_fd(g->lg_sock, timeout_ms)) < 0)
 		goto err;
 	if ((rc = ioreq_fake_recv(g->lg_sock, &g->lg_fake)) < 0)

@@ -114,6 +114,26 @@ mux_cfg(struct service *s, const struct conf *c)
 	m->send_ok_line = c->c_ok_line;
 }
 
+/*
+ * What every guest of every kind gets from the configuration: the muxer's
+ * settings, the notification modes, the features and the poll windows.
+ */
+static void
+guest_cfg(struct service *s, const struct conf *c, struct binding_cfg *bc)
+{
+	memset(bc, 0, sizeof(*bc));
+	mux_cfg(s, c);
+	bc->loop = s->sv_loop;
+	bc->mux = s->sv_mcfg;
+	bc->irq_modes = c->c_notify;
+	bc->features = SERVICE_FEATURES;
+	if (!c->c_evtchn_kick)
+		bc->features &= ~HCVS_F_EVTCHN_KICK;
+	bc->busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
+	bc->sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
+	bc->tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
+}
+
 /* ---- Guest lifetime ------------------------------------------------------ */
 
 static void
@@ -212,15 +232,8 @@ one_bind(struct service *s, const struct conf *c,
 	char err[256];
 	int rc;
 
-	memset(&bc, 0, sizeof(bc));
-	mux_cfg(s, c);
-	bc.loop = s->sv_loop;
+	guest_cfg(s, c, &bc);
 	bc.name = c->c_name;
-	bc.mux = s->sv_mcfg;
-	bc.irq_modes = c->c_notify;
-	bc.features = SERVICE_FEATURES;
-	if (!c->c_evtchn_kick)
-		bc.features &= ~HCVS_F_EVTCHN_KICK;
 	bc.backend_domid = t->st_self_domid;
 	if (c->c_has_pio)
 		bc.windows[bc.nr_windows++] = (struct binding_window){
@@ -228,9 +241,6 @@ one_bind(struct service *s, const struct conf *c,
 	if (c->c_has_mmio)
 		bc.windows[bc.nr_windows++] = (struct binding_window){
 		    IOREQ_SPACE_MMIO, c->c_mmio_base, CONF_MMIO_WINDOW };
-	bc.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
-	bc.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
-	bc.tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
 	bc.state_changed = bind_state_changed;
 	bc.failed = bind_failed;
 	bc.hook_arg = s;
@@ -535,27 +545,26 @@ kvm_open(struct service *s, const struct conf *c,
     bool *reattached)
 {
 	struct attach_vsock_cfg ac;
+	struct binding_cfg bc;
 	int rc;
 
 	(void)recovered;
 	(void)reattached;
-	mux_cfg(s, c);
+	guest_cfg(s, c, &bc);
 	kvm_no_tcp_listen(s);
 	memset(&ac, 0, sizeof(ac));
-	ac.loop = s->sv_loop;
+	ac.loop = bc.loop;
 	ac.mux = s->sv_mcfg;
 	ac.uds_per_cid = true;
-	ac.irq_modes = c->c_notify;
+	ac.irq_modes = bc.irq_modes;
+	ac.features = bc.features;
+	ac.busy_poll_ns = bc.busy_poll_ns;
+	ac.sync_poll_ns = bc.sync_poll_ns;
+	ac.tx_poll_ns = bc.tx_poll_ns;
 	ac.require_cid = t->st_require_cid;
 	ac.peers = t->st_peers;
 	/* One guest's flood, fault or compromise stays in its process. */
 	ac.fork_per_guest = true;
-	ac.features = SERVICE_FEATURES;
-	if (!c->c_evtchn_kick)
-		ac.features &= ~HCVS_F_EVTCHN_KICK;
-	ac.busy_poll_ns = (uint64_t)c->c_busy_poll_us * 1000;
-	ac.sync_poll_ns = (uint64_t)c->c_sync_poll_us * 1000;
-	ac.tx_poll_ns = (uint64_t)c->c_tx_poll_us * 1000;
 	ac.on_attach = kvm_attached;
 	ac.on_detach = kvm_detached;
 	ac.on_state = kvm_state;

@@ -65,6 +65,7 @@
 #include "daemon/loopback.h"
 #include "hcvsock_guest.h"
 #include "fakes/fake_guest.h"
+#include "fakes/fake_plat.h"
 #include "ioreq/ioreq_xenabi.h"
 
 #define RAM_SIZE	(1u << 20)
@@ -72,59 +73,13 @@
 
 struct guest {
 	struct ioreq_fake	*f;
-	uint16_t		 pio;
-	uint8_t			*ram;
-	uint64_t		 ram_gpa;
+	struct fake_plat	 fp;
+	struct hcvg_platform	 plat;
 	int			 sock;
-	int			 io_err;	/* first failed access */
 	const char		*path;
 };
 
 static struct hcvg_conn conns[NCONNS];
-
-static uint32_t
-reg_read(void *ctx, uint32_t off)
-{
-	struct guest *g = ctx;
-	uint64_t v = 0;
-	int rc = ioreq_fake_pio(g->f, 0, (uint16_t)(g->pio + off), 4, 1, &v);
-
-	if (rc < 0) {
-		if (g->io_err == 0)
-			g->io_err = rc;
-		return 0xffffffffu;
-	}
-	return (uint32_t)v;
-}
-
-static void
-reg_write(void *ctx, uint32_t off, uint32_t val)
-{
-	struct guest *g = ctx;
-	uint64_t v = val;
-	int rc = ioreq_fake_pio(g->f, 0, (uint16_t)(g->pio + off), 4, 0, &v);
-
-	if (rc < 0 && g->io_err == 0)
-		g->io_err = rc;
-}
-
-static uint64_t
-virt_to_phys(void *ctx, const void *p)
-{
-	struct guest *g = ctx;
-
-	return g->ram_gpa + (uint64_t)((const uint8_t *)p - g->ram);
-}
-
-/* The host works in another process: give it a moment. */
-static void
-wait_host(void *ctx)
-{
-	struct timespec ts = { 0, 20000 };
-
-	(void)ctx;
-	nanosleep(&ts, NULL);
-}
 
 static uint64_t
 now_ms(void)
@@ -375,7 +330,7 @@ cmd_await_stop(struct hcvg *h, struct guest *g, uint32_t port)
 	while (r == -HCVG_ETIMEDOUT || r > 0);
 	printf("await-stop %u: recv %ld, state %d, resets %u, window %s\n",
 	    port, r, (int)hcvg_state(h, id), hcvg_stats(h)->gs_resets,
-	    g->io_err ? strerror(-g->io_err) : "ok");
+	    g->fp.fp_err ? strerror(-g->fp.fp_err) : "ok");
 	fflush(stdout);
 	return hcvg_stats(h)->gs_resets > 0 ? 0 : 1;
 }
@@ -389,7 +344,7 @@ cmd_busy(struct guest *g, uint64_t ms)
 	while (now_ms() < end) {
 		uint64_t v = 0;
 
-		rc = ioreq_fake_pio(g->f, 0, g->pio, 4, 1, &v);
+		rc = ioreq_fake_pio(g->f, 0, g->fp.fp_pio, 4, 1, &v);
 		if (rc < 0)
 			break;
 		if (n++ == 0)
@@ -427,7 +382,7 @@ publish_stale(struct guest *g, uint16_t off, int dir, uint32_t data,
 	struct ioreq *slot = ioreq_fake_slots(g->f);
 	int rc;
 
-	slot->addr = (uint16_t)(g->pio + off);
+	slot->addr = (uint16_t)(g->fp.fp_pio + off);
 	slot->data = data;
 	slot->count = 1;
 	slot->size = 4;
@@ -467,18 +422,18 @@ cmd_stale_cmd(struct guest *g)
 	struct ioreq resp;
 	uint32_t res, a2, a3;
 
-	reg_write(g, HCVS_REG_ARG2, 0x5eed);
-	reg_write(g, HCVS_REG_ARG3, 0xc0de);
-	if (g->io_err != 0) {
-		printf("stale-cmd: %s\n", strerror(-g->io_err));
+	g->plat.reg_write(&g->fp, HCVS_REG_ARG2, 0x5eed);
+	g->plat.reg_write(&g->fp, HCVS_REG_ARG3, 0xc0de);
+	if (g->fp.fp_err != 0) {
+		printf("stale-cmd: %s\n", strerror(-g->fp.fp_err));
 		return 1;
 	}
 	if (publish_stale(g, HCVS_REG_CMD, IOREQ_WRITE, HCVS_CMD_NOP,
 	    "STALE-CMD", &resp) < 0)
 		return 1;
-	res = reg_read(g, HCVS_REG_CMD);
-	a2 = reg_read(g, HCVS_REG_ARG2);
-	a3 = reg_read(g, HCVS_REG_ARG3);
+	res = g->plat.reg_read(&g->fp, HCVS_REG_CMD);
+	a2 = g->plat.reg_read(&g->fp, HCVS_REG_ARG2);
+	a3 = g->plat.reg_read(&g->fp, HCVS_REG_ARG3);
 	printf("stale-cmd: answered, result %u, arg2 0x%x, arg3 0x%x\n",
 	    res, a2, a3);
 	return res == HCVS_ERR_OK && a2 == 0x5eed && a3 == 0xc0de ? 0 : 1;
@@ -533,17 +488,16 @@ main(int argc, char **argv)
 {
 	struct ioreq_fake_cfg cfg = { .nr_vcpus = 1, .ram_size = RAM_SIZE,
 	    .timeout_ms = 3000 };
-	struct hcvg_platform plat = { 0 };
 	struct hcvg_cfg hc = { 0 };
 	static struct hcvg h;
-	struct guest g = { .pio = 0x5a0, .sock = -1 };
+	struct guest g = { .fp.fp_pio = 0x5a0, .sock = -1 };
 	size_t ram_size;
 	int argi = 1, rc, failed = 0;
 	bool again = false;
 	pthread_t watcher;
 
 	if (argc > 3 && strcmp(argv[argi], "-p") == 0) {
-		g.pio = (uint16_t)strtoul(argv[argi + 1], NULL, 0);
+		g.fp.fp_pio = (uint16_t)strtoul(argv[argi + 1], NULL, 0);
 		argi += 2;
 	}
 	if (argc > argi && strcmp(argv[argi], "-r") == 0) {
@@ -561,7 +515,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "e2e_guest: fake page: %s\n", strerror(-rc));
 		return 71;
 	}
-	g.ram = ioreq_fake_ram(g.f, &g.ram_gpa, &ram_size);
+	g.fp.fp_fake = g.f;
+	g.fp.fp_ram = ioreq_fake_ram(g.f, &g.fp.fp_ram_gpa, &ram_size);
 	rc = loopback_offer(argv[argi], g.f, 20000, say_offering, argv[argi],
 	    &g.sock);
 	if (rc == 0)
@@ -577,13 +532,9 @@ main(int argc, char **argv)
 		return 71;
 	}
 
-	plat.ctx = &g;
-	plat.reg_read = reg_read;
-	plat.reg_write = reg_write;
-	plat.virt_to_phys = virt_to_phys;
-	plat.wait = wait_host;
-	hc.plat = &plat;
-	hc.mem = g.ram;
+	fake_plat_init(&g.fp, &g.plat);
+	hc.plat = &g.plat;
+	hc.mem = g.fp.fp_ram;
 	hc.mem_size = hcvg_mem_needed(8, 8, 4096);
 	hc.conns = conns;
 	hc.nconns = NCONNS;
@@ -621,7 +572,7 @@ main(int argc, char **argv)
 		}
 		if (h.g_p == NULL && (rc = hcvg_init(&h, &hc)) < 0) {
 			printf("init: error %d (access %s)\n", rc,
-			    g.io_err ? strerror(-g.io_err) : "ok");
+			    g.fp.fp_err ? strerror(-g.fp.fp_err) : "ok");
 			return 1;
 		}
 		if (!strcmp(c, "connect") && argi + 2 < argc) {

@@ -9,11 +9,17 @@
 static int
 access(struct fake_plat *fp, uint32_t off, uint8_t dir, uint64_t *v)
 {
+	int rc;
+
 	if (fp->fp_mmio)
-		return ioreq_fake_mmio(fp->fp_fake, 0, fp->fp_mmio_base + off, 4,
+		rc = ioreq_fake_mmio(fp->fp_fake, 0, fp->fp_mmio_base + off, 4,
 		    dir, v);
-	return ioreq_fake_pio(fp->fp_fake, 0, (uint16_t)(fp->fp_pio + off), 4,
-	    dir, v);
+	else
+		rc = ioreq_fake_pio(fp->fp_fake, 0,
+		    (uint16_t)(fp->fp_pio + off), 4, dir, v);
+	if (rc < 0 && fp->fp_err == 0)
+		fp->fp_err = rc;
+	return rc;
 }
 
 static uint32_t

@@ -5,7 +5,8 @@
  * `mmio` set, by MMIO at `mmio_base`; guest RAM is `ram` at `ram_gpa`;
  * waits sleep 20 us so that the daemon's loop runs.  A register write the
  * page could not deliver is counted (a lost write is the guest's problem,
- * as on real hardware; the test decides).
+ * as on real hardware; the test decides); a read that failed returns all
+ * ones.  The first failed access's error is kept.
  */
 #ifndef HCVS_FAKE_PLAT_H
 #define HCVS_FAKE_PLAT_H
@@ -25,6 +26,7 @@ struct fake_plat {
 	uint8_t			*fp_ram;
 	uint64_t		 fp_ram_gpa;
 	volatile unsigned	 fp_lost_writes;
+	int			 fp_err;	/* -errno of the first failure; 0: none */
 };
 
 /* Fill p with the callbacks, ctx = fp. */

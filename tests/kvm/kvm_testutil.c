@@ -41,8 +41,7 @@ kt_server_start(struct kt_server *ks, const char *tag,
     const struct attach_server_ops *ops, void *arg)
 {
 	memset(ks, 0, sizeof(*ks));
-	snprintf(ks->ks_dir, sizeof(ks->ks_dir), "/tmp/hcvs-%s-XXXXXX", tag);
-	assert_non_null(mkdtemp(ks->ks_dir));
+	test_tmpdir(ks->ks_dir, sizeof(ks->ks_dir), tag);
 	snprintf(ks->ks_path, sizeof(ks->ks_path), "%s/attach", ks->ks_dir);
 	assert_int_equal(loop_new(&ks->ks_loop), 0);
 	assert_int_equal(attach_server_new(ks->ks_loop, ks->ks_path, 4, ops,
@@ -68,7 +67,7 @@ kt_server_finish(struct kt_server *ks)
 	kt_server_kill(ks);
 	loop_free(ks->ks_loop);
 	ks->ks_loop = NULL;
-	rmdir(ks->ks_dir);
+	test_rmtree(ks->ks_dir);
 }
 
 struct vmm *

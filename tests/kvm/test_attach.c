@@ -955,7 +955,7 @@ run_until(struct loop *l, volatile bool *flag, volatile unsigned *counter,
 static void
 server__attach_detach_limits(void **state)
 {
-	char dir[] = "/tmp/hcvs-attach-XXXXXX", path[100];
+	char dir[64], path[100];
 	struct attach_server *srv, *srv2;
 	struct srv_state ss;
 	struct vmm_conn vc[3];
@@ -968,7 +968,7 @@ server__attach_detach_limits(void **state)
 	(void)state;
 	memset(&ss, 0, sizeof(ss));
 	memset(vc, 0, sizeof(vc));
-	assert_non_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof(dir), "attach");
 	snprintf(path, sizeof(path), "%s/attach.sock", dir);
 	/* A stale file from a dead daemon is replaced. */
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
@@ -1167,7 +1167,7 @@ server__attach_detach_limits(void **state)
 	attach_desc_close(&d);
 	assert_int_equal(test_count_fds(), before);
 	test_log_capture_stop();
-	rmdir(dir);
+	test_rmtree(dir);
 }
 
 /*
@@ -1303,7 +1303,7 @@ replay__inflight_command_answered_once(void **state)
 {
 	const uint64_t mb = 0x10000;
 	const uint32_t mbsize = 128 + 2 * 4 * 256;
-	char dir[] = "/tmp/hcvs-inflight.XXXXXX";
+	char dir[64];
 	struct attach_vsock_cfg cfg;
 	struct attach_vsock *av;
 	struct attach_fwd *f;
@@ -1314,7 +1314,7 @@ replay__inflight_command_answered_once(void **state)
 	int round;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof(dir), "inflight");
 	memset(&x, 0, sizeof(x));
 	assert_int_equal(loop_new(&x.ifl_loop), 0);
 	attach_desc_init(&d);
@@ -1402,7 +1402,7 @@ replay__inflight_command_answered_once(void **state)
 	attach_desc_close(&d);
 	attach_fwd_free(f);
 	loop_free(x.ifl_loop);
-	rmdir(dir);
+	test_rmtree(dir);
 }
 
 int

@@ -200,8 +200,7 @@ setup(void **state)
 
 	assert_non_null(fx);
 	pthread_mutex_init(&fx->fx_lock, NULL);
-	snprintf(fx->fx_dir, sizeof(fx->fx_dir), "/tmp/hcvs-e2e-XXXXXX");
-	assert_non_null(mkdtemp(fx->fx_dir));
+	test_tmpdir(fx->fx_dir, sizeof(fx->fx_dir), "e2e");
 	snprintf(fx->fx_attach, sizeof(fx->fx_attach), "%s/attach", fx->fx_dir);
 	snprintf(fx->fx_uds, sizeof(fx->fx_uds), "%s/vsock", fx->fx_dir);
 	snprintf(fx->fx_echo, sizeof(fx->fx_echo), "%s_%u", fx->fx_uds,
@@ -235,8 +234,7 @@ teardown(void **state)
 	attach_vsock_unlisten(fx->fx_srv);
 	loop_free(fx->fx_loop);
 	pthread_mutex_destroy(&fx->fx_lock);
-	unlink(fx->fx_echo);
-	rmdir(fx->fx_dir);
+	test_rmtree(fx->fx_dir);
 	free(fx);
 	return 0;
 }

@@ -194,8 +194,7 @@ host_start(struct host *h)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	snprintf(h->dir, sizeof(h->dir), "/tmp/hcvs-bind-evtchn.XXXXXX");
-	assert_non_null(mkdtemp(h->dir));
+	test_tmpdir(h->dir, sizeof(h->dir), "bind-evtchn");
 	snprintf(h->uds, sizeof(h->uds), "%s/vsock", h->dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", h->uds, ECHO_PORT);
 	h->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -208,15 +207,10 @@ host_start(struct host *h)
 static void
 host_stop(struct host *h)
 {
-	char p[128];
-
 	__atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(h->th, NULL);
 	close(h->lfd);
-	snprintf(p, sizeof(p), "%s_%u", h->uds, ECHO_PORT);
-	unlink(p);
-	unlink(h->uds);
-	rmdir(h->dir);
+	test_rmtree(h->dir);
 }
 
 /* ---- The environment -------------------------------------------------------- */

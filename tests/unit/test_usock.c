@@ -2,7 +2,8 @@
 /*
  * The shared AF_UNIX plumbing and the three listeners built on it (control
  * socket, attach socket, host bridge): what a stale-socket check may
- * remove, the socket's mode, the EMFILE back-off, SCM_RIGHTS limits.
+ * remove, the socket's mode, the EMFILE back-off, SCM_RIGHTS limits, and
+ * the client's connect.
  *
  * Linked with -Wl,--wrap=bind: a test can swap the path for a symlink in
  * the instant after bind() succeeds, as a local attacker racing the
@@ -373,6 +374,35 @@ scm_excess_closed(void **state)
 	close(sv[1]);
 }
 
+/* A client socket: connected to a listener, or the reason it is not. */
+static void
+connect_reaches_listener_or_says_why(void **state)
+{
+	struct fx *f = *state;
+	char longp[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
+	int lfd, fd, afd, flags;
+
+	assert_int_equal(usock_connect(f->path, SOCK_STREAM), -ENOENT);
+	lfd = usock_listen(f->path, SOCK_SEQPACKET, 0600, 4);
+	assert_true(lfd >= 0);
+	assert_int_equal(usock_connect(f->path, SOCK_STREAM), -EPROTOTYPE);
+	fd = usock_connect(f->path, SOCK_SEQPACKET);
+	assert_true(fd >= 0);
+	flags = fcntl(fd, F_GETFD);
+	assert_true(flags >= 0 && (flags & FD_CLOEXEC));
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	assert_int_equal(send(fd, "x", 1, 0), 1);
+	close(afd);
+	close(fd);
+	close(lfd);
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(usock_connect(longp, SOCK_STREAM), -ENAMETOOLONG);
+	assert_int_equal(usock_connect("", SOCK_STREAM), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -386,6 +416,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(emfile_backs_off_then_accepts,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test(scm_excess_closed),
+		cmocka_unit_test_setup_teardown(connect_reaches_listener_or_says_why,
+		    fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

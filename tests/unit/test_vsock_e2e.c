@@ -171,8 +171,7 @@ host_start(struct host *h)
 {
 	char path[128];
 
-	snprintf(h->dir, sizeof(h->dir), "/tmp/hcvs-e2e-XXXXXX");
-	assert_non_null(mkdtemp(h->dir));
+	test_tmpdir(h->dir, sizeof(h->dir), "e2e");
 	snprintf(h->uds, sizeof(h->uds), "%s/v.sock", h->dir);
 	snprintf(path, sizeof(path), "%s_%u", h->uds, ECHO_PORT);
 	h->echo.lfd = listen_unix(path);
@@ -187,7 +186,6 @@ host_start(struct host *h)
 static void
 host_stop(struct host *h)
 {
-	char path[128];
 	unsigned i;
 
 	__atomic_store_n(&h->stop, 1, __ATOMIC_RELEASE);
@@ -198,12 +196,7 @@ host_stop(struct host *h)
 		close(h->sink.fds[i]);
 	close(h->echo.lfd);
 	close(h->sink.lfd);
-	snprintf(path, sizeof(path), "%s_%u", h->uds, ECHO_PORT);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s_%u", h->uds, SINK_PORT);
-	unlink(path);
-	unlink(h->uds);
-	rmdir(h->dir);
+	test_rmtree(h->dir);
 	pthread_mutex_destroy(&h->lock);
 }
 

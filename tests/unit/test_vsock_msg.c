@@ -76,8 +76,7 @@ setup(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
 	test_failure[0] = '\0';
-	snprintf(e->dir, sizeof(e->dir), "/tmp/hcvs-msg.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
+	test_tmpdir(e->dir, sizeof(e->dir), "msg");
 	snprintf(e->uds, sizeof(e->uds), "%s/v.sock", e->dir);
 	assert_int_equal(fake_srv_open(&e->fs, RAM_GPA, RAM_SIZE), 0);
 	e->ram = e->fs.fs_ram;
@@ -103,7 +102,7 @@ teardown(void **state)
 
 	fake_vsock_close(&e->fv);
 	fake_srv_close(&e->fs);
-	rmdir(e->dir);
+	test_rmtree(e->dir);
 	free(e);
 	return 0;
 }

@@ -37,7 +37,7 @@ __wrap_calloc(size_t nmemb, size_t size)
 static void
 oom__guest_request_no_conn__rst_and_host_fd_closed(void **state)
 {
-	char dir[] = "/tmp/hcvs-oom-XXXXXX";
+	char dir[64];
 	struct vsock_mux_cfg cfg;
 	struct vsock_mux_stats st;
 	struct vsock_pkt_hdr h, out;
@@ -48,7 +48,7 @@ oom__guest_request_no_conn__rst_and_host_fd_closed(void **state)
 	int lfd, afd, before;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	test_tmpdir(dir, sizeof(dir), "oom");
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/v_5000", dir);
@@ -94,8 +94,7 @@ oom__guest_request_no_conn__rst_and_host_fd_closed(void **state)
 	vsock_mux_free(m);
 	loop_free(l);
 	close(lfd);
-	unlink(sa.sun_path);
-	rmdir(dir);
+	test_rmtree(dir);
 }
 
 int
