@@ -52,16 +52,6 @@ struct echo_srv {
 	unsigned	es_max_open;
 };
 
-static uint32_t
-fnv(uint32_t h, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 static void *
 echo_main(void *arg)
 {
@@ -103,7 +93,7 @@ echo_main(void *arg)
 				continue;
 			}
 			es->es_bytes += (uint64_t)r;
-			es->es_sum = fnv(es->es_sum, buf, (size_t)r);
+			es->es_sum = e2e_fnv(es->es_sum, buf, (size_t)r);
 			while (off < (size_t)r) {
 				ssize_t w = write(pfd[i].fd, buf + off,
 				    (size_t)r - off);
@@ -125,7 +115,7 @@ echo_start(struct echo_srv *es, const char *path)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	memset(es, 0, sizeof(*es));
-	es->es_sum = 2166136261u;
+	es->es_sum = E2E_FNV_INIT;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	es->es_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(es->es_listen >= 0);
@@ -500,7 +490,7 @@ hc_one(struct host_client *hc, unsigned c, uint8_t *tx, uint8_t *rx)
 	close(s);
 	if (n != 0)
 		return snprintf(hc->hc_err, sizeof(hc->hc_err), "no EOF"), -1;
-	hc->hc_sum += fnv(2166136261u, rx, hc->hc_len);
+	hc->hc_sum += e2e_fnv(E2E_FNV_INIT, rx, hc->hc_len);
 	return 0;
 }
 
@@ -955,7 +945,7 @@ orch_echo(struct orch *o)
 		OCHECK(o, strcmp(line, want) == 0);
 		rfd[s] = mig_report_conn(o, E2E_MSG_MID0 + s);
 		OCHECK(o, rfd[s] >= 0);
-		o->o_sum[s] = 2166136261u;
+		o->o_sum[s] = E2E_FNV_INIT;
 		pfd[s].fd = fd[s];
 		pfd[s].events = POLLIN;
 	}
@@ -975,7 +965,7 @@ orch_echo(struct orch *o)
 				continue;
 			}
 			o->o_bytes += (uint64_t)r;
-			o->o_sum[s] = fnv(o->o_sum[s], buf, (size_t)r);
+			o->o_sum[s] = e2e_fnv(o->o_sum[s], buf, (size_t)r);
 			OCHECK(o, write(pfd[s].fd, buf, (size_t)r) == r);
 		}
 	}
