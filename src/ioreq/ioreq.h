@@ -111,8 +111,10 @@ int	ioreq_engine_handle_port(struct ioreq_engine *e, uint32_t local);
 
 /*
  * Service every slot that is READY or (after a re-attach) INPROCESS,
- * whether or not it was notified.  Used at attach, re-attach and before
- * teardown.  Returns the number of requests completed.
+ * whether or not it was notified, and notify every slot already answered
+ * (IORESP_READY) again: a process killed between its answer and its
+ * notification leaves a vCPU that only an event wakes.  Used at attach,
+ * re-attach and before teardown.  Returns the number of requests completed.
  */
 int	ioreq_engine_service_all(struct ioreq_engine *e);
 

@@ -508,6 +508,13 @@ copy_slot(struct ioreq *dst, const struct ioreq *slot)
 	memcpy(dst, w, sizeof(w));
 }
 
+static void
+notify_vcpu(struct ioreq_engine *e, unsigned vcpu)
+{
+	if (e->e_port[vcpu] != NOTIFY_PORT_INVALID && e->e_notifier != NULL)
+		(void)notifier_notify(e->e_notifier, e->e_port[vcpu]);
+}
+
 /*
  * Claim, copy, handle and complete one slot.  `inprocess_ok`: after a
  * re-attach a slot the dead process had claimed is ours to finish.
@@ -525,6 +532,15 @@ service_slot(struct ioreq_engine *e, unsigned vcpu, bool inprocess_ok)
 		if (!ioreq_slot_cas_state(slot, STATE_IOREQ_READY,
 		    STATE_IOREQ_INPROCESS))
 			return 0;
+	} else if (st == STATE_IORESP_READY && inprocess_ok) {
+		/*
+		 * Answered, not yet retired: the dead process may have died
+		 * between its answer and its notification, and a vCPU Xen
+		 * blocked on the slot wakes on the event only, never on the
+		 * state.  Notify again; a vCPU that is not waiting ignores it.
+		 */
+		notify_vcpu(e, vcpu);
+		return 0;
 	} else if (!(st == STATE_IOREQ_INPROCESS && inprocess_ok)) {
 		return 0;
 	}
@@ -552,8 +568,7 @@ service_slot(struct ioreq_engine *e, unsigned vcpu, bool inprocess_ok)
 		return 1;
 	}
 	e->e_stats.st_requests++;
-	if (e->e_port[vcpu] != NOTIFY_PORT_INVALID && e->e_notifier != NULL)
-		(void)notifier_notify(e->e_notifier, e->e_port[vcpu]);
+	notify_vcpu(e, vcpu);
 	if (e->e_post != NULL)
 		e->e_post(e->e_post_arg);
 	return 1;

@@ -180,10 +180,10 @@ kill_server(struct fx *x)
 }
 
 static int
-setup(void **state)
+setup_limit(void **state, int timeout_ms)
 {
 	struct ioreq_fake_cfg fc = { .nr_vcpus = NR_VCPUS, .ram_gpa = 0x100000,
-	    .ram_size = 4096, .timeout_ms = 10000 };
+	    .ram_size = 4096, .timeout_ms = timeout_ms };
 	struct fx *x = calloc(1, sizeof(*x));
 
 	assert_non_null(x);
@@ -192,6 +192,19 @@ setup(void **state)
 	x->report = -1;
 	*state = x;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_limit(state, 10000);
+}
+
+/* The guest's requests wait for ever, as a vCPU Xen blocked does. */
+static int
+setup_forever(void **state)
+{
+	return setup_limit(state, -1);
 }
 
 static int
@@ -342,6 +355,62 @@ kill__answered_unretired__answer_kept(void **state)
 	assert_int_equal(complete(x, 0), (1u << 16) | 24);
 }
 
+/*
+ * IORESP_READY written, the process killed before its notification: the
+ * vCPU sleeps until an event (as a vCPU Xen blocks on a slot does), so the
+ * new generation must notify every answered slot again, or the vCPU waits
+ * for ever.  The test writes the dead generation's answer itself.
+ */
+struct blocked_read {
+	struct fx	*x;
+	int		 rc;
+	uint64_t	 val;
+};
+
+static void *
+blocked_read_main(void *arg)
+{
+	struct blocked_read *b = arg;
+
+	b->rc = ioreq_fake_pio(b->x->f, 0, PIO_BASE + 28, 4, IOREQ_READ,
+	    &b->val);
+	return NULL;
+}
+
+static void
+kill__answered_unnotified__woken_by_next(void **state)
+{
+	struct fx *x = *state;
+	struct ioreq *slot = &ioreq_fake_slots(x->f)[0];
+	struct blocked_read b = { .x = x, .rc = 1 };
+	struct timespec until;
+	pthread_t th;
+	int rc;
+
+	start_server(x, SRV_NORMAL);
+	assert_int_equal(kill(x->pid, SIGSTOP), 0);
+	assert_int_equal(pthread_create(&th, NULL, blocked_read_main, &b), 0);
+	assert_true(wait_state(x, 0, STATE_IOREQ_READY, 10000));
+	/* The guest is asleep in its wait by now. */
+	usleep(200000);
+	__atomic_store_n(&slot->data, 0x5eed, __ATOMIC_RELAXED);
+	assert_true(ioreq_slot_cas_state(slot, STATE_IOREQ_READY,
+	    STATE_IORESP_READY));
+	kill_server(x);
+	start_server(x, SRV_NORMAL);
+	/* The guest waits for ever (no fake time limit): only an event ends it. */
+	assert_int_equal(clock_gettime(CLOCK_REALTIME, &until), 0);
+	until.tv_sec += 20;
+	rc = pthread_timedjoin_np(th, NULL, &until);
+	if (rc != 0) {
+		(void)pthread_cancel(th);
+		(void)pthread_join(th, NULL);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(b.rc, 0);
+	assert_int_equal(b.val, 0x5eed);
+}
+
 /* Many generations under continuous guest load from every vCPU. */
 struct load {
 	struct fx	*x;
@@ -416,6 +485,9 @@ main(void)
 		    kill__inprocess__finished_by_next, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    kill__answered_unretired__answer_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    kill__answered_unnotified__woken_by_next, setup_forever,
+		    teardown),
 		cmocka_unit_test_setup_teardown(kill__under_load__no_vcpu_stuck,
 		    setup, teardown),
 	};

@@ -11,6 +11,7 @@ CASE_TIMEOUT_linux_vsock=480
 CASE_TIMEOUT_linux_restart=200
 CASE_TIMEOUT_linux_regs=400
 CASE_TIMEOUT_linux_boots=1100
+CASE_TIMEOUT_linux_sboots=1300
 LGLOG=/var/log/xen/console
 
 # lg_cfg NAME CASE [MODARGS]: the domU's xl config and hcvsockd's conf
@@ -197,18 +198,24 @@ case_linux_regs() {
 	lg_finish $name
 }
 
-# The emulated machine's own Linux boots: the guest (no module, nothing
-# served: plain `xl create`, no IOREQ server) booted again and again,
-# counting the boots that end in a triple fault instead of the guest's END
-# line.  Checks the test machine, not hcvsock.
-case_linux_boots() {
+# linux_boots SERVED: the Linux guest (no module loaded) booted to its
+# init and back twelve times, counting the boots that end in a triple
+# fault instead of the guest's END line.  SERVED=0: plain `xl create`, no
+# IOREQ server (the test machine alone); SERVED=1: each boot through the
+# launch helper with hcvsockd serving it, as the linux-* cases boot.
+linux_boots() {
 	n=12 crashed=0 i=0
 	while [ $i -lt $n ]; do
 		name=lboot-$i
 		lg_cfg $name boot
 		tf0=$(xl dmesg | grep -c 'Triple fault')
-		xl create -q "/tmp/$name.cfg" || fail "xl create $name"
+		if [ "$1" = 1 ]; then
+			hv_launch $name
+		else
+			xl create -q "/tmp/$name.cfg" || fail "xl create $name"
+		fi
 		wait_gone $name 150 || fail "$name did not finish"
+		[ "$1" = 0 ] || wait_pid_gone "$dpid" 20 || fail "hcvsockd for $name still running"
 		tf=$(( $(xl dmesg | grep -c 'Triple fault') - tf0 ))
 		if ! grep -qs 'HCVS-G END ' "$LGLOG/guest-$name.log" || [ $tf != 0 ]; then
 			crashed=$((crashed + 1))
@@ -221,3 +228,5 @@ case_linux_boots() {
 	[ $crashed = 0 ] || echo "HCVS-CHECK FAIL boots crashed: $crashed of $n"
 	check_no_zombie
 }
+case_linux_boots() { linux_boots 0; }
+case_linux_sboots() { linux_boots 1; }

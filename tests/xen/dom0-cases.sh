@@ -632,6 +632,22 @@ cleanup() {
 	xl vcpu-pin 0 all all >/dev/null 2>&1
 }
 
+# A case killed by its time limit printed nothing after its last step:
+# show what each side was doing then, so one run is enough to see why.
+timeout_report() {
+	( hv_log )
+	for p in $(grep -lx hcvsockd /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3); do
+		echo "HCVS-INFO hcvsockd pid=$p state: $(awk '/^State:/ { print $2, $3 }' /proc/$p/status 2>/dev/null)" \
+		    "wchan: $(cat /proc/$p/wchan 2>/dev/null)"
+	done
+	timeout 10 hcvsockctl status "$1" 2>&1 | sed 's/^/HCVS-INFO status /'
+	xl vcpu-list 2>&1 | sed 's/^/HCVS-INFO vcpu-list /'
+	# Xen's own view of the guest's event channels and vCPUs (the (XEN) lines).
+	xl debug-keys e >/dev/null 2>&1
+	xl debug-keys q >/dev/null 2>&1
+	sleep 1
+}
+
 if [ "$1" = "--one" ]; then
 	fn=case_$(echo "$2" | tr '-' '_')
 	"$fn"
@@ -646,7 +662,7 @@ for c in "$@"; do
 	ct=$(eval echo "\${CASE_TIMEOUT_$(echo "$c" | tr '-' '_'):-$CASE_TIMEOUT}")
 	timeout -s KILL "$ct" sh "$0" --one "$c"
 	rc=$?
-	[ $rc -eq 137 ] && echo "HCVS-CHECK FAIL $c: timed out after $ct s"
+	[ $rc -eq 137 ] && { echo "HCVS-CHECK FAIL $c: timed out after $ct s"; timeout_report "$c"; }
 	# A Linux guest's console tells how far it got.
 	[ $rc -ne 0 ] && [ -f "/var/log/xen/console/guest-$c.log" ] &&
 	    tr -d '\r' <"/var/log/xen/console/guest-$c.log" | tail -n 40 | sed 's/^/HCVS-LGC /'
