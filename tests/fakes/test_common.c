@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Log capture, a printed random seed, fd counting and temporary directories for the test drivers. */
+/*
+ * Log capture, a printed random seed, fd counting, temporary directories
+ * and socket reads for the test drivers.
+ */
 #include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,3 +146,39 @@ test_rmtree(const char *dir)
 }
 
 char	test_failure[256];
+
+bool
+test_read_full(int fd, void *buf, size_t n, int timeout_ms)
+{
+	uint8_t *p = buf;
+
+	while (n > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&pfd, 1, timeout_ms) != 1)
+			return false;
+		r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+bool
+test_read_line(int fd, char *line, size_t size, int timeout_ms)
+{
+	for (size_t n = 0; n + 1 < size; n++) {
+		if (!test_read_full(fd, line + n, 1, timeout_ms))
+			return false;
+		if (line[n] == '\n') {
+			line[n] = '\0';
+			return true;
+		}
+	}
+	return false;
+}

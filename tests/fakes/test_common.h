@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,6 +40,16 @@ unsigned	 test_count_fds(void);
  */
 void		 test_tmpdir(char *buf, size_t size, const char *tag);
 void		 test_rmtree(const char *dir);
+
+/*
+ * Host programs' reads from a socket, safe on any thread (they fail
+ * nothing, they answer): test_read_full takes exactly n bytes, each
+ * read after poll() saw data within timeout_ms; test_read_line takes one
+ * line byte by byte (nothing after its '\n') and ends it at the '\n'.
+ * False on a timeout, EOF, an error, or a line that does not fit.
+ */
+bool		 test_read_full(int fd, void *buf, size_t n, int timeout_ms);
+bool		 test_read_line(int fd, char *line, size_t size, int timeout_ms);
 
 /*
  * Failures on threads other than cmocka's (guest and host programs) are

@@ -37,6 +37,8 @@ static char probe_path[512];
 /* ---- Host echo server on <uds>_<port> ----------------------------------- */
 
 #define ECHO_MAX	128
+/* How long a migration orchestrator waits for each read. */
+#define MIG_MS		30000
 
 struct echo_srv {
 	int		es_listen;
@@ -49,16 +51,6 @@ struct echo_srv {
 	unsigned	es_eofs;
 	unsigned	es_max_open;
 };
-
-static uint32_t
-fnv(uint32_t h, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
 
 static void *
 echo_main(void *arg)
@@ -101,7 +93,7 @@ echo_main(void *arg)
 				continue;
 			}
 			es->es_bytes += (uint64_t)r;
-			es->es_sum = fnv(es->es_sum, buf, (size_t)r);
+			es->es_sum = e2e_fnv(es->es_sum, buf, (size_t)r);
 			while (off < (size_t)r) {
 				ssize_t w = write(pfd[i].fd, buf + off,
 				    (size_t)r - off);
@@ -123,7 +115,7 @@ echo_start(struct echo_srv *es, const char *path)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	memset(es, 0, sizeof(*es));
-	es->es_sum = 2166136261u;
+	es->es_sum = E2E_FNV_INIT;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	es->es_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(es->es_listen >= 0);
@@ -458,14 +450,9 @@ hc_one(struct host_client *hc, unsigned c, uint8_t *tx, uint8_t *rx)
 	if (write(s, line, (size_t)n) != n)
 		return snprintf(hc->hc_err, sizeof(hc->hc_err), "write"), -1;
 	/* "OK <port>\n", byte by byte so no echo data is swallowed. */
-	for (i = 0; i < sizeof(line) - 1; i++) {
-		if (read(s, &line[i], 1) != 1)
-			return snprintf(hc->hc_err, sizeof(hc->hc_err),
-			    "no OK line"), close(s), -1;
-		if (line[i] == '\n')
-			break;
-	}
-	line[i] = '\0';
+	if (!test_read_line(s, line, sizeof(line), 10000))
+		return snprintf(hc->hc_err, sizeof(hc->hc_err), "no OK line"),
+		    close(s), -1;
 	if (strncmp(line, "OK ", 3) != 0)
 		return snprintf(hc->hc_err, sizeof(hc->hc_err), "got \"%s\"",
 		    line), close(s), -1;
@@ -503,7 +490,7 @@ hc_one(struct host_client *hc, unsigned c, uint8_t *tx, uint8_t *rx)
 	close(s);
 	if (n != 0)
 		return snprintf(hc->hc_err, sizeof(hc->hc_err), "no EOF"), -1;
-	hc->hc_sum += fnv(2166136261u, rx, hc->hc_len);
+	hc->hc_sum += e2e_fnv(E2E_FNV_INIT, rx, hc->hc_len);
 	return 0;
 }
 
@@ -886,39 +873,6 @@ mig_dial(struct orch *o)
 	return -1;
 }
 
-static bool
-mig_read(int fd, void *p, size_t n)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint8_t *b = p;
-	ssize_t r;
-
-	while (n > 0) {
-		if (poll(&pfd, 1, 30000) != 1)
-			return false;
-		r = read(fd, b, n);
-		if (r <= 0)
-			return false;
-		b += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-static bool
-mig_line(int fd, char *line, size_t size)
-{
-	for (size_t n = 0; n + 1 < size; n++) {
-		if (!mig_read(fd, line + n, 1))
-			return false;
-		if (line[n] == '\n') {
-			line[n] = '\0';
-			return true;
-		}
-	}
-	return false;
-}
-
 static int mig_start_once(struct orch *o, uint64_t mid, char *reply,
     size_t size);
 
@@ -954,7 +908,7 @@ mig_start_once(struct orch *o, uint64_t mid, char *reply, size_t size)
 	req[8] = 1;	/* migration_source */
 	if (write(fd, "START 1 56\n", 11) != 11 ||
 	    write(fd, req, sizeof(req)) != (ssize_t)sizeof(req) ||
-	    !mig_line(fd, reply, size)) {
+	    !test_read_line(fd, reply, size, MIG_MS)) {
 		close(fd);
 		return -1;
 	}
@@ -991,7 +945,7 @@ orch_echo(struct orch *o)
 		OCHECK(o, strcmp(line, want) == 0);
 		rfd[s] = mig_report_conn(o, E2E_MSG_MID0 + s);
 		OCHECK(o, rfd[s] >= 0);
-		o->o_sum[s] = 2166136261u;
+		o->o_sum[s] = E2E_FNV_INIT;
 		pfd[s].fd = fd[s];
 		pfd[s].events = POLLIN;
 	}
@@ -1011,14 +965,15 @@ orch_echo(struct orch *o)
 				continue;
 			}
 			o->o_bytes += (uint64_t)r;
-			o->o_sum[s] = fnv(o->o_sum[s], buf, (size_t)r);
+			o->o_sum[s] = e2e_fnv(o->o_sum[s], buf, (size_t)r);
 			OCHECK(o, write(pfd[s].fd, buf, (size_t)r) == r);
 		}
 	}
 	for (uint32_t s = 0; s < o->o_n; s++) {
-		OCHECK(o, mig_line(rfd[s], o->o_report[s],
-		    sizeof(o->o_report[s])));
-		OCHECK(o, mig_read(rfd[s], &o->o_report_data[s], 4));
+		OCHECK(o, test_read_line(rfd[s], o->o_report[s],
+		    sizeof(o->o_report[s]), MIG_MS));
+		OCHECK(o, test_read_full(rfd[s], &o->o_report_data[s], 4,
+		    MIG_MS));
 		close(rfd[s]);
 	}
 	return NULL;
@@ -1035,10 +990,11 @@ orch_dies(struct orch *o)
 	OCHECK(o, fd >= 0 && strncmp(line, "OK ", 3) == 0);
 	rfd = mig_report_conn(o, E2E_MSG_MID0);
 	OCHECK(o, rfd >= 0);
-	OCHECK(o, mig_read(fd, b, 3) && memcmp(b, "bye", 3) == 0);
+	OCHECK(o, test_read_full(fd, b, 3, MIG_MS) && memcmp(b, "bye", 3) == 0);
 	close(fd);	/* the orchestrator dies mid-session */
-	OCHECK(o, mig_line(rfd, o->o_report[0], sizeof(o->o_report[0])));
-	OCHECK(o, mig_read(rfd, &o->o_report_data[0], 4));
+	OCHECK(o, test_read_line(rfd, o->o_report[0], sizeof(o->o_report[0]),
+	    MIG_MS));
+	OCHECK(o, test_read_full(rfd, &o->o_report_data[0], 4, MIG_MS));
 	close(rfd);
 	return NULL;
 }

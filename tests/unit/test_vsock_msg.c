@@ -189,41 +189,6 @@ h_wait_in(int fd)
 }
 
 static bool
-h_read_all(int fd, void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	ssize_t r;
-
-	while (n > 0) {
-		if (!h_wait_in(fd))
-			return false;
-		r = recv(fd, p, n, 0);
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-static bool
-h_line(int fd, char *line, size_t size)
-{
-	size_t n = 0;
-
-	while (n + 1 < size) {
-		if (!h_read_all(fd, line + n, 1))
-			return false;
-		if (line[n] == '\n') {
-			line[n] = '\0';
-			return true;
-		}
-		n++;
-	}
-	return false;
-}
-
-static bool
 h_write_all(int fd, const void *buf, size_t n)
 {
 	return send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n;
@@ -244,7 +209,8 @@ h_start_once(struct env *e, uint32_t op, uint64_t mid, size_t len,
 	memcpy(req, &mid, sizeof(mid));
 	snprintf(line, sizeof(line), "START %u %zu\n", op, len);
 	if (!h_write_all(fd, line, strlen(line)) ||
-	    !h_write_all(fd, req, len) || !h_line(fd, reply, rsize)) {
+	    !h_write_all(fd, req, len) ||
+	    !test_read_line(fd, reply, rsize, T_MS)) {
 		close(fd);
 		return -1;
 	}
@@ -311,7 +277,7 @@ h_echo_session(struct env *e)
 	TCHECK(h_write_all(rfd, want, strlen(want)));
 	/* Guest to host and back: each size, checksummed on both sides. */
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
-		TCHECK(h_read_all(fd, buf, sizes[i]));
+		TCHECK(test_read_full(fd, buf, sizes[i], T_MS));
 		e->host_sum[0] = sum(buf, sizes[i], e->host_sum[0]);
 		TCHECK(h_write_all(fd, buf, sizes[i]));
 	}
@@ -319,8 +285,9 @@ h_echo_session(struct env *e)
 	fill(buf, sizeof(buf), 77);
 	e->host_sum[1] = sum(buf, sizeof(buf), 0);
 	TCHECK(h_write_all(fd, buf, sizeof(buf)));
-	TCHECK(h_line(rfd, e->host_line[0], sizeof(e->host_line[0])));
-	TCHECK(h_read_all(rfd, buf, 4));
+	TCHECK(test_read_line(rfd, e->host_line[0], sizeof(e->host_line[0]),
+	    T_MS));
+	TCHECK(test_read_full(rfd, buf, 4, T_MS));
 	TCHECK(memcmp(buf, "done", 4) == 0);
 	/* After the report the stream ends. */
 	TCHECK(h_wait_in(fd) && recv(fd, buf, 1, 0) == 0);
@@ -448,7 +415,7 @@ h_dies(struct env *e)
 	fd = h_start(e, HCVS_MSG_OP_START_MIGRATION, MID_A, 56, line,
 	    sizeof(line));
 	TCHECK(fd >= 0 && strncmp(line, "OK ", 3) == 0);
-	TCHECK(h_read_all(fd, b, 3));	/* the guest's "hi!" */
+	TCHECK(test_read_full(fd, b, 3, T_MS));	/* the guest's "hi!" */
 	close(fd);	/* mid-session */
 }
 
@@ -596,9 +563,10 @@ h_two(struct env *e)
 		TCHECK(h_write_all(fd[i], buf[i], sizeof(buf[i])));
 	}
 	for (int i = 0; i < 2; i++) {
-		TCHECK(h_read_all(fd[i], buf[i], sizeof(buf[i])));
+		TCHECK(test_read_full(fd[i], buf[i], sizeof(buf[i]), T_MS));
 		e->host_sum[i] = sum(buf[i], sizeof(buf[i]), 0);
-		TCHECK(h_line(rfd[i], e->host_line[i], sizeof(e->host_line[i])));
+		TCHECK(test_read_line(rfd[i], e->host_line[i],
+		    sizeof(e->host_line[i]), T_MS));
 		close(rfd[i]);
 		close(fd[i]);
 	}
@@ -789,7 +757,7 @@ h_refusals(struct env *e)
 		fd = h_dial(e);
 		TCHECK(fd >= 0);
 		TCHECK(h_write_all(fd, bad[i], strlen(bad[i])));
-		TCHECK(h_line(fd, line, sizeof(line)));
+		TCHECK(test_read_line(fd, line, sizeof(line), T_MS));
 		TCHECK(strcmp(line, why[i]) == 0);
 		close(fd);
 	}
@@ -809,9 +777,10 @@ h_refusals(struct env *e)
 	fd2 = h_dial(e);
 	TCHECK(fd2 >= 0);
 	TCHECK(h_write_all(fd2, "REPORT 1\n", 9));
-	TCHECK(h_line(fd, line, sizeof(line)) && strcmp(line, "ERR timeout") == 0);
-	TCHECK(h_line(fd2, line, sizeof(line)) && (strcmp(line, "ERR reset") == 0 ||
-	    strcmp(line, "ERR unknown") == 0));
+	TCHECK(test_read_line(fd, line, sizeof(line), T_MS) &&
+	    strcmp(line, "ERR timeout") == 0);
+	TCHECK(test_read_line(fd2, line, sizeof(line), T_MS) &&
+	    (strcmp(line, "ERR reset") == 0 || strcmp(line, "ERR unknown") == 0));
 	close(fd2);
 	close(fd);
 }

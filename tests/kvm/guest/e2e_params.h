@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contract between the end-to-end guest (vsock_e2e.c) and its host
- * tests: indices into kb_params / kb_results of struct kvmguest_boot.
+ * tests: indices into kb_params / kb_results of struct kvmguest_boot,
+ * and the checksum of what was echoed.
  */
 #ifndef HCVS_E2E_PARAMS_H
 #define HCVS_E2E_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 /* Cases (E2E_P_CASE). */
 #define E2E_CASE_CLIENT_SERIAL		1	/* connect, every size, close; N times */
@@ -79,5 +83,19 @@
 #define E2E_MSG_MAX	2u	/* sessions */
 /* The request id of session s is E2E_MSG_MID0 + s. */
 #define E2E_MSG_MID0	((uint64_t)0x4d49475444000000ull)
+
+/*
+ * The checksum both sides keep of the bytes that went round (FNV-1a, 32
+ * bits), one definition so that they agree.
+ */
+#define E2E_FNV_INIT	2166136261u
+
+static inline uint32_t
+e2e_fnv(uint32_t h, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
 
 #endif /* HCVS_E2E_PARAMS_H */

@@ -50,16 +50,6 @@ fill(uint8_t *p, uint32_t len, uint32_t seed)
 	}
 }
 
-static uint32_t
-fnv(uint32_t h, const uint8_t *p, uint32_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 static void
 send_all(int id, const uint8_t *p, uint32_t len)
 {
@@ -101,7 +91,7 @@ case_client_serial(const struct e2e_mem *m)
 	uint32_t port = boot->kb_params[E2E_P_PORT];
 	uint32_t nconn = boot->kb_params[E2E_P_NCONN];
 	uint32_t max = boot->kb_params[E2E_P_MAX_SIZE];
-	uint32_t c, size, sum = 2166136261u;
+	uint32_t c, size, sum = E2E_FNV_INIT;
 
 	for (c = 0; c < nconn; c++) {
 		int id = hcvg_connect(&g, port, 0);
@@ -115,7 +105,7 @@ case_client_serial(const struct e2e_mem *m)
 			recv_all(id, m->em_rx, size);
 			if (memcmp(m->em_tx, m->em_rx, size) != 0)
 				fail(E2E_STEP_COMPARE, (long)size);
-			sum = fnv(sum, m->em_rx, size);
+			sum = e2e_fnv(sum, m->em_rx, size);
 		}
 		if (hcvg_close(&g, id) < 0)
 			fail(E2E_STEP_CLOSE, id);
@@ -165,7 +155,7 @@ case_client_concurrent(const struct e2e_mem *m)
 			recv_all(ids[c], m->em_rx, msg);
 			if (memcmp(m->em_tx, m->em_rx, msg) != 0)
 				fail(E2E_STEP_COMPARE, (long)c);
-			sum += fnv(2166136261u, m->em_rx, msg);
+			sum += e2e_fnv(E2E_FNV_INIT, m->em_rx, msg);
 		}
 	}
 	for (c = 0; c < nconn; c++)
@@ -189,7 +179,7 @@ case_server_echo(const struct e2e_mem *m)
 	/* Tell the host we are listening. */
 	boot->kb_results[E2E_R_READY] = 1;
 	for (c = 0; c < nconn; c++) {
-		uint32_t h = 2166136261u;
+		uint32_t h = E2E_FNV_INIT;
 		int id = hcvg_accept(&g, port, 0);
 
 		if (id < 0)
@@ -202,7 +192,7 @@ case_server_echo(const struct e2e_mem *m)
 			if (n == 0)
 				break;
 			boot->kb_results[E2E_R_RX_BYTES] += (uint32_t)n;
-			h = fnv(h, m->em_rx, (uint32_t)n);
+			h = e2e_fnv(h, m->em_rx, (uint32_t)n);
 			send_all(id, m->em_rx, (uint32_t)n);
 		}
 		if (hcvg_close(&g, id) < 0)
@@ -427,7 +417,7 @@ case_msg_echo(struct msg_mem *mm)
 		mid[s] = msg_take(mm->mm_buf[s]);
 		if (mid[s] < E2E_MSG_MID0 || mid[s] >= E2E_MSG_MID0 + n)
 			fail(E2E_STEP_MSG_WAIT, -100);
-		sum[s] = 2166136261u;
+		sum[s] = E2E_FNV_INIT;
 	}
 	for (size = 1; size != 0; size = next_size(size, max)) {
 		for (s = 0; s < n; s++) {
@@ -441,7 +431,7 @@ case_msg_echo(struct msg_mem *mm)
 			msg_recv(mid[s], mm->mm_buf[s], mm->mm_rx, size);
 			if (memcmp(mm->mm_tx, mm->mm_rx, size) != 0)
 				fail(E2E_STEP_COMPARE, (long)size);
-			sum[s] = fnv(sum[s], mm->mm_rx, size);
+			sum[s] = e2e_fnv(sum[s], mm->mm_rx, size);
 		}
 	}
 	for (s = 0; s < n; s++) {
