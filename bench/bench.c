@@ -229,12 +229,6 @@ bench_floor_sum(const char *name, const char *a, const char *b)
 	bench_floor(name, what, &st);
 }
 
-bool
-bench_have_floor(const char *name)
-{
-	return floor_find(name) != NULL;
-}
-
 double
 bench_floor_median(const char *name)
 {

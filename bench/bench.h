@@ -113,7 +113,6 @@ void		bench_floor(const char *name, const char *what,
 		    const struct bench_stat *st);
 /* A floor that is the sum of two others (e.g. kick RPC + AF_UNIX). */
 void		bench_floor_sum(const char *name, const char *a, const char *b);
-bool		bench_have_floor(const char *name);
 /* The median of a floor or earlier result, or -1 if absent. */
 double		bench_floor_median(const char *name);
 double		bench_floor_mbps(const char *name);

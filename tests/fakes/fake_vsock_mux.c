@@ -47,7 +47,6 @@ struct fake_mux {
 	unsigned	 count[8];
 	unsigned	 total;
 	unsigned	 resets;
-	uint64_t	 rx_total;
 	struct vsock_pkt_hdr last;
 	uint8_t		 last_payload[VSOCK_MAX_PAYLOAD];
 	unsigned	 held;
@@ -328,7 +327,6 @@ fm_send(void *arg, const struct vsock_pkt_hdr *h, const void *payload)
 			abort();
 		memcpy(c->buf + c->len, payload, h->len);
 		c->len += h->len;
-		m->rx_total += h->len;
 		break;
 	case VSOCK_OP_CREDIT_REQUEST:
 		reply(m, c, c->gport, c->hport, VSOCK_OP_CREDIT_UPDATE, 0);
@@ -467,12 +465,6 @@ fake_mux_buffered(const struct fake_mux *m)
 	for (i = 0; i < FM_MAX_CONNS; i++)
 		n += m->c[i].len;
 	return n;
-}
-
-uint64_t
-fake_mux_rx_total(const struct fake_mux *m)
-{
-	return m->rx_total;
 }
 
 static bool

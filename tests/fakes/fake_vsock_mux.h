@@ -64,7 +64,5 @@ void	fake_mux_set_credit_wait(struct fake_mux *m, unsigned what,
 unsigned fake_mux_conns(const struct fake_mux *m);
 /* Bytes the echo service holds (received, not yet echoed). */
 size_t	fake_mux_buffered(const struct fake_mux *m);
-/* Bytes the echo service received in all. */
-uint64_t fake_mux_rx_total(const struct fake_mux *m);
 
 #endif /* HCVS_FAKE_VSOCK_MUX_H */

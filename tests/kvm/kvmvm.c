@@ -405,12 +405,6 @@ kvmvm_vcpu_new(struct kvmvm *vm, unsigned id, struct kvmvm_vcpu **vp)
 	return 0;
 }
 
-int
-kvmvm_vcpu_fd(const struct kvmvm_vcpu *v)
-{
-	return v->v_fd;
-}
-
 struct kvm_run *
 kvmvm_vcpu_run_area(struct kvmvm_vcpu *v)
 {
@@ -659,24 +653,6 @@ kvmvm_vcpu_stop(struct kvmvm_vcpu *v)
 	v->v_run->immediate_exit = 1;
 	if (atomic_load(&v->v_in_run))
 		pthread_kill(v->v_thread, KVMVM_SIG);
-}
-
-int
-kvmvm_vcpu_get_regs(struct kvmvm_vcpu *v, struct kvm_regs *regs)
-{
-	if (ioctl(v->v_fd, KVM_GET_REGS, regs) < 0)
-		return -errno;
-	return 0;
-}
-
-int
-kvmvm_irq_line(struct kvmvm *vm, uint32_t gsi, bool level)
-{
-	struct kvm_irq_level irq = { .irq = gsi, .level = level ? 1 : 0 };
-
-	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
-		return -errno;
-	return 0;
 }
 
 struct kvmvm_watchdog {

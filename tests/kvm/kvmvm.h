@@ -115,7 +115,6 @@ int	kvmvm_load_file(struct kvmvm *vm, uint64_t gpa, const char *path,
  */
 int	kvmvm_vcpu_new(struct kvmvm *vm, unsigned id, struct kvmvm_vcpu **vp)
 	    __must_check;
-int	kvmvm_vcpu_fd(const struct kvmvm_vcpu *v);
 struct kvm_run *kvmvm_vcpu_run_area(struct kvmvm_vcpu *v);
 
 /*
@@ -165,11 +164,6 @@ void	kvmvm_vcpu_complete_read(struct kvmvm_vcpu *v, uint64_t val);
  * Safe from any thread and from signal handlers.
  */
 void	kvmvm_vcpu_stop(struct kvmvm_vcpu *v);
-
-int	kvmvm_vcpu_get_regs(struct kvmvm_vcpu *v, struct kvm_regs *regs);
-
-/* KVM_IRQ_LINE (needs cfg.irqchip). */
-int	kvmvm_irq_line(struct kvmvm *vm, uint32_t gsi, bool level);
 
 /*
  * Run a vCPU until the guest writes KVMVM_PORT_EXIT (returns 0 and the

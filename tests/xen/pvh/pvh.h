@@ -94,7 +94,6 @@ const void *xen_hypercall_page(void);	/* installed by xen_init() */
 volatile uint32_t *xen_evtchn_count(void);	/* upcalls seen for the port */
 uint64_t xen_evtchn_last_tsc(void);	/* guest TSC at the last such upcall */
 int	xen_vcpu_up(unsigned id, void (*fn)(void));
-int	xen_poweroff(void);
 /*
  * The toolstack's request in xenstore's control/shutdown ("suspend",
  * "reboot", ...): 1 with it in req (the node then emptied: acknowledged),

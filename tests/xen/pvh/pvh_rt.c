@@ -727,17 +727,6 @@ xen_vcpu_up(unsigned id, void (*fn)(void))
 	return 0;
 }
 
-int
-xen_poweroff(void)
-{
-	struct sched_shutdown sd = { .reason = SHUTDOWN_poweroff };
-
-	if (xen_init() != 0)
-		return -1;
-	return (int)hcall3(__HYPERVISOR_sched_op, SCHEDOP_shutdown,
-	    (uint32_t)(uintptr_t)&sd, 0);
-}
-
 /* ---- The toolstack's control node (xenstore) ------------------------------ */
 
 static uint32_t xs_req_id;
