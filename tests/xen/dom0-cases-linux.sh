@@ -26,9 +26,9 @@ extra = "console=hvc0 loglevel=4 hcvs_case=$2 hcvs_mod=${3:-}"
 memory = 256
 vcpus = 1
 tsc_mode = "native"
-on_poweroff = "destroy"
+on_poweroff = "preserve"
 on_reboot = "destroy"
-on_crash = "destroy"
+on_crash = "preserve"
 CFG
 	mkdir -p /etc/hcvsock
 	cat >"/etc/hcvsock/$1.conf" <<CONF
@@ -95,16 +95,36 @@ lg_fail() {
 	fail "$3"
 }
 
+# lg_off NAME SECONDS: the guest has shut down or crashed.  Its domain is
+# kept (on_poweroff and on_crash "preserve"): xenconsoled unmaps a dying
+# domain's console without reading what is left in it, so a guest that
+# printed its last lines and powered off at once could lose them.
+_lg_down() { xl list "$1" 2>/dev/null | awk 'NR == 2 && $5 ~ /[sc]/ { f = 1 } END { exit !f }'; }
+lg_off() {
+	wait_until "$2" _lg_down "$1"
+}
+
+# lg_ended NAME: the guest's END line is in its console log (xenconsoled
+# writes it on its own time), then the preserved domain is destroyed.
+lg_ended() {
+	wait_until 10 grep -qs 'HCVS-G END ' "$LGLOG/guest-$1.log"
+	rc=$?
+	xl destroy "$1" >/dev/null 2>&1
+	wait_gone "$1" 30
+	return $rc
+}
+
 # lg_finish NAME: the guest powers off by itself; hcvsockd follows.
 lg_finish() {
-	wait_gone "$1" 240 || { lg_dump "$1"; hv_log; fail "guest did not finish"; }
-	lg_dump "$1"
-	# Gone without its END line: it crashed (on_crash = destroy); show why.
-	grep -qs 'HCVS-G END ' "$LGLOG/guest-$1.log" || {
+	lg_off "$1" 240 || { lg_dump "$1"; hv_log; fail "guest did not finish"; }
+	# No END line: it crashed; show why.
+	lg_ended "$1" || {
+		lg_dump "$1"
 		tr -d '\r' <"$LGLOG/guest-$1.log" | tail -n 60 | sed 's/^/HCVS-LGC /'
 		hv_log
 		fail "guest went away without its END line"
 	}
+	lg_dump "$1"
 	wait_pid_gone "$dpid" 20 || { hv_log; fail "hcvsockd still running after the guest went"; }
 	hv_log
 	check_no_zombie
@@ -214,13 +234,16 @@ linux_boots() {
 		else
 			xl create -q "/tmp/$name.cfg" || fail "xl create $name"
 		fi
-		wait_gone $name 150 || fail "$name did not finish"
+		lg_off $name 150 || fail "$name did not finish"
+		ended=1
+		lg_ended $name || ended=0
 		[ "$1" = 0 ] || wait_pid_gone "$dpid" 20 || fail "hcvsockd for $name still running"
 		tf=$(( $(xl dmesg | grep -c 'Triple fault') - tf0 ))
-		if ! grep -qs 'HCVS-G END ' "$LGLOG/guest-$name.log" || [ $tf != 0 ]; then
+		if [ $ended = 0 ] || [ $tf != 0 ]; then
 			crashed=$((crashed + 1))
 			echo "HCVS-INFO $name: no END line, triple faults $tf"
 			xl dmesg | grep -A14 'Triple fault' | tail -n 15 | sed 's/^/HCVS-INFO   /'
+			tr -d '\r' <"$LGLOG/guest-$name.log" | tail -n 20 | sed 's/^/HCVS-LGC /'
 		fi
 		i=$((i + 1))
 	done
