@@ -1023,6 +1023,23 @@ static struct {
 	unsigned	 pushed;
 } late;
 
+/* Arm the late publisher for up to `max` entries. */
+static void
+late_arm(struct vtenv *e, unsigned max)
+{
+	memset(&late, 0, sizeof(late));
+	late.e = e;
+	late.max = max;
+}
+
+/* Disarm it; the number of entries it published. */
+static unsigned
+late_disarm(void)
+{
+	late.e = NULL;
+	return late.pushed;
+}
+
 int
 __wrap_ioreq_mem_read(struct ioreq_mem *m, uint64_t gpa, void *buf,
     size_t len)
@@ -1057,12 +1074,9 @@ ring__tx_poll_window(void **state)
 	hdr_init(&h, VSOCK_OP_REQUEST, 1, 2);
 	tx_push(e, &h, NULL, 0);
 	vt_wr(e, HCVS_REG_DOORBELL, HCVS_DOORBELL_KICK);
-	memset(&late, 0, sizeof(late));
-	late.e = e;
-	late.max = 5;
+	late_arm(e, 5);
 	assert_int_equal(vsock_dev_process(e->dev), 1);
-	late.e = NULL;
-	assert_int_equal(late.pushed, 5);
+	assert_int_equal(late_disarm(), 5);
 	/* The first entry and four found in windows; one is owed. */
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 5);
 	assert_true(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK);
@@ -1107,16 +1121,13 @@ ring__tx_poll_not_for_host_data(void **state)
 	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
 	hdr_init(&h, VSOCK_OP_REQUEST, 8, 2);
 	tx_push(e, &h, NULL, 0);
-	memset(&late, 0, sizeof(late));
-	late.e = e;
-	late.max = 1;
+	late_arm(e, 1);
 	hdr_init(&h, VSOCK_OP_CREDIT_UPDATE, 2, 1);
 	h.src_cid = 2;
 	h.dst_cid = VT_CID;
 	/* The backend's wake-up runs the pass, as the daemon's wiring does. */
 	fake_mux_push(e->mux, &h, NULL);
-	late.e = NULL;
-	assert_int_equal(late.pushed, 0);
+	assert_int_equal(late_disarm(), 0);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_RX_PROD), 2);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
@@ -1145,13 +1156,10 @@ ring__tx_poll_credit_answer(void **state)
 	h.src_cid = 2;
 	h.dst_cid = VT_CID;
 	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 1);
-	memset(&late, 0, sizeof(late));
-	late.e = e;
-	late.max = 1;
+	late_arm(e, 1);
 	/* A pass for host data, as the daemon's wiring runs it. */
 	fake_mux_push(e->mux, &h, NULL);
-	late.e = NULL;
-	assert_int_equal(late.pushed, 1);
+	assert_int_equal(late_disarm(), 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 1);
 	assert_int_equal(fake_mux_last(e->mux)->src_port, 5);
 	assert_int_equal(stats(e).ds_kicks, 0);
@@ -1167,23 +1175,17 @@ ring__tx_poll_credit_answer(void **state)
 	/* The same stall: no window, however long it would be. */
 	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
 	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 1);
-	memset(&late, 0, sizeof(late));
-	late.e = e;
-	late.max = 1;
+	late_arm(e, 1);
 	fake_mux_push(e->mux, &h, NULL);
-	late.e = NULL;
-	assert_int_equal(late.pushed, 0);
+	assert_int_equal(late_disarm(), 0);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
 
 	/* Another stall, but a synchronous doorbell: no window either. */
 	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_CREDIT, 2);
-	memset(&late, 0, sizeof(late));
-	late.e = e;
-	late.max = 1;
+	late_arm(e, 1);
 	tx_send(e, VSOCK_OP_REQUEST, 9, 2);
-	late.e = NULL;
-	assert_int_equal(late.pushed, 0);
+	assert_int_equal(late_disarm(), 0);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 2);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
@@ -1200,13 +1202,10 @@ ring__tx_poll_credit_answer(void **state)
 	}
 	vsock_dev_set_tx_poll(e->dev, 30ull * 1000000000u);
 	fake_mux_set_credit_wait(e->mux, VSOCK_WAIT_DATA, 3);
-	memset(&late, 0, sizeof(late));
-	late.e = e;
-	late.max = 2;
+	late_arm(e, 2);
 	kicks = stats(e).ds_kicks;
 	fake_mux_push(e->mux, &h, NULL);
-	late.e = NULL;
-	assert_int_equal(late.pushed, 1);
+	assert_int_equal(late_disarm(), 1);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_TX_CONS), 3);
 	assert_int_equal(vt_get32(e, MB + HCVS_MB_HOST_FLAGS) &
 	    HCVS_HF_TX_NO_KICK, 0);
