@@ -101,8 +101,8 @@ lg_fail() {
 # printed its last lines and powered off at once could lose them.  A
 # triple fault is a reboot to Xen (on_reboot "destroy"): then it is gone.
 _lg_down() {
-	st=$(xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }')
-	[ -z "$st" ] || case $st in *[sc]*) true ;; *) false ;; esac
+	_lg_st=$(xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }')
+	[ -z "$_lg_st" ] || case $_lg_st in *[sc]*) true ;; *) false ;; esac
 }
 lg_off() {
 	wait_until "$2" _lg_down "$1"
@@ -112,10 +112,10 @@ lg_off() {
 # writes it on its own time), then the preserved domain is destroyed.
 lg_ended() {
 	wait_until 10 grep -qs 'HCVS-G END ' "$LGLOG/guest-$1.log"
-	rc=$?
+	_lg_rc=$?
 	xl destroy "$1" >/dev/null 2>&1
 	wait_gone "$1" 30
-	return $rc
+	return $_lg_rc
 }
 
 # lg_finish NAME: the guest powers off by itself; hcvsockd follows.
