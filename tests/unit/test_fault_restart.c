@@ -363,6 +363,7 @@ kill__answered_unretired__answer_kept(void **state)
  */
 struct blocked_read {
 	struct fx	*x;
+	pid_t		 tid;		/* set before the read */
 	int		 rc;
 	uint64_t	 val;
 };
@@ -372,9 +373,31 @@ blocked_read_main(void *arg)
 {
 	struct blocked_read *b = arg;
 
+	__atomic_store_n(&b->tid, gettid(), __ATOMIC_RELEASE);
 	b->rc = ioreq_fake_pio(b->x->f, 0, PIO_BASE + 28, 4, IOREQ_READ,
 	    &b->val);
 	return NULL;
+}
+
+/* Thread `tid` of this process is asleep (state S in its stat). */
+static bool
+thread_sleeps(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/stat", (long)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' && p[2] == 'S';
 }
 
 static void
@@ -391,8 +414,18 @@ kill__answered_unnotified__woken_by_next(void **state)
 	assert_int_equal(kill(x->pid, SIGSTOP), 0);
 	assert_int_equal(pthread_create(&th, NULL, blocked_read_main, &b), 0);
 	assert_true(wait_state(x, 0, STATE_IOREQ_READY, 10000));
-	/* The guest is asleep in its wait by now. */
-	usleep(200000);
+	/*
+	 * Published, then asleep: between the two it takes no lock and makes
+	 * no other blocking call, so this sleep is its wait for the answer.
+	 */
+	for (int i = 0; i < 10000; i++) {
+		pid_t tid = __atomic_load_n(&b.tid, __ATOMIC_ACQUIRE);
+
+		if (tid > 0 && thread_sleeps(tid))
+			break;
+		usleep(1000);
+	}
+	assert_true(thread_sleeps(b.tid));
 	__atomic_store_n(&slot->data, 0x5eed, __ATOMIC_RELAXED);
 	assert_true(ioreq_slot_cas_state(slot, STATE_IOREQ_READY,
 	    STATE_IORESP_READY));
