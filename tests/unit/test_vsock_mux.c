@@ -825,28 +825,37 @@ cork_send(struct fx *f, struct vg_conn *c, uint32_t sport, uint32_t dport,
 	vsock_mux_from_guest(f->e.g.m, &h, p);
 }
 
+/* A connection, its host listener and its host socket. */
+struct cork_fx {
+	struct vg_conn	*c;
+	int		 lfd, fd;
+};
+
 /*
- * A connection and its host socket; with patient, corked bytes wait for
- * the reader however slow the machine is, so that what a test sees
- * between two steps is the rule's doing, not the bound's.
+ * With patient, corked bytes wait for the reader however slow the
+ * machine is, so that what a test sees between two steps is the rule's
+ * doing, not the bound's.
  */
-static struct vg_conn *
-cork_open(struct fx *f, uint32_t gport, uint32_t hport, int *lfd, int *fd,
+static void
+cork_open(struct fx *f, struct cork_fx *k, uint32_t gport, uint32_t hport,
     bool patient)
 {
-	struct vg_conn *c;
-
 	if (patient) {
 		fx_stop(f);
 		f->e.cfg.cork_ms = 600000;
 		assert_int_equal(fx_start(f), 0);
 	}
+	k->lfd = host_listen(f, hport, SOCK_STREAM);
+	k->c = vg_connect(&f->e.g, gport, hport, VSOCK_TYPE_STREAM);
+	k->fd = host_accept(f, k->lfd);
+	assert_true(vg_run(&f->e.g, conn_open, k->c, T_LONG));
+}
 
-	*lfd = host_listen(f, hport, SOCK_STREAM);
-	c = vg_connect(&f->e.g, gport, hport, VSOCK_TYPE_STREAM);
-	*fd = host_accept(f, *lfd);
-	assert_true(vg_run(&f->e.g, conn_open, c, T_LONG));
-	return c;
+static void
+cork_close(struct cork_fx *k)
+{
+	close(k->fd);
+	close(k->lfd);
 }
 
 static bool
@@ -872,6 +881,24 @@ mux_buffered(struct fx *f)
 	return n;
 }
 
+/* 4000 bytes 'a' the reader has not read, then 100 bytes 'b' in the cork. */
+#define CORK_A	4000
+#define CORK_B	100
+static void
+cork_behind(struct fx *f, struct vg_conn *c, uint32_t gport, uint32_t hport,
+    int fd)
+{
+	static uint8_t a[CORK_A], b[CORK_B];
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	cork_send(f, c, gport, hport, a, sizeof(a));
+	assert_int_equal(host_unread(fd), CORK_A);
+	cork_send(f, c, gport, hport, b, sizeof(b));
+	assert_int_equal(host_unread(fd), CORK_A);
+	assert_int_equal(mux_buffered(f), CORK_B);
+}
+
 /*
  * A reader that has consumed everything gets a small write at once, in
  * and out of a TX batch, with no loop turn between: a request never
@@ -881,11 +908,15 @@ static void
 cork__idle_reader__small_write_at_once(void **state)
 {
 	struct fx *f = *state;
-	int lfd, fd;
-	struct vg_conn *c = cork_open(f, 610, 1010, &lfd, &fd, true);
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
 	static uint8_t a[100], back[200];
 	struct vsock_pkt_hdr h;
 
+	cork_open(f, &k, 610, 1010, true);
+	c = k.c;
+	fd = k.fd;
 	memset(a, 'q', sizeof(a));
 	for (int i = 0; i < 3; i++) {
 		cork_send(f, c, 610, 1010, a, sizeof(a));
@@ -900,8 +931,7 @@ cork__idle_reader__small_write_at_once(void **state)
 	vsock_mux_tx_end(f->e.g.m);
 	assert_int_equal(recv(fd, back, sizeof(back), MSG_DONTWAIT), sizeof(a));
 	assert_int_equal(mux_buffered(f), 0);
-	close(fd);
-	close(lfd);
+	cork_close(&k);
 }
 
 /*
@@ -914,26 +944,27 @@ static void
 cork__busy_reader__corked_until_it_reads(void **state)
 {
 	struct fx *f = *state;
-	int lfd, fd;
-	struct vg_conn *c = cork_open(f, 611, 1011, &lfd, &fd, true);
-	static uint8_t a[4000], b[100], d[100], back[5000];
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	static uint8_t b[CORK_B], d[100], back[5000];
 
-	memset(a, 'a', sizeof(a));
+	cork_open(f, &k, 611, 1011, true);
+	c = k.c;
+	fd = k.fd;
 	memset(b, 'b', sizeof(b));
 	memset(d, 'd', sizeof(d));
-	cork_send(f, c, 611, 1011, a, sizeof(a));
-	assert_int_equal(host_unread(fd), sizeof(a));
-	cork_send(f, c, 611, 1011, b, sizeof(b));
+	cork_behind(f, c, 611, 1011, fd);
 	cork_send(f, c, 611, 1011, d, sizeof(d));
-	assert_int_equal(host_unread(fd), sizeof(a));
+	assert_int_equal(host_unread(fd), CORK_A);
 	assert_int_equal(mux_buffered(f), sizeof(b) + sizeof(d));
 	/* Host data brings the guest fwd_cnt: the corked bytes are not in it. */
 	assert_int_equal(send(fd, "x", 1, 0), 1);
 	assert_true(vg_run(&f->e.g, got_input, c, T_LONG));
-	assert_int_equal(c->peer_fwd_cnt, sizeof(a));
-	assert_int_equal(host_unread(fd), sizeof(a));
+	assert_int_equal(c->peer_fwd_cnt, CORK_A);
+	assert_int_equal(host_unread(fd), CORK_A);
 	/* The reader frees the last of our bytes: the next turn writes. */
-	assert_int_equal(recv(fd, back, sizeof(back), 0), sizeof(a));
+	assert_int_equal(recv(fd, back, sizeof(back), 0), CORK_A);
 	(void)loop_run_once(f->e.l, 0);
 	assert_int_equal(host_unread(fd), sizeof(b) + sizeof(d));
 	assert_int_equal(recv(fd, back, sizeof(back), 0),
@@ -942,8 +973,7 @@ cork__busy_reader__corked_until_it_reads(void **state)
 	assert_memory_equal(back + sizeof(b), d, sizeof(d));
 	assert_int_equal(mux_buffered(f), 0);
 	assert_int_equal(f->e.g.violations, 0);
-	close(fd);
-	close(lfd);
+	cork_close(&k);
 }
 
 /*
@@ -954,21 +984,19 @@ static void
 cork__reader_never_consumes__bytes_still_come(void **state)
 {
 	struct fx *f = *state;
-	int lfd, fd;
-	struct vg_conn *c = cork_open(f, 612, 1012, &lfd, &fd, false);
-	static uint8_t a[4000], b[100];
-	struct unread_ctx u = { .want = sizeof(a) + sizeof(b) };
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	struct unread_ctx u = { .want = CORK_A + CORK_B };
 
-	memset(a, 'a', sizeof(a));
-	memset(b, 'b', sizeof(b));
-	cork_send(f, c, 612, 1012, a, sizeof(a));
-	cork_send(f, c, 612, 1012, b, sizeof(b));
-	assert_int_equal(host_unread(fd), sizeof(a));
+	cork_open(f, &k, 612, 1012, false);
+	c = k.c;
+	fd = k.fd;
+	cork_behind(f, c, 612, 1012, fd);
 	u.fd = fd;
 	assert_true(vg_run(&f->e.g, unread_is, &u, T_LONG));
 	assert_int_equal(mux_buffered(f), 0);
-	close(fd);
-	close(lfd);
+	cork_close(&k);
 }
 
 /*
@@ -982,14 +1010,18 @@ static void
 cork__order_across_size_flush_and_shutdown(void **state)
 {
 	struct fx *f = *state;
-	int lfd, fd;
-	struct vg_conn *c = cork_open(f, 613, 1013, &lfd, &fd, true);
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
 	static uint8_t pkt[16][3000], want[16 * 3000], back[16 * 3000 + 1];
 	struct vsock_pkt_hdr h;
 	size_t got = 0;
 	ssize_t n;
 	int i, seen_size_flush = 0;
 
+	cork_open(f, &k, 613, 1013, true);
+	c = k.c;
+	fd = k.fd;
 	for (i = 0; i < 16; i++) {
 		fill_random(pkt[i], sizeof(pkt[i]));
 		memcpy(want + (size_t)i * sizeof(pkt[i]), pkt[i],
@@ -1026,8 +1058,7 @@ cork__order_across_size_flush_and_shutdown(void **state)
 	assert_memory_equal(back, want, sizeof(want));
 	assert_true(host_sees_eof(fd, T_LONG));
 	assert_int_equal(f->e.g.violations, 0);
-	close(fd);
-	close(lfd);
+	cork_close(&k);
 }
 
 /* The guest's CREDIT_REQUEST and RST let corked bytes out first. */
@@ -1035,36 +1066,35 @@ static void
 cork__credit_request_and_rst__uncork_first(void **state)
 {
 	struct fx *f = *state;
-	int lfd, fd;
-	struct vg_conn *c = cork_open(f, 614, 1014, &lfd, &fd, true);
-	static uint8_t a[4000], b[100], back[8192];
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	static uint8_t b[CORK_B], back[8192];
 	struct vsock_pkt_hdr h;
 
-	memset(a, 'a', sizeof(a));
+	cork_open(f, &k, 614, 1014, true);
+	c = k.c;
+	fd = k.fd;
 	memset(b, 'b', sizeof(b));
-	cork_send(f, c, 614, 1014, a, sizeof(a));
-	cork_send(f, c, 614, 1014, b, sizeof(b));
-	assert_int_equal(host_unread(fd), sizeof(a));
+	cork_behind(f, c, 614, 1014, fd);
 	rw_hdr(&h, c, 614, 1014);
 	h.op = VSOCK_OP_CREDIT_REQUEST;
 	h.len = 0;
 	vsock_mux_from_guest(f->e.g.m, &h, NULL);
-	assert_int_equal(host_unread(fd), sizeof(a) + sizeof(b));
+	assert_int_equal(host_unread(fd), CORK_A + CORK_B);
 	/* The update it gets counts them. */
 	(void)vg_run(&f->e.g, NULL, NULL, 0);
-	assert_int_equal(c->peer_fwd_cnt, sizeof(a) + sizeof(b));
+	assert_int_equal(c->peer_fwd_cnt, CORK_A + CORK_B);
 	cork_send(f, c, 614, 1014, b, sizeof(b));
-	assert_int_equal(host_unread(fd), sizeof(a) + sizeof(b));
+	assert_int_equal(host_unread(fd), CORK_A + CORK_B);
 	rw_hdr(&h, c, 614, 1014);
 	h.op = VSOCK_OP_RST;
 	h.len = 0;
 	vsock_mux_from_guest(f->e.g.m, &h, NULL);
-	assert_int_equal(recv(fd, back, sizeof(back), 0),
-	    sizeof(a) + 2 * sizeof(b));
-	assert_memory_equal(back + sizeof(a) + sizeof(b), b, sizeof(b));
+	assert_int_equal(recv(fd, back, sizeof(back), 0), CORK_A + 2 * CORK_B);
+	assert_memory_equal(back + CORK_A + CORK_B, b, sizeof(b));
 	assert_true(host_sees_eof(fd, T_LONG));
-	close(fd);
-	close(lfd);
+	cork_close(&k);
 }
 
 static void
