@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/sockios.h>
 #include <linux/landlock.h>
 
 #ifdef HAVE_SECCOMP
@@ -458,6 +459,9 @@ seccomp_install(const struct confine_cfg *cc)
 	/* ioctl: the requests the layers make, nothing else. */
 	if (rc == 0)
 		rc = ioctl_rule(ctx, FIONREAD);
+	/* The vsock muxer's cork asks how much its host reader left unread. */
+	if (rc == 0)
+		rc = ioctl_rule(ctx, SIOCOUTQ);
 #ifdef HAVE_XEN
 	if (cc->cc_xen) {
 		static const unsigned long xen[] = {
@@ -511,8 +515,9 @@ seccomp_install(const struct confine_cfg *cc)
 	log_info("seccomp: %u system calls allowed, socket/mmap/mprotect/"
 	    "prlimit64/rt_sigaction/kill/tgkill/ioctl by argument (ioctl: %s); "
 	    "any other "
-	    "kills the process", n, cc->cc_xen ? "FIONREAD, privcmd, evtchn" : cc->cc_kvm ?
-	    "FIONREAD, KVM ioeventfd/irqfd" : "FIONREAD");
+	    "kills the process", n, cc->cc_xen ?
+	    "FIONREAD, SIOCOUTQ, privcmd, evtchn" : cc->cc_kvm ?
+	    "FIONREAD, SIOCOUTQ, KVM ioeventfd/irqfd" : "FIONREAD, SIOCOUTQ");
 	return 0;
 }
 #endif

@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include "common/loop.h"
 #include "vsock/vsock_impl.h"
@@ -72,6 +76,88 @@ ring_free(struct vsock_ring *r)
 {
 	free(r->r_buf);
 	memset(r, 0, sizeof(*r));
+}
+
+/* --- the cork (vsock_impl.h) ----------------------------------------- */
+
+static uint32_t
+cork_len(const struct vsock_conn *c)
+{
+	return c->c_cork != NULL ? c->c_cork->k_len : 0;
+}
+
+/* Off m_cork_ep; corked bytes are dropped (the caller wrote them or kills c). */
+static void
+cork_drop(struct vsock_conn *c)
+{
+	if (c->c_cork == NULL)
+		return;
+	if (c->c_fd >= 0)
+		(void)epoll_ctl(c->c_mux->m_cork_ep, EPOLL_CTL_DEL, c->c_fd, NULL);
+	free(c->c_cork);
+	c->c_cork = NULL;
+	c->c_mux->m_cork_bufs--;
+}
+
+/* Bytes of ours the host reader has not freed yet; 0 if unknown. */
+static uint32_t
+host_outq(int fd)
+{
+	int n = 0;
+
+	if (ioctl(fd, SIOCOUTQ, &n) < 0 || n < 0)
+		return 0;
+	return (uint32_t)n;
+}
+
+/*
+ * Cork c's next `len` bytes?  Only while its AF_UNIX stream reader still
+ * holds bytes of ours: a reader that has consumed everything gets new
+ * bytes at once, so a request never waits for its reply's sake.
+ */
+static bool
+cork_begin(struct vsock_conn *c, uint32_t len)
+{
+	struct vsock_mux *m = c->c_mux;
+	struct epoll_event ev;
+
+	/* A small buffer is not worth it, and the cork must fit in it. */
+	if (c->c_type != VSOCK_TYPE_STREAM || len >= VSOCK_CORK_MAX ||
+	    c->c_buf_alloc < 2 * VSOCK_CORK_MAX)
+		return false;
+	if (c->c_cork_ok == 0) {
+		int dom = 0;
+		socklen_t sl = sizeof(dom);
+
+		c->c_cork_ok = getsockopt(c->c_fd, SOL_SOCKET, SO_DOMAIN, &dom,
+		    &sl) == 0 && dom == AF_UNIX ? 1 : 2;
+	}
+	if (c->c_cork_ok != 1)
+		return false;
+	if (host_outq(c->c_fd) == 0)
+		return false;
+	if (c->c_cork == NULL) {
+		if (vsock_mux_cork_ep(m) < 0)
+			return false;
+		c->c_cork = malloc(sizeof(*c->c_cork));
+		if (c->c_cork == NULL)
+			return false;
+		c->c_cork->k_len = 0;
+		m->m_cork_bufs++;
+		vsock_mux_cork_timer(m);
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLOUT | EPOLLET;
+		ev.data.ptr = c;
+		/* Reports once at once (the socket is writable): see cork_event. */
+		if (epoll_ctl(m->m_cork_ep, EPOLL_CTL_ADD, c->c_fd, &ev) < 0) {
+			free(c->c_cork);
+			c->c_cork = NULL;
+			m->m_cork_bufs--;
+			return false;
+		}
+	}
+	c->c_cork->k_sweep = m->m_cork_sweeps;
+	return true;
 }
 
 /* --- credit --------------------------------------------------------- */
@@ -195,6 +281,7 @@ release_host(struct vsock_conn *c)
 	disarm_timer(c);
 	if (c->c_held > 0)
 		vsock_mux_drop_held(m, c);
+	cork_drop(c);
 	if (c->c_fd >= 0) {
 		if (c->c_ev_reg)
 			(void)loop_del_fd(m->m_loop, c->c_fd);
@@ -285,7 +372,7 @@ check_done(struct vsock_conn *c)
 	guest_done = (c->c_peer_shut & VSOCK_SHUTDOWN_SEND) != 0;
 	/* Set as the SHUTDOWN packet is produced, so the guest knows. */
 	host_done = (c->c_local_shut & VSOCK_SHUTDOWN_SEND) != 0;
-	if (!tx_pending(c) && guest_done &&
+	if (!tx_pending(c) && cork_len(c) == 0 && guest_done &&
 	    (host_done || (c->c_peer_shut & VSOCK_SHUTDOWN_RCV))) {
 		vsock_conn_kill(c, true);
 		return;
@@ -486,6 +573,114 @@ flush(struct vsock_conn *c)
 	return 0;
 }
 
+/*
+ * Stream data for the host socket, after whatever is queued: into the
+ * cork while its rule allows (vsock_impl.h), else one sendmsg() of the
+ * corked bytes and these, the rest into c_txr.  0, or -errno: kill.
+ */
+static int
+stream_out(struct vsock_conn *c, const struct iovec *iov, int niov,
+    uint32_t total)
+{
+	struct iovec v[VSOCK_HELD_MAX + 1];
+	uint32_t klen = cork_len(c), skip;
+	ssize_t w;
+	int i, n = 0;
+
+	if (tx_pending(c)) {
+		/* The socket refused older bytes (the cork is empty then). */
+		if (ring_reserve(&c->c_txr, c->c_buf_alloc) < 0)
+			return -ENOMEM;
+		for (i = 0; i < niov; i++)
+			ring_put(&c->c_txr, iov[i].iov_base,
+			    (uint32_t)iov[i].iov_len);
+		return flush(c);
+	}
+	if (total > 0 && klen + total < VSOCK_CORK_MAX &&
+	    (klen > 0 || cork_begin(c, total))) {
+		for (i = 0; i < niov; i++) {
+			memcpy(c->c_cork->k_buf + klen, iov[i].iov_base,
+			    iov[i].iov_len);
+			klen += (uint32_t)iov[i].iov_len;
+		}
+		c->c_cork->k_len = klen;
+		return 0;
+	}
+	if (klen > 0) {
+		v[n].iov_base = c->c_cork->k_buf;
+		v[n++].iov_len = klen;
+	}
+	for (i = 0; i < niov; i++)
+		v[n++] = iov[i];
+	if (n == 0)
+		return 0;
+	do
+		w = send_eor(c->c_fd, v, n, false);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN)
+		return -errno;
+	if (w < 0)
+		w = 0;
+	forwarded(c, (uint32_t)w);
+	if ((uint32_t)w < klen + total) {
+		/*
+		 * Credit bounds corked + buffered + new bytes by buf_alloc,
+		 * and the cork goes while the buffer is there: a guest's data
+		 * never takes more than buf_alloc of memory.
+		 */
+		if (ring_reserve(&c->c_txr, c->c_buf_alloc) < 0)
+			return -ENOMEM;
+		for (i = 0, skip = (uint32_t)w; i < n; i++) {
+			if (skip >= v[i].iov_len) {
+				skip -= (uint32_t)v[i].iov_len;
+				continue;
+			}
+			ring_put(&c->c_txr, (const uint8_t *)v[i].iov_base +
+			    skip, (uint32_t)v[i].iov_len - skip);
+			skip = 0;
+		}
+		cork_drop(c);
+	} else if (klen > 0) {
+		c->c_cork->k_len = 0;
+	}
+	return 0;
+}
+
+void
+vsock_conn_uncork(struct vsock_conn *c)
+{
+	if (cork_len(c) == 0 || c->c_fd < 0)
+		return;
+	wrote(c, stream_out(c, NULL, 0, 0));
+}
+
+void
+vsock_conn_cork_event(struct vsock_conn *c)
+{
+	if (cork_len(c) == 0)
+		return;
+	/*
+	 * Only a reader that has freed all our bytes can be waiting for
+	 * more; until then it has bytes to read and more may join the cork.
+	 * The event cork_begin's EPOLL_CTL_ADD reports at once lands here too.
+	 */
+	if (host_outq(c->c_fd) == 0)
+		vsock_conn_uncork(c);
+}
+
+void
+vsock_conn_cork_sweep(struct vsock_conn *c, uint64_t before)
+{
+	if (c->c_cork == NULL || c->c_cork->k_sweep >= before)
+		return;
+	if (c->c_cork->k_len > 0)
+		vsock_conn_uncork(c);
+	else if (c->c_cork->k_sweep + 1 < before) {
+		/* Nothing corked for a whole tick: the stream paused. */
+		cork_drop(c);
+	}
+}
+
 static void
 guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
     const uint8_t *p)
@@ -520,23 +715,29 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		m->m_stats.ms_credit_stalls_to_host++;
 	}
 	/* In a TX batch stream data waits in place for one write at its end. */
-	if (!seq && vsock_mux_hold(m, c, p, len))
+	if (!seq) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)p,
+		    .iov_len = len };
+
+		if (!vsock_mux_hold(m, c, p, len))
+			wrote(c, stream_out(c, &iov, 1, len));
 		return;
+	}
 	/* Straight through when nothing is queued ahead. */
-	if (!tx_pending(c) && (!seq || (c->c_msg_open == 0 && eom))) {
+	if (!tx_pending(c) && c->c_msg_open == 0 && eom) {
 		struct iovec iov = { .iov_base = (void *)(uintptr_t)p,
 		    .iov_len = len };
 		ssize_t n;
 
 		tried = true;
 		do
-			n = send_eor(c->c_fd, &iov, 1, seq && eor);
+			n = send_eor(c->c_fd, &iov, 1, eor);
 		while (n < 0 && errno == EINTR);
 		if (n < 0 && errno != EAGAIN) {
 			rc = -errno;
 			goto err;
 		}
-		if (n > 0 && seq && (uint32_t)n != len) {
+		if (n > 0 && (uint32_t)n != len) {
 			rc = -EMSGSIZE;
 			goto err;
 		}
@@ -551,20 +752,18 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 			goto err;
 		}
 		ring_put(&c->c_txr, p + done, len - done);
-		if (seq) {
-			c->c_msg_open += len;
-			if (eom) {
-				if (seq_push(c, c->c_msg_open, eor) < 0) {
-					rc = -ENOMEM;
-					goto err;
-				}
-				c->c_msg_open = 0;
-			} else if (c->c_msgs_n == 0 &&
-			    c->c_txr.r_len == c->c_buf_alloc) {
-				/* A message bigger than our buffer: never deliverable. */
-				rc = -EMSGSIZE;
+		c->c_msg_open += len;
+		if (eom) {
+			if (seq_push(c, c->c_msg_open, eor) < 0) {
+				rc = -ENOMEM;
 				goto err;
 			}
+			c->c_msg_open = 0;
+		} else if (c->c_msgs_n == 0 &&
+		    c->c_txr.r_len == c->c_buf_alloc) {
+			/* A message bigger than our buffer: never deliverable. */
+			rc = -EMSGSIZE;
+			goto err;
 		}
 		/* The socket just refused more: only older data may go now. */
 		rc = tried ? 0 : flush(c);
@@ -581,9 +780,7 @@ vsock_conn_flush_held(struct vsock_conn *c)
 {
 	struct vsock_mux *m = c->c_mux;
 	struct iovec iov[VSOCK_HELD_MAX];
-	uint32_t i, n = 0, total = 0, skip;
-	ssize_t w = 0;
-	int rc;
+	uint32_t i, n = 0, total = 0;
 
 	for (i = 0; i < m->m_nheld && n < c->c_held; i++) {
 		struct vsock_held *h = &m->m_held[i];
@@ -599,43 +796,7 @@ vsock_conn_flush_held(struct vsock_conn *c)
 	c->c_held = 0;
 	if (n == 0 || c->c_fd < 0)
 		return;
-	if (!tx_pending(c)) {
-		do
-			w = send_eor(c->c_fd, iov, (int)n, false);
-		while (w < 0 && errno == EINTR);
-		if (w < 0 && errno != EAGAIN) {
-			rc = -errno;
-			goto err;
-		}
-		if (w < 0)
-			w = 0;
-		forwarded(c, (uint32_t)w);
-	}
-	if ((uint32_t)w < total) {
-		/* Credit bounds held + buffered bytes by buf_alloc: it fits. */
-		if (ring_reserve(&c->c_txr, c->c_buf_alloc) < 0) {
-			rc = -ENOMEM;
-			goto err;
-		}
-		for (i = 0, skip = (uint32_t)w; i < n; i++) {
-			if (skip >= iov[i].iov_len) {
-				skip -= (uint32_t)iov[i].iov_len;
-				continue;
-			}
-			ring_put(&c->c_txr, (const uint8_t *)iov[i].iov_base +
-			    skip, (uint32_t)iov[i].iov_len - skip);
-			skip = 0;
-		}
-		/* Nothing went: older bytes were queued ahead, try them. */
-		if (w == 0) {
-			rc = flush(c);
-			if (rc < 0)
-				goto err;
-		}
-	}
-	rc = 0;
-err:
-	wrote(c, rc);
+	wrote(c, stream_out(c, iov, (int)n, total));
 }
 
 static void
@@ -1053,7 +1214,7 @@ vsock_conn_describe(const struct vsock_conn *c, char *buf, size_t size)
 	    c->c_local_shut,
 	    (unsigned long long)(loop_now_ms() - c->c_born_ms),
 	    (unsigned long long)c->c_tx_bytes,
-	    (unsigned long long)c->c_tx_pkts, c->c_txr.r_len,
+	    (unsigned long long)c->c_tx_pkts, c->c_txr.r_len + cork_len(c),
 	    (unsigned long long)c->c_rx_bytes,
 	    (unsigned long long)c->c_rx_pkts, vsock_conn_peer_free(c),
 	    c->c_pend);
@@ -1073,7 +1234,7 @@ vsock_conn_info(const struct vsock_conn *c, struct vsock_conn_info *ci)
 	ci->ci_host_shut = c->c_local_shut;
 	ci->ci_to_host_bytes = c->c_tx_bytes;
 	ci->ci_to_host_pkts = c->c_tx_pkts;
-	ci->ci_to_host_buffered = c->c_txr.r_len;
+	ci->ci_to_host_buffered = c->c_txr.r_len + cork_len(c);
 	ci->ci_to_guest_bytes = c->c_rx_bytes;
 	ci->ci_to_guest_pkts = c->c_rx_pkts;
 	ci->ci_buf_alloc = c->c_buf_alloc;

@@ -54,6 +54,7 @@ int	vsock_connect_ok_format(char *buf, size_t size, uint32_t port);
 /* Defaults for zero fields of vsock_mux_cfg. */
 #define VSOCK_DEF_CONNECT_TIMEOUT_MS	2000
 #define VSOCK_DEF_CLOSE_TIMEOUT_MS	8000
+#define VSOCK_DEF_CORK_MS		2
 #define VSOCK_DEF_BUF_ALLOC		(256u * 1024)
 #define VSOCK_DEF_MAX_CONNS		1023
 /* Our buf_alloc must leave bit 31 free (SEQPACKET length FIFO). */
@@ -75,6 +76,25 @@ enum vsock_conn_state {
 #define VC_PEND_CREDIT_REQ	0x20u
 #define VC_PEND_CREDIT_UPD	0x40u
 
+/*
+ * The cork: a stream connection's guest data held back while its host
+ * reader still has bytes it has not consumed (SIOCOUTQ > 0), so that
+ * many small packets leave in one write.  It is written out when it
+ * would reach VSOCK_CORK_MAX, when the reader frees any of our bytes (an
+ * edge-triggered EPOLLOUT on m_cork_ep: an AF_UNIX writer's write-space
+ * callback runs for every skb its reader frees, and a reader can only
+ * wait for more after freeing the last one), before any other packet of
+ * the connection from the guest, and at the latest cfg.cork_ms later
+ * (a reader that waits for more without consuming, MSG_PEEK).
+ * Only AF_UNIX stream sockets are corked.
+ */
+#define VSOCK_CORK_MAX		(32u * 1024)
+struct vsock_cork {
+	uint32_t	k_len;
+	uint64_t	k_sweep;	/* m_cork_sweeps when last corked */
+	uint8_t		k_buf[VSOCK_CORK_MAX];
+};
+
 /* A byte ring of fixed capacity for guest -> host data. */
 struct vsock_ring {
 	uint8_t		*r_buf;
@@ -89,6 +109,7 @@ struct vsock_conn {
 	TAILQ_ENTRY(vsock_conn)		 c_all;
 	TAILQ_ENTRY(vsock_conn)		 c_rxq;
 	bool				 c_in_rxq;
+	uint8_t				 c_cork_ok;	/* 0 unknown, 1 yes, 2 no */
 
 	uint32_t			 c_gport;	/* guest side */
 	uint32_t			 c_hport;	/* our side, CID 2 */
@@ -116,6 +137,8 @@ struct vsock_conn {
 	uint32_t			 c_fwd_cnt;	/* bytes written to host */
 	uint32_t			 c_fwd_sent;	/* fwd_cnt the guest knows */
 	struct vsock_ring		 c_txr;
+	/* Non-NULL: c_fd is on m_cork_ep. */
+	struct vsock_cork		*c_cork;
 	/* SEQPACKET: complete message lengths in c_txr (bit 31 = EOR). */
 	uint32_t			*c_msgs;
 	uint32_t			 c_msgs_cap;
@@ -222,6 +245,12 @@ struct vsock_mux {
 	int				 m_depth;	/* nested entry points */
 	bool				 m_kick;	/* rx_ready owed */
 
+	/* Edge-triggered EPOLLOUT of corked connections' sockets; -1: none yet. */
+	int				 m_cork_ep;
+	uint32_t			 m_cork_bufs;	/* connections with a cork */
+	int64_t				 m_cork_timer;
+	uint64_t			 m_cork_sweeps;
+
 	bool				 m_batch;	/* inside tx_begin/end */
 	bool				 m_holding;	/* this payload may be held */
 	uint32_t			 m_nheld;
@@ -269,6 +298,16 @@ bool	vsock_mux_hold(struct vsock_mux *m, struct vsock_conn *c,
 void	vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c);
 /* Write c's held payloads to its host socket, the rest into its buffer. */
 void	vsock_conn_flush_held(struct vsock_conn *c);
+/* m_cork_ep, created and watched on first use; -errno if it cannot be. */
+int	vsock_mux_cork_ep(struct vsock_mux *m);
+/* Start the sweep that bounds how long corked bytes wait. */
+void	vsock_mux_cork_timer(struct vsock_mux *m);
+/* Write out c's corked bytes (what the socket refuses goes to c_txr). */
+void	vsock_conn_uncork(struct vsock_conn *c);
+/* m_cork_ep reported c's socket: the reader freed some of our bytes. */
+void	vsock_conn_cork_event(struct vsock_conn *c);
+/* The sweep: uncork c if it was corked before sweep number `before`. */
+void	vsock_conn_cork_sweep(struct vsock_conn *c, uint64_t before);
 /* Close the host side; with rst the guest gets an RST before c is freed. */
 void	vsock_conn_kill(struct vsock_conn *c, bool rst);
 void	vsock_conn_from_guest(struct vsock_conn *c, const struct vsock_pkt_hdr *h,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The vsock muxer: connection table, packet routing and the RX queue. */
+#include <sys/epoll.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -251,6 +252,9 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	if (c != NULL && c->c_held > 0 &&
 	    !(h.op == VSOCK_OP_RW && m->m_holding))
 		vsock_conn_flush_held(c);
+	/* The same for corked bytes: only more data joins them. */
+	if (c != NULL && c->c_cork != NULL && h.op != VSOCK_OP_RW)
+		vsock_conn_uncork(c);
 	if (h.op == VSOCK_OP_RST) {
 		/* Never answered, whatever else is wrong with it. */
 		m->m_stats.ms_rst_received++;
@@ -295,6 +299,79 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	vsock_conn_from_guest(c, &h, payload);
 out:
 	leave_pulled(m);
+}
+
+static void
+cork_ep_cb(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct vsock_mux *m = arg;
+	struct epoll_event ev[64];
+	int i, n;
+
+	(void)l;
+	(void)events;
+	vsock_mux_enter(m);
+	/* Nothing in here frees a connection: the device pulls RSTs later. */
+	do {
+		n = epoll_wait(fd, ev, 64, 0);
+		for (i = 0; i < n; i++)
+			vsock_conn_cork_event(ev[i].data.ptr);
+	} while (n == 64);
+	vsock_mux_leave(m);
+}
+
+int
+vsock_mux_cork_ep(struct vsock_mux *m)
+{
+	int fd, rc;
+
+	if (m->m_cork_ep >= 0)
+		return 0;
+	fd = epoll_create1(EPOLL_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = loop_add_fd(m->m_loop, fd, LOOP_IN, cork_ep_cb, m);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	m->m_cork_ep = fd;
+	return 0;
+}
+
+/*
+ * Every tick, corks older than the previous tick go out and corks unused
+ * for a whole tick are freed.
+ */
+static void
+cork_timer_cb(struct loop *l, void *arg)
+{
+	struct vsock_mux *m = arg;
+	struct vsock_conn *c, *next;
+	uint64_t before = m->m_cork_sweeps++;
+
+	(void)l;
+	m->m_cork_timer = 0;
+	vsock_mux_enter(m);
+	for (c = TAILQ_FIRST(&m->m_all); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_all);
+		vsock_conn_cork_sweep(c, before);
+	}
+	vsock_mux_cork_timer(m);
+	vsock_mux_leave(m);
+}
+
+void
+vsock_mux_cork_timer(struct vsock_mux *m)
+{
+	int64_t id;
+
+	if (m->m_cork_timer > 0 || m->m_cork_bufs == 0)
+		return;
+	id = loop_add_timer(m->m_loop, MAX(m->m_cfg.cork_ms / 2, 1u),
+	    cork_timer_cb, m);
+	if (id > 0)
+		m->m_cork_timer = id;
 }
 
 void
@@ -450,6 +527,8 @@ take_cfg(const struct vsock_mux_cfg *in, struct vsock_mux_cfg *out,
 		out->close_timeout_ms = VSOCK_DEF_CLOSE_TIMEOUT_MS;
 	if (out->connect_timeout_ms == 0)
 		out->connect_timeout_ms = VSOCK_DEF_CONNECT_TIMEOUT_MS;
+	if (out->cork_ms == 0)
+		out->cork_ms = VSOCK_DEF_CORK_MS;
 	*mapsp = maps;
 	return 0;
 }
@@ -472,6 +551,7 @@ vsock_mux_new(struct loop *l, const struct vsock_mux_cfg *cfg,
 	TAILQ_INIT(&m->m_all);
 	TAILQ_INIT(&m->m_rxq);
 	m->m_next_hport = VSOCK_HOST_PORT_FIRST;
+	m->m_cork_ep = -1;
 	m->m_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(20, 5);
 	rc = take_cfg(cfg, &m->m_cfg, &m->m_maps, m->m_dir, sizeof(m->m_dir));
 	if (rc < 0)
@@ -523,6 +603,12 @@ vsock_mux_free(struct vsock_mux *m)
 	vsock_mux_reset(m);
 	vsock_host_drop_pending(m);
 	vsock_host_unlisten(m);
+	if (m->m_cork_timer > 0)
+		loop_del_timer(m->m_loop, m->m_cork_timer);
+	if (m->m_cork_ep >= 0) {
+		(void)loop_del_fd(m->m_loop, m->m_cork_ep);
+		close(m->m_cork_ep);
+	}
 	free(m->m_hash);
 	free(m->m_maps);
 	free(m);

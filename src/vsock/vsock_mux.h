@@ -118,6 +118,13 @@ struct vsock_mux_cfg {
 	 */
 	uint32_t		 connect_timeout_ms;
 	/*
+	 * Small guest -> host writes wait in a connection's cork while its
+	 * host reader still holds bytes it has not consumed, and go out when
+	 * it has consumed them all; this bounds the wait of a reader that
+	 * waits for more without consuming (MSG_PEEK) [2 ms].
+	 */
+	uint32_t		 cork_ms;
+	/*
 	 * Called (possibly many times) when vsock_mux_to_guest() has work
 	 * that appeared in one of the muxer's own loop callbacks; never
 	 * from inside vsock_mux_from_guest(), vsock_mux_to_guest() or

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -785,6 +786,315 @@ batch__end_does_not_wake_the_device(void **state)
 	assert_true(vsock_mux_has_rx(f->e.g.m));
 	close(fd);
 	close(lfd);
+}
+
+/* --- the cork ---------------------------------------------------------- */
+
+/* Bytes the host reader could read now. */
+static int
+host_unread(int fd)
+{
+	int n = -1;
+
+	assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+	return n;
+}
+
+struct unread_ctx {
+	int	fd;
+	int	want;
+};
+
+static bool
+unread_is(void *arg)
+{
+	struct unread_ctx *u = arg;
+
+	return host_unread(u->fd) == u->want;
+}
+
+/* One stream RW of len bytes of p, outside a TX batch. */
+static void
+cork_send(struct fx *f, struct vg_conn *c, uint32_t sport, uint32_t dport,
+    const void *p, uint32_t len)
+{
+	struct vsock_pkt_hdr h;
+
+	rw_hdr(&h, c, sport, dport);
+	h.len = len;
+	vsock_mux_from_guest(f->e.g.m, &h, p);
+}
+
+/* A connection, its host listener and its host socket. */
+struct cork_fx {
+	struct vg_conn	*c;
+	int		 lfd, fd;
+};
+
+/*
+ * With patient, corked bytes wait for the reader however slow the
+ * machine is, so that what a test sees between two steps is the rule's
+ * doing, not the bound's.
+ */
+static void
+cork_open(struct fx *f, struct cork_fx *k, uint32_t gport, uint32_t hport,
+    bool patient)
+{
+	if (patient) {
+		fx_stop(f);
+		f->e.cfg.cork_ms = 600000;
+		assert_int_equal(fx_start(f), 0);
+	}
+	k->lfd = host_listen(f, hport, SOCK_STREAM);
+	k->c = vg_connect(&f->e.g, gport, hport, VSOCK_TYPE_STREAM);
+	k->fd = host_accept(f, k->lfd);
+	assert_true(vg_run(&f->e.g, conn_open, k->c, T_LONG));
+}
+
+static void
+cork_close(struct cork_fx *k)
+{
+	close(k->fd);
+	close(k->lfd);
+}
+
+static bool
+got_input(void *arg)
+{
+	const struct vg_conn *c = arg;
+
+	return c->in_len > 0;
+}
+
+static void
+sum_buffered(void *arg, const struct vsock_conn_info *ci)
+{
+	*(uint32_t *)arg += ci->ci_to_host_buffered;
+}
+
+static uint32_t
+mux_buffered(struct fx *f)
+{
+	uint32_t n = 0;
+
+	vsock_mux_foreach_conn(f->e.g.m, sum_buffered, &n);
+	return n;
+}
+
+/* 4000 bytes 'a' the reader has not read, then 100 bytes 'b' in the cork. */
+#define CORK_A	4000
+#define CORK_B	100
+static void
+cork_behind(struct fx *f, struct vg_conn *c, uint32_t gport, uint32_t hport,
+    int fd)
+{
+	static uint8_t a[CORK_A], b[CORK_B];
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	cork_send(f, c, gport, hport, a, sizeof(a));
+	assert_int_equal(host_unread(fd), CORK_A);
+	cork_send(f, c, gport, hport, b, sizeof(b));
+	assert_int_equal(host_unread(fd), CORK_A);
+	assert_int_equal(mux_buffered(f), CORK_B);
+}
+
+/*
+ * A reader that has consumed everything gets a small write at once, in
+ * and out of a TX batch, with no loop turn between: a request never
+ * waits for anything.
+ */
+static void
+cork__idle_reader__small_write_at_once(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	static uint8_t a[100], back[200];
+	struct vsock_pkt_hdr h;
+
+	cork_open(f, &k, 610, 1010, true);
+	c = k.c;
+	fd = k.fd;
+	memset(a, 'q', sizeof(a));
+	for (int i = 0; i < 3; i++) {
+		cork_send(f, c, 610, 1010, a, sizeof(a));
+		assert_int_equal(recv(fd, back, sizeof(back), MSG_DONTWAIT),
+		    sizeof(a));
+		assert_memory_equal(back, a, sizeof(a));
+	}
+	rw_hdr(&h, c, 610, 1010);
+	h.len = sizeof(a);
+	vsock_mux_tx_begin(f->e.g.m);
+	vsock_mux_from_guest_held(f->e.g.m, &h, a);
+	vsock_mux_tx_end(f->e.g.m);
+	assert_int_equal(recv(fd, back, sizeof(back), MSG_DONTWAIT), sizeof(a));
+	assert_int_equal(mux_buffered(f), 0);
+	cork_close(&k);
+}
+
+/*
+ * While the reader still holds bytes, small writes wait in the cork
+ * (counted as buffered, not as forwarded: the guest's view of our
+ * buffer keeps them); once the reader has consumed everything, one turn
+ * of the loop writes them, in order.
+ */
+static void
+cork__busy_reader__corked_until_it_reads(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	static uint8_t b[CORK_B], d[100], back[5000];
+
+	cork_open(f, &k, 611, 1011, true);
+	c = k.c;
+	fd = k.fd;
+	memset(b, 'b', sizeof(b));
+	memset(d, 'd', sizeof(d));
+	cork_behind(f, c, 611, 1011, fd);
+	cork_send(f, c, 611, 1011, d, sizeof(d));
+	assert_int_equal(host_unread(fd), CORK_A);
+	assert_int_equal(mux_buffered(f), sizeof(b) + sizeof(d));
+	/* Host data brings the guest fwd_cnt: the corked bytes are not in it. */
+	assert_int_equal(send(fd, "x", 1, 0), 1);
+	assert_true(vg_run(&f->e.g, got_input, c, T_LONG));
+	assert_int_equal(c->peer_fwd_cnt, CORK_A);
+	assert_int_equal(host_unread(fd), CORK_A);
+	/* The reader frees the last of our bytes: the next turn writes. */
+	assert_int_equal(recv(fd, back, sizeof(back), 0), CORK_A);
+	(void)loop_run_once(f->e.l, 0);
+	assert_int_equal(host_unread(fd), sizeof(b) + sizeof(d));
+	assert_int_equal(recv(fd, back, sizeof(back), 0),
+	    sizeof(b) + sizeof(d));
+	assert_memory_equal(back, b, sizeof(b));
+	assert_memory_equal(back + sizeof(b), d, sizeof(d));
+	assert_int_equal(mux_buffered(f), 0);
+	assert_int_equal(f->e.g.violations, 0);
+	cork_close(&k);
+}
+
+/*
+ * A reader that waits for more without consuming what it has (MSG_PEEK)
+ * frees nothing: the corked bytes still come, a few ms later.
+ */
+static void
+cork__reader_never_consumes__bytes_still_come(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	struct unread_ctx u = { .want = CORK_A + CORK_B };
+
+	cork_open(f, &k, 612, 1012, false);
+	c = k.c;
+	fd = k.fd;
+	cork_behind(f, c, 612, 1012, fd);
+	u.fd = fd;
+	assert_true(vg_run(&f->e.g, unread_is, &u, T_LONG));
+	assert_int_equal(mux_buffered(f), 0);
+	cork_close(&k);
+}
+
+/*
+ * Order across the cork: a first write, then small packets in and out
+ * of TX batches while the reader reads nothing (the cork writes itself
+ * out before it would pass VSOCK_CORK_MAX, 32 KiB, and never holds more),
+ * then the guest's SHUTDOWN(SEND): the reader gets every byte in order,
+ * then EOF.
+ */
+static void
+cork__order_across_size_flush_and_shutdown(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	static uint8_t pkt[16][3000], want[16 * 3000], back[16 * 3000 + 1];
+	struct vsock_pkt_hdr h;
+	size_t got = 0;
+	ssize_t n;
+	int i, seen_size_flush = 0;
+
+	cork_open(f, &k, 613, 1013, true);
+	c = k.c;
+	fd = k.fd;
+	for (i = 0; i < 16; i++) {
+		fill_random(pkt[i], sizeof(pkt[i]));
+		memcpy(want + (size_t)i * sizeof(pkt[i]), pkt[i],
+		    sizeof(pkt[i]));
+	}
+	cork_send(f, c, 613, 1013, pkt[0], sizeof(pkt[0]));
+	for (i = 1; i < 16; i++) {
+		int before = host_unread(fd);
+
+		if (i % 4 == 0) {
+			rw_hdr(&h, c, 613, 1013);
+			h.len = sizeof(pkt[i]);
+			vsock_mux_tx_begin(f->e.g.m);
+			vsock_mux_from_guest_held(f->e.g.m, &h, pkt[i]);
+			vsock_mux_tx_end(f->e.g.m);
+		} else {
+			cork_send(f, c, 613, 1013, pkt[i], sizeof(pkt[i]));
+		}
+		if (host_unread(fd) > before)
+			seen_size_flush++;
+		assert_true(mux_buffered(f) < 32 * 1024);
+	}
+	assert_true(seen_size_flush > 0);
+	assert_true(host_unread(fd) < (int)sizeof(want));
+	rw_hdr(&h, c, 613, 1013);
+	h.op = VSOCK_OP_SHUTDOWN;
+	h.flags = VSOCK_SHUTDOWN_SEND;
+	vsock_mux_from_guest(f->e.g.m, &h, NULL);
+	while (got < sizeof(want)) {
+		n = recv(fd, back + got, sizeof(back) - got, MSG_DONTWAIT);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_memory_equal(back, want, sizeof(want));
+	assert_true(host_sees_eof(fd, T_LONG));
+	assert_int_equal(f->e.g.violations, 0);
+	cork_close(&k);
+}
+
+/* The guest's CREDIT_REQUEST and RST let corked bytes out first. */
+static void
+cork__credit_request_and_rst__uncork_first(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	struct vg_conn *c;
+	int fd;
+	static uint8_t b[CORK_B], back[8192];
+	struct vsock_pkt_hdr h;
+
+	cork_open(f, &k, 614, 1014, true);
+	c = k.c;
+	fd = k.fd;
+	memset(b, 'b', sizeof(b));
+	cork_behind(f, c, 614, 1014, fd);
+	rw_hdr(&h, c, 614, 1014);
+	h.op = VSOCK_OP_CREDIT_REQUEST;
+	h.len = 0;
+	vsock_mux_from_guest(f->e.g.m, &h, NULL);
+	assert_int_equal(host_unread(fd), CORK_A + CORK_B);
+	/* The update it gets counts them. */
+	(void)vg_run(&f->e.g, NULL, NULL, 0);
+	assert_int_equal(c->peer_fwd_cnt, CORK_A + CORK_B);
+	cork_send(f, c, 614, 1014, b, sizeof(b));
+	assert_int_equal(host_unread(fd), CORK_A + CORK_B);
+	rw_hdr(&h, c, 614, 1014);
+	h.op = VSOCK_OP_RST;
+	h.len = 0;
+	vsock_mux_from_guest(f->e.g.m, &h, NULL);
+	assert_int_equal(recv(fd, back, sizeof(back), 0), CORK_A + 2 * CORK_B);
+	assert_memory_equal(back + CORK_A + CORK_B, b, sizeof(b));
+	assert_true(host_sees_eof(fd, T_LONG));
+	cork_close(&k);
 }
 
 static void
@@ -2319,6 +2629,11 @@ main(void)
 		T(batch__held_data_written_at_end_in_order),
 		T(batch__held_data_out_before_guest_rst),
 		T(batch__end_does_not_wake_the_device),
+		T(cork__idle_reader__small_write_at_once),
+		T(cork__busy_reader__corked_until_it_reads),
+		T(cork__reader_never_consumes__bytes_still_come),
+		T(cork__order_across_size_flush_and_shutdown),
+		T(cork__credit_request_and_rst__uncork_first),
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(half_close__crossed_final_shutdown__rst_not_bad),
 		T(rst__unknown_port__one_rst_ports_swapped),
