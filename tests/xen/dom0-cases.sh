@@ -11,6 +11,7 @@ CASE_TIMEOUT=${CASE_TIMEOUT:-150}
 CASE_TIMEOUT_hv_perf=240
 CASE_TIMEOUT_hv_perf_poll=240
 CASE_TIMEOUT_hv_perf_pin=240
+CASE_TIMEOUT_hv_perf_ring=240
 
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 say() { echo "HCVS-INFO $*"; }
@@ -432,7 +433,7 @@ ${2:-}"
 	spid=$!
 	echo $spid >>/tmp/case.pids
 	wait_file "/run/hcvsock/$name/vsock_1235" 10 $spid || fail "sink not listening"
-	hv_start $name 1 "case=perf port=$PIO vport=1234 sink=1235 irq=evtchn bytes=262144 rounds=2"
+	hv_start $name 1 "case=perf port=$PIO vport=1234 sink=1235 irq=evtchn bytes=262144 rounds=2${HV_PERF_ARGS:+ $HV_PERF_ARGS}"
 	[ -n "${HV_CPUS:-}" ] && xl vcpu-list | sed 's/^/HCVS-INFO vcpu-list /'
 	wait_pid $ppid 240 || fail "echo peer did not finish"
 	wait_pid $spid 60 || fail "sink did not finish"
@@ -443,6 +444,9 @@ case_hv_perf() { hv_perf hv-perf; }
 case_hv_perf_poll() { hv_perf hv-perf-poll "tx_poll_us = 500"; }
 # The same with dom0 and the guest on pCPUs of their own.
 case_hv_perf_pin() { HV_CPUS=1; hv_perf hv-perf-pin; }
+# The same with the TX ring of the Linux module's defaults (32 slots of
+# 16 KiB payload) instead of 8 of 4 KiB: a 256 KiB stream fits in it.
+case_hv_perf_ring() { HV_PERF_ARGS="tx_slots=32 slot_size=16428"; hv_perf hv-perf-ring; }
 
 case_hv_ekick_restart() { hv_restart hv-ekick-restart "irq=evtchn ekick=1"; }
 

@@ -17,11 +17,19 @@
 #include "hcvsock_guest_xen.h"
 
 #define NCONNS		4
+/*
+ * Ring geometry: 8 + 8 slots of 4 KiB unless the command line says
+ * tx_slots=, rx_slots=, slot_size= (hv-perf-ring: the Linux module's
+ * default TX ring, 32 slots of 16 KiB payload).  The mailbox has room
+ * for the largest geometry accepted.
+ */
 #define TX_SLOTS	8
 #define RX_SLOTS	8
 #define SLOT_SIZE	4096
+#define MAX_SLOTS	32
+#define MAX_SLOT_SIZE	(HCVS_SLOT_HDR + 16384)
 
-static uint8_t mbox[HCVS_MBOX_HDR_SIZE + (TX_SLOTS + RX_SLOTS) * SLOT_SIZE]
+static uint8_t mbox[HCVS_MBOX_HDR_SIZE + 2 * MAX_SLOTS * MAX_SLOT_SIZE]
     __attribute__((aligned(4096)));
 static struct hcvg_conn conns[NCONNS];
 static struct hcvg dev;
@@ -125,11 +133,18 @@ dev_up_with(uint32_t sync, uint32_t ekick)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.plat = &plat;
+	cfg.tx_slots = cmdline_u32("tx_slots", TX_SLOTS);
+	cfg.rx_slots = cmdline_u32("rx_slots", RX_SLOTS);
+	cfg.slot_size = cmdline_u32("slot_size", SLOT_SIZE);
+	if (cfg.tx_slots > MAX_SLOTS || cfg.rx_slots > MAX_SLOTS ||
+	    cfg.slot_size > MAX_SLOT_SIZE) {
+		say("ring geometry %u/%u/%u too large for the mailbox",
+		    cfg.tx_slots, cfg.rx_slots, cfg.slot_size);
+		return -1;
+	}
 	cfg.mem = mbox;
-	cfg.mem_size = sizeof(mbox);
-	cfg.tx_slots = TX_SLOTS;
-	cfg.rx_slots = RX_SLOTS;
-	cfg.slot_size = SLOT_SIZE;
+	cfg.mem_size = hcvg_mem_needed(cfg.tx_slots, cfg.rx_slots,
+	    cfg.slot_size);
 	cfg.conns = conns;
 	cfg.nconns = NCONNS;
 	cfg.sync_doorbell = (int)sync;
@@ -161,12 +176,13 @@ dev_up_with(uint32_t sync, uint32_t ekick)
 		say("init failed rc=%d", rc);
 		return -1;
 	}
-	say("device up cid=%u irq=%s sync=%u window=%s:0x%x ekick=%u",
+	say("device up cid=%u irq=%s sync=%u window=%s:0x%x ekick=%u ring=%u/%u/%u",
 	    (uint32_t)hcvg_cid(&dev), irq, (uint32_t)cfg.sync_doorbell,
 	    plat.reg_read == hcvg_x86_mmio_read ? "mmio" : "pio",
 	    (uint32_t)x86.base,
 	    (plat.reg_read(plat.ctx, HCVS_REG_GUEST_FEATURES) &
-	    HCVS_F_EVTCHN_KICK) ? 1u : 0u);
+	    HCVS_F_EVTCHN_KICK) ? 1u : 0u, cfg.tx_slots, cfg.rx_slots,
+	    cfg.slot_size);
 	return 0;
 }
 
