@@ -596,7 +596,9 @@ stream_out(struct vsock_conn *c, const struct iovec *iov, int niov,
 			    (uint32_t)iov[i].iov_len);
 		return flush(c);
 	}
-	if (total > 0 && klen + total < VSOCK_CORK_MAX &&
+	/* A piece worth its own write takes the corked bytes with it. */
+	if (total > 0 && total < VSOCK_CORK_PIECE &&
+	    klen + total < VSOCK_CORK_MAX &&
 	    (klen > 0 || cork_begin(c, total))) {
 		for (i = 0; i < niov; i++) {
 			memcpy(c->c_cork->k_buf + klen, iov[i].iov_base,
