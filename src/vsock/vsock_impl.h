@@ -81,7 +81,8 @@ enum vsock_conn_state {
  * reader still has bytes it has not consumed (SIOCOUTQ > 0), so that
  * many small packets leave in one write.  Only pieces below
  * VSOCK_CORK_PIECE (one connection's data of one TX batch, or one
- * packet) join it: larger ones are worth their own write.  It is written
+ * packet) join it: larger ones are worth their own write, and take the
+ * corked bytes with them.  It is written
  * out when it would reach VSOCK_CORK_MAX, when the reader has freed all
  * our bytes (an edge-triggered EPOLLOUT on m_cork_ep: an AF_UNIX
  * writer's write-space callback runs for every skb its reader frees, and

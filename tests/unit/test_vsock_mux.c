@@ -977,6 +977,30 @@ cork__busy_reader__corked_until_it_reads(void **state)
 }
 
 /*
+ * A piece of VSOCK_CORK_PIECE (16 KiB) or more is worth its own write:
+ * it goes at once, the corked bytes ahead of it, though the reader has
+ * not read.
+ */
+static void
+cork__large_piece__written_at_once_with_the_cork(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	static uint8_t big[16 * 1024], back[CORK_A + CORK_B + sizeof(big)];
+
+	cork_open(f, &k, 615, 1015, true);
+	fill_random(big, sizeof(big));
+	cork_behind(f, k.c, 615, 1015, k.fd);
+	cork_send(f, k.c, 615, 1015, big, sizeof(big));
+	assert_int_equal(host_unread(k.fd), sizeof(back));
+	assert_int_equal(mux_buffered(f), 0);
+	assert_int_equal(recv(k.fd, back, sizeof(back), MSG_WAITALL),
+	    sizeof(back));
+	assert_memory_equal(back + CORK_A + CORK_B, big, sizeof(big));
+	cork_close(&k);
+}
+
+/*
  * A reader that waits for more without consuming what it has (MSG_PEEK)
  * frees nothing: the corked bytes still come, a few ms later.
  */
@@ -2633,6 +2657,7 @@ main(void)
 		T(batch__end_does_not_wake_the_device),
 		T(cork__idle_reader__small_write_at_once),
 		T(cork__busy_reader__corked_until_it_reads),
+		T(cork__large_piece__written_at_once_with_the_cork),
 		T(cork__reader_never_consumes__bytes_still_come),
 		T(cork__order_across_size_flush_and_shutdown),
 		T(cork__credit_request_and_rst__uncork_first),
