@@ -122,7 +122,7 @@ cork_begin(struct vsock_conn *c, uint32_t len)
 	struct epoll_event ev;
 
 	/* A small buffer is not worth it, and the cork must fit in it. */
-	if (c->c_type != VSOCK_TYPE_STREAM || len >= VSOCK_CORK_MAX ||
+	if (c->c_type != VSOCK_TYPE_STREAM || len >= VSOCK_CORK_PIECE ||
 	    c->c_buf_alloc < 2 * VSOCK_CORK_MAX)
 		return false;
 	if (c->c_cork_ok == 0) {

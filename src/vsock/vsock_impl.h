@@ -79,16 +79,20 @@ enum vsock_conn_state {
 /*
  * The cork: a stream connection's guest data held back while its host
  * reader still has bytes it has not consumed (SIOCOUTQ > 0), so that
- * many small packets leave in one write.  It is written out when it
- * would reach VSOCK_CORK_MAX, when the reader frees any of our bytes (an
- * edge-triggered EPOLLOUT on m_cork_ep: an AF_UNIX writer's write-space
- * callback runs for every skb its reader frees, and a reader can only
- * wait for more after freeing the last one), before any other packet of
- * the connection from the guest, and at the latest cfg.cork_ms later
- * (a reader that waits for more without consuming, MSG_PEEK).
- * Only AF_UNIX stream sockets are corked.
+ * many small packets leave in one write.  Only pieces below
+ * VSOCK_CORK_PIECE (one connection's data of one TX batch, or one
+ * packet) join it: larger ones are worth their own write.  It is written
+ * out when it would reach VSOCK_CORK_MAX, when the reader has freed all
+ * our bytes (an edge-triggered EPOLLOUT on m_cork_ep: an AF_UNIX
+ * writer's write-space callback runs for every skb its reader frees, and
+ * a reader can only wait for more after freeing the last one), before
+ * any other packet of the connection from the guest, and at the latest
+ * cfg.cork_ms later (a reader that waits for more without consuming,
+ * MSG_PEEK).  Only AF_UNIX stream sockets with a buf_alloc of at least
+ * twice VSOCK_CORK_MAX are corked.
  */
-#define VSOCK_CORK_MAX		(32u * 1024)
+#define VSOCK_CORK_MAX		(64u * 1024)
+#define VSOCK_CORK_PIECE	(16u * 1024)
 struct vsock_cork {
 	uint32_t	k_len;
 	uint64_t	k_sweep;	/* m_cork_sweeps when last corked */
