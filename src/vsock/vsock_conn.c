@@ -598,7 +598,7 @@ stream_out(struct vsock_conn *c, const struct iovec *iov, int niov,
 	}
 	/* A piece worth its own write takes the corked bytes with it. */
 	if (total > 0 && total < VSOCK_CORK_PIECE &&
-	    klen + total < VSOCK_CORK_MAX &&
+	    klen + total < VSOCK_CORK_MAX && !c->c_mux->m_batch_one &&
 	    (klen > 0 || cork_begin(c, total))) {
 		for (i = 0; i < niov; i++) {
 			memcpy(c->c_cork->k_buf + klen, iov[i].iov_base,

@@ -90,7 +90,9 @@ enum vsock_conn_state {
  * any other packet of the connection from the guest, and at the latest
  * cfg.cork_ms later (a reader that waits for more without consuming,
  * MSG_PEEK).  Only AF_UNIX stream sockets with a buf_alloc of at least
- * twice VSOCK_CORK_MAX are corked.
+ * twice VSOCK_CORK_MAX are corked, and not from a TX batch whose stream
+ * data is all one connection's (m_batch_one): that leaves in one write
+ * anyway.
  */
 #define VSOCK_CORK_MAX		(64u * 1024)
 #define VSOCK_CORK_PIECE	(16u * 1024)
@@ -258,6 +260,7 @@ struct vsock_mux {
 
 	bool				 m_batch;	/* inside tx_begin/end */
 	bool				 m_holding;	/* this payload may be held */
+	bool				 m_batch_one;	/* tx_end: one conn's data: no cork */
 	uint32_t			 m_nheld;
 	struct vsock_held		 m_held[VSOCK_HELD_MAX];
 };

@@ -1123,6 +1123,67 @@ cork__credit_request_and_rst__uncork_first(void **state)
 	cork_close(&k);
 }
 
+/* One stream RW of len bytes of p for each of n connections, one TX batch. */
+static void
+cork_batch(struct fx *f, struct vg_conn **c, const uint32_t *gport,
+    const uint32_t *hport, int n, const void *p, uint32_t len)
+{
+	struct vsock_pkt_hdr h[2];
+	int i;
+
+	vsock_mux_tx_begin(f->e.g.m);
+	for (i = 0; i < n; i++) {
+		rw_hdr(&h[i], c[i], gport[i], hport[i]);
+		h[i].len = len;
+		vsock_mux_from_guest_held(f->e.g.m, &h[i], p);
+	}
+	vsock_mux_tx_end(f->e.g.m);
+}
+
+/*
+ * A TX batch with one connection's data writes it at once even while the
+ * reader holds unread bytes (one write either way: no cork); a batch
+ * shared by two connections corks the same small piece.
+ */
+static void
+cork__batch_of_one_conn_not_corked(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	struct vg_conn *c[2];
+	int fd[2], lfd2;
+	static uint8_t a[CORK_A], b[CORK_B];
+	const uint32_t gport[2] = { 616, 617 }, hport[2] = { 1016, 1017 };
+
+	memset(b, 'b', sizeof(b));
+	cork_open(f, &k, gport[0], hport[0], true);
+	c[0] = k.c;
+	fd[0] = k.fd;
+	lfd2 = host_listen(f, hport[1], SOCK_STREAM);
+	c[1] = vg_connect(&f->e.g, gport[1], hport[1], VSOCK_TYPE_STREAM);
+	fd[1] = host_accept(f, lfd2);
+	assert_true(vg_run(&f->e.g, conn_open, c[1], T_LONG));
+	/* Both readers hold CORK_A unread bytes, nothing is corked. */
+	memset(a, 'a', sizeof(a));
+	cork_send(f, c[0], gport[0], hport[0], a, sizeof(a));
+	cork_send(f, c[1], gport[1], hport[1], a, sizeof(a));
+	assert_int_equal(host_unread(fd[0]), CORK_A);
+	assert_int_equal(host_unread(fd[1]), CORK_A);
+	assert_int_equal(mux_buffered(f), 0);
+	cork_batch(f, c, gport, hport, 2, b, sizeof(b));
+	assert_int_equal(host_unread(fd[0]), CORK_A);
+	assert_int_equal(host_unread(fd[1]), CORK_A);
+	assert_int_equal(mux_buffered(f), 2 * CORK_B);
+	/* A batch of connection 0 alone: its corked bytes and these go now. */
+	cork_batch(f, c, gport, hport, 1, b, sizeof(b));
+	assert_int_equal(host_unread(fd[0]), CORK_A + 2 * CORK_B);
+	assert_int_equal(host_unread(fd[1]), CORK_A);
+	assert_int_equal(mux_buffered(f), CORK_B);
+	close(fd[1]);
+	close(lfd2);
+	cork_close(&k);
+}
+
 static void
 half_close__host_shut_wr__guest_gets_send_only(void **state)
 {
@@ -2661,6 +2722,7 @@ main(void)
 		T(cork__reader_never_consumes__bytes_still_come),
 		T(cork__order_across_size_flush_and_shutdown),
 		T(cork__credit_request_and_rst__uncork_first),
+		T(cork__batch_of_one_conn_not_corked),
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(half_close__crossed_final_shutdown__rst_not_bad),
 		T(rst__unknown_port__one_rst_ports_swapped),
