@@ -575,12 +575,13 @@ flush(struct vsock_conn *c)
 
 /*
  * Stream data for the host socket, after whatever is queued: into the
- * cork while its rule allows (vsock_impl.h), else one sendmsg() of the
- * corked bytes and these, the rest into c_txr.  0, or -errno: kill.
+ * cork while its rule and may_cork allow (vsock_impl.h), else one
+ * sendmsg() of the corked bytes and these, the rest into c_txr.  0, or
+ * -errno: kill.
  */
 static int
 stream_out(struct vsock_conn *c, const struct iovec *iov, int niov,
-    uint32_t total)
+    uint32_t total, bool may_cork)
 {
 	struct iovec v[VSOCK_HELD_MAX + 1];
 	uint32_t klen = cork_len(c), skip;
@@ -598,7 +599,7 @@ stream_out(struct vsock_conn *c, const struct iovec *iov, int niov,
 	}
 	/* A piece worth its own write takes the corked bytes with it. */
 	if (total > 0 && total < VSOCK_CORK_PIECE &&
-	    klen + total < VSOCK_CORK_MAX && !c->c_mux->m_batch_one &&
+	    klen + total < VSOCK_CORK_MAX && may_cork &&
 	    (klen > 0 || cork_begin(c, total))) {
 		for (i = 0; i < niov; i++) {
 			memcpy(c->c_cork->k_buf + klen, iov[i].iov_base,
@@ -653,7 +654,7 @@ vsock_conn_uncork(struct vsock_conn *c)
 {
 	if (cork_len(c) == 0 || c->c_fd < 0)
 		return;
-	wrote(c, stream_out(c, NULL, 0, 0));
+	wrote(c, stream_out(c, NULL, 0, 0, false));
 }
 
 void
@@ -722,7 +723,7 @@ guest_rw(struct vsock_conn *c, const struct vsock_pkt_hdr *h,
 		    .iov_len = len };
 
 		if (!vsock_mux_hold(m, c, p, len))
-			wrote(c, stream_out(c, &iov, 1, len));
+			wrote(c, stream_out(c, &iov, 1, len, true));
 		return;
 	}
 	/* Straight through when nothing is queued ahead. */
@@ -778,7 +779,7 @@ err:
 }
 
 void
-vsock_conn_flush_held(struct vsock_conn *c)
+vsock_conn_flush_held(struct vsock_conn *c, bool may_cork)
 {
 	struct vsock_mux *m = c->c_mux;
 	struct iovec iov[VSOCK_HELD_MAX];
@@ -798,7 +799,7 @@ vsock_conn_flush_held(struct vsock_conn *c)
 	c->c_held = 0;
 	if (n == 0 || c->c_fd < 0)
 		return;
-	wrote(c, stream_out(c, iov, (int)n, total));
+	wrote(c, stream_out(c, iov, (int)n, total, may_cork));
 }
 
 static void

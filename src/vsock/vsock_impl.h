@@ -91,8 +91,8 @@ enum vsock_conn_state {
  * cfg.cork_ms later (a reader that waits for more without consuming,
  * MSG_PEEK).  Only AF_UNIX stream sockets with a buf_alloc of at least
  * twice VSOCK_CORK_MAX are corked, and not from a TX batch whose stream
- * data is all one connection's (m_batch_one): that leaves in one write
- * anyway.
+ * data is all one connection's (vsock_mux_tx_end): that leaves in one
+ * write anyway.
  */
 #define VSOCK_CORK_MAX		(64u * 1024)
 #define VSOCK_CORK_PIECE	(16u * 1024)
@@ -260,7 +260,6 @@ struct vsock_mux {
 
 	bool				 m_batch;	/* inside tx_begin/end */
 	bool				 m_holding;	/* this payload may be held */
-	bool				 m_batch_one;	/* tx_end: one conn's data: no cork */
 	uint32_t			 m_nheld;
 	struct vsock_held		 m_held[VSOCK_HELD_MAX];
 };
@@ -304,8 +303,11 @@ bool	vsock_mux_hold(struct vsock_mux *m, struct vsock_conn *c,
 	    const uint8_t *p, uint32_t len);
 /* Forget c's held payloads (c is going away). */
 void	vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c);
-/* Write c's held payloads to its host socket, the rest into its buffer. */
-void	vsock_conn_flush_held(struct vsock_conn *c);
+/*
+ * Write c's held payloads to its host socket, the rest into its buffer;
+ * small ones may join its cork if may_cork.
+ */
+void	vsock_conn_flush_held(struct vsock_conn *c, bool may_cork);
 /* m_cork_ep, created and watched on first use; -errno if it cannot be. */
 int	vsock_mux_cork_ep(struct vsock_mux *m);
 /* Start the sweep that bounds how long corked bytes wait. */

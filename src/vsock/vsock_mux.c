@@ -251,7 +251,7 @@ vsock_mux_from_guest(struct vsock_mux *m, const struct vsock_pkt_hdr *hdr,
 	 */
 	if (c != NULL && c->c_held > 0 &&
 	    !(h.op == VSOCK_OP_RW && m->m_holding))
-		vsock_conn_flush_held(c);
+		vsock_conn_flush_held(c, true);
 	/* The same for corked bytes: only more data joins them. */
 	if (c != NULL && c->c_cork != NULL && h.op != VSOCK_OP_RW)
 		vsock_conn_uncork(c);
@@ -445,14 +445,14 @@ void
 vsock_mux_tx_end(struct vsock_mux *m)
 {
 	uint32_t i;
+	bool may_cork;
 
 	vsock_mux_enter(m);
-	m->m_batch_one = batch_one_conn(m);
+	may_cork = !batch_one_conn(m);
 	/* In order: a connection's first payload writes all of its own. */
 	for (i = 0; i < m->m_nheld; i++)
 		if (m->m_held[i].h_conn != NULL)
-			vsock_conn_flush_held(m->m_held[i].h_conn);
-	m->m_batch_one = false;
+			vsock_conn_flush_held(m->m_held[i].h_conn, may_cork);
 	m->m_nheld = 0;
 	m->m_batch = false;
 	leave_pulled(m);
