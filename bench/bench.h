@@ -157,6 +157,18 @@ void		bench_note(const char *fmt, ...) __printf(1, 2);
 int		bench_stream_read(int fd, size_t window, double full_seconds,
 		    size_t full_samples, struct bench_samples *s) __must_check;
 
+/*
+ * Read n stream sockets at once, as a host program serving many
+ * connections does (epoll, one recv() of up to 64 KiB per ready socket):
+ * samples (initialised by the caller) are the time for each `window`
+ * bytes to arrive over all of them, after a tenth of the budget of
+ * warm-up.  Stops early once *done (if given) is set.  Returns 0 or
+ * -errno.
+ */
+int		bench_multi_read(const int *fds, unsigned n, size_t window,
+		    double full_seconds, const volatile uint32_t *done,
+		    struct bench_samples *s) __must_check;
+
 void		bench_floors_cpu(void);		/* cache line, eventfd */
 void		bench_floors_unix(void);	/* AF_UNIX ping-pong, stream */
 void		bench_floors_kvm(void);		/* ioeventfd kick RPC, exit */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -396,6 +397,59 @@ out:
 	return rc;
 }
 
+int
+bench_multi_read(const int *fds, unsigned n, size_t window,
+    double full_seconds, const volatile uint32_t *done,
+    struct bench_samples *s)
+{
+	static char junk[65536];
+	struct epoll_event ev, evs[64];
+	uint64_t budget = bench_budget_ns(full_seconds), start, t, acc = 0;
+	int ep, nev, i, rc = 0;
+	unsigned k;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	for (k = 0; k < n; k++) {
+		ev.events = EPOLLIN;
+		ev.data.fd = fds[k];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[k], &ev) < 0) {
+			rc = -errno;
+			goto out;
+		}
+	}
+	start = t = bench_now_ns();
+	while (!bench_samples_full(s)) {
+		nev = epoll_wait(ep, evs, 64, 100);
+		for (i = 0; i < nev; i++) {
+			ssize_t got = recv(evs[i].data.fd, junk, sizeof(junk),
+			    MSG_DONTWAIT);
+
+			if (got > 0) {
+				acc += (uint64_t)got;
+				s->s_bytes += (uint64_t)got;
+			}
+		}
+		if (acc >= window) {
+			uint64_t now = bench_now_ns();
+
+			/* Time per window, pro rata for the overshoot. */
+			if (now - start >= budget / 10)
+				bench_samples_add(s, (now - t) * window / acc);
+			acc = 0;
+			t = now;
+			if (now - start >= budget + budget / 10)
+				break;
+		}
+		if (done != NULL && *done)
+			break;
+	}
+out:
+	close(ep);
+	return rc;
+}
+
 /*
  * unix_stream_64k: what a figure's host side is measured against.
  * unix_stream_4k: the same with 4 KiB writes, what a host program that
@@ -440,6 +494,106 @@ floor_unix_stream(size_t chunk, const char *name, const char *what)
 		    strerror(-rc));
 }
 
+struct rr_ctx {
+	const int	*fds;
+	unsigned	 n;
+	volatile int	 stop;
+};
+
+/* 4 KiB blocking writes, one socket after the other. */
+static void *
+rr_writer(void *arg)
+{
+	struct rr_ctx *c = arg;
+	char buf[4096];
+	unsigned k = 0;
+	ssize_t n;
+
+	memset(buf, 0x5a, sizeof(buf));
+	(void)bench_pin(bench_opts.cpu_b);
+	while (!c->stop) {
+		n = send(c->fds[k], buf, sizeof(buf), MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (++k == c->n)
+			k = 0;
+	}
+	return NULL;
+}
+
+/*
+ * unix_conns_N: what fake_conns_N's host side costs by itself when every
+ * guest packet is written when it comes: one writer, 4 KiB writes
+ * round-robin to n sockets, one reader serving them all as the
+ * figure's sink does.  A bridge that never holds a packet back cannot
+ * beat it.
+ */
+static void
+floor_unix_conns(unsigned n)
+{
+	struct rr_ctx c = { .n = n };
+	struct bench_samples s;
+	cpu_set_t saved;
+	char name[32], what[160];
+	int *rd, *wr, sv[2], rc;
+	unsigned k, made = 0;
+	pthread_t th;
+
+	snprintf(name, sizeof(name), "unix_conns_%u", n);
+	rd = calloc(n, sizeof(*rd));
+	wr = calloc(n, sizeof(*wr));
+	if (rd == NULL || wr == NULL)
+		goto out;
+	for (; made < n; made++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			fprintf(stderr, "hcvsock-bench: %s: socketpair: %s\n",
+			    name, strerror(errno));
+			goto out;
+		}
+		rd[made] = sv[0];
+		wr[made] = sv[1];
+	}
+	rc = bench_samples_init(&s, bench_max_samples(200000));
+	if (rc < 0)
+		goto out;
+	c.fds = wr;
+	if (pthread_getaffinity_np(pthread_self(), sizeof(saved), &saved) != 0)
+		CPU_ZERO(&saved);
+	if (pthread_create(&th, NULL, rr_writer, &c) != 0) {
+		bench_samples_free(&s);
+		goto out;
+	}
+	(void)bench_pin(bench_opts.cpu_a);
+	rc = bench_multi_read(rd, n, BENCH_STREAM_WINDOW, 1.5, NULL, &s);
+	c.stop = 1;
+	/* Unblocks a writer stuck in send(): it gets EPIPE. */
+	for (k = 0; k < n; k++)
+		shutdown(rd[k], SHUT_RDWR);
+	pthread_join(th, NULL);
+	if (CPU_COUNT(&saved) > 0)
+		(void)pthread_setaffinity_np(pthread_self(), sizeof(saved),
+		    &saved);
+	snprintf(what, sizeof(what), "AF_UNIX, 4 KiB writes round-robin to "
+	    "%u socketpairs, one epoll reader, cross-core (time per MiB, all)",
+	    n);
+	if (rc == 0)
+		floor_from(name, what, &s, BENCH_STREAM_WINDOW);
+	else {
+		bench_samples_free(&s);
+		fprintf(stderr, "hcvsock-bench: %s: %s\n", name,
+		    strerror(-rc));
+	}
+out:
+	for (k = 0; k < made; k++) {
+		close(rd[k]);
+		close(wr[k]);
+	}
+	free(rd);
+	free(wr);
+}
+
 void
 bench_floors_unix(void)
 {
@@ -466,4 +620,8 @@ bench_floors_unix(void)
 	    "socketpair stream, 64 KiB writes, cross-core (time per MiB)");
 	floor_unix_stream(4096, "unix_stream_4k", "AF_UNIX socketpair "
 	    "stream, 4 KiB writes, cross-core (time per MiB)");
+	if (bench_selected("fake_conns_64") || bench_selected("fake_conns_1024")) {
+		floor_unix_conns(64);
+		floor_unix_conns(1024);
+	}
 }
