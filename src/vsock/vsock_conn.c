@@ -134,8 +134,27 @@ cork_begin(struct vsock_conn *c, uint32_t len)
 	}
 	if (c->c_cork_ok != 1)
 		return false;
-	if (host_outq(c->c_fd) == 0)
+	/*
+	 * A reader that keeps up (one of many connections served in turn)
+	 * is drained at every probe, and the probe is a syscall per piece
+	 * for nothing: after VSOCK_CORK_DRAINED drained probes in a row the
+	 * next VSOCK_CORK_UNPROBED pieces go at once unprobed.  They would
+	 * mostly have gone at once anyway, and none ever waits.  A reader
+	 * that is drained only now and then (a few connections sharing a
+	 * reader) never gets that far and keeps its cork.
+	 */
+	if (c->c_probe_skip > 0) {
+		c->c_probe_skip--;
 		return false;
+	}
+	if (host_outq(c->c_fd) == 0) {
+		if (c->c_drained_run < VSOCK_CORK_DRAINED)
+			c->c_drained_run++;
+		if (c->c_drained_run == VSOCK_CORK_DRAINED)
+			c->c_probe_skip = VSOCK_CORK_UNPROBED;
+		return false;
+	}
+	c->c_drained_run = 0;
 	if (c->c_cork == NULL) {
 		if (vsock_mux_cork_ep(m) < 0)
 			return false;

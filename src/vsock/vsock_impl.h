@@ -96,6 +96,12 @@ enum vsock_conn_state {
  */
 #define VSOCK_CORK_MAX		(64u * 1024)
 #define VSOCK_CORK_PIECE	(16u * 1024)
+/*
+ * After VSOCK_CORK_DRAINED probes in a row found the reader drained, the
+ * next VSOCK_CORK_UNPROBED pieces are written at once without a probe.
+ */
+#define VSOCK_CORK_DRAINED	4
+#define VSOCK_CORK_UNPROBED	15
 struct vsock_cork {
 	uint32_t	k_len;
 	uint64_t	k_sweep;	/* m_cork_sweeps when last corked */
@@ -117,6 +123,10 @@ struct vsock_conn {
 	TAILQ_ENTRY(vsock_conn)		 c_rxq;
 	bool				 c_in_rxq;
 	uint8_t				 c_cork_ok;	/* 0 unknown, 1 yes, 2 no */
+	/* SIOCOUTQ probes in a row that found the reader drained. */
+	uint8_t				 c_drained_run;
+	/* Pieces still to write without a probe. */
+	uint8_t				 c_probe_skip;
 
 	uint32_t			 c_gport;	/* guest side */
 	uint32_t			 c_hport;	/* our side, CID 2 */

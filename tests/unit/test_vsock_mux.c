@@ -23,6 +23,8 @@
 #include "common/loop.h"
 #include "vsock/vsock_backend.h"
 #include "vsock/vsock_mux.h"
+/* The cork's probe constants, which the cork tests count against. */
+#include "vsock/vsock_impl.h"
 
 #define CID	7
 #define T_LONG	10000	/* ms: generous for ASan on a loaded machine */
@@ -1181,6 +1183,46 @@ cork__batch_of_one_conn_not_corked(void **state)
 	assert_int_equal(mux_buffered(f), CORK_B);
 	close(fd[1]);
 	close(lfd2);
+	cork_close(&k);
+}
+
+/*
+ * A reader found drained at VSOCK_CORK_DRAINED probes in a row: the next
+ * VSOCK_CORK_UNPROBED pieces go at once unprobed, even to a reader that
+ * now holds unread bytes; the one after is probed again and corked.
+ * Order is kept throughout.
+ */
+static void
+cork__drained_reader__probes_back_off(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	enum { N = VSOCK_CORK_UNPROBED, LEN = 100 };
+	static uint8_t p[N + 1][LEN], back[(N + 1) * LEN];
+	int i;
+
+	cork_open(f, &k, 618, 1018, true);
+	for (i = 0; i <= N; i++)
+		memset(p[i], 'a' + i, LEN);
+	for (i = 0; i < VSOCK_CORK_DRAINED; i++) {
+		cork_send(f, k.c, 618, 1018, p[0], LEN);
+		assert_int_equal(recv(k.fd, back, sizeof(back), MSG_DONTWAIT),
+		    LEN);
+	}
+	for (i = 0; i < N; i++) {
+		cork_send(f, k.c, 618, 1018, p[i], LEN);
+		assert_int_equal(host_unread(k.fd), (i + 1) * LEN);
+		assert_int_equal(mux_buffered(f), 0);
+	}
+	cork_send(f, k.c, 618, 1018, p[N], LEN);
+	assert_int_equal(host_unread(k.fd), N * LEN);
+	assert_int_equal(mux_buffered(f), LEN);
+	assert_int_equal(recv(k.fd, back, sizeof(back), MSG_WAITALL), N * LEN);
+	(void)loop_run_once(f->e.l, 0);
+	assert_int_equal(recv(k.fd, back + N * LEN, LEN, MSG_DONTWAIT), LEN);
+	for (i = 0; i <= N; i++)
+		assert_memory_equal(back + i * LEN, p[i], LEN);
+	assert_int_equal(mux_buffered(f), 0);
 	cork_close(&k);
 }
 
@@ -2723,6 +2765,7 @@ main(void)
 		T(cork__order_across_size_flush_and_shutdown),
 		T(cork__credit_request_and_rst__uncork_first),
 		T(cork__batch_of_one_conn_not_corked),
+		T(cork__drained_reader__probes_back_off),
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(half_close__crossed_final_shutdown__rst_not_bad),
 		T(rst__unknown_port__one_rst_ports_swapped),
