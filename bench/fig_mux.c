@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -169,17 +168,6 @@ out:
 	return rc;
 }
 
-static void
-raise_nofile(void)
-{
-	struct rlimit r;
-
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
-		r.rlim_cur = r.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &r);
-	}
-}
-
 void
 bench_fig_mux(void)
 {
@@ -189,7 +177,6 @@ bench_fig_mux(void)
 
 	if (!bench_selected("idle_conn"))
 		return;
-	raise_nofile();
 	rc = mux_idle_memory(n, &bpc, &open_ns);
 	if (rc < 0) {
 		bench_skip("idle_conn_memory", strerror(-rc));

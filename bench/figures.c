@@ -8,7 +8,10 @@
  * The load on a shared machine drifts within a minute; measuring a figure
  * right after its floor keeps the two under the same conditions.
  */
-/* unix_conns_1024 and fake_conns_1024 hold a socket pair per connection. */
+/*
+ * unix_conns_1024, fake_conns_1024 and idle_conn_memory hold a socket (or
+ * a pair) per connection.
+ */
 static void
 raise_nofile(void)
 {
