@@ -21,7 +21,7 @@ struct bench_opts bench_opts = { .scale = 1.0, .cpu_a = -1, .cpu_b = -1,
 
 #define MAX_ENTRIES	64
 #define NAME_LEN	48
-#define WHAT_LEN	320
+#define WHAT_LEN	400
 
 struct floor_ent {
 	char		name[NAME_LEN];

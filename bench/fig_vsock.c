@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #define HOST_PORT	5000u
 #define FAKE_RAM_GPA	0x100000ull
 #define FAKE_RAM_SIZE	(16u << 20)
+#define FAKE_IRQ_GSI	5u
 #define KVM_MEM_SIZE	(16ull << 20)
 #define SPIN_NS		(1000u * 1000u)
 
@@ -49,6 +51,16 @@ enum guest_kind {
 struct run {
 	enum guest_kind		 kind;
 	bool			 busy;		/* server (and guest waits) poll */
+	/*
+	 * Fake guest: interrupt-driven (mode GSI on an eventfd, RX
+	 * interrupts only in its waits), sleeping once a wait outlasts
+	 * VSENV_WINDOW_NS.
+	 */
+	bool			 irq;
+	int			 irq_fd;
+	uint64_t		 wait_start, wait_last;
+	int			 sleep_said;	/* will_sleep's answer + 1, 0: none */
+	unsigned long		 sleeps, sleeps_timed_out;
 	enum host_role		 role;
 	struct bguest_ctl	*ctl;
 	uint32_t		 nconns;
@@ -301,10 +313,66 @@ fake_v2p(void *ctx, const void *p)
 	return FAKE_RAM_GPA + (uint64_t)((const uint8_t *)p - r->ram);
 }
 
+/* Calls of fake_wait() closer than this belong to one wait. */
+#define WAIT_GAP_NS	5000u
+
+/*
+ * An interrupt-driven fake guest waits as NAPI and a vCPU's halt-polling
+ * do: it spins VSENV_WINDOW_NS, then sleeps until the device interrupts.
+ */
+static bool
+sleep_due(struct run *r)
+{
+	uint64_t now = bench_now_ns();
+
+	if (now - r->wait_last > WAIT_GAP_NS)
+		r->wait_start = now;
+	r->wait_last = now;
+	return now - r->wait_start >= VSENV_WINDOW_NS;
+}
+
+/* The driver turns RX interrupts on for a wait we say will sleep. */
+static int
+fake_will_sleep(void *ctx)
+{
+	struct run *r = ctx;
+	bool sleep = sleep_due(r);
+
+	r->sleep_said = sleep ? 2 : 1;
+	return sleep;
+}
+
 static void
 fake_wait(void *ctx)
 {
-	bench_relax();
+	struct run *r = ctx;
+	struct pollfd pfd;
+	uint64_t n;
+	bool sleep;
+
+	if (!r->irq) {
+		bench_relax();
+		return;
+	}
+	/* A wait for TX slots has no will_sleep: TX_WANT_IRQ is up for it. */
+	sleep = r->sleep_said != 0 ? r->sleep_said == 2 : sleep_due(r);
+	r->sleep_said = 0;
+	if (!sleep) {
+		bench_relax();
+		return;
+	}
+	/*
+	 * The driver turned the interrupt this wait is for on and looked
+	 * once more before calling.  The timeout only bounds a lost
+	 * interrupt, which would show in the figure.
+	 */
+	pfd = (struct pollfd){ .fd = r->irq_fd, .events = POLLIN };
+	r->sleeps++;
+	if (poll(&pfd, 1, 10) == 1)
+		(void)!read(r->irq_fd, &n, sizeof(n));
+	else
+		r->sleeps_timed_out++;
+	r->wait_last = bench_now_ns();
 }
 
 static void *
@@ -327,6 +395,11 @@ fake_guest_main(void *arg)
 	cfg.nconns = r->nconns;
 	cfg.sync_doorbell = (int)ctl->sync;
 	cfg.wait_limit = BGUEST_WAIT_LIMIT;
+	if (r->irq) {
+		cfg.irq_mode = HCVS_IRQ_GSI;
+		cfg.irq_args[0] = FAKE_IRQ_GSI;
+		cfg.rx_irq_in_wait = 1;
+	}
 	rc = hcvg_init(&r->g, &cfg);
 	if (rc < 0) {
 		ctl->status = rc;
@@ -344,10 +417,13 @@ fake_open(struct run *r, size_t ctl_size)
 {
 	struct ioreq_fake_cfg fcfg = { .nr_vcpus = 1, .ram_gpa = FAKE_RAM_GPA,
 	    .ram_size = FAKE_RAM_SIZE, .timeout_ms = 30000 };
+	struct ioreq_shm_cfg scfg;
+	struct ioreq_shm_kvm kcfg;
 	uint64_t gpa;
 	size_t size;
 	int rc;
 
+	r->irq_fd = -1;
 	rc = ioreq_fake_new(&fcfg, &r->fake);
 	if (rc < 0)
 		return rc;
@@ -366,8 +442,19 @@ fake_open(struct run *r, size_t ctl_size)
 	r->plat.reg_write = fake_reg_write;
 	r->plat.virt_to_phys = fake_v2p;
 	r->plat.wait = fake_wait;
-	return vsenv_open(&r->env, ioreq_fake_shm_cfg(r->fake),
-	    VSENV_WINDOW_BASE, r->busy);
+	if (r->irq)
+		r->plat.will_sleep = fake_will_sleep;
+	if (!r->irq)
+		return vsenv_open(&r->env, ioreq_fake_shm_cfg(r->fake),
+		    VSENV_WINDOW_BASE, r->busy);
+	r->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->irq_fd < 0)
+		return -errno;
+	scfg = *ioreq_fake_shm_cfg(r->fake);
+	kcfg = (struct ioreq_shm_kvm){ .vm_fd = -1, .doorbell_fd = -1,
+	    .irq_fd = r->irq_fd, .irq_gsi = FAKE_IRQ_GSI };
+	scfg.kvm = &kcfg;
+	return vsenv_open(&r->env, &scfg, VSENV_WINDOW_BASE, r->busy);
 }
 
 #ifdef HAVE_KVM
@@ -440,6 +527,8 @@ run_free(struct run *r)
 	unsigned i;
 
 	vsenv_close(&r->env);
+	if (r->irq && r->irq_fd >= 0)
+		close(r->irq_fd);
 	if (r->kind == G_FAKE) {
 		free(r->ctl);
 		free(r->conns);
@@ -690,18 +779,19 @@ fig_echo(bool busy, bool msg)
 
 /* Figure 4: stream throughput, either direction, 4 KiB or 64 KiB. */
 static void
-fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy)
+fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy,
+    bool irq)
 {
-	struct run r = { .kind = kind, .busy = busy,
+	struct run r = { .kind = kind, .busy = busy, .irq = irq,
 	    .role = to_host ? H_SINK : H_SOURCE, .nconns = 1, .seconds = 1.5 };
 	struct bench_samples gs;
 	struct bench_stat st;
-	char name[48], what[320], counts[200];
+	char name[48], what[400], counts[260];
 	int rc;
 
 	snprintf(name, sizeof(name), "%s_%s_%uk%s", kind == G_KVM ? "kvm" :
 	    "fake", to_host ? "g2h" : "h2g", payload / 1024,
-	    busy ? "_busy" : "");
+	    busy ? "_busy" : irq ? "_irq" : "");
 	if (!bench_selected(name))
 		return;
 	rc = run_once(&r, to_host ? BG_TX_STREAM : BG_RX_STREAM, payload, 0,
@@ -723,6 +813,13 @@ fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy)
 	 * The host program's own writes bound a host -> guest stream: with
 	 * 4 KiB writes, unix_stream_4k is what any reader could get.
 	 */
+	if (irq) {
+		size_t used = strlen(counts);
+
+		snprintf(counts + used, sizeof(counts) - used, "; the guest "
+		    "slept %lu times, %lu of them until the 10 ms bound",
+		    r.sleeps, r.sleeps_timed_out);
+	}
 	if (!to_host && payload == 4096 && bench_floor_mbps("unix_stream_4k") > 0) {
 		size_t used = strlen(counts);
 
@@ -732,7 +829,8 @@ fig_stream(enum guest_kind kind, bool to_host, uint32_t payload, bool busy)
 	}
 	snprintf(what, sizeof(what), "%s stream %s, %u KiB writes, server "
 	    "%s (time per MiB; %s)",
-	    kind == G_KVM ? "KVM guest" : "fake-page guest",
+	    kind == G_KVM ? "KVM guest" : irq ? "fake-page guest sleeping on "
+	    "interrupts" : "fake-page guest",
 	    to_host ? "guest -> host socket" : "host socket -> guest",
 	    payload / 1024, busy ? "busy-polls" : "blocks", counts);
 	bench_result(name, what, &st, "unix_stream_64k", BENCH_GE, 0.5);
@@ -791,20 +889,23 @@ bench_fig_vsock(void)
 		fig_echo(true, false);
 		fig_echo(false, true);
 		fig_echo(true, true);
-		fig_stream(G_KVM, true, 4096, false);
-		fig_stream(G_KVM, true, 65536, false);
-		fig_stream(G_KVM, false, 4096, false);
-		fig_stream(G_KVM, false, 65536, false);
+		fig_stream(G_KVM, true, 4096, false, false);
+		fig_stream(G_KVM, true, 65536, false, false);
+		fig_stream(G_KVM, false, 4096, false, false);
+		fig_stream(G_KVM, false, 65536, false, false);
 		/* How much of the gap is wake-ups: the same with busy-poll. */
-		fig_stream(G_KVM, true, 65536, true);
-		fig_stream(G_KVM, false, 65536, true);
+		fig_stream(G_KVM, true, 65536, true, false);
+		fig_stream(G_KVM, false, 65536, true, false);
 	} else {
 		bench_skip("kvm_*", "no usable /dev/kvm: KVM figures skipped");
 	}
-	fig_stream(G_FAKE, true, 4096, false);
-	fig_stream(G_FAKE, true, 65536, false);
-	fig_stream(G_FAKE, false, 4096, false);
-	fig_stream(G_FAKE, false, 65536, false);
+	fig_stream(G_FAKE, true, 4096, false, false);
+	fig_stream(G_FAKE, true, 65536, false, false);
+	fig_stream(G_FAKE, false, 4096, false, false);
+	fig_stream(G_FAKE, false, 65536, false, false);
+	/* An interrupt-driven guest: what notifications it takes. */
+	fig_stream(G_FAKE, true, 65536, false, true);
+	fig_stream(G_FAKE, false, 65536, false, true);
 	/* The three go together: 64 and 1024 are ratios to 1. */
 	if (bench_selected("fake_conns_1") || bench_selected("fake_conns_64") ||
 	    bench_selected("fake_conns_1024")) {

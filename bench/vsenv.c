@@ -147,6 +147,31 @@ err:
 #endif
 }
 
+/* The guest's notification mode, delivered by the source (as the binding does). */
+static int
+vsenv_irq_setup(void *arg, const struct vsock_irq_cfg *irq)
+{
+	struct vsenv *e = arg;
+	struct ioreq_irq ir = { .mode = irq->mode, .gsi = irq->gsi };
+
+	return ioreq_source_irq_setup(e->src, &ir);
+}
+
+static int
+vsenv_irq_raise(void *arg, const struct vsock_irq_cfg *irq)
+{
+	struct vsenv *e = arg;
+
+	if (irq->mode == HCVS_IRQ_NONE)
+		return 0;
+	return ioreq_source_irq_raise(e->src);
+}
+
+static const struct vsock_dev_irq_ops vsenv_irq_ops = {
+	.setup = vsenv_irq_setup,
+	.raise = vsenv_irq_raise,
+};
+
 int
 vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
     uint64_t window_base, bool busy)
@@ -173,6 +198,10 @@ vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 	dcfg.backend_arg = e->mux;
 	dcfg.guest_cid = VSENV_CID;
 	dcfg.name = "bench";
+	/* NONE only, unless cfg->kvm brings an irqfd (GSI). */
+	dcfg.irq_caps = ioreq_source_irq_modes(e->src);
+	dcfg.irq_ops = &vsenv_irq_ops;
+	dcfg.irq_arg = e;
 	rc = vsock_dev_new(&dcfg, &e->dev);
 	if (rc < 0)
 		goto err;

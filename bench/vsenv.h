@@ -61,7 +61,9 @@ struct vsenv {
  * Fake page (Xen semantics: every doorbell is a request): build the
  * server over `cfg` with the register window at PIO window_base, as
  * hcvsockd's loopback service does.  busy: the loop thread polls instead
- * of sleeping in epoll_wait.
+ * of sleeping in epoll_wait.  A cfg->kvm with only irq_fd set (vm_fd and
+ * doorbell_fd -1) offers the guest mode GSI on irq_gsi: interrupts are
+ * writes to that eventfd.
  */
 int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 	    uint64_t window_base, bool busy) __must_check;

@@ -334,8 +334,14 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	put32(mb + HCVS_MB_SLOT_SIZE, slot);
 	put32(mb + HCVS_MB_TX_OFF, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_RX_OFF, HCVS_MBOX_HDR_SIZE + tx * slot);
-	/* Polling: the host need not interrupt at all. */
-	g->g_gflags = cfg->irq_mode == HCVS_IRQ_NONE ? HCVS_GF_RX_NO_IRQ : 0;
+	/*
+	 * Polling: the host need not interrupt at all; interrupts only in
+	 * a wait: not while the driver runs.
+	 */
+	g->g_rx_irq_in_wait = cfg->irq_mode != HCVS_IRQ_NONE &&
+	    cfg->rx_irq_in_wait;
+	g->g_gflags = cfg->irq_mode == HCVS_IRQ_NONE || g->g_rx_irq_in_wait ?
+	    HCVS_GF_RX_NO_IRQ : 0;
 	put32(mb + HCVS_MB_GUEST_FLAGS, g->g_gflags);
 	fence(g);
 	phys = p->virt_to_phys != NULL ? p->virt_to_phys(p->ctx, mb) :
@@ -920,14 +926,31 @@ hcvg_irq(struct hcvg *g)
 	return isr;
 }
 
-/* One step of a blocking loop: let the host run, then look at RX. */
+/*
+ * One step of a blocking loop: let the host run, then look at RX.  With
+ * rx_irq_in_wait the RX interrupt is on for a wait that sleeps only;
+ * entries that came before it was on are seen by the look after it
+ * (PROTOCOL.md 9.2).
+ */
 static int
 step(struct hcvg *g, uint32_t *n)
 {
+	const struct hcvg_platform *p = g->g_p;
+	uint32_t on;
+
 	if (++*n > g->g_wait_limit)
 		return -HCVG_ETIMEDOUT;
 	flush(g);
-	wait(g);
+	if (g->g_rx_irq_in_wait &&
+	    (p->will_sleep == NULL || p->will_sleep(p->ctx))) {
+		on = g->g_gflags & ~HCVS_GF_RX_NO_IRQ;
+		gflags_set(g, on);
+		if (mb_load(g, HCVS_MB_RX_PROD) == g->g_rx_cons)
+			wait(g);
+		gflags_set(g, on | HCVS_GF_RX_NO_IRQ);
+	} else {
+		wait(g);
+	}
 	if (hcvg_poll(g) < 0)
 		return -HCVG_EIO;
 	return 0;

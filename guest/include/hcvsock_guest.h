@@ -79,6 +79,13 @@ struct hcvg_platform {
 	 * driver rings DOORBELL instead (hcvsock_guest_xen.h has one).
 	 */
 	int		(*evtchn_send)(void *ctx, uint32_t port);
+	/*
+	 * Optional: nonzero if the next wait() sleeps until an interrupt,
+	 * 0 if it only spins (a platform that polls a while before it
+	 * halts).  With cfg.rx_irq_in_wait, RX interrupts come on only for
+	 * a wait() that sleeps; NULL: for every wait().
+	 */
+	int		(*will_sleep)(void *ctx);
 };
 
 enum hcvg_state {
@@ -138,6 +145,7 @@ struct hcvg {
 	uint32_t	 g_features;
 	uint32_t	 g_irq_mode;
 	uint32_t	 g_gflags;	/* GUEST_FLAGS as last written */
+	int		 g_rx_irq_in_wait;
 	uint32_t	 g_wait_limit;
 	uint32_t	 g_next_port;
 	uint64_t	 g_cid;
@@ -174,6 +182,17 @@ struct hcvg_cfg {
 	 * not; otherwise the register doorbell.
 	 */
 	int		 evtchn_kick;
+	/*
+	 * With irq_mode set: RX interrupts only while a blocking call
+	 * sleeps, as a NAPI driver takes them.  GUEST_FLAGS.RX_NO_IRQ stays
+	 * up while the driver runs; before a wait() for RX that sleeps
+	 * (plat->will_sleep) it comes down, with a full barrier and a last
+	 * look at RX_PROD (no wait if entries came), and goes up again
+	 * after.  A program that learns of RX from interrupts outside the
+	 * driver's blocking calls leaves this 0: RX interrupts whenever the
+	 * host publishes.
+	 */
+	int		 rx_irq_in_wait;
 	uint32_t	 wait_limit;	/* 0 = 1000000 */
 };
 

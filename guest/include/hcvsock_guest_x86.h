@@ -76,6 +76,7 @@ hcvg_x86_platform(struct hcvg_platform *p, struct hcvg_x86 *x, int mmio)
 	p->virt_to_phys = (uint64_t (*)(void *, const void *))0;
 	p->wait = hcvg_x86_pause;
 	p->evtchn_send = (int (*)(void *, uint32_t))0;
+	p->will_sleep = (int (*)(void *))0;
 }
 
 #endif /* __i386__ || __x86_64__ */

@@ -66,4 +66,5 @@ fake_plat_init(struct fake_plat *fp, struct hcvg_platform *p)
 	p->mb = NULL;
 	p->virt_to_phys = fp_v2p;
 	p->wait = fp_wait;
+	p->will_sleep = NULL;
 }

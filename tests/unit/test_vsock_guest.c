@@ -647,6 +647,115 @@ guest__interrupt_driven(void **state)
 	}
 }
 
+/*
+ * plat.wait that notes, for each wait, whether an interrupt can end it:
+ * RX interrupts on, or TX_WANT_IRQ for a wait for TX slots.  With
+ * plat.will_sleep (napi_alternate), every other wait only spins: RX
+ * interrupts must be on exactly for the ones said to sleep.
+ */
+static struct gt *napi_t;
+static void (*napi_orig)(void *);
+static unsigned napi_waits_rx, napi_waits_deaf, napi_wrong, napi_calls;
+static int napi_said;		/* will_sleep's answer + 1; 0: not asked */
+
+static int
+napi_will_sleep(void *ctx)
+{
+	(void)ctx;
+	napi_said = (int)(napi_calls++ % 2) + 1;
+	return napi_said == 2;
+}
+
+static void
+napi_wait(void *ctx)
+{
+	uint32_t f = vt_get32(napi_t->e, MB_GPA + HCVS_MB_GUEST_FLAGS);
+	bool rx = !(f & HCVS_GF_RX_NO_IRQ);
+
+	if (rx)
+		napi_waits_rx++;
+	else if (!(f & HCVS_GF_TX_WANT_IRQ) && napi_said != 1)
+		napi_waits_deaf++;
+	if ((napi_said == 1 && rx) || (napi_said == 2 && !rx))
+		napi_wrong++;
+	napi_said = 0;
+	napi_orig(ctx);
+}
+
+/*
+ * The echo of `n` bytes with rx_irq_in_wait on or off: interrupts
+ * raised.  With the synchronous doorbell the host also publishes while
+ * the driver runs; with the asynchronous one only while it waits.
+ */
+static unsigned
+napi_echo(bool sync, bool in_wait, bool alternate, const uint8_t *out,
+    uint32_t n)
+{
+	struct gt *t = gt_new(sync, HCVS_IRQ_MSI);
+	static uint8_t back[30000];
+	unsigned raises;
+	int id;
+
+	t->cfg.rx_irq_in_wait = in_wait;
+	napi_t = t;
+	napi_waits_rx = napi_waits_deaf = napi_wrong = napi_calls = 0;
+	napi_said = 0;
+	napi_orig = t->e->plat.wait;
+	t->e->plat.wait = napi_wait;
+	if (alternate)
+		t->e->plat.will_sleep = napi_will_sleep;
+	assert_int_equal(hcvg_init(&t->g, &t->cfg), 0);
+	t->e->drv = &t->g;
+	assert_int_equal(!!(vt_get32(t->e, MB_GPA + HCVS_MB_GUEST_FLAGS) &
+	    HCVS_GF_RX_NO_IRQ), in_wait);
+	id = hcvg_connect(&t->g, ECHO_PORT, 0);
+	assert_true(id >= 0);
+	assert_int_equal(hcvg_send(&t->g, id, out, n, 0), n);
+	recv_exactly(t, id, back, n);
+	assert_memory_equal(back, out, n);
+	/* Up again once the blocking calls are over. */
+	assert_int_equal(!!(vt_get32(t->e, MB_GPA + HCVS_MB_GUEST_FLAGS) &
+	    HCVS_GF_RX_NO_IRQ), in_wait);
+	assert_int_equal(hcvg_close(&t->g, id), 0);
+	raises = t->e->raises;
+	teardown((void **)&t);
+	return raises;
+}
+
+/*
+ * rx_irq_in_wait: RX_NO_IRQ is up while the driver runs and down in
+ * every wait for RX that sleeps (a wait for TX slots has TX_WANT_IRQ),
+ * so the host interrupts a guest that sleeps and not one that is busy:
+ * no interrupts where every reply came while the driver ran.
+ */
+static void
+guest__rx_irq_only_in_wait(void **state)
+{
+	static uint8_t out[30000];
+	unsigned always, in_wait;
+
+	(void)state;
+	fill(out, sizeof(out));
+	always = napi_echo(true, false, false, out, sizeof(out));
+	assert_int_equal(napi_waits_deaf, 0);
+	assert_true(always > 0);
+	/* Every reply came while the driver ran: seen, never interrupted. */
+	in_wait = napi_echo(true, true, false, out, sizeof(out));
+	assert_int_equal(napi_waits_deaf, 0);
+	assert_int_equal(in_wait, 0);
+	/* Replies that come while it waits wake it. */
+	in_wait = napi_echo(false, true, false, out, sizeof(out));
+	assert_int_equal(napi_waits_deaf, 0);
+	assert_true(napi_waits_rx > 0);
+	assert_true(in_wait > 0);
+	/* Waits that only spin keep RX interrupts off; sleeping ones not. */
+	in_wait = napi_echo(false, true, true, out, sizeof(out));
+	assert_int_equal(napi_wrong, 0);
+	assert_int_equal(napi_waits_deaf, 0);
+	assert_true(napi_waits_rx > 0);
+	assert_true(napi_calls > napi_waits_rx);
+}
+
 static void
 guest__transport_reset(void **state)
 {
@@ -944,6 +1053,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(guest__reset_mid_transfer, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__malformed_while_others_carry_on, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__interrupt_driven, setup_irq, teardown),
+		cmocka_unit_test(guest__rx_irq_only_in_wait),
 		cmocka_unit_test_setup_teardown(guest__transport_reset, setup_async, teardown),
 		cmocka_unit_test_setup_teardown(guest__host_rst_mid_stream, setup_sync, teardown),
 		cmocka_unit_test_setup_teardown(guest__lazy_credit, setup_lazy, teardown),
