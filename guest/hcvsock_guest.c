@@ -335,8 +335,8 @@ hcvg_init(struct hcvg *g, const struct hcvg_cfg *cfg)
 	put32(mb + HCVS_MB_TX_OFF, HCVS_MBOX_HDR_SIZE);
 	put32(mb + HCVS_MB_RX_OFF, HCVS_MBOX_HDR_SIZE + tx * slot);
 	/*
-	 * Polling: the host need not interrupt at all; interrupts only in
-	 * a wait: not while the driver runs.
+	 * Polling, or RX interrupts only for a wait (rx_irq_in_wait): none
+	 * while the driver runs.
 	 */
 	g->g_rx_irq_in_wait = cfg->irq_mode != HCVS_IRQ_NONE &&
 	    cfg->rx_irq_in_wait;
