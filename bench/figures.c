@@ -5,10 +5,6 @@
 #include "bench/bench.h"
 
 /*
- * The load on a shared machine drifts within a minute; measuring a figure
- * right after its floor keeps the two under the same conditions.
- */
-/*
  * unix_conns_1024, fake_conns_1024 and idle_conn_memory hold a socket (or
  * a pair) per connection.
  */
@@ -23,6 +19,10 @@ raise_nofile(void)
 	}
 }
 
+/*
+ * The load on a shared machine drifts within a minute; measuring a figure
+ * right after its floor keeps the two under the same conditions.
+ */
 void
 bench_figures(bool floors)
 {

@@ -420,8 +420,7 @@ vsock_mux_drop_held(struct vsock_mux *m, struct vsock_conn *c)
 
 /*
  * The batch's stream data is all one connection's: it leaves in one write
- * anyway, and the cork would only add its SIOCOUTQ probe and a copy (a
- * single 4 KiB stream measured slower with them).
+ * anyway, and the cork would only add its SIOCOUTQ probe and a copy.
  */
 static bool
 batch_one_conn(const struct vsock_mux *m)
