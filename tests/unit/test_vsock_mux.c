@@ -839,18 +839,25 @@ struct cork_fx {
  * doing, not the bound's.
  */
 static void
-cork_open(struct fx *f, struct cork_fx *k, uint32_t gport, uint32_t hport,
-    bool patient)
+cork_open_buf(struct fx *f, struct cork_fx *k, uint32_t gport,
+    uint32_t hport, bool patient, uint32_t buf_alloc)
 {
-	/* The cork wants a buffer of twice its size (the default's). */
 	fx_stop(f);
-	f->e.cfg.buf_alloc = 0;
+	f->e.cfg.buf_alloc = buf_alloc;
 	f->e.cfg.cork_ms = patient ? 600000 : 0;
 	assert_int_equal(fx_start(f), 0);
 	k->lfd = host_listen(f, hport, SOCK_STREAM);
 	k->c = vg_connect(&f->e.g, gport, hport, VSOCK_TYPE_STREAM);
 	k->fd = host_accept(f, k->lfd);
 	assert_true(vg_run(&f->e.g, conn_open, k->c, T_LONG));
+}
+
+/* The cork wants a buffer of twice its size: the default's. */
+static void
+cork_open(struct fx *f, struct cork_fx *k, uint32_t gport, uint32_t hport,
+    bool patient)
+{
+	cork_open_buf(f, k, gport, hport, patient, 0);
 }
 
 static void
@@ -1222,6 +1229,28 @@ cork__drained_reader__probes_back_off(void **state)
 	assert_int_equal(recv(k.fd, back + N * LEN, LEN, MSG_DONTWAIT), LEN);
 	for (i = 0; i <= N; i++)
 		assert_memory_equal(back + i * LEN, p[i], LEN);
+	assert_int_equal(mux_buffered(f), 0);
+	cork_close(&k);
+}
+
+/*
+ * A buf_alloc below twice VSOCK_CORK_MAX has no room for a cork: small
+ * writes go at once though the reader holds unread bytes.
+ */
+static void
+cork__small_buf_alloc__never_corked(void **state)
+{
+	struct fx *f = *state;
+	struct cork_fx k;
+	static uint8_t a[CORK_A], b[CORK_B];
+
+	cork_open_buf(f, &k, 619, 1019, true, 2 * VSOCK_CORK_MAX - 1);
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	cork_send(f, k.c, 619, 1019, a, sizeof(a));
+	assert_int_equal(host_unread(k.fd), CORK_A);
+	cork_send(f, k.c, 619, 1019, b, sizeof(b));
+	assert_int_equal(host_unread(k.fd), CORK_A + CORK_B);
 	assert_int_equal(mux_buffered(f), 0);
 	cork_close(&k);
 }
@@ -2766,6 +2795,7 @@ main(void)
 		T(cork__credit_request_and_rst__uncork_first),
 		T(cork__batch_of_one_conn_not_corked),
 		T(cork__drained_reader__probes_back_off),
+		T(cork__small_buf_alloc__never_corked),
 		T(half_close__host_shut_wr__guest_gets_send_only),
 		T(half_close__crossed_final_shutdown__rst_not_bad),
 		T(rst__unknown_port__one_rst_ports_swapped),
