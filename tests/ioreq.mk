@@ -67,7 +67,8 @@ IOREQ_XEN_WRAP = -Wl,--wrap=xendevicemodel_open,--wrap=xendevicemodel_close \
 	-Wl,--wrap=notifier_open,--wrap=notifier_close \
 	-Wl,--wrap=notifier_bind,--wrap=notifier_unbind \
 	-Wl,--wrap=notifier_notify,--wrap=notifier_restrict \
-	-Wl,--wrap=notifier_next,--wrap=notifier_fd
+	-Wl,--wrap=notifier_next,--wrap=notifier_fd \
+	-Wl,--wrap=notifier_end_cycle
 
 check_PROGRAMS += tests/unit/test_ioreq_xen
 tests_unit_test_ioreq_xen_SOURCES = %reldir%/unit/test_ioreq_xen.c

@@ -209,7 +209,7 @@ ioreq_source_run(struct ioreq_source *s, unsigned budget,
 		if (rc < 0)
 			return rc;
 		if (rc == 0)
-			break;
+			return (int)n;
 		rc = ioreq_engine_handle_port(s->src_engine, port);
 		if (rc < 0)
 			return rc;
@@ -228,7 +228,9 @@ ioreq_source_run(struct ioreq_source *s, unsigned budget,
 			ev->guest_events += cnt;
 		}
 	}
-	return (int)n;
+	/* Out of budget: what the notifier holds must keep its fd readable. */
+	rc = notifier_end_cycle(s->src_notifier);
+	return rc < 0 ? rc : (int)n;
 }
 
 void

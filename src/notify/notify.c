@@ -77,6 +77,16 @@ notifier_next(struct notifier *n, uint32_t *local, uint64_t *count)
 }
 
 int
+notifier_end_cycle(struct notifier *n)
+{
+	if (n == NULL)
+		return -EINVAL;
+	if (n->ops->end_cycle == NULL)
+		return 0;
+	return n->ops->end_cycle(n);
+}
+
+int
 notifier_wait(struct notifier *n, int timeout_ms)
 {
 	if (n == NULL || timeout_ms < -1)

@@ -134,20 +134,35 @@ int	notifier_unbind(struct notifier *n, uint32_t local);
  * The single fd for the event loop: readable (EPOLLIN, level-triggered)
  * while at least one port may be pending.  As with xenevtchn_fd(), a
  * readable fd does not guarantee notifier_next() returns a port, and the
- * caller must drain notifier_next() until it returns 0 after each wake.
+ * caller must drain notifier_next() until it returns 0 after each wake, or
+ * end the cycle early with notifier_end_cycle().  A backend may take
+ * several events from the kernel at once and report them one per call:
+ * until the cycle ends the fd need not be readable for those (and
+ * notifier_wait() returns 1 at once); once a cycle has reported all it
+ * took and the kernel had no more, the call that would only ask again
+ * returns 0 (anything kicked since makes the fd readable).
  */
 int	notifier_fd(const struct notifier *n);
 
 /*
  * Take the next pending port and re-arm it (evtchn: unmask; eventfd: the
  * counter is consumed) so that a later event is not lost.  Returns 1 and
- * *local, 0 if nothing is pending, or -errno.  Never blocks.  Each port
- * is reported at most once per call cycle however many events were
+ * *local, 0 if nothing is pending (at the end of a cycle: nothing the
+ * backend knew of, notifier_fd() above), or -errno.  Never blocks.  Each
+ * port is reported at most once per call cycle however many events were
  * coalesced; *count (if non-NULL) gets the number of coalesced events
  * where the backend knows it (eventfd), else 1.
  */
 int	notifier_next(struct notifier *n, uint32_t *local, uint64_t *count)
 	    __must_check;
+
+/*
+ * End a cycle of notifier_next() before it returned 0 (a caller's budget
+ * ran out): events the backend took from the kernel but did not report
+ * go back to it, so that notifier_fd() is readable for them.  Never
+ * blocks.  0, or -errno.
+ */
+int	notifier_end_cycle(struct notifier *n);
 
 /*
  * Block until some port is pending or `timeout_ms` passes (-1: forever).

@@ -319,34 +319,75 @@ efd_fd(const struct notifier *n)
 	return ((const struct notify_efd *)n)->efd_epfd;
 }
 
+/* The bound port an event names, or NULL for a stale one. */
+static struct efd_port *
+efd_event_port(struct notify_efd *e, const struct epoll_event *ev,
+    uint32_t *slot)
+{
+	struct efd_port *p;
+
+	*slot = (uint32_t)ev->data.u64;
+	p = efd_port_get(e, *slot);
+	if (p == NULL || p->p_gen != (uint32_t)(ev->data.u64 >> 32) ||
+	    p->p_rx_fd < 0)
+		return NULL;
+	return p;
+}
+
+/*
+ * The next event of the cycle: from those taken already, else from epoll,
+ * unless the last epoll_wait() left its ready list empty (that costs
+ * nothing to know and saves the empty epoll_wait() that would end every
+ * cycle).  Returns 1 and the port, 0, or -errno; a stale event (unbound
+ * port) is 1 with *pp NULL.
+ */
+static int
+efd_pop(struct notify_efd *e, struct efd_port **pp, uint32_t *slot)
+{
+	int rc;
+
+	if (e->efd_iev == e->efd_nev) {
+		e->efd_iev = e->efd_nev = 0;
+		if (e->efd_short) {
+			e->efd_short = false;
+			return 0;
+		}
+		do
+			rc = epoll_wait(e->efd_epfd, e->efd_evs,
+			    NOTIFY_EFD_BATCH, 0);
+		while (rc < 0 && errno == EINTR);
+		if (rc < 0)
+			return -errno;
+		if (rc == 0)
+			return 0;
+		e->efd_nev = (unsigned)rc;
+		e->efd_short = rc < NOTIFY_EFD_BATCH;
+	}
+	*pp = efd_event_port(e, &e->efd_evs[e->efd_iev++], slot);
+	return 1;
+}
+
+/*
+ * A stale event (the port was unbound, or its count was already consumed
+ * with an earlier event) costs one round; the bound keeps a peer that
+ * kicks without pause from holding the caller here.
+ */
+#define EFD_TRIES(e)	(2 * (e)->efd_nports + 2)
+
 int
 efd_next(struct notifier *n, uint32_t *local, uint64_t *count)
 {
 	struct notify_efd *e = to_efd(n);
-	struct epoll_event ev;
-	struct efd_port *p;
-	uint32_t slot, tries;
+	struct efd_port *p = NULL;
+	uint32_t slot = 0, tries;
 	uint64_t val;
 	int rc;
 
-	/*
-	 * A stale event (the port was unbound, or its count was already
-	 * consumed with an earlier event) costs one round; the bound keeps a
-	 * peer that kicks without pause from holding us here.
-	 */
-	for (tries = 0; tries <= e->efd_nports + 1; tries++) {
-		rc = epoll_wait(e->efd_epfd, &ev, 1, 0);
-		if (rc < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (rc == 0)
-			return 0;
-		slot = (uint32_t)ev.data.u64;
-		p = efd_port_get(e, slot);
-		if (p == NULL || p->p_gen != (uint32_t)(ev.data.u64 >> 32) ||
-		    p->p_rx_fd < 0)
+	for (tries = 0; tries <= EFD_TRIES(e); tries++) {
+		rc = efd_pop(e, &p, &slot);
+		if (rc <= 0)
+			return rc;
+		if (p == NULL)
 			continue;
 		if (read(p->p_rx_fd, &val, sizeof(val)) != (ssize_t)sizeof(val)) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -357,7 +398,37 @@ efd_next(struct notifier *n, uint32_t *local, uint64_t *count)
 		*count = val;
 		return 1;
 	}
-	return 0;
+	/* Hand back what is left, so that the fd stays readable for it. */
+	return efd_end_cycle(n);
+}
+
+int
+efd_end_cycle(struct notifier *n)
+{
+	struct notify_efd *e = to_efd(n);
+	struct epoll_event ev;
+	struct efd_port *p;
+	uint32_t slot;
+	int rc = 0;
+
+	/*
+	 * Re-registering an edge-triggered fd queues it again if its
+	 * counter is set; an event whose count an earlier report consumed
+	 * has nothing left to report and stays away.
+	 */
+	for (; e->efd_iev < e->efd_nev && rc == 0; e->efd_iev++) {
+		p = efd_event_port(e, &e->efd_evs[e->efd_iev], &slot);
+		if (p == NULL)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLET;
+		ev.data.u64 = ((uint64_t)p->p_gen << 32) | slot;
+		if (epoll_ctl(e->efd_epfd, EPOLL_CTL_MOD, p->p_rx_fd, &ev) < 0)
+			rc = -errno;
+	}
+	e->efd_iev = e->efd_nev = 0;
+	e->efd_short = false;
+	return rc;
 }
 
 int
@@ -368,6 +439,11 @@ efd_wait(struct notifier *n, int timeout_ms)
 	uint64_t start, now, deadline = 0;
 	int rc, left;
 
+	/* Events already taken from epoll are pending, and it cannot see them. */
+	if (e->efd_iev < e->efd_nev)
+		return 1;
+	/* A caller that waits has ended its cycle: ask epoll next time. */
+	e->efd_short = false;
 	start = mono_ns();
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000u;

@@ -15,11 +15,19 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "notify/notify_impl.h"
 
 /* Ports per notifier: bounds the table whatever a caller asks for. */
 #define NOTIFY_EFD_MAX_PORTS	4096
+
+/*
+ * Events taken from epoll per epoll_wait().  Fewer than this means epoll's
+ * ready list was empty at that moment, so the cycle can end without asking
+ * again: anything kicked since makes the fd readable.
+ */
+#define NOTIFY_EFD_BATCH	16
 
 struct efd_port {
 	bool			p_used;
@@ -40,6 +48,15 @@ struct notify_efd {
 	struct efd_port		*efd_ports;
 	uint32_t		 efd_nports;	/* slots allocated */
 	uint64_t		 efd_busy_ns;
+	/*
+	 * The owner's cycle: events taken from epoll and not yet reported
+	 * (efd_evs[efd_iev..efd_nev)), and whether the last epoll_wait()
+	 * left epoll's ready list empty.
+	 */
+	struct epoll_event	 efd_evs[NOTIFY_EFD_BATCH];
+	unsigned		 efd_nev;
+	unsigned		 efd_iev;
+	bool			 efd_short;
 	/*
 	 * Backend hook run on unbind and close before the port's fds are
 	 * closed (kvm: deassign ioeventfd/irqfd).  NULL for loop.
@@ -74,6 +91,7 @@ void	efd_close(struct notifier *n);
 int	efd_unbind(struct notifier *n, uint32_t local);
 int	efd_fd(const struct notifier *n);
 int	efd_next(struct notifier *n, uint32_t *local, uint64_t *count);
+int	efd_end_cycle(struct notifier *n);
 int	efd_wait(struct notifier *n, int timeout_ms);
 int	efd_set_busy_poll(struct notifier *n, uint64_t ns);
 int	efd_notify(struct notifier *n, uint32_t local);
@@ -91,6 +109,7 @@ int	efd_notify(struct notifier *n, uint32_t local);
 	.unbind = efd_unbind,						\
 	.fd = efd_fd,							\
 	.next = efd_next,						\
+	.end_cycle = efd_end_cycle,					\
 	.wait = efd_wait,						\
 	.set_busy_poll = efd_set_busy_poll,				\
 	.notify = efd_notify,						\

@@ -40,6 +40,8 @@ struct notify_ops {
 	/* Next pending port, re-armed; 1 got one, 0 none.  Never blocks. */
 	int		(*next)(struct notifier *n, uint32_t *local,
 			    uint64_t *count);
+	/* notifier_end_cycle(); NULL: nothing is ever held back. */
+	int		(*end_cycle)(struct notifier *n);
 	/* Block up to timeout_ms (-1 forever); 1 pending, 0 timed out. */
 	int		(*wait)(struct notifier *n, int timeout_ms);
 	/* Busy-poll window of wait() in ns; -EOPNOTSUPP if not offered. */

@@ -45,6 +45,8 @@ h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy)
 		env->vport[i] = p;
 		/* The slot is idle: the engine must count it spurious. */
 		assert_int_equal(ioreq_engine_handle_port(env->eng, p), 1);
+		/* Drained to 0, as the contract asks before the next kick. */
+		assert_int_equal(notifier_next(env->n, &p, &cnt), 0);
 	}
 	env->bport = NOTIFY_PORT_INVALID;
 	if (bufioreq) {
@@ -56,6 +58,7 @@ h_env_new(unsigned nr_vcpus, bool bufioreq, bool legacy)
 		env->bport = p;
 		assert_int_equal(ioreq_engine_handle_port(env->eng, p), 1);
 		assert_int_equal(h_stats(env).st_buffered, before + 1);
+		assert_int_equal(notifier_next(env->n, &p, &cnt), 0);
 	}
 	assert_int_equal(notifier_next(env->n, &p, &cnt), 0);
 	return env;

@@ -406,6 +406,71 @@ ports__independent(void **state)
 }
 
 static void
+cycle__kick_after_report_seen(void **state)
+{
+	struct fixture *fx = *state;
+	struct port pt;
+	uint32_t local;
+	uint64_t count, total;
+	int rc, fd = notifier_fd(fx->n);
+
+	make_port(fx, &pt);
+	kick(pt.kick_fd, 1);
+	assert_int_equal(expect_next(fx, &local, &count), 1);
+	total = count;
+	/* A kick while the caller acts on the port it was given. */
+	kick(pt.kick_fd, 1);
+	rc = expect_next(fx, &local, &count);
+	if (rc == 0) {
+		/* The cycle ended without asking the kernel: the fd says. */
+		assert_true(fd_readable(fd));
+		rc = expect_next(fx, &local, &count);
+	}
+	assert_int_equal(rc, 1);
+	assert_int_equal(local, pt.local);
+	total += count;
+	assert_int_equal(total, 2);
+	assert_int_equal(expect_next(fx, &local, &count), 0);
+	assert_false(fd_readable(fd));
+}
+
+static void
+cycle__ended_early_hands_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct port pt[3];
+	uint32_t local;
+	uint64_t count;
+	unsigned i;
+	int fd = notifier_fd(fx->n);
+
+	for (i = 0; i < 3; i++)
+		make_port(fx, &pt[i]);
+	for (i = 0; i < 3; i++)
+		kick(pt[i].kick_fd, i + 1);
+	assert_int_equal(expect_next(fx, &local, &count), 1);
+	assert_int_equal(local, pt[0].local);
+	assert_int_equal(count, 1);
+	/* Whatever was taken from the kernel and not reported is pending. */
+	assert_int_equal(notifier_wait(fx->n, 0), 1);
+	/* The caller's budget runs out. */
+	assert_int_equal(notifier_end_cycle(fx->n), 0);
+	/* The rest wakes the loop again, in kick order, counts intact. */
+	assert_true(fd_readable(fd));
+	for (i = 1; i < 3; i++) {
+		assert_int_equal(expect_next(fx, &local, &count), 1);
+		assert_int_equal(local, pt[i].local);
+		assert_int_equal(count, i + 1);
+	}
+	assert_int_equal(expect_next(fx, &local, &count), 0);
+	assert_false(fd_readable(fd));
+	/* Nothing held: ending a cycle is harmless. */
+	assert_int_equal(notifier_end_cycle(fx->n), 0);
+	assert_int_equal(notifier_end_cycle(NULL), -EINVAL);
+	assert_false(fd_readable(fd));
+}
+
+static void
 unbind__pending_discarded(void **state)
 {
 	struct fixture *fx = *state;
@@ -931,6 +996,8 @@ static const struct CMUnitTest contract_cases[] = {
 	CASE(ports__many_in_kick_order),
 	CASE(ports__busy_port_cannot_starve),
 	CASE(ports__independent),
+	CASE(cycle__kick_after_report_seen),
+	CASE(cycle__ended_early_hands_back),
 	CASE(unbind__pending_discarded),
 	CASE(bad__ports_and_arguments),
 	CASE(eventfds__validated_and_owned),
