@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The request engine over the fake page: every type, size, direction. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +490,38 @@ vcpus__full_page_of_128(void **state)
 	h_env_free(env);
 }
 
+/* A run that stops on its budget leaves the rest for the loop's next wake. */
+static void
+source__budget_leaves_fd_readable(void **state)
+{
+	struct h_env *env = h_env_new(4, false, false);
+	struct ioreq_source_events ev = { 0, 0, 0 };
+	struct pollfd pfd = { .fd = ioreq_source_fd(env->src),
+	    .events = POLLIN };
+	unsigned i, served = 0;
+	int n;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		assert_int_equal(ioreq_fake_submit(env->fake, i,
+		    &(struct ioreq){ .type = IOREQ_TYPE_PIO,
+		    .addr = H_PIO_BASE, .size = 1, .count = 1,
+		    .dir = IOREQ_WRITE, .data = i }), 0);
+	while (served < 4) {
+		/* Nothing may wait unseen: each round starts from the fd. */
+		assert_int_equal(poll(&pfd, 1, 0), 1);
+		n = ioreq_source_run(env->src, 1, &ev);
+		assert_int_equal(n, 1);
+		served += (unsigned)n;
+	}
+	assert_int_equal(ev.requests, 4);
+	assert_int_equal(ioreq_source_run(env->src, 1, &ev), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(ioreq_fake_complete(env->fake, i,
+		    &(struct ioreq){ 0 }), 0);
+	h_env_free(env);
+}
+
 /* ---- The buffered ring ------------------------------------------------------ */
 
 static void
@@ -772,6 +805,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test(vcpus__eight_threads_concurrently),
 		cmocka_unit_test(vcpus__full_page_of_128),
+		cmocka_unit_test(source__budget_leaves_fd_readable),
 		cmocka_unit_test_setup_teardown(
 		    buffered__drained_before_synchronous_request, setup_buf,
 		    teardown),
