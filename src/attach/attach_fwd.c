@@ -29,6 +29,9 @@ struct attach_fwd {
 	int		 fw_peer_fd;	/* the attach socket, or -1 */
 	bool		 fw_peer_gone;
 	bool		 fw_is_write[ATTACH_MAX_VCPUS];	/* the slot's request */
+	/* Bumped by every vCPU thread: atomics. */
+	uint64_t	 fw_requests;
+	uint64_t	 fw_unkicked;
 	struct ioreq_shm_vcpu fw_vcpus[ATTACH_MAX_VCPUS];
 };
 
@@ -246,7 +249,17 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 	byte = STATE_IOREQ_READY | (uint8_t)((is_write ? IOREQ_WRITE : IOREQ_READ)
 	    << 5);
 	__atomic_store_n(slot_state_byte(slot), byte, __ATOMIC_RELEASE);
-	{
+	__atomic_fetch_add(&f->fw_requests, 1, __ATOMIC_RELAXED);
+	/*
+	 * READY, full barrier, then the mark: hcvsockd clears the mark,
+	 * full barrier, then looks at the states, so if we see the mark it
+	 * sees our READY (IOREQ_SHM_WATCHED).
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&slot->_pad0, __ATOMIC_RELAXED) &
+	    IOREQ_SHM_WATCHED) {
+		__atomic_fetch_add(&f->fw_unkicked, 1, __ATOMIC_RELAXED);
+	} else {
 		uint64_t one = 1;
 
 		if (write(f->fw_vcpus[vcpu].kick_fd, &one, sizeof(one)) !=
@@ -254,6 +267,13 @@ attach_fwd_access(struct attach_fwd *f, unsigned vcpu, enum ioreq_space space,
 			return -errno;
 	}
 	return fwd_wait(f, vcpu, data, timeout_ms);
+}
+
+void
+attach_fwd_get_stats(const struct attach_fwd *f, struct attach_fwd_stats *st)
+{
+	st->fs_requests = __atomic_load_n(&f->fw_requests, __ATOMIC_RELAXED);
+	st->fs_unkicked = __atomic_load_n(&f->fw_unkicked, __ATOMIC_RELAXED);
 }
 
 int

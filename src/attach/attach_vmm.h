@@ -52,7 +52,9 @@ void	attach_fwd_fill(const struct attach_fwd *f, struct attach_desc *d);
 
 /*
  * Forward one access of vCPU `vcpu` as Xen would: fill the slot (which
- * must be NONE), release barrier, READY, kick; wait for IORESP_READY
+ * must be NONE), release barrier, READY, kick (skipped when, after a full
+ * barrier, the slot carries hcvsockd's IOREQ_SHM_WATCHED mark: it is
+ * polling the page and answers without one); wait for IORESP_READY
  * (spinning up to the spin window, then blocking on the done eventfd),
  * take `data`, set NONE.  *data is the value written or gets the value
  * read.  -ETIMEDOUT after timeout_ms (-1 forever) with the slot left as
@@ -77,6 +79,14 @@ int	attach_fwd_resume(struct attach_fwd *f, unsigned vcpu, uint64_t *data,
 void	attach_fwd_abandon(struct attach_fwd *f, unsigned vcpu);
 /* Spin this long on the slot before blocking (default 0). */
 void	attach_fwd_set_spin(struct attach_fwd *f, uint64_t ns);
+
+/* Accesses forwarded, and how many of them went without a kick. */
+struct attach_fwd_stats {
+	uint64_t	fs_requests;
+	uint64_t	fs_unkicked;
+};
+void	attach_fwd_get_stats(const struct attach_fwd *f,
+	    struct attach_fwd_stats *st);
 
 /*
  * Watch the attach socket (after a successful attach_vmm_send; -1 stops

@@ -174,6 +174,16 @@ unwatch(struct binding *b)
 }
 
 static void
+source_failed(struct binding *b, int rc)
+{
+	log_warnx("%s: the notifier failed: %s", b->b_name, strerror(-rc));
+	unwatch(b);
+	b->b_failed = true;
+	if (b->b_on_failed != NULL)
+		b->b_on_failed(b->b_hook_arg, rc);
+}
+
+static void
 on_source(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct binding *b = arg;
@@ -187,17 +197,20 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 	for (;;) {
 		struct ioreq_source_events ev = { 0, 0, 0 };
 		uint64_t window;
+		int polled = 0;
 
 		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
-		if (n < 0) {
-			log_warnx("%s: the notifier failed: %s", b->b_name,
-			    strerror(-n));
-			unwatch(b);
-			b->b_failed = true;
-			if (b->b_on_failed != NULL)
-				b->b_on_failed(b->b_hook_arg, n);
+		/*
+		 * In a window the page is watched too: a request is answered
+		 * when it is posted, and its producer may skip the kick.
+		 */
+		if (n >= 0 && deadline != 0)
+			polled = ioreq_source_poll(b->b_src, true, &ev);
+		if (n < 0 || polled < 0) {
+			source_failed(b, n < 0 ? n : polled);
 			return;
 		}
+		n += polled;
 		if (ev.doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
 			defer(b);
 		/*
@@ -216,7 +229,21 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 		window = MAX(b->b_busy_ns, ev.requests > 0 ? b->b_sync_ns : 0);
 		if (n > 0 && window > 0)
 			deadline = MAX(deadline, loop_now_ns() + window);
-		if (deadline == 0 || loop_now_ns() >= deadline)
+		if (deadline != 0 && loop_now_ns() >= deadline) {
+			/* Unwatched, then one more look: no kick can be owed. */
+			ev.requests = 0;
+			polled = ioreq_source_poll(b->b_src, false, &ev);
+			if (polled < 0) {
+				source_failed(b, polled);
+				return;
+			}
+			if (polled == 0)
+				break;
+			run_device(b);
+			deadline = loop_now_ns() + MAX(b->b_busy_ns,
+			    b->b_sync_ns);
+		}
+		if (deadline == 0)
 			break;
 		cpu_relax();
 	}

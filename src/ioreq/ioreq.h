@@ -234,6 +234,21 @@ int	ioreq_source_fd(const struct ioreq_source *s);
 int	ioreq_source_run(struct ioreq_source *s, unsigned budget,
 	    struct ioreq_source_events *ev) __must_check;
 
+/*
+ * The page itself, for a caller that polls (a busy or sync poll window):
+ * with `watching` true, mark the page as watched and answer every READY
+ * slot now, whether or not its event came; with false, take the mark
+ * away, then answer every READY slot once more, so that a request posted
+ * while the mark was there is never left without its event.  Adds the
+ * requests answered to *ev and returns how many, or 0 where the source
+ * has no such mark (xen: Xen sends every event anyway).  shm: the mark is
+ * IOREQ_SHM_WATCHED in each slot's _pad0, which the producer may read to
+ * skip its kick (docs/KVM-ATTACH.md); the source clears it when it opens
+ * the page and when it closes.
+ */
+int	ioreq_source_poll(struct ioreq_source *s, bool watching,
+	    struct ioreq_source_events *ev) __must_check;
+
 struct ioreq_source_stats {
 	uint64_t	ss_doorbells;	/* doorbell events outside requests */
 	uint64_t	ss_guest_events;	/* guest sends on its channel */
@@ -286,6 +301,15 @@ struct ioreq_shm_region {
 
 #define IOREQ_SHM_MAX_VCPUS	128
 #define IOREQ_SHM_MAX_REGIONS	16
+
+/*
+ * Bit of a slot's _pad0 (bytes 28-29, which Xen's layout leaves unused)
+ * that the shm source sets while it polls the page: a producer that reads
+ * it set after publishing READY (with a full barrier between) may skip
+ * the kick, because the source answers every READY slot after clearing
+ * it.
+ */
+#define IOREQ_SHM_WATCHED	0x1u
 
 /*
  * How a KVM guest's doorbell and interrupt travel (each fd -1: absent).

@@ -582,6 +582,18 @@ ioreq_engine_service_vcpu(struct ioreq_engine *e, unsigned vcpu)
 	return service_slot(e, vcpu, false);
 }
 
+unsigned
+ioreq_engine_service_ready(struct ioreq_engine *e)
+{
+	unsigned i, n = 0;
+
+	if (e->e_stopped)
+		return 0;
+	for (i = 0; i < e->e_nr_vcpus; i++)
+		n += (unsigned)service_slot(e, i, false);
+	return n;
+}
+
 int
 ioreq_engine_service_all(struct ioreq_engine *e)
 {

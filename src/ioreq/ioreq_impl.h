@@ -180,6 +180,9 @@ unsigned ioreq_engine_drain_buffered(struct ioreq_engine *e);
 /* Service vCPU `vcpu`'s slot as if notified.  1 answered, 0 not READY. */
 int	ioreq_engine_service_vcpu(struct ioreq_engine *e, unsigned vcpu);
 
+/* Service every READY slot as if notified; returns how many. */
+unsigned ioreq_engine_service_ready(struct ioreq_engine *e);
+
 /* ---- Sources ------------------------------------------------------------ */
 
 struct ioreq_source_ops {
@@ -197,6 +200,8 @@ struct ioreq_source_ops {
 	int	(*quiesce)(struct ioreq_source *s);
 	void	(*close)(struct ioreq_source *s, bool destroy);
 	int	(*server_id)(const struct ioreq_source *s);
+	/* Set or clear the watched mark (ioreq_source_poll); may be NULL. */
+	void	(*set_watched)(struct ioreq_source *s, bool on);
 };
 
 /*
@@ -217,6 +222,7 @@ struct ioreq_source {
 	uint32_t			 src_fixed_gsi;
 	bool				 src_has_vm;	/* own ioeventfd/irqfd */
 	uint32_t			 src_db_port;	/* doorbell event port */
+	bool				 src_watched;	/* ioreq_source_poll */
 	struct ioreq_source_stats	 src_stats;
 };
 

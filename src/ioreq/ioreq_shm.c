@@ -88,11 +88,32 @@ shm_quiesce(struct ioreq_source *s)
 	return 0;
 }
 
+/*
+ * The producer publishes READY, then (full barrier) reads the mark; we
+ * clear the mark, then (full barrier) read the states.  One of the two
+ * sees the other's store, so a request whose kick was skipped is seen.
+ */
+static void
+shm_set_watched(struct ioreq_source *s, bool on)
+{
+	struct ioreq_shm *sh = (struct ioreq_shm *)s;
+	struct ioreq *slots = sh->sh_page;
+	unsigned i;
+
+	for (i = 0; i < s->src_nr_vcpus; i++)
+		__atomic_store_n(&slots[i]._pad0,
+		    (uint16_t)(on ? IOREQ_SHM_WATCHED : 0), __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 static void
 shm_close(struct ioreq_source *s, bool destroy)
 {
 	struct ioreq_shm *sh = (struct ioreq_shm *)s;
 
+	/* Whoever serves the page next must be kicked until it says so. */
+	if (sh->sh_page != NULL)
+		shm_set_watched(s, false);
 	ioreq_engine_free(s->src_engine);
 	/* Closing the notifier deassigns the ioeventfd and irqfds in KVM. */
 	if (s->src_notifier != NULL)
@@ -114,6 +135,7 @@ static const struct ioreq_source_ops shm_ops = {
 	.restrict_ = shm_restrict,
 	.quiesce = shm_quiesce,
 	.close = shm_close,
+	.set_watched = shm_set_watched,
 };
 
 int
@@ -143,6 +165,8 @@ ioreq_shm_open(const struct ioreq_shm_cfg *cfg, struct ioreq_source **sp)
 	rc = shm_map_page(cfg->page_fd, &sh->sh_page);
 	if (rc < 0)
 		goto err_close;
+	/* A process that served the page before may have died polling it. */
+	shm_set_watched(s, false);
 	if (cfg->bufpage_fd >= 0) {
 		rc = shm_map_page(cfg->bufpage_fd, &sh->sh_bufpage);
 		if (rc < 0)

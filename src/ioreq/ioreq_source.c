@@ -233,6 +233,23 @@ ioreq_source_run(struct ioreq_source *s, unsigned budget,
 	return rc < 0 ? rc : (int)n;
 }
 
+int
+ioreq_source_poll(struct ioreq_source *s, bool watching,
+    struct ioreq_source_events *ev)
+{
+	unsigned n;
+
+	if (s->ops->set_watched == NULL)
+		return 0;
+	if (watching != s->src_watched) {
+		s->ops->set_watched(s, watching);
+		s->src_watched = watching;
+	}
+	n = ioreq_engine_service_ready(s->src_engine);
+	ev->requests += n;
+	return (int)n;
+}
+
 void
 ioreq_source_get_stats(const struct ioreq_source *s,
     struct ioreq_source_stats *st)

@@ -825,6 +825,78 @@ fwd__xen_state_machine(void **state)
 	attach_fwd_free(f);
 }
 
+/* A server that watches the page: it answers by looking, never by the kick. */
+struct watcher {
+	struct ioreq	*w_slot;
+	volatile bool	 w_stop;
+};
+
+static void *
+watcher_main(void *arg)
+{
+	struct watcher *w = arg;
+	struct ioreq *q = w->w_slot;
+
+	while (!w->w_stop) {
+		if (__atomic_load_n((uint8_t *)q + 30, __ATOMIC_ACQUIRE) % 16 !=
+		    STATE_IOREQ_READY)
+			continue;
+		q->data = 0x1234;
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		q->state = STATE_IORESP_READY;
+	}
+	return NULL;
+}
+
+static void
+fwd__no_kick_while_watched(void **state)
+{
+	struct attach_fwd_stats st;
+	struct attach_desc d;
+	struct attach_fwd *f;
+	struct watcher w;
+	pthread_t th;
+	uint64_t data, cnt;
+	void *p;
+
+	(void)state;
+	assert_int_equal(attach_fwd_new(1, &f), 0);
+	attach_desc_init(&d);
+	attach_fwd_fill(f, &d);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, d.ad_page_fd,
+	    0);
+	assert_true(p != MAP_FAILED);
+	memset(&w, 0, sizeof(w));
+	w.w_slot = p;
+	/* The watcher never writes the done eventfd: the VMM spins. */
+	attach_fwd_set_spin(f, 5000000000ull);
+	assert_int_equal(pthread_create(&th, NULL, watcher_main, &w), 0);
+
+	w.w_slot->_pad0 = IOREQ_SHM_WATCHED;
+	assert_int_equal(attach_fwd_access(f, 0, IOREQ_SPACE_PIO, 0x5a0, 4,
+	    false, &data, 5000), 0);
+	assert_int_equal(data, 0x1234);
+	assert_int_equal(read(d.ad_vcpus[0].kick_fd, &cnt, sizeof(cnt)), -1);
+	assert_int_equal(errno, EAGAIN);
+	/* The mark is hcvsockd's: the VMM leaves it as it was. */
+	assert_int_equal(w.w_slot->_pad0, IOREQ_SHM_WATCHED);
+
+	w.w_slot->_pad0 = 0;
+	assert_int_equal(attach_fwd_access(f, 0, IOREQ_SPACE_PIO, 0x5a0, 4,
+	    false, &data, 5000), 0);
+	assert_int_equal(read(d.ad_vcpus[0].kick_fd, &cnt, sizeof(cnt)),
+	    sizeof(cnt));
+	assert_int_equal(cnt, 1);
+
+	attach_fwd_get_stats(f, &st);
+	assert_int_equal(st.fs_requests, 2);
+	assert_int_equal(st.fs_unkicked, 1);
+	w.w_stop = true;
+	pthread_join(th, NULL);
+	munmap(p, 4096);
+	attach_fwd_free(f);
+}
+
 /* ---- attach_source_open with descriptions that pass the checks but not KVM's */
 
 /* With *slot a duplicate of `like`, the source is refused for `why`. */
@@ -1420,6 +1492,7 @@ main(void)
 		cmocka_unit_test(sess__real_vm_fd_accepted),
 #endif
 		cmocka_unit_test(fwd__xen_state_machine),
+		cmocka_unit_test(fwd__no_kick_while_watched),
 		cmocka_unit_test(server__attach_detach_limits),
 		cmocka_unit_test(guest__shared_eventfds_refused),
 		cmocka_unit_test(state__records_newest_intact_wins),

@@ -144,6 +144,8 @@ sync_poll__second_request_same_wake(void **state)
 	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_main, &fx), 0);
 	assert_true(loop_run_once(fx.loop, 30000) >= 0);
 	assert_int_equal((int)reg_reads(&fx), 2);
+	/* The window watched the page and took its mark away at the end. */
+	assert_int_equal(ioreq_fake_slots(fx.fake)[0]._pad0, 0);
 	pthread_join(fx.th, NULL);
 	assert_int_equal(fx.rc, 0);
 	assert_int_equal(fx.reads_done, 2);

@@ -522,6 +522,64 @@ source__budget_leaves_fd_readable(void **state)
 	h_env_free(env);
 }
 
+/* Publish vCPU `v`'s PIO write as the fake does, without its kick. */
+static void
+post_unkicked(struct h_env *env, unsigned v, uint64_t data)
+{
+	struct ioreq *slot = &ioreq_fake_slots(env->fake)[v];
+
+	slot->addr = H_PIO_BASE + v;
+	slot->data = data;
+	slot->count = 1;
+	slot->size = 1;
+	slot->type = IOREQ_TYPE_PIO;
+	__atomic_store_n((uint8_t *)slot + IOREQ_SLOT_BITS_OFF,
+	    (uint8_t)STATE_IOREQ_READY, __ATOMIC_RELEASE);
+}
+
+static void
+source__watched_page_needs_no_kick(void **state)
+{
+	struct h_env *env = h_env_new(2, false, false);
+	struct ioreq *sl = ioreq_fake_slots(env->fake);
+	struct ioreq_source_events ev = { 0, 0, 0 };
+	struct ioreq_source *s2;
+	struct ioreq resp;
+	uint32_t p;
+
+	(void)state;
+	/* Watching marks every slot and answers whatever is READY. */
+	assert_int_equal(ioreq_source_poll(env->src, true, &ev), 0);
+	assert_int_equal(sl[0]._pad0, IOREQ_SHM_WATCHED);
+	assert_int_equal(sl[1]._pad0, IOREQ_SHM_WATCHED);
+	post_unkicked(env, 0, 7);
+	assert_int_equal(ioreq_source_poll(env->src, true, &ev), 1);
+	assert_int_equal(ioreq_slot_state(&sl[0]), STATE_IORESP_READY);
+	assert_int_equal(ioreq_fake_complete(env->fake, 0, &resp), 0);
+	/* Unwatching clears the marks, then answers what came meanwhile. */
+	post_unkicked(env, 1, 9);
+	assert_int_equal(ioreq_source_poll(env->src, false, &ev), 1);
+	assert_int_equal(sl[0]._pad0, 0);
+	assert_int_equal(sl[1]._pad0, 0);
+	assert_int_equal(ioreq_fake_complete(env->fake, 1, &resp), 0);
+	assert_int_equal(ev.requests, 2);
+	assert_int_equal(env->pio.log[0].val, 7);
+	assert_int_equal(env->pio.log[1].val, 9);
+	assert_int_equal(ioreq_source_poll(env->src, false, &ev), 0);
+	assert_int_equal(notifier_next(env->n, &p, NULL), 0);
+
+	/* A page left marked (its server died polling) is cleared at open. */
+	sl[1]._pad0 = IOREQ_SHM_WATCHED;
+	assert_int_equal(ioreq_shm_open(ioreq_fake_shm_cfg(env->fake), &s2), 0);
+	assert_int_equal(sl[1]._pad0, 0);
+	assert_int_equal(ioreq_source_poll(s2, true, &ev), 0);
+	assert_int_equal(sl[1]._pad0, IOREQ_SHM_WATCHED);
+	/* And at close: the next server must be kicked. */
+	ioreq_source_close(s2, true);
+	assert_int_equal(sl[1]._pad0, 0);
+	h_env_free(env);
+}
+
 /* ---- The buffered ring ------------------------------------------------------ */
 
 static void
@@ -806,6 +864,7 @@ main(void)
 		cmocka_unit_test(vcpus__eight_threads_concurrently),
 		cmocka_unit_test(vcpus__full_page_of_128),
 		cmocka_unit_test(source__budget_leaves_fd_readable),
+		cmocka_unit_test(source__watched_page_needs_no_kick),
 		cmocka_unit_test_setup_teardown(
 		    buffered__drained_before_synchronous_request, setup_buf,
 		    teardown),
