@@ -85,6 +85,7 @@ struct run {
 	struct vsock_dev_stats	 dstats;	/* the device, at the end */
 #ifdef HAVE_KVM
 	struct vmm		*vmm;
+	struct vmm_stats	 vstats;	/* the VMM, at the end */
 #endif
 };
 
@@ -657,6 +658,10 @@ out:
 	vsenv_stop(&r->env);
 	if (vsenv_dev(&r->env) != NULL)
 		vsock_dev_get_stats(vsenv_dev(&r->env), &r->dstats);
+#ifdef HAVE_KVM
+	if (r->vmm != NULL)
+		vmm_get_stats(r->vmm, &r->vstats);
+#endif
 	if (rc == 0 && gs != NULL) {
 		uint32_t n = r->ctl->nsamples, skip = n / 10;
 
@@ -714,7 +719,7 @@ fig_credit(bool busy, bool sync)
 	const char *name = sync ? (busy ? "kvm_credit_sync_busy" :
 	    "kvm_credit_sync_block") : busy ? "kvm_credit_busy" :
 	    "kvm_credit_block";
-	char what[160];
+	char what[224];
 	int rc;
 
 	if (!bench_selected(name))
@@ -731,6 +736,12 @@ fig_credit(bool busy, bool sync)
 	    "through device and muxer, %s doorbell, server %s",
 	    sync ? "synchronous (forwarded exit)" : "async (ioeventfd)",
 	    busy ? "busy-polls" : "blocks in epoll");
+	/* How often hcvsockd was watching the page when the VMM posted. */
+	if (sync && r.vstats.vs_forwarded > 0)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what),
+		    "; %.2f of forwarded exits needed no kick",
+		    (double)r.vstats.vs_unkicked /
+		    (double)r.vstats.vs_forwarded);
 	if (sync)
 		bench_result(name, what, &st, "kvm_exit_io", BENCH_LE, 1.3);
 	else

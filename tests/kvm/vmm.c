@@ -564,8 +564,12 @@ vmm_stop(struct vmm *m)
 void
 vmm_get_stats(const struct vmm *m, struct vmm_stats *st)
 {
+	struct attach_fwd_stats fs;
+
 	st->vs_forwarded = __atomic_load_n(&m->m_forwarded, __ATOMIC_RELAXED);
 	st->vs_fwd_errors = __atomic_load_n(&m->m_fwd_errors, __ATOMIC_RELAXED);
 	st->vs_resumed = __atomic_load_n(&m->m_resumed, __ATOMIC_RELAXED);
 	st->vs_reattached = __atomic_load_n(&m->m_reattached, __ATOMIC_RELAXED);
+	attach_fwd_get_stats(m->m_fwd, &fs);
+	st->vs_unkicked = fs.fs_unkicked;
 }

@@ -112,6 +112,7 @@ struct vmm_stats {
 	uint64_t	vs_fwd_errors;	/* unanswered / protocol errors */
 	uint64_t	vs_reattached;	/* re-attaches after hcvsockd went away */
 	uint64_t	vs_resumed;	/* requests answered by the next hcvsockd */
+	uint64_t	vs_unkicked;	/* forwarded without a kick (watched) */
 };
 void	vmm_get_stats(const struct vmm *m, struct vmm_stats *st);
 
