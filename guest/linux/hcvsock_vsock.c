@@ -12,6 +12,7 @@
  * an event channel and EVTCHN_KICK the doorbell is an EVTCHNOP_send on
  * that channel: no exit to the device model and no wait for it.
  */
+#include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/interrupt.h>
@@ -20,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/seq_file.h>
 #include <linux/skbuff.h>
 #include <linux/version.h>
 #include <linux/virtio_vsock.h>
@@ -118,9 +120,10 @@ struct hcvs {
 	bool			 halted;	/* device error: bring-up again */
 	u32			 cid;
 
-	/* Counters, printed at unload. */
+	/* Counters, printed at unload and read from debugfs meanwhile. */
 	u64			 n_tx, n_rx, n_kicks, n_ekicks, n_irqs,
 				 n_resets, n_rx_bad, n_splits;
+	struct dentry		*dbg;
 };
 
 static struct hcvs hcvs;
@@ -725,6 +728,25 @@ static void hcvs_teardown(struct hcvs *h)
 	hcvs_unmap_window(h);
 }
 
+/*
+ * debugfs hcvsock_vsock/counters: the unload line's counters while the
+ * module runs, so that a test can take the difference over one transfer.
+ * Each is a u64 written by one context at a time; a read may be a packet
+ * behind, never torn.
+ */
+static int hcvs_counters_show(struct seq_file *m, void *v)
+{
+	struct hcvs *h = m->private;
+
+	seq_printf(m, "tx %llu rx %llu kicks %llu evtchn-kicks %llu irqs %llu resets %llu bad-rx %llu split %llu\n",
+		   READ_ONCE(h->n_tx), READ_ONCE(h->n_rx),
+		   READ_ONCE(h->n_kicks), READ_ONCE(h->n_ekicks),
+		   READ_ONCE(h->n_irqs), READ_ONCE(h->n_resets),
+		   READ_ONCE(h->n_rx_bad), READ_ONCE(h->n_splits));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hcvs_counters);
+
 static int __init hcvs_init(void)
 {
 	struct hcvs *h = &hcvs;
@@ -821,6 +843,9 @@ static int __init hcvs_init(void)
 	else
 		snprintf(how, sizeof(how), "poll every %u ms, kick %s", poll_ms,
 			 h->sync_doorbell ? "sync doorbell" : "doorbell");
+	/* Counters only: without debugfs the module works the same. */
+	h->dbg = debugfs_create_dir("hcvsock_vsock", NULL);
+	debugfs_create_file("counters", 0444, h->dbg, h, &hcvs_counters_fops);
 	pr_info("hcvsock: up: window %s 0x%lx, cid %u, version 0x%08x, features 0x%x, %u+%u slots of %u B, %s\n",
 		h->win ? "mmio" : "pio", h->win ? mmio : h->pio, h->cid, ver,
 		h->features, h->ntx, h->nrx, h->slot, how);
@@ -835,6 +860,7 @@ static void __exit hcvs_exit(void)
 {
 	struct hcvs *h = &hcvs;
 
+	debugfs_remove_recursive(h->dbg);
 	vsock_core_unregister(&hcvs_transport.transport);
 	hcvs_teardown(h);
 	pr_info("hcvsock: down: tx %llu rx %llu kicks %llu evtchn-kicks %llu irqs %llu resets %llu bad-rx %llu split %llu\n",

@@ -8,6 +8,7 @@
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
 exec >/dev/console 2>&1
@@ -49,6 +50,11 @@ load() {
 	return $rc
 }
 refcnt() { cat /sys/module/hcvsock_vsock/refcnt 2>/dev/null || echo gone; }
+# counters TAG: the module's counters now (debugfs); dom0 takes the
+# difference of TAG-0 and TAG-1 over one transfer.
+counters() {
+	g "counters tag=$1 $(cat /sys/kernel/debug/hcvsock_vsock/counters 2>/dev/null || echo none)"
+}
 # reap PID TENTHS: wait for a background job, at most TENTHS/10 s (then
 # it is killed); its exit status.
 reap() {
@@ -102,15 +108,21 @@ vsock)
 	reap $lpid 650
 	g "h2g done rc=$?"
 
-	for s in 1 4095 65537 1048576 16777216; do
+	for s in 1 4095 65537 1048576; do
 		echo_xfer 1234 $s s$s
 	done
+	# The long transfers alone: steady-state notifications.
+	counters echo16m-0
+	echo_xfer 1234 16777216 s16777216
+	counters echo16m-1
 
 	lgtool seq-client 2 1235 200 77
 
 	lgtool multi 2 1236 64 65536
 
+	counters send16m-0
 	lgtool send 2 1237 16777216
+	counters send16m-1
 	klog
 	rmmod_idle
 	bye PASS ;;
