@@ -188,6 +188,7 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct binding *b = arg;
 	uint64_t deadline = 0;
+	unsigned left = BINDING_EVENT_BUDGET;
 	int n;
 
 	(void)l;
@@ -199,7 +200,7 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 		uint64_t window;
 		int polled = 0;
 
-		n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
+		n = ioreq_source_run(b->b_src, left, &ev);
 		/*
 		 * In a window the page is watched too: a request is answered
 		 * when it is posted, and its producer may skip the kick.
@@ -211,6 +212,7 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 			return;
 		}
 		n += polled;
+		left -= MIN(left, (unsigned)n);
 		if (ev.doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
 			defer(b);
 		/*
@@ -229,16 +231,20 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 		window = MAX(b->b_busy_ns, ev.requests > 0 ? b->b_sync_ns : 0);
 		if (n > 0 && window > 0)
 			deadline = MAX(deadline, loop_now_ns() + window);
-		if (deadline != 0 && loop_now_ns() >= deadline) {
+		if (deadline != 0 && (left == 0 || loop_now_ns() >= deadline)) {
 			/* Unwatched, then one more look: no kick can be owed. */
-			ev.requests = 0;
 			polled = ioreq_source_poll(b->b_src, false, &ev);
 			if (polled < 0) {
 				source_failed(b, polled);
 				return;
 			}
-			if (polled == 0)
+			/*
+			 * A guest that keeps coming gets the budget, then the
+			 * other fds their turn: its next event wakes us again.
+			 */
+			if (polled == 0 || left == 0)
 				break;
+			left -= MIN(left, (unsigned)polled);
 			run_device(b);
 			deadline = loop_now_ns() + MAX(b->b_busy_ns,
 			    b->b_sync_ns);

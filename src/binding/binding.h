@@ -10,10 +10,12 @@
  *
  * What a binding guarantees, whatever the source:
  *   - the source's fd is on the loop; each wake services at most
- *     BINDING_EVENT_BUDGET events, so one guest cannot hold the loop;
+ *     BINDING_EVENT_BUDGET events, poll windows included, so one guest
+ *     cannot hold the loop (a window ends early when they are spent);
  *   - with busy_poll_ns, it keeps polling that long after the last event
  *     before returning to epoll (a guest in a tight request loop never
- *     waits for a wake-up; other fds wait up to busy_poll_ns);
+ *     waits for a wake-up; other fds wait up to busy_poll_ns after the
+ *     guest's last event, or until the budget is spent);
  *   - with sync_poll_ns, the same after a wake that answered a request
  *     (a vCPU stopped until it had the answer) and only then: a guest
  *     on the synchronous doorbell or register accesses comes back

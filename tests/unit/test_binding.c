@@ -152,6 +152,50 @@ sync_poll__second_request_same_wake(void **state)
 	fx_close(&fx);
 }
 
+#define MANY_READS	(BINDING_EVENT_BUDGET + 400)
+
+static void *
+vcpu_many(void *arg)
+{
+	struct fx *fx = arg;
+	unsigned i;
+
+	for (i = 0; i < MANY_READS && fx->rc == 0; i++)
+		fx->rc = read_magic(fx);
+	fx->reads_done = 1;
+	return NULL;
+}
+
+/*
+ * A vCPU that never pauses keeps the window open, but one wake still
+ * ends once the budget is spent: the loop's other fds get their turn.
+ */
+static void
+sync_poll__budget_ends_the_wake(void **state)
+{
+	struct fx fx;
+	uint64_t n;
+
+	(void)state;
+	assert_int_equal(fx_open(&fx, 2000ull * 1000 * 1000, 0), 0);
+	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_many, &fx), 0);
+	assert_true(loop_run_once(fx.loop, 30000) >= 0);
+	n = reg_reads(&fx);
+	/*
+	 * At most the budget (the fake's kicks of requests the window had
+	 * answered count too) and the one request of the last look.
+	 */
+	assert_true(n > 0);
+	assert_true(n <= BINDING_EVENT_BUDGET + 1);
+	assert_int_equal(ioreq_fake_slots(fx.fake)[0]._pad0, 0);
+	while (!fx.reads_done)
+		assert_true(loop_run_once(fx.loop, 30000) >= 0);
+	pthread_join(fx.th, NULL);
+	assert_int_equal(fx.rc, 0);
+	assert_int_equal((int)reg_reads(&fx), MANY_READS);
+	fx_close(&fx);
+}
+
 /* Without a window a wake answers what is there and returns. */
 static void
 sync_poll__off_one_wake_per_request(void **state)
@@ -190,6 +234,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sync_poll__second_request_same_wake),
 		cmocka_unit_test(sync_poll__off_one_wake_per_request),
+		cmocka_unit_test(sync_poll__budget_ends_the_wake),
 		cmocka_unit_test(tx_poll__is_the_devices),
 	};
 
