@@ -152,11 +152,30 @@ efd_same_file(int a, int64_t a_id, int b, int64_t b_id)
 	    (long)a, (long)b) == 0;
 }
 
+/*
+ * Put `fd` (port `slot`, generation `gen`) on the epoll fd, or again.
+ * Edge-triggered: every eventfd write queues the port at the tail of
+ * epoll's ready list unless it is there already, so ports come out in
+ * the order they were kicked and a busy port cannot overtake one that
+ * has been waiting.  The generation tells a stale event apart
+ * (efd_event_port).
+ */
+static int
+efd_register(struct notify_efd *e, int op, int fd, uint32_t gen,
+    uint32_t slot)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLET;
+	ev.data.u64 = ((uint64_t)gen << 32) | slot;
+	return epoll_ctl(e->efd_epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
 int
 efd_port_add(struct notify_efd *e, const struct notify_bind *b, int rx_fd,
     int tx_fd, uint32_t *local)
 {
-	struct epoll_event ev;
 	struct efd_port *p;
 	int64_t rx_id = -1, tx_id = -1;
 	uint32_t slot;
@@ -172,19 +191,9 @@ efd_port_add(struct notify_efd *e, const struct notify_bind *b, int rx_fd,
 		goto out;
 	p = &e->efd_ports[slot];
 	if (rx_fd >= 0) {
-		/*
-		 * Edge-triggered with one event per epoll_wait(): every eventfd
-		 * write re-queues the port at the tail of epoll's ready list,
-		 * so ports come out in the order they were kicked and a busy
-		 * port cannot overtake one that has been waiting.
-		 */
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLET;
-		ev.data.u64 = ((uint64_t)(p->p_gen + 1) << 32) | slot;
-		if (epoll_ctl(e->efd_epfd, EPOLL_CTL_ADD, rx_fd, &ev) < 0) {
-			rc = -errno;
+		rc = efd_register(e, EPOLL_CTL_ADD, rx_fd, p->p_gen + 1, slot);
+		if (rc < 0)
 			goto out;
-		}
 	}
 	p->p_gen++;
 	p->p_used = true;
@@ -406,7 +415,6 @@ int
 efd_end_cycle(struct notifier *n)
 {
 	struct notify_efd *e = to_efd(n);
-	struct epoll_event ev;
 	struct efd_port *p;
 	uint32_t slot;
 	int rc = 0;
@@ -418,13 +426,9 @@ efd_end_cycle(struct notifier *n)
 	 */
 	for (; e->efd_iev < e->efd_nev && rc == 0; e->efd_iev++) {
 		p = efd_event_port(e, &e->efd_evs[e->efd_iev], &slot);
-		if (p == NULL)
-			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLET;
-		ev.data.u64 = ((uint64_t)p->p_gen << 32) | slot;
-		if (epoll_ctl(e->efd_epfd, EPOLL_CTL_MOD, p->p_rx_fd, &ev) < 0)
-			rc = -errno;
+		if (p != NULL)
+			rc = efd_register(e, EPOLL_CTL_MOD, p->p_rx_fd,
+			    p->p_gen, slot);
 	}
 	e->efd_iev = e->efd_nev = 0;
 	e->efd_short = false;
