@@ -26,6 +26,12 @@ tests_unit_test_log_SOURCES = %reldir%/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_log_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test_log
+
+check_PROGRAMS += tests/unit/test_loop
+tests_unit_test_loop_SOURCES = %reldir%/unit/test_loop.c
+tests_unit_test_loop_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_loop_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_loop
 endif
 
 include %reldir%/notify.mk

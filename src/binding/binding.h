@@ -25,7 +25,9 @@
  *     a pass it leaves work to (entries found in the window) runs again
  *     from the zero timer, like any pass that leaves work;
  *   - device work runs after each completed request and after each
- *     doorbell, in bounded passes; what is left runs from a zero timer;
+ *     doorbell, in bounded passes; what is left runs from a zero timer,
+ *     after the fds ready by then (loop.h), so a guest with endless work
+ *     takes one pass per turn of the loop;
  *     a guest's events on its EVTCHN channel are one guest event per
  *     wake however many were sent (vsock_dev_guest_event);
  *   - a window write that changed the recorded state runs state_changed

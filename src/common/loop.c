@@ -186,6 +186,14 @@ loop_del_fd(struct loop *l, int fd)
 	return 0;
 }
 
+/* Equal due times run in the order they were armed. */
+static bool
+timer_before(const struct loop_timer *a, const struct loop_timer *b)
+{
+	return a->lt_due_ms < b->lt_due_ms ||
+	    (a->lt_due_ms == b->lt_due_ms && a->lt_id < b->lt_id);
+}
+
 static void
 heap_swap(struct loop *l, size_t a, size_t b)
 {
@@ -201,7 +209,7 @@ heap_up(struct loop *l, size_t i)
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
 
-		if (l->l_timers[p].lt_due_ms <= l->l_timers[i].lt_due_ms)
+		if (!timer_before(&l->l_timers[i], &l->l_timers[p]))
 			break;
 		heap_swap(l, p, i);
 		i = p;
@@ -214,10 +222,11 @@ heap_down(struct loop *l, size_t i)
 	for (;;) {
 		size_t c = 2 * i + 1, m = i;
 
-		if (c < l->l_ntimers && l->l_timers[c].lt_due_ms < l->l_timers[m].lt_due_ms)
+		if (c < l->l_ntimers &&
+		    timer_before(&l->l_timers[c], &l->l_timers[m]))
 			m = c;
 		if (c + 1 < l->l_ntimers &&
-		    l->l_timers[c + 1].lt_due_ms < l->l_timers[m].lt_due_ms)
+		    timer_before(&l->l_timers[c + 1], &l->l_timers[m]))
 			m = c + 1;
 		if (m == i)
 			return;
@@ -274,12 +283,22 @@ loop_del_timer(struct loop *l, int64_t id)
 	}
 }
 
+/*
+ * Only timers armed before this pass run in it.  A callback that arms a
+ * zero timer (work left for later) gets it on the next turn, after
+ * epoll: otherwise it would run again at once until the millisecond
+ * changed, and the fds would wait.  With equal due times ordered by id,
+ * the first timer armed during the pass is the heap's top once every
+ * older due one has run.
+ */
 static void
 run_timers(struct loop *l)
 {
 	uint64_t now = loop_now_ms();
+	int64_t first_new = l->l_next_id;
 
-	while (l->l_ntimers > 0 && l->l_timers[0].lt_due_ms <= now) {
+	while (l->l_ntimers > 0 && l->l_timers[0].lt_due_ms <= now &&
+	    l->l_timers[0].lt_id < first_new) {
 		struct loop_timer t = l->l_timers[0];
 
 		heap_remove(l, 0);
