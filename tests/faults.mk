@@ -26,7 +26,8 @@ VALGRIND_TESTS = tests/unit/test_vsock_mux tests/unit/test_ioreq_shm \
 	tests/fuzz/replay_ioreq_page tests/fuzz/replay_vsock_mux \
 	tests/fuzz/replay_attach tests/fuzz/replay_conf \
 	tests/fuzz/replay_vsock_dev tests/fuzz/replay_vsock_devmux \
-	tests/unit/test_binding_evtchn tests/unit/test_binding
+	tests/unit/test_binding_evtchn tests/unit/test_binding \
+	tests/unit/test_loop
 EXTRA_DIST += %reldir%/valgrind-check
 check-valgrind: $(check_PROGRAMS) $(sbin_PROGRAMS)
 	$(SHELL) $(top_srcdir)/tests/valgrind-check $(abs_top_srcdir) \
