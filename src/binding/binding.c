@@ -25,6 +25,8 @@ struct binding {
 	uint64_t		 b_cid;
 	int			 b_fd;		/* on the loop, or -1 */
 	int64_t			 b_timer;
+	int64_t			 b_tick;	/* the window's next look */
+	uint64_t		 b_deadline;	/* the window's end (ns), 0: shut */
 	uint64_t		 b_busy_ns;
 	uint64_t		 b_sync_ns;
 	uint64_t		 b_wakeups;	/* the loop found the source ready */
@@ -38,6 +40,7 @@ struct binding {
 };
 
 static void run_device(struct binding *b);
+static void window_tick(struct loop *l, void *arg);
 
 /* ---- Interrupts: the device's choice, delivered by the source ------------ */
 
@@ -97,6 +100,25 @@ defer(struct binding *b)
 		return;
 	id = loop_add_timer(b->b_loop, 0, work_timer, b);
 	b->b_timer = id > 0 ? id : 0;
+}
+
+static void
+arm_tick(struct binding *b)
+{
+	struct ioreq_source_events ev = { 0, 0, 0 };
+	int64_t id;
+
+	if (b->b_tick != 0 || b->b_fd < 0)
+		return;
+	id = loop_add_timer(b->b_loop, 0, window_tick, b);
+	if (id > 0) {
+		b->b_tick = id;
+		return;
+	}
+	/* No look would come: the window shuts and the mark goes now. */
+	b->b_deadline = 0;
+	if (ioreq_source_poll(b->b_src, false, &ev) > 0)
+		run_device(b);
 }
 
 /*
@@ -168,6 +190,10 @@ unwatch(struct binding *b)
 	if (b->b_timer != 0)
 		loop_del_timer(b->b_loop, b->b_timer);
 	b->b_timer = 0;
+	if (b->b_tick != 0)
+		loop_del_timer(b->b_loop, b->b_tick);
+	b->b_tick = 0;
+	b->b_deadline = 0;
 	if (b->b_fd >= 0)
 		(void)loop_del_fd(b->b_loop, b->b_fd);
 	b->b_fd = -1;
@@ -183,76 +209,83 @@ source_failed(struct binding *b, int rc)
 		b->b_on_failed(b->b_hook_arg, rc);
 }
 
+/*
+ * A turn's events from the source: the device's share of them, then the
+ * window.  Events open (or stretch) it: any with busy_poll, an answered
+ * request with sync_poll.
+ */
+static void
+after_events(struct binding *b, int n, const struct ioreq_source_events *ev)
+{
+	uint64_t window;
+
+	if (ev->doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
+		defer(b);
+	/*
+	 * However many events the guest sent meanwhile, one pass: a guest
+	 * flooding its port costs one bounded pass per turn.
+	 */
+	if (ev->guest_events > 0 && vsock_dev_guest_event(b->b_dev) > 0)
+		defer(b);
+	run_device(b);
+	window = MAX(b->b_busy_ns, ev->requests > 0 ? b->b_sync_ns : 0);
+	if (n > 0 && window > 0 && b->b_fd >= 0) {
+		b->b_deadline = MAX(b->b_deadline, loop_now_ns() + window);
+		arm_tick(b);
+	}
+}
+
 static void
 on_source(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct binding *b = arg;
-	uint64_t deadline = 0;
-	unsigned left = BINDING_EVENT_BUDGET;
+	struct ioreq_source_events ev = { 0, 0, 0 };
 	int n;
 
 	(void)l;
 	(void)fd;
 	(void)events;
 	b->b_wakeups++;
-	for (;;) {
-		struct ioreq_source_events ev = { 0, 0, 0 };
-		uint64_t window;
-		int polled = 0;
-
-		n = ioreq_source_run(b->b_src, left, &ev);
-		/*
-		 * In a window the page is watched too: a request is answered
-		 * when it is posted, and its producer may skip the kick.
-		 */
-		if (n >= 0 && deadline != 0)
-			polled = ioreq_source_poll(b->b_src, true, &ev);
-		if (n < 0 || polled < 0) {
-			source_failed(b, n < 0 ? n : polled);
-			return;
-		}
-		n += polled;
-		left -= MIN(left, (unsigned)n);
-		if (ev.doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
-			defer(b);
-		/*
-		 * However many events the guest sent meanwhile, one pass: a
-		 * guest flooding its port costs one bounded pass per wake.
-		 */
-		if (ev.guest_events > 0 && vsock_dev_guest_event(b->b_dev) > 0)
-			defer(b);
-		run_device(b);
-		if (b->b_fd < 0)
-			break;
-		/*
-		 * Events open (or stretch) the window: any with busy_poll, an
-		 * answered request with sync_poll.  No window: back to epoll.
-		 */
-		window = MAX(b->b_busy_ns, ev.requests > 0 ? b->b_sync_ns : 0);
-		if (n > 0 && window > 0)
-			deadline = MAX(deadline, loop_now_ns() + window);
-		if (deadline != 0 && (left == 0 || loop_now_ns() >= deadline)) {
-			/* Unwatched, then one more look: no kick can be owed. */
-			polled = ioreq_source_poll(b->b_src, false, &ev);
-			if (polled < 0) {
-				source_failed(b, polled);
-				return;
-			}
-			/*
-			 * A guest that keeps coming gets the budget, then the
-			 * other fds their turn: its next event wakes us again.
-			 */
-			if (polled == 0 || left == 0)
-				break;
-			left -= MIN(left, (unsigned)polled);
-			run_device(b);
-			deadline = loop_now_ns() + MAX(b->b_busy_ns,
-			    b->b_sync_ns);
-		}
-		if (deadline == 0)
-			break;
-		cpu_relax();
+	n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
+	if (n < 0) {
+		source_failed(b, n);
+		return;
 	}
+	after_events(b, n, &ev);
+}
+
+/*
+ * An open window's look, once per turn of the loop: the loop does not
+ * sleep while a zero timer is due, so the source's fd is polled by the
+ * loop's own epoll_wait() and the host sockets are served between looks.
+ * Where the source has a page, each look answers what is READY on it,
+ * marked watched so that its producer may skip the kick.  At the end the
+ * mark goes, and one more look follows: no kick can be owed.
+ */
+static void
+window_tick(struct loop *l, void *arg)
+{
+	struct binding *b = arg;
+	struct ioreq_source_events ev = { 0, 0, 0 };
+	bool open;
+	int n;
+
+	(void)l;
+	b->b_tick = 0;
+	if (b->b_fd < 0 || b->b_deadline == 0)
+		return;
+	open = loop_now_ns() < b->b_deadline;
+	n = ioreq_source_poll(b->b_src, open, &ev);
+	if (n < 0) {
+		source_failed(b, n);
+		return;
+	}
+	if (open)
+		arm_tick(b);
+	else
+		b->b_deadline = 0;
+	/* A request in the last look opens the window again. */
+	after_events(b, n, &ev);
 }
 
 /* ---- Building ------------------------------------------------------------ */

@@ -9,27 +9,31 @@
  * source's (ioreq_source_irq_*, ioreq_source_set_doorbell).
  *
  * What a binding guarantees, whatever the source:
- *   - the source's fd is on the loop; each wake services at most
- *     BINDING_EVENT_BUDGET events, poll windows included, so one guest
- *     cannot hold the loop (a window ends early when they are spent);
- *   - with busy_poll_ns, it keeps polling that long after the last event
- *     before returning to epoll (a guest in a tight request loop never
- *     waits for a wake-up; other fds wait up to busy_poll_ns after the
- *     guest's last event, or until the budget is spent);
- *   - with sync_poll_ns, the same after a wake that answered a request
+ *   - the source's fd is on the loop; each turn of the loop services at
+ *     most BINDING_EVENT_BUDGET of its events and one look at its page,
+ *     so one guest cannot hold the loop;
+ *   - with busy_poll_ns, the loop does not sleep for that long after the
+ *     guest's last event: each turn polls the source's fd (epoll with a
+ *     zero timeout) and looks at its page, so a guest in a tight request
+ *     loop never waits for a wake-up, and the other fds are served on
+ *     every turn meanwhile (the loop's thread spins for the window);
+ *   - with sync_poll_ns, the same after a turn that answered a request
  *     (a vCPU stopped until it had the answer) and only then: a guest
  *     on the synchronous doorbell or register accesses comes back
  *     within one exit, while asynchronous doorbells (streams) never
  *     make the loop spin;
+ *   - while a window is open on a source with a page (ioreq_source_poll)
+ *     the page carries the watched mark; it goes when the window shuts,
+ *     and a last look follows, so no request is left without its event;
  *   - tx_poll_ns is the device's TX poll window (vsock_dev_set_tx_poll):
  *     a pass it leaves work to (entries found in the window) runs again
  *     from the zero timer, like any pass that leaves work;
  *   - device work runs after each completed request and after each
  *     doorbell, in bounded passes; what is left runs from a zero timer,
  *     after the fds ready by then (loop.h), so a guest with endless work
- *     takes one pass per turn of the loop;
- *     a guest's events on its EVTCHN channel are one guest event per
- *     wake however many were sent (vsock_dev_guest_event);
+ *     takes one pass per turn of the loop; a guest's events on its
+ *     EVTCHN channel are one guest event per turn however many were
+ *     sent (vsock_dev_guest_event);
  *   - a window write that changed the recorded state runs state_changed
  *     before the request is answered, so a daemon killed at any point
  *     leaves a state file that agrees with what the guest was told;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The binding's poll windows over the fake ioreq page: a request the
- * vCPU waited for keeps the loop polling for the next one (sync_poll),
- * without a window one wake serves what is there and returns, and
- * tx_poll is the device's.
+ * vCPU waited for keeps the loop polling for the next one (sync_poll)
+ * while it serves its other fds, without a window one wake serves what
+ * is there and returns, and tx_poll is the device's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +37,7 @@ struct fx {
 	volatile int		 go_second;	/* gate: 1 lets the second go */
 	unsigned		 gap_us;	/* delay before the second */
 	volatile int		 reads_done;
+	volatile int		 mark_before_second;	/* _pad0 then */
 	int			 rc;
 };
 
@@ -113,6 +114,7 @@ vcpu_main(void *arg)
 		usleep(1000);
 	if (fx->gap_us > 0)
 		usleep(fx->gap_us);
+	fx->mark_before_second = ioreq_fake_slots(fx->fake)[0]._pad0;
 	fx->rc = read_magic(fx);
 	fx->reads_done = 2;
 	return NULL;
@@ -127,28 +129,110 @@ reg_reads(struct fx *fx)
 	return st.ds_reg_reads;
 }
 
+static uint32_t
+mark(struct fx *fx)
+{
+	return ioreq_fake_slots(fx->fake)[0]._pad0;
+}
+
+/* Turns of the loop until the window has shut (the mark is gone). */
+static void
+run_until_unwatched(struct fx *fx)
+{
+	uint64_t end = loop_now_ns() + 10ull * 1000 * 1000 * 1000;
+
+	while (mark(fx) != 0 && loop_now_ns() < end)
+		assert_true(loop_run_once(fx->loop, 100) >= 0);
+	assert_int_equal(mark(fx), 0);
+	/* The last look has run: no tick is left to come. */
+	assert_true(loop_run_once(fx->loop, 0) >= 0);
+	assert_int_equal(mark(fx), 0);
+}
+
 /*
- * With sync_poll the wake that answered the first read stays in its
- * window and answers the second, which comes 20 ms later, without going
- * back to epoll.
+ * With sync_poll the window that a read opened still watches the page
+ * when the second read comes 20 ms later, and takes its mark away once
+ * the window is over.
  */
 static void
-sync_poll__second_request_same_wake(void **state)
+sync_poll__window_watches_the_page(void **state)
 {
 	struct fx fx;
 
 	(void)state;
-	assert_int_equal(fx_open(&fx, 2000ull * 1000 * 1000, 0), 0);
+	assert_int_equal(fx_open(&fx, 200ull * 1000 * 1000, 0), 0);
 	fx.go_second = 1;
 	fx.gap_us = 20000;
 	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_main, &fx), 0);
-	assert_true(loop_run_once(fx.loop, 30000) >= 0);
-	assert_int_equal((int)reg_reads(&fx), 2);
-	/* The window watched the page and took its mark away at the end. */
-	assert_int_equal(ioreq_fake_slots(fx.fake)[0]._pad0, 0);
+	while (fx.reads_done < 2)
+		assert_true(loop_run_once(fx.loop, 30000) >= 0);
 	pthread_join(fx.th, NULL);
 	assert_int_equal(fx.rc, 0);
-	assert_int_equal(fx.reads_done, 2);
+	assert_int_equal((int)reg_reads(&fx), 2);
+	assert_int_equal(fx.mark_before_second, IOREQ_SHM_WATCHED);
+	run_until_unwatched(&fx);
+	fx_close(&fx);
+}
+
+struct pipe_seen {
+	int		 calls;
+	uint32_t	 mark;		/* the page's, when the fd was served */
+	uint64_t	 at_ns;
+	struct fx	*fx;
+};
+
+static void
+pipe_cb(struct loop *l, int fd, unsigned events, void *arg)
+{
+	struct pipe_seen *ps = arg;
+	char c;
+
+	(void)l;
+	(void)events;
+	assert_int_equal(read(fd, &c, 1), 1);
+	ps->calls++;
+	ps->mark = mark(ps->fx);
+	ps->at_ns = loop_now_ns();
+}
+
+/*
+ * An open window does not keep the loop's other fds waiting: a socket
+ * that becomes readable in a 2 s window is served at once, while the
+ * page is still watched.
+ */
+static void
+sync_poll__other_fds_served_in_window(void **state)
+{
+	struct pipe_seen ps = { 0, 0, 0, NULL };
+	struct fx fx;
+	uint64_t t0;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(fx_open(&fx, 2000ull * 1000 * 1000, 0), 0);
+	ps.fx = &fx;
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(loop_add_fd(fx.loop, p[0], LOOP_IN, pipe_cb, &ps), 0);
+	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_main, &fx), 0);
+	while (fx.reads_done < 1)
+		assert_true(loop_run_once(fx.loop, 30000) >= 0);
+	/* The window is open now; one more turn sets the mark. */
+	assert_true(loop_run_once(fx.loop, 0) >= 0);
+	assert_int_equal(mark(&fx), IOREQ_SHM_WATCHED);
+	t0 = loop_now_ns();
+	assert_int_equal(write(p[1], "x", 1), 1);
+	while (ps.calls == 0)
+		assert_true(loop_run_once(fx.loop, 30000) >= 0);
+	assert_int_equal(ps.mark, IOREQ_SHM_WATCHED);
+	assert_true(ps.at_ns - t0 < 1000ull * 1000 * 1000);
+	fx.go_second = 1;
+	while (fx.reads_done < 2)
+		assert_true(loop_run_once(fx.loop, 30000) >= 0);
+	pthread_join(fx.th, NULL);
+	assert_int_equal(fx.rc, 0);
+	assert_int_equal(loop_del_fd(fx.loop, p[0]), 0);
+	close(p[0]);
+	close(p[1]);
 	fx_close(&fx);
 }
 
@@ -167,32 +251,32 @@ vcpu_many(void *arg)
 }
 
 /*
- * A vCPU that never pauses keeps the window open, but one wake still
- * ends once the budget is spent: the loop's other fds get their turn.
+ * A vCPU that never pauses keeps the window open, but each turn of the
+ * loop serves at most the budget and one look at the page.
  */
 static void
-sync_poll__budget_ends_the_wake(void **state)
+sync_poll__budget_per_turn(void **state)
 {
 	struct fx fx;
 	uint64_t n;
 
 	(void)state;
-	assert_int_equal(fx_open(&fx, 2000ull * 1000 * 1000, 0), 0);
+	assert_int_equal(fx_open(&fx, 200ull * 1000 * 1000, 0), 0);
 	assert_int_equal(pthread_create(&fx.th, NULL, vcpu_many, &fx), 0);
 	assert_true(loop_run_once(fx.loop, 30000) >= 0);
 	n = reg_reads(&fx);
 	/*
-	 * At most the budget (the fake's kicks of requests the window had
-	 * answered count too) and the one request of the last look.
+	 * At most the budget (the fake's kicks of requests a look had
+	 * answered count too) and the one request of the turn's look.
 	 */
 	assert_true(n > 0);
 	assert_true(n <= BINDING_EVENT_BUDGET + 1);
-	assert_int_equal(ioreq_fake_slots(fx.fake)[0]._pad0, 0);
 	while (!fx.reads_done)
 		assert_true(loop_run_once(fx.loop, 30000) >= 0);
 	pthread_join(fx.th, NULL);
 	assert_int_equal(fx.rc, 0);
 	assert_int_equal((int)reg_reads(&fx), MANY_READS);
+	run_until_unwatched(&fx);
 	fx_close(&fx);
 }
 
@@ -232,9 +316,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(sync_poll__second_request_same_wake),
+		cmocka_unit_test(sync_poll__window_watches_the_page),
+		cmocka_unit_test(sync_poll__other_fds_served_in_window),
 		cmocka_unit_test(sync_poll__off_one_wake_per_request),
-		cmocka_unit_test(sync_poll__budget_ends_the_wake),
+		cmocka_unit_test(sync_poll__budget_per_turn),
 		cmocka_unit_test(tx_poll__is_the_devices),
 	};
 
