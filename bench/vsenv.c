@@ -87,13 +87,13 @@ vsenv_mux_cfg(const struct vsenv *e, struct vsock_mux_cfg *mcfg)
 
 /* Directory, loop and the wake-up eventfd: what both kinds share. */
 static int
-vsenv_base(struct vsenv *e, bool busy)
+vsenv_base(struct vsenv *e, bool spin)
 {
 	int rc;
 
 	memset(e, 0, sizeof(*e));
 	e->wake_fd = -1;
-	e->busy = busy;
+	e->spin = spin;
 	snprintf(e->dir, sizeof(e->dir), "/tmp/hcvsock-bench.XXXXXX");
 	if (mkdtemp(e->dir) == NULL) {
 		e->dir[0] = '\0';
@@ -117,16 +117,17 @@ vsenv_open_attach(struct vsenv *e, const struct attach_desc *d, bool busy,
 	char err[160];
 	int rc;
 
-	rc = vsenv_base(e, busy);
+	rc = vsenv_base(e, false);
 	if (rc < 0)
 		goto err;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.loop = e->loop;
 	vsenv_mux_cfg(e, &cfg.mux);
 	/*
-	 * hcvsockd's sync_poll_us: a blocking server's window (a busy one
-	 * never sleeps); tx_poll_us: every stream server's.
+	 * hcvsockd's busy_poll_us: the busy server's window; sync_poll_us:
+	 * the blocking server's; tx_poll_us: every stream server's.
 	 */
+	cfg.busy_poll_ns = busy ? VSENV_BUSY_WINDOW_NS : 0;
 	cfg.sync_poll_ns = busy ? 0 : bench_opts.sync_poll_ns;
 	cfg.tx_poll_ns = !tx_poll ? 0 : bench_opts.tx_poll_ns;
 	rc = attach_vsock_new(&cfg, d, &e->av, err, sizeof(err));
@@ -232,7 +233,7 @@ vsenv_main(void *arg)
 
 	(void)bench_pin(bench_opts.cpu_b);
 	while (!e->stop) {
-		if (loop_run_once(e->loop, e->busy ? 0 : -1) < 0)
+		if (loop_run_once(e->loop, e->spin ? 0 : -1) < 0)
 			break;
 	}
 	return NULL;

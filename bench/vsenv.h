@@ -29,11 +29,16 @@ struct vsock_mux;
 /*
  * "block": the VMM spins this long on a forwarded exit before it sleeps,
  * and the device keeps its TX poll window this long, as vhost and NAPI
- * do; hcvsockd's busy-poll window stays off (on two shared CPUs it
- * starves the host peer: PERFORMANCE.md).  "busy": the server never
+ * do; hcvsockd's busy-poll window stays off.  "busy": the server never
  * sleeps; the stream figures keep the TX poll window in both.
  */
 #define VSENV_WINDOW_NS		(50u * 1000u)
+/*
+ * "busy", KVM: hcvsockd's busy_poll_us at its largest, 100 ms, which no
+ * gap inside a figure outlasts: the loop never sleeps, serves the host
+ * sockets on every turn and watches the ioreq page, as hcvsockd does.
+ */
+#define VSENV_BUSY_WINDOW_NS	(100000ull * 1000u)
 /*
  * "block", KVM: hcvsockd's sync_poll window (requests only).  It must
  * outlast the gap between an answer and the vCPU's next request, one
@@ -51,7 +56,7 @@ struct vsenv {
 	struct attach_vsock	*av;		/* KVM: hcvsockd's own glue */
 	int			 wake_fd;
 	int64_t			 timer;
-	bool			 busy;
+	bool			 spin;		/* the loop never sleeps */
 	volatile int		 stop;
 	bool			 running;
 	pthread_t		 th;
@@ -70,6 +75,8 @@ int	vsenv_open(struct vsenv *e, const struct ioreq_shm_cfg *cfg,
 /*
  * KVM: the same, but built by attach_vsock_new() from a VMM's attach
  * description - the code hcvsockd runs for an attached KVM guest.
+ * busy: hcvsockd's busy_poll_us window (VSENV_BUSY_WINDOW_NS) keeps
+ * the loop awake, where a fake page's busy server spins the loop itself.
  * tx_poll: the device's TX poll window (hcvsockd's tx_poll_us), blocking
  * or busy server; the latency figures leave it off, since with it the
  * guest's request rings no doorbell and the figure would time the
