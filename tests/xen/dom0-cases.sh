@@ -401,6 +401,12 @@ hv_g2h() {
 
 # Guest-initiated, checksummed both ways, for each doorbell and interrupt.
 case_hv_g2h_sync() { hv_g2h hv-g2h-sync "irq=none sync=1 bytes=65536 seed=101" 2; }
+# The same with hcvsockd's sync_poll_us window: each answered doorbell keeps
+# the loop polling, while the echo peer's socket is served between looks.
+case_hv_g2h_window() {
+	HV_EXTRA_CONF="sync_poll_us = 200"
+	hv_g2h hv-g2h-window "irq=none sync=1 bytes=65536 seed=104" 2
+}
 case_hv_g2h_msi() { hv_g2h hv-g2h-msi "irq=msi sync=0 bytes=65536 seed=102" 1; }
 case_hv_g2h_evtchn() { hv_g2h hv-g2h-evtchn "irq=evtchn sync=0 bytes=65536 seed=103" 1; }
 
