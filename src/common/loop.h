@@ -36,9 +36,9 @@ int	loop_del_fd(struct loop *l, int fd);
  * One-shot timer after `ms` milliseconds.  Returns an id > 0, or -errno.
  * Cancelling an id that already fired is a no-op.  Due timers run after
  * the fds' callbacks of the same turn, in due order and, for equal due
- * times, in the order they were armed.  A timer armed during a turn
- * never runs in that turn: a zero timer is "after the fds ready now",
- * so work that re-arms one cannot keep them waiting.
+ * times, in the order they were armed.  A timer armed by a timer's
+ * callback waits for the next turn, after that turn's fds: work that
+ * re-arms a zero timer cannot keep the fds waiting.
  */
 int64_t	loop_add_timer(struct loop *l, uint64_t ms, loop_timer_cb cb, void *arg);
 void	loop_del_timer(struct loop *l, int64_t id);
