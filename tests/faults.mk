@@ -27,6 +27,7 @@ VALGRIND_TESTS = tests/unit/test_vsock_mux tests/unit/test_ioreq_shm \
 	tests/fuzz/replay_attach tests/fuzz/replay_conf \
 	tests/fuzz/replay_vsock_dev tests/fuzz/replay_vsock_devmux \
 	tests/unit/test_binding_evtchn tests/unit/test_binding \
+	tests/unit/test_binding_doorbell \
 	tests/unit/test_loop
 EXTRA_DIST += %reldir%/valgrind-check
 check-valgrind: $(check_PROGRAMS) $(sbin_PROGRAMS)

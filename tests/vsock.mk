@@ -75,6 +75,17 @@ tests_unit_test_binding_evtchn_LDADD = tests/libvsocktestenv.a \
 	src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
 TESTS += tests/unit/test_binding_evtchn
 
+# A whole binding with the doorbell as an event (KVM's ioeventfd): the
+# doorbell's pass before the notifier's reads.
+check_PROGRAMS += tests/unit/test_binding_doorbell
+tests_unit_test_binding_doorbell_SOURCES = %reldir%/unit/test_binding_doorbell.c
+tests_unit_test_binding_doorbell_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_binding_doorbell_LDFLAGS = -Wl,--wrap=notifier_next
+tests_unit_test_binding_doorbell_LDADD = tests/libvsocktestenv.a \
+	$(BINDING_LIBS) guest/libhcvsock_guest.a $(FAKE_GUEST_LIBS) \
+	src/ioreq/libioreq.a $(NOTIFY_LIBS) $(TEST_LIBS)
+TESTS += tests/unit/test_binding_doorbell
+
 # End to end: guest driver -> fake ioreq page -> engine -> device -> muxer
 # -> AF_UNIX host programs.
 check_PROGRAMS += tests/unit/test_vsock_e2e

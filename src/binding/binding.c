@@ -215,11 +215,13 @@ source_failed(struct binding *b, int rc)
  * request with sync_poll.
  */
 static void
-after_events(struct binding *b, int n, const struct ioreq_source_events *ev)
+after_events(struct binding *b, int n, const struct ioreq_source_events *ev,
+    bool ahead)
 {
 	uint64_t window;
 
-	if (ev->doorbells > 0 && vsock_dev_kick(b->b_dev) > 0)
+	if (ev->doorbells > 0 && (ahead ? vsock_dev_kick_again(b->b_dev) :
+	    vsock_dev_kick(b->b_dev)) > 0)
 		defer(b);
 	/*
 	 * However many events the guest sent meanwhile, one pass: a guest
@@ -240,18 +242,31 @@ on_source(struct loop *l, int fd, unsigned events, void *arg)
 {
 	struct binding *b = arg;
 	struct ioreq_source_events ev = { 0, 0, 0 };
+	bool ahead;
 	int n;
 
 	(void)l;
 	(void)fd;
 	(void)events;
 	b->b_wakeups++;
+	/*
+	 * A wake that is most likely the asynchronous doorbell runs the
+	 * doorbell's pass first, and the notifier's reads (an epoll_wait()
+	 * and a read() of the eventfd, slow right after a wake-up) come
+	 * after the answer instead of before it.  The doorbells they find
+	 * run one more pass, which takes what came since.  A vCPU's request
+	 * waiting on the page goes first as before: the pass may hold a TX
+	 * poll window, which no vCPU should wait for.
+	 */
+	ahead = b->b_dev != NULL && ioreq_source_doorbell_likely(b->b_src);
+	if (ahead && vsock_dev_kick_ahead(b->b_dev) > 0)
+		defer(b);
 	n = ioreq_source_run(b->b_src, BINDING_EVENT_BUDGET, &ev);
 	if (n < 0) {
 		source_failed(b, n);
 		return;
 	}
-	after_events(b, n, &ev);
+	after_events(b, n, &ev, ahead);
 }
 
 /*
@@ -285,7 +300,7 @@ window_tick(struct loop *l, void *arg)
 	else
 		b->b_deadline = 0;
 	/* A request in the last look opens the window again. */
-	after_events(b, n, &ev);
+	after_events(b, n, &ev, false);
 }
 
 /* ---- Building ------------------------------------------------------------ */

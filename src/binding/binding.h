@@ -28,6 +28,12 @@
  *   - tx_poll_ns is the device's TX poll window (vsock_dev_set_tx_poll):
  *     a pass it leaves work to (entries found in the window) runs again
  *     from the zero timer, like any pass that leaves work;
+ *   - a wake of a source whose asynchronous doorbell is an event, with
+ *     no vCPU's request READY on its page, runs the doorbell's pass
+ *     before the source's notifier is read (ioreq_source_doorbell_likely,
+ *     vsock_dev_kick_ahead): the guest's answer does not wait for those
+ *     reads; doorbells they find run one more pass for what came since,
+ *     without a second poll window, so none is lost or counted twice;
  *   - device work runs after each completed request and after each
  *     doorbell, in bounded passes; what is left runs from a zero timer,
  *     after the fds ready by then (loop.h), so a guest with endless work

@@ -217,6 +217,13 @@ int	ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
 	    uint64_t addr, unsigned len, uint64_t value) __must_check;
 
 /*
+ * True when a wake of the source's fd is most likely the asynchronous
+ * doorbell: one reaches this source as an event, and no vCPU's request
+ * is READY on the page (a look at each slot's state, no syscall).
+ */
+bool	ioreq_source_doorbell_likely(const struct ioreq_source *s);
+
+/*
  * The one fd for the event loop (level-triggered EPOLLIN).  When it is
  * readable, call ioreq_source_run(): it services up to `budget` events
  * (requests are answered, the post hook runs after each), adds what else

@@ -594,6 +594,19 @@ ioreq_engine_service_ready(struct ioreq_engine *e)
 	return n;
 }
 
+bool
+ioreq_engine_any_ready(const struct ioreq_engine *e)
+{
+	unsigned i;
+
+	if (e->e_stopped)
+		return false;
+	for (i = 0; i < e->e_nr_vcpus; i++)
+		if (ioreq_slot_state(&e->e_slots[i]) == STATE_IOREQ_READY)
+			return true;
+	return false;
+}
+
 int
 ioreq_engine_service_all(struct ioreq_engine *e)
 {

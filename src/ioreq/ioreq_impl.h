@@ -182,6 +182,8 @@ int	ioreq_engine_service_vcpu(struct ioreq_engine *e, unsigned vcpu);
 
 /* Service every READY slot as if notified; returns how many. */
 unsigned ioreq_engine_service_ready(struct ioreq_engine *e);
+/* Some vCPU's slot is READY (not yet claimed); a look, nothing claimed. */
+bool	ioreq_engine_any_ready(const struct ioreq_engine *e);
 
 /* ---- Sources ------------------------------------------------------------ */
 

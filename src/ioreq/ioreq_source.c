@@ -188,6 +188,13 @@ ioreq_source_set_doorbell(struct ioreq_source *s, enum ioreq_space sp,
 	return 1;
 }
 
+bool
+ioreq_source_doorbell_likely(const struct ioreq_source *s)
+{
+	return s->src_db_port != NOTIFY_PORT_INVALID &&
+	    !ioreq_engine_any_ready(s->src_engine);
+}
+
 int
 ioreq_source_fd(const struct ioreq_source *s)
 {

@@ -285,7 +285,24 @@ vsock_dev_kick(struct vsock_dev *d)
 	d->d_st.ds_kicks++;
 	if (!vsock_dev_runnable(d))
 		return 0;
-	return d->d_po->po_kick(d->d_pp);
+	return d->d_po->po_kick(d->d_pp, false);
+}
+
+int
+vsock_dev_kick_ahead(struct vsock_dev *d)
+{
+	if (!vsock_dev_runnable(d))
+		return 0;
+	return d->d_po->po_kick(d->d_pp, false);
+}
+
+int
+vsock_dev_kick_again(struct vsock_dev *d)
+{
+	d->d_st.ds_kicks++;
+	if (!vsock_dev_runnable(d))
+		return 0;
+	return d->d_po->po_kick(d->d_pp, true);
 }
 
 int

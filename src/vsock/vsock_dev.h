@@ -118,6 +118,19 @@ extern const struct ioreq_handler_ops vsock_dev_handler_ops;
 int	vsock_dev_kick(struct vsock_dev *d);
 
 /*
+ * A doorbell's pass before the doorbell is known: the caller woke for a
+ * source whose events are mostly the asynchronous doorbell and runs the
+ * pass before it reads them, so that the answer does not wait for those
+ * reads.  Not counted as a doorbell (ds_kicks).  The doorbells the caller
+ * then reads in the same wake go to vsock_dev_kick_again(): counted, one
+ * pass takes what the guest published after this one (so no doorbell is
+ * lost), and it opens no TX poll window, which this pass already had.
+ * Both return as vsock_dev_kick.
+ */
+int	vsock_dev_kick_ahead(struct vsock_dev *d);
+int	vsock_dev_kick_again(struct vsock_dev *d);
+
+/*
  * The guest signalled the port of its EVTCHN mode.  With EVTCHN_KICK
  * negotiated and that mode active this is vsock_dev_kick(); otherwise the
  * event means nothing and is only counted (ds_events_ignored).  Bounded

@@ -385,9 +385,12 @@ run_in_order(struct msg *m, int64_t now)
 			call_run(m, order[t], now);
 }
 
-/* One pass: every call in progress, then new calls if a doorbell rang. */
+/*
+ * One pass: every call in progress (unless `only_new`), then new calls if
+ * a doorbell rang.
+ */
 static int
-run_pass(struct msg *m)
+run_pass(struct msg *m, bool only_new)
 {
 	struct vsock_dev *d = m->m_dev;
 	int64_t now;
@@ -397,9 +400,11 @@ run_pass(struct msg *m)
 	if (!vsock_dev_runnable(d) || m->m_gone)
 		return 0;
 	d->d_st.ds_passes++;
-	m->m_be->ack_news(m->m_be_arg);
 	now = m->m_be->now_ms(m->m_be_arg);
-	run_in_order(m, now);
+	if (!only_new) {
+		m->m_be->ack_news(m->m_be_arg);
+		run_in_order(m, now);
+	}
 	if (kick)
 		scan(m, now);
 	if (m->m_isr != 0 && vsock_dev_runnable(d)) {
@@ -457,17 +462,22 @@ msg_doorbell(void *p, bool sync)
 	m->m_kick = true;
 	if (sync) {
 		m->m_dev->d_st.ds_sync_kicks++;
-		(void)run_pass(m);
+		(void)run_pass(m, false);
 	}
 }
 
 static int
-msg_kick(void *p)
+msg_kick(void *p, bool again)
 {
 	struct msg *m = p;
 
+	/*
+	 * No producer index to compare: a call posted since needs the scan.
+	 * The calls in progress ran in the pass ahead a moment ago; news
+	 * for them since is the backend's wake-up's to run.
+	 */
 	m->m_kick = true;
-	return run_pass(m);
+	return run_pass(m, again);
 }
 
 static bool
@@ -482,7 +492,7 @@ msg_pending(const void *p)
 static int
 msg_process(void *p)
 {
-	return run_pass(p);
+	return run_pass(p, false);
 }
 
 static bool

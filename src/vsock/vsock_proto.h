@@ -58,8 +58,13 @@ struct vsock_proto_ops {
 	uint32_t	 (*po_cmd)(void *p, uint32_t cmd);
 	/* A write to DOORBELL (sync false) or DOORBELL_SYNC. */
 	void		 (*po_doorbell)(void *p, bool sync);
-	/* The asynchronous doorbell outside the window: 1 = work left. */
-	int		 (*po_kick)(void *p);
+	/*
+	 * The asynchronous doorbell outside the window: 1 = work left.
+	 * `again`: a pass for it already ran ahead of it in this wake
+	 * (vsock_dev_kick_ahead); take what came since, and open no poll
+	 * window, which that pass had.
+	 */
+	int		 (*po_kick)(void *p, bool again);
 	/* Deferred work is due (only asked while LIVE and not halted). */
 	bool		 (*po_pending)(const void *p);
 	/* One bounded pass of deferred work: 1 = work left. */

@@ -747,9 +747,9 @@ ring_doorbell(void *p, bool sync)
 }
 
 static int
-ring_kick(void *p)
+ring_kick(void *p, bool again)
 {
-	return run_pass(p, true, true);
+	return run_pass(p, !again, true);
 }
 
 static bool

@@ -237,7 +237,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 6:	/* deferred work, as the daemon runs it */
 			for (i = 0; i < 4 && vsock_dev_process(d) == 1; i++)
 				;
-			(void)vsock_dev_kick(d);
+			/* Or the daemon's wake: the pass ahead, then the read. */
+			if (fz_u8(&f) & 1) {
+				(void)vsock_dev_kick_ahead(d);
+				(void)vsock_dev_kick_again(d);
+			} else {
+				(void)vsock_dev_kick(d);
+			}
 			pass = true;
 			break;
 		case 7:	/* event loop turn (muxer timers) */

@@ -329,7 +329,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7:
 			rx_all(&g);
-			(void)vsock_dev_kick(g.d);
+			/* Or the daemon's wake: the pass ahead, then the read. */
+			if (op & 0x80) {
+				(void)vsock_dev_kick_ahead(g.d);
+				(void)vsock_dev_kick_again(g.d);
+			} else {
+				(void)vsock_dev_kick(g.d);
+			}
 			break;
 		case 8: {
 			/* The guest scribbles on its memory (mailbox or rings). */

@@ -358,7 +358,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)vsock_dev_process(d);
 			break;
 		case 6:
-			(void)vsock_dev_kick(d);
+			/* Or the daemon's wake: the pass ahead, then the read. */
+			if (fz_u8(&f) & 1) {
+				(void)vsock_dev_kick_ahead(d);
+				(void)vsock_dev_kick_again(d);
+			} else {
+				(void)vsock_dev_kick(d);
+			}
 			break;
 		case 7:	/* the guest scribbles on its own memory */
 			ram[fz_u32(&f) % GUEST_HI] = fz_u8(&f);
