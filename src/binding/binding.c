@@ -42,6 +42,19 @@ struct binding {
 static void run_device(struct binding *b);
 static void window_tick(struct loop *l, void *arg);
 
+/*
+ * A busy window polls the device too: the guest need not ring while it
+ * is open (vsock_dev_watch_tx).  Only a busy window: its CPU is what the
+ * operator gave to this guest's latency, while a sync window follows a
+ * vCPU's requests and must not change how the guest rings.
+ */
+static void
+watch_tx(struct binding *b, bool on)
+{
+	if (b->b_dev != NULL && b->b_busy_ns > 0)
+		vsock_dev_watch_tx(b->b_dev, on);
+}
+
 /* ---- Interrupts: the device's choice, delivered by the source ------------ */
 
 static int
@@ -107,6 +120,7 @@ arm_tick(struct binding *b)
 {
 	struct ioreq_source_events ev = { 0, 0, 0 };
 	int64_t id;
+	int rc;
 
 	if (b->b_tick != 0 || b->b_fd < 0)
 		return;
@@ -115,10 +129,13 @@ arm_tick(struct binding *b)
 		b->b_tick = id;
 		return;
 	}
-	/* No look would come: the window shuts and the mark goes now. */
+	/* No look would come: the window shuts and the marks go now. */
 	b->b_deadline = 0;
-	if (ioreq_source_poll(b->b_src, false, &ev) > 0)
-		run_device(b);
+	watch_tx(b, false);
+	rc = ioreq_source_poll(b->b_src, false, &ev);
+	/* A source that failed says so on its fd's next wake. */
+	(void)rc;
+	run_device(b);
 }
 
 /*
@@ -194,6 +211,7 @@ unwatch(struct binding *b)
 		loop_del_timer(b->b_loop, b->b_tick);
 	b->b_tick = 0;
 	b->b_deadline = 0;
+	watch_tx(b, false);
 	if (b->b_fd >= 0)
 		(void)loop_del_fd(b->b_loop, b->b_fd);
 	b->b_fd = -1;
@@ -233,6 +251,7 @@ after_events(struct binding *b, int n, const struct ioreq_source_events *ev,
 	window = MAX(b->b_busy_ns, ev->requests > 0 ? b->b_sync_ns : 0);
 	if (n > 0 && window > 0 && b->b_fd >= 0) {
 		b->b_deadline = MAX(b->b_deadline, loop_now_ns() + window);
+		watch_tx(b, true);
 		arm_tick(b);
 	}
 }
@@ -282,7 +301,7 @@ window_tick(struct loop *l, void *arg)
 {
 	struct binding *b = arg;
 	struct ioreq_source_events ev = { 0, 0, 0 };
-	bool open;
+	bool open, found;
 	int n;
 
 	(void)l;
@@ -295,10 +314,20 @@ window_tick(struct loop *l, void *arg)
 		source_failed(b, n);
 		return;
 	}
-	if (open)
+	if (open) {
+		/* Entries the guest published unrung are its activity too. */
+		if (b->b_busy_ns > 0 && b->b_dev != NULL) {
+			if (vsock_dev_tx_look(b->b_dev, &found) > 0)
+				defer(b);
+			if (found)
+				b->b_deadline = MAX(b->b_deadline,
+				    loop_now_ns() + b->b_busy_ns);
+		}
 		arm_tick(b);
-	else
+	} else {
 		b->b_deadline = 0;
+		watch_tx(b, false);
+	}
 	/* A request in the last look opens the window again. */
 	after_events(b, n, &ev, false);
 }

@@ -16,7 +16,10 @@
  *     guest's last event: each turn polls the source's fd (epoll with a
  *     zero timeout) and looks at its page, so a guest in a tight request
  *     loop never waits for a wake-up, and the other fds are served on
- *     every turn meanwhile (the loop's thread spins for the window);
+ *     every turn meanwhile (the loop's thread spins for the window); the
+ *     device is watched too (vsock_dev_watch_tx): TX_NO_KICK stays up,
+ *     each turn looks at TX, entries found there keep the window open,
+ *     and when it shuts the flag comes down with a last look;
  *   - with sync_poll_ns, the same after a turn that answered a request
  *     (a vCPU stopped until it had the answer) and only then: a guest
  *     on the synchronous doorbell or register accesses comes back

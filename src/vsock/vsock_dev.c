@@ -296,6 +296,23 @@ vsock_dev_kick_ahead(struct vsock_dev *d)
 	return d->d_po->po_kick(d->d_pp, false);
 }
 
+void
+vsock_dev_watch_tx(struct vsock_dev *d, bool on)
+{
+	/* Before SET_PROTOCOL there is no protocol to tell. */
+	if (d->d_po != NULL && d->d_po->po_watch_tx != NULL)
+		d->d_po->po_watch_tx(d->d_pp, on);
+}
+
+int
+vsock_dev_tx_look(struct vsock_dev *d, bool *found)
+{
+	*found = false;
+	if (!vsock_dev_runnable(d) || d->d_po->po_look_tx == NULL)
+		return 0;
+	return d->d_po->po_look_tx(d->d_pp, found);
+}
+
 int
 vsock_dev_kick_again(struct vsock_dev *d)
 {

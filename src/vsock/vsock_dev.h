@@ -131,6 +131,20 @@ int	vsock_dev_kick_ahead(struct vsock_dev *d);
 int	vsock_dev_kick_again(struct vsock_dev *d);
 
 /*
+ * The caller polls the device (a busy-poll window, one look per turn of
+ * its loop): while watched, the device keeps TX_NO_KICK up, so the guest
+ * need not ring, and its passes open no TX poll window of their own.
+ * vsock_dev_tx_look() looks at TX_PROD and, if the guest published
+ * entries, runs a doorbell's pass for them (*found true; returns as
+ * vsock_dev_kick, not counted as a doorbell).  Unwatching brings the
+ * flag down with the protocol's barrier and last look: entries found
+ * then are left to the next pass (vsock_dev_pending).  A no-op where the
+ * protocol has no flag (MSG) or the device is not live.
+ */
+void	vsock_dev_watch_tx(struct vsock_dev *d, bool on);
+int	vsock_dev_tx_look(struct vsock_dev *d, bool *found);
+
+/*
  * The guest signalled the port of its EVTCHN mode.  With EVTCHN_KICK
  * negotiated and that mode active this is vsock_dev_kick(); otherwise the
  * event means nothing and is only counted (ds_events_ignored).  Bounded

@@ -65,6 +65,12 @@ struct vsock_proto_ops {
 	 * window, which that pass had.
 	 */
 	int		 (*po_kick)(void *p, bool again);
+	/*
+	 * vsock_dev_watch_tx() and vsock_dev_tx_look(); NULL: the protocol
+	 * has no doorbell to spare (its guest rings for every call).
+	 */
+	void		 (*po_watch_tx)(void *p, bool on);
+	int		 (*po_look_tx)(void *p, bool *found);
 	/* Deferred work is due (only asked while LIVE and not halted). */
 	bool		 (*po_pending)(const void *p);
 	/* One bounded pass of deferred work: 1 = work left. */

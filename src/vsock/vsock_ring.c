@@ -45,6 +45,7 @@ struct ring {
 	/* RX ring full with packets waiting: only a doorbell helps. */
 	bool			 r_rx_stalled;
 	bool			 r_lingered;	/* r_more: the TX poll window */
+	bool			 r_watched;	/* the caller polls (watch_tx) */
 	uint64_t		 r_credit_seen;	/* stall count a window ended on */
 	/*
 	 * The orderly-stop notice was given: the guest has been told its
@@ -669,9 +670,11 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	struct vsock_dev *d = r->r_dev;
 	uint32_t tx, rx, gflags, isr = 0;
 	uint64_t stalls;
-	unsigned wait = async ? credit_linger(r, &stalls) : 0;
+	/* Watched, the caller's polling is the window: none of our own. */
+	bool watched = r->r_watched;
+	unsigned wait = async && !watched ? credit_linger(r, &stalls) : 0;
 	bool credit = wait != 0;
-	bool keep = (linger || credit) && d->d_tx_poll_ns > 0;
+	bool keep = ((linger || credit) && d->d_tx_poll_ns > 0) || watched;
 	/* After the guest's entries: on for a doorbell or a credit answer. */
 	bool more = linger || (wait & VSOCK_WAIT_CREDIT);
 
@@ -701,7 +704,8 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	if (isr != 0)
 		vsock_dev_notify(d, isr);
 	/* This round's RX may have begun a stall: its answer is due next. */
-	credit = async && !r->r_more && credit_linger(r, &stalls) != 0;
+	credit = async && !watched && !r->r_more &&
+	    credit_linger(r, &stalls) != 0;
 	if (credit && !(r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
 		r->r_host_flags |= HCVS_HF_TX_NO_KICK;
 		if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
@@ -717,7 +721,8 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	 * or to wait for a credit answer (a pass for host data would spin
 	 * for nothing else); a flag left up by an earlier window comes down.
 	 */
-	if (keep && !r->r_more && (r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
+	if (keep && !watched && !r->r_more &&
+	    (r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
 		if (tx_linger(r, (more && tx > 0) || credit)) {
 			if (!last)
 				return 2;
@@ -750,6 +755,65 @@ static int
 ring_kick(void *p, bool again)
 {
 	return run_pass(p, !again, true);
+}
+
+static int
+tx_no_kick(struct ring *r, bool up)
+{
+	if (((r->r_host_flags & HCVS_HF_TX_NO_KICK) != 0) == up)
+		return 0;
+	r->r_host_flags ^= HCVS_HF_TX_NO_KICK;
+	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
+		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
+		return -EFAULT;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static void
+ring_watch_tx(void *p, bool on)
+{
+	struct ring *r = p;
+	uint32_t prod;
+
+	r->r_watched = on;
+	if (!vsock_dev_runnable(r->r_dev) || r->r_gone)
+		return;
+	if (on) {
+		(void)tx_no_kick(r, true);
+		return;
+	}
+	/* As tx_linger ends: the flag down, a barrier, a last look. */
+	if (tx_no_kick(r, false) < 0)
+		return;
+	if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
+		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
+		return;
+	}
+	if (prod != r->r_tx_cons)
+		r->r_more = true;
+}
+
+static int
+ring_look_tx(void *p, bool *found)
+{
+	struct ring *r = p;
+	uint32_t prod;
+
+	if (!r->r_watched || r->r_gone)
+		return 0;
+	/* Raised again after whatever took it down (a new mailbox). */
+	if (tx_no_kick(r, true) < 0)
+		return 0;
+	if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
+		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
+		return 0;
+	}
+	if (prod == r->r_tx_cons)
+		return 0;
+	*found = true;
+	return run_pass(r, true, true);
 }
 
 static bool
@@ -934,6 +998,8 @@ const struct vsock_proto_ops vsock_ring_proto = {
 	.po_cmd = ring_cmd,
 	.po_doorbell = ring_doorbell,
 	.po_kick = ring_kick,
+	.po_watch_tx = ring_watch_tx,
+	.po_look_tx = ring_look_tx,
 	.po_pending = ring_pending,
 	.po_process = ring_process,
 	.po_halted = ring_halted,

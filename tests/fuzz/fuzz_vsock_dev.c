@@ -131,7 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct geo g = { 0 };
 	uint32_t off, len, i, prod;
 	unsigned steps = 0;
-	bool pass;
+	bool pass, found;
 
 	memset(ram, CANARY, RAM_SIZE);
 	fz_allow_reset();
@@ -237,14 +237,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 6:	/* deferred work, as the daemon runs it */
 			for (i = 0; i < 4 && vsock_dev_process(d) == 1; i++)
 				;
-			/* Or the daemon's wake: the pass ahead, then the read. */
-			if (fz_u8(&f) & 1) {
+			/*
+			 * Or the daemon's wake: the pass ahead, then the read;
+			 * or a busy window's watch, looks and end.
+			 */
+			switch (fz_u8(&f) % 4) {
+			case 0:
+				(void)vsock_dev_kick(d);
+				pass = true;
+				break;
+			case 1:
 				(void)vsock_dev_kick_ahead(d);
 				(void)vsock_dev_kick_again(d);
-			} else {
-				(void)vsock_dev_kick(d);
+				pass = true;
+				break;
+			case 2:
+				/* A look runs a pass only for what it found. */
+				vsock_dev_watch_tx(d, true);
+				(void)vsock_dev_tx_look(d, &found);
+				pass = found;
+				break;
+			default:
+				vsock_dev_watch_tx(d, false);
+				(void)vsock_dev_process(d);
+				break;
 			}
-			pass = true;
 			break;
 		case 7:	/* event loop turn (muxer timers) */
 			(void)loop_run_once(lp, 0);

@@ -12,7 +12,9 @@
  * What is checked: a wake for the doorbell answers the guest before the
  * notifier is read, and counts one doorbell; a guest entry published and
  * rung between that pass and the read is answered in the same wake; a
- * vCPU's request waiting on the page goes first, with no pass ahead of it.
+ * vCPU's request waiting on the page goes first, with no pass ahead of it;
+ * a busy window keeps TX_NO_KICK up and takes unrung entries, and its end
+ * brings the flag down with a last look.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -214,7 +216,7 @@ guest_up(struct env *e)
 /* ---- The environment -------------------------------------------------------- */
 
 static int
-setup(void **state)
+setup_with(void **state, uint64_t busy_poll_ns)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	struct notify_bind nb = { .kind = NOTIFY_BIND_EVENTFDS, .tx_fd = -1 };
@@ -248,6 +250,7 @@ setup(void **state)
 	bc.windows[0].space = IOREQ_SPACE_PIO;
 	bc.windows[0].base = PIO_BASE;
 	bc.windows[0].size = HCVS_REG_WINDOW_SIZE;
+	bc.busy_poll_ns = busy_poll_ns;
 	/* The binding owns the source from here on. */
 	rc = binding_new(&bc, e->fs.fs_src, &e->b, err, sizeof(err));
 	e->fs.fs_src = NULL;
@@ -257,6 +260,20 @@ setup(void **state)
 	guest_up(e);
 	*state = e;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_with(state, 0);
+}
+
+#define BUSY_NS		(200u * 1000u * 1000u)
+
+static int
+setup_busy(void **state)
+{
+	return setup_with(state, BUSY_NS);
 }
 
 static int
@@ -373,6 +390,80 @@ request_goes_first(void **state)
 	assert_true(db_drained(e));
 }
 
+static bool
+no_kick(struct env *e)
+{
+	return (mb32(e, HCVS_MB_HOST_FLAGS) & HCVS_HF_TX_NO_KICK) != 0;
+}
+
+/* Turns of the loop until the busy window has shut (bounded). */
+static void
+run_until_shut(struct env *e)
+{
+	unsigned i;
+
+	usleep(BUSY_NS / 1000u + 50000u);
+	for (i = 0; i < 100; i++)
+		assert_true(loop_run_once(e->loop, 1) >= 0);
+}
+
+/*
+ * While a busy window is open the host keeps TX_NO_KICK up and looks at
+ * TX on every turn: an entry the guest publishes without ringing is
+ * taken, and no doorbell is counted.  When the window shuts the flag
+ * comes down.
+ */
+static void
+busy_window_needs_no_doorbell(void **state)
+{
+	struct env *e = *state;
+	uint64_t tx0, k0;
+	unsigned i;
+
+	/* A rung entry opens the window (as any guest event does). */
+	publish(e, 5000);
+	ring(e);
+	assert_true(loop_run_once(e->loop, 1000) >= 0);
+	assert_true(no_kick(e));
+	tx0 = tx_pkts(e);
+	k0 = kicks(e);
+	publish(e, 5001);
+	for (i = 0; i < 10 && tx_pkts(e) == tx0; i++)
+		assert_true(loop_run_once(e->loop, 0) >= 0);
+	assert_int_equal(tx_pkts(e) - tx0, 1);
+	assert_int_equal(kicks(e), k0);
+	assert_int_equal(mb32(e, HCVS_MB_TX_CONS), e->tx_prod);
+	assert_true(no_kick(e));
+	run_until_shut(e);
+	assert_false(no_kick(e));
+}
+
+/*
+ * An entry published unrung under the flag just as the window ends: the
+ * host's last look, after the flag comes down and a full barrier, finds
+ * it; the guest, which saw the flag, never rings for it.
+ */
+static void
+busy_window_last_look(void **state)
+{
+	struct env *e = *state;
+	uint64_t tx0;
+
+	publish(e, 5000);
+	ring(e);
+	assert_true(loop_run_once(e->loop, 1000) >= 0);
+	assert_true(no_kick(e));
+	/* The window's time runs out with no turn of the loop to see it. */
+	usleep(BUSY_NS / 1000u + 50000u);
+	tx0 = tx_pkts(e);
+	publish(e, 5001);
+	run_until_shut(e);
+	assert_int_equal(tx_pkts(e) - tx0, 1);
+	assert_int_equal(mb32(e, HCVS_MB_TX_CONS), e->tx_prod);
+	assert_false(no_kick(e));
+	assert_true(db_drained(e));
+}
+
 int
 main(void)
 {
@@ -383,6 +474,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(request_goes_first, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(busy_window_needs_no_doorbell,
+		    setup_busy, teardown),
+		cmocka_unit_test_setup_teardown(busy_window_last_look,
+		    setup_busy, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
