@@ -76,23 +76,17 @@ int __real_notifier_next(struct notifier *n, uint32_t *local,
 int __wrap_notifier_next(struct notifier *n, uint32_t *local,
     uint64_t *count);
 
-static uint64_t
-tx_pkts(struct env *e)
+static struct vsock_dev_stats
+dev_stats(struct env *e)
 {
 	struct vsock_dev_stats st;
 
 	vsock_dev_get_stats(binding_dev(e->b), &st);
-	return st.ds_tx_pkts;
+	return st;
 }
 
-static uint64_t
-kicks(struct env *e)
-{
-	struct vsock_dev_stats st;
-
-	vsock_dev_get_stats(binding_dev(e->b), &st);
-	return st.ds_kicks;
-}
+#define tx_pkts(e)	(dev_stats(e).ds_tx_pkts)
+#define kicks(e)	(dev_stats(e).ds_kicks)
 
 static uint32_t
 mb32(struct env *e, uint32_t off)
@@ -300,6 +294,17 @@ db_drained(struct env *e)
 
 /* ---- Tests --------------------------------------------------------------- */
 
+/* One entry rung, one turn of the loop; `act` at the binding's first read. */
+static void
+ring_one(struct env *e, void (*act)(struct env *e))
+{
+	publish(e, 5000);
+	ring(e);
+	spy_arm(e, act);
+	assert_true(loop_run_once(e->loop, 1000) >= 0);
+	assert_true(spy.seen);
+}
+
 /*
  * One entry, one ring, one wake: the device took the entry and answered
  * it before the binding read its notifier, and the doorbell it read then
@@ -312,11 +317,7 @@ answered_before_the_read(void **state)
 	uint64_t tx0 = tx_pkts(e), k0 = kicks(e);
 	uint32_t rx0 = mb32(e, HCVS_MB_RX_PROD);
 
-	publish(e, 5000);
-	ring(e);
-	spy_arm(e, NULL);
-	assert_true(loop_run_once(e->loop, 1000) >= 0);
-	assert_true(spy.seen);
+	ring_one(e, NULL);
 	assert_int_equal(spy.tx_pkts - tx0, 1);
 	assert_int_equal(spy.rx_prod - rx0, 1);
 	assert_int_equal(kicks(e) - k0, 1);
@@ -344,11 +345,7 @@ late_entry_same_wake(void **state)
 	uint64_t tx0 = tx_pkts(e), k0 = kicks(e);
 	uint32_t rx0 = mb32(e, HCVS_MB_RX_PROD);
 
-	publish(e, 5000);
-	ring(e);
-	spy_arm(e, late_entry);
-	assert_true(loop_run_once(e->loop, 1000) >= 0);
-	assert_true(spy.seen);
+	ring_one(e, late_entry);
 	assert_int_equal(spy.tx_pkts - tx0, 1);
 	assert_true(db_drained(e));
 	assert_int_equal(tx_pkts(e) - tx0, 2);
@@ -378,11 +375,7 @@ request_goes_first(void **state)
 	rq.dir = IOREQ_READ;
 	rq.type = IOREQ_TYPE_PIO;
 	assert_int_equal(ioreq_fake_submit(e->fs.fs_fake, 0, &rq), 0);
-	publish(e, 5000);
-	ring(e);
-	spy_arm(e, NULL);
-	assert_true(loop_run_once(e->loop, 1000) >= 0);
-	assert_true(spy.seen);
+	ring_one(e, NULL);
 	assert_int_equal(spy.tx_pkts - tx0, 0);
 	assert_int_equal(ioreq_fake_complete(e->fs.fs_fake, 0, &resp), 0);
 	assert_int_equal((uint32_t)resp.data, HCVS_MAGIC);
@@ -421,9 +414,7 @@ busy_window_needs_no_doorbell(void **state)
 	unsigned i;
 
 	/* A rung entry opens the window (as any guest event does). */
-	publish(e, 5000);
-	ring(e);
-	assert_true(loop_run_once(e->loop, 1000) >= 0);
+	ring_one(e, NULL);
 	assert_true(no_kick(e));
 	tx0 = tx_pkts(e);
 	k0 = kicks(e);
@@ -449,9 +440,7 @@ busy_window_last_look(void **state)
 	struct env *e = *state;
 	uint64_t tx0;
 
-	publish(e, 5000);
-	ring(e);
-	assert_true(loop_run_once(e->loop, 1000) >= 0);
+	ring_one(e, NULL);
 	assert_true(no_kick(e));
 	/* The window's time runs out with no turn of the loop to see it. */
 	usleep(BUSY_NS / 1000u + 50000u);
