@@ -48,10 +48,16 @@ static void window_tick(struct loop *l, void *arg);
  * operator gave to this guest's latency, while a sync window follows a
  * vCPU's requests and must not change how the guest rings.
  */
+static bool
+watches_tx(const struct binding *b)
+{
+	return b->b_dev != NULL && b->b_busy_ns > 0;
+}
+
 static void
 watch_tx(struct binding *b, bool on)
 {
-	if (b->b_dev != NULL && b->b_busy_ns > 0)
+	if (watches_tx(b))
 		vsock_dev_watch_tx(b->b_dev, on);
 }
 
@@ -316,7 +322,7 @@ window_tick(struct loop *l, void *arg)
 	}
 	if (open) {
 		/* Entries the guest published unrung are its activity too. */
-		if (b->b_busy_ns > 0 && b->b_dev != NULL) {
+		if (watches_tx(b)) {
 			if (vsock_dev_tx_look(b->b_dev, &found) > 0)
 				defer(b);
 			if (found)

@@ -279,21 +279,27 @@ cmd_exec(struct vsock_dev *d, uint32_t cmd)
 
 /* ---- Work ------------------------------------------------------------------ */
 
+/* A doorbell's pass; `counted`: a doorbell the guest rang. */
+static int
+kick(struct vsock_dev *d, bool counted, bool again)
+{
+	if (counted)
+		d->d_st.ds_kicks++;
+	if (!vsock_dev_runnable(d))
+		return 0;
+	return d->d_po->po_kick(d->d_pp, again);
+}
+
 int
 vsock_dev_kick(struct vsock_dev *d)
 {
-	d->d_st.ds_kicks++;
-	if (!vsock_dev_runnable(d))
-		return 0;
-	return d->d_po->po_kick(d->d_pp, false);
+	return kick(d, true, false);
 }
 
 int
 vsock_dev_kick_ahead(struct vsock_dev *d)
 {
-	if (!vsock_dev_runnable(d))
-		return 0;
-	return d->d_po->po_kick(d->d_pp, false);
+	return kick(d, false, false);
 }
 
 void
@@ -316,10 +322,7 @@ vsock_dev_tx_look(struct vsock_dev *d, bool *found)
 int
 vsock_dev_kick_again(struct vsock_dev *d)
 {
-	d->d_st.ds_kicks++;
-	if (!vsock_dev_runnable(d))
-		return 0;
-	return d->d_po->po_kick(d->d_pp, true);
+	return kick(d, true, true);
 }
 
 int

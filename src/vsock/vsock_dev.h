@@ -124,8 +124,9 @@ int	vsock_dev_kick(struct vsock_dev *d);
  * reads.  Not counted as a doorbell (ds_kicks).  The doorbells the caller
  * then reads in the same wake go to vsock_dev_kick_again(): counted, one
  * pass takes what the guest published after this one (so no doorbell is
- * lost), and it opens no TX poll window, which this pass already had.
- * Both return as vsock_dev_kick.
+ * lost) and opens no TX poll window for the guest's entries, which this
+ * pass already had (a credit answer's window may still open, for a wait
+ * this pass did not see).  Both return as vsock_dev_kick.
  */
 int	vsock_dev_kick_ahead(struct vsock_dev *d);
 int	vsock_dev_kick_again(struct vsock_dev *d);

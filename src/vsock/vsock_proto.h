@@ -62,7 +62,7 @@ struct vsock_proto_ops {
 	 * The asynchronous doorbell outside the window: 1 = work left.
 	 * `again`: a pass for it already ran ahead of it in this wake
 	 * (vsock_dev_kick_ahead); take what came since, and open no poll
-	 * window, which that pass had.
+	 * window for the guest's entries, which that pass had.
 	 */
 	int		 (*po_kick)(void *p, bool again);
 	/*

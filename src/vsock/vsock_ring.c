@@ -567,6 +567,46 @@ rx_run(struct ring *r)
 }
 
 /*
+ * TX_NO_KICK up or down, then a full barrier: raised, an entry the guest
+ * published before it saw the flag is found by the next look; lowered,
+ * by tx_let_ring's last look.  -EFAULT (the device halted) if the
+ * mailbox cannot be written.
+ */
+static int
+tx_no_kick(struct ring *r, bool up)
+{
+	if (((r->r_host_flags & HCVS_HF_TX_NO_KICK) != 0) == up)
+		return 0;
+	r->r_host_flags ^= HCVS_HF_TX_NO_KICK;
+	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
+		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
+		return -EFAULT;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/*
+ * The host stops looking at TX: the flag down, the barrier, a last look
+ * at TX_PROD (docs/PROTOCOL.md, "Suppression").  Entries found then are
+ * left to the next pass (r_more); the pass validates TX_PROD again.
+ */
+static void
+tx_let_ring(struct ring *r)
+{
+	uint32_t prod;
+
+	if (tx_no_kick(r, false) < 0)
+		return;
+	if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
+		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
+		return;
+	}
+	if (prod != r->r_tx_cons)
+		r->r_more = true;
+}
+
+/*
  * The TX poll window (vsock_dev_set_tx_poll) after a pass that took TX
  * entries (`watch`), TX_NO_KICK still up.  True: new entries came within
  * it (the flag still up).  Else the flag comes down, with the usual
@@ -591,18 +631,7 @@ tx_linger(struct ring *r, bool watch)
 			break;
 		cpu_relax();
 	}
-	r->r_host_flags &= ~HCVS_HF_TX_NO_KICK;
-	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
-		vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
-		return false;
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
-		vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
-		return false;
-	}
-	if (prod != r->r_tx_cons)
-		r->r_more = true;
+	tx_let_ring(r);
 	return false;
 }
 
@@ -706,15 +735,9 @@ run_round(struct ring *r, bool linger, bool async, bool last)
 	/* This round's RX may have begun a stall: its answer is due next. */
 	credit = async && !watched && !r->r_more &&
 	    credit_linger(r, &stalls) != 0;
-	if (credit && !(r->r_host_flags & HCVS_HF_TX_NO_KICK)) {
-		r->r_host_flags |= HCVS_HF_TX_NO_KICK;
-		if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
-			vsock_dev_halt(d, HCVS_ERR_MEM_FAULT);
-			return 0;
-		}
-		/* An entry published before the guest saw it: found below. */
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	}
+	/* An entry published before the guest saw the flag: found below. */
+	if (credit && tx_no_kick(r, true) < 0)
+		return 0;
 	keep = keep || credit;
 	/*
 	 * Only after a pass for a doorbell or a credit answer that took TX,
@@ -757,42 +780,18 @@ ring_kick(void *p, bool again)
 	return run_pass(p, !again, true);
 }
 
-static int
-tx_no_kick(struct ring *r, bool up)
-{
-	if (((r->r_host_flags & HCVS_HF_TX_NO_KICK) != 0) == up)
-		return 0;
-	r->r_host_flags ^= HCVS_HF_TX_NO_KICK;
-	if (mb_write32(r, HCVS_MB_HOST_FLAGS, r->r_host_flags) < 0) {
-		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
-		return -EFAULT;
-	}
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return 0;
-}
-
 static void
 ring_watch_tx(void *p, bool on)
 {
 	struct ring *r = p;
-	uint32_t prod;
 
 	r->r_watched = on;
 	if (!vsock_dev_runnable(r->r_dev) || r->r_gone)
 		return;
-	if (on) {
+	if (on)
 		(void)tx_no_kick(r, true);
-		return;
-	}
-	/* As tx_linger ends: the flag down, a barrier, a last look. */
-	if (tx_no_kick(r, false) < 0)
-		return;
-	if (mb_read32(r, HCVS_MB_TX_PROD, &prod) < 0) {
-		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
-		return;
-	}
-	if (prod != r->r_tx_cons)
-		r->r_more = true;
+	else
+		tx_let_ring(r);
 }
 
 static int
@@ -810,6 +809,7 @@ ring_look_tx(void *p, bool *found)
 		vsock_dev_halt(r->r_dev, HCVS_ERR_MEM_FAULT);
 		return 0;
 	}
+	/* A hint only: the pass reads TX_PROD again and validates it. */
 	if (prod == r->r_tx_cons)
 		return 0;
 	*found = true;
